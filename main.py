@@ -1,0 +1,38 @@
+"""Synthesizes the payments DR platform: `python main.py` (or `cdktf synth`).
+
+Settings come from environment variables (see README); invalid settings stop here, before
+any construct exists, so nothing is written.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from modules.settings import Settings, SettingsError
+
+
+def build_app(settings: Settings, outdir: str | None = None):
+    from cdktf import App
+
+    from modules.stack import PLATFORM_STACK, PaymentsDrStack
+    from modules.state_backend import BOOTSTRAP_STACK, StateBootstrapStack
+
+    app = App(outdir=outdir or os.environ.get("CDKTF_OUTDIR", "cdktf.out"))
+    StateBootstrapStack(app, BOOTSTRAP_STACK, settings=settings)
+    PaymentsDrStack(app, PLATFORM_STACK, settings=settings)
+    return app
+
+
+def main() -> int:
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    build_app(settings).synth()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,243 @@
+"""Typed, validated settings for the whole platform: the only place that reads the environment.
+
+Everything a tier needs comes from `Settings`, built once by `Settings.from_env()` at the edge
+(main.py, tests). An invalid value raises `SettingsError` naming the variable and what is
+allowed, before any construct exists, so no JSON is ever written for a bad configuration.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Mapping
+
+# Commercial regions where Aurora PostgreSQL global databases, DynamoDB global tables,
+# S3 Replication Time Control and regional API Gateway endpoints are all available.
+SUPPORTED_REGIONS: tuple[str, ...] = (
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2",
+    "ca-central-1",
+    "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-north-1",
+    "ap-south-1", "ap-southeast-1", "ap-southeast-2", "ap-northeast-1", "ap-northeast-2",
+    "sa-east-1",
+)
+
+# Aurora PostgreSQL 17.7 is the designated long-term-support minor of major 17 (about three
+# years of support), and 17 is supported for global databases in every region above.
+DEFAULT_AURORA_ENGINE_VERSION = "17.7"
+SUPPORTED_AURORA_MAJORS = ("16", "17")
+# Memory-optimised Graviton classes that Aurora PostgreSQL global databases accept
+# (burstable db.t* classes are not supported for global databases).
+SUPPORTED_INSTANCE_CLASS = re.compile(r"^db\.(r6g|r6i|r7g|r7i|r8g|x2g)\.(large|[0-9]*xlarge)$")
+PROD_LIKE_ENVIRONMENTS = ("prod", "production", "prd", "live")
+
+_ENV_SUFFIX = re.compile(r"^[a-z][a-z0-9-]{0,10}[a-z0-9]$|^[a-z]$")
+_HOSTNAME_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_DDB_TABLE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_TFC_NAME = re.compile(r"^[A-Za-z0-9_-]{1,90}$")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+class SettingsError(ValueError):
+    """One or more settings are invalid; the message lists every problem found."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("invalid settings:\n  - " + "\n  - ".join(problems))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the platform. Field docs name the environment variable that sets it."""
+
+    environment_suffix: str = "dev"  # ENVIRONMENT_SUFFIX
+    primary_region: str = "us-east-1"  # PRIMARY_REGION
+    dr_region: str = "us-east-2"  # DR_REGION
+    domain_name: str = ""  # DOMAIN_NAME, default payments-{env}.example.com
+    replication_lag_threshold_seconds: float = 1.0  # REPLICATION_LAG_THRESHOLD
+    aurora_engine_version: str = DEFAULT_AURORA_ENGINE_VERSION  # AURORA_ENGINE_VERSION
+    aurora_instance_class: str = "db.r6g.large"  # AURORA_INSTANCE_CLASS
+    backup_retention_days: int = 35  # BACKUP_RETENTION_DAYS (1-35)
+    deletion_protection: bool | None = None  # DELETION_PROTECTION, default: on for prod-like envs
+    state_bucket: str = ""  # TF_STATE_BUCKET, default payments-dr-tfstate-{env}
+    state_lock_table: str = ""  # TF_STATE_LOCK_TABLE, default payments-dr-tflock-{env}
+    state_region: str = ""  # TF_STATE_REGION, default: the DR region
+    hosted_zone_id: str = ""  # HOSTED_ZONE_ID: an existing public zone for DOMAIN_NAME's parent
+    alarm_email: str = ""  # ALARM_EMAIL: optional e-mail subscription on both SNS topics
+    lambda_reserved_concurrency: int = 50  # LAMBDA_RESERVED_CONCURRENCY (-1 = unreserved)
+    log_retention_days: int = 365  # LOG_RETENTION_DAYS
+    tfc_organization: str = ""  # TFC_ORGANIZATION: with TFC_WORKSPACE, use Terraform Cloud
+    tfc_workspace: str = ""  # TFC_WORKSPACE
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        env = self.environment_suffix
+        defaults = {
+            "domain_name": f"payments-{env}.example.com",
+            "state_bucket": f"payments-dr-tfstate-{env}",
+            "state_lock_table": f"payments-dr-tflock-{env}",
+            "state_region": self.dr_region,
+        }
+        for name, value in defaults.items():
+            if not getattr(self, name):
+                object.__setattr__(self, name, value)
+        if self.deletion_protection is None:
+            object.__setattr__(self, "deletion_protection", env in PROD_LIKE_ENVIRONMENTS)
+        problems = self._problems()
+        if problems:
+            raise SettingsError(problems)
+
+    # -- construction -----------------------------------------------------------------
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """Build settings from environment variables; unset or empty means the default."""
+        environ = os.environ if environ is None else environ
+        problems: list[str] = []
+        kwargs: dict[str, object] = {}
+
+        def text(var: str, attr: str) -> None:
+            value = environ.get(var, "").strip()
+            if value:
+                kwargs[attr] = value
+
+        def number(var: str, attr: str, kind: type) -> None:
+            raw = environ.get(var, "").strip()
+            if not raw:
+                return
+            try:
+                kwargs[attr] = kind(raw)
+            except ValueError:
+                problems.append(f"{var}={raw!r} is not a {'whole ' if kind is int else ''}number")
+
+        text("ENVIRONMENT_SUFFIX", "environment_suffix")
+        text("PRIMARY_REGION", "primary_region")
+        text("DR_REGION", "dr_region")
+        text("DOMAIN_NAME", "domain_name")
+        number("REPLICATION_LAG_THRESHOLD", "replication_lag_threshold_seconds", float)
+        text("AURORA_ENGINE_VERSION", "aurora_engine_version")
+        text("AURORA_INSTANCE_CLASS", "aurora_instance_class")
+        number("BACKUP_RETENTION_DAYS", "backup_retention_days", int)
+        text("TF_STATE_BUCKET", "state_bucket")
+        text("TF_STATE_LOCK_TABLE", "state_lock_table")
+        text("TF_STATE_REGION", "state_region")
+        text("HOSTED_ZONE_ID", "hosted_zone_id")
+        text("ALARM_EMAIL", "alarm_email")
+        number("LAMBDA_RESERVED_CONCURRENCY", "lambda_reserved_concurrency", int)
+        number("LOG_RETENTION_DAYS", "log_retention_days", int)
+        text("TFC_ORGANIZATION", "tfc_organization")
+        text("TFC_WORKSPACE", "tfc_workspace")
+        raw_protection = environ.get("DELETION_PROTECTION", "").strip().lower()
+        if raw_protection in _TRUE:
+            kwargs["deletion_protection"] = True
+        elif raw_protection in _FALSE:
+            kwargs["deletion_protection"] = False
+        elif raw_protection:
+            problems.append(
+                f"DELETION_PROTECTION={raw_protection!r} is invalid: use true or false"
+            )
+        if problems:
+            raise SettingsError(problems)
+        return cls(**kwargs)  # type: ignore[arg-type]
+
+    # -- validation -------------------------------------------------------------------
+
+    def _problems(self) -> list[str]:
+        p: list[str] = []
+        if not _ENV_SUFFIX.match(self.environment_suffix):
+            p.append(
+                f"ENVIRONMENT_SUFFIX={self.environment_suffix!r} is invalid: use 1-12 lowercase "
+                "letters, digits or hyphens, starting with a letter and not ending with a hyphen "
+                "(it becomes part of S3 bucket and database names)"
+            )
+        allowed = ", ".join(SUPPORTED_REGIONS)
+        for var, region in (("PRIMARY_REGION", self.primary_region), ("DR_REGION", self.dr_region),
+                            ("TF_STATE_REGION", self.state_region)):
+            if region not in SUPPORTED_REGIONS:
+                p.append(f"{var}={region!r} is not a supported region: use one of {allowed}")
+        if self.primary_region == self.dr_region:
+            p.append(
+                f"PRIMARY_REGION and DR_REGION are both {self.primary_region!r}: "
+                "disaster recovery needs two different regions"
+            )
+        if not self._is_hostname(self.domain_name):
+            p.append(
+                f"DOMAIN_NAME={self.domain_name!r} is not a valid DNS name: use at least two "
+                "dot-separated labels of lowercase letters, digits and hyphens, e.g. payments.example.com"
+            )
+        if not 0 < self.replication_lag_threshold_seconds <= 300:
+            p.append(
+                f"REPLICATION_LAG_THRESHOLD={self.replication_lag_threshold_seconds!r} is invalid: "
+                "use a number of seconds greater than 0 and at most 300"
+            )
+        major = self.aurora_engine_version.split(".")[0]
+        if not re.match(r"^\d+\.\d+$", self.aurora_engine_version) or major not in SUPPORTED_AURORA_MAJORS:
+            p.append(
+                f"AURORA_ENGINE_VERSION={self.aurora_engine_version!r} is invalid: use a "
+                f"major.minor Aurora PostgreSQL version of major {' or '.join(SUPPORTED_AURORA_MAJORS)}, "
+                f"e.g. {DEFAULT_AURORA_ENGINE_VERSION}"
+            )
+        if not SUPPORTED_INSTANCE_CLASS.match(self.aurora_instance_class):
+            p.append(
+                f"AURORA_INSTANCE_CLASS={self.aurora_instance_class!r} is invalid: use a "
+                "memory-optimised class such as db.r6g.large, db.r7g.xlarge (global databases "
+                "do not support burstable classes)"
+            )
+        if not 1 <= self.backup_retention_days <= 35:
+            p.append(f"BACKUP_RETENTION_DAYS={self.backup_retention_days} is invalid: use 1 to 35")
+        if not _BUCKET.match(self.state_bucket) or ".." in self.state_bucket:
+            p.append(
+                f"TF_STATE_BUCKET={self.state_bucket!r} is not a valid S3 bucket name: use 3-63 "
+                "lowercase letters, digits, dots or hyphens"
+            )
+        if not _DDB_TABLE.match(self.state_lock_table):
+            p.append(
+                f"TF_STATE_LOCK_TABLE={self.state_lock_table!r} is not a valid DynamoDB table "
+                "name: use 3-255 letters, digits, '_', '-' or '.'"
+            )
+        if self.hosted_zone_id and not _ZONE_ID.match(self.hosted_zone_id):
+            p.append(
+                f"HOSTED_ZONE_ID={self.hosted_zone_id!r} is not a Route 53 zone id: it looks "
+                "like Z0123456789ABCDEFGHIJ (leave it empty to create a zone)"
+            )
+        if self.alarm_email and not _EMAIL.match(self.alarm_email):
+            p.append(f"ALARM_EMAIL={self.alarm_email!r} is not an e-mail address")
+        if not (self.lambda_reserved_concurrency == -1 or 1 <= self.lambda_reserved_concurrency <= 1000):
+            p.append(
+                f"LAMBDA_RESERVED_CONCURRENCY={self.lambda_reserved_concurrency} is invalid: use "
+                "1 to 1000, or -1 for no reservation"
+            )
+        if self.log_retention_days not in _LOG_RETENTION_VALUES:
+            p.append(
+                f"LOG_RETENTION_DAYS={self.log_retention_days} is invalid: CloudWatch Logs accepts "
+                + ", ".join(str(v) for v in _LOG_RETENTION_VALUES)
+            )
+        if bool(self.tfc_organization) != bool(self.tfc_workspace):
+            p.append("TFC_ORGANIZATION and TFC_WORKSPACE must be set together (or neither)")
+        for var, value in (("TFC_ORGANIZATION", self.tfc_organization), ("TFC_WORKSPACE", self.tfc_workspace)):
+            if value and not _TFC_NAME.match(value):
+                p.append(f"{var}={value!r} is invalid: use letters, digits, '_' or '-'")
+        return p
+
+    @staticmethod
+    def _is_hostname(name: str) -> bool:
+        labels = name.split(".")
+        return len(name) <= 253 and len(labels) >= 2 and all(_HOSTNAME_LABEL.match(x) for x in labels)
+
+    # -- derived values ---------------------------------------------------------------
+
+    @property
+    def aurora_major_version(self) -> str:
+        return self.aurora_engine_version.split(".")[0]
+
+    @property
+    def uses_terraform_cloud(self) -> bool:
+        return bool(self.tfc_organization)
+
+
+_LOG_RETENTION_VALUES = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+                         1096, 1827, 2192, 2557, 2922, 3288, 3653)
