@@ -129,6 +129,8 @@ class AuroraGlobalDatabase(Construct):
                 RdsClusterParameterGroupParameter(name="rds.force_ssl", value="1",
                                                   apply_method="pending-reboot"),
                 RdsClusterParameterGroupParameter(name="log_min_duration_statement", value="1000"),
+                # Schema changes are audited; DML is not logged (it would copy payment data).
+                RdsClusterParameterGroupParameter(name="log_statement", value="ddl"),
             ],
         )
         writer_only = dict(

@@ -9,9 +9,10 @@ peered later without renumbering.
 
 from __future__ import annotations
 
+import ipaddress
+
 from constructs import Construct
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
-from cdktf_cdktf_provider_aws.data_aws_availability_zones import DataAwsAvailabilityZones
 from cdktf_cdktf_provider_aws.db_subnet_group import DbSubnetGroup
 from cdktf_cdktf_provider_aws.default_security_group import DefaultSecurityGroup
 from cdktf_cdktf_provider_aws.flow_log import FlowLog
@@ -20,7 +21,6 @@ from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.security_group import SecurityGroup, SecurityGroupIngress
 from cdktf_cdktf_provider_aws.subnet import Subnet
 from cdktf_cdktf_provider_aws.vpc import Vpc
-from cdktf import Fn
 
 from modules.iam import assume_role_policy, policy_document, statement
 from modules.keys import RegionalKey
@@ -29,7 +29,16 @@ from modules.regions import Region
 from modules.settings import Settings
 
 VPC_CIDRS = {"primary": "10.10.0.0/16", "dr": "10.20.0.0/16"}
-SUBNET_COUNT = 3
+# Zones are pinned by name, not read from a data source: when AWS adds a zone, a data source's
+# list shifts and Terraform would move subnets (and so the database) to other zones.
+# Zone letters differ per account in a few regions; these are the common ones.
+ZONE_LETTERS = {"us-west-1": ("a", "c"), "ca-central-1": ("a", "b", "d")}
+DEFAULT_ZONE_LETTERS = ("a", "b", "c")
+
+
+def availability_zones(region_name: str) -> list[str]:
+    return [region_name + letter for letter in ZONE_LETTERS.get(region_name, DEFAULT_ZONE_LETTERS)]
+
 POSTGRES_PORT = 5432
 
 
@@ -48,16 +57,15 @@ class RegionalNetwork(Construct):
         # No rules at all: nothing may use the default group by accident.
         DefaultSecurityGroup(self, "default-sg", provider=region.provider, vpc_id=self.vpc.id,
                              ingress=[], egress=[])
-        zones = DataAwsAvailabilityZones(self, "zones", provider=region.provider, state="available")
         self.subnets = [
             Subnet(
                 self, f"private-{index}", provider=region.provider, vpc_id=self.vpc.id,
-                cidr_block=Fn.cidrsubnet(cidr, 4, index),
-                availability_zone=Fn.element(zones.names, index),
+                cidr_block=str(list(ipaddress.ip_network(cidr).subnets(new_prefix=20))[index]),
+                availability_zone=zone,
                 map_public_ip_on_launch=False,
-                tags={"Name": names.regional(f"private-{index}", region.role), "Tier": "private"},
+                tags={"Name": names.regional(f"private-{zone}", region.role), "Tier": "private"},
             )
-            for index in range(SUBNET_COUNT)
+            for index, zone in enumerate(availability_zones(region.name))
         ]
         self.db_subnet_group = DbSubnetGroup(
             self, "db-subnets", provider=region.provider,

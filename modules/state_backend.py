@@ -25,6 +25,7 @@ from cdktf_cdktf_provider_aws.dynamodb_table import (
 )
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
 
+from modules.iam import policy_document, statement
 from modules.regions import build_region
 from modules.settings import Settings
 from modules.storage import HardenedBucket
@@ -65,6 +66,9 @@ class StateBootstrapStack(TerraformStack):
             self, "state-key", provider=region.provider,
             description=f"payments-dr {settings.environment_suffix} Terraform state",
             enable_key_rotation=True, deletion_window_in_days=30,
+            policy=policy_document([statement(
+                "AccountAdministersKeyThroughIam", ["kms:*"], ["*"],
+                principal={"AWS": f"arn:{region.partition}:iam::{region.account_id}:root"})]),
         )
         bucket = HardenedBucket(self, "state", region=region, bucket_name=settings.state_bucket,
                                 key_arn=key.arn)

@@ -1,0 +1,73 @@
+"""Session-wide synthesized app: the stacks are synthesized once per pytest session.
+
+`synth_stacks(env)` synthesizes the real app (main.build_app) with settings from the given
+environment into a temporary folder and returns {stack name: parsed cdk.tf.json}; results
+are cached per environment, so each configuration costs one synth per session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+_CACHE: dict[tuple, dict] = {}
+
+
+def synthesize(environ: dict[str, str], outdir: Path) -> dict[str, dict]:
+    from main import build_app
+    from modules.settings import Settings
+
+    app = build_app(Settings.from_env(environ), outdir=str(outdir))
+    app.synth()
+    stacks = {}
+    for stack_dir in sorted((outdir / "stacks").iterdir()):
+        stacks[stack_dir.name] = json.loads((stack_dir / "cdk.tf.json").read_text())
+    return stacks
+
+
+@pytest.fixture(scope="session")
+def synth_stacks(tmp_path_factory):
+    def _synth(**environ: str) -> dict[str, dict]:
+        key = tuple(sorted(environ.items()))
+        if key not in _CACHE:
+            outdir = tmp_path_factory.mktemp("cdktf-out")
+            _CACHE[key] = {"stacks": synthesize(environ, outdir), "outdir": outdir}
+        return _CACHE[key]["stacks"]
+
+    _synth.outdir_of = lambda **environ: _CACHE[tuple(sorted(environ.items()))]["outdir"]
+    return _synth
+
+
+@pytest.fixture(scope="session")
+def stacks(synth_stacks) -> dict[str, dict]:
+    """Default settings (ENVIRONMENT_SUFFIX=dev, us-east-1 + us-east-2)."""
+    return synth_stacks()
+
+
+@pytest.fixture(scope="session")
+def platform(stacks) -> dict:
+    return stacks["payments-dr"]
+
+
+@pytest.fixture(scope="session")
+def bootstrap(stacks) -> dict:
+    return stacks["payments-dr-bootstrap"]
+
+
+@pytest.fixture(scope="session")
+def qa_platform(synth_stacks) -> dict:
+    """A non-default valid configuration: another environment and DR region."""
+    return synth_stacks(ENVIRONMENT_SUFFIX="qa", DR_REGION="us-west-2")["payments-dr"]
+
+
+@pytest.fixture(scope="session")
+def prod_platform(synth_stacks) -> dict:
+    return synth_stacks(ENVIRONMENT_SUFFIX="prod")["payments-dr"]
