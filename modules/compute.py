@@ -1,0 +1,199 @@
+"""Serving compute: the payment validator and the health check, one pair per region.
+
+Inputs: settings, names, the region pair, each region's key, the tables and storage tiers
+(their `grant_*` methods derive each role's IAM), and the code directory (default `lambda/`).
+Outputs: `Compute.regional[role].validator` / `.health` (a `ServiceFunction`: `function`,
+`role`, `log_group`) and `Compute.code` (the one packaged asset both regions deploy).
+
+Decisions a reviewer should know about:
+- Runtime python3.13 on arm64: python3.9 (the seed's) reached end of support and can no
+  longer be created or updated; 3.13 is the newest runtime with a published Powertools V3
+  layer for arm64, supported by Lambda until 2029. Graviton (arm64) costs ~20% less per ms.
+- One `TerraformAsset` of `lambda/` for both regions and both functions: the same zip hash in
+  both regions, so the DR region never runs older code than the primary.
+- Both functions are invoked synchronously by API Gateway (proxy integration): an async DLQ
+  or on-failure destination would never receive anything, so none is configured; the caller
+  gets the error and both functions have CloudWatch `Errors` alarms (modules/monitoring.py).
+- Functions stay outside the VPC: they call only DynamoDB, S3 and X-Ray public endpoints and
+  the VPC has no NAT by design. Code signing is out of scope. Both are checkov suppressions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from constructs import Construct
+from cdktf import AssetType, TerraformAsset
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktf_cdktf_provider_aws.lambda_function import (
+    LambdaFunction,
+    LambdaFunctionEnvironment,
+    LambdaFunctionLoggingConfig,
+    LambdaFunctionTracingConfig,
+)
+
+from modules.iam import assume_role_policy, policy_document, statement
+from modules.keys import RegionalKey
+from modules.naming import Names
+from modules.regions import Region, RegionPair
+from modules.settings import Settings
+from modules.storage import AuditStorage
+from modules.tables import GlobalTables
+
+LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
+RUNTIME = "python3.13"
+ARCHITECTURE = "arm64"
+# Powertools for AWS Lambda (Python) V3 public layer version. 27 is the newest number found in
+# the Powertools docs (docs/index.md layer table, PR #7757); TO CONFIRM against the exact
+# version for Powertools 3.37.0 reported by the lambda/ owner. One constant: one edit.
+POWERTOOLS_LAYER_VERSION = 27
+POWERTOOLS_ACCOUNT = "017000801446"
+METRICS_NAMESPACE = "PaymentsDR"
+MAX_AMOUNT = "1000000.00"
+
+VALIDATOR = "validator"
+HEALTH = "health"
+VALIDATOR_MEMORY_MB = 512
+VALIDATOR_TIMEOUT_S = 30
+# Route 53 health checkers give up after ~4 s (connect + 2 s to first byte), so a health
+# answer slower than that is already a failure: 5 s bounds cost and stuck invocations.
+HEALTH_MEMORY_MB = 256
+HEALTH_TIMEOUT_S = 5
+# The health check gets a small reservation of its own (when reservations are on) so a
+# validator traffic spike can never throttle it and fail the region over by mistake.
+HEALTH_RESERVED_CONCURRENCY = 5
+
+
+def powertools_layer_arn(region: Region) -> str:
+    """Public layer; the publishing account is commercial-partition only, like our regions."""
+    return (f"arn:aws:lambda:{region.name}:{POWERTOOLS_ACCOUNT}:layer:"
+            f"AWSLambdaPowertoolsPythonV3-python313-{ARCHITECTURE}:{POWERTOOLS_LAYER_VERSION}")
+
+
+class FunctionCode(Construct):
+    """The `lambda/` directory as one zip; its hash covers every file, so any change redeploys."""
+
+    def __init__(self, scope: Construct, id: str, *, source_dir: Path = LAMBDA_DIR):
+        super().__init__(scope, id)
+        source_dir = Path(source_dir).resolve()
+        if not source_dir.is_dir():
+            raise FileNotFoundError(f"function code directory {source_dir} does not exist")
+        self.asset = TerraformAsset(self, "asset", path=str(source_dir), type=AssetType.ARCHIVE)
+
+    @property
+    def path(self) -> str:
+        return self.asset.path
+
+    @property
+    def hash(self) -> str:
+        return self.asset.asset_hash
+
+
+class ServiceFunction(Construct):
+    """One function with its own role, log group (retention + region key) and X-Ray tracing."""
+
+    def __init__(self, scope: Construct, id: str, *, region: Region, key: RegionalKey,
+                 settings: Settings, function_name: str, handler: str, memory_mb: int,
+                 timeout_s: int, reserved_concurrency: int, environment: dict[str, str],
+                 grants: list[dict], code: FunctionCode):
+        super().__init__(scope, id)
+        p = region.provider
+        # Created before the function, so Lambda never auto-creates an unencrypted,
+        # never-expiring group of the same name.
+        self.log_group = CloudwatchLogGroup(
+            self, "logs", provider=p, name=f"/aws/lambda/{function_name}",
+            retention_in_days=settings.log_retention_days, kms_key_id=key.arn,
+        )
+        # No aws:SourceAccount condition: Lambda does not send it when assuming execution roles.
+        self.role = IamRole(self, "role", provider=p, name=f"{function_name}-role",
+                            assume_role_policy=assume_role_policy("lambda.amazonaws.com"))
+        self.policy = IamRolePolicy(
+            self, "policy", provider=p, role=self.role.id, name="least-privilege",
+            policy=policy_document([
+                statement("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"],
+                          [f"{self.log_group.arn}:*"]),
+                # X-Ray trace APIs support no resource-level permissions: "*" is the only
+                # resource AWS accepts here (the actions stay exactly these two).
+                statement("XRayTraces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"]),
+                # Environment variables are encrypted with the region key; Lambda decrypts
+                # them with the execution role's permission.
+                statement("DecryptEnvironment", ["kms:Decrypt"], [key.arn],
+                          condition={"StringEquals": {
+                              "kms:ViaService": f"lambda.{region.name}.amazonaws.com"}}),
+                *grants,
+            ]),
+        )
+        self.function = LambdaFunction(
+            self, "function", provider=p, function_name=function_name,
+            role=self.role.arn, handler=handler, runtime=RUNTIME, architectures=[ARCHITECTURE],
+            filename=code.path, source_code_hash=code.hash,
+            memory_size=memory_mb, timeout=timeout_s,
+            reserved_concurrent_executions=reserved_concurrency,
+            layers=[powertools_layer_arn(region)],
+            environment=LambdaFunctionEnvironment(variables=environment),
+            kms_key_arn=key.arn,
+            tracing_config=LambdaFunctionTracingConfig(mode="Active"),
+            logging_config=LambdaFunctionLoggingConfig(log_format="JSON",
+                                                       log_group=self.log_group.name),
+            # Both are invoked synchronously by API Gateway: there is no async event to
+            # dead-letter, so no DLQ (see module docstring).
+            depends_on=[self.policy],
+        )
+
+
+class RegionalCompute(Construct):
+    """The validator and the health check of one region, wired to that region's data only."""
+
+    def __init__(self, scope: Construct, id: str, *, region: Region, settings: Settings,
+                 names: Names, key: RegionalKey, tables: GlobalTables, storage: AuditStorage,
+                 code: FunctionCode):
+        super().__init__(scope, id)
+        base_env = {
+            "TRANSACTIONS_TABLE": tables.transactions.name,
+            "IDEMPOTENCY_TABLE": tables.idempotency.name,
+            "AUDIT_BUCKET": storage.buckets[region.role].bucket.bucket,
+            "REGION_ROLE": region.role,
+            "MAX_AMOUNT": MAX_AMOUNT,
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+        }
+        reserved = settings.lambda_reserved_concurrency
+        common = dict(region=region, key=key, settings=settings, code=code)
+        self.validator = ServiceFunction(
+            self, VALIDATOR, **common,
+            function_name=names.function(VALIDATOR, region.role),
+            handler="validator.lambda_handler",
+            memory_mb=VALIDATOR_MEMORY_MB, timeout_s=VALIDATOR_TIMEOUT_S,
+            reserved_concurrency=reserved,
+            environment={**base_env, "POWERTOOLS_SERVICE_NAME": "payment-validator"},
+            grants=[*tables.grant_transactions_write(region), *tables.grant_idempotency(region),
+                    *storage.grant_receipts_write(region)],
+        )
+        self.health = ServiceFunction(
+            self, HEALTH, **common,
+            function_name=names.function(HEALTH, region.role),
+            handler="health.lambda_handler",
+            memory_mb=HEALTH_MEMORY_MB, timeout_s=HEALTH_TIMEOUT_S,
+            reserved_concurrency=-1 if reserved == -1 else HEALTH_RESERVED_CONCURRENCY,
+            environment={**base_env, "POWERTOOLS_SERVICE_NAME": "payment-health"},
+            grants=tables.grant_transactions_health_read(region),
+        )
+        self.functions = {VALIDATOR: self.validator, HEALTH: self.health}
+
+
+class Compute(Construct):
+    """Entry construct: one code asset, one `RegionalCompute` per region (`regional[role]`)."""
+
+    def __init__(self, scope: Construct, id: str, *, settings: Settings, names: Names,
+                 regions: RegionPair, keys: dict[str, RegionalKey], tables: GlobalTables,
+                 storage: AuditStorage, code_dir: Path = LAMBDA_DIR):
+        super().__init__(scope, id)
+        self.code = FunctionCode(self, "code", source_dir=code_dir)
+        self.regional = {
+            r.role: RegionalCompute(self, r.role, region=r, settings=settings, names=names,
+                                    key=keys[r.role], tables=tables, storage=storage,
+                                    code=self.code)
+            for r in regions
+        }
