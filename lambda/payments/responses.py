@@ -1,0 +1,43 @@
+"""JSON responses for the API Gateway REST resolver."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+JSON = "application/json"
+BASE_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+def json_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None):
+    from aws_lambda_powertools.event_handler import Response
+
+    merged = dict(BASE_HEADERS)
+    if headers:
+        merged.update(headers)
+    return Response(
+        status_code=status,
+        content_type=JSON,
+        body=json.dumps(body, separators=(",", ":"), sort_keys=True),
+        headers=merged,
+    )
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    *,
+    retry_after: int | None = None,
+):
+    error: dict[str, Any] = {"code": code, "message": message}
+    if field is not None:
+        error["field"] = field
+    body: dict[str, Any] = {"error": error}
+    headers = None
+    if retry_after is not None:
+        error["retryable"] = True
+        error["retryAfterSeconds"] = retry_after
+        headers = {"Retry-After": str(retry_after)}
+    return json_response(status, body, headers)

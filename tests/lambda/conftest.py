@@ -1,0 +1,28 @@
+"""Pytest fixtures for the Lambda tests (helpers live in ``lambda_support``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from lambda_support import PRIMARY, REGIONS, create_resources, use_region  # noqa: E402
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    """Fresh moto world with the tables and buckets in both regions; process acts as us-east-1."""
+    from moto import mock_aws
+
+    with mock_aws():
+        for region in REGIONS:
+            create_resources(region)
+        use_region(PRIMARY)
+        yield
+    use_region(PRIMARY)
+
+

@@ -1,0 +1,252 @@
+"""Helpers for the Lambda tests: environment, moto resources in both regions, API Gateway events.
+
+``lambda/`` cannot be imported as a package (``lambda`` is a keyword), so it is put
+on ``sys.path`` and its modules are imported top-level (``import validator``), exactly
+as the Lambda runtime does with the handler strings ``validator.lambda_handler``
+and ``health.lambda_handler``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambda"
+if str(LAMBDA_DIR) not in sys.path:
+    sys.path.insert(0, str(LAMBDA_DIR))
+
+PRIMARY = "us-east-1"
+DR = "us-east-2"
+REGIONS = {PRIMARY: "primary", DR: "dr"}
+TABLE = "payment-transactions-test"
+IDEMPOTENCY_TABLE = "payment-idempotency-test"
+
+
+def bucket_for(region: str) -> str:
+    return f"payments-audit-test-{region}"
+
+
+# Environment the infra sets, plus fake credentials so nothing can reach real AWS.
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": PRIMARY,
+        "AWS_REGION": PRIMARY,
+        "REGION_ROLE": "primary",
+        "TRANSACTIONS_TABLE": TABLE,
+        "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
+        "AUDIT_BUCKET": bucket_for(PRIMARY),
+        "MAX_AMOUNT": "1000000.00",
+        "POWERTOOLS_SERVICE_NAME": "payment-validator",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "POWERTOOLS_METRICS_NAMESPACE": "PaymentsDR",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "AWS_LAMBDA_FUNCTION_NAME": "payment-validator",
+    }
+)
+os.environ.pop("AWS_PROFILE", None)
+
+
+def create_resources(region: str) -> None:
+    import boto3
+
+    ddb = boto3.client("dynamodb", region_name=region)
+    ddb.create_table(
+        TableName=TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "transactionId", "AttributeType": "S"},
+            {"AttributeName": "timestamp", "AttributeType": "N"},
+            {"AttributeName": "customerId", "AttributeType": "S"},
+            {"AttributeName": "status", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "transactionId", "KeyType": "HASH"},
+            {"AttributeName": "timestamp", "KeyType": "RANGE"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "customer-index",
+                "KeySchema": [
+                    {"AttributeName": "customerId", "KeyType": "HASH"},
+                    {"AttributeName": "timestamp", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": "status-index",
+                "KeySchema": [
+                    {"AttributeName": "status", "KeyType": "HASH"},
+                    {"AttributeName": "timestamp", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+        ],
+    )
+    ddb.create_table(
+        TableName=IDEMPOTENCY_TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    )
+    ddb.update_time_to_live(
+        TableName=IDEMPOTENCY_TABLE,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"},
+    )
+    s3 = boto3.client("s3", region_name=region)
+    if region == "us-east-1":
+        s3.create_bucket(Bucket=bucket_for(region))
+    else:
+        s3.create_bucket(Bucket=bucket_for(region), CreateBucketConfiguration={"LocationConstraint": region})
+
+
+def reset_modules() -> None:
+    """Drop cached settings/clients so the next call builds them inside the active mock."""
+    import health
+    import validator
+
+    validator.reset_runtime()
+    health.reset_runtime()
+
+
+def use_region(region: str) -> None:
+    """Configure the process as the Lambda function of ``region``."""
+    os.environ["AWS_REGION"] = region
+    os.environ["AWS_DEFAULT_REGION"] = region
+    os.environ["REGION_ROLE"] = REGIONS[region]
+    os.environ["AUDIT_BUCKET"] = bucket_for(region)
+    reset_modules()
+
+
+# --------------------------------------------------------------------------- events
+
+
+class FakeContext:
+    """The parts of the Lambda context object that Powertools reads."""
+
+    def __init__(self, name: str = "payment-validator", remaining_ms: int = 20_000):
+        self.function_name = name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+        self.memory_limit_in_mb = 256
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{name}"
+        self.log_stream_name = "2025/01/01/[$LATEST]0123456789abcdef"
+        self._remaining = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self._remaining
+
+
+def api_event(
+    body: str | bytes | dict | None,
+    *,
+    method: str = "POST",
+    path: str = "/validate",
+    headers: dict[str, str] | None = None,
+    content_type: str | None = "application/json",
+    base64_body: bool = False,
+) -> dict[str, Any]:
+    """An API Gateway REST (v1) Lambda proxy integration event, stage ``prod``."""
+    if isinstance(body, dict):
+        body = json.dumps(body)
+    if isinstance(body, bytes):
+        base64_body = True
+        body = base64.b64encode(body).decode("ascii")
+    elif base64_body and body is not None:
+        body = base64.b64encode(body.encode("utf-8")).decode("ascii")
+    hdrs = {
+        "Accept": "application/json",
+        "Host": "abc123.execute-api.us-east-1.amazonaws.com",
+        "User-Agent": "pytest",
+        "X-Amzn-Trace-Id": "Root=1-5e1b4151-5ac6c58f5b5daa6532e4ed75",
+        "X-Forwarded-For": "203.0.113.10",
+        "X-Forwarded-Port": "443",
+        "X-Forwarded-Proto": "https",
+    }
+    if content_type is not None:
+        hdrs["Content-Type"] = content_type
+    if headers:
+        hdrs.update(headers)
+    request_id = str(uuid.uuid4())
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": hdrs,
+        "multiValueHeaders": {k: [v] for k, v in hdrs.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "abc123",
+            "extendedRequestId": "EXAMPLE=",
+            "httpMethod": method,
+            "identity": {"sourceIp": "203.0.113.10", "userAgent": "pytest"},
+            "path": f"/prod{path}",
+            "protocol": "HTTP/1.1",
+            "requestId": request_id,
+            "requestTime": "01/Jan/2025:00:00:00 +0000",
+            "requestTimeEpoch": 1735689600000,
+            "resourceId": "abc123",
+            "resourcePath": path,
+            "stage": "prod",
+        },
+        "body": body,
+        "isBase64Encoded": base64_body,
+    }
+
+
+def invoke(module: Any, event: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """Call a handler in-process and decode its proxy response."""
+    response = module.lambda_handler(event, FakeContext())
+    assert set(response) >= {"statusCode", "body"}
+    headers = dict(response.get("headers") or {})
+    multi = response.get("multiValueHeaders") or {}
+    for key, values in multi.items():
+        headers.setdefault(key, values[0] if isinstance(values, list) else values)
+    assert headers.get("Content-Type") == "application/json"
+    return response["statusCode"], json.loads(response["body"]), headers
+
+
+# --------------------------------------------------------------------------- state inspection
+
+
+def table_items(region: str, table: str = TABLE) -> list[dict[str, Any]]:
+    import boto3
+
+    return boto3.resource("dynamodb", region_name=region).Table(table).scan()["Items"]
+
+
+def bucket_keys(region: str) -> list[str]:
+    import boto3
+
+    listing = boto3.client("s3", region_name=region).list_objects_v2(Bucket=bucket_for(region))
+    return [o["Key"] for o in listing.get("Contents", [])]
+
+
+def get_receipt(region: str, transaction_id: str) -> tuple[dict[str, Any], str]:
+    import boto3
+
+    obj = boto3.client("s3", region_name=region).get_object(
+        Bucket=bucket_for(region), Key=f"receipts/{transaction_id}.json"
+    )
+    return json.loads(obj["Body"].read()), obj["ContentType"]
+
+
+def nothing_written() -> bool:
+    return all(
+        not table_items(r) and not table_items(r, IDEMPOTENCY_TABLE) and not bucket_keys(r) for r in REGIONS
+    )
