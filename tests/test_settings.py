@@ -1,0 +1,99 @@
+"""Settings: defaults, every rejected case with a message naming the variable, and that
+invalid settings stop main.py before anything is written."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from modules.settings import DEFAULT_AURORA_ENGINE_VERSION, Settings, SettingsError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_defaults_match_the_design():
+    s = Settings.from_env({})
+    assert (s.environment_suffix, s.primary_region, s.dr_region) == ("dev", "us-east-1", "us-east-2")
+    assert s.domain_name == "payments-dev.example.com"
+    assert s.replication_lag_threshold_seconds == 1.0
+    assert s.aurora_engine_version == DEFAULT_AURORA_ENGINE_VERSION == "17.7"
+    assert s.aurora_instance_class == "db.r6g.large"
+    assert s.state_region == "us-east-2", "state must default to outside the primary region"
+    assert s.deletion_protection is False
+
+
+def test_environment_values_are_read_and_derived_defaults_follow():
+    s = Settings.from_env({"ENVIRONMENT_SUFFIX": "qa", "DR_REGION": "us-west-2",
+                           "REPLICATION_LAG_THRESHOLD": "2.5"})
+    assert s.domain_name == "payments-qa.example.com"
+    assert s.state_bucket == "payments-dr-tfstate-qa"
+    assert s.state_region == "us-west-2"
+    assert s.replication_lag_threshold_seconds == 2.5
+
+
+def test_prod_like_environment_turns_deletion_protection_on_and_it_can_be_overridden():
+    assert Settings.from_env({"ENVIRONMENT_SUFFIX": "prod"}).deletion_protection is True
+    assert Settings.from_env({"ENVIRONMENT_SUFFIX": "prod",
+                              "DELETION_PROTECTION": "false"}).deletion_protection is False
+    assert Settings.from_env({"DELETION_PROTECTION": "true"}).deletion_protection is True
+
+
+@pytest.mark.parametrize("environ, variable, allowed", [
+    ({"PRIMARY_REGION": "us-east-2"}, "PRIMARY_REGION and DR_REGION", "two different regions"),
+    ({"DR_REGION": "mars-north-1"}, "DR_REGION='mars-north-1'", "us-east-1, us-east-2"),
+    ({"PRIMARY_REGION": "us-gov-west-1"}, "PRIMARY_REGION='us-gov-west-1'", "use one of"),
+    ({"ENVIRONMENT_SUFFIX": "Prod_1"}, "ENVIRONMENT_SUFFIX='Prod_1'", "lowercase"),
+    ({"ENVIRONMENT_SUFFIX": "a-very-long-suffix"}, "ENVIRONMENT_SUFFIX", "1-12"),
+    ({"ENVIRONMENT_SUFFIX": "dev-"}, "ENVIRONMENT_SUFFIX='dev-'", "not ending with a hyphen"),
+    ({"REPLICATION_LAG_THRESHOLD": "0"}, "REPLICATION_LAG_THRESHOLD=0.0", "greater than 0"),
+    ({"REPLICATION_LAG_THRESHOLD": "-1"}, "REPLICATION_LAG_THRESHOLD=-1.0", "greater than 0"),
+    ({"REPLICATION_LAG_THRESHOLD": "fast"}, "REPLICATION_LAG_THRESHOLD='fast'", "not a number"),
+    ({"DOMAIN_NAME": "localhost"}, "DOMAIN_NAME='localhost'", "two"),
+    ({"DOMAIN_NAME": "pay_ments.example.com"}, "DOMAIN_NAME", "valid DNS name"),
+    ({"AURORA_ENGINE_VERSION": "13.7"}, "AURORA_ENGINE_VERSION='13.7'", "major 16 or 17"),
+    ({"AURORA_INSTANCE_CLASS": "db.t4g.medium"}, "AURORA_INSTANCE_CLASS", "burstable"),
+    ({"BACKUP_RETENTION_DAYS": "36"}, "BACKUP_RETENTION_DAYS=36", "1 to 35"),
+    ({"BACKUP_RETENTION_DAYS": "week"}, "BACKUP_RETENTION_DAYS='week'", "whole number"),
+    ({"TF_STATE_BUCKET": "Bad_Bucket"}, "TF_STATE_BUCKET='Bad_Bucket'", "S3 bucket name"),
+    ({"TF_STATE_REGION": "nowhere-1"}, "TF_STATE_REGION='nowhere-1'", "use one of"),
+    ({"HOSTED_ZONE_ID": "example.com"}, "HOSTED_ZONE_ID='example.com'", "Z0123456789"),
+    ({"ALARM_EMAIL": "ops"}, "ALARM_EMAIL='ops'", "e-mail"),
+    ({"LAMBDA_RESERVED_CONCURRENCY": "0"}, "LAMBDA_RESERVED_CONCURRENCY=0", "-1 for no reservation"),
+    ({"LOG_RETENTION_DAYS": "10"}, "LOG_RETENTION_DAYS=10", "365"),
+    ({"TFC_ORGANIZATION": "acme"}, "TFC_ORGANIZATION and TFC_WORKSPACE", "together"),
+    ({"DELETION_PROTECTION": "maybe"}, "DELETION_PROTECTION='maybe'", "true or false"),
+])
+def test_invalid_settings_name_the_variable_and_what_is_allowed(environ, variable, allowed):
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env(environ)
+    message = str(error.value)
+    assert variable in message
+    assert allowed in message
+
+
+def test_all_problems_are_reported_at_once():
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env({"PRIMARY_REGION": "nowhere", "REPLICATION_LAG_THRESHOLD": "0"})
+    assert len(error.value.problems) == 2
+
+
+def test_settings_are_frozen():
+    s = Settings.from_env({})
+    with pytest.raises(AttributeError):
+        s.primary_region = "eu-west-1"  # type: ignore[misc]
+
+
+@pytest.mark.slow
+def test_main_rejects_invalid_settings_before_writing_any_json(tmp_path):
+    outdir = tmp_path / "out"
+    env = {**os.environ, "CDKTF_OUTDIR": str(outdir), "DR_REGION": "us-east-1",
+           "PYTHONDONTWRITEBYTECODE": "1"}
+    proc = subprocess.run([sys.executable, str(ROOT / "main.py")], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "PRIMARY_REGION and DR_REGION are both 'us-east-1'" in proc.stderr
+    assert not outdir.exists(), "nothing may be written for invalid settings"

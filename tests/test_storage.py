@@ -1,0 +1,115 @@
+"""Audit buckets in both regions with two-way replication (RTC 15 minutes)."""
+
+from __future__ import annotations
+
+import json
+
+from helpers import one, ref, resources
+
+
+def _bucket(platform, role):
+    return one(platform, "aws_s3_bucket", role, "-audit/bucket")
+
+
+def test_each_region_has_a_hardened_bucket(platform):
+    for role, region in (("primary", "us-east-1"), ("dr", "us-east-2")):
+        bucket_name, bucket = _bucket(platform, role)
+        assert bucket["bucket"].startswith("payments-dr-audit-dev-")
+        assert bucket["bucket"].endswith(f"-{region}")
+        bucket_ref = ref("aws_s3_bucket", bucket_name, "id")
+        for rtype in ("aws_s3_bucket_versioning", "aws_s3_bucket_public_access_block",
+                      "aws_s3_bucket_server_side_encryption_configuration", "aws_s3_bucket_policy",
+                      "aws_s3_bucket_lifecycle_configuration", "aws_s3_bucket_ownership_controls"):
+            matches = [r for r in resources(platform, rtype, role).values() if r["bucket"] == bucket_ref]
+            assert len(matches) == 1, f"{rtype} missing for {role} bucket"
+        [versioning] = [r for r in resources(platform, "aws_s3_bucket_versioning", role).values()
+                        if r["bucket"] == bucket_ref]
+        assert versioning["versioning_configuration"]["status"] == "Enabled"
+        [block] = [r for r in resources(platform, "aws_s3_bucket_public_access_block", role).values()
+                   if r["bucket"] == bucket_ref]
+        assert all(block[k] is True for k in ("block_public_acls", "block_public_policy",
+                                               "ignore_public_acls", "restrict_public_buckets"))
+
+
+def test_buckets_use_their_regions_key_and_deny_plain_http(platform):
+    for role in ("primary", "dr"):
+        key_name, _ = one(platform, "aws_kms_key", role)
+        bucket_name, _ = _bucket(platform, role)
+        bucket_ref = ref("aws_s3_bucket", bucket_name, "id")
+        [sse] = [r for r in resources(platform, "aws_s3_bucket_server_side_encryption_configuration", role).values()
+                 if r["bucket"] == bucket_ref]
+        rule = sse["rule"][0]
+        assert rule["apply_server_side_encryption_by_default"] == {
+            "sse_algorithm": "aws:kms", "kms_master_key_id": ref("aws_kms_key", key_name, "arn")}
+        [policy] = [r for r in resources(platform, "aws_s3_bucket_policy", role).values()
+                    if r["bucket"] == bucket_ref]
+        doc = json.loads(policy["policy"])
+        deny = {s["Sid"]: s for s in doc["Statement"]}
+        assert deny["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        assert deny["DenyInsecureTransport"]["Effect"] == "Deny"
+
+
+def test_replication_runs_both_ways_with_rtc_metrics_and_destination_keys(platform):
+    for source, destination in (("primary", "dr"), ("dr", "primary")):
+        src_bucket, _ = _bucket(platform, source)
+        dst_bucket, _ = _bucket(platform, destination)
+        dst_key, _ = one(platform, "aws_kms_key", destination)
+        _, config = one(platform, "aws_s3_bucket_replication_configuration", source)
+        assert config["bucket"] == ref("aws_s3_bucket", src_bucket, "id")
+        [rule] = config["rule"]
+        assert rule["id"] == f"all-objects-to-{destination}"
+        assert rule["status"] == "Enabled"
+        assert rule["delete_marker_replication"] == {"status": "Enabled"}
+        assert rule["filter"] == {"prefix": ""}
+        dest = rule["destination"]
+        assert dest["bucket"] == ref("aws_s3_bucket", dst_bucket, "arn")
+        assert dest["replication_time"] == {"status": "Enabled", "time": {"minutes": 15}}
+        assert dest["metrics"] == {"status": "Enabled", "event_threshold": {"minutes": 15}}
+        assert dest["encryption_configuration"] == {"replica_kms_key_id": ref("aws_kms_key", dst_key, "arn")}
+        assert rule["source_selection_criteria"]["sse_kms_encrypted_objects"] == {"status": "Enabled"}
+
+
+def test_replication_waits_for_versioning_on_both_buckets(platform):
+    for source, destination in (("primary", "dr"), ("dr", "primary")):
+        _, config = one(platform, "aws_s3_bucket_replication_configuration", source)
+        versioning = {
+            role: one(platform, "aws_s3_bucket_versioning", role, "-audit/versioning")[0]
+            for role in (source, destination)
+        }
+        assert sorted(config["depends_on"]) == sorted(
+            f"aws_s3_bucket_versioning.{name}" for name in versioning.values())
+
+
+def test_replication_role_is_least_privilege_for_its_direction(platform):
+    for source, destination in (("primary", "dr"), ("dr", "primary")):
+        src_bucket, _ = _bucket(platform, source)
+        dst_bucket, _ = _bucket(platform, destination)
+        role_name, role = one(platform, "aws_iam_role", source, "replication-role")
+        trust = json.loads(role["assume_role_policy"])["Statement"][0]
+        assert trust["Principal"] == {"Service": "s3.amazonaws.com"}
+        _, config = one(platform, "aws_s3_bucket_replication_configuration", source)
+        assert config["role"] == ref("aws_iam_role", role_name, "arn")
+        _, policy = one(platform, "aws_iam_role_policy", source, "replication-policy")
+        statements = {s["Sid"]: s for s in json.loads(policy["policy"])["Statement"]}
+        src_arn = ref("aws_s3_bucket", src_bucket, "arn")
+        dst_arn = ref("aws_s3_bucket", dst_bucket, "arn")
+        assert statements["ReadSourceVersions"]["Resource"] == [f"{src_arn}/*"]
+        assert statements["WriteReplicasToDestination"]["Resource"] == [f"{dst_arn}/*"]
+        assert "s3:ReplicateObject" in statements["WriteReplicasToDestination"]["Action"]
+        for s in statements.values():
+            assert all(not a.endswith("*") for a in s["Action"]), s
+            assert "*" not in s["Resource"]
+
+
+def test_lifecycle_expires_old_versions_not_current_objects(platform):
+    for role in ("primary", "dr"):
+        _, lifecycle = one(platform, "aws_s3_bucket_lifecycle_configuration", role, "-audit/lifecycle")
+        [rule] = lifecycle["rule"]
+        assert rule["noncurrent_version_expiration"] == [{"noncurrent_days": 365}]
+        assert "expiration" not in rule, "audit records themselves are never expired"
+
+
+def test_bucket_outputs(platform):
+    for role in ("primary", "dr"):
+        bucket_name, _ = _bucket(platform, role)
+        assert platform["output"][f"{role}_s3_bucket"]["value"] == ref("aws_s3_bucket", bucket_name, "bucket")

@@ -1,0 +1,71 @@
+"""DynamoDB global tables and the IAM statements derived from them."""
+
+from __future__ import annotations
+
+import json
+
+from helpers import one, ref, resources
+
+from modules.settings import Settings
+
+
+def _table(platform, name):
+    [(table_id, table)] = [(k, t) for k, t in resources(platform, "aws_dynamodb_table", "primary").items()
+                           if t["name"] == name]
+    return table_id, table
+
+
+def test_transactions_table_keys_billing_and_indexes(platform):
+    _, table = _table(platform, "payment-transactions-dev")
+    assert (table["hash_key"], table["range_key"]) == ("transactionId", "timestamp")
+    assert {a["name"]: a["type"] for a in table["attribute"]} == {
+        "transactionId": "S", "timestamp": "N", "customerId": "S", "status": "S"}
+    assert table["billing_mode"] == "PAY_PER_REQUEST"
+    indexes = {i["name"]: (i["hash_key"], i["range_key"]) for i in table["global_secondary_index"]}
+    assert indexes == {"customer-index": ("customerId", "timestamp"),
+                       "status-index": ("status", "timestamp")}
+
+
+def test_both_tables_replicate_to_dr_with_pitr_streams_and_regional_keys(platform):
+    primary_key, _ = one(platform, "aws_kms_key", "primary")
+    dr_key, _ = one(platform, "aws_kms_key", "dr")
+    for name in ("payment-transactions-dev", "payment-idempotency-dev"):
+        _, table = _table(platform, name)
+        assert table["point_in_time_recovery"] == {"enabled": True, "recovery_period_in_days": 35}
+        assert table["stream_enabled"] is True and table["stream_view_type"] == "NEW_AND_OLD_IMAGES"
+        assert table["server_side_encryption"] == {"enabled": True,
+                                                   "kms_key_arn": ref("aws_kms_key", primary_key, "arn")}
+        [replica] = table["replica"]
+        assert replica["region_name"] == "us-east-2"
+        assert replica["point_in_time_recovery"] is True
+        assert replica["kms_key_arn"] == ref("aws_kms_key", dr_key, "arn")
+
+
+def test_idempotency_table_expires_records(platform):
+    _, table = _table(platform, "payment-idempotency-dev")
+    assert table["hash_key"] == "id"
+    assert table["ttl"] == {"enabled": True, "attribute_name": "expiration"}
+
+
+def test_replica_follows_the_dr_region_setting(qa_platform):
+    _, table = _table(qa_platform, "payment-transactions-qa")
+    assert [r["region_name"] for r in table["replica"]] == ["us-west-2"]
+
+
+def test_grants_name_only_the_replica_of_the_functions_region():
+    """A function in the DR region is granted the DR replica and DR key, nothing in primary."""
+    from cdktf import App
+
+    from modules.stack import PaymentsDrStack
+
+    stack = PaymentsDrStack(App(), "grants", settings=Settings.from_env({}))
+    statements = stack.tables.grant_transactions_write(stack.regions.dr)
+    rendered = json.dumps(statements)  # region names are literal; account/table are tokens
+    assert ":us-east-2:" in rendered and ":us-east-1:" not in rendered
+    actions = {a for s in statements for a in s["Action"]}
+    assert "dynamodb:PutItem" in actions and "dynamodb:DeleteTable" not in actions
+    assert all(not a.endswith(":*") and a != "*" for a in actions)
+    table_statement, key_statement = statements
+    assert any(r.endswith("/index/*") for r in table_statement["Resource"])
+    assert key_statement["Condition"] == {
+        "StringEquals": {"kms:ViaService": "dynamodb.us-east-2.amazonaws.com"}}
