@@ -1,0 +1,131 @@
+"""Command line: `python -m drctl {status,switchover,failover,failback,verify} [options]`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any, Callable, Sequence, TextIO
+
+from drctl import exitcodes
+from drctl.clock import Clock
+from drctl.config import (FAILOVER_REQUIRES, OUTPUTS, STATUS_REQUIRES, SWITCHOVER_REQUIRES,
+                          VERIFY_REQUIRES, ConfigError, DrConfig, flag_of, load_outputs_file)
+from drctl.log import EventLog
+
+EPILOG = "exit codes:\n" + "\n".join(f"  {code:>3}  {text}" for code, text in exitcodes.DESCRIPTIONS.items())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    src = common.add_argument_group("deployment (stack outputs; flags override the file)")
+    src.add_argument("--outputs", metavar="FILE", default=os.environ.get("DRCTL_OUTPUTS"),
+                     help="`terraform output -json` or cdktf outputs file (env DRCTL_OUTPUTS)")
+    src.add_argument("--stack", help="stack name inside a cdktf outputs file holding several")
+    for name, text in OUTPUTS.items():
+        src.add_argument(flag_of(name), dest=name, metavar="VALUE", help=text)
+    aws = common.add_argument_group("AWS")
+    aws.add_argument("--profile", default=None, help="AWS profile (default: standard credential chain)")
+    aws.add_argument("--endpoint-url", default=os.environ.get("DRCTL_ENDPOINT_URL"),
+                     help="send every call to this endpoint (testing against moto/localstack only)")
+    out = common.add_argument_group("output")
+    out.add_argument("--json", action="store_true", help="machine-readable report on stdout")
+    out.add_argument("--quiet", action="store_true", help="no event log on stderr")
+
+    parser = argparse.ArgumentParser(
+        prog="drctl", description="Disaster-recovery operations for the payments platform "
+        "(see docs/runbook.md).", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], help=help, description=help, epilog=EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    add("status", "report every replication channel and failover control")
+    for name, help in (("switchover", "planned switchover of the Aurora writer to the DR region "
+                                      "(no data loss)"),
+                       ("failback", "planned switchover of the writer back to the primary region"),
+                       ("failover", "UNPLANNED failover to the DR region (primary region down; may "
+                                    "lose unreplicated writes); calls the DR region only")):
+        p = add(name, help)
+        p.add_argument("--dry-run", action="store_true", help="run the checks, print the plan, change nothing")
+        p.add_argument("--timeout", type=float, default=1800, help="max seconds to wait (default 1800)")
+        p.add_argument("--poll-interval", type=float, default=15, help="seconds between polls (default 15)")
+        if name == "failover":
+            p.add_argument("--confirm-data-loss", action="store_true",
+                           help="required: accept losing writes not yet replicated to the DR region")
+    p = add("verify", "write canaries in one region and time their arrival in the other")
+    p.add_argument("--from", dest="source", choices=("primary", "dr"), default="primary",
+                   help="region role to write the canaries in (default primary)")
+    p.add_argument("--timeout", type=float, default=120, help="max seconds to wait (default 120)")
+    p.add_argument("--poll-interval", type=float, default=1.0, help="seconds between reads (default 1)")
+    return parser
+
+
+REQUIRES = {"status": STATUS_REQUIRES, "switchover": SWITCHOVER_REQUIRES,
+            "failback": SWITCHOVER_REQUIRES, "failover": FAILOVER_REQUIRES, "verify": VERIFY_REQUIRES}
+
+
+def load_config(args: argparse.Namespace) -> DrConfig:
+    outputs = load_outputs_file(args.outputs, args.stack) if args.outputs else {}
+    overrides = {name: getattr(args, name) for name in OUTPUTS}
+    cfg = DrConfig.build(outputs, overrides)
+    cfg.require(REQUIRES[args.command])
+    return cfg
+
+
+def default_gateways(args: argparse.Namespace):
+    import boto3
+
+    from drctl.gateways import AwsGateways
+    session = boto3.Session(profile_name=args.profile) if args.profile else boto3.Session()
+    return AwsGateways(session, endpoint_url=args.endpoint_url)
+
+
+def main(argv: Sequence[str] | None = None, *,
+         gateways: Callable[[argparse.Namespace], Any] = default_gateways,
+         clock: Clock | None = None, stdout: TextIO | None = None,
+         stderr: TextIO | None = None) -> int:
+    stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    clock = clock or Clock()
+    log = EventLog(stderr, clock, command=args.command, quiet=args.quiet)
+    try:
+        cfg = load_config(args)
+    except ConfigError as error:
+        log.error("config_error", problems=error.problems)
+        print(f"drctl: {error}", file=stderr)
+        return exitcodes.USAGE
+    try:
+        gw = gateways(args)
+        result = run(args, cfg, gw, clock, log)
+    except KeyboardInterrupt:
+        log.error("interrupted", hint="re-running the same command is safe")
+        print("drctl: interrupted; re-running the same command is safe", file=stderr)
+        return exitcodes.INTERRUPTED
+    stdout.write((result.to_json() if args.json else
+                  (result.to_table() if hasattr(result, "to_table") else result.to_text())) + "\n")
+    stdout.flush()
+    return result.exit_code
+
+
+def run(args: argparse.Namespace, cfg: DrConfig, gw, clock: Clock, log: EventLog):
+    from drctl import operations, status, verify
+    if args.command == "status":
+        return status.collect_status(cfg, gw, clock, log)
+    if args.command in ("switchover", "failback"):
+        return operations.planned_switchover(
+            cfg, gw, clock, log, to_role="dr" if args.command == "switchover" else "primary",
+            dry_run=args.dry_run, timeout=args.timeout, poll=args.poll_interval,
+            operation=args.command)
+    if args.command == "failover":
+        return operations.failover(cfg, gw, clock, log, confirm_data_loss=args.confirm_data_loss,
+                                   dry_run=args.dry_run, timeout=args.timeout, poll=args.poll_interval)
+    if args.command == "verify":
+        return verify.verify(cfg, gw, clock, log, source_role=args.source, timeout=args.timeout,
+                             poll=args.poll_interval)
+    raise AssertionError(args.command)

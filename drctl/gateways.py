@@ -1,0 +1,410 @@
+"""Thin per-service, per-region gateways over boto3: the only module that talks to AWS.
+
+Each gateway is built for ONE region from a boto3 Session and returns plain data
+(dataclasses/dicts), so the decisions in status/operations/verify can be tested against
+in-memory fakes with the same interface. `AwsGateways` is the factory commands use; it
+remembers every region it built a client for (`regions_used`), and the failover path only
+ever asks it for DR-region gateways.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (ClientError, ConnectionClosedError, ConnectTimeoutError,
+                                 EndpointConnectionError, ReadTimeoutError)
+
+# Errors meaning "the region/endpoint did not answer" (as opposed to "it answered: no").
+UNREACHABLE_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError,
+                      ConnectionClosedError)
+
+# Route 53 is a global service whose control plane (and signing region) is us-east-1.
+ROUTE53_CONTROL_REGION = "us-east-1"
+
+IN_PROGRESS_FAILOVER = ("pending", "failing-over", "cancelling")
+
+
+class Unreachable(Exception):
+    """A region (or service endpoint in it) could not be reached."""
+
+    def __init__(self, region: str, service: str, cause: Exception):
+        self.region, self.service, self.cause = region, service, cause
+        super().__init__(f"{service} in {region} unreachable: {cause}")
+
+
+class NotFound(Exception):
+    """The named resource does not exist (in that region)."""
+
+
+def is_unreachable(error: BaseException) -> bool:
+    return isinstance(error, (Unreachable, *UNREACHABLE_ERRORS))
+
+
+def error_code(error: BaseException) -> str:
+    if isinstance(error, ClientError):
+        return error.response.get("Error", {}).get("Code", "")
+    return ""
+
+
+def region_of_arn(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 3 else ""
+
+
+def cluster_id_of_arn(arn: str) -> str:
+    return arn.rsplit(":", 1)[-1]
+
+
+# -- data ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Member:
+    arn: str
+    is_writer: bool
+    sync_status: str | None = None  # connected | pending-resync (secondaries only)
+
+    @property
+    def region(self) -> str:
+        return region_of_arn(self.arn)
+
+    @property
+    def cluster_id(self) -> str:
+        return cluster_id_of_arn(self.arn)
+
+
+@dataclass(frozen=True)
+class GlobalClusterState:
+    identifier: str
+    status: str
+    members: tuple[Member, ...]
+    failover_status: str | None = None  # FailoverState.Status when an operation is under way
+    failover_from: str | None = None
+    failover_to: str | None = None
+    data_loss_allowed: bool | None = None
+
+    @property
+    def writer(self) -> Member | None:
+        writers = [m for m in self.members if m.is_writer]
+        return writers[0] if len(writers) == 1 else None
+
+    @property
+    def in_progress(self) -> bool:
+        return self.failover_status in IN_PROGRESS_FAILOVER
+
+    def member(self, cluster_id: str, region: str | None = None) -> Member | None:
+        for m in self.members:
+            if m.cluster_id == cluster_id and (region is None or m.region == region):
+                return m
+        return None
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    identifier: str
+    arn: str
+    status: str
+    global_cluster_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Datapoint:
+    value: float
+    timestamp: _dt.datetime
+
+
+@dataclass(frozen=True)
+class HealthStatus:
+    healthy: bool
+    success: int
+    total: int
+    reports: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Alarm:
+    name: str
+    state: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ReplicationRule:
+    rule_id: str
+    status: str
+    destination_bucket: str  # bucket name (from the destination ARN)
+    rtc_enabled: bool
+    metrics_enabled: bool
+
+
+@dataclass(frozen=True)
+class TableState:
+    name: str
+    status: str
+    replicas: Mapping[str, str] = field(default_factory=dict)  # region -> ReplicaStatus
+    key_schema: Mapping[str, str] = field(default_factory=dict)  # attribute -> HASH|RANGE
+    attribute_types: Mapping[str, str] = field(default_factory=dict)
+
+
+# -- gateways --------------------------------------------------------------------------------
+
+class _Gateway:
+    service = ""
+
+    def __init__(self, client: Any, region: str):
+        self.client, self.region = client, region
+
+    def _call(self, operation: str, **params: Any) -> dict:
+        try:
+            return getattr(self.client, operation)(**params)
+        except UNREACHABLE_ERRORS as error:
+            raise Unreachable(self.region, self.service, error) from error
+
+
+class AuroraGateway(_Gateway):
+    service = "rds"
+
+    def global_cluster(self, identifier: str) -> GlobalClusterState:
+        try:
+            found = self._call("describe_global_clusters", GlobalClusterIdentifier=identifier)
+        except ClientError as error:
+            if error_code(error) == "GlobalClusterNotFoundFault":
+                raise NotFound(f"global cluster {identifier} not found") from error
+            raise
+        if not found.get("GlobalClusters"):
+            raise NotFound(f"global cluster {identifier} not found")
+        g = found["GlobalClusters"][0]
+        fs = g.get("FailoverState") or {}
+        return GlobalClusterState(
+            identifier=g["GlobalClusterIdentifier"], status=g.get("Status", "unknown"),
+            members=tuple(Member(arn=m["DBClusterArn"], is_writer=bool(m.get("IsWriter")),
+                                 sync_status=m.get("SynchronizationStatus"))
+                          for m in g.get("GlobalClusterMembers", [])),
+            failover_status=fs.get("Status"), failover_from=fs.get("FromDbClusterArn"),
+            failover_to=fs.get("ToDbClusterArn"), data_loss_allowed=fs.get("IsDataLossAllowed"))
+
+    def cluster(self, identifier: str) -> ClusterState:
+        try:
+            found = self._call("describe_db_clusters", DBClusterIdentifier=identifier)
+        except ClientError as error:
+            if error_code(error) == "DBClusterNotFoundFault":
+                raise NotFound(f"cluster {identifier} not found in {self.region}") from error
+            raise
+        c = found["DBClusters"][0]
+        gid = None
+        if c.get("GlobalClusterIdentifier"):
+            gid = c["GlobalClusterIdentifier"].rsplit(":", 1)[-1]
+        return ClusterState(identifier=c["DBClusterIdentifier"], arn=c["DBClusterArn"],
+                            status=c.get("Status", "unknown"), global_cluster_id=gid)
+
+    def switchover(self, global_cluster_id: str, target_arn: str) -> None:
+        self._call("switchover_global_cluster", GlobalClusterIdentifier=global_cluster_id,
+                   TargetDbClusterIdentifier=target_arn)
+
+    def failover(self, global_cluster_id: str, target_arn: str) -> None:
+        self._call("failover_global_cluster", GlobalClusterIdentifier=global_cluster_id,
+                   TargetDbClusterIdentifier=target_arn, AllowDataLoss=True)
+
+    def wait_cluster_available(self, identifier: str, timeout_seconds: float,
+                               delay_seconds: int = 15) -> None:
+        """boto3's `db_cluster_available` waiter, bounded by `timeout_seconds`."""
+        delay = max(1, int(delay_seconds))
+        attempts = max(1, int(timeout_seconds // delay) or 1)
+        try:
+            self.client.get_waiter("db_cluster_available").wait(
+                DBClusterIdentifier=identifier,
+                WaiterConfig={"Delay": delay, "MaxAttempts": attempts})
+        except UNREACHABLE_ERRORS as error:
+            raise Unreachable(self.region, self.service, error) from error
+
+
+class MetricsGateway(_Gateway):
+    """CloudWatch metric reads (the newest datapoint of one metric in a recent window)."""
+    service = "cloudwatch"
+
+    def latest(self, namespace: str, metric: str, dimensions: Mapping[str, str], *,
+               statistic: str = "Maximum", minutes: int = 15, now: _dt.datetime | None = None
+               ) -> Datapoint | None:
+        end = now or _dt.datetime.now(_dt.timezone.utc)
+        found = self._call(
+            "get_metric_statistics", Namespace=namespace, MetricName=metric,
+            Dimensions=[{"Name": k, "Value": v} for k, v in dimensions.items()],
+            StartTime=end - _dt.timedelta(minutes=minutes), EndTime=end + _dt.timedelta(minutes=1),
+            Period=60, Statistics=[statistic])
+        points = [p for p in found.get("Datapoints", []) if statistic in p]
+        if not points:
+            return None
+        newest = max(points, key=lambda p: p["Timestamp"])
+        return Datapoint(value=float(newest[statistic]), timestamp=newest["Timestamp"])
+
+
+class AlarmGateway(_Gateway):
+    service = "cloudwatch"
+
+    def alarms(self, prefix: str) -> list[Alarm]:
+        found: list[Alarm] = []
+        try:
+            pages = self.client.get_paginator("describe_alarms").paginate(AlarmNamePrefix=prefix)
+            for page in pages:
+                for a in page.get("MetricAlarms", []) + page.get("CompositeAlarms", []):
+                    found.append(Alarm(a["AlarmName"], a.get("StateValue", "UNKNOWN"),
+                                       a.get("StateReason", "")))
+        except UNREACHABLE_ERRORS as error:
+            raise Unreachable(self.region, self.service, error) from error
+        return found
+
+
+class HealthGateway(_Gateway):
+    """Route 53 health checks (global service: the client signs for us-east-1)."""
+    service = "route53"
+
+    def status(self, health_check_id: str) -> HealthStatus:
+        try:
+            found = self._call("get_health_check_status", HealthCheckId=health_check_id)
+        except ClientError as error:
+            if error_code(error) == "NoSuchHealthCheck":
+                raise NotFound(f"health check {health_check_id} not found") from error
+            raise
+        reports = tuple(o.get("StatusReport", {}).get("Status", "")
+                        for o in found.get("HealthCheckObservations", []))
+        success = sum(1 for r in reports if r.startswith("Success"))
+        # Route 53 considers an endpoint healthy when more than half of its checkers do.
+        return HealthStatus(healthy=bool(reports) and success * 2 > len(reports),
+                            success=success, total=len(reports), reports=reports)
+
+
+class DynamoGateway(_Gateway):
+    service = "dynamodb"
+
+    def table(self, name: str) -> TableState:
+        try:
+            t = self._call("describe_table", TableName=name)["Table"]
+        except ClientError as error:
+            if error_code(error) == "ResourceNotFoundException":
+                raise NotFound(f"table {name} not found in {self.region}") from error
+            raise
+        return TableState(
+            name=t["TableName"], status=t.get("TableStatus", "UNKNOWN"),
+            replicas={r["RegionName"]: r.get("ReplicaStatus", "UNKNOWN") for r in t.get("Replicas", [])},
+            key_schema={k["AttributeName"]: k["KeyType"] for k in t.get("KeySchema", [])},
+            attribute_types={a["AttributeName"]: a["AttributeType"]
+                             for a in t.get("AttributeDefinitions", [])})
+
+    def put_item(self, table: str, item: Mapping[str, Any]) -> None:
+        self._call("put_item", TableName=table, Item=_ddb_item(item))
+
+    def get_item(self, table: str, key: Mapping[str, Any]) -> dict | None:
+        found = self._call("get_item", TableName=table, Key=_ddb_item(key), ConsistentRead=True)
+        return found.get("Item")
+
+    def delete_item(self, table: str, key: Mapping[str, Any]) -> None:
+        self._call("delete_item", TableName=table, Key=_ddb_item(key))
+
+
+def _ddb_item(item: Mapping[str, Any]) -> dict:
+    out = {}
+    for k, v in item.items():
+        if isinstance(v, bool):
+            out[k] = {"BOOL": v}
+        elif isinstance(v, (int, float)):
+            out[k] = {"N": str(v)}
+        else:
+            out[k] = {"S": str(v)}
+    return out
+
+
+class S3Gateway(_Gateway):
+    service = "s3"
+
+    def replication_rules(self, bucket: str) -> list[ReplicationRule]:
+        try:
+            cfg = self._call("get_bucket_replication", Bucket=bucket)["ReplicationConfiguration"]
+        except ClientError as error:
+            if error_code(error) == "ReplicationConfigurationNotFoundError":
+                return []
+            if error_code(error) == "NoSuchBucket":
+                raise NotFound(f"bucket {bucket} not found") from error
+            raise
+        rules = []
+        for r in cfg.get("Rules", []):
+            dest = r.get("Destination", {})
+            rules.append(ReplicationRule(
+                rule_id=r.get("ID", ""), status=r.get("Status", ""),
+                destination_bucket=dest.get("Bucket", "").split(":::")[-1],
+                rtc_enabled=dest.get("ReplicationTime", {}).get("Status") == "Enabled",
+                metrics_enabled=dest.get("Metrics", {}).get("Status") == "Enabled"))
+        return rules
+
+    def put_object(self, bucket: str, key: str, body: bytes) -> None:
+        self._call("put_object", Bucket=bucket, Key=key, Body=body)
+
+    def object_exists(self, bucket: str, key: str) -> bool:
+        try:
+            self._call("head_object", Bucket=bucket, Key=key)
+            return True
+        except ClientError as error:
+            if error_code(error) in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+
+    def delete_all_versions(self, bucket: str, key: str) -> int:
+        """Deletes every version and delete marker of exactly `key`; returns how many."""
+        found = self._call("list_object_versions", Bucket=bucket, Prefix=key)
+        victims = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                   for v in found.get("Versions", []) + found.get("DeleteMarkers", [])
+                   if v["Key"] == key]
+        if victims:
+            self._call("delete_objects", Bucket=bucket, Delete={"Objects": victims, "Quiet": True})
+        else:  # unversioned bucket or nothing there: a plain delete is harmless
+            self._call("delete_object", Bucket=bucket, Key=key)
+        return len(victims)
+
+
+# -- factory ---------------------------------------------------------------------------------
+
+class AwsGateways:
+    """Builds gateways for a region from one boto3 Session (clients cached per region)."""
+
+    def __init__(self, session: boto3.Session | None = None, *,
+                 endpoint_url: str | Mapping[str, str] | None = None,
+                 connect_timeout: float = 5, read_timeout: float = 20, max_attempts: int = 3):
+        self.session = session or boto3.Session()
+        self._endpoint_url = endpoint_url
+        self._config = Config(connect_timeout=connect_timeout, read_timeout=read_timeout,
+                              retries={"max_attempts": max_attempts, "mode": "standard"})
+        self._clients: dict[tuple[str, str], Any] = {}
+        self.regions_used: list[str] = []
+
+    def _endpoint(self, region: str) -> str | None:
+        if isinstance(self._endpoint_url, Mapping):
+            return self._endpoint_url.get(region) or self._endpoint_url.get("*")
+        return self._endpoint_url
+
+    def client(self, service: str, region: str) -> Any:
+        key = (service, region)
+        if key not in self._clients:
+            self.regions_used.append(region)
+            self._clients[key] = self.session.client(
+                service, region_name=region, endpoint_url=self._endpoint(region), config=self._config)
+        return self._clients[key]
+
+    def aurora(self, region: str) -> AuroraGateway:
+        return AuroraGateway(self.client("rds", region), region)
+
+    def metrics(self, region: str) -> MetricsGateway:
+        return MetricsGateway(self.client("cloudwatch", region), region)
+
+    def alarms(self, region: str) -> AlarmGateway:
+        return AlarmGateway(self.client("cloudwatch", region), region)
+
+    def health(self) -> HealthGateway:
+        return HealthGateway(self.client("route53", ROUTE53_CONTROL_REGION), ROUTE53_CONTROL_REGION)
+
+    def dynamo(self, region: str) -> DynamoGateway:
+        return DynamoGateway(self.client("dynamodb", region), region)
+
+    def s3(self, region: str) -> S3Gateway:
+        return S3Gateway(self.client("s3", region), region)

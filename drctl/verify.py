@@ -1,0 +1,168 @@
+"""`drctl verify`: end-to-end replication probe with canaries, cleaned up afterwards.
+
+Writes a canary item (DynamoDB transactions table, transactionId `drctl-canary-<uuid>`) and a
+canary object (S3, `drctl-canary/<uuid>.txt`) in the source region, polls the other region
+until each is readable (bounded by --timeout), reports how long each took, and always deletes
+both canaries in both regions (try/finally: also on error or Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid as _uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from drctl import exitcodes
+from drctl.clock import Clock
+from drctl.config import DrConfig, other
+from drctl.gateways import is_unreachable
+from drctl.log import EventLog
+
+CANARY_ITEM_PREFIX = "drctl-canary-"
+CANARY_OBJECT_PREFIX = "drctl-canary/"
+
+
+@dataclass
+class Probe:
+    channel: str
+    replicated: bool = False
+    seconds: float | None = None
+    written: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"channel": self.channel, "written": self.written, "replicated": self.replicated,
+                "seconds": None if self.seconds is None else round(self.seconds, 3)}
+
+
+@dataclass
+class VerifyResult:
+    source_region: str
+    target_region: str
+    canary_id: str
+    exit_code: int = exitcodes.OK
+    probes: list[Probe] = field(default_factory=list)
+    cleanup_errors: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source_region": self.source_region, "target_region": self.target_region,
+                "canary_id": self.canary_id, "exit_code": self.exit_code,
+                "probes": [p.as_dict() for p in self.probes], "cleanup_errors": self.cleanup_errors,
+                "error": self.error}
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), indent=2)
+
+    def to_text(self) -> str:
+        lines = [f"verify {self.source_region} -> {self.target_region} (canary {self.canary_id}): "
+                 f"{'OK' if self.exit_code == 0 else 'FAILED'} (exit {self.exit_code})"]
+        for p in self.probes:
+            if p.replicated:
+                lines.append(f"  {p.channel:<9} replicated in {p.seconds:.1f} s")
+            elif p.written:
+                lines.append(f"  {p.channel:<9} NOT replicated within the timeout")
+            else:
+                lines.append(f"  {p.channel:<9} canary not written")
+        if self.error:
+            lines.append(f"  error: {self.error}")
+        lines.append("  cleanup: " + ("done" if not self.cleanup_errors
+                                      else "INCOMPLETE: " + "; ".join(self.cleanup_errors)))
+        return "\n".join(lines)
+
+
+def _canary_key(table_state, canary_id: str, ts_ms: int) -> dict[str, Any]:
+    key = {}
+    for attr, _kind in table_state.key_schema.items():
+        kind = table_state.attribute_types.get(attr, "S")
+        key[attr] = ts_ms if kind == "N" else canary_id
+    return key or {"transactionId": canary_id, "timestamp": ts_ms}
+
+
+def verify(cfg: DrConfig, gw, clock: Clock, log: EventLog, *, source_role: str = "primary",
+           timeout: float = 120, poll: float = 1.0,
+           new_id: Callable[[], str] = lambda: str(_uuid.uuid4())) -> VerifyResult:
+    target_role = other(source_role)
+    src, dst = cfg.region(source_role), cfg.region(target_role)
+    uid = new_id()
+    canary_id = f"{CANARY_ITEM_PREFIX}{uid}"
+    object_key = f"{CANARY_OBJECT_PREFIX}{uid}.txt"
+    table = cfg.dynamodb_table_name
+    src_bucket, dst_bucket = cfg.bucket(source_role), cfg.bucket(target_role)
+    result = VerifyResult(src, dst, canary_id)
+    ddb, s3 = Probe("dynamodb"), Probe("s3")
+    result.probes = [ddb, s3]
+    key: dict[str, Any] | None = None
+    log.info("start", operation="verify", source_region=src, target_region=dst, canary=canary_id,
+             table=table, object=f"s3://{src_bucket}/{object_key}", timeout_s=timeout)
+    try:
+        ts_ms = int(clock.now().timestamp() * 1000)
+        key = _canary_key(gw.dynamo(src).table(table), canary_id, ts_ms)
+        item = {**key, "transactionId": canary_id, "timestamp": ts_ms,
+                "drctlCanary": True, "sourceRegion": src}
+        gw.dynamo(src).put_item(table, item)
+        ddb.written = True
+        ddb_start = clock.monotonic()
+        log.info("canary_written", channel="dynamodb", region=src, key=key)
+        body = f"drctl canary {canary_id} written in {src} at {clock.now().isoformat()}\n".encode()
+        gw.s3(src).put_object(src_bucket, object_key, body)
+        s3.written = True
+        s3_start = clock.monotonic()
+        log.info("canary_written", channel="s3", region=src, bucket=src_bucket, key=object_key)
+
+        deadline = clock.monotonic() + timeout
+        while True:
+            if not ddb.replicated and gw.dynamo(dst).get_item(table, key) is not None:
+                ddb.replicated, ddb.seconds = True, clock.monotonic() - ddb_start
+                log.info("canary_replicated", channel="dynamodb", region=dst, seconds=ddb.seconds)
+            if not s3.replicated and gw.s3(dst).object_exists(dst_bucket, object_key):
+                s3.replicated, s3.seconds = True, clock.monotonic() - s3_start
+                log.info("canary_replicated", channel="s3", region=dst, seconds=s3.seconds)
+            if ddb.replicated and s3.replicated:
+                break
+            if clock.monotonic() >= deadline:
+                log.error("canary_timeout", pending=[p.channel for p in (ddb, s3) if not p.replicated],
+                          timeout_s=timeout)
+                break
+            clock.sleep(poll)
+        result.exit_code = exitcodes.OK if ddb.replicated and s3.replicated else exitcodes.UNHEALTHY
+    except Exception as error:  # noqa: BLE001 - reported; cleanup still runs below
+        result.error = str(error)
+        result.exit_code = exitcodes.UNREACHABLE if is_unreachable(error) else exitcodes.FAILED
+        log.error("verify_error", error=str(error))
+    finally:
+        _cleanup(gw, log, result, table, key, object_key, {src: src_bucket, dst: dst_bucket},
+                 ddb.written, s3.written)
+    if result.cleanup_errors and result.exit_code == exitcodes.OK:
+        result.exit_code = exitcodes.UNHEALTHY
+    log.info("done", operation="verify", exit_code=result.exit_code,
+             probes=[p.as_dict() for p in result.probes])
+    return result
+
+
+def _cleanup(gw, log: EventLog, result: VerifyResult, table: str, key, object_key: str,
+             buckets: dict[str, str], item_written: bool, object_written: bool) -> None:
+    """Deletes the canaries in both regions; each step is independent and logged."""
+    steps = []
+    if item_written and key is not None:
+        for region in buckets:  # delete in both: a late replica must not survive
+            steps.append((f"dynamodb {table} {region}",
+                          lambda region=region: gw.dynamo(region).delete_item(table, key)))
+    if object_written:
+        for region, bucket in buckets.items():
+            steps.append((f"s3 {bucket}/{object_key}",
+                          lambda region=region, bucket=bucket:
+                          gw.s3(region).delete_all_versions(bucket, object_key)))
+    for what, step in steps:
+        try:
+            step()
+            log.info("canary_deleted", target=what)
+        except Exception as error:  # noqa: BLE001 - keep cleaning the rest
+            result.cleanup_errors.append(f"{what}: {error}")
+            log.error("canary_cleanup_failed", target=what, error=str(error))
+    for p in result.probes:
+        if p.written and not p.replicated:
+            log.warning("late_replica_possible", channel=p.channel,
+                        hint="the canary may still replicate after cleanup; items with transactionId "
+                             f"{CANARY_ITEM_PREFIX}* and objects under {CANARY_OBJECT_PREFIX} are "
+                             "safe to delete")
