@@ -123,6 +123,7 @@ class RegionalApi(Construct):
             self, "rest-api", provider=p, name=names.regional("api", region.role),
             description=f"Payments API ({region.role}, {region.name})",
             endpoint_configuration=ApiGatewayRestApiEndpointConfiguration(types=["REGIONAL"]),
+            lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
         )
         self._api_id = self.rest_api.id
         self.logging = ApiGatewayLoggingRole(self, "cloudwatch-role", region=region, names=names)
@@ -130,6 +131,11 @@ class RegionalApi(Construct):
         self.request_validator = ApiGatewayRequestValidator(
             self, "body-validator", provider=p, rest_api_id=self._api_id,
             name="payment-body", validate_request_body=True, validate_request_parameters=False,
+        )
+        # GET /health takes no input; validating its (absent) parameters is free and explicit.
+        self.params_validator = ApiGatewayRequestValidator(
+            self, "params-validator", provider=p, rest_api_id=self._api_id,
+            name="parameters-only", validate_request_body=False, validate_request_parameters=True,
         )
         self.model = ApiGatewayModel(
             self, "payment-model", provider=p, rest_api_id=self._api_id,
@@ -142,10 +148,11 @@ class RegionalApi(Construct):
                 request_validator_id=self.request_validator.id,
                 request_models={"application/json": self.model.name}),
             HEALTH_PATH: self._route(HEALTH_PATH, "GET", compute.health, authorization="NONE",
-                                     timeout_ms=HEALTH_INTEGRATION_TIMEOUT_MS),
+                                     timeout_ms=HEALTH_INTEGRATION_TIMEOUT_MS,
+                                     request_validator_id=self.params_validator.id),
         }
 
-        redeploy_on = [self.request_validator.id, self.model.id]
+        redeploy_on = [self.request_validator.id, self.params_validator.id, self.model.id]
         for resource, method, integration in self.routes.values():
             redeploy_on += [resource.id, method.id, integration.id]
         self.deployment = ApiGatewayDeployment(

@@ -1,0 +1,208 @@
+"""Validator and health functions per region: runtime, packaging, environment, least privilege."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from helpers import one, ref, resources
+
+ROLES = (("primary", "us-east-1"), ("dr", "us-east-2"))
+PURPOSES = ("validator", "health")
+
+
+def _fn(platform, role, purpose):
+    return one(platform, "aws_lambda_function", role, f"compute/{role}/{purpose}/function")
+
+
+def _policy(platform, role, purpose) -> list[dict]:
+    _, policy = one(platform, "aws_iam_role_policy", role, f"compute/{role}/{purpose}/policy")
+    return json.loads(policy["policy"])["Statement"]
+
+
+def test_each_region_has_both_functions_on_its_own_provider(platform):
+    assert len(resources(platform, "aws_lambda_function")) == 4
+    for role, _ in ROLES:
+        for purpose in PURPOSES:
+            _, fn = _fn(platform, role, purpose)
+            assert fn["provider"] == f"aws.{role}"
+            assert fn["function_name"] == f"payment-{purpose}-{role}-dev"
+            assert fn["handler"] == f"{purpose}.lambda_handler"
+            assert fn["runtime"] == "python3.13"
+            assert fn["architectures"] == ["arm64"]
+            assert fn["tracing_config"] == {"mode": "Active"}
+
+
+def test_sizes_and_timeouts(platform):
+    for role, _ in ROLES:
+        _, validator = _fn(platform, role, "validator")
+        _, health = _fn(platform, role, "health")
+        assert (validator["memory_size"], validator["timeout"]) == (512, 30)
+        assert 128 <= health["memory_size"] <= 256
+        # Route 53 waits about 4 s for an answer: a slower health check is a failed one.
+        assert health["timeout"] <= 5
+
+
+def test_reserved_concurrency_follows_settings(platform, synth_stacks):
+    for role, _ in ROLES:
+        assert _fn(platform, role, "validator")[1]["reserved_concurrent_executions"] == 50
+        assert 1 <= _fn(platform, role, "health")[1]["reserved_concurrent_executions"] <= 10
+    unreserved = synth_stacks(LAMBDA_RESERVED_CONCURRENCY="-1")["payments-dr"]
+    for role, _ in ROLES:
+        for purpose in PURPOSES:
+            assert _fn(unreserved, role, purpose)[1]["reserved_concurrent_executions"] == -1
+
+
+def test_both_regions_deploy_the_same_asset(platform):
+    fns = [_fn(platform, role, purpose)[1] for role, _ in ROLES for purpose in PURPOSES]
+    assert len({f["filename"] for f in fns}) == 1
+    assert len({f["source_code_hash"] for f in fns}) == 1
+    assert fns[0]["filename"].startswith("assets/") and fns[0]["filename"].endswith(".zip")
+
+
+def test_a_code_change_changes_the_asset_hash(tmp_path):
+    from cdktf import App, TerraformStack
+
+    from modules.compute import FunctionCode
+
+    source = tmp_path / "code"
+    source.mkdir()
+    (source / "validator.py").write_text("def lambda_handler(event, context):\n    return 1\n")
+
+    def asset_hash() -> str:
+        stack = TerraformStack(App(outdir=str(tmp_path / "out")), "s")
+        return FunctionCode(stack, "code", source_dir=source).hash
+
+    before = asset_hash()
+    assert asset_hash() == before  # deterministic
+    (source / "validator.py").write_text("def lambda_handler(event, context):\n    return 2\n")
+    assert asset_hash() != before
+
+
+def test_missing_code_directory_fails_loudly(tmp_path):
+    from cdktf import App, TerraformStack
+
+    from modules.compute import FunctionCode
+
+    with pytest.raises(FileNotFoundError):
+        FunctionCode(TerraformStack(App(outdir=str(tmp_path)), "s"), "code",
+                     source_dir=tmp_path / "missing")
+
+
+def test_powertools_layer_is_the_regional_arm64_python313_layer(platform):
+    from modules.compute import POWERTOOLS_LAYER_VERSION
+
+    for role, region in ROLES:
+        for purpose in PURPOSES:
+            assert _fn(platform, role, purpose)[1]["layers"] == [
+                f"arn:aws:lambda:{region}:017000801446:layer:"
+                f"AWSLambdaPowertoolsPythonV3-python313-arm64:{POWERTOOLS_LAYER_VERSION}"]
+
+
+def test_environment_points_at_the_regions_own_data(platform):
+    for role, _ in ROLES:
+        bucket_name, _ = one(platform, "aws_s3_bucket", role, f"storage/{role}-audit/bucket")
+        transactions, _ = one(platform, "aws_dynamodb_table", None, "tables/transactions")
+        idempotency, _ = one(platform, "aws_dynamodb_table", None, "tables/idempotency")
+        for purpose, service in (("validator", "payment-validator"), ("health", "payment-health")):
+            env = _fn(platform, role, purpose)[1]["environment"]["variables"]
+            assert env == {
+                "TRANSACTIONS_TABLE": ref("aws_dynamodb_table", transactions, "name"),
+                "IDEMPOTENCY_TABLE": ref("aws_dynamodb_table", idempotency, "name"),
+                "AUDIT_BUCKET": ref("aws_s3_bucket", bucket_name, "bucket"),
+                "REGION_ROLE": role,
+                "MAX_AMOUNT": "1000000.00",
+                "POWERTOOLS_SERVICE_NAME": service,
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+                "POWERTOOLS_METRICS_NAMESPACE": "PaymentsDR",
+            }
+
+
+def test_log_groups_are_explicit_encrypted_and_retained(platform):
+    for role, _ in ROLES:
+        key_name, _ = one(platform, "aws_kms_key", role, f"key-{role}")
+        for purpose in PURPOSES:
+            group_name, group = one(platform, "aws_cloudwatch_log_group", role,
+                                    f"compute/{role}/{purpose}/logs")
+            _, fn = _fn(platform, role, purpose)
+            assert group["name"] == f"/aws/lambda/payment-{purpose}-{role}-dev"
+            assert group["retention_in_days"] == 365
+            assert group["kms_key_id"] == ref("aws_kms_key", key_name, "arn")
+            assert fn["logging_config"]["log_group"] == ref("aws_cloudwatch_log_group", group_name, "name")
+            assert fn["kms_key_arn"] == ref("aws_kms_key", key_name, "arn")
+
+
+def test_each_function_has_its_own_role(platform):
+    role_refs = set()
+    for role, _ in ROLES:
+        for purpose in PURPOSES:
+            role_name, iam_role = one(platform, "aws_iam_role", role, f"compute/{role}/{purpose}/role")
+            trust = json.loads(iam_role["assume_role_policy"])["Statement"]
+            assert [s["Principal"] for s in trust] == [{"Service": "lambda.amazonaws.com"}]
+            _, fn = _fn(platform, role, purpose)
+            assert fn["role"] == ref("aws_iam_role", role_name, "arn")
+            _, policy = one(platform, "aws_iam_role_policy", role, f"compute/{role}/{purpose}/policy")
+            assert policy["role"] == ref("aws_iam_role", role_name, "id")
+            role_refs.add(fn["role"])
+    assert len(role_refs) == 4
+
+
+def test_no_wildcard_actions_and_only_xray_has_a_wildcard_resource(platform):
+    for role, _ in ROLES:
+        for purpose in PURPOSES:
+            for st in _policy(platform, role, purpose):
+                assert st["Effect"] == "Allow"
+                for action in st["Action"]:
+                    assert action != "*" and not action.endswith(":*"), st
+                if "*" in st["Resource"]:
+                    assert st["Action"] == ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+
+
+def test_grants_name_only_the_regions_own_tables_bucket_and_key(platform):
+    for role, region in ROLES:
+        other_region = dict(ROLES)["dr" if role == "primary" else "primary"]
+        key_name, _ = one(platform, "aws_kms_key", role, f"key-{role}")
+        other_key, _ = one(platform, "aws_kms_key", None, f"key-{'dr' if role == 'primary' else 'primary'}")
+        bucket_name, _ = one(platform, "aws_s3_bucket", role, f"storage/{role}-audit/bucket")
+        for purpose in PURPOSES:
+            text = json.dumps(_policy(platform, role, purpose))
+            assert other_region not in text
+            assert other_key not in text
+            for st in _policy(platform, role, purpose):
+                for resource in st["Resource"]:
+                    if ":dynamodb:" in resource:
+                        assert f":dynamodb:{region}:" in resource
+                    if resource.startswith("${aws_kms_key"):
+                        assert resource == ref("aws_kms_key", key_name, "arn")
+                    if resource.startswith("${aws_s3_bucket"):
+                        assert resource.startswith(ref("aws_s3_bucket", bucket_name, "arn"))
+
+
+def test_validator_can_write_and_health_can_only_read(platform):
+    for role, _ in ROLES:
+        validator_actions = {a for st in _policy(platform, role, "validator") for a in st["Action"]}
+        health_actions = {a for st in _policy(platform, role, "health") for a in st["Action"]}
+        assert {"dynamodb:PutItem", "dynamodb:DeleteItem", "s3:PutObject",
+                "xray:PutTraceSegments", "logs:PutLogEvents"} <= validator_actions
+        assert {"dynamodb:DescribeTable", "dynamodb:GetItem", "xray:PutTraceSegments"} <= health_actions
+        assert not {a for a in health_actions if a.startswith("s3:")}
+        assert not {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} & health_actions
+
+
+def test_log_permissions_are_scoped_to_the_functions_own_group(platform):
+    for role, _ in ROLES:
+        for purpose in PURPOSES:
+            group_name, _ = one(platform, "aws_cloudwatch_log_group", role,
+                                f"compute/{role}/{purpose}/logs")
+            [logs] = [s for s in _policy(platform, role, purpose) if s["Sid"] == "WriteOwnLogs"]
+            assert logs["Resource"] == [ref("aws_cloudwatch_log_group", group_name, "arn") + ":*"]
+
+
+def test_functions_stay_outside_the_vpc_and_have_no_dead_letter_queue(platform):
+    # Synchronous API Gateway invocations never reach an async DLQ (see modules/compute.py).
+    for role, _ in ROLES:
+        for purpose in PURPOSES:
+            _, fn = _fn(platform, role, purpose)
+            assert "vpc_config" not in fn
+            assert "dead_letter_config" not in fn
