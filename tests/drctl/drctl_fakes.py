@@ -1,0 +1,295 @@
+"""In-memory two-region DR world behind the same gateway interface as drctl.gateways.
+
+It simulates what moto cannot: an Aurora writer moving on switchover/failover (taking
+simulated time), lag metrics, replication delay between regions, health-check and alarm
+states, and unreachable regions. Every gateway call is recorded with its region.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from botocore.exceptions import ClientError, EndpointConnectionError
+
+from drctl.config import DrConfig
+from drctl.gateways import (Alarm, ClusterState, Datapoint, GlobalClusterState, HealthStatus,
+                            Member, NotFound, ReplicationRule, TableState, Unreachable)
+
+PRIMARY, DR = "us-east-1", "us-east-2"
+ACCOUNT = "111122223333"
+T0 = dt.datetime(2026, 11, 25, 3, 0, 0, tzinfo=dt.timezone.utc)
+
+
+class FakeClock:
+    def __init__(self):
+        self.t = 0.0
+        self.sleeps: list[float] = []
+
+    def now(self):
+        return T0 + dt.timedelta(seconds=self.t)
+
+    def monotonic(self):
+        return self.t
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.t += seconds
+
+
+def arn(region: str, cluster: str) -> str:
+    return f"arn:aws:rds:{region}:{ACCOUNT}:cluster:{cluster}"
+
+
+def config(**over) -> DrConfig:
+    outputs = {
+        "primary_region": PRIMARY, "dr_region": DR, "environment_suffix": "dev",
+        "primary_s3_bucket": "audit-primary", "dr_s3_bucket": "audit-dr",
+        "primary_health_check_id": "hc-primary", "dr_health_check_id": "hc-dr",
+        "replication_lag_threshold_seconds": 1.0,
+    }
+    outputs.update(over)
+    return DrConfig.build(outputs)
+
+
+@dataclass
+class World:
+    clock: FakeClock = field(default_factory=FakeClock)
+    env: str = "dev"
+    writer_region: str = PRIMARY
+    global_status: str = "available"
+    failover_status: str | None = None
+    failover_from: str | None = None
+    failover_to: str | None = None
+    operation_done_at: float | None = None
+    operation_seconds: float = 90.0  # simulated duration of a switchover/failover
+    cluster_status: dict = field(default_factory=lambda: {PRIMARY: "available", DR: "available"})
+    members_present: dict = field(default_factory=lambda: {PRIMARY: True, DR: True})
+    sync_status: dict = field(default_factory=lambda: {PRIMARY: "connected", DR: "connected"})
+    lag_ms: dict = field(default_factory=lambda: {PRIMARY: 40.0, DR: 40.0})  # keyed by secondary region
+    health: dict = field(default_factory=lambda: {"hc-primary": (16, 16), "hc-dr": (16, 16)})
+    alarms: dict = field(default_factory=lambda: {PRIMARY: [], DR: []})
+    replica_status: dict = field(default_factory=lambda: {PRIMARY: "ACTIVE", DR: "ACTIVE"})
+    ddb_latency_ms: dict = field(default_factory=lambda: {PRIMARY: 800.0, DR: 900.0})
+    s3_rules_ok: dict = field(default_factory=lambda: {PRIMARY: True, DR: True})
+    s3_latency_s: dict = field(default_factory=lambda: {PRIMARY: 12.0, DR: 14.0})
+    s3_failed_ops: dict = field(default_factory=lambda: {PRIMARY: 0.0, DR: 0.0})
+    ddb_delay: float = 1.5   # seconds until a write is readable in the other region
+    s3_delay: float = 7.0
+    unreachable: set = field(default_factory=set)
+    fail_on: dict = field(default_factory=dict)  # (service, op) -> exception to raise
+    items: dict = field(default_factory=dict)    # (region, table, key) -> (visible_at)
+    objects: dict = field(default_factory=dict)  # (bucket, key) -> visible_at
+    calls: list = field(default_factory=list)    # (service, region, op)
+    created: list = field(default_factory=list)  # (service, region)
+
+    def cluster_id(self, region: str) -> str:
+        return f"payments-{'primary' if region == PRIMARY else 'dr'}-{self.env}"
+
+    # -- state transitions ---------------------------------------------------------------------
+    def _advance(self):
+        if self.operation_done_at is not None and self.clock.monotonic() >= self.operation_done_at:
+            self.writer_region = self.failover_to.split(":")[3]
+            self.global_status = "available"
+            self.failover_status = self.failover_from = self.failover_to = None
+            self.operation_done_at = None
+
+    def start_operation(self, kind: str, target_arn: str):
+        self.failover_status = "pending"
+        self.failover_from = arn(self.writer_region, self.cluster_id(self.writer_region))
+        self.failover_to = target_arn
+        self.global_status = "switching-over" if kind == "switchover" else "failing-over"
+        self.operation_done_at = self.clock.monotonic() + self.operation_seconds
+
+    def call(self, service: str, region: str, op: str):
+        self.calls.append((service, region, op))
+        if region in self.unreachable:
+            raise Unreachable(region, service, EndpointConnectionError(
+                endpoint_url=f"https://{service}.{region}.amazonaws.com"))
+        if (service, op) in self.fail_on:
+            raise self.fail_on[(service, op)]
+        self._advance()
+
+    def regions_called(self) -> set[str]:
+        return {r for _, r, _ in self.calls}
+
+    def ops(self, op: str) -> list[tuple]:
+        return [c for c in self.calls if c[2] == op]
+
+
+class FakeAurora:
+    def __init__(self, w: World, region: str):
+        self.w, self.region = w, region
+
+    def global_cluster(self, identifier):
+        w = self.w
+        w.call("rds", self.region, "describe_global_clusters")
+        if identifier != f"payments-global-{w.env}":
+            raise NotFound(f"global cluster {identifier} not found")
+        members = tuple(Member(arn(r, w.cluster_id(r)), is_writer=(r == w.writer_region),
+                               sync_status=None if r == w.writer_region else w.sync_status[r])
+                        for r in (PRIMARY, DR) if w.members_present[r])
+        return GlobalClusterState(identifier, w.global_status, members, w.failover_status,
+                                  w.failover_from, w.failover_to,
+                                  None if w.failover_status is None else False)
+
+    def cluster(self, identifier):
+        self.w.call("rds", self.region, "describe_db_clusters")
+        if identifier != self.w.cluster_id(self.region):
+            raise NotFound(f"cluster {identifier} not found in {self.region}")
+        return ClusterState(identifier, arn(self.region, identifier), self.w.cluster_status[self.region],
+                            f"payments-global-{self.w.env}")
+
+    def switchover(self, global_cluster_id, target_arn):
+        self.w.call("rds", self.region, "switchover_global_cluster")
+        if self.w.failover_status is not None:
+            raise ClientError({"Error": {"Code": "InvalidGlobalClusterStateFault",
+                                         "Message": "in progress"}}, "SwitchoverGlobalCluster")
+        self.w.start_operation("switchover", target_arn)
+
+    def failover(self, global_cluster_id, target_arn):
+        self.w.call("rds", self.region, "failover_global_cluster")
+        self.w.start_operation("failover", target_arn)
+
+    def wait_cluster_available(self, identifier, timeout_seconds, delay_seconds=15):
+        self.w.call("rds", self.region, "wait_db_cluster_available")
+        if self.w.cluster_status[self.region] != "available":
+            raise ClientError({"Error": {"Code": "WaiterTimeout", "Message": "not available"}}, "Wait")
+
+
+class FakeMetrics:
+    def __init__(self, w, region):
+        self.w, self.region = w, region
+        self.queries = []
+
+    def latest(self, namespace, metric, dimensions, *, statistic="Maximum", minutes=15, now=None):
+        self.w.call("cloudwatch", self.region, "get_metric_statistics")
+        w, value = self.w, None
+        if metric == "AuroraGlobalDBReplicationLag":
+            assert dimensions == {"DBClusterIdentifier": w.cluster_id(self.region)}, dimensions
+            value = w.lag_ms.get(self.region)
+        elif namespace == "AWS/DynamoDB":
+            assert set(dimensions) == {"TableName", "ReceivingRegion"}
+            assert dimensions["ReceivingRegion"] != self.region
+            value = w.ddb_latency_ms.get(self.region)
+        elif metric == "ReplicationLatency":
+            assert set(dimensions) == {"SourceBucket", "DestinationBucket", "RuleId"}
+            value = w.s3_latency_s.get(self.region)
+        elif metric == "OperationsFailedReplication":
+            value = w.s3_failed_ops.get(self.region)
+        return None if value is None else Datapoint(value, w.clock.now() - dt.timedelta(minutes=1))
+
+
+class FakeAlarms:
+    def __init__(self, w, region):
+        self.w, self.region = w, region
+
+    def alarms(self, prefix):
+        self.w.call("cloudwatch", self.region, "describe_alarms")
+        base = [Alarm(f"{prefix}api-5xx-{self.region}", "OK"), Alarm(f"{prefix}lag-{self.region}", "OK")]
+        return base + [Alarm(n, "ALARM", "Threshold Crossed") for n in self.w.alarms[self.region]]
+
+
+class FakeHealth:
+    region = "us-east-1"
+
+    def __init__(self, w):
+        self.w = w
+
+    def status(self, health_check_id):
+        self.w.call("route53", "us-east-1", "get_health_check_status")
+        ok, total = self.w.health[health_check_id]
+        return HealthStatus(ok * 2 > total, ok, total)
+
+
+class FakeDynamo:
+    def __init__(self, w, region):
+        self.w, self.region = w, region
+
+    def table(self, name):
+        self.w.call("dynamodb", self.region, "describe_table")
+        peer = DR if self.region == PRIMARY else PRIMARY
+        replicas = {peer: self.w.replica_status[peer]} if self.w.replica_status.get(peer) else {}
+        return TableState(name, "ACTIVE", replicas, {"transactionId": "HASH", "timestamp": "RANGE"},
+                          {"transactionId": "S", "timestamp": "N"})
+
+    def _key(self, table, key):
+        return (table, tuple(sorted(key.items())))
+
+    def put_item(self, table, item):
+        self.w.call("dynamodb", self.region, "put_item")
+        key = self._key(table, {k: item[k] for k in ("transactionId", "timestamp")})
+        now = self.w.clock.monotonic()
+        self.w.items[(self.region,) + key] = now
+        peer = DR if self.region == PRIMARY else PRIMARY
+        self.w.items[(peer,) + key] = now + self.w.ddb_delay
+
+    def get_item(self, table, key):
+        self.w.call("dynamodb", self.region, "get_item")
+        at = self.w.items.get((self.region,) + self._key(table, key))
+        return {"found": True} if at is not None and at <= self.w.clock.monotonic() else None
+
+    def delete_item(self, table, key):
+        self.w.call("dynamodb", self.region, "delete_item")
+        self.w.items.pop((self.region,) + self._key(table, key), None)
+
+
+class FakeS3:
+    buckets = {PRIMARY: "audit-primary", DR: "audit-dr"}
+
+    def __init__(self, w, region):
+        self.w, self.region = w, region
+
+    def replication_rules(self, bucket):
+        self.w.call("s3", self.region, "get_bucket_replication")
+        peer = self.buckets[DR if self.region == PRIMARY else PRIMARY]
+        ok = self.w.s3_rules_ok[self.region]
+        return [ReplicationRule("to-peer", "Enabled", peer, rtc_enabled=ok, metrics_enabled=True)]
+
+    def put_object(self, bucket, key, body):
+        self.w.call("s3", self.region, "put_object")
+        now = self.w.clock.monotonic()
+        self.w.objects[(bucket, key)] = now
+        peer_bucket = [b for b in self.buckets.values() if b != bucket][0]
+        self.w.objects[(peer_bucket, key)] = now + self.w.s3_delay
+
+    def object_exists(self, bucket, key):
+        self.w.call("s3", self.region, "head_object")
+        at = self.w.objects.get((bucket, key))
+        return at is not None and at <= self.w.clock.monotonic()
+
+    def delete_all_versions(self, bucket, key):
+        self.w.call("s3", self.region, "delete_objects")
+        return 1 if self.w.objects.pop((bucket, key), None) is not None else 0
+
+
+class FakeGateways:
+    def __init__(self, world: World):
+        self.w = world
+
+    def _made(self, service, region):
+        self.w.created.append((service, region))
+
+    def aurora(self, region):
+        self._made("rds", region)
+        return FakeAurora(self.w, region)
+
+    def metrics(self, region):
+        self._made("cloudwatch", region)
+        return FakeMetrics(self.w, region)
+
+    def alarms(self, region):
+        self._made("cloudwatch", region)
+        return FakeAlarms(self.w, region)
+
+    def health(self):
+        self._made("route53", "us-east-1")
+        return FakeHealth(self.w)
+
+    def dynamo(self, region):
+        self._made("dynamodb", region)
+        return FakeDynamo(self.w, region)
+
+    def s3(self, region):
+        self._made("s3", region)
+        return FakeS3(self.w, region)

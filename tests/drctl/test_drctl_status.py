@@ -1,0 +1,150 @@
+import io
+import json
+
+import pytest
+
+from drctl import exitcodes
+from drctl.cli import main
+from drctl.status import collect_status
+from drctl_fakes import DR, PRIMARY, FakeGateways, config
+
+
+def run(world, gw, cfg, log):
+    return collect_status(cfg, gw, world.clock, log)
+
+
+def by_name(report):
+    return {(c.component, c.name, c.region): c for c in report.checks}
+
+
+def test_healthy_platform_reports_every_channel_ok(world, gw, cfg, log):
+    report = run(world, gw, cfg, log)
+    assert report.exit_code == 0 and report.overall == "healthy"
+    assert report.writer_region == PRIMARY
+    assert {c.state for c in report.checks} == {"OK"}
+    names = {(c.component, c.name) for c in report.checks}
+    assert names >= {("aurora", "global cluster"), ("aurora", "primary cluster"), ("aurora", "dr cluster"),
+                     ("aurora", "replication lag"),
+                     ("dynamodb", "replica payment-transactions-dev"),
+                     ("dynamodb", "replica payment-idempotency-dev"),
+                     ("dynamodb", "ddb latency primary->dr"), ("dynamodb", "ddb latency dr->primary"),
+                     ("s3", "replication primary->dr"), ("s3", "replication dr->primary"),
+                     ("s3", "s3 metrics primary->dr"), ("s3", "s3 metrics dr->primary"),
+                     ("route53", "primary health check"), ("route53", "dr health check"),
+                     ("alarms", "primary alarms"), ("alarms", "dr alarms")}
+    # the lag is read from the secondary (DR) cluster's region
+    assert by_name(report)[("aurora", "replication lag", DR)].data["lag_ms"] == 40.0
+    assert not world.ops("switchover_global_cluster") and not world.ops("put_item")
+
+
+UNHEALTHY = {
+    "aurora lag over threshold": (lambda w: w.lag_ms.update({DR: 2500.0}), ("aurora", "replication lag")),
+    "dr cluster not available": (lambda w: w.cluster_status.update({DR: "modifying"}), ("aurora", "dr cluster")),
+    "dr cluster left the global cluster": (lambda w: w.members_present.update({DR: False}),
+                                           ("aurora", "global cluster")),
+    "secondary pending resync": (lambda w: w.sync_status.update({DR: "pending-resync"}),
+                                 ("aurora", "global cluster")),
+    "dynamodb replica not active": (lambda w: w.replica_status.update({DR: "UPDATING"}),
+                                    [("dynamodb", "replica payment-transactions-dev"),
+                                     ("dynamodb", "replica payment-idempotency-dev")]),
+    "dynamodb replication latency": (lambda w: w.ddb_latency_ms.update({PRIMARY: 45000.0}),
+                                     ("dynamodb", "ddb latency primary->dr")),
+    "s3 rtc disabled": (lambda w: w.s3_rules_ok.update({DR: False}), ("s3", "replication dr->primary")),
+    "s3 failed replication": (lambda w: w.s3_failed_ops.update({PRIMARY: 3.0}), ("s3", "s3 metrics primary->dr")),
+    "s3 latency over RTC": (lambda w: w.s3_latency_s.update({DR: 1200.0}), ("s3", "s3 metrics dr->primary")),
+    "dr health check failing": (lambda w: w.health.update({"hc-dr": (7, 16)}), ("route53", "dr health check")),
+    "primary alarm firing": (lambda w: w.alarms.update({PRIMARY: ["payments-dev-api-errors"]}),
+                             ("alarms", "primary alarms")),
+    "dr alarm firing": (lambda w: w.alarms.update({DR: ["payments-dev-dr-lag"]}), ("alarms", "dr alarms")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNHEALTHY))
+def test_each_unhealthy_condition_fails_its_check_and_exits_1(case, world, gw, cfg, log):
+    mutate, expected = UNHEALTHY[case]
+    mutate(world)
+    report = run(world, gw, cfg, log)
+    failing = [(c.component, c.name) for c in report.checks if c.state == "FAIL"]
+    assert failing == (expected if isinstance(expected, list) else [expected]), failing
+    assert report.exit_code == exitcodes.UNHEALTHY
+
+
+def test_health_check_needs_a_majority_of_checkers(world, gw, cfg, log):
+    world.health["hc-dr"] = (8, 16)  # exactly half is not a majority
+    assert by_name(run(world, gw, cfg, log))[("route53", "dr health check", DR)].state == "FAIL"
+    world.health["hc-dr"] = (9, 16)
+    assert by_name(run(world, gw, cfg, log))[("route53", "dr health check", DR)].state == "OK"
+
+
+def test_unreachable_region_is_reported_not_a_crash(world, gw, cfg, log):
+    world.unreachable = {DR}
+    report = run(world, gw, cfg, log)
+    assert report.exit_code == exitcodes.UNREACHABLE
+    dr_rows = [c for c in report.checks if c.region == DR and c.component != "route53"]
+    assert dr_rows and all(c.state == "UNREACHABLE" for c in dr_rows)
+    # the primary region and Route 53 still answer
+    assert all(c.state == "OK" for c in report.checks if c.region == PRIMARY)
+    # after the first failure the region is skipped, not retried by every check
+    assert len([c for c in world.calls if c[1] == DR]) == 1
+
+
+def test_global_cluster_is_read_from_dr_when_primary_is_down(world, gw, cfg, log):
+    world.unreachable = {PRIMARY}
+    report = run(world, gw, cfg, log)
+    rows = [c for c in report.checks if c.name == "global cluster"]
+    assert [(c.region, c.state) for c in rows] == [(DR, "OK")]
+    assert report.writer_region == PRIMARY and report.exit_code == exitcodes.UNREACHABLE
+
+
+def test_after_switchover_lag_is_read_from_the_primary_cluster(world, gw, cfg, log):
+    world.writer_region = DR
+    world.lag_ms = {PRIMARY: 3000.0, DR: None}
+    report = run(world, gw, cfg, log)
+    assert report.writer_region == DR
+    lag = by_name(report)[("aurora", "replication lag", PRIMARY)]
+    assert lag.state == "FAIL" and "payments-primary-dev" in lag.detail
+    assert by_name(report)[("aurora", "global cluster", PRIMARY)].state == "WARN"  # writer in DR: noted
+
+
+def test_operation_in_progress_is_a_warning(world, gw, cfg, log):
+    world.start_operation("switchover", "arn:aws:rds:us-east-2:111122223333:cluster:payments-dr-dev")
+    report = run(world, gw, cfg, log)
+    row = by_name(report)[("aurora", "global cluster", PRIMARY)]
+    assert row.state == "WARN" and "in progress" in row.detail
+    assert report.exit_code == 0
+
+
+def test_missing_metrics_are_warnings_not_failures(world, gw, cfg, log):
+    world.lag_ms[DR] = None
+    world.ddb_latency_ms = {PRIMARY: None, DR: None}
+    report = run(world, gw, cfg, log)
+    assert report.exit_code == 0
+    assert by_name(report)[("aurora", "replication lag", DR)].state == "WARN"
+
+
+def test_cli_json_and_table_output(world, tmp_path):
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({k: {"value": v, "type": "string", "sensitive": False}
+                                   for k, v in config().as_dict().items() if v is not None
+                                   and k in ("primary_region", "dr_region", "environment_suffix",
+                                             "primary_s3_bucket", "dr_s3_bucket",
+                                             "primary_health_check_id", "dr_health_check_id",
+                                             "replication_lag_threshold_seconds")}))
+    world.alarms[DR] = ["payments-dev-x"]
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["status", "--outputs", str(outputs), "--json"], gateways=lambda a: FakeGateways(world),
+                clock=world.clock, stdout=out, stderr=err)
+    doc = json.loads(out.getvalue())
+    assert code == 1 and doc["exit_code"] == 1 and doc["overall"] == "unhealthy"
+    assert [c["name"] for c in doc["checks"] if c["state"] == "FAIL"] == ["dr alarms"]
+    events = [json.loads(line) for line in err.getvalue().splitlines()]
+    assert events and all({"ts", "level", "event", "command"} <= set(e) for e in events)
+    assert events[-1]["event"] == "status_done"
+
+    out = io.StringIO()
+    world.alarms[DR] = []
+    code = main(["status", "--outputs", str(outputs), "--quiet"], gateways=lambda a: FakeGateways(world),
+                clock=world.clock, stdout=out, stderr=io.StringIO())
+    text = out.getvalue()
+    assert code == 0 and text.startswith("DR status: HEALTHY (exit 0)")
+    assert "COMPONENT" in text and "route53" in text
