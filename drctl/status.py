@@ -123,16 +123,18 @@ def lag_check(cfg: DrConfig, gw, secondary_role: str, clock: Clock, *, missing_s
     region, cluster = cfg.region(secondary_role), cfg.cluster_id(secondary_role)
     point = gw.metrics(region).latest(*LAG_METRIC, {"DBClusterIdentifier": cluster},
                                       statistic="Maximum", minutes=minutes, now=clock.now())
-    limit_ms = cfg.replication_lag_threshold_seconds * 1000
+    threshold = cfg.replication_lag_threshold_seconds
+    limit_ms = threshold * 1000 if threshold else float("inf")
     if point is None:
         return Check("aurora", "replication lag", region, missing_state,
                      f"no AuroraGlobalDBReplicationLag datapoint for {cluster} in the last {minutes} min",
-                     {"lag_ms": None, "threshold_ms": limit_ms})
+                     {"lag_ms": None, "threshold_ms": limit_ms if threshold else None})
     state = OK if point.value <= limit_ms else FAIL
+    limit_text = f" (threshold {limit_ms:.0f} ms)" if threshold else ""
     return Check("aurora", "replication lag", region, state,
-                 f"{point.value:.0f} ms into {cluster} (threshold {limit_ms:.0f} ms) at "
-                 f"{point.timestamp:%H:%M:%S}Z",
-                 {"lag_ms": point.value, "threshold_ms": limit_ms, "at": point.timestamp})
+                 f"{point.value:.0f} ms into {cluster}{limit_text} at {point.timestamp:%H:%M:%S}Z",
+                 {"lag_ms": point.value, "threshold_ms": limit_ms if threshold else None,
+                  "at": point.timestamp})
 
 
 def health_check(cfg: DrConfig, gw, role: str) -> Check:

@@ -33,7 +33,9 @@ def test_healthy_platform_reports_every_channel_ok(world, gw, cfg, log):
                      ("route53", "primary health check"), ("route53", "dr health check"),
                      ("alarms", "primary alarms"), ("alarms", "dr alarms")}
     # the lag is read from the secondary (DR) cluster's region
-    assert by_name(report)[("aurora", "replication lag", DR)].data["lag_ms"] == 40.0
+    lag = by_name(report)[("aurora", "replication lag", DR)]
+    assert lag.data["lag_ms"] == 40.0
+    assert lag.detail == "40 ms into payments-dr-dev (threshold 1000 ms) at 02:59:00Z"
     assert not world.ops("switchover_global_cluster") and not world.ops("put_item")
 
 
