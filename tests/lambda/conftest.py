@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from lambda_support import PRIMARY, REGIONS, create_resources, use_region  # noqa: E402
+from lambda_support import PRIMARY, REGIONS, create_resources, reset_test_clients, use_region  # noqa: E402
 
 
 @pytest.fixture
@@ -18,11 +18,13 @@ def aws() -> Iterator[None]:
     """Fresh moto world with the tables and buckets in both regions; process acts as us-east-1."""
     from moto import mock_aws
 
+    reset_test_clients()
     with mock_aws():
         for region in REGIONS:
             create_resources(region)
         use_region(PRIMARY)
         yield
+    reset_test_clients()
     use_region(PRIMARY)
 
 

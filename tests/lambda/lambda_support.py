@@ -46,7 +46,7 @@ os.environ.update(
         "AUDIT_BUCKET": bucket_for(PRIMARY),
         "MAX_AMOUNT": "1000000.00",
         "POWERTOOLS_SERVICE_NAME": "payment-validator",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
         "POWERTOOLS_METRICS_NAMESPACE": "PaymentsDR",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "AWS_LAMBDA_FUNCTION_NAME": "payment-validator",
@@ -56,9 +56,7 @@ os.environ.pop("AWS_PROFILE", None)
 
 
 def create_resources(region: str) -> None:
-    import boto3
-
-    ddb = boto3.client("dynamodb", region_name=region)
+    ddb = test_client("dynamodb", region)
     ddb.create_table(
         TableName=TABLE,
         BillingMode="PAY_PER_REQUEST",
@@ -101,7 +99,7 @@ def create_resources(region: str) -> None:
         TableName=IDEMPOTENCY_TABLE,
         TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"},
     )
-    s3 = boto3.client("s3", region_name=region)
+    s3 = test_client("s3", region)
     if region == "us-east-1":
         s3.create_bucket(Bucket=bucket_for(region))
     else:
@@ -224,23 +222,42 @@ def invoke(module: Any, event: dict[str, Any]) -> tuple[int, dict[str, Any], dic
 # --------------------------------------------------------------------------- state inspection
 
 
-def table_items(region: str, table: str = TABLE) -> list[dict[str, Any]]:
-    import boto3
+_test_clients: dict[tuple[str, str], Any] = {}
 
-    return boto3.resource("dynamodb", region_name=region).Table(table).scan()["Items"]
+
+def test_client(service: str, region: str) -> Any:
+    """Cached boto3 client for assertions; cleared by :func:`reset_test_clients` per moto session."""
+    key = (service, region)
+    if key not in _test_clients:
+        import boto3
+
+        _test_clients[key] = boto3.client(service, region_name=region)
+    return _test_clients[key]
+
+
+def reset_test_clients() -> None:
+    _test_clients.clear()
+
+
+def table_items(region: str, table: str = TABLE) -> list[dict[str, Any]]:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    des = TypeDeserializer()
+    items = test_client("dynamodb", region).scan(TableName=table, ConsistentRead=True)["Items"]
+    return [{k: des.deserialize(v) for k, v in item.items()} for item in items]
+
+
+def item_count(region: str, table: str = TABLE) -> int:
+    return test_client("dynamodb", region).scan(TableName=table, Select="COUNT")["Count"]
 
 
 def bucket_keys(region: str) -> list[str]:
-    import boto3
-
-    listing = boto3.client("s3", region_name=region).list_objects_v2(Bucket=bucket_for(region))
+    listing = test_client("s3", region).list_objects_v2(Bucket=bucket_for(region))
     return [o["Key"] for o in listing.get("Contents", [])]
 
 
 def get_receipt(region: str, transaction_id: str) -> tuple[dict[str, Any], str]:
-    import boto3
-
-    obj = boto3.client("s3", region_name=region).get_object(
+    obj = test_client("s3", region).get_object(
         Bucket=bucket_for(region), Key=f"receipts/{transaction_id}.json"
     )
     return json.loads(obj["Body"].read()), obj["ContentType"]
@@ -248,5 +265,5 @@ def get_receipt(region: str, transaction_id: str) -> tuple[dict[str, Any], str]:
 
 def nothing_written() -> bool:
     return all(
-        not table_items(r) and not table_items(r, IDEMPOTENCY_TABLE) and not bucket_keys(r) for r in REGIONS
+        item_count(r) == 0 and item_count(r, IDEMPOTENCY_TABLE) == 0 and not bucket_keys(r) for r in REGIONS
     )
