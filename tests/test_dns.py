@@ -133,3 +133,12 @@ def test_health_check_outputs(platform):
     for role, _ in ROLES:
         check_name, _ = one(platform, "aws_route53_health_check", None, f"failover/{role}/health-check")
         assert out[f"{role}_health_check_id"]["value"] == ref("aws_route53_health_check", check_name, "id")
+
+
+def test_zone_address_matches_the_delegation_steps_in_the_docs(platform):
+    # docs/failover.md tells users to `apply -target=` this exact address before delegating.
+    from pathlib import Path
+
+    zone_name, _ = one(platform, "aws_route53_zone", None)
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "failover.md").read_text()
+    assert f"-target=aws_route53_zone.{zone_name}" in docs
