@@ -25,8 +25,8 @@ def _config(profile: str):
     from botocore.config import Config
 
     if profile == HEALTH_PATH:
-        return Config(connect_timeout=0.5, read_timeout=1.0, retries={"max_attempts": 1, "mode": "standard"})
-    return Config(connect_timeout=1.0, read_timeout=2.0, retries={"max_attempts": 3, "mode": "standard"})
+        return Config(connect_timeout=0.5, read_timeout=1.0, retries={"total_max_attempts": 1, "mode": "standard"})
+    return Config(connect_timeout=1.0, read_timeout=2.0, retries={"total_max_attempts": 3, "mode": "standard"})
 
 
 def client(service: str, region: str, profile: str = WRITE_PATH) -> Any:

@@ -56,7 +56,7 @@ os.environ.pop("AWS_PROFILE", None)
 
 
 def create_resources(region: str) -> None:
-    ddb = test_client("dynamodb", region)
+    ddb = aws_client("dynamodb", region)
     ddb.create_table(
         TableName=TABLE,
         BillingMode="PAY_PER_REQUEST",
@@ -99,7 +99,7 @@ def create_resources(region: str) -> None:
         TableName=IDEMPOTENCY_TABLE,
         TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"},
     )
-    s3 = test_client("s3", region)
+    s3 = aws_client("s3", region)
     if region == "us-east-1":
         s3.create_bucket(Bucket=bucket_for(region))
     else:
@@ -225,7 +225,7 @@ def invoke(module: Any, event: dict[str, Any]) -> tuple[int, dict[str, Any], dic
 _test_clients: dict[tuple[str, str], Any] = {}
 
 
-def test_client(service: str, region: str) -> Any:
+def aws_client(service: str, region: str) -> Any:
     """Cached boto3 client for assertions; cleared by :func:`reset_test_clients` per moto session."""
     key = (service, region)
     if key not in _test_clients:
@@ -243,21 +243,21 @@ def table_items(region: str, table: str = TABLE) -> list[dict[str, Any]]:
     from boto3.dynamodb.types import TypeDeserializer
 
     des = TypeDeserializer()
-    items = test_client("dynamodb", region).scan(TableName=table, ConsistentRead=True)["Items"]
+    items = aws_client("dynamodb", region).scan(TableName=table, ConsistentRead=True)["Items"]
     return [{k: des.deserialize(v) for k, v in item.items()} for item in items]
 
 
 def item_count(region: str, table: str = TABLE) -> int:
-    return test_client("dynamodb", region).scan(TableName=table, Select="COUNT")["Count"]
+    return aws_client("dynamodb", region).scan(TableName=table, Select="COUNT")["Count"]
 
 
 def bucket_keys(region: str) -> list[str]:
-    listing = test_client("s3", region).list_objects_v2(Bucket=bucket_for(region))
+    listing = aws_client("s3", region).list_objects_v2(Bucket=bucket_for(region))
     return [o["Key"] for o in listing.get("Contents", [])]
 
 
 def get_receipt(region: str, transaction_id: str) -> tuple[dict[str, Any], str]:
-    obj = test_client("s3", region).get_object(
+    obj = aws_client("s3", region).get_object(
         Bucket=bucket_for(region), Key=f"receipts/{transaction_id}.json"
     )
     return json.loads(obj["Body"].read()), obj["ContentType"]
