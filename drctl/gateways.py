@@ -174,9 +174,11 @@ class AuroraGateway(_Gateway):
             if error_code(error) == "GlobalClusterNotFoundFault":
                 raise NotFound(f"global cluster {identifier} not found") from error
             raise
-        if not found.get("GlobalClusters"):
+        matching = [g for g in found.get("GlobalClusters", [])
+                    if g.get("GlobalClusterIdentifier") == identifier]
+        if not matching:
             raise NotFound(f"global cluster {identifier} not found")
-        g = found["GlobalClusters"][0]
+        g = matching[0]
         fs = g.get("FailoverState") or {}
         return GlobalClusterState(
             identifier=g["GlobalClusterIdentifier"], status=g.get("Status", "unknown"),

@@ -1,0 +1,110 @@
+"""Gateways against botocore's Stubber: real response shapes for what moto does not model
+(global cluster FailoverState/SynchronizationStatus, DynamoDB Replicas, Route 53 checker
+observations, alarm pagination) and the exact parameters of the state-changing calls."""
+
+import datetime as dt
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+
+from drctl.gateways import AlarmGateway, AuroraGateway, DynamoGateway, HealthGateway, S3Gateway
+
+P_ARN = "arn:aws:rds:us-east-1:111122223333:cluster:payments-primary-dev"
+D_ARN = "arn:aws:rds:us-east-2:111122223333:cluster:payments-dr-dev"
+
+
+def client(service, region="us-east-1"):
+    return boto3.Session(aws_access_key_id="a", aws_secret_access_key="b").client(service, region_name=region)
+
+
+def test_global_cluster_with_switchover_in_progress():
+    rds = client("rds", "us-east-2")
+    with Stubber(rds) as stub:
+        stub.add_response("describe_global_clusters", {"GlobalClusters": [{
+            "GlobalClusterIdentifier": "payments-global-dev", "Status": "switching-over",
+            "GlobalClusterMembers": [
+                {"DBClusterArn": P_ARN, "IsWriter": True, "Readers": [D_ARN]},
+                {"DBClusterArn": D_ARN, "IsWriter": False, "SynchronizationStatus": "connected"}],
+            "FailoverState": {"Status": "pending", "FromDbClusterArn": P_ARN, "ToDbClusterArn": D_ARN,
+                              "IsDataLossAllowed": False}}]},
+            {"GlobalClusterIdentifier": "payments-global-dev"})
+        g = AuroraGateway(rds, "us-east-2").global_cluster("payments-global-dev")
+    assert g.in_progress and g.failover_to == D_ARN and g.data_loss_allowed is False
+    assert g.writer.region == "us-east-1" and g.writer.cluster_id == "payments-primary-dev"
+    assert g.member("payments-dr-dev", "us-east-2").sync_status == "connected"
+    assert g.member("payments-dr-dev", "us-east-1") is None
+
+
+def test_switchover_and_failover_send_exact_parameters():
+    rds = client("rds", "us-east-2")
+    with Stubber(rds) as stub:
+        stub.add_response("switchover_global_cluster", {},
+                          {"GlobalClusterIdentifier": "payments-global-dev", "TargetDbClusterIdentifier": D_ARN})
+        stub.add_response("failover_global_cluster", {},
+                          {"GlobalClusterIdentifier": "payments-global-dev", "TargetDbClusterIdentifier": D_ARN,
+                           "AllowDataLoss": True})
+        gw = AuroraGateway(rds, "us-east-2")
+        gw.switchover("payments-global-dev", D_ARN)
+        gw.failover("payments-global-dev", D_ARN)
+        stub.assert_no_pending_responses()
+
+
+def test_dynamodb_replicas_are_read_per_region():
+    ddb = client("dynamodb")
+    with Stubber(ddb) as stub:
+        stub.add_response("describe_table", {"Table": {
+            "TableName": "payment-transactions-dev", "TableStatus": "ACTIVE",
+            "KeySchema": [{"AttributeName": "transactionId", "KeyType": "HASH"},
+                          {"AttributeName": "timestamp", "KeyType": "RANGE"}],
+            "AttributeDefinitions": [{"AttributeName": "transactionId", "AttributeType": "S"},
+                                     {"AttributeName": "timestamp", "AttributeType": "N"}],
+            "Replicas": [{"RegionName": "us-east-2", "ReplicaStatus": "UPDATING"}]}},
+            {"TableName": "payment-transactions-dev"})
+        t = DynamoGateway(ddb, "us-east-1").table("payment-transactions-dev")
+    assert t.replicas == {"us-east-2": "UPDATING"}
+    assert t.attribute_types["timestamp"] == "N" and t.key_schema["timestamp"] == "RANGE"
+
+
+def _observations(statuses):
+    return {"HealthCheckObservations": [
+        {"Region": r, "IPAddress": "192.0.2.1",
+         "StatusReport": {"Status": s, "CheckedTime": dt.datetime(2026, 1, 1)}}
+        for r, s in zip(["us-east-1", "us-west-1", "eu-west-1", "ap-southeast-1", "sa-east-1"], statuses)]}
+
+
+@pytest.mark.parametrize("statuses, healthy", [
+    (["Success: HTTP Status Code 200"] * 3 + ["Failure: Connection timed out"] * 2, True),
+    (["Success: HTTP Status Code 200"] * 2 + ["Failure: HTTP Status Code 503"] * 3, False),
+    ([], False),
+])
+def test_health_check_majority_rule(statuses, healthy):
+    r53 = client("route53")
+    with Stubber(r53) as stub:
+        stub.add_response("get_health_check_status", _observations(statuses), {"HealthCheckId": "hc-1"})
+        h = HealthGateway(r53, "us-east-1").status("hc-1")
+    assert h.healthy is healthy and h.total == len(statuses)
+
+
+def test_alarms_use_the_paginator():
+    cw = client("cloudwatch", "us-east-2")
+    with Stubber(cw) as stub:
+        stub.add_response("describe_alarms", {"MetricAlarms": [{"AlarmName": "payments-dev-a", "StateValue": "OK"}],
+                                              "NextToken": "t1"}, {"AlarmNamePrefix": "payments-dev-"})
+        stub.add_response("describe_alarms", {"MetricAlarms": [{"AlarmName": "payments-dev-b", "StateValue": "ALARM",
+                                                                "StateReason": "Threshold Crossed"}]},
+                          {"AlarmNamePrefix": "payments-dev-", "NextToken": "t1"})
+        alarms = AlarmGateway(cw, "us-east-2").alarms("payments-dev-")
+    assert [(a.name, a.state) for a in alarms] == [("payments-dev-a", "OK"), ("payments-dev-b", "ALARM")]
+
+
+def test_bucket_without_replication_has_no_rules_and_other_errors_propagate():
+    s3 = client("s3")
+    with Stubber(s3) as stub:
+        stub.add_client_error("get_bucket_replication", "ReplicationConfigurationNotFoundError", http_status_code=404)
+        stub.add_client_error("get_bucket_replication", "AccessDenied", http_status_code=403)
+        gw = S3Gateway(s3, "us-east-1")
+        assert gw.replication_rules("b") == []
+        with pytest.raises(ClientError):
+            gw.replication_rules("b")
