@@ -9,7 +9,13 @@ from __future__ import annotations
 import os
 import sys
 
-from modules.settings import Settings, SettingsError
+# First, before anything imports the AWS provider: load only the provider submodules this app
+# uses (~4 s synth instead of ~17 s). CDKTF_FAST_IMPORTS=0 falls back to the stock import.
+from modules import fast_provider
+
+fast_provider.install()
+
+from modules.settings import Settings, SettingsError  # noqa: E402
 
 
 def build_app(settings: Settings, outdir: str | None = None):

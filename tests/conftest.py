@@ -17,6 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import main  # noqa: E402,F401  # first: main.py installs fast provider imports (modules/fast_provider.py)
 
 _CACHE: dict[tuple, dict] = {}
 
