@@ -20,7 +20,7 @@ from drctl.clock import Clock
 from drctl.config import DrConfig, other
 from drctl.gateways import GlobalClusterState, Member, error_code, is_unreachable
 from drctl.log import EventLog
-from drctl.status import (LAG_METRIC, alarm_check, cluster_check, describe_global, health_check,
+from drctl.status import (alarm_check, cluster_check, describe_global, health_check,
                           lag_check, render_table)
 
 REJOIN_HELP = (

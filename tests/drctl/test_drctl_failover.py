@@ -1,12 +1,11 @@
 import io
 import json
 
-import pytest
 
 from drctl import exitcodes
 from drctl.cli import main
 from drctl.operations import REJOIN_HELP, failover, planned_switchover
-from drctl_fakes import DR, PRIMARY, FakeGateways, arn, config
+from drctl_fakes import DR, PRIMARY, FakeGateways, arn
 
 DR_ARN = arn(DR, "payments-dr-dev")
 

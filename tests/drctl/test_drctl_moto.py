@@ -4,7 +4,6 @@ replication, always-healthy health checks); the two places where a healthy end-t
 needs that, are patched with botocore `after-call` hooks that add the AWS response fields
 moto leaves out, and say so."""
 
-import datetime as dt
 import io
 import json
 
