@@ -15,3 +15,8 @@ synth: setup
 
 test: setup
 	$(PY) -m pytest
+
+# DR review of the synthesized JSON (issue 6): report + docs/architecture.svg.
+.PHONY: review
+review: synth
+	$(PY) scripts/review.py cdktf.out --diagram docs/architecture.svg
