@@ -444,7 +444,7 @@ def checkov_lines(text: str) -> dict[str, str]:
     """{stack: summary, '*': gate verdict} from scripts/checkov_gate.py's output."""
     found = {}
     for line in text.splitlines():
-        m = re.match(r"checkov (\S+): (.*)$", line.strip())
+        m = re.match(r"checkov (\S+): (\d+ passed.*)$", line.strip())
         if m:
             found[m.group(1)] = m.group(2)
         m = re.match(r"checkov gate: (\w+)", line.strip())
