@@ -317,3 +317,14 @@ def test_logs_carry_transaction_and_region_but_no_request_body(aws, capsys):
     assert all("cust-456" not in json.dumps(entry) for entry in logs)
     assert any("PaymentValidated" in entry for entry in metrics)
     assert all(entry["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "PaymentsDR" for entry in metrics)
+
+
+def test_invalid_configuration_fails_closed(aws, monkeypatch):
+    import health
+
+    monkeypatch.setenv("REGION_ROLE", "prod")
+    validator.reset_runtime()
+    status, err, _ = invoke(validator, api_event(SEED))
+    assert (status, err["error"]["code"]) == (500, "INTERNAL_ERROR")
+    assert invoke(health, api_event(None, method="GET", path="/health", content_type=None))[0] == 503
+    assert nothing_written()
