@@ -157,7 +157,8 @@ def importtime_top(module: str, top: int = 8) -> list[tuple[str, float]]:
     for line in proc.stderr.splitlines():
         if not line.startswith("import time:") or "cumulative" in line:
             continue
-        _, cumulative, name = (part.strip() for part in line[len("import time:"):].split("|"))
+        _, cumulative, raw_name = line[len("import time:"):].split("|")
+        name = raw_name.rstrip()[1:]  # one separator space, then two spaces per nesting level
         depth = (len(name) - len(name.lstrip())) // 2
         if depth <= 1:
             rows.append((name.strip(), int(cumulative) / 1000))
@@ -179,13 +180,14 @@ def main() -> None:
         first_total = [r["import_ms"] + r["first_request_ms"] for r in first]
         print(f"\n== {module}.lambda_handler")
         print(f"  cold import (tracer enabled)   median {statistics.median(cold):7.1f} ms   max {max(cold):7.1f} ms")
-        print(f"  cold import (tracer disabled)  median {statistics.median(cold_off):7.1f} ms   "
+        print(f"  cold import (outside Lambda)   median {statistics.median(cold_off):7.1f} ms   "
               f"max {max(cold_off):7.1f} ms")
         print(f"  cold import + first request    median {statistics.median(first_total):7.1f} ms   "
               f"(boto3 import + client creation + first invocation)")
         print(f"  warm request (stubbed AWS)     median {warm['warm_median_ms']:7.2f} ms   "
               f"p95 {warm['warm_p95_ms']:7.2f} ms   n={warm['warm_n']}")
-        print("  biggest imports (cumulative, -X importtime, single run):")
+        print("  (outside Lambda the X-Ray SDK also loads its centralized sampler -> botocore.session)")
+        print("  biggest direct imports (cumulative, -X importtime, single run):")
         for name, ms in importtime_top(module):
             print(f"    {ms:7.1f} ms  {name}")
     target = 300.0
