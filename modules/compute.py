@@ -25,6 +25,7 @@ from pathlib import Path
 from constructs import Construct
 from cdktf import AssetType, TerraformAsset
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.data_aws_ssm_parameter import DataAwsSsmParameter
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.lambda_function import (
@@ -45,11 +46,11 @@ from modules.tables import GlobalTables
 LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
 RUNTIME = "python3.13"
 ARCHITECTURE = "arm64"
-# Powertools for AWS Lambda (Python) V3 public layer version. 27 is the newest number found in
-# the Powertools docs (docs/index.md layer table, PR #7757); TO CONFIRM against the exact
-# version for Powertools 3.37.0 reported by the lambda/ owner. One constant: one edit.
-POWERTOOLS_LAYER_VERSION = 27
-POWERTOOLS_ACCOUNT = "017000801446"
+# Powertools for AWS Lambda (Python): the release the tests run against (Pipfile pins the
+# same version; tests/test_compute.py checks they agree). The public layer ARN of exactly
+# this release is read per region from the SSM public parameter Powertools publishes for
+# each release, so the deployed layer can never drift from the tested library.
+POWERTOOLS_VERSION = "3.37.0"
 METRICS_NAMESPACE = "PaymentsDR"
 MAX_AMOUNT = "1000000.00"
 
@@ -66,10 +67,8 @@ HEALTH_TIMEOUT_S = 5
 HEALTH_RESERVED_CONCURRENCY = 5
 
 
-def powertools_layer_arn(region: Region) -> str:
-    """Public layer; the publishing account is commercial-partition only, like our regions."""
-    return (f"arn:aws:lambda:{region.name}:{POWERTOOLS_ACCOUNT}:layer:"
-            f"AWSLambdaPowertoolsPythonV3-python313-{ARCHITECTURE}:{POWERTOOLS_LAYER_VERSION}")
+POWERTOOLS_LAYER_PARAMETER = (
+    f"/aws/service/powertools/python/{ARCHITECTURE}/{RUNTIME}/{POWERTOOLS_VERSION}")
 
 
 class FunctionCode(Construct):
@@ -97,7 +96,7 @@ class ServiceFunction(Construct):
     def __init__(self, scope: Construct, id: str, *, region: Region, key: RegionalKey,
                  settings: Settings, function_name: str, handler: str, memory_mb: int,
                  timeout_s: int, reserved_concurrency: int, environment: dict[str, str],
-                 grants: list[dict], code: FunctionCode):
+                 grants: list[dict], code: FunctionCode, layer_arn: str):
         super().__init__(scope, id)
         p = region.provider
         # Created before the function, so Lambda never auto-creates an unencrypted,
@@ -131,7 +130,7 @@ class ServiceFunction(Construct):
             filename=code.path, source_code_hash=code.hash,
             memory_size=memory_mb, timeout=timeout_s,
             reserved_concurrent_executions=reserved_concurrency,
-            layers=[powertools_layer_arn(region)],
+            layers=[layer_arn],
             environment=LambdaFunctionEnvironment(variables=environment),
             kms_key_arn=key.arn,
             tracing_config=LambdaFunctionTracingConfig(mode="Active"),
@@ -160,7 +159,11 @@ class RegionalCompute(Construct):
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         }
         reserved = settings.lambda_reserved_concurrency
-        common = dict(region=region, key=key, settings=settings, code=code)
+        # Public parameter in this region: a String, so its value is not sensitive.
+        self.powertools_layer = DataAwsSsmParameter(
+            self, "powertools-layer", provider=region.provider, name=POWERTOOLS_LAYER_PARAMETER)
+        common = dict(region=region, key=key, settings=settings, code=code,
+                      layer_arn=self.powertools_layer.insecure_value)
         self.validator = ServiceFunction(
             self, VALIDATOR, **common,
             function_name=names.function(VALIDATOR, region.role),

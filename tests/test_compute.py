@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -90,14 +91,26 @@ def test_missing_code_directory_fails_loudly(tmp_path):
                      source_dir=tmp_path / "missing")
 
 
-def test_powertools_layer_is_the_regional_arm64_python313_layer(platform):
-    from modules.compute import POWERTOOLS_LAYER_VERSION
+def test_powertools_layer_is_the_tested_release_resolved_in_each_region(platform):
+    from helpers import data_sources
 
     for role, region in ROLES:
+        [(param_name, param)] = data_sources(platform, "aws_ssm_parameter", role).items()
+        assert param["name"] == "/aws/service/powertools/python/arm64/python3.13/3.37.0"
         for purpose in PURPOSES:
             assert _fn(platform, role, purpose)[1]["layers"] == [
-                f"arn:aws:lambda:{region}:017000801446:layer:"
-                f"AWSLambdaPowertoolsPythonV3-python313-arm64:{POWERTOOLS_LAYER_VERSION}"]
+                f"${{data.aws_ssm_parameter.{param_name}.insecure_value}}"]
+
+
+def test_deployed_powertools_release_is_the_one_the_tests_use():
+    from importlib.metadata import version
+
+    from modules.compute import POWERTOOLS_VERSION
+
+    root = Path(__file__).resolve().parent.parent
+    locked = json.loads((root / "Pipfile.lock").read_text())["develop"]["aws-lambda-powertools"]
+    assert locked["version"] == f"=={POWERTOOLS_VERSION}"
+    assert version("aws-lambda-powertools") == POWERTOOLS_VERSION
 
 
 def test_environment_points_at_the_regions_own_data(platform):
