@@ -223,7 +223,7 @@ class AuditStorage(Construct):
         bucket = self.buckets[region.role].bucket
         key = self._keys[region.role]
         return [
-            statement(f"WriteReceipts{region.role.title()}", ["s3:PutObject", "s3:GetObject"],
+            statement(f"WriteReceipts{region.role.title()}", ["s3:PutObject"],
                       [f"{bucket.arn}/receipts/*"]),
             statement(f"ReceiptsKeyViaS3{region.role.title()}",
                       ["kms:GenerateDataKey", "kms:Decrypt"], [key.arn],

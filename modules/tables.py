@@ -98,20 +98,16 @@ class GlobalTables(Construct):
 
     # -- grants -------------------------------------------------------------------------
 
-    def _arns(self, table: DynamodbTable, region: Region) -> list[str]:
-        table_arn = region.arn("dynamodb", f"table/{table.name}")
-        return [table_arn, f"{table_arn}/index/*"]
-
     def _key(self, region: Region) -> RegionalKey:
         return self._keys.primary if region.is_primary else self._keys.dr
 
     def grant_transactions_write(self, region: Region) -> list[dict]:
-        """What the validator does in `region`: conditional put, read back, query indexes."""
+        """What the validator does in `region`: a conditional put and a consistent query by
+        transactionId on the base table (lambda/payments/store.py); no index, no update."""
         return [
-            statement(f"TransactionsReadWrite{region.role.title()}",
-                      ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query",
-                       "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
-                      self._arns(self.transactions, region)),
+            statement(f"TransactionsWrite{region.role.title()}",
+                      ["dynamodb:PutItem", "dynamodb:Query"],
+                      [region.arn("dynamodb", f"table/{self.transactions.name}")]),
             self.grant_key_use(region),
         ]
 

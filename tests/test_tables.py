@@ -66,6 +66,9 @@ def test_grants_name_only_the_replica_of_the_functions_region():
     assert "dynamodb:PutItem" in actions and "dynamodb:DeleteTable" not in actions
     assert all(not a.endswith(":*") and a != "*" for a in actions)
     table_statement, key_statement = statements
-    assert any(r.endswith("/index/*") for r in table_statement["Resource"])
+    assert len(table_statement["Resource"]) == 1
+    assert not any("/index/" in r for r in table_statement["Resource"]), "validator uses no index"
+    assert actions == {"dynamodb:PutItem", "dynamodb:Query", "kms:Decrypt", "kms:DescribeKey",
+                       "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"}
     assert key_statement["Condition"] == {
         "StringEquals": {"kms:ViaService": "dynamodb.us-east-2.amazonaws.com"}}
