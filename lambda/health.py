@@ -13,11 +13,11 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from payments import clients, settings
 from payments.health import probe
+from payments.entry import build_lambda_handler
 from payments.responses import error_response, json_response
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "payment-health")
@@ -62,16 +62,4 @@ def _unexpected(exc: Exception):
                                                                 "message": "health check failed"}})
 
 
-@app.not_found
-def _not_found(exc: Exception):
-    return error_response(404, "NOT_FOUND", "no such route")
-
-
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
-def lambda_handler(event: dict, context: Any) -> dict:
-    region = os.environ.get("AWS_REGION", "unknown")
-    logger.append_keys(region=region, region_role=os.environ.get("REGION_ROLE"))
-    metrics.add_dimension(name="region", value=region)
-    return app.resolve(event, context)
+lambda_handler = build_lambda_handler(app, logger, tracer, metrics)

@@ -1,0 +1,31 @@
+"""The Lambda entry point both functions share: JSON 404 for unknown routes, and a handler
+that tags logs and metrics with this region before the resolver dispatches the event."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.logging import correlation_paths
+
+from payments.responses import error_response
+
+
+def build_lambda_handler(app: APIGatewayRestResolver, logger: Logger, tracer: Tracer,
+                         metrics: Metrics) -> Callable[[dict, Any], dict]:
+    @app.not_found
+    def _not_found(exc: Exception):
+        return error_response(404, "NOT_FOUND", "no such route")
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    @metrics.log_metrics
+    def lambda_handler(event: dict, context: Any) -> dict:
+        region = os.environ.get("AWS_REGION", "unknown")
+        logger.append_keys(region=region, region_role=os.environ.get("REGION_ROLE"))
+        metrics.add_dimension(name="region", value=region)
+        return app.resolve(event, context)
+
+    return lambda_handler
