@@ -48,12 +48,10 @@ from cdktf_cdktf_provider_aws.api_gateway_stage import (
     ApiGatewayStageAccessLogSettings,
 )
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
-from cdktf_cdktf_provider_aws.iam_role import IamRole
-from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 
 from modules.compute import RegionalCompute, ServiceFunction
-from modules.iam import assume_role_policy
+from modules.iam import managed_service_role
 from modules.keys import RegionalKey
 from modules.naming import Names
 from modules.regions import Region, RegionPair
@@ -100,16 +98,10 @@ class ApiGatewayLoggingRole(Construct):
 
     def __init__(self, scope: Construct, id: str, *, region: Region, names: Names):
         super().__init__(scope, id)
-        role = IamRole(
-            self, "role", provider=region.provider,
-            name=names.regional("apigw-cloudwatch", region.role),
-            assume_role_policy=assume_role_policy("apigateway.amazonaws.com",
-                                                  source_account=region.account_id),
-        )
-        IamRolePolicyAttachment(
-            self, "policy", provider=region.provider, role=role.name,
-            policy_arn=(f"arn:{region.partition}:iam::aws:policy/service-role/"
-                        "AmazonAPIGatewayPushToCloudWatchLogs"),
+        role = managed_service_role(
+            self, "", region=region, name=names.regional("apigw-cloudwatch", region.role),
+            service="apigateway.amazonaws.com",
+            managed_policy="service-role/AmazonAPIGatewayPushToCloudWatchLogs",
         )
         self.account = ApiGatewayAccount(self, "account", provider=region.provider,
                                          cloudwatch_role_arn=role.arn)

@@ -22,8 +22,6 @@ from dataclasses import dataclass
 
 from constructs import Construct
 from cdktf import TerraformResourceLifecycle, TerraformStack
-from cdktf_cdktf_provider_aws.iam_role import IamRole
-from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktf_cdktf_provider_aws.rds_cluster import RdsCluster
 from cdktf_cdktf_provider_aws.rds_cluster_instance import RdsClusterInstance
 from cdktf_cdktf_provider_aws.rds_cluster_parameter_group import (
@@ -37,7 +35,7 @@ from cdktf_cdktf_provider_aws.secretsmanager_secret import (
 )
 from cdktf_cdktf_provider_aws.secretsmanager_secret_version import SecretsmanagerSecretVersion
 
-from modules.iam import assume_role_policy
+from modules.iam import managed_service_role
 from modules.keys import RegionalKey
 from modules.naming import Names
 from modules.network import RegionalNetwork
@@ -165,16 +163,11 @@ class AuroraGlobalDatabase(Construct):
             depends_on=list(after) or None,
             **writer_only,
         )
-        monitoring_role = IamRole(
-            self, f"{region.role}-monitoring-role", provider=region.provider,
+        monitoring_role = managed_service_role(
+            self, f"{region.role}-monitoring-", region=region,
             name=names.regional("rds-monitoring", region.role),
-            assume_role_policy=assume_role_policy("monitoring.rds.amazonaws.com",
-                                                  source_account=region.account_id),
-        )
-        IamRolePolicyAttachment(
-            self, f"{region.role}-monitoring-policy", provider=region.provider,
-            role=monitoring_role.name,
-            policy_arn=f"arn:{region.partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
+            service="monitoring.rds.amazonaws.com",
+            managed_policy="service-role/AmazonRDSEnhancedMonitoringRole",
         )
         instance = RdsClusterInstance(
             self, f"{region.role}-instance", provider=region.provider,

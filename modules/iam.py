@@ -1,9 +1,16 @@
-"""Small helpers for IAM JSON documents, so tiers express statements, not string plumbing."""
+"""Small IAM helpers, so tiers express statements and roles, not string plumbing."""
 
 from __future__ import annotations
 
 import json
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
+
+from constructs import Construct
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
+
+if TYPE_CHECKING:
+    from modules.regions import Region
 
 
 def statement(sid: str, actions: Iterable[str], resources: Iterable[str] | None, *,
@@ -32,3 +39,18 @@ def assume_role_policy(service: str, *, source_account: str | None = None) -> st
         statement("TrustService", ["sts:AssumeRole"], None,
                   principal={"Service": service}, condition=condition)
     ])
+
+
+def managed_service_role(scope: Construct, id_prefix: str, *, region: "Region", name: str,
+                         service: str, managed_policy: str) -> IamRole:
+    """A role an AWS service assumes in our account, with one AWS-managed policy attached.
+
+    Construct ids are `<id_prefix>role` and `<id_prefix>policy`, so callers keep their ids.
+    """
+    role = IamRole(scope, f"{id_prefix}role", provider=region.provider, name=name,
+                   assume_role_policy=assume_role_policy(service, source_account=region.account_id))
+    IamRolePolicyAttachment(
+        scope, f"{id_prefix}policy", provider=region.provider, role=role.name,
+        policy_arn=f"arn:{region.partition}:iam::aws:policy/{managed_policy}",
+    )
+    return role

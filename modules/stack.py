@@ -21,7 +21,7 @@ from modules.regions import build_region_pair
 from modules.settings import Settings
 from modules.state_backend import configure_platform_backend
 from modules.storage import AuditStorage
-from modules.tables import GlobalTables, TableKeys
+from modules.tables import GlobalTables
 
 PLATFORM_STACK = "payments-dr"
 
@@ -47,7 +47,7 @@ class PaymentsDrStack(TerraformStack):
             dr=RegionalDatabaseInputs(regions.dr, keys["dr"], networks["dr"]),
         )
         self.tables = GlobalTables(self, "tables", settings=settings, names=names, regions=regions,
-                                   keys=TableKeys(primary=keys["primary"], dr=keys["dr"]))
+                                   keys=keys)
         self.storage = AuditStorage(self, "storage", names=names, regions=regions, keys=keys)
         self.keys = keys
 

@@ -68,7 +68,6 @@ class HardenedBucket(Construct):
     def __init__(self, scope: Construct, id: str, *, region: Region, bucket_name: str,
                  key_arn: str | None, force_destroy: bool = False):
         super().__init__(scope, id)
-        self.region = region
         self.bucket = S3Bucket(self, "bucket", provider=region.provider, bucket=bucket_name,
                                force_destroy=force_destroy)
         self.versioning = S3BucketVersioningA(

@@ -10,8 +10,6 @@ the replica of that region and its indexes, nothing in the other region.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from constructs import Construct
 from cdktf_cdktf_provider_aws.dynamodb_table import (
     DynamodbTable,
@@ -34,17 +32,11 @@ CUSTOMER_INDEX = "customer-index"
 STATUS_INDEX = "status-index"
 
 
-@dataclass(frozen=True)
-class TableKeys:
-    primary: RegionalKey
-    dr: RegionalKey
-
-
 class GlobalTables(Construct):
     """Outputs: `transactions`, `idempotency` (DynamodbTable in the primary region + DR replica)."""
 
     def __init__(self, scope: Construct, id: str, *, settings: Settings, names: Names,
-                 regions: RegionPair, keys: TableKeys):
+                 regions: RegionPair, keys: dict[str, RegionalKey]):
         super().__init__(scope, id)
         self._regions = regions
         self._keys = keys
@@ -86,9 +78,9 @@ class GlobalTables(Construct):
             point_in_time_recovery=DynamodbTablePointInTimeRecovery(
                 enabled=True, recovery_period_in_days=PITR_DAYS),
             server_side_encryption=DynamodbTableServerSideEncryption(
-                enabled=True, kms_key_arn=self._keys.primary.arn),
+                enabled=True, kms_key_arn=self._keys[primary.role].arn),
             replica=[DynamodbTableReplica(
-                region_name=dr.name, kms_key_arn=self._keys.dr.arn,
+                region_name=dr.name, kms_key_arn=self._keys[dr.role].arn,
                 point_in_time_recovery=True, propagate_tags=True,
                 deletion_protection_enabled=self._settings.deletion_protection,
             )],
@@ -99,7 +91,7 @@ class GlobalTables(Construct):
     # -- grants -------------------------------------------------------------------------
 
     def _key(self, region: Region) -> RegionalKey:
-        return self._keys.primary if region.is_primary else self._keys.dr
+        return self._keys[region.role]
 
     def grant_transactions_write(self, region: Region) -> list[dict]:
         """What the validator does in `region`: a conditional put and a consistent query by
