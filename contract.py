@@ -27,11 +27,14 @@ def other_role(role: str) -> str:
 # One Terraform state each. The regional stacks hold only resources of their own region, so
 # either can be planned and applied while the other region is down (docs/failover.md).
 BOOTSTRAP_STACK = "payments-dr-bootstrap"  # state bucket + key, local state, applied once
+# Account-wide singletons (API Gateway's CloudWatch logging role, per region): once per account,
+# shared by every environment in it, so no environment overwrites or destroys another's.
+ACCOUNT_STACK = "payments-dr-account"
 EDGE_STACK = "payments-dr-edge"  # DNS zone, certificates: before the regional stacks
 REGIONAL_STACKS = {PRIMARY: "payments-dr-primary", DR: "payments-dr-dr"}
 ROUTING_STACK = "payments-dr-routing"  # health checks, failover records: after them
 PLATFORM_STACKS = (EDGE_STACK, REGIONAL_STACKS[PRIMARY], REGIONAL_STACKS[DR], ROUTING_STACK)
-ALL_STACKS = (BOOTSTRAP_STACK, *PLATFORM_STACKS)
+ALL_STACKS = (ACCOUNT_STACK, BOOTSTRAP_STACK, *PLATFORM_STACKS)
 
 # -- thresholds -------------------------------------------------------------------------
 # Alarms (modules/monitoring.py) and drctl's checks read the same numbers.
@@ -41,6 +44,54 @@ S3_REPLICATION_MINUTES = 15  # S3 Replication Time Control target
 S3_REPLICATION_LATENCY_THRESHOLD_S = S3_REPLICATION_MINUTES * 60
 # Route 53 considers an endpoint healthy when more than 18 % of its checkers report healthy.
 ROUTE53_HEALTHY_CHECKER_FRACTION = 0.18
+
+# -- alarms -----------------------------------------------------------------------------
+# Alarm name = Names.alarm(what, role): "{prefix}{what}-{role}", role = the region it lives in
+# (except health-check alarms: role = the endpoint they watch; they live in us-east-1).
+ALARM_AURORA_RPO_LAG = "aurora-rpo-lag"  # each cluster, own region; silent (OK) while writer
+ALARM_DYNAMODB_REPLICATION = "dynamodb-replication-latency-{table}"  # table: transactions|idempotency
+ALARM_S3_REPLICATION_FAILED = "s3-replication-failed"
+ALARM_S3_REPLICATION_LATENCY = "s3-replication-latency"
+ALARM_HEALTH_CHECK = "health-check"  # Route 53 HealthCheckStatus, us-east-1
+ALARM_PEER_UNREACHABLE = "peer-unreachable"  # this region's probe cannot reach the other region
+ALARM_DOMAIN_UNREACHABLE = "domain-unreachable"  # this region's probe cannot reach DOMAIN_NAME
+ALARM_FAILBACK_BLOCKED = "failback-blocked"  # gate: the watched peer may not take traffic back
+
+# -- failback gate ------------------------------------------------------------------------
+# The region watching a peer keeps a latch in SSM (Names.failback_parameter): its probe sets
+# it to BLOCKED when the peer has been unreachable; only an operator (`drctl failback`) opens
+# it. While BLOCKED, the peer's Route 53 record stays unhealthy even after it recovers.
+FAILBACK_BLOCKED = "blocked"
+FAILBACK_OPEN = "open"
+
+# -- domains ------------------------------------------------------------------------------
+# RFC 2606 / RFC 6761 names that can never be delegated: Route 53 rejects them and ACM can
+# never validate them. A synth with one works (tests, review); a plan stops (precondition).
+RESERVED_DOMAINS = ("example.com", "example.net", "example.org")
+RESERVED_TLDS = ("example", "test", "invalid", "localhost")
+
+
+def reserved_domain(name: str) -> str | None:
+    """Why `name` can never be served (a sentence), or None when it is not reserved."""
+    name = name.lower().rstrip(".")
+    for domain in RESERVED_DOMAINS:
+        if name == domain or name.endswith("." + domain):
+            return f"{name} is under {domain}, reserved by RFC 2606"
+    tld = name.rsplit(".", 1)[-1]
+    if tld in RESERVED_TLDS:
+        return f"{name} is under .{tld}, a reserved top-level domain (RFC 2606/6761)"
+    return None
+
+
+# -- Lambda ----------------------------------------------------------------------------------
+LAMBDA_RUNTIME = "python3.13"
+LAMBDA_ARCHITECTURE = "arm64"
+# Powertools for AWS Lambda (Python): the release the tests run against (Pipfile pins it).
+POWERTOOLS_VERSION = "3.37.0"
+POWERTOOLS_LAYER_PARAMETER = (
+    f"/aws/service/powertools/python/{LAMBDA_ARCHITECTURE}/{LAMBDA_RUNTIME}/{POWERTOOLS_VERSION}")
+# Lambda always keeps this much of the account's concurrency unreserved.
+LAMBDA_MIN_UNRESERVED_CONCURRENCY = 10
 
 # -- metrics published by our own functions ---------------------------------------------
 METRICS_NAMESPACE = "PaymentsDR"
