@@ -53,6 +53,7 @@ from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from modules.compute import RegionalCompute, ServiceFunction
 from modules.iam import managed_service_role
 from modules.keys import RegionalKey
+from modules.metrics import Metric
 from modules.naming import Names
 from modules.regions import Region, RegionPair
 from modules.settings import Settings
@@ -200,6 +201,27 @@ class RegionalApi(Construct):
             source_arn=f"{self.rest_api.execution_arn}/*/{http_method}/{path}",
         )
         return resource, method, integration
+
+    # -- metrics (AWS/ApiGateway publishes per API name and stage) ------------------------
+
+    def _metric(self, name: str, statistic: str, period: int = 300) -> Metric:
+        return Metric("AWS/ApiGateway", name, {"ApiName": self.rest_api.name, "Stage": STAGE},
+                      statistic=statistic, period=period)
+
+    def metric_count(self) -> Metric:
+        return self._metric("Count", "Sum")
+
+    def metric_4xx(self) -> Metric:
+        return self._metric("4XXError", "Sum")
+
+    def metric_5xx(self) -> Metric:
+        return self._metric("5XXError", "Sum")
+
+    def metric_latency(self, statistic: str = "p99") -> Metric:
+        return self._metric("Latency", statistic, period=60)
+
+    def metric_integration_latency(self, statistic: str = "p99") -> Metric:
+        return self._metric("IntegrationLatency", statistic, period=60)
 
     @property
     def invoke_url(self) -> str:
