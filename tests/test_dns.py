@@ -34,7 +34,7 @@ def test_one_certificate_per_region_for_the_domain_and_each_regions_own_name(pla
         _, validation = one(platform, "aws_acm_certificate_validation", role)
         assert validation["certificate_arn"] == ref("aws_acm_certificate", cert_name, "arn")
         assert validation["validation_record_fqdns"] == (
-            f"${{[for key, val in aws_route53_record.{records_name}: val.fqdn]}}")
+            f"${{[ for key, val in aws_route53_record.{records_name}: val.fqdn]}}")
         # A zone nobody delegated to must not make `apply` hang for ever.
         assert validation["timeouts"]["create"] == "45m"
 
