@@ -85,8 +85,8 @@ class Settings:
     # LAMBDA_RESERVED_CONCURRENCY: -1 (default) reserves nothing, so a new account's small
     # concurrency quota is enough; N reserves N for each validator (health gets a fixed 5).
     lambda_reserved_concurrency: int = -1
-    aurora_primary_instances: int = 0  # AURORA_PRIMARY_INSTANCES, default 2 prod-like, else 1
-    aurora_dr_instances: int = 0  # AURORA_DR_INSTANCES, default 2 prod-like, else 1
+    aurora_primary_instances: int | None = None  # AURORA_PRIMARY_INSTANCES, default 2 prod-like, else 1
+    aurora_dr_instances: int | None = None  # AURORA_DR_INSTANCES, default 2 prod-like, else 1
     log_retention_days: int = 365  # LOG_RETENTION_DAYS
     tfc_organization: str = ""  # TFC_ORGANIZATION: with TFC_WORKSPACE, use Terraform Cloud
     tfc_workspace: str = ""  # TFC_WORKSPACE
@@ -108,7 +108,7 @@ class Settings:
             object.__setattr__(self, "deletion_protection", self.is_prod_like)
         instances = 2 if self.is_prod_like else 1
         for name in ("aurora_primary_instances", "aurora_dr_instances"):
-            if not getattr(self, name):
+            if getattr(self, name) is None:
                 object.__setattr__(self, name, instances)
         problems = self._problems()
         if problems:
