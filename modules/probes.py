@@ -24,6 +24,9 @@ from constructs import Construct
 from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
+from cdktf_cdktf_provider_aws.lambda_function_event_invoke_config import (
+    LambdaFunctionEventInvokeConfig,
+)
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter
 
@@ -102,6 +105,10 @@ class Probe(Construct):
         )
         CloudwatchEventTarget(self, "target", provider=p, rule=rule.name,
                               arn=self.function.function.arn)
+        # A probe event is worth nothing a minute later: no retries, no stale deliveries.
+        LambdaFunctionEventInvokeConfig(
+            self, "async", provider=p, function_name=self.function.function.function_name,
+            maximum_retry_attempts=0, maximum_event_age_in_seconds=60)
         LambdaPermission(self, "invoke", provider=p, statement_id="AllowSchedule",
                          action="lambda:InvokeFunction",
                          function_name=self.function.function.function_name,

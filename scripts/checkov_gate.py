@@ -19,6 +19,7 @@ import fnmatch
 import json
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,20 +74,46 @@ def _addresses(stack_json: dict, stack: str) -> dict[str, str]:
     return table
 
 
+# checkov 3.3's terraform_json parser rejects a `terraform.required_version` string (one
+# parsing error, zero checks). It is no security property, so the scanned copy drops it and
+# nothing else; the gate still refuses any other parsing error or a scan with zero checks.
+CHECKOV_UNPARSEABLE = (("terraform", "required_version"),)
+
+
+def checkov_input(stack_json: dict) -> dict:
+    """The stack as checkov can parse it (see CHECKOV_UNPARSEABLE); the original is untouched."""
+    copy = json.loads(json.dumps(stack_json))
+    for block, key in CHECKOV_UNPARSEABLE:
+        copy.get(block, {}).pop(key, None)
+    return copy
+
+
 def scan_stack(stack_dir: Path, suppressions: list[Suppression]) -> StackResult:
-    stack_file = stack_dir / "cdk.tf.json"
-    proc = subprocess.run(
+    original = json.loads((stack_dir / "cdk.tf.json").read_text())
+    with tempfile.TemporaryDirectory() as scratch:
+        stack_file = Path(scratch) / "cdk.tf.json"
+        stack_file.write_text(json.dumps(checkov_input(original)))
+        proc = _run_checkov(stack_file)
+    return _result(stack_dir.name, original, proc, suppressions)
+
+
+def _run_checkov(stack_file: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
         [str(CHECKOV), "-f", str(stack_file), "--framework", "terraform_json",
          "--skip-download", "-o", "json", "--quiet", "--compact"],
         capture_output=True, text=True, check=False,
     )
+
+
+def _result(stack: str, stack_json: dict, proc: subprocess.CompletedProcess,
+            suppressions: list[Suppression]) -> StackResult:
     try:
         report = json.loads(proc.stdout) if proc.stdout.strip() else {}
     except json.JSONDecodeError as error:
-        raise RuntimeError(f"checkov printed no JSON for {stack_dir.name}: {proc.stderr[-2000:]}") from error
+        raise RuntimeError(f"checkov printed no JSON for {stack}: {proc.stderr[-2000:]}") from error
     reports = report if isinstance(report, list) else [report]
-    addresses = _addresses(json.loads(stack_file.read_text()), stack_dir.name)
-    result = StackResult(stack_dir.name)
+    addresses = _addresses(stack_json, stack)
+    result = StackResult(stack)
     for rep in reports:
         if not rep:
             continue
