@@ -19,7 +19,9 @@ Rules, in evaluation order (lower priority first; Allow and Block end the evalua
 4. `AWSManagedRulesAmazonIpReputationList`, 5. `AWSManagedRulesCommonRuleSet` with
    `SizeRestrictions_BODY` overridden to Count (it blocks bodies over 8 KB with a 403, which
    would contradict the validator's 413; rule 3 answers those with 413 first), 6.
-   `AWSManagedRulesKnownBadInputsRuleSet`.
+   `AWSManagedRulesKnownBadInputsRuleSet` (Log4j and other known exploit inputs), 7.
+   `AWSManagedRulesAnonymousIpList` with `HostingProviderIPList` overridden to Count
+   (merchant servers and the peer probe function run in cloud hosting ranges).
 Default action: Allow (the authorizer and the validator decide the rest).
 
 Route 53 ranges: `aws_ip_ranges` (services `route53_healthchecks`) downloads
@@ -87,6 +89,9 @@ MANAGED_RULE_GROUPS = (
     # Rule names whose action becomes Count: SizeRestrictions_BODY answers >8 KB with 403.
     ("AWSManagedRulesCommonRuleSet", ("SizeRestrictions_BODY",)),
     ("AWSManagedRulesKnownBadInputsRuleSet", ()),
+    # Tor exit nodes, anonymous proxies and VPNs are blocked; HostingProviderIPList only
+    # counts: merchants' servers and the peer region's probe function run in clouds.
+    ("AWSManagedRulesAnonymousIpList", ("HostingProviderIPList",)),
 )
 # WAF log fields never needed for forensics that identify a request's credentials.
 REDACTED_HEADERS = ("x-signature", "authorization")

@@ -104,7 +104,7 @@ def test_aws_managed_rule_groups_with_the_body_size_rule_counted(protected):
     for role in ROLES:
         rules = _rules(protected, role)
         for group in ("AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesCommonRuleSet",
-                      "AWSManagedRulesKnownBadInputsRuleSet"):
+                      "AWSManagedRulesKnownBadInputsRuleSet", "AWSManagedRulesAnonymousIpList"):
             rule = rules[group]
             managed = rule["statement"]["managed_rule_group_statement"]
             assert (managed["name"], managed["vendor_name"]) == (group, "AWS")
@@ -113,6 +113,9 @@ def test_aws_managed_rule_groups_with_the_body_size_rule_counted(protected):
         overrides = rules["AWSManagedRulesCommonRuleSet"]["statement"]["managed_rule_group_statement"][
             "rule_action_override"]
         assert overrides == [{"name": "SizeRestrictions_BODY", "action_to_use": {"count": {}}}]
+        hosting = rules["AWSManagedRulesAnonymousIpList"]["statement"]["managed_rule_group_statement"]
+        assert hosting["rule_action_override"] == [
+            {"name": "HostingProviderIPList", "action_to_use": {"count": {}}}]
         priorities = [r["priority"] for r in rules.values()]
         assert len(priorities) == len(set(priorities))
 
