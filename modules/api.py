@@ -464,14 +464,21 @@ class RegionalApi(Construct):
 
 
 class Api(Construct):
-    """Entry construct: one `RegionalApi` per region (`regional[role]`)."""
+    """Entry construct: one `RegionalApi` per region (`regional[role]`).
+
+    `authorizers` / `probe_principal_arns`: per role, passed to that region's `RegionalApi`.
+    """
 
     def __init__(self, scope: Construct, id: str, *, settings: Settings, names: Names,
                  regions: RegionPair, keys: dict[str, RegionalKey],
-                 compute: dict[str, RegionalCompute]):
+                 compute: dict[str, RegionalCompute],
+                 authorizers: dict[str, ServiceFunction] | None = None,
+                 probe_principal_arns: dict[str, Sequence[str]] | None = None):
         super().__init__(scope, id)
         self.regional = {
             r.role: RegionalApi(self, r.role, region=r, settings=settings, names=names,
-                                key=keys[r.role], compute=compute[r.role])
+                                key=keys[r.role], compute=compute[r.role],
+                                authorizer=(authorizers or {}).get(r.role),
+                                probe_principal_arns=(probe_principal_arns or {}).get(r.role))
             for r in regions
         }
