@@ -111,11 +111,13 @@ def _visibility(metric_name: str) -> Wafv2WebAclRuleVisibilityConfig:
 
 
 def _health_path() -> dict:
-    """The request path ends with /health (root mapping on the custom domain: "/health")."""
+    """Any path naming /health ("/health", "/health/", "/HEALTH", "/%68ealth", "/prod/health"):
+    whatever API Gateway might route to the health resource is matched."""
     return {"byte_match_statement": {
-        "field_to_match": {"uri_path": {}}, "positional_constraint": "ENDS_WITH",
+        "field_to_match": {"uri_path": {}}, "positional_constraint": "CONTAINS",
         "search_string": f"/{HEALTH_PATH}",
-        "text_transformation": [{"priority": 0, "type": "LOWERCASE"}],
+        "text_transformation": [{"priority": 0, "type": "URL_DECODE"},
+                                {"priority": 1, "type": "LOWERCASE"}],
     }}
 
 

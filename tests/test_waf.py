@@ -48,7 +48,9 @@ def test_health_only_from_route53_health_checker_ranges(protected):
         assert allow["priority"] == 0 and allow["action"] == {"allow": {}}
         path, from_route53 = allow["statement"]["and_statement"]["statement"]
         assert path["byte_match_statement"]["field_to_match"] == {"uri_path": {}}
-        assert path["byte_match_statement"]["positional_constraint"] == "ENDS_WITH"
+        assert path["byte_match_statement"]["positional_constraint"] == "CONTAINS"
+        assert [t["type"] for t in path["byte_match_statement"]["text_transformation"]] == [
+            "URL_DECODE", "LOWERCASE"]
         assert path["byte_match_statement"]["search_string"] == "/health"
         assert [s["ip_set_reference_statement"]["arn"] for s in from_route53["or_statement"]["statement"]] == [
             ref("aws_wafv2_ip_set", sets[v][0], "arn") for v in ("IPV4", "IPV6")]
