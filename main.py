@@ -19,14 +19,16 @@ from modules.settings import Settings, SettingsError  # noqa: E402
 
 
 def build_app(settings: Settings, outdir: str | None = None):
-    """The bootstrap stack (state bucket, applied by hand once) and the platform stacks in
-    apply order (modules/stack.py): foundation, primary, dr, routing."""
+    """The account baseline and the state bootstrap (each applied by hand once: README), then
+    the platform stacks in apply order (modules/stack.py): foundation, primary, dr, routing."""
     from cdktf import App
 
+    from modules.account_baseline import AccountBaselineStack
     from modules.stack import build_platform
     from modules.state_backend import StateBootstrapStack
 
     app = App(outdir=outdir or os.environ.get("CDKTF_OUTDIR", "cdktf.out"))
+    AccountBaselineStack(app, settings=settings)
     StateBootstrapStack(app, settings=settings)
     build_platform(app, settings)
     return app

@@ -36,6 +36,8 @@ from cdktf_cdktf_provider_aws.lambda_function import (
     LambdaFunctionTracingConfig,
 )
 
+from modules.client_keys import ENV_CLIENT_KEYS_SECRET, client_keys_secret_name
+from modules.client_keys import grant_read as client_keys_grant_read
 from modules.iam import assume_role_policy, policy_document, statement
 from modules.keys import RegionalKey
 from modules.metrics import Metric
@@ -62,6 +64,11 @@ MAX_AMOUNT = "1000000.00"
 
 VALIDATOR = "validator"
 HEALTH = "health"
+AUTHORIZER = "authorizer"
+AUTHORIZER_HANDLER = "authorizer.lambda_handler"
+# Verifies an HMAC signature and records the nonce: two small AWS calls (cached key set).
+AUTHORIZER_MEMORY_MB = 256
+AUTHORIZER_TIMEOUT_S = 10
 VALIDATOR_MEMORY_MB = 512
 VALIDATOR_TIMEOUT_S = 30
 # Route 53 health checkers give up after ~4 s (connect + 2 s to first byte), so a health
@@ -204,4 +211,27 @@ class RegionalCompute(Construct):
                          "HEALTH_SEARCH_STRING": HEALTH_SEARCH_STRING},
             grants=tables.grant_transactions_health_read(),
         )
-        self.functions = {VALIDATOR: self.validator, HEALTH: self.health}
+        # The REQUEST authorizer of POST /validate (modules/api.py): per-client keys from the
+        # replicated client-keys secret of this region, nonces in this region's idempotency table.
+        self.authorizer = ServiceFunction(
+            self, AUTHORIZER, **common,
+            function_name=names.function(AUTHORIZER, region.role),
+            handler=AUTHORIZER_HANDLER,
+            memory_mb=AUTHORIZER_MEMORY_MB, timeout_s=AUTHORIZER_TIMEOUT_S,
+            reserved_concurrency=-1,
+            environment={
+                "REGION_ROLE": region.role,
+                ENV_CLIENT_KEYS_SECRET: client_keys_secret_name(names),
+                "NONCE_TABLE": tables.idempotency_name,
+                "NONCE_KEY_ATTRIBUTE": "id",
+                "NONCE_TTL_ATTRIBUTE": "expiration",
+                "MAX_CLOCK_SKEW_SECONDS": "300",
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "POWERTOOLS_SERVICE_NAME": "payments-authorizer",
+            },
+            grants=[*client_keys_grant_read(region, names, key_arn=key.arn),
+                    *tables.grant_nonce_write()],
+        )
+        self.functions = {VALIDATOR: self.validator, HEALTH: self.health,
+                          AUTHORIZER: self.authorizer}

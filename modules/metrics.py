@@ -6,6 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
+from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import (
+    CloudwatchMetricAlarmMetricQuery,
+    CloudwatchMetricAlarmMetricQueryMetric,
+)
+
 
 @dataclass(frozen=True)
 class Metric:
@@ -32,6 +37,14 @@ class Metric:
         else:
             args["statistic"] = self.statistic
         return args
+
+    def query(self, id: str, *, return_data: bool = False) -> CloudwatchMetricAlarmMetricQuery:
+        """This metric as one input of a metric-math alarm."""
+        return CloudwatchMetricAlarmMetricQuery(
+            id=id, return_data=return_data,
+            metric=CloudwatchMetricAlarmMetricQueryMetric(
+                namespace=self.namespace, metric_name=self.name, dimensions=dict(self.dimensions),
+                stat=self.statistic, period=self.period))
 
     def dashboard_row(self, **options: Any) -> list:
         """One row of a dashboard widget's `metrics` list."""

@@ -45,6 +45,7 @@ from contract import (
     S3_REPLICATION_MINUTES,
 )
 from modules.api import RegionalApi
+from modules.api_monitoring import ApiAlarms
 from modules.compute import RegionalCompute
 from modules.database import AuroraMember
 from modules.dns import Failover
@@ -57,13 +58,13 @@ from modules.regions import PeerRegion, Region
 from modules.settings import Settings
 from modules.storage import AuditBucket
 from modules.tables import TABLES, TableAccess
+from modules.waf import RegionalWaf
 
 BREACHING = "breaching"
 NOT_BREACHING = "notBreaching"
 IGNORE = "ignore"
 
 LAMBDA_ERRORS_THRESHOLD = 10  # errors per 5 minutes, per function
-API_5XX_THRESHOLD = 10  # 5XX responses per 5 minutes, per stage
 DYNAMODB_REPLICATION_LATENCY_MS = DYNAMODB_REPLICATION_LATENCY_THRESHOLD_S * 1000
 # The probe runs every minute: two failed probes out of three minutes is an outage, not a blip.
 PEER_UNREACHABLE_MINUTES = 3
@@ -137,6 +138,7 @@ class MonitoredRegion:
     audit: AuditBucket
     compute: RegionalCompute
     api: RegionalApi
+    waf: RegionalWaf
     probe: Probe
 
 
@@ -184,12 +186,12 @@ class RegionalMonitoring(Construct):
                 # No invocations means no errors; a dead region shows in the probes.
                 missing=NOT_BREACHING,
                 description=f"More than {LAMBDA_ERRORS_THRESHOLD} {purpose} errors in 5 minutes")
-        alarms.alarm(
-            "api-5xx", tiers.api.metric_5xx(), threshold=API_5XX_THRESHOLD,
-            missing=NOT_BREACHING,
-            description=f"More than {API_5XX_THRESHOLD} 5XX responses in 5 minutes")
         self._probe_alarms(alarms, region, peer, tiers.probe)
-        self.alarms = alarms.alarms
+        # What clients see (5XX/4XX/429 rates, p99) and what starves the functions.
+        api_alarms = ApiAlarms(self, "api-alarms", region=region, names=names,
+                               topic_arn=self.topic.arn, api=tiers.api,
+                               functions=tiers.compute.functions, waf=tiers.waf)
+        self.alarms = {**alarms.alarms, **api_alarms.alarms}
         Dashboard(self, "dashboard", region=region, peer=peer, names=names, tiers=tiers)
 
     @staticmethod
@@ -261,8 +263,7 @@ class Dashboard(Construct):
                    [audit.metric_replication_latency(), audit.metric_replication_failed()], 12, 0),
             widget("API requests and errors",
                    [api.metric_count(), api.metric_4xx(), api.metric_5xx()], 0, 6),
-            widget("API latency p99 (ms)", [api.metric_latency(), api.metric_integration_latency()],
-                   12, 6),
+            widget("API latency p99 (ms)", [api.metric_latency_p99()], 12, 6),
             widget("Lambda errors and throttles",
                    [m for fn in tiers.compute.functions.values()
                     for m in (fn.metric_errors(), fn.metric_throttles())], 0, 12),

@@ -6,11 +6,12 @@ would, and publishes `PeerHealthy`, `DomainHealthy` and `FailbackBlocked` in its
 A primary outage therefore pages through the DR region's own alarms and topic; nothing on that
 path runs in, or reads from, the failing region.
 
-It also keeps the failback latch (contract: FAILBACK_*): an SSM parameter in its own region
-that it sets to "blocked" when the peer has been unreachable; only an operator opens it again
-(`drctl failback`). Terraform creates the parameter open and then ignores its value, so an
-apply during an incident can never reopen the gate. Only the DR region's latch feeds Route 53
-(the primary is the record that fails back); the primary's is kept for symmetry and drills.
+The DR region's probe also keeps the failback latch (contract: FAILBACK_*): an SSM parameter
+in the DR region that it sets to "blocked" when the primary has failed PEER_FAILURES_TO_BLOCK
+probes in a row while the domain is answered by the DR region; only an operator opens it
+again (`drctl failback`). Terraform creates the parameter open and then ignores its value,
+so an apply during an incident can never reopen the gate. Only the primary fails back (it is
+the PRIMARY record), so the primary region's probe keeps no latch.
 
 The probe stays outside the VPC: it must reach the other region's public endpoint, and the
 VPC has no NAT by design.
@@ -31,11 +32,14 @@ from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter
 
 from contract import (
+    DR,
     FAILBACK_OPEN,
+    HEALTH_PATH,
     HEALTH_SEARCH_STRING,
     METRICS_NAMESPACE,
     regional_host,
 )
+from modules.api import PROBE_PATH, probe_invoke_grant
 from modules.compute import RegionalCompute, ServiceFunction
 from modules.iam import statement
 from modules.keys import RegionalKey
@@ -45,11 +49,15 @@ from modules.regions import PeerRegion, Region
 from modules.settings import Settings
 
 PROBE = "probe"
-PROBE_PATH = "/probe"  # SigV4 (AWS_IAM) route to the health function: modules/api.py
 PROBE_MEMORY_MB = 256
 PROBE_TIMEOUT_S = 20
 PROBE_SCHEDULE = "rate(1 minute)"
 PEER_FAILURES_TO_BLOCK = 2
+
+
+def probe_role_name(names: Names, role: str) -> str:
+    """The probe's execution role in `role`'s region (ServiceFunction: `<function>-role`)."""
+    return f"{names.function(PROBE, role)}-role"
 
 
 class Probe(Construct):
@@ -61,42 +69,51 @@ class Probe(Construct):
         self.peer = peer
         p = region.provider
         parameter_name = names.failback_parameter(peer.role)
-        self.latch = SsmParameter(
-            self, "failback-latch", provider=p, name=parameter_name, type="String",
-            description=f"Failback gate for {peer.role}: blocked by the probe, opened by drctl",
-            value=json.dumps({"state": FAILBACK_OPEN, "since": "deploy", "by": "terraform",
-                              "reason": "created open"}),
-            # The probe and drctl own the value from here on; see the module docstring.
-            lifecycle=TerraformResourceLifecycle(ignore_changes=["value"]),
-        )
+        # Only the DR region's latch gates DNS: the primary is the record that fails back.
+        gates_failback = region.role == DR
+        self.latch: SsmParameter | None = None
+        if gates_failback:
+            self.latch = SsmParameter(
+                self, "failback-latch", provider=p, name=parameter_name, type="String",
+                description=f"Failback gate for {peer.role}: blocked by the probe, opened by drctl",
+                value=json.dumps({"state": FAILBACK_OPEN, "since": "deploy", "by": "terraform",
+                                  "reason": "created open"}),
+                # The probe and drctl own the value from here on; see the module docstring.
+                lifecycle=TerraformResourceLifecycle(ignore_changes=["value"]),
+            )
         peer_host = regional_host(settings.domain_name, peer.name)
+        environment = {
+            "REGION_ROLE": region.role,
+            "PEER_ROLE": peer.role,
+            "PEER_REGION": peer.name,
+            # The peer's SigV4 route to its health function (WAF admits only Route 53's
+            # checkers to /health): modules/api.py.
+            "PEER_HEALTH_URL": f"https://{peer_host}/{PROBE_PATH}",
+            "DOMAIN_HEALTH_URL": f"https://{settings.domain_name}{HEALTH_PATH}",
+            "HEALTH_SEARCH_STRING": HEALTH_SEARCH_STRING,
+            "PEER_FAILURES_TO_BLOCK": str(PEER_FAILURES_TO_BLOCK),
+            "METRICS_NAMESPACE": METRICS_NAMESPACE,
+            "POWERTOOLS_SERVICE_NAME": "payments-probe",
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+        }
+        grants = [
+            statement("PublishProbeMetrics", ["cloudwatch:PutMetricData"], ["*"],
+                      condition={"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}}),
+            # Only the peer's GET /probe of its prod stage, by ARN pattern.
+            probe_invoke_grant(target_region=peer.name, partition=region.partition,
+                               account_id=region.account_id),
+        ]
+        if gates_failback:
+            environment["FAILBACK_PARAMETER"] = parameter_name
+            grants.append(statement("KeepFailbackLatch", ["ssm:GetParameter", "ssm:PutParameter"],
+                                    [region.arn("ssm", f"parameter{parameter_name}")]))
         self.function = ServiceFunction(
             self, PROBE, region=region, key=key, settings=settings, code=compute.code,
             layer_arn=compute.powertools_layer.insecure_value,
             function_name=names.function(PROBE, region.role),
             handler="probe.lambda_handler",
             memory_mb=PROBE_MEMORY_MB, timeout_s=PROBE_TIMEOUT_S, reserved_concurrency=-1,
-            environment={
-                "PEER_ROLE": peer.role,
-                "PEER_REGION": peer.name,
-                "PEER_HEALTH_URL": f"https://{peer_host}{PROBE_PATH}",
-                "DOMAIN_HEALTH_URL": f"https://{settings.domain_name}/health",
-                "HEALTH_SEARCH_STRING": HEALTH_SEARCH_STRING,
-                "FAILBACK_PARAMETER": parameter_name,
-                "PEER_FAILURES_TO_BLOCK": str(PEER_FAILURES_TO_BLOCK),
-                "METRICS_NAMESPACE": METRICS_NAMESPACE,
-                "POWERTOOLS_SERVICE_NAME": "payments-probe",
-                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-            },
-            grants=[
-                statement("PublishProbeMetrics", ["cloudwatch:PutMetricData"], ["*"],
-                          condition={"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}}),
-                statement("KeepFailbackLatch", ["ssm:GetParameter", "ssm:PutParameter"],
-                          [region.arn("ssm", f"parameter{parameter_name}")]),
-                # Only the peer's SigV4 probe route of its prod stage.
-                statement("CallPeerProbeRoute", ["execute-api:Invoke"],
-                          [peer.arn("execute-api", f"*/prod/GET{PROBE_PATH}")]),
-            ],
+            environment=environment, grants=grants,
         )
         rule = CloudwatchEventRule(
             self, "schedule", provider=p, name=names.regional("probe", region.role),
@@ -121,7 +138,7 @@ class Probe(Construct):
         return self._metric("PeerHealthy", "Minimum", Peer=self.peer.role)
 
     def metric_domain_healthy(self) -> Metric:
-        return self._metric("DomainHealthy", "Minimum", Peer=self.peer.role)
+        return self._metric("DomainHealthy", "Minimum")
 
     def metric_failback_blocked(self) -> Metric:
         return self._metric("FailbackBlocked", "Maximum", Peer=self.peer.role)

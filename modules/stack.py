@@ -34,6 +34,7 @@ from contract import (
     ROUTING_STACK,
 )
 from modules.api import STAGE, RegionalApi
+from modules.client_keys import ClientKeysSecret
 from modules.compute import RegionalCompute
 from modules.database import AuroraPrimary, AuroraSecondary, RegionalDatabaseInputs
 from modules.dns import DomainCertificates, Failover, RegionalDomains, route53_metrics_region
@@ -41,12 +42,13 @@ from modules.keys import RegionalKey
 from modules.monitoring import AlarmTopic, HealthCheckAlarms, MonitoredRegion, RegionalMonitoring
 from modules.naming import Names
 from modules.network import RegionalNetwork
-from modules.probes import Probe
+from modules.probes import Probe, probe_role_name
 from modules.regions import build_region, build_region_pair, peer_of, region_name
 from modules.settings import Settings
 from modules.state_backend import configure_backend
 from modules.storage import AuditBucket, AuditReplication
 from modules.tables import GlobalTables, TableAccess
+from modules.waf import RegionalWaf
 
 
 class _PlatformStack(TerraformStack):
@@ -122,8 +124,18 @@ class RegionalStack(_PlatformStack):
         self.compute = RegionalCompute(self, f"compute-{role}", region=region, settings=settings,
                                        names=names, key=key, tables=self.table_access,
                                        audit=self.audit)
+        if role == PRIMARY:
+            self.client_keys = ClientKeysSecret(self, "client-keys", names=names, primary=region,
+                                                dr=peer, primary_key=key,
+                                                dr_key=foundation.keys[DR])
+        # Only the other region's probe role may call GET /probe (SigV4); named, not referenced.
+        peer_probe_role = (f"arn:{region.partition}:iam::{region.account_id}:role/"
+                           f"{probe_role_name(names, peer.role)}")
         self.api = RegionalApi(self, f"api-{role}", region=region, settings=settings, names=names,
-                               key=key, compute=self.compute)
+                               key=key, compute=self.compute, authorizer=self.compute.authorizer,
+                               probe_principal_arns=[peer_probe_role])
+        self.waf = RegionalWaf(self, f"waf-{role}", region=region, names=names, settings=settings,
+                               key=key, api=self.api)
         self.domains = RegionalDomains(self, f"domains-{role}", region=region,
                                        domain_name=settings.domain_name,
                                        certificate_arn=foundation.certificates.certificate_arn(role),
@@ -134,7 +146,8 @@ class RegionalStack(_PlatformStack):
             self, f"monitoring-{role}", settings=settings, names=names, region=region, peer=peer,
             key=key, tiers=MonitoredRegion(database=self.database.member,
                                            tables=self.table_access, audit=self.audit,
-                                           compute=self.compute, api=self.api, probe=self.probe))
+                                           compute=self.compute, api=self.api, waf=self.waf,
+                                           probe=self.probe))
         self._outputs()
 
     def _outputs(self) -> None:
@@ -201,7 +214,11 @@ class RoutingStack(_PlatformStack):
 
 
 def build_platform(scope: Construct, settings: Settings) -> dict[str, TerraformStack]:
-    """Every platform stack, in apply order, with the order recorded for `cdktf deploy`."""
+    """Every platform stack, in apply order, with the order recorded for `cdktf deploy`.
+
+    The account baseline (API Gateway's logging role, once per account) and the state
+    bootstrap are applied by hand first (README); they are not dependencies here, because
+    a second environment in the same account must not re-apply the account baseline."""
     foundation = FoundationStack(scope, settings=settings)
     primary = RegionalStack(scope, settings=settings, role=PRIMARY, foundation=foundation)
     dr = RegionalStack(scope, settings=settings, role=DR, foundation=foundation)

@@ -146,6 +146,16 @@ class TableAccess:
                       [self.table_arn("idempotency")]),
         ]
 
+    def grant_nonce_write(self) -> list[dict]:
+        """The authorizer records each request's nonce (a conditional put) in the idempotency
+        table, under keys starting `nonce#` only: it can touch no payment's idempotency record."""
+        return [
+            statement(f"RecordNonces{self.region.role.title()}", ["dynamodb:PutItem"],
+                      [self.table_arn("idempotency")],
+                      condition={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["nonce#*"]}}),
+            self.grant_key_use(),
+        ]
+
     def grant_key_use(self, *, decrypt_only: bool = False) -> dict:
         """DynamoDB encrypts with the region's key on behalf of the caller (via the service)."""
         actions = ["kms:Decrypt", "kms:DescribeKey"]
