@@ -161,3 +161,16 @@ def header(headers: Mapping[str, str] | None, name: str) -> str | None:
         if key.lower() == wanted:
             return value
     return None
+
+
+def authorized_client(request_context: Mapping[str, object] | None) -> str | None:
+    """The client id the authorizer put in ``requestContext.authorizer`` (None when absent).
+
+    The validator can refuse requests without it (403): a deployment that lost the
+    authorizer then fails closed instead of accepting unsigned payments.
+    """
+    authorizer = (request_context or {}).get("authorizer")
+    if not isinstance(authorizer, Mapping):
+        return None
+    value = authorizer.get("clientId")
+    return value if isinstance(value, str) and CLIENT_ID_RE.fullmatch(value) else None

@@ -11,13 +11,20 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
 import uuid
+from pathlib import Path
 
 import pytest
 
-from lambda_support import (DR, IDEMPOTENCY_TABLE, PRIMARY, REGIONS, FakeContext, aws_client, item_count,
-                            reset_test_clients)
-from ops_support import SimClock
+from lambda_support import (DR, IDEMPOTENCY_TABLE, LAMBDA_DIR, PRIMARY, REGIONS, FakeContext, aws_client,
+                            item_count, reset_test_clients)
+from ops_support import SimClock, http_server
 
 import authorizer
 from ops import signing
@@ -353,3 +360,56 @@ def test_bad_settings_name_the_variable(name, value, message):
     environ = {"AWS_REGION": PRIMARY, "CLIENT_KEYS_SECRET": SECRET, "NONCE_TABLE": "t", name: value}
     with pytest.raises(authorizer.env.ConfigError, match=message):
         authorizer.AuthorizerSettings.from_env(environ)
+
+
+# ----------------------------------------------------------------------------- docs/calling-the-api.md
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "calling-the-api.md"
+
+
+def doc_block(language: str) -> str:
+    blocks = re.findall(rf"```{language}\n(.*?)```", DOC.read_text(), flags=re.S)
+    assert len(blocks) == 1, f"expected one {language} block in {DOC.name}"
+    return blocks[0]
+
+
+def run_example(language: str, url: str) -> subprocess.CompletedProcess:
+    environ = dict(os.environ, PAYMENTS_API_URL=url, PAYMENTS_CLIENT_ID="acme", PAYMENTS_KEY=KEY_A,
+                   PYTHONPATH=str(LAMBDA_DIR / "ops"), PYTHONDONTWRITEBYTECODE="1")
+    command = ["bash", "-euo", "pipefail", "-c", doc_block("bash")] if language == "bash" \
+        else [sys.executable, "-c", doc_block("python")]
+    out = subprocess.run(command, env=environ, capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    return out
+
+
+@pytest.mark.skipif(not (shutil.which("curl") and shutil.which("openssl")), reason="needs curl and openssl")
+@pytest.mark.parametrize("language", ["bash", "python"])
+def test_documented_examples_are_allowed_in_either_region(region_auth, clock, language):
+    """Each example calls two local servers ("primary" and "DR" hosts) with no change but the
+    URL; what they sent is handed to that region's authorizer as API Gateway would (headers
+    only) and the body to the validator's check."""
+    clock.now = time.time()
+    with http_server(200, b'{"status":"VALIDATED"}') as primary, http_server(200, b'{"status":"VALIDATED"}') as dr:
+        run_example(language, primary["url"])
+        run_example(language, dr["url"])
+        sent = {PRIMARY: primary["requests"], DR: dr["requests"]}
+    for region, [request] in sent.items():
+        assert (request["method"], request["path"]) == ("POST", "/validate")
+        region_auth(region)
+        response = call(event(request["headers"], region=region))
+        assert effect(response) == "Allow" and response["context"] == {"clientId": "acme"}
+        declared = signing.header(request["headers"], "X-Content-SHA256")  # urllib sends "X-content-sha256"
+        assert signing.body_hash_matches(declared, request["body"].decode(), False)
+        assert json.loads(request["body"])["customerId"] == "cust-42"
+    assert nonces(PRIMARY) == nonces(DR) == 1
+
+
+def test_validator_reads_the_client_id_the_authorizer_allowed(region_auth, clock):
+    region_auth()
+    allowed = call(event(signed(clock)))
+    # API Gateway hands the Allow's context to the integration as requestContext.authorizer
+    assert signing.authorized_client({"authorizer": {**allowed["context"], "principalId": "acme"}}) == "acme"
+    assert signing.authorized_client({"authorizer": None}) is None
+    assert signing.authorized_client({}) is None and signing.authorized_client(None) is None
+    assert signing.authorized_client({"authorizer": {"clientId": "bad id!"}}) is None
