@@ -181,7 +181,7 @@ def test_rotation_accepts_every_listed_key_and_drops_a_removed_one_after_the_ttl
 
 
 @pytest.mark.parametrize("header", signing.SIGNED_HEADERS)
-def test_missing_header_is_401_and_writes_nothing(region_auth, clock, header):
+def test_missing_header_is_401_and_writes_nothing(region_auth, clock, capsys, header):
     region_auth()
     headers = signed(clock)
     del headers[header]
@@ -191,6 +191,8 @@ def test_missing_header_is_401_and_writes_nothing(region_auth, clock, header):
     with pytest.raises(Exception, match="^Unauthorized$"):
         call(event(headers))
     assert nonces() == 0
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [doc.get("AuthorizerUnauthorized") for doc in emf] == [[1.0], [1.0]]
 
 
 def test_no_headers_at_all_is_401(region_auth, clock):

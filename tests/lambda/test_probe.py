@@ -112,6 +112,19 @@ def test_trickling_peer_is_cut_off_at_the_deadline():
     assert elapsed < 1.6
 
 
+def test_default_search_string_matches_the_health_function_only_when_healthy(aws):
+    """The probe's default search string is what health.py really answers (moto-backed)."""
+    import health
+    from lambda_support import TABLE, api_event, aws_client
+
+    event = api_event(None, method="GET", path="/health", content_type=None)
+    healthy = health.lambda_handler(event, FakeContext("payment-health"))
+    assert healthy["statusCode"] == 200 and probe.DEFAULT_SEARCH_STRING in healthy["body"]
+    aws_client("dynamodb", "us-east-1").delete_table(TableName=TABLE)
+    unhealthy = health.lambda_handler(event, FakeContext("payment-health"))
+    assert unhealthy["statusCode"] == 503 and probe.DEFAULT_SEARCH_STRING not in unhealthy["body"]
+
+
 # ----------------------------------------------------------------------------- handler, latch
 
 
