@@ -9,10 +9,8 @@ the clock (milliseconds, set by hand).
 from __future__ import annotations
 
 import json
-from unittest import mock
 
 import pytest
-from botocore.exceptions import ClientError
 
 from lambda_support import DR, PRIMARY, REGIONS, TABLE, FakeContext, aws_client, bucket_for, table_items
 from ops_support import Recorder, metric

@@ -14,12 +14,11 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from lambda_support import LAMBDA_DIR, FakeContext
-from ops_support import (UNHEALTHY_BODY, Recorder, SimClock, closed_port, http_server, metric, never_answers,
+from ops_support import (HEALTHY_BODY, UNHEALTHY_BODY, Recorder, SimClock, closed_port, http_server, metric, never_answers,
                          tcp_server, trickles)
 
 import probe
@@ -167,7 +166,7 @@ def test_two_consecutive_failures_block_and_recovery_does_not_open(moto, clock):
         assert blocked["state"] == "blocked" and blocked["by"] == "probe"
         assert blocked["since"] == latch.iso(clock.now)
         assert "primary failed 2 consecutive probes" in blocked["reason"] and "HTTP 503" in blocked["reason"]
-        peer["status"], peer["body"] = 200, __import__("ops_support").HEALTHY_BODY
+        peer["status"], peer["body"] = 200, HEALTHY_BODY
         clock.advance(60)
         invoke()
     assert metric(rec, "PeerHealthy", Peer="primary") == [0.0, 0.0, 1.0]
@@ -179,7 +178,7 @@ def test_a_single_failure_between_successes_does_not_block(moto, clock):
     with http_server(503, UNHEALTHY_BODY) as peer, http_server() as domain:
         _, rec, ssm = make_probe(probe_env(peer["url"], domain["url"]), clock)
         invoke()
-        peer["status"], peer["body"] = 200, __import__("ops_support").HEALTHY_BODY
+        peer["status"], peer["body"] = 200, HEALTHY_BODY
         invoke()
         assert stored_latch(ssm)["consecutiveFailures"] == 0
         peer["status"], peer["body"] = 503, UNHEALTHY_BODY
