@@ -9,7 +9,8 @@ Each run, in its own region:
    HTTP 200 whose body contains ``HEALTH_SEARCH_STRING``.
 2. When ``FAILBACK_PARAMETER`` is set (the DR region, watching the primary), updates the
    failback latch in SSM (``ops.latch``): ``PEER_FAILURES_TO_BLOCK`` consecutive failures
-   block failback; only an operator opens it again.
+   block failback once the custom domain is answered by this region (traffic failed over
+   here); only an operator opens it again.
 3. Publishes to CloudWatch (``METRICS_NAMESPACE``): ``PeerHealthy``/``PeerLatency``
    {Peer}, ``DomainHealthy``/``DomainLatency`` (no dimension), and with a latch
    ``FailbackBlocked`` {Peer} (1 = the peer may not take traffic back), plus
@@ -110,7 +111,7 @@ class Probe:
             batch.add("DomainLatency", domain.latency_ms, MILLISECONDS)
         summary: dict[str, Any] = {"peer": peer.as_log(), "domain": domain.as_log()}
         if cfg.failback_parameter:
-            summary["latch"] = self._update_latch(peer, batch)
+            summary["latch"] = self._update_latch(peer, domain, batch)
         error = batch.publish(self.cloudwatch)
         summary["metricsPublished"] = error is None
         if error:
@@ -119,7 +120,8 @@ class Probe:
         log("probe finished", extra=summary)
         return summary
 
-    def _update_latch(self, peer: httpcheck.CheckResult, batch: MetricBatch) -> dict[str, Any]:
+    def _update_latch(self, peer: httpcheck.CheckResult, domain: httpcheck.CheckResult,
+                      batch: MetricBatch) -> dict[str, Any]:
         from botocore.exceptions import BotoCoreError, ClientError
 
         cfg = self.settings
@@ -140,8 +142,13 @@ class Probe:
                          extra={"parameter": name, "problem": str(exc)})
             return {"state": latch.BLOCKED, "invalid": str(exc)}
         batch.add("FailbackLatchInvalid", 0, COUNT, Peer=cfg.peer_role)
+        failed_over = domain.healthy and domain.served_by == cfg.region
         new = latch.next_latch(current, peer_healthy=peer.healthy, threshold=cfg.failures_to_block, now=now,
-                               peer=cfg.peer_role, detail=f"{peer.outcome} {peer.detail}".strip())
+                               peer=cfg.peer_role, detail=f"{peer.outcome} {peer.detail}".strip(),
+                               failed_over=failed_over)
+        if not peer.healthy and not failed_over and current.failures + 1 >= cfg.failures_to_block:
+            logger.warning("peer unreachable from here but the domain is not served by this region: not blocking",
+                           extra={"domain_served_by": domain.served_by, "domain_outcome": domain.outcome})
         effective = current
         if new is not None:
             try:

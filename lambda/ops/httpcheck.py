@@ -16,6 +16,7 @@ what a client would go through, so they are part of the check.
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -32,10 +33,20 @@ class CheckResult:
     status: int | None = None
     latency_ms: int | None = None  # time to the end of the answer; None when nothing came back
     detail: str = ""
+    served_by: str | None = None  # the "region" field of a healthy JSON answer (which region served it)
 
     def as_log(self) -> dict[str, Any]:
         return {"url": self.url, "healthy": self.healthy, "outcome": self.outcome, "status": self.status,
-                "latencyMs": self.latency_ms, "detail": self.detail[:200]}
+                "latencyMs": self.latency_ms, "detail": self.detail[:200], "servedBy": self.served_by}
+
+
+def _served_by(body: bytes) -> str | None:
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None
+    region = doc.get("region") if isinstance(doc, dict) else None
+    return region if isinstance(region, str) else None
 
 
 def new_pool(connect_timeout: float, read_timeout: float) -> Any:
@@ -73,7 +84,7 @@ def check_url(pool: Any, url: str, search: str, *, deadline: float,
             return CheckResult(url, False, "http_status", response.status, latency, f"HTTP {response.status}")
         if search.encode("utf-8") not in bytes(body):
             return CheckResult(url, False, "no_match", response.status, latency, "search string not in the answer")
-        return CheckResult(url, True, "ok", response.status, latency)
+        return CheckResult(url, True, "ok", response.status, latency, served_by=_served_by(bytes(body)))
     except ux.NewConnectionError as exc:  # before TimeoutError: urllib3 makes it a ConnectTimeoutError
         return CheckResult(url, False, "connection_error", None, None, str(exc))
     except (ux.TimeoutError, TimeoutError) as exc:

@@ -5,8 +5,9 @@
 
 Rules (pure: :func:`next_latch`):
 
-* The probe only ever moves ``open`` -> ``blocked`` (after ``threshold`` consecutive failed
-  probes of the peer). It never opens: only the operator (``drctl failback``) does, by
+* The probe only ever moves ``open`` -> ``blocked``: after ``threshold`` consecutive failed
+  probes of the peer *and* once the custom domain is answered by this region (traffic has
+  failed over here: there is a failback to gate). It never opens: only the operator (``drctl failback``) does, by
   writing ``state: open``; a missing ``consecutiveFailures`` counts as 0.
 * The failure count lives in the parameter, so it survives cold starts and concurrent
   execution environments. The probe writes only when the count or the state changes
@@ -80,8 +81,14 @@ def parse(value: str | None, *, now: float) -> Latch:
 
 
 def next_latch(current: Latch, *, peer_healthy: bool, threshold: int, now: float, peer: str,
-               detail: str = "") -> Latch | None:
-    """The latch to write after one probe, or None when nothing changes."""
+               detail: str = "", failed_over: bool = True) -> Latch | None:
+    """The latch to write after one probe, or None when nothing changes.
+
+    ``failed_over``: traffic is on this region (the custom domain answered from it). Without
+    it the count keeps growing but the latch does not block: a peer this region cannot reach
+    while it still serves the domain is a problem on this side, and blocking would push all
+    traffic onto this region (the gate removes the peer from DNS).
+    """
     if current.blocked:
         return None  # only the operator opens
     if peer_healthy:
@@ -89,7 +96,7 @@ def next_latch(current: Latch, *, peer_healthy: bool, threshold: int, now: float
             return None
         return Latch(current.state, current.since, current.by, current.reason, 0, current.extra)
     failures = current.failures + 1
-    if failures >= threshold:
+    if failures >= threshold and failed_over:
         reason = f"{peer} failed {failures} consecutive probes" + (f" (last: {detail})" if detail else "")
         return Latch(BLOCKED, iso(now), BY_PROBE, reason, failures, current.extra)
     return Latch(current.state, current.since, current.by, current.reason, failures, current.extra)

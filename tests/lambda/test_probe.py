@@ -174,6 +174,49 @@ def test_two_consecutive_failures_block_and_recovery_does_not_open(moto, clock):
     assert stored_latch(ssm) == blocked  # the probe never opens; it did not even rewrite it
 
 
+def test_no_block_while_the_domain_is_still_served_by_the_peer(moto, clock):
+    """DR cannot reach the primary, but clients still reach it through the domain: a problem on
+    DR's side. Blocking would pull all traffic onto DR, so the count grows without blocking;
+    once the domain answers from DR (failover happened), the latch blocks at once."""
+    served_by_primary = HEALTHY_BODY.replace(b'"us-east-2"', b'"us-east-1"').replace(b'"dr"', b'"primary"')
+    with http_server(503, UNHEALTHY_BODY) as peer, http_server(200, served_by_primary) as domain:
+        _, rec, ssm = make_probe(probe_env(peer["url"], domain["url"]), clock)
+        for _ in range(3):
+            invoke()
+            clock.advance(60)
+        assert (stored_latch(ssm)["state"], stored_latch(ssm)["consecutiveFailures"]) == ("open", 3)
+        domain["body"] = HEALTHY_BODY  # region us-east-2: the domain now resolves to DR
+        summary = invoke()
+    assert summary["domain"]["servedBy"] == REGION
+    assert stored_latch(ssm)["state"] == "blocked"
+    assert metric(rec, "FailbackBlocked", Peer="primary") == [0.0, 0.0, 0.0, 1.0]
+
+
+def test_no_block_when_the_domain_cannot_be_checked(moto, clock):
+    with http_server(503, UNHEALTHY_BODY) as peer:
+        _, rec, ssm = make_probe(probe_env(peer["url"], closed_port()), clock)
+        for _ in range(3):
+            invoke()
+    assert stored_latch(ssm)["state"] == "open"
+    assert metric(rec, "FailbackBlocked", Peer="primary") == [0.0, 0.0, 0.0]
+
+
+def test_latch_rules_without_aws():
+    start = latch.parse(None, now=0)
+    one = latch.next_latch(start, peer_healthy=False, threshold=2, now=60, peer="primary")
+    assert (one.state, one.failures) == ("open", 1)
+    held = latch.next_latch(one, peer_healthy=False, threshold=2, now=120, peer="primary", failed_over=False)
+    assert (held.state, held.failures) == ("open", 2)
+    blocked = latch.next_latch(held, peer_healthy=False, threshold=2, now=180, peer="primary", detail="timeout")
+    assert (blocked.state, blocked.by, blocked.since) == ("blocked", "probe", "1970-01-01T00:03:00Z")
+    assert latch.next_latch(blocked, peer_healthy=True, threshold=2, now=240, peer="primary") is None
+    assert latch.next_latch(start, peer_healthy=True, threshold=2, now=240, peer="primary") is None
+    for bad in ('{"state": "closed"}', '{"state": "open", "consecutiveFailures": -1}', "[]", '{"state": "open", '
+                '"consecutiveFailures": true}'):
+        with pytest.raises(latch.LatchInvalid):
+            latch.parse(bad, now=0)
+
+
 def test_a_single_failure_between_successes_does_not_block(moto, clock):
     with http_server(503, UNHEALTHY_BODY) as peer, http_server() as domain:
         _, rec, ssm = make_probe(probe_env(peer["url"], domain["url"]), clock)
