@@ -58,7 +58,10 @@ class HeartbeatSettings:
         peer = env.required(environ, "PEER_REGION")
         if peer == region:
             raise env.ConfigError(f"environment variable PEER_REGION must name the other region, not {region}")
-        return cls(region=region, role=env.required(environ, "REGION_ROLE").lower(), peer_region=peer,
+        role = env.required(environ, "REGION_ROLE").lower()
+        if role not in ("primary", "dr"):
+            raise env.ConfigError(f"environment variable REGION_ROLE must be primary or dr, got {role!r}")
+        return cls(region=region, role=role, peer_region=peer,
                    table=env.required(environ, "TRANSACTIONS_TABLE"), bucket=env.required(environ, "AUDIT_BUCKET"),
                    namespace=env.optional(environ, "METRICS_NAMESPACE", "PaymentsDR"))
 

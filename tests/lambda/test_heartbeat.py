@@ -164,6 +164,7 @@ def test_handler_with_environment(aws, monkeypatch):
     ("PEER_REGION", "", "PEER_REGION is required"),
     ("PEER_REGION", PRIMARY, "PEER_REGION must name the other region"),
     ("TRANSACTIONS_TABLE", "", "TRANSACTIONS_TABLE is required"),
+    ("REGION_ROLE", "secondary", "REGION_ROLE must be primary or dr"),
 ])
 def test_bad_settings_name_the_variable(name, value, message):
     environ = {"AWS_REGION": PRIMARY, "REGION_ROLE": "primary", "PEER_REGION": DR, "TRANSACTIONS_TABLE": TABLE,
