@@ -6,7 +6,11 @@ Each run, in its own region:
 
 1. GETs the peer region's health URL (``PEER_HEALTH_URL``) and the custom domain's
    (``DOMAIN_HEALTH_URL``) concurrently, each bounded (see ``ops.httpcheck``); healthy =
-   HTTP 200 whose body contains ``HEALTH_SEARCH_STRING``.
+   HTTP 200 whose body contains ``HEALTH_SEARCH_STRING``. With ``PEER_REGION`` set, the
+   requests are signed with SigV4 (the ``GET /probe`` route is IAM-authenticated; WAF admits
+   only Route 53's checkers to ``/health``): the peer's for the peer's region, the domain's
+   twice, once per region, since a signature is valid in one region only and the domain may
+   be served by either; the domain is healthy when either answers.
 2. When ``FAILBACK_PARAMETER`` is set (the DR region, watching the primary), updates the
    failback latch in SSM (``ops.latch``): ``PEER_FAILURES_TO_BLOCK`` consecutive failures
    block failback once the custom domain is answered by this region (traffic failed over
@@ -53,6 +57,7 @@ class ProbeSettings:
     search: str
     namespace: str
     failback_parameter: str  # "" = this region keeps no latch
+    peer_region: str  # "" = unsigned requests (tests, or a /health open to the probe)
     failures_to_block: int
     connect_timeout: float
     read_timeout: float
@@ -75,6 +80,7 @@ class ProbeSettings:
             search=env.optional(environ, "HEALTH_SEARCH_STRING", DEFAULT_SEARCH_STRING),
             namespace=env.optional(environ, "METRICS_NAMESPACE", "PaymentsDR"),
             failback_parameter=env.optional(environ, "FAILBACK_PARAMETER"),
+            peer_region=env.optional(environ, "PEER_REGION"),
             failures_to_block=env.integer(environ, "PEER_FAILURES_TO_BLOCK", 2, minimum=1, maximum=60),
             connect_timeout=connect,
             read_timeout=read,
@@ -86,8 +92,10 @@ class Probe:
     """Settings, clients and clocks of one execution environment."""
 
     def __init__(self, settings: ProbeSettings, *, ssm: Any = None, cloudwatch: Any = None,
-                 wall_clock: Callable[[], float] = time.time, clock: Callable[[], float] = time.monotonic):
+                 wall_clock: Callable[[], float] = time.time, clock: Callable[[], float] = time.monotonic,
+                 credentials: Any = None):
         self.settings = settings
+        self.credentials = credentials  # None: the function's own (signed requests only)
         self.ssm = ssm if ssm is not None else aws.client("ssm", settings.region)
         self.cloudwatch = cloudwatch if cloudwatch is not None else aws.client("cloudwatch", settings.region)
         self.pool = httpcheck.new_pool(settings.connect_timeout, settings.read_timeout)
@@ -99,9 +107,11 @@ class Probe:
         budget = cfg.budget_seconds
         if remaining_ms is not None:  # leave the worst case of 3 AWS calls (18 s) after the checks
             budget = max(0.5, min(budget, remaining_ms / 1000 - AWS_WORST_CASE_SECONDS))
-        checks = httpcheck.run_checks(self.pool, {"peer": cfg.peer_url, "domain": cfg.domain_url}, cfg.search,
-                                      budget_seconds=budget, clock=self.clock)
-        peer, domain = checks["peer"], checks["domain"]
+        checks = httpcheck.run_checks(self.pool, self._targets(), cfg.search,
+                                      budget_seconds=budget, clock=self.clock,
+                                      credentials=self.credentials)
+        peer = checks["peer"]
+        domain = checks.get("domain") or _either(checks["domain-own"], checks["domain-peer"])
         batch = MetricBatch(cfg.namespace)
         batch.add("PeerHealthy", 1 if peer.healthy else 0, COUNT, Peer=cfg.peer_role)
         if peer.latency_ms is not None:
@@ -119,6 +129,14 @@ class Probe:
         log = logger.info if peer.healthy and domain.healthy else logger.warning
         log("probe finished", extra=summary)
         return summary
+
+    def _targets(self) -> dict[str, httpcheck.Target]:
+        cfg = self.settings
+        if not cfg.peer_region:
+            return {"peer": httpcheck.Target(cfg.peer_url), "domain": httpcheck.Target(cfg.domain_url)}
+        return {"peer": httpcheck.Target(cfg.peer_url, cfg.peer_region),
+                "domain-own": httpcheck.Target(cfg.domain_url, cfg.region),
+                "domain-peer": httpcheck.Target(cfg.domain_url, cfg.peer_region)}
 
     def _update_latch(self, peer: httpcheck.CheckResult, domain: httpcheck.CheckResult,
                       batch: MetricBatch) -> dict[str, Any]:
@@ -164,6 +182,15 @@ class Probe:
                 effective = new if new.blocked else current
         batch.add("FailbackBlocked", 1 if effective.blocked else 0, COUNT, Peer=cfg.peer_role)
         return {"state": effective.state, "consecutiveFailures": effective.failures, "written": new is not None}
+
+
+def _either(own: httpcheck.CheckResult, peer: httpcheck.CheckResult) -> httpcheck.CheckResult:
+    """The domain seen through two signatures: healthy if either region answered it."""
+    for result in (own, peer):
+        if result.healthy:
+            return result
+    # Neither: the one that got furthest (an HTTP answer beats a network error) explains why.
+    return own if own.status is not None or peer.status is None else peer
 
 
 _probe: Probe | None = None

@@ -1,8 +1,8 @@
 """The probe: each region watches the other from outside, every minute.
 
 A scheduled function in each region calls the other region's own name (`<peer>.<DOMAIN_NAME>`,
-`GET /probe`, signed with SigV4 for the peer's region) and the payments domain as a client
-would, and publishes `PeerHealthy`, `DomainHealthy` and `FailbackBlocked` in its own region.
+`GET /probe`, signed with SigV4 for the peer's region) and the payments domain (the same
+route, signed for each region in turn, since either may serve it), and publishes `PeerHealthy`, `DomainHealthy` and `FailbackBlocked` in its own region.
 A primary outage therefore pages through the DR region's own alarms and topic; nothing on that
 path runs in, or reads from, the failing region.
 
@@ -34,7 +34,6 @@ from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter
 from contract import (
     DR,
     FAILBACK_OPEN,
-    HEALTH_PATH,
     HEALTH_SEARCH_STRING,
     METRICS_NAMESPACE,
     regional_host,
@@ -89,7 +88,8 @@ class Probe(Construct):
             # The peer's SigV4 route to its health function (WAF admits only Route 53's
             # checkers to /health): modules/api.py.
             "PEER_HEALTH_URL": f"https://{peer_host}/{PROBE_PATH}",
-            "DOMAIN_HEALTH_URL": f"https://{settings.domain_name}{HEALTH_PATH}",
+            # Signed for both regions in turn (either may serve the domain): lambda/probe.py.
+            "DOMAIN_HEALTH_URL": f"https://{settings.domain_name}/{PROBE_PATH}",
             "HEALTH_SEARCH_STRING": HEALTH_SEARCH_STRING,
             "PEER_FAILURES_TO_BLOCK": str(PEER_FAILURES_TO_BLOCK),
             "METRICS_NAMESPACE": METRICS_NAMESPACE,
@@ -99,9 +99,11 @@ class Probe(Construct):
         grants = [
             statement("PublishProbeMetrics", ["cloudwatch:PutMetricData"], ["*"],
                       condition={"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}}),
-            # Only the peer's GET /probe of its prod stage, by ARN pattern.
-            probe_invoke_grant(target_region=peer.name, partition=region.partition,
-                               account_id=region.account_id),
+            # GET /probe of both regions' prod stages (the peer's own name, and the domain
+            # whichever region serves it), by ARN pattern: no reference to the peer's stack.
+            *[probe_invoke_grant(target_region=name, partition=region.partition,
+                                 account_id=region.account_id) | {"Sid": f"InvokeProbe{role.title()}"}
+              for role, name in ((region.role, region.name), (peer.role, peer.name))],
         ]
         if gates_failback:
             environment["FAILBACK_PARAMETER"] = parameter_name

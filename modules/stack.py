@@ -128,12 +128,13 @@ class RegionalStack(_PlatformStack):
             self.client_keys = ClientKeysSecret(self, "client-keys", names=names, primary=region,
                                                 dr=peer, primary_key=key,
                                                 dr_key=foundation.keys[DR])
-        # Only the other region's probe role may call GET /probe (SigV4); named, not referenced.
-        peer_probe_role = (f"arn:{region.partition}:iam::{region.account_id}:role/"
-                           f"{probe_role_name(names, peer.role)}")
+        # Only the probes may call GET /probe (SigV4): the peer's, and this region's own (it
+        # checks the domain, which this region may be serving). Named, not referenced.
+        probe_roles = [f"arn:{region.partition}:iam::{region.account_id}:role/"
+                       f"{probe_role_name(names, r)}" for r in (role, peer.role)]
         self.api = RegionalApi(self, f"api-{role}", region=region, settings=settings, names=names,
                                key=key, compute=self.compute, authorizer=self.compute.authorizer,
-                               probe_principal_arns=[peer_probe_role])
+                               probe_principal_arns=probe_roles)
         self.waf = RegionalWaf(self, f"waf-{role}", region=region, names=names, settings=settings,
                                key=key, api=self.api)
         self.domains = RegionalDomains(self, f"domains-{role}", region=region,

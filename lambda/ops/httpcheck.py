@@ -57,17 +57,29 @@ def new_pool(connect_timeout: float, read_timeout: float) -> Any:
                                timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout))
 
 
+BASE_HEADERS = {"User-Agent": USER_AGENT, "Connection": "close", "Cache-Control": "no-cache"}
+
+
+@dataclass(frozen=True)
+class Target:
+    """One URL to check; `sign_region`: sign the GET with SigV4 for that region's execute-api."""
+
+    url: str
+    sign_region: str | None = None
+
+
 def check_url(pool: Any, url: str, search: str, *, deadline: float,
-              clock: Callable[[], float] = time.monotonic) -> CheckResult:
-    """GET ``url``; healthy when it answers 200 and the body's first 64 KiB contain ``search``."""
+              clock: Callable[[], float] = time.monotonic,
+              headers: dict[str, str] | None = None) -> CheckResult:
+    """GET ``url``; healthy when it answers 200 and the body's first 64 KiB contain ``search``.
+    `headers`: what to send instead of BASE_HEADERS (a signed request's)."""
     import urllib3.exceptions as ux
 
     started = clock()
     response = None
     try:
         response = pool.request("GET", url, preload_content=False, redirect=False, retries=False,
-                                headers={"User-Agent": USER_AGENT, "Connection": "close",
-                                         "Cache-Control": "no-cache"})
+                                headers=headers or dict(BASE_HEADERS))
         # read1 (urllib3 2.x) returns after one receive; the 1.26 fallback may wait for 4 KiB,
         # which the wall-clock deadline in run_checks still bounds.
         read = getattr(response, "read1", None) or response.read
@@ -108,15 +120,45 @@ def check_url(pool: Any, url: str, search: str, *, deadline: float,
             response.close()
 
 
-def run_checks(pool: Any, urls: dict[str, str], search: str, *, budget_seconds: float,
-               clock: Callable[[], float] = time.monotonic) -> dict[str, CheckResult]:
-    """Run one check per name concurrently; every name has a result within ``budget_seconds``."""
+def signed_headers(url: str, region: str, credentials: Any = None) -> dict[str, str]:
+    """BASE_HEADERS plus a SigV4 signature of ``GET url`` for execute-api in ``region``
+    (the function's own credentials by default)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    if credentials is None:
+        import botocore.session
+
+        credentials = botocore.session.get_session().get_credentials().get_frozen_credentials()
+    request = AWSRequest(method="GET", url=url, headers=dict(BASE_HEADERS))
+    SigV4Auth(credentials, "execute-api", region).add_auth(request)
+    return dict(request.headers.items())
+
+
+def run_checks(pool: Any, urls: "dict[str, str | Target]", search: str, *, budget_seconds: float,
+               clock: Callable[[], float] = time.monotonic,
+               credentials: Any = None) -> dict[str, CheckResult]:
+    """Run one check per name concurrently; every name has a result within ``budget_seconds``.
+    A `Target` with `sign_region` is sent signed (SigV4) for that region."""
     deadline = clock() + budget_seconds
+    targets = {name: t if isinstance(t, Target) else Target(t) for name, t in urls.items()}
+    urls = {name: t.url for name, t in targets.items()}
     executor = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(urls)),
                                                      thread_name_prefix="probe")
     try:
-        futures = {name: executor.submit(check_url, pool, url, search, deadline=deadline, clock=clock)
-                   for name, url in urls.items()}
+        futures = {}
+        for name, target in targets.items():
+            headers = None
+            if target.sign_region:
+                try:
+                    headers = signed_headers(target.url, target.sign_region, credentials)
+                except Exception as exc:  # no credentials: report, never crash the probe
+                    futures[name] = executor.submit(
+                        CheckResult, target.url, False, "error", None, None,
+                        f"cannot sign the request: {type(exc).__name__}: {exc}")
+                    continue
+            futures[name] = executor.submit(check_url, pool, target.url, search, deadline=deadline,
+                                            clock=clock, headers=headers)
         concurrent.futures.wait(futures.values(), timeout=max(0.0, budget_seconds + 0.25))
         results = {}
         for name, future in futures.items():

@@ -372,3 +372,56 @@ def test_failure_count_survives_cold_starts(moto_server):
     assert [r["latch"]["state"] for r, _ in runs] == ["open", "blocked"]
     assert (doc["state"], doc["by"], doc["consecutiveFailures"]) == ("blocked", "probe", 2)
     assert all(r["metricsPublished"] for r, _ in runs)
+
+
+# ----------------------------------------------------------------------------- signed (SigV4) checks
+
+def _scope(request) -> str:
+    """The credential scope of a recorded request's SigV4 Authorization header."""
+    authorization = request["headers"].get("Authorization", "")
+    assert authorization.startswith("AWS4-HMAC-SHA256 Credential="), authorization
+    return authorization.split("Credential=")[1].split(",")[0].split("/", 1)[1]
+
+
+def test_peer_is_signed_for_its_region_and_the_domain_once_per_region(moto, clock):
+    """GET /probe is IAM-authenticated and a signature is valid in one region only: the peer
+    is signed for the peer's region; the domain (served by either) is tried with both."""
+    from botocore.credentials import Credentials
+
+    with http_server() as peer, http_server(status=403, body=b'{"error":{}}') as domain:
+        environ = probe_env(peer["url"], domain["url"], PEER_REGION="us-east-1")
+        p, _, _ = make_probe(environ, clock)
+        p.credentials = Credentials("AKIDEXAMPLE", "secret", "token")
+        summary = p.run()
+    [peer_request] = peer["requests"]
+    assert _scope(peer_request).endswith("/us-east-1/execute-api/aws4_request")
+    assert peer_request["headers"]["X-Amz-Security-Token"] == "token"
+    scopes = sorted(_scope(r).split("/")[1] for r in domain["requests"])
+    assert scopes == ["us-east-1", "us-east-2"]
+    assert summary["peer"]["healthy"] is True
+    assert summary["domain"]["healthy"] is False and summary["domain"]["status"] == 403
+
+
+def test_the_domain_is_healthy_when_either_regions_signature_is_accepted(moto, clock):
+    from botocore.credentials import Credentials
+
+    with http_server() as peer, http_server() as domain:
+        environ = probe_env(peer["url"], domain["url"], PEER_REGION="us-east-1")
+        p, recorder, _ = make_probe(environ, clock)
+        p.credentials = Credentials("AKIDEXAMPLE", "secret")
+        summary = p.run()
+    assert summary["domain"]["healthy"] is True
+    assert metric(recorder, "DomainHealthy") == [1]
+
+
+def test_without_credentials_the_probe_reports_instead_of_crashing(moto, clock, monkeypatch):
+    def no_credentials(*args, **kwargs):
+        raise RuntimeError("no credentials")
+
+    monkeypatch.setattr(httpcheck, "signed_headers", no_credentials)
+    with http_server() as peer, http_server() as domain:
+        p, recorder, _ = make_probe(probe_env(peer["url"], domain["url"], PEER_REGION="us-east-1"), clock)
+        summary = p.run()
+    assert summary["peer"]["healthy"] is False and "cannot sign" in summary["peer"]["detail"]
+    assert not peer["requests"], "an unsigned request would only be refused"
+    assert metric(recorder, "PeerHealthy", Peer="primary") == [0]
