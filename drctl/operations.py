@@ -677,7 +677,7 @@ def rpo_estimate(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog) -> Check:
                       f"datapoint {age:.0f} s old"
                       + ("; the lag may have grown since: treat as a lower bound)" if age and age > 60
                          else ")"))
-    log.warning("possible_data_loss", lag_ms=value, age_s=age, at=at)
+    log.warning("possible_data_loss", last_lag_ms=value, age_s=age, at=at)
     return lag
 
 

@@ -47,7 +47,7 @@ def test_unknown_lag_is_reported_as_unknown(world, gw, cfg, log):
 def test_dry_run_needs_no_confirmation_and_changes_nothing(world, gw, cfg, log):
     result = run_failover(world, gw, cfg, log, confirm_data_loss=False, dry_run=True)
     assert result.outcome == "dry-run" and result.exit_code == 0
-    assert "AllowDataLoss=True" in result.plan[0]
+    assert any("FailoverGlobalCluster" in s and "AllowDataLoss=True" in s for s in result.plan)
     assert not world.ops("failover_global_cluster") and world.writer_region == PRIMARY
     assert world.regions_called() == {DR}
 
@@ -62,7 +62,7 @@ def test_dr_region_unreachable_exits_3(world, gw, cfg, log):
 def test_dr_cluster_not_available_refuses(world, gw, cfg, log):
     world.cluster_status[DR] = "inaccessible-encryption-credentials"
     result = run_failover(world, gw, cfg, log, confirm_data_loss=True)
-    assert result.exit_code == exitcodes.REFUSED and "DR cluster not ready" in result.reasons[0]
+    assert result.exit_code == exitcodes.REFUSED and "aurora:dr-cluster" in result.reasons[0]
     assert not world.ops("failover_global_cluster")
 
 
@@ -92,6 +92,7 @@ def test_cli_failover_exit_codes(world):
 # -- failback -----------------------------------------------------------------------------------
 
 def failback(world, gw, cfg, log, **kw):
+    kw.setdefault("confirm", lambda question: True)
     return planned_switchover(cfg, gw, world.clock, log, to_role="primary", poll=10, timeout=600,
                               operation="failback", **kw)
 

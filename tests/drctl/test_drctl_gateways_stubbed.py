@@ -3,6 +3,7 @@
 observations, alarm pagination) and the exact parameters of the state-changing calls."""
 
 import datetime as dt
+import itertools
 
 import boto3
 import pytest
@@ -71,15 +72,18 @@ def _observations(statuses):
     return {"HealthCheckObservations": [
         {"Region": r, "IPAddress": "192.0.2.1",
          "StatusReport": {"Status": s, "CheckedTime": dt.datetime(2026, 1, 1)}}
-        for r, s in zip(["us-east-1", "us-west-1", "eu-west-1", "ap-southeast-1", "sa-east-1"], statuses)]}
+        for r, s in zip(itertools.cycle(["us-east-1", "us-west-1", "eu-west-1", "ap-southeast-1",
+                                         "sa-east-1"]), statuses)]}
 
 
 @pytest.mark.parametrize("statuses, healthy", [
-    (["Success: HTTP Status Code 200"] * 3 + ["Failure: Connection timed out"] * 2, True),
-    (["Success: HTTP Status Code 200"] * 2 + ["Failure: HTTP Status Code 503"] * 3, False),
+    # Route 53: healthy when MORE than 18 % of its checkers report healthy (not a majority)
+    (["Success: HTTP Status Code 200"] * 1 + ["Failure: HTTP Status Code 503"] * 4, True),  # 20 %
+    (["Success: HTTP Status Code 200"] * 1 + ["Failure: Connection timed out"] * 5, False),  # 16.7 %
+    (["Success: HTTP Status Code 200"] * 9 + ["Failure: HTTP Status Code 503"] * 41, False),  # 18 %
     ([], False),
 ])
-def test_health_check_majority_rule(statuses, healthy):
+def test_health_check_uses_route53s_18_percent_rule(statuses, healthy):
     r53 = client("route53")
     with Stubber(r53) as stub:
         stub.add_response("get_health_check_status", _observations(statuses), {"HealthCheckId": "hc-1"})

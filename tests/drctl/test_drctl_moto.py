@@ -75,8 +75,12 @@ def make_platform(session, url):
         cw.put_metric_alarm(AlarmName=f"other-app-{role}", MetricName="m", Namespace="n", Statistic="Maximum",
                             Period=60, EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold")
     c("cloudwatch", D).put_metric_data(Namespace="AWS/RDS", MetricData=[{
-        "MetricName": "AuroraGlobalDBReplicationLag", "Value": 85.0, "Unit": "Milliseconds",
+        "MetricName": "AuroraGlobalDBRPOLag", "Value": 85.0, "Unit": "Milliseconds",
         "Dimensions": [{"Name": "DBClusterIdentifier", "Value": f"payments-dr-{ENV}"}]}])
+    for region, peer in ((D, "primary"), (P, "dr")):  # the failback latches, open
+        c("ssm", region).put_parameter(Name=f"/payments-dr/{ENV}/failback/{peer}", Type="String",
+                                       Value=json.dumps({"state": "open", "since": "2026-11-01T00:00:00Z",
+                                                         "by": "setup", "reason": "deployed"}))
     return out
 
 
@@ -124,10 +128,10 @@ def test_aurora_gateway_reads_global_and_regional_clusters(platform, aws_session
 
 def test_metrics_alarms_and_health_gateways(platform, aws_session, moto_url):
     gw = gateways(aws_session, moto_url)
-    point = gw.metrics(D).latest("AWS/RDS", "AuroraGlobalDBReplicationLag",
+    point = gw.metrics(D).latest("AWS/RDS", "AuroraGlobalDBRPOLag",
                                  {"DBClusterIdentifier": f"payments-dr-{ENV}"})
     assert point.value == 85.0
-    assert gw.metrics(P).latest("AWS/RDS", "AuroraGlobalDBReplicationLag",
+    assert gw.metrics(P).latest("AWS/RDS", "AuroraGlobalDBRPOLag",
                                 {"DBClusterIdentifier": f"payments-dr-{ENV}"}) is None  # regional
     names = sorted(a.name for a in gw.alarms(D).alarms(f"payments-{ENV}-"))
     assert names == [f"payments-{ENV}-api-5xx-dr", f"payments-{ENV}-aurora-lag-dr"]  # prefix only

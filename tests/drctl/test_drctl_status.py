@@ -35,7 +35,8 @@ def test_healthy_platform_reports_every_channel_ok(world, gw, cfg, log):
     # the lag is read from the secondary (DR) cluster's region
     lag = by_name(report)[("aurora", "replication lag", DR)]
     assert lag.data["lag_ms"] == 40.0
-    assert lag.detail == "40 ms into payments-dr-dev (threshold 1000 ms) at 02:59:00Z"
+    assert lag.detail == ("AuroraGlobalDBRPOLag 40 ms into payments-dr-dev (threshold 1000 ms) at "
+                          "02:59:00Z (60 s ago)")
     assert not world.ops("switchover_global_cluster") and not world.ops("put_item")
 
 
@@ -54,7 +55,7 @@ UNHEALTHY = {
     "s3 rtc disabled": (lambda w: w.s3_rules_ok.update({DR: False}), ("s3", "replication dr->primary")),
     "s3 failed replication": (lambda w: w.s3_failed_ops.update({PRIMARY: 3.0}), ("s3", "s3 metrics primary->dr")),
     "s3 latency over RTC": (lambda w: w.s3_latency_s.update({DR: 1200.0}), ("s3", "s3 metrics dr->primary")),
-    "dr health check failing": (lambda w: w.health.update({"hc-dr": (7, 16)}), ("route53", "dr health check")),
+    "dr health check failing": (lambda w: w.health.update({"hc-dr": (2, 16)}), ("route53", "dr health check")),
     "primary alarm firing": (lambda w: w.alarms.update({PRIMARY: ["payments-dev-api-errors"]}),
                              ("alarms", "primary alarms")),
     "dr alarm firing": (lambda w: w.alarms.update({DR: ["payments-dev-dr-lag"]}), ("alarms", "dr alarms")),
@@ -71,10 +72,10 @@ def test_each_unhealthy_condition_fails_its_check_and_exits_1(case, world, gw, c
     assert report.exit_code == exitcodes.UNHEALTHY
 
 
-def test_health_check_needs_a_majority_of_checkers(world, gw, cfg, log):
-    world.health["hc-dr"] = (8, 16)  # exactly half is not a majority
+def test_health_check_uses_route53s_rule_more_than_18_percent(world, gw, cfg, log):
+    world.health["hc-dr"] = (9, 50)  # exactly 18 % is not more than 18 %
     assert by_name(run(world, gw, cfg, log))[("route53", "dr health check", DR)].state == "FAIL"
-    world.health["hc-dr"] = (9, 16)
+    world.health["hc-dr"] = (3, 16)  # 18.75 %: healthy for Route 53 (a majority rule said FAIL)
     assert by_name(run(world, gw, cfg, log))[("route53", "dr health check", DR)].state == "OK"
 
 
@@ -149,4 +150,4 @@ def test_cli_json_and_table_output(world, tmp_path):
                 clock=world.clock, stdout=out, stderr=io.StringIO())
     text = out.getvalue()
     assert code == 0 and text.startswith("DR status: HEALTHY (exit 0)")
-    assert "COMPONENT" in text and "route53" in text
+    assert "CHECK" in text and "route53" in text
