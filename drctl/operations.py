@@ -180,7 +180,7 @@ def _now_iso(clock: Clock) -> str:
 
 def send_once(op: str, api: str, region: str, request: Callable[[], None],
               reread: Callable[[], GlobalClusterState], target: Member, clock: Clock,
-              log: EventLog, poll: float) -> tuple[str, str]:
+              log: EventLog, poll: float, *, failover_only: bool = False) -> tuple[str, str]:
     """Sends a state-changing request once. Returns (outcome, detail):
     "sent" | "in-progress" (already under way or done, e.g. after a lost response) |
     "failed" (AWS said no) | "unknown" (no response, and the re-read could not tell)."""
@@ -203,7 +203,8 @@ def send_once(op: str, api: str, region: str, request: Callable[[], None],
                 raise
             seen = f"re-read failed: {error}"
         else:
-            if _toward(g, target) or _is_writer(g, target):
+            under_way = _toward(g, target) and (g.data_loss_allowed or not failover_only)
+            if under_way or _is_writer(g, target):
                 log.info("already_in_progress" if not lost else "request_took_effect", operation=op,
                          api=api, state=g.failover_status, writer=g.writer.arn if g.writer else None)
                 return "in-progress", cause
@@ -626,7 +627,7 @@ def _in_progress(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, g: GlobalC
                 f"{escalate_after:g}s (primary unreachable?): failing over with data loss allowed")
     data["escalated"] = (f"switchover stuck for {escalate_after:g}s; escalated to a failover "
                          "(AllowDataLoss): writes not yet replicated may be lost")
-    return request_failover(cfg, gw, clock, log, target, timeout, poll, finish)
+    return request_failover(cfg, gw, clock, log, target, timeout, poll, finish, escalation=True)
 
 
 def failover_pre_checks(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog,
@@ -720,7 +721,10 @@ def close_gate(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, by: str, rea
 
 def request_failover(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, target: Member,
                      timeout: float, poll: float,
-                     finish: Callable[[str, _Waiter | None], OperationResult]) -> OperationResult:
+                     finish: Callable[[str, _Waiter | None], OperationResult], *,
+                     escalation: bool = False) -> OperationResult:
+    """FailoverGlobalCluster(AllowDataLoss) once. As an escalation, a switchover still under
+    way does not count as success: AWS refusing the failover is reported, not waited on."""
     op, region = "failover", cfg.region(contract.DR)
     aurora = gw.aurora(region)
     log.warning("failover_request", global_cluster=cfg.global_cluster_id, target=target.arn,
@@ -728,7 +732,8 @@ def request_failover(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, target
     outcome, detail = send_once(
         op, "FailoverGlobalCluster", region,
         lambda: aurora.failover(cfg.global_cluster_id, target.arn),
-        lambda: aurora.global_cluster(cfg.global_cluster_id), target, clock, log, poll)
+        lambda: aurora.global_cluster(cfg.global_cluster_id), target, clock, log, poll,
+        failover_only=escalation)
     if outcome == "failed":
         log.error("failover_failed", error=detail)
         return OperationResult(op, "failed", exitcodes.FAILED, [f"FailoverGlobalCluster failed: {detail}"])
