@@ -532,7 +532,8 @@ class S3Gateway(_Gateway):
 class AwsGateways:
     """Builds gateways for a region from one boto3 Session (clients cached, thread-safe).
 
-    Three clients per service and region: reads are probes (ONE attempt, 3 s connect, 8 s
+    Attempts are botocore's `total_max_attempts` (its `max_attempts` counts RETRIES: 1 there
+    means two requests). Three clients per service and region: reads are probes (ONE attempt, 3 s connect, 8 s
     read: a dark region costs one timeout, and callers skip it after that); changes are
     retried (standard mode); Aurora switchover/failover requests are sent once (a lost
     response is resolved by re-reading the state, never by sending it again).
@@ -547,11 +548,11 @@ class AwsGateways:
         self._endpoint_url = endpoint_url
         self._configs = {
             "probe": Config(connect_timeout=connect_timeout, read_timeout=read_timeout,
-                            retries={"max_attempts": max_attempts, "mode": "standard"}),
+                            retries={"total_max_attempts": max_attempts, "mode": "standard"}),
             "action": Config(connect_timeout=max(connect_timeout, 5), read_timeout=action_read_timeout,
-                             retries={"max_attempts": action_attempts, "mode": "standard"}),
+                             retries={"total_max_attempts": action_attempts, "mode": "standard"}),
             "once": Config(connect_timeout=max(connect_timeout, 5), read_timeout=action_read_timeout,
-                           retries={"max_attempts": 1, "mode": "standard"}),
+                           retries={"total_max_attempts": 1, "mode": "standard"}),
         }
         self._clients: dict[tuple[str, str, str], Any] = {}
         self._lock = threading.Lock()

@@ -242,3 +242,25 @@ def test_failover_sends_every_request_to_the_dr_region_only(platform, aws_sessio
     assert len(signed) >= 4 and set(signed) == {D}
     assert set(gw.regions_used) == {D}  # no client was even built for us-east-1
     assert result.data["last_lag_ms"] == 85.0
+
+
+def test_status_with_us_east_1_hanging_sends_one_request_per_endpoint(platform, aws_session, moto_url,
+                                                                      hanging_server):
+    """us-east-1 accepts connections and never answers (a local server). Status still reports
+    the DR region from moto; us-east-1 costs ONE request for the regional APIs and ONE for
+    Route 53 (no retries, then skipped): issue 11 item 6. Timeouts shortened for the test;
+    scripts/bench_status.py measures the real defaults."""
+    add_moto_gaps(aws_session)
+    gw = AwsGateways(aws_session, endpoint_url={P: hanging_server.url, "*": moto_url},
+                     read_timeout=1, connect_timeout=1)
+    err = io.StringIO()
+    from drctl.status import collect_status
+    report = collect_status(DrConfig.build(platform), gw, Clock(), EventLog(err))
+    assert report.exit_code == exitcodes.UNREACHABLE
+    assert len(hanging_server.accepted) == 2
+    assert report.unreachable == ["route53", P]
+    assert {c.state for c in report.checks if c.region == D and c.component not in ("route53",)} <= {
+        "OK", "WARN"}
+    assert [c.region for c in report.checks if c.name == "global cluster"] == [D]
+    events = [json.loads(line)["event"] for line in err.getvalue().splitlines()]
+    assert events.count("progress") == 4 and events[-1] == "status_done"
