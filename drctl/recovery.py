@@ -62,8 +62,9 @@ def fencing_verdict(events: list[Event]) -> tuple[str, str]:
         if not FENCING.search(e.message):
             continue
         text = e.message.lower()
-        verdict = ("timed out" if "time" in text else "failed" if "fail" in text or "unable" in text
-                   else "succeeded" if re.search(r"succe|complet|fenced", text) else "unknown")
+        verdict = ("timed out" if re.search(r"tim(ed|e) ?out", text) else
+                   "failed" if re.search(r"\bfail(ed|ure|s)?\b|unable|could not", text) else
+                   "succeeded" if re.search(r"succe|complet|fenced", text) else "unknown")
         return verdict, f"{e.date:%Y-%m-%d %H:%M:%S}Z {e.source}: {e.message}"
     return "unknown", "no write-fencing event in the last 14 days"
 
@@ -85,6 +86,8 @@ def lost_writes(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, *, old_role
     now = clock.now()
     g, g_check = read_global(cfg, gw, new_region, None, log)
     result.checks.append(g_check)
+    if g_check.state == FAIL:  # e.g. the old primary pending resync: expected here, informational
+        g_check.state = WARN
     if g is not None and writer_role(cfg, g) != new_role:
         g_check.state, g_check.detail = WARN, (f"{g_check.detail}; the writer is not in {new_region}: "
                                                "was there a failover away from it?")
