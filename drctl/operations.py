@@ -287,20 +287,8 @@ def planned_switchover(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, *, t
     assert target is not None
 
     def finish(outcome: str, waiter: _Waiter | None = None) -> OperationResult:
-        posts = post_checks(cfg, gw, log, to_role, waiter, target)
-        data: dict[str, Any] = {"writer_region": target_region}
-        if failback:
-            by = operator_identity(gw, source_region, operator, log)
-            posts.append(set_gate(cfg, gw, clock, log, to_role, contract.FAILBACK_OPEN, by,
-                                  overrides.reason or f"drctl failback: {to_role} is the writer again "
-                                  "and replication from DR caught up"))
-            data["gate"] = (f"failback gate {latch_name(cfg, to_role)} ({source_region}) open: Route 53 "
-                            f"returns traffic to the {to_role} region once the alarm "
-                            f"{cfg.names.alarm(contract.ALARM_FAILBACK_BLOCKED, to_role)} clears, "
-                            f"{GATE_CLEAR_NOTE}; watch with `drctl status`")
-        code = exitcodes.OK if all(c.ok for c in posts) else exitcodes.UNHEALTHY
-        log.info("done", operation=operation, outcome=outcome, exit_code=code)
-        return OperationResult(operation, outcome, code, post_checks=posts, data=data)
+        return finish_switchover(cfg, gw, clock, log, operation, to_role, target, outcome, waiter,
+                                 open_gate=failback, operator=operator, reason=overrides.reason)
 
     if _is_writer(g, target):
         log.info("already_done", operation=operation, writer=target.arn)
@@ -325,20 +313,11 @@ def planned_switchover(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, *, t
                         [g_check], log)
 
     checks = [g_check] + pre_checks(cfg, gw, clock, log, g, to_role, down, failback=failback)
-    applied, problems = overrides.apply(operation, checks, log)
-    reasons = problems + [f"{c.id} ({c.region}): {c.state}: {c.detail}" for c in checks if not c.ok]
-    if to_role == contract.PRIMARY and target.sync_status == "pending-resync":
-        reasons.append(REJOIN_HELP)
-    if reasons:
-        result = _refused(operation, reasons + [
-            "to proceed anyway after review: --override CHECK --reason TEXT (audited)"], checks, log)
-        result.overrides = applied
-        if dry_run:
-            result.plan = plan
-        failed = [c for c in checks if not c.ok]
-        if failed and not problems and all(c.state == UNREACHABLE for c in failed):
-            result.exit_code = exitcodes.UNREACHABLE
-        return result
+    extra = [REJOIN_HELP] if to_role == contract.PRIMARY and target.sync_status == "pending-resync" else []
+    applied, refusal = judge_pre_checks(operation, checks, overrides, log, extra)
+    if refusal is not None:
+        refusal.plan = plan if dry_run else []
+        return refusal
     if dry_run:
         log.info("dry_run", operation=operation, plan=plan)
         return OperationResult(operation, "dry-run", exitcodes.OK, plan=plan, checks=checks,
@@ -353,6 +332,45 @@ def planned_switchover(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, *, t
                                 poll, finish)
     result.checks, result.overrides = checks, applied
     return result
+
+
+def judge_pre_checks(op: str, checks: list[Check], overrides: Overrides, log: EventLog,
+                     extra: list[str] | None = None, **data: Any
+                     ) -> tuple[list[dict[str, str]], OperationResult | None]:
+    """Applies the overrides; a refusal listing every failed check (exit 3 when all of them
+    failed only because a region could not be reached), or None to proceed."""
+    applied, problems = overrides.apply(op, checks, log)
+    failed = [c for c in checks if not c.ok]
+    reasons = problems + [f"{c.id} ({c.region}): {c.state}: {c.detail}" for c in failed] + (extra or [])
+    if not reasons:
+        return applied, None
+    result = _refused(op, reasons + [
+        "to proceed anyway after review: --override CHECK --reason TEXT (audited)"], checks, log, **data)
+    result.overrides = applied
+    if failed and not problems and not extra and all(c.state == UNREACHABLE for c in failed):
+        result.exit_code = exitcodes.UNREACHABLE
+    return applied, result
+
+
+def finish_switchover(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, operation: str,
+                      to_role: str, target: Member, outcome: str, waiter: _Waiter | None, *,
+                      open_gate: bool, operator: str, reason: str) -> OperationResult:
+    """Post-checks; for failback, then opens the gate (the primary writes again)."""
+    posts = post_checks(cfg, gw, log, to_role, waiter, target)
+    data: dict[str, Any] = {"writer_region": cfg.region(to_role)}
+    if open_gate:
+        watcher = cfg.region(other(to_role))
+        by = operator_identity(gw, watcher, operator, log)
+        posts.append(set_gate(cfg, gw, clock, log, to_role, contract.FAILBACK_OPEN, by,
+                              reason or f"drctl failback: {to_role} is the writer again and "
+                              "replication from DR caught up"))
+        data["gate"] = (f"failback gate {latch_name(cfg, to_role)} ({watcher}) open: Route 53 "
+                        f"returns traffic to the {to_role} region once the alarm "
+                        f"{cfg.names.alarm(contract.ALARM_FAILBACK_BLOCKED, to_role)} clears, "
+                        f"{GATE_CLEAR_NOTE}; watch with `drctl status`")
+    code = exitcodes.OK if all(c.ok for c in posts) else exitcodes.UNHEALTHY
+    log.info("done", operation=operation, outcome=outcome, exit_code=code)
+    return OperationResult(operation, outcome, code, post_checks=posts, data=data)
 
 
 def _switchover_target(cfg: DrConfig, g: GlobalClusterState, g_check: Check, to_role: str,
@@ -565,14 +583,11 @@ def failover(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, *, confirm_dat
                             timeout=timeout, poll=poll, escalate_after=escalate_after)
 
     checks = failover_pre_checks(cfg, gw, clock, log, data)
-    applied, problems = overrides.apply(op, checks, log)
-    reasons = problems + [f"{c.id} ({c.region}): {c.state}: {c.detail}" for c in checks if not c.ok]
     plan = failover_plan(cfg, target, timeout)
-    if reasons:
-        result = _refused(op, reasons + [
-            "to proceed anyway after review: --override CHECK --reason TEXT (audited)"], checks, log, **data)
-        result.overrides, result.plan = applied, plan if dry_run else []
-        return result
+    applied, refusal = judge_pre_checks(op, checks, overrides, log, **data)
+    if refusal is not None:
+        refusal.plan = plan if dry_run else []
+        return refusal
     if dry_run:
         return OperationResult(op, "dry-run", exitcodes.OK, plan=plan, checks=checks, data=data,
                                overrides=applied)
