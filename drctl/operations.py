@@ -28,7 +28,7 @@ from drctl.gateways import GlobalClusterState, Latch, Member, error_code, is_unr
 from drctl.log import EventLog
 from drctl.probes import (RPO_LAG_NAME, alarm_check, alarm_state, cluster_check,
                           ddb_latency_check, describe_global, health_check, lag_check, latch_name,
-                          read_latch, s3_metrics_check, s3_rules_check, table_check)
+                          s3_metrics_check, s3_rules_check, table_check)
 
 REJOIN_HELP = (
     "After an unplanned failover the old primary cluster must rejoin the global database as a "

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
 from drctl.config import DrConfig
-from drctl.gateways import (Alarm, ClusterState, Datapoint, Event, GlobalClusterState, HealthStatus,
+from drctl.gateways import (Alarm, ClusterState, Datapoint, GlobalClusterState, HealthStatus,
                             Latch, Member, NotFound, ReplicationRule, Snapshot, TableState,
                             Unreachable, route53_healthy)
 
