@@ -13,8 +13,6 @@ import datetime as _dt
 import json
 import socket
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -423,21 +421,28 @@ class IdentityGateway(_Gateway):
 
 
 class DnsGateway:
-    """What the local resolver answers for a name (bounded: resolvers can hang too)."""
+    """What the local resolver answers for a name (bounded: resolvers can hang too; the
+    lookup runs in a daemon thread so a stuck resolver never holds the process open)."""
 
-    def __init__(self, timeout: float = 5.0):
+    def __init__(self, timeout: float = 3.0):
         self.timeout = timeout
 
     def addresses(self, host: str) -> list[str]:
-        pool = ThreadPoolExecutor(max_workers=1)
-        try:
-            infos = pool.submit(socket.getaddrinfo, host, 443, 0, socket.SOCK_STREAM).result(
-                timeout=self.timeout)
-        except FutureTimeout as error:
-            raise Unreachable("dns", "resolver", error) from error
-        finally:
-            pool.shutdown(wait=False)
-        return sorted({str(info[4][0]) for info in infos})
+        box: dict[str, Any] = {}
+
+        def resolve() -> None:
+            try:
+                box["infos"] = socket.getaddrinfo(host, 443, 0, socket.SOCK_STREAM)
+            except OSError as error:
+                box["error"] = error
+        worker = threading.Thread(target=resolve, daemon=True, name="drctl-dns")
+        worker.start()
+        worker.join(self.timeout)
+        if "error" in box:
+            raise box["error"]
+        if "infos" not in box:
+            raise Unreachable("dns", "resolver", TimeoutError(f"no answer for {host} in {self.timeout:g} s"))
+        return sorted({str(info[4][0]) for info in box["infos"]})
 
 
 class DynamoGateway(_Gateway):

@@ -193,3 +193,16 @@ def test_aurora_changes_are_sent_by_a_client_that_never_retries(aws_session):
     assert aurora.client.meta.config.retries["total_max_attempts"] == 1  # read probes: one attempt
     assert aurora.action_client.meta.config.retries["total_max_attempts"] == 3
     assert aurora.client.meta.config.read_timeout == 8 and gw.regions_used == ["us-east-2"]
+
+
+def test_dns_gateway_resolves_locally_and_bounds_a_hanging_resolver(monkeypatch):
+    import socket
+    import threading
+
+    from drctl.gateways import DnsGateway, Unreachable
+    assert DnsGateway().addresses("localhost")  # /etc/hosts, no network
+    release = threading.Event()
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: release.wait(5) or [])
+    with pytest.raises(Unreachable, match="no answer for pay.example in 0.2 s"):
+        DnsGateway(timeout=0.2).addresses("pay.example")
+    release.set()
