@@ -54,7 +54,7 @@ def is_unreachable(error: BaseException) -> bool:
 
 def error_code(error: BaseException) -> str:
     if isinstance(error, ClientError):
-        return error.response.get("Error", {}).get("Code", "")
+        return str(error.response.get("Error", {}).get("Code", ""))
     return ""
 
 
@@ -221,9 +221,10 @@ class _Gateway:
         self.action_client = action_client or client
         self.once_client = once_client or self.action_client
 
-    def _call(self, operation: str, *, client: Any = None, **params: Any) -> dict:
+    def _call(self, operation: str, *, client: Any = None, **params: Any) -> dict[str, Any]:
         try:
-            return getattr(client or self.client, operation)(**params)
+            response: dict[str, Any] = getattr(client or self.client, operation)(**params)
+            return response
         except UNREACHABLE_ERRORS as error:
             raise Unreachable(self.region, self.service, error) from error
 
@@ -465,7 +466,7 @@ class DynamoGateway(_Gateway):
     def put_item(self, table: str, item: Mapping[str, Any]) -> None:
         self._call("put_item", client=self.action_client, TableName=table, Item=_ddb_item(item))
 
-    def get_item(self, table: str, key: Mapping[str, Any]) -> dict | None:
+    def get_item(self, table: str, key: Mapping[str, Any]) -> dict[str, Any] | None:
         found = self._call("get_item", TableName=table, Key=_ddb_item(key), ConsistentRead=True)
         return found.get("Item")
 
@@ -473,8 +474,8 @@ class DynamoGateway(_Gateway):
         self._call("delete_item", client=self.action_client, TableName=table, Key=_ddb_item(key))
 
 
-def _ddb_item(item: Mapping[str, Any]) -> dict:
-    out = {}
+def _ddb_item(item: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
     for k, v in item.items():
         if isinstance(v, bool):
             out[k] = {"BOOL": v}

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable
 
 from botocore.exceptions import ClientError
@@ -447,7 +448,7 @@ def pre_checks(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, g: GlobalClu
     writer = cfg.role_of_region(g.writer.region) if g.writer else None
     for role in contract.ROLES:
         checks.append(guarded("aurora", f"{role} cluster", cfg.region(role),
-                              lambda role=role: cluster_check(cfg, gw, role), down, log))
+                              partial(cluster_check, cfg, gw, role), down, log))
     # the target is the current secondary: its RPO lag is what a switchover must drain
     checks.append(guarded("aurora", "replication lag", cfg.region(to_role),
                           lambda: lag_check(cfg, gw, to_role, clock, missing_state=FAIL), down, log))
@@ -457,17 +458,17 @@ def pre_checks(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, g: GlobalClu
         dr_region = cfg.region(source)
         for table in cfg.tables:
             checks.append(guarded("dynamodb", f"replica {table}", dr_region,
-                                  lambda table=table: table_check(cfg, gw, source, table), down, log))
-            checks.append(guarded("dynamodb", f"ddb latency {source}->{to_role} {table}", dr_region,
-                                  lambda table=table: _named(ddb_latency_check(cfg, gw, source, clock, table),
-                                                             f"ddb latency {source}->{to_role} {table}"),
-                                  down, log))
+                                  partial(table_check, cfg, gw, source, table), down, log))
+            name = f"ddb latency {source}->{to_role} {table}"
+
+            def latency(table: str = table, name: str = name) -> Check:
+                return _named(ddb_latency_check(cfg, gw, source, clock, table), name)
+            checks.append(guarded("dynamodb", name, dr_region, latency, down, log))
         checks += _s3_caught_up(cfg, gw, clock, log, source, down)
     for role in contract.ROLES:
         checks.append(guarded("alarms", f"{role} alarms", cfg.region(role),
-                              lambda role=role: alarm_check(cfg, gw, role, writer,
-                                                            failback_to=to_role if failback else None),
-                              down, log))
+                              partial(alarm_check, cfg, gw, role, writer,
+                                      failback_to=to_role if failback else None), down, log))
     for c in checks:
         log.info("pre_check", check=c.id, region=c.region, state=c.state, detail=c.detail)
     return checks

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable
 
 import contract
@@ -81,7 +82,7 @@ def region_checks(cfg: DrConfig, gw: Any, role: str, clock: Clock, log: EventLog
     if writer != role:  # this cluster is a secondary (or unknown): its RPO lag is the one to read
         add("aurora", "replication lag", lambda: lag_check(cfg, gw, role, clock))
     for table in cfg.tables:
-        add("dynamodb", f"replica {table}", lambda table=table: table_check(cfg, gw, role, table))
+        add("dynamodb", f"replica {table}", partial(table_check, cfg, gw, role, table))
     add("dynamodb", f"ddb latency {role}->{other(role)}", lambda: ddb_latency_check(cfg, gw, role, clock))
     holder: dict[str, str | None] = {}
 
@@ -102,7 +103,7 @@ def region_checks(cfg: DrConfig, gw: Any, role: str, clock: Clock, log: EventLog
 def route53_checks(cfg: DrConfig, gw: Any, log: EventLog, down: Down) -> list[Check]:
     """Route 53's control plane is in us-east-1: its own endpoint, skipped after one failure."""
     rows = [guarded("route53", f"{role} health check", cfg.region(role),
-                    lambda role=role: health_check(cfg, gw, role), down, log,
+                    partial(health_check, cfg, gw, role), down, log,
                     endpoint=ROUTE53_ENDPOINT) for role in contract.ROLES]
     log.info("progress", done="route53", unreachable=ROUTE53_ENDPOINT in down)
     return rows
