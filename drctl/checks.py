@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -71,7 +72,7 @@ def guarded(component: str, name: str, region: str, fn: Callable[[], Check],
         return Check(component, name, region, UNREACHABLE, f"skipped: {endpoint} unreachable")
     try:
         return fn()
-    except Exception as error:  # noqa: BLE001 - every failure becomes a reported row
+    except Exception as error:
         if is_unreachable(error):
             if down is not None:
                 down.add(endpoint)

@@ -6,13 +6,25 @@ import argparse
 import getpass
 import os
 import sys
-from typing import Any, Callable, Sequence, TextIO
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
 
 from drctl import exitcodes
 from drctl.clock import Clock
-from drctl.config import (FAILBACK_REQUIRES, FAILOVER_REQUIRES, LOST_WRITES_REQUIRES, OUTPUTS,
-                          REJOIN_REQUIRES, STATUS_REQUIRES, SWITCHOVER_REQUIRES, VERIFY_REQUIRES,
-                          ConfigError, DrConfig, flag_of, load_outputs_files)
+from drctl.config import (
+    FAILBACK_REQUIRES,
+    FAILOVER_REQUIRES,
+    LOST_WRITES_REQUIRES,
+    OUTPUTS,
+    REJOIN_REQUIRES,
+    STATUS_REQUIRES,
+    SWITCHOVER_REQUIRES,
+    VERIFY_REQUIRES,
+    ConfigError,
+    DrConfig,
+    flag_of,
+    load_outputs_files,
+)
 from drctl.log import EventLog
 
 EPILOG = "exit codes:\n" + "\n".join(f"  {code:>3}  {text}" for code, text in exitcodes.DESCRIPTIONS.items())

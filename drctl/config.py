@@ -20,9 +20,10 @@ derived from `environment_suffix` when no output gives them.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 from urllib.parse import urlparse
 
 import contract
@@ -149,7 +150,7 @@ class DrConfig:
 
     @classmethod
     def build(cls, outputs: Mapping[str, Any] | None = None,
-              overrides: Mapping[str, Any] | None = None) -> "DrConfig":
+              overrides: Mapping[str, Any] | None = None) -> DrConfig:
         """Outputs, then flag overrides (None = not given), then contract-derived names."""
         values: dict[str, Any] = {}
         sources: dict[str, str] = {}

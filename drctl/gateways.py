@@ -13,13 +13,19 @@ import datetime as _dt
 import json
 import socket
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import (ClientError, ConnectionClosedError, ConnectTimeoutError,
-                                 EndpointConnectionError, ReadTimeoutError)
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 
 import contract
 
@@ -158,7 +164,7 @@ class Latch:
                            "reason": self.reason}, sort_keys=True)
 
     @classmethod
-    def parse(cls, text: str) -> "Latch":
+    def parse(cls, text: str) -> Latch:
         try:
             doc = json.loads(text)
         except json.JSONDecodeError:
@@ -342,7 +348,7 @@ class MetricsGateway(_Gateway):
     def latest(self, namespace: str, metric: str, dimensions: Mapping[str, str], *,
                statistic: str = "Maximum", minutes: int = 15, now: _dt.datetime | None = None
                ) -> Datapoint | None:
-        end = now or _dt.datetime.now(_dt.timezone.utc)
+        end = now or _dt.datetime.now(_dt.UTC)
         found = self._call(
             "get_metric_statistics", Namespace=namespace, MetricName=metric,
             Dimensions=[{"Name": k, "Value": v} for k, v in dimensions.items()],
@@ -527,7 +533,8 @@ class S3Gateway(_Gateway):
                    for v in found.get("Versions", []) + found.get("DeleteMarkers", [])
                    if v["Key"] == key]
         if victims:
-            self._call("delete_objects", client=self.action_client, Bucket=bucket, Delete={"Objects": victims, "Quiet": True})
+            self._call("delete_objects", client=self.action_client, Bucket=bucket,
+                       Delete={"Objects": victims, "Quiet": True})
         else:  # unversioned bucket or nothing there: a plain delete is harmless
             self._call("delete_object", client=self.action_client, Bucket=bucket, Key=key)
         return len(victims)

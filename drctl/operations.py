@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -27,9 +28,20 @@ from drctl.clock import Clock
 from drctl.config import DrConfig, other
 from drctl.gateways import GlobalClusterState, Latch, Member, error_code, is_unreachable
 from drctl.log import EventLog
-from drctl.probes import (RPO_LAG_NAME, alarm_check, alarm_state, cluster_check,
-                          ddb_latency_check, describe_global, health_check, lag_check, latch_name,
-                          s3_metrics_check, s3_rules_check, table_check)
+from drctl.probes import (
+    RPO_LAG_NAME,
+    alarm_check,
+    alarm_state,
+    cluster_check,
+    ddb_latency_check,
+    describe_global,
+    health_check,
+    lag_check,
+    latch_name,
+    s3_metrics_check,
+    s3_rules_check,
+    table_check,
+)
 
 REJOIN_HELP = (
     "After an unplanned failover the old primary cluster must rejoin the global database as a "
@@ -152,7 +164,7 @@ class _Waiter:
     def _read(self, elapsed: float) -> GlobalClusterState | None:
         try:
             return self.gw.aurora(self.region).global_cluster(self.cfg.global_cluster_id)  # type: ignore[no-any-return]
-        except Exception as error:  # noqa: BLE001 - transient errors are retried until timeout
+        except Exception as error:
             if not (is_unreachable(error) or isinstance(error, ClientError)):
                 raise
             self.log.warning("wait_poll_failed", region=self.region, error=str(error),
@@ -174,7 +186,7 @@ def _refused(op: str, reasons: list[str], checks: list[Check], log: EventLog, **
 
 
 def _now_iso(clock: Clock) -> str:
-    return clock.now().astimezone(_dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return clock.now().astimezone(_dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 # -- steps shared by every operation ----------------------------------------------------------------
@@ -190,7 +202,7 @@ def send_once(op: str, api: str, region: str, request: Callable[[], None],
         return "sent", ""
     except ClientError as error:
         cause, lost = f"{error_code(error)}: {error}", False
-    except Exception as error:  # noqa: BLE001 - only "no response" is handled here
+    except Exception as error:
         if not is_unreachable(error):
             raise
         cause, lost = f"no response ({error})", True
@@ -199,7 +211,7 @@ def send_once(op: str, api: str, region: str, request: Callable[[], None],
     for attempt in range(3):  # AWS may take a moment to show the operation
         try:
             g = reread()
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             if not (is_unreachable(error) or isinstance(error, ClientError)):
                 raise
             seen = f"re-read failed: {error}"
@@ -256,7 +268,7 @@ def operator_identity(gw: Any, region: str, operator: str, log: EventLog) -> str
     """`operator` plus the IAM principal (regional STS), for the audit trail."""
     try:
         principal = gw.identity(region).caller_arn()
-    except Exception as error:  # noqa: BLE001 - the audit keeps the operator name anyway
+    except Exception as error:
         log.warning("identity_unknown", region=region, error=str(error))
         return operator
     return f"{operator} ({principal})"
@@ -551,7 +563,6 @@ def failover(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, *, confirm_dat
             "re-run with --confirm-data-loss to proceed (or --dry-run to see the plan and last lag). "
             "If the primary region is healthy use `drctl switchover` (no data loss) instead"], [], log)
 
-    aurora = gw.aurora(region)
     g, read_check = _read_from(cfg, gw, region, log)
     if g is None:
         code = exitcodes.UNREACHABLE if read_check.state == UNREACHABLE else exitcodes.REFUSED

@@ -9,21 +9,32 @@ costs one read timeout, not one per check; progress goes to stderr (the event lo
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 import contract
 from drctl import exitcodes
-from drctl.checks import (FAIL, ROUTE53_ENDPOINT, UNREACHABLE, Check, Down, guarded,
-                          render_table)
+from drctl.checks import FAIL, ROUTE53_ENDPOINT, UNREACHABLE, Check, Down, guarded, render_table
 from drctl.clock import Clock
 from drctl.config import DrConfig, other
 from drctl.log import EventLog
-from drctl.probes import (alarm_check, cluster_check, ddb_latency_check, guarded_dns,
-                          health_check, lag_check, latch_check, read_global, s3_metrics_check,
-                          s3_rules_check, table_check, writer_role)
+from drctl.probes import (
+    alarm_check,
+    cluster_check,
+    ddb_latency_check,
+    guarded_dns,
+    health_check,
+    lag_check,
+    latch_check,
+    read_global,
+    s3_metrics_check,
+    s3_rules_check,
+    table_check,
+    writer_role,
+)
 
 
 @dataclass

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import uuid as _uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 from drctl import exitcodes
 from drctl.clock import Clock
@@ -127,7 +128,7 @@ def verify(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, *, source_role: 
                 break
             clock.sleep(poll)
         result.exit_code = exitcodes.OK if ddb.replicated and s3.replicated else exitcodes.UNHEALTHY
-    except Exception as error:  # noqa: BLE001 - reported; cleanup still runs below
+    except Exception as error:
         result.error = str(error)
         result.exit_code = exitcodes.UNREACHABLE if is_unreachable(error) else exitcodes.FAILED
         log.error("verify_error", error=str(error))
@@ -157,7 +158,7 @@ def _cleanup(gw: Any, log: EventLog, result: VerifyResult, table: str,
         try:
             step()
             log.info("canary_deleted", target=what)
-        except Exception as error:  # noqa: BLE001 - keep cleaning the rest
+        except Exception as error:
             result.cleanup_errors.append(f"{what}: {error}")
             log.error("canary_cleanup_failed", target=what, error=str(error))
     for p in result.probes:

@@ -26,7 +26,9 @@ import sys
 import tempfile
 import threading
 import time
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -63,6 +65,12 @@ class HangingServer:
         self.sock.close()
 
 
+def default_gateways(session: Any, endpoints: dict[str, str], args: Any) -> Any:
+    """drctl's gateways with its default timeouts and attempts, endpoints on 127.0.0.1."""
+    from drctl.gateways import AwsGateways
+    return AwsGateways(session, endpoint_url=endpoints)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -79,7 +87,6 @@ def main() -> int:
     from test_drctl_moto import add_moto_gaps, make_platform  # the tests' platform on moto
 
     from drctl.cli import main as drctl
-    from drctl.gateways import AwsGateways
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -101,7 +108,7 @@ def main() -> int:
                 out, err = io.StringIO(), io.StringIO()
                 start = time.monotonic()
                 code = drctl(["status", "--outputs", f.name, "--json"], stdout=out, stderr=err,
-                             gateways=lambda a: AwsGateways(run_session, endpoint_url=endpoints))
+                             gateways=partial(default_gateways, run_session, endpoints))
                 elapsed = time.monotonic() - start
                 times.append(elapsed)
                 doc = json.loads(out.getvalue())
@@ -111,7 +118,7 @@ def main() -> int:
             return times
 
         print(f"drctl status, {P} hanging (accepts, never answers), {D} on moto; {args.runs} runs")
-        current = timed("current")
+        current = timed("status")
         print(f"RESULT drctl status with one region hanging: median {statistics.median(current):.1f} s, "
               f"max {max(current):.1f} s (target <= 15 s)")
     finally:

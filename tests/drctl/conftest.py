@@ -10,9 +10,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from drctl_fakes import FakeGateways, World, config  # noqa: E402
+from drctl_fakes import FakeGateways, World, config
 
-from drctl.log import EventLog  # noqa: E402
+from drctl.log import EventLog
 
 
 @pytest.fixture

@@ -9,17 +9,30 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
 from drctl.config import DrConfig
-from drctl.gateways import (Alarm, ClusterState, Datapoint, GlobalClusterState, HealthStatus,
-                            Latch, Member, NotFound, ReplicationRule, Snapshot, TableState,
-                            Unreachable, route53_healthy)
+from drctl.gateways import (
+    Alarm,
+    ClusterState,
+    Datapoint,
+    GlobalClusterState,
+    HealthStatus,
+    Latch,
+    Member,
+    NotFound,
+    ReplicationRule,
+    Snapshot,
+    TableState,
+    Unreachable,
+    route53_healthy,
+)
 
 PRIMARY, DR = "us-east-1", "us-east-2"
 ACCOUNT = "111122223333"
-T0 = dt.datetime(2026, 11, 25, 3, 0, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 11, 25, 3, 0, 0, tzinfo=dt.UTC)
 
 
 class FakeClock:
@@ -288,7 +301,7 @@ class FakeDynamo:
 
 
 class FakeS3:
-    buckets = {PRIMARY: "audit-primary", DR: "audit-dr"}
+    buckets: ClassVar[dict[str, str]] = {PRIMARY: "audit-primary", DR: "audit-dr"}
 
     def __init__(self, w, region):
         self.w, self.region = w, region
@@ -303,7 +316,7 @@ class FakeS3:
         self.w.call("s3", self.region, "put_object")
         now = self.w.clock.monotonic()
         self.w.objects[(bucket, key)] = now
-        peer_bucket = [b for b in self.buckets.values() if b != bucket][0]
+        peer_bucket = next(b for b in self.buckets.values() if b != bucket)
         self.w.objects[(peer_bucket, key)] = now + self.w.s3_delay
 
     def object_exists(self, bucket, key):

@@ -4,8 +4,7 @@ import pytest
 
 import contract
 from drctl.cli import main
-from drctl.config import (OUTPUTS, ConfigError, DrConfig, load_outputs_file, load_outputs_files,
-                          parse_outputs)
+from drctl.config import OUTPUTS, ConfigError, DrConfig, load_outputs_file, load_outputs_files, parse_outputs
 
 TF = {"primary_region": {"value": "us-east-1", "type": "string", "sensitive": False},
       "dr_region": {"value": "us-west-2", "type": "string", "sensitive": False},
@@ -32,7 +31,7 @@ def test_cdktf_outputs_file_with_several_stacks_is_merged():
 
 
 def test_a_key_written_twice_with_different_values_is_an_error():
-    with pytest.raises(ConfigError, match="dr_region.*payments-dr-dr"):
+    with pytest.raises(ConfigError, match=r"dr_region.*payments-dr-dr"):
         parse_outputs({"payments-dr-dr": {"dr_region": "us-east-2"},
                        "payments-dr-routing": {"dr_region": "us-west-2"}})
 

@@ -6,10 +6,11 @@ DynamoDB/S3 replication metrics and the SSM latch."""
 import io
 import json
 
+from drctl_fakes import DR, PRIMARY, FakeGateways
+
 from drctl import exitcodes
 from drctl.cli import main
 from drctl.operations import Overrides, planned_switchover
-from drctl_fakes import DR, PRIMARY, FakeGateways
 
 GATE = "/payments-dr/dev/failback/primary"
 ARGS = ["failback", "--primary-region", PRIMARY, "--dr-region", DR, "--environment-suffix", "dev",

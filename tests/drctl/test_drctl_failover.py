@@ -2,12 +2,11 @@ import io
 import json
 
 from botocore.exceptions import ClientError
-
+from drctl_fakes import DR, PRIMARY, FakeGateways, arn
 
 from drctl import exitcodes
 from drctl.cli import main
 from drctl.operations import REJOIN_HELP, Overrides, failover, planned_switchover
-from drctl_fakes import DR, PRIMARY, FakeGateways, arn
 
 DR_ARN = arn(DR, "payments-dr-dev")
 

@@ -160,7 +160,7 @@ def test_snapshot_copy_and_listing_parameters():
 
 def test_events_are_read_for_one_cluster_in_a_window():
     rds = client("rds", "us-east-1")
-    start, end = dt.datetime(2026, 11, 11, tzinfo=dt.timezone.utc), dt.datetime(2026, 11, 25, tzinfo=dt.timezone.utc)
+    start, end = dt.datetime(2026, 11, 11, tzinfo=dt.UTC), dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
     with Stubber(rds) as stub:
         stub.add_response("describe_events", {"Events": [{
             "SourceIdentifier": "payments-primary-dev", "SourceType": "db-cluster",
@@ -203,6 +203,6 @@ def test_dns_gateway_resolves_locally_and_bounds_a_hanging_resolver(monkeypatch)
     assert DnsGateway().addresses("localhost")  # /etc/hosts, no network
     release = threading.Event()
     monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: release.wait(5) or [])
-    with pytest.raises(Unreachable, match="no answer for pay.example in 0.2 s"):
+    with pytest.raises(Unreachable, match=r"no answer for pay\.example in 0\.2 s"):
         DnsGateway(timeout=0.2).addresses("pay.example")
     release.set()

@@ -13,10 +13,10 @@ from botocore.awsrequest import AWSResponse
 from drctl import exitcodes
 from drctl.cli import main
 from drctl.clock import Clock
+from drctl.config import DrConfig
 from drctl.gateways import AwsGateways, NotFound, Unreachable
 from drctl.log import EventLog
 from drctl.operations import failover
-from drctl.config import DrConfig
 
 P, D = "us-east-1", "us-east-2"
 ENV = "dev"

@@ -5,11 +5,12 @@ import datetime as dt
 import io
 import json
 
+from drctl_fakes import DR, PRIMARY, T0, FakeGateways, arn
+
 from drctl import exitcodes
 from drctl.cli import main
 from drctl.gateways import ClusterState, Event, Snapshot
 from drctl.recovery import fencing_verdict, lost_writes, manual_copy_id, rejoin
-from drctl_fakes import DR, PRIMARY, T0, FakeGateways, arn
 
 SNAP = "rds:unplanned-global-failover-payments-primary-dev-2026-11-25-02-12"
 
@@ -67,7 +68,8 @@ def test_old_region_still_dark_exits_3(world, gw, cfg, log):
 def test_fencing_verdicts():
     at = T0
     assert fencing_verdict([])[0] == "unknown"
-    assert fencing_verdict([Event("c", "Global database failover: writes fenced on the old primary", at)])[0] == "succeeded"
+    fenced = Event("c", "Global database failover: writes fenced on the old primary", at)
+    assert fencing_verdict([fenced])[0] == "succeeded"  # "failover" is not "failed"
     assert fencing_verdict([Event("c", "Unable to fence writes on the old primary", at)])[0] == "failed"
     assert fencing_verdict([Event("c", "DB cluster created", at)])[0] == "unknown"
 

@@ -2,11 +2,11 @@ import io
 import json
 
 import pytest
+from drctl_fakes import DR, PRIMARY, FakeGateways, config
 
 from drctl import exitcodes
 from drctl.cli import main
 from drctl.status import collect_status
-from drctl_fakes import DR, PRIMARY, FakeGateways, config
 
 
 def run(world, gw, cfg, log):

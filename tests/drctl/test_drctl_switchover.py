@@ -2,11 +2,11 @@ import io
 
 import pytest
 from botocore.exceptions import ClientError
+from drctl_fakes import DR, PRIMARY, FakeGateways, arn
 
 from drctl import exitcodes
 from drctl.cli import main
 from drctl.operations import planned_switchover
-from drctl_fakes import DR, PRIMARY, FakeGateways, arn
 
 DR_ARN = arn(DR, "payments-dr-dev")
 ARGS = ["--primary-region", PRIMARY, "--dr-region", DR, "--environment-suffix", "dev",
