@@ -236,8 +236,10 @@ def rejoin(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, *, old_role: str
               for i in instances),
             f"wait until `drctl status` shows {old_id} as a member, replicating (not pending-resync)",
             f"Terraform, stack {stack}: `terraform state rm` the old cluster and instances, then "
-            f"`terraform import` the new ones; its plan shows master_username/database_name changes "
-            "for a cluster that now is a secondary: do not apply those, fail back first",
+            "`terraform import` the new ones, then `terraform plan` and READ it: the stack declares "
+            "this cluster as the global cluster's source with a master user and database name; if "
+            "the plan replaces or modifies the cluster, do not apply (drctl cannot check this "
+            "offline); fail back first and resolve the plan with the platform owners",
             "`drctl failback --dry-run`, then `drctl failback` (switchover back: after it the cluster "
             f"in {old_region} is the writer again, and the stack's plan is clean)",
         ]

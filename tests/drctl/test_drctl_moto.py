@@ -10,6 +10,8 @@ import json
 import pytest
 from botocore.awsrequest import AWSResponse
 
+import contract
+
 from drctl import exitcodes
 from drctl.cli import main
 from drctl.clock import Clock
@@ -166,8 +168,12 @@ def test_dynamo_and_s3_gateways(platform, aws_session, moto_url):
 
 def test_status_end_to_end_on_moto(platform, aws_session, moto_url, tmp_path):
     add_moto_gaps(aws_session)
-    outputs = tmp_path / "outputs.json"
-    outputs.write_text(json.dumps({"payments-dr": platform}))  # cdktf outputs format
+    outputs = tmp_path / "outputs.json"  # cdktf outputs format, one entry per stack (contract.OUTPUTS)
+    stacks: dict = {}
+    for key, value in platform.items():
+        stacks.setdefault(contract.OUTPUTS[key][0], {})[key] = value
+    assert len(stacks) >= 3
+    outputs.write_text(json.dumps(stacks))
 
     def run():
         out = io.StringIO()
