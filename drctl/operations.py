@@ -52,7 +52,7 @@ REJOIN_HELP = (
     "without master user or database name), then re-run `drctl failback`.")
 
 Confirm = Callable[[str], bool]
-GATE_CLEAR_NOTE = "about 1-2 minutes (gate alarm evaluation plus Route 53 health checking)"
+GATE_CLEAR_NOTE = "about 1-2 minutes: gate alarm evaluation plus Route 53 health checking"
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,10 @@ def region_checks(cfg: DrConfig, gw: Any, role: str, clock: Clock, log: EventLog
         add("aurora", "replication lag", lambda: lag_check(cfg, gw, role, clock))
     for table in cfg.tables:
         add("dynamodb", f"replica {table}", partial(table_check, cfg, gw, role, table))
-    add("dynamodb", f"ddb latency {role}->{other(role)}", lambda: ddb_latency_check(cfg, gw, role, clock))
+    for table in cfg.tables:  # both tables: a lagging idempotency replica re-accepts retries
+        name = f"ddb latency {role}->{other(role)}"
+        add("dynamodb", name if table == cfg.dynamodb_table_name else f"{name} {table}",
+            partial(ddb_latency_check, cfg, gw, role, clock, table))
     holder: dict[str, str | None] = {}
 
     def rules() -> Check:
