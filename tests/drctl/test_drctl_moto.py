@@ -11,7 +11,6 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 import contract
-
 from drctl import exitcodes
 from drctl.cli import main
 from drctl.clock import Clock
