@@ -136,3 +136,20 @@ def test_cli_needs_yes_without_a_terminal_and_override_needs_a_reason(world):
                 clock=world.clock, stdout=out, stderr=io.StringIO())
     assert code == 0 and json.loads(out.getvalue())["outcome"] == "completed"
     assert world.latches[(DR, GATE)].by.startswith("carol")
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_cli_asks_on_a_terminal_and_only_yes_proceeds(world):
+    after_failover(world)
+    err = io.StringIO()
+    code = main(ARGS, gateways=lambda a: FakeGateways(world), clock=world.clock, stdout=io.StringIO(),
+                stderr=err, stdin=_Terminal("y\n"))
+    assert code == exitcodes.REFUSED and "Type 'yes' to proceed" in err.getvalue()
+    assert not world.ops("switchover_global_cluster")
+    code = main(ARGS, gateways=lambda a: FakeGateways(world), clock=world.clock, stdout=io.StringIO(),
+                stderr=io.StringIO(), stdin=_Terminal("yes\n"))
+    assert code == 0 and len(world.ops("switchover_global_cluster")) == 1
