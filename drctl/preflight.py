@@ -152,7 +152,7 @@ class Clients:
         from botocore.config import Config
         self._session, self._endpoint_url = session, endpoint_url
         self._config = Config(connect_timeout=CONNECT_TIMEOUT_S, read_timeout=READ_TIMEOUT_S,
-                              retries={"max_attempts": 1, "mode": "standard"})
+                              retries={"total_max_attempts": 1, "mode": "standard"})
         self._cache: dict[tuple[str, str], Any] = {}
 
     def __call__(self, service: str, region: str) -> Any:
@@ -610,7 +610,8 @@ def run_checks(target: Target, clients: ClientFactory, resolver: Resolver) -> Re
     except Exception as error:  # noqa: BLE001 - reported, never passed
         failed = error_result("credentials", target.settings.primary_region, error)
         if isinstance(error, ClientError) and failed.status is Status.UNKNOWN:  # ExpiredToken & co.
-            failed = Result("credentials", target.settings.primary_region, Status.FAIL, f"credentials rejected: {_code(error)}",
+            failed = Result("credentials", target.settings.primary_region, Status.FAIL,
+                            f"credentials rejected: {_code(error)}",
                             "refresh or replace the credentials, then re-run")
         results.insert(0, failed)
     if identity is None or results[0].status is not Status.PASS:
@@ -757,8 +758,9 @@ def default_clients(args: argparse.Namespace) -> ClientFactory:
 
 def main(args: argparse.Namespace, *, log: EventLog, stdout: TextIO | None = None,
          stderr: TextIO | None = None, environ: Mapping[str, str] | None = None,
-         clients: Callable[[argparse.Namespace], ClientFactory] = default_clients,
-         resolver: Resolver = public_name_servers) -> int:
+         clients: Callable[[argparse.Namespace], ClientFactory] | None = None,
+         resolver: Resolver | None = None) -> int:
+    """`drctl preflight`; `clients`/`resolver` default to boto3 and public DNS (tests inject)."""
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     try:
         target = Target.from_env(environ, fresh_account=args.fresh_account)
@@ -766,7 +768,7 @@ def main(args: argparse.Namespace, *, log: EventLog, stdout: TextIO | None = Non
         log.error("settings_error", problems=error.problems)
         print(f"drctl preflight: {error}", file=stderr)
         return exitcodes.USAGE
-    report = preflight(target, clients(args), resolver, log)
+    report = preflight(target, (clients or default_clients)(args), resolver or public_name_servers, log)
     stdout.write((report.to_json() if args.json else report.to_table()) + "\n")
     stdout.flush()
     return report.exit_code
