@@ -689,3 +689,61 @@ def test_event_log_records_every_check():
     log = EventLog(io.StringIO(), command="preflight")
     report = preflight.preflight(target(), acct, delegated, log)
     assert len(log.named("check")) == len(report.results)
+
+
+# -- moto server: real HTTP serialization through the command line ----------------------------------
+
+def test_cli_against_moto_server(moto_url, monkeypatch):
+    """The real client factory against moto on 127.0.0.1. moto does not implement Lambda
+    GetAccountSettings, RDS DescribeDBEngineVersions, Route 53 GetAccountLimit or the public
+    Powertools parameter: those must come out UNKNOWN/FAIL, never PASS."""
+    for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "TF_STATE_BUCKET", "AWS_ACCOUNT_ID",
+                "TFC_ORGANIZATION", "TFC_WORKSPACE", "ALARM_EMAIL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    session = boto3.Session(region_name=P)
+
+    def c(service: str, region: str = P) -> Any:
+        return session.client(service, region_name=region, endpoint_url=moto_url)
+    moto_account = c("sts").get_caller_identity()["Account"]
+    # moto's zone ids do not look like Route 53's (Settings rejects them as HOSTED_ZONE_ID), so
+    # this runs the other path: no HOSTED_ZONE_ID, a zone named DOMAIN_NAME from an earlier apply.
+    zone = c("route53").create_hosted_zone(Name="payments.acme-payments.com", CallerReference="pf")
+    servers = zone["DelegationSet"]["NameServers"]
+    bucket = f"payments-dr-tfstate-dev-{moto_account}-{D}"
+    s3 = c("s3", D)
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": D})
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    key = c("kms", D).create_key()["KeyMetadata"]["Arn"]
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [{
+        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}}]})
+    s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls={
+        "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+    arn = c("iam").create_role(RoleName="payments-dr-apigateway-cloudwatch",
+                               AssumeRolePolicyDocument=urllib.parse.unquote(trust()))["Role"]["Arn"]
+    c("apigateway", P).update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": arn}])
+    for k, v in {**ENV, "HOSTED_ZONE_ID": ""}.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setattr(preflight, "public_name_servers",
+                        lambda name: servers if name == "payments.acme-payments.com" else [])
+
+    out = io.StringIO()
+    err = io.StringIO()
+    code = cli.main(["preflight", "--json", "--quiet", "--endpoint-url", moto_url], stdout=out, stderr=err)
+    assert out.getvalue(), (code, err.getvalue())
+    checks = {(c["check"], c["region"]): c for c in json.loads(out.getvalue())["checks"]}
+    status = {k: v["status"] for k, v in checks.items()}
+    assert status[("credentials", "")] == status[("region", P)] == status[("region", D)] == "PASS"
+    assert status[("hosted-zone", "")] == status[("dns-delegation", "")] == "PASS"
+    for name in ("state-bucket", "state-bucket-versioning", "state-bucket-encryption", "state-bucket-access"):
+        assert status[(name, D)] == "PASS", checks[(name, D)]
+    assert status[("apigateway-logging-role", P)] == "PASS"  # trust policy decoded from a real response
+    assert status[("apigateway-logging-role", D)] == "FAIL"  # moto: not set in the DR region
+    assert status[("powertools-layer", P)] == "FAIL"  # moto has no public Powertools parameter
+    for name in ("lambda-concurrency", "aurora-global"):  # not implemented by moto
+        assert status[(name, P)] == "UNKNOWN", checks[(name, P)]
+    assert status[("aurora-orderable", P)] == "FAIL"  # moto lists no orderable aurora-postgresql 17.7
+    assert code == exitcodes.UNHEALTHY
