@@ -26,7 +26,7 @@ import urllib.parse
 from dataclasses import asdict, dataclass
 from enum import Enum
 from functools import partial
-from typing import Any, Callable, Iterable, Mapping, Sequence, TextIO
+from typing import Any, Callable, Iterable, Mapping, TextIO
 
 from botocore.exceptions import (ClientError, ConnectionClosedError, ConnectTimeoutError,
                                  EndpointConnectionError, NoCredentialsError, ReadTimeoutError)
@@ -337,9 +337,12 @@ def check_lambda_concurrency(lam: Any, region: str, reservations: Mapping[str, i
     left = unreserved + already - wanted
     what = " + ".join(f"{n} ({name})" for name, n in reservations.items())
     if left < floor:
+        # A quota below 100 can never hold a reservation; above it, others' + ours + 100.
+        others = limit - unreserved - already
+        needed = others + wanted + max(LAMBDA_DOCUMENTED_MIN_UNRESERVED, contract.LAMBDA_MIN_UNRESERVED_CONCURRENCY)
         return Result("lambda-concurrency", region, Status.FAIL,
                       f"reserving {what} leaves {left} of quota {limit} unreserved; Lambda requires {floor}",
-                      f"{quota_fix} to at least {limit + floor - left}, or set LAMBDA_RESERVED_CONCURRENCY=-1")
+                      f"{quota_fix} to at least {needed}, or set LAMBDA_RESERVED_CONCURRENCY=-1")
     return Result("lambda-concurrency", region, Status.PASS,
                   f"reserving {what} leaves {left} of quota {limit} unreserved (minimum {floor})")
 
@@ -772,6 +775,3 @@ def main(args: argparse.Namespace, *, log: EventLog, stdout: TextIO | None = Non
     stdout.write((report.to_json() if args.json else report.to_table()) + "\n")
     stdout.flush()
     return report.exit_code
-
-
-__all__: Sequence[str] = ("Status", "Result", "Target", "Report", "preflight", "run_checks", "main")
