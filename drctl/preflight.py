@@ -167,13 +167,13 @@ def public_name_servers(name: str) -> list[str]:
     """NS of `name` as a public recursive resolver sees them (dnspython, 5 s in all)."""
     import dns.exception
     import dns.resolver
-    resolver = dns.resolver.Resolver()
-    resolver.lifetime = READ_TIMEOUT_S
     try:
+        resolver = dns.resolver.Resolver()
+        resolver.lifetime = READ_TIMEOUT_S
         answer = resolver.resolve(name, "NS")
     except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer) as error:
         raise NotDelegated(str(error)) from error
-    except (dns.resolver.NoNameservers, dns.exception.Timeout) as error:
+    except (dns.resolver.NoNameservers, dns.resolver.NoResolverConfiguration, dns.exception.Timeout) as error:
         raise DnsUnavailable(str(error) or type(error).__name__) from error
     return [str(record.target) for record in answer]
 
@@ -356,8 +356,8 @@ def check_powertools_layer(ssm: Any, region: str) -> Result:
             return Result("powertools-layer", region, Status.FAIL,
                           f"SSM parameter {name} does not exist here: Powertools {contract.POWERTOOLS_VERSION} "
                           "for this runtime/architecture is not published in this region",
-                          "choose a Powertools release published in both regions (POWERTOOLS_VERSION "
-                          "in contract.py and Pipfile), or other regions")
+                          "use a Powertools release published in both regions (POWERTOOLS_VERSION in "
+                          "contract.py and the Pipfile pin), or another region")
         raise
     return Result("powertools-layer", region, Status.PASS, f"{name} = {value}")
 

@@ -25,6 +25,7 @@ from drctl.log import EventLog
 from drctl.preflight import (DnsUnavailable, NotDelegated, Status, Target, Zone)
 
 ROOT = Path(__file__).resolve().parents[2]
+REAL_PUBLIC_NAME_SERVERS = preflight.public_name_servers
 ACCOUNT = "111122223333"
 P, D = "us-east-1", "us-east-2"
 ZONE_ID = "Z0123456789ABCDEFGHIJ"
@@ -222,6 +223,17 @@ def test_ready_account_passes_every_check_and_exits_0():
     assert report.account == ACCOUNT
 
 
+def test_ready_account_with_reservations_asks_for_each_functions_own_reservation():
+    acct = Account()
+    healthy(acct, reserving=True)  # expects GetFunctionConcurrency of both functions, per region role
+    report = preflight.preflight(target(LAMBDA_RESERVED_CONCURRENCY="50"), acct, delegated)
+    acct.assert_all_called()
+    result = by_check(report)[("lambda-concurrency", D)]
+    assert result.status is Status.PASS
+    assert result.detail == ("reserving 50 (payment-validator-dr-dev) + 5 (payment-health-dr-dev) leaves 945 of "
+                             "quota 1000 unreserved (minimum 100)")
+
+
 def test_table_has_one_row_per_check_with_the_fix_under_failures():
     acct = Account()
     healthy(acct)
@@ -347,6 +359,33 @@ def test_without_hosted_zone_id_an_existing_zone_is_checked():
              {"Id": f"/hostedzone/{ZONE_ID}"})
     result, zone = preflight.check_hosted_zone(acct("route53", P), target(HOSTED_ZONE_ID="").settings)
     assert result.status is Status.PASS and zone is not None and zone.name_servers == tuple(NS)
+
+
+def test_public_name_servers_maps_dnspython_answers_and_errors(monkeypatch):
+    """The default resolver, with dnspython's resolve() faked (no packet leaves the machine)."""
+    import dns.exception
+    import dns.resolver
+
+    class Record:
+        def __init__(self, target: str):
+            self.target = target
+    outcomes: list[Any] = [[Record("ns-1.awsdns-01.org."), Record("ns-2.awsdns-02.co.uk.")],
+                           dns.resolver.NXDOMAIN(), dns.resolver.NoAnswer(), dns.exception.Timeout()]
+    asked: list[tuple[str, str]] = []
+
+    def resolve(self: Any, name: str, rdtype: str) -> Any:
+        asked.append((name, rdtype))
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+    monkeypatch.setattr(dns.resolver.Resolver, "resolve", resolve)
+    lookup = REAL_PUBLIC_NAME_SERVERS  # the module attribute is patched by no_public_dns
+    assert lookup("acme-payments.com") == ["ns-1.awsdns-01.org.", "ns-2.awsdns-02.co.uk."]
+    for expected in (NotDelegated, NotDelegated, DnsUnavailable):
+        with pytest.raises(expected):
+            lookup("acme-payments.com")
+    assert asked == [("acme-payments.com", "NS")] * 4
 
 
 ZONE = Zone(ZONE_ID, "acme-payments.com", tuple(NS))
