@@ -164,7 +164,7 @@ class Clients:
 
 
 def public_name_servers(name: str) -> list[str]:
-    """NS of `name` as a public recursive resolver sees them (dnspython, 5 s in all)."""
+    """NS of `name` as this machine's resolver sees them (dnspython, 5 s in all)."""
     import dns.exception
     import dns.resolver
     try:
@@ -716,7 +716,7 @@ class Report:
             (r.check, r.region or "-", r.status.value, r.detail) for r in self.results]
         w0, w1 = max(len(r[0]) for r in rows), max(len(r[1]) for r in rows)
         lines = []
-        for (check, region, status, detail), result in zip(rows, [None, *self.results]):
+        for (check, region, status, detail), result in zip(rows, [None, *self.results], strict=True):
             lines.append(f"{check:<{w0}}  {region:<{w1}}  {status:<7}  {detail}")
             if result is not None and result.fix and result.status is not Status.PASS:
                 lines.append(f"{'':<{w0}}  {'':<{w1}}  {'':<7}  fix: {result.fix}")
