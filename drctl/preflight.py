@@ -9,8 +9,8 @@ standard library only, so this module never loads cdktf or jsii).
 Each check is a small function returning `Result`s: PASS, WARN, FAIL, UNKNOWN (the question
 could not be answered: a region or DNS did not answer, an unexpected error) or SKIP (does not
 apply, and says why), each with a one-line fix. Nothing is ever a silent pass. Every call is a
-read; clients time out fast (connect 3 s, read 5 s, one attempt) and a region that does not
-answer its first call is not asked again, so a dark region costs seconds.
+read; clients time out fast (connect 3 s, read 5 s, one attempt) and a region that leaves a
+call unanswered is not asked again, so a dark region costs one timeout.
 
 Exit codes (docs/runbook.md "Preflight"): 0 every check PASS/SKIP; 1 any FAIL; 3 no FAIL but
 something UNKNOWN; 6 only WARNs; 2 invalid settings.
@@ -626,10 +626,7 @@ def run_checks(target: Target, clients: ClientFactory, resolver: Resolver) -> Re
 
     dark: set[str] = set()
     for _, region in target.regions:
-        got = _attempt("region", region, partial(check_region, clients("sts", region), region, identity))
-        if got[0].status is Status.UNKNOWN:
-            dark.add(region)
-        results += got
+        results += _in_region(dark, "region", region, partial(check_region, clients("sts", region), region, identity))
     results += _zone_checks(target, clients("route53", GLOBAL_CONTROL_REGION), resolver)
     for role, region in target.regions:
         results += _regional_checks(target, clients, role, region, account, dark)
@@ -646,11 +643,19 @@ def run_checks(target: Target, clients: ClientFactory, resolver: Resolver) -> Re
 
 def _in_region(dark: set[str], check: str, region: str,
                fn: Callable[[], Result | list[Result]]) -> list[Result]:
-    """Run `fn` unless its region already failed to answer (then UNKNOWN, without waiting)."""
+    """Run `fn` unless its region already failed to answer (then UNKNOWN, without waiting);
+    a call that does not answer makes the region dark for the checks after it."""
     if region in dark:
         return [Result(check, region, Status.UNKNOWN, f"not checked: {region} did not answer",
                        f"re-run when {region} answers")]
-    return _attempt(check, region, fn)
+    try:
+        answer = fn()
+    except UNREACHABLE as error:
+        dark.add(region)
+        return [error_result(check, region, error)]
+    except Exception as error:  # noqa: BLE001 - reported as FAIL/UNKNOWN, never passed
+        return [error_result(check, region, error)]
+    return answer if isinstance(answer, list) else [answer]
 
 
 def _zone_checks(target: Target, route53: Any, resolver: Resolver) -> list[Result]:
