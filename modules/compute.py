@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import contract
 from constructs import Construct
 from cdktf import AssetType, TerraformAsset
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
@@ -78,7 +77,7 @@ HEALTH_MEMORY_MB = 256
 HEALTH_TIMEOUT_S = 5
 # The health check gets a small reservation of its own (when reservations are on) so a
 # validator traffic spike can never throttle it and fail the region over by mistake.
-HEALTH_RESERVED_CONCURRENCY = contract.LAMBDA_HEALTH_RESERVED_CONCURRENCY
+HEALTH_RESERVED_CONCURRENCY = 5
 
 
 

@@ -203,7 +203,8 @@ def test_clients_time_out_fast_with_a_single_attempt():
     assert clients("lambda", D) is clients("lambda", D)
 
 
-def test_health_function_reservation_comes_from_the_contract():
+def test_preflight_counts_the_reservations_compute_sets():
+    """compute.py keeps its own HEALTH_RESERVED_CONCURRENCY until it reads the contract's: they must agree."""
     from modules import compute
     assert compute.HEALTH_RESERVED_CONCURRENCY == contract.LAMBDA_HEALTH_RESERVED_CONCURRENCY
     assert set(preflight.RESERVING_FUNCTIONS) == {compute.VALIDATOR, compute.HEALTH}
