@@ -116,11 +116,8 @@ class Target:
     def from_env(cls, environ: Mapping[str, str] | None = None, *,
                  fresh_account: bool = False) -> "Target":
         environ = os.environ if environ is None else environ
-        settings = Settings.from_env(environ)
-        account = str(getattr(settings, "aws_account_id", "") or environ.get("AWS_ACCOUNT_ID", "")).strip()
-        if account and not (account.isdigit() and len(account) == 12):
-            raise SettingsError([f"AWS_ACCOUNT_ID={account!r} is not a 12-digit AWS account id"])
-        return cls(settings, account, environ.get("TF_STATE_BUCKET", "").strip(), fresh_account)
+        settings = Settings.from_env(environ)  # validates AWS_ACCOUNT_ID too
+        return cls(settings, settings.aws_account_id, environ.get("TF_STATE_BUCKET", "").strip(), fresh_account)
 
     @property
     def names(self) -> contract.Names:
@@ -251,7 +248,7 @@ def _zone(route53: Any, zone_id: str) -> tuple[Zone, bool]:
 
 def check_hosted_zone(route53: Any, settings: Settings) -> tuple[Result, Zone | None]:
     """HOSTED_ZONE_ID exists, is public, and is DOMAIN_NAME or a parent; or, without it, the
-    zone the edge stack creates (DOMAIN_NAME itself) and whether one already exists."""
+    zone the foundation stack creates (DOMAIN_NAME itself) and whether one already exists."""
     domain = _host(settings.domain_name)
     if not settings.hosted_zone_id:
         listed = route53.list_hosted_zones_by_name(DNSName=domain, MaxItems="10")["HostedZones"]
@@ -259,10 +256,10 @@ def check_hosted_zone(route53: Any, settings: Settings) -> tuple[Result, Zone | 
                 and not z.get("Config", {}).get("PrivateZone")]
         if not same:
             return Result("hosted-zone", "", Status.WARN,
-                          f"HOSTED_ZONE_ID not set: {contract.EDGE_STACK} creates a new zone {domain}; "
+                          f"HOSTED_ZONE_ID not set: {contract.FOUNDATION_STACK} creates a new zone {domain}; "
                           "certificate validation then waits (up to 45 min) for the parent to delegate it",
                           "set HOSTED_ZONE_ID to an existing delegated public zone, or add the new zone's "
-                          f"NS records at the parent right after applying {contract.EDGE_STACK}"), None
+                          f"NS records at the parent right after applying {contract.FOUNDATION_STACK}"), None
         if len(same) > 1:
             ids = ", ".join(z["Id"].rsplit("/", 1)[-1] for z in same)
             return Result("hosted-zone", "", Status.WARN,
@@ -271,7 +268,7 @@ def check_hosted_zone(route53: Any, settings: Settings) -> tuple[Result, Zone | 
         zone, _ = _zone(route53, same[0]["Id"])
         return Result("hosted-zone", "", Status.PASS,
                       f"HOSTED_ZONE_ID not set; zone {zone.id} ({domain}) exists from an earlier "
-                      f"{contract.EDGE_STACK} apply"), zone
+                      f"{contract.FOUNDATION_STACK} apply"), zone
     try:
         zone, private = _zone(route53, settings.hosted_zone_id)
     except ClientError as error:
@@ -550,25 +547,32 @@ def check_health_check_quota(route53: Any) -> Result:
 
 
 def check_alarm_subscription(sns: Any, region: str, role: str, target: Target, account: str) -> Result:
-    """ALARM_EMAIL's subscription was confirmed (pending ones never receive an alarm)."""
-    email = target.settings.alarm_email
-    if not email:
-        return Result("alarm-subscription", region, Status.SKIP, "ALARM_EMAIL not set")
+    """Every ALARM_EMAIL / ALARM_HTTPS_ENDPOINTS subscription was confirmed: a pending one
+    never receives an alarm."""
+    wanted = [*target.settings.alarm_emails, *target.settings.alarm_https_endpoints]
+    if not wanted:
+        return Result("alarm-subscription", region, Status.SKIP, "ALARM_EMAIL / ALARM_HTTPS_ENDPOINTS not set")
     topic = f"arn:{PARTITION}:sns:{region}:{account}:{target.names.regional('alarms', role)}"
     try:
-        subs = [s for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic)
-                for s in page.get("Subscriptions", []) if s.get("Endpoint") == email]
+        subs = {s.get("Endpoint"): s["SubscriptionArn"]
+                for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic)
+                for s in page.get("Subscriptions", [])}
     except ClientError as error:
         if _is(error, "NotFound"):
             return Result("alarm-subscription", region, Status.SKIP, "alarm topic not created yet")
         raise
-    if not subs:
-        return Result("alarm-subscription", region, Status.SKIP, f"{email} not subscribed yet (the apply does it)")
-    if any(s["SubscriptionArn"] == "PendingConfirmation" for s in subs):
+    pending = [e for e in wanted if subs.get(e) == "PendingConfirmation"]
+    missing = [e for e in wanted if e not in subs]
+    if pending:
         return Result("alarm-subscription", region, Status.WARN,
-                      f"{email} has not confirmed the subscription: alarms are not e-mailed",
-                      "click the link in the 'AWS Notification - Subscription Confirmation' e-mail")
-    return Result("alarm-subscription", region, Status.PASS, f"{email} confirmed")
+                      f"not confirmed, so alarms do not reach them: {', '.join(pending)}",
+                      "e-mail: click the link in 'AWS Notification - Subscription Confirmation'; "
+                      "HTTPS: the endpoint must visit the SubscribeURL it was sent")
+    if len(missing) == len(wanted):
+        return Result("alarm-subscription", region, Status.SKIP, "not subscribed yet (the apply does it)")
+    later = f"; not subscribed yet: {', '.join(missing)}" if missing else ""
+    confirmed = ", ".join(e for e in wanted if e not in missing)
+    return Result("alarm-subscription", region, Status.PASS, f"confirmed: {confirmed}{later}")
 
 
 # -- running the checks -------------------------------------------------------------------------

@@ -282,7 +282,7 @@ def test_matching_account_id_is_reported():
 
 
 def test_invalid_aws_account_id_is_a_settings_error():
-    with pytest.raises(preflight.SettingsError, match="AWS_ACCOUNT_ID='12345' is not a 12-digit"):
+    with pytest.raises(preflight.SettingsError, match="AWS_ACCOUNT_ID='12345' is not an AWS account id"):
         target(AWS_ACCOUNT_ID="12345")
 
 
@@ -354,7 +354,7 @@ def test_without_hosted_zone_id_a_zone_to_be_created_warns_about_delegation():
         {"DNSName": "payments.acme-payments.com", "MaxItems": "10"})
     result, zone = preflight.check_hosted_zone(acct("route53", P), target(HOSTED_ZONE_ID="").settings)
     assert result.status is Status.WARN and zone is None
-    assert contract.EDGE_STACK in result.detail and "NS records" in result.fix
+    assert contract.FOUNDATION_STACK in result.detail and "NS records" in result.fix
 
 
 def test_without_hosted_zone_id_an_existing_zone_is_checked():
@@ -626,15 +626,34 @@ def test_health_check_quota_nearly_used_warns():
     assert preflight.check_health_check_quota(acct("route53", P)).status is Status.WARN
 
 
-def test_unconfirmed_alarm_subscription_warns():
-    acct = Account()
+def alarm_subscription(acct: Account, subscriptions: list[tuple[str, str, str]]) -> preflight.Result:
     topic = f"arn:aws:sns:{D}:{ACCOUNT}:payments-alarms-dr-dev"
     acct.add("sns", D, "list_subscriptions_by_topic", {"Subscriptions": [
-        {"SubscriptionArn": "PendingConfirmation", "Owner": ACCOUNT, "Protocol": "email",
-         "Endpoint": "sre@acme-payments.com", "TopicArn": topic}]}, {"TopicArn": topic})
-    result = preflight.check_alarm_subscription(acct("sns", D), D, "dr", target(ALARM_EMAIL="sre@acme-payments.com"),
-                                                ACCOUNT)
-    assert result.status is Status.WARN and "not confirmed" in result.detail
+        {"SubscriptionArn": arn, "Owner": ACCOUNT, "Protocol": protocol, "Endpoint": endpoint, "TopicArn": topic}
+        for protocol, endpoint, arn in subscriptions]}, {"TopicArn": topic})
+    t = target(ALARM_EMAIL="sre@acme-payments.com,oncall@acme-payments.com",
+               ALARM_HTTPS_ENDPOINTS="https://events.pagerduty.com/integration/abc/enqueue")
+    return preflight.check_alarm_subscription(acct("sns", D), D, "dr", t, ACCOUNT)
+
+
+def test_unconfirmed_alarm_subscriptions_warn():
+    confirmed = f"arn:aws:sns:{D}:{ACCOUNT}:payments-alarms-dr-dev:0b1c"
+    result = alarm_subscription(Account(), [
+        ("email", "sre@acme-payments.com", confirmed),
+        ("email", "oncall@acme-payments.com", "PendingConfirmation"),
+        ("https", "https://events.pagerduty.com/integration/abc/enqueue", "PendingConfirmation")])
+    assert result.status is Status.WARN
+    assert result.detail == ("not confirmed, so alarms do not reach them: oncall@acme-payments.com, "
+                             "https://events.pagerduty.com/integration/abc/enqueue")
+    assert "SubscribeURL" in result.fix
+
+
+def test_confirmed_alarm_subscriptions_pass_and_name_the_ones_still_to_come():
+    confirmed = f"arn:aws:sns:{D}:{ACCOUNT}:payments-alarms-dr-dev:0b1c"
+    result = alarm_subscription(Account(), [("email", "sre@acme-payments.com", confirmed)])
+    assert result.status is Status.PASS
+    assert result.detail == ("confirmed: sre@acme-payments.com; not subscribed yet: oncall@acme-payments.com, "
+                             "https://events.pagerduty.com/integration/abc/enqueue")
 
 
 # -- errors are never a pass ---------------------------------------------------------------------
@@ -721,7 +740,8 @@ def test_cli_preflight_json_and_exit_code(monkeypatch):
     healthy(acct)
     for key, value in ENV.items():
         monkeypatch.setenv(key, value)
-    for key in ("TF_STATE_BUCKET", "AWS_ACCOUNT_ID", "TFC_ORGANIZATION", "TFC_WORKSPACE", "ALARM_EMAIL"):
+    for key in ("TF_STATE_BUCKET", "AWS_ACCOUNT_ID", "TFC_ORGANIZATION", "TFC_WORKSPACE", "ALARM_EMAIL",
+                "ALARM_HTTPS_ENDPOINTS"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setattr(preflight, "default_clients", lambda args: acct)
     monkeypatch.setattr(preflight, "public_name_servers", delegated)
@@ -769,7 +789,8 @@ def test_cli_against_moto_server(moto_url, monkeypatch):
     GetAccountSettings, RDS DescribeDBEngineVersions, Route 53 GetAccountLimit or the public
     Powertools parameter: those must come out UNKNOWN/FAIL, never PASS."""
     for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "TF_STATE_BUCKET", "AWS_ACCOUNT_ID",
-                "TFC_ORGANIZATION", "TFC_WORKSPACE", "ALARM_EMAIL"):
+                "TFC_ORGANIZATION", "TFC_WORKSPACE", "ALARM_EMAIL",
+                "ALARM_HTTPS_ENDPOINTS"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
