@@ -96,6 +96,10 @@ POWERTOOLS_LAYER_PARAMETER = (
     f"/aws/service/powertools/python/{LAMBDA_ARCHITECTURE}/{LAMBDA_RUNTIME}/{POWERTOOLS_VERSION}")
 # Lambda always keeps this much of the account's concurrency unreserved.
 LAMBDA_MIN_UNRESERVED_CONCURRENCY = 10
+# With LAMBDA_RESERVED_CONCURRENCY on, the validator reserves that many and the health function
+# this many (per region), so a validator spike never throttles the health check. drctl preflight
+# compares the sum with the account's quota.
+LAMBDA_HEALTH_RESERVED_CONCURRENCY = 5
 
 # -- health ------------------------------------------------------------------------------
 # Route 53 health checks match this string in the body of GET /health (HTTPS_STR_MATCH), so

@@ -97,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="region role to write the canaries in (default primary)")
     p.add_argument("--timeout", type=float, default=120, help="max seconds to wait (default 120)")
     p.add_argument("--poll-interval", type=float, default=1.0, help="seconds between reads (default 1)")
+    from drctl import preflight
+    preflight.add_parser(sub, EPILOG)
     return parser
 
 
@@ -145,6 +147,9 @@ def main(argv: Sequence[str] | None = None, *,
         return int(exit_.code or 0)
     clock = clock or Clock()
     log = EventLog(stderr, clock, command=args.command, quiet=args.quiet)
+    if args.command == "preflight":  # reads settings (environment), not stack outputs
+        from drctl import preflight
+        return preflight.main(args, log=log, stdout=stdout, stderr=stderr)
     try:
         cfg = load_config(args)
     except ConfigError as error:
