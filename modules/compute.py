@@ -14,12 +14,21 @@ Decisions a reviewer should know about:
 - Both functions are invoked synchronously by API Gateway (proxy integration): an async DLQ
   or on-failure destination would never receive anything, so none is configured; the caller
   gets the error and both functions have CloudWatch `Errors` alarms (modules/monitoring.py).
-- Functions stay outside the VPC: they call only DynamoDB, S3 and X-Ray public endpoints and
-  the VPC has no NAT by design. Code signing is out of scope. Both are checkov suppressions.
+- Signed code (modules/signing.py): each region uploads the zip, signs it with its own
+  AWS Signer profile and deploys the signed object; a code signing config with `Enforce`
+  rejects anything else. Lambda also checks every *layer* against the allowed profiles, and
+  the public Powertools layer is not signed by ours, so Powertools (with the X-Ray SDK) is
+  bundled into the package instead (`scripts/vendor_lambda_deps.py`, exact versions and
+  hashes from Pipfile.lock, arm64 / CPython 3.13 wheels).
+- Private functions: given the region's network, both functions run in its private
+  subnets with the function security group (egress: HTTPS to the S3 and DynamoDB gateway
+  endpoints only). Lambda's Hyperplane interfaces are created once per subnet/security
+  group pair when the function is created or its VPC settings change, not per cold start.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from constructs import Construct
@@ -33,17 +42,25 @@ from cdktf_cdktf_provider_aws.lambda_function import (
     LambdaFunctionEnvironment,
     LambdaFunctionLoggingConfig,
     LambdaFunctionTracingConfig,
+    LambdaFunctionVpcConfig,
 )
 
 from modules.iam import assume_role_policy, policy_document, statement
 from modules.keys import RegionalKey
 from modules.naming import Names
+from modules.network import RegionalNetwork
 from modules.regions import Region, RegionPair
 from modules.settings import Settings
+from modules.signing import RegionalCodeSigning
 from modules.storage import AuditStorage
 from modules.tables import GlobalTables
 
-LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
+ROOT = Path(__file__).resolve().parent.parent
+LAMBDA_DIR = ROOT / "lambda"
+# Powertools and its dependencies for the Lambda platform (scripts/vendor_lambda_deps.py).
+VENDOR_DIR = ROOT / "build" / "lambda-vendor"
+# lambda/ + VENDOR_DIR, assembled at synth: the one directory the asset zips.
+PACKAGE_DIR = ROOT / "build" / "lambda-package"
 RUNTIME = "python3.13"
 ARCHITECTURE = "arm64"
 # Powertools for AWS Lambda (Python): the release the tests run against (Pipfile pins the
@@ -72,13 +89,20 @@ POWERTOOLS_LAYER_PARAMETER = (
 
 
 class FunctionCode(Construct):
-    """The `lambda/` directory as one zip; its hash covers every file, so any change redeploys."""
+    """The `lambda/` directory as one zip; its hash covers every file, so any change redeploys.
 
-    def __init__(self, scope: Construct, id: str, *, source_dir: Path = LAMBDA_DIR):
+    `vendor_dir`: third-party packages to bundle next to the code (the package then needs no
+    layer); they are copied with `source_dir` into `package_dir`, which is what gets zipped.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, source_dir: Path = LAMBDA_DIR,
+                 vendor_dir: Path | None = None, package_dir: Path = PACKAGE_DIR):
         super().__init__(scope, id)
         source_dir = Path(source_dir).resolve()
         if not source_dir.is_dir():
             raise FileNotFoundError(f"function code directory {source_dir} does not exist")
+        if vendor_dir is not None:
+            source_dir = _assemble(source_dir, Path(vendor_dir).resolve(), Path(package_dir))
         self.asset = TerraformAsset(self, "asset", path=str(source_dir), type=AssetType.ARCHIVE)
 
     @property
@@ -90,13 +114,28 @@ class FunctionCode(Construct):
         return self.asset.asset_hash
 
 
+def _assemble(source_dir: Path, vendor_dir: Path, package_dir: Path) -> Path:
+    if not (vendor_dir / "aws_lambda_powertools").is_dir():
+        raise FileNotFoundError(
+            f"{vendor_dir} has no aws_lambda_powertools: run `scripts/vendor_lambda_deps.py` "
+            "(`make setup` does) to download the pinned Powertools wheels for Lambda")
+    if package_dir.exists():
+        shutil.rmtree(package_dir)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".vendored")
+    shutil.copytree(vendor_dir, package_dir, ignore=ignore)
+    shutil.copytree(source_dir, package_dir, ignore=ignore, dirs_exist_ok=True)
+    return package_dir
+
+
 class ServiceFunction(Construct):
     """One function with its own role, log group (retention + region key) and X-Ray tracing."""
 
     def __init__(self, scope: Construct, id: str, *, region: Region, key: RegionalKey,
                  settings: Settings, function_name: str, handler: str, memory_mb: int,
                  timeout_s: int, reserved_concurrency: int, environment: dict[str, str],
-                 grants: list[dict], code: FunctionCode, layer_arn: str):
+                 grants: list[dict], code: FunctionCode, layer_arn: str | None,
+                 signing: RegionalCodeSigning | None = None,
+                 network: RegionalNetwork | None = None):
         super().__init__(scope, id)
         p = region.provider
         # Created before the function, so Lambda never auto-creates an unencrypted,
@@ -122,15 +161,27 @@ class ServiceFunction(Construct):
                           condition={"StringEquals": {
                               "kms:ViaService": f"lambda.{region.name}.amazonaws.com"}}),
                 *grants,
+                *(network.grant_function_network_interfaces() if network else []),
             ]),
         )
+        if signing:
+            # The signed object's key changes with every signing job, which redeploys.
+            package = dict(s3_bucket=signing.s3_bucket, s3_key=signing.s3_key,
+                           code_signing_config_arn=signing.code_signing_config_arn)
+        else:
+            package = dict(filename=code.path, source_code_hash=code.hash)
+        vpc = None
+        if network:
+            vpc = LambdaFunctionVpcConfig(
+                subnet_ids=[s.id for s in network.subnets],
+                security_group_ids=[network.function_security_group.id])
         self.function = LambdaFunction(
             self, "function", provider=p, function_name=function_name,
             role=self.role.arn, handler=handler, runtime=RUNTIME, architectures=[ARCHITECTURE],
-            filename=code.path, source_code_hash=code.hash,
+            **package, vpc_config=vpc,
             memory_size=memory_mb, timeout=timeout_s,
             reserved_concurrent_executions=reserved_concurrency,
-            layers=[layer_arn],
+            layers=[layer_arn] if layer_arn else None,
             environment=LambdaFunctionEnvironment(variables=environment),
             kms_key_arn=key.arn,
             tracing_config=LambdaFunctionTracingConfig(mode="Active"),
@@ -147,7 +198,8 @@ class RegionalCompute(Construct):
 
     def __init__(self, scope: Construct, id: str, *, region: Region, settings: Settings,
                  names: Names, key: RegionalKey, tables: GlobalTables, storage: AuditStorage,
-                 code: FunctionCode):
+                 code: FunctionCode, network: RegionalNetwork | None = None,
+                 sign_code: bool = True):
         super().__init__(scope, id)
         base_env = {
             "TRANSACTIONS_TABLE": tables.transactions.name,
@@ -159,11 +211,21 @@ class RegionalCompute(Construct):
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         }
         reserved = settings.lambda_reserved_concurrency
-        # Public parameter in this region: a String, so its value is not sensitive.
-        self.powertools_layer = DataAwsSsmParameter(
-            self, "powertools-layer", provider=region.provider, name=POWERTOOLS_LAYER_PARAMETER)
+        self.signing = None
+        self.powertools_layer = None
+        if sign_code:
+            # Powertools is bundled in the package (see module docstring): no layer.
+            self.signing = RegionalCodeSigning(self, "signing", region=region, names=names,
+                                               code=code)
+            layer_arn = None
+        else:
+            # Public parameter in this region: a String, so its value is not sensitive.
+            self.powertools_layer = DataAwsSsmParameter(
+                self, "powertools-layer", provider=region.provider,
+                name=POWERTOOLS_LAYER_PARAMETER)
+            layer_arn = self.powertools_layer.insecure_value
         common = dict(region=region, key=key, settings=settings, code=code,
-                      layer_arn=self.powertools_layer.insecure_value)
+                      layer_arn=layer_arn, signing=self.signing, network=network)
         self.validator = ServiceFunction(
             self, VALIDATOR, **common,
             function_name=names.function(VALIDATOR, region.role),
@@ -191,12 +253,18 @@ class Compute(Construct):
 
     def __init__(self, scope: Construct, id: str, *, settings: Settings, names: Names,
                  regions: RegionPair, keys: dict[str, RegionalKey], tables: GlobalTables,
-                 storage: AuditStorage, code_dir: Path = LAMBDA_DIR):
+                 storage: AuditStorage, code_dir: Path = LAMBDA_DIR,
+                 vendor_dir: Path | None = VENDOR_DIR,
+                 networks: dict[str, RegionalNetwork] | None = None):
         super().__init__(scope, id)
-        self.code = FunctionCode(self, "code", source_dir=code_dir)
+        # Signed packages bundle Powertools; without vendor_dir the public layer is used
+        # and the code is not signed (Lambda would reject the unsigned layer).
+        self.code = FunctionCode(self, "code", source_dir=code_dir, vendor_dir=vendor_dir)
         self.regional = {
             r.role: RegionalCompute(self, r.role, region=r, settings=settings, names=names,
                                     key=keys[r.role], tables=tables, storage=storage,
-                                    code=self.code)
+                                    code=self.code,
+                                    network=(networks or {}).get(r.role),
+                                    sign_code=vendor_dir is not None)
             for r in regions
         }

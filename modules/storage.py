@@ -5,9 +5,20 @@ ways: primary -> DR keeps the DR copy current, DR -> primary brings receipts wri
 a failover back for failback. S3 does not re-replicate replicas, so the pair does not loop.
 Every rule uses Replication Time Control (15 minutes, with replication metrics), replicates
 delete markers, re-encrypts with the destination region's key, and syncs replica metadata.
+
+WORM receipts: both audit buckets are created with S3 Object Lock and a default retention
+(`OBJECT_LOCK_MODE`/`OBJECT_LOCK_DAYS`: GOVERNANCE for dev, COMPLIANCE for prod-like). S3
+stamps every new object version with that mode and a retain-until date; replication copies
+the version's retention to the replica (the destination bucket must have Object Lock too,
+and the replication role reads the source's retention and legal hold), so a replica is
+locked exactly as long as its source. A delete only adds a delete marker (replicated), and
+no locked version can be removed before its date, not even by the lifecycle rule below,
+whose noncurrent-version expiry is never shorter than the retention.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from constructs import Construct
 from cdktf_cdktf_provider_aws.iam_role import IamRole
@@ -20,6 +31,11 @@ from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
     S3BucketLifecycleConfigurationRuleFilter,
     S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
     S3BucketLifecycleConfigurationRuleNoncurrentVersionTransition,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_object_lock_configuration import (
+    S3BucketObjectLockConfigurationA,
+    S3BucketObjectLockConfigurationRuleA,
+    S3BucketObjectLockConfigurationRuleDefaultRetentionA,
 )
 from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import (
     S3BucketOwnershipControls,
@@ -56,24 +72,60 @@ from modules.iam import assume_role_policy, policy_document, statement
 from modules.keys import RegionalKey
 from modules.naming import Names
 from modules.regions import Region, RegionPair
+from modules.settings import Settings
 
 REPLICATION_MINUTES = 15
 NONCURRENT_TO_IA_DAYS = 30
 NONCURRENT_EXPIRY_DAYS = 365
 
 
+@dataclass(frozen=True)
+class ObjectLockRetention:
+    """Default retention S3 applies to every new object version of a bucket."""
+
+    mode: str  # GOVERNANCE or COMPLIANCE
+    days: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "ObjectLockRetention":
+        return cls(settings.object_lock_mode, settings.object_lock_days)
+
+
 class HardenedBucket(Construct):
-    """A versioned, KMS-encrypted, private, TLS-only bucket. Also used for Terraform state."""
+    """A versioned, KMS-encrypted, private, TLS-only bucket. Also used for Terraform state.
+
+    `object_lock` (audit buckets only; never the Terraform state bucket, whose old state
+    versions must stay deletable) creates the bucket with Object Lock enabled and sets the
+    default retention. Object Lock can only be set at creation in this construct: for an
+    existing bucket see the README (S3 accepts `PutObjectLockConfiguration` on an existing
+    versioned bucket, but Terraform would still plan to replace an `aws_s3_bucket` whose
+    `object_lock_enabled` changed).
+    """
 
     def __init__(self, scope: Construct, id: str, *, region: Region, bucket_name: str,
-                 key_arn: str | None, force_destroy: bool = False):
+                 key_arn: str | None, force_destroy: bool = False,
+                 object_lock: ObjectLockRetention | None = None):
         super().__init__(scope, id)
         self.bucket = S3Bucket(self, "bucket", provider=region.provider, bucket=bucket_name,
-                               force_destroy=force_destroy)
+                               force_destroy=force_destroy,
+                               object_lock_enabled=True if object_lock else None)
         self.versioning = S3BucketVersioningA(
             self, "versioning", provider=region.provider, bucket=self.bucket.id,
             versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"),
         )
+        self.object_lock = None
+        if object_lock:
+            self.object_lock = S3BucketObjectLockConfigurationA(
+                self, "object-lock", provider=region.provider, bucket=self.bucket.id,
+                rule=S3BucketObjectLockConfigurationRuleA(
+                    default_retention=S3BucketObjectLockConfigurationRuleDefaultRetentionA(
+                        mode=object_lock.mode, days=object_lock.days)),
+                depends_on=[self.versioning],
+            )
+        # Lifecycle never fights Object Lock: S3 does not expire a version under retention,
+        # and a version turns noncurrent only after it was written, so expiring noncurrent
+        # versions no sooner than the retention period means the lock has always run out.
+        noncurrent_expiry = max(NONCURRENT_EXPIRY_DAYS, object_lock.days if object_lock else 0)
         S3BucketServerSideEncryptionConfigurationA(
             self, "encryption", provider=region.provider, bucket=self.bucket.id,
             rule=[S3BucketServerSideEncryptionConfigurationRuleA(
@@ -118,7 +170,7 @@ class HardenedBucket(Construct):
                         noncurrent_days=NONCURRENT_TO_IA_DAYS, storage_class="STANDARD_IA")],
                 noncurrent_version_expiration=[
                     S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
-                        noncurrent_days=NONCURRENT_EXPIRY_DAYS)],
+                        noncurrent_days=noncurrent_expiry)],
                 abort_incomplete_multipart_upload=[
                     S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
                         days_after_initiation=7)],
@@ -131,13 +183,16 @@ class AuditStorage(Construct):
     """Outputs: `primary_bucket`, `dr_bucket` (HardenedBucket), `replication_roles`."""
 
     def __init__(self, scope: Construct, id: str, *, names: Names, regions: RegionPair,
-                 keys: dict[str, RegionalKey]):
+                 keys: dict[str, RegionalKey], settings: Settings | None = None):
         super().__init__(scope, id)
         self._keys = keys
+        # Object Lock is always on for audit buckets; without settings, the dev defaults.
+        self.retention = ObjectLockRetention.from_settings(settings or Settings())
         self.buckets = {
             region.role: HardenedBucket(
                 self, f"{region.role}-audit", region=region, key_arn=keys[region.role].arn,
                 bucket_name=names.audit_bucket(region.account_id, region.name),
+                object_lock=self.retention,
             )
             for region in regions
         }
@@ -165,9 +220,13 @@ class AuditStorage(Construct):
             policy=policy_document([
                 statement("ReadSourceConfiguration",
                           ["s3:GetReplicationConfiguration", "s3:ListBucket"], [src_arn]),
+                # GetObjectRetention/GetObjectLegalHold: S3 copies each version's lock to
+                # the replica only if the role can read it ("Using Object Lock with S3
+                # Replication", S3 User Guide).
                 statement("ReadSourceVersions",
                           ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl",
-                           "s3:GetObjectVersionTagging"], [f"{src_arn}/*"]),
+                           "s3:GetObjectVersionTagging", "s3:GetObjectRetention",
+                           "s3:GetObjectLegalHold"], [f"{src_arn}/*"]),
                 statement("WriteReplicasToDestination",
                           ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags",
                            "s3:ObjectOwnerOverrideToBucketOwner"], [f"{dst_arn}/*"]),
@@ -213,8 +272,9 @@ class AuditStorage(Construct):
                             minutes=REPLICATION_MINUTES)),
                 ),
             )],
-            # S3 rejects a replication configuration unless both buckets are already versioned.
-            depends_on=[src.versioning, dst.versioning],
+            # S3 rejects a replication configuration unless both buckets are already versioned;
+            # the locks exist first so no version replicates before retention applies.
+            depends_on=[src.versioning, dst.versioning, src.object_lock, dst.object_lock],
         )
 
     def grant_receipts_write(self, region: Region) -> list[dict]:

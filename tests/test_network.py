@@ -20,7 +20,7 @@ def test_each_region_has_a_private_vpc_with_three_pinned_zones(platform):
 
 def test_database_security_group_admits_postgres_from_the_vpc_only(platform):
     for role, cidr in (("primary", "10.10.0.0/16"), ("dr", "10.20.0.0/16")):
-        _, sg = one(platform, "aws_security_group", role)
+        _, sg = one(platform, "aws_security_group", role, "db-sg")
         assert sg["egress"] == []
         [rule] = sg["ingress"]
         assert (rule["from_port"], rule["to_port"], rule["protocol"]) == (5432, 5432, "tcp")

@@ -69,15 +69,16 @@ def test_replication_runs_both_ways_with_rtc_metrics_and_destination_keys(platfo
         assert rule["source_selection_criteria"]["sse_kms_encrypted_objects"] == {"status": "Enabled"}
 
 
-def test_replication_waits_for_versioning_on_both_buckets(platform):
+def test_replication_waits_for_versioning_and_object_lock_on_both_buckets(platform):
     for source, destination in (("primary", "dr"), ("dr", "primary")):
         _, config = one(platform, "aws_s3_bucket_replication_configuration", source)
-        versioning = {
-            role: one(platform, "aws_s3_bucket_versioning", role, "-audit/versioning")[0]
+        expected = [
+            f"{rtype}.{one(platform, rtype, role, path)[0]}"
             for role in (source, destination)
-        }
-        assert sorted(config["depends_on"]) == sorted(
-            f"aws_s3_bucket_versioning.{name}" for name in versioning.values())
+            for rtype, path in (("aws_s3_bucket_versioning", "-audit/versioning"),
+                                ("aws_s3_bucket_object_lock_configuration", "-audit/object-lock"))
+        ]
+        assert sorted(config["depends_on"]) == sorted(expected)
 
 
 def test_replication_role_is_least_privilege_for_its_direction(platform):
