@@ -48,8 +48,10 @@ class PaymentsDrStack(TerraformStack):
         )
         self.tables = GlobalTables(self, "tables", settings=settings, names=names, regions=regions,
                                    keys=keys)
-        self.storage = AuditStorage(self, "storage", names=names, regions=regions, keys=keys)
+        self.storage = AuditStorage(self, "storage", names=names, regions=regions, keys=keys,
+                                    settings=settings)
         self.keys = keys
+        self.networks = networks
 
         # -- serving and failover tier ----------------------------------------------------
         self._serving_tier(settings, names, regions, keys)
@@ -66,7 +68,8 @@ class PaymentsDrStack(TerraformStack):
                 self, f"key-{metrics_region.role}", region=metrics_region, names=names)
         self.metrics_region = metrics_region
         self.compute = Compute(self, "compute", settings=settings, names=names, regions=regions,
-                               keys=keys, tables=self.tables, storage=self.storage)
+                               keys=keys, tables=self.tables, storage=self.storage,
+                               networks=self.networks)
         self.api = Api(self, "api", settings=settings, names=names, regions=regions, keys=keys,
                        compute=self.compute.regional)
         self.failover = Failover(self, "failover", settings=settings, names=names,
