@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from helpers import one, ref, resources
 
 
@@ -35,3 +39,117 @@ def test_flow_logs_go_to_an_encrypted_log_group_in_the_same_region(platform):
         _, flow = one(platform, "aws_flow_log", role)
         assert flow["log_destination"] == ref("aws_cloudwatch_log_group", group_name, "arn")
         assert flow["traffic_type"] == "ALL"
+
+
+# -- private functions (issue 12 item 5) -------------------------------------------------
+
+REGIONS = (("primary", "us-east-1"), ("dr", "us-east-2"))
+
+
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def any_platform(request, platform, prod_platform):
+    return platform if request.param == "dev" else prod_platform
+
+
+def test_gateway_endpoints_for_s3_and_dynamodb_on_the_private_route_table(any_platform):
+    stack = any_platform
+    for role, region in REGIONS:
+        rt_name, rt = one(stack, "aws_route_table", role)
+        assert "route" not in rt or rt["route"] == []  # no default route: no internet path
+        subnets = {name for name in resources(stack, "aws_subnet", role)}
+        associated = {a["subnet_id"] for a in resources(stack, "aws_route_table_association", role).values()
+                      if a["route_table_id"] == ref("aws_route_table", rt_name, "id")}
+        assert associated == {ref("aws_subnet", s, "id") for s in subnets}
+        endpoints = resources(stack, "aws_vpc_endpoint", role)
+        assert sorted(e["service_name"] for e in endpoints.values()) == [
+            f"com.amazonaws.{region}.dynamodb", f"com.amazonaws.{region}.s3"]
+        for e in endpoints.values():
+            assert e["vpc_endpoint_type"] == "Gateway"
+            assert e["route_table_ids"] == [ref("aws_route_table", rt_name, "id")]
+        assert resources(stack, "aws_nat_gateway", role) == {}
+        assert resources(stack, "aws_internet_gateway", role) == {}
+
+
+def test_function_security_group_allows_only_https_to_the_gateway_prefix_lists(any_platform):
+    stack = any_platform
+    for role, _ in REGIONS:
+        sg_name, sg = one(stack, "aws_security_group", role, "functions-sg")
+        # No inline rules: Terraform strips AWS's default allow-all egress from new groups.
+        assert "egress" not in sg and "ingress" not in sg
+        rules = [r for r in resources(stack, "aws_vpc_security_group_egress_rule", role).values()
+                 if r["security_group_id"] == ref("aws_security_group", sg_name, "id")]
+        endpoints = resources(stack, "aws_vpc_endpoint", role)
+        assert sorted(r["prefix_list_id"] for r in rules) == sorted(
+            ref("aws_vpc_endpoint", name, "prefix_list_id") for name in endpoints)
+        for r in rules:
+            assert (r["ip_protocol"], r["from_port"], r["to_port"]) == ("tcp", 443, 443)
+            assert "cidr_ipv4" not in r and "cidr_ipv6" not in r
+        assert [r for r in resources(stack, "aws_vpc_security_group_ingress_rule", role).values()
+                if r["security_group_id"] == ref("aws_security_group", sg_name, "id")] == []
+        assert resources(stack, "aws_vpc_endpoint", role) and all(
+            e["vpc_endpoint_type"] == "Gateway" for e in endpoints.values())  # no paid endpoints
+
+
+def test_validator_and_health_run_in_the_private_subnets_of_their_region(any_platform):
+    stack = any_platform
+    for role, _ in REGIONS:
+        sg_name, _ = one(stack, "aws_security_group", role, "functions-sg")
+        subnets = sorted(ref("aws_subnet", s, "id") for s in resources(stack, "aws_subnet", role))
+        for purpose in ("validator", "health"):
+            _, fn = one(stack, "aws_lambda_function", role, f"compute/{role}/{purpose}/function")
+            assert sorted(fn["vpc_config"]["subnet_ids"]) == subnets
+            assert fn["vpc_config"]["security_group_ids"] == [ref("aws_security_group", sg_name, "id")]
+
+
+def test_execution_role_may_attach_only_to_its_own_subnets_and_group(any_platform):
+    stack = any_platform
+    for role, region in REGIONS:
+        sg_name, _ = one(stack, "aws_security_group", role, "functions-sg")
+        subnets = sorted(resources(stack, "aws_subnet", role))
+        for purpose in ("validator", "health"):
+            _, policy = one(stack, "aws_iam_role_policy", role, f"compute/{role}/{purpose}/policy")
+            sts = {s["Sid"]: s for s in json.loads(policy["policy"])["Statement"]}
+            create = sts["CreateInterfacesInPrivateSubnets"]
+            assert create["Action"] == ["ec2:CreateNetworkInterface"]
+            text = json.dumps(create["Resource"])
+            assert all(f"subnet/${{aws_subnet.{s}.id}}" in text for s in subnets)
+            assert f"security-group/${{aws_security_group.{sg_name}.id}}" in text
+            assert all(f":ec2:{region}:" in r for r in create["Resource"])
+            assert sts["ManageOwnInterfaces"]["Action"] == [
+                "ec2:AssignPrivateIpAddresses", "ec2:DeleteNetworkInterface",
+                "ec2:UnassignPrivateIpAddresses"]
+            assert sts["ManageOwnInterfaces"]["Resource"][0].endswith(":network-interface/*")
+            assert sts["DescribeNetwork"]["Resource"] == ["*"]
+
+
+def test_interface_endpoints_are_opt_in_and_reachable_only_from_the_functions(tmp_path):
+    from cdktf import App, TerraformStack, Testing
+
+    from modules.keys import RegionalKey
+    from modules.naming import Names
+    from modules.network import RegionalNetwork
+    from modules.regions import build_region_pair
+    from modules.settings import Settings
+
+    settings = Settings()
+    s = TerraformStack(App(outdir=str(tmp_path)), "s")
+    names, regions = Names("dev"), build_region_pair(s, settings)
+    key = RegionalKey(s, "key", region=regions.primary, names=names)
+    RegionalNetwork(s, "net", region=regions.primary, names=names, settings=settings, key=key,
+                    interface_endpoints=("xray", "kms"))
+    synth = json.loads(Testing.synth(s))
+    interface = {e["service_name"]: e for e in synth["resource"]["aws_vpc_endpoint"].values()
+                 if e["vpc_endpoint_type"] == "Interface"}
+    assert sorted(interface) == ["com.amazonaws.us-east-1.kms", "com.amazonaws.us-east-1.xray"]
+    assert all(e["private_dns_enabled"] is True and len(e["subnet_ids"]) == 3
+               for e in interface.values())
+    sgs = synth["resource"]["aws_security_group"]
+    fn_sg = next(n for n, g in sgs.items() if "functions" in g["name"])
+    ep_sg = next(n for n, g in sgs.items() if "interface-endpoints" in g["name"])
+    [ingress] = synth["resource"]["aws_vpc_security_group_ingress_rule"].values()
+    assert ingress["security_group_id"] == ref("aws_security_group", ep_sg, "id")
+    assert ingress["referenced_security_group_id"] == ref("aws_security_group", fn_sg, "id")
+    assert ingress["from_port"] == ingress["to_port"] == 443
+    with pytest.raises(ValueError, match="not supported"):
+        RegionalNetwork(s, "net2", region=regions.primary, names=names, settings=settings,
+                        key=key, interface_endpoints=("ec2",))
