@@ -64,9 +64,9 @@ PACKAGE_DIR = ROOT / "build" / "lambda-package"
 RUNTIME = "python3.13"
 ARCHITECTURE = "arm64"
 # Powertools for AWS Lambda (Python): the release the tests run against (Pipfile pins the
-# same version; tests/test_compute.py checks they agree). The public layer ARN of exactly
-# this release is read per region from the SSM public parameter Powertools publishes for
-# each release, so the deployed layer can never drift from the tested library.
+# same version; tests/test_compute.py checks they agree). Signed packages bundle exactly the
+# locked release (scripts/vendor_lambda_deps.py); only the unsigned fallback
+# (Compute(vendor_dir=None)) reads this release's public layer ARN from its SSM parameter.
 POWERTOOLS_VERSION = "3.37.0"
 METRICS_NAMESPACE = "PaymentsDR"
 MAX_AMOUNT = "1000000.00"
@@ -121,9 +121,11 @@ def _assemble(source_dir: Path, vendor_dir: Path, package_dir: Path) -> Path:
             "(`make setup` does) to download the pinned Powertools wheels for Lambda")
     if package_dir.exists():
         shutil.rmtree(package_dir)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".vendored")
-    shutil.copytree(vendor_dir, package_dir, ignore=ignore)
-    shutil.copytree(source_dir, package_dir, ignore=ignore, dirs_exist_ok=True)
+    # The vendored tree keeps its precompiled CPython 3.13 bytecode (see the vendor script:
+    # Lambda cannot write __pycache__ at run time); our own code ships as source only.
+    shutil.copytree(vendor_dir, package_dir, ignore=shutil.ignore_patterns(".vendored"))
+    shutil.copytree(source_dir, package_dir, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     return package_dir
 
 
