@@ -13,8 +13,10 @@ Decisions:
   Object Lock (COMPLIANCE in prod) and replicate both ways, so packages there could not be
   deleted for years and would be copied into the other region for nothing.
 - SSE-S3, not the region's KMS key: a package holds no secrets (environment variables are
-  encrypted by Lambda with the region key), and Signer and Lambda read the object with the
-  deployer's credentials; SSE-S3 adds no KMS grant to that path.
+  encrypted by Lambda with the region key), and SSE-S3 keeps KMS grants out of the path by
+  which Signer and Lambda read the package (not verifiable here, so not risked).
+- Signer only signs from a versioned bucket in the profile's own region (StartSigningJob
+  API reference), which this layout satisfies in each region.
 - `name_prefix`, not `name`: Signer never frees a cancelled profile's name, so a destroyed
   and re-created stack would fail on a fixed name.
 - Signer's default signature validity (135 months) is kept: Lambda checks expiry at every
