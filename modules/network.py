@@ -7,11 +7,12 @@ logs go to an encrypted log group. The two regions use non-overlapping CIDRs so 
 peered later without renumbering.
 
 Functions (validator, health) run in the same private subnets. They reach DynamoDB and S3
-through gateway endpoints on the private route table (no hourly or data charge), and their
-security group allows egress only to those two services' prefix lists on 443: there is no
-route, and no rule, to anything else. Services without a gateway endpoint (X-Ray, KMS,
-Secrets Manager...) need an interface endpoint each (`interface_endpoints`, off by default,
-about USD 7.30 per AZ per month each): see the README for which calls need which.
+through gateway endpoints on the private route table (no hourly or data charge), and X-Ray
+(traces) through an interface endpoint; their security group allows egress only on 443, to
+the two gateway prefix lists and the interface endpoints' security group: there is no
+route, and no rule, to anything else. Other services without a gateway endpoint (KMS,
+Secrets Manager...) need an interface endpoint each (`interface_endpoints`, about USD 7.30
+per AZ per month each): see the README for which calls need which.
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ HTTPS_PORT = 443
 GATEWAY_SERVICES = ("s3", "dynamodb")
 # Interface endpoints a caller may add (each: ~USD 0.01/h per AZ + USD 0.01/GB).
 INTERFACE_SERVICES = ("xray", "kms", "secretsmanager", "logs", "monitoring")
+# X-Ray by default: a VPC-connected function "sends all network traffic through your VPC"
+# (AWS Compute Blog, Lambda IAM condition keys for VPC settings), the X-Ray daemon runs in
+# the function's execution environment, and X-Ray has no gateway endpoint.
+DEFAULT_INTERFACE_ENDPOINTS = ("xray",)
 
 
 class RegionalNetwork(Construct):
@@ -65,11 +70,12 @@ class RegionalNetwork(Construct):
 
     `interface_endpoints`: services (from INTERFACE_SERVICES) to reach through an interface
     endpoint in every private subnet; the function security group may then also reach them.
+    Default: X-Ray only (`()` for none).
     """
 
     def __init__(self, scope: Construct, id: str, *, region: Region, names: Names,
                  settings: Settings, key: RegionalKey,
-                 interface_endpoints: tuple[str, ...] = ()):
+                 interface_endpoints: tuple[str, ...] = DEFAULT_INTERFACE_ENDPOINTS):
         super().__init__(scope, id)
         unknown = sorted(set(interface_endpoints) - set(INTERFACE_SERVICES))
         if unknown:
@@ -137,7 +143,7 @@ class RegionalNetwork(Construct):
         self.function_security_group = SecurityGroup(
             self, "functions-sg", provider=p, vpc_id=self.vpc.id,
             name=names.regional("functions", region.role),
-            description="Lambda functions: HTTPS to the S3 and DynamoDB gateway endpoints only",
+            description="Lambda functions: HTTPS to the gateway and interface endpoints only",
         )
         for service, endpoint in self.gateway_endpoints.items():
             VpcSecurityGroupEgressRule(

@@ -60,34 +60,52 @@ def test_gateway_endpoints_for_s3_and_dynamodb_on_the_private_route_table(any_pl
         associated = {a["subnet_id"] for a in resources(stack, "aws_route_table_association", role).values()
                       if a["route_table_id"] == ref("aws_route_table", rt_name, "id")}
         assert associated == {ref("aws_subnet", s, "id") for s in subnets}
-        endpoints = resources(stack, "aws_vpc_endpoint", role)
+        endpoints = _gateways(stack, role)
         assert sorted(e["service_name"] for e in endpoints.values()) == [
             f"com.amazonaws.{region}.dynamodb", f"com.amazonaws.{region}.s3"]
         for e in endpoints.values():
-            assert e["vpc_endpoint_type"] == "Gateway"
             assert e["route_table_ids"] == [ref("aws_route_table", rt_name, "id")]
         assert resources(stack, "aws_nat_gateway", role) == {}
         assert resources(stack, "aws_internet_gateway", role) == {}
 
 
-def test_function_security_group_allows_only_https_to_the_gateway_prefix_lists(any_platform):
+def _gateways(stack, role):
+    return {n: e for n, e in resources(stack, "aws_vpc_endpoint", role).items()
+            if e["vpc_endpoint_type"] == "Gateway"}
+
+
+def test_function_security_group_allows_only_https_to_the_endpoints(any_platform):
     stack = any_platform
-    for role, _ in REGIONS:
+    for role, region in REGIONS:
         sg_name, sg = one(stack, "aws_security_group", role, "functions-sg")
+        endpoint_sg, _ = one(stack, "aws_security_group", role, "endpoints-sg")
         # No inline rules: Terraform strips AWS's default allow-all egress from new groups.
         assert "egress" not in sg and "ingress" not in sg
         rules = [r for r in resources(stack, "aws_vpc_security_group_egress_rule", role).values()
                  if r["security_group_id"] == ref("aws_security_group", sg_name, "id")]
-        endpoints = resources(stack, "aws_vpc_endpoint", role)
-        assert sorted(r["prefix_list_id"] for r in rules) == sorted(
-            ref("aws_vpc_endpoint", name, "prefix_list_id") for name in endpoints)
+        assert sorted(r.get("prefix_list_id", "") for r in rules if "prefix_list_id" in r) == sorted(
+            ref("aws_vpc_endpoint", name, "prefix_list_id") for name in _gateways(stack, role))
+        assert [r["referenced_security_group_id"] for r in rules
+                if "referenced_security_group_id" in r] == [
+            ref("aws_security_group", endpoint_sg, "id")]
+        assert len(rules) == 3
         for r in rules:
             assert (r["ip_protocol"], r["from_port"], r["to_port"]) == ("tcp", 443, 443)
             assert "cidr_ipv4" not in r and "cidr_ipv6" not in r
         assert [r for r in resources(stack, "aws_vpc_security_group_ingress_rule", role).values()
                 if r["security_group_id"] == ref("aws_security_group", sg_name, "id")] == []
-        assert resources(stack, "aws_vpc_endpoint", role) and all(
-            e["vpc_endpoint_type"] == "Gateway" for e in endpoints.values())  # no paid endpoints
+
+
+def test_xray_is_the_only_paid_endpoint_and_serves_every_private_subnet(any_platform):
+    stack = any_platform
+    for role, region in REGIONS:
+        interface = [e for e in resources(stack, "aws_vpc_endpoint", role).values()
+                     if e["vpc_endpoint_type"] == "Interface"]
+        [xray] = interface
+        assert xray["service_name"] == f"com.amazonaws.{region}.xray"
+        assert xray["private_dns_enabled"] is True
+        assert sorted(xray["subnet_ids"]) == sorted(
+            ref("aws_subnet", s, "id") for s in resources(stack, "aws_subnet", role))
 
 
 def test_validator_and_health_run_in_the_private_subnets_of_their_region(any_platform):
@@ -122,7 +140,7 @@ def test_execution_role_may_attach_only_to_its_own_subnets_and_group(any_platfor
             assert sts["DescribeNetwork"]["Resource"] == ["*"]
 
 
-def test_interface_endpoints_are_opt_in_and_reachable_only_from_the_functions(tmp_path):
+def test_interface_endpoints_are_chosen_and_reachable_only_from_the_functions(tmp_path):
     from cdktf import App, TerraformStack, Testing
 
     from modules.keys import RegionalKey
@@ -150,6 +168,10 @@ def test_interface_endpoints_are_opt_in_and_reachable_only_from_the_functions(tm
     assert ingress["security_group_id"] == ref("aws_security_group", ep_sg, "id")
     assert ingress["referenced_security_group_id"] == ref("aws_security_group", fn_sg, "id")
     assert ingress["from_port"] == ingress["to_port"] == 443
+    RegionalNetwork(s, "none", region=regions.primary, names=names, settings=settings, key=key,
+                    interface_endpoints=())
+    none = json.loads(Testing.synth(s))["resource"]["aws_vpc_endpoint"]
+    assert len([n for n in none if n.startswith("none_") and "interface" in n]) == 0
     with pytest.raises(ValueError, match="not supported"):
         RegionalNetwork(s, "net2", region=regions.primary, names=names, settings=settings,
                         key=key, interface_endpoints=("ec2",))
