@@ -129,11 +129,18 @@ class RegionalNetwork(Construct):
         for index, subnet in enumerate(self.subnets):
             RouteTableAssociation(self, f"private-routes-{index}", provider=p,
                                   subnet_id=subnet.id, route_table_id=self.route_table.id)
+        # Data perimeter: through these endpoints, only this account's buckets and tables
+        # (IAM still decides which ones each role may touch); nothing in the VPC can copy
+        # data to another account's bucket.
+        own_account_only = policy_document([statement(
+            "OnlyThisAccountsResources", ["*"], ["*"], principal={"AWS": "*"},
+            condition={"StringEquals": {"aws:ResourceAccount": region.account_id}})])
         self.gateway_endpoints = {
             service: VpcEndpoint(
                 self, f"{service}-gateway", provider=p, vpc_id=self.vpc.id,
                 service_name=f"com.amazonaws.{region.name}.{service}",
                 vpc_endpoint_type="Gateway", route_table_ids=[self.route_table.id],
+                policy=own_account_only,
                 tags={"Name": names.regional(f"{service}-gateway", region.role)},
             )
             for service in GATEWAY_SERVICES

@@ -65,6 +65,10 @@ def test_gateway_endpoints_for_s3_and_dynamodb_on_the_private_route_table(any_pl
             f"com.amazonaws.{region}.dynamodb", f"com.amazonaws.{region}.s3"]
         for e in endpoints.values():
             assert e["route_table_ids"] == [ref("aws_route_table", rt_name, "id")]
+            [perimeter] = json.loads(e["policy"])["Statement"]
+            assert perimeter["Effect"] == "Allow"
+            assert perimeter["Condition"] == {"StringEquals": {
+                "aws:ResourceAccount": f"${{data.aws_caller_identity.identity-{role}.account_id}}"}}
         assert resources(stack, "aws_nat_gateway", role) == {}
         assert resources(stack, "aws_internet_gateway", role) == {}
 
