@@ -131,16 +131,21 @@ class RegionalNetwork(Construct):
                                   subnet_id=subnet.id, route_table_id=self.route_table.id)
         # Data perimeter: through these endpoints, only this account's buckets and tables
         # (IAM still decides which ones each role may touch); nothing in the VPC can copy
-        # data to another account's bucket.
-        own_account_only = policy_document([statement(
-            "OnlyThisAccountsResources", ["*"], ["*"], principal={"AWS": "*"},
-            condition={"StringEquals": {"aws:ResourceAccount": region.account_id}})])
+        # data to another account's bucket. S3 bucket ARNs carry no account, hence the
+        # aws:ResourceAccount condition (S3's documented endpoint-policy pattern); DynamoDB
+        # table ARNs do, so the resource itself is scoped.
+        perimeter = {
+            "s3": statement("OnlyThisAccountsBuckets", ["s3:*"], ["*"], principal={"AWS": "*"},
+                            condition={"StringEquals": {"aws:ResourceAccount": region.account_id}}),
+            "dynamodb": statement("OnlyThisAccountsTablesHere", ["dynamodb:*"],
+                                  [region.arn("dynamodb", "table/*")], principal={"AWS": "*"}),
+        }
         self.gateway_endpoints = {
             service: VpcEndpoint(
                 self, f"{service}-gateway", provider=p, vpc_id=self.vpc.id,
                 service_name=f"com.amazonaws.{region.name}.{service}",
                 vpc_endpoint_type="Gateway", route_table_ids=[self.route_table.id],
-                policy=own_account_only,
+                policy=policy_document([perimeter[service]]),
                 tags={"Name": names.regional(f"{service}-gateway", region.role)},
             )
             for service in GATEWAY_SERVICES

@@ -67,8 +67,15 @@ def test_gateway_endpoints_for_s3_and_dynamodb_on_the_private_route_table(any_pl
             assert e["route_table_ids"] == [ref("aws_route_table", rt_name, "id")]
             [perimeter] = json.loads(e["policy"])["Statement"]
             assert perimeter["Effect"] == "Allow"
-            assert perimeter["Condition"] == {"StringEquals": {
-                "aws:ResourceAccount": f"${{data.aws_caller_identity.identity-{role}.account_id}}"}}
+            account = f"${{data.aws_caller_identity.identity-{role}.account_id}}"
+            if e["service_name"].endswith(".s3"):
+                assert perimeter["Action"] == ["s3:*"]
+                assert perimeter["Condition"] == {"StringEquals": {"aws:ResourceAccount": account}}
+            else:
+                assert perimeter["Action"] == ["dynamodb:*"]
+                [table_arns] = perimeter["Resource"]
+                assert f":dynamodb:{region}:{account}:table/*" in table_arns
+                assert "Condition" not in perimeter
         assert resources(stack, "aws_nat_gateway", role) == {}
         assert resources(stack, "aws_internet_gateway", role) == {}
 
