@@ -126,6 +126,28 @@ def test_signed_functions_use_no_layer_and_bundle_the_tested_powertools(platform
     assert all(".cpython-313." in n for n in names if n.endswith(".pyc"))
 
 
+def test_bundled_asset_hash_is_stable_and_follows_the_vendored_files(tmp_path):
+    from cdktf import App, TerraformStack
+
+    from modules.compute import FunctionCode
+
+    source, vendor = tmp_path / "code", tmp_path / "vendor"
+    (vendor / "aws_lambda_powertools").mkdir(parents=True)
+    (vendor / "aws_lambda_powertools" / "__init__.py").write_text("v = 1\n")
+    source.mkdir()
+    (source / "validator.py").write_text("x = 1\n")
+
+    def asset_hash(run: int) -> str:
+        stack = TerraformStack(App(outdir=str(tmp_path / f"out{run}")), "s")
+        return FunctionCode(stack, "code", source_dir=source, vendor_dir=vendor,
+                            package_dir=tmp_path / "pkg").hash
+
+    first = asset_hash(1)
+    assert asset_hash(2) == first  # re-assembling does not change the package
+    (vendor / "aws_lambda_powertools" / "__init__.py").write_text("v = 2\n")
+    assert asset_hash(3) != first
+
+
 def test_deployed_powertools_release_is_the_one_the_tests_use():
     from importlib.metadata import version
 
