@@ -118,12 +118,13 @@ class RegionalStack(_PlatformStack):
                                             inputs=inputs, primary=peer)
             self.tables = None
         self.table_access = TableAccess(names=names, region=region, key=key)
-        self.audit = AuditBucket(self, f"storage-{role}", names=names, region=region, peer=peer, key=key)
+        self.audit = AuditBucket(self, f"storage-{role}", names=names, region=region, peer=peer,
+                                 key=key, settings=settings)
 
         # -- serving tier -----------------------------------------------------------------
         self.compute = RegionalCompute(self, f"compute-{role}", region=region, settings=settings,
                                        names=names, key=key, tables=self.table_access,
-                                       audit=self.audit)
+                                       audit=self.audit, network=network)
         if role == PRIMARY:
             self.client_keys = ClientKeysSecret(self, "client-keys", names=names, primary=region,
                                                 dr=peer, primary_key=key,

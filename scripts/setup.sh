@@ -12,4 +12,6 @@ fi
 python3 -m pipenv sync --dev
 PIPENV_PIPFILE="$PWD/tools/checkov/Pipfile" python3 -m pipenv sync
 npm ci --no-audit --no-fund --loglevel=error
+# Powertools for the signed function package (Lambda rejects the unsigned public layer).
+.venv/bin/python scripts/vendor_lambda_deps.py
 echo "setup: python $(.venv/bin/python --version 2>&1 | cut -d' ' -f2), node $(node_modules/.bin/node --version), checkov $(tools/checkov/.venv/bin/checkov --version)"
