@@ -23,8 +23,8 @@ def _policy(platform, role, purpose) -> list[dict]:
 
 
 def test_each_region_has_both_functions_on_its_own_provider(platform):
-    # validator, health and the probe (modules/probes.py) in each region
-    assert len(resources(platform, "aws_lambda_function")) == 6
+    # validator, health, the /validate authorizer and the probe (modules/probes.py) per region
+    assert len(resources(platform, "aws_lambda_function")) == 8
     for role, _ in ROLES:
         for purpose in PURPOSES:
             _, fn = _fn(platform, role, purpose)
@@ -119,7 +119,7 @@ def test_signed_functions_use_no_layer_and_bundle_the_tested_powertools(platform
         for purpose in PURPOSES:
             assert "layers" not in _fn(platform, role, purpose)[1]
     _, upload = one(platform, "aws_s3_object", "primary")
-    stack_dir = synth_stacks.outdir_of() / "stacks" / "payments-dr"
+    stack_dir = synth_stacks.outdir_of() / "stacks" / "payments-dr-primary"
     names = zipfile.ZipFile(stack_dir / upload["source"]).namelist()
     assert "validator.py" in names and "health.py" in names and "payments/core.py" in names
     assert "aws_lambda_powertools-3.37.0.dist-info/METADATA" in names

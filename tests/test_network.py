@@ -125,7 +125,7 @@ def test_validator_and_health_run_in_the_private_subnets_of_their_region(any_pla
         sg_name, _ = one(stack, "aws_security_group", role, "functions-sg")
         subnets = sorted(ref("aws_subnet", s, "id") for s in resources(stack, "aws_subnet", role))
         for purpose in ("validator", "health"):
-            _, fn = one(stack, "aws_lambda_function", role, f"compute/{role}/{purpose}/function")
+            _, fn = one(stack, "aws_lambda_function", role, f"compute-{role}/{purpose}/function")
             assert sorted(fn["vpc_config"]["subnet_ids"]) == subnets
             assert fn["vpc_config"]["security_group_ids"] == [ref("aws_security_group", sg_name, "id")]
 
@@ -136,7 +136,7 @@ def test_execution_role_may_attach_only_to_its_own_subnets_and_group(any_platfor
         sg_name, _ = one(stack, "aws_security_group", role, "functions-sg")
         subnets = sorted(resources(stack, "aws_subnet", role))
         for purpose in ("validator", "health"):
-            _, policy = one(stack, "aws_iam_role_policy", role, f"compute/{role}/{purpose}/policy")
+            _, policy = one(stack, "aws_iam_role_policy", role, f"compute-{role}/{purpose}/policy")
             sts = {s["Sid"]: s for s in json.loads(policy["policy"])["Statement"]}
             create = sts["CreateInterfacesInPrivateSubnets"]
             assert create["Action"] == ["ec2:CreateNetworkInterface"]

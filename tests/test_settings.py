@@ -140,8 +140,8 @@ def test_main_rejects_invalid_settings_before_writing_any_json(tmp_path):
 def test_object_lock_defaults_follow_the_environment():
     assert (Settings.from_env({}).object_lock_mode, Settings.from_env({}).object_lock_days) == (
         "GOVERNANCE", 365)
-    assert Settings.from_env({"ENVIRONMENT_SUFFIX": "prod"}).object_lock_mode == "COMPLIANCE"
-    overridden = Settings.from_env({"ENVIRONMENT_SUFFIX": "prod", "OBJECT_LOCK_MODE": "governance",
+    assert Settings.from_env(PROD).object_lock_mode == "COMPLIANCE"
+    overridden = Settings.from_env({**PROD, "OBJECT_LOCK_MODE": "governance",
                                     "OBJECT_LOCK_DAYS": "30"})
     assert (overridden.object_lock_mode, overridden.object_lock_days) == ("GOVERNANCE", 30)
 

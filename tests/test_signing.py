@@ -13,9 +13,9 @@ PURPOSES = ("validator", "health")
 
 def _signing(stack, role):
     return {
-        "bucket": one(stack, "aws_s3_bucket", role, f"compute/{role}/signing/code-bucket/bucket"),
-        "versioning": one(stack, "aws_s3_bucket_versioning", role, f"compute/{role}/signing/"),
-        "upload": one(stack, "aws_s3_object", role, f"compute/{role}/signing/unsigned"),
+        "bucket": one(stack, "aws_s3_bucket", role, f"compute-{role}/signing/code-bucket/bucket"),
+        "versioning": one(stack, "aws_s3_bucket_versioning", role, f"compute-{role}/signing/"),
+        "upload": one(stack, "aws_s3_object", role, f"compute-{role}/signing/unsigned"),
         "profile": one(stack, "aws_signer_signing_profile", role),
         "job": one(stack, "aws_signer_signing_job", role),
         "config": one(stack, "aws_lambda_code_signing_config", role),
@@ -65,11 +65,13 @@ def test_code_signing_config_enforces_this_regions_profile_on_every_function(sta
         assert config["policies"] == {"untrusted_artifact_on_deployment": "Enforce"}
         assert config["allowed_publishers"]["signing_profile_version_arns"] == [
             ref("aws_signer_signing_profile", s["profile"][0], "version_arn")]
-        for purpose in PURPOSES:
-            _, fn = one(stack, "aws_lambda_function", role, f"compute/{role}/{purpose}/function")
+        # Every function of the region, the authorizer and the probe included.
+        functions = resources(stack, "aws_lambda_function", role)
+        assert len(functions) == 4
+        for fn in functions.values():
             assert fn["code_signing_config_arn"] == ref("aws_lambda_code_signing_config",
                                                         config_name, "arn")
-    assert len(resources(stack, "aws_lambda_function")) == 4  # none escapes the config
+    assert len(resources(stack, "aws_lambda_function")) == 8  # none escapes the config
 
 
 def test_signing_resources_of_a_region_reference_only_that_region(stack):
@@ -104,25 +106,25 @@ def test_unsigned_fallback_keeps_the_public_layer_and_signs_nothing(tmp_path):
     from cdktf import App, TerraformStack, Testing
     import json
 
-    from modules.compute import FunctionCode, RegionalCompute
+    from modules.compute import RegionalCompute
     from modules.keys import RegionalKey
     from modules.naming import Names
-    from modules.regions import build_region_pair
+    from modules.regions import build_region, peer_of
     from modules.settings import Settings
-    from modules.storage import AuditStorage
-    from modules.tables import GlobalTables
+    from modules.storage import AuditBucket
+    from modules.tables import TableAccess
 
     settings = Settings()
     app = App(outdir=str(tmp_path))
     s = TerraformStack(app, "s")
-    names, regions = Names("dev"), build_region_pair(s, settings)
-    keys = {r.role: RegionalKey(s, f"key-{r.role}", region=r, names=names) for r in regions}
-    tables = GlobalTables(s, "tables", settings=settings, names=names, regions=regions, keys=keys)
-    storage = AuditStorage(s, "storage", names=names, regions=regions, keys=keys)
-    code = FunctionCode(s, "code")
-    RegionalCompute(s, "c", region=regions.primary, settings=settings, names=names,
-                    key=keys["primary"], tables=tables, storage=storage, code=code,
-                    sign_code=False)
+    names = Names("dev")
+    region = build_region(s, role="primary", name="us-east-1", settings=settings)
+    key = RegionalKey(s, "key-primary", region=region, names=names)
+    audit = AuditBucket(s, "storage", names=names, region=region, peer=peer_of(region, settings),
+                        key=key, settings=settings)
+    RegionalCompute(s, "c", region=region, settings=settings, names=names, key=key,
+                    tables=TableAccess(names=names, region=region, key=key), audit=audit,
+                    vendor_dir=None)
     synth = json.loads(Testing.synth(s))
     assert "aws_signer_signing_job" not in synth["resource"]
     for fn in synth["resource"]["aws_lambda_function"].values():
