@@ -160,3 +160,87 @@ def test_unexpected_error_is_503_json(aws):
     with mock.patch.object(health, "probe", side_effect=RuntimeError("bug")):
         status, body, _ = invoke(health, health_event())
     assert status == 503 and body["status"] == "unhealthy"
+
+
+# --------------------------------------------------------------------------- issue 15, items 4 and 5
+
+HEALTHY_STRING = "PAYMENTS_HEALTHY"
+
+
+def test_healthy_body_carries_the_route53_search_string_early(aws):
+    status, _, _ = invoke(health, health_event())
+    raw = health.lambda_handler(health_event(), __import__("lambda_support").FakeContext())["body"]
+    assert status == 200
+    assert HEALTHY_STRING in raw[:5120]  # Route 53 searches the first 5,120 bytes
+    body = __import__("json").loads(raw)
+    assert {name: check["status"] for name, check in body["checks"].items()} == {
+        "transactions": "ok", "idempotency": "ok", "receipts": "ok", "key": "ok"}
+
+
+@pytest.mark.parametrize("break_it", ["idempotency_table", "bucket", "key_disabled", "key_pending_deletion"])
+def test_any_dependency_of_a_payment_failing_makes_the_region_unhealthy(aws, break_it):
+    import os
+
+    from lambda_support import IDEMPOTENCY_TABLE, bucket_for
+
+    if break_it == "idempotency_table":
+        aws_client("dynamodb", PRIMARY).delete_table(TableName=IDEMPOTENCY_TABLE)
+    elif break_it == "bucket":
+        aws_client("s3", PRIMARY).delete_bucket(Bucket=bucket_for(PRIMARY))
+    elif break_it == "key_disabled":
+        aws_client("kms", PRIMARY).disable_key(KeyId=os.environ["KMS_KEY_ARN"])
+    else:
+        aws_client("kms", PRIMARY).schedule_key_deletion(KeyId=os.environ["KMS_KEY_ARN"], PendingWindowInDays=7)
+    raw = health.lambda_handler(health_event(), __import__("lambda_support").FakeContext())
+    assert raw["statusCode"] == 503
+    assert HEALTHY_STRING not in raw["body"]
+
+
+def test_receipts_probe_writes_a_health_object_not_a_receipt(aws):
+    from lambda_support import bucket_keys
+
+    assert invoke(health, health_event())[0] == 200
+    assert bucket_keys(PRIMARY) == [f"health/{PRIMARY}.json"]
+
+
+def test_control_plane_facts_are_cached_between_probes(aws):
+    ddb = health._get_runtime().probe.dynamodb
+    kms = health._get_runtime().probe.kms
+    with mock.patch.object(ddb, "describe_table", wraps=ddb.describe_table) as describe, \
+            mock.patch.object(kms, "describe_key", wraps=kms.describe_key) as describe_key, \
+            mock.patch.object(ddb, "get_item", wraps=ddb.get_item) as get_item:
+        for _ in range(3):
+            assert invoke(health, health_event())[0] == 200
+    assert describe.call_count == 2  # both tables once, then cached
+    assert describe_key.call_count == 1
+    assert get_item.call_count == 6  # data plane every probe, both tables
+
+
+def test_probe_answers_by_its_deadline_even_when_a_call_hangs(aws):
+    import threading
+    import time
+
+    release = threading.Event()
+    ddb = health._get_runtime().probe.dynamodb
+
+    def hang(**kwargs):
+        release.wait(5)
+        raise ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+
+    try:
+        with mock.patch.object(ddb, "get_item", side_effect=hang):
+            started = time.monotonic()
+            result = health._get_runtime().probe.run(budget_seconds=0.3)
+            elapsed = time.monotonic() - started
+    finally:
+        release.set()
+    assert result.healthy is False
+    assert result.checks["transactions"]["error"] == "DeadlineExceeded"
+    assert elapsed < 1.0  # returned at its 0.3 s deadline, not after the hung call
+
+
+def test_health_path_budget_fits_route53s_two_seconds():
+    from payments.health import DEFAULT_BUDGET_SECONDS
+
+    assert DEFAULT_BUDGET_SECONDS <= 1.5
+    assert clients.worst_case_seconds(clients.HEALTH_PATH) <= 1.0
