@@ -37,7 +37,7 @@ PROFILES: dict[str, tuple[float, float, int]] = {
     WRITE_SINGLE: (0.5, 1.0, 1),
     WRITE_SHORT: (0.25, 0.5, 1),
     HEALTH_PATH: (0.3, 0.6, 1),
-    BATCH_PATH: (2.0, 5.0, 4),
+    BATCH_PATH: (1.0, 3.0, 3),
 }
 
 #: Write profiles from the most to the least generous: the first that fits is used.
