@@ -349,6 +349,7 @@ def test_invalid_configuration_fails_closed(aws, monkeypatch):
 
     monkeypatch.setenv("REGION_ROLE", "prod")
     validator.reset_runtime()
+    health.reset_runtime()
     status, err, _ = invoke(validator, api_event(SEED))
     assert (status, err["error"]["code"]) == (500, "INTERNAL_ERROR")
     assert invoke(health, api_event(None, method="GET", path="/health", content_type=None))[0] == 503
