@@ -45,6 +45,7 @@ class _Runtime:
             bucket=self.settings.audit_bucket,
             key_arn=self.settings.kms_key_arn,
             region=region,
+            strong_transactions=self.settings.transactions_consistency == "STRONG",
         )
 
 

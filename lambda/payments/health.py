@@ -4,7 +4,9 @@ A payment needs both tables, the receipts bucket and the region's KMS key, so th
 exercises each of them, cheaply, *in parallel*, within one deadline:
 
 * ``transactions`` - ``GetItem`` on a sentinel key (``transactionId="__healthcheck__"``,
-  ``timestamp=0``; the item need not exist) and ``DescribeTable`` (status ``ACTIVE`` or
+  ``timestamp=0``; the item need not exist; strongly consistent when the table is an MRSC
+  global table, because an MRSC region cut off from its peers can still serve eventually
+  consistent reads but cannot write) and ``DescribeTable`` (status ``ACTIVE`` or
   ``UPDATING``; a table whose key is unusable reports ``INACCESSIBLE_ENCRYPTION_CREDENTIALS``);
 * ``idempotency`` - the same on ``id="__healthcheck__"``;
 * ``receipts`` - ``PutObject`` of a few bytes to ``health/<region>.json`` in the audit
@@ -112,10 +114,11 @@ class HealthProbe:
 
     def __init__(self, *, dynamodb: Any, s3: Any, kms: Any, transactions_table: str, idempotency_table: str,
                  bucket: str, key_arn: str, region: str, clock: Callable[[], float] = time.monotonic,
-                 control_plane_ttl: float = CONTROL_PLANE_TTL_SECONDS):
+                 control_plane_ttl: float = CONTROL_PLANE_TTL_SECONDS, strong_transactions: bool = False):
         self.dynamodb, self.s3, self.kms = dynamodb, s3, kms
         self.tables = {"transactions": (transactions_table, SENTINEL_KEY),
                        "idempotency": (idempotency_table, IDEMPOTENCY_SENTINEL_KEY)}
+        self.consistent = {"transactions": strong_transactions, "idempotency": False}
         self.bucket, self.key_arn, self.region = bucket, key_arn, region
         self.clock = clock
         self.control_plane_ttl = control_plane_ttl
@@ -151,8 +154,9 @@ class HealthProbe:
         calls: dict[tuple[str, str], Callable[[], Any]] = {}
         facts: dict[tuple[str, str], dict[str, Any]] = {}
         for name, (table, key) in self.tables.items():
-            calls[(name, "read")] = (lambda t=table, k=key: self.dynamodb.get_item(
-                TableName=t, Key=k, ProjectionExpression="#k", ExpressionAttributeNames={"#k": next(iter(k))}))
+            calls[(name, "read")] = (lambda t=table, k=key, c=self.consistent[name]: self.dynamodb.get_item(
+                TableName=t, Key=k, ConsistentRead=c, ProjectionExpression="#k",
+                ExpressionAttributeNames={"#k": next(iter(k))}))
             cached = self._cached(name)
             if cached is None:
                 calls[(name, "table")] = lambda t=table: self._describe_table(t)

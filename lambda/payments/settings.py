@@ -26,6 +26,8 @@ class Settings:
     idempotency_ttl_seconds: int
     metrics_namespace: str
     kms_key_arn: str = ""
+    #: ``EVENTUAL`` (default) or ``STRONG`` (the transactions table is an MRSC global table).
+    transactions_consistency: str = "EVENTUAL"
 
 
 def _required(name: str) -> str:
@@ -56,6 +58,9 @@ def load_settings(function: str = "validator") -> Settings:
     if ttl < 60:
         raise RuntimeError("IDEMPOTENCY_TTL_SECONDS must be at least 60")
     required = REQUIRED[function]
+    consistency = os.environ.get("TRANSACTIONS_CONSISTENCY_MODE", "EVENTUAL").strip().upper() or "EVENTUAL"
+    if consistency not in ("EVENTUAL", "STRONG"):
+        raise RuntimeError(f"TRANSACTIONS_CONSISTENCY_MODE must be EVENTUAL or STRONG, got {consistency!r}")
 
     def value(name: str) -> str:
         return _required(name) if name in required else os.environ.get(name, "").strip()
@@ -70,6 +75,7 @@ def load_settings(function: str = "validator") -> Settings:
         idempotency_ttl_seconds=ttl,
         metrics_namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "PaymentsDR"),
         kms_key_arn=value("KMS_KEY_ARN"),
+        transactions_consistency=consistency,
     )
 
 

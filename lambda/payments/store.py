@@ -116,6 +116,8 @@ NOT_APPLIED_CODES = frozenset(
         "AccessDeniedException",
         "ResourceNotFoundException",
         "UnrecognizedClientException",
+        # MRSC tables: the item is being written from another region; the request was rejected.
+        "ReplicatedWriteConflictException",
     }
 )
 

@@ -248,3 +248,14 @@ def test_health_path_budget_fits_route53s_two_seconds():
 
     assert DEFAULT_BUDGET_SECONDS <= 1.5
     assert clients.worst_case_seconds(clients.HEALTH_PATH) <= 1.0
+
+
+@pytest.mark.parametrize(("mode", "consistent"), [("EVENTUAL", False), ("STRONG", True)])
+def test_transactions_read_is_strongly_consistent_on_an_mrsc_table(aws, monkeypatch, mode, consistent):
+    monkeypatch.setenv("TRANSACTIONS_CONSISTENCY_MODE", mode)
+    health.reset_runtime()
+    ddb = health._get_runtime().probe.dynamodb
+    with mock.patch.object(ddb, "get_item", wraps=ddb.get_item) as get_item:
+        assert invoke(health, health_event())[0] == 200
+    reads = {call.kwargs["TableName"]: call.kwargs["ConsistentRead"] for call in get_item.call_args_list}
+    assert reads == {TABLE: consistent, "payment-idempotency-test": False}
