@@ -2,7 +2,8 @@
 
 Handler string: ``health.lambda_handler``.  The Route 53 failover health check target
 (through API Gateway), matched on a string: 200 with ``"verdict": "PAYMENTS_HEALTHY"`` in
-the body when every dependency of a payment answers (both tables, the receipts bucket,
+the body (``HEALTH_SEARCH_STRING``, default ``PAYMENTS_HEALTHY``) when every dependency of a
+payment answers (both tables, the receipts bucket,
 the KMS key), otherwise 503 with ``"verdict": "PAYMENTS_UNAVAILABLE"``.  See
 ``payments.health`` for the probe and its time budget.
 
@@ -21,7 +22,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from payments import clients, settings
 from payments.entry import build_lambda_handler
-from payments.health import HEALTHY_MARKER, UNHEALTHY_MARKER, HealthProbe
+from payments.health import UNHEALTHY_MARKER, HealthProbe
 from payments.responses import json_response
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "payment-health")
@@ -35,6 +36,8 @@ app = APIGatewayRestResolver()
 class _Runtime:
     def __init__(self) -> None:
         self.settings = settings.get_settings("health")
+        if self.settings.health_search_string in UNHEALTHY_MARKER:
+            raise RuntimeError("HEALTH_SEARCH_STRING must not be part of the unhealthy verdict")
         region = self.settings.region
         self.probe = HealthProbe(
             dynamodb=clients.client("dynamodb", region, clients.HEALTH_PATH),
@@ -75,7 +78,7 @@ def health() -> Any:
     cfg = runtime.settings
     result = runtime.probe.run()
     body = {
-        "verdict": HEALTHY_MARKER if result.healthy else UNHEALTHY_MARKER,
+        "verdict": cfg.health_search_string if result.healthy else UNHEALTHY_MARKER,
         "status": "healthy" if result.healthy else "unhealthy",
         "region": cfg.region,
         "regionRole": cfg.region_role,

@@ -7,12 +7,14 @@ environment.  No other module reads ``os.environ``.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
 from payments.core import parse_max_amount
 
 REGION_ROLES = ("primary", "dr")
+SEARCH_STRING_RE = re.compile(r"[A-Z][A-Z0-9_]{7,63}")
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,8 @@ class Settings:
     kms_key_arn: str = ""
     #: ``EVENTUAL`` (default) or ``STRONG`` (the transactions table is an MRSC global table).
     transactions_consistency: str = "EVENTUAL"
+    #: Route 53's search string; the health body carries it only when healthy.
+    health_search_string: str = "PAYMENTS_HEALTHY"
 
 
 def _required(name: str) -> str:
@@ -65,6 +69,12 @@ def load_settings(function: str = "validator") -> Settings:
     def value(name: str) -> str:
         return _required(name) if name in required else os.environ.get(name, "").strip()
 
+    search = os.environ.get("HEALTH_SEARCH_STRING", "PAYMENTS_HEALTHY").strip()
+    if not SEARCH_STRING_RE.fullmatch(search):
+        # Upper case and long enough that no unhealthy body (lower-case keys, AWS error codes,
+        # PAYMENTS_UNAVAILABLE) can contain it by accident.
+        raise RuntimeError("HEALTH_SEARCH_STRING must be 8-64 characters of A-Z, 0-9 and '_', starting "
+                           f"with a letter, got {search!r}")
     return Settings(
         region=region,
         region_role=role,
@@ -76,6 +86,7 @@ def load_settings(function: str = "validator") -> Settings:
         metrics_namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "PaymentsDR"),
         kms_key_arn=value("KMS_KEY_ARN"),
         transactions_consistency=consistency,
+        health_search_string=search,
     )
 
 

@@ -259,3 +259,20 @@ def test_transactions_read_is_strongly_consistent_on_an_mrsc_table(aws, monkeypa
         assert invoke(health, health_event())[0] == 200
     reads = {call.kwargs["TableName"]: call.kwargs["ConsistentRead"] for call in get_item.call_args_list}
     assert reads == {TABLE: consistent, "payment-idempotency-test": False}
+
+
+def test_search_string_comes_from_the_environment(aws, monkeypatch):
+    monkeypatch.setenv("HEALTH_SEARCH_STRING", "REGION_TAKES_PAYMENTS")
+    health.reset_runtime()
+    status, body, _ = invoke(health, health_event())
+    assert (status, body["verdict"]) == (200, "REGION_TAKES_PAYMENTS")
+
+
+@pytest.mark.parametrize("bad", ["healthy", "SHORT", "PAYMENTS", "PAYMENTS_UNAVAILABLE"])
+def test_a_search_string_an_unhealthy_body_could_contain_is_refused(aws, monkeypatch, bad):
+    monkeypatch.setenv("HEALTH_SEARCH_STRING", bad)
+    health.reset_runtime()
+    raw = health.lambda_handler(health_event(), __import__("lambda_support").FakeContext())
+    # Route 53 needs a 2xx/3xx *and* the string; the refused setting answers 503 on every probe.
+    assert raw["statusCode"] == 503
+    assert __import__("json").loads(raw["body"])["verdict"] == "PAYMENTS_UNAVAILABLE"
