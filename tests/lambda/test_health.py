@@ -276,3 +276,19 @@ def test_a_search_string_an_unhealthy_body_could_contain_is_refused(aws, monkeyp
     # Route 53 needs a 2xx/3xx *and* the string; the refused setting answers 503 on every probe.
     assert raw["statusCode"] == 503
     assert __import__("json").loads(raw["body"])["verdict"] == "PAYMENTS_UNAVAILABLE"
+
+
+def test_clients_and_probe_are_built_at_init_not_on_the_first_request():
+    """Import in a fresh interpreter (the Lambda init phase): the probe and its clients exist before
+    any request.  No AWS call is made: building clients does no I/O."""
+    import os
+    import subprocess
+    import sys
+
+    from lambda_support import LAMBDA_DIR
+
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    out = subprocess.run([sys.executable, "-c", "import health; r = health._runtime; "
+                          "print(r is not None and r.probe.dynamodb.meta.region_name)"],
+                         cwd=str(LAMBDA_DIR), env=env, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip().splitlines()[-1] == os.environ["AWS_REGION"], out.stderr[-2000:]
