@@ -195,19 +195,19 @@ HEALTH_CHILD = textwrap.dedent(
         t1 = time.perf_counter(); health._get_runtime(); init_ms = (time.perf_counter() - t1) * 1000
         t1 = time.perf_counter(); out = health.lambda_handler(event(), Ctx())
         first_ms = (time.perf_counter() - t1) * 1000
-        assert out["statusCode"] == 200 and "PAYMENTS_HEALTHY" in out["body"], out
-        result = {"import_ms": import_ms, "init_ms": init_ms, "first_ms": first_ms}
+        result = {"import_ms": import_ms, "init_ms": init_ms, "first_ms": first_ms,
+                  "first_status": out["statusCode"]}
         for label, ttl in (("cached", 3600.0), ("refresh", 0.0)):
             health._get_runtime().probe.control_plane_ttl = ttl
-            handler, probe = [], []
+            handler, probe, unhealthy = [], [], 0
             for _ in range({probes}):
                 t = time.perf_counter(); out = health.lambda_handler(event(), Ctx())
                 handler.append((time.perf_counter() - t) * 1000)
-                assert out["statusCode"] == 200, out
+                unhealthy += out["statusCode"] != 200  # e.g. a call past the 1.2 s deadline on a loaded machine
                 probe.append(json.loads(out["body"])["elapsedMs"])
             result[label] = {"handler_p50": pct(handler, 0.5), "handler_p99": pct(handler, 0.99),
                              "handler_max": max(handler), "probe_p50": pct(probe, 0.5),
-                             "probe_p99": pct(probe, 0.99), "n": len(handler)}
+                             "probe_p99": pct(probe, 0.99), "n": len(handler), "unhealthy": unhealthy}
     print("BENCH " + json.dumps(result))
     '''
 )
@@ -275,12 +275,12 @@ def main() -> None:
         else:
             hp = bench_health_probe(args.probes)
             print(f"  probe against moto: init (clients, pool) {hp['init_ms']:6.1f} ms, "
-                  f"first probe {hp['first_ms']:6.1f} ms")
+                  f"first probe {hp['first_ms']:6.1f} ms (status {hp['first_status']})")
             for label, text in (("cached", "control plane cached "), ("refresh", "control plane refresh")):
                 r = hp[label]
                 print(f"  {text}  handler p50 {r['handler_p50']:6.1f} ms  p99 {r['handler_p99']:6.1f} ms  "
                       f"max {r['handler_max']:6.1f} ms | probe p50 {r['probe_p50']:5.0f} ms  "
-                      f"p99 {r['probe_p99']:5.0f} ms  n={r['n']}")
+                      f"p99 {r['probe_p99']:5.0f} ms  n={r['n']}  not 200: {r['unhealthy']}")
             print("  budget: probe deadline 1.2 s; Route 53 wants the status within 2 s of connecting")
         print("  (outside Lambda the X-Ray SDK also loads its centralized sampler -> botocore.session)")
         print("  biggest direct imports (cumulative, -X importtime, single run):")
