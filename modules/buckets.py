@@ -49,6 +49,8 @@ from modules.settings import Settings
 
 NONCURRENT_TO_IA_DAYS = 30
 NONCURRENT_EXPIRY_DAYS = 365
+# Probe objects are locked for one day (lambda/payments/health.py, lambda/heartbeat.py).
+PROBE_OBJECT_NONCURRENT_DAYS = 2
 
 
 @dataclass(frozen=True)
@@ -72,11 +74,15 @@ class HardenedBucket(Construct):
     existing bucket see the README (S3 accepts `PutObjectLockConfiguration` on an existing
     versioned bucket, but Terraform would still plan to replace an `aws_s3_bucket` whose
     `object_lock_enabled` changed).
+
+    `short_lived_prefixes`: keys rewritten all the time by probes (health, heartbeat), which
+    lock each version for one day only (lambda/): their old versions go after two days.
     """
 
     def __init__(self, scope: Construct, id: str, *, region: Region, bucket_name: str,
                  key_arn: str | None, force_destroy: bool = False,
-                 object_lock: ObjectLockRetention | None = None):
+                 object_lock: ObjectLockRetention | None = None,
+                 short_lived_prefixes: tuple[str, ...] = ()):
         super().__init__(scope, id)
         self.region = region
         self.bucket = S3Bucket(self, "bucket", provider=region.provider, bucket=bucket_name,
@@ -149,6 +155,13 @@ class HardenedBucket(Construct):
                 abort_incomplete_multipart_upload=[
                     S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
                         days_after_initiation=7)],
-            )],
+            ), *[S3BucketLifecycleConfigurationRule(
+                # Where rules overlap, S3 applies the shortest expiration.
+                id=f"probe-objects-{prefix.strip('/')}", status="Enabled",
+                filter=[S3BucketLifecycleConfigurationRuleFilter(prefix=prefix)],
+                noncurrent_version_expiration=[
+                    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
+                        noncurrent_days=PROBE_OBJECT_NONCURRENT_DAYS)],
+            ) for prefix in short_lived_prefixes]],
             depends_on=[self.versioning],
         )

@@ -84,11 +84,14 @@ MAX_AMOUNT = "1000000.00"
 VALIDATOR = "validator"
 HEALTH = "health"
 VALIDATOR_MEMORY_MB = 512
-VALIDATOR_TIMEOUT_S = 30
-# Route 53 health checkers give up after ~4 s (connect + 2 s to first byte), so a health
-# answer slower than that is already a failure: 5 s bounds cost and stuck invocations.
-HEALTH_MEMORY_MB = 256
-HEALTH_TIMEOUT_S = 5
+# Below API Gateway's 29 s integration limit with room to spare: the function budgets each
+# AWS call from its remaining time (lambda/payments/clients.py), so a slow dependency ends
+# in a known outcome before API Gateway would answer 504 on its own.
+VALIDATOR_TIMEOUT_S = 10
+# Route 53 wants a 2xx within 2 s of connecting; the probe bounds itself at 1.2 s. Init builds
+# three clients (~250 ms of CPU): Lambda's CPU share grows with memory, hence 1024 MB.
+HEALTH_MEMORY_MB = 1024
+HEALTH_TIMEOUT_S = 3
 # The health check gets a small reservation of its own (when reservations are on) so a
 # validator traffic spike can never throttle it and fail the region over by mistake.
 HEALTH_RESERVED_CONCURRENCY = 5
@@ -280,8 +283,11 @@ class RegionalCompute(Construct):
             memory_mb=HEALTH_MEMORY_MB, timeout_s=HEALTH_TIMEOUT_S,
             reserved_concurrency=-1 if reserved == -1 else HEALTH_RESERVED_CONCURRENCY,
             environment={**base_env, "POWERTOOLS_SERVICE_NAME": "payment-health",
-                         "HEALTH_SEARCH_STRING": HEALTH_SEARCH_STRING},
-            grants=tables.grant_transactions_health_read(),
+                         "HEALTH_SEARCH_STRING": HEALTH_SEARCH_STRING, "KMS_KEY_ARN": key.arn},
+            # Every dependency a payment needs: both tables, the receipts bucket, the key.
+            grants=[*tables.grant_health_read(), *audit.grant_health_probe(),
+                    statement(f"HealthDescribeKey{region.role.title()}", ["kms:DescribeKey"],
+                              [key.arn])],
         )
         # The REQUEST authorizer of POST /validate (modules/api.py): per-client keys from the
         # replicated client-keys secret of this region, nonces in this region's idempotency

@@ -38,6 +38,7 @@ from modules.client_keys import ClientKeysSecret
 from modules.compute import RegionalCompute
 from modules.database import AuroraPrimary, AuroraSecondary, RegionalDatabaseInputs
 from modules.dns import DomainCertificates, Failover, RegionalDomains, route53_metrics_region
+from modules.jobs import Heartbeat, Reconcile
 from modules.keys import RegionalKey
 from modules.monitoring import AlarmTopic, HealthCheckAlarms, MonitoredRegion, RegionalMonitoring
 from modules.naming import Names
@@ -144,12 +145,19 @@ class RegionalStack(_PlatformStack):
                                        api=self.api)
         self.probe = Probe(self, f"probe-{role}", settings=settings, names=names, region=region,
                            peer=peer, key=key, compute=self.compute)
+        self.heartbeat = Heartbeat(self, f"heartbeat-{role}", settings=settings, names=names,
+                                   region=region, peer=peer, key=key, compute=self.compute,
+                                   tables=self.table_access, audit=self.audit)
+        self.reconcile = Reconcile(self, f"reconcile-{role}", settings=settings, names=names,
+                                   region=region, key=key, compute=self.compute,
+                                   tables=self.table_access, audit=self.audit, network=network)
         self.monitoring = RegionalMonitoring(
             self, f"monitoring-{role}", settings=settings, names=names, region=region, peer=peer,
             key=key, tiers=MonitoredRegion(database=self.database.member,
                                            tables=self.table_access, audit=self.audit,
                                            compute=self.compute, api=self.api, waf=self.waf,
-                                           probe=self.probe))
+                                           probe=self.probe, heartbeat=self.heartbeat,
+                                           reconcile=self.reconcile))
         self._outputs()
 
     def _outputs(self) -> None:

@@ -57,6 +57,10 @@ from modules.regions import PeerRegion, Region
 from modules.settings import Settings
 
 
+# Keys the health check and the RPO heartbeat rewrite all the time (short-locked versions).
+PROBE_PREFIXES = ("health/", "heartbeat/")
+
+
 class AuditBucket(Construct):
     """One region's audit bucket. Outputs: `bucket` (HardenedBucket), `name`, `rule_id`,
     `peer_bucket_name`; `grant_receipts_write()`, `metric_replication_*()`."""
@@ -69,7 +73,7 @@ class AuditBucket(Construct):
         self.bucket = HardenedBucket(
             self, "audit", region=region, key_arn=key.arn,
             bucket_name=names.audit_bucket(region.account_id, region.name),
-            object_lock=self.retention)
+            object_lock=self.retention, short_lived_prefixes=PROBE_PREFIXES)
         self.peer_bucket_name = names.audit_bucket(peer.account_id, peer.name)
         self.rule_id = replication_rule_id(peer.role)
 
@@ -89,6 +93,20 @@ class AuditBucket(Construct):
                       ["kms:GenerateDataKey", "kms:Decrypt"], [self._key.arn],
                       condition={"StringEquals": {"kms:ViaService": f"s3.{self.region.name}.amazonaws.com"}}),
         ]
+
+    def grant_key_via_s3(self, sid: str) -> list[dict]:
+        """Encrypt/decrypt this bucket's objects with the region key, through S3 only."""
+        return [statement(f"{sid}KeyViaS3{self.region.role.title()}",
+                          ["kms:GenerateDataKey", "kms:Decrypt"], [self._key.arn],
+                          condition={"StringEquals": {"kms:ViaService": f"s3.{self.region.name}.amazonaws.com"}})]
+
+    def grant_health_probe(self) -> list[dict]:
+        """The health check writes one short-locked object under health/ (lambda/payments/
+        health.py): the same write path, key and lock a receipt takes."""
+        return [statement(f"HealthProbeObject{self.region.role.title()}",
+                          ["s3:PutObject", "s3:PutObjectRetention"],
+                          [f"{self.bucket.bucket.arn}/health/*"]),
+                *self.grant_key_via_s3("HealthProbe")]
 
     def _replication_metric(self, name: str, statistic: str, period: int) -> Metric:
         return Metric("AWS/S3", name, {"SourceBucket": self.name,
