@@ -23,12 +23,6 @@ import json
 
 from constructs import Construct
 from cdktf import TerraformResourceLifecycle
-from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
-from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
-from cdktf_cdktf_provider_aws.lambda_function_event_invoke_config import (
-    LambdaFunctionEventInvokeConfig,
-)
-from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter
 
 from contract import (
@@ -41,6 +35,7 @@ from contract import (
 from modules.api import PROBE_PATH, probe_invoke_grant
 from modules.compute import RegionalCompute, ServiceFunction
 from modules.iam import statement
+from modules.jobs import schedule
 from modules.keys import RegionalKey
 from modules.metrics import Metric
 from modules.naming import Names
@@ -117,21 +112,9 @@ class Probe(Construct):
             memory_mb=PROBE_MEMORY_MB, timeout_s=PROBE_TIMEOUT_S, reserved_concurrency=-1,
             environment=environment, grants=grants,
         )
-        rule = CloudwatchEventRule(
-            self, "schedule", provider=p, name=names.regional("probe", region.role),
-            description=f"Probe {peer.role} ({peer.name}) and the payments domain every minute",
-            schedule_expression=PROBE_SCHEDULE,
-        )
-        CloudwatchEventTarget(self, "target", provider=p, rule=rule.name,
-                              arn=self.function.function.arn)
-        # A probe event is worth nothing a minute later: no retries, no stale deliveries.
-        LambdaFunctionEventInvokeConfig(
-            self, "async", provider=p, function_name=self.function.function.function_name,
-            maximum_retry_attempts=0, maximum_event_age_in_seconds=60)
-        LambdaPermission(self, "invoke", provider=p, statement_id="AllowSchedule",
-                         action="lambda:InvokeFunction",
-                         function_name=self.function.function.function_name,
-                         principal="events.amazonaws.com", source_arn=rule.arn)
+        schedule(self, "probe", region=region, name=names.regional("probe", region.role),
+                 description=f"Probe {peer.role} ({peer.name}) and the payments domain every minute",
+                 expression=PROBE_SCHEDULE, function=self.function)
 
     def _metric(self, name: str, statistic: str, **dimensions: str) -> Metric:
         return Metric(METRICS_NAMESPACE, name, dimensions, statistic=statistic, period=60)

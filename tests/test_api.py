@@ -126,7 +126,7 @@ def _policy(stack, role):
     return json.loads(policy["policy"])["Statement"]
 
 
-def test_probe_only_for_the_peer_regions_probe_role(platform, stacks):
+def test_probe_only_for_the_two_probe_roles(platform, stacks):
     for role in ROLES:
         peer = PEER[role]
         api_name, _ = _api(platform, role)
@@ -135,12 +135,13 @@ def test_probe_only_for_the_peer_regions_probe_role(platform, stacks):
         assert allow["Effect"] == "Allow" and allow["Resource"] == [f"{arn}/*"]
         assert "Condition" not in allow
         assert deny["Effect"] == "Deny" and deny["Resource"] == [f"{arn}/*/GET/probe"]
-        # Exactly the peer region's probe role, in this stack's own account (its caller
-        # identity), by name: no reference into the peer's stack.
-        probe_role_arn = (f"arn:${{data.aws_partition.partition-{role}.partition}}:iam::"
-                          f"${{data.aws_caller_identity.identity-{role}.account_id}}:role/"
-                          f"payment-probe-{peer}-dev-role")
-        assert deny["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": [probe_role_arn]}}
+        # Exactly the two probe roles (this region's checks the domain, which this region may
+        # serve; the peer's checks this region), in this stack's own account, by name: no
+        # reference into the peer's stack.
+        probe_role_arns = [(f"arn:${{data.aws_partition.partition-{role}.partition}}:iam::"
+                            f"${{data.aws_caller_identity.identity-{role}.account_id}}:role/"
+                            f"payment-probe-{r}-dev-role") for r in (role, peer)]
+        assert deny["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": probe_role_arns}}
         own = stacks[REGIONAL_STACKS[role]]["data"]
         assert own["aws_caller_identity"][f"identity-{role}"]["provider"] == f"aws.{role}"
         assert own["aws_partition"][f"partition-{role}"]["provider"] == f"aws.{role}"
@@ -152,9 +153,11 @@ def test_probe_only_for_the_peer_regions_probe_role(platform, stacks):
         grants = [s for s in json.loads(peer_policy["policy"])["Statement"]
                   if s["Action"] == ["execute-api:Invoke"]]
         region = {"primary": "us-east-1", "dr": "us-east-2"}[role]
-        assert [g["Resource"] for g in grants] == [[
+        assert [
             f"arn:${{data.aws_partition.partition-{peer}.partition}}:execute-api:{region}:"
-            f"${{data.aws_caller_identity.identity-{peer}.account_id}}:*/prod/GET/probe"]]
+            f"${{data.aws_caller_identity.identity-{peer}.account_id}}:*/prod/GET/probe"] in [
+            g["Resource"] for g in grants]
+        assert len(grants) == 2  # its own region's /probe (the domain) and this one
 
 
 def test_probe_invoke_grant_targets_the_other_regions_probe_route_by_pattern():

@@ -23,8 +23,8 @@ def _policy(platform, role, purpose) -> list[dict]:
 
 
 def test_each_region_has_both_functions_on_its_own_provider(platform):
-    # validator, health, the /validate authorizer and the probe (modules/probes.py) per region
-    assert len(resources(platform, "aws_lambda_function")) == 8
+    # validator, health, the /validate authorizer, and the probe, heartbeat and reconcile jobs
+    assert len(resources(platform, "aws_lambda_function")) == 12
     for role, _ in ROLES:
         for purpose in PURPOSES:
             _, fn = _fn(platform, role, purpose)
@@ -40,10 +40,10 @@ def test_sizes_and_timeouts(platform):
     for role, _ in ROLES:
         _, validator = _fn(platform, role, "validator")
         _, health = _fn(platform, role, "health")
-        assert (validator["memory_size"], validator["timeout"]) == (512, 30)
-        assert 128 <= health["memory_size"] <= 256
-        # Route 53 waits about 4 s for an answer: a slower health check is a failed one.
-        assert health["timeout"] <= 5
+        # Below API Gateway's 29 s integration limit: the function answers before it would.
+        assert (validator["memory_size"], validator["timeout"]) == (512, 10)
+        # Route 53 wants an answer within 2 s of connecting; init CPU grows with memory.
+        assert (health["memory_size"], health["timeout"]) == (1024, 3)
 
 
 def test_reserved_concurrency_is_opt_in(platform, synth_stacks):
@@ -169,7 +169,9 @@ def test_environment_points_at_the_regions_own_data(platform):
         bucket_name, _ = one(platform, "aws_s3_bucket", role, f"storage-{role}/audit/bucket")
         for purpose, service in (("validator", "payment-validator"), ("health", "payment-health")):
             env = _fn(platform, role, purpose)[1]["environment"]["variables"]
-            extra = {"HEALTH_SEARCH_STRING": "PAYMENTS_HEALTHY"} if purpose == "health" else {}
+            key, _ = one(platform, "aws_kms_key", role, f"key-{role}")
+            extra = {"HEALTH_SEARCH_STRING": "PAYMENTS_HEALTHY",
+                     "KMS_KEY_ARN": ref("aws_kms_key", key, "arn")} if purpose == "health" else {}
             assert env == {
                 # By name: the DR stack holds no reference to the primary's tables.
                 "TRANSACTIONS_TABLE": "payment-transactions-dev",
@@ -247,15 +249,22 @@ def test_grants_name_only_the_regions_own_tables_bucket_and_key(platform):
                         assert resource.startswith(ref("aws_s3_bucket", bucket_name, "arn"))
 
 
-def test_validator_can_write_and_health_can_only_read(platform):
+def test_validator_can_write_and_health_only_probes(platform):
     for role, _ in ROLES:
         validator_actions = {a for st in _policy(platform, role, "validator") for a in st["Action"]}
         health_actions = {a for st in _policy(platform, role, "health") for a in st["Action"]}
         assert {"dynamodb:PutItem", "dynamodb:DeleteItem", "s3:PutObject",
                 "xray:PutTraceSegments", "logs:PutLogEvents"} <= validator_actions
-        assert {"dynamodb:DescribeTable", "dynamodb:GetItem", "xray:PutTraceSegments"} <= health_actions
-        assert not {a for a in health_actions if a.startswith("s3:")}
+        assert {"dynamodb:DescribeTable", "dynamodb:GetItem", "xray:PutTraceSegments",
+                "kms:DescribeKey"} <= health_actions
+        # Health writes one short-locked probe object under health/ and nothing else in S3.
+        s3 = [st for st in _policy(platform, role, "health") if any(a.startswith("s3:") for a in st["Action"])]
+        assert [st["Action"] for st in s3] == [["s3:PutObject", "s3:PutObjectRetention"]]
+        assert all(r.endswith("/health/*") for st in s3 for r in st["Resource"])
         assert not {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} & health_actions
+        tables = [st for st in _policy(platform, role, "health") if "dynamodb:GetItem" in st["Action"]]
+        assert sorted(r.rsplit("/", 1)[1] for st in tables for r in st["Resource"]) == [
+            "payment-idempotency-dev", "payment-transactions-dev"]
 
 
 def test_log_permissions_are_scoped_to_the_functions_own_group(platform):

@@ -67,11 +67,11 @@ def test_code_signing_config_enforces_this_regions_profile_on_every_function(sta
             ref("aws_signer_signing_profile", s["profile"][0], "version_arn")]
         # Every function of the region, the authorizer and the probe included.
         functions = resources(stack, "aws_lambda_function", role)
-        assert len(functions) == 4
+        assert len(functions) == 6
         for fn in functions.values():
             assert fn["code_signing_config_arn"] == ref("aws_lambda_code_signing_config",
                                                         config_name, "arn")
-    assert len(resources(stack, "aws_lambda_function")) == 8  # none escapes the config
+    assert len(resources(stack, "aws_lambda_function")) == 12  # none escapes the config
 
 
 def test_signing_resources_of_a_region_reference_only_that_region(stack):

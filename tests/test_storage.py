@@ -129,9 +129,18 @@ def test_replication_role_is_least_privilege_for_its_direction(platform):
 def test_lifecycle_expires_old_versions_not_current_objects(platform):
     for role in ("primary", "dr"):
         _, lifecycle = one(platform, "aws_s3_bucket_lifecycle_configuration", role, f"storage-{role}/")
-        [rule] = lifecycle["rule"]
+        rules = {r["id"]: r for r in lifecycle["rule"]}
+        assert set(rules) == {"noncurrent-versions-and-stale-uploads", "probe-objects-health",
+                              "probe-objects-heartbeat"}
+        rule = rules["noncurrent-versions-and-stale-uploads"]
         assert rule["noncurrent_version_expiration"] == [{"noncurrent_days": 365}]
-        assert "expiration" not in rule, "audit records themselves are never expired"
+        for r in rules.values():
+            assert "expiration" not in r, "current objects (audit records) are never expired"
+        # Probe objects are locked for one day (lambda/): their old versions go after two.
+        for prefix in ("health/", "heartbeat/"):
+            probe = rules[f"probe-objects-{prefix.strip('/')}"]
+            assert probe["filter"] == [{"prefix": prefix}]
+            assert probe["noncurrent_version_expiration"] == [{"noncurrent_days": 2}]
 
 
 def test_bucket_outputs(platform):
@@ -165,7 +174,7 @@ def test_retention_days_follow_the_setting_and_lifecycle_never_expires_a_locked_
         _, lock = one(stack, "aws_s3_bucket_object_lock_configuration", role, f"storage-{role}/audit/")
         assert lock["rule"]["default_retention"]["days"] == 2000
         _, lifecycle = one(stack, "aws_s3_bucket_lifecycle_configuration", role, f"storage-{role}/audit/")
-        [rule] = lifecycle["rule"]
+        [rule] = [r for r in lifecycle["rule"] if r["id"] == "noncurrent-versions-and-stale-uploads"]
         assert rule["noncurrent_version_expiration"][0]["noncurrent_days"] >= 2000
 
 
