@@ -54,7 +54,8 @@ _FALSE = ("0", "false", "no", "off")
 
 
 class SettingsError(ValueError):
-    """One or more settings are invalid; the message lists every problem found."""
+    """One or more settings are invalid. A value that cannot be parsed is reported alone; otherwise
+    the message lists every rule that failed, each naming its variable."""
 
     def __init__(self, problems: list[str]):
         self.problems = problems
