@@ -1,0 +1,206 @@
+"""FIS drill templates of one region (modules/drills.py), synthesized in a one-region stack.
+
+The lead has not wired `RegionalDrills` into the regional stacks yet, so these tests build a
+small stack holding one region's provider, key and the drills, exactly as a regional stack
+would. Targets are stand-in ARNs; what is checked is the template, role and log wiring.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from cdktf import App, Testing, TerraformStack
+
+Testing.__test__ = False
+
+from contract import DRILL_REGIONAL_FAILOVER, DRILL_REPLICATION, DRILL_TAG
+from helpers import one, ref, resources
+from modules.drills import (FIS_EXTENSION_LAYER_PARAMETER, RegionalDrills, alarm_arn,
+                            drill_tags)
+from modules.keys import RegionalKey
+from modules.naming import Names
+from modules.regions import build_region
+from modules.settings import Settings
+
+NAMES = Names("dev")
+HEALTH_ARN = "arn:aws:lambda:us-east-1:111122223333:function:payment-health-primary-dev"
+BUCKET_ARN = "arn:aws:s3:::payments-dr-audit-dev-111122223333-us-east-1"
+TABLE_ARNS = ["arn:aws:dynamodb:us-east-1:111122223333:table/payment-transactions-dev",
+              "arn:aws:dynamodb:us-east-1:111122223333:table/payment-idempotency-dev"]
+
+
+def _build(role="primary", region_name="us-east-1", peer="us-east-2", stop=None):
+    app = App()
+    stack = TerraformStack(app, f"drills-{role}")
+    region = build_region(stack, role=role, name=region_name, settings=Settings.from_env({}))
+    key = RegionalKey(stack, f"key-{role}", region=region, names=NAMES)
+    if stop is None:
+        stop = {DRILL_REGIONAL_FAILOVER: [alarm_arn(region, NAMES.alarm("lambda-errors-validator", role))],
+                DRILL_REPLICATION: [alarm_arn(region, NAMES.alarm("api-5xx", role)),
+                                    alarm_arn(region, NAMES.alarm("lambda-errors-validator", role))]}
+    drills = RegionalDrills(stack, f"drills-{role}", region=region, names=NAMES, key=key,
+                            peer_region_name=peer, health_function_arn=HEALTH_ARN,
+                            audit_bucket_arn=BUCKET_ARN, table_arns=TABLE_ARNS,
+                            stop_alarm_arns=stop, log_retention_days=365)
+    return drills, json.loads(Testing.synth(stack))
+
+
+@pytest.fixture(scope="module")
+def primary():
+    return _build()
+
+
+@pytest.fixture(scope="module")
+def synth(primary):
+    return primary[1]
+
+
+def _template(synth, drill):
+    return one(synth, "aws_fis_experiment_template", path_contains=f"_{drill}_")
+
+
+def _policy(synth, drill):
+    _, body = one(synth, "aws_iam_role_policy", path_contains=f"{drill}-policy")
+    return json.loads(body["policy"])["Statement"]
+
+
+def _by_sid(statements):
+    return {s["Sid"]: s for s in statements}
+
+
+def test_failover_drill_fails_every_health_invocation_without_running_it(synth):
+    _, t = _template(synth, DRILL_REGIONAL_FAILOVER)
+    [action] = t["action"]
+    assert action["action_id"] == "aws:lambda:invocation-error"
+    assert action["target"] == {"key": "Functions", "value": "health"}
+    assert {p["key"]: p["value"] for p in action["parameter"]} == {
+        "duration": "PT10M", "invocationPercentage": "100", "preventExecution": "true"}
+    [target] = t["target"]
+    assert target["resource_type"] == "aws:lambda:function"
+    assert target["selection_mode"] == "ALL"
+    assert {tag["key"]: tag["value"] for tag in target["resource_tag"]} == {
+        DRILL_TAG: DRILL_REGIONAL_FAILOVER, "Environment": "dev",
+        "Application": "payments-dr", "RegionRole": "primary"}
+    assert t["experiment_options"] == {"account_targeting": "single-account",
+                                       "empty_target_resolution_mode": "fail"}
+
+
+def test_replication_drill_pauses_tables_and_bucket_towards_the_peer_region(synth):
+    _, t = _template(synth, DRILL_REPLICATION)
+    actions = {a["action_id"]: a for a in t["action"]}
+    assert set(actions) == {"aws:dynamodb:global-table-pause-replication",
+                            "aws:s3:bucket-pause-replication"}
+    tables = actions["aws:dynamodb:global-table-pause-replication"]
+    assert tables["target"] == {"key": "Tables", "value": "tables"}
+    assert {p["key"]: p["value"] for p in tables["parameter"]} == {"duration": "PT25M"}
+    buckets = actions["aws:s3:bucket-pause-replication"]
+    assert buckets["target"] == {"key": "Buckets", "value": "buckets"}
+    assert {p["key"]: p["value"] for p in buckets["parameter"]} == {
+        "duration": "PT25M", "region": "us-east-2"}
+    targets = {x["name"]: x for x in t["target"]}
+    assert targets["tables"]["resource_type"] == "aws:dynamodb:global-table"
+    assert targets["buckets"]["resource_type"] == "aws:s3:bucket"
+    # Replicas carry tags propagated from the primary table: no RegionRole filter on tables.
+    assert "RegionRole" not in {tag["key"] for tag in targets["tables"]["resource_tag"]}
+    assert {tag["key"]: tag["value"] for tag in targets["buckets"]["resource_tag"]}["RegionRole"] == "primary"
+
+
+def test_stop_conditions_are_the_given_alarms_of_this_region(synth):
+    for drill, whats in ((DRILL_REGIONAL_FAILOVER, ["lambda-errors-validator"]),
+                         (DRILL_REPLICATION, ["api-5xx", "lambda-errors-validator"])):
+        _, t = _template(synth, drill)
+        values = sorted(s["value"] for s in t["stop_condition"])
+        assert [v.rsplit(":alarm:", 1)[1] for v in values] == sorted(
+            f"payments-dev-{w}-primary" for w in whats)
+        assert all(":cloudwatch:us-east-1:${data.aws_caller_identity.identity-primary.account_id}"
+                   in v for v in values)
+        assert {s["source"] for s in t["stop_condition"]} == {"aws:cloudwatch:alarm"}
+
+
+def test_a_drill_without_a_stop_condition_is_refused():
+    with pytest.raises(ValueError, match=r"stop_alarm_arns\['replication'\] is empty"):
+        _build(stop={DRILL_REGIONAL_FAILOVER: ["arn:aws:cloudwatch:us-east-1:1:alarm:x"],
+                     DRILL_REPLICATION: []})
+
+
+def test_roles_trust_only_fis_experiments_of_this_account(synth):
+    roles = resources(synth, "aws_iam_role")
+    assert len(roles) == 2
+    for _, role in roles.items():
+        [stmt] = json.loads(role["assume_role_policy"])["Statement"]
+        assert stmt["Principal"] == {"Service": "fis.amazonaws.com"}
+        assert stmt["Condition"]["StringEquals"]["aws:SourceAccount"] == \
+            "${data.aws_caller_identity.identity-primary.account_id}"
+        assert stmt["Condition"]["ArnLike"]["aws:SourceArn"].endswith(":experiment/*")
+        assert ":fis:us-east-1:" in stmt["Condition"]["ArnLike"]["aws:SourceArn"]
+
+
+def test_failover_role_may_only_touch_the_health_function_and_the_config_prefix(synth):
+    sids = _by_sid(_policy(synth, DRILL_REGIONAL_FAILOVER))
+    assert sids["InspectHealthFunction"]["Action"] == ["lambda:GetFunction"]
+    assert sids["InspectHealthFunction"]["Resource"] == [HEALTH_ARN]
+    assert sids["WriteFaultConfigurations"]["Action"] == ["s3:DeleteObject", "s3:PutObject"]
+    [objects] = sids["WriteFaultConfigurations"]["Resource"]
+    assert objects.endswith("/FisConfigs/*") and "aws_s3_bucket." in objects
+    everything = [s for s in sids.values() if s["Resource"] == ["*"]]
+    assert sorted(a for s in everything for a in s["Action"]) == [
+        "logs:CreateLogDelivery", "tag:GetResources"]
+    assert not any("dynamodb" in a or "s3:Put" in a and "Replication" in a
+                   for s in sids.values() for a in s["Action"])
+
+
+def test_replication_role_changes_replication_only_as_a_fis_pause(synth):
+    sids = _by_sid(_policy(synth, DRILL_REPLICATION))
+    assert sids["PauseTableReplication"]["Resource"] == TABLE_ARNS
+    assert "dynamodb:PutResourcePolicy" in sids["PauseTableReplication"]["Action"]
+    put = sids["PauseBucketReplicationConfiguration"]
+    assert put["Action"] == ["s3:PutReplicationConfiguration"]
+    assert put["Resource"] == [BUCKET_ARN]
+    assert put["Condition"] == {"Bool": {"s3:isReplicationPauseRequest": "true"}}
+    assert "lambda:GetFunction" not in {a for s in sids.values() for a in s["Action"]}
+
+
+def test_experiments_log_to_an_encrypted_retained_group_with_the_suffix_fis_requires(synth):
+    log_name, group = one(synth, "aws_cloudwatch_log_group")
+    assert group["name"] == "/aws/fis/payments-dr-dev-primary"
+    assert group["retention_in_days"] == 365
+    key_name, _ = one(synth, "aws_kms_key")
+    assert group["kms_key_id"] == ref("aws_kms_key", key_name, "arn")
+    for drill in (DRILL_REGIONAL_FAILOVER, DRILL_REPLICATION):
+        _, t = _template(synth, drill)
+        assert t["log_configuration"]["log_schema_version"] == 2
+        assert t["log_configuration"]["cloudwatch_logs_configuration"]["log_group_arn"] == \
+            ref("aws_cloudwatch_log_group", log_name, "arn") + ":*"
+        assert t["tags"][DRILL_TAG] == drill
+    _, policy = one(synth, "aws_cloudwatch_log_resource_policy")
+    [stmt] = json.loads(policy["policy_document"])["Statement"]
+    assert stmt["Principal"] == {"Service": "delivery.logs.amazonaws.com"}
+    assert stmt["Resource"] == [ref("aws_cloudwatch_log_group", log_name, "arn") + ":log-stream:*"]
+
+
+def test_every_resource_is_on_this_regions_provider_and_names_no_peer_resource():
+    _, synth = _build(role="dr", region_name="us-east-2", peer="us-east-1")
+    for rtype, items in synth["resource"].items():
+        for name, body in items.items():
+            assert body.get("provider") == "aws.dr", f"{rtype}.{name}"
+    text = json.dumps(synth["resource"])
+    assert "aws.primary" not in text
+    _, t = _template(synth, DRILL_REPLICATION)
+    pause = next(a for a in t["action"] if a["action_id"] == "aws:s3:bucket-pause-replication")
+    assert {p["key"]: p["value"] for p in pause["parameter"]}["region"] == "us-east-1"
+
+
+def test_health_function_wiring_the_lead_adds(primary):
+    drills, synth = primary
+    env = drills.health_function_environment()
+    assert env["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/aws-fis/bootstrap"
+    assert env["AWS_FIS_CONFIGURATION_LOCATION"].endswith("/FisConfigs/")
+    assert FIS_EXTENSION_LAYER_PARAMETER == "/aws/service/fis/lambda-extension/AWS-FIS-extension-arm64/1.x.x"
+    grants = _by_sid(drills.grant_extension_read())
+    assert grants["ListFaultConfigurations"]["Condition"] == {
+        "StringLike": {"s3:prefix": ["FisConfigs/*"]}}
+    assert grants["ReadFaultConfigurations"]["Action"] == ["s3:GetObject"]
+    bucket_name, bucket = one(synth, "aws_s3_bucket")
+    assert bucket["bucket"].startswith("payments-dr-fis-dev-")
+    assert drill_tags(DRILL_REPLICATION, NAMES)[DRILL_TAG] == "replication"
