@@ -1,0 +1,315 @@
+"""`drctl drill`: the timeline, verdict, rollback and report, on fakes with a simulated clock.
+
+Simulated here (nothing of it is AWS): the FIS experiment lifecycle (initiating -> running ->
+stopped/completed, a stop condition), Route 53 health-check evaluation, the DNS answer for the
+custom domain, which region answers https://DOMAIN/health, CloudWatch alarm states and the
+RPO canary's datapoints. Each is a function of the fake clock, so measured figures are exact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from dataclasses import dataclass, field
+
+import pytest
+
+from drctl import exitcodes
+from drctl.drill import (LAST_REPORT, DrillOptions, DrillPorts, PreflightOutcome,
+                         SwitchoverOutcome, run_drill)
+from drctl.log import EventLog
+from drctl_fakes import DR, PRIMARY, FakeClock, config
+
+DOMAIN = "pay.payments-drill.net"
+PREFIX = "payments-dev-"
+
+
+class InterruptingClock(FakeClock):
+    """Ctrl-C arrives while the drill sleeps at or after `at` seconds."""
+
+    def __init__(self, at: float | None = None):
+        super().__init__()
+        self.at = at
+
+    def sleep(self, seconds):
+        super().sleep(seconds)
+        if self.at is not None and self.t >= self.at:
+            self.at = None
+            raise KeyboardInterrupt
+
+
+@dataclass
+class Scenario:
+    """When things happen, in fake-clock seconds (None = never)."""
+    running_at: float = 10  # FIS reports the experiment running (the fault is active)
+    stop_condition_at: float | None = None  # FIS stops it by itself (a stop-condition alarm)
+    completes_at: float | None = None  # the action's duration ends
+    hc_fails_after: float = 40  # after running_at
+    dns_moves_after: float = 100
+    dr_serves_after: float | None = 130
+    hc_recovers_after_stop: float = 30
+    alarms: dict[tuple[str, str], tuple[float, float | None]] = field(default_factory=dict)
+    canary_values: list[float] = field(default_factory=lambda: [0.2, 0.6])
+    peer_healthy: bool = True
+    preflight_ok: bool = True
+    template: str | None = "EXT123"
+
+
+class FakeFis:
+    def __init__(self, clock: FakeClock, s: Scenario):
+        self.clock, self.s = clock, s
+        self.started: list[tuple[str, str]] = []
+        self.stopped_at: float | None = None
+        self.stop_calls: list[tuple[str, str]] = []
+
+    def find_template(self, region, drill, env):
+        self.lookup = (region, drill, env)
+        return self.s.template
+
+    def start(self, region, template_id, tags):
+        self.started.append((region, template_id))
+        return "EXP1"
+
+    def stop(self, region, experiment_id):
+        self.stop_calls.append((region, experiment_id))
+        self.stopped_at = self.clock.t
+
+    def state(self, region, experiment_id):
+        t, s = self.clock.t, self.s
+        if self.stopped_at is not None:
+            return ("stopping", "") if t < self.stopped_at + 10 else ("stopped", "Experiment stopped")
+        if s.stop_condition_at is not None and t >= s.stop_condition_at:
+            return "stopped", "Stop condition triggered by payments-dev-lambda-errors-validator-primary"
+        if s.completes_at is not None and t >= s.completes_at:
+            return "completed", ""
+        return ("running", "") if t >= s.running_at else ("initiating", "")
+
+
+class FakeWorld:
+    def __init__(self, s: Scenario, clock: FakeClock):
+        self.s, self.clock = s, clock
+        self.fis = FakeFis(clock, s)
+        self.switchovers: list[tuple[str, float]] = []
+        self.switchover_results: dict[str, SwitchoverOutcome] = {}
+
+    def _since_fault(self):
+        return self.clock.t - self.s.running_at
+
+    def _fault_active(self):
+        return self.clock.t >= self.s.running_at and self.fis.stopped_at is None
+
+    def healthy(self, hc):
+        if hc == "hc-dr":
+            return self.s.peer_healthy
+        if self.fis.stopped_at is not None:
+            return self.clock.t >= self.fis.stopped_at + self.s.hc_recovers_after_stop
+        return not (self._fault_active() and self._since_fault() >= self.s.hc_fails_after)
+
+    def resolve(self, host):
+        assert host == DOMAIN
+        moved = self._fault_active() and self._since_fault() >= self.s.dns_moves_after
+        return frozenset({"198.51.100.7"} if moved else {"203.0.113.9"})
+
+    def fetch(self, url):
+        assert url == f"https://{DOMAIN}/health"
+        after = self.s.dr_serves_after
+        if self._fault_active() and after is not None and self._since_fault() >= after:
+            return 200, {"status": "healthy", "region": DR, "regionRole": "dr"}
+        if self._fault_active() and self._since_fault() >= self.s.hc_fails_after:
+            return 502, {"message": "Internal server error"}
+        return 200, {"status": "healthy", "region": PRIMARY, "regionRole": "primary"}
+
+    def alarms(self, region, prefix):
+        assert prefix == PREFIX
+        out = {}
+        for (r, name), (raised, cleared) in self.s.alarms.items():
+            if r != region:
+                continue
+            on = self.clock.t >= raised and (cleared is None or self.clock.t < cleared)
+            out[name] = "ALARM" if on else "OK"
+        return out
+
+    def canary(self, region, store, source, start, end):
+        assert start < end
+        return [(end, v) for v in self.s.canary_values]
+
+    def switchover(self, to_role):
+        self.clock.sleep(60)
+        self.switchovers.append((to_role, self.clock.t))
+        return self.switchover_results.get(to_role, SwitchoverOutcome(exitcodes.OK, "completed"))
+
+    def ports(self) -> DrillPorts:
+        return DrillPorts(fis=self.fis, healthy=self.healthy, alarms=self.alarms,
+                          canary=self.canary, resolve=self.resolve, fetch=self.fetch,
+                          preflight=lambda: PreflightOutcome(
+                              self.s.preflight_ok, [] if self.s.preflight_ok else
+                              ["alarms: payments-dev-aurora-rpo-lag-dr in ALARM"]),
+                          switchover=self.switchover)
+
+
+def _run(tmp_path, s: Scenario, *, name="regional-failover", clock=None, **opts):
+    clock = clock or FakeClock()
+    world = FakeWorld(s, clock)
+    cfg = config(alarm_name_prefix=PREFIX)
+    options = DrillOptions(name=name, domain_name=DOMAIN, poll=5, report_dir=str(tmp_path),
+                           **{"timeout": 600, "recovery_timeout": 300, **opts})
+    log = EventLog(io.StringIO(), clock, command="drill")
+    return run_drill(cfg, world.ports(), clock, log, options), world
+
+
+def _report(tmp_path):
+    return json.loads((tmp_path / LAST_REPORT).read_text())
+
+
+def _events(result):
+    return {e["event"]: e["t_s"] for e in result.events}
+
+
+def test_successful_failover_drill_measures_rto_and_rpo_and_rolls_back(tmp_path):
+    s = Scenario(alarms={("us-east-1", "payments-dev-health-check-primary"): (60, 200)})
+    result, world = _run(tmp_path, s)
+    assert (result.outcome, result.exit_code) == ("passed", exitcodes.OK)
+    m = result.measured
+    assert (m["detection_s"], m["dns_change_s"], m["rto_s"]) == (40, 100, 130)
+    assert m["rpo_s"] == 0.6
+    # The fault was stopped as soon as DR served (t=140) and the primary recovered after it.
+    assert world.fis.started == [("us-east-1", "EXT123")]
+    assert world.fis.stop_calls == [("us-east-1", "EXP1")]
+    assert world.fis.lookup == ("us-east-1", "regional-failover", "dev")
+    events = _events(result)
+    assert events["fault_start"] == 0 and events["experiment_stop_requested"] == 130
+    assert events["health_check_recovered"] == 160
+    [alarm] = result.alarms
+    assert (alarm["name"], alarm["raised_t_s"], alarm["cleared_t_s"]) == (
+        "payments-dev-health-check-primary", 50, 190)
+    report = _report(tmp_path)
+    assert report["outcome"] == "passed" and report["measured"]["rto_s"] == 130
+    assert report["targets"] == {"rto_s": 300.0, "rpo_s": 1.0}
+    md = next(tmp_path.glob("regional-failover-*.md")).read_text()
+    assert "| RTO | 130.0 s | 300 s | PASS |" in md
+    assert "| RPO | 0.6 s | 1 s | PASS |" in md
+
+
+def test_stop_condition_aborts_the_drill_and_the_report_says_why(tmp_path):
+    result, world = _run(tmp_path, Scenario(stop_condition_at=60))
+    assert (result.outcome, result.exit_code) == ("aborted", exitcodes.FAILED)
+    assert "Stop condition triggered" in result.broke[0]
+    assert world.fis.stop_calls == []  # FIS already ended it; nothing to stop
+    assert result.measured["rpo_s"] == 0.6
+    assert _report(tmp_path)["outcome"] == "aborted"
+    assert "dr_served" not in _events(result)
+
+
+def test_ctrl_c_stops_the_experiment_and_writes_the_report(tmp_path):
+    result, world = _run(tmp_path, Scenario(), clock=InterruptingClock(at=80))
+    assert (result.outcome, result.exit_code) == ("aborted", exitcodes.INTERRUPTED)
+    assert world.fis.stop_calls == [("us-east-1", "EXP1")]
+    assert result.broke[0] == "interrupted (Ctrl-C)"
+    events = _events(result)
+    assert events["health_check_failed"] == 40 and "dr_served" not in events
+    assert _report(tmp_path)["exit_code"] == exitcodes.INTERRUPTED
+
+
+def test_timeout_is_an_abort_with_rollback(tmp_path):
+    result, world = _run(tmp_path, Scenario(dr_serves_after=None), timeout=300)
+    assert (result.outcome, result.exit_code) == ("aborted", exitcodes.FAILED)
+    assert result.broke[0].startswith("timeout: us-east-2 did not serve")
+    assert world.fis.stop_calls == [("us-east-1", "EXP1")]
+    # Bounded: no sleep beyond the deadline plus the bounded wait for the stop to take effect.
+    assert world.clock.t <= 300 + 60 + 5
+
+
+def test_slow_failover_and_lagging_replication_fail_the_drill(tmp_path):
+    result, _ = _run(tmp_path, Scenario(dr_serves_after=400, dns_moves_after=380,
+                                        canary_values=[0.4, 2.5]))
+    assert (result.outcome, result.exit_code) == ("failed", exitcodes.UNHEALTHY)
+    assert result.measured["rto_s"] == 400
+    assert "RTO 400.0 s exceeds the 300 s target" in result.broke
+    assert any(b.startswith("RPO 2.5 s exceeds") for b in result.broke)
+    md = next(tmp_path.glob("regional-failover-*.md")).read_text()
+    assert "| RTO | 400.0 s | 300 s | FAIL |" in md
+
+
+def test_missing_canary_data_means_rpo_not_measured_not_passed(tmp_path):
+    result, _ = _run(tmp_path, Scenario(canary_values=[]))
+    assert result.exit_code == exitcodes.UNHEALTHY
+    assert result.measured["rpo_s"] is None
+    assert any("RPO not measured" in b for b in result.broke)
+
+
+@pytest.mark.parametrize("scenario, reason", [
+    (Scenario(preflight_ok=False), "preflight: alarms: payments-dev-aurora-rpo-lag-dr in ALARM"),
+    (Scenario(template=None), "no FIS experiment template tagged DrDrill=regional-failover"),
+    (Scenario(peer_healthy=False), "the dr health check is not healthy"),
+])
+def test_refusals_start_nothing(tmp_path, scenario, reason):
+    result, world = _run(tmp_path, scenario)
+    assert (result.outcome, result.exit_code) == ("refused", exitcodes.REFUSED)
+    assert result.broke[0].startswith(reason)
+    assert world.fis.started == [] and world.fis.stop_calls == []
+
+
+def test_replication_drill_passes_when_each_stores_alarm_fires_and_clears(tmp_path):
+    s = Scenario(running_at=10, completes_at=10 + 1500, canary_values=[3.0, 900.0], alarms={
+        ("us-east-1", "payments-dev-dynamodb-replication-latency-transactions-primary"): (200, 1600),
+        ("us-east-2", "payments-dev-s3-replication-latency-dr"): (1400, 1700)})
+    result, world = _run(tmp_path, s, name="replication", timeout=2000)
+    assert (result.outcome, result.exit_code) == ("passed", exitcodes.OK), result.broke
+    assert result.measured["dynamodb_detection_s"] == 190
+    assert result.measured["s3_detection_s"] == 1390
+    assert result.measured["max_canary_delay_s"] == 900.0 and result.measured["rpo_s"] is None
+    assert world.fis.stop_calls == []  # it completed by itself
+    assert _events(result)["alarms_cleared"] == 1690
+
+
+def test_replication_drill_fails_when_a_store_goes_unnoticed(tmp_path):
+    s = Scenario(completes_at=600, alarms={
+        ("us-east-1", "payments-dev-dynamodb-replication-latency-transactions-primary"): (200, 650)})
+    result, _ = _run(tmp_path, s, name="replication")
+    assert result.exit_code == exitcodes.UNHEALTHY
+    assert "no s3 replication alarm was raised while its replication was paused" in result.broke
+
+
+def test_database_drill_switches_over_and_back(tmp_path):
+    result, world = _run(tmp_path, Scenario(), name="database")
+    assert (result.outcome, result.exit_code) == ("passed", exitcodes.OK)
+    assert [r for r, _ in world.switchovers] == ["dr", "primary"]
+    assert result.measured["rto_s"] == 60 and result.measured["failback_s"] == 60
+    assert world.fis.started == []
+
+
+def test_database_drill_reports_a_writer_left_in_dr(tmp_path):
+    clock = FakeClock()
+    world = FakeWorld(Scenario(), clock)
+    world.switchover_results["primary"] = SwitchoverOutcome(
+        exitcodes.REFUSED, "refused", ["alarms: payments-dev-aurora-rpo-lag-primary in ALARM"])
+    options = DrillOptions(name="database", poll=5, report_dir=str(tmp_path))
+    result = run_drill(config(alarm_name_prefix=PREFIX), world.ports(), clock,
+                       EventLog(io.StringIO(), clock), options)
+    assert result.exit_code == exitcodes.UNHEALTHY
+    assert any("writer may still be in the DR region" in b for b in result.broke)
+
+
+def test_cli_dry_run_prints_the_plan_and_writes_nothing(tmp_path, capsys):
+    from drctl.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["drill", "replication", "--dry-run", "--quiet", "--environment-suffix", "dev",
+                 "--primary-region", "us-east-1", "--dr-region", "us-east-2",
+                 "--primary-health-check-id", "hc-p", "--dr-health-check-id", "hc-d",
+                 "--replication-lag-threshold-seconds", "1", "--report-dir", str(tmp_path)],
+                gateways=lambda args: object(), stdout=out, stderr=err)
+    assert code == exitcodes.OK
+    text = out.getvalue()
+    assert "DRY-RUN" in text and "fis:StartExperiment" in text
+    assert "Measured vs target" not in text
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_drill_without_deployment_facts_is_a_usage_error(tmp_path):
+    from drctl.cli import main
+    err = io.StringIO()
+    code = main(["drill", "regional-failover", "--quiet"], gateways=lambda args: object(),
+                stdout=io.StringIO(), stderr=err)
+    assert code == exitcodes.USAGE
+    assert "missing primary_region" in err.getvalue()
