@@ -313,3 +313,116 @@ def test_cli_drill_without_deployment_facts_is_a_usage_error(tmp_path):
                 stdout=io.StringIO(), stderr=err)
     assert code == exitcodes.USAGE
     assert "missing primary_region" in err.getvalue()
+
+
+# -- the real ports against botocore's Stubber (parameters validated against the models) -------
+
+class _StubbedGateways:
+    def __init__(self, clients):
+        self.clients = clients
+
+    def client(self, service, region):
+        return self.clients[(service, region)]
+
+
+def _client(service, region="us-east-1"):
+    import boto3
+    return boto3.Session(aws_access_key_id="a", aws_secret_access_key="b").client(
+        service, region_name=region)
+
+
+def test_fis_port_finds_by_tag_starts_polls_and_stops_with_valid_parameters():
+    from botocore.stub import ANY, Stubber
+
+    from drctl.drill import AwsFis
+    fis = _client("fis")
+    when = dt.datetime(2026, 11, 26, tzinfo=dt.timezone.utc)
+    with Stubber(fis) as stub:
+        stub.add_response("list_experiment_templates", {"experimentTemplates": [
+            {"id": "EXTother", "tags": {"DrDrill": "replication", "Environment": "dev"}},
+            {"id": "EXTqa", "tags": {"DrDrill": "regional-failover", "Environment": "qa"}},
+            {"id": "EXTdev", "tags": {"DrDrill": "regional-failover", "Environment": "dev"}}]}, {})
+        stub.add_response("start_experiment", {"experiment": {"id": "EXP9"}},
+                          {"clientToken": ANY, "experimentTemplateId": "EXTdev",
+                           "tags": {"Name": "drctl drill regional-failover"}})
+        stub.add_response("get_experiment", {"experiment": {"id": "EXP9", "state": {
+            "status": "stopped", "reason": "Stop condition triggered"}, "creationTime": when}},
+            {"id": "EXP9"})
+        stub.add_response("stop_experiment", {"experiment": {"id": "EXP9"}}, {"id": "EXP9"})
+        port = AwsFis(_StubbedGateways({("fis", "us-east-1"): fis}))
+        assert port.find_template("us-east-1", "regional-failover", "dev") == "EXTdev"
+        assert port.start("us-east-1", "EXTdev", {"Name": "drctl drill regional-failover"}) == "EXP9"
+        assert port.state("us-east-1", "EXP9") == ("stopped", "Stop condition triggered")
+        port.stop("us-east-1", "EXP9")
+        stub.assert_no_pending_responses()
+
+
+def test_canary_port_reads_the_contract_metric_and_dimensions():
+    from botocore.stub import Stubber
+
+    from drctl.drill import canary_delays
+    cw = _client("cloudwatch", "us-east-2")
+    start = dt.datetime(2026, 11, 26, 3, 0, tzinfo=dt.timezone.utc)
+    end = start + dt.timedelta(minutes=20)
+    with Stubber(cw) as stub:
+        stub.add_response("get_metric_data", {"MetricDataResults": [
+            {"Id": "delay", "Timestamps": [end, start], "Values": [0.7, 0.3],
+             "StatusCode": "Complete"}]},
+            {"MetricDataQueries": [{"Id": "delay", "ReturnData": True, "MetricStat": {
+                "Metric": {"Namespace": "PaymentsDR", "MetricName": "ObservedReplicationDelay",
+                           "Dimensions": [{"Name": "Store", "Value": "dynamodb"},
+                                          {"Name": "From", "Value": "us-east-1"}]},
+                "Period": 60, "Stat": "Maximum"}}], "StartTime": start, "EndTime": end})
+        points = canary_delays(_StubbedGateways({("cloudwatch", "us-east-2"): cw}),
+                               "us-east-2", "dynamodb", "us-east-1", start, end)
+    assert points == [(end, 0.7), (start, 0.3)]
+
+
+def test_default_preflight_refuses_when_the_preflight_module_is_absent(monkeypatch):
+    import builtins
+
+    from drctl.drill import default_preflight
+    real_import = builtins.__import__
+
+    def no_preflight(name, *args, **kwargs):
+        if name == "drctl.preflight":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_preflight)
+    outcome = default_preflight(config(), None, FakeClock(), EventLog(io.StringIO()))
+    assert outcome.ok is False
+    assert "never starts without preflight" in outcome.reasons[0]
+
+
+def test_client_side_probes_resolve_and_read_json_on_127_0_0_1():
+    import http.server
+    import threading
+
+    from drctl.drill import fetch_json, resolve_like_a_client
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            code = 200 if self.path == "/health" else 503
+            body = json.dumps({"status": "healthy" if code == 200 else "unhealthy",
+                               "region": "us-east-2"}).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        assert fetch_json(f"{base}/health", timeout=2) == (200, {"status": "healthy", "region": "us-east-2"})
+        assert fetch_json(f"{base}/other", timeout=2)[0] == 503
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert fetch_json(f"http://127.0.0.1:{server.server_port}/health", timeout=1) == (None, None)
+    assert "127.0.0.1" in resolve_like_a_client("localhost")
+    assert resolve_like_a_client("no-such-host.invalid") == frozenset()
