@@ -115,7 +115,8 @@ class DrillResult:
     measured: dict[str, Any] = field(default_factory=dict)
     alarms: list[dict[str, Any]] = field(default_factory=list)
     canary: list[dict[str, Any]] = field(default_factory=list)
-    broke: list[str] = field(default_factory=list)
+    broke: list[str] = field(default_factory=list)  # decides the verdict
+    notes: list[str] = field(default_factory=list)  # worth knowing; no effect on the verdict
     experiment: dict[str, Any] = field(default_factory=dict)
     report_files: list[str] = field(default_factory=list)
 
@@ -126,7 +127,8 @@ class DrillResult:
                 "ended_at": self.ended_at,
                 "targets": {"rto_s": RTO_TARGET_S, "rpo_s": RPO_TARGET_S},
                 "measured": self.measured, "events": self.events, "alarms": self.alarms,
-                "canary": self.canary, "broke": self.broke, "experiment": self.experiment,
+                "canary": self.canary, "broke": self.broke, "notes": self.notes,
+                "experiment": self.experiment,
                 "plan": self.plan}
 
     def to_json(self) -> str:
@@ -179,6 +181,8 @@ def render_markdown(r: dict[str, Any]) -> str:
                        f"{c['datapoints']} |")
     out += ["", "## What broke", ""]
     out += [f"- {b}" for b in r["broke"]] or ["- nothing"]
+    if r.get("notes"):
+        out += ["", "## Notes", "", *[f"- {n}" for n in r["notes"]]]
     return "\n".join(out) + "\n"
 
 
@@ -579,8 +583,12 @@ class Drill:
             rec = t.at("health_check_recovered")
             r.measured["recovery_s"] = None if rec is None or fault is None else round(rec - fault, 3)
             if rec is None:
-                r.broke.append(f"{self.opts.target_role} health check did not pass again within "
-                               f"{self.opts.recovery_timeout:g}s of stopping the fault")
+                # Not a drill failure: the failback gate (docs/failover.md) may hold the record
+                # unhealthy on purpose until an operator lets traffic return.
+                r.notes.append(f"{self.opts.target_role} health check still failing "
+                               f"{self.opts.recovery_timeout:g}s after the fault stopped: if the "
+                               "failback gate latched, traffic stays in "
+                               f"{self.peer} until `drctl failback` opens it")
             rto = r.measured["rto_s"]
             if rto is not None and rto > RTO_TARGET_S:
                 r.broke.append(f"RTO {rto:.1f} s exceeds the {RTO_TARGET_S:g} s target")

@@ -426,3 +426,11 @@ def test_client_side_probes_resolve_and_read_json_on_127_0_0_1():
     assert fetch_json(f"http://127.0.0.1:{server.server_port}/health", timeout=1) == (None, None)
     assert "127.0.0.1" in resolve_like_a_client("localhost")
     assert resolve_like_a_client("no-such-host.invalid") == frozenset()
+
+
+def test_primary_still_unhealthy_after_the_drill_is_a_note_not_a_failure(tmp_path):
+    result, _ = _run(tmp_path, Scenario(hc_recovers_after_stop=10_000), recovery_timeout=120)
+    assert (result.outcome, result.exit_code) == ("passed", exitcodes.OK)
+    assert result.measured["recovery_s"] is None
+    assert "failback gate" in result.notes[0]
+    assert "## Notes" in next(tmp_path.glob("regional-failover-*.md")).read_text()
