@@ -204,3 +204,59 @@ def test_health_function_wiring_the_lead_adds(primary):
     bucket_name, bucket = one(synth, "aws_s3_bucket")
     assert bucket["bucket"].startswith("payments-dr-fis-dev-")
     assert drill_tags(DRILL_REPLICATION, NAMES)[DRILL_TAG] == "replication"
+
+
+# -- what `terraform plan` would check, without a provider download --------------------------
+
+# Provider 6.25 plan-time validation (internal/service/fis/experiment_template.go): the action
+# target keys it accepts (`Functions` since 6.22.0, CHANGELOG #41209) and the string rules.
+ACTION_TARGET_KEYS = {"AutoScalingGroups", "Buckets", "Cluster", "Clusters", "DBInstances",
+                      "Functions", "Instances", "Nodegroups", "Pods", "ReplicationGroups", "Roles",
+                      "SpotInstances", "Subnets", "Tables", "Tasks", "TransitGateways", "Volumes"}
+
+
+def _create_request(t: dict) -> dict:
+    """The CreateExperimentTemplate request the provider builds from the resource (its expand*)."""
+    return {
+        "clientToken": "token", "description": t["description"], "roleArn": "arn:aws:iam::1:role/r",
+        "stopConditions": [{"source": s["source"], "value": "arn:aws:cloudwatch:us-east-1:1:alarm:a"}
+                           for s in t["stop_condition"]],
+        "targets": {x["name"]: {"resourceType": x["resource_type"], "selectionMode": x["selection_mode"],
+                                "resourceTags": {g["key"]: g["value"] for g in x["resource_tag"]}}
+                    for x in t["target"]},
+        "actions": {a["name"]: {"actionId": a["action_id"],
+                                "parameters": {p["key"]: p["value"] for p in a["parameter"]},
+                                "targets": {a["target"]["key"]: a["target"]["value"]}}
+                    for a in t["action"]},
+        "experimentOptions": {"accountTargeting": t["experiment_options"]["account_targeting"],
+                              "emptyTargetResolutionMode":
+                                  t["experiment_options"]["empty_target_resolution_mode"]},
+        "logConfiguration": {"logSchemaVersion": t["log_configuration"]["log_schema_version"],
+                             "cloudWatchLogsConfiguration": {
+                                 "logGroupArn": "arn:aws:logs:us-east-1:1:log-group:/aws/fis/x:*"}},
+        "tags": t["tags"],
+    }
+
+
+def test_templates_pass_the_providers_plan_time_validation_and_the_fis_api_model(synth):
+    import re
+
+    import botocore.session
+    from botocore.validate import ParamValidator
+    model = botocore.session.get_session().get_service_model("fis")
+    shape = model.operation_model("CreateExperimentTemplate").input_shape
+    for drill in (DRILL_REGIONAL_FAILOVER, DRILL_REPLICATION):
+        _, t = _template(synth, drill)
+        assert len(t["description"]) <= 512
+        target_names = {x["name"] for x in t["target"]}
+        for action in t["action"]:
+            assert re.fullmatch(r"aws:[0-9a-z-]+:[0-9A-Za-z/-]+", action["action_id"])
+            assert len(action["name"]) <= 64
+            assert action["target"]["key"] in ACTION_TARGET_KEYS
+            assert action["target"]["value"] in target_names
+            assert all(len(p["key"]) <= 64 and len(p["value"]) <= 1024 for p in action["parameter"])
+        for target in t["target"]:
+            assert re.fullmatch(r"ALL|COUNT\(\d+\)|PERCENT\(\d+\)", target["selection_mode"])
+            assert len(target["resource_tag"]) <= 50 and "resource_arns" not in target
+        report = ParamValidator().validate(_create_request(t), shape)
+        assert not report.has_errors(), report.generate_report()
