@@ -247,7 +247,7 @@ class AlarmWatch:
         self.baseline: dict[tuple[str, str], str] = {}
         self.raised: dict[tuple[str, str], float] = {}
         self.cleared: dict[tuple[str, str], float] = {}
-        self.errors: list[str] = []
+        self.errors: dict[str, int] = {}  # region -> failed polls
 
     def poll(self, *, baseline: bool = False) -> None:
         now = self.timeline.clock.monotonic()
@@ -255,7 +255,7 @@ class AlarmWatch:
             try:
                 states = self.ports.alarms(region, self.prefix)
             except Exception as error:  # noqa: BLE001 - a dark region is a finding, not a crash
-                self.errors.append(f"alarms in {region}: {error}")
+                self.errors[region] = self.errors.get(region, 0) + 1
                 self.log.warning("alarm_poll_failed", region=region, error=str(error))
                 continue
             for name, state in states.items():
@@ -307,6 +307,7 @@ class Drill:
                                  cfg.alarm_name_prefix or "", self.timeline, log)
         self.experiment: tuple[str, str] | None = None  # (region, id) while a fault may run
         self._deadline = 0.0
+        self.probe_errors: dict[str, int] = {}
 
     # -- plan ---------------------------------------------------------------------------------
 
@@ -367,9 +368,26 @@ class Drill:
             self.log.warning("drill_interrupted")
             self._rollback()
             return self._finish("aborted", exitcodes.INTERRUPTED, ["interrupted (Ctrl-C)"])
+        except Exception as error:  # noqa: BLE001 - whatever happened, the fault must not stay on
+            self.log.error("drill_error", error=repr(error))
+            self._rollback()
+            return self._finish("aborted", exitcodes.FAILED,
+                                [f"drill stopped by an error: {type(error).__name__}: {error}"])
+
+    def _try(self, what: str, fn: Callable[..., Any], *args: Any, default: Any = None) -> Any:
+        """One probe during the fault; a failing probe is counted and retried next poll."""
+        try:
+            return fn(*args)
+        except Exception as error:  # noqa: BLE001 - an unanswered probe is data, not a crash
+            self.probe_errors[what] = self.probe_errors.get(what, 0) + 1
+            self.log.warning("probe_failed", probe=what, error=str(error))
+            return default
 
     def _preflight(self) -> list[str]:
-        outcome = self.ports.preflight()
+        try:
+            outcome = self.ports.preflight()
+        except Exception as error:  # noqa: BLE001
+            return [f"preflight could not run: {type(error).__name__}: {error}"]
         self.timeline.mark("preflight", ok=outcome.ok)
         if not outcome.ok:
             return [f"preflight: {reason}" for reason in outcome.reasons] or ["preflight failed"]
@@ -413,7 +431,8 @@ class Drill:
 
     def _experiment_state(self) -> str:
         region, experiment = self.experiment
-        status, reason = self.ports.fis.state(region, experiment)
+        status, reason = self._try("fis:GetExperiment", self.ports.fis.state, region, experiment,
+                                   default=("unknown", ""))
         self.result.experiment["final_state"] = status
         if status == RUNNING:
             self.timeline.mark("fault_start")
@@ -443,12 +462,15 @@ class Drill:
                 raise Aborted(f"FIS experiment {state} before {self.peer} served "
                               f"({self.result.experiment.get('reason') or 'no reason given'})")
             if self.timeline.seen("fault_start"):
-                if not self.ports.healthy(hc):
+                if self._try("route53:GetHealthCheckStatus", self.ports.healthy, hc,
+                             default=True) is False:
                     self.timeline.mark("health_check_failed", health_check=hc)
-                answers = self.ports.resolve(self.opts.domain_name)
+                answers = self._try("dns", self.ports.resolve, self.opts.domain_name,
+                                    default=frozenset())
                 if answers and answers != baseline["answers"]:
                     self.timeline.mark("dns_answer_changed", answers=sorted(answers))
-                status, body = self.ports.fetch(self._health_url())
+                status, body = self._try("https", self.ports.fetch, self._health_url(),
+                                         default=(None, None))
                 if status == 200 and (body or {}).get("region") == self.peer:
                     self.timeline.mark("dr_served", region=self.peer)
             self.alarms.poll()
@@ -464,7 +486,7 @@ class Drill:
         self._deadline = self.clock.monotonic() + self.opts.recovery_timeout
         hc = self.cfg.health_check_id(self.opts.target_role)
         while True:
-            if self.ports.healthy(hc):
+            if self._try("route53:GetHealthCheckStatus", self.ports.healthy, hc, default=False):
                 self.timeline.mark("health_check_recovered", health_check=hc)
             self.alarms.poll()
             if self.timeline.seen("health_check_recovered") and not self.alarms.pending():
@@ -620,7 +642,10 @@ class Drill:
             if r.measured["rto_s"] is not None and r.measured["rto_s"] > RTO_TARGET_S:
                 r.broke.append(f"switchover took {r.measured['rto_s']:.1f} s, beyond the "
                                f"{RTO_TARGET_S:g} s RTO target")
-        r.broke += self.alarms.errors
+        r.notes += [f"alarms in {region}: {count} poll(s) failed; alarm times there may be late"
+                    for region, count in sorted(self.alarms.errors.items())]
+        r.notes += [f"{what}: {count} probe(s) failed and were retried"
+                    for what, count in sorted(self.probe_errors.items())]
         return ("passed", exitcodes.OK) if not r.broke else ("failed", exitcodes.UNHEALTHY)
 
     def _finish(self, outcome: str, code: int, reasons: Iterable[str] = ()) -> DrillResult:

@@ -434,3 +434,59 @@ def test_primary_still_unhealthy_after_the_drill_is_a_note_not_a_failure(tmp_pat
     assert result.measured["recovery_s"] is None
     assert "failback gate" in result.notes[0]
     assert "## Notes" in next(tmp_path.glob("regional-failover-*.md")).read_text()
+
+
+def test_failing_probes_are_retried_and_noted_not_fatal(tmp_path):
+    clock = FakeClock()
+    world = FakeWorld(Scenario(), clock)
+    ports = world.ports()
+    calls = {"n": 0}
+
+    def flaky_health(hc):
+        calls["n"] += 1
+        if calls["n"] in (2, 3):  # after the preflight's check of the DR health check
+            raise ConnectionError("route53 read timeout")
+        return world.healthy(hc)
+
+    def dark_us_east_1(region, prefix):
+        if region == "us-east-1":
+            raise ConnectionError("us-east-1 unreachable")
+        return world.alarms(region, prefix)
+
+    ports.healthy, ports.alarms = flaky_health, dark_us_east_1
+    options = DrillOptions(name="regional-failover", domain_name=DOMAIN, poll=5,
+                           report_dir=str(tmp_path), timeout=600, recovery_timeout=300)
+    result = run_drill(config(alarm_name_prefix=PREFIX), ports, clock,
+                       EventLog(io.StringIO(), clock), options)
+    assert (result.outcome, result.exit_code) == ("passed", exitcodes.OK)
+    assert result.measured["rto_s"] == 130
+    assert "route53:GetHealthCheckStatus: 2 probe(s) failed and were retried" in result.notes
+    assert any(n.startswith("alarms in us-east-1:") for n in result.notes)
+
+
+def test_an_unexpected_error_still_stops_the_fault(tmp_path):
+    clock = FakeClock()
+    world = FakeWorld(Scenario(), clock)
+    ports = world.ports()
+
+    def broken_canary(*args):
+        raise AssertionError("unexpected")
+
+    def stop_fails(region, experiment_id):
+        world.fis.stop_calls.append((region, experiment_id))
+        raise ConnectionError("fis endpoint unreachable")
+
+    world.fis.stop = stop_fails
+    ports.fis = world.fis
+    ports.resolve = lambda host: (_ for _ in ()).throw(KeyboardInterrupt()) if clock.t >= 60 \
+        else world.resolve(host)
+    ports.canary = broken_canary
+    options = DrillOptions(name="regional-failover", domain_name=DOMAIN, poll=5,
+                           report_dir=str(tmp_path))
+    result = run_drill(config(alarm_name_prefix=PREFIX), ports, clock,
+                       EventLog(io.StringIO(), clock), options)
+    assert (result.outcome, result.exit_code) == ("aborted", exitcodes.INTERRUPTED)
+    assert world.fis.stop_calls == [("us-east-1", "EXP1")]
+    assert any("aws fis stop-experiment --id EXP1 --region us-east-1" in b for b in result.broke)
+    assert any(b.startswith("canary metrics in") for b in result.broke)
+    assert (tmp_path / LAST_REPORT).is_file()
