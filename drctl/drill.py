@@ -97,6 +97,7 @@ class DrillOptions:
     poll: float = 10.0
     dry_run: bool = False
     report_dir: str = DEFAULT_REPORT_DIR
+    template_id: str | None = None  # skip the lookup by tag
 
 
 # -- result ---------------------------------------------------------------------------------------
@@ -320,8 +321,9 @@ class Drill:
                 "(drctl switchover, no data loss)",
                 "planned switchover back to the primary region (drctl failback)",
                 "read alarms and RPO canary delays over the drill window; write the report"]
-        steps += [f"find the FIS template tagged {DRILL_TAG}={o.name}, Environment={c.environment_suffix} "
-                  f"in {self.target}; fis:StartExperiment there"]
+        which = (f"FIS template {o.template_id}" if o.template_id else
+                 f"the FIS template tagged {DRILL_TAG}={o.name}, Environment={c.environment_suffix}")
+        steps += [f"fis:StartExperiment in {self.target} from {which}"]
         if o.name == DRILL_REGIONAL_FAILOVER:
             steps += [
                 f"every {o.poll:g}s until DR serves (at most {o.timeout:g}s): experiment state, Route 53 "
@@ -410,7 +412,7 @@ class Drill:
 
     def _fis_drill(self) -> None:
         o, env = self.opts, self.cfg.environment_suffix or ""
-        template = self.ports.fis.find_template(self.target, o.name, env)
+        template = o.template_id or self.ports.fis.find_template(self.target, o.name, env)
         if template is None:
             raise _Refused(f"no FIS experiment template tagged {DRILL_TAG}={o.name} for "
                            f"environment {env} in {self.target}: is RegionalDrills deployed there?")
@@ -794,6 +796,8 @@ def add_parser(add: Callable[[str, str], Any]) -> None:
     p.add_argument("--recovery-timeout", type=float, default=900,
                    help="max seconds to wait for recovery after the fault (default 900)")
     p.add_argument("--poll-interval", type=float, default=10, help="seconds between polls (default 10)")
+    p.add_argument("--template-id", help="FIS experiment template id (default: found by its "
+                                         f"{DRILL_TAG} and Environment tags)")
     p.add_argument("--report-dir", default=DEFAULT_REPORT_DIR,
                    help=f"where reports go (default {DEFAULT_REPORT_DIR}/, gitignored)")
 
@@ -802,5 +806,6 @@ def run_from_args(args, cfg: DrConfig, gw, clock: Clock, log: EventLog,
                   ports: DrillPorts | None = None) -> DrillResult:
     opts = DrillOptions(name=args.name, target_role=args.target, domain_name=args.domain_name,
                         timeout=args.timeout, recovery_timeout=args.recovery_timeout,
-                        poll=args.poll_interval, dry_run=args.dry_run, report_dir=args.report_dir)
+                        poll=args.poll_interval, dry_run=args.dry_run, report_dir=args.report_dir,
+                        template_id=args.template_id)
     return run_drill(cfg, ports or aws_ports(cfg, gw, clock, log, opts), clock, log, opts)

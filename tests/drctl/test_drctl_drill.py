@@ -301,7 +301,7 @@ def test_cli_dry_run_prints_the_plan_and_writes_nothing(tmp_path, capsys):
                 gateways=lambda args: object(), stdout=out, stderr=err)
     assert code == exitcodes.OK
     text = out.getvalue()
-    assert "DRY-RUN" in text and "fis:StartExperiment" in text
+    assert "DRY-RUN" in text and "fis:StartExperiment in us-east-1 from the FIS template tagged DrDrill=replication" in text
     assert "Measured vs target" not in text
     assert list(tmp_path.iterdir()) == []
 
@@ -490,3 +490,15 @@ def test_an_unexpected_error_still_stops_the_fault(tmp_path):
     assert any("aws fis stop-experiment --id EXP1 --region us-east-1" in b for b in result.broke)
     assert any(b.startswith("canary metrics in") for b in result.broke)
     assert (tmp_path / LAST_REPORT).is_file()
+
+
+def test_a_given_template_id_skips_the_lookup(tmp_path):
+    clock = FakeClock()
+    world = FakeWorld(Scenario(template=None), clock)
+    options = DrillOptions(name="regional-failover", domain_name=DOMAIN, poll=5,
+                           report_dir=str(tmp_path), template_id="EXTgiven")
+    result = run_drill(config(alarm_name_prefix=PREFIX), world.ports(), clock,
+                       EventLog(io.StringIO(), clock), options)
+    assert result.exit_code == exitcodes.OK
+    assert world.fis.started == [("us-east-1", "EXTgiven")]
+    assert not hasattr(world.fis, "lookup")
