@@ -4,14 +4,15 @@ One `RegionalDrills` per region, placed in that region's stack: it names only re
 its own region (the replication drill passes the peer region's *name* to S3, never a peer
 resource), so it plans and applies while the other region is down.
 
-Inputs: the region, names, the region's key, the ARNs the drills may touch (health function,
-audit bucket, global-table replicas of this region; used to scope IAM, while FIS selects its
-targets by tags), the peer region's name, the stop-condition alarm ARNs of each drill (alarms
+Inputs: the region, names, the region's key, the ARNs the drills may touch (audit bucket,
+global-table replicas of this region, the health function - by default its contract name;
+used to scope IAM, while FIS selects its targets by tags), the peer region's name, the stop-condition alarm ARNs of each drill (alarms
 of this region: FIS stop conditions are alarms in the experiment's region) and a log retention.
 
 Outputs: `templates[drill]` (FisExperimentTemplate), `roles[drill]`, `log_group`,
-`config_bucket`, and for the health function (the lead wires these into compute):
-`health_function_environment()`, `grant_extension_read()`, `FIS_EXTENSION_LAYER_PARAMETER`.
+`config_bucket`. For the health function (the lead wires these into compute; functions of the
+region and names, so either tier can be built first): `FIS_EXTENSION_LAYER_PARAMETER`,
+`health_function_environment(region, names)`, `grant_extension_read(region, names, key_arn)`.
 
 Facts this module relies on (checked 2026-11; see docs/drills.md for the sources):
 - `aws:lambda:invocation-error` (target `aws:lambda:function`, action target key `Functions`,
@@ -80,14 +81,45 @@ def alarm_arn(region: Region, alarm_name: str) -> str:
     return region.arn("cloudwatch", f"alarm:{alarm_name}")
 
 
+# -- what the health function needs (the lead adds these in modules/compute.py) --------------
+# Functions of names only (no construct), so compute and drills can be built in either order:
+# the fault-configuration bucket has a contract name (Names.drill_config_bucket).
+
+def fault_config_location(region: Region, names: Names) -> str:
+    bucket = names.drill_config_bucket(region.account_id, region.name)
+    return f"arn:{region.partition}:s3:::{bucket}/{CONFIG_PREFIX}"
+
+
+def health_function_environment(region: Region, names: Names) -> dict[str, str]:
+    """Environment variables that route the health function through the FIS extension."""
+    return {"AWS_LAMBDA_EXEC_WRAPPER": FIS_EXTENSION_WRAPPER,
+            "AWS_FIS_CONFIGURATION_LOCATION": fault_config_location(region, names)}
+
+
+def grant_extension_read(region: Region, names: Names, key_arn: str) -> list[dict]:
+    """Statements for the health function's role: the extension reads fault configurations."""
+    bucket = f"arn:{region.partition}:s3:::{names.drill_config_bucket(region.account_id, region.name)}"
+    return [
+        statement("ListFaultConfigurations", ["s3:ListBucket"], [bucket],
+                  condition={"StringLike": {"s3:prefix": [f"{CONFIG_PREFIX}*"]}}),
+        statement("ReadFaultConfigurations", ["s3:GetObject"], [f"{bucket}/{CONFIG_PREFIX}*"]),
+        statement("DecryptFaultConfigurations", ["kms:Decrypt"], [key_arn],
+                  condition={"StringEquals": {"kms:ViaService": f"s3.{region.name}.amazonaws.com"}}),
+    ]
+
+
 class RegionalDrills(Construct):
     """The FIS drills of one region: a failover drill and a replication drill."""
 
     def __init__(self, scope: Construct, id: str, *, region: Region, names: Names,
-                 key: RegionalKey, peer_region_name: str, health_function_arn: str,
-                 audit_bucket_arn: str, table_arns: Sequence[str],
-                 stop_alarm_arns: Mapping[str, Sequence[str]], log_retention_days: int):
+                 key: RegionalKey, peer_region_name: str, audit_bucket_arn: str,
+                 table_arns: Sequence[str],
+                 stop_alarm_arns: Mapping[str, Sequence[str]], log_retention_days: int,
+                 health_function_arn: str | None = None):
         super().__init__(scope, id)
+        # Default: the contract name, so this construct needs nothing from the compute tier.
+        health_function_arn = health_function_arn or region.arn(
+            "lambda", f"function:{names.function('health', region.role)}")
         for drill in (DRILL_REGIONAL_FAILOVER, DRILL_REPLICATION):
             if not list(stop_alarm_arns.get(drill, ())):
                 raise ValueError(f"stop_alarm_arns[{drill!r}] is empty: a drill without a "
@@ -117,7 +149,6 @@ class RegionalDrills(Construct):
             self, "config", region=region,
             bucket_name=names.drill_config_bucket(region.account_id, region.name),
             key_arn=key.arn, force_destroy=True)
-        self._key_arn = key.arn
         self._config_objects = f"{self.config_bucket.bucket.arn}/{CONFIG_PREFIX}*"
 
         self.roles: dict[str, IamRole] = {}
@@ -238,26 +269,3 @@ class RegionalDrills(Construct):
                         log_group_arn=f"{self.log_group.arn}:*"))),
             tags={"Name": self.names.regional(f"drill-{drill}", region.role), DRILL_TAG: drill},
         )
-
-    # -- what the health function needs (the lead adds these to modules/compute.py) ---------
-
-    @property
-    def config_location(self) -> str:
-        return f"{self.config_bucket.bucket.arn}/{CONFIG_PREFIX}"
-
-    def health_function_environment(self) -> dict[str, str]:
-        """Environment variables that route the health function through the FIS extension."""
-        return {"AWS_LAMBDA_EXEC_WRAPPER": FIS_EXTENSION_WRAPPER,
-                "AWS_FIS_CONFIGURATION_LOCATION": self.config_location}
-
-    def grant_extension_read(self) -> list[dict]:
-        """Statements for the health function's role: the extension reads fault configs."""
-        bucket = self.config_bucket.bucket.arn
-        return [
-            statement("ListFaultConfigurations", ["s3:ListBucket"], [bucket],
-                      condition={"StringLike": {"s3:prefix": [f"{CONFIG_PREFIX}*"]}}),
-            statement("ReadFaultConfigurations", ["s3:GetObject"], [self._config_objects]),
-            statement("DecryptFaultConfigurations", ["kms:Decrypt"], [self._key_arn],
-                      condition={"StringEquals": {
-                          "kms:ViaService": f"s3.{self.region.name}.amazonaws.com"}}),
-        ]

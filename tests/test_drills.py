@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from cdktf import App, Testing, TerraformStack
+from cdktf import App, TerraformOutput, Testing, TerraformStack
 
 Testing.__test__ = False
 
 from contract import DRILL_REGIONAL_FAILOVER, DRILL_REPLICATION, DRILL_TAG
 from helpers import one, ref, resources
 from modules.drills import (FIS_EXTENSION_LAYER_PARAMETER, RegionalDrills, alarm_arn,
-                            drill_tags)
+                            drill_tags, grant_extension_read, health_function_environment)
 from modules.keys import RegionalKey
 from modules.naming import Names
 from modules.regions import build_region
@@ -30,7 +30,8 @@ TABLE_ARNS = ["arn:aws:dynamodb:us-east-1:111122223333:table/payment-transaction
               "arn:aws:dynamodb:us-east-1:111122223333:table/payment-idempotency-dev"]
 
 
-def _build(role="primary", region_name="us-east-1", peer="us-east-2", stop=None):
+def _build(role="primary", region_name="us-east-1", peer="us-east-2", stop=None,
+           health_arn=HEALTH_ARN):
     app = App()
     stack = TerraformStack(app, f"drills-{role}")
     region = build_region(stack, role=role, name=region_name, settings=Settings.from_env({}))
@@ -40,10 +41,14 @@ def _build(role="primary", region_name="us-east-1", peer="us-east-2", stop=None)
                 DRILL_REPLICATION: [alarm_arn(region, NAMES.alarm("api-5xx", role)),
                                     alarm_arn(region, NAMES.alarm("lambda-errors-validator", role))]}
     drills = RegionalDrills(stack, f"drills-{role}", region=region, names=NAMES, key=key,
-                            peer_region_name=peer, health_function_arn=HEALTH_ARN,
+                            peer_region_name=peer, health_function_arn=health_arn,
                             audit_bucket_arn=BUCKET_ARN, table_arns=TABLE_ARNS,
                             stop_alarm_arns=stop, log_retention_days=365)
-    return drills, json.loads(Testing.synth(stack))
+    # What the lead hands to the health function, resolved the way compute would use it.
+    TerraformOutput(stack, "health-environment", value=health_function_environment(region, NAMES))
+    TerraformOutput(stack, "health-grants",
+                    value=json.dumps(grant_extension_read(region, NAMES, key.arn)))
+    return drills, json.loads(Testing.synth(stack)), region, key
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +59,14 @@ def primary():
 @pytest.fixture(scope="module")
 def synth(primary):
     return primary[1]
+
+
+def test_health_function_arn_defaults_to_its_contract_name():
+    _, synth, _, _ = _build(health_arn=None)
+    sids = _by_sid(_policy(synth, DRILL_REGIONAL_FAILOVER))
+    [arn] = sids["InspectHealthFunction"]["Resource"]
+    assert arn.endswith(":lambda:us-east-1:${data.aws_caller_identity.identity-primary.account_id}"
+                        ":function:payment-health-primary-dev")
 
 
 def _template(synth, drill):
@@ -180,7 +193,7 @@ def test_experiments_log_to_an_encrypted_retained_group_with_the_suffix_fis_requ
 
 
 def test_every_resource_is_on_this_regions_provider_and_names_no_peer_resource():
-    _, synth = _build(role="dr", region_name="us-east-2", peer="us-east-1")
+    _, synth, _, _ = _build(role="dr", region_name="us-east-2", peer="us-east-1")
     for rtype, items in synth["resource"].items():
         for name, body in items.items():
             assert body.get("provider") == "aws.dr", f"{rtype}.{name}"
@@ -191,18 +204,26 @@ def test_every_resource_is_on_this_regions_provider_and_names_no_peer_resource()
     assert {p["key"]: p["value"] for p in pause["parameter"]}["region"] == "us-east-1"
 
 
-def test_health_function_wiring_the_lead_adds(primary):
-    drills, synth = primary
-    env = drills.health_function_environment()
+def test_health_function_wiring_the_lead_adds(synth):
+    _, bucket = one(synth, "aws_s3_bucket")
+    env = synth["output"]["health-environment"]["value"]
     assert env["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/aws-fis/bootstrap"
-    assert env["AWS_FIS_CONFIGURATION_LOCATION"].endswith("/FisConfigs/")
+    # The location names the bucket the construct creates, by its contract name.
+    assert bucket["bucket"] == ("payments-dr-fis-dev-${data.aws_caller_identity.identity-primary"
+                                ".account_id}-us-east-1")
+    assert env["AWS_FIS_CONFIGURATION_LOCATION"] == (
+        f"arn:${{data.aws_partition.partition-primary.partition}}:s3:::{bucket['bucket']}/FisConfigs/")
     assert FIS_EXTENSION_LAYER_PARAMETER == "/aws/service/fis/lambda-extension/AWS-FIS-extension-arm64/1.x.x"
-    grants = _by_sid(drills.grant_extension_read())
+    grants = _by_sid(json.loads(synth["output"]["health-grants"]["value"]))
     assert grants["ListFaultConfigurations"]["Condition"] == {
         "StringLike": {"s3:prefix": ["FisConfigs/*"]}}
     assert grants["ReadFaultConfigurations"]["Action"] == ["s3:GetObject"]
-    bucket_name, bucket = one(synth, "aws_s3_bucket")
-    assert bucket["bucket"].startswith("payments-dr-fis-dev-")
+    assert grants["ReadFaultConfigurations"]["Resource"] == [
+        env["AWS_FIS_CONFIGURATION_LOCATION"] + "*"]
+    key_name, _ = one(synth, "aws_kms_key")
+    assert grants["DecryptFaultConfigurations"]["Resource"] == [ref("aws_kms_key", key_name, "arn")]
+    assert grants["DecryptFaultConfigurations"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}
     assert drill_tags(DRILL_REPLICATION, NAMES)[DRILL_TAG] == "replication"
 
 
