@@ -554,18 +554,21 @@ class Drill:
     def _database(self) -> None:
         self.timeline.mark("fault_start", action=f"switchover to {DR}")
         first = self.ports.switchover(DR)
+        self.alarms.poll()
         if first.exit_code != exitcodes.OK:
             self.result.broke += [f"switchover to {DR}: {first.outcome}"] + first.reasons
             return
         self.timeline.mark("dr_writer")
         self.timeline.mark("failback_started")
         back = self.ports.switchover(PRIMARY)
+        self.alarms.poll()
         if back.exit_code != exitcodes.OK:
             self.result.broke += [f"failback to {PRIMARY}: {back.outcome}; the writer may still "
                                   "be in the DR region: run `drctl status`, then `drctl failback`"]
             self.result.broke += back.reasons
             return
         self.timeline.mark("primary_writer")
+        self._recover_alarms()
 
     # -- verdict ------------------------------------------------------------------------------
 

@@ -272,11 +272,15 @@ def test_replication_drill_fails_when_a_store_goes_unnoticed(tmp_path):
 
 
 def test_database_drill_switches_over_and_back(tmp_path):
-    result, world = _run(tmp_path, Scenario(), name="database")
+    lag = ("us-east-2", "payments-dev-aurora-rpo-lag-dr")
+    result, world = _run(tmp_path, Scenario(alarms={lag: (30, 170)}), name="database")
     assert (result.outcome, result.exit_code) == ("passed", exitcodes.OK)
     assert [r for r, _ in world.switchovers] == ["dr", "primary"]
     assert result.measured["rto_s"] == 60 and result.measured["failback_s"] == 60
     assert world.fis.started == []
+    [alarm] = result.alarms  # seen after the switchover, cleared during the bounded wait
+    assert (alarm["raised_t_s"], alarm["cleared_t_s"]) == (60, 170)
+    assert "alarms_cleared" in _events(result)
 
 
 def test_database_drill_reports_a_writer_left_in_dr(tmp_path):
