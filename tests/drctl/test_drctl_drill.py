@@ -506,3 +506,32 @@ def test_a_given_template_id_skips_the_lookup(tmp_path):
     assert result.exit_code == exitcodes.OK
     assert world.fis.started == [("us-east-1", "EXTgiven")]
     assert not hasattr(world.fis, "lookup")
+
+
+def test_fis_port_against_a_moto_server(moto_url, aws_session):
+    """moto (127.0.0.1) models FIS templates and experiments, not their effect on targets."""
+    from drctl.drill import AwsFis
+    from drctl.gateways import AwsGateways
+    gw = AwsGateways(aws_session, endpoint_url=moto_url, max_attempts=1)
+    fis = gw.client("fis", "us-east-1")
+
+    def template(drill, env):
+        return fis.create_experiment_template(
+            clientToken=f"{drill}-{env}", description=f"{drill} {env}",
+            roleArn="arn:aws:iam::123456789012:role/fis",
+            stopConditions=[{"source": "aws:cloudwatch:alarm",
+                             "value": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:x"}],
+            actions={"wait": {"actionId": "aws:fis:wait", "parameters": {"duration": "PT1M"}}},
+            tags={"DrDrill": drill, "Environment": env})["experimentTemplate"]["id"]
+
+    template("regional-failover", "qa")
+    wanted = template("regional-failover", "dev")
+    template("replication", "dev")
+    port = AwsFis(gw)
+    assert port.find_template("us-east-1", "regional-failover", "dev") == wanted
+    assert port.find_template("us-east-1", "database", "dev") is None
+    experiment = port.start("us-east-1", wanted, {"Name": "drctl drill regional-failover"})
+    status, _ = port.state("us-east-1", experiment)
+    assert status in ("pending", "initiating", "running")
+    port.stop("us-east-1", experiment)
+    assert port.state("us-east-1", experiment)[0] in ("stopping", "stopped")
