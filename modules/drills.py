@@ -2,12 +2,13 @@
 
 One `RegionalDrills` per region, placed in that region's stack: it names only resources of
 its own region (the replication drill passes the peer region's *name* to S3, never a peer
-resource), so it plans and applies while the other region is down.
+resource: `peer` is a `PeerRegion`), so it plans and applies while the other region is down.
 
 Inputs: the region, names, the region's key, the ARNs the drills may touch (audit bucket,
 global-table replicas of this region, the health function - by default its contract name;
-used to scope IAM, while FIS selects its targets by tags), the peer region's name, the stop-condition alarm ARNs of each drill (alarms
-of this region: FIS stop conditions are alarms in the experiment's region) and a log retention.
+used to scope IAM, while FIS selects its targets by tags), the peer region, the stop-condition alarm ARNs of each drill (alarms of this
+region: FIS stop conditions are alarms in the experiment's region; `default_stop_alarm_arns`)
+and a log retention.
 
 Outputs: `templates[drill]` (FisExperimentTemplate), `roles[drill]`, `log_group`,
 `config_bucket`. For the health function (the lead wires these into compute; functions of the
@@ -48,13 +49,13 @@ from cdktf_cdktf_provider_aws.fis_experiment_template import (
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 
-from contract import (DRILL_REGIONAL_FAILOVER, DRILL_REPLICATION, DRILL_TAG,
-                      LAMBDA_ARCHITECTURE)
+from contract import (ALARM_DYNAMODB_REPLICATION, DRILL_REGIONAL_FAILOVER, DRILL_REPLICATION,
+                      DRILL_TAG, LAMBDA_ARCHITECTURE)
 from modules.iam import policy_document, statement
 from modules.keys import RegionalKey
 from modules.naming import Names
-from modules.regions import Region
-from modules.storage import HardenedBucket
+from modules.regions import PeerRegion, Region
+from modules.buckets import HardenedBucket
 
 # Public SSM parameter (one per region) holding the FIS Lambda extension layer ARN for our
 # functions' architecture (docs: "Available versions of the AWS FIS extension for Lambda").
@@ -79,6 +80,21 @@ def drill_tags(drill: str, names: Names) -> dict[str, str]:
 
 def alarm_arn(region: Region, alarm_name: str) -> str:
     return region.arn("cloudwatch", f"alarm:{alarm_name}")
+
+
+def default_stop_alarm_arns(region: Region, names: Names) -> dict[str, list[str]]:
+    """The stop conditions docs/drills.md argues for, as alarm ARNs of `region` (by name).
+
+    Failover: the payment path must keep working and data must stay intact (not api-5xx: the
+    failing health checks are 5XX by design). Replication: serving must not break (not the
+    replication alarms: they are what the drill expects to fire).
+    """
+    def arn(what: str) -> str:
+        return alarm_arn(region, names.alarm(what, region.role))
+
+    return {DRILL_REGIONAL_FAILOVER: [arn("lambda-errors-validator"),
+                                      arn(ALARM_DYNAMODB_REPLICATION.format(table="transactions"))],
+            DRILL_REPLICATION: [arn("api-5xx"), arn("lambda-errors-validator")]}
 
 
 # -- what the health function needs (the lead adds these in modules/compute.py) --------------
@@ -112,7 +128,7 @@ class RegionalDrills(Construct):
     """The FIS drills of one region: a failover drill and a replication drill."""
 
     def __init__(self, scope: Construct, id: str, *, region: Region, names: Names,
-                 key: RegionalKey, peer_region_name: str, audit_bucket_arn: str,
+                 key: RegionalKey, peer: PeerRegion, audit_bucket_arn: str,
                  table_arns: Sequence[str],
                  stop_alarm_arns: Mapping[str, Sequence[str]], log_retention_days: int,
                  health_function_arn: str | None = None):
@@ -124,8 +140,8 @@ class RegionalDrills(Construct):
             if not list(stop_alarm_arns.get(drill, ())):
                 raise ValueError(f"stop_alarm_arns[{drill!r}] is empty: a drill without a "
                                  "CloudWatch-alarm stop condition cannot be stopped by FIS")
-        if peer_region_name == region.name:
-            raise ValueError(f"peer_region_name {peer_region_name!r} is this region")
+        if peer.name == region.name:
+            raise ValueError(f"peer region {peer.name!r} is this region")
         self.region, self.names = region, names
         p = region.provider
 
@@ -176,7 +192,7 @@ class RegionalDrills(Construct):
         self._template(
             DRILL_REPLICATION,
             description=f"{names.env} {region.role}: DynamoDB replication of this region's "
-                        f"replicas and S3 replication {region.name} -> {peer_region_name} "
+                        f"replicas and S3 replication {region.name} -> {peer.name} "
                         "paused, so the replication alarms and the RPO canary must notice",
             permissions=[
                 statement("PauseTableReplication",
@@ -205,7 +221,7 @@ class RegionalDrills(Construct):
                 ("pause-tables", "aws:dynamodb:global-table-pause-replication", "tables",
                  {"duration": REPLICATION_PAUSE_DURATION}),
                 ("pause-buckets", "aws:s3:bucket-pause-replication", "buckets",
-                 {"duration": REPLICATION_PAUSE_DURATION, "region": peer_region_name}),
+                 {"duration": REPLICATION_PAUSE_DURATION, "region": peer.name}),
             ],
             stop_alarms=stop_alarm_arns[DRILL_REPLICATION])
 

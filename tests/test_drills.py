@@ -17,10 +17,11 @@ Testing.__test__ = False
 from contract import DRILL_REGIONAL_FAILOVER, DRILL_REPLICATION, DRILL_TAG
 from helpers import one, ref, resources
 from modules.drills import (FIS_EXTENSION_LAYER_PARAMETER, RegionalDrills, alarm_arn,
-                            drill_tags, grant_extension_read, health_function_environment)
+                            default_stop_alarm_arns, drill_tags, grant_extension_read,
+                            health_function_environment)
 from modules.keys import RegionalKey
 from modules.naming import Names
-from modules.regions import build_region
+from modules.regions import PeerRegion, build_region
 from modules.settings import Settings
 
 NAMES = Names("dev")
@@ -41,7 +42,9 @@ def _build(role="primary", region_name="us-east-1", peer="us-east-2", stop=None,
                 DRILL_REPLICATION: [alarm_arn(region, NAMES.alarm("api-5xx", role)),
                                     alarm_arn(region, NAMES.alarm("lambda-errors-validator", role))]}
     drills = RegionalDrills(stack, f"drills-{role}", region=region, names=NAMES, key=key,
-                            peer_region_name=peer, health_function_arn=health_arn,
+                            peer=PeerRegion(role="dr" if role == "primary" else "primary",
+                                            name=peer, of=region),
+                            health_function_arn=health_arn,
                             audit_bucket_arn=BUCKET_ARN, table_arns=TABLE_ARNS,
                             stop_alarm_arns=stop, log_retention_days=365)
     # What the lead hands to the health function, resolved the way compute would use it.
@@ -135,6 +138,18 @@ def test_a_drill_without_a_stop_condition_is_refused():
     with pytest.raises(ValueError, match=r"stop_alarm_arns\['replication'\] is empty"):
         _build(stop={DRILL_REGIONAL_FAILOVER: ["arn:aws:cloudwatch:us-east-1:1:alarm:x"],
                      DRILL_REPLICATION: []})
+
+
+def test_default_stop_conditions_are_the_alarms_docs_drills_md_argues_for(primary):
+    _, _, region, _ = primary
+    stops = default_stop_alarm_arns(region, NAMES)
+    names = {drill: [arn.rsplit(":alarm:", 1)[1] for arn in arns] for drill, arns in stops.items()}
+    assert names == {
+        DRILL_REGIONAL_FAILOVER: ["payments-dev-lambda-errors-validator-primary",
+                                  "payments-dev-dynamodb-replication-latency-transactions-primary"],
+        DRILL_REPLICATION: ["payments-dev-api-5xx-primary",
+                            "payments-dev-lambda-errors-validator-primary"]}
+    assert not any("api-5xx" in n for n in names[DRILL_REGIONAL_FAILOVER])
 
 
 def test_roles_trust_only_fis_experiments_of_this_account(synth):
