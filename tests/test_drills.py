@@ -14,7 +14,8 @@ from cdktf import App, TerraformOutput, Testing, TerraformStack
 
 Testing.__test__ = False
 
-from contract import DRILL_REGIONAL_FAILOVER, DRILL_REPLICATION, DRILL_TAG
+from contract import (DRILL_REGIONAL_FAILOVER, DRILL_REPLICATION, DRILL_TAG, FOUNDATION_STACK,
+                      REGIONAL_STACKS)
 from helpers import one, ref, resources
 from modules.drills import (FIS_EXTENSION_LAYER_PARAMETER, RegionalDrills, alarm_arn,
                             default_stop_alarm_arns, drill_tags, grant_extension_read,
@@ -296,3 +297,56 @@ def test_templates_pass_the_providers_plan_time_validation_and_the_fis_api_model
             assert len(target["resource_tag"]) <= 50 and "resource_arns" not in target
         report = ParamValidator().validate(_create_request(t), shape)
         assert not report.has_errors(), report.generate_report()
+
+
+# -- wired into the split platform exactly as docs/drills.md tells the lead --------------------
+
+def _wire(stack, key):
+    """The call docs/drills.md gives for RegionalStack (modules/stack.py)."""
+    return RegionalDrills(
+        stack, f"drills-{stack.region.role}", region=stack.region, names=stack.names, key=key,
+        peer=stack.peer, audit_bucket_arn=stack.audit.bucket.bucket.arn,
+        table_arns=[stack.table_access.table_arn(t) for t in ("transactions", "idempotency")],
+        stop_alarm_arns=default_stop_alarm_arns(stack.region, stack.names),
+        log_retention_days=stack.settings.log_retention_days)
+
+
+@pytest.fixture(scope="module")
+def wired(tmp_path_factory):
+    from modules.stack import build_platform
+    outdir = tmp_path_factory.mktemp("drills-wired")
+    app = App(outdir=str(outdir))
+    stacks = build_platform(app, Settings.from_env({}))
+    foundation = stacks[FOUNDATION_STACK]
+    for role, name in REGIONAL_STACKS.items():
+        _wire(stacks[name], foundation.keys[role])
+    app.synth()
+    return {name: json.loads((outdir / "stacks" / name / "cdk.tf.json").read_text())
+            for name in ("payments-dr-primary", "payments-dr-dr")}
+
+
+def test_the_dr_stacks_drills_use_dr_providers_only_and_name_no_primary_resource(wired):
+    dr = wired["payments-dr-dr"]
+    templates = resources(dr, "aws_fis_experiment_template")
+    assert len(templates) == 2
+    for rtype, items in dr["resource"].items():
+        for name, body in items.items():
+            assert body.get("provider") == "aws.dr", f"{rtype}.{name}"
+    [provider] = dr["provider"]["aws"]
+    assert (provider["alias"], provider["region"]) == ("dr", "us-east-2")
+    [replication] = [t for t in templates.values() if t["tags"][DRILL_TAG] == DRILL_REPLICATION]
+    pause = next(a for a in replication["action"]
+                 if a["action_id"] == "aws:s3:bucket-pause-replication")
+    assert {p["key"]: p["value"] for p in pause["parameter"]}["region"] == "us-east-1"
+    stops = sorted(s["value"].rsplit(":alarm:", 1)[1] for s in replication["stop_condition"])
+    assert stops == ["payments-dev-api-5xx-dr", "payments-dev-lambda-errors-validator-dr"]
+    assert all(":cloudwatch:us-east-2:" in s["value"] for s in replication["stop_condition"])
+
+
+def test_the_primary_stacks_drills_target_its_own_tables_and_bucket(wired):
+    primary = wired["payments-dr-primary"]
+    policies = [json.loads(p["policy"]) for p in resources(primary, "aws_iam_role_policy").values()]
+    pause = next(s for p in policies for s in p["Statement"] if s["Sid"] == "PauseTableReplication")
+    assert [r.rsplit(":", 1)[1] for r in pause["Resource"]] == [
+        "table/payment-transactions-dev", "table/payment-idempotency-dev"]
+    assert all(":dynamodb:us-east-1:" in r for r in pause["Resource"])
