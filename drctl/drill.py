@@ -304,7 +304,10 @@ class Drill:
         self.result = DrillResult(opts.name, cfg.environment_suffix or "", opts.target_role,
                                   "failed", exitcodes.UNHEALTHY,
                                   started_at=self.started_wall.isoformat(timespec="seconds"))
-        self.alarms = AlarmWatch(ports, [self.target, self.peer, ROUTE53_METRICS_REGION],
+        # Route 53 health-check alarms live in the metrics region (an output, once drctl's
+        # config reads it; us-east-1 is where Route 53 publishes its metrics).
+        metrics_region = getattr(cfg, "health_check_alarm_region", None) or ROUTE53_METRICS_REGION
+        self.alarms = AlarmWatch(ports, [self.target, self.peer, metrics_region],
                                  cfg.alarm_name_prefix or "", self.timeline, log)
         self.experiment: tuple[str, str] | None = None  # (region, id) while a fault may run
         self._deadline = 0.0
@@ -807,7 +810,9 @@ def add_parser(add: Callable[[str, str], Any]) -> None:
 
 def run_from_args(args, cfg: DrConfig, gw, clock: Clock, log: EventLog,
                   ports: DrillPorts | None = None) -> DrillResult:
-    opts = DrillOptions(name=args.name, target_role=args.target, domain_name=args.domain_name,
+    # --domain-name / DOMAIN_NAME, else the `domain_name` output once drctl's config reads it.
+    domain = args.domain_name or getattr(cfg, "domain_name", None)
+    opts = DrillOptions(name=args.name, target_role=args.target, domain_name=domain,
                         timeout=args.timeout, recovery_timeout=args.recovery_timeout,
                         poll=args.poll_interval, dry_run=args.dry_run, report_dir=args.report_dir,
                         template_id=args.template_id)
