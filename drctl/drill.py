@@ -446,10 +446,15 @@ class Drill:
         return status
 
     def _failover_baseline(self) -> dict[str, Any]:
-        answers = self.ports.resolve(self.opts.domain_name)
-        status, body = self.ports.fetch(self._health_url())
+        answers = self._try("dns", self.ports.resolve, self.opts.domain_name, default=frozenset())
+        status, body = self._try("https", self.ports.fetch, self._health_url(),
+                                 default=(None, None))
         served = (body or {}).get("region") if status == 200 else None
         self.timeline.mark("baseline", dns=sorted(answers), served_by=served)
+        if not answers or status != 200:
+            raise _Refused(f"before any fault, {self._health_url()} "
+                           f"{'does not resolve' if not answers else f'answers {status}'}: "
+                           "a drill needs a healthy starting point")
         if served == self.peer:
             raise _Refused(f"{self.opts.domain_name} is already served by {self.peer}: nothing "
                            "to fail over")
@@ -537,7 +542,8 @@ class Drill:
             self.timeline.mark("experiment_stop_requested", experiment=experiment)
             deadline = self.clock.monotonic() + max(self.opts.poll * 6, 60.0)
             while self.clock.monotonic() < deadline:
-                status, _ = self.ports.fis.state(region, experiment)
+                status, _ = self._try("fis:GetExperiment", self.ports.fis.state, region,
+                                      experiment, default=("unknown", ""))
                 self.result.experiment["final_state"] = status
                 if status in ENDED:
                     self.timeline.mark("fault_end", state=status)
@@ -547,6 +553,11 @@ class Drill:
             self.result.broke.append(
                 f"experiment {experiment} still not ended a minute after fis:StopExperiment: check "
                 f"`aws fis get-experiment --id {experiment} --region {region}`")
+        except KeyboardInterrupt:  # a second Ctrl-C: report what is known, do not wait
+            self.result.broke.append(
+                f"interrupted while stopping experiment {experiment}: check "
+                f"`aws fis get-experiment --id {experiment} --region {region}` and stop it with "
+                f"`aws fis stop-experiment --id {experiment} --region {region}` if still running")
         except Exception as error:  # noqa: BLE001 - the report must say it, not crash
             self.result.broke.append(
                 f"could not stop experiment {experiment} ({error}): the fault may still be active; "

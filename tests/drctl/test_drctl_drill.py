@@ -535,3 +535,37 @@ def test_fis_port_against_a_moto_server(moto_url, aws_session):
     assert status in ("pending", "initiating", "running")
     port.stop("us-east-1", experiment)
     assert port.state("us-east-1", experiment)[0] in ("stopping", "stopped")
+
+
+def test_a_domain_that_does_not_answer_before_the_fault_is_refused(tmp_path):
+    clock = FakeClock()
+    world = FakeWorld(Scenario(), clock)
+    ports = world.ports()
+    ports.fetch = lambda url: (None, None)
+    options = DrillOptions(name="regional-failover", domain_name=DOMAIN, poll=5,
+                           report_dir=str(tmp_path))
+    result = run_drill(config(alarm_name_prefix=PREFIX), ports, clock,
+                       EventLog(io.StringIO(), clock), options)
+    assert (result.outcome, result.exit_code) == ("refused", exitcodes.REFUSED)
+    assert "answers None" in result.broke[0] and world.fis.started == []
+
+
+def test_a_second_ctrl_c_during_rollback_still_writes_the_report(tmp_path):
+    clock = InterruptingClock(at=80)
+    world = FakeWorld(Scenario(), clock)
+    ports = world.ports()
+    real_stop = world.fis.stop
+
+    def stop_then_interrupt_again(region, experiment_id):
+        real_stop(region, experiment_id)
+        clock.at = clock.t  # the next sleep (waiting for the stop) is interrupted too
+
+    world.fis.stop = stop_then_interrupt_again
+    ports.fis = world.fis
+    options = DrillOptions(name="regional-failover", domain_name=DOMAIN, poll=5,
+                           report_dir=str(tmp_path))
+    result = run_drill(config(alarm_name_prefix=PREFIX), ports, clock,
+                       EventLog(io.StringIO(), clock), options)
+    assert (result.outcome, result.exit_code) == ("aborted", exitcodes.INTERRUPTED)
+    assert any("interrupted while stopping experiment EXP1" in b for b in result.broke)
+    assert (tmp_path / LAST_REPORT).is_file()
