@@ -358,6 +358,12 @@ class Drill:
             if refused:
                 return self._finish("refused", exitcodes.REFUSED, refused)
             self.alarms.poll(baseline=True)
+            firing = sorted(f"{name} ({region})" for (region, name), state
+                            in self.alarms.baseline.items() if state == "ALARM")
+            if firing:
+                return self._finish("refused", exitcodes.REFUSED, [
+                    "alarms already in ALARM before the fault (a drill needs a quiet start, and "
+                    f"a firing stop-condition alarm would end it at once): {', '.join(firing)}"])
             if self.opts.name == DRILL_DATABASE:
                 self._database()
             else:
@@ -762,17 +768,28 @@ def fetch_json(url: str, timeout: float = 5.0) -> tuple[int | None, dict | None]
 
 
 def default_preflight(cfg: DrConfig, gw, clock: Clock, log: EventLog) -> PreflightOutcome:
-    """drctl/preflight.py's `run_preflight(cfg, gw, clock, log)`; refuse when it is absent."""
+    """drctl preflight (drctl/preflight.py): the account checks run before an apply.
+
+    Refuses when the module is absent. PASS, SKIP and WARN let the drill go on; FAIL or
+    UNKNOWN (a question left unanswered) stop it. Settings come from the environment, as for
+    `drctl preflight` itself.
+    """
     try:
-        from drctl.preflight import run_preflight  # written by the preflight work (issue 13)
+        from drctl import preflight as pf  # the preflight work (issue 13)
     except ImportError:
         return PreflightOutcome(False, ["drctl/preflight.py is not installed: a drill never "
                                         "starts without preflight"])
-    result = run_preflight(cfg, gw, clock, log)
-    ok = getattr(result, "ok", None)
-    if ok is None:
-        ok = getattr(result, "exit_code", exitcodes.FAILED) == exitcodes.OK
-    return PreflightOutcome(bool(ok), list(getattr(result, "reasons", []) or []))
+    try:
+        target = pf.Target.from_env()
+    except Exception as error:  # noqa: BLE001 - SettingsError and friends: say which
+        return PreflightOutcome(False, [f"preflight settings: {error}"])
+    endpoint = getattr(gw, "_endpoint_url", None)
+    clients = pf.Clients(gw.session, endpoint_url=endpoint if isinstance(endpoint, str) else None)
+    report = pf.preflight(target, clients, pf.public_name_servers, log)
+    blocking = [r for r in report.results if r.status.value in ("FAIL", "UNKNOWN")]
+    return PreflightOutcome(not blocking, [
+        f"{r.check}{f' ({r.region})' if r.region else ''}: {r.status.value}: {r.detail}"
+        + (f"; fix: {r.fix}" if r.fix else "") for r in blocking])
 
 
 def aws_ports(cfg: DrConfig, gw, clock: Clock, log: EventLog, opts: DrillOptions) -> DrillPorts:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import sys
+import types
 from dataclasses import dataclass, field
 
 import pytest
@@ -383,20 +385,73 @@ def test_canary_port_reads_the_contract_metric_and_dimensions():
 
 
 def test_default_preflight_refuses_when_the_preflight_module_is_absent(monkeypatch):
-    import builtins
-
     from drctl.drill import default_preflight
-    real_import = builtins.__import__
-
-    def no_preflight(name, *args, **kwargs):
-        if name == "drctl.preflight":
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_preflight)
+    import drctl
+    monkeypatch.setitem(sys.modules, "drctl.preflight", None)  # import fails
+    monkeypatch.delattr(drctl, "preflight", raising=False)
     outcome = default_preflight(config(), None, FakeClock(), EventLog(io.StringIO()))
     assert outcome.ok is False
     assert "never starts without preflight" in outcome.reasons[0]
+
+
+def _fake_preflight_module(statuses):
+    """The shape of drctl/preflight.py on the preflight branch: Target, Clients, preflight()."""
+    from enum import Enum
+
+    class Status(str, Enum):
+        PASS, WARN, FAIL, UNKNOWN, SKIP = "PASS", "WARN", "FAIL", "UNKNOWN", "SKIP"
+
+    @dataclass
+    class Result:
+        check: str
+        region: str
+        status: Status
+        detail: str
+        fix: str = ""
+
+    module = types.ModuleType("drctl.preflight")
+    module.seen = {}
+    module.Target = types.SimpleNamespace(from_env=lambda: "target")
+    module.Clients = lambda session, endpoint_url=None: ("clients", session, endpoint_url)
+    module.public_name_servers = "resolver"
+
+    def preflight(target, clients, resolver, log):
+        module.seen.update(target=target, clients=clients, resolver=resolver)
+        return types.SimpleNamespace(results=[
+            Result(f"check-{i}", "us-east-1" if i else "", Status(s), f"detail {i}", f"fix {i}")
+            for i, s in enumerate(statuses)])
+
+    module.preflight = preflight
+    return module
+
+
+@pytest.mark.parametrize("statuses, ok", [
+    (["PASS", "SKIP", "WARN"], True),
+    (["PASS", "FAIL"], False),
+    (["UNKNOWN"], False),
+])
+def test_default_preflight_runs_drctl_preflight_and_blocks_on_fail_or_unknown(monkeypatch, statuses, ok):
+    from drctl.drill import default_preflight
+    module = _fake_preflight_module(statuses)
+    import drctl
+    monkeypatch.setitem(sys.modules, "drctl.preflight", module)
+    monkeypatch.setattr(drctl, "preflight", module, raising=False)
+    gw = types.SimpleNamespace(session="session", _endpoint_url="http://127.0.0.1:5000")
+    outcome = default_preflight(config(), gw, FakeClock(), EventLog(io.StringIO()))
+    assert outcome.ok is ok
+    assert module.seen == {"target": "target", "clients": ("clients", "session", "http://127.0.0.1:5000"),
+                           "resolver": "resolver"}
+    if not ok:
+        assert outcome.reasons[-1].startswith(f"check-{len(statuses) - 1}")
+        assert outcome.reasons[-1].endswith(f"fix: fix {len(statuses) - 1}")
+
+
+def test_alarms_firing_before_the_fault_refuse_the_drill(tmp_path):
+    s = Scenario(alarms={("us-east-2", "payments-dev-lambda-errors-validator-dr"): (0, None)})
+    result, world = _run(tmp_path, s)
+    assert (result.outcome, result.exit_code) == ("refused", exitcodes.REFUSED)
+    assert "payments-dev-lambda-errors-validator-dr (us-east-2)" in result.broke[0]
+    assert world.fis.started == []
 
 
 def test_client_side_probes_resolve_and_read_json_on_127_0_0_1():
