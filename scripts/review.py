@@ -732,12 +732,16 @@ def drill_lines(path: Path, budget_rto_s: float | None = None) -> list[str]:
         return "not measured" if value is None else (
             f"{fmt_s(value)} {'PASS' if value <= target else 'FAIL'}")
 
+    rpo_text = verdict(rpo, RPO_TARGET_S)
+    if rpo is None and measured.get("rpo_upper_s") is not None:  # canary bounds only
+        rpo_text = (f"between {fmt_s(measured.get('rpo_lower_s') or 0)} and "
+                    f"{fmt_s(measured['rpo_upper_s'])}: INCONCLUSIVE at the canary's resolution")
     lines = [f"Last drill: {report.get('drill')} ({report.get('environment')}), "
              f"{str(report.get('outcome', '?')).upper()} at {report.get('ended_at') or '?'} ({path})",
              f"  measured RTO {verdict(rto, RTO_TARGET_S)} (target {fmt_s(RTO_TARGET_S)}{budget})",
-             f"  measured RPO {verdict(rpo, RPO_TARGET_S)} (target {fmt_s(RPO_TARGET_S)})"]
+             f"  measured RPO {rpo_text} (target {fmt_s(RPO_TARGET_S)})"]
     for key, value in sorted(measured.items()):
-        if key not in ("rto_s", "rpo_s") and value is not None:
+        if key not in ("rto_s", "rpo_s", "rpo_upper_s", "rpo_lower_s") and value is not None:
             lines.append(f"  {key[:-2].replace('_', ' ') if key.endswith('_s') else key}: {fmt_s(value)}")
     lines += [f"  broke: {item}" for item in report.get("broke") or []]
     return lines

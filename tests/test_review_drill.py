@@ -44,3 +44,12 @@ def test_review_main_appends_the_drill_lines(tmp_path, capsys, synth_stacks):
     out = capsys.readouterr().out
     assert "Last drill: regional-failover (dev), PASSED" in out
     assert "measured RTO 130 s PASS (target 5 min, configured budget" in out
+
+
+def test_canary_bounds_without_a_verdict_are_shown_as_inconclusive(tmp_path):
+    path = tmp_path / "last-report.json"
+    path.write_text(json.dumps({**REPORT, "measured": {"rto_s": 130.0, "rpo_s": None,
+                                                       "rpo_upper_s": 60.5, "rpo_lower_s": 0.5}}))
+    lines = review.drill_lines(path)
+    assert lines[2] == "  measured RPO between 0.5 s and 60.5 s: INCONCLUSIVE at the canary's resolution (target 1 s)"
+    assert not any("rpo upper" in line for line in lines)

@@ -53,6 +53,7 @@ class Scenario:
     hc_recovers_after_stop: float = 30
     alarms: dict[tuple[str, str], tuple[float, float | None]] = field(default_factory=dict)
     canary_values: list[float] = field(default_factory=lambda: [0.2, 0.6])
+    heartbeat_interval: float | None = 60.0  # HeartbeatAge the writer publishes
     peer_healthy: bool = True
     preflight_ok: bool = True
     template: str | None = "EXT123"
@@ -132,8 +133,14 @@ class FakeWorld:
             out[name] = "ALARM" if on else "OK"
         return out
 
-    def canary(self, region, store, source, start, end):
+    def metric(self, region, name, dims, start, end):
         assert start < end
+        if name == "HeartbeatAge":
+            assert dims == {"Store": "dynamodb", "Region": region}  # read where it is written
+            interval = self.s.heartbeat_interval
+            return [] if interval is None else [(end, interval)]
+        assert name == "ObservedReplicationDelay" and set(dims) == {"Store", "From"}
+        assert dims["From"] != region
         return [(end, v) for v in self.s.canary_values]
 
     def switchover(self, to_role):
@@ -143,7 +150,7 @@ class FakeWorld:
 
     def ports(self) -> DrillPorts:
         return DrillPorts(fis=self.fis, healthy=self.healthy, alarms=self.alarms,
-                          canary=self.canary, resolve=self.resolve, fetch=self.fetch,
+                          metric=self.metric, resolve=self.resolve, fetch=self.fetch,
                           preflight=lambda: PreflightOutcome(
                               self.s.preflight_ok, [] if self.s.preflight_ok else
                               ["alarms: payments-dev-aurora-rpo-lag-dr in ALARM"]),
@@ -198,7 +205,7 @@ def test_stop_condition_aborts_the_drill_and_the_report_says_why(tmp_path):
     assert (result.outcome, result.exit_code) == ("aborted", exitcodes.FAILED)
     assert "Stop condition triggered" in result.broke[0]
     assert world.fis.stop_calls == []  # FIS already ended it; nothing to stop
-    assert result.measured["rpo_s"] == 0.6
+    assert result.measured["rpo_upper_s"] == 0.6
     assert _report(tmp_path)["outcome"] == "aborted"
     assert "dr_served" not in _events(result)
 
@@ -224,13 +231,32 @@ def test_timeout_is_an_abort_with_rollback(tmp_path):
 
 def test_slow_failover_and_lagging_replication_fail_the_drill(tmp_path):
     result, _ = _run(tmp_path, Scenario(dr_serves_after=400, dns_moves_after=380,
-                                        canary_values=[0.4, 2.5]))
+                                        canary_values=[0.4, 2.5], heartbeat_interval=1.0))
     assert (result.outcome, result.exit_code) == ("failed", exitcodes.UNHEALTHY)
     assert result.measured["rto_s"] == 400
     assert "RTO 400.0 s exceeds the 300 s target" in result.broke
-    assert any(b.startswith("RPO 2.5 s exceeds") for b in result.broke)
+    assert any(b.startswith("RPO at least 1.5 s (canary delay 2.5 s minus the writer's "
+                            "heartbeat interval) exceeds the 1 s target") for b in result.broke)
+    assert result.measured["rpo_s"] == 1.5
     md = next(tmp_path.glob("regional-failover-*.md")).read_text()
     assert "| RTO | 400.0 s | 300 s | FAIL |" in md
+
+
+def test_a_delay_within_the_canarys_resolution_is_inconclusive_not_failed(tmp_path):
+    result, _ = _run(tmp_path, Scenario(canary_values=[30.0, 60.5], heartbeat_interval=60.0))
+    assert (result.outcome, result.exit_code) == ("passed", exitcodes.OK), result.broke
+    m = result.measured
+    assert (m["rpo_s"], m["rpo_upper_s"], m["rpo_lower_s"]) == (None, 60.5, 0.5)
+    assert any(n.startswith("RPO between 0.5 and 60.5 s") for n in result.notes)
+    md = next(tmp_path.glob("regional-failover-*.md")).read_text()
+    assert "| RPO | 0.5-60.5 s (canary bounds) | 1 s | INCONCLUSIVE |" in md
+
+
+def test_without_the_writers_interval_a_large_delay_stays_inconclusive(tmp_path):
+    result, _ = _run(tmp_path, Scenario(canary_values=[75.0], heartbeat_interval=None))
+    assert result.exit_code == exitcodes.OK
+    assert (result.measured["rpo_s"], result.measured["rpo_lower_s"]) == (None, None)
+    assert any(n.startswith("RPO between 0.0 and 75.0 s") for n in result.notes)
 
 
 def test_missing_canary_data_means_rpo_not_measured_not_passed(tmp_path):
@@ -363,24 +389,25 @@ def test_fis_port_finds_by_tag_starts_polls_and_stops_with_valid_parameters():
         stub.assert_no_pending_responses()
 
 
-def test_canary_port_reads_the_contract_metric_and_dimensions():
+def test_metric_port_reads_the_canary_metric_with_its_dimensions():
     from botocore.stub import Stubber
 
-    from drctl.drill import canary_delays
+    from drctl.drill import metric_points
     cw = _client("cloudwatch", "us-east-2")
     start = dt.datetime(2026, 11, 26, 3, 0, tzinfo=dt.timezone.utc)
     end = start + dt.timedelta(minutes=20)
     with Stubber(cw) as stub:
         stub.add_response("get_metric_data", {"MetricDataResults": [
-            {"Id": "delay", "Timestamps": [end, start], "Values": [0.7, 0.3],
+            {"Id": "m", "Timestamps": [end, start], "Values": [0.7, 0.3],
              "StatusCode": "Complete"}]},
-            {"MetricDataQueries": [{"Id": "delay", "ReturnData": True, "MetricStat": {
+            {"MetricDataQueries": [{"Id": "m", "ReturnData": True, "MetricStat": {
                 "Metric": {"Namespace": "PaymentsDR", "MetricName": "ObservedReplicationDelay",
                            "Dimensions": [{"Name": "Store", "Value": "dynamodb"},
                                           {"Name": "From", "Value": "us-east-1"}]},
                 "Period": 60, "Stat": "Maximum"}}], "StartTime": start, "EndTime": end})
-        points = canary_delays(_StubbedGateways({("cloudwatch", "us-east-2"): cw}),
-                               "us-east-2", "dynamodb", "us-east-1", start, end)
+        points = metric_points(_StubbedGateways({("cloudwatch", "us-east-2"): cw}), "us-east-2",
+                               "ObservedReplicationDelay", {"Store": "dynamodb", "From": "us-east-1"},
+                               start, end)
     assert points == [(end, 0.7), (start, 0.3)]
 
 
@@ -528,7 +555,7 @@ def test_an_unexpected_error_still_stops_the_fault(tmp_path):
     world = FakeWorld(Scenario(), clock)
     ports = world.ports()
 
-    def broken_canary(*args):
+    def broken_metrics(*args):
         raise AssertionError("unexpected")
 
     def stop_fails(region, experiment_id):
@@ -539,7 +566,7 @@ def test_an_unexpected_error_still_stops_the_fault(tmp_path):
     ports.fis = world.fis
     ports.resolve = lambda host: (_ for _ in ()).throw(KeyboardInterrupt()) if clock.t >= 60 \
         else world.resolve(host)
-    ports.canary = broken_canary
+    ports.metric = broken_metrics
     options = DrillOptions(name="regional-failover", domain_name=DOMAIN, poll=5,
                            report_dir=str(tmp_path))
     result = run_drill(config(alarm_name_prefix=PREFIX), ports, clock,
@@ -547,7 +574,7 @@ def test_an_unexpected_error_still_stops_the_fault(tmp_path):
     assert (result.outcome, result.exit_code) == ("aborted", exitcodes.INTERRUPTED)
     assert world.fis.stop_calls == [("us-east-1", "EXP1")]
     assert any("aws fis stop-experiment --id EXP1 --region us-east-1" in b for b in result.broke)
-    assert any(b.startswith("canary metrics in") for b in result.broke)
+    assert any(b.startswith("ObservedReplicationDelay in us-east-1: unexpected") for b in result.broke)
     assert (tmp_path / LAST_REPORT).is_file()
 
 
