@@ -197,7 +197,7 @@ def run(args: argparse.Namespace, cfg: DrConfig, gw: Any, clock: Clock, log: Eve
         return recovery.rejoin(cfg, gw, clock, log, old_role=args.old_primary)
     if args.command == "drill":
         from drctl import drill
-        return drill.run_from_args(args, cfg, gw, clock, log)
+        return drill.run_from_args(args, cfg, gw, clock, log, confirm=confirm, operator=operator)
     if args.command == "verify":
         return verify.verify(cfg, gw, clock, log, source_role=args.source, timeout=args.timeout,
                              poll=args.poll_interval)

@@ -25,13 +25,27 @@ import socket
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Protocol
 
-from contract import (CANARY_DELAY_METRIC, CANARY_HEARTBEAT_AGE_METRIC, CANARY_STORES, DR, DRILL_DATABASE,
-                      DRILL_REGIONAL_FAILOVER, DRILL_REPLICATION, DRILL_TAG, DRILLS,
-                      METRICS_NAMESPACE, PRIMARY, RPO_TARGET_S, RTO_TARGET_S, other_role)
+from contract import (
+    CANARY_DELAY_METRIC,
+    CANARY_HEARTBEAT_AGE_METRIC,
+    CANARY_STORES,
+    DR,
+    DRILL_DATABASE,
+    DRILL_REGIONAL_FAILOVER,
+    DRILL_REPLICATION,
+    DRILL_TAG,
+    DRILLS,
+    METRICS_NAMESPACE,
+    PRIMARY,
+    RPO_TARGET_S,
+    RTO_TARGET_S,
+    other_role,
+)
 from drctl import exitcodes
 from drctl.clock import Clock
 from drctl.config import SWITCHOVER_REQUIRES, DrConfig
@@ -86,7 +100,7 @@ class DrillPorts:
     metric: Callable[[str, str, dict[str, str], dt.datetime, dt.datetime],
                      list[tuple[dt.datetime, float]]]
     resolve: Callable[[str], frozenset[str]]  # host -> addresses, as a client resolves it
-    fetch: Callable[[str], tuple[int | None, dict | None]]  # URL -> (status, JSON body)
+    fetch: Callable[[str], tuple[int | None, dict[str, Any] | None]]  # URL -> (status, JSON body)
     preflight: Callable[[], PreflightOutcome]
     switchover: Callable[[str], SwitchoverOutcome]  # to_role -> outcome (database drill)
 
@@ -265,7 +279,7 @@ class AlarmWatch:
         for region in self.regions:
             try:
                 states = self.ports.alarms(region, self.prefix)
-            except Exception as error:  # noqa: BLE001 - a dark region is a finding, not a crash
+            except Exception as error:
                 self.errors[region] = self.errors.get(region, 0) + 1
                 self.log.warning("alarm_poll_failed", region=region, error=str(error))
                 continue
@@ -389,7 +403,7 @@ class Drill:
             self.log.warning("drill_interrupted")
             self._rollback()
             return self._finish("aborted", exitcodes.INTERRUPTED, ["interrupted (Ctrl-C)"])
-        except Exception as error:  # noqa: BLE001 - whatever happened, the fault must not stay on
+        except Exception as error:
             self.log.error("drill_error", error=repr(error))
             self._rollback()
             return self._finish("aborted", exitcodes.FAILED,
@@ -399,7 +413,7 @@ class Drill:
         """One probe during the fault; a failing probe is counted and retried next poll."""
         try:
             return fn(*args)
-        except Exception as error:  # noqa: BLE001 - an unanswered probe is data, not a crash
+        except Exception as error:
             self.probe_errors[what] = self.probe_errors.get(what, 0) + 1
             self.log.warning("probe_failed", probe=what, error=str(error))
             return default
@@ -407,7 +421,7 @@ class Drill:
     def _preflight(self) -> list[str]:
         try:
             outcome = self.ports.preflight()
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             return [f"preflight could not run: {type(error).__name__}: {error}"]
         self.timeline.mark("preflight", ok=outcome.ok)
         if not outcome.ok:
@@ -435,7 +449,7 @@ class Drill:
         if template is None:
             raise _Refused(f"no FIS experiment template tagged {DRILL_TAG}={o.name} for "
                            f"environment {env} in {self.target}: is RegionalDrills deployed there?")
-        baseline = self._failover_baseline() if o.name == DRILL_REGIONAL_FAILOVER else None
+        baseline = self._failover_baseline() if o.name == DRILL_REGIONAL_FAILOVER else {}
         experiment = self.ports.fis.start(self.target, template,
                                           {"Name": f"drctl drill {o.name}", "Environment": env})
         self.experiment = (self.target, experiment)
@@ -451,9 +465,11 @@ class Drill:
             self._recover_alarms()
 
     def _experiment_state(self) -> str:
+        assert self.experiment is not None, "polled without an experiment"
         region, experiment = self.experiment
         status, reason = self._try("fis:GetExperiment", self.ports.fis.state, region, experiment,
                                    default=("unknown", ""))
+        status, reason = str(status), str(reason)
         self.result.experiment["final_state"] = status
         if status == RUNNING:
             self.timeline.mark("fault_start")
@@ -574,7 +590,7 @@ class Drill:
                 f"interrupted while stopping experiment {experiment}: check "
                 f"`aws fis get-experiment --id {experiment} --region {region}` and stop it with "
                 f"`aws fis stop-experiment --id {experiment} --region {region}` if still running")
-        except Exception as error:  # noqa: BLE001 - the report must say it, not crash
+        except Exception as error:
             self.result.broke.append(
                 f"could not stop experiment {experiment} ({error}): the fault may still be active; "
                 f"run `aws fis stop-experiment --id {experiment} --region {region}` now")
@@ -606,7 +622,7 @@ class Drill:
         start, end = self.started_wall - CANARY_LOOKBACK, self.clock.now()
         try:
             points = self.ports.metric(region, metric, dims, start, end)
-        except Exception as error:  # noqa: BLE001 - reported, never a crash
+        except Exception as error:
             self.result.broke.append(f"{metric} in {region}: {error}")
             return None
         return [v * CANARY_VALUE_TO_SECONDS for _, v in points]
@@ -701,9 +717,10 @@ class Drill:
             r.measured["max_canary_delay_s"] = upper
         else:  # database
             start, done = t.at("fault_start"), t.at("dr_writer")
-            r.measured["rto_s"] = None if done is None else round(done - start, 3)
-            back = t.at("primary_writer")
-            r.measured["failback_s"] = None if back is None else round(back - t.at("failback_started"), 3)
+            r.measured["rto_s"] = None if done is None or start is None else round(done - start, 3)
+            back, back_start = t.at("primary_writer"), t.at("failback_started")
+            r.measured["failback_s"] = (None if back is None or back_start is None
+                                        else round(back - back_start, 3))
             if r.measured["rto_s"] is not None and r.measured["rto_s"] > RTO_TARGET_S:
                 r.broke.append(f"switchover took {r.measured['rto_s']:.1f} s, beyond the "
                                f"{RTO_TARGET_S:g} s RTO target")
@@ -741,7 +758,7 @@ def run_drill(cfg: DrConfig, ports: DrillPorts, clock: Clock, log: EventLog,
 class AwsFis:
     """FIS through the gateways' boto3 clients (one per region)."""
 
-    def __init__(self, gw):
+    def __init__(self, gw: Any):
         self.gw = gw
 
     def find_template(self, region: str, drill: str, env: str) -> str | None:
@@ -760,7 +777,7 @@ class AwsFis:
     def start(self, region: str, template_id: str, tags: dict[str, str]) -> str:
         found = self.gw.client("fis", region).start_experiment(
             clientToken=str(uuid.uuid4()), experimentTemplateId=template_id, tags=tags)
-        return found["experiment"]["id"]
+        return str(found["experiment"]["id"])
 
     def state(self, region: str, experiment_id: str) -> tuple[str, str]:
         state = self.gw.client("fis", region).get_experiment(id=experiment_id)["experiment"]["state"]
@@ -770,7 +787,7 @@ class AwsFis:
         self.gw.client("fis", region).stop_experiment(id=experiment_id)
 
 
-def metric_points(gw, region: str, metric: str, dimensions: dict[str, str],
+def metric_points(gw: Any, region: str, metric: str, dimensions: dict[str, str],
                   start: dt.datetime, end: dt.datetime) -> list[tuple[dt.datetime, float]]:
     """One PaymentsDR metric's per-minute maxima (GetMetricData) in `region`."""
     found = gw.client("cloudwatch", region).get_metric_data(
@@ -779,35 +796,37 @@ def metric_points(gw, region: str, metric: str, dimensions: dict[str, str],
                        "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()]},
             "Period": 60, "Stat": "Maximum"}}],
         StartTime=start, EndTime=end)
-    result = next(iter(found.get("MetricDataResults", [])), {})
-    return list(zip(result.get("Timestamps", []), result.get("Values", [])))
+    result: dict[str, Any] = next(iter(found.get("MetricDataResults", [])), {})
+    return list(zip(result.get("Timestamps", []), result.get("Values", []), strict=True))
 
 
 def resolve_like_a_client(host: str) -> frozenset[str]:
     """The addresses the system resolver returns (its cache and TTLs included), or none."""
     try:
-        return frozenset(info[4][0] for info in socket.getaddrinfo(host, 443, type=socket.SOCK_STREAM))
+        return frozenset(str(info[4][0])
+                         for info in socket.getaddrinfo(host, 443, type=socket.SOCK_STREAM))
     except OSError:
         return frozenset()
 
 
-def fetch_json(url: str, timeout: float = 5.0) -> tuple[int | None, dict | None]:
+def fetch_json(url: str, timeout: float = 5.0) -> tuple[int | None, dict[str, Any] | None]:
     request = urllib.request.Request(url, headers={"Cache-Control": "no-cache",
                                                    "User-Agent": "drctl-drill"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - https URL we build
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             status, body = response.status, response.read()
     except urllib.error.HTTPError as error:
         status, body = error.code, error.read()
     except (urllib.error.URLError, OSError):
         return None, None
     try:
-        return status, json.loads(body or b"null")
+        data = json.loads(body or b"null")
     except ValueError:
         return status, None
+    return status, data if isinstance(data, dict) else None
 
 
-def default_preflight(cfg: DrConfig, gw, clock: Clock, log: EventLog) -> PreflightOutcome:
+def default_preflight(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog) -> PreflightOutcome:
     """drctl preflight (drctl/preflight.py): the account checks run before an apply.
 
     Refuses when the module is absent. PASS, SKIP and WARN let the drill go on; FAIL or
@@ -821,7 +840,7 @@ def default_preflight(cfg: DrConfig, gw, clock: Clock, log: EventLog) -> Preflig
                                         "starts without preflight"])
     try:
         target = pf.Target.from_env()
-    except Exception as error:  # noqa: BLE001 - SettingsError and friends: say which
+    except Exception as error:
         return PreflightOutcome(False, [f"preflight settings: {error}"])
     endpoint = getattr(gw, "_endpoint_url", None)
     clients = pf.Clients(gw.session, endpoint_url=endpoint if isinstance(endpoint, str) else None)
@@ -832,13 +851,16 @@ def default_preflight(cfg: DrConfig, gw, clock: Clock, log: EventLog) -> Preflig
         + (f"; fix: {r.fix}" if r.fix else "") for r in blocking])
 
 
-def aws_ports(cfg: DrConfig, gw, clock: Clock, log: EventLog, opts: DrillOptions) -> DrillPorts:
+def aws_ports(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, opts: DrillOptions, *,
+              confirm: Callable[[str], bool] | None = None, operator: str = "drctl") -> DrillPorts:
     from drctl import operations
 
     def switchover(to_role: str) -> SwitchoverOutcome:
+        """drctl switchover / failback, with their pre-checks, confirmation and audit trail."""
         op = operations.planned_switchover(
             cfg, gw, clock, log, to_role=to_role, timeout=opts.timeout, poll=opts.poll,
-            operation="switchover" if to_role == DR else "failback")
+            operation="switchover" if to_role == DR else "failback", confirm=confirm,
+            operator=operator)
         return SwitchoverOutcome(op.exit_code, op.outcome, list(op.reasons))
 
     return DrillPorts(
@@ -870,13 +892,19 @@ def add_parser(add: Callable[[str, str], Any]) -> None:
     p.add_argument("--recovery-timeout", type=float, default=900,
                    help="max seconds to wait for recovery after the fault (default 900)")
     p.add_argument("--poll-interval", type=float, default=10, help="seconds between polls (default 10)")
+    p.add_argument("--yes", action="store_true",
+                   help="database drill: do not ask before each switchover (required when not on "
+                        "a terminal)")
+    p.add_argument("--operator", default=os.environ.get("DRCTL_OPERATOR"),
+                   help="who runs this, for the audit trail (default: env DRCTL_OPERATOR or login)")
     p.add_argument("--template-id", help="FIS experiment template id (default: found by its "
                                          f"{DRILL_TAG} and Environment tags)")
     p.add_argument("--report-dir", default=DEFAULT_REPORT_DIR,
                    help=f"where reports go (default {DEFAULT_REPORT_DIR}/, gitignored)")
 
 
-def run_from_args(args, cfg: DrConfig, gw, clock: Clock, log: EventLog,
+def run_from_args(args: Any, cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, *,
+                  confirm: Callable[[str], bool] | None = None, operator: str = "drctl",
                   ports: DrillPorts | None = None) -> DrillResult:
     # --domain-name / DOMAIN_NAME, else the `domain_name` output once drctl's config reads it.
     domain = args.domain_name or getattr(cfg, "domain_name", None)
@@ -884,4 +912,5 @@ def run_from_args(args, cfg: DrConfig, gw, clock: Clock, log: EventLog,
                         timeout=args.timeout, recovery_timeout=args.recovery_timeout,
                         poll=args.poll_interval, dry_run=args.dry_run, report_dir=args.report_dir,
                         template_id=args.template_id)
-    return run_drill(cfg, ports or aws_ports(cfg, gw, clock, log, opts), clock, log, opts)
+    ports = ports or aws_ports(cfg, gw, clock, log, opts, confirm=confirm, operator=operator)
+    return run_drill(cfg, ports, clock, log, opts)

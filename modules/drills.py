@@ -6,9 +6,9 @@ resource: `peer` is a `PeerRegion`), so it plans and applies while the other reg
 
 Inputs: the region, names, the region's key, the ARNs the drills may touch (audit bucket,
 global-table replicas of this region, the health function - by default its contract name;
-used to scope IAM, while FIS selects its targets by tags), the peer region, the stop-condition alarm ARNs of each drill (alarms of this
-region: FIS stop conditions are alarms in the experiment's region; `default_stop_alarm_arns`)
-and a log retention.
+used to scope IAM, while FIS selects its targets by tags), the peer region, the
+stop-condition alarm ARNs of each drill (alarms of this region: FIS stop conditions are alarms
+in the experiment's region; `default_stop_alarm_arns`) and a log retention.
 
 Outputs: `templates[drill]` (FisExperimentTemplate), `roles[drill]`, `log_group`,
 `config_bucket`. For the health function (the lead wires these into compute; functions of the
@@ -29,9 +29,9 @@ Facts this module relies on (checked 2026-11; see docs/drills.md for the sources
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from constructs import Construct
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.cloudwatch_log_resource_policy import CloudwatchLogResourcePolicy
 from cdktf_cdktf_provider_aws.fis_experiment_template import (
@@ -48,14 +48,20 @@ from cdktf_cdktf_provider_aws.fis_experiment_template import (
 )
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from constructs import Construct
 
-from contract import (ALARM_DYNAMODB_REPLICATION, DRILL_REGIONAL_FAILOVER, DRILL_REPLICATION,
-                      DRILL_TAG, LAMBDA_ARCHITECTURE)
+from contract import (
+    ALARM_DYNAMODB_REPLICATION,
+    DRILL_REGIONAL_FAILOVER,
+    DRILL_REPLICATION,
+    DRILL_TAG,
+    LAMBDA_ARCHITECTURE,
+)
+from modules.buckets import HardenedBucket
 from modules.iam import policy_document, statement
 from modules.keys import RegionalKey
 from modules.naming import Names
 from modules.regions import PeerRegion, Region
-from modules.buckets import HardenedBucket
 
 # Public SSM parameter (one per region) holding the FIS Lambda extension layer ARN for our
 # functions' architecture (docs: "Available versions of the AWS FIS extension for Lambda").
@@ -112,7 +118,7 @@ def health_function_environment(region: Region, names: Names) -> dict[str, str]:
             "AWS_FIS_CONFIGURATION_LOCATION": fault_config_location(region, names)}
 
 
-def grant_extension_read(region: Region, names: Names, key_arn: str) -> list[dict]:
+def grant_extension_read(region: Region, names: Names, key_arn: str) -> list[dict[str, Any]]:
     """Statements for the health function's role: the extension reads fault configurations."""
     bucket = f"arn:{region.partition}:s3:::{names.drill_config_bucket(region.account_id, region.name)}"
     return [
@@ -231,7 +237,7 @@ class RegionalDrills(Construct):
             tags["RegionRole"] = self.region.role
         return tags
 
-    def _template(self, drill: str, *, description: str, permissions: list[dict],
+    def _template(self, drill: str, *, description: str, permissions: list[dict[str, Any]],
                   targets: dict[str, tuple[str, str, dict[str, str]]],
                   actions: list[tuple[str, str, str, dict[str, str]]],
                   stop_alarms: Sequence[str]) -> None:

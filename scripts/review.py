@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 from contract import RPO_TARGET_S, RTO_TARGET_S  # noqa: E402  # the one definition of the targets
+
 API_GATEWAY_ALIAS_TTL_S = 60  # alias A records answer with the target's TTL: 60 s for API Gateway
 # Services whose resources are global although a regional provider manages them.
 GLOBAL_PREFIXES = ("aws_route53_", "aws_iam_", "aws_cloudfront_", "aws_organizations_")

@@ -10,20 +10,25 @@ from __future__ import annotations
 import json
 
 import pytest
-from cdktf import App, TerraformOutput, Testing, TerraformStack
-
-Testing.__test__ = False
-
-from contract import (DRILL_REGIONAL_FAILOVER, DRILL_REPLICATION, DRILL_TAG, FOUNDATION_STACK,
-                      REGIONAL_STACKS)
+from cdktf import App, TerraformOutput, TerraformStack, Testing
 from helpers import one, ref, resources
-from modules.drills import (FIS_EXTENSION_LAYER_PARAMETER, RegionalDrills, alarm_arn,
-                            default_stop_alarm_arns, drill_tags, grant_extension_read,
-                            health_function_environment)
+
+from contract import DRILL_REGIONAL_FAILOVER, DRILL_REPLICATION, DRILL_TAG, FOUNDATION_STACK, REGIONAL_STACKS
+from modules.drills import (
+    FIS_EXTENSION_LAYER_PARAMETER,
+    RegionalDrills,
+    alarm_arn,
+    default_stop_alarm_arns,
+    drill_tags,
+    grant_extension_read,
+    health_function_environment,
+)
 from modules.keys import RegionalKey
 from modules.naming import Names
 from modules.regions import PeerRegion, build_region
 from modules.settings import Settings
+
+Testing.__test__ = False  # a cdktf helper class, not a test
 
 NAMES = Names("dev")
 HEALTH_ARN = "arn:aws:lambda:us-east-1:111122223333:function:payment-health-primary-dev"
@@ -175,7 +180,7 @@ def test_failover_role_may_only_touch_the_health_function_and_the_config_prefix(
     everything = [s for s in sids.values() if s["Resource"] == ["*"]]
     assert sorted(a for s in everything for a in s["Action"]) == [
         "logs:CreateLogDelivery", "tag:GetResources"]
-    assert not any("dynamodb" in a or "s3:Put" in a and "Replication" in a
+    assert not any("dynamodb" in a or ("s3:Put" in a and "Replication" in a)
                    for s in sids.values() for a in s["Action"])
 
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-import review  # noqa: E402
+import review
 
 REPORT = {"drill": "regional-failover", "environment": "dev", "outcome": "failed",
           "ended_at": "2026-11-26T04:00:00+00:00",

@@ -16,12 +16,11 @@ import types
 from dataclasses import dataclass, field
 
 import pytest
+from drctl_fakes import DR, PRIMARY, FakeClock, config
 
 from drctl import exitcodes
-from drctl.drill import (LAST_REPORT, DrillOptions, DrillPorts, PreflightOutcome,
-                         SwitchoverOutcome, run_drill)
+from drctl.drill import LAST_REPORT, DrillOptions, DrillPorts, PreflightOutcome, SwitchoverOutcome, run_drill
 from drctl.log import EventLog
-from drctl_fakes import DR, PRIMARY, FakeClock, config
 
 DOMAIN = "pay.payments-drill.net"
 PREFIX = "payments-dev-"
@@ -333,7 +332,8 @@ def test_cli_dry_run_prints_the_plan_and_writes_nothing(tmp_path, capsys):
                 gateways=lambda args: object(), stdout=out, stderr=err)
     assert code == exitcodes.OK
     text = out.getvalue()
-    assert "DRY-RUN" in text and "fis:StartExperiment in us-east-1 from the FIS template tagged DrDrill=replication" in text
+    assert "DRY-RUN" in text
+    assert "fis:StartExperiment in us-east-1 from the FIS template tagged DrDrill=replication" in text
     assert "Measured vs target" not in text
     assert list(tmp_path.iterdir()) == []
 
@@ -368,7 +368,7 @@ def test_fis_port_finds_by_tag_starts_polls_and_stops_with_valid_parameters():
 
     from drctl.drill import AwsFis
     fis = _client("fis")
-    when = dt.datetime(2026, 11, 26, tzinfo=dt.timezone.utc)
+    when = dt.datetime(2026, 11, 26, tzinfo=dt.UTC)
     with Stubber(fis) as stub:
         stub.add_response("list_experiment_templates", {"experimentTemplates": [
             {"id": "EXTother", "tags": {"DrDrill": "replication", "Environment": "dev"}},
@@ -394,7 +394,7 @@ def test_metric_port_reads_the_canary_metric_with_its_dimensions():
 
     from drctl.drill import metric_points
     cw = _client("cloudwatch", "us-east-2")
-    start = dt.datetime(2026, 11, 26, 3, 0, tzinfo=dt.timezone.utc)
+    start = dt.datetime(2026, 11, 26, 3, 0, tzinfo=dt.UTC)
     end = start + dt.timedelta(minutes=20)
     with Stubber(cw) as stub:
         stub.add_response("get_metric_data", {"MetricDataResults": [
@@ -412,8 +412,8 @@ def test_metric_port_reads_the_canary_metric_with_its_dimensions():
 
 
 def test_default_preflight_refuses_when_the_preflight_module_is_absent(monkeypatch):
-    from drctl.drill import default_preflight
     import drctl
+    from drctl.drill import default_preflight
     monkeypatch.setitem(sys.modules, "drctl.preflight", None)  # import fails
     monkeypatch.delattr(drctl, "preflight", raising=False)
     outcome = default_preflight(config(), None, FakeClock(), EventLog(io.StringIO()))
@@ -423,9 +423,9 @@ def test_default_preflight_refuses_when_the_preflight_module_is_absent(monkeypat
 
 def _fake_preflight_module(statuses):
     """The shape of drctl/preflight.py on the preflight branch: Target, Clients, preflight()."""
-    from enum import Enum
+    from enum import StrEnum
 
-    class Status(str, Enum):
+    class Status(StrEnum):
         PASS, WARN, FAIL, UNKNOWN, SKIP = "PASS", "WARN", "FAIL", "UNKNOWN", "SKIP"
 
     @dataclass
@@ -488,7 +488,7 @@ def test_client_side_probes_resolve_and_read_json_on_127_0_0_1():
     from drctl.drill import fetch_json, resolve_like_a_client
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             code = 200 if self.path == "/health" else 503
             body = json.dumps({"status": "healthy" if code == 200 else "unhealthy",
                                "region": "us-east-2"}).encode()
@@ -650,4 +650,31 @@ def test_a_second_ctrl_c_during_rollback_still_writes_the_report(tmp_path):
                        EventLog(io.StringIO(), clock), options)
     assert (result.outcome, result.exit_code) == ("aborted", exitcodes.INTERRUPTED)
     assert any("interrupted while stopping experiment EXP1" in b for b in result.broke)
+    assert (tmp_path / LAST_REPORT).is_file()
+
+
+def test_cli_database_drill_end_to_end_on_fakes(tmp_path, monkeypatch):
+    """`drctl drill database --yes`: the CLI hands --yes and the operator to the switchovers."""
+    import drctl.drill as drill_module
+    from drctl.cli import main
+    clock = FakeClock()
+    world = FakeWorld(Scenario(), clock)
+    seen = {}
+
+    def fake_aws_ports(cfg, gw, clock_, log, opts, *, confirm=None, operator="drctl"):
+        seen.update(confirm=confirm("switch over?"), operator=operator, name=opts.name)
+        return world.ports()
+
+    monkeypatch.setattr(drill_module, "aws_ports", fake_aws_ports)
+    out = io.StringIO()
+    code = main(["drill", "database", "--yes", "--operator", "alice", "--quiet", "--json",
+                 "--environment-suffix", "dev", "--primary-region", "us-east-1",
+                 "--dr-region", "us-east-2", "--primary-health-check-id", "hc-primary",
+                 "--dr-health-check-id", "hc-dr", "--replication-lag-threshold-seconds", "1",
+                 "--report-dir", str(tmp_path)],
+                gateways=lambda args: object(), clock=clock, stdout=out, stderr=io.StringIO())
+    assert code == exitcodes.OK, out.getvalue()
+    assert seen == {"confirm": True, "operator": "alice", "name": "database"}
+    report = json.loads(out.getvalue())
+    assert report["outcome"] == "passed" and report["measured"]["rto_s"] == 60
     assert (tmp_path / LAST_REPORT).is_file()
