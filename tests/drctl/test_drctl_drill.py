@@ -678,3 +678,18 @@ def test_cli_database_drill_end_to_end_on_fakes(tmp_path, monkeypatch):
     report = json.loads(out.getvalue())
     assert report["outcome"] == "passed" and report["measured"]["rto_s"] == 60
     assert (tmp_path / LAST_REPORT).is_file()
+
+
+def test_cli_takes_the_domain_from_the_custom_domain_url_output(tmp_path, monkeypatch):
+    from drctl.cli import main
+    monkeypatch.delenv("DOMAIN_NAME", raising=False)
+    out = io.StringIO()
+    code = main(["drill", "regional-failover", "--dry-run", "--quiet", "--environment-suffix", "dev",
+                 "--primary-region", "us-east-1", "--dr-region", "us-east-2",
+                 "--primary-health-check-id", "hc-p", "--dr-health-check-id", "hc-d",
+                 "--replication-lag-threshold-seconds", "1",
+                 "--custom-domain-url", "https://pay.payments-drill.net",
+                 "--report-dir", str(tmp_path)],
+                gateways=lambda args: object(), stdout=out, stderr=io.StringIO())
+    assert code == exitcodes.OK
+    assert "GET https://pay.payments-drill.net/health" in out.getvalue()
