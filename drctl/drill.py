@@ -258,6 +258,10 @@ class Timeline:
     def at(self, event: str) -> float | None:
         return self._first.get(event)
 
+    def finished_events(self) -> list[dict[str, Any]]:
+        """Events with their offsets, the ones before the fault negative."""
+        return [{**e, "t_s": self.since_fault(self._first[e["event"]])} for e in self.events]
+
     def seen(self, event: str) -> bool:
         return event in self._first
 
@@ -737,7 +741,7 @@ class Drill:
             r.canary, upper, lower = self._canary()
             r.measured.update(rpo_upper_s=upper, rpo_lower_s=lower)
         r.outcome, r.exit_code = outcome, code
-        r.events = self.timeline.events
+        r.events = self.timeline.finished_events()
         r.alarms = self.alarms.rows()
         r.ended_at = self.clock.now().isoformat(timespec="seconds")
         self.log.info("drill_done", drill=r.drill, outcome=outcome, exit_code=code,

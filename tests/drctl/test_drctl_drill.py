@@ -187,6 +187,7 @@ def test_successful_failover_drill_measures_rto_and_rpo_and_rolls_back(tmp_path)
     assert world.fis.lookup == ("us-east-1", "regional-failover", "dev")
     events = _events(result)
     assert events["fault_start"] == 0 and events["experiment_stop_requested"] == 130
+    assert events["baseline"] == -10 and events["experiment_started"] == -10  # before the fault
     assert events["health_check_recovered"] == 160
     [alarm] = result.alarms
     assert (alarm["name"], alarm["raised_t_s"], alarm["cleared_t_s"]) == (
