@@ -25,6 +25,7 @@ from drctl.config import (
     flag_of,
     load_outputs_files,
 )
+from drctl.drill import REQUIRES as DRILL_REQUIRES
 from drctl.log import EventLog
 
 EPILOG = "exit codes:\n" + "\n".join(f"  {code:>3}  {text}" for code, text in exitcodes.DESCRIPTIONS.items())
@@ -97,14 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="region role to write the canaries in (default primary)")
     p.add_argument("--timeout", type=float, default=120, help="max seconds to wait (default 120)")
     p.add_argument("--poll-interval", type=float, default=1.0, help="seconds between reads (default 1)")
-    from drctl import preflight
+    from drctl import drill, preflight
+    drill.add_parser(add)
     preflight.add_parser(sub, EPILOG)
     return parser
 
 
 REQUIRES = {"status": STATUS_REQUIRES, "switchover": SWITCHOVER_REQUIRES,
             "failback": FAILBACK_REQUIRES, "failover": FAILOVER_REQUIRES, "verify": VERIFY_REQUIRES,
-            "lost-writes": LOST_WRITES_REQUIRES, "rejoin": REJOIN_REQUIRES}
+            "lost-writes": LOST_WRITES_REQUIRES, "rejoin": REJOIN_REQUIRES, "drill": DRILL_REQUIRES}
 
 
 def load_config(args: argparse.Namespace) -> DrConfig:
@@ -193,6 +195,9 @@ def run(args: argparse.Namespace, cfg: DrConfig, gw: Any, clock: Clock, log: Eve
         return recovery.lost_writes(cfg, gw, clock, log, old_role=args.old_primary, dry_run=args.dry_run)
     if args.command == "rejoin":
         return recovery.rejoin(cfg, gw, clock, log, old_role=args.old_primary)
+    if args.command == "drill":
+        from drctl import drill
+        return drill.run_from_args(args, cfg, gw, clock, log, confirm=confirm, operator=operator)
     if args.command == "verify":
         return verify.verify(cfg, gw, clock, log, source_role=args.source, timeout=args.timeout,
                              poll=args.poll_interval)

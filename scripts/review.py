@@ -33,8 +33,10 @@ from pathlib import Path
 from typing import Any, Iterable
 
 ROOT = Path(__file__).resolve().parent.parent
-RTO_TARGET_S = 300.0
-RPO_TARGET_S = 1.0
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from contract import RPO_TARGET_S, RTO_TARGET_S  # noqa: E402  # the one definition of the targets
+
 API_GATEWAY_ALIAS_TTL_S = 60  # alias A records answer with the target's TTL: 60 s for API Gateway
 # Services whose resources are global although a regional provider manages them.
 GLOBAL_PREFIXES = ("aws_route53_", "aws_iam_", "aws_cloudfront_", "aws_organizations_")
@@ -706,6 +708,46 @@ def diagram_svg(rv: StackReview) -> str:
     return "\n".join(s) + "\n"
 
 
+# -- last drill (drctl drill writes drills/last-report.json) -----------------------------------
+
+LAST_DRILL_REPORT = ROOT / "drills" / "last-report.json"
+
+
+def drill_lines(path: Path, budget_rto_s: float | None = None) -> list[str]:
+    """The last drill's measured figures next to the targets (and the configured RTO budget).
+
+    Self-contained on purpose: it reads only the report `drctl drill` writes (its JSON keys
+    `drill`, `environment`, `outcome`, `ended_at`, `measured`, `broke`).
+    """
+    try:
+        report = json.loads(Path(path).read_text())
+        measured = report["measured"]
+    except FileNotFoundError:
+        return [f"Last drill: no report at {path} (run `drctl drill NAME`, see docs/drills.md)"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        return [f"Last drill: report {path} unreadable ({type(error).__name__}: {error})"]
+    rto, rpo = measured.get("rto_s"), measured.get("rpo_s")
+    budget = f", configured budget {fmt_s(budget_rto_s)}" if budget_rto_s is not None else ""
+
+    def verdict(value, target):
+        return "not measured" if value is None else (
+            f"{fmt_s(value)} {'PASS' if value <= target else 'FAIL'}")
+
+    rpo_text = verdict(rpo, RPO_TARGET_S)
+    if rpo is None and measured.get("rpo_upper_s") is not None:  # canary bounds only
+        rpo_text = (f"between {fmt_s(measured.get('rpo_lower_s') or 0)} and "
+                    f"{fmt_s(measured['rpo_upper_s'])}: INCONCLUSIVE at the canary's resolution")
+    lines = [f"Last drill: {report.get('drill')} ({report.get('environment')}), "
+             f"{str(report.get('outcome', '?')).upper()} at {report.get('ended_at') or '?'} ({path})",
+             f"  measured RTO {verdict(rto, RTO_TARGET_S)} (target {fmt_s(RTO_TARGET_S)}{budget})",
+             f"  measured RPO {rpo_text} (target {fmt_s(RPO_TARGET_S)})"]
+    for key, value in sorted(measured.items()):
+        if key not in ("rto_s", "rpo_s", "rpo_upper_s", "rpo_lower_s") and value is not None:
+            lines.append(f"  {key[:-2].replace('_', ' ') if key.endswith('_s') else key}: {fmt_s(value)}")
+    lines += [f"  broke: {item}" for item in report.get("broke") or []]
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("path", nargs="?", default=str(ROOT / "cdktf.out"),
@@ -716,6 +758,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkov", metavar="FILE", help="output of scripts/checkov_gate.py")
     parser.add_argument("--output", metavar="FILE", help="write the report here instead of stdout")
     parser.add_argument("--strict", action="store_true", help="exit 1 when any budget line FAILs")
+    parser.add_argument("--drill-report", metavar="FILE",
+                        help="drctl drill report to show next to the budget "
+                             "(default drills/last-report.json when present)")
     args = parser.parse_args(argv)
 
     stacks = load_stacks(Path(args.path))
@@ -728,6 +773,11 @@ def main(argv: list[str] | None = None) -> int:
     checkov = checkov_lines(Path(args.checkov).read_text()) if args.checkov and Path(args.checkov).is_file() else None
     reviews = review(stacks, plans=plans)
     text = render(reviews, args.format, checkov)
+    drill_report = Path(args.drill_report) if args.drill_report else LAST_DRILL_REPORT
+    if args.drill_report or drill_report.is_file():
+        traffic = [b.value_s for rv in reviews for b in rv.budget
+                   if b.item.startswith("Traffic RTO") and b.value_s is not None]
+        text += "\n" + "\n".join(drill_lines(drill_report, max(traffic) if traffic else None)) + "\n"
     if args.output:
         Path(args.output).write_text(text)
     else:
