@@ -6,7 +6,8 @@ Each run, in its own region only (no call leaves the region):
 
 1. Writes this region's heartbeat into the DynamoDB transactions table (a reserved item the
    validator and the indexes never see, ``ops.heartbeat``) and into the audit bucket
-   (``heartbeat/<region>.json``). ``ReturnValues=ALL_OLD`` gives the previous write time.
+   (``heartbeat/<region>.json``, locked for one day only: ``ops.heartbeat.object_lock_params``).
+   ``ReturnValues=ALL_OLD`` gives the previous write time.
 2. Reads the peer region's heartbeat from this region's replica of the table and from this
    region's bucket (where replication puts it).
 3. Publishes (``METRICS_NAMESPACE``):
@@ -128,7 +129,8 @@ class Heartbeat:
         now = self.clock_ms()
         try:
             self.s3.put_object(Bucket=cfg.bucket, Key=hb.object_key(cfg.region),
-                               Body=hb.object_body(cfg.region, cfg.role, now), ContentType="application/json")
+                               Body=hb.object_body(cfg.region, cfg.role, now), ContentType="application/json",
+                               **hb.object_lock_params(now))
             out["written"] = now
         except (ClientError, BotoCoreError) as exc:
             batch.add("HeartbeatErrors", 1, COUNT, Store="s3")

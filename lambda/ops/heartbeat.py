@@ -8,7 +8,9 @@ and no ``status`` attribute, so the sparse ``customer-index`` and ``status-index
 Each region overwrites only its own item, so global-table last-writer-wins never mixes them.
 
 S3: ``heartbeat/<region>.json`` in the region's audit bucket; replication brings the other
-region's object into this region's bucket under the same key.
+region's object into this region's bucket under the same key. Each version is written with a
+one-day GOVERNANCE lock (:data:`PROBE_OBJECT_RETENTION_DAYS`), not the bucket's default
+retention (see :func:`object_lock_params`).
 
 Observed delay = now - the peer's ``writtenAt`` as read from this region's replica. It is an
 upper bound of the replication delay: it includes the time since the peer's last write (up
@@ -19,11 +21,18 @@ the two functions. Alarm thresholds must allow for that interval.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
 KEY_PREFIX = "__heartbeat__#"
 OBJECT_PREFIX = "heartbeat/"
 RECORD_TYPE = "heartbeat"
+#: The audit bucket's default retention (Object Lock, 365 days, replicated) would lock every
+#: heartbeat version - one a minute per region - for a year.  The heartbeat object carries its
+#: own short GOVERNANCE lock instead (needs ``s3:PutObjectRetention`` on ``heartbeat/*``), and the
+#: bucket's lifecycle expires noncurrent ``heartbeat/`` versions after 2 days (Terraform side),
+#: once this lock has run out.  Same as ``payments.health.PROBE_OBJECT_RETENTION_DAYS``.
+PROBE_OBJECT_RETENTION_DAYS = 1
 
 
 def item_key(region: str) -> dict[str, dict[str, str]]:
@@ -49,6 +58,14 @@ def object_key(region: str) -> str:
 def object_body(region: str, role: str, written_at_ms: int) -> bytes:
     return json.dumps({"recordType": RECORD_TYPE, "region": region, "regionRole": role,
                        "writtenAt": written_at_ms}, sort_keys=True, separators=(",", ":")).encode()
+
+
+def object_lock_params(now_ms: int) -> dict[str, Any]:
+    """PutObject parameters of a heartbeat object: its own short lock, and the checksum S3
+    requires on any PutObject to an Object Lock bucket (Content-MD5 or x-amz-checksum-*)."""
+    written = datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc)
+    retain_until = written + timedelta(days=PROBE_OBJECT_RETENTION_DAYS)
+    return {"ObjectLockMode": "GOVERNANCE", "ObjectLockRetainUntilDate": retain_until, "ChecksumAlgorithm": "SHA256"}
 
 
 def written_at_from_object(body: bytes) -> int:

@@ -106,8 +106,11 @@ def write_receipt(s3: Any, bucket: str, record: dict[str, Any]) -> bool:
     from botocore.exceptions import ClientError
 
     try:
+        # Explicit checksum: Object Lock buckets reject a PutObject without one.  No lock parameters:
+        # a receipt takes the bucket's default retention.
         s3.put_object(Bucket=bucket, Key=core.receipt_key(str(record["transactionId"])),
-                      Body=core.build_receipt(record), ContentType="application/json", IfNoneMatch="*")
+                      Body=core.build_receipt(record), ContentType="application/json", IfNoneMatch="*",
+                      ChecksumAlgorithm="SHA256")
     except ClientError as exc:
         if _code(exc) == "PreconditionFailed":
             return False

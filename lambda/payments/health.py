@@ -10,7 +10,9 @@ exercises each of them, cheaply, *in parallel*, within one deadline:
   ``UPDATING``; a table whose key is unusable reports ``INACCESSIBLE_ENCRYPTION_CREDENTIALS``);
 * ``idempotency`` - the same on ``id="__healthcheck__"``;
 * ``receipts`` - ``PutObject`` of a few bytes to ``health/<region>.json`` in the audit
-  bucket, the write a receipt makes (same bucket, default SSE-KMS with the region key);
+  bucket, the write a receipt makes (same bucket, default SSE-KMS with the region key,
+  a checksum as Object Lock requires) but with its own one-day lock (see
+  :data:`PROBE_OBJECT_RETENTION_DAYS`);
 * ``key`` - ``kms:DescribeKey`` on the region key: ``KeyState`` must be ``Enabled``
   (S3 Bucket Keys can hide a disabled key from the PutObject for a while).
 
@@ -31,6 +33,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from payments import clients
@@ -46,6 +49,12 @@ CALL_WORST_CASE_SECONDS = clients.worst_case_seconds(clients.HEALTH_PATH)
 DEFAULT_BUDGET_SECONDS = 1.2
 CONTROL_PLANE_TTL_SECONDS = 60.0
 DEPENDENCIES = ("transactions", "idempotency", "receipts", "key")
+#: The audit bucket's default retention (Object Lock, 365 days, replicated) would lock every
+#: health object version - one per Route 53 check - for a year.  The probe object carries its
+#: own short GOVERNANCE lock instead (needs ``s3:PutObjectRetention`` on ``health/*``), and
+#: the bucket's lifecycle expires noncurrent ``health/`` versions after 2 days (Terraform side),
+#: once this lock has run out.  Same as ``ops.heartbeat.PROBE_OBJECT_RETENTION_DAYS``.
+PROBE_OBJECT_RETENTION_DAYS = 1
 
 TRANSIENT_CODES = frozenset(
     {
@@ -114,13 +123,15 @@ class HealthProbe:
 
     def __init__(self, *, dynamodb: Any, s3: Any, kms: Any, transactions_table: str, idempotency_table: str,
                  bucket: str, key_arn: str, region: str, clock: Callable[[], float] = time.monotonic,
-                 control_plane_ttl: float = CONTROL_PLANE_TTL_SECONDS, strong_transactions: bool = False):
+                 control_plane_ttl: float = CONTROL_PLANE_TTL_SECONDS, strong_transactions: bool = False,
+                 wall_clock: Callable[[], float] = time.time):
         self.dynamodb, self.s3, self.kms = dynamodb, s3, kms
         self.tables = {"transactions": (transactions_table, SENTINEL_KEY),
                        "idempotency": (idempotency_table, IDEMPOTENCY_SENTINEL_KEY)}
         self.consistent = {"transactions": strong_transactions, "idempotency": False}
         self.bucket, self.key_arn, self.region = bucket, key_arn, region
-        self.clock = clock
+        self.clock = clock  # monotonic: deadlines and cache expiry
+        self.wall_clock = wall_clock  # epoch seconds: the probe object's retain-until date
         self.control_plane_ttl = control_plane_ttl
         self._facts: dict[str, tuple[float, dict[str, Any]]] = {}  # name -> (expires, healthy fact)
         # Calls abandoned at the deadline keep their thread until their own timeout (< 1 s).
@@ -143,8 +154,13 @@ class HealthProbe:
         return {"keyState": described.get("KeyMetadata", {}).get("KeyState", "UNKNOWN")}
 
     def _put_health_object(self) -> None:
+        retain_until = (datetime.fromtimestamp(self.wall_clock(), tz=timezone.utc)
+                        + timedelta(days=PROBE_OBJECT_RETENTION_DAYS))
+        # Explicit lock overrides the bucket's default retention for this version only;
+        # S3 requires a checksum (Content-MD5 or x-amz-checksum-*) on a PutObject with a lock.
         self.s3.put_object(Bucket=self.bucket, Key=health_object_key(self.region), Body=b'{"probe":"health"}',
-                           ContentType="application/json")
+                           ContentType="application/json", ChecksumAlgorithm="SHA256",
+                           ObjectLockMode="GOVERNANCE", ObjectLockRetainUntilDate=retain_until)
 
     # ------------------------------------------------------------------ probe
 

@@ -242,6 +242,9 @@ class PaymentStore:
                 Body=core.build_receipt(record),
                 ContentType="application/json",
                 IfNoneMatch="*",
+                # Object Lock buckets reject a PutObject without a checksum; not left to the
+                # SDK's default.  No lock parameters: a receipt takes the bucket's default retention.
+                ChecksumAlgorithm="SHA256",
             )
         except ClientError as exc:
             if error_code(exc) == "PreconditionFailed":

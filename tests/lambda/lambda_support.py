@@ -27,6 +27,11 @@ TABLE = "payment-transactions-test"
 IDEMPOTENCY_TABLE = "payment-idempotency-test"
 
 
+#: The test audit buckets' default Object Lock retention (dev's settings).
+DEFAULT_RETENTION_MODE = "GOVERNANCE"
+DEFAULT_RETENTION_DAYS = 365
+
+
 def bucket_for(region: str) -> str:
     return f"payments-audit-test-{region}"
 
@@ -106,10 +111,15 @@ def create_resources(region: str) -> None:
     )
     KEY_ARNS[region] = aws_client("kms", region).create_key(Description=f"payments {region}")["KeyMetadata"]["Arn"]
     s3 = aws_client("s3", region)
-    if region == "us-east-1":
-        s3.create_bucket(Bucket=bucket_for(region))
-    else:
-        s3.create_bucket(Bucket=bucket_for(region), CreateBucketConfiguration={"LocationConstraint": region})
+    # Like the real audit buckets (modules/buckets.py HardenedBucket): Object Lock (moto turns
+    # versioning on with it) and a default retention, dev's GOVERNANCE 365 days.  moto then
+    # applies the default to an object put without lock parameters, and rejects a PutObject
+    # without Content-MD5 / a checksum algorithm, as S3 does.
+    location = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    s3.create_bucket(Bucket=bucket_for(region), ObjectLockEnabledForBucket=True, **location)
+    s3.put_object_lock_configuration(Bucket=bucket_for(region), ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": DEFAULT_RETENTION_MODE, "Days": DEFAULT_RETENTION_DAYS}}})
 
 
 def reset_modules() -> None:
@@ -271,6 +281,32 @@ def get_receipt(region: str, transaction_id: str) -> tuple[dict[str, Any], str]:
         Bucket=bucket_for(region), Key=f"receipts/{transaction_id}.json"
     )
     return json.loads(obj["Body"].read()), obj["ContentType"]
+
+
+def object_lock(region: str, key: str) -> tuple[str | None, Any, str | None]:
+    """``(ObjectLockMode, ObjectLockRetainUntilDate, ChecksumSHA256)`` of the current version of ``key``.
+
+    Read with HeadObject: moto 5.2 has no GetObjectRetention, and HeadObject returns the same
+    retention (x-amz-object-lock-* headers) plus the stored checksum with ChecksumMode=ENABLED."""
+    head = aws_client("s3", region).head_object(Bucket=bucket_for(region), Key=key, ChecksumMode="ENABLED")
+    return head.get("ObjectLockMode"), head.get("ObjectLockRetainUntilDate"), head.get("ChecksumSHA256")
+
+
+def sha256_b64(body: bytes) -> str:
+    """The ChecksumSHA256 value S3 stores for ``body``."""
+    import hashlib
+
+    return base64.b64encode(hashlib.sha256(body).digest()).decode("ascii")
+
+
+def s3_without_default_checksum(region: str) -> Any:
+    """An S3 client that adds a checksum only where the API requires one (botocore before 1.36,
+    or ``request_checksum_calculation=when_required``): PutObject goes out without one unless
+    the caller asks for it, and an Object Lock bucket rejects it."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("s3", region_name=region, config=Config(request_checksum_calculation="when_required"))
 
 
 def nothing_written() -> bool:

@@ -292,3 +292,44 @@ def test_clients_and_probe_are_built_at_init_not_on_the_first_request():
                           "print(r is not None and r.probe.dynamodb.meta.region_name)"],
                          cwd=str(LAMBDA_DIR), env=env, capture_output=True, text=True, timeout=60)
     assert out.stdout.strip().splitlines()[-1] == os.environ["AWS_REGION"], out.stderr[-2000:]
+
+
+# --------------------------------------------------------------------------- Object Lock on the probe object
+
+
+def test_health_object_gets_a_one_day_governance_lock_not_the_bucket_default(aws):
+    """The test bucket's default retention is GOVERNANCE 365 days (like dev); the probe object
+    overrides it with its own lock until written + 1 day, and carries a SHA-256 checksum."""
+    import time
+    from datetime import datetime, timedelta, timezone
+
+    from lambda_support import DEFAULT_RETENTION_DAYS, object_lock, sha256_b64
+    from ops_support import Recorder
+    from payments.health import PROBE_OBJECT_RETENTION_DAYS
+
+    probe = health._get_runtime().probe
+    written = float(int(time.time()))
+    probe.wall_clock = lambda: written
+    puts = Recorder(probe.s3, "PutObject")
+    assert invoke(health, health_event())[0] == 200
+    [params] = puts.calls
+    assert (params["ObjectLockMode"], params["ChecksumAlgorithm"]) == ("GOVERNANCE", "SHA256")
+    mode, until, checksum = object_lock(PRIMARY, f"health/{PRIMARY}.json")
+    assert PROBE_OBJECT_RETENTION_DAYS == 1 < DEFAULT_RETENTION_DAYS
+    assert mode == "GOVERNANCE"
+    assert until == datetime.fromtimestamp(written, tz=timezone.utc) + timedelta(days=1)
+    assert checksum == sha256_b64(b'{"probe":"health"}')
+
+
+def test_health_object_put_does_not_rely_on_the_sdks_default_checksum(aws):
+    """With an SDK that adds no checksum by default (older boto3 in a Lambda runtime), a PutObject
+    without one is rejected by the Object Lock bucket; the probe's write still succeeds."""
+    from lambda_support import bucket_for, s3_without_default_checksum
+
+    plain = s3_without_default_checksum(PRIMARY)
+    with pytest.raises(ClientError) as exc:
+        plain.put_object(Bucket=bucket_for(PRIMARY), Key=f"health/{PRIMARY}.json", Body=b"{}")
+    assert exc.value.response["Error"]["Code"] == "MissingUploadObjectWithObjectLockHeaders"
+    probe = health._get_runtime().probe
+    probe.s3 = plain
+    assert probe.run().checks["receipts"]["status"] == "ok"

@@ -9,10 +9,26 @@ the clock (milliseconds, set by hand).
 from __future__ import annotations
 
 import json
+import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
+from botocore.exceptions import ClientError
 
-from lambda_support import DR, PRIMARY, REGIONS, TABLE, FakeContext, aws_client, bucket_for, table_items
+from lambda_support import (
+    DEFAULT_RETENTION_DAYS,
+    DR,
+    PRIMARY,
+    REGIONS,
+    TABLE,
+    FakeContext,
+    aws_client,
+    bucket_for,
+    object_lock,
+    s3_without_default_checksum,
+    sha256_b64,
+    table_items,
+)
 from ops_support import Recorder, metric
 
 import heartbeat
@@ -172,3 +188,34 @@ def test_bad_settings_name_the_variable(name, value, message):
     environ[name] = value
     with pytest.raises(heartbeat.env.ConfigError, match=message):
         heartbeat.HeartbeatSettings.from_env(environ)
+
+
+def test_heartbeat_object_gets_a_one_day_governance_lock_not_the_bucket_default(aws):
+    """The test bucket's default retention is GOVERNANCE 365 days (like dev); every heartbeat
+    version is locked only until written + 1 day, and carries a SHA-256 checksum."""
+    clock = MsClock(int(time.time()) * 1000)
+    c, _ = canary(PRIMARY, clock)
+    puts = Recorder(c.s3, "PutObject")
+    assert "writeError" not in c.run()["s3"]
+    [params] = puts.calls
+    assert (params["ObjectLockMode"], params["ChecksumAlgorithm"]) == ("GOVERNANCE", "SHA256")
+    mode, until, checksum = object_lock(PRIMARY, hb.object_key(PRIMARY))
+    assert hb.PROBE_OBJECT_RETENTION_DAYS == 1 < DEFAULT_RETENTION_DAYS
+    assert mode == "GOVERNANCE"
+    assert until == datetime.fromtimestamp(clock.now / 1000, tz=timezone.utc) + timedelta(days=1)
+    assert checksum == sha256_b64(hb.object_body(PRIMARY, "primary", clock.now))
+
+
+def test_heartbeat_put_does_not_rely_on_the_sdks_default_checksum(aws):
+    """An SDK that adds no checksum by default: a plain PutObject is rejected by the Object Lock
+    bucket, the heartbeat's write is not."""
+    plain = s3_without_default_checksum(PRIMARY)
+    with pytest.raises(ClientError) as exc:
+        plain.put_object(Bucket=bucket_for(PRIMARY), Key=hb.object_key(PRIMARY), Body=b"{}")
+    assert exc.value.response["Error"]["Code"] == "MissingUploadObjectWithObjectLockHeaders"
+    environ = {"AWS_REGION": PRIMARY, "REGION_ROLE": "primary", "PEER_REGION": DR,
+               "TRANSACTIONS_TABLE": TABLE, "AUDIT_BUCKET": bucket_for(PRIMARY)}
+    clock = MsClock(int(time.time()) * 1000)
+    c = heartbeat.Heartbeat(heartbeat.HeartbeatSettings.from_env(environ), dynamodb=aws_client("dynamodb", PRIMARY),
+                            s3=plain, cloudwatch=aws_client("cloudwatch", PRIMARY), clock_ms=clock)
+    assert c.run()["s3"]["written"] == clock.now

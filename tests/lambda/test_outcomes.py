@@ -237,3 +237,23 @@ def test_metrics_for_receipt_failures_and_outcome_unknown(aws, capsys):
     assert "ReceiptWriteFailed" in names
     dims = {tuple(sorted(d)) for b in blobs for dset in b["_aws"]["CloudWatchMetrics"] for d in dset["Dimensions"]}
     assert ("region", "service") in dims
+
+
+def test_receipt_put_does_not_rely_on_the_sdks_default_checksum(aws):
+    """An SDK that adds no checksum by default (older boto3 in a Lambda runtime): a plain PutObject
+    is rejected by the Object Lock bucket, ``PaymentStore.put_receipt`` is not."""
+    from decimal import Decimal
+
+    from lambda_support import s3_without_default_checksum
+    from payments.store import PaymentStore
+
+    plain = s3_without_default_checksum(PRIMARY)
+    with pytest.raises(ClientError) as exc:
+        plain.put_object(Bucket=bucket_for(PRIMARY), Key="receipts/plain.json", Body=b"{}")
+    assert exc.value.response["Error"]["Code"] == "MissingUploadObjectWithObjectLockHeaders"
+    store = PaymentStore(dynamodb=aws_client("dynamodb", PRIMARY), s3=plain, table=TABLE, bucket=bucket_for(PRIMARY),
+                         region=PRIMARY, region_role="primary", clock_ms=lambda: 1_790_000_000_000)
+    record = core.build_record(core.PaymentRequest("test-123", "cust-456", Decimal("100.00"), "USD"),
+                               now_ms=1_790_000_000_000, region=PRIMARY, region_role="primary")
+    assert store.put_receipt(record) is True
+    assert bucket_keys(PRIMARY) == ["receipts/test-123.json"]

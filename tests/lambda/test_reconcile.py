@@ -160,3 +160,34 @@ def test_window_is_read_from_the_status_index_only(aws, now_ms):
     with mock.patch.object(ddb, "scan", side_effect=AssertionError("no scans")):
         items = list(audit.records_in_window(ddb, TABLE, "status-index", now_ms - 60 * MINUTE_MS, now_ms))
     assert [i["transactionId"] for i in items] == ["x"]
+
+
+def test_repaired_receipt_carries_a_sha256_checksum_and_the_bucket_default_retention(aws, now_ms):
+    """The repair sets no per-object lock (moto applies the test bucket's default, as S3 would)
+    and does not rely on the SDK's default checksum: with an SDK that adds none, a plain
+    PutObject is rejected by the Object Lock bucket, ``write_receipt`` is not."""
+    from datetime import datetime, timedelta, timezone
+
+    from lambda_support import (DEFAULT_RETENTION_DAYS, DEFAULT_RETENTION_MODE, object_lock,
+                                s3_without_default_checksum, sha256_b64)
+    from ops_support import Recorder
+
+    item = record("missing", now_ms - 30 * MINUTE_MS)
+    put_records(PRIMARY, item)
+    puts = Recorder(reconcile._get_runtime()["s3"], "PutObject")
+    report = reconcile.lambda_handler({}, FakeContext("payment-reconcile", remaining_ms=60_000))
+    assert report["receiptsRepaired"] == 1
+    [params] = puts.calls
+    assert params["ChecksumAlgorithm"] == "SHA256"
+    assert not [name for name in params if name.startswith("ObjectLock")]
+    mode, until, checksum = object_lock(PRIMARY, "receipts/missing.json")
+    assert checksum == sha256_b64(core.build_receipt(item))
+    expected = datetime.fromtimestamp(now_ms // 1000, tz=timezone.utc) + timedelta(days=DEFAULT_RETENTION_DAYS)
+    assert mode == DEFAULT_RETENTION_MODE and timedelta(0) <= until - expected < timedelta(minutes=5)
+
+    plain = s3_without_default_checksum(PRIMARY)
+    with pytest.raises(ClientError) as exc:
+        plain.put_object(Bucket=bucket_for(PRIMARY), Key="receipts/plain.json", Body=b"{}")
+    assert exc.value.response["Error"]["Code"] == "MissingUploadObjectWithObjectLockHeaders"
+    assert audit.write_receipt(plain, bucket_for(PRIMARY), record("other", now_ms)) is True
+    assert audit.receipt_exists(plain, bucket_for(PRIMARY), "other")

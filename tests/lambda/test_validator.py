@@ -354,3 +354,26 @@ def test_invalid_configuration_fails_closed(aws, monkeypatch):
     assert (status, err["error"]["code"]) == (500, "INTERNAL_ERROR")
     assert invoke(health, api_event(None, method="GET", path="/health", content_type=None))[0] == 503
     assert nothing_written()
+
+
+def test_receipt_put_carries_a_sha256_checksum_and_keeps_the_bucket_default_retention(aws):
+    """Receipts set no per-object lock: the bucket's default retention applies (moto applies the
+    test bucket's GOVERNANCE 365 days, as S3 would). The PutObject carries a SHA-256 checksum."""
+    import time
+    from datetime import datetime, timedelta, timezone
+
+    from lambda_support import (DEFAULT_RETENTION_DAYS, DEFAULT_RETENTION_MODE, aws_client, bucket_for,
+                                object_lock, sha256_b64)
+    from ops_support import Recorder
+
+    puts = Recorder(validator._get_runtime()["store"].s3, "PutObject")
+    before = datetime.fromtimestamp(int(time.time()), tz=timezone.utc)
+    assert invoke(validator, api_event(SEED))[0] == 200
+    [params] = puts.calls
+    assert params["ChecksumAlgorithm"] == "SHA256"
+    assert not [name for name in params if name.startswith("ObjectLock")]  # no per-object override
+    mode, until, checksum = object_lock(PRIMARY, "receipts/test-123.json")
+    body = aws_client("s3", PRIMARY).get_object(Bucket=bucket_for(PRIMARY), Key="receipts/test-123.json")["Body"]
+    assert checksum == sha256_b64(body.read())
+    assert mode == DEFAULT_RETENTION_MODE
+    assert timedelta(0) <= until - (before + timedelta(days=DEFAULT_RETENTION_DAYS)) < timedelta(minutes=5)
