@@ -108,7 +108,10 @@ def region_checks(cfg: DrConfig, gw: Any, role: str, clock: Clock, log: EventLog
     if rule:
         add("s3", f"s3 metrics {role}->{other(role)}", lambda: s3_metrics_check(cfg, gw, role, rule, clock))
     add("alarms", f"{role} alarms", lambda: alarm_check(cfg, gw, role, writer))
-    add("gate", f"failback gate {other(role)}", lambda: latch_check(cfg, gw, other(role), writer))
+    if other(role) == contract.PRIMARY:
+        # Only the primary fails back (it is the PRIMARY record): only the region that
+        # watches it, the DR region, keeps a latch (modules/probes.py).
+        add("gate", f"failback gate {other(role)}", lambda: latch_check(cfg, gw, other(role), writer))
     log.info("progress", done=f"{role} region", region=region,
              unreachable=region in down, rows=len(rows) + 1)
     return _RegionView(rows, g_check, writer)
