@@ -283,7 +283,9 @@ class RegionalCompute(Construct):
             memory_mb=HEALTH_MEMORY_MB, timeout_s=HEALTH_TIMEOUT_S,
             reserved_concurrency=-1 if reserved == -1 else HEALTH_RESERVED_CONCURRENCY,
             environment={**base_env, "POWERTOOLS_SERVICE_NAME": "payment-health",
-                         "HEALTH_SEARCH_STRING": HEALTH_SEARCH_STRING, "KMS_KEY_ARN": key.arn},
+                         "HEALTH_SEARCH_STRING": HEALTH_SEARCH_STRING, "KMS_KEY_ARN": key.arn,
+                         # STRONG: the health read of the transactions table is consistent.
+                         "TRANSACTIONS_CONSISTENCY_MODE": settings.transactions_consistency},
             # Every dependency a payment needs: both tables, the receipts bucket, the key.
             grants=[*tables.grant_health_read(), *audit.grant_health_probe(),
                     statement(f"HealthDescribeKey{region.role.title()}", ["kms:DescribeKey"],

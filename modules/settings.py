@@ -36,6 +36,10 @@ SUPPORTED_AURORA_MAJORS = ("16", "17")
 # (burstable db.t* classes are not supported for global databases).
 SUPPORTED_INSTANCE_CLASS = re.compile(r"^db\.(r6g|r6i|r7g|r7i|r8g|x2g)\.(large|[0-9]*xlarge)$")
 PROD_LIKE_ENVIRONMENTS = ("prod", "production", "prd", "live")
+# DynamoDB multi-Region strong consistency needs exactly three members in one region set:
+# our two regions plus a witness in the third (docs/payment-validator.md: evaluation).
+MRSC_REGION_SETS = (("us-east-1", "us-east-2", "us-west-2"),)
+CONSISTENCY_MODES = ("EVENTUAL", "STRONG")
 
 _ENV_SUFFIX = re.compile(r"^[a-z][a-z0-9-]{0,10}[a-z0-9]$|^[a-z]$")
 _HOSTNAME_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -86,6 +90,9 @@ class Settings:
     # LAMBDA_RESERVED_CONCURRENCY: -1 (default) reserves nothing, so a new account's small
     # concurrency quota is enough; N reserves N for each validator (health gets a fixed 5).
     lambda_reserved_concurrency: int = -1
+    # TRANSACTIONS_CONSISTENCY: EVENTUAL (default) or STRONG (multi-Region strong consistency
+    # for the transactions table, new tables only; the witness is the region set's third).
+    transactions_consistency: str = "EVENTUAL"
     aurora_primary_instances: int | None = None  # AURORA_PRIMARY_INSTANCES, default 2 prod-like, else 1
     aurora_dr_instances: int | None = None  # AURORA_DR_INSTANCES, default 2 prod-like, else 1
     log_retention_days: int = 365  # LOG_RETENTION_DAYS
@@ -166,6 +173,7 @@ class Settings:
         items("ALARM_EMAIL", "alarm_emails")
         items("ALARM_HTTPS_ENDPOINTS", "alarm_https_endpoints")
         number("LAMBDA_RESERVED_CONCURRENCY", "lambda_reserved_concurrency", int)
+        text("TRANSACTIONS_CONSISTENCY", "transactions_consistency")
         number("AURORA_PRIMARY_INSTANCES", "aurora_primary_instances", int)
         number("AURORA_DR_INSTANCES", "aurora_dr_instances", int)
         if environ.get("TF_STATE_LOCK_TABLE", "").strip():
@@ -260,6 +268,14 @@ class Settings:
             if not 1 <= count <= MAX_AURORA_INSTANCES:
                 p.append(f"{var}={count} is invalid: use 1 to {MAX_AURORA_INSTANCES} instances "
                          "(the first is the writer, the others are readers in other zones)")
+        if self.transactions_consistency not in CONSISTENCY_MODES:
+            p.append(f"TRANSACTIONS_CONSISTENCY={self.transactions_consistency!r} is invalid: use "
+                     "EVENTUAL or STRONG")
+        elif self.transactions_consistency == "STRONG" and self.mrsc_witness_region is None:
+            sets = "; ".join(", ".join(s) for s in MRSC_REGION_SETS)
+            p.append(f"TRANSACTIONS_CONSISTENCY=STRONG needs PRIMARY_REGION and DR_REGION in one "
+                     f"multi-Region strong consistency region set ({sets}): "
+                     f"{self.primary_region} and {self.dr_region} are not")
         if self.is_prod_like:
             p.extend(self._prod_problems())
         if not (self.lambda_reserved_concurrency == -1 or 1 <= self.lambda_reserved_concurrency <= 1000):
@@ -320,6 +336,16 @@ class Settings:
     @property
     def is_prod_like(self) -> bool:
         return self.environment_suffix in PROD_LIKE_ENVIRONMENTS
+
+    @property
+    def mrsc_witness_region(self) -> str | None:
+        """The witness region for STRONG consistency: the third region of the set that holds
+        both of ours; None when no set does."""
+        for region_set in MRSC_REGION_SETS:
+            if {self.primary_region, self.dr_region} <= set(region_set):
+                [witness] = set(region_set) - {self.primary_region, self.dr_region}
+                return witness
+        return None
 
     @property
     def reserves_concurrency(self) -> bool:

@@ -22,6 +22,7 @@ from constructs import Construct
 from cdktf_cdktf_provider_aws.dynamodb_table import (
     DynamodbTable,
     DynamodbTableAttribute,
+    DynamodbTableGlobalTableWitness,
     DynamodbTableGlobalSecondaryIndex,
     DynamodbTablePointInTimeRecovery,
     DynamodbTableReplica,
@@ -76,11 +77,18 @@ class GlobalTables(Construct):
             attributes={"id": "S"},
             indexes=[],
             ttl_attribute="expiration",
+            strong=False,  # TTL-driven; MRSC is proposed for the table that decides acceptance only
         )
 
     def _global_table(self, id: str, *, name: str, hash_key: str, range_key: str | None,
-                      attributes: dict[str, str], indexes: list, ttl_attribute: str | None = None):
+                      attributes: dict[str, str], indexes: list, ttl_attribute: str | None = None,
+                      strong: bool | None = None):
+        """`strong` (default: the TRANSACTIONS_CONSISTENCY setting): multi-Region strong
+        consistency, with a witness in the region set's third region. Fixed at creation."""
         primary, dr = self._primary, self._dr
+        if strong is None:
+            strong = self._settings.transactions_consistency == "STRONG"
+        witness = self._settings.mrsc_witness_region if strong else None
         return DynamodbTable(
             self, id, provider=primary.provider,
             name=name, billing_mode="PAY_PER_REQUEST",
@@ -97,7 +105,9 @@ class GlobalTables(Construct):
                 region_name=dr.name, kms_key_arn=self._keys[dr.role].arn,
                 point_in_time_recovery=True, propagate_tags=True,
                 deletion_protection_enabled=self._settings.deletion_protection,
+                consistency_mode="STRONG" if strong else None,
             )],
+            global_table_witness=DynamodbTableGlobalTableWitness(region_name=witness) if witness else None,
             ttl=DynamodbTableTtl(enabled=True, attribute_name=ttl_attribute) if ttl_attribute else None,
             deletion_protection_enabled=self._settings.deletion_protection,
         )

@@ -171,7 +171,8 @@ def test_environment_points_at_the_regions_own_data(platform):
             env = _fn(platform, role, purpose)[1]["environment"]["variables"]
             key, _ = one(platform, "aws_kms_key", role, f"key-{role}")
             extra = {"HEALTH_SEARCH_STRING": "PAYMENTS_HEALTHY",
-                     "KMS_KEY_ARN": ref("aws_kms_key", key, "arn")} if purpose == "health" else {}
+                     "KMS_KEY_ARN": ref("aws_kms_key", key, "arn"),
+                     "TRANSACTIONS_CONSISTENCY_MODE": "EVENTUAL"} if purpose == "health" else {}
             assert env == {
                 # By name: the DR stack holds no reference to the primary's tables.
                 "TRANSACTIONS_TABLE": "payment-transactions-dev",

@@ -83,3 +83,38 @@ def test_grants_name_only_the_replica_of_the_functions_region():
                        "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"}
     assert key_statement["Condition"] == {
         "StringEquals": {"kms:ViaService": "dynamodb.us-east-2.amazonaws.com"}}
+
+
+def test_eventual_consistency_by_default_and_no_witness(platform):
+    for name in ("payment-transactions-dev", "payment-idempotency-dev"):
+        _, table = _table(platform, name)
+        assert "global_table_witness" not in table
+        assert "consistency_mode" not in table["replica"][0]
+
+
+def test_strong_consistency_puts_the_witness_in_the_region_sets_third_region(synth_stacks):
+    """Multi-Region strong consistency for the table that decides "already accepted": a
+    retry in the other region sees the first region's record (docs/payment-validator.md)."""
+    from conftest import merged
+
+    stack = merged(synth_stacks(TRANSACTIONS_CONSISTENCY="STRONG"))
+    _, transactions = _table(stack, "payment-transactions-dev")
+    assert transactions["replica"][0]["consistency_mode"] == "STRONG"
+    assert transactions["global_table_witness"] == {"region_name": "us-west-2"}
+    _, idempotency = _table(stack, "payment-idempotency-dev")  # TTL-driven: stays eventual
+    assert "global_table_witness" not in idempotency
+    [health] = [f for f in resources(stack, "aws_lambda_function", "dr").values()
+                if f["function_name"] == "payment-health-dr-dev"]
+    assert health["environment"]["variables"]["TRANSACTIONS_CONSISTENCY_MODE"] == "STRONG"
+
+
+def test_strong_consistency_outside_a_region_set_is_refused():
+    import pytest
+
+    from modules.settings import SettingsError
+
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env({"TRANSACTIONS_CONSISTENCY": "STRONG", "DR_REGION": "eu-west-1"})
+    assert "TRANSACTIONS_CONSISTENCY=STRONG needs PRIMARY_REGION and DR_REGION" in str(error.value)
+    assert Settings.from_env({"TRANSACTIONS_CONSISTENCY": "STRONG", "PRIMARY_REGION": "us-west-2",
+                              "DR_REGION": "us-east-2"}).mrsc_witness_region == "us-east-1"
