@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Measures setup the way a newcomer and a developer meet it, and prints the figures:
+#   cold: `make synth` in a fresh clone with empty pip/pipenv/npm caches and a Python without
+#         pipenv (as on a fresh machine: everything is downloaded from the registries);
+#   warm: `make setup-synth` and `make setup` again when nothing changed (median of 5).
+#
+#   scripts/bench_setup.sh [--full] [--keep]
+#
+# --full also measures a cold `make setup` (dev packages + checkov: what `make test` adds).
+# --keep leaves the clone under /tmp. Targets (issue 14): cold make synth <= 60 s, warm <= 2 s.
+# Clones the committed HEAD of this repository: commit first.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+full=false keep=false
+for arg in "$@"; do
+  case "$arg" in
+    --full) full=true ;;
+    --keep) keep=true ;;
+    *) echo "usage: $0 [--full] [--keep]" >&2; exit 2 ;;
+  esac
+done
+work=$(mktemp -d /tmp/bench-setup.XXXXXX)
+$keep || trap 'rm -rf "$work"' EXIT
+git clone --quiet "$repo" "$work/repo"
+python3 -m venv "$work/python"
+export PATH="$work/python/bin:$PATH" PIP_CACHE_DIR="$work/cache/pip" PIPENV_CACHE_DIR="$work/cache/pipenv" \
+  npm_config_cache="$work/cache/npm" XDG_CACHE_HOME="$work/cache/xdg"
+cd "$work/repo"
+
+seconds() {  # seconds <command...>: run quietly, print wall-clock seconds
+  local start end
+  start=$(date +%s.%N)
+  "$@" > "$work/last.log" 2>&1 || { cat "$work/last.log" >&2; echo "FAILED: $*" >&2; exit 1; }
+  end=$(date +%s.%N)
+  echo "$end - $start" | bc
+}
+
+median5() {
+  local runs=()
+  for _ in 1 2 3 4 5; do runs+=("$(seconds "$@")"); done
+  printf '%s\n' "${runs[@]}" | sort -n | sed -n 3p
+}
+
+cold_synth=$(seconds make synth)
+stacks=$(find cdktf.out/stacks -name cdk.tf.json | wc -l)
+warm_synth=$(median5 make setup-synth)
+echo "cold make synth (fresh clone, empty caches): ${cold_synth} s, ${stacks} stacks synthesized"
+echo "warm make setup-synth (nothing changed):      ${warm_synth} s"
+if $full; then
+  cold_setup=$(seconds make setup)
+  warm_setup=$(median5 make setup)
+  echo "cold make setup after synth (dev + checkov):  ${cold_setup} s"
+  echo "warm make setup (nothing changed):            ${warm_setup} s"
+fi
+echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%Y-%m-%dT%H:%MZ)"
+$keep && echo "clone kept: $work/repo"
