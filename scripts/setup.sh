@@ -1,35 +1,51 @@
 #!/usr/bin/env bash
 # Installs one part of the project's tooling from its lock file. The Makefile calls it through
-# stamp files (see "Setup" there), so a part is installed again only when its lock file changes.
+# stamp files (see "setup" there), so a part is installed again only when its lock file changes.
 #
-#   scripts/setup.sh python       the locked runtime packages (Pipfile.lock [default]) into .venv
+#   scripts/setup.sh python       the locked runtime packages (Pipfile.lock "default") into .venv
 #   scripts/setup.sh python-dev   the runtime and dev packages (tests, lint) into .venv
 #   scripts/setup.sh node         a jsii-supported Node from npm (package-lock.json dependencies)
 #   scripts/setup.sh cli          Node and the pinned cdktf CLI (package-lock.json devDependencies)
 #   scripts/setup.sh checkov      checkov in its own locked environment (tools/checkov/Pipfile.lock)
 #   scripts/setup.sh all          everything (what `make setup` does on a fresh clone)
 #
-# Needs Python 3.11, npm and pip. Safe to re-run. Each part writes its stamp last, so an
-# interrupted install is redone next time.
+# Needs Python 3.11, npm and pip. Python packages are installed by uv from the hash-pinned
+# Pipfile.lock (scripts/lock_requirements.py; `uv pip sync`: exactly the locked set, parallel
+# downloads): about 10x faster than `pipenv sync`. pipenv remains the tool that writes the
+# lock files (`pipenv lock`). Each part writes its stamp last, so an interrupted install is
+# redone next time. Safe to re-run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PIPENV_VENV_IN_PROJECT=1 PIPENV_NOSPIN=1 PIPENV_YES=1 PYTHONDONTWRITEBYTECODE=1 \
-  PIPENV_VERBOSITY=-1 PIP_DISABLE_PIP_VERSION_CHECK=1
+export PYTHONDONTWRITEBYTECODE=1 PIP_DISABLE_PIP_VERSION_CHECK=1 UV_PYTHON_DOWNLOADS=never
+UV_VERSION=0.13.9
+PYTHON=${PYTHON:-python3}
 
-pipenv() {
-  if ! python3 -m pipenv --version >/dev/null 2>&1; then
-    python3 -m pip install --quiet "pipenv==2026.10.3"
+uv() {
+  if ! "$PYTHON" -m uv --version 2>/dev/null | grep -q "^uv $UV_VERSION\$"; then
+    "$PYTHON" -m pip install --quiet "uv==$UV_VERSION"
   fi
-  python3 -m pipenv "$@"
+  "$PYTHON" -m uv "$@"
+}
+
+# sync_env <venv> <Pipfile.lock> [--dev]: the venv holds exactly the locked packages.
+sync_env() {
+  local venv=$1 lock=$2 requirements
+  shift 2
+  [ -x "$venv/bin/python" ] || uv venv --quiet --python "$(command -v "$PYTHON")" "$venv"
+  requirements=$(mktemp)
+  "$PYTHON" scripts/lock_requirements.py "$lock" "$@" > "$requirements"
+  VIRTUAL_ENV="$venv" uv pip sync --quiet --require-hashes "$requirements"
+  rm -f "$requirements"
 }
 
 part() {
   case "$1" in
     python)
-      pipenv sync --quiet
+      sync_env .venv Pipfile.lock
+      rm -f .venv/.stamp-python-dev   # sync removed the dev packages
       touch .venv/.stamp-python ;;
     python-dev)
-      pipenv sync --dev --quiet
+      sync_env .venv Pipfile.lock --dev
       touch .venv/.stamp-python .venv/.stamp-python-dev ;;
     node)
       npm ci --omit=dev --no-audit --no-fund --loglevel=error
@@ -38,7 +54,7 @@ part() {
       npm ci --no-audit --no-fund --loglevel=error
       touch node_modules/.stamp-node node_modules/.stamp-cli ;;
     checkov)
-      PIPENV_PIPFILE="$PWD/tools/checkov/Pipfile" pipenv sync --quiet
+      sync_env tools/checkov/.venv tools/checkov/Pipfile.lock
       touch tools/checkov/.venv/.stamp ;;
     all)
       part python-dev; part node; part checkov ;;
