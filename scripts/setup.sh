@@ -34,7 +34,7 @@ sync_env() {
   [ -x "$venv/bin/python" ] || uv venv --quiet --python "$(command -v "$PYTHON")" "$venv"
   requirements=$(mktemp)
   "$PYTHON" scripts/lock_requirements.py "$lock" "$@" > "$requirements"
-  VIRTUAL_ENV="$venv" uv pip sync --quiet --require-hashes "$requirements"
+  uv pip sync --quiet --require-hashes --python "$venv/bin/python" "$requirements"
   rm -f "$requirements"
 }
 

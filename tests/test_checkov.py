@@ -122,4 +122,4 @@ def test_stale_suppression_fails_the_gate(tmp_path):
         '{"resource": {"aws_sqs_queue": {"q": {"name": "q", "sqs_managed_sse_enabled": true}}}}')
     stale = checkov_gate.Suppression("CKV_AWS_18", ("aws_s3_bucket.tiny/nothing",), "x" * 50)
     ok, problems, _ = checkov_gate.run_gate(tmp_path, suppressions=[stale])
-    assert any("stale suppression" in p for p in problems), problems
+    assert not ok and any("stale suppression" in p for p in problems), problems

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +65,38 @@ def _dim_points_to(value: Any, addresses: set[str], literals: set[str]) -> bool:
     return bool(refs(value) & addresses) or (isinstance(value, str) and value in literals)
 
 
+# Alarm predicates (dims, alarm body) -> bool, built per edge so that no closure captures a
+# loop variable.
+AlarmPredicate = Callable[[dict[str, Any], dict[str, Any]], bool]
+
+
+def _dimension_points_to(key: str, addresses: set[str], literals: set[str], *,
+                         optional: bool = False) -> AlarmPredicate:
+    """The alarm's `key` dimension names one of these resources (or, if optional, is absent)."""
+    def match(dims: dict[str, Any], _body: dict[str, Any]) -> bool:
+        return (optional and key not in dims) or _dim_points_to(dims.get(key), addresses, literals)
+    return match
+
+
+def _table_edge(stack: Stack, address: str, literals: set[str], source: str, destination: str) -> AlarmPredicate:
+    """A DynamoDB ReplicationLatency alarm in `source` for this table towards `destination`."""
+    def match(dims: dict[str, Any], body: dict[str, Any]) -> bool:
+        return (_dim_points_to(dims.get("TableName"), {address}, literals)
+                and dims.get("ReceivingRegion") in (None, destination)
+                and stack.region_of(body) == source)
+    return match
+
+
+def _bucket_pair(source_buckets: set[str], source_literals: set[str],
+                 dest_buckets: set[str], dest_literals: set[str]) -> AlarmPredicate:
+    """An S3 replication alarm on this source bucket (and this destination, if it names one)."""
+    def match(dims: dict[str, Any], _body: dict[str, Any]) -> bool:
+        return (_dim_points_to(dims.get("SourceBucket"), source_buckets, source_literals)
+                and ("DestinationBucket" not in dims or _dim_points_to(
+                    dims.get("DestinationBucket"), dest_buckets, dest_literals)))
+    return match
+
+
 @dataclass
 class Replication:
     kind: str  # "Aurora global database", "DynamoDB global table", "S3 replication"
@@ -94,8 +127,7 @@ def aurora_replication(stack: Stack) -> list[Replication]:
             literals = {b.get("cluster_identifier")} - {None}
             alarms = matching_alarms(
                 stack, "AuroraGlobalDBReplicationLag", "AWS/RDS",
-                lambda dims, _b: "DBClusterIdentifier" not in dims
-                or _dim_points_to(dims.get("DBClusterIdentifier"), addresses, literals))
+                _dimension_points_to("DBClusterIdentifier", addresses, literals, optional=True))
             rpo = _alarm_bound(alarms, unit_s=0.001)
             result.append(Replication(
                 "Aurora global database", ident or gname, writer_region, stack.region_of(b),
@@ -108,7 +140,7 @@ def dynamodb_replication(stack: Stack) -> list[Replication]:
     result = []
     tables = list(stack.resources("aws_dynamodb_table"))
     separate = defaultdict(list)  # table address -> regions of aws_dynamodb_table_replica
-    for _, n, b in stack.resources("aws_dynamodb_table_replica"):
+    for _, _n, b in stack.resources("aws_dynamodb_table_replica"):
         for address in refs(b.get("global_table_arn")):
             separate[address].append(stack.region_of(b))
     for _, n, b in tables:
@@ -118,11 +150,8 @@ def dynamodb_replication(stack: Stack) -> list[Replication]:
         literals = {b.get("name")} - {None}
         for other in replicas:
             for source, destination in ((home, other), (other, home)):  # global tables: multi-active
-                alarms = [a for a in matching_alarms(
-                    stack, "ReplicationLatency", "AWS/DynamoDB",
-                    lambda dims, body: _dim_points_to(dims.get("TableName"), {address}, literals)
-                    and dims.get("ReceivingRegion") in (None, destination)
-                    and stack.region_of(body) == source)]
+                alarms = matching_alarms(stack, "ReplicationLatency", "AWS/DynamoDB",
+                                         _table_edge(stack, address, literals, source, destination))
                 rpo = _alarm_bound(alarms, unit_s=0.001)
                 result.append(Replication(
                     "DynamoDB global table", str(b.get("name", n)), source, destination,
@@ -149,12 +178,7 @@ def s3_replication(stack: Stack) -> list[Replication]:
                     if rt.get("status") == "Enabled":
                         for t in blocks(rt.get("time")):
                             rtc = num(t.get("minutes"))
-
-                def watches(dims, _body):
-                    return (_dim_points_to(dims.get("SourceBucket"), source_buckets, source_literals)
-                            and ("DestinationBucket" not in dims or _dim_points_to(
-                                dims.get("DestinationBucket"), dest_buckets, dest_literals)))
-
+                watches = _bucket_pair(source_buckets, source_literals, dest_buckets, dest_literals)
                 latency = matching_alarms(stack, "ReplicationLatency", "AWS/S3", watches)
                 failed = matching_alarms(stack, "OperationsFailedReplication", "AWS/S3", watches)
                 name = short(next(iter(sorted(source_literals)), n))
@@ -216,7 +240,7 @@ def failover_records(stack: Stack) -> list[FailoverRecord]:
             detection = interval * threshold if interval and threshold else None
             alarms = matching_alarms(
                 stack, "HealthCheckStatus", "AWS/Route53",
-                lambda dims, _b: _dim_points_to(dims.get("HealthCheckId"), set(checks), set()))
+                _dimension_points_to("HealthCheckId", set(checks), set()))
         result.append(FailoverRecord(str(b.get("name", n)), role, region, ttl, basis,
                                      checks[0] if checks else None, detection, alarms))
     return result

@@ -9,7 +9,6 @@ from .analyse import Replication
 from .budget import RPO_TARGET_S, RTO_TARGET_S, StackReview
 from .load import Stack, fmt_s
 
-
 TIERS = [  # (label, resource types counted, "what")
     ("API Gateway", ("aws_api_gateway_rest_api", "aws_apigatewayv2_api"), "REST API + custom domain"),
     ("Lambda", ("aws_lambda_function",), "functions"),
@@ -71,10 +70,13 @@ def diagram_svg(rv: StackReview) -> str:
     r53_x = (W - r53_w) / 2
     primary_rec = next((r for r in rv.records if r.role == "PRIMARY"), None)
     if rv.records:
-        detail = (f"failover records, health checks every {fmt_s(primary_rec.detection_s / 3) if primary_rec and primary_rec.detection_s else '?'}"
+        every = fmt_s(primary_rec.detection_s / 3) if primary_rec and primary_rec.detection_s else "?"
+        detail = (f"failover records, health checks every {every}"
                   f" x 3, TTL {fmt_s(max((r.ttl_s or 0) for r in rv.records))}")
-        s.append(f'<rect x="{r53_x}" y="50" width="{r53_w}" height="62" rx="8" fill="#fff4e0" stroke="#d08000" stroke-width="2"/>')
-        s.append(f'<text x="{W / 2}" y="75" text-anchor="middle" font-weight="bold">Route 53: {e(primary_rec.name if primary_rec else rv.records[0].name)}</text>')
+        s.append(f'<rect x="{r53_x}" y="50" width="{r53_w}" height="62" rx="8" fill="#fff4e0" '
+                 'stroke="#d08000" stroke-width="2"/>')
+        record_name = primary_rec.name if primary_rec else rv.records[0].name
+        s.append(f'<text x="{W / 2}" y="75" text-anchor="middle" font-weight="bold">Route 53: {e(record_name)}</text>')
         s.append(f'<text x="{W / 2}" y="97" text-anchor="middle" font-size="12">{e(detail)}</text>')
     else:
         s.append(f'<text x="{W / 2}" y="85" text-anchor="middle" fill="#a00">Route 53 failover: not configured</text>')
@@ -82,15 +84,18 @@ def diagram_svg(rv: StackReview) -> str:
     for i, region in enumerate(regions):
         x = left_x if i == 0 else right_x
         role = st.role_of_region(region)
-        s.append(f'<rect x="{x - 20}" y="{top - 45}" width="{box_w + 40}" height="{len(labels) * (tier_h + gap) + 45}" rx="12" '
-                 f'fill="{"#eef5ff" if i == 0 else "#eefaf0"}" stroke="{"#3a6fb0" if i == 0 else "#3a9a50"}" stroke-width="2"/>')
-        s.append(f'<text x="{x + (110 if i == 0 else box_w - 110)}" y="{top - 18}" text-anchor="middle" font-size="17" font-weight="bold">'
-                 f'{e(region)} ({e(role)})</text>')
+        fill, stroke = ("#eef5ff", "#3a6fb0") if i == 0 else ("#eefaf0", "#3a9a50")
+        s.append(f'<rect x="{x - 20}" y="{top - 45}" width="{box_w + 40}" '
+                 f'height="{len(labels) * (tier_h + gap) + 45}" rx="12" '
+                 f'fill="{fill}" stroke="{stroke}" stroke-width="2"/>')
+        s.append(f'<text x="{x + (110 if i == 0 else box_w - 110)}" y="{top - 18}" text-anchor="middle" '
+                 f'font-size="17" font-weight="bold">{e(region)} ({e(role)})</text>')
         for j, label in enumerate(labels):
             y = top + j * (tier_h + gap)
             text = tiers[i].get(label)
             fill, stroke, dash = ("#ffffff", "#555", "") if text else ("#f4f4f4", "#bbb", ' stroke-dasharray="4 3"')
-            s.append(f'<rect x="{x}" y="{y}" width="{box_w}" height="{tier_h}" rx="6" fill="{fill}" stroke="{stroke}"{dash}/>')
+            s.append(f'<rect x="{x}" y="{y}" width="{box_w}" height="{tier_h}" rx="6" '
+                     f'fill="{fill}" stroke="{stroke}"{dash}/>')
             s.append(f'<text x="{x + 14}" y="{y + 20}" font-weight="bold">{e(label)}</text>')
             s.append(f'<text x="{x + 14}" y="{y + 38}" font-size="12" fill="#333">{e(text or "none")}</text>')
     # failover arrows: Route 53 -> API tier of each region
@@ -105,11 +110,11 @@ def diagram_svg(rv: StackReview) -> str:
             x_start = r53_x + (60 if i == 0 else r53_w - 60)
             color = "#d08000" if rec.role == "PRIMARY" else "#b05000"
             dash = "" if rec.role == "PRIMARY" else ' stroke-dasharray="7 4"'
-            s.append(f'<path d="M{x_start},112 L{x_end},{top + j * (tier_h + gap)}" stroke="{color}" stroke-width="2.5" '
-                     f'fill="none" marker-end="url(#arrow)"{dash}/>')
+            s.append(f'<path d="M{x_start},112 L{x_end},{top + j * (tier_h + gap)}" stroke="{color}" '
+                     f'stroke-width="2.5" fill="none" marker-end="url(#arrow)"{dash}/>')
             lx = (x_start + x_end) / 2 + (-48 if i == 0 else 48)
-            s.append(f'<text x="{lx}" y="{(112 + top + j * (tier_h + gap)) / 2 - 6}" text-anchor="middle" font-size="12" '
-                     f'fill="{color}" font-weight="bold">{e(rec.role)}</text>')
+            s.append(f'<text x="{lx}" y="{(112 + top + j * (tier_h + gap)) / 2 - 6}" text-anchor="middle" '
+                     f'font-size="12" fill="{color}" font-weight="bold">{e(rec.role)}</text>')
         del y
     # replication arrows between tiers
     kind_tier = {"Aurora global database": "Aurora", "DynamoDB global table": "DynamoDB", "S3 replication": "S3"}

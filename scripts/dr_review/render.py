@@ -25,8 +25,8 @@ def render(reviews: list[StackReview], fmt: str = "text", checkov: dict[str, str
             out.append("")
         else:
             widths = [max(len(str(x)) for x in [hd] + [r[i] for r in rows]) for i, hd in enumerate(headers)]
-            out.append("  " + "  ".join(hd.ljust(w) for hd, w in zip(headers, widths)))
-            out.extend("  " + "  ".join(str(c).ljust(w) for c, w in zip(row, widths)) for row in rows)
+            out.append("  " + "  ".join(hd.ljust(w) for hd, w in zip(headers, widths, strict=True)))
+            out.extend("  " + "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows)
             out.append("")
 
     h(2, "DR review of the synthesized stacks")
