@@ -17,6 +17,7 @@ STAMP_PY_DEV  := .venv/.stamp-python-dev
 STAMP_NODE    := node_modules/.stamp-node
 STAMP_CLI     := node_modules/.stamp-cli
 STAMP_CHECKOV := tools/checkov/.venv/.stamp
+STAMP_CDKTN   := tools/cdktn/.venv/.stamp
 
 $(STAMP_PY): Pipfile.lock
 	./scripts/setup.sh python
@@ -28,6 +29,8 @@ $(STAMP_CLI): package-lock.json
 	./scripts/setup.sh cli
 $(STAMP_CHECKOV): tools/checkov/Pipfile.lock
 	./scripts/setup.sh checkov
+$(STAMP_CDKTN): tools/cdktn/Pipfile.lock
+	./scripts/setup.sh cdktn
 
 .PHONY: setup setup-synth cli
 setup-synth: $(STAMP_PY) $(STAMP_NODE)
@@ -67,6 +70,12 @@ validate: $(STAMP_PY)
 
 # -- review, lint, benchmarks ---------------------------------------------------------------------
 # DR review of the synthesized JSON (issue 6): report + docs/architecture.svg.
+# CDK Terrain path (docs/cdktn.md): convert a copy, synthesize it with cdktn, compare the JSON
+# with cdktf's (only provider version/source may differ). Same settings variables as synth.
+.PHONY: cdktn-compare
+cdktn-compare: synth $(STAMP_CDKTN)
+	$(PY) scripts/cdktn_compare.py --cdktf-out cdktf.out --work build/cdktn
+
 .PHONY: review lint bench-setup
 review: synth
 	$(PY) scripts/review.py cdktf.out --diagram docs/architecture.svg

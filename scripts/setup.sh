@@ -7,6 +7,7 @@
 #   scripts/setup.sh node         a jsii-supported Node from npm (package-lock.json dependencies)
 #   scripts/setup.sh cli          Node and the pinned cdktf CLI (package-lock.json devDependencies)
 #   scripts/setup.sh checkov      checkov in its own locked environment (tools/checkov/Pipfile.lock)
+#   scripts/setup.sh cdktn        CDK Terrain in its own locked environment (tools/cdktn/Pipfile.lock)
 #   scripts/setup.sh all          everything (what `make setup` does on a fresh clone)
 #
 # Needs Python 3.11, npm and pip. Python packages are installed by uv from the hash-pinned
@@ -56,10 +57,13 @@ part() {
     checkov)
       sync_env tools/checkov/.venv tools/checkov/Pipfile.lock
       touch tools/checkov/.venv/.stamp ;;
+    cdktn)
+      sync_env tools/cdktn/.venv tools/cdktn/Pipfile.lock
+      touch tools/cdktn/.venv/.stamp ;;
     all)
       part python-dev; part node; part checkov ;;
     *)
-      echo "usage: scripts/setup.sh python|python-dev|node|cli|checkov|all" >&2
+      echo "usage: scripts/setup.sh python|python-dev|node|cli|checkov|cdktn|all" >&2
       exit 2 ;;
   esac
   echo "setup: $1 done"
