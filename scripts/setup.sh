@@ -22,8 +22,8 @@ UV_VERSION=0.13.9
 PYTHON=${PYTHON:-python3}
 
 uv() {
-  if ! "$PYTHON" -m uv --version 2>/dev/null | grep -q "^uv $UV_VERSION\$"; then
-    "$PYTHON" -m pip install --quiet "uv==$UV_VERSION"
+  if ! "$PYTHON" -m uv --version 2>/dev/null | grep -q "^uv $UV_VERSION\( \|$\)"; then
+    "$PYTHON" -m pip install --quiet --root-user-action=ignore "uv==$UV_VERSION"
   fi
   "$PYTHON" -m uv "$@"
 }
