@@ -83,6 +83,8 @@ review: synth
 # ruff + mypy with the checked-in configs (pyproject.toml); LINT_PATHS narrows the scope.
 LINT_PATHS ?= .
 lint: setup
+	@$(PY) -m ruff --version >/dev/null 2>&1 && $(PY) -m mypy --version >/dev/null 2>&1 || { \
+	  echo "make lint: ruff and mypy are in Pipfile [dev-packages] but not in Pipfile.lock yet: run pipenv lock"; exit 2; }
 	$(PY) -m ruff check $(LINT_PATHS)
 	$(PY) -m mypy
 

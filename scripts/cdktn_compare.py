@@ -75,6 +75,11 @@ def _assets(stack_dir: Path) -> dict[str, str]:
             and ".terraform" not in p.parts and p.name not in ("tfplan", "metadata.json")}
 
 
+def _dependencies(outdir: Path) -> dict[str, list[str]]:
+    stacks = json.loads((outdir / "manifest.json").read_text())["stacks"]
+    return {name: entry.get("dependencies", []) for name, entry in stacks.items()}
+
+
 def compare(cdktf_out: Path, cdktn_out: Path) -> tuple[list[str], list[str]]:
     """(allowed differences, other differences) between two synth output folders."""
     allowed: list[str] = []
@@ -95,8 +100,7 @@ def compare(cdktf_out: Path, cdktn_out: Path) -> tuple[list[str], list[str]]:
         for path in sorted(set(a_assets) | set(b_assets)):
             if a_assets.get(path) != b_assets.get(path):
                 other.append(f"{name}: asset {path} differs or is missing on one side")
-    a_deps = {k: v.get("dependencies", []) for k, v in json.loads((cdktf_out / "manifest.json").read_text())["stacks"].items()}
-    b_deps = {k: v.get("dependencies", []) for k, v in json.loads((cdktn_out / "manifest.json").read_text())["stacks"].items()}
+    a_deps, b_deps = _dependencies(cdktf_out), _dependencies(cdktn_out)
     if a_deps != b_deps:
         other.append(f"manifest.json stack dependencies: cdktf {a_deps} / cdktn {b_deps}")
     return allowed, other
@@ -122,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--python", type=Path, default=ROOT / "tools" / "cdktn" / ".venv" / "bin" / "python")
     args = parser.parse_args(argv)
     if not (args.cdktf_out / "manifest.json").is_file():
-        print(f"cdktn_compare.py: {args.cdktf_out}/manifest.json not found (run `make synth` first)", file=sys.stderr)
+        print(f"cdktn_compare.py: {args.cdktf_out}/manifest.json not found (run `make synth` first)",
+              file=sys.stderr)
         return 2
     cdktn_out = synthesize(args.work.resolve(), args.python)
     allowed, other = compare(args.cdktf_out, cdktn_out)
@@ -130,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  allowed  {line}")
     for line in other:
         print(f"  DIFFERS  {line}")
-    print(f"cdktn compare: {'PASS' if not other else 'FAIL'} ({len(allowed)} allowed, {len(other)} other difference(s))")
+    verdict = "PASS" if not other else "FAIL"
+    print(f"cdktn compare: {verdict} ({len(allowed)} allowed, {len(other)} other difference(s))")
     return 0 if not other else 1
 
 

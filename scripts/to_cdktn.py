@@ -4,7 +4,7 @@
     scripts/to_cdktn.py DEST [--source .]
 
 Copies the files git tracks (or, outside git, every file but build outputs and environments)
-and rewrites the Python sources:
+and rewrites the Python sources (except this migration tooling, see VERBATIM):
 - imports: `cdktf` -> `cdktn`, `cdktf_cdktf_provider_aws` -> `cdktn_provider_aws`;
 - `App(...)` gets `context={"targetVersions": {"terraform": ">=1.11.0"}}`: the stacks use
   write-only arguments (the Aurora password), which cdktn only synthesizes when told the
@@ -30,6 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGET_VERSIONS = {"terraform": ">=1.11.0"}
 SKIP_PARTS = {".git", ".venv", "node_modules", "cdktf.out", "__pycache__", ".pytest_cache", "build",
               ".mypy_cache", ".ruff_cache", ".hypothesis"}
+
+# The migration tooling itself names both spellings on purpose: copied as it is.
+VERBATIM = {Path("scripts/to_cdktn.py"), Path("scripts/cdktn_compare.py"), Path("tests/test_cdktn.py")}
 
 _IMPORTS = [
     (re.compile(r"\bcdktf_cdktf_provider_aws\b"), "cdktn_provider_aws"),
@@ -80,7 +83,7 @@ def convert(source: Path, dest: Path) -> list[str]:
     for rel in tracked_files(source):
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        if rel.suffix == ".py":
+        if rel.suffix == ".py" and rel not in VERBATIM:
             text, changes = convert_python((source / rel).read_text())
             target.write_text(text)
             for change in changes:

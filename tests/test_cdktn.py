@@ -46,6 +46,8 @@ def test_converting_this_checkout(tmp_path):
     assert "main.py: fast-import shim removed (2 line(s))" in report
     assert any(line.startswith("main.py: targetVersions context") for line in report)
     for path in (tmp_path / "out").rglob("*.py"):
+        if path.relative_to(tmp_path / "out") in to_cdktn.VERBATIM:
+            continue
         text = path.read_text()
         assert "cdktf_cdktf_provider_aws" not in text, path
         assert not re.search(r"^\s*(from cdktf[ .]|import cdktf\b(?!\.json|\.out))", text, re.M), path
