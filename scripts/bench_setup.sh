@@ -41,16 +41,20 @@ median5() {
   printf '%s\n' "${runs[@]}" | sort -n | sed -n 3p
 }
 
-cold_synth=$(seconds make synth)
+load_before=$(cut -d' ' -f1 /proc/loadavg)
+cold_setup=$(seconds make setup-synth)
+synth_only=$(seconds make synth)
+cold_synth=$(echo "$cold_setup + $synth_only" | bc)
 stacks=$(find cdktf.out/stacks -name cdk.tf.json | wc -l)
 warm_synth=$(median5 make setup-synth)
-echo "cold make synth (fresh clone, empty caches): ${cold_synth} s, ${stacks} stacks synthesized"
-echo "warm make setup-synth (nothing changed):      ${warm_synth} s"
+printf 'cold make synth (fresh clone, empty caches): %.1f s = setup %.1f s + synth %.1f s (%s stacks)\n' \
+  "$cold_synth" "$cold_setup" "$synth_only" "$stacks"
+printf 'warm make setup-synth (nothing changed):      %.3f s\n' "$warm_synth"
 if $full; then
-  cold_setup=$(seconds make setup)
+  cold_test_setup=$(seconds make setup)
   warm_setup=$(median5 make setup)
-  echo "cold make setup after synth (dev + checkov):  ${cold_setup} s"
-  echo "warm make setup (nothing changed):            ${warm_setup} s"
+  printf 'cold make setup after synth (dev + checkov):  %.1f s\n' "$cold_test_setup"
+  printf 'warm make setup (nothing changed):            %.3f s\n' "$warm_setup"
 fi
-echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "machine: $(nproc) cores, 1-min load ${load_before} before, $(cut -d' ' -f1 /proc/loadavg) after; $(date -u +%Y-%m-%dT%H:%MZ)"
 $keep && echo "clone kept: $work/repo"
