@@ -28,6 +28,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 LAMBDA_DIR = ROOT / "lambda"
@@ -127,7 +128,7 @@ CHILD = textwrap.dedent(
 )
 
 
-def run_child(module: str, *, tracing: bool, requests: int = 0) -> dict:
+def run_child(module: str, *, tracing: bool, requests: int = 0) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_", "LAMBDA_"))}
     env.update(BASE_ENV)
     env["POWERTOOLS_SERVICE_NAME"] = "payment-validator" if module == "validator" else "payment-health"
@@ -144,7 +145,8 @@ def run_child(module: str, *, tracing: bool, requests: int = 0) -> dict:
     if proc.returncode != 0:
         raise SystemExit(f"child failed for {module}:\n{proc.stderr[-3000:]}")
     line = next(line for line in proc.stdout.splitlines() if line.startswith("BENCH "))
-    return json.loads(line[len("BENCH "):])
+    result: dict[str, Any] = json.loads(line[len("BENCH "):])
+    return result
 
 
 def importtime_top(module: str, top: int = 8) -> list[tuple[str, float]]:

@@ -31,6 +31,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -96,7 +97,7 @@ def load_suppressions(path: Path = SUPPRESSIONS) -> list[Suppression]:
     return load_file(path)[1]
 
 
-def _addresses(stack_json: dict, stack: str) -> dict[str, str]:
+def _addresses(stack_json: dict[str, Any], stack: str) -> dict[str, str]:
     """checkov's resource names ('resource.x', 'aws_t.x', 'data.x') -> '<type>.<construct path>'."""
     table = {}
     for kind in ("resource", "data"):

@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 
-def requirements(lock: dict, dev: bool = False) -> list[str]:
+def requirements(lock: dict[str, Any], dev: bool = False) -> list[str]:
     packages = dict(lock.get("default", {}))
     if dev:
         packages.update(lock.get("develop", {}))

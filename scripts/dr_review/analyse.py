@@ -8,9 +8,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .load import Stack, blocks, fmt_s, num, refs, short
+from .load import JSON, Stack, blocks, fmt_s, num, refs, short
 
 API_GATEWAY_ALIAS_TTL_S = 60  # alias A records answer with the target's TTL: 60 s for API Gateway
+
+# Alarm predicates (dims, alarm body) -> bool, built per edge so that no closure captures a
+# loop variable.
+AlarmPredicate = Callable[[dict[str, Any], dict[str, Any]], bool]
+
+
+def _names(*values: Any) -> set[str]:
+    """The literal names among values (None and non-strings dropped)."""
+    return {v for v in values if isinstance(v, str)}
 
 
 @dataclass
@@ -23,7 +32,7 @@ class Alarm:
     text: str
 
 
-def alarm_metrics(body: dict) -> list[tuple[str, str, dict]]:
+def alarm_metrics(body: JSON) -> list[tuple[str, str, JSON]]:
     """(namespace, metric, dimensions) of a plain alarm or of each metric of a metric-math alarm."""
     found = []
     if body.get("metric_name"):
@@ -36,7 +45,7 @@ def alarm_metrics(body: dict) -> list[tuple[str, str, dict]]:
 
 
 def matching_alarms(stack: Stack, metric: str, namespace: str | None,
-                    predicate=lambda dims, body: True) -> list[Alarm]:
+                    predicate: AlarmPredicate = lambda dims, body: True) -> list[Alarm]:
     result = []
     for name, body in stack.alarms():
         for ns, m, dims in alarm_metrics(body):
@@ -65,9 +74,6 @@ def _dim_points_to(value: Any, addresses: set[str], literals: set[str]) -> bool:
     return bool(refs(value) & addresses) or (isinstance(value, str) and value in literals)
 
 
-# Alarm predicates (dims, alarm body) -> bool, built per edge so that no closure captures a
-# loop variable.
-AlarmPredicate = Callable[[dict[str, Any], dict[str, Any]], bool]
 
 
 def _dimension_points_to(key: str, addresses: set[str], literals: set[str], *,
@@ -124,7 +130,7 @@ def aurora_replication(stack: Stack) -> list[Replication]:
             if writers and n == writers[0][0]:
                 continue
             addresses = {f"aws_rds_cluster.{n}"}
-            literals = {b.get("cluster_identifier")} - {None}
+            literals = _names(b.get("cluster_identifier"))
             alarms = matching_alarms(
                 stack, "AuroraGlobalDBReplicationLag", "AWS/RDS",
                 _dimension_points_to("DBClusterIdentifier", addresses, literals, optional=True))
@@ -147,7 +153,7 @@ def dynamodb_replication(stack: Stack) -> list[Replication]:
         address = f"aws_dynamodb_table.{n}"
         home = stack.region_of(b)
         replicas = [str(r.get("region_name")) for r in blocks(b.get("replica"))] + separate[address]
-        literals = {b.get("name")} - {None}
+        literals = _names(b.get("name"))
         for other in replicas:
             for source, destination in ((home, other), (other, home)):  # global tables: multi-active
                 alarms = matching_alarms(stack, "ReplicationLatency", "AWS/DynamoDB",
@@ -165,14 +171,14 @@ def s3_replication(stack: Stack) -> list[Replication]:
     for _, n, b in stack.resources("aws_s3_bucket_replication_configuration"):
         source_buckets = {a for a in refs(b.get("bucket")) if a.startswith("aws_s3_bucket.")}
         source_region = stack.region_of(b)
-        source_literals = {stack.get(a).get("bucket") for a in source_buckets if stack.get(a)} - {None}
+        source_literals = _names(*((stack.get(a) or {}).get("bucket") for a in source_buckets))
         for rule in blocks(b.get("rule")):
             if str(rule.get("status", "Enabled")) != "Enabled":
                 continue
             for dest in blocks(rule.get("destination")):
                 dest_buckets = {a for a in refs(dest.get("bucket")) if a.startswith("aws_s3_bucket.")}
                 dest_region = next((stack.region_of(stack.get(a)) for a in dest_buckets), "?")
-                dest_literals = {stack.get(a).get("bucket") for a in dest_buckets if stack.get(a)} - {None}
+                dest_literals = _names(*((stack.get(a) or {}).get("bucket") for a in dest_buckets))
                 rtc = None
                 for rt in blocks(dest.get("replication_time")):
                     if rt.get("status") == "Enabled":
@@ -227,8 +233,8 @@ def failover_records(stack: Stack) -> list[FailoverRecord]:
         if aliases:
             api = any(a.startswith(("aws_api_gateway_domain_name.", "aws_apigatewayv2_domain_name."))
                       for a in target_refs)
-            ttl, basis = (API_GATEWAY_ALIAS_TTL_S, "alias to API Gateway regional domain") if api else (
-                API_GATEWAY_ALIAS_TTL_S, "alias (target's TTL, assumed 60 s)")
+            ttl: float | None = API_GATEWAY_ALIAS_TTL_S
+            basis = "alias to API Gateway regional domain" if api else "alias (target's TTL, assumed 60 s)"
         else:
             ttl, basis = num(b.get("ttl")), "record TTL"
         checks = sorted(a for a in refs(b.get("health_check_id")) if a.startswith("aws_route53_health_check."))
@@ -247,9 +253,9 @@ def failover_records(stack: Stack) -> list[FailoverRecord]:
 
 
 
-def plan_summary(stack: Stack, plan: dict) -> dict[str, Counter]:
+def plan_summary(stack: Stack, plan: JSON) -> dict[str, Counter[str]]:
     """{region: Counter(add/change/destroy/replace)} from `terraform show -json` of a plan."""
-    per_region: dict[str, Counter] = defaultdict(Counter)
+    per_region: dict[str, Counter[str]] = defaultdict(Counter)
     keys = plan.get("configuration", {}).get("provider_config", {})
     config_provider = {r.get("address"): r.get("provider_config_key")
                        for r in plan.get("configuration", {}).get("root_module", {}).get("resources", [])}

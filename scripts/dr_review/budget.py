@@ -19,7 +19,7 @@ from .analyse import (
     plan_summary,
     s3_replication,
 )
-from .load import Stack, fmt_s, num
+from .load import JSON, Stack, fmt_s, num
 
 RTO_TARGET_S = 300.0
 RPO_TARGET_S = 1.0
@@ -39,7 +39,8 @@ def budget(stack: Stack, replications: list[Replication], records: list[Failover
            rto_target: float = RTO_TARGET_S, rpo_target: float = RPO_TARGET_S) -> list[BudgetLine]:
     lines: list[BudgetLine] = []
 
-    def add(objective, item, value, target, detail, configured=True):
+    def add(objective: str, item: str, value: float | None, target: float, detail: str,
+            configured: bool = True) -> None:
         status = "not configured" if not configured else (
             "PASS" if value is not None and value <= target else "FAIL")
         lines.append(BudgetLine(objective, item, value, target, detail, status))
@@ -51,8 +52,8 @@ def budget(stack: Stack, replications: list[Replication], records: list[Failover
         add("RTO", "DNS failover (TTL of failover records)", None, rto_target,
             "no failover records", configured=False)
     else:
-        detection = max((r.detection_s for r in checked), default=None)
-        hc = stack.get(checked[0].health_check) if checked else None
+        detection = max((r.detection_s for r in checked if r.detection_s is not None), default=None)
+        hc = stack.get(checked[0].health_check) if checked and checked[0].health_check else None
         add("RTO", "Failure detection (Route 53 health checks)", detection, rto_target,
             f"request_interval {fmt_s(num(hc.get('request_interval', 30)))} x failure_threshold "
             f"{num(hc.get('failure_threshold', 3)):g}" if hc else "NO HEALTH CHECK on failover records")
@@ -63,8 +64,8 @@ def budget(stack: Stack, replications: list[Replication], records: list[Failover
         add("RTO", "Traffic RTO = detection + DNS TTL", total, rto_target,
             f"{fmt_s(detection)} + {fmt_s(ttl)}")
         alerting = [a for r in records for a in r.alarms]
-        watched = {r.health_check for r in records if r.alarms}
-        unwatched = sorted({r.health_check for r in checked} - watched)
+        watched = {r.health_check for r in records if r.alarms and r.health_check}
+        unwatched = sorted({r.health_check for r in checked if r.health_check} - watched)
         window = max((a.window_s for a in alerting if a.window_s is not None), default=None)
         add("RTO", "Alerting (HealthCheckStatus alarms)", window if not unwatched else None, rto_target,
             (f"alarm after period x evaluation_periods = {fmt_s(window)}" if not unwatched
@@ -89,16 +90,16 @@ def budget(stack: Stack, replications: list[Replication], records: list[Failover
 @dataclass
 class StackReview:
     stack: Stack
-    by_region: dict[str, Counter]
+    by_region: dict[str, Counter[str]]
     replications: list[Replication]
     records: list[FailoverRecord]
     budget: list[BudgetLine]
-    plan: dict[str, Counter] | None = None
+    plan: dict[str, Counter[str]] | None = None
 
 
-def review_stack(stack: Stack, *, rto_target=RTO_TARGET_S, rpo_target=RPO_TARGET_S,
-                 plan: dict | None = None) -> StackReview:
-    by_region: dict[str, Counter] = defaultdict(Counter)
+def review_stack(stack: Stack, *, rto_target: float = RTO_TARGET_S, rpo_target: float = RPO_TARGET_S,
+                 plan: JSON | None = None) -> StackReview:
+    by_region: dict[str, Counter[str]] = defaultdict(Counter)
     for rtype, _, body in stack.resources():
         by_region[stack.region_of(body)][rtype] += 1
     replications = aurora_replication(stack) + dynamodb_replication(stack) + s3_replication(stack)
@@ -108,9 +109,11 @@ def review_stack(stack: Stack, *, rto_target=RTO_TARGET_S, rpo_target=RPO_TARGET
                        plan_summary(stack, plan) if plan is not None else None)
 
 
-def review(stacks: dict[str, dict], **kwargs) -> list[StackReview]:
-    plans = kwargs.pop("plans", {}) or {}
-    return [review_stack(Stack(name, doc), plan=plans.get(name), **kwargs) for name, doc in stacks.items()]
+def review(stacks: dict[str, JSON], *, plans: dict[str, JSON] | None = None,
+           rto_target: float = RTO_TARGET_S, rpo_target: float = RPO_TARGET_S) -> list[StackReview]:
+    plans = plans or {}
+    return [review_stack(Stack(name, doc), plan=plans.get(name), rto_target=rto_target, rpo_target=rpo_target)
+            for name, doc in stacks.items()]
 
 
 # Extra lines shown under a stack's budget table: f(review, markdown) -> lines (empty: nothing).

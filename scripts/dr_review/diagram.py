@@ -20,7 +20,7 @@ TIERS = [  # (label, resource types counted, "what")
 
 
 def _tiers_in(stack: Stack, region: str, replications: list[Replication]) -> dict[str, str]:
-    counts = Counter()
+    counts: Counter[str] = Counter()
     for rtype, _, body in stack.resources():
         if stack.region_of(body) == region:
             counts[rtype] += 1
@@ -91,7 +91,7 @@ def diagram_svg(rv: StackReview) -> str:
         s.append(f'<text x="{x + (110 if i == 0 else box_w - 110)}" y="{top - 18}" text-anchor="middle" '
                  f'font-size="17" font-weight="bold">{e(region)} ({e(role)})</text>')
         for j, label in enumerate(labels):
-            y = top + j * (tier_h + gap)
+            y: float = top + j * (tier_h + gap)
             text = tiers[i].get(label)
             fill, stroke, dash = ("#ffffff", "#555", "") if text else ("#f4f4f4", "#bbb", ' stroke-dasharray="4 3"')
             s.append(f'<rect x="{x}" y="{y}" width="{box_w}" height="{tier_h}" rx="6" '

@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository
+JSON = dict[str, Any]  # a parsed JSON object (cdk.tf.json, a resource body, a plan)
 # Services whose resources are global although a regional provider manages them.
 GLOBAL_PREFIXES = ("aws_route53_", "aws_iam_", "aws_cloudfront_", "aws_organizations_")
 _REF = re.compile(r"\b((?:data\.)?aws_[a-z0-9_]+\.[A-Za-z0-9_-]+)")
 
 
-def load_stacks(path: Path) -> dict[str, dict]:
+def load_stacks(path: Path) -> dict[str, JSON]:
     """{stack name: cdk.tf.json} from a cdktf.out folder, a stack folder or a JSON file."""
     path = Path(path)
     if path.is_file():
@@ -29,7 +30,7 @@ def load_stacks(path: Path) -> dict[str, dict]:
             for d in sorted(stacks_dir.iterdir()) if (d / "cdk.tf.json").is_file()}
 
 
-def blocks(value: Any) -> list[dict]:
+def blocks(value: Any) -> list[JSON]:
     """Terraform JSON accepts a nested block as an object or a list of objects."""
     if value is None:
         return []
@@ -71,30 +72,31 @@ def fmt_s(seconds: float | None) -> str:
 @dataclass
 class Stack:
     name: str
-    doc: dict
+    doc: JSON
     regions: dict[str | None, str] = field(default_factory=dict)  # provider alias -> region
 
     def __post_init__(self) -> None:
         for p in blocks(self.doc.get("provider", {}).get("aws")):
             self.regions[p.get("alias")] = str(p.get("region", "?"))
 
-    def resources(self, rtype: str | None = None) -> Iterable[tuple[str, str, dict]]:
+    def resources(self, rtype: str | None = None) -> Iterable[tuple[str, str, JSON]]:
         for t, items in sorted(self.doc.get("resource", {}).items()):
             if rtype is None or t == rtype:
                 for name, body in sorted(items.items()):
                     yield t, name, body
 
-    def get(self, address: str) -> dict | None:
+    def get(self, address: str) -> JSON | None:
         rtype, _, name = address.partition(".")
-        return self.doc.get("resource", {}).get(rtype, {}).get(name)
+        body: JSON | None = self.doc.get("resource", {}).get(rtype, {}).get(name)
+        return body
 
-    def alias_of(self, body: dict) -> str | None:
+    def alias_of(self, body: JSON) -> str | None:
         provider = body.get("provider")
         if isinstance(provider, str) and provider.startswith("aws."):
             return provider[4:]
         return None
 
-    def region_of(self, body: dict | None) -> str:
+    def region_of(self, body: JSON | None) -> str:
         if body is None:
             return "?"
         return self.regions.get(self.alias_of(body), "?")
@@ -105,6 +107,6 @@ class Stack:
                 return alias
         return region
 
-    def alarms(self) -> list[tuple[str, dict]]:
+    def alarms(self) -> list[tuple[str, JSON]]:
         return [(n, b) for _, n, b in self.resources("aws_cloudwatch_metric_alarm")]
 

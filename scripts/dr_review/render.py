@@ -14,8 +14,8 @@ def _region_label(stack: Stack, region: str) -> str:
 def render(reviews: list[StackReview], fmt: str = "text", checkov: dict[str, str] | None = None) -> str:
     md = fmt == "markdown"
     out: list[str] = []
-    h = (lambda level, text: out.append(f"{'#' * level} {text}\n")) if md else (
-        lambda level, text: out.append(f"{'=' * 3 if level <= 2 else '---'} {text}"))
+    def h(level: int, text: str) -> None:
+        out.append(f"{'#' * level} {text}\n" if md else f"{'=' * 3 if level <= 2 else '---'} {text}")
 
     def table(headers: list[str], rows: list[list[str]]) -> None:
         if md:
