@@ -3,6 +3,7 @@
 # stamp files (see "setup" there), so a part is installed again only when its lock file changes.
 #
 #   scripts/setup.sh python       the locked runtime packages (Pipfile.lock "default") into .venv
+#                                 (added; dev packages already there stay)
 #   scripts/setup.sh python-dev   the runtime and dev packages (tests, lint) into .venv
 #   scripts/setup.sh node         a jsii-supported Node from npm (package-lock.json dependencies)
 #   scripts/setup.sh cli          Node and the pinned cdktf CLI (package-lock.json devDependencies)
@@ -11,8 +12,8 @@
 #   scripts/setup.sh all          everything (what `make setup` does on a fresh clone)
 #
 # Needs Python 3.11, npm and pip. Python packages are installed by uv from the hash-pinned
-# Pipfile.lock (scripts/lock_requirements.py; `uv pip sync`: exactly the locked set, parallel
-# downloads): about 10x faster than `pipenv sync`. pipenv remains the tool that writes the
+# Pipfile.lock (scripts/lock_requirements.py; `uv pip install --no-deps --require-hashes` or
+# `uv pip sync`, parallel downloads): about 10x faster than `pipenv sync`. pipenv remains the tool that writes the
 # lock files (`pipenv lock`). Each part writes its stamp last, so an interrupted install is
 # redone next time. Safe to re-run.
 set -euo pipefail
@@ -28,25 +29,31 @@ uv() {
   "$PYTHON" -m uv "$@"
 }
 
-# sync_env <venv> <Pipfile.lock> [--dev]: the venv holds exactly the locked packages.
+# sync_env <sync|install> <venv> <Pipfile.lock> [--dev]: `sync` leaves exactly the locked
+# packages in the venv (the tool venvs); `install` adds the locked packages at their locked
+# versions and removes nothing, like `pipenv sync` did (.venv: a synth setup never takes the
+# test tools away, and worktrees that share one venv do not fight over it).
 sync_env() {
-  local venv=$1 lock=$2 requirements
-  shift 2
+  local mode=$1 venv=$2 lock=$3 requirements
+  shift 3
   [ -x "$venv/bin/python" ] || uv venv --quiet --python "$(command -v "$PYTHON")" "$venv"
   requirements=$(mktemp)
   "$PYTHON" scripts/lock_requirements.py "$lock" "$@" > "$requirements"
-  uv pip sync --quiet --require-hashes --python "$venv/bin/python" "$requirements"
+  if [ "$mode" = sync ]; then
+    uv pip sync --quiet --require-hashes --python "$venv/bin/python" "$requirements"
+  else
+    uv pip install --quiet --no-deps --require-hashes --python "$venv/bin/python" -r "$requirements"
+  fi
   rm -f "$requirements"
 }
 
 part() {
   case "$1" in
     python)
-      sync_env .venv Pipfile.lock
-      rm -f .venv/.stamp-python-dev   # sync removed the dev packages
+      sync_env install .venv Pipfile.lock
       touch .venv/.stamp-python ;;
     python-dev)
-      sync_env .venv Pipfile.lock --dev
+      sync_env install .venv Pipfile.lock --dev
       touch .venv/.stamp-python .venv/.stamp-python-dev ;;
     node)
       npm ci --omit=dev --no-audit --no-fund --loglevel=error
@@ -55,10 +62,10 @@ part() {
       npm ci --no-audit --no-fund --loglevel=error
       touch node_modules/.stamp-node node_modules/.stamp-cli ;;
     checkov)
-      sync_env tools/checkov/.venv tools/checkov/Pipfile.lock
+      sync_env sync tools/checkov/.venv tools/checkov/Pipfile.lock
       touch tools/checkov/.venv/.stamp ;;
     cdktn)
-      sync_env tools/cdktn/.venv tools/cdktn/Pipfile.lock
+      sync_env sync tools/cdktn/.venv tools/cdktn/Pipfile.lock
       touch tools/cdktn/.venv/.stamp ;;
     all)
       part python-dev; part node; part checkov ;;
