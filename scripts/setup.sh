@@ -12,10 +12,10 @@
 #   scripts/setup.sh all          everything (what `make setup` does on a fresh clone)
 #
 # Needs Python 3.11, npm and pip. Python packages are installed by uv from the hash-pinned
-# Pipfile.lock (scripts/lock_requirements.py; `uv pip install --no-deps --require-hashes` or
-# `uv pip sync`, parallel downloads): about 10x faster than `pipenv sync`. pipenv remains the tool that writes the
-# lock files (`pipenv lock`). Each part writes its stamp last, so an interrupted install is
-# redone next time. Safe to re-run.
+# Pipfile.lock (scripts/lock_requirements.py), with parallel downloads and installs: a cold
+# `pipenv sync` took minutes here. pipenv remains the tool that writes the lock files
+# (`pipenv lock`). Each part writes its stamp last, so an interrupted install is redone next
+# time. Safe to re-run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONDONTWRITEBYTECODE=1 PIP_DISABLE_PIP_VERSION_CHECK=1 UV_PYTHON_DOWNLOADS=never
