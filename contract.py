@@ -30,10 +30,14 @@ BOOTSTRAP_STACK = "payments-dr-bootstrap"  # state bucket + key, local state, ap
 # Account-wide singletons (API Gateway's CloudWatch logging role, per region): once per account,
 # shared by every environment in it, so no environment overwrites or destroys another's.
 ACCOUNT_STACK = "payments-dr-account"
-EDGE_STACK = "payments-dr-edge"  # DNS zone, certificates: before the regional stacks
+# Foundation: each region's KMS key, the DNS zone and the certificates. Applied first, changed
+# rarely; both regional stacks read its outputs from remote state (state lives outside the
+# primary region), so it is the only stack that holds keys the other region's stack needs.
+FOUNDATION_STACK = "payments-dr-foundation"
+EDGE_STACK = FOUNDATION_STACK  # earlier name of the same stack
 REGIONAL_STACKS = {PRIMARY: "payments-dr-primary", DR: "payments-dr-dr"}
 ROUTING_STACK = "payments-dr-routing"  # health checks, failover records: after them
-PLATFORM_STACKS = (EDGE_STACK, REGIONAL_STACKS[PRIMARY], REGIONAL_STACKS[DR], ROUTING_STACK)
+PLATFORM_STACKS = (FOUNDATION_STACK, REGIONAL_STACKS[PRIMARY], REGIONAL_STACKS[DR], ROUTING_STACK)
 ALL_STACKS = (ACCOUNT_STACK, BOOTSTRAP_STACK, *PLATFORM_STACKS)
 
 # -- thresholds -------------------------------------------------------------------------
@@ -92,6 +96,16 @@ POWERTOOLS_LAYER_PARAMETER = (
     f"/aws/service/powertools/python/{LAMBDA_ARCHITECTURE}/{LAMBDA_RUNTIME}/{POWERTOOLS_VERSION}")
 # Lambda always keeps this much of the account's concurrency unreserved.
 LAMBDA_MIN_UNRESERVED_CONCURRENCY = 10
+# With LAMBDA_RESERVED_CONCURRENCY on, the validator reserves that many and the health function
+# this many (per region), so a validator spike never throttles the health check. drctl preflight
+# compares the sum with the account's quota.
+LAMBDA_HEALTH_RESERVED_CONCURRENCY = 5
+
+# -- health ------------------------------------------------------------------------------
+# Route 53 health checks match this string in the body of GET /health (HTTPS_STR_MATCH), so
+# a 200 from anything but a healthy payment path (a proxy, an error page) is not "healthy".
+HEALTH_SEARCH_STRING = "PAYMENTS_HEALTHY"
+HEALTH_PATH = "/health"
 
 # -- metrics published by our own functions ---------------------------------------------
 METRICS_NAMESPACE = "PaymentsDR"
@@ -144,11 +158,16 @@ _outputs(
     custom_domain_url="payments API URL (follows failover)",
 )
 _outputs(
-    EDGE_STACK,
+    FOUNDATION_STACK,
     hosted_zone_id="Route 53 zone holding the failover records",
     domain_name="the payments API's custom domain",
 )
 del _role
+
+
+def regional_host(domain_name: str, region: str) -> str:
+    """The custom-domain name that always reaches one region (health checks, probes, drills)."""
+    return f"{region}.{domain_name}"
 
 
 # -- physical names -----------------------------------------------------------------------

@@ -19,14 +19,18 @@ from modules.settings import Settings, SettingsError  # noqa: E402
 
 
 def build_app(settings: Settings, outdir: str | None = None):
+    """The account baseline and the state bootstrap (each applied by hand once: README), then
+    the platform stacks in apply order (modules/stack.py): foundation, primary, dr, routing."""
     from cdktf import App
 
-    from modules.stack import PLATFORM_STACK, PaymentsDrStack
-    from modules.state_backend import BOOTSTRAP_STACK, StateBootstrapStack
+    from modules.account_baseline import AccountBaselineStack
+    from modules.stack import build_platform
+    from modules.state_backend import StateBootstrapStack
 
     app = App(outdir=outdir or os.environ.get("CDKTF_OUTDIR", "cdktf.out"))
-    StateBootstrapStack(app, BOOTSTRAP_STACK, settings=settings)
-    PaymentsDrStack(app, PLATFORM_STACK, settings=settings)
+    AccountBaselineStack(app, settings=settings)
+    StateBootstrapStack(app, settings=settings)
+    build_platform(app, settings)
     return app
 
 

@@ -1,4 +1,4 @@
 """drctl: disaster-recovery operations for the payments platform (status, switchover, failover,
-failback, verify). See docs/runbook.md."""
+lost-writes, rejoin, failback, verify). See docs/runbook.md."""
 
 __version__ = "0.1.0"

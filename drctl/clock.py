@@ -8,7 +8,7 @@ import time
 
 class Clock:
     def now(self) -> _dt.datetime:
-        return _dt.datetime.now(_dt.timezone.utc)
+        return _dt.datetime.now(_dt.UTC)
 
     def monotonic(self) -> float:
         return time.monotonic()

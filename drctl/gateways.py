@@ -10,13 +10,24 @@ ever asks it for DR-region gateways.
 from __future__ import annotations
 
 import datetime as _dt
+import json
+import socket
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import (ClientError, ConnectionClosedError, ConnectTimeoutError,
-                                 EndpointConnectionError, ReadTimeoutError)
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+import contract
 
 # Errors meaning "the region/endpoint did not answer" (as opposed to "it answered: no").
 UNREACHABLE_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError,
@@ -25,7 +36,10 @@ UNREACHABLE_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutE
 # Route 53 is a global service whose control plane (and signing region) is us-east-1.
 ROUTE53_CONTROL_REGION = "us-east-1"
 
-IN_PROGRESS_FAILOVER = ("pending", "failing-over", "cancelling")
+IN_PROGRESS_FAILOVER = ("pending", "failing-over", "switching-over", "cancelling")
+
+# Read-only probes: one attempt, short timeouts, so a dark region costs one read timeout.
+PROBE_CONNECT_TIMEOUT_S, PROBE_READ_TIMEOUT_S = 3.0, 8.0
 
 
 class Unreachable(Exception):
@@ -46,7 +60,7 @@ def is_unreachable(error: BaseException) -> bool:
 
 def error_code(error: BaseException) -> str:
     if isinstance(error, ClientError):
-        return error.response.get("Error", {}).get("Code", "")
+        return str(error.response.get("Error", {}).get("Code", ""))
     return ""
 
 
@@ -108,6 +122,57 @@ class ClusterState:
     arn: str
     status: str
     global_cluster_id: str | None = None
+    engine: str | None = None
+    engine_version: str | None = None
+    subnet_group: str | None = None
+    security_groups: tuple[str, ...] = ()
+    kms_key_id: str | None = None
+    deletion_protection: bool | None = None
+    instances: tuple[str, ...] = ()
+    master_username: str | None = None
+    database_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    source: str
+    message: str
+    date: _dt.datetime
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    identifier: str
+    cluster_id: str
+    status: str
+    snapshot_type: str
+    created: _dt.datetime | None = None
+    arn: str | None = None
+
+
+@dataclass(frozen=True)
+class Latch:
+    """The failback gate's state (contract.FAILBACK_BLOCKED / FAILBACK_OPEN) and its audit."""
+    state: str
+    since: str = ""
+    by: str = ""
+    reason: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps({"state": self.state, "since": self.since, "by": self.by,
+                           "reason": self.reason}, sort_keys=True)
+
+    @classmethod
+    def parse(cls, text: str) -> Latch:
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError:
+            return cls(state=f"unreadable ({text[:40]!r})")
+        if not isinstance(doc, dict):
+            return cls(state=f"unreadable ({text[:40]!r})")
+        return cls(state=str(doc.get("state", "")), since=str(doc.get("since", "")),
+                   by=str(doc.get("by", "")), reason=str(doc.get("reason", "")))
 
 
 @dataclass(frozen=True)
@@ -152,14 +217,20 @@ class TableState:
 # -- gateways --------------------------------------------------------------------------------
 
 class _Gateway:
+    """`client` answers reads (one attempt when built by AwsGateways); `action_client` sends
+    changes (retried), `once_client` sends changes that must not be re-sent blindly."""
     service = ""
 
-    def __init__(self, client: Any, region: str):
+    def __init__(self, client: Any, region: str, action_client: Any = None,
+                 once_client: Any = None):
         self.client, self.region = client, region
+        self.action_client = action_client or client
+        self.once_client = once_client or self.action_client
 
-    def _call(self, operation: str, **params: Any) -> dict:
+    def _call(self, operation: str, *, client: Any = None, **params: Any) -> dict[str, Any]:
         try:
-            return getattr(self.client, operation)(**params)
+            response: dict[str, Any] = getattr(client or self.client, operation)(**params)
+            return response
         except UNREACHABLE_ERRORS as error:
             raise Unreachable(self.region, self.service, error) from error
 
@@ -199,16 +270,63 @@ class AuroraGateway(_Gateway):
         gid = None
         if c.get("GlobalClusterIdentifier"):
             gid = c["GlobalClusterIdentifier"].rsplit(":", 1)[-1]
-        return ClusterState(identifier=c["DBClusterIdentifier"], arn=c["DBClusterArn"],
-                            status=c.get("Status", "unknown"), global_cluster_id=gid)
+        return ClusterState(
+            identifier=c["DBClusterIdentifier"], arn=c["DBClusterArn"],
+            status=c.get("Status", "unknown"), global_cluster_id=gid, engine=c.get("Engine"),
+            engine_version=c.get("EngineVersion"), subnet_group=c.get("DBSubnetGroup"),
+            security_groups=tuple(g["VpcSecurityGroupId"] for g in c.get("VpcSecurityGroups", [])),
+            kms_key_id=c.get("KmsKeyId"), deletion_protection=c.get("DeletionProtection"),
+            instances=tuple(m["DBInstanceIdentifier"] for m in c.get("DBClusterMembers", [])),
+            master_username=c.get("MasterUsername"), database_name=c.get("DatabaseName"))
 
     def switchover(self, global_cluster_id: str, target_arn: str) -> None:
-        self._call("switchover_global_cluster", GlobalClusterIdentifier=global_cluster_id,
-                   TargetDbClusterIdentifier=target_arn)
+        """Sent once: after a lost response the caller re-reads the state (never re-sends)."""
+        self._call("switchover_global_cluster", client=self.once_client,
+                   GlobalClusterIdentifier=global_cluster_id, TargetDbClusterIdentifier=target_arn)
 
     def failover(self, global_cluster_id: str, target_arn: str) -> None:
-        self._call("failover_global_cluster", GlobalClusterIdentifier=global_cluster_id,
-                   TargetDbClusterIdentifier=target_arn, AllowDataLoss=True)
+        """Sent once, like switchover()."""
+        self._call("failover_global_cluster", client=self.once_client,
+                   GlobalClusterIdentifier=global_cluster_id, TargetDbClusterIdentifier=target_arn,
+                   AllowDataLoss=True)
+
+    def events(self, source_id: str, source_type: str, start: _dt.datetime,
+               end: _dt.datetime) -> list[Event]:
+        """RDS events of one source (db-cluster / global-cluster), oldest first."""
+        found: list[Event] = []
+        try:
+            pages = self.client.get_paginator("describe_events").paginate(
+                SourceIdentifier=source_id, SourceType=source_type, StartTime=start, EndTime=end)
+            for page in pages:
+                found += [Event(e.get("SourceIdentifier", source_id), e.get("Message", ""), e["Date"],
+                                tuple(e.get("EventCategories", []))) for e in page.get("Events", [])]
+        except UNREACHABLE_ERRORS as error:
+            raise Unreachable(self.region, self.service, error) from error
+        return sorted(found, key=lambda e: e.date)
+
+    def cluster_snapshots(self, cluster_id: str) -> list[Snapshot]:
+        """Every snapshot of `cluster_id` in this region (automated and manual)."""
+        found: list[Snapshot] = []
+        try:
+            pages = self.client.get_paginator("describe_db_cluster_snapshots").paginate(
+                DBClusterIdentifier=cluster_id)
+            for page in pages:
+                found += [Snapshot(s["DBClusterSnapshotIdentifier"], s.get("DBClusterIdentifier", ""),
+                                   s.get("Status", "unknown"), s.get("SnapshotType", ""),
+                                   s.get("SnapshotCreateTime"), s.get("DBClusterSnapshotArn"))
+                          for s in page.get("DBClusterSnapshots", [])]
+        except UNREACHABLE_ERRORS as error:
+            raise Unreachable(self.region, self.service, error) from error
+        return found
+
+    def copy_cluster_snapshot(self, source_id: str, target_id: str) -> Snapshot:
+        """Same-region copy to a manual snapshot (kept until deleted, unlike automated ones)."""
+        s = self._call("copy_db_cluster_snapshot", client=self.action_client,
+                       SourceDBClusterSnapshotIdentifier=source_id,
+                       TargetDBClusterSnapshotIdentifier=target_id, CopyTags=True)["DBClusterSnapshot"]
+        return Snapshot(s["DBClusterSnapshotIdentifier"], s.get("DBClusterIdentifier", ""),
+                        s.get("Status", "unknown"), s.get("SnapshotType", "manual"),
+                        s.get("SnapshotCreateTime"), s.get("DBClusterSnapshotArn"))
 
     def wait_cluster_available(self, identifier: str, timeout_seconds: float,
                                delay_seconds: int = 15) -> None:
@@ -216,7 +334,7 @@ class AuroraGateway(_Gateway):
         delay = max(1, int(delay_seconds))
         attempts = max(1, int(timeout_seconds // delay) or 1)
         try:
-            self.client.get_waiter("db_cluster_available").wait(
+            self.action_client.get_waiter("db_cluster_available").wait(
                 DBClusterIdentifier=identifier,
                 WaiterConfig={"Delay": delay, "MaxAttempts": attempts})
         except UNREACHABLE_ERRORS as error:
@@ -230,7 +348,7 @@ class MetricsGateway(_Gateway):
     def latest(self, namespace: str, metric: str, dimensions: Mapping[str, str], *,
                statistic: str = "Maximum", minutes: int = 15, now: _dt.datetime | None = None
                ) -> Datapoint | None:
-        end = now or _dt.datetime.now(_dt.timezone.utc)
+        end = now or _dt.datetime.now(_dt.UTC)
         found = self._call(
             "get_metric_statistics", Namespace=namespace, MetricName=metric,
             Dimensions=[{"Name": k, "Value": v} for k, v in dimensions.items()],
@@ -273,9 +391,65 @@ class HealthGateway(_Gateway):
         reports = tuple(o.get("StatusReport", {}).get("Status", "")
                         for o in found.get("HealthCheckObservations", []))
         success = sum(1 for r in reports if r.startswith("Success"))
-        # Route 53 considers an endpoint healthy when more than half of its checkers do.
-        return HealthStatus(healthy=bool(reports) and success * 2 > len(reports),
-                            success=success, total=len(reports), reports=reports)
+        return HealthStatus(healthy=route53_healthy(success, len(reports)), success=success,
+                            total=len(reports), reports=reports)
+
+
+def route53_healthy(success: int, total: int) -> bool:
+    """Route 53's rule: healthy when MORE than 18 % of its checkers report healthy."""
+    return total > 0 and success > contract.ROUTE53_HEALTHY_CHECKER_FRACTION * total
+
+
+class ParameterGateway(_Gateway):
+    """SSM Parameter Store: the failback latch (contract: Names.failback_parameter)."""
+    service = "ssm"
+
+    def latch(self, name: str) -> Latch | None:
+        try:
+            found = self._call("get_parameter", Name=name)
+        except ClientError as error:
+            if error_code(error) == "ParameterNotFound":
+                return None
+            raise
+        return Latch.parse(found["Parameter"]["Value"])
+
+    def set_latch(self, name: str, latch: Latch) -> None:
+        self._call("put_parameter", client=self.action_client, Name=name, Value=latch.to_json(),
+                   Type="String", Overwrite=True)
+
+
+class IdentityGateway(_Gateway):
+    """Who runs drctl (for the audit trail), from STS in the given region (not the global
+    endpoint, which lives in us-east-1)."""
+    service = "sts"
+
+    def caller_arn(self) -> str:
+        return str(self._call("get_caller_identity")["Arn"])
+
+
+class DnsGateway:
+    """What the local resolver answers for a name (bounded: resolvers can hang too; the
+    lookup runs in a daemon thread so a stuck resolver never holds the process open)."""
+
+    def __init__(self, timeout: float = 3.0):
+        self.timeout = timeout
+
+    def addresses(self, host: str) -> list[str]:
+        box: dict[str, Any] = {}
+
+        def resolve() -> None:
+            try:
+                box["infos"] = socket.getaddrinfo(host, 443, 0, socket.SOCK_STREAM)
+            except OSError as error:
+                box["error"] = error
+        worker = threading.Thread(target=resolve, daemon=True, name="drctl-dns")
+        worker.start()
+        worker.join(self.timeout)
+        if "error" in box:
+            raise box["error"]
+        if "infos" not in box:
+            raise Unreachable("dns", "resolver", TimeoutError(f"no answer for {host} in {self.timeout:g} s"))
+        return sorted({str(info[4][0]) for info in box["infos"]})
 
 
 class DynamoGateway(_Gateway):
@@ -296,18 +470,18 @@ class DynamoGateway(_Gateway):
                              for a in t.get("AttributeDefinitions", [])})
 
     def put_item(self, table: str, item: Mapping[str, Any]) -> None:
-        self._call("put_item", TableName=table, Item=_ddb_item(item))
+        self._call("put_item", client=self.action_client, TableName=table, Item=_ddb_item(item))
 
-    def get_item(self, table: str, key: Mapping[str, Any]) -> dict | None:
+    def get_item(self, table: str, key: Mapping[str, Any]) -> dict[str, Any] | None:
         found = self._call("get_item", TableName=table, Key=_ddb_item(key), ConsistentRead=True)
         return found.get("Item")
 
     def delete_item(self, table: str, key: Mapping[str, Any]) -> None:
-        self._call("delete_item", TableName=table, Key=_ddb_item(key))
+        self._call("delete_item", client=self.action_client, TableName=table, Key=_ddb_item(key))
 
 
-def _ddb_item(item: Mapping[str, Any]) -> dict:
-    out = {}
+def _ddb_item(item: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
     for k, v in item.items():
         if isinstance(v, bool):
             out[k] = {"BOOL": v}
@@ -341,7 +515,7 @@ class S3Gateway(_Gateway):
         return rules
 
     def put_object(self, bucket: str, key: str, body: bytes) -> None:
-        self._call("put_object", Bucket=bucket, Key=key, Body=body)
+        self._call("put_object", client=self.action_client, Bucket=bucket, Key=key, Body=body)
 
     def object_exists(self, bucket: str, key: str) -> bool:
         try:
@@ -359,25 +533,42 @@ class S3Gateway(_Gateway):
                    for v in found.get("Versions", []) + found.get("DeleteMarkers", [])
                    if v["Key"] == key]
         if victims:
-            self._call("delete_objects", Bucket=bucket, Delete={"Objects": victims, "Quiet": True})
+            self._call("delete_objects", client=self.action_client, Bucket=bucket,
+                       Delete={"Objects": victims, "Quiet": True})
         else:  # unversioned bucket or nothing there: a plain delete is harmless
-            self._call("delete_object", Bucket=bucket, Key=key)
+            self._call("delete_object", client=self.action_client, Bucket=bucket, Key=key)
         return len(victims)
 
 
 # -- factory ---------------------------------------------------------------------------------
 
 class AwsGateways:
-    """Builds gateways for a region from one boto3 Session (clients cached per region)."""
+    """Builds gateways for a region from one boto3 Session (clients cached, thread-safe).
+
+    Attempts are botocore's `total_max_attempts` (its `max_attempts` counts RETRIES: 1 there
+    means two requests). Three clients per service and region: reads are probes (ONE attempt, 3 s connect, 8 s
+    read: a dark region costs one timeout, and callers skip it after that); changes are
+    retried (standard mode); Aurora switchover/failover requests are sent once (a lost
+    response is resolved by re-reading the state, never by sending it again).
+    """
 
     def __init__(self, session: boto3.Session | None = None, *,
                  endpoint_url: str | Mapping[str, str] | None = None,
-                 connect_timeout: float = 5, read_timeout: float = 20, max_attempts: int = 3):
+                 connect_timeout: float = PROBE_CONNECT_TIMEOUT_S,
+                 read_timeout: float = PROBE_READ_TIMEOUT_S, max_attempts: int = 1,
+                 action_read_timeout: float = 30, action_attempts: int = 3):
         self.session = session or boto3.Session()
         self._endpoint_url = endpoint_url
-        self._config = Config(connect_timeout=connect_timeout, read_timeout=read_timeout,
-                              retries={"max_attempts": max_attempts, "mode": "standard"})
-        self._clients: dict[tuple[str, str], Any] = {}
+        self._configs = {
+            "probe": Config(connect_timeout=connect_timeout, read_timeout=read_timeout,
+                            retries={"total_max_attempts": max_attempts, "mode": "standard"}),
+            "action": Config(connect_timeout=max(connect_timeout, 5), read_timeout=action_read_timeout,
+                             retries={"total_max_attempts": action_attempts, "mode": "standard"}),
+            "once": Config(connect_timeout=max(connect_timeout, 5), read_timeout=action_read_timeout,
+                           retries={"total_max_attempts": 1, "mode": "standard"}),
+        }
+        self._clients: dict[tuple[str, str, str], Any] = {}
+        self._lock = threading.Lock()
         self.regions_used: list[str] = []
 
     def _endpoint(self, region: str) -> str | None:
@@ -385,16 +576,23 @@ class AwsGateways:
             return self._endpoint_url.get(region) or self._endpoint_url.get("*")
         return self._endpoint_url
 
-    def client(self, service: str, region: str) -> Any:
-        key = (service, region)
-        if key not in self._clients:
-            self.regions_used.append(region)
-            self._clients[key] = self.session.client(
-                service, region_name=region, endpoint_url=self._endpoint(region), config=self._config)
-        return self._clients[key]
+    def client(self, service: str, region: str, kind: str = "probe") -> Any:
+        key = (service, region, kind)
+        with self._lock:  # boto3 sessions are not thread-safe; clients are
+            if key not in self._clients:
+                if region not in self.regions_used:
+                    self.regions_used.append(region)
+                self._clients[key] = self.session.client(
+                    service, region_name=region, endpoint_url=self._endpoint(region),
+                    config=self._configs[kind])
+            return self._clients[key]
+
+    def _three(self, service: str, region: str) -> tuple[Any, str, Any, Any]:
+        return (self.client(service, region), region, self.client(service, region, "action"),
+                self.client(service, region, "once"))
 
     def aurora(self, region: str) -> AuroraGateway:
-        return AuroraGateway(self.client("rds", region), region)
+        return AuroraGateway(*self._three("rds", region))
 
     def metrics(self, region: str) -> MetricsGateway:
         return MetricsGateway(self.client("cloudwatch", region), region)
@@ -406,7 +604,17 @@ class AwsGateways:
         return HealthGateway(self.client("route53", ROUTE53_CONTROL_REGION), ROUTE53_CONTROL_REGION)
 
     def dynamo(self, region: str) -> DynamoGateway:
-        return DynamoGateway(self.client("dynamodb", region), region)
+        return DynamoGateway(self.client("dynamodb", region), region,
+                             self.client("dynamodb", region, "action"))
 
     def s3(self, region: str) -> S3Gateway:
-        return S3Gateway(self.client("s3", region), region)
+        return S3Gateway(self.client("s3", region), region, self.client("s3", region, "action"))
+
+    def parameters(self, region: str) -> ParameterGateway:
+        return ParameterGateway(self.client("ssm", region), region, self.client("ssm", region, "action"))
+
+    def identity(self, region: str) -> IdentityGateway:
+        return IdentityGateway(self.client("sts", region), region)
+
+    def dns(self) -> DnsGateway:
+        return DnsGateway()

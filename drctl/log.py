@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from typing import Any, TextIO
 
 from drctl.clock import Clock
@@ -21,15 +22,17 @@ class EventLog:
         self.command = command
         self.quiet = quiet
         self.events: list[dict[str, Any]] = []
+        self._lock = threading.Lock()  # status probes regions in parallel
 
     def _emit(self, level: str, event: str, fields: dict[str, Any]) -> None:
         record = {"ts": self.clock.now().isoformat(timespec="milliseconds"), "level": level,
                   "command": self.command, "event": event, **fields}
-        self.events.append(record)
-        if not self.quiet:
-            stream = self._stream or sys.stderr
-            stream.write(json.dumps(record, default=str, sort_keys=False) + "\n")
-            stream.flush()
+        with self._lock:
+            self.events.append(record)
+            if not self.quiet:
+                stream = self._stream or sys.stderr
+                stream.write(json.dumps(record, default=str, sort_keys=False) + "\n")
+                stream.flush()
 
     def info(self, event: str, **fields: Any) -> None:
         self._emit("info", event, fields)

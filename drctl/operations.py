@@ -1,51 +1,105 @@
 """`switchover`, `failback` (planned, no data loss) and `failover` (unplanned, DR region only).
 
+Each operation reads like the runbook: named steps (read, check, confirm, act, wait, verify).
 Every operation is safe to re-run: it first reads where the global cluster is, then
 * the target is already the writer            -> "already done", post-checks only;
 * an operation toward the target is under way -> wait for it, never start a second one;
-* otherwise                                   -> pre-checks, then the operation, wait, post-checks.
+* otherwise                                   -> pre-checks, confirmation, the request, wait,
+                                                 post-checks.
+A state-changing request is sent once; a lost response is resolved by re-reading the state,
+and when that cannot tell, the outcome is "unknown" (exit 6): re-run the same command.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+import contract
 from drctl import exitcodes
-from drctl.checks import FAIL, OK, UNREACHABLE, Check, guarded
+from drctl.checks import FAIL, OK, OVERRIDDEN, UNREACHABLE, WARN, Check, Down, guarded, render_table
 from drctl.clock import Clock
 from drctl.config import DrConfig, other
-from drctl.gateways import GlobalClusterState, Member, error_code, is_unreachable
+from drctl.gateways import GlobalClusterState, Latch, Member, error_code, is_unreachable
 from drctl.log import EventLog
-from drctl.status import (alarm_check, cluster_check, describe_global, health_check,
-                          lag_check, render_table)
+from drctl.probes import (
+    RPO_LAG_NAME,
+    alarm_check,
+    alarm_state,
+    cluster_check,
+    ddb_latency_check,
+    describe_global,
+    health_check,
+    lag_check,
+    latch_name,
+    s3_metrics_check,
+    s3_rules_check,
+    table_check,
+)
 
 REJOIN_HELP = (
     "After an unplanned failover the old primary cluster must rejoin the global database as a "
     "secondary before it can take the writer role back: when its region recovers Aurora adds it "
-    "back and resynchronises it (member SynchronizationStatus 'pending-resync' until done); if it "
-    "was detached or deleted instead, re-create it as a secondary of the global cluster by "
-    "re-applying the infrastructure (cdktf deploy). Re-run `drctl failback` once `drctl status` "
-    "shows both clusters as members with the primary replicating.")
+    "back and resynchronises it (member SynchronizationStatus 'pending-resync' until done). If "
+    "it was detached instead, it cannot simply be re-applied: run `drctl rejoin` for the "
+    "procedure (preserve lost writes, delete the detached cluster, re-create it as a secondary "
+    "without master user or database name), then re-run `drctl failback`.")
+
+Confirm = Callable[[str], bool]
+GATE_CLEAR_NOTE = "about 1-2 minutes: gate alarm evaluation plus Route 53 health checking"
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """`--override CHECK --reason TEXT`: failed pre-checks the operator accepts, audited."""
+    checks: tuple[str, ...] = ()
+    reason: str = ""
+    by: str = ""
+
+    def apply(self, op: str, checks: list[Check], log: EventLog) -> tuple[list[dict[str, str]], list[str]]:
+        """Marks overridden failed checks OVERRIDDEN; returns (applied, problems)."""
+        applied: list[dict[str, str]] = []
+        problems: list[str] = []
+        known = {c.id: c for c in checks}
+        for check_id in self.checks:
+            c = known.get(check_id)
+            if c is None:
+                problems.append(f"--override {check_id} matches no pre-check of {op} (pre-checks: "
+                                f"{', '.join(sorted(known))}); nothing was overridden")
+                continue
+            if c.ok:
+                log.info("override_not_needed", check=check_id, state=c.state)
+                continue
+            entry = {"check": check_id, "was": c.state, "detail": c.detail, "reason": self.reason,
+                     "by": self.by}
+            c.data["overridden"] = entry
+            c.state, c.detail = OVERRIDDEN, f"{c.detail} [OVERRIDDEN by {self.by}: {self.reason}]"
+            log.warning("override", operation=op, **entry)
+            applied.append(entry)
+        return applied, problems
 
 
 @dataclass
 class OperationResult:
     operation: str
-    outcome: str  # completed | already-done | dry-run | refused | timeout | failed
+    outcome: str  # completed | already-done | dry-run | refused | timeout | failed | unknown
     exit_code: int
     reasons: list[str] = field(default_factory=list)
     plan: list[str] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)  # pre-checks
     post_checks: list[Check] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
+    overrides: list[dict[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"operation": self.operation, "outcome": self.outcome, "exit_code": self.exit_code,
-                "reasons": self.reasons, "plan": self.plan,
+                "reasons": self.reasons, "plan": self.plan, "overrides": self.overrides,
                 "pre_checks": [c.as_dict() for c in self.checks],
                 "post_checks": [c.as_dict() for c in self.post_checks], "data": self.data}
 
@@ -57,6 +111,9 @@ class OperationResult:
         if self.reasons:
             out.append("Reasons:")
             out += [f"  - {r}" for r in self.reasons]
+        if self.overrides:
+            out.append("Overrides (audited):")
+            out += [f"  - {o['check']} (was {o['was']}) by {o['by']}: {o['reason']}" for o in self.overrides]
         if self.plan:
             out.append("Plan:")
             out += [f"  {i}. {p}" for i, p in enumerate(self.plan, 1)]
@@ -64,7 +121,7 @@ class OperationResult:
             out.append(render_table(self.checks, "Pre-checks:"))
         if self.post_checks:
             out.append(render_table(self.post_checks, "Post-checks:"))
-        for key in ("possible_data_loss", "next_steps"):
+        for key in ("possible_data_loss", "primary_reachability", "gate", "next_steps"):
             if self.data.get(key):
                 value = self.data[key]
                 out.append(f"{key.replace('_', ' ').capitalize()}:")
@@ -75,7 +132,7 @@ class OperationResult:
 class _Waiter:
     """Polls the global cluster until `target` is the writer and nothing is in progress."""
 
-    def __init__(self, cfg: DrConfig, gw, region: str, clock: Clock, log: EventLog,
+    def __init__(self, cfg: DrConfig, gw: Any, region: str, clock: Clock, log: EventLog,
                  timeout: float, poll: float):
         self.cfg, self.gw, self.region, self.clock, self.log = cfg, gw, region, clock, log
         self.timeout, self.poll = timeout, poll
@@ -84,134 +141,306 @@ class _Waiter:
     def remaining(self) -> float:
         return self.timeout - (self.clock.monotonic() - self.started)
 
-    def until_writer(self, target: Member) -> GlobalClusterState | None:
+    def until(self, done: Callable[[GlobalClusterState], bool], target: Member
+              ) -> GlobalClusterState | None:
         while True:
             elapsed = self.clock.monotonic() - self.started
-            try:
-                g = self.gw.aurora(self.region).global_cluster(self.cfg.global_cluster_id)
-            except Exception as error:  # noqa: BLE001 - transient errors are retried until timeout
-                if not (is_unreachable(error) or isinstance(error, ClientError)):
-                    raise
-                self.log.warning("wait_poll_failed", region=self.region, error=str(error),
-                                 elapsed_s=round(elapsed, 1))
-                g = None
+            g = self._read(elapsed)
             if g is not None:
                 writer = g.writer
                 self.log.info("waiting", target=target.arn, global_status=g.status,
                               operation_state=g.failover_status,
                               writer=writer.arn if writer else None, elapsed_s=round(elapsed, 1),
                               timeout_s=self.timeout)
-                if writer and writer.arn == target.arn and not g.in_progress and g.status == "available":
+                if done(g):
                     return g
             if self.remaining() <= 0:
                 return None
             self.clock.sleep(min(self.poll, max(self.remaining(), 0.0)))
 
+    def until_writer(self, target: Member) -> GlobalClusterState | None:
+        return self.until(lambda g: _is_writer(g, target) and g.status == "available", target)
 
-def _refused(op: str, reasons: list[str], checks: list[Check], log: EventLog, **data) -> OperationResult:
+    def _read(self, elapsed: float) -> GlobalClusterState | None:
+        try:
+            return self.gw.aurora(self.region).global_cluster(self.cfg.global_cluster_id)  # type: ignore[no-any-return]
+        except Exception as error:
+            if not (is_unreachable(error) or isinstance(error, ClientError)):
+                raise
+            self.log.warning("wait_poll_failed", region=self.region, error=str(error),
+                             elapsed_s=round(elapsed, 1))
+            return None
+
+
+def _is_writer(g: GlobalClusterState, target: Member) -> bool:
+    return g.writer is not None and g.writer.arn == target.arn and not g.in_progress
+
+
+def _toward(g: GlobalClusterState, target: Member) -> bool:
+    return g.in_progress and g.failover_to == target.arn
+
+
+def _refused(op: str, reasons: list[str], checks: list[Check], log: EventLog, **data: Any) -> OperationResult:
     log.error("refused", operation=op, reasons=reasons)
     return OperationResult(op, "refused", exitcodes.REFUSED, reasons=reasons, checks=checks, data=data)
 
 
+def _now_iso(clock: Clock) -> str:
+    return clock.now().astimezone(_dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+# -- steps shared by every operation ----------------------------------------------------------------
+
+def send_once(op: str, api: str, region: str, request: Callable[[], None],
+              reread: Callable[[], GlobalClusterState], target: Member, clock: Clock,
+              log: EventLog, poll: float, *, failover_only: bool = False) -> tuple[str, str]:
+    """Sends a state-changing request once. Returns (outcome, detail):
+    "sent" | "in-progress" (already under way or done, e.g. after a lost response) |
+    "failed" (AWS said no) | "unknown" (no response, and the re-read could not tell)."""
+    try:
+        request()
+        return "sent", ""
+    except ClientError as error:
+        cause, lost = f"{error_code(error)}: {error}", False
+    except Exception as error:
+        if not is_unreachable(error):
+            raise
+        cause, lost = f"no response ({error})", True
+        log.error("request_outcome_unknown", operation=op, api=api, region=region, error=str(error))
+    seen = "not readable"
+    for attempt in range(3):  # AWS may take a moment to show the operation
+        try:
+            g = reread()
+        except Exception as error:
+            if not (is_unreachable(error) or isinstance(error, ClientError)):
+                raise
+            seen = f"re-read failed: {error}"
+        else:
+            under_way = _toward(g, target) and (g.data_loss_allowed or not failover_only)
+            if under_way or _is_writer(g, target):
+                log.info("already_in_progress" if not lost else "request_took_effect", operation=op,
+                         api=api, state=g.failover_status, writer=g.writer.arn if g.writer else None)
+                return "in-progress", cause
+            seen = (f"global cluster {g.status}, writer "
+                    f"{g.writer.cluster_id if g.writer else 'unknown'}, no operation toward "
+                    f"{target.cluster_id}")
+        if not lost:
+            break
+        if attempt < 2:
+            clock.sleep(min(poll, 10))
+    if not lost:
+        return "failed", cause
+    return "unknown", (f"{api} was sent to {region} but no response came back ({cause}); re-read: "
+                       f"{seen}. The request may still take effect. Re-run the same command: it "
+                       "reads the state first and waits for an operation under way instead of "
+                       "sending another")
+
+
+def ask(confirm: Confirm | None, question: str, op: str, log: EventLog) -> OperationResult | None:
+    """Refusal unless the operator confirms (interactively, or with --yes)."""
+    if confirm is not None and confirm(question):
+        log.info("confirmed", operation=op, question=question)
+        return None
+    return _refused(op, [f"not confirmed: {question} Answer 'yes' at the prompt, or pass --yes "
+                         "(required when not on a terminal)"], [], log)
+
+
+def set_gate(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, peer: str, state: str,
+             by: str, reason: str) -> Check:
+    """Writes the failback latch for `peer` in the region that watches it (never `peer`'s)."""
+    region, name = cfg.region(other(peer)), latch_name(cfg, peer)
+
+    def write() -> Check:
+        current = gw.parameters(region).latch(name)
+        if current is not None and current.state == state:
+            return Check("gate", f"failback gate {peer}", region, OK,
+                         f"{name} already {state} (since {current.since} by {current.by})",
+                         {"parameter": name, "state": state, "unchanged": True})
+        latch = Latch(state=state, since=_now_iso(clock), by=by, reason=reason)
+        gw.parameters(region).set_latch(name, latch)
+        log.warning("gate_set", parameter=name, region=region, state=state, by=by, reason=reason)
+        return Check("gate", f"failback gate {peer}", region, OK, f"{name} set to {state} by {by}",
+                     {"parameter": name, "state": state, "since": latch.since})
+    return guarded("gate", f"failback gate {peer}", region, write, None, log)
+
+
+def operator_identity(gw: Any, region: str, operator: str, log: EventLog) -> str:
+    """`operator` plus the IAM principal (regional STS), for the audit trail."""
+    try:
+        principal = gw.identity(region).caller_arn()
+    except Exception as error:
+        log.warning("identity_unknown", region=region, error=str(error))
+        return operator
+    return f"{operator} ({principal})"
+
+
 # -- planned switchover / failback ----------------------------------------------------------------
 
-def planned_switchover(cfg: DrConfig, gw, clock: Clock, log: EventLog, *, to_role: str,
+def planned_switchover(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, *, to_role: str,
                        dry_run: bool = False, timeout: float = 1800, poll: float = 15,
-                       operation: str = "switchover") -> OperationResult:
-    from_role = other(to_role)
-    target_region, source_region = cfg.region(to_role), cfg.region(from_role)
-    target_id = cfg.cluster_id(to_role)
-    log.info("start", operation=operation, to_role=to_role, target_cluster=target_id,
+                       operation: str = "switchover", confirm: Confirm | None = None,
+                       overrides: Overrides = Overrides(), operator: str = "drctl") -> OperationResult:
+    """Moves the writer to `to_role` with rds:SwitchoverGlobalCluster (no data loss).
+
+    As `failback` (to the primary) it also requires DynamoDB and S3 to have caught up from DR
+    and, once the primary writes, opens the failback gate so Route 53 returns traffic."""
+    failback = operation == "failback"
+    target_region, source_region = cfg.region(to_role), cfg.region(other(to_role))
+    log.info("start", operation=operation, to_role=to_role, target_cluster=cfg.cluster_id(to_role),
              target_region=target_region, dry_run=dry_run)
-    down: set[str] = set()
+    down = Down()
 
     g, g_check = describe_global(cfg, gw, [target_region, source_region], down, log)
     if g is None:
         code = exitcodes.UNREACHABLE if g_check.state == UNREACHABLE else exitcodes.REFUSED
         return OperationResult(operation, "refused", code, [g_check.detail], checks=[g_check])
-    target = g.member(target_id, target_region)
-    if target is None:
-        reasons = [f"{target_id} ({target_region}) is not a member of global cluster "
-                   f"{cfg.global_cluster_id}"]
-        if to_role == "primary":
-            reasons.append(REJOIN_HELP)
-        return _refused(operation, reasons, [g_check], log)
-    if cfg.cluster_arn(to_role) and cfg.cluster_arn(to_role) != target.arn:
-        return _refused(operation, [f"{to_role}_cluster_arn {cfg.cluster_arn(to_role)} does not match "
-                                    f"the member ARN {target.arn}"], [g_check], log)
-    writer = g.writer
+    target, refusal = _switchover_target(cfg, g, g_check, to_role, operation, log)
+    if refusal is not None:
+        return refusal
+    assert target is not None
 
     def finish(outcome: str, waiter: _Waiter | None = None) -> OperationResult:
-        posts = post_checks(cfg, gw, clock, log, to_role, waiter, target)
-        code = exitcodes.OK if all(c.ok for c in posts) else exitcodes.UNHEALTHY
-        log.info("done", operation=operation, outcome=outcome, exit_code=code)
-        return OperationResult(operation, outcome, code, post_checks=posts,
-                               data={"writer_region": target_region})
+        return finish_switchover(cfg, gw, clock, log, operation, to_role, target, outcome, waiter,
+                                 open_gate=failback, operator=operator, reason=overrides.reason)
 
-    if writer is not None and writer.arn == target.arn and not g.in_progress:
-        log.info("already_done", operation=operation, writer=writer.arn)
+    if _is_writer(g, target):
+        log.info("already_done", operation=operation, writer=target.arn)
         if dry_run:
-            return OperationResult(operation, "dry-run", exitcodes.OK,
-                                   plan=[f"nothing to do: {target_id} in {target_region} is already the writer"])
+            return OperationResult(operation, "dry-run", exitcodes.OK, plan=[
+                f"nothing to switch: {target.cluster_id} in {target_region} is already the writer"]
+                + (["open the failback gate (if still blocked)"] if failback else []))
         return finish("already-done")
 
-    plan = [f"call rds:SwitchoverGlobalCluster(GlobalClusterIdentifier={cfg.global_cluster_id}, "
-            f"TargetDbClusterIdentifier={target.arn}) in {target_region}",
-            f"poll describe_global_clusters every {poll:g}s until {target_id} is writer and the "
-            f"global cluster is available (timeout {timeout:g}s)",
-            f"wait (db_cluster_available) for {cfg.cluster_id(to_role)} and {cfg.cluster_id(from_role)}",
-            f"post-checks: writer in {target_region}, both clusters available, "
-            f"{to_role} health check healthy"]
-
+    plan = switchover_plan(cfg, to_role, target, poll, timeout, failback)
     if g.in_progress:
-        if g.failover_to == target.arn:
+        if _toward(g, target):
             log.info("resume_wait", operation=operation, state=g.failover_status, target=target.arn)
             if dry_run:
                 return OperationResult(operation, "dry-run", exitcodes.OK, plan=[
-                    f"a {g.failover_status} toward {target_id} is already under way: would wait for it "
-                    "(no new request)"] + plan[1:])
-            return _wait_and_finish(cfg, gw, clock, log, operation, target, target_region, timeout,
-                                    poll, finish)
+                    f"a {g.failover_status} toward {target.cluster_id} is already under way: would wait "
+                    "for it (no new request)"] + plan[1:])
+            return wait_and_finish(cfg, gw, clock, log, operation, target, target_region, timeout,
+                                   poll, finish)
         return _refused(operation, [f"another operation is in progress on {cfg.global_cluster_id}: "
                                     f"{g.failover_status} {g.failover_from} -> {g.failover_to}"],
                         [g_check], log)
 
-    checks = [g_check] + pre_checks(cfg, gw, clock, log, g, to_role, down)
-    reasons = [f"{c.component} {c.name} ({c.region}): {c.state}: {c.detail}"
-               for c in checks if not c.ok]
-    if to_role == "primary" and target.sync_status == "pending-resync":
-        reasons.append(REJOIN_HELP)
-    if reasons:
-        result = _refused(operation, reasons, checks, log)
-        if dry_run:
-            result.plan = plan
-        if all(c.state != FAIL for c in checks if not c.ok):
-            result.exit_code = exitcodes.UNREACHABLE if any(
-                c.state == UNREACHABLE for c in checks) else result.exit_code
-        return result
+    checks = [g_check] + pre_checks(cfg, gw, clock, log, g, to_role, down, failback=failback)
+    extra = [REJOIN_HELP] if to_role == contract.PRIMARY and target.sync_status == "pending-resync" else []
+    applied, refusal = judge_pre_checks(operation, checks, overrides, log, extra)
+    if refusal is not None:
+        refusal.plan = plan if dry_run else []
+        return refusal
     if dry_run:
         log.info("dry_run", operation=operation, plan=plan)
-        return OperationResult(operation, "dry-run", exitcodes.OK, plan=plan, checks=checks)
+        return OperationResult(operation, "dry-run", exitcodes.OK, plan=plan, checks=checks,
+                               overrides=applied)
+    refusal = ask(confirm, f"{operation}: move the Aurora writer to {target.cluster_id} "
+                  f"({target_region})? Writes pause for about a minute.", operation, log)
+    if refusal is not None:
+        refusal.checks, refusal.overrides = checks, applied
+        return refusal
 
-    log.info("switchover_request", global_cluster=cfg.global_cluster_id, target=target.arn,
-             region=target_region)
-    try:
-        gw.aurora(target_region).switchover(cfg.global_cluster_id, target.arn)
-    except ClientError as error:
-        # A concurrent/earlier request may have started it: if so, wait on that one.
-        again = gw.aurora(target_region).global_cluster(cfg.global_cluster_id)
-        if not (again.in_progress and again.failover_to == target.arn):
-            log.error("switchover_failed", error=str(error), code=error_code(error))
-            return OperationResult(operation, "failed", exitcodes.FAILED,
-                                   [f"SwitchoverGlobalCluster failed: {error}"], checks=checks)
-        log.info("already_in_progress", error_code=error_code(error))
-    result = _wait_and_finish(cfg, gw, clock, log, operation, target, target_region, timeout, poll,
-                              finish)
-    result.checks = checks
+    result = request_switchover(cfg, gw, clock, log, operation, target, target_region, timeout,
+                                poll, finish)
+    result.checks, result.overrides = checks, applied
     return result
 
 
-def _wait_and_finish(cfg, gw, clock, log, operation, target, region, timeout, poll, finish):
+def judge_pre_checks(op: str, checks: list[Check], overrides: Overrides, log: EventLog,
+                     extra: list[str] | None = None, **data: Any
+                     ) -> tuple[list[dict[str, str]], OperationResult | None]:
+    """Applies the overrides; a refusal listing every failed check (exit 3 when all of them
+    failed only because a region could not be reached), or None to proceed."""
+    applied, problems = overrides.apply(op, checks, log)
+    failed = [c for c in checks if not c.ok]
+    reasons = problems + [f"{c.id} ({c.region}): {c.state}: {c.detail}" for c in failed] + (extra or [])
+    if not reasons:
+        return applied, None
+    result = _refused(op, reasons + [
+        "to proceed anyway after review: --override CHECK --reason TEXT (audited)"], checks, log, **data)
+    result.overrides = applied
+    if failed and not problems and not extra and all(c.state == UNREACHABLE for c in failed):
+        result.exit_code = exitcodes.UNREACHABLE
+    return applied, result
+
+
+def finish_switchover(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, operation: str,
+                      to_role: str, target: Member, outcome: str, waiter: _Waiter | None, *,
+                      open_gate: bool, operator: str, reason: str) -> OperationResult:
+    """Post-checks; for failback, then opens the gate (the primary writes again)."""
+    posts = post_checks(cfg, gw, log, to_role, waiter, target)
+    data: dict[str, Any] = {"writer_region": cfg.region(to_role)}
+    if open_gate:
+        watcher = cfg.region(other(to_role))
+        by = operator_identity(gw, watcher, operator, log)
+        posts.append(set_gate(cfg, gw, clock, log, to_role, contract.FAILBACK_OPEN, by,
+                              reason or f"drctl failback: {to_role} is the writer again and "
+                              "replication from DR caught up"))
+        data["gate"] = (f"failback gate {latch_name(cfg, to_role)} ({watcher}) open: Route 53 "
+                        f"returns traffic to the {to_role} region once the alarm "
+                        f"{cfg.names.alarm(contract.ALARM_FAILBACK_BLOCKED, to_role)} clears, "
+                        f"{GATE_CLEAR_NOTE}; watch with `drctl status`")
+    code = exitcodes.OK if all(c.ok for c in posts) else exitcodes.UNHEALTHY
+    log.info("done", operation=operation, outcome=outcome, exit_code=code)
+    return OperationResult(operation, outcome, code, post_checks=posts, data=data)
+
+
+def _switchover_target(cfg: DrConfig, g: GlobalClusterState, g_check: Check, to_role: str,
+                       operation: str, log: EventLog) -> tuple[Member | None, OperationResult | None]:
+    target_id, target_region = cfg.cluster_id(to_role), cfg.region(to_role)
+    target = g.member(target_id, target_region)
+    if target is None:
+        reasons = [f"{target_id} ({target_region}) is not a member of global cluster "
+                   f"{cfg.global_cluster_id}"]
+        if to_role == contract.PRIMARY:
+            reasons.append(REJOIN_HELP)
+        return None, _refused(operation, reasons, [g_check], log)
+    arn = cfg.cluster_arn(to_role)
+    if arn and arn != target.arn:
+        return None, _refused(operation, [f"{to_role}_cluster_arn {arn} does not match the member "
+                                          f"ARN {target.arn}"], [g_check], log)
+    return target, None
+
+
+def switchover_plan(cfg: DrConfig, to_role: str, target: Member, poll: float, timeout: float,
+                    failback: bool) -> list[str]:
+    region = cfg.region(to_role)
+    plan = [f"ask for confirmation (or --yes), then call rds:SwitchoverGlobalCluster("
+            f"GlobalClusterIdentifier={cfg.global_cluster_id}, TargetDbClusterIdentifier={target.arn}) "
+            f"in {region}, once",
+            f"poll describe_global_clusters every {poll:g}s until {target.cluster_id} is writer and the "
+            f"global cluster is available (timeout {timeout:g}s)",
+            f"wait (db_cluster_available) for {cfg.cluster_id(to_role)} and {cfg.cluster_id(other(to_role))}",
+            f"post-checks: writer in {region}, both clusters available, {to_role} health check healthy"]
+    if failback:
+        plan.append(f"open the failback gate: ssm:PutParameter {latch_name(cfg, to_role)} = "
+                    f"{{\"state\": \"{contract.FAILBACK_OPEN}\", ...}} in {cfg.region(other(to_role))}; "
+                    f"Route 53 returns traffic to {region} when the gate alarm clears ({GATE_CLEAR_NOTE})")
+    return plan
+
+
+def request_switchover(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, operation: str,
+                       target: Member, region: str, timeout: float, poll: float,
+                       finish: Callable[[str, _Waiter | None], OperationResult]) -> OperationResult:
+    log.info("switchover_request", global_cluster=cfg.global_cluster_id, target=target.arn, region=region)
+    aurora = gw.aurora(region)
+    outcome, detail = send_once(
+        operation, "SwitchoverGlobalCluster", region,
+        lambda: aurora.switchover(cfg.global_cluster_id, target.arn),
+        lambda: aurora.global_cluster(cfg.global_cluster_id), target, clock, log, poll)
+    if outcome == "failed":
+        log.error("switchover_failed", error=detail)
+        return OperationResult(operation, "failed", exitcodes.FAILED,
+                               [f"SwitchoverGlobalCluster failed: {detail}"])
+    if outcome == "unknown":
+        return OperationResult(operation, "unknown", exitcodes.UNKNOWN, [detail])
+    return wait_and_finish(cfg, gw, clock, log, operation, target, region, timeout, poll, finish)
+
+
+def wait_and_finish(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, operation: str,
+                    target: Member, region: str, timeout: float, poll: float,
+                    finish: Callable[[str, _Waiter | None], OperationResult]) -> OperationResult:
     waiter = _Waiter(cfg, gw, region, clock, log, timeout, poll)
     if waiter.until_writer(target) is None:
         log.error("timeout", operation=operation, timeout_s=timeout)
@@ -221,35 +450,75 @@ def _wait_and_finish(cfg, gw, clock, log, operation, target, region, timeout, po
     return finish("completed", waiter)
 
 
-def pre_checks(cfg: DrConfig, gw, clock: Clock, log: EventLog, g: GlobalClusterState,
-               to_role: str, down: set[str]) -> list[Check]:
+def pre_checks(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, g: GlobalClusterState,
+               to_role: str, down: Down, *, failback: bool = False) -> list[Check]:
+    """What must hold before the writer moves to `to_role` (the current secondary)."""
+    source = other(to_role)
     checks = []
     if g.writer is None:
         checks.append(Check("aurora", "writer", "-", FAIL, "global cluster has no single writer"))
-    for role in ("primary", "dr"):
+    writer = cfg.role_of_region(g.writer.region) if g.writer else None
+    for role in contract.ROLES:
         checks.append(guarded("aurora", f"{role} cluster", cfg.region(role),
-                              lambda role=role: cluster_check(cfg, gw, role), down, log))
-    # the target is the current secondary: its lag is what a switchover must drain
+                              partial(cluster_check, cfg, gw, role), down, log))
+    # the target is the current secondary: its RPO lag is what a switchover must drain
     checks.append(guarded("aurora", "replication lag", cfg.region(to_role),
                           lambda: lag_check(cfg, gw, to_role, clock, missing_state=FAIL), down, log))
     checks.append(guarded("route53", f"{to_role} health check", cfg.region(to_role),
                           lambda: health_check(cfg, gw, to_role), None, log))
-    for role in ("primary", "dr"):
+    if failback:  # writes accepted in DR while it served must have reached the primary
+        dr_region = cfg.region(source)
+        for table in cfg.tables:
+            checks.append(guarded("dynamodb", f"replica {table}", dr_region,
+                                  partial(table_check, cfg, gw, source, table), down, log))
+            name = f"ddb latency {source}->{to_role} {table}"
+
+            def latency(table: str = table, name: str = name) -> Check:
+                return _named(ddb_latency_check(cfg, gw, source, clock, table), name)
+            checks.append(guarded("dynamodb", name, dr_region, latency, down, log))
+        checks += _s3_caught_up(cfg, gw, clock, log, source, down)
+    for role in contract.ROLES:
         checks.append(guarded("alarms", f"{role} alarms", cfg.region(role),
-                              lambda role=role: alarm_check(cfg, gw, role), down, log))
+                              partial(alarm_check, cfg, gw, role, writer,
+                                      failback_to=to_role if failback else None), down, log))
     for c in checks:
-        log.info("pre_check", component=c.component, check=c.name, region=c.region, state=c.state,
-                 detail=c.detail)
+        log.info("pre_check", check=c.id, region=c.region, state=c.state, detail=c.detail)
     return checks
 
 
-def post_checks(cfg: DrConfig, gw, clock: Clock, log: EventLog, to_role: str,
-                waiter: _Waiter | None, target: Member) -> list[Check]:
+def _named(check: Check, name: str) -> Check:
+    check.name = name
+    return check
+
+
+def _s3_caught_up(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, source: str,
+                  down: Down) -> list[Check]:
+    region = cfg.region(source)
+    holder: dict[str, str | None] = {}
+
+    def rules() -> Check:
+        check, holder["rule"] = s3_rules_check(cfg, gw, source)
+        return check
+    checks = [guarded("s3", f"replication {source}->{other(source)}", region, rules, down, log)]
+    rule = holder.get("rule")
+    if rule:
+        def metrics() -> Check:
+            c = s3_metrics_check(cfg, gw, source, rule, clock)
+            pending = c.data.get("pending_operations")
+            if pending:
+                c.state, c.detail = FAIL, f"{pending:.0f} operations still pending replication; {c.detail}"
+            return c
+        checks.append(guarded("s3", f"s3 metrics {source}->{other(source)}", region, metrics, down, log))
+    return checks
+
+
+def post_checks(cfg: DrConfig, gw: Any, log: EventLog, to_role: str, waiter: _Waiter | None,
+                target: Member) -> list[Check]:
     region = cfg.region(to_role)
     checks: list[Check] = []
     remaining = max(waiter.remaining(), 60) if waiter else 60
     for role in (to_role, other(to_role)):
-        def wait_available(role=role) -> Check:
+        def wait_available(role: str = role) -> Check:
             gw.aurora(cfg.region(role)).wait_cluster_available(cfg.cluster_id(role), remaining)
             return cluster_check(cfg, gw, role)
         checks.append(guarded("aurora", f"{role} cluster", cfg.region(role), wait_available, None, log))
@@ -274,17 +543,18 @@ def post_checks(cfg: DrConfig, gw, clock: Clock, log: EventLog, to_role: str,
     checks.append(guarded("route53", f"{to_role} health check", region,
                           lambda: health_check(cfg, gw, to_role), None, log))
     for c in checks:
-        log.info("post_check", component=c.component, check=c.name, region=c.region, state=c.state,
-                 detail=c.detail)
+        log.info("post_check", check=c.id, region=c.region, state=c.state, detail=c.detail)
     return checks
 
 
 # -- unplanned failover: DR region only -------------------------------------------------------------
 
-def failover(cfg: DrConfig, gw, clock: Clock, log: EventLog, *, confirm_data_loss: bool,
-             dry_run: bool = False, timeout: float = 1800, poll: float = 15) -> OperationResult:
+def failover(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, *, confirm_data_loss: bool,
+             dry_run: bool = False, timeout: float = 1800, poll: float = 15,
+             overrides: Overrides = Overrides(), operator: str = "drctl",
+             escalate_after: float = 120) -> OperationResult:
     """Promotes the DR cluster with AllowDataLoss. Every call goes to the DR region only."""
-    op, region, dr_id = "failover", cfg.dr_region, cfg.dr_cluster_id
+    op, region, dr_id = "failover", cfg.region(contract.DR), cfg.cluster_id(contract.DR)
     log.info("start", operation=op, target_cluster=dr_id, region=region, dry_run=dry_run,
              confirm_data_loss=confirm_data_loss)
     if not confirm_data_loss and not dry_run:
@@ -293,115 +563,245 @@ def failover(cfg: DrConfig, gw, clock: Clock, log: EventLog, *, confirm_data_los
             "re-run with --confirm-data-loss to proceed (or --dry-run to see the plan and last lag). "
             "If the primary region is healthy use `drctl switchover` (no data loss) instead"], [], log)
 
-    aurora = gw.aurora(region)
-    holder: dict[str, GlobalClusterState] = {}
-
-    def read() -> Check:
-        holder["g"] = aurora.global_cluster(cfg.global_cluster_id)
-        return Check("aurora", "global cluster", region, OK, holder["g"].status)
-    read_check = guarded("aurora", "global cluster", region, read, None, log)
-    if "g" not in holder:
+    g, read_check = _read_from(cfg, gw, region, log)
+    if g is None:
         code = exitcodes.UNREACHABLE if read_check.state == UNREACHABLE else exitcodes.REFUSED
         log.error("refused", operation=op, reasons=[read_check.detail])
         return OperationResult(op, "refused", code, [read_check.detail], checks=[read_check])
-    g = holder["g"]
     target = g.member(dr_id, region)
     if target is None:
         return _refused(op, [f"{dr_id} ({region}) is not a member of global cluster "
                              f"{cfg.global_cluster_id}; nothing to fail over to"], [], log)
-    data: dict[str, Any] = {"next_steps": _failover_next_steps(cfg)}
+    data: dict[str, Any] = {"next_steps": failover_next_steps(cfg)}
+    by = operator
 
     def finish(outcome: str, waiter: _Waiter | None = None) -> OperationResult:
-        posts = []
-        remaining = max(waiter.remaining(), 60) if waiter else 60
-
-        def available() -> Check:
-            aurora.wait_cluster_available(dr_id, remaining)
-            return cluster_check(cfg, gw, "dr")
-        posts.append(guarded("aurora", "dr cluster", region, available, None, log))
-
-        def writer_check() -> Check:
-            now = aurora.global_cluster(cfg.global_cluster_id)
-            ok = now.writer is not None and now.writer.arn == target.arn
-            return Check("aurora", "writer", region, OK if ok else FAIL,
-                         f"{dr_id} is the writer" if ok else
-                         f"writer is {now.writer.arn if now.writer else 'unknown'}")
-        posts.append(guarded("aurora", "writer", region, writer_check, None, log))
-        for c in posts:
-            log.info("post_check", component=c.component, check=c.name, region=c.region,
-                     state=c.state, detail=c.detail)
+        posts = failover_post_checks(cfg, gw, log, target, waiter)
+        if not dry_run:
+            posts.append(close_gate(cfg, gw, clock, log, by, overrides.reason))
         code = exitcodes.OK if all(c.ok for c in posts) else exitcodes.UNHEALTHY
         log.info("done", operation=op, outcome=outcome, exit_code=code)
         return OperationResult(op, outcome, code, post_checks=posts, data=data)
 
-    if g.writer is not None and g.writer.arn == target.arn and not g.in_progress:
+    if _is_writer(g, target):
         log.info("already_done", operation=op, writer=target.arn)
         if dry_run:
             return OperationResult(op, "dry-run", exitcodes.OK,
                                    plan=[f"nothing to do: {dr_id} is already the writer"], data=data)
+        by = operator_identity(gw, region, operator, log)
         return finish("already-done")
     if g.in_progress:
-        if g.failover_to == target.arn:
-            log.info("resume_wait", operation=op, state=g.failover_status)
-            if dry_run:
-                return OperationResult(op, "dry-run", exitcodes.OK, plan=[
-                    f"a {g.failover_status} toward {dr_id} is already under way: would wait for it"])
-            return _wait_and_finish(cfg, gw, clock, log, op, target, region, timeout, poll, finish)
-        return _refused(op, [f"another operation is in progress: {g.failover_status} "
-                             f"{g.failover_from} -> {g.failover_to}"], [], log)
+        return _in_progress(cfg, gw, clock, log, g, target, data, finish, dry_run=dry_run,
+                            timeout=timeout, poll=poll, escalate_after=escalate_after)
 
-    checks = [guarded("aurora", "dr cluster", region, lambda: cluster_check(cfg, gw, "dr"), None, log)]
-    lag = guarded("aurora", "last replication lag", region,
-                  lambda: lag_check(cfg, gw, "dr", clock, minutes=180), None, log)
-    lag.name = "last replication lag"
-    lag.state = OK if lag.state in (OK, FAIL) else lag.state  # informational here: it is the loss estimate
-    checks.append(lag)
-    lag_ms = lag.data.get("lag_ms")
-    data["last_lag_ms"] = lag_ms
-    data["last_lag_at"] = lag.data.get("at")
-    data["possible_data_loss"] = (
-        f"up to ~{lag_ms:.0f} ms of writes committed on the primary before the outage (last "
-        f"AuroraGlobalDBReplicationLag {lag_ms:.0f} ms at {lag.data['at']:%Y-%m-%d %H:%M:%S}Z); "
-        "lag may have grown after that datapoint" if lag_ms is not None else
-        "unknown: no AuroraGlobalDBReplicationLag datapoint in the DR region in the last 3 h")
-    log.warning("possible_data_loss", last_lag_ms=lag_ms, at=data["last_lag_at"])
-    if cfg.alarm_name_prefix:
-        checks.append(guarded("alarms", "dr alarms", region, lambda: alarm_check(cfg, gw, "dr"),
-                              None, log))
-    if checks[0].state != OK:
-        return _refused(op, [f"DR cluster not ready: {checks[0].detail}"], checks, log, **data)
-
-    plan = [f"call rds:FailoverGlobalCluster(GlobalClusterIdentifier={cfg.global_cluster_id}, "
-            f"TargetDbClusterIdentifier={target.arn}, AllowDataLoss=True) in {region}",
-            f"poll describe_global_clusters in {region} until {dr_id} is the writer (timeout {timeout:g}s)",
-            f"wait (db_cluster_available) for {dr_id}",
-            f"no API call is made to the primary region ({cfg.primary_region or 'unknown'})"]
+    checks = failover_pre_checks(cfg, gw, clock, log, data)
+    plan = failover_plan(cfg, target, timeout)
+    applied, refusal = judge_pre_checks(op, checks, overrides, log, **data)
+    if refusal is not None:
+        refusal.plan = plan if dry_run else []
+        return refusal
     if dry_run:
-        return OperationResult(op, "dry-run", exitcodes.OK, plan=plan, checks=checks, data=data)
+        return OperationResult(op, "dry-run", exitcodes.OK, plan=plan, checks=checks, data=data,
+                               overrides=applied)
 
-    log.warning("failover_request", global_cluster=cfg.global_cluster_id, target=target.arn,
-                region=region, allow_data_loss=True)
-    try:
-        aurora.failover(cfg.global_cluster_id, target.arn)
-    except ClientError as error:
-        again = aurora.global_cluster(cfg.global_cluster_id)
-        if not (again.in_progress and again.failover_to == target.arn):
-            log.error("failover_failed", error=str(error))
-            return OperationResult(op, "failed", exitcodes.FAILED,
-                                   [f"FailoverGlobalCluster failed: {error}"], checks=checks, data=data)
-    result = _wait_and_finish(cfg, gw, clock, log, op, target, region, timeout, poll, finish)
-    result.checks = checks
+    by = operator_identity(gw, region, operator, log)
+    gate = close_gate(cfg, gw, clock, log, by, overrides.reason)
+    result = request_failover(cfg, gw, clock, log, target, timeout, poll, finish)
+    result.checks, result.overrides = checks + [gate], applied
     result.data = {**data, **result.data}
     return result
 
 
-def _failover_next_steps(cfg: DrConfig) -> list[str]:
+def _read_from(cfg: DrConfig, gw: Any, region: str, log: EventLog
+               ) -> tuple[GlobalClusterState | None, Check]:
+    holder: dict[str, GlobalClusterState] = {}
+
+    def read() -> Check:
+        holder["g"] = gw.aurora(region).global_cluster(cfg.global_cluster_id)
+        return Check("aurora", "global cluster", region, OK, holder["g"].status)
+    check = guarded("aurora", "global cluster", region, read, None, log)
+    return holder.get("g"), check
+
+
+def _in_progress(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, g: GlobalClusterState,
+                 target: Member, data: dict[str, Any],
+                 finish: Callable[[str, _Waiter | None], OperationResult], *, dry_run: bool,
+                 timeout: float, poll: float, escalate_after: float) -> OperationResult:
+    """An operation is under way: a failover toward DR is waited on; a SWITCHOVER toward DR
+    (the primary died during it) is given `escalate_after` seconds, then escalated to a
+    failover; anything else refuses."""
+    op, region = "failover", cfg.region(contract.DR)
+    if not _toward(g, target):
+        return _refused(op, [f"another operation is in progress: {g.failover_status} "
+                             f"{g.failover_from} -> {g.failover_to}"], [], log)
+    if g.data_loss_allowed is not False:
+        log.info("resume_wait", operation=op, state=g.failover_status)
+        if dry_run:
+            return OperationResult(op, "dry-run", exitcodes.OK, plan=[
+                f"a failover ({g.failover_status}) toward {target.cluster_id} is already under way: "
+                "would wait for it"], data=data)
+        return wait_and_finish(cfg, gw, clock, log, op, target, region, timeout, poll, finish)
+    plan = [f"a switchover toward {target.cluster_id} is under way ({g.failover_status}); wait up to "
+            f"{escalate_after:g}s for it to finish, then escalate: rds:FailoverGlobalCluster("
+            f"AllowDataLoss=True) in {region}"]
+    if dry_run:
+        return OperationResult(op, "dry-run", exitcodes.OK, plan=plan, data=data)
+    log.warning("switchover_in_progress", state=g.failover_status, escalate_after_s=escalate_after)
+    waiter = _Waiter(cfg, gw, region, clock, log, escalate_after, min(poll, escalate_after))
+    if waiter.until_writer(target) is not None:
+        return finish("completed", waiter)
+    log.warning("escalate", reason=f"switchover toward {target.cluster_id} not finished after "
+                f"{escalate_after:g}s (primary unreachable?): failing over with data loss allowed")
+    data["escalated"] = (f"switchover stuck for {escalate_after:g}s; escalated to a failover "
+                         "(AllowDataLoss): writes not yet replicated may be lost")
+    return request_failover(cfg, gw, clock, log, target, timeout, poll, finish, escalation=True)
+
+
+def failover_pre_checks(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog,
+                        data: dict[str, Any]) -> list[Check]:
+    """DR cluster ready; the RPO estimate (informational); evidence the primary is down."""
+    region = cfg.region(contract.DR)
+    checks = [guarded("aurora", "dr cluster", region,
+                      lambda: cluster_check(cfg, gw, contract.DR), None, log)]
+    rpo = rpo_estimate(cfg, gw, clock, log)
+    data.update({k: v for k, v in rpo.data.items() if k in ("lag_ms", "age_s", "at")})
+    data["last_lag_ms"], data["possible_data_loss"] = rpo.data.get("lag_ms"), rpo.detail
+    checks.append(rpo)
+    reach = guarded("failover", "primary unreachable", region,
+                    lambda: primary_unreachable_check(cfg, gw), None, log)
+    data["primary_reachability"] = reach.detail
+    checks.append(reach)
+    if cfg.alarm_name_prefix:
+        checks.append(guarded("alarms", "dr alarms", region,
+                              lambda: _informational(alarm_check(cfg, gw, contract.DR, contract.PRIMARY)),
+                              None, log))
+    for c in checks:
+        log.info("pre_check", check=c.id, region=c.region, state=c.state, detail=c.detail)
+    return checks
+
+
+def _informational(check: Check) -> Check:
+    if check.state == FAIL:
+        check.state = WARN
+    return check
+
+
+def rpo_estimate(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog) -> Check:
+    """The last AuroraGlobalDBRPOLag of the DR cluster and how old it is: the loss estimate."""
+    region = cfg.region(contract.DR)
+    lag = guarded("aurora", "rpo estimate", region,
+                  lambda: lag_check(cfg, gw, contract.DR, clock, minutes=180), None, log)
+    lag.name = "rpo estimate"
+    value, age, at = lag.data.get("lag_ms"), lag.data.get("age_s"), lag.data.get("at")
+    if lag.state == UNREACHABLE:
+        return lag
+    if value is None:
+        lag.state, lag.detail = WARN, (f"unknown: no {RPO_LAG_NAME} datapoint for "
+                                       f"{cfg.cluster_id(contract.DR)} in the last 3 h")
+    else:
+        lag.state = OK if age is not None and age <= 300 else WARN
+        lag.detail = (f"writes committed on the primary in roughly the last {value:.0f} ms before "
+                      f"{at:%Y-%m-%d %H:%M:%S}Z may be missing in DR ({RPO_LAG_NAME} {value:.0f} ms; "
+                      f"datapoint {age:.0f} s old"
+                      + ("; the lag may have grown since: treat as a lower bound)" if age and age > 60
+                         else ")"))
+    log.warning("possible_data_loss", last_lag_ms=value, age_s=age, at=at)
+    return lag
+
+
+def primary_unreachable_check(cfg: DrConfig, gw: Any) -> Check:
+    """Evidence from the DR region only: its probe's peer-unreachable alarm."""
+    region = cfg.region(contract.DR)
+    name = cfg.names.alarm(contract.ALARM_PEER_UNREACHABLE, contract.DR)
+    state = alarm_state(gw, region, name)
+    if state == "ALARM":
+        return Check("failover", "primary unreachable", region, OK,
+                     f"confirmed: the DR region's probe cannot reach the primary ({name} in ALARM)")
+    if state == "OK":
+        return Check("failover", "primary unreachable", region, FAIL,
+                     f"the DR region's probe still reaches the primary ({name} is OK): if the primary "
+                     "can serve, use `drctl switchover` (no data loss); if it answers but cannot "
+                     "serve (e.g. its database is impaired) use --override failover:primary-unreachable "
+                     "--reason TEXT")
+    return Check("failover", "primary unreachable", region, WARN,
+                 f"cannot confirm: {name} is {state or 'missing'}; proceeding because "
+                 "--confirm-data-loss was given (drctl does not call the primary region)")
+
+
+def failover_plan(cfg: DrConfig, target: Member, timeout: float) -> list[str]:
+    region = cfg.region(contract.DR)
+    return [f"set the failback gate: ssm:PutParameter {latch_name(cfg, contract.PRIMARY)} = "
+            f"{{\"state\": \"{contract.FAILBACK_BLOCKED}\", ...}} in {region} (traffic stays off the "
+            "primary region after it recovers, until `drctl failback`)",
+            f"call rds:FailoverGlobalCluster(GlobalClusterIdentifier={cfg.global_cluster_id}, "
+            f"TargetDbClusterIdentifier={target.arn}, AllowDataLoss=True) in {region}, once",
+            f"poll describe_global_clusters in {region} until {target.cluster_id} is the writer "
+            f"(timeout {timeout:g}s)",
+            f"wait (db_cluster_available) for {target.cluster_id}",
+            f"no API call is made to the primary region ({cfg.primary_region or 'unknown'})"]
+
+
+def close_gate(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, by: str, reason: str) -> Check:
+    return set_gate(cfg, gw, clock, log, contract.PRIMARY, contract.FAILBACK_BLOCKED, by,
+                    reason or "drctl failover: primary region failed over")
+
+
+def request_failover(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, target: Member,
+                     timeout: float, poll: float,
+                     finish: Callable[[str, _Waiter | None], OperationResult], *,
+                     escalation: bool = False) -> OperationResult:
+    """FailoverGlobalCluster(AllowDataLoss) once. As an escalation, a switchover still under
+    way does not count as success: AWS refusing the failover is reported, not waited on."""
+    op, region = "failover", cfg.region(contract.DR)
+    aurora = gw.aurora(region)
+    log.warning("failover_request", global_cluster=cfg.global_cluster_id, target=target.arn,
+                region=region, allow_data_loss=True)
+    outcome, detail = send_once(
+        op, "FailoverGlobalCluster", region,
+        lambda: aurora.failover(cfg.global_cluster_id, target.arn),
+        lambda: aurora.global_cluster(cfg.global_cluster_id), target, clock, log, poll,
+        failover_only=escalation)
+    if outcome == "failed":
+        log.error("failover_failed", error=detail)
+        return OperationResult(op, "failed", exitcodes.FAILED, [f"FailoverGlobalCluster failed: {detail}"])
+    if outcome == "unknown":
+        return OperationResult(op, "unknown", exitcodes.UNKNOWN, [detail])
+    return wait_and_finish(cfg, gw, clock, log, op, target, region, timeout, poll, finish)
+
+
+def failover_post_checks(cfg: DrConfig, gw: Any, log: EventLog, target: Member,
+                         waiter: _Waiter | None) -> list[Check]:
+    region, dr_id = cfg.region(contract.DR), cfg.cluster_id(contract.DR)
+    aurora = gw.aurora(region)
+    remaining = max(waiter.remaining(), 60) if waiter else 60
+
+    def available() -> Check:
+        aurora.wait_cluster_available(dr_id, remaining)
+        return cluster_check(cfg, gw, contract.DR)
+
+    def writer_check() -> Check:
+        now = aurora.global_cluster(cfg.global_cluster_id)
+        ok = now.writer is not None and now.writer.arn == target.arn
+        return Check("aurora", "writer", region, OK if ok else FAIL,
+                     f"{dr_id} is the writer" if ok else
+                     f"writer is {now.writer.arn if now.writer else 'unknown'}")
+    posts = [guarded("aurora", "dr cluster", region, available, None, log),
+             guarded("aurora", "writer", region, writer_check, None, log)]
+    for c in posts:
+        log.info("post_check", check=c.id, region=c.region, state=c.state, detail=c.detail)
+    return posts
+
+
+def failover_next_steps(cfg: DrConfig) -> list[str]:
     return [
-        "Route 53 already sends API traffic to the SECONDARY (DR) record on its own once the primary "
-        "health check fails; nothing to change in DNS",
+        "STOP APPLICATION WRITES in the primary region if anything there can still write "
+        "(batch jobs, consoles): they would diverge from the new writer",
+        "Route 53 sends API traffic to the SECONDARY (DR) record on its own once the primary "
+        "health check fails; the failback gate keeps it there after the primary recovers",
         f"applications in {cfg.dr_region} write through the DR cluster endpoint "
         f"{cfg.dr_aurora_endpoint or '(dr_aurora_endpoint)'} or the global writer endpoint",
         "run `drctl status` (expect the primary region to show UNREACHABLE until it recovers)",
-        "when the primary region is back and its cluster has rejoined as a secondary, "
-        "run `drctl failback --dry-run`, then `drctl failback`",
+        "when the primary region answers again: `drctl lost-writes` (preserve the old primary's "
+        "unreplicated writes and see what to reconcile), then `drctl rejoin --dry-run`",
+        "once the old primary replicates again: `drctl failback --dry-run`, then `drctl failback`",
     ]

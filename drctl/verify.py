@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import uuid as _uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from functools import partial
+from typing import Any
 
 from drctl import exitcodes
 from drctl.clock import Clock
 from drctl.config import DrConfig, other
-from drctl.gateways import is_unreachable
+from drctl.gateways import TableState, is_unreachable
 from drctl.log import EventLog
 
 CANARY_ITEM_PREFIX = "drctl-canary-"
@@ -71,15 +73,15 @@ class VerifyResult:
         return "\n".join(lines)
 
 
-def _canary_key(table_state, canary_id: str, ts_ms: int) -> dict[str, Any]:
-    key = {}
+def _canary_key(table_state: TableState, canary_id: str, ts_ms: int) -> dict[str, Any]:
+    key: dict[str, Any] = {}
     for attr, _kind in table_state.key_schema.items():
         kind = table_state.attribute_types.get(attr, "S")
         key[attr] = ts_ms if kind == "N" else canary_id
     return key or {"transactionId": canary_id, "timestamp": ts_ms}
 
 
-def verify(cfg: DrConfig, gw, clock: Clock, log: EventLog, *, source_role: str = "primary",
+def verify(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, *, source_role: str = "primary",
            timeout: float = 120, poll: float = 1.0,
            new_id: Callable[[], str] = lambda: str(_uuid.uuid4())) -> VerifyResult:
     target_role = other(source_role)
@@ -87,7 +89,7 @@ def verify(cfg: DrConfig, gw, clock: Clock, log: EventLog, *, source_role: str =
     uid = new_id()
     canary_id = f"{CANARY_ITEM_PREFIX}{uid}"
     object_key = f"{CANARY_OBJECT_PREFIX}{uid}.txt"
-    table = cfg.dynamodb_table_name
+    table = str(cfg.dynamodb_table_name)
     src_bucket, dst_bucket = cfg.bucket(source_role), cfg.bucket(target_role)
     result = VerifyResult(src, dst, canary_id)
     ddb, s3 = Probe("dynamodb"), Probe("s3")
@@ -126,7 +128,7 @@ def verify(cfg: DrConfig, gw, clock: Clock, log: EventLog, *, source_role: str =
                 break
             clock.sleep(poll)
         result.exit_code = exitcodes.OK if ddb.replicated and s3.replicated else exitcodes.UNHEALTHY
-    except Exception as error:  # noqa: BLE001 - reported; cleanup still runs below
+    except Exception as error:
         result.error = str(error)
         result.exit_code = exitcodes.UNREACHABLE if is_unreachable(error) else exitcodes.FAILED
         log.error("verify_error", error=str(error))
@@ -140,24 +142,23 @@ def verify(cfg: DrConfig, gw, clock: Clock, log: EventLog, *, source_role: str =
     return result
 
 
-def _cleanup(gw, log: EventLog, result: VerifyResult, table: str, key, object_key: str,
-             buckets: dict[str, str], item_written: bool, object_written: bool) -> None:
+def _cleanup(gw: Any, log: EventLog, result: VerifyResult, table: str,
+             key: dict[str, Any] | None, object_key: str, buckets: dict[str, str],
+             item_written: bool, object_written: bool) -> None:
     """Deletes the canaries in both regions; each step is independent and logged."""
-    steps = []
+    steps: list[tuple[str, Callable[[], object]]] = []
     if item_written and key is not None:
         for region in buckets:  # delete in both: a late replica must not survive
-            steps.append((f"dynamodb {table} {region}",
-                          lambda region=region: gw.dynamo(region).delete_item(table, key)))
+            steps.append((f"dynamodb {table} {region}", partial(_delete_item, gw, region, table, key)))
     if object_written:
         for region, bucket in buckets.items():
             steps.append((f"s3 {bucket}/{object_key}",
-                          lambda region=region, bucket=bucket:
-                          gw.s3(region).delete_all_versions(bucket, object_key)))
+                          partial(_delete_object, gw, region, bucket, object_key)))
     for what, step in steps:
         try:
             step()
             log.info("canary_deleted", target=what)
-        except Exception as error:  # noqa: BLE001 - keep cleaning the rest
+        except Exception as error:
             result.cleanup_errors.append(f"{what}: {error}")
             log.error("canary_cleanup_failed", target=what, error=str(error))
     for p in result.probes:
@@ -166,3 +167,11 @@ def _cleanup(gw, log: EventLog, result: VerifyResult, table: str, key, object_ke
                         hint="the canary may still replicate after cleanup; items with transactionId "
                              f"{CANARY_ITEM_PREFIX}* and objects under {CANARY_OBJECT_PREFIX} are "
                              "safe to delete")
+
+
+def _delete_item(gw: Any, region: str, table: str, key: dict[str, Any]) -> None:
+    gw.dynamo(region).delete_item(table, key)
+
+
+def _delete_object(gw: Any, region: str, bucket: str, key: str) -> int:
+    return int(gw.s3(region).delete_all_versions(bucket, key))

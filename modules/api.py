@@ -1,35 +1,62 @@
 """Payment API: a regional REST API (API Gateway v1) per region in front of that region's functions.
 
-Inputs: settings, names, the region pair, each region's key and `RegionalCompute`.
+Inputs: settings, names, the region pair, each region's key and `RegionalCompute`; per region,
+optionally (keyword-only): the authorizer `ServiceFunction`, the ARN patterns of the peer
+probe roles allowed to call `GET /probe`, and whether the execute-api endpoint is disabled.
 Outputs: `Api.regional[role]` (`RegionalApi`: `rest_api`, `stage`, `invoke_url`,
-`execute_api_host`, `access_logs`).
+`access_logs`, `execution_logs`, `authorizer`, `gateway_responses`, metric helpers).
 
-Routes: `POST /validate` -> validator, `GET /health` -> health check (AWS_PROXY), stage `prod`.
-Decisions a reviewer should know about:
-- Both routes are unauthenticated at API Gateway (`NONE`), deliberately: SigV4 (`AWS_IAM`)
-  binds every signature to one region, so after a DNS failover every signed request would
-  reach the other region's API and be rejected (403) until each client re-signs for it: the
-  auth would break exactly the failover this platform exists for. Callers are protected by
-  strict validation, idempotency, stage throttling; an authorizer that is region-independent
-  (JWT/Lambda authorizer, or mTLS on the custom domain) plus WAF is a tracked gap (README).
-  `GET /health` must stay open in any case: Route 53 health checkers cannot authenticate.
-- The deployment's `triggers` hash every route, method, integration, validator and model id,
-  with `create_before_destroy`: any change there redeploys, and the stage never points at a
-  deleted deployment.
-- Access logs are JSON, KMS-encrypted and retained per settings. API Gateway writes them
-  through the account-level CloudWatch role (`aws_api_gateway_account`), a per-region
-  singleton: created here once per region, before the stage.
-- Execution logging at INFO without data trace: payment bodies never reach CloudWatch.
+Routes (stage `prod`), all AWS_PROXY to this region's functions:
+- `POST /validate` -> validator. With an authorizer: a Lambda REQUEST authorizer checks the
+  client's HMAC signature (headers X-Client-Id, X-Timestamp, X-Nonce, X-Signature,
+  X-Content-SHA256; per-client keys in a Secrets Manager secret replicated to the DR region,
+  modules/client_keys.py). It is region-independent, unlike SigV4, so a client changes
+  nothing when Route 53 fails over. Result caching is OFF (TTL 0): every legitimate request
+  carries a fresh nonce, so a cache could only ever answer a replay of the same request
+  without the nonce check (the issue requires replays to be rejected before the validator).
+- `GET /health` -> health function, unauthenticated: Route 53 health checkers cannot sign.
+  It is protected by the region's WAF (modules/waf.py: only Route 53 health-checker ranges
+  may call it) and has its own method throttle, sized above Route 53's load (see below).
+- `GET /probe` -> the same health function, `AWS_IAM` (SigV4): for the other region's probe
+  function, which knows which region it calls. The resource policy denies it to every
+  principal except `probe_principal_arns` (none given: denied to everyone).
+
+No bypass: `disable_execute_api_endpoint` (default True): only the custom domains serve the
+API, so WAF and the authorizer cannot be skipped via `<id>.execute-api...`. Route 53 health
+checks must then target a per-region custom domain (`<region>.<DOMAIN_NAME>`, created by the
+DNS tier with a base path mapping to this stage at the root): path `HEALTH_CHECK_PATH`.
+
+Error contract: API Gateway's own errors (bad body, unknown route, throttling, timeouts,
+authorizer and WAF rejections) answer in the function's shape
+`{"error": {"code", "message"}}` (+ `retryable`, `retryAfterSeconds`, `Retry-After` when a
+retry can succeed); `GATEWAY_RESPONSES` is the table, docs/api-protection.md the contract.
+
+Capacity: each method has its own token bucket (stage default `*/*`, per-method overrides).
+`POST /validate` is limited to what its function can run at once (`validate_throttle`), so
+overload is a 429 from API Gateway, never a Lambda throttle (500). `GET /health` gets a
+bucket of its own, far above what Route 53 sends, so payment traffic can never starve it.
+
+Redeployment: the deployment's trigger hashes the whole configuration the stage serves
+(every resource, method, integration, model, validator, authorizer, gateway response, the
+resource policy and the endpoint switch), so any in-place change reaches the stage.
+
+Logs: access logs JSON, execution logs at INFO without data trace (payment bodies never
+reach CloudWatch); both log groups are pre-created with the region's key and a retention.
+API Gateway writes them through the account's CloudWatch role, which lives in the account
+baseline stack (modules/account_baseline.py), applied once per account before this one.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from typing import Sequence
 
 from constructs import Construct
-from cdktf import Fn, TerraformResourceLifecycle
-from cdktf_cdktf_provider_aws.api_gateway_account import ApiGatewayAccount
+from cdktf import Fn, TerraformResourceLifecycle, Token
+from cdktf_cdktf_provider_aws.api_gateway_authorizer import ApiGatewayAuthorizer
 from cdktf_cdktf_provider_aws.api_gateway_deployment import ApiGatewayDeployment
+from cdktf_cdktf_provider_aws.api_gateway_gateway_response import ApiGatewayGatewayResponse
 from cdktf_cdktf_provider_aws.api_gateway_integration import ApiGatewayIntegration
 from cdktf_cdktf_provider_aws.api_gateway_method import ApiGatewayMethod
 from cdktf_cdktf_provider_aws.api_gateway_method_settings import (
@@ -43,16 +70,23 @@ from cdktf_cdktf_provider_aws.api_gateway_rest_api import (
     ApiGatewayRestApi,
     ApiGatewayRestApiEndpointConfiguration,
 )
+from cdktf_cdktf_provider_aws.api_gateway_rest_api_policy import ApiGatewayRestApiPolicy
 from cdktf_cdktf_provider_aws.api_gateway_stage import (
     ApiGatewayStage,
     ApiGatewayStageAccessLogSettings,
 )
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.cloudwatch_log_metric_filter import (
+    CloudwatchLogMetricFilter,
+    CloudwatchLogMetricFilterMetricTransformation,
+)
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 
-from modules.compute import RegionalCompute, ServiceFunction
-from modules.iam import managed_service_role
+from contract import LAMBDA_MIN_UNRESERVED_CONCURRENCY, METRICS_NAMESPACE
+from modules.compute import AUTHORIZER_HANDLER, RegionalCompute, ServiceFunction  # noqa: F401
+from modules.iam import policy_document, statement
 from modules.keys import RegionalKey
+from modules.metrics import Metric
 from modules.naming import Names
 from modules.regions import Region, RegionPair
 from modules.settings import Settings
@@ -60,14 +94,45 @@ from modules.settings import Settings
 STAGE = "prod"
 VALIDATE_PATH = "validate"
 HEALTH_PATH = "health"
-VALIDATE_AUTHORIZATION = "NONE"  # see the module docstring: SigV4 breaks cross-region failover
-THROTTLE_BURST = 500
-THROTTLE_RATE = 250  # requests per second, per stage, per region
+PROBE_PATH = "probe"
+# Route 53 health checks reach the stage through the per-region custom domain, mapped at
+# the root, so the path carries no stage prefix.
+HEALTH_CHECK_PATH = f"/{HEALTH_PATH}"
+
+# -- capacity ---------------------------------------------------------------------------
+# POST /validate: burst = the validator's concurrency, rate = concurrency / expected duration.
+# With a reservation (LAMBDA_RESERVED_CONCURRENCY) that is the function's own limit. Without
+# one, the only concurrency Lambda guarantees to unreserved functions is the account's
+# unreserved floor (10 per account, shared): promise no more
+# than that, or overload becomes Lambda throttles (500s, outcome unknown) instead of 429s.
+# Raise capacity by reserving concurrency; the API limits follow.
+UNRESERVED_VALIDATOR_CONCURRENCY = LAMBDA_MIN_UNRESERVED_CONCURRENCY
+# A request holds an execution for ~0.1-0.3 s warm; 1 s covers cold starts and slow
+# dependencies, so rate <= concurrency / 1 s keeps Lambda below its limit under degradation.
+VALIDATOR_DESIGN_DURATION_S = 1.0
+# GET /health: Route 53 sends one request per checker per 10 s (~15 checkers by default),
+# uncoordinated, "sometimes several requests per second" (Route 53 docs): ~1.5 rps average,
+# all checkers at once at worst. 10 rps / burst 50 is several times that, and WAF admits
+# nobody else, so this bucket never throttles Route 53 and a flood never reaches it.
+HEALTH_THROTTLE_RATE = 10
+HEALTH_THROTTLE_BURST = 50
+# GET /probe: one peer probe function calls it every few seconds at most.
+PROBE_THROTTLE_RATE = 5
+PROBE_THROTTLE_BURST = 10
 # The health route answers Route 53 within its ~4 s budget or not at all.
 HEALTH_INTEGRATION_TIMEOUT_MS = 4000
 
+# API Gateway publishes no 429 metric: the access logs are counted instead (metric filter).
+THROTTLED_METRIC = "ApiThrottledRequests"
+
+# -- authorizer -------------------------------------------------------------------------
+AUTHORIZER_HEADERS = ("X-Client-Id", "X-Timestamp", "X-Nonce", "X-Signature", "X-Content-SHA256")
+AUTHORIZER_IDENTITY_SOURCE = ",".join(f"method.request.header.{h}" for h in AUTHORIZER_HEADERS)
+AUTHORIZER_RESULT_TTL_S = 0  # see the module docstring: a cache would only serve replays
+
 ACCESS_LOG_FORMAT = json.dumps({
     "requestId": "$context.requestId",
+    "apiId": "$context.apiId",
     "extendedRequestId": "$context.extendedRequestId",
     "ip": "$context.identity.sourceIp",
     "caller": "$context.identity.caller",
@@ -82,6 +147,10 @@ ACCESS_LOG_FORMAT = json.dumps({
     "responseLatency": "$context.responseLatency",
     "xrayTraceId": "$context.xrayTraceId",
     "errorMessage": "$context.error.message",
+    "errorType": "$context.error.responseType",
+    "wafStatus": "$context.waf.status",
+    "authorizerStatus": "$context.authorizer.status",
+    "clientId": "$context.authorizer.principalId",
 })
 
 # Shape only: the validator enforces every business rule itself.
@@ -93,25 +162,91 @@ PAYMENT_REQUEST_SCHEMA = json.dumps({
 })
 
 
-class ApiGatewayLoggingRole(Construct):
-    """The per-region, account-level CloudWatch role API Gateway logs through."""
+# -- error contract -----------------------------------------------------------------------
 
-    def __init__(self, scope: Construct, id: str, *, region: Region, names: Names):
-        super().__init__(scope, id)
-        role = managed_service_role(
-            self, "", region=region, name=names.regional("apigw-cloudwatch", region.role),
-            service="apigateway.amazonaws.com",
-            managed_policy="service-role/AmazonAPIGatewayPushToCloudWatchLogs",
-        )
-        self.account = ApiGatewayAccount(self, "account", provider=region.provider,
-                                         cloudwatch_role_arn=role.arn)
+
+@dataclass(frozen=True)
+class GatewayError:
+    """One API Gateway response type in the function's error shape."""
+
+    response_type: str
+    status: str | None  # None: keep API Gateway's status (DEFAULT_4XX/5XX: setting one
+    # would change the status of every other 4XX/5XX response, per the AWS docs)
+    code: str
+    message: str | None  # None: API Gateway's own message ($context.error.messageString)
+    retry_after_s: int | None = None  # retryable: Retry-After header + retryable fields
+
+    def template(self) -> str:
+        message = ("$context.error.messageString" if self.message is None
+                   else json.dumps(self.message))
+        retry = ("" if self.retry_after_s is None
+                 else f',"retryable":true,"retryAfterSeconds":{self.retry_after_s}')
+        return f'{{"error":{{"code":"{self.code}","message":{message}{retry}}}}}'
+
+    def headers(self) -> dict[str, str]:
+        headers = {"gatewayresponse.header.Cache-Control": "'no-store'",
+                   "gatewayresponse.header.X-Content-Type-Options": "'nosniff'"}
+        if self.retry_after_s is not None:
+            headers["gatewayresponse.header.Retry-After"] = f"'{self.retry_after_s}'"
+        return headers
+
+
+OUTCOME_UNKNOWN = "the outcome is unknown: retry with the same transactionId"
+GATEWAY_RESPONSES = (
+    GatewayError("DEFAULT_4XX", None, "REQUEST_REJECTED", None),
+    GatewayError("DEFAULT_5XX", None, "OUTCOME_UNKNOWN", OUTCOME_UNKNOWN, retry_after_s=2),
+    GatewayError("BAD_REQUEST_BODY", "400", "INVALID_BODY",
+                 "request body must be a non-empty JSON object"),
+    GatewayError("MISSING_AUTHENTICATION_TOKEN", "404", "NOT_FOUND", "no such route"),
+    GatewayError("RESOURCE_NOT_FOUND", "404", "NOT_FOUND", "no such route"),
+    GatewayError("REQUEST_TOO_LARGE", "413", "PAYLOAD_TOO_LARGE",
+                 "request body exceeds 8192 bytes"),
+    GatewayError("THROTTLED", "429", "TOO_MANY_REQUESTS",
+                 "request rate above this API's limit: nothing was written, retry later",
+                 retry_after_s=1),
+    GatewayError("UNAUTHORIZED", "401", "UNAUTHENTICATED",
+                 "missing or invalid signature headers"),
+    GatewayError("ACCESS_DENIED", "403", "FORBIDDEN", "the request is not authorized"),
+    GatewayError("WAF_FILTERED", "403", "REQUEST_BLOCKED", "the request was blocked"),
+    # The authorizer runs before the validator: when it fails, nothing was written.
+    GatewayError("AUTHORIZER_FAILURE", "503", "AUTHENTICATION_UNAVAILABLE",
+                 "authentication is unavailable: nothing was written, retry later",
+                 retry_after_s=2),
+    GatewayError("AUTHORIZER_CONFIGURATION_ERROR", "503", "AUTHENTICATION_UNAVAILABLE",
+                 "authentication is unavailable: nothing was written, retry later",
+                 retry_after_s=2),
+    GatewayError("INTEGRATION_TIMEOUT", "504", "OUTCOME_UNKNOWN", OUTCOME_UNKNOWN,
+                 retry_after_s=2),
+    GatewayError("INTEGRATION_FAILURE", "502", "OUTCOME_UNKNOWN", OUTCOME_UNKNOWN,
+                 retry_after_s=2),
+)
+
+
+def validate_throttle(settings: Settings) -> tuple[int, float]:
+    """(burst, rate) for POST /validate: never above what the validator can run at once."""
+    reserved = settings.lambda_reserved_concurrency
+    concurrency = reserved if reserved > 0 else UNRESERVED_VALIDATOR_CONCURRENCY
+    return concurrency, concurrency / VALIDATOR_DESIGN_DURATION_S
+
+
+def probe_invoke_grant(*, target_region: str, partition: str, account_id: str) -> dict:
+    """IAM statement for a probe role calling `GET /probe` of the API in `target_region`.
+
+    By ARN pattern (any API id of this account in that region, stage prod, GET /probe): the
+    caller's stack needs no reference to the other region's resources.
+    """
+    return statement("InvokePeerProbe", ["execute-api:Invoke"], [
+        f"arn:{partition}:execute-api:{target_region}:{account_id}:*/{STAGE}/GET/{PROBE_PATH}"])
 
 
 class RegionalApi(Construct):
     """The API of one region; integrations and permissions reference that region's functions."""
 
     def __init__(self, scope: Construct, id: str, *, region: Region, settings: Settings,
-                 names: Names, key: RegionalKey, compute: RegionalCompute):
+                 names: Names, key: RegionalKey, compute: RegionalCompute,
+                 authorizer: ServiceFunction | None = None,
+                 probe_principal_arns: Sequence[str] | None = None,
+                 disable_execute_api_endpoint: bool = True):
         super().__init__(scope, id)
         self.region = region
         p = region.provider
@@ -119,10 +254,10 @@ class RegionalApi(Construct):
             self, "rest-api", provider=p, name=names.regional("api", region.role),
             description=f"Payments API ({region.role}, {region.name})",
             endpoint_configuration=ApiGatewayRestApiEndpointConfiguration(types=["REGIONAL"]),
+            disable_execute_api_endpoint=disable_execute_api_endpoint,
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
         )
         self._api_id = self.rest_api.id
-        self.logging = ApiGatewayLoggingRole(self, "cloudwatch-role", region=region, names=names)
 
         self.request_validator = ApiGatewayRequestValidator(
             self, "body-validator", provider=p, rest_api_id=self._api_id,
@@ -138,22 +273,36 @@ class RegionalApi(Construct):
             name="PaymentRequest", content_type="application/json",
             schema=PAYMENT_REQUEST_SCHEMA,
         )
+        self.authorizer = self._authorizer(authorizer, names) if authorizer else None
+        validate_auth = ({"authorization": "CUSTOM", "authorizer_id": self.authorizer.id}
+                         if self.authorizer else {"authorization": "NONE"})
         self.routes = {
             VALIDATE_PATH: self._route(
-                VALIDATE_PATH, "POST", compute.validator, authorization=VALIDATE_AUTHORIZATION,
+                VALIDATE_PATH, "POST", compute.validator, **validate_auth,
                 request_validator_id=self.request_validator.id,
                 request_models={"application/json": self.model.name}),
             HEALTH_PATH: self._route(HEALTH_PATH, "GET", compute.health, authorization="NONE",
                                      timeout_ms=HEALTH_INTEGRATION_TIMEOUT_MS,
                                      request_validator_id=self.params_validator.id),
+            PROBE_PATH: self._route(PROBE_PATH, "GET", compute.health, authorization="AWS_IAM",
+                                    timeout_ms=HEALTH_INTEGRATION_TIMEOUT_MS,
+                                    request_validator_id=self.params_validator.id),
         }
+        self.gateway_responses = {
+            e.response_type: ApiGatewayGatewayResponse(
+                self, f"response-{e.response_type.lower().replace('_', '-')}", provider=p,
+                rest_api_id=self._api_id, response_type=e.response_type,
+                status_code=e.status, response_templates={"application/json": e.template()},
+                response_parameters=e.headers())
+            for e in GATEWAY_RESPONSES
+        }
+        self.policy = ApiGatewayRestApiPolicy(
+            self, "resource-policy", provider=p, rest_api_id=self._api_id,
+            policy=self._resource_policy(probe_principal_arns))
 
-        redeploy_on = [self.request_validator.id, self.params_validator.id, self.model.id]
-        for resource, method, integration in self.routes.values():
-            redeploy_on += [resource.id, method.id, integration.id]
         self.deployment = ApiGatewayDeployment(
             self, "deployment", provider=p, rest_api_id=self._api_id,
-            triggers={"redeployment": Fn.sha1(Fn.jsonencode(redeploy_on))},
+            triggers={"redeployment": Fn.sha1(Fn.jsonencode(self._served_configuration()))},
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
         )
         self.access_logs = CloudwatchLogGroup(
@@ -161,22 +310,40 @@ class RegionalApi(Construct):
             name=f"/aws/apigateway/{names.regional('api', region.role)}/access",
             retention_in_days=settings.log_retention_days, kms_key_id=key.arn,
         )
+        # The group API Gateway would otherwise create on first deploy: unencrypted, kept
+        # forever. Created first with the region's key and a retention.
+        self.execution_logs = CloudwatchLogGroup(
+            self, "execution-logs", provider=p,
+            name=f"API-Gateway-Execution-Logs_{self.rest_api.id}/{STAGE}",
+            retention_in_days=settings.log_retention_days, kms_key_id=key.arn,
+        )
+        CloudwatchLogMetricFilter(
+            self, "throttled-metric", provider=p, name="throttled-requests",
+            log_group_name=self.access_logs.name, pattern='{ $.status = "429" }',
+            metric_transformation=CloudwatchLogMetricFilterMetricTransformation(
+                namespace=METRICS_NAMESPACE, name=THROTTLED_METRIC, value="1", unit="Count",
+                dimensions={"ApiId": "$.apiId"}),
+        )
         self.stage = ApiGatewayStage(
             self, "stage", provider=p, rest_api_id=self._api_id, stage_name=STAGE,
             deployment_id=self.deployment.id, xray_tracing_enabled=True,
             access_log_settings=ApiGatewayStageAccessLogSettings(
                 destination_arn=self.access_logs.arn, format=ACCESS_LOG_FORMAT),
-            # Logging needs the account's CloudWatch role in place first.
-            depends_on=[self.logging.account],
+            depends_on=[self.execution_logs],
         )
-        self.method_settings = ApiGatewayMethodSettings(
-            self, "method-settings", provider=p, rest_api_id=self._api_id,
-            stage_name=self.stage.stage_name, method_path="*/*",
-            settings=ApiGatewayMethodSettingsSettings(
-                metrics_enabled=True, logging_level="INFO", data_trace_enabled=False,
-                throttling_burst_limit=THROTTLE_BURST, throttling_rate_limit=THROTTLE_RATE,
-            ),
-        )
+        burst, rate = validate_throttle(settings)
+        self.method_settings = {
+            # Stage default: every method gets its own bucket of this size (POST /validate).
+            "*/*": self._method_settings("method-settings", "*/*", burst, rate),
+            f"{HEALTH_PATH}/GET": self._method_settings(
+                "health-method-settings", f"{HEALTH_PATH}/GET",
+                HEALTH_THROTTLE_BURST, HEALTH_THROTTLE_RATE),
+            f"{PROBE_PATH}/GET": self._method_settings(
+                "probe-method-settings", f"{PROBE_PATH}/GET",
+                PROBE_THROTTLE_BURST, PROBE_THROTTLE_RATE),
+        }
+
+    # -- building blocks ----------------------------------------------------------------
 
     def _route(self, path: str, http_method: str, target: ServiceFunction, *,
                authorization: str, timeout_ms: int | None = None, **method_args):
@@ -194,12 +361,72 @@ class RegionalApi(Construct):
             uri=target.function.invoke_arn, timeout_milliseconds=timeout_ms,
         )
         LambdaPermission(
-            self, f"{path}-permission", provider=p, statement_id="AllowApiGatewayInvoke",
+            self, f"{path}-permission", provider=p, statement_id=f"AllowApiGateway-{path}",
             action="lambda:InvokeFunction", function_name=target.function.function_name,
             principal="apigateway.amazonaws.com",
             source_arn=f"{self.rest_api.execution_arn}/*/{http_method}/{path}",
         )
         return resource, method, integration
+
+    def _authorizer(self, fn: ServiceFunction, names: Names) -> ApiGatewayAuthorizer:
+        p = self.region.provider
+        authorizer = ApiGatewayAuthorizer(
+            self, "authorizer", provider=p, rest_api_id=self._api_id,
+            name=names.regional("request-signature", self.region.role), type="REQUEST",
+            authorizer_uri=fn.function.invoke_arn, identity_source=AUTHORIZER_IDENTITY_SOURCE,
+            authorizer_result_ttl_in_seconds=AUTHORIZER_RESULT_TTL_S,
+        )
+        # Resource-based permission scoped to this authorizer of this API (no invoke role).
+        LambdaPermission(
+            self, "authorizer-permission", provider=p, statement_id="AllowApiGatewayAuthorizer",
+            action="lambda:InvokeFunction", function_name=fn.function.function_name,
+            principal="apigateway.amazonaws.com",
+            source_arn=f"{self.rest_api.execution_arn}/authorizers/{authorizer.id}",
+        )
+        return authorizer
+
+    def _resource_policy(self, probe_principal_arns: Sequence[str] | None) -> str:
+        arn = self.rest_api.execution_arn
+        probe = f"{arn}/*/GET/{PROBE_PATH}"
+        statements = [
+            # Callers are authenticated per route (authorizer, SigV4) and filtered by WAF;
+            # the policy itself admits everyone to the API ...
+            statement("Invoke", ["execute-api:Invoke"], [f"{arn}/*"], principal="*"),
+        ]
+        if probe_principal_arns:
+            # ... except /probe: only the peer region's probe roles.
+            statements.append(statement(
+                "ProbeOnlyForPeerProbeRoles", ["execute-api:Invoke"], [probe], effect="Deny",
+                principal="*",
+                condition={"ArnNotLike": {"aws:PrincipalArn": list(probe_principal_arns)}}))
+        else:
+            statements.append(statement(
+                "ProbeClosedUntilProbeRolesAreGiven", ["execute-api:Invoke"], [probe],
+                effect="Deny", principal="*"))
+        return policy_document(statements)
+
+    def _method_settings(self, id: str, path: str, burst: int, rate: float):
+        return ApiGatewayMethodSettings(
+            self, id, provider=self.region.provider, rest_api_id=self._api_id,
+            stage_name=self.stage.stage_name, method_path=path,
+            settings=ApiGatewayMethodSettingsSettings(
+                metrics_enabled=True, logging_level="INFO", data_trace_enabled=False,
+                throttling_burst_limit=burst, throttling_rate_limit=rate,
+            ),
+        )
+
+    def _served_configuration(self) -> list:
+        """Whole-resource references: Terraform hashes every argument of each (schema,
+        authorization, authorizer, validators, uri, timeouts, templates, policy ...)."""
+        served = [self.request_validator, self.params_validator, self.model, self.policy,
+                  *self.gateway_responses.values()]
+        if self.authorizer is not None:
+            served.append(self.authorizer)
+        for resource, method, integration in self.routes.values():
+            served += [resource, method, integration]
+        return [Token.as_any(r.fqn) for r in served] + [self.rest_api.disable_execute_api_endpoint]
+
+    # -- outputs ------------------------------------------------------------------------
 
     @property
     def invoke_url(self) -> str:
@@ -207,19 +434,51 @@ class RegionalApi(Construct):
 
     @property
     def execute_api_host(self) -> str:
-        """The API's own hostname: what health checks probe (never the failover domain)."""
+        """The API's own hostname. With the execute-api endpoint disabled (the default) it
+        answers 403 to everyone: health checks must use the per-region custom domain."""
         return f"{self.rest_api.id}.execute-api.{self.region.name}.amazonaws.com"
+
+    # -- metrics (AWS/ApiGateway, per stage) --------------------------------------------
+
+    def _metric(self, name: str, statistic: str = "Sum") -> Metric:
+        return Metric("AWS/ApiGateway", name, {"ApiName": self.rest_api.name, "Stage": STAGE},
+                      statistic=statistic, period=300)
+
+    def metric_count(self) -> Metric:
+        return self._metric("Count")
+
+    def metric_5xx(self) -> Metric:
+        return self._metric("5XXError")
+
+    def metric_4xx(self) -> Metric:
+        """Every 4XX, including 429s and authorizer/WAF rejections."""
+        return self._metric("4XXError")
+
+    def metric_429(self) -> Metric:
+        """429 responses as recorded in this API's access logs (API Gateway has no 429 metric)."""
+        return Metric(METRICS_NAMESPACE, THROTTLED_METRIC, {"ApiId": self.rest_api.id},
+                      statistic="Sum", period=300)
+
+    def metric_latency_p99(self) -> Metric:
+        return self._metric("Latency", statistic="p99")
 
 
 class Api(Construct):
-    """Entry construct: one `RegionalApi` per region (`regional[role]`)."""
+    """Entry construct: one `RegionalApi` per region (`regional[role]`).
+
+    `authorizers` / `probe_principal_arns`: per role, passed to that region's `RegionalApi`.
+    """
 
     def __init__(self, scope: Construct, id: str, *, settings: Settings, names: Names,
                  regions: RegionPair, keys: dict[str, RegionalKey],
-                 compute: dict[str, RegionalCompute]):
+                 compute: dict[str, RegionalCompute],
+                 authorizers: dict[str, ServiceFunction] | None = None,
+                 probe_principal_arns: dict[str, Sequence[str]] | None = None):
         super().__init__(scope, id)
         self.regional = {
             r.role: RegionalApi(self, r.role, region=r, settings=settings, names=names,
-                                key=keys[r.role], compute=compute[r.role])
+                                key=keys[r.role], compute=compute[r.role],
+                                authorizer=(authorizers or {}).get(r.role),
+                                probe_principal_arns=(probe_principal_arns or {}).get(r.role))
             for r in regions
         }

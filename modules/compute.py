@@ -1,16 +1,17 @@
 """Serving compute: the payment validator and the health check, one pair per region.
 
-Inputs: settings, names, the region pair, each region's key, the tables and storage tiers
-(their `grant_*` methods derive each role's IAM), and the code directory (default `lambda/`).
-Outputs: `Compute.regional[role].validator` / `.health` (a `ServiceFunction`: `function`,
-`role`, `log_group`) and `Compute.code` (the one packaged asset both regions deploy).
+Inputs: settings, names, one region, its key, the tables' and audit bucket's access (their
+`grant_*` methods derive each role's IAM), and the code directory (default `lambda/`).
+Outputs: `RegionalCompute.validator` / `.health` (a `ServiceFunction`: `function`, `role`,
+`log_group`, `metric_*()`) and `.code` (the packaged asset).
 
 Decisions a reviewer should know about:
 - Runtime python3.13 on arm64: python3.9 (the seed's) reached end of support and can no
   longer be created or updated; 3.13 is the newest runtime with a published Powertools V3
   layer for arm64, supported by Lambda until 2029. Graviton (arm64) costs ~20% less per ms.
-- One `TerraformAsset` of `lambda/` for both regions and both functions: the same zip hash in
-  both regions, so the DR region never runs older code than the primary.
+- One `TerraformAsset` of `lambda/` per regional stack, built from the same directory: the
+  same zip hash in both regions (a test compares them), so the DR region never runs other
+  code than the primary after a deploy of both stacks.
 - Both functions are invoked synchronously by API Gateway (proxy integration): an async DLQ
   or on-failure destination would never receive anything, so none is configured; the caller
   gets the error and both functions have CloudWatch `Errors` alarms (modules/monitoring.py).
@@ -35,27 +36,39 @@ from cdktf_cdktf_provider_aws.lambda_function import (
     LambdaFunctionTracingConfig,
 )
 
+from modules.client_keys import ENV_CLIENT_KEYS_SECRET, client_keys_secret_name
+from modules.client_keys import grant_read as client_keys_grant_read
 from modules.iam import assume_role_policy, policy_document, statement
 from modules.keys import RegionalKey
+from modules.metrics import Metric
 from modules.naming import Names
-from modules.regions import Region, RegionPair
+from contract import (
+    HEALTH_SEARCH_STRING,
+    LAMBDA_ARCHITECTURE as ARCHITECTURE,
+    LAMBDA_RUNTIME as RUNTIME,
+    METRICS_NAMESPACE,
+    POWERTOOLS_LAYER_PARAMETER,
+    POWERTOOLS_VERSION,
+)
+from modules.regions import Region
 from modules.settings import Settings
-from modules.storage import AuditStorage
-from modules.tables import GlobalTables
+from modules.storage import AuditBucket
+from modules.tables import TableAccess
 
 LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
-RUNTIME = "python3.13"
-ARCHITECTURE = "arm64"
-# Powertools for AWS Lambda (Python): the release the tests run against (Pipfile pins the
-# same version; tests/test_compute.py checks they agree). The public layer ARN of exactly
-# this release is read per region from the SSM public parameter Powertools publishes for
-# each release, so the deployed layer can never drift from the tested library.
-POWERTOOLS_VERSION = "3.37.0"
-METRICS_NAMESPACE = "PaymentsDR"
+# Powertools for AWS Lambda (Python): contract.POWERTOOLS_VERSION is the release the tests run
+# against (Pipfile pins the same version; tests/test_compute.py checks they agree). The public
+# layer ARN of exactly this release is read per region from the SSM public parameter
+# Powertools publishes for each release, so the deployed layer never drifts from the tests.
 MAX_AMOUNT = "1000000.00"
 
 VALIDATOR = "validator"
 HEALTH = "health"
+AUTHORIZER = "authorizer"
+AUTHORIZER_HANDLER = "authorizer.lambda_handler"
+# Verifies an HMAC signature and records the nonce: two small AWS calls (cached key set).
+AUTHORIZER_MEMORY_MB = 256
+AUTHORIZER_TIMEOUT_S = 10
 VALIDATOR_MEMORY_MB = 512
 VALIDATOR_TIMEOUT_S = 30
 # Route 53 health checkers give up after ~4 s (connect + 2 s to first byte), so a health
@@ -66,9 +79,6 @@ HEALTH_TIMEOUT_S = 5
 # validator traffic spike can never throttle it and fail the region over by mistake.
 HEALTH_RESERVED_CONCURRENCY = 5
 
-
-POWERTOOLS_LAYER_PARAMETER = (
-    f"/aws/service/powertools/python/{ARCHITECTURE}/{RUNTIME}/{POWERTOOLS_VERSION}")
 
 
 class FunctionCode(Construct):
@@ -141,18 +151,35 @@ class ServiceFunction(Construct):
             depends_on=[self.policy],
         )
 
+    def _metric(self, name: str, statistic: str, period: int = 300) -> Metric:
+        return Metric("AWS/Lambda", name, {"FunctionName": self.function.function_name},
+                      statistic=statistic, period=period)
+
+    def metric_errors(self) -> Metric:
+        return self._metric("Errors", "Sum")
+
+    def metric_throttles(self) -> Metric:
+        return self._metric("Throttles", "Sum")
+
+    def metric_duration(self, statistic: str = "p99") -> Metric:
+        return self._metric("Duration", statistic, period=60)
+
+    def metric_concurrency(self) -> Metric:
+        return self._metric("ConcurrentExecutions", "Maximum", period=60)
+
 
 class RegionalCompute(Construct):
     """The validator and the health check of one region, wired to that region's data only."""
 
     def __init__(self, scope: Construct, id: str, *, region: Region, settings: Settings,
-                 names: Names, key: RegionalKey, tables: GlobalTables, storage: AuditStorage,
-                 code: FunctionCode):
+                 names: Names, key: RegionalKey, tables: TableAccess, audit: AuditBucket,
+                 code_dir: Path = LAMBDA_DIR):
         super().__init__(scope, id)
+        self.code = code = FunctionCode(self, "code", source_dir=code_dir)
         base_env = {
-            "TRANSACTIONS_TABLE": tables.transactions.name,
-            "IDEMPOTENCY_TABLE": tables.idempotency.name,
-            "AUDIT_BUCKET": storage.buckets[region.role].bucket.bucket,
+            "TRANSACTIONS_TABLE": tables.transactions_name,
+            "IDEMPOTENCY_TABLE": tables.idempotency_name,
+            "AUDIT_BUCKET": audit.name,
             "REGION_ROLE": region.role,
             "MAX_AMOUNT": MAX_AMOUNT,
             "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -171,8 +198,8 @@ class RegionalCompute(Construct):
             memory_mb=VALIDATOR_MEMORY_MB, timeout_s=VALIDATOR_TIMEOUT_S,
             reserved_concurrency=reserved,
             environment={**base_env, "POWERTOOLS_SERVICE_NAME": "payment-validator"},
-            grants=[*tables.grant_transactions_write(region), *tables.grant_idempotency(region),
-                    *storage.grant_receipts_write(region)],
+            grants=[*tables.grant_transactions_write(), *tables.grant_idempotency(),
+                    *audit.grant_receipts_write()],
         )
         self.health = ServiceFunction(
             self, HEALTH, **common,
@@ -180,23 +207,31 @@ class RegionalCompute(Construct):
             handler="health.lambda_handler",
             memory_mb=HEALTH_MEMORY_MB, timeout_s=HEALTH_TIMEOUT_S,
             reserved_concurrency=-1 if reserved == -1 else HEALTH_RESERVED_CONCURRENCY,
-            environment={**base_env, "POWERTOOLS_SERVICE_NAME": "payment-health"},
-            grants=tables.grant_transactions_health_read(region),
+            environment={**base_env, "POWERTOOLS_SERVICE_NAME": "payment-health",
+                         "HEALTH_SEARCH_STRING": HEALTH_SEARCH_STRING},
+            grants=tables.grant_transactions_health_read(),
         )
-        self.functions = {VALIDATOR: self.validator, HEALTH: self.health}
-
-
-class Compute(Construct):
-    """Entry construct: one code asset, one `RegionalCompute` per region (`regional[role]`)."""
-
-    def __init__(self, scope: Construct, id: str, *, settings: Settings, names: Names,
-                 regions: RegionPair, keys: dict[str, RegionalKey], tables: GlobalTables,
-                 storage: AuditStorage, code_dir: Path = LAMBDA_DIR):
-        super().__init__(scope, id)
-        self.code = FunctionCode(self, "code", source_dir=code_dir)
-        self.regional = {
-            r.role: RegionalCompute(self, r.role, region=r, settings=settings, names=names,
-                                    key=keys[r.role], tables=tables, storage=storage,
-                                    code=self.code)
-            for r in regions
-        }
+        # The REQUEST authorizer of POST /validate (modules/api.py): per-client keys from the
+        # replicated client-keys secret of this region, nonces in this region's idempotency table.
+        self.authorizer = ServiceFunction(
+            self, AUTHORIZER, **common,
+            function_name=names.function(AUTHORIZER, region.role),
+            handler=AUTHORIZER_HANDLER,
+            memory_mb=AUTHORIZER_MEMORY_MB, timeout_s=AUTHORIZER_TIMEOUT_S,
+            reserved_concurrency=-1,
+            environment={
+                "REGION_ROLE": region.role,
+                ENV_CLIENT_KEYS_SECRET: client_keys_secret_name(names),
+                "NONCE_TABLE": tables.idempotency_name,
+                "NONCE_KEY_ATTRIBUTE": "id",
+                "NONCE_TTL_ATTRIBUTE": "expiration",
+                "MAX_CLOCK_SKEW_SECONDS": "300",
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "POWERTOOLS_SERVICE_NAME": "payments-authorizer",
+            },
+            grants=[*client_keys_grant_read(region, names, key_arn=key.arn),
+                    *tables.grant_nonce_write()],
+        )
+        self.functions = {VALIDATOR: self.validator, HEALTH: self.health,
+                          AUTHORIZER: self.authorizer}

@@ -1,25 +1,39 @@
-"""Failover: one custom domain served by both regions, switched by Route 53 health checks.
+"""DNS and failover: one custom domain served by both regions, switched by Route 53.
 
-Inputs: settings, names, the region pair, each region's `RegionalApi`, and the region that
-hosts Route 53 health-check metrics (`route53_metrics_region`).
-Outputs: `Failover.zone_id`, `name_servers` (created zone only), `url`,
-`Failover.endpoints[role]` (`RegionalEndpoint`: `certificate`, `domain`, `health_check`, `record`).
+Three pieces, one per stack that owns them:
+- `DomainCertificates` (foundation stack): the zone (created, or HOSTED_ZONE_ID's), and in each
+  region an ACM certificate for DOMAIN_NAME plus one name per region
+  (`<region>.<DOMAIN_NAME>`), validated by DNS. Applied before the regional stacks.
+- `RegionalDomains` (each regional stack): API Gateway custom domains for DOMAIN_NAME and for
+  this region's own name, mapped to the region's stage. Route 53 health checks, the other
+  region's probe and drills reach one region through its own name.
+- `Failover` (routing stack, after both regions): health checks, the failover records, the
+  per-region records and the failback gate.
 
-How it fails over (docs/failover.md has the numbers): each region's API is probed on its own
-execute-api hostname (`/prod/health`, a deep check through API Gateway, Lambda and the local
-DynamoDB replica). The PRIMARY alias record answers while its health check passes; when it
-fails, Route 53's data plane answers with the SECONDARY record. Nobody has to apply anything
+How it fails over (docs/failover.md has the numbers): each region is probed on its own name
+at `/health` (a deep check through API Gateway, Lambda and every store a payment needs),
+matching `HEALTH_SEARCH_STRING`. The PRIMARY record answers while its health passes; when it
+fails, Route 53's data plane answers with the SECONDARY record. Nobody applies anything
 during an outage, so failover works while the primary region's control plane is down.
 
-Zone strategy: HOSTED_ZONE_ID names an existing public zone the user owns (records go there);
-without it a public zone for DOMAIN_NAME is created and its name servers are an output. A new
-zone is only authoritative once its parent delegates to it, so certificate validation waits
-at most `CERTIFICATE_VALIDATION_TIMEOUT` instead of hanging (docs/failover.md: what to do first).
+Failback is a decision (`FAILBACK_GATE`): the PRIMARY record's health is a calculated check
+"primary endpoint healthy AND failback gate open". The gate watches a CloudWatch alarm in the
+DR region that mirrors a latch the DR region's probe closes when the primary goes dark; only
+an operator opens it again (`drctl failback`, after replication has caught up). While the DR
+region itself is unreachable the gate counts as open (insufficient data = healthy), so the
+gate can never keep both regions out of DNS.
+
+Every plan of a stack with the domain stops (a precondition) while DOMAIN_NAME is a reserved
+name (example.com, .test, ...): the default synth works for tests and review, but no apply
+can wait 45 minutes for a certificate that can never validate.
 """
 
 from __future__ import annotations
 
+import re
+
 from constructs import Construct
+from cdktf import TerraformIterator, TerraformResourceLifecycle, Token
 from cdktf_cdktf_provider_aws.acm_certificate import AcmCertificate
 from cdktf_cdktf_provider_aws.acm_certificate_validation import (
     AcmCertificateValidation,
@@ -38,9 +52,18 @@ from cdktf_cdktf_provider_aws.route53_record import (
     Route53RecordFailoverRoutingPolicy,
 )
 from cdktf_cdktf_provider_aws.route53_zone import Route53Zone
-from cdktf import TerraformResourceLifecycle
 
-from modules.api import STAGE, RegionalApi, HEALTH_PATH
+from contract import (
+    ALARM_FAILBACK_BLOCKED,
+    DR,
+    HEALTH_PATH,
+    HEALTH_SEARCH_STRING,
+    PRIMARY,
+    RESERVED_DOMAINS,
+    RESERVED_TLDS,
+    regional_host,
+)
+from modules.api import RegionalApi
 from modules.naming import Names
 from modules.regions import Region, RegionPair, build_region
 from modules.settings import Settings
@@ -50,7 +73,6 @@ ROUTE53_METRICS_REGION = "us-east-1"
 GLOBAL = "global"
 
 HEALTH_CHECK_PORT = 443
-HEALTH_CHECK_PATH = f"/{STAGE}/{HEALTH_PATH}"
 # Fastest standard interval; with 3 consecutive failures a region is declared unhealthy after
 # about 30 s. 3 rather than 2: one cold start or one lost packet on a single checker must not
 # move payment traffic to the other region (and back), which costs more than 10 s of RTO.
@@ -62,119 +84,212 @@ CERTIFICATE_VALIDATION_TIMEOUT = "45m"
 VALIDATION_RECORD_TTL = 300
 TLS_POLICY = "TLS_1_2"
 
+# The same rule as contract.reserved_domain, written as a Terraform expression so that the
+# plan itself refuses a reserved name (a `check` block would only warn).
+_RESERVED_NAME_REGEX = (
+    r"(^|\.)(" + "|".join(re.escape(d) for d in RESERVED_DOMAINS) + r")$"
+    r"|\.(" + "|".join(RESERVED_TLDS) + r")$"
+)
 
-def route53_metrics_region(scope: Construct, *, regions: RegionPair, settings: Settings) -> Region:
-    """The region for health-check alarms: whichever of ours is us-east-1, else a third provider."""
-    for region in regions:
+
+def domain_precondition(domain_name: str) -> dict:
+    """A lifecycle precondition that stops any plan while DOMAIN_NAME is a reserved name."""
+    expression = _RESERVED_NAME_REGEX.replace("\\", "\\\\")
+    return {
+        "condition": f'${{!can(regex("{expression}", "{domain_name}"))}}',
+        "error_message": (
+            f"DOMAIN_NAME is {domain_name}, a reserved name that Route 53 and ACM can never "
+            "serve (RFC 2606/6761). Set DOMAIN_NAME to a name you own and HOSTED_ZONE_ID to "
+            "its public hosted zone (or delegate the created zone first: docs/failover.md), "
+            "synthesize again, then plan."
+        ),
+    }
+
+
+def add_domain_precondition(resource, domain_name: str) -> None:
+    resource.add_override("lifecycle.precondition", [domain_precondition(domain_name)])
+
+
+def route53_metrics_region(scope: Construct, *, regions: RegionPair | None, settings: Settings) -> Region:
+    """A provider in us-east-1 for Route 53's metrics and alarms (a third one if needed)."""
+    for region in regions or ():
         if region.name == ROUTE53_METRICS_REGION:
             return region
     return build_region(scope, role=GLOBAL, name=ROUTE53_METRICS_REGION, settings=settings)
 
 
-class _SharedValidationRecord:
-    """ACM gives every certificate for the same name in one account the same validation CNAME,
-    so the record is created once (from the first certificate) and serves both regions."""
+class DomainCertificates(Construct):
+    """Foundation stack: the zone and one certificate per region for every served name.
 
-    def __init__(self, scope: Construct, *, zone_id: str, dns_region: Region):
-        self._scope, self._zone_id, self._dns_region = scope, zone_id, dns_region
-        self.record: Route53Record | None = None
-
-    def fqdn_for(self, certificate: AcmCertificate) -> str:
-        if self.record is None:
-            option = certificate.domain_validation_options.get(0)
-            self.record = Route53Record(
-                self._scope, "certificate-validation-record", provider=self._dns_region.provider,
-                zone_id=self._zone_id, name=option.resource_record_name,
-                type=option.resource_record_type, records=[option.resource_record_value],
-                ttl=VALIDATION_RECORD_TTL,
-                # The same CNAME may already exist (an earlier certificate for this name).
-                allow_overwrite=True,
-            )
-        return self.record.fqdn
-
-
-class RegionalEndpoint(Construct):
-    """One region's side of the failover pair: certificate, custom domain, health check, record."""
-
-    def __init__(self, scope: Construct, id: str, *, region: Region, dns_region: Region,
-                 names: Names, domain_name: str, zone_id: str, api: RegionalApi,
-                 validation: _SharedValidationRecord):
-        super().__init__(scope, id)
-        p = region.provider
-        self.certificate = AcmCertificate(
-            self, "certificate", provider=p, domain_name=domain_name, validation_method="DNS",
-            key_algorithm="RSA_2048",
-            lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
-        )
-        self.validation = AcmCertificateValidation(
-            self, "certificate-validation", provider=p,
-            certificate_arn=self.certificate.arn,
-            validation_record_fqdns=[validation.fqdn_for(self.certificate)],
-            timeouts=AcmCertificateValidationTimeouts(create=CERTIFICATE_VALIDATION_TIMEOUT),
-        )
-        self.domain = ApiGatewayDomainName(
-            self, "domain", provider=p, domain_name=domain_name,
-            regional_certificate_arn=self.validation.certificate_arn,
-            endpoint_configuration=ApiGatewayDomainNameEndpointConfiguration(types=["REGIONAL"]),
-            security_policy=TLS_POLICY,
-        )
-        self.mapping = ApiGatewayBasePathMapping(
-            self, "base-path-mapping", provider=p, domain_name=self.domain.domain_name,
-            api_id=api.rest_api.id, stage_name=api.stage.stage_name,
-        )
-        # Route 53 is a global service: health checks and records live on the DNS provider.
-        self.health_check = Route53HealthCheck(
-            self, "health-check", provider=dns_region.provider,
-            type="HTTPS", fqdn=api.execute_api_host, port=HEALTH_CHECK_PORT,
-            resource_path=HEALTH_CHECK_PATH, enable_sni=True,
-            request_interval=HEALTH_CHECK_INTERVAL_S,
-            failure_threshold=HEALTH_CHECK_FAILURE_THRESHOLD,
-            measure_latency=True, regions=HEALTH_CHECK_REGIONS or None,
-            reference_name=f"payments-{names.env}-{region.role}"[:64],
-            tags={"Name": names.regional("api-health", region.role)},
-        )
-        failover_type = "PRIMARY" if region.is_primary else "SECONDARY"
-        self.record = Route53Record(
-            self, "failover-record", provider=dns_region.provider, zone_id=zone_id,
-            name=domain_name, type="A", set_identifier=f"{region.role}-{region.name}",
-            failover_routing_policy=Route53RecordFailoverRoutingPolicy(type=failover_type),
-            health_check_id=self.health_check.id,
-            alias=Route53RecordAlias(name=self.domain.regional_domain_name,
-                                     zone_id=self.domain.regional_zone_id,
-                                     evaluate_target_health=True),
-        )
-
-
-class Failover(Construct):
-    """Entry construct: the zone, the shared validation record and one endpoint per region."""
+    Outputs: `zone_id`, `name_servers` (created zone only), `certificate_arns[role]`."""
 
     def __init__(self, scope: Construct, id: str, *, settings: Settings, names: Names,
-                 regions: RegionPair, apis: dict[str, RegionalApi], dns_region: Region):
+                 regions: RegionPair):
         super().__init__(scope, id)
-        self.domain_name = settings.domain_name
+        domain = settings.domain_name
+        dns_provider = regions.primary.provider  # Route 53 is global; any provider reaches it
         self.created_zone: Route53Zone | None = None
         if settings.hosted_zone_id:
-            zone = DataAwsRoute53Zone(self, "zone", provider=dns_region.provider,
+            zone = DataAwsRoute53Zone(self, "zone", provider=dns_provider,
                                       zone_id=settings.hosted_zone_id)
             self.zone_id = zone.zone_id
         else:
             self.created_zone = Route53Zone(
-                self, "zone", provider=dns_region.provider, name=settings.domain_name,
+                self, "zone", provider=dns_provider, name=domain,
                 comment=f"payments-dr {names.env}: delegate from the parent zone before deploy",
             )
+            add_domain_precondition(self.created_zone, domain)
             self.zone_id = self.created_zone.zone_id
-        validation = _SharedValidationRecord(self, zone_id=self.zone_id, dns_region=dns_region)
-        self.endpoints = {
-            r.role: RegionalEndpoint(self, r.role, region=r, dns_region=dns_region, names=names,
-                                     domain_name=settings.domain_name, zone_id=self.zone_id,
-                                     api=apis[r.role], validation=validation)
-            for r in regions
-        }
-        self.validation_record = validation.record
+        served = [regional_host(domain, r.name) for r in regions]
+        self.certificates: dict[str, AcmCertificate] = {}
+        self.validations: dict[str, AcmCertificateValidation] = {}
+        for region in regions:
+            certificate = AcmCertificate(
+                self, f"certificate-{region.role}", provider=region.provider,
+                domain_name=domain, subject_alternative_names=served,
+                validation_method="DNS", key_algorithm="RSA_2048",
+                lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
+            )
+            add_domain_precondition(certificate, domain)
+            self.certificates[region.role] = certificate
+        # ACM gives every certificate for the same name in one account the same validation
+        # CNAME, so the records are created once (from the primary's certificate) for both.
+        options = TerraformIterator.from_complex_list(
+            self.certificates[PRIMARY].domain_validation_options, "domain_name")
+        self.validation_records = Route53Record(
+            self, "certificate-validation-records", provider=dns_provider, for_each=options,
+            zone_id=self.zone_id, name=options.get_string("resource_record_name"),
+            type=options.get_string("resource_record_type"),
+            records=[options.get_string("resource_record_value")],
+            ttl=VALIDATION_RECORD_TTL,
+            # The same CNAME may already exist (an earlier certificate for this name).
+            allow_overwrite=True,
+        )
+        fqdns = TerraformIterator.from_resources(self.validation_records).pluck_property("fqdn")
+        for region in regions:
+            self.validations[region.role] = AcmCertificateValidation(
+                self, f"certificate-validation-{region.role}", provider=region.provider,
+                certificate_arn=self.certificates[region.role].arn,
+                validation_record_fqdns=Token.as_list(fqdns),
+                timeouts=AcmCertificateValidationTimeouts(create=CERTIFICATE_VALIDATION_TIMEOUT),
+            )
 
     @property
     def name_servers(self) -> list[str] | None:
         return self.created_zone.name_servers if self.created_zone else None
+
+    def certificate_arn(self, role: str) -> str:
+        """The validated certificate: an API domain using it waits for validation."""
+        return self.validations[role].certificate_arn
+
+
+class RegionalDomains(Construct):
+    """Regional stack: API Gateway custom domains for DOMAIN_NAME and `<region>.<DOMAIN_NAME>`.
+
+    Outputs: `shared` and `own` (ApiGatewayDomainName), `own_host`."""
+
+    def __init__(self, scope: Construct, id: str, *, region: Region, domain_name: str,
+                 certificate_arn: str, api: RegionalApi):
+        super().__init__(scope, id)
+        self.own_host = regional_host(domain_name, region.name)
+        self.shared = self._domain("shared", region, domain_name, certificate_arn, api)
+        self.own = self._domain("own", region, self.own_host, certificate_arn, api)
+
+    def _domain(self, id: str, region: Region, name: str, certificate_arn: str,
+                api: RegionalApi) -> ApiGatewayDomainName:
+        domain = ApiGatewayDomainName(
+            self, f"{id}-domain", provider=region.provider, domain_name=name,
+            regional_certificate_arn=certificate_arn,
+            endpoint_configuration=ApiGatewayDomainNameEndpointConfiguration(types=["REGIONAL"]),
+            security_policy=TLS_POLICY,
+        )
+        add_domain_precondition(domain, name)
+        ApiGatewayBasePathMapping(
+            self, f"{id}-base-path-mapping", provider=region.provider,
+            domain_name=domain.domain_name, api_id=api.rest_api.id,
+            stage_name=api.stage.stage_name,
+        )
+        return domain
+
+
+class RegionalEndpoint(Construct):
+    """One region's side in Route 53: its health check, own-name record and failover record."""
+
+    def __init__(self, scope: Construct, id: str, *, role: str, region_name: str, names: Names,
+                 domain_name: str, zone_id: str, domains: RegionalDomains,
+                 dns: Region, gate: Route53HealthCheck | None):
+        super().__init__(scope, id)
+        p = dns.provider
+        own_host = regional_host(domain_name, region_name)
+        target_name, target_zone = _alias_target(domains, "own")
+        self.own_record = Route53Record(
+            self, "own-record", provider=p, zone_id=zone_id, name=own_host, type="A",
+            alias=Route53RecordAlias(name=target_name, zone_id=target_zone,
+                                     evaluate_target_health=False),
+        )
+        self.health_check = Route53HealthCheck(
+            self, "health-check", provider=p,
+            type="HTTPS_STR_MATCH", fqdn=own_host, port=HEALTH_CHECK_PORT,
+            resource_path=HEALTH_PATH, search_string=HEALTH_SEARCH_STRING, enable_sni=True,
+            request_interval=HEALTH_CHECK_INTERVAL_S,
+            failure_threshold=HEALTH_CHECK_FAILURE_THRESHOLD,
+            measure_latency=True, regions=HEALTH_CHECK_REGIONS or None,
+            reference_name=f"payments-{names.env}-{role}"[:64],
+            tags={"Name": names.regional("api-health", role)},
+        )
+        record_health = self.health_check
+        if gate is not None:
+            # Healthy only while the endpoint is healthy AND the failback gate is open.
+            record_health = Route53HealthCheck(
+                self, "routing-health-check", provider=p, type="CALCULATED",
+                child_healthchecks=[self.health_check.id, gate.id], child_health_threshold=2,
+                reference_name=f"payments-{names.env}-{role}-routing"[:64],
+                tags={"Name": names.regional("routing-health", role)},
+            )
+        self.routing_health_check = record_health
+        target_name, target_zone = _alias_target(domains, "shared")
+        self.record = Route53Record(
+            self, "failover-record", provider=p, zone_id=zone_id,
+            name=domain_name, type="A", set_identifier=f"{role}-{region_name}",
+            failover_routing_policy=Route53RecordFailoverRoutingPolicy(
+                type="PRIMARY" if role == PRIMARY else "SECONDARY"),
+            health_check_id=record_health.id,
+            alias=Route53RecordAlias(name=target_name, zone_id=target_zone,
+                                     evaluate_target_health=True),
+        )
+
+
+def _alias_target(domains: RegionalDomains, which: str) -> tuple[str, str]:
+    domain = getattr(domains, which)
+    return domain.regional_domain_name, domain.regional_zone_id
+
+
+class Failover(Construct):
+    """Routing stack: the failback gate and one `RegionalEndpoint` per region.
+
+    Outputs: `endpoints[role]`, `gate`, `url`."""
+
+    def __init__(self, scope: Construct, id: str, *, settings: Settings, names: Names,
+                 zone_id: str, domains: dict[str, RegionalDomains], dns: Region):
+        super().__init__(scope, id)
+        self.domain_name = settings.domain_name
+        # Healthy while the DR region's failback-blocked alarm is OK (or unreadable).
+        self.gate = Route53HealthCheck(
+            self, "failback-gate", provider=dns.provider, type="CLOUDWATCH_METRIC",
+            cloudwatch_alarm_name=names.alarm(ALARM_FAILBACK_BLOCKED, DR),
+            cloudwatch_alarm_region=settings.dr_region,
+            insufficient_data_health_status="Healthy",
+            reference_name=f"payments-{names.env}-failback-gate"[:64],
+            tags={"Name": names.regional("failback-gate", PRIMARY)},
+        )
+        regions = {PRIMARY: settings.primary_region, DR: settings.dr_region}
+        self.endpoints = {
+            role: RegionalEndpoint(self, role, role=role, region_name=regions[role], names=names,
+                                   domain_name=settings.domain_name, zone_id=zone_id,
+                                   domains=domains[role], dns=dns,
+                                   gate=self.gate if role == PRIMARY else None)
+            for role in (PRIMARY, DR)
+        }
 
     @property
     def url(self) -> str:

@@ -1,4 +1,5 @@
-"""Customer-managed KMS keys, one per region.
+"""Customer-managed KMS keys, one per region (in the foundation stack: both regional stacks
+need both keys, the DR key for the primary's table and secret replicas).
 
 Every store of payment data (Aurora, DynamoDB, S3, Secrets Manager) and every log group and
 SNS topic in a region is encrypted with that region's key. A key never leaves its region,
@@ -56,8 +57,9 @@ class RegionalKey(Construct):
             deletion_window_in_days=30,
             policy=policy,
         )
-        KmsAlias(self, "alias", provider=region.provider,
-                 name=f"alias/payments-dr-{names.env}-{region.role}", target_key_id=self.key.key_id)
+        # The peer region's stack names this key by its alias (S3 replication, IAM conditions).
+        self.alias = KmsAlias(self, "alias", provider=region.provider,
+                              name=names.key_alias(region.role), target_key_id=self.key.key_id)
 
     @property
     def arn(self) -> str:

@@ -1,21 +1,27 @@
-"""Monitoring: an encrypted SNS topic per region, the alarms a DR platform lives by, dashboards.
+"""Monitoring: per region, an encrypted topic that pages someone, the alarms a DR platform lives
+by, and a dashboard; in the routing stack, the Route 53 health-check alarms (us-east-1).
 
-Inputs: settings, names, the region pair, keys per region (including the Route 53 metrics
-region when it is a third one), the database, tables, storage, compute, api and failover tiers.
-Outputs: `Monitoring.topics[role]` (SnsTopic), `Monitoring.alarms` ({alarm name: alarm}).
+Inputs: the tiers themselves. Every metric comes from the tier that owns it (`metric_*()`
+methods: database member, tables, audit bucket, functions, API, probe): this module only
+chooses thresholds and wiring, and never rebuilds a dimension.
 
 Rules every alarm follows:
 - It lives in the region where its metric is published and notifies that region's topic
   (CloudWatch alarms cannot act on a topic in another region), alarm and OK actions alike.
-- `treat_missing_data` is chosen per metric: a metric that is always published (Aurora lag,
-  Route 53 health status) going silent during an outage means trouble -> `breaching`; a
-  metric that exists only when there is traffic (errors, replication of new writes) is
-  silent when idle -> `notBreaching`, and the always-on alarms cover a dead region.
+  Each region's stack holds its own alarms, so a primary outage pages through the DR region
+  alone: the DR region's probe alarms on the primary being unreachable.
+- It is meaningful whichever cluster writes: every cluster has an RPO-lag alarm in its own
+  region; the writer publishes no lag, so missing data is "not breaching" there, and after a
+  switchover the new secondary's alarm takes over without any change.
+- `treat_missing_data` is chosen per metric: a metric that is always published going silent
+  means trouble -> `breaching`; a metric that exists only with traffic or only in one role is
+  silent when idle -> `notBreaching`; the failback latch keeps its last state -> `ignore`.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from constructs import Construct
 from cdktf_cdktf_provider_aws.cloudwatch_dashboard import CloudwatchDashboard
@@ -24,34 +30,53 @@ from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
 from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 
-from modules.api import RegionalApi, STAGE
+from contract import (
+    ALARM_AURORA_RPO_LAG,
+    ALARM_DOMAIN_UNREACHABLE,
+    ALARM_DYNAMODB_REPLICATION,
+    ALARM_FAILBACK_BLOCKED,
+    ALARM_HEALTH_CHECK,
+    ALARM_PEER_UNREACHABLE,
+    ALARM_S3_REPLICATION_FAILED,
+    ALARM_S3_REPLICATION_LATENCY,
+    DR,
+    DYNAMODB_REPLICATION_LATENCY_THRESHOLD_S,
+    S3_REPLICATION_LATENCY_THRESHOLD_S,
+    S3_REPLICATION_MINUTES,
+)
+from modules.api import RegionalApi
+from modules.api_monitoring import ApiAlarms
 from modules.compute import RegionalCompute
-from modules.database import AuroraGlobalDatabase
+from modules.database import AuroraMember
 from modules.dns import Failover
 from modules.iam import policy_document, statement
 from modules.keys import RegionalKey
+from modules.metrics import Metric
 from modules.naming import Names
-from modules.regions import Region, RegionPair
+from modules.probes import Probe
+from modules.regions import PeerRegion, Region
 from modules.settings import Settings
-from modules.storage import REPLICATION_MINUTES, AuditStorage
-from modules.tables import GlobalTables
+from modules.storage import AuditBucket
+from modules.tables import TABLES, TableAccess
+from modules.waf import RegionalWaf
 
 BREACHING = "breaching"
 NOT_BREACHING = "notBreaching"
+IGNORE = "ignore"
 
 LAMBDA_ERRORS_THRESHOLD = 10  # errors per 5 minutes, per function
-API_5XX_THRESHOLD = 10  # 5XX responses per 5 minutes, per stage
-# DynamoDB global tables usually replicate in about a second; sustained 10 s means a
-# degraded replica and an RPO beyond what the runbook promises.
-DYNAMODB_REPLICATION_LATENCY_MS = 10_000
-S3_REPLICATION_LATENCY_S = REPLICATION_MINUTES * 60  # the RTC 15-minute target
+DYNAMODB_REPLICATION_LATENCY_MS = DYNAMODB_REPLICATION_LATENCY_THRESHOLD_S * 1000
+# The probe runs every minute: two failed probes out of three minutes is an outage, not a blip.
+PEER_UNREACHABLE_MINUTES = 3
+PEER_UNREACHABLE_DATAPOINTS = 2
 
 
 class AlarmTopic(Construct):
-    """The alarm topic of one region: encrypted with its key, publishable by CloudWatch only."""
+    """The alarm topic of one region: encrypted with its key, publishable by CloudWatch only,
+    subscribed to every paging target in the settings (e-mail, HTTPS such as PagerDuty)."""
 
     def __init__(self, scope: Construct, id: str, *, region: Region, names: Names,
-                 key: RegionalKey, alarm_email: str):
+                 key: RegionalKey, settings: Settings):
         super().__init__(scope, id)
         p = region.provider
         self.topic = SnsTopic(self, "topic", provider=p, name=names.regional("alarms", region.role),
@@ -64,202 +89,190 @@ class AlarmTopic(Construct):
                           condition={"StringEquals": {"aws:SourceAccount": region.account_id}}),
             ]),
         )
-        if alarm_email:
-            # Stays "pending confirmation" until the recipient clicks the link AWS sends.
-            SnsTopicSubscription(self, "email", provider=p, topic_arn=self.topic.arn,
-                                 protocol="email", endpoint=alarm_email)
+        targets = [("email", e) for e in settings.alarm_emails] + [
+            ("https", u) for u in settings.alarm_https_endpoints]
+        for index, (protocol, endpoint) in enumerate(targets):
+            # E-mail stays "pending confirmation" until the recipient clicks AWS's link; an
+            # HTTPS endpoint confirms itself (PagerDuty's SNS integration does).
+            SnsTopicSubscription(self, f"{protocol}-{index}", provider=p,
+                                 topic_arn=self.topic.arn, protocol=protocol, endpoint=endpoint,
+                                 endpoint_auto_confirms=protocol == "https" or None)
+
+    @property
+    def arn(self) -> str:
+        return self.topic.arn
 
 
-class RegionalAlarms(Construct):
-    """Alarms whose metrics one region publishes: DynamoDB/S3 replication out of it, its
-    functions and API, and (in the DR region) Aurora replication lag."""
+class _Alarms(Construct):
+    """Creates alarms in one region, all notifying one topic; `alarms` by name."""
 
-    def __init__(self, scope: Construct, id: str, *, region: Region, other: Region,
-                 settings: Settings, names: Names, topic_arn: str, database: AuroraGlobalDatabase,
-                 tables: GlobalTables, storage: AuditStorage, compute: RegionalCompute,
-                 api: RegionalApi):
+    def __init__(self, scope: Construct, id: str, *, region: Region, names: Names, topic_arn: str,
+                 alarm_role: str | None = None):
         super().__init__(scope, id)
         self.region, self._names, self._topic_arn = region, names, topic_arn
+        self._alarm_role = alarm_role or region.role
         self.alarms: dict[str, CloudwatchMetricAlarm] = {}
-        role = region.role
-        if not region.is_primary:
-            # Published by the secondary cluster, in the secondary's region, in milliseconds.
-            self._alarm(
-                "aurora-replication-lag", namespace="AWS/RDS",
-                metric="AuroraGlobalDBReplicationLag",
-                dimensions={"DBClusterIdentifier": database.dr_cluster.cluster_identifier},
-                statistic="Maximum", threshold=settings.replication_lag_threshold_seconds * 1000,
-                period=60, evaluation_periods=3, datapoints=2,
-                # Published every minute while replication runs: silence means it stopped.
-                missing=BREACHING,
-                description=f"Aurora global database lag above "
-                            f"{settings.replication_lag_threshold_seconds} s (RPO at risk)")
-        for label, table in (("transactions", tables.transactions),
-                             ("idempotency", tables.idempotency)):
-            self._alarm(
-                f"dynamodb-replication-latency-{label}", namespace="AWS/DynamoDB",
-                metric="ReplicationLatency",
-                dimensions={"TableName": table.name, "ReceivingRegion": other.name},
-                statistic="Average", threshold=DYNAMODB_REPLICATION_LATENCY_MS,
-                period=60, evaluation_periods=5, datapoints=3,
-                # Emitted only while writes replicate: an idle table has no latency to report.
-                missing=NOT_BREACHING,
-                description=f"{table.name} replication {region.name} -> {other.name} slow")
-        source = storage.buckets[role].bucket
-        destination = storage.buckets[other.role].bucket
-        s3_dims = {"SourceBucket": source.bucket, "DestinationBucket": destination.bucket,
-                   # From the replication configuration itself, so the ids can never drift.
-                   "RuleId": storage.replication_configs[role].rule.get(0).id}
-        self._alarm(
-            "s3-replication-failed", namespace="AWS/S3", metric="OperationsFailedReplication",
-            dimensions=s3_dims, statistic="Sum", threshold=0, period=300,
-            # No replication operations means no failed ones.
-            missing=NOT_BREACHING,
-            description=f"Audit objects failed to replicate {region.name} -> {other.name}")
-        self._alarm(
-            "s3-replication-latency", namespace="AWS/S3", metric="ReplicationLatency",
-            dimensions=s3_dims, statistic="Maximum", threshold=S3_REPLICATION_LATENCY_S,
-            period=300, evaluation_periods=2, datapoints=2,
-            # Emitted while objects replicate; nothing uploaded means nothing is late.
-            missing=NOT_BREACHING,
-            description=f"Audit replication {region.name} -> {other.name} beyond the "
-                        f"{REPLICATION_MINUTES}-minute RTC target")
-        for purpose, fn in compute.functions.items():
-            self._alarm(
-                f"lambda-errors-{purpose}", namespace="AWS/Lambda", metric="Errors",
-                dimensions={"FunctionName": fn.function.function_name},
-                statistic="Sum", threshold=LAMBDA_ERRORS_THRESHOLD, period=300,
-                # No invocations means no errors; a dead region shows in the health checks.
-                missing=NOT_BREACHING,
-                description=f"More than {LAMBDA_ERRORS_THRESHOLD} {purpose} errors in 5 minutes")
-        self._alarm(
-            "api-5xx", namespace="AWS/ApiGateway", metric="5XXError",
-            dimensions={"ApiName": api.rest_api.name, "Stage": STAGE},
-            statistic="Sum", threshold=API_5XX_THRESHOLD, period=300,
-            # The health checks call this stage every few seconds, so it is never idle for
-            # long; an API that stops emitting at all trips the health-check alarm instead.
-            missing=NOT_BREACHING,
-            description=f"More than {API_5XX_THRESHOLD} 5XX responses in 5 minutes")
 
-    def _alarm(self, what: str, *, namespace: str, metric: str, dimensions: dict, statistic: str,
-               threshold: float, period: int, missing: str, description: str,
-               evaluation_periods: int = 1, datapoints: int | None = None) -> None:
-        name = self._names.alarm(what, self.region.role)
+    def alarm(self, what: str, metric: Metric, *, threshold: float, missing: str,
+              description: str, evaluation_periods: int = 1, datapoints: int | None = None,
+              comparison: str = "GreaterThanThreshold", role: str | None = None) -> CloudwatchMetricAlarm:
+        name = self._names.alarm(what, role or self._alarm_role)
         self.alarms[name] = CloudwatchMetricAlarm(
-            self, what, provider=self.region.provider, alarm_name=name,
-            alarm_description=description, namespace=namespace, metric_name=metric,
-            dimensions=dimensions, statistic=statistic, period=period,
+            self, f"{what}-{role}" if role else what, provider=self.region.provider,
+            alarm_name=name, alarm_description=description,
+            **metric.alarm_arguments(),
             evaluation_periods=evaluation_periods, datapoints_to_alarm=datapoints,
-            comparison_operator="GreaterThanThreshold", threshold=threshold,
+            comparison_operator=comparison, threshold=threshold,
             treat_missing_data=missing,
             alarm_actions=[self._topic_arn], ok_actions=[self._topic_arn],
         )
+        return self.alarms[name]
+
+
+@dataclass(frozen=True)
+class MonitoredRegion:
+    """What one region's monitoring watches: the tiers of that region's stack."""
+
+    database: AuroraMember
+    tables: TableAccess
+    audit: AuditBucket
+    compute: RegionalCompute
+    api: RegionalApi
+    waf: RegionalWaf
+    probe: Probe
+
+
+class RegionalMonitoring(Construct):
+    """Entry construct of a regional stack's monitoring: topic, alarms, dashboard.
+
+    Outputs: `topic` (AlarmTopic), `alarms` ({name: alarm})."""
+
+    def __init__(self, scope: Construct, id: str, *, settings: Settings, names: Names,
+                 region: Region, peer: PeerRegion, key: RegionalKey, tiers: MonitoredRegion):
+        super().__init__(scope, id)
+        self.topic = AlarmTopic(self, "topic", region=region, names=names, key=key,
+                                settings=settings)
+        alarms = _Alarms(self, "alarms", region=region, names=names, topic_arn=self.topic.arn)
+        lag_s = settings.replication_lag_threshold_seconds
+        alarms.alarm(
+            ALARM_AURORA_RPO_LAG, tiers.database.metric_rpo_lag(), threshold=lag_s * 1000,
+            evaluation_periods=3, datapoints=2,
+            # Published only while this cluster is a secondary: the writer is silent.
+            missing=NOT_BREACHING,
+            description=f"Aurora RPO lag of {tiers.database.identifier} above {lag_s} s while it "
+                        "is a secondary (RPO at risk); silent while it is the writer")
+        for table in TABLES:
+            alarms.alarm(
+                ALARM_DYNAMODB_REPLICATION.format(table=table),
+                tiers.tables.metric_replication_latency(table, peer.name),
+                threshold=DYNAMODB_REPLICATION_LATENCY_MS, evaluation_periods=5, datapoints=3,
+                # Emitted only while writes replicate: an idle table has no latency to report.
+                missing=NOT_BREACHING,
+                description=f"{tiers.tables.names[table]} replication {region.name} -> "
+                            f"{peer.name} above {DYNAMODB_REPLICATION_LATENCY_THRESHOLD_S:g} s")
+        alarms.alarm(
+            ALARM_S3_REPLICATION_FAILED, tiers.audit.metric_replication_failed(), threshold=0,
+            missing=NOT_BREACHING,  # no replication operations means no failed ones
+            description=f"Audit objects failed to replicate {region.name} -> {peer.name}")
+        alarms.alarm(
+            ALARM_S3_REPLICATION_LATENCY, tiers.audit.metric_replication_latency(),
+            threshold=S3_REPLICATION_LATENCY_THRESHOLD_S, evaluation_periods=2, datapoints=2,
+            missing=NOT_BREACHING,  # nothing uploaded means nothing is late
+            description=f"Audit replication {region.name} -> {peer.name} beyond the "
+                        f"{S3_REPLICATION_MINUTES}-minute RTC target")
+        for purpose, fn in tiers.compute.functions.items():
+            alarms.alarm(
+                f"lambda-errors-{purpose}", fn.metric_errors(), threshold=LAMBDA_ERRORS_THRESHOLD,
+                # No invocations means no errors; a dead region shows in the probes.
+                missing=NOT_BREACHING,
+                description=f"More than {LAMBDA_ERRORS_THRESHOLD} {purpose} errors in 5 minutes")
+        self._probe_alarms(alarms, region, peer, tiers.probe)
+        # What clients see (5XX/4XX/429 rates, p99) and what starves the functions.
+        api_alarms = ApiAlarms(self, "api-alarms", region=region, names=names,
+                               topic_arn=self.topic.arn, api=tiers.api,
+                               functions=tiers.compute.functions, waf=tiers.waf)
+        self.alarms = {**alarms.alarms, **api_alarms.alarms}
+        Dashboard(self, "dashboard", region=region, peer=peer, names=names, tiers=tiers)
+
+    @staticmethod
+    def _probe_alarms(alarms: _Alarms, region: Region, peer: PeerRegion, probe: Probe) -> None:
+        alarms.alarm(
+            ALARM_PEER_UNREACHABLE, probe.metric_peer_healthy(), threshold=1,
+            comparison="LessThanThreshold",
+            evaluation_periods=PEER_UNREACHABLE_MINUTES, datapoints=PEER_UNREACHABLE_DATAPOINTS,
+            # The probe publishes every minute: silence means it cannot run or cannot see.
+            missing=BREACHING,
+            description=f"{region.name} cannot take a healthy answer from {peer.name} "
+                        f"({peer.role}) on its own name: that region is down or unreachable")
+        alarms.alarm(
+            ALARM_DOMAIN_UNREACHABLE, probe.metric_domain_healthy(), threshold=1,
+            comparison="LessThanThreshold",
+            evaluation_periods=PEER_UNREACHABLE_MINUTES, datapoints=PEER_UNREACHABLE_DATAPOINTS,
+            missing=BREACHING,
+            description=f"{region.name} cannot reach the payments domain as a client would")
+        if region.role == DR:
+            # Mirrors the latch the DR probe keeps; Route 53's failback gate watches it
+            # (modules/dns.py). Missing data keeps the last state: a silent probe neither
+            # opens nor closes the gate.
+            alarms.alarm(
+                ALARM_FAILBACK_BLOCKED, probe.metric_failback_blocked(), threshold=1,
+                comparison="GreaterThanOrEqualToThreshold", missing=IGNORE,
+                description=f"Failback to {peer.name} is blocked until an operator opens it "
+                            "(drctl failback, after replication has caught up)")
 
 
 class HealthCheckAlarms(Construct):
-    """Route 53 health status per region, alarmed in us-east-1 where Route 53 publishes it."""
+    """Routing stack: Route 53 health status per region, alarmed in us-east-1 where Route 53
+    publishes it. The regional probe alarms page without us-east-1; these stay as a second view."""
 
     def __init__(self, scope: Construct, id: str, *, metrics_region: Region, names: Names,
-                 topic_arn: str, failover: Failover):
+                 topic: AlarmTopic, failover: Failover):
         super().__init__(scope, id)
-        self.alarms: dict[str, CloudwatchMetricAlarm] = {}
+        alarms = _Alarms(self, "alarms", region=metrics_region, names=names, topic_arn=topic.arn)
         for role, endpoint in failover.endpoints.items():
-            name = names.alarm("health-check", role)
-            self.alarms[name] = CloudwatchMetricAlarm(
-                self, role, provider=metrics_region.provider, alarm_name=name,
-                alarm_description=f"Route 53 sees the {role} API as unhealthy: DNS now "
-                                  "answers with the other region",
-                namespace="AWS/Route53", metric_name="HealthCheckStatus",
-                dimensions={"HealthCheckId": endpoint.health_check.id},
-                statistic="Minimum", period=60, evaluation_periods=1,
-                comparison_operator="LessThanThreshold", threshold=1,
+            alarms.alarm(
+                ALARM_HEALTH_CHECK,
+                Metric("AWS/Route53", "HealthCheckStatus",
+                       {"HealthCheckId": endpoint.health_check.id}, statistic="Minimum"),
+                threshold=1, comparison="LessThanThreshold", role=role,
                 # Route 53 reports status every minute; no status is no evidence of health.
-                treat_missing_data=BREACHING,
-                alarm_actions=[topic_arn], ok_actions=[topic_arn],
-            )
-
-
-class Monitoring(Construct):
-    """Entry construct: topics, alarms per region, health-check alarms and dashboards."""
-
-    def __init__(self, scope: Construct, id: str, *, settings: Settings, names: Names,
-                 regions: RegionPair, metrics_region: Region, keys: dict[str, RegionalKey],
-                 database: AuroraGlobalDatabase, tables: GlobalTables, storage: AuditStorage,
-                 compute: dict[str, RegionalCompute], apis: dict[str, RegionalApi],
-                 failover: Failover):
-        super().__init__(scope, id)
-        topic_regions = {r.role: r for r in regions}
-        topic_regions.setdefault(metrics_region.role, metrics_region)
-        self.topics = {
-            role: AlarmTopic(self, f"topic-{role}", region=r, names=names, key=keys[role],
-                             alarm_email=settings.alarm_email).topic
-            for role, r in topic_regions.items()
-        }
-        self.alarms: dict[str, CloudwatchMetricAlarm] = {}
-        for region in regions:
-            regional = RegionalAlarms(
-                self, f"alarms-{region.role}", region=region, other=regions.other(region),
-                settings=settings, names=names, topic_arn=self.topics[region.role].arn,
-                database=database, tables=tables, storage=storage,
-                compute=compute[region.role], api=apis[region.role])
-            self.alarms.update(regional.alarms)
-            Dashboard(self, f"dashboard-{region.role}", region=region,
-                      other=regions.other(region), names=names, database=database,
-                      tables=tables, storage=storage, compute=compute[region.role],
-                      api=apis[region.role])
-        health = HealthCheckAlarms(self, "health-check-alarms", metrics_region=metrics_region,
-                                   names=names, topic_arn=self.topics[metrics_region.role].arn,
-                                   failover=failover)
-        self.alarms.update(health.alarms)
+                missing=BREACHING,
+                description=f"Route 53 sees the {role} API as unhealthy: DNS now answers with "
+                            "the other region")
+        self.alarms = alarms.alarms
 
 
 class Dashboard(Construct):
-    """Replication and API health of one region on one screen."""
+    """Replication, probes and API health of one region on one screen."""
 
-    def __init__(self, scope: Construct, id: str, *, region: Region, other: Region, names: Names,
-                 database: AuroraGlobalDatabase, tables: GlobalTables, storage: AuditStorage,
-                 compute: RegionalCompute, api: RegionalApi):
+    def __init__(self, scope: Construct, id: str, *, region: Region, peer: PeerRegion,
+                 names: Names, tiers: MonitoredRegion):
         super().__init__(scope, id)
-        source = storage.buckets[region.role].bucket.bucket
-        destination = storage.buckets[other.role].bucket.bucket
-        rule_id = storage.replication_configs[region.role].rule.get(0).id
-        api_name = api.rest_api.name
 
-        def widget(title: str, metrics: list, x: int, y: int, stat: str = "Average") -> dict:
+        def widget(title: str, metrics: list[Metric], x: int, y: int) -> dict:
             return {"type": "metric", "x": x, "y": y, "width": 12, "height": 6,
-                    "properties": {"title": title, "region": region.name, "stat": stat,
-                                   "period": 60, "view": "timeSeries", "metrics": metrics}}
+                    "properties": {"title": title, "region": region.name, "period": 60,
+                                   "view": "timeSeries",
+                                   "metrics": [m.dashboard_row() for m in metrics]}}
 
+        api, audit, tables = tiers.api, tiers.audit, tiers.tables
         widgets = [
-            widget("DynamoDB replication latency (ms)", [
-                ["AWS/DynamoDB", "ReplicationLatency", "TableName", t.name,
-                 "ReceivingRegion", other.name] for t in (tables.transactions, tables.idempotency)
-            ], 0, 0),
-            widget("S3 audit replication", [
-                ["AWS/S3", "ReplicationLatency", "SourceBucket", source, "DestinationBucket",
-                 destination, "RuleId", rule_id],
-                ["AWS/S3", "OperationsFailedReplication", "SourceBucket", source,
-                 "DestinationBucket", destination, "RuleId", rule_id, {"stat": "Sum"}],
-            ], 12, 0, stat="Maximum"),
-            widget("API requests and errors", [
-                ["AWS/ApiGateway", m, "ApiName", api_name, "Stage", STAGE]
-                for m in ("Count", "4XXError", "5XXError")
-            ], 0, 6, stat="Sum"),
-            widget("API latency (ms)", [
-                ["AWS/ApiGateway", "Latency", "ApiName", api_name, "Stage", STAGE, {"stat": "p99"}],
-                ["AWS/ApiGateway", "IntegrationLatency", "ApiName", api_name, "Stage", STAGE,
-                 {"stat": "p99"}],
-            ], 12, 6),
-            widget("Lambda errors and throttles", [
-                ["AWS/Lambda", m, "FunctionName", fn.function.function_name]
-                for fn in compute.functions.values() for m in ("Errors", "Throttles")
-            ], 0, 12, stat="Sum"),
+            widget(f"DynamoDB replication to {peer.name} (ms)",
+                   [tables.metric_replication_latency(t, peer.name) for t in TABLES], 0, 0),
+            widget(f"S3 audit replication to {peer.name}",
+                   [audit.metric_replication_latency(), audit.metric_replication_failed()], 12, 0),
+            widget("API requests and errors",
+                   [api.metric_count(), api.metric_4xx(), api.metric_5xx()], 0, 6),
+            widget("API latency p99 (ms)", [api.metric_latency_p99()], 12, 6),
+            widget("Lambda errors and throttles",
+                   [m for fn in tiers.compute.functions.values()
+                    for m in (fn.metric_errors(), fn.metric_throttles())], 0, 12),
+            widget("Aurora RPO lag (ms, while secondary)", [tiers.database.metric_rpo_lag()], 12, 12),
+            widget(f"Probe: {peer.role} region and domain healthy",
+                   [tiers.probe.metric_peer_healthy(), tiers.probe.metric_domain_healthy(),
+                    tiers.probe.metric_failback_blocked()], 0, 18),
         ]
-        if not region.is_primary:
-            widgets.append(widget("Aurora global replication lag (ms)", [
-                ["AWS/RDS", "AuroraGlobalDBReplicationLag", "DBClusterIdentifier",
-                 database.dr_cluster.cluster_identifier],
-            ], 12, 12, stat="Maximum"))
         CloudwatchDashboard(self, "dashboard", provider=region.provider,
                             dashboard_name=names.regional("dr", region.role),
                             dashboard_body=json.dumps({"widgets": widgets}))
+

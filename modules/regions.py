@@ -1,9 +1,13 @@
-"""The region pair: one aliased AWS provider per role, passed explicitly to every tier.
+"""Regions: one aliased AWS provider per role, passed explicitly to every tier.
 
 A tier never guesses its region: it receives a `Region` and puts `provider=region.provider`
-on every resource and data source it creates. Both providers are aliased (no default
-provider exists), so a resource that forgets its provider fails `terraform validate`
-instead of silently landing in the wrong region.
+on every resource and data source it creates. Every provider is aliased (no default provider
+exists), so a resource that forgets its provider fails `terraform validate` instead of
+silently landing in the wrong region.
+
+A regional stack knows its peer only as a `PeerRegion`: a name, with no provider. Anything it
+needs of the peer (a bucket ARN, a key alias, a host name) is derived from names in the
+contract, never from the peer's state, so it plans and applies while the peer is down.
 """
 
 from __future__ import annotations
@@ -15,10 +19,8 @@ from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdent
 from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
 
+from contract import DR, PRIMARY, other_role
 from modules.settings import Settings
-
-PRIMARY = "primary"
-DR = "dr"
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,34 @@ class Region:
 
 
 @dataclass(frozen=True)
+class PeerRegion:
+    """The other region, seen from a regional stack: a name and no provider.
+
+    Same account and partition as `of`, so its ARNs are built from `of`'s identity tokens."""
+
+    role: str
+    name: str
+    of: Region
+
+    @property
+    def account_id(self) -> str:
+        return self.of.account_id
+
+    @property
+    def partition(self) -> str:
+        return self.of.partition
+
+    def arn(self, service: str, resource: str, *, region: bool = True) -> str:
+        return f"arn:{self.partition}:{service}:{self.name if region else ''}:{self.account_id}:{resource}"
+
+
+def peer_of(region: Region, settings: Settings) -> PeerRegion:
+    role = other_role(region.role)
+    name = settings.dr_region if role == DR else settings.primary_region
+    return PeerRegion(role=role, name=name, of=region)
+
+
+@dataclass(frozen=True)
 class RegionPair:
     primary: Region
     dr: Region
@@ -48,6 +78,26 @@ class RegionPair:
 
     def other(self, region: Region) -> Region:
         return self.dr if region.role == PRIMARY else self.primary
+
+
+def account_guard(settings: Settings) -> dict:
+    """Stops every plan whose credentials are not for AWS_ACCOUNT_ID (or while it is unset):
+    prod settings can never be applied to another account, nor a stack without its state
+    bucket's real name."""
+    if not settings.aws_account_id:
+        return {"condition": "${false}",
+                "error_message": "AWS_ACCOUNT_ID is not set: set it to the 12-digit id of the "
+                                 "account to deploy to (it names the state bucket and guards every "
+                                 "stack), synthesize again, then plan. See README: Deploy into a "
+                                 "new account."}
+    return {"condition": f'${{self.account_id == "{settings.aws_account_id}"}}',
+            "error_message": f"These credentials are not for AWS_ACCOUNT_ID={settings.aws_account_id}: "
+                             "use credentials of that account, or fix AWS_ACCOUNT_ID and synthesize "
+                             "again."}
+
+
+def region_name(role: str, settings: Settings) -> str:
+    return settings.primary_region if role == PRIMARY else settings.dr_region
 
 
 def build_region(scope: Construct, *, role: str, name: str, settings: Settings) -> Region:
@@ -70,6 +120,7 @@ def build_region(scope: Construct, *, role: str, name: str, settings: Settings) 
         ],
     )
     identity = DataAwsCallerIdentity(scope, f"identity-{role}", provider=provider)
+    identity.add_override("lifecycle.postcondition", [account_guard(settings)])
     partition = DataAwsPartition(scope, f"partition-{role}", provider=provider)
     return Region(
         role=role,

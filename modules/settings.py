@@ -1,8 +1,12 @@
-"""Typed, validated settings for the whole platform: the only place that reads the environment.
+"""Typed, validated settings for the whole platform: the only place that reads the platform's
+environment variables (main.py reads CDKTF_OUTDIR and fast_provider.py CDKTF_FAST_IMPORTS,
+which are tool switches, not platform settings).
 
 Everything a tier needs comes from `Settings`, built once by `Settings.from_env()` at the edge
 (main.py, tests). An invalid value raises `SettingsError` naming the variable and what is
 allowed, before any construct exists, so no JSON is ever written for a bad configuration.
+Values that cannot be parsed (a word where a number belongs) are reported first, alone; the
+remaining rules are then checked together and every problem among them is listed.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ import os
 import re
 from dataclasses import dataclass, field
 from typing import Mapping
+
+from contract import Names, reserved_domain
 
 # Commercial regions where Aurora PostgreSQL global databases, DynamoDB global tables,
 # S3 Replication Time Control and regional API Gateway endpoints are all available.
@@ -34,9 +40,14 @@ PROD_LIKE_ENVIRONMENTS = ("prod", "production", "prd", "live")
 _ENV_SUFFIX = re.compile(r"^[a-z][a-z0-9-]{0,10}[a-z0-9]$|^[a-z]$")
 _HOSTNAME_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_DDB_TABLE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 _ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
+_HTTPS_URL = re.compile(r"^https://[^\s,/]+\.[^\s,/]+(/[^\s,]*)?$")
+_ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
+# Stands in the state bucket's name until AWS_ACCOUNT_ID is set: a synth works without it,
+# and a plan of any platform stack stops with a precondition naming AWS_ACCOUNT_ID.
+ACCOUNT_PLACEHOLDER = "aws-account-id-unset"
+MAX_AURORA_INSTANCES = 4
 _TFC_NAME = re.compile(r"^[A-Za-z0-9_-]{1,90}$")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -63,12 +74,19 @@ class Settings:
     aurora_instance_class: str = "db.r6g.large"  # AURORA_INSTANCE_CLASS
     backup_retention_days: int = 35  # BACKUP_RETENTION_DAYS (1-35)
     deletion_protection: bool | None = None  # DELETION_PROTECTION, default: on for prod-like envs
-    state_bucket: str = ""  # TF_STATE_BUCKET, default payments-dr-tfstate-{env}
-    state_lock_table: str = ""  # TF_STATE_LOCK_TABLE, default payments-dr-tflock-{env}
+    aws_account_id: str = ""  # AWS_ACCOUNT_ID: the account every stack must be applied to
+    state_bucket: str = ""  # TF_STATE_BUCKET, default payments-dr-tfstate-{env}-{account}-{region}
     state_region: str = ""  # TF_STATE_REGION, default: the DR region
     hosted_zone_id: str = ""  # HOSTED_ZONE_ID: an existing public zone for DOMAIN_NAME's parent
-    alarm_email: str = ""  # ALARM_EMAIL: optional e-mail subscription on both SNS topics
-    lambda_reserved_concurrency: int = 50  # LAMBDA_RESERVED_CONCURRENCY (-1 = unreserved)
+    # ALARM_EMAIL / ALARM_HTTPS_ENDPOINTS: comma-separated; every alarm topic is subscribed to
+    # each. Prod-like environments refuse to synthesize with neither (nobody would be paged).
+    alarm_emails: tuple[str, ...] = ()
+    alarm_https_endpoints: tuple[str, ...] = ()
+    # LAMBDA_RESERVED_CONCURRENCY: -1 (default) reserves nothing, so a new account's small
+    # concurrency quota is enough; N reserves N for each validator (health gets a fixed 5).
+    lambda_reserved_concurrency: int = -1
+    aurora_primary_instances: int | None = None  # AURORA_PRIMARY_INSTANCES, default 2 prod-like, else 1
+    aurora_dr_instances: int | None = None  # AURORA_DR_INSTANCES, default 2 prod-like, else 1
     log_retention_days: int = 365  # LOG_RETENTION_DAYS
     tfc_organization: str = ""  # TFC_ORGANIZATION: with TFC_WORKSPACE, use Terraform Cloud
     tfc_workspace: str = ""  # TFC_WORKSPACE
@@ -76,17 +94,22 @@ class Settings:
 
     def __post_init__(self) -> None:
         env = self.environment_suffix
+        state_region = self.state_region or self.dr_region
         defaults = {
             "domain_name": f"payments-{env}.example.com",
-            "state_bucket": f"payments-dr-tfstate-{env}",
-            "state_lock_table": f"payments-dr-tflock-{env}",
-            "state_region": self.dr_region,
+            "state_region": state_region,
+            "state_bucket": Names(env).state_bucket(self.aws_account_id or ACCOUNT_PLACEHOLDER,
+                                                    state_region),
         }
         for name, value in defaults.items():
             if not getattr(self, name):
                 object.__setattr__(self, name, value)
         if self.deletion_protection is None:
-            object.__setattr__(self, "deletion_protection", env in PROD_LIKE_ENVIRONMENTS)
+            object.__setattr__(self, "deletion_protection", self.is_prod_like)
+        instances = 2 if self.is_prod_like else 1
+        for name in ("aurora_primary_instances", "aurora_dr_instances"):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, instances)
         problems = self._problems()
         if problems:
             raise SettingsError(problems)
@@ -105,6 +128,12 @@ class Settings:
             if value:
                 kwargs[attr] = value
 
+        def items(var: str, attr: str) -> None:
+            raw = environ.get(var, "")
+            values = tuple(v.strip() for v in raw.split(",") if v.strip())
+            if values:
+                kwargs[attr] = values
+
         def number(var: str, attr: str, kind: type) -> None:
             raw = environ.get(var, "").strip()
             if not raw:
@@ -122,12 +151,19 @@ class Settings:
         text("AURORA_ENGINE_VERSION", "aurora_engine_version")
         text("AURORA_INSTANCE_CLASS", "aurora_instance_class")
         number("BACKUP_RETENTION_DAYS", "backup_retention_days", int)
+        text("AWS_ACCOUNT_ID", "aws_account_id")
         text("TF_STATE_BUCKET", "state_bucket")
-        text("TF_STATE_LOCK_TABLE", "state_lock_table")
         text("TF_STATE_REGION", "state_region")
         text("HOSTED_ZONE_ID", "hosted_zone_id")
-        text("ALARM_EMAIL", "alarm_email")
+        items("ALARM_EMAIL", "alarm_emails")
+        items("ALARM_HTTPS_ENDPOINTS", "alarm_https_endpoints")
         number("LAMBDA_RESERVED_CONCURRENCY", "lambda_reserved_concurrency", int)
+        number("AURORA_PRIMARY_INSTANCES", "aurora_primary_instances", int)
+        number("AURORA_DR_INSTANCES", "aurora_dr_instances", int)
+        if environ.get("TF_STATE_LOCK_TABLE", "").strip():
+            problems.append(
+                "TF_STATE_LOCK_TABLE is no longer used: state is locked with an S3 lock file "
+                "(use_lockfile, Terraform >= 1.11); unset it (README: migrating from the lock table)")
         number("LOG_RETENTION_DAYS", "log_retention_days", int)
         text("TFC_ORGANIZATION", "tfc_organization")
         text("TFC_WORKSPACE", "tfc_workspace")
@@ -194,18 +230,26 @@ class Settings:
                 f"TF_STATE_BUCKET={self.state_bucket!r} is not a valid S3 bucket name: use 3-63 "
                 "lowercase letters, digits, dots or hyphens"
             )
-        if not _DDB_TABLE.match(self.state_lock_table):
-            p.append(
-                f"TF_STATE_LOCK_TABLE={self.state_lock_table!r} is not a valid DynamoDB table "
-                "name: use 3-255 letters, digits, '_', '-' or '.'"
-            )
+        if self.aws_account_id and not _ACCOUNT_ID.match(self.aws_account_id):
+            p.append(f"AWS_ACCOUNT_ID={self.aws_account_id!r} is not an AWS account id: use its 12 digits")
         if self.hosted_zone_id and not _ZONE_ID.match(self.hosted_zone_id):
             p.append(
                 f"HOSTED_ZONE_ID={self.hosted_zone_id!r} is not a Route 53 zone id: it looks "
                 "like Z0123456789ABCDEFGHIJ (leave it empty to create a zone)"
             )
-        if self.alarm_email and not _EMAIL.match(self.alarm_email):
-            p.append(f"ALARM_EMAIL={self.alarm_email!r} is not an e-mail address")
+        for email in self.alarm_emails:
+            if not _EMAIL.match(email):
+                p.append(f"ALARM_EMAIL: {email!r} is not an e-mail address")
+        for url in self.alarm_https_endpoints:
+            if not _HTTPS_URL.match(url):
+                p.append(f"ALARM_HTTPS_ENDPOINTS: {url!r} is not an https:// URL")
+        for var, count in (("AURORA_PRIMARY_INSTANCES", self.aurora_primary_instances),
+                           ("AURORA_DR_INSTANCES", self.aurora_dr_instances)):
+            if not 1 <= count <= MAX_AURORA_INSTANCES:
+                p.append(f"{var}={count} is invalid: use 1 to {MAX_AURORA_INSTANCES} instances "
+                         "(the first is the writer, the others are readers in other zones)")
+        if self.is_prod_like:
+            p.extend(self._prod_problems())
         if not (self.lambda_reserved_concurrency == -1 or 1 <= self.lambda_reserved_concurrency <= 1000):
             p.append(
                 f"LAMBDA_RESERVED_CONCURRENCY={self.lambda_reserved_concurrency} is invalid: use "
@@ -223,6 +267,23 @@ class Settings:
                 p.append(f"{var}={value!r} is invalid: use letters, digits, '_' or '-'")
         return p
 
+    def _prod_problems(self) -> list[str]:
+        """A prod-like environment is deployed for real: refuse what would page nobody,
+        land in an unknown account or serve a name that can never resolve."""
+        env = self.environment_suffix
+        p: list[str] = []
+        if not (self.alarm_emails or self.alarm_https_endpoints):
+            p.append(f"ALARM_EMAIL or ALARM_HTTPS_ENDPOINTS is required for ENVIRONMENT_SUFFIX={env!r}: "
+                     "every alarm topic needs someone to page (docs/failover.md: paging)")
+        if not self.aws_account_id:
+            p.append(f"AWS_ACCOUNT_ID is required for ENVIRONMENT_SUFFIX={env!r}: the state "
+                     "bucket's name and every stack's account guard use it")
+        reason = reserved_domain(self.domain_name)
+        if reason:
+            p.append(f"DOMAIN_NAME={self.domain_name!r} cannot be served ({reason}): set DOMAIN_NAME "
+                     f"and HOSTED_ZONE_ID to a zone you own for ENVIRONMENT_SUFFIX={env!r}")
+        return p
+
     @staticmethod
     def _is_hostname(name: str) -> bool:
         labels = name.split(".")
@@ -233,6 +294,18 @@ class Settings:
     @property
     def aurora_major_version(self) -> str:
         return self.aurora_engine_version.split(".")[0]
+
+    @property
+    def is_prod_like(self) -> bool:
+        return self.environment_suffix in PROD_LIKE_ENVIRONMENTS
+
+    @property
+    def reserves_concurrency(self) -> bool:
+        return self.lambda_reserved_concurrency != -1
+
+    @property
+    def domain_reserved_reason(self) -> str | None:
+        return reserved_domain(self.domain_name)
 
     @property
     def uses_terraform_cloud(self) -> bool:

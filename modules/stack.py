@@ -1,137 +1,230 @@
-"""The platform stack: composes the tiers for the primary and DR regions.
+"""The platform's stacks, applied in this order (contract.PLATFORM_STACKS):
 
-Read it like terraform-aws-modules' examples: regions first, then each tier with its inputs
-passed explicitly, then the outputs operators and `drctl` read.
+1. `FoundationStack`: each region's KMS key, the DNS zone and the certificates. Changed rarely.
+2. `RegionalStack(primary)`: every serving and data resource of the primary region: network,
+   Aurora global cluster + writer + master secret, the DynamoDB global tables (with their DR
+   replicas: see modules/tables.py for why they cannot live in the DR stack), audit bucket,
+   functions, API, custom domains, probe, alarms.
+3. `RegionalStack(dr)`: the same for the DR region, with the Aurora secondary. Its only
+   provider is the DR region's; it names primary-side things by contract names and reads
+   the foundation's outputs from remote state (stored in TF_STATE_REGION, the DR region by
+   default). It can be planned and applied while the primary region is down.
+4. `RoutingStack`: cross-region wiring that needs both regional stacks first: S3 replication
+   rules both ways, Route 53 health checks, failover and per-region records, the failback
+   gate, and the Route 53 health-check alarms in us-east-1. Nothing in it changes during a
+   failover; Route 53's control plane is in us-east-1 in any case.
+
+Read each like terraform-aws-modules' examples: region first, then each tier with its inputs
+passed explicitly, then the outputs operators and `drctl` read (keys from contract.OUTPUTS).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from constructs import Construct
 from cdktf import TerraformOutput, TerraformStack
 
-from modules.api import Api
-from modules.compute import Compute
-from modules.database import AuroraGlobalDatabase, RegionalDatabaseInputs
-from modules.dns import Failover, route53_metrics_region
+from contract import (
+    DR,
+    FOUNDATION_STACK,
+    OUTPUTS,
+    PRIMARY,
+    REGIONAL_STACKS,
+    ROUTING_STACK,
+)
+from modules.api import STAGE, RegionalApi
+from modules.client_keys import ClientKeysSecret
+from modules.compute import RegionalCompute
+from modules.database import AuroraPrimary, AuroraSecondary, RegionalDatabaseInputs
+from modules.dns import DomainCertificates, Failover, RegionalDomains, route53_metrics_region
 from modules.keys import RegionalKey
-from modules.monitoring import Monitoring
+from modules.monitoring import AlarmTopic, HealthCheckAlarms, MonitoredRegion, RegionalMonitoring
 from modules.naming import Names
 from modules.network import RegionalNetwork
-from modules.regions import build_region_pair
+from modules.probes import Probe, probe_role_name
+from modules.regions import build_region, build_region_pair, peer_of, region_name
 from modules.settings import Settings
-from modules.state_backend import configure_platform_backend
-from modules.storage import AuditStorage
-from modules.tables import GlobalTables
+from modules.state_backend import configure_backend
+from modules.storage import AuditBucket, AuditReplication
+from modules.tables import GlobalTables, TableAccess
+from modules.waf import RegionalWaf
 
-PLATFORM_STACK = "payments-dr"
 
+class _PlatformStack(TerraformStack):
+    """A platform stack: its own backend (state key / TFC workspace) and contract outputs."""
 
-class PaymentsDrStack(TerraformStack):
+    stack_name: str
+
     def __init__(self, scope: Construct, id: str, *, settings: Settings):
         super().__init__(scope, id)
-        configure_platform_backend(self, settings)
-        names = Names(settings.environment_suffix)
+        self.stack_name = id
+        self.settings = settings
+        self.names = Names(settings.environment_suffix)
+        configure_backend(self, settings, id)
+
+    def output(self, key: str, value: Any) -> None:
+        """An output whose key the contract assigns to this stack (drctl reads it)."""
+        stack, description = OUTPUTS[key]
+        if stack != self.stack_name:
+            raise ValueError(f"output {key!r} belongs to stack {stack}, not {self.stack_name}")
+        TerraformOutput(self, key, value=value, description=description)
+
+
+class FoundationStack(_PlatformStack):
+    """Keys, zone and certificates for both regions. Outputs: `keys[role]`, `certificates`."""
+
+    def __init__(self, scope: Construct, id: str = FOUNDATION_STACK, *, settings: Settings):
+        super().__init__(scope, id, settings=settings)
         regions = build_region_pair(self, settings)
-        self.settings, self.names, self.regions = settings, names, regions
+        self.keys = {r.role: RegionalKey(self, f"key-{r.role}", region=r, names=self.names)
+                     for r in regions}
+        self.certificates = DomainCertificates(self, "certificates", settings=settings,
+                                               names=self.names, regions=regions)
+        self.output("hosted_zone_id", self.certificates.zone_id)
+        self.output("domain_name", settings.domain_name)
+        if self.certificates.name_servers is not None:
+            TerraformOutput(self, "hosted_zone_name_servers",
+                            value=self.certificates.name_servers,
+                            description="Delegate DOMAIN_NAME to these from its parent zone "
+                                        "before applying the regional stacks (docs/failover.md)")
+
+
+class RegionalStack(_PlatformStack):
+    """Everything one region serves and stores, with providers of that region only."""
+
+    def __init__(self, scope: Construct, id: str | None = None, *, settings: Settings,
+                 role: str, foundation: FoundationStack):
+        super().__init__(scope, id or REGIONAL_STACKS[role], settings=settings)
+        names = self.names
+        self.region = region = build_region(self, role=role, name=region_name(role, settings),
+                                            settings=settings)
+        self.peer = peer = peer_of(region, settings)
+        key = foundation.keys[role]
 
         # -- data tier ------------------------------------------------------------------
-        keys = {r.role: RegionalKey(self, f"key-{r.role}", region=r, names=names) for r in regions}
-        networks = {
-            r.role: RegionalNetwork(self, f"network-{r.role}", region=r, names=names,
-                                    settings=settings, key=keys[r.role])
-            for r in regions
-        }
-        self.database = AuroraGlobalDatabase(
-            self, "database", settings=settings, names=names, regions=regions,
-            primary=RegionalDatabaseInputs(regions.primary, keys["primary"], networks["primary"]),
-            dr=RegionalDatabaseInputs(regions.dr, keys["dr"], networks["dr"]),
-        )
-        self.tables = GlobalTables(self, "tables", settings=settings, names=names, regions=regions,
-                                   keys=keys)
-        self.storage = AuditStorage(self, "storage", names=names, regions=regions, keys=keys)
-        self.keys = keys
+        network = RegionalNetwork(self, f"network-{role}", region=region, names=names,
+                                  settings=settings, key=key)
+        inputs = RegionalDatabaseInputs(region, key, network)
+        if role == PRIMARY:
+            self.database: AuroraPrimary | AuroraSecondary = AuroraPrimary(
+                self, f"database-{role}", settings=settings, names=names, inputs=inputs, dr=peer,
+                dr_key=foundation.keys[DR])
+            self.tables: GlobalTables | None = GlobalTables(
+                self, "tables", settings=settings, names=names, primary=region, dr=peer,
+                keys=foundation.keys)
+        else:
+            self.database = AuroraSecondary(self, f"database-{role}", settings=settings, names=names,
+                                            inputs=inputs, primary=peer)
+            self.tables = None
+        self.table_access = TableAccess(names=names, region=region, key=key)
+        self.audit = AuditBucket(self, f"storage-{role}", names=names, region=region, peer=peer, key=key)
 
-        # -- serving and failover tier ----------------------------------------------------
-        self._serving_tier(settings, names, regions, keys)
-
+        # -- serving tier -----------------------------------------------------------------
+        self.compute = RegionalCompute(self, f"compute-{role}", region=region, settings=settings,
+                                       names=names, key=key, tables=self.table_access,
+                                       audit=self.audit)
+        if role == PRIMARY:
+            self.client_keys = ClientKeysSecret(self, "client-keys", names=names, primary=region,
+                                                dr=peer, primary_key=key,
+                                                dr_key=foundation.keys[DR])
+        # Only the probes may call GET /probe (SigV4): the peer's, and this region's own (it
+        # checks the domain, which this region may be serving). Named, not referenced.
+        probe_roles = [f"arn:{region.partition}:iam::{region.account_id}:role/"
+                       f"{probe_role_name(names, r)}" for r in (role, peer.role)]
+        self.api = RegionalApi(self, f"api-{role}", region=region, settings=settings, names=names,
+                               key=key, compute=self.compute, authorizer=self.compute.authorizer,
+                               probe_principal_arns=probe_roles)
+        self.waf = RegionalWaf(self, f"waf-{role}", region=region, names=names, settings=settings,
+                               key=key, api=self.api)
+        self.domains = RegionalDomains(self, f"domains-{role}", region=region,
+                                       domain_name=settings.domain_name,
+                                       certificate_arn=foundation.certificates.certificate_arn(role),
+                                       api=self.api)
+        self.probe = Probe(self, f"probe-{role}", settings=settings, names=names, region=region,
+                           peer=peer, key=key, compute=self.compute)
+        self.monitoring = RegionalMonitoring(
+            self, f"monitoring-{role}", settings=settings, names=names, region=region, peer=peer,
+            key=key, tiers=MonitoredRegion(database=self.database.member,
+                                           tables=self.table_access, audit=self.audit,
+                                           compute=self.compute, api=self.api, waf=self.waf,
+                                           probe=self.probe))
         self._outputs()
 
-    def _serving_tier(self, settings: Settings, names: Names, regions, keys) -> None:
-        # Route 53 health-check metrics exist only in us-east-1: a third provider (and key,
-        # for its alarm topic) appears only when neither of our regions is us-east-1.
-        metrics_region = route53_metrics_region(self, regions=regions, settings=settings)
-        alarm_keys = dict(keys)
-        if metrics_region.role not in alarm_keys:
-            alarm_keys[metrics_region.role] = RegionalKey(
-                self, f"key-{metrics_region.role}", region=metrics_region, names=names)
-        self.metrics_region = metrics_region
-        self.compute = Compute(self, "compute", settings=settings, names=names, regions=regions,
-                               keys=keys, tables=self.tables, storage=self.storage)
-        self.api = Api(self, "api", settings=settings, names=names, regions=regions, keys=keys,
-                       compute=self.compute.regional)
-        self.failover = Failover(self, "failover", settings=settings, names=names,
-                                 regions=regions, apis=self.api.regional,
-                                 dns_region=metrics_region)
-        self.monitoring = Monitoring(
-            self, "monitoring", settings=settings, names=names, regions=regions,
-            metrics_region=metrics_region, keys=alarm_keys, database=self.database,
-            tables=self.tables, storage=self.storage, compute=self.compute.regional,
-            apis=self.api.regional, failover=self.failover)
-
     def _outputs(self) -> None:
-        s, db = self.settings, self.database
-        outputs = {
-            "primary_region": (s.primary_region, "Primary region"),
-            "dr_region": (s.dr_region, "DR region"),
-            "environment_suffix": (s.environment_suffix, "Environment suffix"),
-            "replication_lag_threshold_seconds": (s.replication_lag_threshold_seconds,
-                                                  "Aurora replication lag alarm threshold (s)"),
-            "global_cluster_id": (db.global_cluster.id, "Aurora global cluster identifier"),
-            "aurora_global_writer_endpoint": (db.global_cluster.endpoint,
-                                              "Global writer endpoint: follows switchover/failover"),
-            "primary_cluster_id": (db.primary_cluster.cluster_identifier, "Primary Aurora cluster"),
-            "dr_cluster_id": (db.dr_cluster.cluster_identifier, "DR Aurora cluster"),
-            "primary_cluster_arn": (db.primary_cluster.arn, "Primary Aurora cluster ARN"),
-            "dr_cluster_arn": (db.dr_cluster.arn, "DR Aurora cluster ARN"),
-            "primary_aurora_endpoint": (db.primary_cluster.endpoint, "Primary cluster endpoint"),
-            "dr_aurora_endpoint": (db.dr_cluster.endpoint,
-                                   "DR cluster endpoint (writable after a failover)"),
-            "dr_aurora_reader_endpoint": (db.dr_cluster.reader_endpoint, "DR cluster reader endpoint"),
-            "aurora_secret_arn": (db.secret.arn, "Master credential secret (replicated to DR)"),
-            "dynamodb_table_name": (self.tables.transactions.name, "Payment transactions global table"),
-            "idempotency_table_name": (self.tables.idempotency.name, "Idempotency records global table"),
-            "primary_s3_bucket": (self.storage.primary_bucket.bucket.bucket, "Primary audit bucket"),
-            "dr_s3_bucket": (self.storage.dr_bucket.bucket.bucket, "DR audit bucket"),
-            **self._serving_outputs(),
+        role, member, api = self.region.role, self.database.member, self.api
+        values = {
+            f"{role}_region": self.region.name,
+            f"{role}_cluster_id": member.cluster.cluster_identifier,
+            f"{role}_cluster_arn": member.cluster.arn,
+            f"{role}_aurora_endpoint": member.cluster.endpoint,
+            f"{role}_aurora_reader_endpoint": member.cluster.reader_endpoint,
+            f"{role}_s3_bucket": self.audit.name,
+            f"{role}_api_endpoint": f"https://{self.domains.own_host}",
+            f"{role}_api_id": api.rest_api.id,
+            f"{role}_api_host": self.domains.own_host,
+            f"{role}_sns_topic": self.monitoring.topic.arn,
         }
-        for name, (value, description) in outputs.items():
-            TerraformOutput(self, name, value=value, description=description)
-
-    def _serving_outputs(self) -> dict:
-        apis, endpoints, topics = self.api.regional, self.failover.endpoints, self.monitoring.topics
-        outputs = {}
-        for role in ("primary", "dr"):
-            outputs.update({
-                f"{role}_api_endpoint": (apis[role].invoke_url, f"{role} API stage invoke URL"),
-                f"{role}_api_id": (apis[role].rest_api.id, f"{role} REST API id"),
-                f"{role}_api_host": (apis[role].execute_api_host,
-                                     f"{role} execute-api hostname (health-checked)"),
-                f"{role}_sns_topic": (topics[role].arn, f"{role} alarm topic ARN"),
-                f"{role}_health_check_id": (endpoints[role].health_check.id,
-                                            f"Route 53 health check of the {role} API"),
+        if isinstance(self.database, AuroraPrimary):
+            s, db = self.settings, self.database
+            values.update({
+                "environment_suffix": s.environment_suffix,
+                "global_cluster_id": db.global_cluster.id,
+                "aurora_global_writer_endpoint": db.global_cluster.endpoint,
+                "aurora_secret_arn": db.secret.arn,
+                "dynamodb_table_name": self.table_access.transactions_name,
+                "idempotency_table_name": self.table_access.idempotency_name,
+                "replication_lag_threshold_seconds": s.replication_lag_threshold_seconds,
+                "alarm_name_prefix": self.names.alarm_prefix,
+                "api_stage_name": STAGE,
             })
-        outputs.update({
-            "api_stage_name": (apis["primary"].stage.stage_name, "API stage in both regions"),
-            "alarm_name_prefix": (self.names.alarm_prefix, "Prefix of every CloudWatch alarm"),
-            "health_check_alarm_region": (self.metrics_region.name,
-                                          "Region of the Route 53 health-check alarms"),
-            "health_check_alarm_topic": (topics[self.metrics_region.role].arn,
-                                         "Topic the health-check alarms notify"),
-            "hosted_zone_id": (self.failover.zone_id, "Route 53 zone holding the failover records"),
-            "custom_domain_url": (self.failover.url, "Payments API URL (follows failover)"),
-        })
-        if self.failover.name_servers is not None:
-            outputs["hosted_zone_name_servers"] = (
-                self.failover.name_servers,
-                "Delegate DOMAIN_NAME to these from its parent zone (see docs/failover.md)")
-        return outputs
+        for key, value in values.items():
+            self.output(key, value)
+
+
+class RoutingStack(_PlatformStack):
+    """S3 replication both ways, Route 53 failover and the health-check alarms."""
+
+    def __init__(self, scope: Construct, id: str = ROUTING_STACK, *, settings: Settings,
+                 foundation: FoundationStack, regional: dict[str, RegionalStack]):
+        super().__init__(scope, id, settings=settings)
+        names = self.names
+        regions = build_region_pair(self, settings)
+        self.replication = {
+            source.role: AuditReplication(self, f"replication-{source.role}", names=names,
+                                          source=source, destination=regions.other(source),
+                                          keys=foundation.keys)
+            for source in regions
+        }
+        metrics_region = route53_metrics_region(self, regions=regions, settings=settings)
+        key = foundation.keys.get(metrics_region.role) or RegionalKey(
+            self, f"key-{metrics_region.role}", region=metrics_region, names=names)
+        self.failover = Failover(self, "failover", settings=settings, names=names,
+                                 zone_id=foundation.certificates.zone_id,
+                                 domains={role: stack.domains for role, stack in regional.items()},
+                                 dns=metrics_region)
+        self.topic = AlarmTopic(self, "health-check-topic", region=metrics_region, names=names,
+                                key=key, settings=settings)
+        self.alarms = HealthCheckAlarms(self, "health-check-alarms", metrics_region=metrics_region,
+                                        names=names, topic=self.topic, failover=self.failover)
+        for role, endpoint in self.failover.endpoints.items():
+            self.output(f"{role}_health_check_id", endpoint.health_check.id)
+        self.output("health_check_alarm_region", metrics_region.name)
+        self.output("health_check_alarm_topic", self.topic.arn)
+        self.output("custom_domain_url", self.failover.url)
+
+
+def build_platform(scope: Construct, settings: Settings) -> dict[str, TerraformStack]:
+    """Every platform stack, in apply order, with the order recorded for `cdktf deploy`.
+
+    The account baseline (API Gateway's logging role, once per account) and the state
+    bootstrap are applied by hand first (README); they are not dependencies here, because
+    a second environment in the same account must not re-apply the account baseline."""
+    foundation = FoundationStack(scope, settings=settings)
+    primary = RegionalStack(scope, settings=settings, role=PRIMARY, foundation=foundation)
+    dr = RegionalStack(scope, settings=settings, role=DR, foundation=foundation)
+    # The secondary joins the global cluster the primary stack creates (ordering, no value).
+    dr.add_dependency(primary)
+    routing = RoutingStack(scope, settings=settings, foundation=foundation,
+                           regional={PRIMARY: primary, DR: dr})
+    return {s.stack_name: s for s in (foundation, primary, dr, routing)}

@@ -1,9 +1,22 @@
-"""Terraform state: the S3 backend of the platform stack and the bootstrap stack that creates it.
+"""Terraform state: every platform stack's backend, and the bootstrap stack that creates it.
 
-The state bucket and lock table live in `TF_STATE_REGION`, by default the DR region: on the
-day the primary region is down, operators can still plan and apply. The bootstrap stack
-keeps its own small state on local disk (it cannot store state in the bucket it creates),
-at a path relative to the repository root so every checkout finds it in the same place.
+One state per stack (contract.PLATFORM_STACKS), all in one S3 bucket in `TF_STATE_REGION`, by
+default the DR region: on the day the primary region is down, the DR stack's state, lock and
+remote-state reads of the foundation stack are all outside it.
+
+- The bucket name carries the account id and region (`payments-dr-tfstate-{env}-{account}-
+  {region}`), unique across all AWS accounts without credentials at synth: the account comes
+  from the AWS_ACCOUNT_ID setting. Without it a synth still works (tests, review) and every
+  plan stops at the account guard (modules/regions.py) naming AWS_ACCOUNT_ID.
+- State is encrypted with the bootstrap's CMK, named by alias (`kms_key_id`, accepted by the
+  S3 backend since Terraform 1.10), and locked with an S3 lock file (`use_lockfile`): the
+  DynamoDB lock table is deprecated since Terraform 1.11 and is gone.
+- `required_version >= 1.11`: ephemeral resources and write-only arguments need it.
+- Terraform Cloud (TFC_ORGANIZATION + TFC_WORKSPACE): one workspace per stack, named
+  `{TFC_WORKSPACE}-{stack suffix}` (e.g. payments-dev-primary).
+
+The bootstrap stack keeps its own small state on local disk (it cannot store state in the
+bucket it creates), at a path relative to the repository root.
 """
 
 from __future__ import annotations
@@ -17,49 +30,57 @@ from cdktf import (
     TerraformOutput,
     TerraformStack,
 )
-from cdktf_cdktf_provider_aws.dynamodb_table import (
-    DynamodbTable,
-    DynamodbTableAttribute,
-    DynamodbTablePointInTimeRecovery,
-    DynamodbTableServerSideEncryption,
-)
+from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
 
+from contract import BOOTSTRAP_STACK, Names
+from modules.buckets import HardenedBucket
 from modules.iam import policy_document, statement
 from modules.regions import build_region
 from modules.settings import Settings
-from modules.storage import HardenedBucket
 
-BOOTSTRAP_STACK = "payments-dr-bootstrap"
 # From cdktf.out/stacks/<stack>/ back to the repository root.
 BOOTSTRAP_STATE_PATH = "../../../terraform.payments-dr-bootstrap.{env}.tfstate"
+REQUIRED_TERRAFORM = ">= 1.11.0"
 
 
-def state_key(settings: Settings) -> str:
-    return f"payments-dr/{settings.environment_suffix}/terraform.tfstate"
+def state_key_alias(settings: Settings) -> str:
+    return f"alias/payments-dr-tfstate-{settings.environment_suffix}"
 
 
-def configure_platform_backend(stack: TerraformStack, settings: Settings) -> None:
-    """S3 + DynamoDB lock by default; Terraform Cloud when TFC_ORGANIZATION/TFC_WORKSPACE are set."""
+def workspace_name(settings: Settings, stack_name: str) -> str:
+    return f"{settings.tfc_workspace}-{stack_name.removeprefix('payments-dr-')}"
+
+
+def require_terraform(stack: TerraformStack) -> None:
+    stack.add_override("terraform.required_version", REQUIRED_TERRAFORM)
+
+
+def configure_backend(stack: TerraformStack, settings: Settings, stack_name: str) -> None:
+    """S3 (lock file, CMK) by default; a Terraform Cloud workspace per stack when TFC is set."""
+    require_terraform(stack)
     if settings.uses_terraform_cloud:
         CloudBackend(stack, organization=settings.tfc_organization,
-                     workspaces=NamedCloudWorkspace(name=settings.tfc_workspace))
+                     workspaces=NamedCloudWorkspace(name=workspace_name(settings, stack_name)))
         return
     S3Backend(
         stack,
         bucket=settings.state_bucket,
-        key=state_key(settings),
+        key=Names(settings.environment_suffix).state_key(stack_name),
         region=settings.state_region,
-        dynamodb_table=settings.state_lock_table,
         encrypt=True,
+        kms_key_id=state_key_alias(settings),
     )
+    # cdktf 0.21's S3Backend has no field for it (CDKTF_NOTES.md).
+    stack.add_override("terraform.backend.s3.use_lockfile", True)
 
 
 class StateBootstrapStack(TerraformStack):
-    """Creates the state bucket and lock table. Apply once per account and environment."""
+    """Creates the state bucket and its key. Apply once per account and environment."""
 
-    def __init__(self, scope: Construct, id: str, *, settings: Settings):
+    def __init__(self, scope: Construct, id: str = BOOTSTRAP_STACK, *, settings: Settings):
         super().__init__(scope, id)
+        require_terraform(self)
         LocalBackend(self, path=BOOTSTRAP_STATE_PATH.format(env=settings.environment_suffix))
         region = build_region(self, role="state", name=settings.state_region, settings=settings)
         key = KmsKey(
@@ -70,16 +91,10 @@ class StateBootstrapStack(TerraformStack):
                 "AccountAdministersKeyThroughIam", ["kms:*"], ["*"],
                 principal={"AWS": f"arn:{region.partition}:iam::{region.account_id}:root"})]),
         )
+        KmsAlias(self, "state-key-alias", provider=region.provider,
+                 name=state_key_alias(settings), target_key_id=key.key_id)
         bucket = HardenedBucket(self, "state", region=region, bucket_name=settings.state_bucket,
                                 key_arn=key.arn)
-        table = DynamodbTable(
-            self, "lock-table", provider=region.provider,
-            name=settings.state_lock_table, billing_mode="PAY_PER_REQUEST", hash_key="LockID",
-            attribute=[DynamodbTableAttribute(name="LockID", type="S")],
-            point_in_time_recovery=DynamodbTablePointInTimeRecovery(enabled=True),
-            server_side_encryption=DynamodbTableServerSideEncryption(enabled=True, kms_key_arn=key.arn),
-            deletion_protection_enabled=True,
-        )
         TerraformOutput(self, "state_bucket", value=bucket.bucket.bucket)
-        TerraformOutput(self, "state_lock_table", value=table.name)
+        TerraformOutput(self, "state_key", value=state_key_alias(settings))
         TerraformOutput(self, "state_region", value=settings.state_region)

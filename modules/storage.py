@@ -1,10 +1,20 @@
-"""Audit-log and receipt buckets, one per region, replicating to each other.
+"""Audit-log and receipt buckets: one per region, each replicating to the other.
 
 Each region's validator writes receipts to its own region's bucket, so replication runs both
 ways: primary -> DR keeps the DR copy current, DR -> primary brings receipts written during
 a failover back for failback. S3 does not re-replicate replicas, so the pair does not loop.
 Every rule uses Replication Time Control (15 minutes, with replication metrics), replicates
 delete markers, re-encrypts with the destination region's key, and syncs replica metadata.
+
+Where each piece lives:
+- `AuditBucket` (each regional stack): the bucket, its lifecycle, grants and metrics. Nothing
+  in it refers to the other region.
+- `AuditReplication` (routing stack, one per direction): the replication role and rule. S3
+  accepts a rule only when the destination bucket already exists and is versioned, and each
+  region's bucket is created by its own stack, so the rules are wired after both regional
+  stacks, like the Route 53 records. While one region is down the rules need no change:
+  S3 queues replication to an unreachable destination and retries (the replication alarms and
+  `OperationsPendingReplication` show the backlog).
 """
 
 from __future__ import annotations
@@ -12,21 +22,6 @@ from __future__ import annotations
 from constructs import Construct
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
-from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
-from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
-    S3BucketLifecycleConfiguration,
-    S3BucketLifecycleConfigurationRule,
-    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
-    S3BucketLifecycleConfigurationRuleFilter,
-    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
-    S3BucketLifecycleConfigurationRuleNoncurrentVersionTransition,
-)
-from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import (
-    S3BucketOwnershipControls,
-    S3BucketOwnershipControlsRule,
-)
-from cdktf_cdktf_provider_aws.s3_bucket_policy import S3BucketPolicy
-from cdktf_cdktf_provider_aws.s3_bucket_public_access_block import S3BucketPublicAccessBlock
 from cdktf_cdktf_provider_aws.s3_bucket_replication_configuration import (
     S3BucketReplicationConfigurationA,
     S3BucketReplicationConfigurationRule,
@@ -42,126 +37,89 @@ from cdktf_cdktf_provider_aws.s3_bucket_replication_configuration import (
     S3BucketReplicationConfigurationRuleSourceSelectionCriteriaReplicaModifications,
     S3BucketReplicationConfigurationRuleSourceSelectionCriteriaSseKmsEncryptedObjects,
 )
-from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
-    S3BucketServerSideEncryptionConfigurationA,
-    S3BucketServerSideEncryptionConfigurationRuleA,
-    S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
-)
-from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
-    S3BucketVersioningA,
-    S3BucketVersioningVersioningConfiguration,
-)
 
+from contract import S3_REPLICATION_MINUTES as REPLICATION_MINUTES
+from modules.buckets import HardenedBucket
 from modules.iam import assume_role_policy, policy_document, statement
 from modules.keys import RegionalKey
+from modules.metrics import Metric
 from modules.naming import Names
-from modules.regions import Region, RegionPair
-
-REPLICATION_MINUTES = 15
-NONCURRENT_TO_IA_DAYS = 30
-NONCURRENT_EXPIRY_DAYS = 365
+from modules.regions import PeerRegion, Region
 
 
-class HardenedBucket(Construct):
-    """A versioned, KMS-encrypted, private, TLS-only bucket. Also used for Terraform state."""
+class AuditBucket(Construct):
+    """One region's audit bucket. Outputs: `bucket` (HardenedBucket), `name`, `rule_id`,
+    `peer_bucket_name`; `grant_receipts_write()`, `metric_replication_*()`."""
 
-    def __init__(self, scope: Construct, id: str, *, region: Region, bucket_name: str,
-                 key_arn: str | None, force_destroy: bool = False):
+    def __init__(self, scope: Construct, id: str, *, names: Names, region: Region,
+                 peer: PeerRegion, key: RegionalKey):
         super().__init__(scope, id)
-        self.bucket = S3Bucket(self, "bucket", provider=region.provider, bucket=bucket_name,
-                               force_destroy=force_destroy)
-        self.versioning = S3BucketVersioningA(
-            self, "versioning", provider=region.provider, bucket=self.bucket.id,
-            versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"),
-        )
-        S3BucketServerSideEncryptionConfigurationA(
-            self, "encryption", provider=region.provider, bucket=self.bucket.id,
-            rule=[S3BucketServerSideEncryptionConfigurationRuleA(
-                apply_server_side_encryption_by_default=(
-                    S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
-                        sse_algorithm="aws:kms" if key_arn else "AES256",
-                        kms_master_key_id=key_arn)),
-                bucket_key_enabled=bool(key_arn),
-            )],
-        )
-        self.public_access_block = S3BucketPublicAccessBlock(
-            self, "public-access-block", provider=region.provider, bucket=self.bucket.id,
-            block_public_acls=True, block_public_policy=True,
-            ignore_public_acls=True, restrict_public_buckets=True,
-        )
-        S3BucketOwnershipControls(
-            self, "ownership", provider=region.provider, bucket=self.bucket.id,
-            rule=S3BucketOwnershipControlsRule(object_ownership="BucketOwnerEnforced"),
-        )
-        S3BucketPolicy(
-            self, "tls-only", provider=region.provider, bucket=self.bucket.id,
-            policy=policy_document([
-                statement("DenyInsecureTransport", ["s3:*"],
-                          [self.bucket.arn, f"{self.bucket.arn}/*"], effect="Deny",
-                          principal={"AWS": "*"},
-                          condition={"Bool": {"aws:SecureTransport": "false"}}),
-                statement("DenyTlsBelow12", ["s3:*"],
-                          [self.bucket.arn, f"{self.bucket.arn}/*"], effect="Deny",
-                          principal={"AWS": "*"},
-                          condition={"NumericLessThan": {"s3:TlsVersion": "1.2"}}),
-            ]),
-            # A bucket policy put before the block exists races with S3's public-policy check.
-            depends_on=[self.public_access_block],
-        )
-        S3BucketLifecycleConfiguration(
-            self, "lifecycle", provider=region.provider, bucket=self.bucket.id,
-            rule=[S3BucketLifecycleConfigurationRule(
-                id="noncurrent-versions-and-stale-uploads", status="Enabled",
-                filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
-                noncurrent_version_transition=[
-                    S3BucketLifecycleConfigurationRuleNoncurrentVersionTransition(
-                        noncurrent_days=NONCURRENT_TO_IA_DAYS, storage_class="STANDARD_IA")],
-                noncurrent_version_expiration=[
-                    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
-                        noncurrent_days=NONCURRENT_EXPIRY_DAYS)],
-                abort_incomplete_multipart_upload=[
-                    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
-                        days_after_initiation=7)],
-            )],
-            depends_on=[self.versioning],
-        )
+        self.region, self.peer, self._key = region, peer, key
+        self.bucket = HardenedBucket(
+            self, "audit", region=region, key_arn=key.arn,
+            bucket_name=names.audit_bucket(region.account_id, region.name))
+        self.peer_bucket_name = names.audit_bucket(peer.account_id, peer.name)
+        self.rule_id = replication_rule_id(peer.role)
+
+    @property
+    def name(self) -> str:
+        return self.bucket.bucket.bucket
+
+    # -- grants and metrics -------------------------------------------------------------
+
+    def grant_receipts_write(self) -> list[dict]:
+        """The validator writes receipts to its own region's bucket only."""
+        role = self.region.role.title()
+        return [
+            statement(f"WriteReceipts{role}", ["s3:PutObject"],
+                      [f"{self.bucket.bucket.arn}/receipts/*"]),
+            statement(f"ReceiptsKeyViaS3{role}",
+                      ["kms:GenerateDataKey", "kms:Decrypt"], [self._key.arn],
+                      condition={"StringEquals": {"kms:ViaService": f"s3.{self.region.name}.amazonaws.com"}}),
+        ]
+
+    def _replication_metric(self, name: str, statistic: str, period: int) -> Metric:
+        return Metric("AWS/S3", name, {"SourceBucket": self.name,
+                                       "DestinationBucket": self.peer_bucket_name,
+                                       "RuleId": self.rule_id},
+                      statistic=statistic, period=period)
+
+    def metric_replication_latency(self) -> Metric:
+        """Seconds the newest replicated object took, this bucket -> the peer's."""
+        return self._replication_metric("ReplicationLatency", "Maximum", 300)
+
+    def metric_replication_failed(self) -> Metric:
+        return self._replication_metric("OperationsFailedReplication", "Sum", 300)
+
+    def metric_replication_pending(self) -> Metric:
+        return self._replication_metric("OperationsPendingReplication", "Maximum", 300)
 
 
-class AuditStorage(Construct):
-    """Outputs: `primary_bucket`, `dr_bucket` (HardenedBucket), `replication_roles`."""
+def replication_rule_id(destination_role: str) -> str:
+    return f"all-objects-to-{destination_role}"
 
-    def __init__(self, scope: Construct, id: str, *, names: Names, regions: RegionPair,
-                 keys: dict[str, RegionalKey]):
+
+class AuditReplication(Construct):
+    """Routing stack: one direction of audit replication, `source` -> `destination`.
+
+    Buckets are named by the contract (each regional stack created its own); keys come from
+    the foundation stack. Outputs: `role`, `policy`, `configuration`."""
+
+    def __init__(self, scope: Construct, id: str, *, names: Names, source: Region,
+                 destination: Region, keys: dict[str, RegionalKey]):
         super().__init__(scope, id)
-        self._keys = keys
-        self.buckets = {
-            region.role: HardenedBucket(
-                self, f"{region.role}-audit", region=region, key_arn=keys[region.role].arn,
-                bucket_name=names.audit_bucket(region.account_id, region.name),
-            )
-            for region in regions
-        }
-        self.primary_bucket = self.buckets[regions.primary.role]
-        self.dr_bucket = self.buckets[regions.dr.role]
-        self.replication_roles = {}
-        self.replication_configs = {}
-        for source in regions:
-            destination = regions.other(source)
-            self._replicate(names, source, destination)
-
-    def _replicate(self, names: Names, source: Region, destination: Region) -> None:
-        src, dst = self.buckets[source.role], self.buckets[destination.role]
-        src_key, dst_key = self._keys[source.role], self._keys[destination.role]
-        role = IamRole(
-            self, f"replication-role-{source.role}-to-{destination.role}",
-            provider=source.provider,
+        src_arn = f"arn:{source.partition}:s3:::{names.audit_bucket(source.account_id, source.name)}"
+        dst_arn = (f"arn:{destination.partition}:s3:::"
+                   f"{names.audit_bucket(destination.account_id, destination.name)}")
+        src_key, dst_key = keys[source.role], keys[destination.role]
+        self.role = IamRole(
+            self, "role", provider=source.provider,
             name=names.regional(f"s3-replication-to-{destination.role}", source.role),
             assume_role_policy=assume_role_policy("s3.amazonaws.com", source_account=source.account_id),
         )
-        src_arn, dst_arn = src.bucket.arn, dst.bucket.arn
-        IamRolePolicy(
-            self, f"replication-policy-{source.role}-to-{destination.role}",
-            provider=source.provider, role=role.id, name="replicate-audit-bucket",
+        self.policy = IamRolePolicy(
+            self, "policy", provider=source.provider, role=self.role.id,
+            name="replicate-audit-bucket",
             policy=policy_document([
                 statement("ReadSourceConfiguration",
                           ["s3:GetReplicationConfiguration", "s3:ListBucket"], [src_arn]),
@@ -181,12 +139,11 @@ class AuditStorage(Construct):
                                      "StringLike": {"kms:EncryptionContext:aws:s3:arn": [dst_arn, f"{dst_arn}/*"]}}),
             ]),
         )
-        self.replication_roles[source.role] = role
-        self.replication_configs[source.role] = S3BucketReplicationConfigurationA(
-            self, f"replication-{source.role}-to-{destination.role}", provider=source.provider,
-            bucket=src.bucket.id, role=role.arn,
+        self.configuration = S3BucketReplicationConfigurationA(
+            self, "configuration", provider=source.provider,
+            bucket=names.audit_bucket(source.account_id, source.name), role=self.role.arn,
             rule=[S3BucketReplicationConfigurationRule(
-                id=f"all-objects-to-{destination.role}", status="Enabled", priority=1,
+                id=replication_rule_id(destination.role), status="Enabled", priority=1,
                 filter=S3BucketReplicationConfigurationRuleFilter(prefix=""),
                 delete_marker_replication=S3BucketReplicationConfigurationRuleDeleteMarkerReplication(
                     status="Enabled"),
@@ -213,18 +170,7 @@ class AuditStorage(Construct):
                             minutes=REPLICATION_MINUTES)),
                 ),
             )],
-            # S3 rejects a replication configuration unless both buckets are already versioned.
-            depends_on=[src.versioning, dst.versioning],
+            # The role must be able to act before S3 accepts the rule; both buckets are
+            # versioned by their regional stacks, applied before this one.
+            depends_on=[self.policy],
         )
-
-    def grant_receipts_write(self, region: Region) -> list[dict]:
-        """The validator in `region` writes receipts to that region's bucket only."""
-        bucket = self.buckets[region.role].bucket
-        key = self._keys[region.role]
-        return [
-            statement(f"WriteReceipts{region.role.title()}", ["s3:PutObject"],
-                      [f"{bucket.arn}/receipts/*"]),
-            statement(f"ReceiptsKeyViaS3{region.role.title()}",
-                      ["kms:GenerateDataKey", "kms:Decrypt"], [key.arn],
-                      condition={"StringEquals": {"kms:ViaService": f"s3.{region.name}.amazonaws.com"}}),
-        ]

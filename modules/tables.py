@@ -4,8 +4,16 @@ Both tables are written in both regions (each region's function writes its local
 so replication is two-way. Every replica has point-in-time recovery, is encrypted with its
 own region's key, and carries deletion protection in prod-like environments.
 
-`grant_*` methods derive least-privilege IAM statements for a function in a given region:
-the replica of that region and its indexes, nothing in the other region.
+Where they live: `GlobalTables` (the tables and their DR replicas) is in the primary region's
+stack. A replica cannot be managed from the DR side without the primary region: the
+provider's `aws_dynamodb_table_replica` creates, reads and updates replicas through the main
+table's region (internal/service/dynamodb/table_replica.go: DescribeTable/UpdateTable on the
+main region), so putting it in the DR stack would make every DR plan fail during a primary
+outage. The DR replica keeps serving without Terraform; the DR stack refers to the tables
+by name only (`TableAccess`).
+
+`TableAccess(region)` derives least-privilege IAM statements and metrics for one region from
+the tables' names: the replica of that region, nothing in the other region.
 """
 
 from __future__ import annotations
@@ -23,8 +31,9 @@ from cdktf_cdktf_provider_aws.dynamodb_table import (
 
 from modules.iam import statement
 from modules.keys import RegionalKey
+from modules.metrics import Metric
 from modules.naming import Names
-from modules.regions import Region, RegionPair
+from modules.regions import PeerRegion, Region
 from modules.settings import Settings
 
 PITR_DAYS = 35
@@ -32,13 +41,18 @@ CUSTOMER_INDEX = "customer-index"
 STATUS_INDEX = "status-index"
 
 
+TABLES = ("transactions", "idempotency")
+
+
 class GlobalTables(Construct):
-    """Outputs: `transactions`, `idempotency` (DynamodbTable in the primary region + DR replica)."""
+    """Outputs: `transactions`, `idempotency` (DynamodbTable in the primary region + DR replica).
+
+    `primary` is the region whose stack holds the tables, `dr` the replica's region (a name)."""
 
     def __init__(self, scope: Construct, id: str, *, settings: Settings, names: Names,
-                 regions: RegionPair, keys: dict[str, RegionalKey]):
+                 primary: Region, dr: PeerRegion, keys: dict[str, RegionalKey]):
         super().__init__(scope, id)
-        self._regions = regions
+        self._primary, self._dr = primary, dr
         self._keys = keys
         self._settings = settings
         self.transactions = self._global_table(
@@ -66,7 +80,7 @@ class GlobalTables(Construct):
 
     def _global_table(self, id: str, *, name: str, hash_key: str, range_key: str | None,
                       attributes: dict[str, str], indexes: list, ttl_attribute: str | None = None):
-        primary, dr = self._regions.primary, self._regions.dr
+        primary, dr = self._primary, self._dr
         return DynamodbTable(
             self, id, provider=primary.provider,
             name=name, billing_mode="PAY_PER_REQUEST",
@@ -88,47 +102,87 @@ class GlobalTables(Construct):
             deletion_protection_enabled=self._settings.deletion_protection,
         )
 
+
+class TableAccess:
+    """Grants and metrics of both tables in one region, derived from their names (no reference
+    to the tables' resources, which live in the primary stack)."""
+
+    def __init__(self, *, names: Names, region: Region, key: RegionalKey):
+        self.region = region
+        self._key = key
+        self.transactions_name = names.transactions_table
+        self.idempotency_name = names.idempotency_table
+        self.names = {"transactions": self.transactions_name, "idempotency": self.idempotency_name}
+
+    def table_arn(self, which: str) -> str:
+        return self.region.arn("dynamodb", f"table/{self.names[which]}")
+
     # -- grants -------------------------------------------------------------------------
 
-    def _key(self, region: Region) -> RegionalKey:
-        return self._keys[region.role]
-
-    def grant_transactions_write(self, region: Region) -> list[dict]:
-        """What the validator does in `region`: a conditional put and a consistent query by
-        transactionId on the base table (lambda/payments/store.py); no index, no update."""
+    def grant_transactions_write(self) -> list[dict]:
+        """What the validator does: a conditional put and a consistent query by transactionId
+        on the base table (lambda/payments/store.py); no index, no update."""
+        region = self.region
         return [
             statement(f"TransactionsWrite{region.role.title()}",
-                      ["dynamodb:PutItem", "dynamodb:Query"],
-                      [region.arn("dynamodb", f"table/{self.transactions.name}")]),
-            self.grant_key_use(region),
+                      ["dynamodb:PutItem", "dynamodb:Query"], [self.table_arn("transactions")]),
+            self.grant_key_use(),
         ]
 
-    def grant_transactions_health_read(self, region: Region) -> list[dict]:
-        """What the health check does in `region`: describe and read the local replica."""
-        table_arn = region.arn("dynamodb", f"table/{self.transactions.name}")
+    def grant_transactions_health_read(self) -> list[dict]:
+        """What the health check does: describe and read the local replica."""
         return [
-            statement(f"TransactionsHealthRead{region.role.title()}",
-                      ["dynamodb:DescribeTable", "dynamodb:GetItem"], [table_arn]),
-            self.grant_key_use(region, decrypt_only=True),
+            statement(f"TransactionsHealthRead{self.region.role.title()}",
+                      ["dynamodb:DescribeTable", "dynamodb:GetItem"], [self.table_arn("transactions")]),
+            self.grant_key_use(decrypt_only=True),
         ]
 
-    def grant_idempotency(self, region: Region) -> list[dict]:
+    def grant_idempotency(self) -> list[dict]:
         """Powertools idempotency: put/get/update/delete its records in the local replica."""
-        table_arn = region.arn("dynamodb", f"table/{self.idempotency.name}")
         return [
-            statement(f"IdempotencyRecords{region.role.title()}",
+            statement(f"IdempotencyRecords{self.region.role.title()}",
                       ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem",
                        "dynamodb:DeleteItem"],
-                      [table_arn]),
+                      [self.table_arn("idempotency")]),
         ]
 
-    def grant_key_use(self, region: Region, *, decrypt_only: bool = False) -> dict:
+    def grant_nonce_write(self) -> list[dict]:
+        """The authorizer records each request's nonce (a conditional put) in the idempotency
+        table, under keys starting `nonce#` only: it can touch no payment's idempotency record."""
+        return [
+            statement(f"RecordNonces{self.region.role.title()}", ["dynamodb:PutItem"],
+                      [self.table_arn("idempotency")],
+                      condition={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["nonce#*"]}}),
+            self.grant_key_use(),
+        ]
+
+    def grant_key_use(self, *, decrypt_only: bool = False) -> dict:
         """DynamoDB encrypts with the region's key on behalf of the caller (via the service)."""
         actions = ["kms:Decrypt", "kms:DescribeKey"]
         if not decrypt_only:
             actions += ["kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
+        region = self.region
         return statement(
             f"DataKeyViaDynamodb{region.role.title()}{'Read' if decrypt_only else ''}",
-            actions, [self._key(region).arn],
+            actions, [self._key.arn],
             condition={"StringEquals": {"kms:ViaService": f"dynamodb.{region.name}.amazonaws.com"}},
         )
+
+    # -- metrics ------------------------------------------------------------------------
+
+    def metric_replication_latency(self, which: str, receiving_region: str) -> Metric:
+        """Milliseconds for writes in this region to reach `receiving_region` (published here)."""
+        return Metric("AWS/DynamoDB", "ReplicationLatency",
+                      {"TableName": self.names[which], "ReceivingRegion": receiving_region},
+                      statistic="Average", period=60, unit_label="ms")
+
+    def metric_throttle_events(self, which: str, kind: str = "Write") -> Metric:
+        """`kind` Read or Write: requests of this replica rejected for capacity."""
+        return Metric("AWS/DynamoDB", f"{kind}ThrottleEvents", {"TableName": self.names[which]},
+                      statistic="Sum", period=60)
+
+    def metric_system_errors(self, which: str, operation: str) -> Metric:
+        """DynamoDB's own 5xx for one operation (the metric has no table-wide variant)."""
+        return Metric("AWS/DynamoDB", "SystemErrors",
+                      {"TableName": self.names[which], "Operation": operation},
+                      statistic="Sum", period=60)

@@ -28,6 +28,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,21 +111,47 @@ def _addresses(stack_json: dict[str, Any], stack: str) -> dict[str, str]:
     return table
 
 
+# checkov 3.3's terraform_json parser rejects a `terraform.required_version` string (one
+# parsing error, zero checks). It is no security property, so the scanned copy drops it and
+# nothing else; the gate still refuses any other parsing error or a scan with zero checks.
+CHECKOV_UNPARSEABLE = (("terraform", "required_version"),)
+
+
+def checkov_input(stack_json: dict[str, Any]) -> dict[str, Any]:
+    """The stack as checkov can parse it (see CHECKOV_UNPARSEABLE); the original is untouched."""
+    copy: dict[str, Any] = json.loads(json.dumps(stack_json))
+    for block, key in CHECKOV_UNPARSEABLE:
+        copy.get(block, {}).pop(key, None)
+    return copy
+
+
 def scan_stack(stack_dir: Path, suppressions: list[Suppression],
                environment: str = DEFAULT_ENVIRONMENT) -> StackResult:
-    stack_file = stack_dir / "cdk.tf.json"
-    proc = subprocess.run(
+    original = json.loads((stack_dir / "cdk.tf.json").read_text())
+    with tempfile.TemporaryDirectory() as scratch:
+        stack_file = Path(scratch) / "cdk.tf.json"
+        stack_file.write_text(json.dumps(checkov_input(original)))
+        proc = _run_checkov(stack_file)
+    return _result(stack_dir.name, original, proc, suppressions, environment)
+
+
+def _run_checkov(stack_file: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [str(CHECKOV), "-f", str(stack_file), "--framework", "terraform_json",
          "--skip-download", "-o", "json", "--quiet", "--compact"],
         capture_output=True, text=True, check=False,
     )
+
+
+def _result(stack: str, stack_json: dict[str, Any], proc: subprocess.CompletedProcess[str],
+            suppressions: list[Suppression], environment: str = DEFAULT_ENVIRONMENT) -> StackResult:
     try:
         report = json.loads(proc.stdout) if proc.stdout.strip() else {}
     except json.JSONDecodeError as error:
-        raise RuntimeError(f"checkov printed no JSON for {stack_dir.name}: {proc.stderr[-2000:]}") from error
+        raise RuntimeError(f"checkov printed no JSON for {stack}: {proc.stderr[-2000:]}") from error
     reports = report if isinstance(report, list) else [report]
-    addresses = _addresses(json.loads(stack_file.read_text()), stack_dir.name)
-    result = StackResult(stack_dir.name, environment)
+    addresses = _addresses(stack_json, stack)
+    result = StackResult(stack, environment)
     suppressions = [s for s in suppressions if s.applies_to(environment)]
     for rep in reports:
         if not rep:

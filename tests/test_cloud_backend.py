@@ -1,4 +1,5 @@
-"""TFC_ORGANIZATION + TFC_WORKSPACE put the platform stack's state in Terraform Cloud / HCP Terraform.
+"""TFC_ORGANIZATION + TFC_WORKSPACE put every platform stack's state in its own Terraform Cloud /
+HCP Terraform workspace, named `{TFC_WORKSPACE}-{stack suffix}`.
 
 cdktf's CloudBackend validates at synth that `terraform version` is >= 1.1 (it runs the
 binary; no network needed), so this synth needs terraform on PATH, as CI has.
@@ -9,6 +10,8 @@ from __future__ import annotations
 import shutil
 
 import pytest
+
+from contract import PLATFORM_STACKS
 
 TFC = {"TFC_ORGANIZATION": "acme-payments", "TFC_WORKSPACE": "payments-dr-dev"}
 
@@ -21,11 +24,24 @@ def tfc_stacks(synth_stacks):
     return synth_stacks(**TFC)
 
 
-def test_platform_stack_uses_a_terraform_cloud_block_and_no_s3_backend(tfc_stacks):
-    terraform = tfc_stacks["payments-dr"]["terraform"]
-    assert terraform["cloud"] == {"organization": "acme-payments",
-                                  "workspaces": {"name": "payments-dr-dev"}}
-    assert "backend" not in terraform
+def test_every_platform_stack_maps_to_its_own_workspace(tfc_stacks):
+    workspaces = {}
+    for name in PLATFORM_STACKS:
+        terraform = tfc_stacks[name]["terraform"]
+        assert "backend" not in terraform
+        assert terraform["cloud"]["organization"] == "acme-payments"
+        workspaces[name] = terraform["cloud"]["workspaces"]["name"]
+    assert workspaces == {"payments-dr-foundation": "payments-dr-dev-foundation",
+                          "payments-dr-primary": "payments-dr-dev-primary",
+                          "payments-dr-dr": "payments-dr-dev-dr",
+                          "payments-dr-routing": "payments-dr-dev-routing"}
+
+
+def test_cross_stack_values_come_from_the_producers_workspace(tfc_stacks):
+    [remote] = tfc_stacks["payments-dr-dr"]["data"]["terraform_remote_state"].values()
+    assert remote["backend"] == "remote"
+    assert remote["config"]["organization"] == "acme-payments"
+    assert remote["config"]["workspaces"] == {"name": "payments-dr-dev-foundation"}
 
 
 def test_bootstrap_stack_keeps_its_local_state(tfc_stacks):
@@ -33,9 +49,8 @@ def test_bootstrap_stack_keeps_its_local_state(tfc_stacks):
     assert set(tfc_stacks["payments-dr-bootstrap"]["terraform"]["backend"]) == {"local"}
 
 
-def test_only_the_backend_differs_from_the_s3_configuration(tfc_stacks, platform):
+def test_only_the_backend_differs_from_the_s3_configuration(tfc_stacks, stacks):
     """Same resources either way: switching state storage must not change infrastructure."""
-    cloud = tfc_stacks["payments-dr"]
-    assert cloud["resource"] == platform["resource"]
-    assert cloud["provider"] == platform["provider"]
-    assert platform["terraform"]["backend"]["s3"]["key"] == "payments-dr/dev/terraform.tfstate"
+    for name in PLATFORM_STACKS:
+        assert tfc_stacks[name]["resource"] == stacks[name]["resource"]
+        assert tfc_stacks[name]["provider"] == stacks[name]["provider"]

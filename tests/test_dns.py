@@ -1,144 +1,183 @@
-"""Failover: certificates, custom domains, health checks, PRIMARY/SECONDARY records, zone strategy."""
+"""DNS and failover: certificates (foundation), custom domains (regional stacks), health checks,
+PRIMARY/SECONDARY records and the failback gate (routing), zone strategy, reserved names."""
 
 from __future__ import annotations
 
+import re
+
+from conftest import PROD, merged
 from helpers import data_sources, one, outputs, ref, resources
 
 ROLES = (("primary", "us-east-1"), ("dr", "us-east-2"))
 ZONE_ID = "Z0123456789ABCDEFGHIJ"
+DOMAIN = "payments-dev.example.com"
 
 
-def _existing_zone(synth_stacks):
-    return synth_stacks(HOSTED_ZONE_ID=ZONE_ID)["payments-dr"]
+def _records(platform):
+    return resources(platform, "aws_route53_record")
 
 
-def _no_us_east_1(synth_stacks):
-    return synth_stacks(PRIMARY_REGION="us-west-2", DR_REGION="us-east-2")["payments-dr"]
-
-
-def test_a_certificate_per_region_validated_through_one_shared_record(platform):
-    record_name, record = one(platform, "aws_route53_record", None, "certificate-validation-record")
-    assert len(resources(platform, "aws_route53_record")) == 3  # validation + PRIMARY + SECONDARY
-    assert record["allow_overwrite"] is True
+def test_one_certificate_per_region_for_the_domain_and_each_regions_own_name(platform):
     primary_cert, _ = one(platform, "aws_acm_certificate", "primary")
-    assert f"aws_acm_certificate.{primary_cert}.domain_validation_options" in record["name"]
+    records_name, records = one(platform, "aws_route53_record", None, "certificate-validation-records")
+    # One record per validated name, from the primary's certificate, shared by both (ACM gives
+    # the same CNAME per name and account in every region).
+    assert records["for_each"] == (
+        f"${{{{ for key, val in tolist(aws_acm_certificate.{primary_cert}.domain_validation_options): "
+        "val.domain_name => val }}")
+    assert records["allow_overwrite"] is True
     for role, _ in ROLES:
         cert_name, cert = one(platform, "aws_acm_certificate", role)
-        assert cert["domain_name"] == "payments-dev.example.com"
+        assert cert["domain_name"] == DOMAIN
+        assert cert["subject_alternative_names"] == [f"us-east-1.{DOMAIN}", f"us-east-2.{DOMAIN}"]
         assert cert["validation_method"] == "DNS"
         _, validation = one(platform, "aws_acm_certificate_validation", role)
         assert validation["certificate_arn"] == ref("aws_acm_certificate", cert_name, "arn")
-        assert validation["validation_record_fqdns"] == [ref("aws_route53_record", record_name, "fqdn")]
+        assert validation["validation_record_fqdns"] == (
+            f"${{[ for key, val in aws_route53_record.{records_name}: val.fqdn]}}")
         # A zone nobody delegated to must not make `apply` hang for ever.
         assert validation["timeouts"]["create"] == "45m"
 
 
-def test_regional_custom_domain_with_tls12_mapped_to_prod(platform):
-    for role, _ in ROLES:
+def test_each_region_serves_the_domain_and_its_own_name_on_its_stage(platform):
+    for role, region in ROLES:
         validation_name, _ = one(platform, "aws_acm_certificate_validation", role)
-        domain_name, domain = one(platform, "aws_api_gateway_domain_name", role)
-        assert domain["domain_name"] == "payments-dev.example.com"
-        assert domain["endpoint_configuration"]["types"] == ["REGIONAL"]
-        assert domain["security_policy"] == "TLS_1_2"
-        assert domain["regional_certificate_arn"] == ref(
-            "aws_acm_certificate_validation", validation_name, "certificate_arn")
-        _, mapping = one(platform, "aws_api_gateway_base_path_mapping", role)
-        api_name, _ = one(platform, "aws_api_gateway_rest_api", role)
-        stage_name, _ = one(platform, "aws_api_gateway_stage", role)
-        assert mapping["domain_name"] == ref("aws_api_gateway_domain_name", domain_name, "domain_name")
-        assert mapping["api_id"] == ref("aws_api_gateway_rest_api", api_name, "id")
-        assert mapping["stage_name"] == ref("aws_api_gateway_stage", stage_name, "stage_name")
+        domains = resources(platform, "aws_api_gateway_domain_name", role)
+        assert sorted(d["domain_name"] for d in domains.values()) == [DOMAIN, f"{region}.{DOMAIN}"]
+        _, stage = one(platform, "aws_api_gateway_stage", role)
+        for name, domain in domains.items():
+            assert domain["regional_certificate_arn"] == ref(
+                "aws_acm_certificate_validation", validation_name, "certificate_arn")
+            assert domain["endpoint_configuration"] == {"types": ["REGIONAL"]}
+            assert domain["security_policy"] == "TLS_1_2"
+            [mapping] = [m for m in resources(platform, "aws_api_gateway_base_path_mapping", role).values()
+                         if m["domain_name"] == ref("aws_api_gateway_domain_name", name, "domain_name")]
+            assert "base_path" not in mapping, "served at the root: https://<domain>/validate"
 
 
-def test_health_checks_probe_each_regions_execute_api_host(platform):
-    checks = resources(platform, "aws_route53_health_check")
-    assert len(checks) == 2
+def test_health_checks_match_the_search_string_on_each_regions_own_name(platform):
     for role, region in ROLES:
         _, check = one(platform, "aws_route53_health_check", None, f"failover/{role}/health-check")
-        api_name, _ = one(platform, "aws_api_gateway_rest_api", role)
-        # Never the custom domain: that name follows the failover itself.
-        assert check["fqdn"] == f"{ref('aws_api_gateway_rest_api', api_name, 'id')}.execute-api.{region}.amazonaws.com"
-        assert check["type"] == "HTTPS"
-        assert check["port"] == 443
-        assert check["resource_path"] == "/prod/health"
-        assert check["request_interval"] == 10
-        assert check["failure_threshold"] == 3
-        assert check["measure_latency"] is True
+        assert check["type"] == "HTTPS_STR_MATCH"
+        assert check["fqdn"] == f"{region}.{DOMAIN}"
+        assert check["resource_path"] == "/health"
+        assert check["search_string"] == "PAYMENTS_HEALTHY"
+        assert (check["port"], check["request_interval"], check["failure_threshold"]) == (443, 10, 3)
         assert check["enable_sni"] is True
 
 
-def test_failover_pair_primary_and_secondary(platform):
-    expected = {"primary": "PRIMARY", "dr": "SECONDARY"}
-    zone_name, _ = one(platform, "aws_route53_zone", None)
-    identifiers = set()
+def test_failover_pair_and_the_failback_gate_on_the_primary(platform):
+    gate_name, gate = one(platform, "aws_route53_health_check", None, "failover/failback-gate")
+    assert gate["type"] == "CLOUDWATCH_METRIC"
+    assert gate["cloudwatch_alarm_name"] == "payments-dev-failback-blocked-dr"
+    assert gate["cloudwatch_alarm_region"] == "us-east-2"
+    # While the DR region is unreadable the gate is open: it can never keep both regions out.
+    assert gate["insufficient_data_health_status"] == "Healthy"
+    primary_check, _ = one(platform, "aws_route53_health_check", None, "failover/primary/health-check")
+    routing_name, routing = one(platform, "aws_route53_health_check", None,
+                                "failover/primary/routing-health-check")
+    assert routing["type"] == "CALCULATED" and routing["child_health_threshold"] == 2
+    assert sorted(routing["child_healthchecks"]) == sorted([
+        ref("aws_route53_health_check", primary_check, "id"),
+        ref("aws_route53_health_check", gate_name, "id")])
+    dr_check, _ = one(platform, "aws_route53_health_check", None, "failover/dr/health-check")
+    expected = {"primary": ("PRIMARY", routing_name), "dr": ("SECONDARY", dr_check)}
     for role, region in ROLES:
         _, record = one(platform, "aws_route53_record", None, f"failover/{role}/failover-record")
-        check_name, _ = one(platform, "aws_route53_health_check", None, f"failover/{role}/health-check")
-        domain_name, _ = one(platform, "aws_api_gateway_domain_name", role)
-        assert record["name"] == "payments-dev.example.com" and record["type"] == "A"
-        assert record["zone_id"] == ref("aws_route53_zone", zone_name, "zone_id")
-        assert record["failover_routing_policy"] == {"type": expected[role]}
+        failover_type, check_name = expected[role]
+        domain, _ = one(platform, "aws_api_gateway_domain_name", role, f"domains-{role}/shared-domain")
+        assert record["name"] == DOMAIN and record["type"] == "A"
+        assert record["failover_routing_policy"] == {"type": failover_type}
+        assert record["set_identifier"] == f"{role}-{region}"
         assert record["health_check_id"] == ref("aws_route53_health_check", check_name, "id")
         assert record["alias"] == {
-            "name": ref("aws_api_gateway_domain_name", domain_name, "regional_domain_name"),
-            "zone_id": ref("aws_api_gateway_domain_name", domain_name, "regional_zone_id"),
-            "evaluate_target_health": True,
-        }
-        identifiers.add(record["set_identifier"])
-        assert region in record["set_identifier"]
-    assert len(identifiers) == 2
+            "name": ref("aws_api_gateway_domain_name", domain, "regional_domain_name"),
+            "zone_id": ref("aws_api_gateway_domain_name", domain, "regional_zone_id"),
+            "evaluate_target_health": True}
+        _, own = one(platform, "aws_route53_record", None, f"failover/{role}/own-record")
+        own_domain, _ = one(platform, "aws_api_gateway_domain_name", role, f"domains-{role}/own-domain")
+        assert own["name"] == f"{region}.{DOMAIN}"
+        assert own["alias"]["name"] == ref("aws_api_gateway_domain_name", own_domain,
+                                           "regional_domain_name")
+
+
+def test_route53_lives_only_in_the_foundation_and_routing_stacks(stacks):
+    """No regional stack plans anything in Route 53, whose control plane is in us-east-1."""
+    for name in ("payments-dr-primary", "payments-dr-dr"):
+        for rtype in ("aws_route53_record", "aws_route53_health_check", "aws_route53_zone"):
+            assert not resources(stacks[name], rtype), (name, rtype)
 
 
 def test_default_synth_creates_a_zone_and_outputs_its_name_servers(platform):
-    zone_name, zone = one(platform, "aws_route53_zone", None)
-    assert zone["name"] == "payments-dev.example.com"
-    out = outputs(platform)
-    assert out["hosted_zone_id"]["value"] == ref("aws_route53_zone", zone_name, "zone_id")
-    assert out["hosted_zone_name_servers"]["value"] == ref("aws_route53_zone", zone_name, "name_servers")
-    assert out["custom_domain_url"]["value"] == "https://payments-dev.example.com"
-    assert not data_sources(platform, "aws_route53_zone")
+    zone_name, zone = one(platform, "aws_route53_zone")
+    assert zone["name"] == DOMAIN
+    assert outputs(platform)["hosted_zone_name_servers"]["value"] == ref(
+        "aws_route53_zone", zone_name, "name_servers")
+    assert outputs(platform)["hosted_zone_id"]["value"] == ref("aws_route53_zone", zone_name, "zone_id")
 
 
 def test_existing_zone_is_used_by_id_and_no_zone_is_created(synth_stacks):
-    stack = _existing_zone(synth_stacks)
+    stack = merged(synth_stacks(HOSTED_ZONE_ID=ZONE_ID))
     assert not resources(stack, "aws_route53_zone")
     [(zone_name, zone)] = data_sources(stack, "aws_route53_zone").items()
     assert zone["zone_id"] == ZONE_ID
-    zone_ref = f"${{data.aws_route53_zone.{zone_name}.zone_id}}"
-    records = resources(stack, "aws_route53_record")
-    assert len(records) == 3 and all(r["zone_id"] == zone_ref for r in records.values())
-    out = outputs(stack)
-    assert out["hosted_zone_id"]["value"] == zone_ref
-    assert "hosted_zone_name_servers" not in out
+    for record in _records(stack).values():
+        assert record["zone_id"] == f"${{data.aws_route53_zone.{zone_name}.zone_id}}"
+    assert "hosted_zone_name_servers" not in outputs(stack)
 
 
-def test_route53_resources_use_the_us_east_1_provider(platform, synth_stacks):
-    # Default pair: the primary is us-east-1.
-    for rtype in ("aws_route53_health_check", "aws_route53_record", "aws_route53_zone"):
-        assert {r["provider"] for r in resources(platform, rtype).values()} == {"aws.primary"}
-    # Neither region is us-east-1: a third provider, "global", pinned to us-east-1.
-    stack = _no_us_east_1(synth_stacks)
-    regions = {p["alias"]: p["region"] for p in stack["provider"]["aws"]}
-    assert regions == {"primary": "us-west-2", "dr": "us-east-2", "global": "us-east-1"}
-    for rtype in ("aws_route53_health_check", "aws_route53_record", "aws_route53_zone"):
-        assert {r["provider"] for r in resources(stack, rtype).values()} == {"aws.global"}
-    for role, region in (("primary", "us-west-2"), ("dr", "us-east-2")):
-        assert one(stack, "aws_acm_certificate", role)[1]["provider"] == f"aws.{role}"
-        _, check = one(stack, "aws_route53_health_check", None, f"failover/{role}/health-check")
-        assert check["fqdn"].endswith(f".execute-api.{region}.amazonaws.com")
+def test_route53_alarms_and_checks_use_a_us_east_1_provider(platform, synth_stacks):
+    for check in resources(platform, "aws_route53_health_check").values():
+        assert check["provider"] == "aws.primary"  # us-east-1 is the primary region here
+    stack = merged(synth_stacks(PRIMARY_REGION="us-west-2", DR_REGION="us-east-2"))
+    [global_provider] = [p for p in stack["provider"]["aws"] if p["alias"] == "global"]
+    assert global_provider["region"] == "us-east-1"
+    for check in resources(stack, "aws_route53_health_check").values():
+        assert check["provider"] == "aws.global"
+
+
+def _preconditions(resource: dict) -> list[dict]:
+    return resource.get("lifecycle", {}).get("precondition", [])
+
+
+def test_a_reserved_domain_stops_every_plan_with_a_named_reason(platform, prod_platform):
+    """Terraform evaluates the same regex as contract.reserved_domain: the default synth
+    works, its plan cannot (Route 53 rejects the name, ACM would wait 45 minutes)."""
+    guarded = [*resources(platform, "aws_acm_certificate").values(),
+               *resources(platform, "aws_api_gateway_domain_name").values(),
+               *resources(platform, "aws_route53_zone").values()]
+    assert len(guarded) == 2 + 4 + 1
+    for resource in guarded:
+        [condition] = _preconditions(resource)
+        assert "DOMAIN_NAME" in condition["error_message"]
+        assert "HOSTED_ZONE_ID" in condition["error_message"]
+        assert condition["condition"].startswith("${!can(regex(")
+    for resource in resources(prod_platform, "aws_acm_certificate").values():
+        [condition] = _preconditions(resource)
+        assert PROD["DOMAIN_NAME"] in condition["condition"]
+
+
+def _terraform_regex(condition: str) -> str:
+    match = re.match(r'^\$\{!can\(regex\("(.*)", "([^"]*)"\)\)\}$', condition)
+    assert match, condition
+    return match.group(1).replace("\\\\", "\\")
+
+
+def test_the_plan_time_rule_agrees_with_the_contract_on_every_name(platform):
+    from contract import reserved_domain
+
+    [condition] = _preconditions(one(platform, "aws_acm_certificate", "primary")[1])
+    pattern = re.compile(_terraform_regex(condition["condition"]))
+    names = ["example.com", "payments-dev.example.com", "a.example.net", "x.example.org",
+             "pay.example", "pay.test", "pay.invalid", "pay.localhost",
+             "payments.acme-pay.com", "example.com.au", "myexample.com", "test.acme.io"]
+    for name in names:
+        assert bool(pattern.search(name)) == (reserved_domain(name) is not None), name
 
 
 def test_health_check_outputs(platform):
     out = outputs(platform)
     for role, _ in ROLES:
-        check_name, _ = one(platform, "aws_route53_health_check", None, f"failover/{role}/health-check")
-        assert out[f"{role}_health_check_id"]["value"] == ref("aws_route53_health_check", check_name, "id")
-
-
-def test_zone_address_matches_the_delegation_steps_in_the_docs(platform):
-    # docs/failover.md tells users to `apply -target=` this exact address before delegating.
-    from pathlib import Path
-
-    zone_name, _ = one(platform, "aws_route53_zone", None)
-    docs = (Path(__file__).resolve().parent.parent / "docs" / "failover.md").read_text()
-    assert f"-target=aws_route53_zone.{zone_name}" in docs
+        check, _ = one(platform, "aws_route53_health_check", None, f"failover/{role}/health-check")
+        assert out[f"{role}_health_check_id"]["value"] == ref("aws_route53_health_check", check, "id")
+    assert out["custom_domain_url"]["value"] == f"https://{DOMAIN}"

@@ -1,13 +1,18 @@
-"""Alarm topics and alarms: each alarm in its metric's region, notifying that region's topic."""
+"""Alarm topics and alarms: each alarm in its metric's region and stack, notifying that region's
+topic, which pages someone; role-symmetric replication alarms; each region watches the other."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
+
+from conftest import PROD, merged
 from helpers import one, outputs, ref, resources
 
 ROLES = (("primary", "us-east-1"), ("dr", "us-east-2"))
 OTHER = {"primary": "dr", "dr": "primary"}
+REGION = dict(ROLES)
 
 
 def _alarm(stack, name) -> dict:
@@ -18,7 +23,7 @@ def _alarm(stack, name) -> dict:
 
 
 def _topic_ref(stack, role) -> str:
-    name, _ = one(stack, "aws_sns_topic", role, f"monitoring/topic-{role}/topic")
+    name, _ = one(stack, "aws_sns_topic", role, f"monitoring-{role}/topic/topic")
     return ref("aws_sns_topic", name, "arn")
 
 
@@ -29,12 +34,11 @@ def _assert_notifies_own_region(stack, alarm, role):
 
 
 def test_topic_per_region_encrypted_with_that_regions_key(platform):
-    assert len(resources(platform, "aws_sns_topic")) == 2
     for role, _ in ROLES:
-        topic_name, topic = one(platform, "aws_sns_topic", role)
+        topic_name, topic = one(platform, "aws_sns_topic", role, f"monitoring-{role}/")
         key_name, _ = one(platform, "aws_kms_key", role, f"key-{role}")
         assert topic["kms_master_key_id"] == ref("aws_kms_key", key_name, "arn")
-        _, policy = one(platform, "aws_sns_topic_policy", role)
+        _, policy = one(platform, "aws_sns_topic_policy", role, f"monitoring-{role}/")
         assert policy["arn"] == ref("aws_sns_topic", topic_name, "arn")
         [st] = json.loads(policy["policy"])["Statement"]
         assert st["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
@@ -43,61 +47,82 @@ def test_topic_per_region_encrypted_with_that_regions_key(platform):
         assert "aws:SourceAccount" in st["Condition"]["StringEquals"]
 
 
-def test_email_subscription_only_when_configured(platform, synth_stacks):
+def test_every_topic_pages_every_configured_target(prod_platform):
+    subs = resources(prod_platform, "aws_sns_topic_subscription")
+    topics = resources(prod_platform, "aws_sns_topic")
+    assert len(topics) == 3  # primary, dr, and the Route 53 health-check topic in us-east-1
+    for topic_name in topics:
+        mine = [s for s in subs.values() if s["topic_arn"] == ref("aws_sns_topic", topic_name, "arn")]
+        assert sorted((s["protocol"], s["endpoint"]) for s in mine) == [
+            ("email", PROD["ALARM_EMAIL"]), ("https", PROD["ALARM_HTTPS_ENDPOINTS"])]
+        [https] = [s for s in mine if s["protocol"] == "https"]
+        assert https["endpoint_auto_confirms"] is True
+
+
+def test_prod_without_a_paging_target_is_refused_before_any_json():
+    from modules.settings import Settings, SettingsError
+
+    environ = {k: v for k, v in PROD.items() if not k.startswith("ALARM_")}
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env(environ)
+    assert "ALARM_EMAIL or ALARM_HTTPS_ENDPOINTS is required for ENVIRONMENT_SUFFIX='prod'" in str(error.value)
+
+
+def test_dev_without_targets_has_no_subscriptions(platform):
     assert not resources(platform, "aws_sns_topic_subscription")
-    stack = synth_stacks(ALARM_EMAIL="oncall@example.com")["payments-dr"]
-    subs = resources(stack, "aws_sns_topic_subscription")
-    assert len(subs) == 2
+
+
+def test_each_cluster_has_an_rpo_lag_alarm_in_its_own_region_silent_while_writer(platform, synth_stacks):
     for role, _ in ROLES:
-        [sub] = [s for s in subs.values() if s["provider"] == f"aws.{role}"]
-        assert sub["protocol"] == "email" and sub["endpoint"] == "oncall@example.com"
-        assert sub["topic_arn"] == _topic_ref(stack, role)
-
-
-def test_aurora_lag_alarm_on_the_secondary_cluster_in_the_dr_region(platform, synth_stacks):
-    alarm = _alarm(platform, "payments-dev-aurora-replication-lag-dr")
-    cluster_name, _ = one(platform, "aws_rds_cluster", "dr")
-    _assert_notifies_own_region(platform, alarm, "dr")
-    assert (alarm["namespace"], alarm["metric_name"]) == ("AWS/RDS", "AuroraGlobalDBReplicationLag")
-    assert alarm["dimensions"] == {
-        "DBClusterIdentifier": ref("aws_rds_cluster", cluster_name, "cluster_identifier")}
-    assert alarm["threshold"] == 1000  # milliseconds: 1 s default
-    assert alarm["comparison_operator"] == "GreaterThanThreshold"
-    assert alarm["treat_missing_data"] == "breaching"
+        alarm = _alarm(platform, f"payments-dev-aurora-rpo-lag-{role}")
+        _, cluster = one(platform, "aws_rds_cluster", role)
+        _assert_notifies_own_region(platform, alarm, role)
+        assert (alarm["namespace"], alarm["metric_name"]) == ("AWS/RDS", "AuroraGlobalDBRPOLag")
+        # By name, so the alarm follows the cluster whatever its role is after a switchover.
+        assert alarm["dimensions"] == {"DBClusterIdentifier": cluster["cluster_identifier"]}
+        assert alarm["threshold"] == 1000  # milliseconds: 1 s default
+        assert alarm["comparison_operator"] == "GreaterThanThreshold"
+        # The writer publishes no RPO lag: missing data must not leave it stuck in ALARM.
+        assert alarm["treat_missing_data"] == "notBreaching"
     assert not [a for a in resources(platform, "aws_cloudwatch_metric_alarm").values()
-                if a["metric_name"] == "AuroraGlobalDBReplicationLag" and a["provider"] != "aws.dr"]
-    tuned = synth_stacks(REPLICATION_LAG_THRESHOLD="2.5")["payments-dr"]
-    assert _alarm(tuned, "payments-dev-aurora-replication-lag-dr")["threshold"] == 2500
+                if a["metric_name"] == "AuroraGlobalDBReplicationLag"]
+    tuned = merged(synth_stacks(REPLICATION_LAG_THRESHOLD="2.5"))
+    assert _alarm(tuned, "payments-dev-aurora-rpo-lag-dr")["threshold"] == 2500
 
 
-def test_dynamodb_replication_latency_in_each_source_region(platform):
-    tables = {label: one(platform, "aws_dynamodb_table", None, f"tables/{label}")[0]
-              for label in ("transactions", "idempotency")}
+def test_dynamodb_replication_latency_in_each_direction_for_both_tables(platform):
     for role, _ in ROLES:
-        receiving = dict(ROLES)[OTHER[role]]
-        for label, table in tables.items():
+        receiving = REGION[OTHER[role]]
+        for label in ("transactions", "idempotency"):
             alarm = _alarm(platform, f"payments-dev-dynamodb-replication-latency-{label}-{role}")
             _assert_notifies_own_region(platform, alarm, role)
             assert (alarm["namespace"], alarm["metric_name"]) == ("AWS/DynamoDB", "ReplicationLatency")
-            assert alarm["dimensions"] == {"TableName": ref("aws_dynamodb_table", table, "name"),
+            assert alarm["dimensions"] == {"TableName": f"payment-{label}-dev",
                                            "ReceivingRegion": receiving}
+            assert alarm["threshold"] == 10_000  # contract: 10 s, the same figure drctl uses
             assert alarm["treat_missing_data"] == "notBreaching"
 
 
-def test_s3_replication_alarms_use_the_storage_rule_ids(platform):
+def test_s3_replication_alarms_in_each_direction_use_the_routing_rule_ids(platform):
     for role, _ in ROLES:
-        source, _ = one(platform, "aws_s3_bucket", role, f"storage/{role}-audit/bucket")
-        destination, _ = one(platform, "aws_s3_bucket", None, f"storage/{OTHER[role]}-audit/bucket")
-        config_name, config = one(platform, "aws_s3_bucket_replication_configuration", role)
+        _, source = one(platform, "aws_s3_bucket", role, f"storage-{role}/audit/bucket")
+        _, destination = one(platform, "aws_s3_bucket", OTHER[role], f"storage-{OTHER[role]}/audit/bucket")
+        _, config = one(platform, "aws_s3_bucket_replication_configuration", role)
         assert config["rule"][0]["id"] == f"all-objects-to-{OTHER[role]}"
-        dims = {"SourceBucket": ref("aws_s3_bucket", source, "bucket"),
-                "DestinationBucket": ref("aws_s3_bucket", destination, "bucket"),
-                "RuleId": f"${{aws_s3_bucket_replication_configuration.{config_name}.rule[0].id}}"}
+        # The peer's bucket by contract name, with this stack's own account id token.
+        dims = {"SourceBucket": source["bucket"], "RuleId": config["rule"][0]["id"],
+                "DestinationBucket": (f"payments-dr-audit-dev-${{data.aws_caller_identity.identity-{role}"
+                                      f".account_id}}-{REGION[OTHER[role]]}")}
+        assert destination["bucket"] == dims["DestinationBucket"].replace(
+            f"identity-{role}", f"identity-{OTHER[role]}")
         failed = _alarm(platform, f"payments-dev-s3-replication-failed-{role}")
         latency = _alarm(platform, f"payments-dev-s3-replication-latency-{role}")
         for alarm in (failed, latency):
             _assert_notifies_own_region(platform, alarm, role)
-            assert alarm["namespace"] == "AWS/S3" and alarm["dimensions"] == dims
+            assert alarm["namespace"] == "AWS/S3"
+            assert alarm["dimensions"] == {**dims, "SourceBucket": ref(
+                "aws_s3_bucket", one(platform, "aws_s3_bucket", role, f"storage-{role}/audit/bucket")[0],
+                "bucket")}
             assert alarm["treat_missing_data"] == "notBreaching"
         assert failed["metric_name"] == "OperationsFailedReplication" and failed["threshold"] == 0
         assert latency["metric_name"] == "ReplicationLatency"
@@ -107,7 +132,7 @@ def test_s3_replication_alarms_use_the_storage_rule_ids(platform):
 def test_lambda_error_alarms_per_function_per_region(platform):
     for role, _ in ROLES:
         for purpose in ("validator", "health"):
-            fn_name, _ = one(platform, "aws_lambda_function", role, f"compute/{role}/{purpose}/function")
+            fn_name, _ = one(platform, "aws_lambda_function", role, f"compute-{role}/{purpose}/function")
             alarm = _alarm(platform, f"payments-dev-lambda-errors-{purpose}-{role}")
             _assert_notifies_own_region(platform, alarm, role)
             assert (alarm["namespace"], alarm["metric_name"]) == ("AWS/Lambda", "Errors")
@@ -126,27 +151,56 @@ def test_api_5xx_alarm_per_region(platform):
                                        "Stage": "prod"}
 
 
-def test_health_check_alarms_in_us_east_1(platform):
-    # Default pair: us-east-1 is the primary, so the alarms use the primary provider and topic.
+def test_each_region_watches_the_other_and_pages_through_its_own_topic(stacks, platform):
+    """A primary outage pages through the DR stack alone: its probe alarms live there."""
+    dr_stack = stacks["payments-dr-dr"]
+    for role, _ in ROLES:
+        for what, metric in (("peer-unreachable", "PeerHealthy"), ("domain-unreachable", "DomainHealthy")):
+            alarm = _alarm(platform, f"payments-dev-{what}-{role}")
+            _assert_notifies_own_region(platform, alarm, role)
+            assert (alarm["namespace"], alarm["metric_name"]) == ("PaymentsDR", metric)
+            assert alarm["dimensions"] == {"Peer": OTHER[role]}
+            assert alarm["comparison_operator"] == "LessThanThreshold" and alarm["threshold"] == 1
+            # The probe runs every minute: silence is no evidence that the peer is fine.
+            assert alarm["treat_missing_data"] == "breaching"
+    peer_alarm = _alarm(dr_stack, "payments-dev-peer-unreachable-dr")
+    assert peer_alarm["provider"] == "aws.dr"
+    assert {p["region"] for p in dr_stack["provider"]["aws"]} == {"us-east-2"}
+
+
+def test_failback_blocked_alarm_mirrors_the_dr_latch_and_keeps_its_state(platform):
+    alarm = _alarm(platform, "payments-dev-failback-blocked-dr")
+    _assert_notifies_own_region(platform, alarm, "dr")
+    assert (alarm["metric_name"], alarm["dimensions"]) == ("FailbackBlocked", {"Peer": "primary"})
+    assert alarm["comparison_operator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["treat_missing_data"] == "ignore"
+    assert not [a for a in resources(platform, "aws_cloudwatch_metric_alarm").values()
+                if a["alarm_name"] == "payments-dev-failback-blocked-primary"]
+
+
+def test_health_check_alarms_in_us_east_1_in_the_routing_stack(stacks, platform):
+    routing = stacks["payments-dr-routing"]
     for role, _ in ROLES:
         check_name, _ = one(platform, "aws_route53_health_check", None, f"failover/{role}/health-check")
-        alarm = _alarm(platform, f"payments-dev-health-check-{role}")
-        _assert_notifies_own_region(platform, alarm, "primary")
+        alarm = _alarm(routing, f"payments-dev-health-check-{role}")
+        topic, _ = one(routing, "aws_sns_topic", "primary", "health-check-topic")
+        assert alarm["provider"] == "aws.primary"  # us-east-1 is the primary region here
+        assert alarm["alarm_actions"] == [ref("aws_sns_topic", topic, "arn")]
         assert (alarm["namespace"], alarm["metric_name"]) == ("AWS/Route53", "HealthCheckStatus")
         assert alarm["dimensions"] == {"HealthCheckId": ref("aws_route53_health_check", check_name, "id")}
         assert alarm["comparison_operator"] == "LessThanThreshold" and alarm["threshold"] == 1
         assert alarm["treat_missing_data"] == "breaching"
 
 
-def test_health_check_alarms_get_a_us_east_1_provider_topic_and_key_when_needed(synth_stacks, platform):
-    assert {p["alias"] for p in platform["provider"]["aws"]} == {"primary", "dr"}
-    stack = synth_stacks(PRIMARY_REGION="us-west-2", DR_REGION="us-east-2")["payments-dr"]
+def test_health_check_alarms_get_a_us_east_1_provider_topic_and_key_when_needed(synth_stacks):
+    stack = merged(synth_stacks(PRIMARY_REGION="us-west-2", DR_REGION="us-east-2"))
     topic_name, topic = one(stack, "aws_sns_topic", "global")
     key_name, _ = one(stack, "aws_kms_key", "global")
     assert topic["kms_master_key_id"] == ref("aws_kms_key", key_name, "arn")
     for role in ("primary", "dr"):
         alarm = _alarm(stack, f"payments-dev-health-check-{role}")
-        _assert_notifies_own_region(stack, alarm, "global")
+        assert alarm["provider"] == "aws.global"
+        assert alarm["alarm_actions"] == [ref("aws_sns_topic", topic_name, "arn")]
     # Every other alarm stays in its own metric's region.
     assert {a["provider"] for a in resources(stack, "aws_cloudwatch_metric_alarm").values()
             if a["namespace"] != "AWS/Route53"} == {"aws.primary", "aws.dr"}
@@ -155,22 +209,23 @@ def test_health_check_alarms_get_a_us_east_1_provider_topic_and_key_when_needed(
 
 def test_every_alarm_has_the_prefix_and_a_deliberate_missing_data_policy(platform):
     alarms = resources(platform, "aws_cloudwatch_metric_alarm")
-    assert len(alarms) == 17
     for alarm in alarms.values():
         assert alarm["alarm_name"].startswith("payments-dev-")
-        assert alarm["treat_missing_data"] in ("breaching", "notBreaching")
+        assert alarm["treat_missing_data"] in ("breaching", "notBreaching", "ignore")
         assert alarm["alarm_actions"] and alarm["alarm_actions"] == alarm["ok_actions"]
+    names = {a["alarm_name"] for a in alarms.values()}
+    assert len(names) == len(alarms)
     assert outputs(platform)["alarm_name_prefix"]["value"] == "payments-dev-"
 
 
-def test_dashboard_per_region_shows_replication_and_api(platform):
+def test_dashboard_per_region_shows_replication_probes_and_api(platform):
     for role, region in ROLES:
         _, dashboard = one(platform, "aws_cloudwatch_dashboard", role)
         body = json.loads(dashboard["dashboard_body"])
         metrics = {m[1] for w in body["widgets"] for m in w["properties"]["metrics"]}
-        assert {"ReplicationLatency", "OperationsFailedReplication", "5XXError", "Latency"} <= metrics
+        assert {"ReplicationLatency", "OperationsFailedReplication", "5XXError", "Latency",
+                "AuroraGlobalDBRPOLag", "PeerHealthy", "FailbackBlocked"} <= metrics
         assert {w["properties"]["region"] for w in body["widgets"]} == {region}
-        assert ("AuroraGlobalDBReplicationLag" in metrics) == (role == "dr")
 
 
 def test_topic_outputs(platform):

@@ -1,11 +1,13 @@
-"""Every resource and data source sits on one of the two aliased regional providers."""
+"""Every resource and data source sits on an aliased regional provider of its own stack."""
 
 from __future__ import annotations
 
 from helpers import resources
 
+from contract import PLATFORM_STACKS
 
-def test_two_aliased_providers_with_default_tags(platform):
+
+def test_aliased_providers_with_default_tags(platform):
     providers = {p["alias"]: p for p in platform["provider"]["aws"]}
     assert set(providers) >= {"primary", "dr"}
     assert providers["primary"]["region"] == "us-east-1"
@@ -17,12 +19,29 @@ def test_two_aliased_providers_with_default_tags(platform):
     assert all("alias" in p for p in platform["provider"]["aws"]), "no unaliased default provider"
 
 
-def test_every_resource_and_data_source_names_an_aliased_provider(platform):
-    aliases = {f"aws.{p['alias']}" for p in platform["provider"]["aws"]}
-    for kind in ("resource", "data"):
-        for rtype, items in platform.get(kind, {}).items():
-            for name, body in items.items():
-                assert body.get("provider") in aliases, f"{kind} {rtype}.{name} has no regional provider"
+def test_every_resource_and_data_source_names_an_aliased_provider_of_its_stack(stacks):
+    for name in PLATFORM_STACKS:
+        stack = stacks[name]
+        aliases = {f"aws.{p['alias']}" for p in stack["provider"]["aws"]}
+        for kind in ("resource", "data"):
+            for rtype, items in stack.get(kind, {}).items():
+                if rtype == "terraform_remote_state":
+                    continue  # reads the state bucket through the backend, not a provider
+                for logical, body in items.items():
+                    assert body.get("provider") in aliases, f"{name}: {kind} {rtype}.{logical}"
+
+
+def test_every_plan_is_guarded_by_the_account_setting(stacks, prod_stacks):
+    """Without AWS_ACCOUNT_ID every plan stops naming it; with it, other credentials stop."""
+    for name in PLATFORM_STACKS:
+        for identity in stacks[name]["data"]["aws_caller_identity"].values():
+            [guard] = identity["lifecycle"]["postcondition"]
+            assert guard["condition"] == "${false}"
+            assert guard["error_message"].startswith("AWS_ACCOUNT_ID is not set")
+        for identity in prod_stacks[name]["data"]["aws_caller_identity"].values():
+            [guard] = identity["lifecycle"]["postcondition"]
+            assert guard["condition"] == '${self.account_id == "123456789012"}'
+            assert "AWS_ACCOUNT_ID=123456789012" in guard["error_message"]
 
 
 def test_non_default_regions_change_the_output(qa_platform):

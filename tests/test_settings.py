@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import PROD
 from modules.settings import DEFAULT_AURORA_ENGINE_VERSION, Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,16 +31,48 @@ def test_environment_values_are_read_and_derived_defaults_follow():
     s = Settings.from_env({"ENVIRONMENT_SUFFIX": "qa", "DR_REGION": "us-west-2",
                            "REPLICATION_LAG_THRESHOLD": "2.5"})
     assert s.domain_name == "payments-qa.example.com"
-    assert s.state_bucket == "payments-dr-tfstate-qa"
+    assert s.state_bucket == "payments-dr-tfstate-qa-aws-account-id-unset-us-west-2"
     assert s.state_region == "us-west-2"
     assert s.replication_lag_threshold_seconds == 2.5
 
 
+def test_state_bucket_is_unique_per_account_and_region_without_credentials():
+    s = Settings.from_env({"AWS_ACCOUNT_ID": "123456789012"})
+    assert s.state_bucket == "payments-dr-tfstate-dev-123456789012-us-east-2"
+    assert len(s.state_bucket) <= 63
+    assert Settings.from_env({"TF_STATE_BUCKET": "my-own-state"}).state_bucket == "my-own-state"
+
+
 def test_prod_like_environment_turns_deletion_protection_on_and_it_can_be_overridden():
-    assert Settings.from_env({"ENVIRONMENT_SUFFIX": "prod"}).deletion_protection is True
-    assert Settings.from_env({"ENVIRONMENT_SUFFIX": "prod",
-                              "DELETION_PROTECTION": "false"}).deletion_protection is False
+    assert Settings.from_env(PROD).deletion_protection is True
+    assert Settings.from_env({**PROD, "DELETION_PROTECTION": "false"}).deletion_protection is False
     assert Settings.from_env({"DELETION_PROTECTION": "true"}).deletion_protection is True
+
+
+def test_prod_like_gets_a_reader_per_region_and_dev_one_instance():
+    assert (Settings.from_env(PROD).aurora_primary_instances,
+            Settings.from_env(PROD).aurora_dr_instances) == (2, 2)
+    dev = Settings.from_env({})
+    assert (dev.aurora_primary_instances, dev.aurora_dr_instances) == (1, 1)
+
+
+@pytest.mark.parametrize("missing, message", [
+    ("ALARM_", "ALARM_EMAIL or ALARM_HTTPS_ENDPOINTS is required for ENVIRONMENT_SUFFIX='prod'"),
+    ("AWS_ACCOUNT_ID", "AWS_ACCOUNT_ID is required for ENVIRONMENT_SUFFIX='prod'"),
+    ("DOMAIN_NAME", "DOMAIN_NAME='payments-prod.example.com' cannot be served"),
+])
+def test_prod_like_refuses_what_would_page_nobody_or_never_resolve(missing, message):
+    environ = {k: v for k, v in PROD.items() if not k.startswith(missing)}
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env(environ)
+    assert message in str(error.value)
+
+
+def test_paging_targets_are_lists():
+    s = Settings.from_env({"ALARM_EMAIL": "a@x.io, b@x.io",
+                           "ALARM_HTTPS_ENDPOINTS": "https://events.pagerduty.com/x/enqueue"})
+    assert s.alarm_emails == ("a@x.io", "b@x.io")
+    assert s.alarm_https_endpoints == ("https://events.pagerduty.com/x/enqueue",)
 
 
 @pytest.mark.parametrize("environ, variable, allowed", [
@@ -61,7 +94,12 @@ def test_prod_like_environment_turns_deletion_protection_on_and_it_can_be_overri
     ({"TF_STATE_BUCKET": "Bad_Bucket"}, "TF_STATE_BUCKET='Bad_Bucket'", "S3 bucket name"),
     ({"TF_STATE_REGION": "nowhere-1"}, "TF_STATE_REGION='nowhere-1'", "use one of"),
     ({"HOSTED_ZONE_ID": "example.com"}, "HOSTED_ZONE_ID='example.com'", "Z0123456789"),
-    ({"ALARM_EMAIL": "ops"}, "ALARM_EMAIL='ops'", "e-mail"),
+    ({"ALARM_EMAIL": "ops"}, "ALARM_EMAIL: 'ops'", "e-mail"),
+    ({"ALARM_HTTPS_ENDPOINTS": "http://x.io/h"}, "ALARM_HTTPS_ENDPOINTS: 'http://x.io/h'", "https://"),
+    ({"AWS_ACCOUNT_ID": "1234"}, "AWS_ACCOUNT_ID='1234'", "12 digits"),
+    ({"AURORA_PRIMARY_INSTANCES": "0"}, "AURORA_PRIMARY_INSTANCES=0", "1 to 4"),
+    ({"AURORA_DR_INSTANCES": "5"}, "AURORA_DR_INSTANCES=5", "1 to 4"),
+    ({"TF_STATE_LOCK_TABLE": "locks"}, "TF_STATE_LOCK_TABLE is no longer used", "use_lockfile"),
     ({"LAMBDA_RESERVED_CONCURRENCY": "0"}, "LAMBDA_RESERVED_CONCURRENCY=0", "-1 for no reservation"),
     ({"LOG_RETENTION_DAYS": "10"}, "LOG_RETENTION_DAYS=10", "365"),
     ({"TFC_ORGANIZATION": "acme"}, "TFC_ORGANIZATION and TFC_WORKSPACE", "together"),

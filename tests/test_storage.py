@@ -1,4 +1,5 @@
-"""Audit buckets in both regions with two-way replication (RTC 15 minutes)."""
+"""Audit buckets in both regions (each in its regional stack) with two-way replication
+(RTC 15 minutes) wired by the routing stack."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from helpers import one, ref, resources
 
 
 def _bucket(platform, role):
-    return one(platform, "aws_s3_bucket", role, "-audit/bucket")
+    return one(platform, "aws_s3_bucket", role, f"storage-{role}/audit/bucket")
 
 
 def test_each_region_has_a_hardened_bucket(platform):
@@ -49,50 +50,72 @@ def test_buckets_use_their_regions_key_and_deny_plain_http(platform):
         assert deny["DenyInsecureTransport"]["Effect"] == "Deny"
 
 
+def _replication(platform, source):
+    return one(platform, "aws_s3_bucket_replication_configuration", source, f"replication-{source}/")
+
+
 def test_replication_runs_both_ways_with_rtc_metrics_and_destination_keys(platform):
     for source, destination in (("primary", "dr"), ("dr", "primary")):
-        src_bucket, _ = _bucket(platform, source)
-        dst_bucket, _ = _bucket(platform, destination)
+        _, src_bucket = _bucket(platform, source)
+        _, dst_bucket = _bucket(platform, destination)
         dst_key, _ = one(platform, "aws_kms_key", destination)
-        _, config = one(platform, "aws_s3_bucket_replication_configuration", source)
-        assert config["bucket"] == ref("aws_s3_bucket", src_bucket, "id")
+        _, config = _replication(platform, source)
+        # By name: the routing stack refers to neither regional stack's buckets by reference.
+        assert config["bucket"] == src_bucket["bucket"]
         [rule] = config["rule"]
         assert rule["id"] == f"all-objects-to-{destination}"
         assert rule["status"] == "Enabled"
         assert rule["delete_marker_replication"] == {"status": "Enabled"}
         assert rule["filter"] == {"prefix": ""}
         dest = rule["destination"]
-        assert dest["bucket"] == ref("aws_s3_bucket", dst_bucket, "arn")
+        assert dest["bucket"] == (f"arn:${{data.aws_partition.partition-{destination}.partition}}"
+                                  f":s3:::{dst_bucket['bucket']}")
         assert dest["replication_time"] == {"status": "Enabled", "time": {"minutes": 15}}
         assert dest["metrics"] == {"status": "Enabled", "event_threshold": {"minutes": 15}}
         assert dest["encryption_configuration"] == {"replica_kms_key_id": ref("aws_kms_key", dst_key, "arn")}
         assert rule["source_selection_criteria"]["sse_kms_encrypted_objects"] == {"status": "Enabled"}
 
 
-def test_replication_waits_for_versioning_on_both_buckets(platform):
-    for source, destination in (("primary", "dr"), ("dr", "primary")):
-        _, config = one(platform, "aws_s3_bucket_replication_configuration", source)
-        versioning = {
-            role: one(platform, "aws_s3_bucket_versioning", role, "-audit/versioning")[0]
-            for role in (source, destination)
-        }
-        assert sorted(config["depends_on"]) == sorted(
-            f"aws_s3_bucket_versioning.{name}" for name in versioning.values())
+def test_replication_rules_live_in_the_routing_stack_after_both_buckets(stacks):
+    """S3 accepts a rule only once the destination bucket exists and is versioned: the rules
+    are in the stack applied after both regional stacks, and wait for their role's policy."""
+    routing = stacks["payments-dr-routing"]
+    configs = resources(routing, "aws_s3_bucket_replication_configuration")
+    assert len(configs) == 2
+    for name in ("payments-dr-primary", "payments-dr-dr"):
+        assert not resources(stacks[name], "aws_s3_bucket_replication_configuration")
+    for config in configs.values():
+        [policy_ref] = config["depends_on"]
+        assert policy_ref.startswith("aws_iam_role_policy.")
+
+
+def test_bucket_configuration_is_ordered_to_avoid_conflicting_operations(platform):
+    for role in ("primary", "dr"):
+        pab, _ = one(platform, "aws_s3_bucket_public_access_block", role, f"storage-{role}/")
+        policy, body = one(platform, "aws_s3_bucket_policy", role, f"storage-{role}/")
+        _, ownership = one(platform, "aws_s3_bucket_ownership_controls", role, f"storage-{role}/")
+        assert body["depends_on"] == [f"aws_s3_bucket_public_access_block.{pab}"]
+        assert sorted(ownership["depends_on"]) == sorted([
+            f"aws_s3_bucket_public_access_block.{pab}", f"aws_s3_bucket_policy.{policy}"])
+        versioning, _ = one(platform, "aws_s3_bucket_versioning", role, f"storage-{role}/")
+        _, lifecycle = one(platform, "aws_s3_bucket_lifecycle_configuration", role, f"storage-{role}/")
+        assert lifecycle["depends_on"] == [f"aws_s3_bucket_versioning.{versioning}"]
 
 
 def test_replication_role_is_least_privilege_for_its_direction(platform):
     for source, destination in (("primary", "dr"), ("dr", "primary")):
-        src_bucket, _ = _bucket(platform, source)
-        dst_bucket, _ = _bucket(platform, destination)
-        role_name, role = one(platform, "aws_iam_role", source, "replication-role")
+        _, src_bucket = _bucket(platform, source)
+        _, dst_bucket = _bucket(platform, destination)
+        role_name, role = one(platform, "aws_iam_role", source, f"replication-{source}/role")
         trust = json.loads(role["assume_role_policy"])["Statement"][0]
         assert trust["Principal"] == {"Service": "s3.amazonaws.com"}
-        _, config = one(platform, "aws_s3_bucket_replication_configuration", source)
+        assert role["name"] == f"payments-s3-replication-to-{destination}-{source}-dev"
+        _, config = _replication(platform, source)
         assert config["role"] == ref("aws_iam_role", role_name, "arn")
-        _, policy = one(platform, "aws_iam_role_policy", source, "replication-policy")
+        _, policy = one(platform, "aws_iam_role_policy", source, f"replication-{source}/policy")
         statements = {s["Sid"]: s for s in json.loads(policy["policy"])["Statement"]}
-        src_arn = ref("aws_s3_bucket", src_bucket, "arn")
-        dst_arn = ref("aws_s3_bucket", dst_bucket, "arn")
+        src_arn = f"arn:${{data.aws_partition.partition-{source}.partition}}:s3:::{src_bucket['bucket']}"
+        dst_arn = f"arn:${{data.aws_partition.partition-{destination}.partition}}:s3:::{dst_bucket['bucket']}"
         assert statements["ReadSourceVersions"]["Resource"] == [f"{src_arn}/*"]
         assert statements["WriteReplicasToDestination"]["Resource"] == [f"{dst_arn}/*"]
         assert "s3:ReplicateObject" in statements["WriteReplicasToDestination"]["Action"]
@@ -103,7 +126,7 @@ def test_replication_role_is_least_privilege_for_its_direction(platform):
 
 def test_lifecycle_expires_old_versions_not_current_objects(platform):
     for role in ("primary", "dr"):
-        _, lifecycle = one(platform, "aws_s3_bucket_lifecycle_configuration", role, "-audit/lifecycle")
+        _, lifecycle = one(platform, "aws_s3_bucket_lifecycle_configuration", role, f"storage-{role}/")
         [rule] = lifecycle["rule"]
         assert rule["noncurrent_version_expiration"] == [{"noncurrent_days": 365}]
         assert "expiration" not in rule, "audit records themselves are never expired"

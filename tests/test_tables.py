@@ -52,14 +52,24 @@ def test_replica_follows_the_dr_region_setting(qa_platform):
     assert [r["region_name"] for r in table["replica"]] == ["us-west-2"]
 
 
+def test_tables_live_in_the_primary_stack_and_the_dr_stack_names_them(stacks):
+    """The provider manages replicas through the main table's region, so the tables (with
+    their DR replicas) are in the primary stack; the DR stack has no DynamoDB resource."""
+    assert len(resources(stacks["payments-dr-primary"], "aws_dynamodb_table")) == 2
+    for name in ("payments-dr-dr", "payments-dr-foundation", "payments-dr-routing"):
+        assert not resources(stacks[name], "aws_dynamodb_table")
+        assert not resources(stacks[name], "aws_dynamodb_table_replica")
+
+
 def test_grants_name_only_the_replica_of_the_functions_region():
     """A function in the DR region is granted the DR replica and DR key, nothing in primary."""
     from cdktf import App
 
-    from modules.stack import PaymentsDrStack
+    from modules.stack import build_platform
 
-    stack = PaymentsDrStack(App(), "grants", settings=Settings.from_env({}))
-    statements = stack.tables.grant_transactions_write(stack.regions.dr)
+    stacks = build_platform(App(), Settings.from_env({}))
+    dr = stacks["payments-dr-dr"]
+    statements = dr.table_access.grant_transactions_write()
     rendered = json.dumps(statements)  # region names are literal; account/table are tokens
     assert ":us-east-2:" in rendered and ":us-east-1:" not in rendered
     actions = {a for s in statements for a in s["Action"]}
@@ -67,6 +77,7 @@ def test_grants_name_only_the_replica_of_the_functions_region():
     assert all(not a.endswith(":*") and a != "*" for a in actions)
     table_statement, key_statement = statements
     assert len(table_statement["Resource"]) == 1
+    assert table_statement["Resource"][0].endswith(":table/payment-transactions-dev")
     assert not any("/index/" in r for r in table_statement["Resource"]), "validator uses no index"
     assert actions == {"dynamodb:PutItem", "dynamodb:Query", "kms:Decrypt", "kms:DescribeKey",
                        "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"}

@@ -10,9 +10,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from drctl_fakes import FakeGateways, World, config  # noqa: E402
+from drctl_fakes import FakeGateways, World, config
 
-from drctl.log import EventLog  # noqa: E402
+from drctl.log import EventLog
 
 
 @pytest.fixture
@@ -60,3 +60,43 @@ def aws_session(monkeypatch):
         monkeypatch.delenv(var, raising=False)
     return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
                          region_name="us-east-1")
+
+
+class HangingServer:
+    """127.0.0.1 TCP server that accepts connections and never answers: a region that is
+    'up' at the network level but whose endpoints hang (the worst case for timeouts)."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.accepted: list = []
+        self._stop = False
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        while not self._stop:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted.append(conn)
+
+    def close(self) -> None:
+        self._stop = True
+        for conn in self.accepted:
+            conn.close()
+        self.sock.close()
+
+
+@pytest.fixture
+def hanging_server():
+    server = HangingServer()
+    yield server
+    server.close()

@@ -9,16 +9,30 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import ClassVar
 
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
 from drctl.config import DrConfig
-from drctl.gateways import (Alarm, ClusterState, Datapoint, GlobalClusterState, HealthStatus,
-                            Member, NotFound, ReplicationRule, TableState, Unreachable)
+from drctl.gateways import (
+    Alarm,
+    ClusterState,
+    Datapoint,
+    GlobalClusterState,
+    HealthStatus,
+    Latch,
+    Member,
+    NotFound,
+    ReplicationRule,
+    Snapshot,
+    TableState,
+    Unreachable,
+    route53_healthy,
+)
 
 PRIMARY, DR = "us-east-1", "us-east-2"
 ACCOUNT = "111122223333"
-T0 = dt.datetime(2026, 11, 25, 3, 0, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 11, 25, 3, 0, 0, tzinfo=dt.UTC)
 
 
 class FakeClock:
@@ -61,6 +75,7 @@ class World:
     failover_status: str | None = None
     failover_from: str | None = None
     failover_to: str | None = None
+    operation_kind: str | None = None
     operation_done_at: float | None = None
     operation_seconds: float = 90.0  # simulated duration of a switchover/failover
     cluster_status: dict = field(default_factory=lambda: {PRIMARY: "available", DR: "available"})
@@ -76,6 +91,19 @@ class World:
     s3_failed_ops: dict = field(default_factory=lambda: {PRIMARY: 0.0, DR: 0.0})
     ddb_delay: float = 1.5   # seconds until a write is readable in the other region
     s3_delay: float = 7.0
+    s3_pending_ops: dict = field(default_factory=lambda: {PRIMARY: None, DR: None})
+    lag_age_s: float = 60.0  # age of the newest RPO lag datapoint
+    latches: dict = field(default_factory=lambda: {
+        (DR, "/payments-dr/dev/failback/primary"): Latch("open", "2026-11-01T00:00:00Z", "setup", ""),
+        (PRIMARY, "/payments-dr/dev/failback/dr"): Latch("open", "2026-11-01T00:00:00Z", "setup", "")})
+    latch_writes: list = field(default_factory=list)  # (region, name, Latch)
+    alarm_states: dict = field(default_factory=dict)  # (region, name) -> state, besides `alarms`
+    snapshots: dict = field(default_factory=dict)  # region -> [Snapshot]
+    copies: list = field(default_factory=list)  # (region, source, target)
+    events: dict = field(default_factory=dict)  # region -> [Event]
+    dns: dict = field(default_factory=dict)  # host -> [address]
+    hang_after_send: set = field(default_factory=set)  # ops whose response is lost (request applied)
+    lose_request: set = field(default_factory=set)  # ops whose request is lost (not applied)
     unreachable: set = field(default_factory=set)
     fail_on: dict = field(default_factory=dict)  # (service, op) -> exception to raise
     items: dict = field(default_factory=dict)    # (region, table, key) -> (visible_at)
@@ -92,9 +120,10 @@ class World:
             self.writer_region = self.failover_to.split(":")[3]
             self.global_status = "available"
             self.failover_status = self.failover_from = self.failover_to = None
-            self.operation_done_at = None
+            self.operation_done_at = self.operation_kind = None
 
     def start_operation(self, kind: str, target_arn: str):
+        self.operation_kind = kind
         self.failover_status = "pending"
         self.failover_from = arn(self.writer_region, self.cluster_id(self.writer_region))
         self.failover_to = target_arn
@@ -131,7 +160,7 @@ class FakeAurora:
                         for r in (PRIMARY, DR) if w.members_present[r])
         return GlobalClusterState(identifier, w.global_status, members, w.failover_status,
                                   w.failover_from, w.failover_to,
-                                  None if w.failover_status is None else False)
+                                  None if w.failover_status is None else w.operation_kind == "failover")
 
     def cluster(self, identifier):
         self.w.call("rds", self.region, "describe_db_clusters")
@@ -140,16 +169,47 @@ class FakeAurora:
         return ClusterState(identifier, arn(self.region, identifier), self.w.cluster_status[self.region],
                             f"payments-global-{self.w.env}")
 
+    def _lost(self, op):
+        raise Unreachable(self.region, "rds", ReadTimeoutError(endpoint_url=f"https://rds.{self.region}"))
+
     def switchover(self, global_cluster_id, target_arn):
         self.w.call("rds", self.region, "switchover_global_cluster")
+        if "switchover_global_cluster" in self.w.lose_request:
+            self._lost("switchover_global_cluster")
         if self.w.failover_status is not None:
             raise ClientError({"Error": {"Code": "InvalidGlobalClusterStateFault",
                                          "Message": "in progress"}}, "SwitchoverGlobalCluster")
         self.w.start_operation("switchover", target_arn)
+        if "switchover_global_cluster" in self.w.hang_after_send:
+            self._lost("switchover_global_cluster")
 
     def failover(self, global_cluster_id, target_arn):
         self.w.call("rds", self.region, "failover_global_cluster")
+        if "failover_global_cluster" in self.w.lose_request:
+            self._lost("failover_global_cluster")
+        if self.w.failover_status is not None and self.w.operation_kind == "failover":
+            raise ClientError({"Error": {"Code": "InvalidGlobalClusterStateFault",
+                                         "Message": "in progress"}}, "FailoverGlobalCluster")
+        # escalation: a failover request supersedes a stuck switchover (simulated)
+        self.w.operation_done_at = None
         self.w.start_operation("failover", target_arn)
+        if "failover_global_cluster" in self.w.hang_after_send:
+            self._lost("failover_global_cluster")
+
+    def events(self, source_id, source_type, start, end):
+        self.w.call("rds", self.region, "describe_events")
+        return [e for e in self.w.events.get(self.region, []) if e.source == source_id]
+
+    def cluster_snapshots(self, cluster_id):
+        self.w.call("rds", self.region, "describe_db_cluster_snapshots")
+        return [s for s in self.w.snapshots.get(self.region, []) if s.cluster_id == cluster_id]
+
+    def copy_cluster_snapshot(self, source_id, target_id):
+        self.w.call("rds", self.region, "copy_db_cluster_snapshot")
+        self.w.copies.append((self.region, source_id, target_id))
+        copy = Snapshot(target_id, self.w.cluster_id(self.region), "creating", "manual")
+        self.w.snapshots.setdefault(self.region, []).append(copy)
+        return copy
 
     def wait_cluster_available(self, identifier, timeout_seconds, delay_seconds=15):
         self.w.call("rds", self.region, "wait_db_cluster_available")
@@ -165,9 +225,11 @@ class FakeMetrics:
     def latest(self, namespace, metric, dimensions, *, statistic="Maximum", minutes=15, now=None):
         self.w.call("cloudwatch", self.region, "get_metric_statistics")
         w, value = self.w, None
-        if metric == "AuroraGlobalDBReplicationLag":
+        if metric == "AuroraGlobalDBRPOLag":
             assert dimensions == {"DBClusterIdentifier": w.cluster_id(self.region)}, dimensions
             value = w.lag_ms.get(self.region)
+            if value is not None:
+                return Datapoint(value, w.clock.now() - dt.timedelta(seconds=w.lag_age_s))
         elif namespace == "AWS/DynamoDB":
             assert set(dimensions) == {"TableName", "ReceivingRegion"}
             assert dimensions["ReceivingRegion"] != self.region
@@ -177,6 +239,8 @@ class FakeMetrics:
             value = w.s3_latency_s.get(self.region)
         elif metric == "OperationsFailedReplication":
             value = w.s3_failed_ops.get(self.region)
+        elif metric == "OperationsPendingReplication":
+            value = w.s3_pending_ops.get(self.region)
         return None if value is None else Datapoint(value, w.clock.now() - dt.timedelta(minutes=1))
 
 
@@ -187,7 +251,9 @@ class FakeAlarms:
     def alarms(self, prefix):
         self.w.call("cloudwatch", self.region, "describe_alarms")
         base = [Alarm(f"{prefix}api-5xx-{self.region}", "OK"), Alarm(f"{prefix}lag-{self.region}", "OK")]
-        return base + [Alarm(n, "ALARM", "Threshold Crossed") for n in self.w.alarms[self.region]]
+        base += [Alarm(n, st) for (r, n), st in self.w.alarm_states.items() if r == self.region]
+        base += [Alarm(n, "ALARM", "Threshold Crossed") for n in self.w.alarms[self.region]]
+        return [a for a in base if a.name.startswith(prefix)]
 
 
 class FakeHealth:
@@ -199,7 +265,7 @@ class FakeHealth:
     def status(self, health_check_id):
         self.w.call("route53", "us-east-1", "get_health_check_status")
         ok, total = self.w.health[health_check_id]
-        return HealthStatus(ok * 2 > total, ok, total)
+        return HealthStatus(route53_healthy(ok, total), ok, total)
 
 
 class FakeDynamo:
@@ -235,7 +301,7 @@ class FakeDynamo:
 
 
 class FakeS3:
-    buckets = {PRIMARY: "audit-primary", DR: "audit-dr"}
+    buckets: ClassVar[dict[str, str]] = {PRIMARY: "audit-primary", DR: "audit-dr"}
 
     def __init__(self, w, region):
         self.w, self.region = w, region
@@ -250,7 +316,7 @@ class FakeS3:
         self.w.call("s3", self.region, "put_object")
         now = self.w.clock.monotonic()
         self.w.objects[(bucket, key)] = now
-        peer_bucket = [b for b in self.buckets.values() if b != bucket][0]
+        peer_bucket = next(b for b in self.buckets.values() if b != bucket)
         self.w.objects[(peer_bucket, key)] = now + self.w.s3_delay
 
     def object_exists(self, bucket, key):
@@ -261,6 +327,40 @@ class FakeS3:
     def delete_all_versions(self, bucket, key):
         self.w.call("s3", self.region, "delete_objects")
         return 1 if self.w.objects.pop((bucket, key), None) is not None else 0
+
+
+class FakeParameters:
+    def __init__(self, w, region):
+        self.w, self.region = w, region
+
+    def latch(self, name):
+        self.w.call("ssm", self.region, "get_parameter")
+        return self.w.latches.get((self.region, name))
+
+    def set_latch(self, name, latch):
+        self.w.call("ssm", self.region, "put_parameter")
+        self.w.latches[(self.region, name)] = latch
+        self.w.latch_writes.append((self.region, name, latch))
+
+
+class FakeIdentity:
+    def __init__(self, w, region):
+        self.w, self.region = w, region
+
+    def caller_arn(self):
+        self.w.call("sts", self.region, "get_caller_identity")
+        return f"arn:aws:sts::{ACCOUNT}:assumed-role/Operator/alice"
+
+
+class FakeDns:
+    def __init__(self, w):
+        self.w = w
+
+    def addresses(self, host):
+        self.w.calls.append(("dns", "-", host))
+        if host not in self.w.dns:
+            raise OSError(f"[Errno -2] Name or service not known: {host}")
+        return list(self.w.dns[host])
 
 
 class FakeGateways:
@@ -293,3 +393,14 @@ class FakeGateways:
     def s3(self, region):
         self._made("s3", region)
         return FakeS3(self.w, region)
+
+    def parameters(self, region):
+        self._made("ssm", region)
+        return FakeParameters(self.w, region)
+
+    def identity(self, region):
+        self._made("sts", region)
+        return FakeIdentity(self.w, region)
+
+    def dns(self):
+        return FakeDns(self.w)

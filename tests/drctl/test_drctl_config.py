@@ -2,16 +2,18 @@ import json
 
 import pytest
 
+import contract
 from drctl.cli import main
-from drctl.config import ConfigError, DrConfig, load_outputs_file, parse_outputs
+from drctl.config import OUTPUTS, ConfigError, DrConfig, load_outputs_file, load_outputs_files, parse_outputs
 
 TF = {"primary_region": {"value": "us-east-1", "type": "string", "sensitive": False},
       "dr_region": {"value": "us-west-2", "type": "string", "sensitive": False},
       "environment_suffix": {"value": "qa", "type": "string", "sensitive": False},
       "replication_lag_threshold_seconds": {"value": 2, "type": "number", "sensitive": False}}
 CDKTF = {"payments-dr-bootstrap": {"state_bucket": "b"},
-         "payments-dr": {"primary_region": "eu-west-1", "dr_region": "eu-central-1",
-                         "global_cluster_id": "g-1"}}
+         "payments-dr-primary": {"primary_region": "eu-west-1", "global_cluster_id": "g-1"},
+         "payments-dr-dr": {"dr_region": "eu-central-1", "dr_cluster_id": "d-1"},
+         "payments-dr-routing": {"primary_health_check_id": "hc-p", "dr_health_check_id": "hc-d"}}
 
 
 def test_terraform_output_json_format_is_detected():
@@ -19,16 +21,59 @@ def test_terraform_output_json_format_is_detected():
                                  "environment_suffix": "qa", "replication_lag_threshold_seconds": 2}
 
 
-def test_cdktf_outputs_format_picks_the_platform_stack():
-    assert parse_outputs(CDKTF)["primary_region"] == "eu-west-1"
-    assert parse_outputs(CDKTF, stack="payments-dr-bootstrap") == {"state_bucket": "b"}
+def test_cdktf_outputs_file_with_several_stacks_is_merged():
+    merged = parse_outputs(CDKTF)
+    assert (merged["primary_region"], merged["dr_region"], merged["dr_cluster_id"],
+            merged["dr_health_check_id"]) == ("eu-west-1", "eu-central-1", "d-1", "hc-d")
+    assert parse_outputs(CDKTF, ["payments-dr-bootstrap"]) == {"state_bucket": "b"}
     with pytest.raises(ConfigError, match="no stack 'nope'"):
-        parse_outputs(CDKTF, stack="nope")
+        parse_outputs(CDKTF, ["nope"])
 
 
-def test_ambiguous_cdktf_file_asks_for_stack():
-    with pytest.raises(ConfigError, match="--stack"):
-        parse_outputs({"a": {"x": 1}, "b": {"y": 2}})
+def test_a_key_written_twice_with_different_values_is_an_error():
+    with pytest.raises(ConfigError, match=r"dr_region.*payments-dr-dr"):
+        parse_outputs({"payments-dr-dr": {"dr_region": "us-east-2"},
+                       "payments-dr-routing": {"dr_region": "us-west-2"}})
+
+
+def test_one_terraform_output_file_per_stack_is_merged(tmp_path):
+    paths = []
+    for stack, outputs in CDKTF.items():
+        path = tmp_path / f"{stack}.json"
+        path.write_text(json.dumps({k: {"value": v, "type": "string", "sensitive": False}
+                                    for k, v in outputs.items()}))
+        paths.append(path)
+    merged = load_outputs_files(paths)
+    assert merged["dr_cluster_id"] == "d-1" and merged["primary_health_check_id"] == "hc-p"
+    clash = tmp_path / "clash.json"
+    clash.write_text(json.dumps({"dr_region": {"value": "us-west-2", "type": "string"}}))
+    with pytest.raises(ConfigError, match="dr_region"):
+        load_outputs_files(paths + [clash])
+
+
+def test_cli_accepts_outputs_several_times(tmp_path):
+    files = []
+    for i, part in enumerate(({"primary_region": "us-east-1", "environment_suffix": "dev"},
+                              {"dr_region": "us-east-2"})):
+        files += ["--outputs", str(tmp_path / f"{i}.json")]
+        (tmp_path / f"{i}.json").write_text(json.dumps({k: {"value": v} for k, v in part.items()}))
+    seen = {}
+
+    def gateways(args):
+        seen["outputs"] = args.outputs
+        raise KeyboardInterrupt  # stop before any AWS call
+    assert main(["failover", *files, "--quiet"], gateways=gateways) == 130
+    assert len(seen["outputs"]) == 2
+
+
+def test_drctl_reads_only_contract_outputs_and_thresholds():
+    assert set(OUTPUTS) <= set(contract.OUTPUTS)
+    cfg = DrConfig.build({})
+    assert cfg.dynamodb_latency_threshold_seconds == contract.DYNAMODB_REPLICATION_LATENCY_THRESHOLD_S == 10
+    assert cfg.s3_latency_threshold_seconds == contract.S3_REPLICATION_LATENCY_THRESHOLD_S
+    names = DrConfig.build({"environment_suffix": "qa"})
+    assert names.dr_cluster_id == contract.Names("qa").cluster("dr")
+    assert names.alarm_name_prefix == contract.Names("qa").alarm_prefix
 
 
 def test_flags_override_outputs_and_names_derive_from_environment():
@@ -47,9 +92,10 @@ def test_missing_values_name_the_output_and_the_flag():
     with pytest.raises(ConfigError) as err:
         cfg.require(["primary_region", "dr_region", "dr_health_check_id"])
     assert err.value.problems == [
-        "missing dr_region: set output `dr_region` in the outputs file or pass --dr-region",
-        "missing dr_health_check_id: set output `dr_health_check_id` in the outputs file or pass "
-        "--dr-health-check-id"]
+        "missing dr_region: set output `dr_region` (payments-dr-dr) in an outputs file or pass "
+        "--dr-region",
+        "missing dr_health_check_id: set output `dr_health_check_id` (payments-dr-routing) in an "
+        "outputs file or pass --dr-health-check-id"]
 
 
 @pytest.mark.parametrize("outputs, message", [

@@ -1,11 +1,12 @@
 import io
 import json
 
+from botocore.exceptions import ClientError
+from drctl_fakes import DR, PRIMARY, FakeGateways, arn
 
 from drctl import exitcodes
 from drctl.cli import main
-from drctl.operations import REJOIN_HELP, failover, planned_switchover
-from drctl_fakes import DR, PRIMARY, FakeGateways, arn
+from drctl.operations import REJOIN_HELP, Overrides, failover, planned_switchover
 
 DR_ARN = arn(DR, "payments-dr-dev")
 
@@ -47,7 +48,7 @@ def test_unknown_lag_is_reported_as_unknown(world, gw, cfg, log):
 def test_dry_run_needs_no_confirmation_and_changes_nothing(world, gw, cfg, log):
     result = run_failover(world, gw, cfg, log, confirm_data_loss=False, dry_run=True)
     assert result.outcome == "dry-run" and result.exit_code == 0
-    assert "AllowDataLoss=True" in result.plan[0]
+    assert any("FailoverGlobalCluster" in s and "AllowDataLoss=True" in s for s in result.plan)
     assert not world.ops("failover_global_cluster") and world.writer_region == PRIMARY
     assert world.regions_called() == {DR}
 
@@ -62,7 +63,7 @@ def test_dr_region_unreachable_exits_3(world, gw, cfg, log):
 def test_dr_cluster_not_available_refuses(world, gw, cfg, log):
     world.cluster_status[DR] = "inaccessible-encryption-credentials"
     result = run_failover(world, gw, cfg, log, confirm_data_loss=True)
-    assert result.exit_code == exitcodes.REFUSED and "DR cluster not ready" in result.reasons[0]
+    assert result.exit_code == exitcodes.REFUSED and "aurora:dr-cluster" in result.reasons[0]
     assert not world.ops("failover_global_cluster")
 
 
@@ -92,6 +93,7 @@ def test_cli_failover_exit_codes(world):
 # -- failback -----------------------------------------------------------------------------------
 
 def failback(world, gw, cfg, log, **kw):
+    kw.setdefault("confirm", lambda question: True)
     return planned_switchover(cfg, gw, world.clock, log, to_role="primary", poll=10, timeout=600,
                               operation="failback", **kw)
 
@@ -143,3 +145,113 @@ def test_full_cycle_failover_then_failback(world, gw, cfg, log):
     world.lag_ms[PRIMARY] = 50.0
     assert failback(world, gw, cfg, log).exit_code == 0
     assert world.writer_region == PRIMARY
+
+
+# -- issue 11: lost responses, stuck switchovers, evidence, gate, RPO estimate --------------------
+
+def test_lost_response_that_took_effect_is_waited_on_not_resent(world, gw, cfg, log):
+    world.hang_after_send = {"failover_global_cluster"}  # AWS got it; the response was lost
+    result = run_failover(world, gw, cfg, log, confirm_data_loss=True)
+    assert result.outcome == "completed" and result.exit_code == 0, result.to_text()
+    assert len(world.ops("failover_global_cluster")) == 1 and world.writer_region == DR
+    assert log.named("request_outcome_unknown") and log.named("request_took_effect")
+
+
+def test_lost_request_is_outcome_unknown_exit_6_and_rerun_resumes(world):
+    world.lose_request = {"failover_global_cluster"}  # no response, and nothing happened (yet)
+    args = ["failover", "--dr-region", DR, "--environment-suffix", "dev", "--confirm-data-loss",
+            "--poll-interval", "5", "--json"]
+    out = io.StringIO()
+    code = main(args, gateways=lambda a: FakeGateways(world), clock=world.clock, stdout=out,
+                stderr=io.StringIO())
+    doc = json.loads(out.getvalue())
+    assert code == exitcodes.UNKNOWN == 6 and doc["outcome"] == "unknown"
+    assert "may still take effect" in doc["reasons"][0] and "Re-run the same command" in doc["reasons"][0]
+    assert len(world.ops("describe_global_clusters")) >= 3  # re-read before giving up
+    world.lose_request = set()
+    out = io.StringIO()
+    assert main(args, gateways=lambda a: FakeGateways(world), clock=world.clock, stdout=out,
+                stderr=io.StringIO()) == 0
+    assert world.writer_region == DR
+
+
+def test_lost_switchover_response_is_outcome_unknown(world, gw, cfg, log):
+    world.lose_request = {"switchover_global_cluster"}
+    result = planned_switchover(cfg, gw, world.clock, log, to_role="dr", poll=10, timeout=600,
+                                confirm=lambda q: True)
+    assert result.outcome == "unknown" and result.exit_code == exitcodes.UNKNOWN
+    assert "SwitchoverGlobalCluster was sent to us-east-2 but no response came back" in result.reasons[0]
+
+
+def test_switchover_stuck_when_the_primary_dies_escalates_to_a_failover(world, gw, cfg, log):
+    world.start_operation("switchover", DR_ARN)
+    world.operation_done_at = world.clock.monotonic() + 10_000  # the primary died mid-switchover
+    world.unreachable = {PRIMARY}
+    result = run_failover(world, gw, cfg, log, confirm_data_loss=True, escalate_after=60)
+    assert world.ops("failover_global_cluster") == [("rds", DR, "failover_global_cluster")]
+    escalated_at = log.named("escalate")[0]["ts"]
+    assert escalated_at.startswith("2026-11-25T03:01:00")  # after the 60 s grace, not 30 minutes
+    assert result.outcome == "completed" and world.writer_region == DR
+    assert "escalated to a failover" in result.data["escalated"]
+
+
+def test_switchover_finishing_within_the_grace_period_is_not_escalated(world, gw, cfg, log):
+    world.start_operation("switchover", DR_ARN)
+    world.operation_done_at = world.clock.monotonic() + 30
+    result = run_failover(world, gw, cfg, log, confirm_data_loss=True, escalate_after=120)
+    assert result.outcome == "completed" and not world.ops("failover_global_cluster")
+
+
+def test_failover_refuses_when_the_dr_probe_still_reaches_the_primary(world, gw, cfg, log):
+    world.alarm_states[(DR, "payments-dev-peer-unreachable-dr")] = "OK"
+    result = run_failover(world, gw, cfg, log, confirm_data_loss=True)
+    assert result.exit_code == exitcodes.REFUSED and not world.ops("failover_global_cluster")
+    assert any(r.startswith("failover:primary-unreachable") and "drctl switchover" in r
+               for r in result.reasons)
+    result = run_failover(world, gw, cfg, log, confirm_data_loss=True, overrides=Overrides(
+        ("failover:primary-unreachable",), "primary answers but its database is impaired", "ic"))
+    assert result.outcome == "completed" and result.overrides[0]["by"] == "ic"
+
+
+def test_failover_says_why_it_proceeds_with_or_without_evidence(world, gw, cfg, log):
+    world.alarm_states[(DR, "payments-dev-peer-unreachable-dr")] = "ALARM"
+    result = run_failover(world, gw, cfg, log, confirm_data_loss=True)
+    assert result.data["primary_reachability"].startswith("confirmed")
+    world.writer_region, world.alarm_states = PRIMARY, {}
+    result = run_failover(world, gw, cfg, log, confirm_data_loss=True)
+    assert result.data["primary_reachability"].startswith("cannot confirm")
+    assert "--confirm-data-loss" in result.data["primary_reachability"]
+
+
+def test_failover_latches_the_gate_in_the_dr_region_only(world, gw, cfg, log):
+    world.unreachable = {PRIMARY}
+    result = run_failover(world, gw, cfg, log, confirm_data_loss=True, operator="ic")
+    assert [(r, n, latch.state) for r, n, latch in world.latch_writes] == [
+        (DR, "/payments-dr/dev/failback/primary", "blocked")]
+    assert world.latch_writes[0][2].by.startswith("ic (arn:aws:sts::")
+    assert world.regions_called() == {DR} and result.exit_code == 0
+
+
+def test_rpo_estimate_uses_rpo_lag_and_reports_the_datapoint_age(world, gw, cfg, log):
+    world.lag_ms[DR], world.lag_age_s = 2400.0, 600
+    result = run_failover(world, gw, cfg, log, confirm_data_loss=True, dry_run=True)
+    assert result.data["last_lag_ms"] == 2400.0 and result.data["age_s"] == 600
+    loss = result.data["possible_data_loss"]
+    assert "AuroraGlobalDBRPOLag 2400 ms" in loss and "600 s old" in loss and "lower bound" in loss
+
+
+def test_failover_next_steps_start_with_stopping_writes(world, gw, cfg, log):
+    result = run_failover(world, gw, cfg, log, confirm_data_loss=True)
+    assert result.data["next_steps"][0].startswith("STOP APPLICATION WRITES")
+    assert any("drctl lost-writes" in s for s in result.data["next_steps"])
+
+
+def test_escalation_refused_by_aws_is_reported_not_waited_on(world, gw, cfg, log):
+    world.start_operation("switchover", DR_ARN)
+    world.operation_done_at = world.clock.monotonic() + 10_000
+    world.fail_on[("rds", "failover_global_cluster")] = ClientError(
+        {"Error": {"Code": "InvalidGlobalClusterStateFault", "Message": "switchover in progress"}},
+        "FailoverGlobalCluster")
+    result = run_failover(world, gw, cfg, log, confirm_data_loss=True, escalate_after=60)
+    assert result.outcome == "failed" and result.exit_code == exitcodes.FAILED
+    assert "switchover in progress" in result.reasons[0] and world.clock.t < 200

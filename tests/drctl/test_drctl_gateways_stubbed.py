@@ -3,6 +3,8 @@
 observations, alarm pagination) and the exact parameters of the state-changing calls."""
 
 import datetime as dt
+import itertools
+import json
 
 import boto3
 import pytest
@@ -71,15 +73,18 @@ def _observations(statuses):
     return {"HealthCheckObservations": [
         {"Region": r, "IPAddress": "192.0.2.1",
          "StatusReport": {"Status": s, "CheckedTime": dt.datetime(2026, 1, 1)}}
-        for r, s in zip(["us-east-1", "us-west-1", "eu-west-1", "ap-southeast-1", "sa-east-1"], statuses)]}
+        for r, s in zip(itertools.cycle(["us-east-1", "us-west-1", "eu-west-1", "ap-southeast-1",
+                                         "sa-east-1"]), statuses)]}
 
 
 @pytest.mark.parametrize("statuses, healthy", [
-    (["Success: HTTP Status Code 200"] * 3 + ["Failure: Connection timed out"] * 2, True),
-    (["Success: HTTP Status Code 200"] * 2 + ["Failure: HTTP Status Code 503"] * 3, False),
+    # Route 53: healthy when MORE than 18 % of its checkers report healthy (not a majority)
+    (["Success: HTTP Status Code 200"] * 1 + ["Failure: HTTP Status Code 503"] * 4, True),  # 20 %
+    (["Success: HTTP Status Code 200"] * 1 + ["Failure: Connection timed out"] * 5, False),  # 16.7 %
+    (["Success: HTTP Status Code 200"] * 9 + ["Failure: HTTP Status Code 503"] * 41, False),  # 18 %
     ([], False),
 ])
-def test_health_check_majority_rule(statuses, healthy):
+def test_health_check_uses_route53s_18_percent_rule(statuses, healthy):
     r53 = client("route53")
     with Stubber(r53) as stub:
         stub.add_response("get_health_check_status", _observations(statuses), {"HealthCheckId": "hc-1"})
@@ -108,3 +113,96 @@ def test_bucket_without_replication_has_no_rules_and_other_errors_propagate():
         assert gw.replication_rules("b") == []
         with pytest.raises(ClientError):
             gw.replication_rules("b")
+
+
+# -- issue 11: the latch, snapshots, events, identity; botocore validates every parameter --------
+
+def test_latch_read_and_write_use_a_string_parameter_overwritten():
+    from drctl.gateways import Latch, ParameterGateway
+    ssm = client("ssm", "us-east-2")
+    value = Latch("open", "2026-11-25T03:10:00Z", "alice", "caught up").to_json()
+    with Stubber(ssm) as stub:
+        stub.add_client_error("get_parameter", "ParameterNotFound", http_status_code=400,
+                              expected_params={"Name": "/payments-dr/dev/failback/primary"})
+        stub.add_response("put_parameter", {"Version": 2},
+                          {"Name": "/payments-dr/dev/failback/primary", "Value": value, "Type": "String",
+                           "Overwrite": True})
+        stub.add_response("get_parameter", {"Parameter": {"Name": "/payments-dr/dev/failback/primary",
+                                                          "Type": "String", "Value": value}},
+                          {"Name": "/payments-dr/dev/failback/primary"})
+        gw = ParameterGateway(ssm, "us-east-2")
+        assert gw.latch("/payments-dr/dev/failback/primary") is None
+        gw.set_latch("/payments-dr/dev/failback/primary", Latch.parse(value))
+        assert gw.latch("/payments-dr/dev/failback/primary") == Latch("open", "2026-11-25T03:10:00Z",
+                                                                       "alice", "caught up")
+        stub.assert_no_pending_responses()
+    assert json.loads(value) == {"state": "open", "since": "2026-11-25T03:10:00Z", "by": "alice",
+                                 "reason": "caught up"}  # the shape the probe Lambda writes too
+
+
+def test_snapshot_copy_and_listing_parameters():
+    rds = client("rds", "us-east-1")
+    with Stubber(rds) as stub:
+        stub.add_response("describe_db_cluster_snapshots", {"DBClusterSnapshots": [{
+            "DBClusterSnapshotIdentifier": "rds:unplanned-global-failover-payments-primary-dev-x",
+            "DBClusterIdentifier": "payments-primary-dev", "Status": "available",
+            "SnapshotType": "automated"}]}, {"DBClusterIdentifier": "payments-primary-dev"})
+        stub.add_response("copy_db_cluster_snapshot", {"DBClusterSnapshot": {
+            "DBClusterSnapshotIdentifier": "lost-writes-x", "Status": "creating", "SnapshotType": "manual"}},
+            {"SourceDBClusterSnapshotIdentifier": "rds:unplanned-global-failover-payments-primary-dev-x",
+             "TargetDBClusterSnapshotIdentifier": "lost-writes-x", "CopyTags": True})
+        gw = AuroraGateway(rds, "us-east-1")
+        [snap] = gw.cluster_snapshots("payments-primary-dev")
+        copy = gw.copy_cluster_snapshot(snap.identifier, "lost-writes-x")
+        stub.assert_no_pending_responses()
+    assert snap.snapshot_type == "automated" and copy.status == "creating"
+
+
+def test_events_are_read_for_one_cluster_in_a_window():
+    rds = client("rds", "us-east-1")
+    start, end = dt.datetime(2026, 11, 11, tzinfo=dt.UTC), dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
+    with Stubber(rds) as stub:
+        stub.add_response("describe_events", {"Events": [{
+            "SourceIdentifier": "payments-primary-dev", "SourceType": "db-cluster",
+            "Message": "writes fenced", "Date": end}]},
+            {"SourceIdentifier": "payments-primary-dev", "SourceType": "db-cluster", "StartTime": start,
+             "EndTime": end})
+        [event] = AuroraGateway(rds, "us-east-1").events("payments-primary-dev", "db-cluster", start, end)
+    assert event.message == "writes fenced"
+
+
+def test_cluster_details_for_rejoin():
+    rds = client("rds", "us-east-1")
+    with Stubber(rds) as stub:
+        stub.add_response("describe_db_clusters", {"DBClusters": [{
+            "DBClusterIdentifier": "payments-primary-dev", "DBClusterArn": P_ARN, "Status": "available",
+            "Engine": "aurora-postgresql", "EngineVersion": "16.4", "DBSubnetGroup": "subnets",
+            "VpcSecurityGroups": [{"VpcSecurityGroupId": "sg-1", "Status": "active"}],
+            "DBClusterMembers": [{"DBInstanceIdentifier": "payments-primary-dev-1", "IsClusterWriter": True}],
+            "MasterUsername": "payments_admin", "DatabaseName": "payments"}]},
+            {"DBClusterIdentifier": "payments-primary-dev"})
+        c = AuroraGateway(rds, "us-east-1").cluster("payments-primary-dev")
+    assert (c.global_cluster_id, c.security_groups, c.instances) == (None, ("sg-1",), ("payments-primary-dev-1",))
+
+
+def test_aurora_changes_are_sent_by_a_client_that_never_retries(aws_session):
+    from drctl.gateways import AwsGateways
+    gw = AwsGateways(aws_session)
+    aurora = gw.aurora("us-east-2")
+    assert aurora.once_client.meta.config.retries["total_max_attempts"] == 1
+    assert aurora.client.meta.config.retries["total_max_attempts"] == 1  # read probes: one attempt
+    assert aurora.action_client.meta.config.retries["total_max_attempts"] == 3
+    assert aurora.client.meta.config.read_timeout == 8 and gw.regions_used == ["us-east-2"]
+
+
+def test_dns_gateway_resolves_locally_and_bounds_a_hanging_resolver(monkeypatch):
+    import socket
+    import threading
+
+    from drctl.gateways import DnsGateway, Unreachable
+    assert DnsGateway().addresses("localhost")  # /etc/hosts, no network
+    release = threading.Event()
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: release.wait(5) or [])
+    with pytest.raises(Unreachable, match=r"no answer for pay\.example in 0\.2 s"):
+        DnsGateway(timeout=0.2).addresses("pay.example")
+    release.set()

@@ -10,13 +10,14 @@ import json
 import pytest
 from botocore.awsrequest import AWSResponse
 
+import contract
 from drctl import exitcodes
 from drctl.cli import main
 from drctl.clock import Clock
+from drctl.config import DrConfig
 from drctl.gateways import AwsGateways, NotFound, Unreachable
 from drctl.log import EventLog
 from drctl.operations import failover
-from drctl.config import DrConfig
 
 P, D = "us-east-1", "us-east-2"
 ENV = "dev"
@@ -75,8 +76,12 @@ def make_platform(session, url):
         cw.put_metric_alarm(AlarmName=f"other-app-{role}", MetricName="m", Namespace="n", Statistic="Maximum",
                             Period=60, EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold")
     c("cloudwatch", D).put_metric_data(Namespace="AWS/RDS", MetricData=[{
-        "MetricName": "AuroraGlobalDBReplicationLag", "Value": 85.0, "Unit": "Milliseconds",
+        "MetricName": "AuroraGlobalDBRPOLag", "Value": 85.0, "Unit": "Milliseconds",
         "Dimensions": [{"Name": "DBClusterIdentifier", "Value": f"payments-dr-{ENV}"}]}])
+    for region, peer in ((D, "primary"), (P, "dr")):  # the failback latches, open
+        c("ssm", region).put_parameter(Name=f"/payments-dr/{ENV}/failback/{peer}", Type="String",
+                                       Value=json.dumps({"state": "open", "since": "2026-11-01T00:00:00Z",
+                                                         "by": "setup", "reason": "deployed"}))
     return out
 
 
@@ -124,10 +129,10 @@ def test_aurora_gateway_reads_global_and_regional_clusters(platform, aws_session
 
 def test_metrics_alarms_and_health_gateways(platform, aws_session, moto_url):
     gw = gateways(aws_session, moto_url)
-    point = gw.metrics(D).latest("AWS/RDS", "AuroraGlobalDBReplicationLag",
+    point = gw.metrics(D).latest("AWS/RDS", "AuroraGlobalDBRPOLag",
                                  {"DBClusterIdentifier": f"payments-dr-{ENV}"})
     assert point.value == 85.0
-    assert gw.metrics(P).latest("AWS/RDS", "AuroraGlobalDBReplicationLag",
+    assert gw.metrics(P).latest("AWS/RDS", "AuroraGlobalDBRPOLag",
                                 {"DBClusterIdentifier": f"payments-dr-{ENV}"}) is None  # regional
     names = sorted(a.name for a in gw.alarms(D).alarms(f"payments-{ENV}-"))
     assert names == [f"payments-{ENV}-api-5xx-dr", f"payments-{ENV}-aurora-lag-dr"]  # prefix only
@@ -162,8 +167,12 @@ def test_dynamo_and_s3_gateways(platform, aws_session, moto_url):
 
 def test_status_end_to_end_on_moto(platform, aws_session, moto_url, tmp_path):
     add_moto_gaps(aws_session)
-    outputs = tmp_path / "outputs.json"
-    outputs.write_text(json.dumps({"payments-dr": platform}))  # cdktf outputs format
+    outputs = tmp_path / "outputs.json"  # cdktf outputs format, one entry per stack (contract.OUTPUTS)
+    stacks: dict = {}
+    for key, value in platform.items():
+        stacks.setdefault(contract.OUTPUTS[key][0], {})[key] = value
+    assert len(stacks) >= 3
+    outputs.write_text(json.dumps(stacks))
 
     def run():
         out = io.StringIO()
@@ -238,3 +247,25 @@ def test_failover_sends_every_request_to_the_dr_region_only(platform, aws_sessio
     assert len(signed) >= 4 and set(signed) == {D}
     assert set(gw.regions_used) == {D}  # no client was even built for us-east-1
     assert result.data["last_lag_ms"] == 85.0
+
+
+def test_status_with_us_east_1_hanging_sends_one_request_per_endpoint(platform, aws_session, moto_url,
+                                                                      hanging_server):
+    """us-east-1 accepts connections and never answers (a local server). Status still reports
+    the DR region from moto; us-east-1 costs ONE request for the regional APIs and ONE for
+    Route 53 (no retries, then skipped): issue 11 item 6. Timeouts shortened for the test;
+    scripts/bench_status.py measures the real defaults."""
+    add_moto_gaps(aws_session)
+    gw = AwsGateways(aws_session, endpoint_url={P: hanging_server.url, "*": moto_url},
+                     read_timeout=1, connect_timeout=1)
+    err = io.StringIO()
+    from drctl.status import collect_status
+    report = collect_status(DrConfig.build(platform), gw, Clock(), EventLog(err))
+    assert report.exit_code == exitcodes.UNREACHABLE
+    assert len(hanging_server.accepted) == 2
+    assert report.unreachable == ["route53", P]
+    assert {c.state for c in report.checks if c.region == D and c.component not in ("route53",)} <= {
+        "OK", "WARN"}
+    assert [c.region for c in report.checks if c.name == "global cluster"] == [D]
+    events = [json.loads(line)["event"] for line in err.getvalue().splitlines()]
+    assert events.count("progress") == 4 and events[-1] == "status_done"

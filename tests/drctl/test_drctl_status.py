@@ -2,11 +2,11 @@ import io
 import json
 
 import pytest
+from drctl_fakes import DR, PRIMARY, FakeGateways, config
 
 from drctl import exitcodes
 from drctl.cli import main
 from drctl.status import collect_status
-from drctl_fakes import DR, PRIMARY, FakeGateways, config
 
 
 def run(world, gw, cfg, log):
@@ -35,7 +35,8 @@ def test_healthy_platform_reports_every_channel_ok(world, gw, cfg, log):
     # the lag is read from the secondary (DR) cluster's region
     lag = by_name(report)[("aurora", "replication lag", DR)]
     assert lag.data["lag_ms"] == 40.0
-    assert lag.detail == "40 ms into payments-dr-dev (threshold 1000 ms) at 02:59:00Z"
+    assert lag.detail == ("AuroraGlobalDBRPOLag 40 ms into payments-dr-dev (threshold 1000 ms) at "
+                          "02:59:00Z (60 s ago)")
     assert not world.ops("switchover_global_cluster") and not world.ops("put_item")
 
 
@@ -49,12 +50,13 @@ UNHEALTHY = {
     "dynamodb replica not active": (lambda w: w.replica_status.update({DR: "UPDATING"}),
                                     [("dynamodb", "replica payment-transactions-dev"),
                                      ("dynamodb", "replica payment-idempotency-dev")]),
-    "dynamodb replication latency": (lambda w: w.ddb_latency_ms.update({PRIMARY: 45000.0}),
-                                     ("dynamodb", "ddb latency primary->dr")),
+    "dynamodb replication latency": (lambda w: w.ddb_latency_ms.update({PRIMARY: 10_500.0}),
+                                     [("dynamodb", "ddb latency primary->dr"),
+                                      ("dynamodb", "ddb latency primary->dr payment-idempotency-dev")]),
     "s3 rtc disabled": (lambda w: w.s3_rules_ok.update({DR: False}), ("s3", "replication dr->primary")),
     "s3 failed replication": (lambda w: w.s3_failed_ops.update({PRIMARY: 3.0}), ("s3", "s3 metrics primary->dr")),
     "s3 latency over RTC": (lambda w: w.s3_latency_s.update({DR: 1200.0}), ("s3", "s3 metrics dr->primary")),
-    "dr health check failing": (lambda w: w.health.update({"hc-dr": (7, 16)}), ("route53", "dr health check")),
+    "dr health check failing": (lambda w: w.health.update({"hc-dr": (2, 16)}), ("route53", "dr health check")),
     "primary alarm firing": (lambda w: w.alarms.update({PRIMARY: ["payments-dev-api-errors"]}),
                              ("alarms", "primary alarms")),
     "dr alarm firing": (lambda w: w.alarms.update({DR: ["payments-dev-dr-lag"]}), ("alarms", "dr alarms")),
@@ -71,10 +73,10 @@ def test_each_unhealthy_condition_fails_its_check_and_exits_1(case, world, gw, c
     assert report.exit_code == exitcodes.UNHEALTHY
 
 
-def test_health_check_needs_a_majority_of_checkers(world, gw, cfg, log):
-    world.health["hc-dr"] = (8, 16)  # exactly half is not a majority
+def test_health_check_uses_route53s_rule_more_than_18_percent(world, gw, cfg, log):
+    world.health["hc-dr"] = (9, 50)  # exactly 18 % is not more than 18 %
     assert by_name(run(world, gw, cfg, log))[("route53", "dr health check", DR)].state == "FAIL"
-    world.health["hc-dr"] = (9, 16)
+    world.health["hc-dr"] = (3, 16)  # 18.75 %: healthy for Route 53 (a majority rule said FAIL)
     assert by_name(run(world, gw, cfg, log))[("route53", "dr health check", DR)].state == "OK"
 
 
@@ -149,4 +151,64 @@ def test_cli_json_and_table_output(world, tmp_path):
                 clock=world.clock, stdout=out, stderr=io.StringIO())
     text = out.getvalue()
     assert code == 0 and text.startswith("DR status: HEALTHY (exit 0)")
-    assert "COMPONENT" in text and "route53" in text
+    assert "CHECK" in text and "route53" in text
+
+
+# -- issue 11: roles, the failback gate, DNS, bounded probing ------------------------------------
+
+def test_alarms_are_judged_by_the_current_roles(world, gw, cfg, log):
+    world.writer_region = DR
+    world.lag_ms = {PRIMARY: 30.0, DR: None}
+    world.alarms[DR] = ["payments-dev-aurora-rpo-lag-dr"]  # the writer's: publishes nothing
+    row = by_name(run(world, gw, cfg, log))[("alarms", "dr alarms", DR)]
+    assert row.state == "OK" and "the writer (dr) publishes no RPO lag" in row.detail
+    world.alarms[PRIMARY] = ["payments-dev-aurora-rpo-lag-primary"]  # the secondary's: real
+    row = by_name(run(world, gw, cfg, log))[("alarms", "primary alarms", PRIMARY)]
+    assert row.state == "FAIL" and row.data["in_alarm"] == ["payments-dev-aurora-rpo-lag-primary"]
+
+
+def test_status_reports_the_failback_latch(world, gw, cfg, log):
+    latch = world.latches[(DR, "/payments-dr/dev/failback/primary")].__class__
+    world.writer_region = DR
+    world.lag_ms = {PRIMARY: 30.0, DR: None}
+    world.latches[(DR, "/payments-dr/dev/failback/primary")] = latch(
+        "blocked", "2026-11-25T02:10:00Z", "probe", "primary unreachable for 3 min")
+    row = by_name(run(world, gw, cfg, log))[("gate", "failback gate primary", DR)]
+    assert row.state == "WARN" and row.detail.startswith("BLOCKED (since 2026-11-25T02:10:00Z by probe")
+    assert "drctl failback" in row.detail
+    world.writer_region = PRIMARY  # blocked while the primary writes: traffic away from the writer
+    row = by_name(run(world, gw, cfg, log))[("gate", "failback gate primary", DR)]
+    assert row.state == "FAIL"
+    del world.latches[(PRIMARY, "/payments-dr/dev/failback/dr")]
+    row = by_name(run(world, gw, cfg, log))[("gate", "failback gate dr", PRIMARY)]
+    assert row.state == "WARN" and "no parameter /payments-dr/dev/failback/dr" in row.detail
+
+
+def test_status_reports_what_dns_answers_for_the_domain(world, gw, log):
+    cfg = config(custom_domain_url="https://pay.corp.internal", primary_api_host="p.execute-api",
+                 dr_api_host="d.execute-api")
+    world.dns = {"pay.corp.internal": ["192.0.2.20"], "p.execute-api": ["192.0.2.10"],
+                 "d.execute-api": ["192.0.2.20", "192.0.2.21"]}
+    row = by_name(run(world, gw, cfg, log))[("dns", "domain answer", "-")]
+    assert row.state == "OK" and row.data["serving_roles"] == ["dr"]
+    assert row.detail == "pay.corp.internal -> 192.0.2.20: serves the dr API"
+    world.dns.pop("pay.corp.internal")
+    row = by_name(run(world, gw, cfg, log))[("dns", "domain answer", "-")]
+    assert row.state == "WARN" and "no answer" in row.detail
+
+
+def test_route53_endpoint_is_skipped_after_its_first_failure(world, gw, cfg, log):
+    world.unreachable = {PRIMARY}  # us-east-1: the primary region AND Route 53's control plane
+    report = run(world, gw, cfg, log)
+    r53 = [c for c in report.checks if c.component == "route53"]
+    assert [c.state for c in r53] == ["UNREACHABLE", "UNREACHABLE"]
+    assert "skipped: route53 unreachable" in r53[1].detail
+    assert len([c for c in world.calls if c[0] == "route53"]) == 1
+    assert len([c for c in world.calls if c[1] == PRIMARY and c[0] != "route53"]) == 1
+    assert report.unreachable == ["route53", PRIMARY]
+
+
+def test_progress_is_logged_per_region_and_endpoint(world, gw, cfg, log):
+    run(world, gw, cfg, log)
+    done = sorted(e["done"] for e in log.named("progress") if "done" in e)
+    assert done == ["dr region", "primary region", "route53"]

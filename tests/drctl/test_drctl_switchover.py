@@ -2,21 +2,22 @@ import io
 
 import pytest
 from botocore.exceptions import ClientError
+from drctl_fakes import DR, PRIMARY, FakeGateways, arn
 
 from drctl import exitcodes
 from drctl.cli import main
 from drctl.operations import planned_switchover
-from drctl_fakes import DR, PRIMARY, FakeGateways, arn
 
 DR_ARN = arn(DR, "payments-dr-dev")
 ARGS = ["--primary-region", PRIMARY, "--dr-region", DR, "--environment-suffix", "dev",
         "--primary-health-check-id", "hc-primary", "--dr-health-check-id", "hc-dr",
-        "--replication-lag-threshold-seconds", "1"]
+        "--replication-lag-threshold-seconds", "1", "--yes"]
 
 
 def switchover(world, gw, cfg, log, **kw):
     kw.setdefault("poll", 10)
     kw.setdefault("timeout", 600)
+    kw.setdefault("confirm", lambda question: True)
     return planned_switchover(cfg, gw, world.clock, log, to_role="dr", **kw)
 
 
@@ -38,9 +39,10 @@ def test_happy_path_switches_writer_waits_with_progress_and_post_checks(world, g
 
 
 REFUSALS = {
-    "lag over threshold": (lambda w: w.lag_ms.update({DR: 1500.0}), "replication lag"),
-    "no lag datapoint": (lambda w: w.lag_ms.update({DR: None}), "no AuroraGlobalDBReplicationLag"),
-    "dr health check red": (lambda w: w.health.update({"hc-dr": (2, 16)}), "dr health check"),
+    "lag over threshold": (lambda w: w.lag_ms.update({DR: 1500.0}), "aurora:replication-lag"),
+    "no lag datapoint": (lambda w: w.lag_ms.update({DR: None}), "no AuroraGlobalDBRPOLag"),
+    "stale lag datapoint": (lambda w: setattr(w, "lag_age_s", 900), "older than 300 s"),
+    "dr health check red": (lambda w: w.health.update({"hc-dr": (2, 16)}), "route53:dr-health-check"),
     "alarm in primary": (lambda w: w.alarms.update({PRIMARY: ["payments-dev-5xx"]}), "payments-dev-5xx"),
     "alarm in dr": (lambda w: w.alarms.update({DR: ["payments-dev-dr-lag"]}), "payments-dev-dr-lag"),
     "primary cluster busy": (lambda w: w.cluster_status.update({PRIMARY: "backing-up"}), "backing-up"),
@@ -71,9 +73,9 @@ def test_every_failed_pre_check_is_listed(world, gw, cfg, log):
     world.alarms[PRIMARY] = ["payments-dev-a"]
     world.alarms[DR] = ["payments-dev-b"]
     result = switchover(world, gw, cfg, log)
-    assert len(result.reasons) == 4
-    assert [r.split(" (")[0] for r in result.reasons] == [
-        "aurora replication lag", "route53 dr health check", "alarms primary alarms", "alarms dr alarms"]
+    assert len(result.reasons) == 5 and "--override CHECK --reason" in result.reasons[-1]
+    assert [r.split(" (")[0] for r in result.reasons[:4]] == [
+        "aurora:replication-lag", "route53:dr-health-check", "alarms:primary-alarms", "alarms:dr-alarms"]
 
 
 def test_dry_run_shows_plan_and_sends_nothing_that_changes_state(world, gw, cfg, log):
@@ -182,7 +184,7 @@ def test_post_check_failure_exits_1(world, gw, cfg, log):
 
     def degrade(kind, target):
         orig(kind, target)
-        world.health["hc-dr"] = (3, 16)  # DR API goes red during the switchover
+        world.health["hc-dr"] = (2, 16)  # DR API goes red during the switchover
     world.start_operation = degrade
     result = switchover(world, gw, cfg, log)
     assert result.outcome == "completed" and result.exit_code == exitcodes.UNHEALTHY

@@ -3,11 +3,11 @@ import json
 
 import pytest
 from botocore.exceptions import ClientError
+from drctl_fakes import DR, PRIMARY, FakeGateways
 
 from drctl import exitcodes
 from drctl.cli import main
 from drctl.verify import verify
-from drctl_fakes import DR, PRIMARY, FakeGateways
 
 
 def run(world, gw, cfg, log, **kw):

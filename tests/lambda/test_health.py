@@ -160,3 +160,19 @@ def test_unexpected_error_is_503_json(aws):
     with mock.patch.object(health, "probe", side_effect=RuntimeError("bug")):
         status, body, _ = invoke(health, health_event())
     assert status == 503 and body["status"] == "unhealthy"
+
+
+def test_clients_and_probe_are_built_at_init_not_on_the_first_request():
+    """Import in a fresh interpreter (the Lambda init phase): the probe and its clients exist before
+    any request.  No AWS call is made: building clients does no I/O."""
+    import os
+    import subprocess
+    import sys
+
+    from lambda_support import LAMBDA_DIR
+
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    out = subprocess.run([sys.executable, "-c", "import health; r = health._runtime; "
+                          "print(r is not None and r.probe.dynamodb.meta.region_name)"],
+                         cwd=str(LAMBDA_DIR), env=env, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip().splitlines()[-1] == os.environ["AWS_REGION"], out.stderr[-2000:]

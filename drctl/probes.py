@@ -1,0 +1,352 @@
+"""Probes: read one fact from AWS and judge it into a `Check` row.
+
+Used by `status` (the report) and by the operations' pre- and post-checks, so operations do
+not depend on the report module. Thresholds and alarm names come from `contract.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import contract
+from drctl.checks import FAIL, OK, WARN, Check, Down, guarded
+from drctl.clock import Clock
+from drctl.config import DrConfig, other
+from drctl.gateways import GlobalClusterState, Latch
+from drctl.log import EventLog
+
+# AWS documents AuroraGlobalDBRPOLag (milliseconds, published by each SECONDARY cluster) as
+# the recovery point metric of Aurora PostgreSQL global databases; the writer publishes none.
+RPO_LAG_METRIC = ("AWS/RDS", "AuroraGlobalDBRPOLag")
+RPO_LAG_NAME = RPO_LAG_METRIC[1]
+STALE_AFTER_S = 300  # a datapoint older than this says little about the lag now
+
+
+# -- Aurora ------------------------------------------------------------------------------------
+
+def describe_global(cfg: DrConfig, gw: Any, regions: list[str], down: Down, log: EventLog
+                    ) -> tuple[GlobalClusterState | None, Check]:
+    """The global cluster as seen from the first reachable region in `regions`."""
+    last: Check | None = None
+    for region in regions:
+        g, last = read_global(cfg, gw, region, down, log)
+        if g is not None:
+            return g, last
+    assert last is not None
+    return None, last
+
+
+def read_global(cfg: DrConfig, gw: Any, region: str, down: Down | None, log: EventLog | None
+                ) -> tuple[GlobalClusterState | None, Check]:
+    holder: dict[str, GlobalClusterState] = {}
+
+    def read() -> Check:
+        g = gw.aurora(region).global_cluster(cfg.global_cluster_id)
+        holder["g"] = g
+        return global_cluster_check(cfg, g, region)
+
+    check = guarded("aurora", "global cluster", region, read, down, log)
+    return holder.get("g"), check
+
+
+def writer_role(cfg: DrConfig, g: GlobalClusterState | None) -> str | None:
+    return cfg.role_of_region(g.writer.region) if g is not None and g.writer else None
+
+
+def global_cluster_check(cfg: DrConfig, g: GlobalClusterState, seen_from: str) -> Check:
+    problems, notes = [], []
+    for role in contract.ROLES:
+        m = g.member(cfg.cluster_id(role), cfg.region(role))
+        if m is None:
+            problems.append(f"{cfg.cluster_id(role)} ({cfg.region(role)}) is not a member")
+        elif not m.is_writer and m.sync_status == "pending-resync":
+            problems.append(f"{cfg.cluster_id(role)} is pending resync (not replicating yet)")
+    writer = g.writer
+    if writer is None:
+        problems.append("no single writer cluster")
+    if g.in_progress:
+        kind = "failover" if g.data_loss_allowed else "switchover"
+        notes.append(f"{kind} {g.failover_status} in progress: {g.failover_from} -> {g.failover_to}")
+    elif g.status != "available":
+        problems.append(f"status {g.status}")
+    w_role = cfg.role_of_region(writer.region) if writer else None
+    detail = (f"status {g.status}; writer {writer.cluster_id} ({writer.region})" if writer
+              else f"status {g.status}; writer unknown")
+    if w_role == contract.DR:
+        notes.append("writer is in the DR region")
+    detail = "; ".join([detail, *problems, *notes])
+    state = FAIL if problems else (WARN if notes else OK)
+    return Check("aurora", "global cluster", seen_from, state, detail, {
+        "status": g.status, "writer_region": writer.region if writer else None,
+        "writer_role": w_role, "members": [m.__dict__ | {"region": m.region} for m in g.members],
+        "failover_state": g.failover_status, "failover_to": g.failover_to})
+
+
+def cluster_check(cfg: DrConfig, gw: Any, role: str) -> Check:
+    c = gw.aurora(cfg.region(role)).cluster(cfg.cluster_id(role))
+    state = OK if c.status == "available" else FAIL
+    return Check("aurora", f"{role} cluster", cfg.region(role), state,
+                 f"{c.identifier}: {c.status}", {"status": c.status, "arn": c.arn})
+
+
+def lag_check(cfg: DrConfig, gw: Any, secondary_role: str, clock: Clock, *,
+              missing_state: str = WARN, minutes: int = 15, max_age_s: float = STALE_AFTER_S
+              ) -> Check:
+    """AuroraGlobalDBRPOLag of the SECONDARY cluster, with the datapoint's age.
+
+    A missing or stale (older than `max_age_s`) datapoint gets `missing_state`: pre-checks
+    pass FAIL (no evidence the secondary caught up), status WARN."""
+    region, cluster = cfg.region(secondary_role), cfg.cluster_id(secondary_role)
+    now = clock.now()
+    point = gw.metrics(region).latest(*RPO_LAG_METRIC, {"DBClusterIdentifier": cluster},
+                                      statistic="Maximum", minutes=minutes, now=now)
+    threshold = cfg.replication_lag_threshold_seconds
+    limit_ms = threshold * 1000 if threshold else None
+    if point is None:
+        return Check("aurora", "replication lag", region, missing_state,
+                     f"no {RPO_LAG_NAME} datapoint for {cluster} in the last {minutes} min",
+                     {"lag_ms": None, "threshold_ms": limit_ms, "age_s": None, "at": None})
+    age = max(0.0, (now - point.timestamp).total_seconds())
+    data = {"lag_ms": point.value, "threshold_ms": limit_ms, "at": point.timestamp,
+            "age_s": round(age, 1)}
+    limit_text = f" (threshold {limit_ms:.0f} ms)" if limit_ms is not None else ""
+    detail = (f"{RPO_LAG_NAME} {point.value:.0f} ms into {cluster}{limit_text} at "
+              f"{point.timestamp:%H:%M:%S}Z ({age:.0f} s ago)")
+    if limit_ms is not None and point.value > limit_ms:
+        return Check("aurora", "replication lag", region, FAIL, detail, data)
+    if age > max_age_s:
+        return Check("aurora", "replication lag", region, missing_state,
+                     f"{detail}: older than {max_age_s:.0f} s, says little about the lag now", data)
+    return Check("aurora", "replication lag", region, OK, detail, data)
+
+
+# -- Route 53 and DNS --------------------------------------------------------------------------
+
+def health_check(cfg: DrConfig, gw: Any, role: str) -> Check:
+    h = gw.health().status(cfg.health_check_id(role))
+    share = f"{h.success}/{h.total} checkers report Success"
+    rule = f"healthy above {contract.ROUTE53_HEALTHY_CHECKER_FRACTION:.0%} (Route 53's rule)"
+    return Check("route53", f"{role} health check", cfg.region(role), OK if h.healthy else FAIL,
+                 f"{'healthy' if h.healthy else 'UNHEALTHY'}: {share}; {rule}",
+                 {"healthy": h.healthy, "success": h.success, "total": h.total})
+
+
+def dns_check(cfg: DrConfig, gw: Any) -> Check:
+    """What DNS answers for the custom domain, and which region's API host that matches.
+
+    Informational (OK/WARN): the answer comes from the local resolver (cached up to the
+    record's TTL), and an alias to a regional custom-domain endpoint may resolve to other
+    addresses than the execute-api host it fronts."""
+    domain = cfg.domain_name or ""
+    dns = gw.dns()
+    answer = dns.addresses(domain)
+    matches = []
+    for role in contract.ROLES:
+        host = cfg.api_host(role)
+        if host:
+            try:
+                if set(dns.addresses(host)) & set(answer):
+                    matches.append(role)
+            except OSError:
+                continue
+    where = (f"serves the {' and '.join(matches)} API" if matches else
+             "matches neither region's API host")
+    return Check("dns", "domain answer", "-", OK if len(matches) == 1 else WARN,
+                 f"{domain} -> {', '.join(answer) or 'no address'}: {where}",
+                 {"domain": domain, "addresses": answer, "serving_roles": matches})
+
+
+def guarded_dns(cfg: DrConfig, gw: Any, log: EventLog) -> Check:
+    try:
+        return dns_check(cfg, gw)
+    except OSError as error:  # NXDOMAIN, no resolver
+        check = Check("dns", "domain answer", "-", WARN, f"{cfg.domain_name}: no answer ({error})")
+    except Exception as error:
+        check = Check("dns", "domain answer", "-", WARN, f"{cfg.domain_name}: {error}")
+    log.warning("check_error", component="dns", check="domain answer", detail=check.detail)
+    return check
+
+
+# -- alarms: judged by the current roles -----------------------------------------------------
+
+def alarm_verdict(cfg: DrConfig, name: str, writer: str | None, *, failback_to: str | None = None
+                  ) -> tuple[str, str]:
+    """("fail" | "expected" | "ignored", why) for one alarm in ALARM.
+
+    * the RPO-lag alarm of the current writer: ignored (a writer publishes no RPO lag; the
+      alarm treats missing data as not breaching, but a stale state must not block anything);
+    * the failback gate `failback-blocked-{role}`: expected while the latch is blocked
+      (`drctl failback` is what opens it);
+    * anything else: a failure."""
+    names = cfg.names
+    if writer is not None and name == names.alarm(contract.ALARM_AURORA_RPO_LAG, writer):
+        return "ignored", f"{name}: the writer ({writer}) publishes no RPO lag"
+    for role in contract.ROLES:
+        if name == names.alarm(contract.ALARM_FAILBACK_BLOCKED, role):
+            if failback_to == role:
+                return "ignored", f"{name}: failback opens this gate"
+            return "expected", f"{name}: failback gate of the {role} region closed"
+    return "fail", name
+
+
+def alarm_check(cfg: DrConfig, gw: Any, role: str, writer: str | None, *,
+                failback_to: str | None = None) -> Check:
+    alarms = gw.alarms(cfg.region(role)).alarms(cfg.alarm_name_prefix)
+    verdicts = {a.name: alarm_verdict(cfg, a.name, writer, failback_to=failback_to)
+                for a in alarms if a.state == "ALARM"}
+    firing = sorted(n for n, (v, _) in verdicts.items() if v == "fail")
+    expected = sorted(why for v, why in verdicts.values() if v == "expected")
+    ignored = sorted(why for v, why in verdicts.values() if v == "ignored")
+    insufficient = sum(1 for a in alarms if a.state == "INSUFFICIENT_DATA")
+    parts = [f"{len(alarms)} alarms with prefix {cfg.alarm_name_prefix!r}"]
+    if firing:
+        parts.append(f"in ALARM: {', '.join(firing)}")
+    if expected:
+        parts.append(f"expected: {'; '.join(expected)}")
+    if ignored:
+        parts.append(f"not applicable: {'; '.join(ignored)}")
+    if insufficient:
+        parts.append(f"{insufficient} INSUFFICIENT_DATA")
+    if not alarms:
+        parts.append("none found: wrong prefix?")
+    state = FAIL if firing else (WARN if expected or not alarms else OK)
+    return Check("alarms", f"{role} alarms", cfg.region(role), state, "; ".join(parts),
+                 {"in_alarm": firing, "expected": expected, "ignored": ignored, "total": len(alarms)})
+
+
+def alarm_state(gw: Any, region: str, name: str) -> str | None:
+    """State of one alarm (None when it does not exist)."""
+    for a in gw.alarms(region).alarms(name):
+        if a.name == name:
+            return str(a.state)
+    return None
+
+
+# -- the failback latch --------------------------------------------------------------------------
+
+def latch_name(cfg: DrConfig, peer: str) -> str:
+    return cfg.names.failback_parameter(peer)
+
+
+def read_latch(cfg: DrConfig, gw: Any, peer: str) -> Latch | None:
+    """The latch for `peer`, held in the region that watches it (the other region)."""
+    return gw.parameters(cfg.region(other(peer))).latch(latch_name(cfg, peer))  # type: ignore[no-any-return]
+
+
+def latch_check(cfg: DrConfig, gw: Any, peer: str, writer: str | None) -> Check:
+    region, name = cfg.region(other(peer)), latch_name(cfg, peer)
+    latch = read_latch(cfg, gw, peer)
+    row = f"failback gate {peer}"
+    if latch is None:
+        return Check("gate", row, region, WARN, f"no parameter {name} in {region} (gate not deployed?)")
+    data = {"parameter": name, "state": latch.state, "since": latch.since, "by": latch.by,
+            "reason": latch.reason}
+    audit = f"since {latch.since or '?'} by {latch.by or '?'}" + (f": {latch.reason}" if latch.reason else "")
+    if latch.state == contract.FAILBACK_OPEN:
+        return Check("gate", row, region, OK, f"open ({audit})", data)
+    if latch.state == contract.FAILBACK_BLOCKED:
+        if writer == peer:
+            return Check("gate", row, region, FAIL,
+                         f"BLOCKED ({audit}) while the {peer} cluster is the Aurora writer: Route 53 "
+                         f"keeps traffic away from the writer's region; run `drctl failback`", data)
+        return Check("gate", row, region, WARN,
+                     f"BLOCKED ({audit}): Route 53 keeps traffic off the {peer} region until "
+                     "`drctl failback` opens it", data)
+    return Check("gate", row, region, FAIL, f"unknown state {latch.state!r} in {name}", data)
+
+
+# -- DynamoDB / S3 --------------------------------------------------------------------------------
+
+def table_check(cfg: DrConfig, gw: Any, role: str, table: str) -> Check:
+    region, peer = cfg.region(role), cfg.region(other(role))
+    t = gw.dynamo(region).table(table)
+    problems = []
+    if t.status != "ACTIVE":
+        problems.append(f"table {t.status}")
+    replica = t.replicas.get(peer)
+    if replica is None:
+        problems.append(f"no replica in {peer}")
+    elif replica != "ACTIVE":
+        problems.append(f"replica in {peer} is {replica}")
+    detail = f"{table}: {t.status}, replica {peer}: {replica or 'missing'}"
+    return Check("dynamodb", f"replica {table}", region, FAIL if problems else OK,
+                 detail if not problems else f"{table}: " + "; ".join(problems),
+                 {"table_status": t.status, "replicas": dict(t.replicas)})
+
+
+def ddb_latency_check(cfg: DrConfig, gw: Any, role: str, clock: Clock, table: str | None = None
+                      ) -> Check:
+    """ReplicationLatency from `role`'s region to the other, against the alarm's threshold."""
+    table = table or cfg.dynamodb_table_name
+    region, peer = cfg.region(role), cfg.region(other(role))
+    point = gw.metrics(region).latest("AWS/DynamoDB", "ReplicationLatency",
+                                      {"TableName": table, "ReceivingRegion": peer},
+                                      statistic="Maximum", now=clock.now())
+    name = f"ddb latency {role}->{other(role)}"
+    if table != cfg.dynamodb_table_name:
+        name += f" {table}"
+    limit_ms = cfg.dynamodb_latency_threshold_seconds * 1000
+    if point is None:
+        return Check("dynamodb", name, region, WARN,
+                     f"no ReplicationLatency datapoint for {table} -> {peer} (no recent writes?)")
+    return Check("dynamodb", name, region, OK if point.value <= limit_ms else FAIL,
+                 f"{table}: {point.value:.0f} ms (threshold {limit_ms:.0f} ms)", {"latency_ms": point.value})
+
+
+def s3_rules_check(cfg: DrConfig, gw: Any, role: str) -> tuple[Check, str | None]:
+    region, bucket, dest = cfg.region(role), cfg.bucket(role), cfg.bucket(other(role))
+    rules = gw.s3(region).replication_rules(bucket)
+    to_dest = [r for r in rules if r.destination_bucket == dest]
+    good = [r for r in to_dest if r.status == "Enabled" and r.rtc_enabled and r.metrics_enabled]
+    if good:
+        return Check("s3", f"replication {role}->{other(role)}", region, OK,
+                     f"{bucket} -> {dest}: rule {good[0].rule_id} enabled, RTC on, metrics on",
+                     {"rule_id": good[0].rule_id}), good[0].rule_id
+    if not rules:
+        why = "no replication configuration"
+    elif not to_dest:
+        why = f"no rule replicates to {dest}"
+    else:
+        r = to_dest[0]
+        why = ", ".join(p for p, bad in (("rule disabled", r.status != "Enabled"),
+                                         ("Replication Time Control off", not r.rtc_enabled),
+                                         ("replication metrics off", not r.metrics_enabled)) if bad)
+    return Check("s3", f"replication {role}->{other(role)}", region, FAIL, f"{bucket}: {why}"), (
+        to_dest[0].rule_id if to_dest else None)
+
+
+def s3_metrics_check(cfg: DrConfig, gw: Any, role: str, rule_id: str, clock: Clock) -> Check:
+    """Latency against the RTC threshold, failed and pending operations (last hour)."""
+    region = cfg.region(role)
+    dims: Mapping[str, str] = {"SourceBucket": cfg.bucket(role),
+                               "DestinationBucket": cfg.bucket(other(role)), "RuleId": rule_id}
+    m = gw.metrics(region)
+    latency = m.latest("AWS/S3", "ReplicationLatency", dims, statistic="Maximum", minutes=60,
+                       now=clock.now())
+    failed = m.latest("AWS/S3", "OperationsFailedReplication", dims, statistic="Sum", minutes=60,
+                      now=clock.now())
+    pending = m.latest("AWS/S3", "OperationsPendingReplication", dims, statistic="Maximum",
+                       minutes=60, now=clock.now())
+    problems, parts = [], []
+    limit = cfg.s3_latency_threshold_seconds
+    if latency is None:
+        parts.append("latency: no data")
+    else:
+        parts.append(f"latency {latency.value:.0f} s")
+        if latency.value > limit:
+            problems.append(f"latency {latency.value:.0f} s over {limit:.0f} s (RTC)")
+    if failed is None:
+        parts.append("failed ops: no data")
+    else:
+        parts.append(f"failed ops {failed.value:.0f}")
+        if failed.value > 0:
+            problems.append(f"{failed.value:.0f} operations failed replication")
+    if pending is not None:
+        parts.append(f"pending ops {pending.value:.0f}")
+    state = FAIL if problems else (WARN if latency is None and failed is None else OK)
+    return Check("s3", f"s3 metrics {role}->{other(role)}", region, state,
+                 "; ".join(problems or parts),
+                 {"latency_s": latency.value if latency else None,
+                  "failed_operations": failed.value if failed else None,
+                  "pending_operations": pending.value if pending else None})

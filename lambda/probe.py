@@ -1,0 +1,215 @@
+"""Scheduled probe (every minute, in each region): the other region's health, seen from outside.
+
+Handler string: ``probe.lambda_handler``; an EventBridge schedule invokes it.
+
+Each run, in its own region:
+
+1. GETs the peer region's health URL (``PEER_HEALTH_URL``) and the custom domain's
+   (``DOMAIN_HEALTH_URL``) concurrently, each bounded (see ``ops.httpcheck``); healthy =
+   HTTP 200 whose body contains ``HEALTH_SEARCH_STRING``. With ``PEER_REGION`` set, the
+   requests are signed with SigV4 (the ``GET /probe`` route is IAM-authenticated; WAF admits
+   only Route 53's checkers to ``/health``): the peer's for the peer's region, the domain's
+   twice, once per region, since a signature is valid in one region only and the domain may
+   be served by either; the domain is healthy when either answers.
+2. When ``FAILBACK_PARAMETER`` is set (the DR region, watching the primary), updates the
+   failback latch in SSM (``ops.latch``): ``PEER_FAILURES_TO_BLOCK`` consecutive failures
+   block failback once the custom domain is answered by this region (traffic failed over
+   here); only an operator opens it again.
+3. Publishes to CloudWatch (``METRICS_NAMESPACE``): ``PeerHealthy``/``PeerLatency``
+   {Peer}, ``DomainHealthy``/``DomainLatency`` (no dimension), and with a latch
+   ``FailbackBlocked`` {Peer} (1 = the peer may not take traffic back), plus
+   ``FailbackLatchInvalid`` / ``FailbackLatchError`` {Peer} when the latch cannot be used.
+
+It never raises for what the network or AWS does (those are the signal, logged and
+published); only a deployment error (a missing environment variable) fails the init.
+Worst case ~ ``PROBE_BUDGET_SECONDS`` (6 s) + 0.25 s for the checks, then at most 3 AWS calls
+(SSM get, SSM put, PutMetricData) of <= 2 attempts x (1 s connect + 2 s read): 18 s. Function
+timeout: 30 s.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from aws_lambda_powertools import Logger
+
+from ops import aws, env, httpcheck, latch
+from ops.metrics import COUNT, MILLISECONDS, MetricBatch
+
+ROLES = ("primary", "dr")
+# health.py answers compact JSON with sorted keys; '"status":"unhealthy"' does not contain it.
+DEFAULT_SEARCH_STRING = '"status":"healthy"'
+AWS_WORST_CASE_SECONDS = 18
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "payments-probe"))
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    region: str
+    role: str
+    peer_role: str
+    peer_url: str
+    domain_url: str
+    search: str
+    namespace: str
+    failback_parameter: str  # "" = this region keeps no latch
+    peer_region: str  # "" = unsigned requests (tests, or a /health open to the probe)
+    failures_to_block: int
+    connect_timeout: float
+    read_timeout: float
+    budget_seconds: float
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> "ProbeSettings":
+        role = env.required(environ, "REGION_ROLE").lower()
+        if role not in ROLES:
+            raise env.ConfigError(f"environment variable REGION_ROLE must be one of {ROLES}, got {role!r}")
+        connect = env.number(environ, "PROBE_CONNECT_TIMEOUT_SECONDS", 2.0, minimum=0.1, maximum=5.0)
+        read = env.number(environ, "PROBE_READ_TIMEOUT_SECONDS", 3.0, minimum=0.1, maximum=10.0)
+        budget = env.number(environ, "PROBE_BUDGET_SECONDS", 6.0, minimum=0.2, maximum=15.0)
+        return cls(
+            region=env.region(environ),
+            role=role,
+            peer_role="dr" if role == "primary" else "primary",
+            peer_url=env.https_url(environ, "PEER_HEALTH_URL"),
+            domain_url=env.https_url(environ, "DOMAIN_HEALTH_URL"),
+            search=env.optional(environ, "HEALTH_SEARCH_STRING", DEFAULT_SEARCH_STRING),
+            namespace=env.optional(environ, "METRICS_NAMESPACE", "PaymentsDR"),
+            failback_parameter=env.optional(environ, "FAILBACK_PARAMETER"),
+            peer_region=env.optional(environ, "PEER_REGION"),
+            failures_to_block=env.integer(environ, "PEER_FAILURES_TO_BLOCK", 2, minimum=1, maximum=60),
+            connect_timeout=connect,
+            read_timeout=read,
+            budget_seconds=budget,
+        )
+
+
+class Probe:
+    """Settings, clients and clocks of one execution environment."""
+
+    def __init__(self, settings: ProbeSettings, *, ssm: Any = None, cloudwatch: Any = None,
+                 wall_clock: Callable[[], float] = time.time, clock: Callable[[], float] = time.monotonic,
+                 credentials: Any = None):
+        self.settings = settings
+        self.credentials = credentials  # None: the function's own (signed requests only)
+        self.ssm = ssm if ssm is not None else aws.client("ssm", settings.region)
+        self.cloudwatch = cloudwatch if cloudwatch is not None else aws.client("cloudwatch", settings.region)
+        self.pool = httpcheck.new_pool(settings.connect_timeout, settings.read_timeout)
+        self.wall_clock = wall_clock
+        self.clock = clock
+
+    def run(self, remaining_ms: int | None = None) -> dict[str, Any]:
+        cfg = self.settings
+        budget = cfg.budget_seconds
+        if remaining_ms is not None:  # leave the worst case of 3 AWS calls (18 s) after the checks
+            budget = max(0.5, min(budget, remaining_ms / 1000 - AWS_WORST_CASE_SECONDS))
+        checks = httpcheck.run_checks(self.pool, self._targets(), cfg.search,
+                                      budget_seconds=budget, clock=self.clock,
+                                      credentials=self.credentials)
+        peer = checks["peer"]
+        domain = checks.get("domain") or _either(checks["domain-own"], checks["domain-peer"])
+        batch = MetricBatch(cfg.namespace)
+        batch.add("PeerHealthy", 1 if peer.healthy else 0, COUNT, Peer=cfg.peer_role)
+        if peer.latency_ms is not None:
+            batch.add("PeerLatency", peer.latency_ms, MILLISECONDS, Peer=cfg.peer_role)
+        batch.add("DomainHealthy", 1 if domain.healthy else 0, COUNT)
+        if domain.latency_ms is not None:
+            batch.add("DomainLatency", domain.latency_ms, MILLISECONDS)
+        summary: dict[str, Any] = {"peer": peer.as_log(), "domain": domain.as_log()}
+        if cfg.failback_parameter:
+            summary["latch"] = self._update_latch(peer, domain, batch)
+        error = batch.publish(self.cloudwatch)
+        summary["metricsPublished"] = error is None
+        if error:
+            logger.error("could not publish metrics", extra={"aws_error": error})
+        log = logger.info if peer.healthy and domain.healthy else logger.warning
+        log("probe finished", extra=summary)
+        return summary
+
+    def _targets(self) -> dict[str, httpcheck.Target]:
+        cfg = self.settings
+        if not cfg.peer_region:
+            return {"peer": httpcheck.Target(cfg.peer_url), "domain": httpcheck.Target(cfg.domain_url)}
+        return {"peer": httpcheck.Target(cfg.peer_url, cfg.peer_region),
+                "domain-own": httpcheck.Target(cfg.domain_url, cfg.region),
+                "domain-peer": httpcheck.Target(cfg.domain_url, cfg.peer_region)}
+
+    def _update_latch(self, peer: httpcheck.CheckResult, domain: httpcheck.CheckResult,
+                      batch: MetricBatch) -> dict[str, Any]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        cfg = self.settings
+        name, now = cfg.failback_parameter, self.wall_clock()
+        try:
+            value = latch.read(self.ssm, name)
+        except (ClientError, BotoCoreError) as exc:
+            # Unknown state: publish no FailbackBlocked datapoint (the alarm keeps its state).
+            batch.add("FailbackLatchError", 1, COUNT, Peer=cfg.peer_role)
+            logger.error("cannot read the failback latch", extra={"parameter": name, "aws_error": aws.error_code(exc)})
+            return {"state": "unknown", "error": aws.error_code(exc)}
+        try:
+            current = latch.parse(value, now=now)
+        except latch.LatchInvalid as exc:
+            batch.add("FailbackLatchInvalid", 1, COUNT, Peer=cfg.peer_role)
+            batch.add("FailbackBlocked", 1, COUNT, Peer=cfg.peer_role)
+            logger.error("failback latch is not valid; treated as blocked and left unchanged",
+                         extra={"parameter": name, "problem": str(exc)})
+            return {"state": latch.BLOCKED, "invalid": str(exc)}
+        batch.add("FailbackLatchInvalid", 0, COUNT, Peer=cfg.peer_role)
+        failed_over = domain.healthy and domain.served_by == cfg.region
+        new = latch.next_latch(current, peer_healthy=peer.healthy, threshold=cfg.failures_to_block, now=now,
+                               peer=cfg.peer_role, detail=f"{peer.outcome} {peer.detail}".strip(),
+                               failed_over=failed_over)
+        if not peer.healthy and not failed_over and current.failures + 1 >= cfg.failures_to_block:
+            logger.warning("peer unreachable from here but the domain is not served by this region: not blocking",
+                           extra={"domain_served_by": domain.served_by, "domain_outcome": domain.outcome})
+        effective = current
+        if new is not None:
+            try:
+                latch.write(self.ssm, name, new)
+                effective = new
+                if new.blocked:
+                    logger.warning("failback blocked", extra={"parameter": name, "reason": new.reason})
+            except (ClientError, BotoCoreError) as exc:
+                batch.add("FailbackLatchError", 1, COUNT, Peer=cfg.peer_role)
+                logger.error("cannot write the failback latch",
+                             extra={"parameter": name, "aws_error": aws.error_code(exc)})
+                # Fail closed: a latch that should have blocked is reported blocked.
+                effective = new if new.blocked else current
+        batch.add("FailbackBlocked", 1 if effective.blocked else 0, COUNT, Peer=cfg.peer_role)
+        return {"state": effective.state, "consecutiveFailures": effective.failures, "written": new is not None}
+
+
+def _either(own: httpcheck.CheckResult, peer: httpcheck.CheckResult) -> httpcheck.CheckResult:
+    """The domain seen through two signatures: healthy if either region answered it."""
+    for result in (own, peer):
+        if result.healthy:
+            return result
+    # Neither: the one that got furthest (an HTTP answer beats a network error) explains why.
+    return own if own.status is not None or peer.status is None else peer
+
+
+_probe: Probe | None = None
+
+
+def init(environ: Mapping[str, str] | None = None, **overrides: Any) -> Probe:
+    """(Re)build the execution environment's probe; at import with the real environment."""
+    global _probe
+    _probe = Probe(ProbeSettings.from_env(os.environ if environ is None else environ), **overrides)
+    return _probe
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict, context: Any) -> dict[str, Any]:
+    probe = _probe or init()
+    remaining = context.get_remaining_time_in_millis() if hasattr(context, "get_remaining_time_in_millis") else None
+    logger.append_keys(region=probe.settings.region, region_role=probe.settings.role)
+    return probe.run(remaining)
+
+
+if os.environ.get("AWS_EXECUTION_ENV", "").startswith("AWS_Lambda_"):
+    init()  # in Lambda: settings, clients and the TLS context at init (a bad setting fails the init)

@@ -1,0 +1,111 @@
+"""A hardened S3 bucket: versioned, KMS-encrypted, private, TLS-only, with a lifecycle.
+
+Used by the audit tier (modules/storage.py) and by the Terraform state bootstrap, which must
+not depend on the audit tier. Creation order follows terraform-aws-modules/s3-bucket: the
+public-access block, then the bucket policy, then ownership controls (concurrent bucket-level
+calls fail with "A conflicting conditional operation is currently in progress"); lifecycle
+rules after versioning. An audit bucket's replication rule is written by a later stack
+(modules/storage.py), so it never races with these.
+"""
+
+from __future__ import annotations
+
+from constructs import Construct
+from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
+from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
+    S3BucketLifecycleConfiguration,
+    S3BucketLifecycleConfigurationRule,
+    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
+    S3BucketLifecycleConfigurationRuleFilter,
+    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
+    S3BucketLifecycleConfigurationRuleNoncurrentVersionTransition,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import (
+    S3BucketOwnershipControls,
+    S3BucketOwnershipControlsRule,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_policy import S3BucketPolicy
+from cdktf_cdktf_provider_aws.s3_bucket_public_access_block import S3BucketPublicAccessBlock
+from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
+    S3BucketServerSideEncryptionConfigurationA,
+    S3BucketServerSideEncryptionConfigurationRuleA,
+    S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
+    S3BucketVersioningA,
+    S3BucketVersioningVersioningConfiguration,
+)
+
+from modules.iam import policy_document, statement
+from modules.regions import Region
+
+NONCURRENT_TO_IA_DAYS = 30
+NONCURRENT_EXPIRY_DAYS = 365
+
+
+class HardenedBucket(Construct):
+    """A versioned, KMS-encrypted, private, TLS-only bucket. Also used for Terraform state."""
+
+    def __init__(self, scope: Construct, id: str, *, region: Region, bucket_name: str,
+                 key_arn: str | None, force_destroy: bool = False):
+        super().__init__(scope, id)
+        self.region = region
+        self.bucket = S3Bucket(self, "bucket", provider=region.provider, bucket=bucket_name,
+                               force_destroy=force_destroy)
+        self.versioning = S3BucketVersioningA(
+            self, "versioning", provider=region.provider, bucket=self.bucket.id,
+            versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"),
+        )
+        S3BucketServerSideEncryptionConfigurationA(
+            self, "encryption", provider=region.provider, bucket=self.bucket.id,
+            rule=[S3BucketServerSideEncryptionConfigurationRuleA(
+                apply_server_side_encryption_by_default=(
+                    S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
+                        sse_algorithm="aws:kms" if key_arn else "AES256",
+                        kms_master_key_id=key_arn)),
+                bucket_key_enabled=bool(key_arn),
+            )],
+        )
+        self.public_access_block = S3BucketPublicAccessBlock(
+            self, "public-access-block", provider=region.provider, bucket=self.bucket.id,
+            block_public_acls=True, block_public_policy=True,
+            ignore_public_acls=True, restrict_public_buckets=True,
+        )
+        self.policy = S3BucketPolicy(
+            self, "tls-only", provider=region.provider, bucket=self.bucket.id,
+            policy=policy_document([
+                statement("DenyInsecureTransport", ["s3:*"],
+                          [self.bucket.arn, f"{self.bucket.arn}/*"], effect="Deny",
+                          principal={"AWS": "*"},
+                          condition={"Bool": {"aws:SecureTransport": "false"}}),
+                statement("DenyTlsBelow12", ["s3:*"],
+                          [self.bucket.arn, f"{self.bucket.arn}/*"], effect="Deny",
+                          principal={"AWS": "*"},
+                          condition={"NumericLessThan": {"s3:TlsVersion": "1.2"}}),
+            ]),
+            # A bucket policy put before the block exists races with S3's public-policy check.
+            depends_on=[self.public_access_block],
+        )
+        S3BucketOwnershipControls(
+            self, "ownership", provider=region.provider, bucket=self.bucket.id,
+            rule=S3BucketOwnershipControlsRule(object_ownership="BucketOwnerEnforced"),
+            depends_on=[self.public_access_block, self.policy],
+        )
+        # Noncurrent versions to Standard-IA after 30 days, gone after a year; stale uploads.
+        self.lifecycle = S3BucketLifecycleConfiguration(
+            self, "lifecycle", provider=self.region.provider, bucket=self.bucket.id,
+            rule=[S3BucketLifecycleConfigurationRule(
+                id="noncurrent-versions-and-stale-uploads", status="Enabled",
+                filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                noncurrent_version_transition=[
+                    S3BucketLifecycleConfigurationRuleNoncurrentVersionTransition(
+                        noncurrent_days=NONCURRENT_TO_IA_DAYS, storage_class="STANDARD_IA")],
+                noncurrent_version_expiration=[
+                    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
+                        noncurrent_days=NONCURRENT_EXPIRY_DAYS)],
+                abort_incomplete_multipart_upload=[
+                    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
+                        days_after_initiation=7)],
+            )],
+            depends_on=[self.versioning],
+        )

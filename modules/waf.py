@@ -1,0 +1,234 @@
+"""WAF: one regional AWS WAFv2 web ACL per region, associated with that region's API stage.
+
+Inputs: the region, names, settings, the region's key, its `RegionalApi`.
+Outputs: `RegionalWaf.web_acl`, `.log_group`, `.metric_blocked_requests()`.
+
+Rules, in evaluation order (lower priority first; Allow and Block end the evaluation):
+0. `route53-health-checkers`: `GET .../health` from Route 53 health-checker ranges -> Allow.
+   The checkers skip every later rule (a managed rule can never fail a region over).
+1. `health-only-for-route53`: any other request to `/health` -> Block (403, WAF_FILTERED in
+   the API's error shape). A flood of GET /health from the internet never reaches API
+   Gateway's health bucket or the health function, so it cannot fail the region over.
+2. `rate-per-ip`: more than `RATE_LIMIT_PER_IP` requests in 5 minutes from one IP -> 429
+   with Retry-After. A client behind one NAT IP sharing the stage's capacity is limited here
+   before it can take the whole stage bucket.
+3. `body-over-8-kib`: body larger than the validator's MAX_BODY_BYTES (8192) -> 413 in the
+   validator's shape (`PAYLOAD_TOO_LARGE`). WAF forwards at most the first 8 KB of an API
+   Gateway body (the default inspection limit, kept): a larger body is "oversize" and
+   `oversize_handling = MATCH` makes it match; a body of 8192 bytes or less is compared.
+4. `AWSManagedRulesAmazonIpReputationList`, 5. `AWSManagedRulesCommonRuleSet` with
+   `SizeRestrictions_BODY` overridden to Count (it blocks bodies over 8 KB with a 403, which
+   would contradict the validator's 413; rule 3 answers those with 413 first), 6.
+   `AWSManagedRulesKnownBadInputsRuleSet` (Log4j and other known exploit inputs), 7.
+   `AWSManagedRulesAnonymousIpList` with `HostingProviderIPList` overridden to Count
+   (merchant servers and the peer probe function run in cloud hosting ranges).
+Default action: Allow (the authorizer and the validator decide the rest).
+
+Route 53 ranges: `aws_ip_ranges` (services `route53_healthchecks`) downloads
+https://ip-ranges.amazonaws.com/ip-ranges.json at EVERY plan and refresh. Consequences:
+- Planning needs that global URL (not either region's endpoints): reachable while a region
+  is down, but a plan from an isolated network fails.
+- The IP sets hold the ranges of the last apply. When AWS adds checker ranges, those
+  checkers are blocked (403) until the next apply; Route 53 calls an endpoint healthy while
+  more than 18 % of its checkers say so, so a few new ranges do not fail a region over, but
+  re-apply regularly (any plan shows the drift as an IP-set change).
+- A removed range stays allowed until the next apply (AWS no longer uses it).
+
+Logging: every request to a CloudWatch log group whose name starts with `aws-waf-logs-`
+(WAF requires the prefix), encrypted with the region's key, retained per settings. WAF adds
+the log group's resource policy for `delivery.logs.amazonaws.com` itself on first use
+(policy `AWSWAF-LOGS`); the deploying principal needs logs:PutResourcePolicy for that.
+"""
+
+from __future__ import annotations
+
+import json
+
+from constructs import Construct
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.data_aws_ip_ranges import DataAwsIpRanges
+from cdktf_cdktf_provider_aws.wafv2_ip_set import Wafv2IpSet
+from cdktf_cdktf_provider_aws.wafv2_web_acl import (
+    Wafv2WebAcl,
+    Wafv2WebAclCustomResponseBody,
+    Wafv2WebAclDefaultAction,
+    Wafv2WebAclDefaultActionAllow,
+    Wafv2WebAclRule,
+    Wafv2WebAclRuleAction,
+    Wafv2WebAclRuleActionAllow,
+    Wafv2WebAclRuleActionBlock,
+    Wafv2WebAclRuleActionBlockCustomResponse,
+    Wafv2WebAclRuleActionBlockCustomResponseResponseHeader,
+    Wafv2WebAclRuleOverrideAction,
+    Wafv2WebAclRuleOverrideActionNone,
+    Wafv2WebAclRuleVisibilityConfig,
+    Wafv2WebAclVisibilityConfig,
+)
+from cdktf_cdktf_provider_aws.wafv2_web_acl_association import Wafv2WebAclAssociation
+from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import (
+    Wafv2WebAclLoggingConfiguration,
+    Wafv2WebAclLoggingConfigurationRedactedFields,
+    Wafv2WebAclLoggingConfigurationRedactedFieldsSingleHeader,
+)
+
+from modules.api import HEALTH_PATH, RegionalApi
+from modules.metrics import Metric
+from modules.keys import RegionalKey
+from modules.naming import Names
+from modules.regions import Region
+from modules.settings import Settings
+
+ROUTE53_HEALTHCHECKS_SERVICE = "route53_healthchecks"
+# Requests per IP in 5 minutes (WAF's window): 10 per second sustained. Above the stage's
+# unreserved POST /validate rate so one IP alone can use it, far below a flood.
+RATE_LIMIT_PER_IP = 3000
+RATE_LIMIT_RETRY_AFTER_S = 60  # WAF re-evaluates about every 10 s over a 5-minute window
+MAX_BODY_BYTES = 8 * 1024  # = lambda/payments/core.py MAX_BODY_BYTES (tests check they agree)
+MANAGED_RULE_GROUPS = (
+    ("AWSManagedRulesAmazonIpReputationList", ()),
+    # Rule names whose action becomes Count: SizeRestrictions_BODY answers >8 KB with 403.
+    ("AWSManagedRulesCommonRuleSet", ("SizeRestrictions_BODY",)),
+    ("AWSManagedRulesKnownBadInputsRuleSet", ()),
+    # Tor exit nodes, anonymous proxies and VPNs are blocked; HostingProviderIPList only
+    # counts: merchants' servers and the peer region's probe function run in clouds.
+    ("AWSManagedRulesAnonymousIpList", ("HostingProviderIPList",)),
+)
+# WAF log fields never needed for forensics that identify a request's credentials.
+REDACTED_HEADERS = ("x-signature", "authorization")
+
+TOO_MANY_REQUESTS_BODY = json.dumps({"error": {
+    "code": "TOO_MANY_REQUESTS", "message": "too many requests from this address: nothing "
+    "was written, retry later", "retryable": True, "retryAfterSeconds": RATE_LIMIT_RETRY_AFTER_S}},
+    separators=(",", ":"))
+PAYLOAD_TOO_LARGE_BODY = json.dumps({"error": {
+    "code": "PAYLOAD_TOO_LARGE", "message": f"request body exceeds {MAX_BODY_BYTES} bytes"}},
+    separators=(",", ":"))
+
+
+def _visibility(metric_name: str) -> Wafv2WebAclRuleVisibilityConfig:
+    return Wafv2WebAclRuleVisibilityConfig(cloudwatch_metrics_enabled=True,
+                                           metric_name=metric_name, sampled_requests_enabled=True)
+
+
+def _health_path() -> dict:
+    """Any path naming /health ("/health", "/health/", "/HEALTH", "/%68ealth", "/prod/health"):
+    whatever API Gateway might route to the health resource is matched."""
+    return {"byte_match_statement": {
+        "field_to_match": {"uri_path": {}}, "positional_constraint": "CONTAINS",
+        "search_string": f"/{HEALTH_PATH}",
+        "text_transformation": [{"priority": 0, "type": "URL_DECODE"},
+                                {"priority": 1, "type": "LOWERCASE"}],
+    }}
+
+
+class RegionalWaf(Construct):
+    """The web ACL of one region, its Route 53 IP sets, logging and stage association."""
+
+    def __init__(self, scope: Construct, id: str, *, region: Region, names: Names,
+                 settings: Settings, key: RegionalKey, api: RegionalApi):
+        super().__init__(scope, id)
+        p = region.provider
+        self.region = region
+        self.name = names.regional("waf", region.role)
+        self.route53_ranges = DataAwsIpRanges(self, "route53-health-checker-ranges", provider=p,
+                                              services=[ROUTE53_HEALTHCHECKS_SERVICE])
+        self.ip_sets = {
+            version: Wafv2IpSet(
+                self, f"route53-health-checkers-{version.lower()}", provider=p,
+                name=names.regional(f"route53-checkers-{version.lower()}", region.role),
+                description="Route 53 health-checker ranges (ip-ranges.amazonaws.com)",
+                scope="REGIONAL", ip_address_version=version, addresses=addresses)
+            for version, addresses in (("IPV4", self.route53_ranges.cidr_blocks),
+                                       ("IPV6", self.route53_ranges.ipv6_cidr_blocks))
+        }
+        from_route53 = {"or_statement": {"statement": [
+            {"ip_set_reference_statement": {"arn": s.arn}} for s in self.ip_sets.values()]}}
+
+        rules = [
+            Wafv2WebAclRule(
+                name="route53-health-checkers", priority=0,
+                action=Wafv2WebAclRuleAction(allow=Wafv2WebAclRuleActionAllow()),
+                statement={"and_statement": {"statement": [_health_path(), from_route53]}},
+                visibility_config=_visibility("route53-health-checkers")),
+            Wafv2WebAclRule(
+                name="health-only-for-route53", priority=1,
+                action=Wafv2WebAclRuleAction(block=Wafv2WebAclRuleActionBlock()),
+                statement=_health_path(),
+                visibility_config=_visibility("health-only-for-route53")),
+            Wafv2WebAclRule(
+                name="rate-per-ip", priority=2,
+                action=_block(429, "too-many-requests",
+                              {"Retry-After": str(RATE_LIMIT_RETRY_AFTER_S)}),
+                statement={"rate_based_statement": {
+                    "limit": RATE_LIMIT_PER_IP, "aggregate_key_type": "IP",
+                    "evaluation_window_sec": 300}},
+                visibility_config=_visibility("rate-per-ip")),
+            Wafv2WebAclRule(
+                name="body-over-8-kib", priority=3,
+                action=_block(413, "payload-too-large"),
+                statement={"size_constraint_statement": {
+                    "field_to_match": {"body": {"oversize_handling": "MATCH"}},
+                    "comparison_operator": "GT", "size": MAX_BODY_BYTES,
+                    "text_transformation": [{"priority": 0, "type": "NONE"}]}},
+                visibility_config=_visibility("body-over-8-kib")),
+        ]
+        for offset, (group, counted) in enumerate(MANAGED_RULE_GROUPS):
+            managed: dict = {"name": group, "vendor_name": "AWS"}
+            if counted:
+                managed["rule_action_override"] = [
+                    {"name": rule, "action_to_use": {"count": {}}} for rule in counted]
+            rules.append(Wafv2WebAclRule(
+                name=group, priority=10 + offset,
+                override_action=Wafv2WebAclRuleOverrideAction(
+                    none=Wafv2WebAclRuleOverrideActionNone()),
+                statement={"managed_rule_group_statement": managed},
+                visibility_config=_visibility(group)))
+
+        self.web_acl = Wafv2WebAcl(
+            self, "web-acl", provider=p, name=self.name, scope="REGIONAL",
+            description=f"Payments API ({region.role}): Route 53-only health, rate, size, "
+                        "AWS managed rules",
+            default_action=Wafv2WebAclDefaultAction(allow=Wafv2WebAclDefaultActionAllow()),
+            rule=rules,
+            custom_response_body=[
+                Wafv2WebAclCustomResponseBody(key="too-many-requests",
+                                              content=TOO_MANY_REQUESTS_BODY,
+                                              content_type="APPLICATION_JSON"),
+                Wafv2WebAclCustomResponseBody(key="payload-too-large",
+                                              content=PAYLOAD_TOO_LARGE_BODY,
+                                              content_type="APPLICATION_JSON"),
+            ],
+            # The web ACL's metric name is its name: the WebACL dimension of AWS/WAFV2.
+            visibility_config=Wafv2WebAclVisibilityConfig(
+                cloudwatch_metrics_enabled=True, metric_name=self.name,
+                sampled_requests_enabled=True),
+        )
+        self.association = Wafv2WebAclAssociation(
+            self, "association", provider=p, resource_arn=api.stage.arn,
+            web_acl_arn=self.web_acl.arn)
+        self.log_group = CloudwatchLogGroup(
+            self, "logs", provider=p, name=f"aws-waf-logs-{self.name}",
+            retention_in_days=settings.log_retention_days, kms_key_id=key.arn)
+        self.logging = Wafv2WebAclLoggingConfiguration(
+            self, "logging", provider=p, resource_arn=self.web_acl.arn,
+            log_destination_configs=[self.log_group.arn],
+            redacted_fields=[
+                Wafv2WebAclLoggingConfigurationRedactedFields(
+                    single_header=Wafv2WebAclLoggingConfigurationRedactedFieldsSingleHeader(
+                        name=header))
+                for header in REDACTED_HEADERS])
+
+    def metric_blocked_requests(self) -> Metric:
+        """Requests this web ACL blocked (all rules), per 5 minutes."""
+        return Metric("AWS/WAFV2", "BlockedRequests",
+                      {"WebACL": self.name, "Region": self.region.name, "Rule": "ALL"},
+                      statistic="Sum", period=300)
+
+
+def _block(status: int, body_key: str, headers: dict[str, str] | None = None):
+    return Wafv2WebAclRuleAction(block=Wafv2WebAclRuleActionBlock(
+        custom_response=Wafv2WebAclRuleActionBlockCustomResponse(
+            response_code=status, custom_response_body_key=body_key,
+            response_header=[
+                Wafv2WebAclRuleActionBlockCustomResponseResponseHeader(name=k, value=v)
+                for k, v in (headers or {}).items()] or None)))

@@ -1,0 +1,155 @@
+"""Failback after an unplanned failover (issue 11 item 1, 7; issue 10's failback gate).
+
+Simulated in the fakes: the Aurora writer, alarm states (CloudWatch does not evaluate here),
+DynamoDB/S3 replication metrics and the SSM latch."""
+
+import io
+import json
+
+from drctl_fakes import DR, PRIMARY, FakeGateways
+
+from drctl import exitcodes
+from drctl.cli import main
+from drctl.operations import Overrides, planned_switchover
+
+GATE = "/payments-dr/dev/failback/primary"
+ARGS = ["failback", "--primary-region", PRIMARY, "--dr-region", DR, "--environment-suffix", "dev",
+        "--primary-health-check-id", "hc-primary", "--dr-health-check-id", "hc-dr",
+        "--primary-s3-bucket", "audit-primary", "--dr-s3-bucket", "audit-dr",
+        "--replication-lag-threshold-seconds", "1", "--poll-interval", "10", "--json"]
+
+
+def after_failover(world):
+    """DR writes; the primary is back and replicating; DR's probe latched the gate."""
+    world.writer_region = DR
+    world.lag_ms = {PRIMARY: 30.0, DR: None}
+    # the new writer's RPO-lag alarm and the gate alarm are in ALARM, as deployed (issue 10)
+    world.alarms[DR] = ["payments-dev-aurora-rpo-lag-dr", "payments-dev-failback-blocked-primary"]
+    world.latches[(DR, GATE)] = world.latches[(DR, GATE)].__class__(
+        "blocked", "2026-11-25T02:10:00Z", "probe payment-probe-dr-dev", "primary unreachable")
+
+
+def failback(world, gw, cfg, log, **kw):
+    kw.setdefault("confirm", lambda question: True)
+    return planned_switchover(cfg, gw, world.clock, log, to_role="primary", poll=10, timeout=600,
+                              operation="failback", **kw)
+
+
+def test_failback_after_failover_is_allowed_and_opens_the_gate_in_the_dr_region(world, gw, cfg, log):
+    after_failover(world)
+    result = failback(world, gw, cfg, log, operator="alice")
+    assert result.outcome == "completed" and result.exit_code == 0, result.to_text()
+    assert world.writer_region == PRIMARY
+    alarms = {c.name: c for c in result.checks if c.component == "alarms"}
+    assert alarms["dr alarms"].state == "OK"  # writer's rpo-lag alarm and the gate: not blockers
+    assert "publishes no RPO lag" in alarms["dr alarms"].detail
+    [(region, name, latch)] = world.latch_writes
+    assert (region, name, latch.state) == (DR, GATE, "open")  # written where DR watches the primary
+    assert latch.by.startswith("alice (arn:aws:sts::") and latch.since == "2026-11-25T03:01:30Z"
+    assert not [c for c in world.calls if c[0] == "ssm" and c[1] == PRIMARY]
+    assert "once the alarm payments-dev-failback-blocked-primary clears" in result.data["gate"]
+    assert "1-2 minutes" in result.data["gate"]
+    assert [c.id for c in result.post_checks][-1] == "gate:failback-gate-primary"
+
+
+def test_rerun_after_completed_failback_opens_a_gate_left_blocked(world, gw, cfg, log):
+    after_failover(world)
+    world.writer_region = PRIMARY  # the switchover finished, the run was interrupted before the gate
+    result = failback(world, gw, cfg, log)
+    assert result.outcome == "already-done" and world.latches[(DR, GATE)].state == "open"
+    assert not world.ops("switchover_global_cluster")
+
+
+def test_a_real_alarm_still_refuses_and_names_its_override(world, gw, cfg, log):
+    after_failover(world)
+    world.alarms[DR].append("payments-dev-peer-unreachable-dr")
+    result = failback(world, gw, cfg, log)
+    assert result.exit_code == exitcodes.REFUSED and not world.ops("switchover_global_cluster")
+    assert any(r.startswith("alarms:dr-alarms (us-east-2): FAIL") and "peer-unreachable-dr" in r
+               and "failback-blocked" not in r.split("in ALARM:")[1].split(";")[0]
+               for r in result.reasons), result.reasons
+    assert "--override CHECK --reason TEXT" in result.reasons[-1]
+    assert world.latches[(DR, GATE)].state == "blocked"
+
+
+def test_override_with_reason_proceeds_and_is_audited(world, gw, cfg, log):
+    after_failover(world)
+    world.alarms[DR].append("payments-dev-peer-unreachable-dr")
+    result = failback(world, gw, cfg, log, operator="bob", overrides=Overrides(
+        ("alarms:dr-alarms",), "probe alarm stale: primary verified by hand", "bob"))
+    assert result.outcome == "completed" and result.exit_code == 0
+    assert result.overrides == [{"check": "alarms:dr-alarms", "was": "FAIL",
+                                 "detail": result.overrides[0]["detail"],
+                                 "reason": "probe alarm stale: primary verified by hand", "by": "bob"}]
+    assert [e["check"] for e in log.named("override")] == ["alarms:dr-alarms"]
+    text = result.to_text()
+    assert "Overrides (audited):" in text and "probe alarm stale" in text
+    assert world.latches[(DR, GATE)].reason == "probe alarm stale: primary verified by hand"
+
+
+def test_override_naming_no_pre_check_refuses(world, gw, cfg, log):
+    after_failover(world)
+    result = failback(world, gw, cfg, log, overrides=Overrides(("alarms:nope",), "x", "bob"))
+    assert result.exit_code == exitcodes.REFUSED
+    assert "--override alarms:nope matches no pre-check" in result.reasons[0]
+    assert not world.ops("switchover_global_cluster")
+
+
+def test_dynamodb_behind_by_more_than_the_alarm_threshold_refuses(world, gw, cfg, log):
+    after_failover(world)
+    world.ddb_latency_ms[DR] = 12_000.0  # over the 10 s alarm threshold (drctl used to allow 30 s)
+    result = failback(world, gw, cfg, log)
+    assert result.exit_code == exitcodes.REFUSED
+    failed = sorted(c.id for c in result.checks if c.state == "FAIL")
+    assert failed == ["dynamodb:ddb-latency-dr-primary-payment-idempotency-dev",
+                      "dynamodb:ddb-latency-dr-primary-payment-transactions-dev"]
+
+
+def test_s3_operations_pending_from_dr_refuse(world, gw, cfg, log):
+    after_failover(world)
+    world.s3_pending_ops[DR] = 42.0
+    result = failback(world, gw, cfg, log)
+    assert result.exit_code == exitcodes.REFUSED
+    assert any(r.startswith("s3:s3-metrics-dr-primary") and "42 operations still pending" in r
+               for r in result.reasons)
+
+
+def test_not_confirmed_changes_nothing(world, gw, cfg, log):
+    after_failover(world)
+    result = failback(world, gw, cfg, log, confirm=lambda question: False)
+    assert result.exit_code == exitcodes.REFUSED and "not confirmed" in result.reasons[0]
+    assert not world.ops("switchover_global_cluster") and not world.latch_writes
+
+
+def test_cli_needs_yes_without_a_terminal_and_override_needs_a_reason(world):
+    after_failover(world)
+    out, err = io.StringIO(), io.StringIO()
+    code = main(ARGS, gateways=lambda a: FakeGateways(world), clock=world.clock, stdout=out,
+                stderr=err, stdin=io.StringIO(""))  # not a tty
+    assert code == exitcodes.REFUSED and "--yes" in json.loads(out.getvalue())["reasons"][0]
+    assert not world.ops("switchover_global_cluster")
+    code = main(ARGS + ["--override", "alarms:dr-alarms"], gateways=lambda a: FakeGateways(world),
+                clock=world.clock, stdout=io.StringIO(), stderr=err)
+    assert code == exitcodes.USAGE and "--override needs --reason" in err.getvalue()
+    out = io.StringIO()
+    code = main(ARGS + ["--yes", "--operator", "carol"], gateways=lambda a: FakeGateways(world),
+                clock=world.clock, stdout=out, stderr=io.StringIO())
+    assert code == 0 and json.loads(out.getvalue())["outcome"] == "completed"
+    assert world.latches[(DR, GATE)].by.startswith("carol")
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_cli_asks_on_a_terminal_and_only_yes_proceeds(world):
+    after_failover(world)
+    err = io.StringIO()
+    code = main(ARGS, gateways=lambda a: FakeGateways(world), clock=world.clock, stdout=io.StringIO(),
+                stderr=err, stdin=_Terminal("y\n"))
+    assert code == exitcodes.REFUSED and "Type 'yes' to proceed" in err.getvalue()
+    assert not world.ops("switchover_global_cluster")
+    code = main(ARGS, gateways=lambda a: FakeGateways(world), clock=world.clock, stdout=io.StringIO(),
+                stderr=io.StringIO(), stdin=_Terminal("yes\n"))
+    assert code == 0 and len(world.ops("switchover_global_cluster")) == 1
