@@ -20,20 +20,23 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Mapping
 
 # Without these a plan targets the wrong names, zone or account (docs/review-and-ci.md).
+# Each entry: one variable, or alternatives separated by " or " (one of them must be set).
 REQUIRED = (
     "ENVIRONMENT_SUFFIX",  # part of every physical name
     "DOMAIN_NAME",  # the default is under example.com: a plan stops on it anyway
     "HOSTED_ZONE_ID",  # an existing, delegated zone; without it a new zone nobody delegates
-    "ALARM_EMAIL",  # without it the alarms page nobody
-    "AWS_ACCOUNT_ID",  # credentials are refused for any other account
+    "ALARM_EMAIL or ALARM_HTTPS_ENDPOINTS",  # without one the alarms page nobody
+    "AWS_ACCOUNT_ID",  # state bucket name, account guards; credentials refused for others
     "AWS_PLAN_ROLE_ARN",  # the OIDC role for init/plan
 )
 
 
-def missing(environ: dict[str, str] | os._Environ[str]) -> list[str]:
-    return [name for name in REQUIRED if not environ.get(name, "").strip()]
+def missing(environ: Mapping[str, str]) -> list[str]:
+    return [entry for entry in REQUIRED
+            if not any(environ.get(name, "").strip() for name in entry.split(" or "))]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,9 +17,11 @@ import checkov_gate  # noqa: E402
 # required there, so no zone is created; prod turns deletion protection on.
 CI_ENVIRONMENTS = {
     "dev": {"ENVIRONMENT_SUFFIX": "dev", "DOMAIN_NAME": "payments-dev.acme-payments.net",
-            "HOSTED_ZONE_ID": "Z0123456789DEVZONE", "ALARM_EMAIL": "oncall@acme-payments.net"},
+            "HOSTED_ZONE_ID": "Z0123456789DEVZONE", "ALARM_EMAIL": "oncall@acme-payments.net",
+            "AWS_ACCOUNT_ID": "111111111111"},
     "prod": {"ENVIRONMENT_SUFFIX": "prod", "DOMAIN_NAME": "payments.acme-payments.net",
-             "HOSTED_ZONE_ID": "Z0123456789PRODZONE", "ALARM_EMAIL": "oncall@acme-payments.net"},
+             "HOSTED_ZONE_ID": "Z0123456789PRODZONE", "ALARM_EMAIL": "oncall@acme-payments.net",
+             "AWS_ACCOUNT_ID": "222222222222"},
 }
 
 
