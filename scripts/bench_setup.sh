@@ -24,7 +24,7 @@ $keep || trap 'rm -rf "$work"' EXIT
 git clone --quiet "$repo" "$work/repo"
 python3 -m venv "$work/python"
 export PATH="$work/python/bin:$PATH" PIP_CACHE_DIR="$work/cache/pip" PIPENV_CACHE_DIR="$work/cache/pipenv" \
-  npm_config_cache="$work/cache/npm" XDG_CACHE_HOME="$work/cache/xdg"
+  npm_config_cache="$work/cache/npm" XDG_CACHE_HOME="$work/cache/xdg" UV_CACHE_DIR="$work/cache/uv"
 cd "$work/repo"
 
 seconds() {  # seconds <command...>: run quietly, print wall-clock seconds
@@ -57,4 +57,4 @@ if $full; then
   printf 'warm make setup (nothing changed):            %.3f s\n' "$warm_setup"
 fi
 echo "machine: $(nproc) cores, 1-min load ${load_before} before, $(cut -d' ' -f1 /proc/loadavg) after; $(date -u +%Y-%m-%dT%H:%MZ)"
-$keep && echo "clone kept: $work/repo"
+if $keep; then echo "clone kept: $work/repo"; fi
