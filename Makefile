@@ -10,14 +10,16 @@ PY := $(CURDIR)/.venv/bin/python
 # -- setup -------------------------------------------------------------------------------------
 # One stamp file per part, inside the folder it describes and newer than its lock file: a part
 # is installed again only when its lock file changes (or its folder is deleted). Warm setup is
-# a few stat calls. synth needs only the runtime packages and Node; tests add the dev packages
-# and checkov; the cdktf CLI (600 MB) only `make cli`.
+# a few stat calls. synth needs the runtime packages, Node and the vendored Powertools for the
+# signed Lambda package; tests add the dev packages and checkov; the cdktf CLI (600 MB) only
+# `make cli`.
 STAMP_PY      := .venv/.stamp-python
 STAMP_PY_DEV  := .venv/.stamp-python-dev
 STAMP_NODE    := node_modules/.stamp-node
 STAMP_CLI     := node_modules/.stamp-cli
 STAMP_CHECKOV := tools/checkov/.venv/.stamp
 STAMP_CDKTN   := tools/cdktn/.venv/.stamp
+STAMP_VENDOR  := build/lambda-vendor/.vendored
 
 $(STAMP_PY): Pipfile.lock
 	./scripts/setup.sh python
@@ -31,10 +33,12 @@ $(STAMP_CHECKOV): tools/checkov/Pipfile.lock
 	./scripts/setup.sh checkov
 $(STAMP_CDKTN): tools/cdktn/Pipfile.lock
 	./scripts/setup.sh cdktn
+$(STAMP_VENDOR): Pipfile.lock scripts/vendor_lambda_deps.py | $(STAMP_PY)
+	./scripts/setup.sh vendor
 
 .PHONY: setup setup-synth cli
-setup-synth: $(STAMP_PY) $(STAMP_NODE)
-setup: $(STAMP_PY_DEV) $(STAMP_NODE) $(STAMP_CHECKOV)
+setup-synth: $(STAMP_PY) $(STAMP_NODE) $(STAMP_VENDOR)
+setup: $(STAMP_PY_DEV) $(STAMP_NODE) $(STAMP_CHECKOV) $(STAMP_VENDOR)
 cli: $(STAMP_PY) $(STAMP_CLI)   # then: npx cdktf deploy <stack> (README, "Deploying")
 
 # -- the two commands ---------------------------------------------------------------------------

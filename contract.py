@@ -214,6 +214,10 @@ class Names:
         """Globally unique: account id and region; at most 18+12+1+12+1+14 = 58 characters."""
         return f"payments-dr-audit-{self.env}-{account_id}-{region}"
 
+    def code_bucket(self, account_id: str, region: str) -> str:
+        """Function packages (unsigned upload + Signer output) of one region; <= 57 characters."""
+        return f"payments-dr-code-{self.env}-{account_id}-{region}"
+
     def state_bucket(self, account_id: str, region: str) -> str:
         """Terraform state: account and region make it unique across all AWS accounts."""
         return f"payments-dr-tfstate-{self.env}-{account_id}-{region}"

@@ -1,9 +1,14 @@
 """``GET /health`` - can this region take payments right now?
 
-Handler string: ``health.lambda_handler``.  Used as the Route 53 failover health
-check target (through API Gateway).  200 ``{"status": "healthy", ...}`` when the
-region's transactions table answers a bounded read, 503 ``{"status": "unhealthy"}``
-otherwise.  See ``payments.health`` for the probe and its time budget.
+Handler string: ``health.lambda_handler``.  The Route 53 failover health check target
+(through API Gateway), matched on a string: 200 with ``"verdict": "PAYMENTS_HEALTHY"`` in
+the body (``HEALTH_SEARCH_STRING``, default ``PAYMENTS_HEALTHY``) when every dependency of a
+payment answers (both tables, the receipts bucket,
+the KMS key), otherwise 503 with ``"verdict": "PAYMENTS_UNAVAILABLE"``.  See
+``payments.health`` for the probe and its time budget.
+
+Clients, the probe and its thread pool are built at init (module import), not on the
+first request, so a cold start does not spend the probe's time budget on them.
 """
 
 from __future__ import annotations
@@ -16,9 +21,9 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.metrics import MetricUnit
 
 from payments import clients, settings
-from payments.health import probe
 from payments.entry import build_lambda_handler
-from payments.responses import error_response, json_response
+from payments.health import UNHEALTHY_MARKER, HealthProbe
+from payments.responses import json_response
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "payment-health")
 
@@ -28,7 +33,40 @@ tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
 app = APIGatewayRestResolver()
 
 
+class _Runtime:
+    def __init__(self) -> None:
+        self.settings = settings.get_settings("health")
+        if self.settings.health_search_string in UNHEALTHY_MARKER:
+            raise RuntimeError("HEALTH_SEARCH_STRING must not be part of the unhealthy verdict")
+        region = self.settings.region
+        self.probe = HealthProbe(
+            dynamodb=clients.client("dynamodb", region, clients.HEALTH_PATH),
+            s3=clients.client("s3", region, clients.HEALTH_PATH),
+            kms=clients.client("kms", region, clients.HEALTH_PATH),
+            transactions_table=self.settings.transactions_table,
+            idempotency_table=self.settings.idempotency_table,
+            bucket=self.settings.audit_bucket,
+            key_arn=self.settings.kms_key_arn,
+            region=region,
+            strong_transactions=self.settings.transactions_consistency == "STRONG",
+        )
+
+
+_runtime: _Runtime | None = None
+
+
+def _get_runtime() -> _Runtime:
+    global _runtime
+    if _runtime is None:
+        _runtime = _Runtime()
+    return _runtime
+
+
 def reset_runtime() -> None:
+    global _runtime
+    if _runtime is not None:
+        _runtime.probe.executor.shutdown(wait=False)
+    _runtime = None
     settings.reset()
     clients.reset()
 
@@ -36,9 +74,11 @@ def reset_runtime() -> None:
 @app.get("/health")
 @tracer.capture_method(capture_response=False)
 def health() -> Any:
-    cfg = settings.get_settings(need_write_path=False)
-    result = probe(clients.client("dynamodb", cfg.region, clients.HEALTH_PATH), cfg.transactions_table)
+    runtime = _get_runtime()
+    cfg = runtime.settings
+    result = runtime.probe.run()
     body = {
+        "verdict": cfg.health_search_string if result.healthy else UNHEALTHY_MARKER,
         "status": "healthy" if result.healthy else "unhealthy",
         "region": cfg.region,
         "regionRole": cfg.region_role,
@@ -58,8 +98,15 @@ def health() -> Any:
 def _unexpected(exc: Exception):
     logger.exception("health check failed unexpectedly")
     metrics.add_metric(name="HealthCheckFailed", unit=MetricUnit.Count, value=1)
-    return json_response(503, {"status": "unhealthy", "error": {"code": "INTERNAL_ERROR",
-                                                                "message": "health check failed"}})
+    return json_response(503, {"verdict": UNHEALTHY_MARKER, "status": "unhealthy",
+                               "error": {"code": "INTERNAL_ERROR", "message": "health check failed"}})
 
 
 lambda_handler = build_lambda_handler(app, logger, tracer, metrics)
+
+# Init phase: build clients and the probe now.  A configuration error is reported by every
+# request (503) instead of failing the init, so Route 53 sees a definite "unhealthy".
+try:
+    _get_runtime()
+except Exception:  # noqa: BLE001
+    logger.exception("health function configuration is invalid")

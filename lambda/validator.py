@@ -13,9 +13,16 @@ Request flow:
 2. Idempotent step keyed on ``transactionId`` with payload validation over the
    canonical request (a different body reusing an id -> 409; a concurrent retry
    while the first is in progress -> 409 with ``Retry-After``).
-3. Inside it: DynamoDB record (conditional) then S3 receipt.  Any exception
-   releases the idempotency record, so a client retry re-runs the step and
+3. Inside it: DynamoDB record (conditional) then S3 receipt (conditional).  Any
+   exception releases the idempotency record, so a client retry re-runs the step and
    completes a missing receipt without duplicating the record.
+4. Every failure answers with what is known (``payments.store.Attempt``):
+   ``SERVICE_UNAVAILABLE`` (not recorded), ``OUTCOME_UNKNOWN`` (may be recorded) or
+   ``RECEIPT_WRITE_FAILED`` (recorded); all say "retry with the same transactionId", and
+   a retry converges on the first answer: a retry that meets the in-progress lock looks
+   the record up instead of answering 409 until the lock expires.
+5. Time: no AWS call starts unless its worst case fits in the Lambda's remaining time
+   minus :data:`RESERVE_SECONDS` (Powertools' final update and the response).
 """
 
 from __future__ import annotations
@@ -31,12 +38,36 @@ from aws_lambda_powertools.metrics import MetricUnit
 from payments import clients, core, settings
 from payments.entry import build_lambda_handler
 from payments.responses import error_response, json_response
-from payments.store import DependencyError, PaymentStore, TransactionConflict, error_code
+from payments.store import (
+    NOT_RECORDED,
+    RECORDED,
+    UNKNOWN,
+    Attempt,
+    DependencyError,
+    PaymentStore,
+    TransactionConflict,
+    error_code,
+)
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "payment-validator")
 RETRY_AFTER_IN_PROGRESS = 1
 RETRY_AFTER_UNAVAILABLE = 2
 IDEMPOTENCY_KEY_PREFIX = "payment-validator"
+#: Kept back from the Lambda's remaining time: Powertools' final UpdateItem (worst case of the
+#: write client) plus half a second to build and return the response.
+RESPONSE_SECONDS = 0.5
+RESERVE_SECONDS = clients.worst_case_seconds(clients.WRITE_PATH) + RESPONSE_SECONDS
+
+#: outcome -> (error code, message).  Every one of them: retry with the same transactionId.
+FAILURES = {
+    NOT_RECORDED: ("SERVICE_UNAVAILABLE",
+                   "the payment was not recorded; retry with the same transactionId"),
+    UNKNOWN: ("OUTCOME_UNKNOWN",
+              "the payment may have been recorded; retry with the same transactionId, never a new one"),
+    RECORDED: ("RECEIPT_WRITE_FAILED",
+               "the payment was recorded but its receipt is not stored yet; retry with the same "
+               "transactionId to complete it"),
+}
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "PaymentsDR"), service=SERVICE)
@@ -77,6 +108,7 @@ def _get_runtime() -> dict[str, Any]:
             region=cfg.region,
             region_role=cfg.region_role,
             clock_ms=_now_ms,
+            client_for=lambda service, budget: clients.for_budget(service, cfg.region, budget),
         )
         persistence = DynamoDBPersistenceLayer(
             table_name=cfg.idempotency_table,
@@ -94,15 +126,17 @@ def _get_runtime() -> dict[str, Any]:
             response_hook=_on_replay,
         )
 
-        def _accept(request: dict[str, str], payment: core.PaymentRequest, api_request_id: str | None) -> dict:
-            record, created = store.accept(payment, api_request_id)
+        def _accept(request: dict[str, str], payment: core.PaymentRequest, api_request_id: str | None,
+                    attempt: Attempt, time_left: Any) -> dict:
+            record, created = store.accept(payment, api_request_id, attempt=attempt, time_left=time_left)
             if created:
                 metrics.add_metric(name="PaymentValidated", unit=MetricUnit.Count, value=1)
             else:
                 metrics.add_metric(name="PaymentRecovered", unit=MetricUnit.Count, value=1)
                 logger.info("transaction already recorded; returning stored result",
                             extra={"accepted_region": record.get("acceptedRegion")})
-            return core.build_result(record)
+            attempt.result = core.build_result(record)
+            return attempt.result
 
         _runtime.update(
             settings=cfg,
@@ -149,8 +183,19 @@ def validate() -> Any:
     logger.append_keys(transaction_id=payment.transaction_id)
     tracer.put_annotation(key="transaction_id", value=payment.transaction_id)
     api_request_id = event.request_context.request_id
-    runtime["config"].register_lambda_context(app.lambda_context)
-    result = runtime["process"](request=payment.canonical(), payment=payment, api_request_id=api_request_id)
+    context = app.lambda_context
+    runtime["config"].register_lambda_context(context)
+
+    def time_left() -> float:
+        """Seconds our own calls may still use (the Lambda's remaining time minus the reserve)."""
+        return context.get_remaining_time_in_millis() / 1000 - RESERVE_SECONDS
+
+    attempt = Attempt()
+    try:
+        result = runtime["process"](request=payment.canonical(), payment=payment, api_request_id=api_request_id,
+                                    attempt=attempt, time_left=time_left)
+    except Exception as exc:  # noqa: BLE001 - every failure is mapped to a stated outcome below
+        return _failure(exc, runtime["store"], payment, attempt, time_left)
     logger.info("payment validated", extra={"status": result["status"], "currency": result["currency"]})
     return json_response(200, result)
 
@@ -164,46 +209,84 @@ def _idem_exceptions():
     return exceptions
 
 
-@app.exception_handler(TransactionConflict)
-def _conflict(exc: TransactionConflict):
+def _conflict_response():
     metrics.add_metric(name="TransactionIdConflict", unit=MetricUnit.Count, value=1)
-    logger.warning("transaction id already recorded with a different request")
+    logger.warning("transaction id already used with a different request")
     return error_response(409, "TRANSACTION_ID_CONFLICT",
                           "transactionId was already used for a different request", "transactionId")
 
 
-@app.exception_handler(DependencyError)
-def _dependency(exc: DependencyError):
-    cause = error_code(exc.cause) if exc.cause is not None else None
-    metric = "ReceiptWriteFailed" if exc.code == "RECEIPT_WRITE_FAILED" else "DependencyFailure"
-    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
-    logger.error("dependency failure", extra={"error_code": exc.code, "aws_error": cause})
-    return error_response(503, exc.code, exc.message, retry_after=RETRY_AFTER_UNAVAILABLE)
+def _outcome_response(outcome: str):
+    code, message = FAILURES[outcome]
+    if outcome == UNKNOWN:
+        metrics.add_metric(name="OutcomeUnknown", unit=MetricUnit.Count, value=1)
+    return error_response(503, code, message, outcome=outcome, retry_after=RETRY_AFTER_UNAVAILABLE)
+
+
+def _failure(exc: Exception, store: PaymentStore, payment: core.PaymentRequest, attempt: Attempt, time_left):
+    """Map any failure of the idempotent step to an answer that claims only what is known."""
+    idem = _idem_exceptions()
+    if isinstance(exc, (TransactionConflict, idem.IdempotencyValidationError)):
+        return _conflict_response()
+    if isinstance(exc, idem.IdempotencyAlreadyInProgressError):
+        return _in_progress(store, payment, time_left)
+    if isinstance(exc, (idem.IdempotencyPersistenceLayerError, idem.IdempotencyInconsistentStateError)):
+        if attempt.result is not None:
+            # Record and receipt are stored; only the final update of the idempotency record failed.
+            # The answer is known: give it.  A retry meets the in-progress lock and converges below.
+            metrics.add_metric(name="IdempotencyFinalizeFailed", unit=MetricUnit.Count, value=1)
+            logger.warning("idempotency record not finalised; answering with the recorded result",
+                           extra={"error_type": type(exc).__name__})
+            return json_response(200, attempt.result)
+        metrics.add_metric(name="DependencyFailure", unit=MetricUnit.Count, value=1)
+        logger.error("idempotency store failure", extra={"error_type": type(exc).__name__,
+                                                          "outcome": attempt.outcome})
+        return _outcome_response(attempt.outcome)
+    if isinstance(exc, DependencyError):
+        cause = error_code(exc.cause) if exc.cause is not None else None
+        metrics.add_metric(name="DependencyFailure", unit=MetricUnit.Count, value=1)
+        if exc.outcome == RECORDED:
+            metrics.add_metric(name="ReceiptWriteFailed", unit=MetricUnit.Count, value=1)
+        logger.error("dependency failure", extra={"outcome": exc.outcome, "aws_error": cause,
+                                                  "reason": exc.message})
+        return _outcome_response(exc.outcome)
+    metrics.add_metric(name="UnhandledError", unit=MetricUnit.Count, value=1)
+    logger.exception("unhandled error", extra={"outcome": attempt.outcome})
+    if attempt.outcome == NOT_RECORDED:
+        return error_response(500, "INTERNAL_ERROR", "internal error; the payment was not recorded",
+                              outcome=NOT_RECORDED)
+    return _outcome_response(UNKNOWN)
+
+
+def _in_progress(store: PaymentStore, payment: core.PaymentRequest, time_left):
+    """Another attempt holds the lock: if the record exists, answer from it (and complete its receipt)."""
+    try:
+        record = store.complete_existing(payment, time_left=time_left)
+    except TransactionConflict:
+        return _conflict_response()
+    except DependencyError as exc:
+        logger.info("in-progress lookup failed", extra={"outcome": exc.outcome,
+                                                          "aws_error": error_code(exc.cause) if exc.cause else None})
+        record = None
+    if record is not None:
+        metrics.add_metric(name="InProgressConverged", unit=MetricUnit.Count, value=1)
+        logger.info("request in progress elsewhere but already recorded; answering from the record")
+        return json_response(200, core.build_result(record))
+    metrics.add_metric(name="RequestInProgress", unit=MetricUnit.Count, value=1)
+    logger.info("request with this transactionId already in progress")
+    return error_response(409, "REQUEST_IN_PROGRESS",
+                          f"a request with this transactionId is in progress; retry with the same "
+                          f"transactionId after {RETRY_AFTER_IN_PROGRESS} second(s)", "transactionId",
+                          outcome=UNKNOWN, retry_after=RETRY_AFTER_IN_PROGRESS)
 
 
 @app.exception_handler(Exception)
 def _unexpected(exc: Exception):
-    idem = _idem_exceptions()
-    if isinstance(exc, idem.IdempotencyValidationError):
-        metrics.add_metric(name="TransactionIdConflict", unit=MetricUnit.Count, value=1)
-        logger.warning("idempotency key reused with a different payload")
-        return error_response(409, "TRANSACTION_ID_CONFLICT",
-                              "transactionId was already used for a different request", "transactionId")
-    if isinstance(exc, idem.IdempotencyAlreadyInProgressError):
-        metrics.add_metric(name="RequestInProgress", unit=MetricUnit.Count, value=1)
-        logger.info("request with this transactionId already in progress")
-        return error_response(409, "REQUEST_IN_PROGRESS",
-                              f"a request with this transactionId is in progress; retry after "
-                              f"{RETRY_AFTER_IN_PROGRESS} second(s)", "transactionId",
-                              retry_after=RETRY_AFTER_IN_PROGRESS)
-    if isinstance(exc, (idem.IdempotencyPersistenceLayerError, idem.IdempotencyInconsistentStateError)):
-        metrics.add_metric(name="DependencyFailure", unit=MetricUnit.Count, value=1)
-        logger.error("idempotency store failure", extra={"error_type": type(exc).__name__})
-        return error_response(503, "SERVICE_UNAVAILABLE", "idempotency store unavailable; retry the request",
-                              retry_after=RETRY_AFTER_UNAVAILABLE)
+    """Errors outside the idempotent step (settings, clients): nothing was written."""
     metrics.add_metric(name="UnhandledError", unit=MetricUnit.Count, value=1)
     logger.exception("unhandled error")
-    return error_response(500, "INTERNAL_ERROR", "internal error")
+    return error_response(500, "INTERNAL_ERROR", "internal error; the payment was not recorded",
+                          outcome=NOT_RECORDED)
 
 
 lambda_handler = build_lambda_handler(app, logger, tracer, metrics)

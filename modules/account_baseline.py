@@ -40,6 +40,7 @@ from cdktf_cdktf_provider_aws.provider import AwsProviderDefaultTags
 
 from contract import ACCOUNT_STACK, DR, PRIMARY
 from modules.iam import assume_role_policy
+from modules.state_backend import require_terraform
 from modules.regions import Region, build_region
 from modules.settings import Settings
 
@@ -54,6 +55,7 @@ class AccountBaselineStack(TerraformStack):
     def __init__(self, scope: Construct, id: str = ACCOUNT_STACK, *, settings: Settings):
         super().__init__(scope, id)
         LocalBackend(self, path=ACCOUNT_STATE_PATH)
+        require_terraform(self)
         self.regions: dict[str, Region] = {}
         for role, name in ((PRIMARY, settings.primary_region), (DR, settings.dr_region)):
             region = build_region(self, role=role, name=name, settings=settings)

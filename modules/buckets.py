@@ -10,6 +10,8 @@ rules after versioning. An audit bucket's replication rule is written by a later
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from constructs import Construct
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
@@ -19,6 +21,11 @@ from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
     S3BucketLifecycleConfigurationRuleFilter,
     S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
     S3BucketLifecycleConfigurationRuleNoncurrentVersionTransition,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_object_lock_configuration import (
+    S3BucketObjectLockConfigurationA,
+    S3BucketObjectLockConfigurationRuleA,
+    S3BucketObjectLockConfigurationRuleDefaultRetentionA,
 )
 from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import (
     S3BucketOwnershipControls,
@@ -38,24 +45,66 @@ from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
 
 from modules.iam import policy_document, statement
 from modules.regions import Region
+from modules.settings import Settings
 
 NONCURRENT_TO_IA_DAYS = 30
 NONCURRENT_EXPIRY_DAYS = 365
+# Probe objects are locked for one day (lambda/payments/health.py, lambda/heartbeat.py).
+PROBE_OBJECT_NONCURRENT_DAYS = 2
+
+
+@dataclass(frozen=True)
+class ObjectLockRetention:
+    """Default retention S3 applies to every new object version of a bucket."""
+
+    mode: str  # GOVERNANCE or COMPLIANCE
+    days: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "ObjectLockRetention":
+        return cls(settings.object_lock_mode, settings.object_lock_days)
 
 
 class HardenedBucket(Construct):
-    """A versioned, KMS-encrypted, private, TLS-only bucket. Also used for Terraform state."""
+    """A versioned, KMS-encrypted, private, TLS-only bucket. Also used for Terraform state.
+
+    `object_lock` (audit buckets only; never the Terraform state bucket, whose old state
+    versions must stay deletable) creates the bucket with Object Lock enabled and sets the
+    default retention. Object Lock can only be set at creation in this construct: for an
+    existing bucket see the README (S3 accepts `PutObjectLockConfiguration` on an existing
+    versioned bucket, but Terraform would still plan to replace an `aws_s3_bucket` whose
+    `object_lock_enabled` changed).
+
+    `short_lived_prefixes`: keys rewritten all the time by probes (health, heartbeat), which
+    lock each version for one day only (lambda/): their old versions go after two days.
+    """
 
     def __init__(self, scope: Construct, id: str, *, region: Region, bucket_name: str,
-                 key_arn: str | None, force_destroy: bool = False):
+                 key_arn: str | None, force_destroy: bool = False,
+                 object_lock: ObjectLockRetention | None = None,
+                 short_lived_prefixes: tuple[str, ...] = ()):
         super().__init__(scope, id)
         self.region = region
         self.bucket = S3Bucket(self, "bucket", provider=region.provider, bucket=bucket_name,
-                               force_destroy=force_destroy)
+                               force_destroy=force_destroy,
+                               object_lock_enabled=True if object_lock else None)
         self.versioning = S3BucketVersioningA(
             self, "versioning", provider=region.provider, bucket=self.bucket.id,
             versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"),
         )
+        self.object_lock = None
+        if object_lock:
+            self.object_lock = S3BucketObjectLockConfigurationA(
+                self, "object-lock", provider=region.provider, bucket=self.bucket.id,
+                rule=S3BucketObjectLockConfigurationRuleA(
+                    default_retention=S3BucketObjectLockConfigurationRuleDefaultRetentionA(
+                        mode=object_lock.mode, days=object_lock.days)),
+                depends_on=[self.versioning],
+            )
+        # Lifecycle never fights Object Lock: S3 does not expire a version under retention,
+        # and a version turns noncurrent only after it was written, so expiring noncurrent
+        # versions no sooner than the retention period means the lock has always run out.
+        noncurrent_expiry = max(NONCURRENT_EXPIRY_DAYS, object_lock.days if object_lock else 0)
         S3BucketServerSideEncryptionConfigurationA(
             self, "encryption", provider=region.provider, bucket=self.bucket.id,
             rule=[S3BucketServerSideEncryptionConfigurationRuleA(
@@ -102,10 +151,17 @@ class HardenedBucket(Construct):
                         noncurrent_days=NONCURRENT_TO_IA_DAYS, storage_class="STANDARD_IA")],
                 noncurrent_version_expiration=[
                     S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
-                        noncurrent_days=NONCURRENT_EXPIRY_DAYS)],
+                        noncurrent_days=noncurrent_expiry)],
                 abort_incomplete_multipart_upload=[
                     S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
                         days_after_initiation=7)],
-            )],
+            ), *[S3BucketLifecycleConfigurationRule(
+                # Where rules overlap, S3 applies the shortest expiration.
+                id=f"probe-objects-{prefix.strip('/')}", status="Enabled",
+                filter=[S3BucketLifecycleConfigurationRuleFilter(prefix=prefix)],
+                noncurrent_version_expiration=[
+                    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
+                        noncurrent_days=PROBE_OBJECT_NONCURRENT_DAYS)],
+            ) for prefix in short_lived_prefixes]],
             depends_on=[self.versioning],
         )

@@ -1,30 +1,43 @@
-"""Serving compute: the payment validator and the health check, one pair per region.
+"""Serving compute: the payment validator, the health check and the /validate authorizer of
+one region (`RegionalCompute`, in that region's stack).
 
 Inputs: settings, names, one region, its key, the tables' and audit bucket's access (their
-`grant_*` methods derive each role's IAM), and the code directory (default `lambda/`).
-Outputs: `RegionalCompute.validator` / `.health` (a `ServiceFunction`: `function`, `role`,
-`log_group`, `metric_*()`) and `.code` (the packaged asset).
+`grant_*` methods derive each role's IAM), the region's network, and the code directory.
+Outputs: `.validator`, `.health`, `.authorizer` (each a `ServiceFunction`: `function`, `role`,
+`log_group`, `metric_*()`), `.code` (the packaged asset) and `.signing`.
 
 Decisions a reviewer should know about:
 - Runtime python3.13 on arm64: python3.9 (the seed's) reached end of support and can no
   longer be created or updated; 3.13 is the newest runtime with a published Powertools V3
   layer for arm64, supported by Lambda until 2029. Graviton (arm64) costs ~20% less per ms.
-- One `TerraformAsset` of `lambda/` per regional stack, built from the same directory: the
-  same zip hash in both regions (a test compares them), so the DR region never runs other
-  code than the primary after a deploy of both stacks.
+- One `TerraformAsset` of `lambda/` (+ vendored Powertools) per regional stack, built from the
+  same directories: the same zip hash in both regions (a test compares them), so the DR region
+  never runs other code than the primary after a deploy of both stacks.
 - Both functions are invoked synchronously by API Gateway (proxy integration): an async DLQ
   or on-failure destination would never receive anything, so none is configured; the caller
   gets the error and both functions have CloudWatch `Errors` alarms (modules/monitoring.py).
-- Functions stay outside the VPC: they call only DynamoDB, S3 and X-Ray public endpoints and
-  the VPC has no NAT by design. Code signing is out of scope. Both are checkov suppressions.
+- Signed code (modules/signing.py): each region uploads the zip, signs it with its own
+  AWS Signer profile and deploys the signed object; a code signing config with `Enforce`
+  rejects anything else. Lambda also checks every *layer* against the allowed profiles, and
+  the public Powertools layer is not signed by ours, so Powertools (with the X-Ray SDK) is
+  bundled into the package instead (`scripts/vendor_lambda_deps.py`, exact versions and
+  hashes from Pipfile.lock, arm64 / CPython 3.13 wheels).
+- Private functions: given the region's network, validator and health run in its private
+  subnets with the function security group (egress: HTTPS to the S3 and DynamoDB gateway
+  endpoints only). Lambda's Hyperplane interfaces are created once per subnet/security
+  group pair when the function is created or its VPC settings change, not per cold start.
+  The authorizer stays outside the VPC: it reads Secrets Manager, which has no gateway
+  endpoint (an interface endpoint costs about USD 22/month per region); the probe
+  (modules/probes.py) must reach the other region's public endpoint.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from constructs import Construct
-from cdktf import AssetType, TerraformAsset
+from cdktf import App, AssetType, TerraformAsset
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.data_aws_ssm_parameter import DataAwsSsmParameter
 from cdktf_cdktf_provider_aws.iam_role import IamRole
@@ -34,14 +47,9 @@ from cdktf_cdktf_provider_aws.lambda_function import (
     LambdaFunctionEnvironment,
     LambdaFunctionLoggingConfig,
     LambdaFunctionTracingConfig,
+    LambdaFunctionVpcConfig,
 )
 
-from modules.client_keys import ENV_CLIENT_KEYS_SECRET, client_keys_secret_name
-from modules.client_keys import grant_read as client_keys_grant_read
-from modules.iam import assume_role_policy, policy_document, statement
-from modules.keys import RegionalKey
-from modules.metrics import Metric
-from modules.naming import Names
 from contract import (
     HEALTH_SEARCH_STRING,
     LAMBDA_ARCHITECTURE as ARCHITECTURE,
@@ -50,45 +58,70 @@ from contract import (
     POWERTOOLS_LAYER_PARAMETER,
     POWERTOOLS_VERSION,
 )
+from modules.client_keys import ENV_CLIENT_KEYS_SECRET, client_keys_secret_name
+from modules.client_keys import grant_read as client_keys_grant_read
+from modules.iam import assume_role_policy, policy_document, statement
+from modules.keys import RegionalKey
+from modules.metrics import Metric
+from modules.naming import Names
+from modules.network import RegionalNetwork
 from modules.regions import Region
 from modules.settings import Settings
+from modules.signing import RegionalCodeSigning
 from modules.storage import AuditBucket
 from modules.tables import TableAccess
 
-LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
-# Powertools for AWS Lambda (Python): contract.POWERTOOLS_VERSION is the release the tests run
-# against (Pipfile pins the same version; tests/test_compute.py checks they agree). The public
-# layer ARN of exactly this release is read per region from the SSM public parameter
-# Powertools publishes for each release, so the deployed layer never drifts from the tests.
+ROOT = Path(__file__).resolve().parent.parent
+LAMBDA_DIR = ROOT / "lambda"
+# Powertools and its dependencies for the Lambda platform (scripts/vendor_lambda_deps.py).
+VENDOR_DIR = ROOT / "build" / "lambda-vendor"
+# contract.POWERTOOLS_VERSION is the release the tests run against (Pipfile pins it; a test
+# checks they agree). Signed packages bundle exactly the locked release
+# (scripts/vendor_lambda_deps.py); only the unsigned fallback (vendor_dir=None) reads this
+# release's public layer ARN from its SSM parameter (contract.POWERTOOLS_LAYER_PARAMETER).
 MAX_AMOUNT = "1000000.00"
 
 VALIDATOR = "validator"
 HEALTH = "health"
+VALIDATOR_MEMORY_MB = 512
+# Below API Gateway's 29 s integration limit with room to spare: the function budgets each
+# AWS call from its remaining time (lambda/payments/clients.py), so a slow dependency ends
+# in a known outcome before API Gateway would answer 504 on its own.
+VALIDATOR_TIMEOUT_S = 10
+# Route 53 wants a 2xx within 2 s of connecting; the probe bounds itself at 1.2 s. Init builds
+# three clients (~250 ms of CPU): Lambda's CPU share grows with memory, hence 1024 MB.
+HEALTH_MEMORY_MB = 1024
+HEALTH_TIMEOUT_S = 3
+# The health check gets a small reservation of its own (when reservations are on) so a
+# validator traffic spike can never throttle it and fail the region over by mistake.
+HEALTH_RESERVED_CONCURRENCY = 5
 AUTHORIZER = "authorizer"
 AUTHORIZER_HANDLER = "authorizer.lambda_handler"
 # Verifies an HMAC signature and records the nonce: two small AWS calls (cached key set).
 AUTHORIZER_MEMORY_MB = 256
 AUTHORIZER_TIMEOUT_S = 10
-VALIDATOR_MEMORY_MB = 512
-VALIDATOR_TIMEOUT_S = 30
-# Route 53 health checkers give up after ~4 s (connect + 2 s to first byte), so a health
-# answer slower than that is already a failure: 5 s bounds cost and stuck invocations.
-HEALTH_MEMORY_MB = 256
-HEALTH_TIMEOUT_S = 5
-# The health check gets a small reservation of its own (when reservations are on) so a
-# validator traffic spike can never throttle it and fail the region over by mistake.
-HEALTH_RESERVED_CONCURRENCY = 5
+
 
 
 
 class FunctionCode(Construct):
-    """The `lambda/` directory as one zip; its hash covers every file, so any change redeploys."""
+    """The `lambda/` directory as one zip; its hash covers every file, so any change redeploys.
 
-    def __init__(self, scope: Construct, id: str, *, source_dir: Path = LAMBDA_DIR):
+    `vendor_dir`: third-party packages to bundle next to the code (the package then needs no
+    layer); they are copied with `source_dir` into `package_dir`, which is what gets zipped.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, source_dir: Path = LAMBDA_DIR,
+                 vendor_dir: Path | None = None, package_dir: Path | None = None):
         super().__init__(scope, id)
         source_dir = Path(source_dir).resolve()
         if not source_dir.is_dir():
             raise FileNotFoundError(f"function code directory {source_dir} does not exist")
+        if vendor_dir is not None:
+            # Inside this app's output folder: parallel synths never share a package folder,
+            # and both regional stacks assemble the same files (the same hash).
+            package_dir = package_dir or Path(App.of(self).outdir).resolve() / "lambda-package"
+            source_dir = _assemble(source_dir, Path(vendor_dir).resolve(), Path(package_dir))
         self.asset = TerraformAsset(self, "asset", path=str(source_dir), type=AssetType.ARCHIVE)
 
     @property
@@ -100,13 +133,30 @@ class FunctionCode(Construct):
         return self.asset.asset_hash
 
 
+def _assemble(source_dir: Path, vendor_dir: Path, package_dir: Path) -> Path:
+    if not (vendor_dir / "aws_lambda_powertools").is_dir():
+        raise FileNotFoundError(
+            f"{vendor_dir} has no aws_lambda_powertools: run `scripts/vendor_lambda_deps.py` "
+            "(`make setup` does) to download the pinned Powertools wheels for Lambda")
+    if package_dir.exists():
+        shutil.rmtree(package_dir)
+    # The vendored tree keeps its precompiled CPython 3.13 bytecode (see the vendor script:
+    # Lambda cannot write __pycache__ at run time); our own code ships as source only.
+    shutil.copytree(vendor_dir, package_dir, ignore=shutil.ignore_patterns(".vendored"))
+    shutil.copytree(source_dir, package_dir, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return package_dir
+
+
 class ServiceFunction(Construct):
     """One function with its own role, log group (retention + region key) and X-Ray tracing."""
 
     def __init__(self, scope: Construct, id: str, *, region: Region, key: RegionalKey,
                  settings: Settings, function_name: str, handler: str, memory_mb: int,
                  timeout_s: int, reserved_concurrency: int, environment: dict[str, str],
-                 grants: list[dict], code: FunctionCode, layer_arn: str):
+                 grants: list[dict], code: FunctionCode, layer_arn: str | None,
+                 signing: RegionalCodeSigning | None = None,
+                 network: RegionalNetwork | None = None):
         super().__init__(scope, id)
         p = region.provider
         # Created before the function, so Lambda never auto-creates an unencrypted,
@@ -132,15 +182,27 @@ class ServiceFunction(Construct):
                           condition={"StringEquals": {
                               "kms:ViaService": f"lambda.{region.name}.amazonaws.com"}}),
                 *grants,
+                *(network.grant_function_network_interfaces() if network else []),
             ]),
         )
+        if signing:
+            # The signed object's key changes with every signing job, which redeploys.
+            package = dict(s3_bucket=signing.s3_bucket, s3_key=signing.s3_key,
+                           code_signing_config_arn=signing.code_signing_config_arn)
+        else:
+            package = dict(filename=code.path, source_code_hash=code.hash)
+        vpc = None
+        if network:
+            vpc = LambdaFunctionVpcConfig(
+                subnet_ids=[s.id for s in network.subnets],
+                security_group_ids=[network.function_security_group.id])
         self.function = LambdaFunction(
             self, "function", provider=p, function_name=function_name,
             role=self.role.arn, handler=handler, runtime=RUNTIME, architectures=[ARCHITECTURE],
-            filename=code.path, source_code_hash=code.hash,
+            **package, vpc_config=vpc,
             memory_size=memory_mb, timeout=timeout_s,
             reserved_concurrent_executions=reserved_concurrency,
-            layers=[layer_arn],
+            layers=[layer_arn] if layer_arn else None,
             environment=LambdaFunctionEnvironment(variables=environment),
             kms_key_arn=key.arn,
             tracing_config=LambdaFunctionTracingConfig(mode="Active"),
@@ -169,13 +231,16 @@ class ServiceFunction(Construct):
 
 
 class RegionalCompute(Construct):
-    """The validator and the health check of one region, wired to that region's data only."""
+    """The functions of one region, wired to that region's data only."""
 
     def __init__(self, scope: Construct, id: str, *, region: Region, settings: Settings,
                  names: Names, key: RegionalKey, tables: TableAccess, audit: AuditBucket,
-                 code_dir: Path = LAMBDA_DIR):
+                 network: RegionalNetwork | None = None, code_dir: Path = LAMBDA_DIR,
+                 vendor_dir: Path | None = VENDOR_DIR):
         super().__init__(scope, id)
-        self.code = code = FunctionCode(self, "code", source_dir=code_dir)
+        # Signed packages bundle Powertools; without vendor_dir the public layer is used
+        # and the code is not signed (Lambda would reject the unsigned layer).
+        self.code = code = FunctionCode(self, "code", source_dir=code_dir, vendor_dir=vendor_dir)
         base_env = {
             "TRANSACTIONS_TABLE": tables.transactions_name,
             "IDEMPOTENCY_TABLE": tables.idempotency_name,
@@ -186,13 +251,23 @@ class RegionalCompute(Construct):
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         }
         reserved = settings.lambda_reserved_concurrency
-        # Public parameter in this region: a String, so its value is not sensitive.
-        self.powertools_layer = DataAwsSsmParameter(
-            self, "powertools-layer", provider=region.provider, name=POWERTOOLS_LAYER_PARAMETER)
+        self.signing: RegionalCodeSigning | None = None
+        self.powertools_layer = None
+        if vendor_dir is not None:
+            # Powertools is bundled in the package (see module docstring): no layer.
+            self.signing = RegionalCodeSigning(self, "signing", region=region, names=names,
+                                               code=code)
+            self.layer_arn: str | None = None
+        else:
+            # Public parameter in this region: a String, so its value is not sensitive.
+            self.powertools_layer = DataAwsSsmParameter(
+                self, "powertools-layer", provider=region.provider,
+                name=POWERTOOLS_LAYER_PARAMETER)
+            self.layer_arn = self.powertools_layer.insecure_value
         common = dict(region=region, key=key, settings=settings, code=code,
-                      layer_arn=self.powertools_layer.insecure_value)
+                      layer_arn=self.layer_arn, signing=self.signing)
         self.validator = ServiceFunction(
-            self, VALIDATOR, **common,
+            self, VALIDATOR, **common, network=network,
             function_name=names.function(VALIDATOR, region.role),
             handler="validator.lambda_handler",
             memory_mb=VALIDATOR_MEMORY_MB, timeout_s=VALIDATOR_TIMEOUT_S,
@@ -202,19 +277,23 @@ class RegionalCompute(Construct):
                     *audit.grant_receipts_write()],
         )
         self.health = ServiceFunction(
-            self, HEALTH, **common,
+            self, HEALTH, **common, network=network,
             function_name=names.function(HEALTH, region.role),
             handler="health.lambda_handler",
             memory_mb=HEALTH_MEMORY_MB, timeout_s=HEALTH_TIMEOUT_S,
             reserved_concurrency=-1 if reserved == -1 else HEALTH_RESERVED_CONCURRENCY,
             environment={**base_env, "POWERTOOLS_SERVICE_NAME": "payment-health",
-                         "HEALTH_SEARCH_STRING": HEALTH_SEARCH_STRING},
-            grants=tables.grant_transactions_health_read(),
+                         "HEALTH_SEARCH_STRING": HEALTH_SEARCH_STRING, "KMS_KEY_ARN": key.arn},
+            # Every dependency a payment needs: both tables, the receipts bucket, the key.
+            grants=[*tables.grant_health_read(), *audit.grant_health_probe(),
+                    statement(f"HealthDescribeKey{region.role.title()}", ["kms:DescribeKey"],
+                              [key.arn])],
         )
         # The REQUEST authorizer of POST /validate (modules/api.py): per-client keys from the
-        # replicated client-keys secret of this region, nonces in this region's idempotency table.
+        # replicated client-keys secret of this region, nonces in this region's idempotency
+        # table. Outside the VPC (see module docstring).
         self.authorizer = ServiceFunction(
-            self, AUTHORIZER, **common,
+            self, AUTHORIZER, **common, network=None,
             function_name=names.function(AUTHORIZER, region.role),
             handler=AUTHORIZER_HANDLER,
             memory_mb=AUTHORIZER_MEMORY_MB, timeout_s=AUTHORIZER_TIMEOUT_S,

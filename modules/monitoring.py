@@ -31,6 +31,7 @@ from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 
 from contract import (
+    METRICS_NAMESPACE,
     ALARM_AURORA_RPO_LAG,
     ALARM_DOMAIN_UNREACHABLE,
     ALARM_DYNAMODB_REPLICATION,
@@ -50,6 +51,7 @@ from modules.compute import RegionalCompute
 from modules.database import AuroraMember
 from modules.dns import Failover
 from modules.iam import policy_document, statement
+from modules.jobs import Heartbeat, Reconcile
 from modules.keys import RegionalKey
 from modules.metrics import Metric
 from modules.naming import Names
@@ -69,6 +71,10 @@ DYNAMODB_REPLICATION_LATENCY_MS = DYNAMODB_REPLICATION_LATENCY_THRESHOLD_S * 100
 # The probe runs every minute: two failed probes out of three minutes is an outage, not a blip.
 PEER_UNREACHABLE_MINUTES = 3
 PEER_UNREACHABLE_DATAPOINTS = 2
+# The heartbeat writes every minute, so an observed delay includes up to 60 s of interval:
+# DynamoDB's 10 s alarm + the interval + scheduling; S3's 15-minute RTC + the interval + 60 s.
+HEARTBEAT_DYNAMODB_DELAY_S = DYNAMODB_REPLICATION_LATENCY_THRESHOLD_S + 110
+HEARTBEAT_S3_DELAY_S = S3_REPLICATION_LATENCY_THRESHOLD_S + 120
 
 
 class AlarmTopic(Construct):
@@ -140,6 +146,8 @@ class MonitoredRegion:
     api: RegionalApi
     waf: RegionalWaf
     probe: Probe
+    heartbeat: Heartbeat
+    reconcile: Reconcile
 
 
 class RegionalMonitoring(Construct):
@@ -187,12 +195,68 @@ class RegionalMonitoring(Construct):
                 missing=NOT_BREACHING,
                 description=f"More than {LAMBDA_ERRORS_THRESHOLD} {purpose} errors in 5 minutes")
         self._probe_alarms(alarms, region, peer, tiers.probe)
+        self._outcome_alarms(alarms, region, tiers)
+        self._heartbeat_alarms(alarms, region, peer, tiers.heartbeat)
         # What clients see (5XX/4XX/429 rates, p99) and what starves the functions.
         api_alarms = ApiAlarms(self, "api-alarms", region=region, names=names,
                                topic_arn=self.topic.arn, api=tiers.api,
                                functions=tiers.compute.functions, waf=tiers.waf)
         self.alarms = {**alarms.alarms, **api_alarms.alarms}
         Dashboard(self, "dashboard", region=region, peer=peer, names=names, tiers=tiers)
+
+    @staticmethod
+    def _outcome_alarms(alarms: _Alarms, region: Region, tiers: MonitoredRegion) -> None:
+        """The validator catches every exception, so Lambda's Errors sees almost nothing: its
+        own metrics (lambda/validator.py) say when a client got no definite answer."""
+        validator = {"service": "payment-validator", "region": region.name}
+        for name, what in (("OutcomeUnknown", "answered 'outcome unknown' (client must retry)"),
+                           ("UnhandledError", "hit an unexpected error"),
+                           ("ReceiptWriteFailed", "could not write a receipt (reconcile repairs it)"),
+                           ("DependencyFailure", "could not reach DynamoDB, S3 or KMS")):
+            alarms.alarm(
+                f"validator-{name.lower()}",
+                Metric(METRICS_NAMESPACE, name, validator, statistic="Sum", period=300),
+                threshold=0, missing=NOT_BREACHING,
+                description=f"Validator in {region.name} {what} at least once in 5 minutes")
+        for table in TABLES:
+            alarms.alarm(
+                f"dynamodb-throttles-{table}", tiers.tables.metric_throttle_events(table).with_(period=300),
+                threshold=0, missing=NOT_BREACHING,
+                description=f"{tiers.tables.names[table]} throttled writes in {region.name}")
+            alarms.alarm(
+                f"dynamodb-system-errors-{table}",
+                tiers.tables.metric_system_errors(table, "PutItem").with_(period=300),
+                threshold=0, missing=NOT_BREACHING,
+                description=f"DynamoDB's own errors on {tiers.tables.names[table]} PutItem")
+        reconcile = tiers.reconcile
+        for name in ("ReceiptRepairFailed", "DuplicateTransactions", "ReconcileTruncated"):
+            alarms.alarm(f"reconcile-{name.lower()}", reconcile.metric(name), threshold=0,
+                         missing=NOT_BREACHING,
+                         description=f"Receipt reconciliation in {region.name}: {name}")
+        alarms.alarm(
+            "reconcile-not-running", reconcile.metric("RecordsChecked", "SampleCount", 3600),
+            threshold=1, comparison="LessThanThreshold",
+            # Published on every run, zero included: an hour without it means no run.
+            missing=BREACHING,
+            description=f"Receipt reconciliation in {region.name} has not run for an hour")
+
+    @staticmethod
+    def _heartbeat_alarms(alarms: _Alarms, region: Region, peer: PeerRegion,
+                          heartbeat: Heartbeat) -> None:
+        for store, limit_s in (("dynamodb", HEARTBEAT_DYNAMODB_DELAY_S),
+                               ("s3", HEARTBEAT_S3_DELAY_S)):
+            alarms.alarm(
+                f"observed-replication-delay-{store}", heartbeat.metric_observed_delay(store),
+                threshold=limit_s, evaluation_periods=3, datapoints=3,
+                # Published every minute: silence means the heartbeat or the replica is gone.
+                missing=BREACHING,
+                description=f"{store} writes from {peer.name} reach {region.name} more than "
+                            f"{limit_s} s late (measured by the heartbeat; includes its 60 s "
+                            "write interval)")
+            alarms.alarm(
+                f"heartbeat-errors-{store}", heartbeat.metric_errors(store), threshold=2,
+                missing=NOT_BREACHING,
+                description=f"The heartbeat in {region.name} failed to write or read {store}")
 
     @staticmethod
     def _probe_alarms(alarms: _Alarms, region: Region, peer: PeerRegion, probe: Probe) -> None:
@@ -268,6 +332,9 @@ class Dashboard(Construct):
                    [m for fn in tiers.compute.functions.values()
                     for m in (fn.metric_errors(), fn.metric_throttles())], 0, 12),
             widget("Aurora RPO lag (ms, while secondary)", [tiers.database.metric_rpo_lag()], 12, 12),
+            widget(f"Observed replication delay from {peer.name} (s)",
+                   [tiers.heartbeat.metric_observed_delay("dynamodb"),
+                    tiers.heartbeat.metric_observed_delay("s3")], 12, 18),
             widget(f"Probe: {peer.role} region and domain healthy",
                    [tiers.probe.metric_peer_healthy(), tiers.probe.metric_domain_healthy(),
                     tiers.probe.metric_failback_blocked()], 0, 18),

@@ -1,10 +1,18 @@
-"""A private network per region for the database tier.
+"""A private network per region for the database tier and the VPC-attached functions.
 
 Aurora lives in private subnets across three availability zones. Nothing in them needs the
 internet, so there is no internet or NAT gateway; the database security group admits
 PostgreSQL from inside the VPC only, the default security group is emptied, and VPC flow
 logs go to an encrypted log group. The two regions use non-overlapping CIDRs so they can be
 peered later without renumbering.
+
+Functions (validator, health) run in the same private subnets. They reach DynamoDB and S3
+through gateway endpoints on the private route table (no hourly or data charge), and X-Ray
+(traces) through an interface endpoint; their security group allows egress only on 443, to
+the two gateway prefix lists and the interface endpoints' security group: there is no
+route, and no rule, to anything else. Other services without a gateway endpoint (KMS,
+Secrets Manager...) need an interface endpoint each (`interface_endpoints`, about USD 7.30
+per AZ per month each): see the README for which calls need which.
 """
 
 from __future__ import annotations
@@ -18,9 +26,14 @@ from cdktf_cdktf_provider_aws.default_security_group import DefaultSecurityGroup
 from cdktf_cdktf_provider_aws.flow_log import FlowLog
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktf_cdktf_provider_aws.route_table import RouteTable
+from cdktf_cdktf_provider_aws.route_table_association import RouteTableAssociation
 from cdktf_cdktf_provider_aws.security_group import SecurityGroup, SecurityGroupIngress
 from cdktf_cdktf_provider_aws.subnet import Subnet
 from cdktf_cdktf_provider_aws.vpc import Vpc
+from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
+from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
+from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 
 from modules.iam import assume_role_policy, policy_document, statement
 from modules.keys import RegionalKey
@@ -40,14 +53,35 @@ def availability_zones(region_name: str) -> list[str]:
     return [region_name + letter for letter in ZONE_LETTERS.get(region_name, DEFAULT_ZONE_LETTERS)]
 
 POSTGRES_PORT = 5432
+HTTPS_PORT = 443
+# The AWS services our VPC functions call that offer a gateway endpoint (free).
+GATEWAY_SERVICES = ("s3", "dynamodb")
+# Interface endpoints a caller may add (each: ~USD 0.01/h per AZ + USD 0.01/GB).
+INTERFACE_SERVICES = ("xray", "kms", "secretsmanager", "logs", "monitoring")
+# X-Ray by default: a VPC-connected function "sends all network traffic through your VPC"
+# (AWS Compute Blog, Lambda IAM condition keys for VPC settings), the X-Ray daemon runs in
+# the function's execution environment, and X-Ray has no gateway endpoint.
+DEFAULT_INTERFACE_ENDPOINTS = ("xray",)
 
 
 class RegionalNetwork(Construct):
-    """Outputs: `vpc`, `db_subnet_group`, `db_security_group`."""
+    """Outputs: `vpc`, `subnets`, `db_subnet_group`, `db_security_group`, `route_table`,
+    `gateway_endpoints[service]`, `function_security_group`, `interface_endpoints[service]`.
+
+    `interface_endpoints`: services (from INTERFACE_SERVICES) to reach through an interface
+    endpoint in every private subnet; the function security group may then also reach them.
+    Default: X-Ray only (`()` for none).
+    """
 
     def __init__(self, scope: Construct, id: str, *, region: Region, names: Names,
-                 settings: Settings, key: RegionalKey):
+                 settings: Settings, key: RegionalKey,
+                 interface_endpoints: tuple[str, ...] = DEFAULT_INTERFACE_ENDPOINTS):
         super().__init__(scope, id)
+        unknown = sorted(set(interface_endpoints) - set(INTERFACE_SERVICES))
+        if unknown:
+            raise ValueError(f"interface_endpoints {unknown} are not supported: use "
+                             f"{', '.join(INTERFACE_SERVICES)}")
+        self.region = region
         cidr = VPC_CIDRS[region.role]
         self.vpc = Vpc(
             self, "vpc", provider=region.provider, cidr_block=cidr,
@@ -84,6 +118,109 @@ class RegionalNetwork(Construct):
             egress=[],  # the database initiates no connections
         )
         self._flow_logs(region, names, settings, key)
+        self._function_paths(region, names, interface_endpoints)
+
+    def _function_paths(self, region: Region, names: Names, interface_services) -> None:
+        p = region.provider
+        # One explicit route table for the private subnets: it holds the gateway endpoints'
+        # routes (prefix list -> endpoint) and nothing else; there is no default route.
+        self.route_table = RouteTable(self, "private-routes", provider=p, vpc_id=self.vpc.id,
+                                      tags={"Name": names.regional("private", region.role)})
+        for index, subnet in enumerate(self.subnets):
+            RouteTableAssociation(self, f"private-routes-{index}", provider=p,
+                                  subnet_id=subnet.id, route_table_id=self.route_table.id)
+        # Data perimeter: through these endpoints, only this account's buckets and tables
+        # (IAM still decides which ones each role may touch); nothing in the VPC can copy
+        # data to another account's bucket. S3 bucket ARNs carry no account, hence the
+        # aws:ResourceAccount condition (S3's documented endpoint-policy pattern); DynamoDB
+        # table ARNs do, so the resource itself is scoped.
+        perimeter = {
+            "s3": statement("OnlyThisAccountsBuckets", ["s3:*"], ["*"], principal={"AWS": "*"},
+                            condition={"StringEquals": {"aws:ResourceAccount": region.account_id}}),
+            "dynamodb": statement("OnlyThisAccountsTablesHere", ["dynamodb:*"],
+                                  [region.arn("dynamodb", "table/*")], principal={"AWS": "*"}),
+        }
+        self.gateway_endpoints = {
+            service: VpcEndpoint(
+                self, f"{service}-gateway", provider=p, vpc_id=self.vpc.id,
+                service_name=f"com.amazonaws.{region.name}.{service}",
+                vpc_endpoint_type="Gateway", route_table_ids=[self.route_table.id],
+                policy=policy_document([perimeter[service]]),
+                tags={"Name": names.regional(f"{service}-gateway", region.role)},
+            )
+            for service in GATEWAY_SERVICES
+        }
+        # No inline rules: Terraform removes AWS's default allow-all egress from a new group,
+        # so the group allows exactly the standalone rules below.
+        self.function_security_group = SecurityGroup(
+            self, "functions-sg", provider=p, vpc_id=self.vpc.id,
+            name=names.regional("functions", region.role),
+            description="Lambda functions: HTTPS to the gateway and interface endpoints only",
+        )
+        for service, endpoint in self.gateway_endpoints.items():
+            VpcSecurityGroupEgressRule(
+                self, f"functions-to-{service}", provider=p,
+                security_group_id=self.function_security_group.id,
+                description=f"HTTPS to {service} through its gateway endpoint",
+                ip_protocol="tcp", from_port=HTTPS_PORT, to_port=HTTPS_PORT,
+                prefix_list_id=endpoint.prefix_list_id,
+            )
+        self.interface_endpoints = {}
+        if interface_services:
+            self._interface_endpoints(region, names, interface_services)
+
+    def _interface_endpoints(self, region: Region, names: Names, services) -> None:
+        p = region.provider
+        endpoint_sg = SecurityGroup(
+            self, "endpoints-sg", provider=p, vpc_id=self.vpc.id,
+            name=names.regional("interface-endpoints", region.role),
+            description="Interface endpoints: HTTPS from the function security group only",
+        )
+        VpcSecurityGroupIngressRule(
+            self, "endpoints-from-functions", provider=p, security_group_id=endpoint_sg.id,
+            description="HTTPS from the VPC functions", ip_protocol="tcp",
+            from_port=HTTPS_PORT, to_port=HTTPS_PORT,
+            referenced_security_group_id=self.function_security_group.id,
+        )
+        VpcSecurityGroupEgressRule(
+            self, "functions-to-interface-endpoints", provider=p,
+            security_group_id=self.function_security_group.id,
+            description="HTTPS to the interface endpoints", ip_protocol="tcp",
+            from_port=HTTPS_PORT, to_port=HTTPS_PORT,
+            referenced_security_group_id=endpoint_sg.id,
+        )
+        for service in services:
+            self.interface_endpoints[service] = VpcEndpoint(
+                self, f"{service}-interface", provider=p, vpc_id=self.vpc.id,
+                service_name=f"com.amazonaws.{region.name}.{service}",
+                vpc_endpoint_type="Interface", private_dns_enabled=True,
+                subnet_ids=[s.id for s in self.subnets], security_group_ids=[endpoint_sg.id],
+                tags={"Name": names.regional(f"{service}-interface", region.role)},
+            )
+
+    @property
+    def vpc_arn(self) -> str:
+        return self.vpc.arn
+
+    def grant_function_network_interfaces(self) -> list[dict]:
+        """What Lambda needs, through a function's execution role, to attach it here.
+
+        The actions of AWSLambdaVPCAccessExecutionRole, narrowed where EC2 allows it:
+        creating an interface only in these subnets with the function security group;
+        the Describe* calls support no resource-level permissions ("*" is the only value).
+        """
+        region = self.region
+        eni = region.arn("ec2", "network-interface/*")
+        return [
+            statement("CreateInterfacesInPrivateSubnets", ["ec2:CreateNetworkInterface"],
+                      [eni, *[region.arn("ec2", f"subnet/{s.id}") for s in self.subnets],
+                       region.arn("ec2", f"security-group/{self.function_security_group.id}")]),
+            statement("ManageOwnInterfaces",
+                      ["ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
+                       "ec2:UnassignPrivateIpAddresses"], [eni]),
+            statement("DescribeNetwork",
+                      ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"], ["*"]),
+        ]
 
     def _flow_logs(self, region: Region, names: Names, settings: Settings, key: RegionalKey) -> None:
         log_group = CloudwatchLogGroup(

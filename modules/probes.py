@@ -111,7 +111,7 @@ class Probe(Construct):
                                     [region.arn("ssm", f"parameter{parameter_name}")]))
         self.function = ServiceFunction(
             self, PROBE, region=region, key=key, settings=settings, code=compute.code,
-            layer_arn=compute.powertools_layer.insecure_value,
+            layer_arn=compute.layer_arn, signing=compute.signing, network=None,
             function_name=names.function(PROBE, region.role),
             handler="probe.lambda_handler",
             memory_mb=PROBE_MEMORY_MB, timeout_s=PROBE_TIMEOUT_S, reserved_concurrency=-1,

@@ -90,6 +90,10 @@ class Settings:
     log_retention_days: int = 365  # LOG_RETENTION_DAYS
     tfc_organization: str = ""  # TFC_ORGANIZATION: with TFC_WORKSPACE, use Terraform Cloud
     tfc_workspace: str = ""  # TFC_WORKSPACE
+    # OBJECT_LOCK_MODE: default retention mode of the audit buckets; default GOVERNANCE,
+    # COMPLIANCE for prod-like environments (no one, not even root, can shorten it).
+    object_lock_mode: str = ""
+    object_lock_days: int = 365  # OBJECT_LOCK_DAYS: default retention of each receipt version
     tags: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -104,6 +108,9 @@ class Settings:
         for name, value in defaults.items():
             if not getattr(self, name):
                 object.__setattr__(self, name, value)
+        if not self.object_lock_mode:
+            object.__setattr__(self, "object_lock_mode",
+                               "COMPLIANCE" if env in PROD_LIKE_ENVIRONMENTS else "GOVERNANCE")
         if self.deletion_protection is None:
             object.__setattr__(self, "deletion_protection", self.is_prod_like)
         instances = 2 if self.is_prod_like else 1
@@ -167,6 +174,10 @@ class Settings:
         number("LOG_RETENTION_DAYS", "log_retention_days", int)
         text("TFC_ORGANIZATION", "tfc_organization")
         text("TFC_WORKSPACE", "tfc_workspace")
+        mode = environ.get("OBJECT_LOCK_MODE", "").strip()
+        if mode:
+            kwargs["object_lock_mode"] = mode.upper()
+        number("OBJECT_LOCK_DAYS", "object_lock_days", int)
         raw_protection = environ.get("DELETION_PROTECTION", "").strip().lower()
         if raw_protection in _TRUE:
             kwargs["deletion_protection"] = True
@@ -260,6 +271,16 @@ class Settings:
                 f"LOG_RETENTION_DAYS={self.log_retention_days} is invalid: CloudWatch Logs accepts "
                 + ", ".join(str(v) for v in _LOG_RETENTION_VALUES)
             )
+        if self.object_lock_mode not in OBJECT_LOCK_MODES:
+            p.append(
+                f"OBJECT_LOCK_MODE={self.object_lock_mode!r} is invalid: use GOVERNANCE or "
+                "COMPLIANCE (default: COMPLIANCE for prod-like environments, else GOVERNANCE)"
+            )
+        if not 1 <= self.object_lock_days <= MAX_OBJECT_LOCK_DAYS:
+            p.append(
+                f"OBJECT_LOCK_DAYS={self.object_lock_days} is invalid: use a whole number of "
+                f"days from 1 to {MAX_OBJECT_LOCK_DAYS}"
+            )
         if bool(self.tfc_organization) != bool(self.tfc_workspace):
             p.append("TFC_ORGANIZATION and TFC_WORKSPACE must be set together (or neither)")
         for var, value in (("TFC_ORGANIZATION", self.tfc_organization), ("TFC_WORKSPACE", self.tfc_workspace)):
@@ -311,6 +332,10 @@ class Settings:
     def uses_terraform_cloud(self) -> bool:
         return bool(self.tfc_organization)
 
+
+OBJECT_LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
+# S3 accepts any positive whole number of days; 36500 (100 years) bounds typos like 3650000.
+MAX_OBJECT_LOCK_DAYS = 36500
 
 _LOG_RETENTION_VALUES = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
                          1096, 1827, 2192, 2557, 2922, 3288, 3653)

@@ -38,6 +38,7 @@ from modules.client_keys import ClientKeysSecret
 from modules.compute import RegionalCompute
 from modules.database import AuroraPrimary, AuroraSecondary, RegionalDatabaseInputs
 from modules.dns import DomainCertificates, Failover, RegionalDomains, route53_metrics_region
+from modules.jobs import Heartbeat, Reconcile
 from modules.keys import RegionalKey
 from modules.monitoring import AlarmTopic, HealthCheckAlarms, MonitoredRegion, RegionalMonitoring
 from modules.naming import Names
@@ -118,12 +119,13 @@ class RegionalStack(_PlatformStack):
                                             inputs=inputs, primary=peer)
             self.tables = None
         self.table_access = TableAccess(names=names, region=region, key=key)
-        self.audit = AuditBucket(self, f"storage-{role}", names=names, region=region, peer=peer, key=key)
+        self.audit = AuditBucket(self, f"storage-{role}", names=names, region=region, peer=peer,
+                                 key=key, settings=settings)
 
         # -- serving tier -----------------------------------------------------------------
         self.compute = RegionalCompute(self, f"compute-{role}", region=region, settings=settings,
                                        names=names, key=key, tables=self.table_access,
-                                       audit=self.audit)
+                                       audit=self.audit, network=network)
         if role == PRIMARY:
             self.client_keys = ClientKeysSecret(self, "client-keys", names=names, primary=region,
                                                 dr=peer, primary_key=key,
@@ -143,12 +145,19 @@ class RegionalStack(_PlatformStack):
                                        api=self.api)
         self.probe = Probe(self, f"probe-{role}", settings=settings, names=names, region=region,
                            peer=peer, key=key, compute=self.compute)
+        self.heartbeat = Heartbeat(self, f"heartbeat-{role}", settings=settings, names=names,
+                                   region=region, peer=peer, key=key, compute=self.compute,
+                                   tables=self.table_access, audit=self.audit)
+        self.reconcile = Reconcile(self, f"reconcile-{role}", settings=settings, names=names,
+                                   region=region, key=key, compute=self.compute,
+                                   tables=self.table_access, audit=self.audit, network=network)
         self.monitoring = RegionalMonitoring(
             self, f"monitoring-{role}", settings=settings, names=names, region=region, peer=peer,
             key=key, tiers=MonitoredRegion(database=self.database.member,
                                            tables=self.table_access, audit=self.audit,
                                            compute=self.compute, api=self.api, waf=self.waf,
-                                           probe=self.probe))
+                                           probe=self.probe, heartbeat=self.heartbeat,
+                                           reconcile=self.reconcile))
         self._outputs()
 
     def _outputs(self) -> None:

@@ -15,6 +15,15 @@ Where each piece lives:
   stacks, like the Route 53 records. While one region is down the rules need no change:
   S3 queues replication to an unreachable destination and retries (the replication alarms and
   `OperationsPendingReplication` show the backlog).
+
+WORM receipts: both audit buckets are created with S3 Object Lock and a default retention
+(`OBJECT_LOCK_MODE`/`OBJECT_LOCK_DAYS`: GOVERNANCE for dev, COMPLIANCE for prod-like). S3
+stamps every new object version with that mode and a retain-until date; replication copies
+the version's retention to the replica (the destination bucket must have Object Lock too,
+and the replication role reads the source's retention and legal hold), so a replica is
+locked exactly as long as its source. A delete only adds a delete marker (replicated), and
+no locked version can be removed before its date, not even by the lifecycle rule, whose
+noncurrent-version expiry is never shorter than the retention (modules/buckets.py).
 """
 
 from __future__ import annotations
@@ -39,12 +48,17 @@ from cdktf_cdktf_provider_aws.s3_bucket_replication_configuration import (
 )
 
 from contract import S3_REPLICATION_MINUTES as REPLICATION_MINUTES
-from modules.buckets import HardenedBucket
+from modules.buckets import HardenedBucket, ObjectLockRetention
 from modules.iam import assume_role_policy, policy_document, statement
 from modules.keys import RegionalKey
 from modules.metrics import Metric
 from modules.naming import Names
 from modules.regions import PeerRegion, Region
+from modules.settings import Settings
+
+
+# Keys the health check and the RPO heartbeat rewrite all the time (short-locked versions).
+PROBE_PREFIXES = ("health/", "heartbeat/")
 
 
 class AuditBucket(Construct):
@@ -52,12 +66,14 @@ class AuditBucket(Construct):
     `peer_bucket_name`; `grant_receipts_write()`, `metric_replication_*()`."""
 
     def __init__(self, scope: Construct, id: str, *, names: Names, region: Region,
-                 peer: PeerRegion, key: RegionalKey):
+                 peer: PeerRegion, key: RegionalKey, settings: Settings):
         super().__init__(scope, id)
         self.region, self.peer, self._key = region, peer, key
+        self.retention = ObjectLockRetention.from_settings(settings)
         self.bucket = HardenedBucket(
             self, "audit", region=region, key_arn=key.arn,
-            bucket_name=names.audit_bucket(region.account_id, region.name))
+            bucket_name=names.audit_bucket(region.account_id, region.name),
+            object_lock=self.retention, short_lived_prefixes=PROBE_PREFIXES)
         self.peer_bucket_name = names.audit_bucket(peer.account_id, peer.name)
         self.rule_id = replication_rule_id(peer.role)
 
@@ -77,6 +93,20 @@ class AuditBucket(Construct):
                       ["kms:GenerateDataKey", "kms:Decrypt"], [self._key.arn],
                       condition={"StringEquals": {"kms:ViaService": f"s3.{self.region.name}.amazonaws.com"}}),
         ]
+
+    def grant_key_via_s3(self, sid: str) -> list[dict]:
+        """Encrypt/decrypt this bucket's objects with the region key, through S3 only."""
+        return [statement(f"{sid}KeyViaS3{self.region.role.title()}",
+                          ["kms:GenerateDataKey", "kms:Decrypt"], [self._key.arn],
+                          condition={"StringEquals": {"kms:ViaService": f"s3.{self.region.name}.amazonaws.com"}})]
+
+    def grant_health_probe(self) -> list[dict]:
+        """The health check writes one short-locked object under health/ (lambda/payments/
+        health.py): the same write path, key and lock a receipt takes."""
+        return [statement(f"HealthProbeObject{self.region.role.title()}",
+                          ["s3:PutObject", "s3:PutObjectRetention"],
+                          [f"{self.bucket.bucket.arn}/health/*"]),
+                *self.grant_key_via_s3("HealthProbe")]
 
     def _replication_metric(self, name: str, statistic: str, period: int) -> Metric:
         return Metric("AWS/S3", name, {"SourceBucket": self.name,
@@ -123,9 +153,13 @@ class AuditReplication(Construct):
             policy=policy_document([
                 statement("ReadSourceConfiguration",
                           ["s3:GetReplicationConfiguration", "s3:ListBucket"], [src_arn]),
+                # GetObjectRetention/GetObjectLegalHold: S3 copies each version's lock to
+                # the replica only if the role can read it ("Using Object Lock with S3
+                # Replication", S3 User Guide).
                 statement("ReadSourceVersions",
                           ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl",
-                           "s3:GetObjectVersionTagging"], [f"{src_arn}/*"]),
+                           "s3:GetObjectVersionTagging", "s3:GetObjectRetention",
+                           "s3:GetObjectLegalHold"], [f"{src_arn}/*"]),
                 statement("WriteReplicasToDestination",
                           ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags",
                            "s3:ObjectOwnerOverrideToBucketOwner"], [f"{dst_arn}/*"]),
@@ -171,6 +205,7 @@ class AuditReplication(Construct):
                 ),
             )],
             # The role must be able to act before S3 accepts the rule; both buckets are
-            # versioned by their regional stacks, applied before this one.
+            # versioned and locked by their regional stacks, applied before this one, so no
+            # version replicates before its retention applies.
             depends_on=[self.policy],
         )

@@ -129,11 +129,12 @@ class TableAccess:
             self.grant_key_use(),
         ]
 
-    def grant_transactions_health_read(self) -> list[dict]:
-        """What the health check does: describe and read the local replica."""
+    def grant_health_read(self) -> list[dict]:
+        """What the health check does: describe and read both local replicas."""
         return [
-            statement(f"TransactionsHealthRead{self.region.role.title()}",
-                      ["dynamodb:DescribeTable", "dynamodb:GetItem"], [self.table_arn("transactions")]),
+            statement(f"TablesHealthRead{self.region.role.title()}",
+                      ["dynamodb:DescribeTable", "dynamodb:GetItem"],
+                      [self.table_arn("transactions"), self.table_arn("idempotency")]),
             self.grant_key_use(decrypt_only=True),
         ]
 

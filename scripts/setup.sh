@@ -9,6 +9,8 @@
 #   scripts/setup.sh cli          Node and the pinned cdktf CLI (package-lock.json devDependencies)
 #   scripts/setup.sh checkov      checkov in its own locked environment (tools/checkov/Pipfile.lock)
 #   scripts/setup.sh cdktn        CDK Terrain in its own locked environment (tools/cdktn/Pipfile.lock)
+#   scripts/setup.sh vendor       Powertools for the signed function package (build/lambda-vendor,
+#                                 scripts/vendor_lambda_deps.py: Lambda rejects the unsigned layer)
 #   scripts/setup.sh all          everything (what `make setup` does on a fresh clone)
 #
 # Needs Python 3.11, npm and pip. Python packages are installed by uv from the hash-pinned
@@ -36,7 +38,8 @@ uv() {
 sync_env() {
   local mode=$1 venv=$2 lock=$3 requirements
   shift 3
-  [ -x "$venv/bin/python" ] || uv venv --quiet --python "$(command -v "$PYTHON")" "$venv"
+  # --seed: pip in the venv too (scripts/vendor_lambda_deps.py downloads wheels with it).
+  [ -x "$venv/bin/python" ] || uv venv --quiet --seed --python "$(command -v "$PYTHON")" "$venv"
   requirements=$(mktemp)
   "$PYTHON" scripts/lock_requirements.py "$lock" "$@" > "$requirements"
   if [ "$mode" = sync ]; then
@@ -67,10 +70,13 @@ part() {
     cdktn)
       sync_env sync tools/cdktn/.venv tools/cdktn/Pipfile.lock
       touch tools/cdktn/.venv/.stamp ;;
+    vendor)
+      .venv/bin/python scripts/vendor_lambda_deps.py
+      touch build/lambda-vendor/.vendored ;;
     all)
-      part python-dev; part node; part checkov ;;
+      part python-dev; part node; part checkov; part vendor ;;
     *)
-      echo "usage: scripts/setup.sh python|python-dev|node|cli|checkov|cdktn|all" >&2
+      echo "usage: scripts/setup.sh python|python-dev|node|cli|checkov|cdktn|vendor|all" >&2
       exit 2 ;;
   esac
   echo "setup: $1 done"

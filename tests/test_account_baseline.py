@@ -1,17 +1,17 @@
-"""Account baseline: API Gateway's CloudWatch role once per account, in both regions."""
+"""Account baseline: API Gateway's CloudWatch role once per account, in both regions.
+
+The `payments-dr-account` stack of main.build_app (applied by hand once per account)."""
 
 from __future__ import annotations
 
 import json
 
-from api_stack import protected_stacks  # noqa: F401
+from contract import ACCOUNT_STACK as ACCOUNT
 from helpers import ref, resources
 
-ACCOUNT = "payments-dr-account"
 
-
-def test_account_stack_keeps_local_state_without_an_environment(protected_stacks):
-    stack = protected_stacks[ACCOUNT]
+def test_account_stack_keeps_local_state_without_an_environment(stacks):
+    stack = stacks[ACCOUNT]
     assert stack["terraform"]["backend"] == {
         "local": {"path": "../../../terraform.payments-dr-account.tfstate"}}
     for provider in stack["provider"]["aws"]:
@@ -20,8 +20,8 @@ def test_account_stack_keeps_local_state_without_an_environment(protected_stacks
     assert {p["region"] for p in stack["provider"]["aws"]} == {"us-east-1", "us-east-2"}
 
 
-def test_one_role_and_account_setting_per_region(protected_stacks):
-    stack = protected_stacks[ACCOUNT]
+def test_one_role_and_account_setting_per_region(stacks):
+    stack = stacks[ACCOUNT]
     (role_name, role), = resources(stack, "aws_iam_role").items()
     assert role["name"] == "payments-dr-apigateway-cloudwatch"  # no environment in it
     trust = json.loads(role["assume_role_policy"])["Statement"]

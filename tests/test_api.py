@@ -1,7 +1,8 @@
 """Regional REST APIs: routes, auth, error contract, capacity, redeployment, logging, metrics.
 
-`platform` is the app as the stacks wire it today; `protected` (tests/api_stack.py) is the
-API with every keyword input given (authorizer, probe principals, WAF, alarms).
+On the platform stacks as built (modules/stack.py RegionalStack: `api-{role}` with the
+authorizer `compute-{role}/authorizer` and the peer's probe role, alarms in
+`monitoring-{role}/api-alarms`); `platform` merges them (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -14,21 +15,28 @@ from pathlib import Path
 
 import pytest
 
-from api_stack import PROBE_ROLE_PATTERN, TOPIC_ARN, protected, protected_stacks, synth_protected  # noqa: F401
+from conftest import merged
+from contract import LAMBDA_MIN_UNRESERVED_CONCURRENCY, REGIONAL_STACKS
 from helpers import one, outputs, ref, resources
 
 ROLES = ("primary", "dr")
+PEER = {"primary": "dr", "dr": "primary"}
 ROUTES = (("validate", "POST", "validator"), ("health", "GET", "health"), ("probe", "GET", "health"))
 LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
 
 
-def _api(stack, role, prefix="api/"):
-    return one(stack, "aws_api_gateway_rest_api", role, f"{prefix}{role}/rest-api")
-
-
 def _p(role):
-    """Construct path prefix of the protected stack's API of `role`."""
+    """Construct path prefix of the API of `role` (RegionalStack's `api-{role}`)."""
     return f"api-{role}/"
+
+
+def _api(stack, role):
+    return one(stack, "aws_api_gateway_rest_api", role, f"{_p(role)}rest-api")
+
+
+def _fn(stack, role, purpose):
+    """The function of `purpose` in the compute tier of `role` (RegionalCompute)."""
+    return one(stack, "aws_lambda_function", role, f"compute-{role}/{purpose}/function")
 
 
 # -- routes and auth --------------------------------------------------------------------
@@ -50,15 +58,15 @@ def test_routes_integrate_with_the_same_regions_function(platform):
         api_name, api = _api(platform, role)
         api_id = ref("aws_api_gateway_rest_api", api_name, "id")
         for path, verb, purpose in ROUTES:
-            res_name, res = one(platform, "aws_api_gateway_resource", role, f"api/{role}/{path}-resource")
+            res_name, res = one(platform, "aws_api_gateway_resource", role, f"{_p(role)}{path}-resource")
             assert res["path_part"] == path and res["rest_api_id"] == api_id
             assert res["parent_id"] == ref("aws_api_gateway_rest_api", api_name, "root_resource_id")
-            method_name, method = one(platform, "aws_api_gateway_method", role, f"api/{role}/{path}-method")
+            method_name, method = one(platform, "aws_api_gateway_method", role, f"{_p(role)}{path}-method")
             assert method["http_method"] == verb
             assert method["resource_id"] == ref("aws_api_gateway_resource", res_name, "id")
             _, integration = one(platform, "aws_api_gateway_integration", role,
-                                 f"api/{role}/{path}-integration")
-            fn_name, _ = one(platform, "aws_lambda_function", role, f"compute/{role}/{purpose}/function")
+                                 f"{_p(role)}{path}-integration")
+            fn_name, _ = _fn(platform, role, purpose)
             assert integration["type"] == "AWS_PROXY"
             assert integration["integration_http_method"] == "POST"
             assert integration["uri"] == ref("aws_lambda_function", fn_name, "invoke_arn")
@@ -66,63 +74,87 @@ def test_routes_integrate_with_the_same_regions_function(platform):
             assert integration["provider"] == f"aws.{role}"
 
 
-def test_health_is_open_probe_is_sigv4_and_validate_open_until_an_authorizer_is_wired(platform):
+def test_health_is_open_probe_is_sigv4_and_validate_needs_the_authorizer(platform):
     for role in ROLES:
-        auth = {path: one(platform, "aws_api_gateway_method", role, f"api/{role}/{path}-method")[1]
+        auth = {path: one(platform, "aws_api_gateway_method", role, f"{_p(role)}{path}-method")[1]
                 for path, _, _ in ROUTES}
         assert auth["health"]["authorization"] == "NONE"  # Route 53 cannot sign
         assert auth["probe"]["authorization"] == "AWS_IAM"  # the peer probe knows its region
-        assert auth["validate"]["authorization"] == "NONE"
-        assert not resources(platform, "aws_api_gateway_authorizer", role)
+        assert auth["validate"]["authorization"] == "CUSTOM"
+        assert "authorizer_id" not in auth["health"] and "authorizer_id" not in auth["probe"]
+        # One authorizer per region, on that region's API only.
+        (_, authorizer), = resources(platform, "aws_api_gateway_authorizer", role).items()
+        assert authorizer["rest_api_id"] == ref("aws_api_gateway_rest_api", _api(platform, role)[0], "id")
 
 
-def test_validate_uses_a_request_authorizer_on_every_signature_header(protected):
+def test_validate_uses_a_request_authorizer_on_every_signature_header(platform):
+    (secret_name, secret), = [
+        (n, s) for n, s in resources(platform, "aws_secretsmanager_secret", "primary").items()
+        if "/client-keys/" in s["//"]["metadata"]["path"]]
     for role in ROLES:
-        auth_name, authorizer = one(protected, "aws_api_gateway_authorizer", role, _p(role))
-        _, method = one(protected, "aws_api_gateway_method", role, f"{_p(role)}validate-method")
-        fn_name, _ = one(protected, "aws_lambda_function", role, f"authorizer-{role}/function")
-        api_name, _ = _api(protected, role, prefix="api-")
+        auth_name, authorizer = one(platform, "aws_api_gateway_authorizer", role, f"{_p(role)}authorizer")
+        _, method = one(platform, "aws_api_gateway_method", role, f"{_p(role)}validate-method")
+        fn_name, fn = _fn(platform, role, "authorizer")
+        api_name, _ = _api(platform, role)
         assert method["authorization"] == "CUSTOM"
         assert method["authorizer_id"] == ref("aws_api_gateway_authorizer", auth_name, "id")
         assert authorizer["type"] == "REQUEST"
+        assert authorizer["provider"] == f"aws.{role}"
+        # This region's own authorizer function: it keeps working while the peer is down.
         assert authorizer["authorizer_uri"] == ref("aws_lambda_function", fn_name, "invoke_arn")
+        assert fn["provider"] == f"aws.{role}"
         assert authorizer["identity_source"].split(",") == [
             f"method.request.header.{h}"
             for h in ("X-Client-Id", "X-Timestamp", "X-Nonce", "X-Signature", "X-Content-SHA256")]
         # No result cache: every legitimate request has a fresh nonce, a cache would only
         # ever answer a replay without the authorizer's nonce check.
         assert authorizer["authorizer_result_ttl_in_seconds"] == 0
-        _, permission = one(protected, "aws_lambda_permission", role, f"{_p(role)}authorizer-permission")
+        _, permission = one(platform, "aws_lambda_permission", role, f"{_p(role)}authorizer-permission")
         assert permission["function_name"] == ref("aws_lambda_function", fn_name, "function_name")
         assert permission["principal"] == "apigateway.amazonaws.com"
         assert permission["source_arn"] == (
             ref("aws_api_gateway_rest_api", api_name, "execution_arn") + "/authorizers/"
             + ref("aws_api_gateway_authorizer", auth_name, "id"))
-        _, fn = one(protected, "aws_lambda_function", role, f"authorizer-{role}/function")
         assert fn["handler"] == "authorizer.lambda_handler"
-        assert fn["environment"]["variables"]["CLIENT_KEYS_SECRET"] == "payments-dr/dev/client-keys"
+        # The secret the stack creates (a replica keeps its primary's name in the DR region).
+        assert fn["environment"]["variables"]["CLIENT_KEYS_SECRET"] == secret["name"] == (
+            "payments-dr/dev/client-keys")
 
 
-def _policy(stack, role, prefix):
-    _, policy = one(stack, "aws_api_gateway_rest_api_policy", role, f"{prefix}{role}/resource-policy")
+def _policy(stack, role):
+    _, policy = one(stack, "aws_api_gateway_rest_api_policy", role, f"{_p(role)}resource-policy")
     return json.loads(policy["policy"])["Statement"]
 
 
-def test_probe_is_denied_to_everyone_until_probe_roles_are_given(platform):
+def test_probe_only_for_the_peer_regions_probe_role(platform, stacks):
     for role in ROLES:
+        peer = PEER[role]
         api_name, _ = _api(platform, role)
         arn = ref("aws_api_gateway_rest_api", api_name, "execution_arn")
-        allow, deny = _policy(platform, role, "api/")
+        allow, deny = _policy(platform, role)
         assert allow["Effect"] == "Allow" and allow["Resource"] == [f"{arn}/*"]
+        assert "Condition" not in allow
         assert deny["Effect"] == "Deny" and deny["Resource"] == [f"{arn}/*/GET/probe"]
-        assert "Condition" not in deny
-
-
-def test_probe_only_for_the_given_probe_roles(protected):
-    for role in ROLES:
-        _, deny = _policy(protected, role, "api-")
-        assert deny["Effect"] == "Deny" and deny["Resource"][0].endswith("/*/GET/probe")
-        assert deny["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": [PROBE_ROLE_PATTERN]}}
+        # Exactly the peer region's probe role, in this stack's own account (its caller
+        # identity), by name: no reference into the peer's stack.
+        probe_role_arn = (f"arn:${{data.aws_partition.partition-{role}.partition}}:iam::"
+                          f"${{data.aws_caller_identity.identity-{role}.account_id}}:role/"
+                          f"payment-probe-{peer}-dev-role")
+        assert deny["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": [probe_role_arn]}}
+        own = stacks[REGIONAL_STACKS[role]]["data"]
+        assert own["aws_caller_identity"][f"identity-{role}"]["provider"] == f"aws.{role}"
+        assert own["aws_partition"][f"partition-{role}"]["provider"] == f"aws.{role}"
+        # ... and that name is the role the peer's probe function runs as, which may call
+        # this region's GET /probe.
+        _, peer_role = one(platform, "aws_iam_role", peer, f"probe-{peer}/probe/role")
+        assert peer_role["name"] == f"payment-probe-{peer}-dev-role"
+        _, peer_policy = one(platform, "aws_iam_role_policy", peer, f"probe-{peer}/probe/policy")
+        grants = [s for s in json.loads(peer_policy["policy"])["Statement"]
+                  if s["Action"] == ["execute-api:Invoke"]]
+        region = {"primary": "us-east-1", "dr": "us-east-2"}[role]
+        assert [g["Resource"] for g in grants] == [[
+            f"arn:${{data.aws_partition.partition-{peer}.partition}}:execute-api:{region}:"
+            f"${{data.aws_caller_identity.identity-{peer}.account_id}}:*/prod/GET/probe"]]
 
 
 def test_probe_invoke_grant_targets_the_other_regions_probe_route_by_pattern():
@@ -134,10 +166,10 @@ def test_probe_invoke_grant_targets_the_other_regions_probe_route_by_pattern():
 
 def test_post_body_is_validated_against_a_json_model(platform):
     for role in ROLES:
-        _, method = one(platform, "aws_api_gateway_method", role, f"api/{role}/validate-method")
+        _, method = one(platform, "aws_api_gateway_method", role, f"{_p(role)}validate-method")
         validator_name, validator = one(platform, "aws_api_gateway_request_validator", role,
-                                        f"api/{role}/body-validator")
-        model_name, model = one(platform, "aws_api_gateway_model", role, f"api/{role}/payment-model")
+                                        f"{_p(role)}body-validator")
+        model_name, model = one(platform, "aws_api_gateway_model", role, f"{_p(role)}payment-model")
         assert validator["validate_request_body"] is True
         assert method["request_validator_id"] == ref("aws_api_gateway_request_validator",
                                                      validator_name, "id")
@@ -150,8 +182,8 @@ def test_lambda_permissions_are_scoped_to_the_regions_api_and_route(platform):
     for role in ROLES:
         api_name, _ = _api(platform, role)
         for path, verb, purpose in ROUTES:
-            _, permission = one(platform, "aws_lambda_permission", role, f"api/{role}/{path}-permission")
-            fn_name, _ = one(platform, "aws_lambda_function", role, f"compute/{role}/{purpose}/function")
+            _, permission = one(platform, "aws_lambda_permission", role, f"{_p(role)}{path}-permission")
+            fn_name, _ = _fn(platform, role, purpose)
             assert permission["principal"] == "apigateway.amazonaws.com"
             assert permission["action"] == "lambda:InvokeFunction"
             assert permission["function_name"] == ref("aws_lambda_function", fn_name, "function_name")
@@ -229,12 +261,18 @@ def _method_settings(stack, role):
             for s in resources(stack, "aws_api_gateway_method_settings", role).values()}
 
 
-def test_validate_burst_never_exceeds_the_validators_concurrency(platform):
+@pytest.fixture(scope="module")
+def reserved_platform(synth_stacks) -> dict:
+    """The platform with LAMBDA_RESERVED_CONCURRENCY=50 (the default reserves nothing)."""
+    return merged(synth_stacks(LAMBDA_RESERVED_CONCURRENCY="50"))
+
+
+def test_validate_burst_never_exceeds_the_validators_concurrency(reserved_platform):
     for role in ROLES:
-        _, fn = one(platform, "aws_lambda_function", role, f"compute/{role}/validator/function")
-        default = _method_settings(platform, role)["*/*"]
+        _, fn = _fn(reserved_platform, role, "validator")
+        default = _method_settings(reserved_platform, role)["*/*"]
         reserved = fn["reserved_concurrent_executions"]
-        assert reserved > 0
+        assert reserved == 50
         assert default["throttling_burst_limit"] <= reserved
         assert default["throttling_rate_limit"] <= reserved  # <= 1 s per request assumed
         assert default["metrics_enabled"] is True
@@ -243,7 +281,6 @@ def test_validate_burst_never_exceeds_the_validators_concurrency(platform):
 
 
 def test_unreserved_validator_is_held_to_the_accounts_unreserved_floor():
-    from contract import LAMBDA_MIN_UNRESERVED_CONCURRENCY
     from modules.api import validate_throttle
     from modules.settings import Settings
     assert validate_throttle(Settings(lambda_reserved_concurrency=-1)) == (
@@ -266,8 +303,8 @@ def test_health_has_its_own_bucket_far_above_route53s_load(platform):
 _ADDRESS = re.compile(r"\b(aws_[a-z0-9_]+)\.([A-Za-z0-9_-]+)(?:\.([a-z_]+))?")
 
 
-def _trigger(stack, role, prefix):
-    _, deployment = one(stack, "aws_api_gateway_deployment", role, f"{prefix}{role}/deployment")
+def _trigger(stack, role):
+    _, deployment = one(stack, "aws_api_gateway_deployment", role, f"{_p(role)}deployment")
     return deployment["triggers"]["redeployment"]
 
 
@@ -285,58 +322,90 @@ def evaluate_trigger(stack: dict, trigger: str) -> str:
     return hashlib.sha1(json.dumps(values, sort_keys=True).encode()).hexdigest()
 
 
-def test_trigger_hashes_every_definition_the_stage_serves(platform, protected):
+def test_trigger_hashes_every_definition_the_stage_serves(platform):
     served = ("aws_api_gateway_resource", "aws_api_gateway_method", "aws_api_gateway_integration",
               "aws_api_gateway_model", "aws_api_gateway_request_validator",
               "aws_api_gateway_gateway_response", "aws_api_gateway_rest_api_policy",
               "aws_api_gateway_authorizer")
-    for stack, prefix in ((platform, "api/"), (protected, "api-")):
-        for role in ROLES:
-            trigger = _trigger(stack, role, prefix)
-            whole = {(t, n) for t, n, a in _ADDRESS.findall(trigger) if not a}
-            for rtype in served:
-                for name in resources(stack, rtype, role):
-                    assert (rtype, name) in whole, f"{rtype}.{name} changes would not redeploy"
-            api_name, _ = _api(stack, role, prefix)
-            assert f"aws_api_gateway_rest_api.{api_name}.disable_execute_api_endpoint" in trigger
-    _, deployment = one(platform, "aws_api_gateway_deployment", "primary", "api/primary/deployment")
-    assert deployment["lifecycle"] == {"create_before_destroy": True}
+    for role in ROLES:
+        trigger = _trigger(platform, role)
+        whole = {(t, n) for t, n, a in _ADDRESS.findall(trigger) if not a}
+        for rtype in served:
+            assert resources(platform, rtype, role), rtype  # every served kind is wired
+            for name in resources(platform, rtype, role):
+                assert (rtype, name) in whole, f"{rtype}.{name} changes would not redeploy"
+        api_name, _ = _api(platform, role)
+        assert f"aws_api_gateway_rest_api.{api_name}.disable_execute_api_endpoint" in trigger
+        _, deployment = one(platform, "aws_api_gateway_deployment", role, f"{_p(role)}deployment")
+        assert deployment["lifecycle"] == {"create_before_destroy": True}
+
+
+def _synth_default(outdir: Path) -> dict:
+    """main.build_app with default settings (as the `platform` fixture), synthesized into
+    `outdir` and merged: for code-level changes that no setting reaches."""
+    import main
+    from modules.settings import Settings
+    main.build_app(Settings.from_env({}), outdir=str(outdir)).synth()
+    return merged({d.name: json.loads((d / "cdk.tf.json").read_text())
+                   for d in sorted((outdir / "stacks").iterdir())})
+
+
+def _served(stack, role, rtype, path):
+    return one(stack, rtype, role, f"{_p(role)}{path}")[1]
+
+
+# What `changed_configurations` changes -> how that change shows in the served resource.
+CHANGES = {
+    "schema": lambda stack, role: json.loads(
+        _served(stack, role, "aws_api_gateway_model", "payment-model")["schema"]).get("maxProperties") == 4,
+    "gateway response": lambda stack, role: _served(
+        stack, role, "aws_api_gateway_gateway_response", "response-throttled")[
+            "response_parameters"]["gatewayresponse.header.Retry-After"] == "'5'",
+    "integration timeout": lambda stack, role: _served(
+        stack, role, "aws_api_gateway_integration", "health-integration")["timeout_milliseconds"] == 3000,
+}
 
 
 @pytest.fixture(scope="module")
-def changed_configurations(tmp_path_factory, protected):
-    """The protected stack synthesized again with one served setting changed at a time."""
+def changed_configurations(tmp_path_factory):
+    """The platform synthesized again with one served configuration changed at a time (module
+    constants of modules/api.py: no setting reaches them)."""
     import modules.api as api
     from dataclasses import replace
     synths = {}
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(api, "PAYMENT_REQUEST_SCHEMA", json.dumps(
             {**json.loads(api.PAYMENT_REQUEST_SCHEMA), "maxProperties": 4}))
-        synths["schema"] = synth_protected(tmp_path_factory.mktemp("schema"))["api-protection-test"]
+        synths["schema"] = _synth_default(tmp_path_factory.mktemp("schema"))
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(api, "GATEWAY_RESPONSES", tuple(
             replace(e, retry_after_s=5) if e.response_type == "THROTTLED" else e
             for e in api.GATEWAY_RESPONSES))
-        synths["gateway response"] = synth_protected(tmp_path_factory.mktemp("gw"))["api-protection-test"]
+        synths["gateway response"] = _synth_default(tmp_path_factory.mktemp("gw"))
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(api, "HEALTH_INTEGRATION_TIMEOUT_MS", 3000)
-        synths["integration timeout"] = synth_protected(tmp_path_factory.mktemp("timeout"))["api-protection-test"]
+        synths["integration timeout"] = _synth_default(tmp_path_factory.mktemp("timeout"))
     return synths
 
 
-def test_changing_served_configuration_changes_the_trigger(protected, changed_configurations):
+def test_changing_served_configuration_changes_the_trigger(platform, changed_configurations):
+    assert set(changed_configurations) == set(CHANGES)
     for role in ROLES:
-        base = evaluate_trigger(protected, _trigger(protected, role, "api-"))
+        base = evaluate_trigger(platform, _trigger(platform, role))
         for what, changed in changed_configurations.items():
-            assert _trigger(changed, role, "api-") == _trigger(protected, role, "api-")  # same refs
-            assert evaluate_trigger(changed, _trigger(changed, role, "api-")) != base, what
+            # The change is in the synthesized resource (and not in the default one) ...
+            assert CHANGES[what](changed, role) and not CHANGES[what](platform, role), what
+            # ... under the same references, and it changes what Terraform hashes.
+            assert _trigger(changed, role) == _trigger(platform, role), what
+            assert evaluate_trigger(changed, _trigger(changed, role)) != base, what
 
 
-def test_unchanged_configuration_keeps_the_trigger(protected, tmp_path_factory):
-    again = synth_protected(tmp_path_factory.mktemp("again"))["api-protection-test"]
+def test_unchanged_configuration_keeps_the_trigger(platform, tmp_path_factory):
+    again = _synth_default(tmp_path_factory.mktemp("again"))
     for role in ROLES:
-        assert (evaluate_trigger(again, _trigger(again, role, "api-"))
-                == evaluate_trigger(protected, _trigger(protected, role, "api-")))
+        assert _trigger(again, role) == _trigger(platform, role)
+        assert (evaluate_trigger(again, _trigger(again, role))
+                == evaluate_trigger(platform, _trigger(platform, role)))
 
 
 # -- logs ----------------------------------------------------------------------------------
@@ -344,9 +413,9 @@ def test_unchanged_configuration_keeps_the_trigger(protected, tmp_path_factory):
 
 def test_prod_stage_logs_json_encrypted_and_traces(platform):
     for role in ROLES:
-        deployment_name, _ = one(platform, "aws_api_gateway_deployment", role, f"api/{role}/deployment")
-        _, stage = one(platform, "aws_api_gateway_stage", role, f"api/{role}/stage")
-        group_name, group = one(platform, "aws_cloudwatch_log_group", role, f"api/{role}/access-logs")
+        deployment_name, _ = one(platform, "aws_api_gateway_deployment", role, f"{_p(role)}deployment")
+        _, stage = one(platform, "aws_api_gateway_stage", role, f"{_p(role)}stage")
+        group_name, group = one(platform, "aws_cloudwatch_log_group", role, f"{_p(role)}access-logs")
         key_name, _ = one(platform, "aws_kms_key", role, f"key-{role}")
         assert stage["stage_name"] == "prod"
         assert stage["deployment_id"] == ref("aws_api_gateway_deployment", deployment_name, "id")
@@ -364,8 +433,8 @@ def test_execution_log_group_is_created_first_with_the_key_and_retention(platfor
     for role in ROLES:
         api_name, _ = _api(platform, role)
         key_name, _ = one(platform, "aws_kms_key", role, f"key-{role}")
-        group_name, group = one(platform, "aws_cloudwatch_log_group", role, f"api/{role}/execution-logs")
-        _, stage = one(platform, "aws_api_gateway_stage", role, f"api/{role}/stage")
+        group_name, group = one(platform, "aws_cloudwatch_log_group", role, f"{_p(role)}execution-logs")
+        _, stage = one(platform, "aws_api_gateway_stage", role, f"{_p(role)}stage")
         assert group["name"] == f"API-Gateway-Execution-Logs_{ref('aws_api_gateway_rest_api', api_name, 'id')}/prod"
         assert group["kms_key_id"] == ref("aws_kms_key", key_name, "arn")
         assert group["retention_in_days"] == 365
@@ -382,8 +451,9 @@ def test_account_settings_are_not_declared_per_environment(platform):
 
 def test_throttled_requests_are_counted_from_the_access_logs(platform):
     for role in ROLES:
-        group_name, _ = one(platform, "aws_cloudwatch_log_group", role, f"api/{role}/access-logs")
-        _, metric_filter = one(platform, "aws_cloudwatch_log_metric_filter", role, f"api/{role}/")
+        group_name, _ = one(platform, "aws_cloudwatch_log_group", role, f"{_p(role)}access-logs")
+        _, metric_filter = one(platform, "aws_cloudwatch_log_metric_filter", role,
+                               f"{_p(role)}throttled-metric")
         assert metric_filter["log_group_name"] == ref("aws_cloudwatch_log_group", group_name, "name")
         assert metric_filter["pattern"] == '{ $.status = "429" }'
         transformation = metric_filter["metric_transformation"]
@@ -391,20 +461,31 @@ def test_throttled_requests_are_counted_from_the_access_logs(platform):
         assert (transformation["namespace"], transformation["name"]) == ("PaymentsDR", "ApiThrottledRequests")
 
 
-def _alarm(stack, name):
+def _alarm(stack, name, role=None):
+    """The alarm called `name`; with `role`, also that it is composed by that region's
+    monitoring (`monitoring-{role}/api-alarms`) on that region's provider."""
     found = [a for a in resources(stack, "aws_cloudwatch_metric_alarm").values() if a["alarm_name"] == name]
     assert len(found) == 1, name
+    if role is not None:
+        assert f"/monitoring-{role}/api-alarms/" in found[0]["//"]["metadata"]["path"], name
+        assert found[0]["provider"] == f"aws.{role}", name
     return found[0]
 
 
-def test_rate_alarms_divide_errors_by_requests_of_the_same_stage(protected):
+def _topic_arn(stack, role):
+    """The region's alarm topic (RegionalMonitoring): API alarms page where the others do."""
+    topic_name, _ = one(stack, "aws_sns_topic", role, f"monitoring-{role}/topic/topic")
+    return ref("aws_sns_topic", topic_name, "arn")
+
+
+def test_rate_alarms_divide_errors_by_requests_of_the_same_stage(platform):
     for role in ROLES:
-        api_name, _ = _api(protected, role, prefix="api-")
+        api_name, _ = _api(platform, role)
+        topic = [_topic_arn(platform, role)]
         stage_dims = {"ApiName": ref("aws_api_gateway_rest_api", api_name, "name"), "Stage": "prod"}
         for what, metric, threshold in (("api-5xx-rate", "5XXError", 1),
                                         ("api-4xx-rate", "4XXError", 25)):
-            alarm = _alarm(protected, f"payments-dev-{what}-{role}")
-            assert alarm["provider"] == f"aws.{role}"
+            alarm = _alarm(platform, f"payments-dev-{what}-{role}", role)
             queries = {q["id"]: q for q in alarm["metric_query"]}
             assert queries["errors"]["metric"]["metric_name"] == metric
             assert queries["requests"]["metric"]["metric_name"] == "Count"
@@ -416,48 +497,81 @@ def test_rate_alarms_divide_errors_by_requests_of_the_same_stage(protected):
             assert "100 * errors / requests" in queries["rate"]["expression"]
             assert alarm["threshold"] == threshold
             assert alarm["treat_missing_data"] == "notBreaching"
-            assert alarm["alarm_actions"] == alarm["ok_actions"] == [TOPIC_ARN]
-        throttled = {q["id"]: q for q in _alarm(protected, f"payments-dev-api-429-rate-{role}")["metric_query"]}
+            assert alarm["alarm_actions"] == alarm["ok_actions"] == topic
+        throttled_alarm = _alarm(platform, f"payments-dev-api-429-rate-{role}", role)
+        assert throttled_alarm["alarm_actions"] == throttled_alarm["ok_actions"] == topic
+        throttled = {q["id"]: q for q in throttled_alarm["metric_query"]}
         assert throttled["errors"]["metric"]["namespace"] == "PaymentsDR"
         assert throttled["errors"]["metric"]["dimensions"] == {
             "ApiId": ref("aws_api_gateway_rest_api", api_name, "id")}
 
 
-def test_latency_and_function_alarms(protected):
+def test_latency_and_function_alarms(platform):
     for role in ROLES:
-        latency = _alarm(protected, f"payments-dev-api-latency-p99-{role}")
+        topic = [_topic_arn(platform, role)]
+        latency = _alarm(platform, f"payments-dev-api-latency-p99-{role}", role)
         assert latency["metric_name"] == "Latency" and latency["extended_statistic"] == "p99"
         assert "statistic" not in latency
+        assert latency["alarm_actions"] == topic
         for purpose in ("validator", "health", "authorizer"):
-            fn_name, fn = one(protected, "aws_lambda_function", role, f"{purpose}-{role}/function")
+            fn_name, fn = _fn(platform, role, purpose)
             dims = {"FunctionName": ref("aws_lambda_function", fn_name, "function_name")}
-            throttles = _alarm(protected, f"payments-dev-lambda-throttles-{purpose}-{role}")
+            throttles = _alarm(platform, f"payments-dev-lambda-throttles-{purpose}-{role}", role)
             assert (throttles["metric_name"], throttles["dimensions"], throttles["threshold"]) == (
                 "Throttles", dims, 0)
-            duration = _alarm(protected, f"payments-dev-lambda-duration-near-timeout-{purpose}-{role}")
+            assert throttles["alarm_actions"] == topic
+            duration = _alarm(platform, f"payments-dev-lambda-duration-near-timeout-{purpose}-{role}", role)
             assert duration["metric_name"] == "Duration" and duration["dimensions"] == dims
             assert duration["threshold"] == fn["timeout"] * 1000 * 0.8
-            concurrency = _alarm(protected, f"payments-dev-lambda-concurrency-{purpose}-{role}")
+            assert duration["alarm_actions"] == topic
+
+
+def test_concurrency_alarms_for_every_reserved_function(reserved_platform):
+    reserved_purposes = set()
+    names = {a["alarm_name"] for a in resources(reserved_platform, "aws_cloudwatch_metric_alarm").values()}
+    for role in ROLES:
+        for purpose in ("validator", "health", "authorizer"):
+            fn_name, fn = _fn(reserved_platform, role, purpose)
+            name = f"payments-dev-lambda-concurrency-{purpose}-{role}"
+            if fn["reserved_concurrent_executions"] == -1:
+                assert name not in names  # nothing reserved: no reservation to approach
+                continue
+            reserved_purposes.add(purpose)
+            concurrency = _alarm(reserved_platform, name, role)
             assert concurrency["metric_name"] == "ConcurrentExecutions"
+            assert concurrency["dimensions"] == {
+                "FunctionName": ref("aws_lambda_function", fn_name, "function_name")}
             assert concurrency["threshold"] == fn["reserved_concurrent_executions"] * 0.8
+            assert concurrency["alarm_actions"] == [_topic_arn(reserved_platform, role)]
+    # LAMBDA_RESERVED_CONCURRENCY reserves the validator and the health function.
+    assert {"validator", "health"} <= reserved_purposes
 
 
-def test_no_concurrency_alarm_without_a_reservation(tmp_path_factory):
-    from modules.settings import Settings
-    stack = synth_protected(tmp_path_factory.mktemp("unreserved"),
-                            settings=Settings(lambda_reserved_concurrency=-1))["api-protection-test"]
-    names = {a["alarm_name"] for a in resources(stack, "aws_cloudwatch_metric_alarm").values()}
+def test_no_concurrency_alarm_without_a_reservation(platform):
+    for role in ROLES:
+        assert _fn(platform, role, "validator")[1]["reserved_concurrent_executions"] == -1  # default
+    names = {a["alarm_name"] for a in resources(platform, "aws_cloudwatch_metric_alarm").values()}
     assert "payments-dev-lambda-throttles-validator-primary" in names
     assert not [n for n in names if "lambda-concurrency" in n]
     # and the API promises no more than the account's unreserved floor
-    default = _method_settings(stack, "primary")["*/*"]
-    assert default["throttling_burst_limit"] == 10
+    for role in ROLES:
+        default = _method_settings(platform, role)["*/*"]
+        assert default["throttling_burst_limit"] == LAMBDA_MIN_UNRESERVED_CONCURRENCY == 10
+        assert default["throttling_rate_limit"] == LAMBDA_MIN_UNRESERVED_CONCURRENCY
 
 
-def test_api_outputs(platform):
+def test_api_outputs_name_the_regions_custom_domain_not_the_disabled_execute_api_url(platform):
     out = outputs(platform)
     for role in ROLES:
-        stage_name, _ = one(platform, "aws_api_gateway_stage", role, f"api/{role}/stage")
+        stage_name, _ = one(platform, "aws_api_gateway_stage", role, f"{_p(role)}stage")
         api_name, _ = _api(platform, role)
-        assert out[f"{role}_api_endpoint"]["value"] == ref("aws_api_gateway_stage", stage_name, "invoke_url")
+        domain_name, domain = one(platform, "aws_api_gateway_domain_name", role, f"domains-{role}/own-domain")
+        _, mapping = one(platform, "aws_api_gateway_base_path_mapping", role, f"domains-{role}/own-base-path-mapping")
+        # The stage at the root of the region's own domain, so `<endpoint>/health` is served.
+        assert mapping["api_id"] == ref("aws_api_gateway_rest_api", api_name, "id")
+        assert mapping["stage_name"] == ref("aws_api_gateway_stage", stage_name, "stage_name")
+        assert mapping["domain_name"] == ref("aws_api_gateway_domain_name", domain_name, "domain_name")
+        assert "base_path" not in mapping
+        assert out[f"{role}_api_host"]["value"] == domain["domain_name"]
+        assert out[f"{role}_api_endpoint"]["value"] == f"https://{domain['domain_name']}"
         assert out[f"{role}_api_id"]["value"] == ref("aws_api_gateway_rest_api", api_name, "id")

@@ -23,8 +23,8 @@ def _policy(platform, role, purpose) -> list[dict]:
 
 
 def test_each_region_has_both_functions_on_its_own_provider(platform):
-    # validator, health and the probe (modules/probes.py) in each region
-    assert len(resources(platform, "aws_lambda_function")) == 6
+    # validator, health, the /validate authorizer and the probe (modules/probes.py) per region
+    assert len(resources(platform, "aws_lambda_function")) == 8
     for role, _ in ROLES:
         for purpose in PURPOSES:
             _, fn = _fn(platform, role, purpose)
@@ -59,11 +59,23 @@ def test_reserved_concurrency_is_opt_in(platform, synth_stacks):
         assert 1 <= _fn(reserved, role, "health")[1]["reserved_concurrent_executions"] <= 10
 
 
-def test_both_regions_deploy_the_same_code(platform):
-    """Each regional stack packages lambda/ itself; the hashes prove it is the same code."""
-    fns = [_fn(platform, role, purpose)[1] for role, _ in ROLES for purpose in PURPOSES]
-    assert len({f["source_code_hash"] for f in fns}) == 1
-    assert all(f["filename"].startswith("assets/") and f["filename"].endswith(".zip") for f in fns)
+def test_both_regions_sign_the_same_asset_and_deploy_their_own_signed_copy(platform):
+    uploads = {role: one(platform, "aws_s3_object", role, f"compute-{role}/signing/unsigned")
+               for role, _ in ROLES}
+    # Each regional stack packages its own copy; the content hash names the object.
+    keys = {u["key"] for _, u in uploads.values()}
+    assert len(keys) == 1, "both regions must ship the same zip"
+    [key] = keys
+    assert all(u["source"].startswith("assets/") and u["source"].endswith(".zip")
+               for _, u in uploads.values())
+    assert key.startswith("unsigned/") and key.endswith(".zip")
+    for role, _ in ROLES:
+        job_name, _ = one(platform, "aws_signer_signing_job", role)
+        for purpose in PURPOSES:
+            _, fn = _fn(platform, role, purpose)
+            assert "filename" not in fn and "source_code_hash" not in fn
+            assert fn["s3_bucket"] == f"${{aws_signer_signing_job.{job_name}.signed_object[0].s3[0].bucket}}"
+            assert fn["s3_key"] == f"${{aws_signer_signing_job.{job_name}.signed_object[0].s3[0].key}}"
 
 
 def test_a_code_change_changes_the_asset_hash(tmp_path):
@@ -95,15 +107,50 @@ def test_missing_code_directory_fails_loudly(tmp_path):
                      source_dir=tmp_path / "missing")
 
 
-def test_powertools_layer_is_the_tested_release_resolved_in_each_region(platform):
+def test_signed_functions_use_no_layer_and_bundle_the_tested_powertools(platform, synth_stacks):
+    # Enforced code signing rejects layers not signed by our profile (the public
+    # Powertools layer is not), so Powertools ships inside the signed package.
+    import zipfile
+
     from helpers import data_sources
 
-    for role, region in ROLES:
-        [(param_name, param)] = data_sources(platform, "aws_ssm_parameter", role).items()
-        assert param["name"] == "/aws/service/powertools/python/arm64/python3.13/3.37.0"
+    assert data_sources(platform, "aws_ssm_parameter") == {}
+    for role, _ in ROLES:
         for purpose in PURPOSES:
-            assert _fn(platform, role, purpose)[1]["layers"] == [
-                f"${{data.aws_ssm_parameter.{param_name}.insecure_value}}"]
+            assert "layers" not in _fn(platform, role, purpose)[1]
+    _, upload = one(platform, "aws_s3_object", "primary")
+    stack_dir = synth_stacks.outdir_of() / "stacks" / "payments-dr-primary"
+    names = zipfile.ZipFile(stack_dir / upload["source"]).namelist()
+    assert "validator.py" in names and "health.py" in names and "payments/core.py" in names
+    assert "aws_lambda_powertools-3.37.0.dist-info/METADATA" in names
+    assert "aws_xray_sdk/__init__.py" in names
+    assert not [n for n in names if n.endswith(".vendored")]
+    # Our code ships as source; only vendored libraries carry (CPython 3.13) bytecode.
+    assert not [n for n in names if "__pycache__" in n and not n.startswith(
+        ("aws_lambda_powertools/", "aws_xray_sdk/", "wrapt/", "jmespath/", "__pycache__/"))]
+    assert all(".cpython-313." in n for n in names if n.endswith(".pyc"))
+
+
+def test_bundled_asset_hash_is_stable_and_follows_the_vendored_files(tmp_path):
+    from cdktf import App, TerraformStack
+
+    from modules.compute import FunctionCode
+
+    source, vendor = tmp_path / "code", tmp_path / "vendor"
+    (vendor / "aws_lambda_powertools").mkdir(parents=True)
+    (vendor / "aws_lambda_powertools" / "__init__.py").write_text("v = 1\n")
+    source.mkdir()
+    (source / "validator.py").write_text("x = 1\n")
+
+    def asset_hash(run: int) -> str:
+        stack = TerraformStack(App(outdir=str(tmp_path / f"out{run}")), "s")
+        return FunctionCode(stack, "code", source_dir=source, vendor_dir=vendor,
+                            package_dir=tmp_path / "pkg").hash
+
+    first = asset_hash(1)
+    assert asset_hash(2) == first  # re-assembling does not change the package
+    (vendor / "aws_lambda_powertools" / "__init__.py").write_text("v = 2\n")
+    assert asset_hash(3) != first
 
 
 def test_deployed_powertools_release_is_the_one_the_tests_use():
@@ -174,7 +221,10 @@ def test_no_wildcard_actions_and_only_xray_has_a_wildcard_resource(platform):
                 for action in st["Action"]:
                     assert action != "*" and not action.endswith(":*"), st
                 if "*" in st["Resource"]:
-                    assert st["Action"] == ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+                    # The only APIs without resource-level permissions.
+                    assert st["Action"] in (
+                        ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+                        ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"]), st
 
 
 def test_grants_name_only_the_regions_own_tables_bucket_and_key(platform):
@@ -217,10 +267,9 @@ def test_log_permissions_are_scoped_to_the_functions_own_group(platform):
             assert logs["Resource"] == [ref("aws_cloudwatch_log_group", group_name, "arn") + ":*"]
 
 
-def test_functions_stay_outside_the_vpc_and_have_no_dead_letter_queue(platform):
+def test_functions_have_no_dead_letter_queue(platform):
     # Synchronous API Gateway invocations never reach an async DLQ (see modules/compute.py).
     for role, _ in ROLES:
         for purpose in PURPOSES:
             _, fn = _fn(platform, role, purpose)
-            assert "vpc_config" not in fn
             assert "dead_letter_config" not in fn

@@ -63,7 +63,7 @@ def test_only_the_primary_carries_credentials_and_the_password_is_write_only(pla
 def test_the_cluster_reads_exactly_the_secret_version_terraform_wrote(platform):
     """Re-creating the cluster or the secret can never leave them with different passwords:
     the ephemeral read names the version id, and that id versions the cluster's password."""
-    secret_name, _ = one(platform, "aws_secretsmanager_secret", "primary")
+    secret_name, _ = one(platform, "aws_secretsmanager_secret", "primary", "master-secret")
     version_name, version = one(platform, "aws_secretsmanager_secret_version", "primary")
     reader = platform["ephemeral"]["aws_secretsmanager_secret_version"]["aurora_master_secret"]
     assert reader == {"provider": "aws.primary",
@@ -108,7 +108,7 @@ def test_parameter_groups_force_tls_and_match_the_engine_major(platform):
 
 def test_master_secret_is_replicated_to_dr_with_the_dr_key(platform):
     dr_key, _ = one(platform, "aws_kms_key", "dr")
-    _, secret = one(platform, "aws_secretsmanager_secret", "primary")
+    _, secret = one(platform, "aws_secretsmanager_secret", "primary", "master-secret")
     assert secret["replica"] == [{"region": "us-east-2", "kms_key_id": ref("aws_kms_key", dr_key, "arn")}]
     _, version = one(platform, "aws_secretsmanager_secret_version", "primary")
     assert "secret_string" not in version
@@ -164,6 +164,6 @@ def test_aurora_outputs(platform):
 
 def test_qa_environment_names_the_clusters_after_it(qa_platform):
     assert one(qa_platform, "aws_rds_cluster", "dr")[1]["cluster_identifier"] == "payments-dr-qa"
-    _, secret = one(qa_platform, "aws_secretsmanager_secret", "primary")
+    _, secret = one(qa_platform, "aws_secretsmanager_secret", "primary", "master-secret")
     assert one(qa_platform, "aws_rds_cluster", "dr")[1]["source_region"] == "us-east-1"
     assert secret["replica"][0]["region"] == "us-west-2"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from helpers import one, ref, resources
 
 
@@ -20,7 +24,7 @@ def test_each_region_has_a_private_vpc_with_three_pinned_zones(platform):
 
 def test_database_security_group_admits_postgres_from_the_vpc_only(platform):
     for role, cidr in (("primary", "10.10.0.0/16"), ("dr", "10.20.0.0/16")):
-        _, sg = one(platform, "aws_security_group", role)
+        _, sg = one(platform, "aws_security_group", role, "db-sg")
         assert sg["egress"] == []
         [rule] = sg["ingress"]
         assert (rule["from_port"], rule["to_port"], rule["protocol"]) == (5432, 5432, "tcp")
@@ -35,3 +39,150 @@ def test_flow_logs_go_to_an_encrypted_log_group_in_the_same_region(platform):
         _, flow = one(platform, "aws_flow_log", role)
         assert flow["log_destination"] == ref("aws_cloudwatch_log_group", group_name, "arn")
         assert flow["traffic_type"] == "ALL"
+
+
+# -- private functions (issue 12 item 5) -------------------------------------------------
+
+REGIONS = (("primary", "us-east-1"), ("dr", "us-east-2"))
+
+
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def any_platform(request, platform, prod_platform):
+    return platform if request.param == "dev" else prod_platform
+
+
+def test_gateway_endpoints_for_s3_and_dynamodb_on_the_private_route_table(any_platform):
+    stack = any_platform
+    for role, region in REGIONS:
+        rt_name, rt = one(stack, "aws_route_table", role)
+        assert "route" not in rt or rt["route"] == []  # no default route: no internet path
+        subnets = {name for name in resources(stack, "aws_subnet", role)}
+        associated = {a["subnet_id"] for a in resources(stack, "aws_route_table_association", role).values()
+                      if a["route_table_id"] == ref("aws_route_table", rt_name, "id")}
+        assert associated == {ref("aws_subnet", s, "id") for s in subnets}
+        endpoints = _gateways(stack, role)
+        assert sorted(e["service_name"] for e in endpoints.values()) == [
+            f"com.amazonaws.{region}.dynamodb", f"com.amazonaws.{region}.s3"]
+        for e in endpoints.values():
+            assert e["route_table_ids"] == [ref("aws_route_table", rt_name, "id")]
+            [perimeter] = json.loads(e["policy"])["Statement"]
+            assert perimeter["Effect"] == "Allow"
+            account = f"${{data.aws_caller_identity.identity-{role}.account_id}}"
+            if e["service_name"].endswith(".s3"):
+                assert perimeter["Action"] == ["s3:*"]
+                assert perimeter["Condition"] == {"StringEquals": {"aws:ResourceAccount": account}}
+            else:
+                assert perimeter["Action"] == ["dynamodb:*"]
+                [table_arns] = perimeter["Resource"]
+                assert f":dynamodb:{region}:{account}:table/*" in table_arns
+                assert "Condition" not in perimeter
+        assert resources(stack, "aws_nat_gateway", role) == {}
+        assert resources(stack, "aws_internet_gateway", role) == {}
+
+
+def _gateways(stack, role):
+    return {n: e for n, e in resources(stack, "aws_vpc_endpoint", role).items()
+            if e["vpc_endpoint_type"] == "Gateway"}
+
+
+def test_function_security_group_allows_only_https_to_the_endpoints(any_platform):
+    stack = any_platform
+    for role, region in REGIONS:
+        sg_name, sg = one(stack, "aws_security_group", role, "functions-sg")
+        endpoint_sg, _ = one(stack, "aws_security_group", role, "endpoints-sg")
+        # No inline rules: Terraform strips AWS's default allow-all egress from new groups.
+        assert "egress" not in sg and "ingress" not in sg
+        rules = [r for r in resources(stack, "aws_vpc_security_group_egress_rule", role).values()
+                 if r["security_group_id"] == ref("aws_security_group", sg_name, "id")]
+        assert sorted(r.get("prefix_list_id", "") for r in rules if "prefix_list_id" in r) == sorted(
+            ref("aws_vpc_endpoint", name, "prefix_list_id") for name in _gateways(stack, role))
+        assert [r["referenced_security_group_id"] for r in rules
+                if "referenced_security_group_id" in r] == [
+            ref("aws_security_group", endpoint_sg, "id")]
+        assert len(rules) == 3
+        for r in rules:
+            assert (r["ip_protocol"], r["from_port"], r["to_port"]) == ("tcp", 443, 443)
+            assert "cidr_ipv4" not in r and "cidr_ipv6" not in r
+        assert [r for r in resources(stack, "aws_vpc_security_group_ingress_rule", role).values()
+                if r["security_group_id"] == ref("aws_security_group", sg_name, "id")] == []
+
+
+def test_xray_is_the_only_paid_endpoint_and_serves_every_private_subnet(any_platform):
+    stack = any_platform
+    for role, region in REGIONS:
+        interface = [e for e in resources(stack, "aws_vpc_endpoint", role).values()
+                     if e["vpc_endpoint_type"] == "Interface"]
+        [xray] = interface
+        assert xray["service_name"] == f"com.amazonaws.{region}.xray"
+        assert xray["private_dns_enabled"] is True
+        assert sorted(xray["subnet_ids"]) == sorted(
+            ref("aws_subnet", s, "id") for s in resources(stack, "aws_subnet", role))
+
+
+def test_validator_and_health_run_in_the_private_subnets_of_their_region(any_platform):
+    stack = any_platform
+    for role, _ in REGIONS:
+        sg_name, _ = one(stack, "aws_security_group", role, "functions-sg")
+        subnets = sorted(ref("aws_subnet", s, "id") for s in resources(stack, "aws_subnet", role))
+        for purpose in ("validator", "health"):
+            _, fn = one(stack, "aws_lambda_function", role, f"compute-{role}/{purpose}/function")
+            assert sorted(fn["vpc_config"]["subnet_ids"]) == subnets
+            assert fn["vpc_config"]["security_group_ids"] == [ref("aws_security_group", sg_name, "id")]
+
+
+def test_execution_role_may_attach_only_to_its_own_subnets_and_group(any_platform):
+    stack = any_platform
+    for role, region in REGIONS:
+        sg_name, _ = one(stack, "aws_security_group", role, "functions-sg")
+        subnets = sorted(resources(stack, "aws_subnet", role))
+        for purpose in ("validator", "health"):
+            _, policy = one(stack, "aws_iam_role_policy", role, f"compute-{role}/{purpose}/policy")
+            sts = {s["Sid"]: s for s in json.loads(policy["policy"])["Statement"]}
+            create = sts["CreateInterfacesInPrivateSubnets"]
+            assert create["Action"] == ["ec2:CreateNetworkInterface"]
+            text = json.dumps(create["Resource"])
+            assert all(f"subnet/${{aws_subnet.{s}.id}}" in text for s in subnets)
+            assert f"security-group/${{aws_security_group.{sg_name}.id}}" in text
+            assert all(f":ec2:{region}:" in r for r in create["Resource"])
+            assert sts["ManageOwnInterfaces"]["Action"] == [
+                "ec2:AssignPrivateIpAddresses", "ec2:DeleteNetworkInterface",
+                "ec2:UnassignPrivateIpAddresses"]
+            assert sts["ManageOwnInterfaces"]["Resource"][0].endswith(":network-interface/*")
+            assert sts["DescribeNetwork"]["Resource"] == ["*"]
+
+
+def test_interface_endpoints_are_chosen_and_reachable_only_from_the_functions(tmp_path):
+    from cdktf import App, TerraformStack, Testing
+
+    from modules.keys import RegionalKey
+    from modules.naming import Names
+    from modules.network import RegionalNetwork
+    from modules.regions import build_region_pair
+    from modules.settings import Settings
+
+    settings = Settings()
+    s = TerraformStack(App(outdir=str(tmp_path)), "s")
+    names, regions = Names("dev"), build_region_pair(s, settings)
+    key = RegionalKey(s, "key", region=regions.primary, names=names)
+    RegionalNetwork(s, "net", region=regions.primary, names=names, settings=settings, key=key,
+                    interface_endpoints=("xray", "kms"))
+    synth = json.loads(Testing.synth(s))
+    interface = {e["service_name"]: e for e in synth["resource"]["aws_vpc_endpoint"].values()
+                 if e["vpc_endpoint_type"] == "Interface"}
+    assert sorted(interface) == ["com.amazonaws.us-east-1.kms", "com.amazonaws.us-east-1.xray"]
+    assert all(e["private_dns_enabled"] is True and len(e["subnet_ids"]) == 3
+               for e in interface.values())
+    sgs = synth["resource"]["aws_security_group"]
+    fn_sg = next(n for n, g in sgs.items() if "functions" in g["name"])
+    ep_sg = next(n for n, g in sgs.items() if "interface-endpoints" in g["name"])
+    [ingress] = synth["resource"]["aws_vpc_security_group_ingress_rule"].values()
+    assert ingress["security_group_id"] == ref("aws_security_group", ep_sg, "id")
+    assert ingress["referenced_security_group_id"] == ref("aws_security_group", fn_sg, "id")
+    assert ingress["from_port"] == ingress["to_port"] == 443
+    RegionalNetwork(s, "none", region=regions.primary, names=names, settings=settings, key=key,
+                    interface_endpoints=())
+    none = json.loads(Testing.synth(s))["resource"]["aws_vpc_endpoint"]
+    assert len([n for n in none if n.startswith("none_") and "interface" in n]) == 0
+    with pytest.raises(ValueError, match="not supported"):
+        RegionalNetwork(s, "net2", region=regions.primary, names=names, settings=settings,
+                        key=key, interface_endpoints=("ec2",))

@@ -135,3 +135,24 @@ def test_main_rejects_invalid_settings_before_writing_any_json(tmp_path):
     assert proc.returncode == 2
     assert "PRIMARY_REGION and DR_REGION are both 'us-east-1'" in proc.stderr
     assert not outdir.exists(), "nothing may be written for invalid settings"
+
+
+def test_object_lock_defaults_follow_the_environment():
+    assert (Settings.from_env({}).object_lock_mode, Settings.from_env({}).object_lock_days) == (
+        "GOVERNANCE", 365)
+    assert Settings.from_env(PROD).object_lock_mode == "COMPLIANCE"
+    overridden = Settings.from_env({**PROD, "OBJECT_LOCK_MODE": "governance",
+                                    "OBJECT_LOCK_DAYS": "30"})
+    assert (overridden.object_lock_mode, overridden.object_lock_days) == ("GOVERNANCE", 30)
+
+
+@pytest.mark.parametrize("environ, fragment", [
+    ({"OBJECT_LOCK_MODE": "LEGAL_HOLD"}, "OBJECT_LOCK_MODE='LEGAL_HOLD' is invalid"),
+    ({"OBJECT_LOCK_DAYS": "0"}, "OBJECT_LOCK_DAYS=0 is invalid"),
+    ({"OBJECT_LOCK_DAYS": "36501"}, "OBJECT_LOCK_DAYS=36501 is invalid"),
+    ({"OBJECT_LOCK_DAYS": "a year"}, "OBJECT_LOCK_DAYS='a year' is not a whole number"),
+])
+def test_invalid_object_lock_settings_name_the_variable(environ, fragment):
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env(environ)
+    assert fragment in str(error.value)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from helpers import one, ref, resources
 
 
@@ -136,3 +138,50 @@ def test_bucket_outputs(platform):
     for role in ("primary", "dr"):
         bucket_name, _ = _bucket(platform, role)
         assert platform["output"][f"{role}_s3_bucket"]["value"] == ref("aws_s3_bucket", bucket_name, "bucket")
+
+
+# -- WORM receipts (issue 12 item 6) ------------------------------------------------------
+
+
+@pytest.mark.parametrize("env, mode", [("dev", "GOVERNANCE"), ("prod", "COMPLIANCE")])
+def test_both_audit_buckets_are_object_locked_with_the_environments_retention(
+        env, mode, platform, prod_platform):
+    stack = platform if env == "dev" else prod_platform
+    for role in ("primary", "dr"):
+        bucket_name, bucket = one(stack, "aws_s3_bucket", role, f"storage-{role}/audit/bucket")
+        assert bucket["object_lock_enabled"] is True  # only possible at creation in Terraform
+        _, lock = one(stack, "aws_s3_bucket_object_lock_configuration", role, f"storage-{role}/audit/")
+        assert lock["bucket"] == ref("aws_s3_bucket", bucket_name, "id")
+        assert lock["rule"]["default_retention"] == {"mode": mode, "days": 365}
+        versioning, _ = one(stack, "aws_s3_bucket_versioning", role, f"storage-{role}/audit/versioning")
+        assert lock["depends_on"] == [f"aws_s3_bucket_versioning.{versioning}"]
+
+
+def test_retention_days_follow_the_setting_and_lifecycle_never_expires_a_locked_version(synth_stacks):
+    from conftest import merged
+
+    stack = merged(synth_stacks(OBJECT_LOCK_DAYS="2000"))
+    for role in ("primary", "dr"):
+        _, lock = one(stack, "aws_s3_bucket_object_lock_configuration", role, f"storage-{role}/audit/")
+        assert lock["rule"]["default_retention"]["days"] == 2000
+        _, lifecycle = one(stack, "aws_s3_bucket_lifecycle_configuration", role, f"storage-{role}/audit/")
+        [rule] = lifecycle["rule"]
+        assert rule["noncurrent_version_expiration"][0]["noncurrent_days"] >= 2000
+
+
+def test_replication_role_reads_retention_and_legal_hold_so_replicas_keep_their_lock(platform):
+    for source in ("primary", "dr"):
+        _, policy = one(platform, "aws_iam_role_policy", source, f"replication-{source}/policy")
+        statements = {s["Sid"]: s for s in json.loads(policy["policy"])["Statement"]}
+        read = statements["ReadSourceVersions"]
+        assert {"s3:GetObjectRetention", "s3:GetObjectLegalHold"} <= set(read["Action"])
+        assert read["Resource"][0].endswith("/*")
+
+
+def test_state_bucket_and_code_buckets_are_not_object_locked(bootstrap, platform):
+    _, state = one(bootstrap, "aws_s3_bucket", None, "state/bucket")
+    assert "object_lock_enabled" not in state
+    assert resources(bootstrap, "aws_s3_bucket_object_lock_configuration") == {}
+    locked = {lock["bucket"] for lock in
+              resources(platform, "aws_s3_bucket_object_lock_configuration").values()}
+    assert len(locked) == 2 and all("_audit_bucket" in b for b in locked)

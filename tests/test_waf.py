@@ -1,4 +1,8 @@
-"""WAF per region: Route 53-only /health, rate per IP, 413 body rule, managed groups, logs, alarm."""
+"""WAF per region: Route 53-only /health, rate per IP, 413 body rule, managed groups, logs, alarm.
+
+On the platform stacks as built: `waf-{role}` in each regional stack (modules/stack.py),
+associated with that region's `api-{role}` stage; its alarm in `monitoring-{role}/api-alarms`.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from api_stack import protected, protected_stacks  # noqa: F401
+from contract import REGIONAL_STACKS
 from helpers import data_sources, one, ref, resources
 
 ROLES = ("primary", "dr")
@@ -14,7 +18,7 @@ LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
 
 
 def _acl(stack, role):
-    return one(stack, "aws_wafv2_web_acl", role, f"waf-{role}/")
+    return one(stack, "aws_wafv2_web_acl", role, f"waf-{role}/web-acl")
 
 
 def _rules(stack, role):
@@ -22,27 +26,37 @@ def _rules(stack, role):
     return {r["name"]: r for r in acl["rule"]}
 
 
-def test_one_regional_web_acl_per_region_associated_with_that_regions_stage(protected):
-    assert len(resources(protected, "aws_wafv2_web_acl")) == 2
+def test_one_regional_web_acl_per_region_associated_with_that_regions_stage(platform, stacks):
+    assert len(resources(platform, "aws_wafv2_web_acl")) == 2
+    assert len(resources(platform, "aws_wafv2_web_acl_association")) == 2
     for role in ROLES:
-        acl_name, acl = _acl(protected, role)
-        stage_name, _ = one(protected, "aws_api_gateway_stage", role, f"api-{role}/stage")
-        _, association = one(protected, "aws_wafv2_web_acl_association", role, f"waf-{role}/")
+        acl_name, acl = _acl(platform, role)
+        stage_name, _ = one(platform, "aws_api_gateway_stage", role, f"api-{role}/stage")
+        association_name, association = one(platform, "aws_wafv2_web_acl_association", role,
+                                            f"waf-{role}/association")
         assert acl["scope"] == "REGIONAL" and acl["name"] == f"payments-waf-{role}-dev"
         assert acl["default_action"] == {"allow": {}}
         assert association["resource_arn"] == ref("aws_api_gateway_stage", stage_name, "arn")
         assert association["web_acl_arn"] == ref("aws_wafv2_web_acl", acl_name, "arn")
+        # In the region's own stack, beside its stage: applied (and kept) with the API.
+        own = stacks[REGIONAL_STACKS[role]]["resource"]
+        assert acl_name in own["aws_wafv2_web_acl"] and stage_name in own["aws_api_gateway_stage"]
+        assert own["aws_wafv2_web_acl_association"][association_name] == association
+        # Both custom domains serve that one stage, so neither gets around the web ACL.
+        mappings = list(resources(platform, "aws_api_gateway_base_path_mapping", role).values())
+        assert len(mappings) == 2
+        assert {m["stage_name"] for m in mappings} == {ref("aws_api_gateway_stage", stage_name, "stage_name")}
 
 
-def test_health_only_from_route53_health_checker_ranges(protected):
+def test_health_only_from_route53_health_checker_ranges(platform):
     for role in ROLES:
-        ranges = data_sources(protected, "aws_ip_ranges", role)
+        ranges = data_sources(platform, "aws_ip_ranges", role)
         assert [d["services"] for d in ranges.values()] == [["route53_healthchecks"]]
         (ranges_name,) = ranges
-        sets = {s["ip_address_version"]: (n, s) for n, s in resources(protected, "aws_wafv2_ip_set", role).items()}
+        sets = {s["ip_address_version"]: (n, s) for n, s in resources(platform, "aws_wafv2_ip_set", role).items()}
         assert sets["IPV4"][1]["addresses"] == f"${{data.aws_ip_ranges.{ranges_name}.cidr_blocks}}"
         assert sets["IPV6"][1]["addresses"] == f"${{data.aws_ip_ranges.{ranges_name}.ipv6_cidr_blocks}}"
-        rules = _rules(protected, role)
+        rules = _rules(platform, role)
         allow, block = rules["route53-health-checkers"], rules["health-only-for-route53"]
         # Evaluated first: the checkers are allowed before any rule that could block them.
         assert allow["priority"] == 0 and allow["action"] == {"allow": {}}
@@ -70,24 +84,24 @@ def _body(stack, role, key):
     return json.loads(found["content"])
 
 
-def test_rate_limit_per_client_ip_answers_429_with_retry_after(protected):
+def test_rate_limit_per_client_ip_answers_429_with_retry_after(platform):
     for role in ROLES:
-        rule = _rules(protected, role)["rate-per-ip"]
+        rule = _rules(platform, role)["rate-per-ip"]
         statement = rule["statement"]["rate_based_statement"]
         assert statement["aggregate_key_type"] == "IP" and statement["evaluation_window_sec"] == 300
         assert 100 <= statement["limit"] <= 10_000
         response = _custom_response(rule)
         assert response["response_code"] == 429
         assert response["response_header"] == [{"name": "Retry-After", "value": "60"}]
-        body = _body(protected, role, response["custom_response_body_key"])
+        body = _body(platform, role, response["custom_response_body_key"])
         assert body["error"]["code"] == "TOO_MANY_REQUESTS" and body["error"]["retryAfterSeconds"] == 60
 
 
-def test_body_rule_matches_the_validators_413(protected):
+def test_body_rule_matches_the_validators_413(platform):
     sys.path.insert(0, str(LAMBDA_DIR))
     from payments.core import MAX_BODY_BYTES
     for role in ROLES:
-        rules = _rules(protected, role)
+        rules = _rules(platform, role)
         rule = rules["body-over-8-kib"]
         size = rule["statement"]["size_constraint_statement"]
         assert size["comparison_operator"] == "GT" and size["size"] == MAX_BODY_BYTES
@@ -95,16 +109,16 @@ def test_body_rule_matches_the_validators_413(protected):
         assert size["field_to_match"] == {"body": {"oversize_handling": "MATCH"}}
         response = _custom_response(rule)
         assert response["response_code"] == 413
-        assert _body(protected, role, response["custom_response_body_key"])["error"]["code"] == "PAYLOAD_TOO_LARGE"
+        assert _body(platform, role, response["custom_response_body_key"])["error"]["code"] == "PAYLOAD_TOO_LARGE"
         # It runs before the common rule set, whose 8 KB body rule would answer 403.
         assert rule["priority"] < rules["AWSManagedRulesCommonRuleSet"]["priority"]
-        _, acl = _acl(protected, role)
+        _, acl = _acl(platform, role)
         assert "association_config" not in acl  # the default 8 KB inspection limit is kept
 
 
-def test_aws_managed_rule_groups_with_the_body_size_rule_counted(protected):
+def test_aws_managed_rule_groups_with_the_body_size_rule_counted(platform):
     for role in ROLES:
-        rules = _rules(protected, role)
+        rules = _rules(platform, role)
         for group in ("AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesCommonRuleSet",
                       "AWSManagedRulesKnownBadInputsRuleSet", "AWSManagedRulesAnonymousIpList"):
             rule = rules[group]
@@ -122,12 +136,12 @@ def test_aws_managed_rule_groups_with_the_body_size_rule_counted(protected):
         assert len(priorities) == len(set(priorities))
 
 
-def test_logs_go_to_an_encrypted_retained_aws_waf_logs_group(protected):
+def test_logs_go_to_an_encrypted_retained_aws_waf_logs_group(platform):
     for role in ROLES:
-        acl_name, _ = _acl(protected, role)
-        group_name, group = one(protected, "aws_cloudwatch_log_group", role, f"waf-{role}/logs")
-        key_name, _ = one(protected, "aws_kms_key", role, f"key-{role}")
-        _, logging = one(protected, "aws_wafv2_web_acl_logging_configuration", role, f"waf-{role}/")
+        acl_name, _ = _acl(platform, role)
+        group_name, group = one(platform, "aws_cloudwatch_log_group", role, f"waf-{role}/logs")
+        key_name, _ = one(platform, "aws_kms_key", role, f"key-{role}")
+        _, logging = one(platform, "aws_wafv2_web_acl_logging_configuration", role, f"waf-{role}/logging")
         assert group["name"].startswith("aws-waf-logs-")  # WAF accepts no other name
         assert group["kms_key_id"] == ref("aws_kms_key", key_name, "arn")
         assert group["retention_in_days"] == 365
@@ -136,11 +150,14 @@ def test_logs_go_to_an_encrypted_retained_aws_waf_logs_group(protected):
         assert {f["single_header"]["name"] for f in logging["redacted_fields"]} == {"x-signature", "authorization"}
 
 
-def test_blocked_requests_alarm_per_region(protected):
+def test_blocked_requests_alarm_per_region(platform):
     for role in ROLES:
-        _, acl = _acl(protected, role)
-        (alarm,) = [a for a in resources(protected, "aws_cloudwatch_metric_alarm", role).values()
+        _, acl = _acl(platform, role)
+        (alarm,) = [a for a in resources(platform, "aws_cloudwatch_metric_alarm", role).values()
                     if a["alarm_name"] == f"payments-dev-waf-blocked-requests-{role}"]
+        assert f"/monitoring-{role}/api-alarms/" in alarm["//"]["metadata"]["path"]
+        topic_name, _ = one(platform, "aws_sns_topic", role, f"monitoring-{role}/topic/topic")
+        assert alarm["alarm_actions"] == [ref("aws_sns_topic", topic_name, "arn")]
         assert alarm["namespace"] == "AWS/WAFV2" and alarm["metric_name"] == "BlockedRequests"
         region = {"primary": "us-east-1", "dr": "us-east-2"}[role]
         assert alarm["dimensions"] == {"WebACL": acl["visibility_config"]["metric_name"],

@@ -1,12 +1,14 @@
-"""Lazily created boto3 clients pinned to the function's own region.
+"""boto3 clients pinned to the function's own region, with explicit time budgets.
 
-Clients are created on first use (not at import) so that moto's ``mock_aws`` can
-be activated before them in tests, and so that an import never does network or
-credential work.  :func:`reset` drops the cache (tests, or a region change).
+Clients are cached per ``(service, region, profile)``.  The validator creates them on
+first use (so that ``import validator`` stays cheap and moto's ``mock_aws`` can start
+first in tests); the health function creates its clients at init.  :func:`reset` drops
+the cache (tests, or a region change).
 
-Timeouts and retries are explicit: API Gateway gives the integration ~29 s, so the
-write path uses short timeouts and a small, bounded retry budget; the health path
-uses one attempt per call and does its own single retry within a deadline.
+Every profile has a *worst case*: attempts x (connect + read timeout) plus the backoff
+before a retry.  The validator never starts a call whose worst case does not fit in the
+time it has left (:func:`profile_for_budget`), so a request always ends before the
+function's timeout, and the function's timeout is below API Gateway's 29 s.
 """
 
 from __future__ import annotations
@@ -15,18 +17,54 @@ from typing import Any
 
 _clients: dict[tuple[str, str, str], Any] = {}
 
-#: Write path: standard retry mode (exponential backoff with jitter), 3 attempts in total.
+#: Write path, normal case: standard retry mode, 2 attempts in total.
 WRITE_PATH = "write"
-#: Health path: a single attempt with tight timeouts.
+#: Write path with less time left: one attempt, same timeouts.
+WRITE_SINGLE = "write-single"
+#: Write path with little time left: one attempt, short timeouts.
+WRITE_SHORT = "write-short"
+#: Health probe: one attempt, tight timeouts (the probe may retry once itself within its deadline).
 HEALTH_PATH = "health"
+#: Reconciliation job: standard retries, it has minutes.
+BATCH_PATH = "batch"
+
+#: Upper bound of the standard-mode backoff before the second attempt (base 1 s x random()).
+FIRST_RETRY_BACKOFF_S = 1.0
+
+# profile -> (connect timeout s, read timeout s, total attempts)
+PROFILES: dict[str, tuple[float, float, int]] = {
+    WRITE_PATH: (0.5, 1.0, 2),
+    WRITE_SINGLE: (0.5, 1.0, 1),
+    WRITE_SHORT: (0.25, 0.5, 1),
+    HEALTH_PATH: (0.3, 0.6, 1),
+    BATCH_PATH: (1.0, 3.0, 3),
+}
+
+#: Write profiles from the most to the least generous: the first that fits is used.
+WRITE_TIERS = (WRITE_PATH, WRITE_SINGLE, WRITE_SHORT)
+
+
+def worst_case_seconds(profile: str) -> float:
+    """Longest one call with ``profile`` can take (timeouts of every attempt plus backoff)."""
+    connect, read, attempts = PROFILES[profile]
+    backoff = FIRST_RETRY_BACKOFF_S * (2 ** (attempts - 1) - 1)  # 1 s before 2nd, 2 s before 3rd, ...
+    return attempts * (connect + read) + backoff
+
+
+def profile_for_budget(budget_seconds: float) -> str | None:
+    """The most generous write profile whose worst case fits in ``budget_seconds`` (``None``: none fits)."""
+    for profile in WRITE_TIERS:
+        if worst_case_seconds(profile) <= budget_seconds:
+            return profile
+    return None
 
 
 def _config(profile: str):
     from botocore.config import Config
 
-    if profile == HEALTH_PATH:
-        return Config(connect_timeout=0.5, read_timeout=1.0, retries={"total_max_attempts": 1, "mode": "standard"})
-    return Config(connect_timeout=1.0, read_timeout=2.0, retries={"total_max_attempts": 3, "mode": "standard"})
+    connect, read, attempts = PROFILES[profile]
+    return Config(connect_timeout=connect, read_timeout=read,
+                  retries={"total_max_attempts": attempts, "mode": "standard"})
 
 
 def client(service: str, region: str, profile: str = WRITE_PATH) -> Any:
@@ -38,6 +76,12 @@ def client(service: str, region: str, profile: str = WRITE_PATH) -> Any:
         found = boto3.session.Session().client(service, region_name=region, config=_config(profile))
         _clients[key] = found
     return found
+
+
+def for_budget(service: str, region: str, budget_seconds: float) -> Any | None:
+    """A write-path client whose worst case fits in ``budget_seconds``, or ``None``."""
+    profile = profile_for_budget(budget_seconds)
+    return None if profile is None else client(service, region, profile)
 
 
 def reset() -> None:

@@ -1,32 +1,51 @@
-"""Pure-ish health probe logic: a bounded check of this region's transactions table.
+"""The health probe: can this region take payments right now?
 
-The probe answers "can this region take payments right now?" by exercising the
-same data path a payment uses, cheaply:
+A payment needs both tables, the receipts bucket and the region's KMS key, so the probe
+exercises each of them, cheaply, *in parallel*, within one deadline:
 
-* ``GetItem`` on a sentinel key (``transactionId="__healthcheck__"``, ``timestamp=0``)
-  - a real, eventually consistent data-plane read (0.5 RCU, the item need not exist);
-* ``DescribeTable`` - the table (replica) status must be ``ACTIVE`` or ``UPDATING``;
-  run only when the time budget still allows it after the read.
+* ``transactions`` - ``GetItem`` on a sentinel key (``transactionId="__healthcheck__"``,
+  ``timestamp=0``; the item need not exist; strongly consistent when the table is an MRSC
+  global table, because an MRSC region cut off from its peers can still serve eventually
+  consistent reads but cannot write) and ``DescribeTable`` (status ``ACTIVE`` or
+  ``UPDATING``; a table whose key is unusable reports ``INACCESSIBLE_ENCRYPTION_CREDENTIALS``);
+* ``idempotency`` - the same on ``id="__healthcheck__"``;
+* ``receipts`` - ``PutObject`` of a few bytes to ``health/<region>.json`` in the audit
+  bucket, the write a receipt makes (same bucket, default SSE-KMS with the region key);
+* ``key`` - ``kms:DescribeKey`` on the region key: ``KeyState`` must be ``Enabled``
+  (S3 Bucket Keys can hide a disabled key from the PutObject for a while).
 
-Each AWS call uses one attempt with tight timeouts (connect 0.5 s, read 1.0 s), so
-one call costs at most ~1.5 s.  A *transient* failure (throttling, 5xx, timeout,
-connection error) is retried once if the remaining budget covers a whole call.
-The total never exceeds ``budget_seconds`` (default 2.8 s) plus scheduling noise,
-well inside API Gateway's 29 s, so Route 53 sees a fast, definite answer and fails
-over on a real fault rather than a blip.
+Data-plane calls run on every probe.  Control-plane facts (``DescribeTable``,
+``DescribeKey``) are cached for :data:`CONTROL_PLANE_TTL_SECONDS` once they are healthy,
+so the probe does not spend the control plane's quota and latency every few seconds,
+and a fault is re-checked on every probe.  A throttled or timed-out control-plane call
+with the data plane answering is a warning, not an outage.
+
+Each call uses the health client profile (one attempt, connect 0.3 s + read 0.6 s) and
+is retried once if a whole call still fits before the deadline (default 1.2 s).  The
+probe returns at its deadline whatever is still running, so the answer reaches Route 53
+well inside its 2 seconds.
 """
 
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from payments import clients
+
 SENTINEL_KEY = {"transactionId": {"S": "__healthcheck__"}, "timestamp": {"N": "0"}}
+IDEMPOTENCY_SENTINEL_KEY = {"id": {"S": "__healthcheck__"}}
 HEALTHY_TABLE_STATUSES = frozenset({"ACTIVE", "UPDATING"})
-#: Worst-case duration of one call with the health client config (connect + read timeout).
-CALL_WORST_CASE_SECONDS = 1.5
-DEFAULT_BUDGET_SECONDS = 2.8
+#: Route 53 matches this string in the body (HTTPS_STR_MATCH); it appears only when healthy.
+HEALTHY_MARKER = "PAYMENTS_HEALTHY"
+UNHEALTHY_MARKER = "PAYMENTS_UNAVAILABLE"
+#: Worst-case duration of one call with the health client profile.
+CALL_WORST_CASE_SECONDS = clients.worst_case_seconds(clients.HEALTH_PATH)
+DEFAULT_BUDGET_SECONDS = 1.2
+CONTROL_PLANE_TTL_SECONDS = 60.0
+DEPENDENCIES = ("transactions", "idempotency", "receipts", "key")
 
 TRANSIENT_CODES = frozenset(
     {
@@ -38,6 +57,9 @@ TRANSIENT_CODES = frozenset(
         "ServiceUnavailable",
         "ServiceUnavailableException",
         "TransactionConflictException",
+        "SlowDown",
+        "KMSInternalException",
+        "DependencyTimeoutException",
     }
 )
 
@@ -47,6 +69,10 @@ class ProbeResult:
     healthy: bool
     checks: dict[str, Any] = field(default_factory=dict)
     elapsed_ms: int = 0
+
+
+def health_object_key(region: str) -> str:
+    return f"health/{region}.json"
 
 
 def _classify(exc: BaseException) -> tuple[str, bool]:
@@ -63,7 +89,7 @@ def _classify(exc: BaseException) -> tuple[str, bool]:
 
 
 def _call(fn: Callable[[], Any], deadline: float, clock: Callable[[], float]) -> tuple[Any, dict[str, Any]]:
-    """Run ``fn`` with at most one retry of a transient error, never past ``deadline``."""
+    """Run ``fn`` with at most one retry of a transient error, and only if a whole call fits before ``deadline``."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     attempts = 0
@@ -73,52 +99,117 @@ def _call(fn: Callable[[], Any], deadline: float, clock: Callable[[], float]) ->
         started = clock()
         try:
             result = fn()
-            info.update(status="ok", attempts=attempts, latencyMs=int((clock() - started) * 1000))
+            info = {"status": "ok", "attempts": attempts, "latencyMs": int((clock() - started) * 1000)}
             return result, info
         except (ClientError, BotoCoreError) as exc:
             code, transient = _classify(exc)
-            info.update(status="error", attempts=attempts, error=code, transient=transient)
+            info = {"status": "error", "attempts": attempts, "error": code, "transient": transient}
             if transient and attempts < 2 and deadline - clock() >= CALL_WORST_CASE_SECONDS:
                 continue
             return None, info
 
 
-def probe(
-    dynamodb: Any,
-    table: str,
-    *,
-    budget_seconds: float = DEFAULT_BUDGET_SECONDS,
-    clock: Callable[[], float] = time.monotonic,
-) -> ProbeResult:
-    started = clock()
-    deadline = started + budget_seconds
-    checks: dict[str, Any] = {}
+class HealthProbe:
+    """One region's probe; built once per container (clients and thread pool at init)."""
 
-    _, read = _call(
-        lambda: dynamodb.get_item(TableName=table, Key=SENTINEL_KEY, ProjectionExpression="transactionId"),
-        deadline,
-        clock,
-    )
-    checks["read"] = read
-    healthy = read["status"] == "ok"
+    def __init__(self, *, dynamodb: Any, s3: Any, kms: Any, transactions_table: str, idempotency_table: str,
+                 bucket: str, key_arn: str, region: str, clock: Callable[[], float] = time.monotonic,
+                 control_plane_ttl: float = CONTROL_PLANE_TTL_SECONDS, strong_transactions: bool = False):
+        self.dynamodb, self.s3, self.kms = dynamodb, s3, kms
+        self.tables = {"transactions": (transactions_table, SENTINEL_KEY),
+                       "idempotency": (idempotency_table, IDEMPOTENCY_SENTINEL_KEY)}
+        self.consistent = {"transactions": strong_transactions, "idempotency": False}
+        self.bucket, self.key_arn, self.region = bucket, key_arn, region
+        self.clock = clock
+        self.control_plane_ttl = control_plane_ttl
+        self._facts: dict[str, tuple[float, dict[str, Any]]] = {}  # name -> (expires, healthy fact)
+        # Calls abandoned at the deadline keep their thread until their own timeout (< 1 s).
+        self.executor = ThreadPoolExecutor(max_workers=12, thread_name_prefix="probe")
 
-    if healthy and deadline - clock() >= CALL_WORST_CASE_SECONDS:
-        described, info = _call(lambda: dynamodb.describe_table(TableName=table), deadline, clock)
-        if described is not None:
-            table_status = described.get("Table", {}).get("TableStatus", "UNKNOWN")
-            info["tableStatus"] = table_status
-            if table_status not in HEALTHY_TABLE_STATUSES:
-                info["status"] = "error"
-                info["error"] = f"table status {table_status}"
-                healthy = False
-        elif not info.get("transient"):
-            # ResourceNotFound, AccessDenied, ...: a real fault.
-            healthy = False
+    # ------------------------------------------------------------------ control-plane facts
+
+    def _cached(self, name: str) -> dict[str, Any] | None:
+        found = self._facts.get(name)
+        if found and found[0] > self.clock():
+            return dict(found[1], cached=True)
+        return None
+
+    def _describe_table(self, table: str) -> dict[str, Any]:
+        described = self.dynamodb.describe_table(TableName=table)
+        return {"tableStatus": described.get("Table", {}).get("TableStatus", "UNKNOWN")}
+
+    def _describe_key(self) -> dict[str, Any]:
+        described = self.kms.describe_key(KeyId=self.key_arn)
+        return {"keyState": described.get("KeyMetadata", {}).get("KeyState", "UNKNOWN")}
+
+    def _put_health_object(self) -> None:
+        self.s3.put_object(Bucket=self.bucket, Key=health_object_key(self.region), Body=b'{"probe":"health"}',
+                           ContentType="application/json")
+
+    # ------------------------------------------------------------------ probe
+
+    def run(self, budget_seconds: float = DEFAULT_BUDGET_SECONDS) -> ProbeResult:
+        started = self.clock()
+        deadline = started + budget_seconds
+        calls: dict[tuple[str, str], Callable[[], Any]] = {}
+        facts: dict[tuple[str, str], dict[str, Any]] = {}
+        for name, (table, key) in self.tables.items():
+            calls[(name, "read")] = (lambda t=table, k=key, c=self.consistent[name]: self.dynamodb.get_item(
+                TableName=t, Key=k, ConsistentRead=c, ProjectionExpression="#k",
+                ExpressionAttributeNames={"#k": next(iter(k))}))
+            cached = self._cached(name)
+            if cached is None:
+                calls[(name, "table")] = lambda t=table: self._describe_table(t)
+            else:
+                facts[(name, "table")] = cached
+        calls[("receipts", "write")] = self._put_health_object
+        cached_key = self._cached("key")
+        if cached_key is None:
+            calls[("key", "describe")] = self._describe_key
         else:
-            # The data-plane read just succeeded; a throttled control-plane call is not an outage.
-            info["status"] = "warning"
-        checks["table"] = info
-    elif healthy:
-        checks["table"] = {"status": "skipped", "reason": "time budget spent on the read"}
+            facts[("key", "describe")] = cached_key
 
-    return ProbeResult(healthy=healthy, checks=checks, elapsed_ms=int((clock() - started) * 1000))
+        futures: dict[tuple[str, str], Future] = {
+            slot: self.executor.submit(_call, fn, deadline, self.clock) for slot, fn in calls.items()}
+        wait(list(futures.values()), timeout=max(0.0, deadline - self.clock()))
+        for slot, future in futures.items():
+            if future.done():
+                value, info = future.result()
+                if info["status"] == "ok" and isinstance(value, dict) and slot[1] in ("table", "describe"):
+                    info.update(value)
+                facts[slot] = info
+            else:
+                future.cancel()
+                facts[slot] = {"status": "error", "error": "DeadlineExceeded", "transient": True}
+
+        checks = {name: self._verdict(name, {part: info for (dep, part), info in facts.items() if dep == name})
+                  for name in DEPENDENCIES}
+        healthy = all(check["status"] in ("ok", "warning") for check in checks.values())
+        return ProbeResult(healthy=healthy, checks=checks, elapsed_ms=int((self.clock() - started) * 1000))
+
+    def _verdict(self, name: str, parts: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """Combine the calls of one dependency into ok / warning / error, and cache healthy facts."""
+        status = "ok"
+        error = None
+        for part, info in parts.items():
+            if info["status"] == "ok":
+                fact_bad = (info.get("tableStatus", "ACTIVE") not in HEALTHY_TABLE_STATUSES
+                            or info.get("keyState", "Enabled") != "Enabled")
+                if fact_bad:
+                    status, error = "error", info.get("tableStatus") or info.get("keyState")
+                elif part in ("table", "describe") and not info.get("cached"):
+                    fact = {k: v for k, v in info.items() if k in ("tableStatus", "keyState", "status")}
+                    self._facts[name] = (self.clock() + self.control_plane_ttl, fact)
+                continue
+            control_plane = part in ("table", "describe")
+            data_plane_ok = all(p["status"] == "ok" for k, p in parts.items() if k not in ("table", "describe"))
+            if control_plane and info.get("transient") and data_plane_ok:
+                info["status"] = "warning"  # a throttled control plane is not an outage
+                if status == "ok":
+                    status = "warning"
+                continue
+            status, error = "error", error or info.get("error")
+        check: dict[str, Any] = {"status": status, **parts}
+        if error is not None:
+            check["error"] = error
+        return check

@@ -29,11 +29,16 @@ def error_response(
     message: str,
     field: str | None = None,
     *,
+    outcome: str | None = None,
     retry_after: int | None = None,
 ):
+    """``outcome`` (``not_recorded`` / ``unknown`` / ``recorded``) tells the client what is known
+    about the payment; it is set on every 5xx and on 409 ``REQUEST_IN_PROGRESS``."""
     error: dict[str, Any] = {"code": code, "message": message}
     if field is not None:
         error["field"] = field
+    if outcome is not None:
+        error["outcome"] = outcome
     body: dict[str, Any] = {"error": error}
     headers = None
     if retry_after is not None:

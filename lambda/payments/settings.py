@@ -7,12 +7,14 @@ environment.  No other module reads ``os.environ``.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
 from payments.core import parse_max_amount
 
 REGION_ROLES = ("primary", "dr")
+SEARCH_STRING_RE = re.compile(r"[A-Z][A-Z0-9_]{7,63}")
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,11 @@ class Settings:
     max_amount: Decimal
     idempotency_ttl_seconds: int
     metrics_namespace: str
+    kms_key_arn: str = ""
+    #: ``EVENTUAL`` (default) or ``STRONG`` (the transactions table is an MRSC global table).
+    transactions_consistency: str = "EVENTUAL"
+    #: Route 53's search string; the health body carries it only when healthy.
+    health_search_string: str = "PAYMENTS_HEALTHY"
 
 
 def _required(name: str) -> str:
@@ -34,12 +41,17 @@ def _required(name: str) -> str:
     return value
 
 
-def load_settings(*, need_write_path: bool = True) -> Settings:
-    """Build :class:`Settings` from the environment.
+#: Environment variables each function cannot run without (besides AWS_REGION and REGION_ROLE).
+REQUIRED = {
+    "validator": ("TRANSACTIONS_TABLE", "IDEMPOTENCY_TABLE", "AUDIT_BUCKET"),
+    # The health probe exercises every dependency of a payment, the key included.
+    "health": ("TRANSACTIONS_TABLE", "IDEMPOTENCY_TABLE", "AUDIT_BUCKET", "KMS_KEY_ARN"),
+    "reconcile": ("TRANSACTIONS_TABLE", "AUDIT_BUCKET"),
+}
 
-    ``need_write_path=False`` is used by the health function, which only needs
-    the region and the transactions table.
-    """
+
+def load_settings(function: str = "validator") -> Settings:
+    """Build :class:`Settings` from the environment for ``function`` (a key of :data:`REQUIRED`)."""
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ""
     if not region:
         raise RuntimeError("environment variable AWS_REGION is required")
@@ -49,25 +61,42 @@ def load_settings(*, need_write_path: bool = True) -> Settings:
     ttl = int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", "86400"))
     if ttl < 60:
         raise RuntimeError("IDEMPOTENCY_TTL_SECONDS must be at least 60")
+    required = REQUIRED[function]
+    consistency = os.environ.get("TRANSACTIONS_CONSISTENCY_MODE", "EVENTUAL").strip().upper() or "EVENTUAL"
+    if consistency not in ("EVENTUAL", "STRONG"):
+        raise RuntimeError(f"TRANSACTIONS_CONSISTENCY_MODE must be EVENTUAL or STRONG, got {consistency!r}")
+
+    def value(name: str) -> str:
+        return _required(name) if name in required else os.environ.get(name, "").strip()
+
+    search = os.environ.get("HEALTH_SEARCH_STRING", "PAYMENTS_HEALTHY").strip()
+    if not SEARCH_STRING_RE.fullmatch(search):
+        # Upper case and long enough that no unhealthy body (lower-case keys, AWS error codes,
+        # PAYMENTS_UNAVAILABLE) can contain it by accident.
+        raise RuntimeError("HEALTH_SEARCH_STRING must be 8-64 characters of A-Z, 0-9 and '_', starting "
+                           f"with a letter, got {search!r}")
     return Settings(
         region=region,
         region_role=role,
-        transactions_table=_required("TRANSACTIONS_TABLE"),
-        idempotency_table=_required("IDEMPOTENCY_TABLE") if need_write_path else "",
-        audit_bucket=_required("AUDIT_BUCKET") if need_write_path else "",
+        transactions_table=value("TRANSACTIONS_TABLE"),
+        idempotency_table=value("IDEMPOTENCY_TABLE"),
+        audit_bucket=value("AUDIT_BUCKET"),
         max_amount=parse_max_amount(os.environ.get("MAX_AMOUNT", "1000000.00")),
         idempotency_ttl_seconds=ttl,
         metrics_namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "PaymentsDR"),
+        kms_key_arn=value("KMS_KEY_ARN"),
+        transactions_consistency=consistency,
+        health_search_string=search,
     )
 
 
-_cache: dict[bool, Settings] = {}
+_cache: dict[str, Settings] = {}
 
 
-def get_settings(*, need_write_path: bool = True) -> Settings:
-    if need_write_path not in _cache:
-        _cache[need_write_path] = load_settings(need_write_path=need_write_path)
-    return _cache[need_write_path]
+def get_settings(function: str = "validator") -> Settings:
+    if function not in _cache:
+        _cache[function] = load_settings(function)
+    return _cache[function]
 
 
 def reset() -> None:

@@ -4,12 +4,20 @@ Write order and guarantees (see docs/payment-validator.md):
 
 1. Look up the transaction id in this region's table (strongly consistent Query on
    the hash key).  A record with the same request hash means "already accepted":
-   complete the receipt if this region accepted it and answer with the stored
-   result.  A record with a different hash is a conflict (409).
+   complete the receipt in this region's bucket - wherever the record was accepted,
+   since the receipt is derived from the record - and answer with the stored result.
+   A record with a different hash is a conflict (409).
 2. Otherwise put the record with ``attribute_not_exists(transactionId)`` so an
    existing item can never be overwritten.
-3. Put the receipt.  The receipt is built from the stored record only, so a retry
-   after a failed receipt write produces the identical object.
+3. Put the receipt with ``If-None-Match: *``: a receipt already there (an earlier
+   attempt, the peer bucket's replication, the reconciliation job) is kept, so
+   duplicates are harmless.
+
+Every failure says what is known (:class:`Attempt`): ``not_recorded`` only while no
+PutItem of the record has been sent; ``unknown`` once one may have been applied;
+``recorded`` once the record is proven stored.  No call starts unless its worst case
+fits in the time the caller has left (``time_left``); a shorter budget gets a client
+with fewer attempts and shorter timeouts (``payments.clients.profile_for_budget``).
 
 Concurrent requests for one id are serialised before this module runs by the
 idempotency layer's in-progress lock (a conditional write on the idempotency table).
@@ -17,17 +25,38 @@ idempotency layer's in-progress lock (a conditional write on the idempotency tab
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from payments import core
+from payments import clients, core
+
+#: What a failed request may claim about the payment.
+NOT_RECORDED = "not_recorded"
+UNKNOWN = "unknown"
+RECORDED = "recorded"
+
+
+@dataclass
+class Attempt:
+    """What one request has done so far; decides what a failure may claim."""
+
+    record_may_exist: bool = False  # a PutItem of the record was sent: it may have been applied
+    record: dict[str, Any] | None = None  # the stored record, once proven (found, or put succeeded)
+    result: dict[str, Any] | None = None  # the 200 answer, once the payment step completed
+
+    @property
+    def outcome(self) -> str:
+        if self.record is not None:
+            return RECORDED
+        return UNKNOWN if self.record_may_exist else NOT_RECORDED
 
 
 class DependencyError(Exception):
-    """A retryable failure of DynamoDB or S3 (answered with 503)."""
+    """DynamoDB or S3 failed, or no time was left for a safe call; ``outcome`` says what is known."""
 
-    def __init__(self, code: str, message: str, cause: BaseException | None = None):
+    def __init__(self, outcome: str, message: str, cause: BaseException | None = None):
         super().__init__(message)
-        self.code = code
+        self.outcome = outcome
         self.message = message
         self.cause = cause
 
@@ -77,8 +106,39 @@ def error_code(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+#: A single DynamoDB attempt rejected with one of these codes applied nothing.
+NOT_APPLIED_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "ValidationException",
+        "AccessDeniedException",
+        "ResourceNotFoundException",
+        "UnrecognizedClientException",
+        # MRSC tables: the item is being written from another region; the request was rejected.
+        "ReplicatedWriteConflictException",
+    }
+)
+
+
+def proven_not_applied(exc: BaseException) -> bool:
+    """True only for a 4xx rejection on the *first and only* attempt (no earlier attempt could
+    have been applied and lost its response)."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return False
+    meta = response.get("ResponseMetadata", {})
+    return (error_code(exc) in NOT_APPLIED_CODES and meta.get("RetryAttempts") == 0
+            and int(meta.get("HTTPStatusCode") or 0) == 400)
+
+
 class PaymentStore:
-    """Writes for one region: its transactions table and its audit bucket."""
+    """Writes for one region: its transactions table and its audit bucket.
+
+    ``dynamodb`` / ``s3`` are the normal write-path clients; ``client_for(service, budget_s)``
+    returns a client whose worst case fits in ``budget_s`` (or ``None``) when less time is left.
+    """
 
     def __init__(
         self,
@@ -90,6 +150,7 @@ class PaymentStore:
         region: str,
         region_role: str,
         clock_ms: Callable[[], int],
+        client_for: Callable[[str, float], Any | None] | None = None,
     ):
         self.dynamodb = dynamodb
         self.s3 = s3
@@ -98,13 +159,28 @@ class PaymentStore:
         self.region = region
         self.region_role = region_role
         self.clock_ms = clock_ms
+        self.client_for = client_for
+
+    def _client(self, service: str, attempt: Attempt, time_left: Callable[[], float] | None) -> Any:
+        default = self.dynamodb if service == "dynamodb" else self.s3
+        if time_left is None:
+            return default
+        budget = time_left()
+        if budget >= clients.worst_case_seconds(clients.WRITE_PATH):
+            return default
+        chosen = self.client_for(service, budget) if self.client_for else None
+        if chosen is None:
+            raise DependencyError(attempt.outcome, "no time left for a safe call")
+        return chosen
 
     # ------------------------------------------------------------------ reads
 
-    def find_records(self, transaction_id: str) -> list[dict[str, Any]]:
+    def find_records(self, transaction_id: str, attempt: Attempt | None = None,
+                     time_left: Callable[[], float] | None = None) -> list[dict[str, Any]]:
         """All items for ``transaction_id`` visible in this region, oldest first."""
         from botocore.exceptions import BotoCoreError, ClientError
 
+        attempt = attempt or Attempt()
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
             "TableName": self.table,
@@ -116,24 +192,27 @@ class PaymentStore:
         }
         try:
             while True:
-                page = self.dynamodb.query(**kwargs)
+                page = self._client("dynamodb", attempt, time_left).query(**kwargs)
                 items.extend(from_attr(i) for i in page.get("Items", []))
                 last = page.get("LastEvaluatedKey")
                 if not last or len(items) >= 50:
                     break
                 kwargs["ExclusiveStartKey"] = last
         except (ClientError, BotoCoreError) as exc:
-            raise DependencyError("SERVICE_UNAVAILABLE", "transaction store unavailable", exc) from exc
+            raise DependencyError(attempt.outcome, "transaction store unavailable", exc) from exc
         return items
 
     # ------------------------------------------------------------------ writes
 
-    def put_record(self, item: Mapping[str, Any]) -> bool:
+    def put_record(self, item: Mapping[str, Any], attempt: Attempt,
+                   time_left: Callable[[], float] | None = None) -> bool:
         """Conditionally create the record; ``False`` if that exact key already exists."""
         from botocore.exceptions import BotoCoreError, ClientError
 
+        ddb = self._client("dynamodb", attempt, time_left)
+        attempt.record_may_exist = True
         try:
-            self.dynamodb.put_item(
+            ddb.put_item(
                 TableName=self.table,
                 Item=to_attr(item),
                 ConditionExpression="attribute_not_exists(transactionId)",
@@ -141,44 +220,71 @@ class PaymentStore:
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
                 return False
-            raise DependencyError("SERVICE_UNAVAILABLE", "transaction store unavailable", exc) from exc
-        except BotoCoreError as exc:
-            raise DependencyError("SERVICE_UNAVAILABLE", "transaction store unavailable", exc) from exc
+            if proven_not_applied(exc):
+                attempt.record_may_exist = False
+            raise DependencyError(attempt.outcome, "transaction store unavailable", exc) from exc
+        except BotoCoreError as exc:  # timeouts, connection resets: the write may have been applied
+            raise DependencyError(attempt.outcome, "transaction store unavailable", exc) from exc
+        attempt.record = dict(item)
         return True
 
-    def put_receipt(self, record: Mapping[str, Any]) -> None:
+    def put_receipt(self, record: Mapping[str, Any], attempt: Attempt | None = None,
+                    time_left: Callable[[], float] | None = None) -> bool:
+        """Store the receipt unless one is there already; ``True`` if this call wrote it."""
         from botocore.exceptions import BotoCoreError, ClientError
 
+        attempt = attempt or Attempt(record=dict(record))
+        s3 = self._client("s3", attempt, time_left)
         try:
-            self.s3.put_object(
+            s3.put_object(
                 Bucket=self.bucket,
                 Key=core.receipt_key(str(record["transactionId"])),
                 Body=core.build_receipt(record),
                 ContentType="application/json",
+                IfNoneMatch="*",
             )
-        except (ClientError, BotoCoreError) as exc:
-            raise DependencyError("RECEIPT_WRITE_FAILED", "receipt could not be stored; retry the request", exc) from exc
+        except ClientError as exc:
+            if error_code(exc) == "PreconditionFailed":
+                return False  # a receipt is already there; it is derived from the same record
+            raise DependencyError(attempt.outcome, "receipt could not be stored", exc) from exc
+        except BotoCoreError as exc:
+            raise DependencyError(attempt.outcome, "receipt could not be stored", exc) from exc
+        return True
 
     # ------------------------------------------------------------------ flow
 
-    def accept(self, request: core.PaymentRequest, api_request_id: str | None = None) -> tuple[dict[str, Any], bool]:
-        """Record ``request`` (or find its earlier record) and make sure the receipt exists.
+    def complete_existing(self, request: core.PaymentRequest, attempt: Attempt | None = None,
+                          time_left: Callable[[], float] | None = None) -> dict[str, Any] | None:
+        """The stored record for ``request`` with its receipt completed here, or ``None`` if there is none.
+
+        Raises :class:`TransactionConflict` if the id is recorded with a different request.
+        """
+        attempt = attempt or Attempt()
+        existing = self.find_records(request.transaction_id, attempt, time_left)
+        if not existing:
+            return None
+        same = [r for r in existing if r.get("requestHash") == request.request_hash()]
+        if not same:
+            raise TransactionConflict(request.transaction_id)
+        attempt.record = same[0]
+        # The record may have been accepted in the other region (replicated here) and its
+        # receipt lost there: complete it in this region's bucket either way.
+        self.put_receipt(same[0], attempt, time_left)
+        return same[0]
+
+    def accept(self, request: core.PaymentRequest, api_request_id: str | None = None, *,
+               attempt: Attempt | None = None,
+               time_left: Callable[[], float] | None = None) -> tuple[dict[str, Any], bool]:
+        """Record ``request`` (or find its earlier record) and make sure the receipt exists here.
 
         Returns ``(record, created)``.  Raises :class:`TransactionConflict` or
-        :class:`DependencyError`.
+        :class:`DependencyError`; ``attempt`` records how far it got.
         """
-        wanted_hash = request.request_hash()
+        attempt = attempt if attempt is not None else Attempt()
         for _ in range(2):
-            existing = self.find_records(request.transaction_id)
-            if existing:
-                same = [r for r in existing if r.get("requestHash") == wanted_hash]
-                if not same:
-                    raise TransactionConflict(request.transaction_id)
-                record = same[0]
-                if record.get("acceptedRegion") == self.region:
-                    # A previous attempt stored the record but may have failed on the receipt.
-                    self.put_receipt(record)
-                return record, False
+            found = self.complete_existing(request, attempt, time_left)
+            if found is not None:
+                return found, False
             record = core.build_record(
                 request,
                 now_ms=self.clock_ms(),
@@ -186,8 +292,8 @@ class PaymentStore:
                 region_role=self.region_role,
                 api_request_id=api_request_id,
             )
-            if self.put_record(record):
-                self.put_receipt(record)
+            if self.put_record(record, attempt, time_left):
+                self.put_receipt(record, attempt, time_left)
                 return record, True
             # Same (transactionId, timestamp) key appeared between query and put: look again.
-        raise DependencyError("SERVICE_UNAVAILABLE", "transaction store returned inconsistent results")
+        raise DependencyError(attempt.outcome, "transaction store returned inconsistent results")

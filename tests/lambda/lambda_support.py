@@ -31,6 +31,10 @@ def bucket_for(region: str) -> str:
     return f"payments-audit-test-{region}"
 
 
+#: ARN of each region's moto KMS key (the key of the tables and the audit bucket), set by create_resources.
+KEY_ARNS: dict[str, str] = {}
+
+
 # Environment the infra sets, plus fake credentials so nothing can reach real AWS.
 os.environ.update(
     {
@@ -44,6 +48,7 @@ os.environ.update(
         "TRANSACTIONS_TABLE": TABLE,
         "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
         "AUDIT_BUCKET": bucket_for(PRIMARY),
+        "KMS_KEY_ARN": "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000",
         "MAX_AMOUNT": "1000000.00",
         "POWERTOOLS_SERVICE_NAME": "payment-validator",
         "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -99,6 +104,7 @@ def create_resources(region: str) -> None:
         TableName=IDEMPOTENCY_TABLE,
         TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"},
     )
+    KEY_ARNS[region] = aws_client("kms", region).create_key(Description=f"payments {region}")["KeyMetadata"]["Arn"]
     s3 = aws_client("s3", region)
     if region == "us-east-1":
         s3.create_bucket(Bucket=bucket_for(region))
@@ -107,12 +113,13 @@ def create_resources(region: str) -> None:
 
 
 def reset_modules() -> None:
-    """Drop cached settings/clients so the next call builds them inside the active mock."""
-    import health
-    import validator
+    """Drop cached settings/clients so the next call builds them inside the active mock.
 
-    validator.reset_runtime()
-    health.reset_runtime()
+    Only handler modules already imported are reset (each test module imports its own)."""
+    for name in ("validator", "health", "reconcile"):
+        module = sys.modules.get(name)
+        if module is not None:
+            module.reset_runtime()
 
 
 def use_region(region: str) -> None:
@@ -121,6 +128,8 @@ def use_region(region: str) -> None:
     os.environ["AWS_DEFAULT_REGION"] = region
     os.environ["REGION_ROLE"] = REGIONS[region]
     os.environ["AUDIT_BUCKET"] = bucket_for(region)
+    if region in KEY_ARNS:
+        os.environ["KMS_KEY_ARN"] = KEY_ARNS[region]
     reset_modules()
 
 
@@ -207,9 +216,10 @@ def api_event(
     }
 
 
-def invoke(module: Any, event: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+def invoke(module: Any, event: dict[str, Any], *,
+           remaining_ms: int = 20_000) -> tuple[int, dict[str, Any], dict[str, str]]:
     """Call a handler in-process and decode its proxy response."""
-    response = module.lambda_handler(event, FakeContext())
+    response = module.lambda_handler(event, FakeContext(remaining_ms=remaining_ms))
     assert set(response) >= {"statusCode", "body"}
     headers = dict(response.get("headers") or {})
     multi = response.get("multiValueHeaders") or {}

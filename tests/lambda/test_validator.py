@@ -140,44 +140,68 @@ def test_id_reuse_after_idempotency_record_expired_is_still_409(aws):
     assert len(table_items(PRIMARY)) == 1
 
 
-def test_concurrent_retry_while_in_progress_is_409_with_retry_after(aws):
+def _run_with_first_request_paused(method: str):
+    """Start a first request that pauses inside ``PaymentStore.<method>``, send a second one meanwhile."""
     from payments.store import PaymentStore
 
     entered, release = threading.Event(), threading.Event()
-    original = PaymentStore.put_receipt
+    original = getattr(PaymentStore, method)
     results = {}
 
-    def slow_receipt(self, record):
+    def paused(self, *args, **kwargs):
         entered.set()
         assert release.wait(10)
-        return original(self, record)
+        return original(self, *args, **kwargs)
 
-    with mock.patch.object(PaymentStore, "put_receipt", slow_receipt):
+    with mock.patch.object(PaymentStore, method, paused):
         worker = threading.Thread(target=lambda: results.setdefault("first", invoke(validator, api_event(SEED))))
         worker.start()
         assert entered.wait(10)
-        status, err, headers = invoke(validator, api_event(SEED))
+        with mock.patch.object(PaymentStore, method, original):
+            second = invoke(validator, api_event(SEED))
         release.set()
         worker.join(10)
+    return results["first"], second
+
+
+def test_concurrent_retry_before_the_record_exists_is_409_with_retry_after(aws):
+    first, (status, err, headers) = _run_with_first_request_paused("put_record")
     assert status == 409
     assert err["error"]["code"] == "REQUEST_IN_PROGRESS" and err["error"]["retryable"] is True
+    assert err["error"]["outcome"] == "unknown"
     assert headers["Retry-After"] == "1"
-    assert results["first"][0] == 200
+    assert first[0] == 200
     assert len(table_items(PRIMARY)) == 1
 
 
-def test_dynamodb_throttling_is_503_and_nothing_written(aws):
+def test_concurrent_retry_after_the_record_exists_gets_the_same_answer(aws):
+    """The lock is still held (first request writing its receipt), but the record is there:
+    the retry converges on the first answer instead of a 409."""
+    first, second = _run_with_first_request_paused("put_receipt")
+    assert first[0] == 200 and second[0] == 200 and second[1] == first[1]
+    assert len(table_items(PRIMARY)) == 1
+    assert bucket_keys(PRIMARY) == ["receipts/test-123.json"]
+
+
+@pytest.mark.parametrize(("retry_attempts", "code"), [(None, "OUTCOME_UNKNOWN"), (1, "OUTCOME_UNKNOWN"),
+                                                      (0, "SERVICE_UNAVAILABLE")])
+def test_dynamodb_throttling_of_the_record_write_is_503(aws, retry_attempts, code):
+    """Only a throttle on the first and only attempt proves nothing was applied; after a retry an
+    earlier attempt may have been applied and lost its response, so the outcome is unknown."""
     real_put = validator._get_runtime()["store"].dynamodb.put_item
+    error = throttled("PutItem")
+    if retry_attempts is not None:
+        error.response["ResponseMetadata"]["RetryAttempts"] = retry_attempts
 
     def put_item(**kwargs):
         if kwargs["TableName"] == "payment-transactions-test":
-            raise throttled("PutItem")
+            raise error
         return real_put(**kwargs)
 
     with mock.patch.object(validator._get_runtime()["store"].dynamodb, "put_item", side_effect=put_item):
         status, err, headers = invoke(validator, api_event(SEED))
     assert status == 503
-    assert err["error"]["code"] == "SERVICE_UNAVAILABLE" and err["error"]["retryable"] is True
+    assert err["error"]["code"] == code and err["error"]["retryable"] is True
     assert "Retry-After" in headers
     assert "slow down" not in json.dumps(err)  # AWS error details are not leaked
     assert nothing_written()
@@ -222,7 +246,8 @@ def test_receipt_failure_is_503_then_retry_completes_receipt_without_duplicate(a
 
 
 def test_replicated_record_from_other_region_is_not_duplicated(aws):
-    """A record that replicated in from the peer region answers the retry; no second item, no receipt here."""
+    """A record that replicated in from the peer region answers the retry: no second item, and the
+    receipt is completed in this region's bucket (derived from the record)."""
     import boto3
 
     use_region(DR)
@@ -234,7 +259,7 @@ def test_replicated_record_from_other_region_is_not_duplicated(aws):
     status, body, _ = invoke(validator, api_event(SEED))
     assert (status, body["region"]) == (200, DR)
     assert table_items(PRIMARY) == [dr_item]
-    assert bucket_keys(PRIMARY) == []
+    assert get_receipt(PRIMARY, "test-123")[0] == get_receipt(DR, "test-123")[0]
 
 
 @pytest.mark.parametrize(
@@ -324,6 +349,7 @@ def test_invalid_configuration_fails_closed(aws, monkeypatch):
 
     monkeypatch.setenv("REGION_ROLE", "prod")
     validator.reset_runtime()
+    health.reset_runtime()
     status, err, _ = invoke(validator, api_event(SEED))
     assert (status, err["error"]["code"]) == (500, "INTERNAL_ERROR")
     assert invoke(health, api_event(None, method="GET", path="/health", content_type=None))[0] == 503

@@ -1,0 +1,162 @@
+"""Issue 15, items 1 and 3: the scheduled reconciliation job (``reconcile.lambda_handler``).
+
+Records are put straight into moto's tables with chosen timestamps; a record "accepted in
+DR" sitting in the primary table stands for one that global-table replication brought in
+(moto does not replicate).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from decimal import Decimal
+from unittest import mock
+
+import pytest
+from botocore.exceptions import ClientError
+
+from lambda_support import (
+    DR,
+    PRIMARY,
+    TABLE,
+    FakeContext,
+    aws_client,
+    bucket_for,
+    bucket_keys,
+)
+
+import reconcile
+from payments import audit, core
+
+MINUTE_MS = 60_000
+
+
+def record(tid: str, ts_ms: int, region: str = PRIMARY, amount: str = "10.00") -> dict:
+    request = core.PaymentRequest(tid, "cust-1", Decimal(amount), "USD")
+    return core.build_record(request, now_ms=ts_ms, region=region,
+                             region_role="primary" if region == PRIMARY else "dr")
+
+
+def put_records(region: str, *items: dict) -> None:
+    import boto3
+
+    table = boto3.resource("dynamodb", region_name=region).Table(TABLE)
+    for item in items:
+        table.put_item(Item=item)
+
+
+def put_receipt(region: str, item: dict) -> None:
+    aws_client("s3", region).put_object(Bucket=bucket_for(region), Key=core.receipt_key(item["transactionId"]),
+                                        Body=core.build_receipt(item))
+
+
+def emitted_metrics(capsys) -> dict[str, float]:
+    values: dict[str, float] = {}
+    for line in capsys.readouterr().out.splitlines():
+        if not line.startswith('{"_aws"'):
+            continue
+        blob = json.loads(line)
+        for directive in blob["_aws"]["CloudWatchMetrics"]:
+            assert directive["Namespace"] == "PaymentsDR"
+            assert ["region", "service"] in [sorted(d) for d in directive["Dimensions"]]
+            for metric in directive["Metrics"]:
+                value = blob[metric["Name"]]
+                values[metric["Name"]] = sum(value) if isinstance(value, list) else value
+        assert blob["service"] == "payment-reconcile" and blob["region"] == PRIMARY
+    return values
+
+
+@pytest.fixture
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def test_repairs_missing_receipts_of_records_in_the_window_and_publishes_metrics(aws, now_ms, capsys):
+    with_receipt = record("has-receipt", now_ms - 30 * MINUTE_MS)
+    own_missing = record("own-missing", now_ms - 40 * MINUTE_MS)
+    replicated_missing = record("from-dr", now_ms - 50 * MINUTE_MS, region=DR)
+    too_new = record("in-flight", now_ms - 1 * MINUTE_MS)  # inside the grace period
+    too_old = record("ancient", now_ms - 10 * 60 * MINUTE_MS)  # outside the lookback
+    put_records(PRIMARY, with_receipt, own_missing, replicated_missing, too_new, too_old)
+    put_receipt(PRIMARY, with_receipt)
+
+    report = reconcile.lambda_handler({}, FakeContext("payment-reconcile", remaining_ms=60_000))
+    assert report["missingReceipts"] == 2 and report["receiptsRepaired"] == 2
+    assert report["recordsChecked"] == 3 and report["truncated"] is False
+    assert sorted(bucket_keys(PRIMARY)) == sorted(core.receipt_key(t) for t in ("has-receipt", "own-missing", "from-dr"))
+    body = aws_client("s3", PRIMARY).get_object(Bucket=bucket_for(PRIMARY), Key="receipts/from-dr.json")["Body"]
+    assert body.read() == core.build_receipt(replicated_missing)
+    assert bucket_keys(DR) == []  # its own region's bucket only
+    metrics = emitted_metrics(capsys)
+    assert metrics["MissingReceipts"] == 2 and metrics["ReceiptsRepaired"] == 2
+    assert metrics["ReceiptRepairFailed"] == 0 and metrics["DuplicateTransactions"] == 0
+    assert metrics["ReconcileTruncated"] == 0
+
+    # idempotent: a second run finds nothing to do
+    again = reconcile.lambda_handler({}, FakeContext("payment-reconcile", remaining_ms=60_000))
+    assert again["missingReceipts"] == 0 and again["receiptsRepaired"] == 0 and again["recordsChecked"] == 3
+
+
+def test_dry_run_counts_but_writes_nothing(aws, now_ms):
+    put_records(PRIMARY, record("missing", now_ms - 30 * MINUTE_MS))
+    report = reconcile.lambda_handler({"dryRun": True}, FakeContext("payment-reconcile", remaining_ms=60_000))
+    assert report["missingReceipts"] == 1 and report["receiptsRepaired"] == 0
+    assert bucket_keys(PRIMARY) == []
+
+
+def test_repair_failure_is_counted_and_the_run_continues(aws, now_ms, capsys):
+    put_records(PRIMARY, record("a", now_ms - 30 * MINUTE_MS), record("b", now_ms - 31 * MINUTE_MS))
+    reconcile._get_runtime()  # build clients inside the mock
+    s3 = reconcile._get_runtime()["s3"]
+    failure = ClientError({"Error": {"Code": "InternalError", "Message": "x"},
+                           "ResponseMetadata": {"HTTPStatusCode": 500}}, "PutObject")
+    with mock.patch.object(s3, "put_object", side_effect=failure):
+        report = reconcile.lambda_handler({}, FakeContext("payment-reconcile", remaining_ms=60_000))
+    assert report["missingReceipts"] == 2 and report["receiptRepairFailed"] == 2
+    assert emitted_metrics(capsys)["ReceiptRepairFailed"] == 2
+
+
+def test_duplicate_acceptance_is_detected_even_when_the_twin_is_outside_the_window(aws, now_ms, capsys):
+    """The split-brain case: the same transactionId accepted in both regions, hours apart
+    (primary's item replicated late, after an outage)."""
+    first = record("dup-1", now_ms - 20 * 60 * MINUTE_MS, region=PRIMARY)
+    second = record("dup-1", now_ms - 30 * MINUTE_MS, region=DR)
+    single = record("single", now_ms - 30 * MINUTE_MS)
+    put_records(PRIMARY, first, second, single)
+    report = reconcile.lambda_handler({}, FakeContext("payment-reconcile", remaining_ms=60_000))
+    assert report["duplicateTransactions"] == ["dup-1"]
+    assert emitted_metrics(capsys)["DuplicateTransactions"] == 1
+
+
+def test_find_duplicates_reports_every_accepting_region(aws, now_ms):
+    import boto3
+
+    put_records(PRIMARY, record("d", now_ms - 5000, PRIMARY), record("d", now_ms - 4000, DR),
+                record("e", now_ms - 3000, DR))
+    found = audit.find_duplicates(boto3.client("dynamodb", region_name=PRIMARY), TABLE, ["d", "e", "unknown"])
+    assert [(d.transaction_id, d.regions, d.same_request) for d in found] == [("d", [PRIMARY, DR], True)]
+
+
+def test_run_stops_when_the_time_budget_is_spent_and_says_so(aws, now_ms, capsys):
+    put_records(PRIMARY, *(record(f"r{i}", now_ms - (30 + i) * MINUTE_MS) for i in range(5)))
+    report = reconcile.lambda_handler({}, FakeContext("payment-reconcile", remaining_ms=1_000))
+    assert report["truncated"] is True and report["recordsChecked"] < 5
+    assert emitted_metrics(capsys)["ReconcileTruncated"] == 1
+
+
+@pytest.mark.parametrize("event", [{"lookbackMinutes": 0}, {"lookbackMinutes": 10 * 24 * 60 + 1},
+                                   {"lookbackMinutes": "60"}, {"dryRun": "yes"}, {"surprise": 1}])
+def test_invalid_overrides_are_rejected_before_any_read(aws, event):
+    with pytest.raises(ValueError):
+        reconcile.lambda_handler(event, FakeContext("payment-reconcile", remaining_ms=60_000))
+
+
+def test_window_is_read_from_the_status_index_only(aws, now_ms):
+    """Bounded: one Query on status-index per page, never a table Scan."""
+    import boto3
+
+    put_records(PRIMARY, record("x", now_ms - 30 * MINUTE_MS))
+    ddb = boto3.client("dynamodb", region_name=PRIMARY)
+    with mock.patch.object(ddb, "scan", side_effect=AssertionError("no scans")):
+        items = list(audit.records_in_window(ddb, TABLE, "status-index", now_ms - 60 * MINUTE_MS, now_ms))
+    assert [i["transactionId"] for i in items] == ["x"]
