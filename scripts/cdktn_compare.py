@@ -38,6 +38,7 @@ ALLOWED = (
     re.compile(r"^//\.metadata\.version$"),  # the generator's own version (0.21.0 vs 0.24.x)
 )
 ABSENT = "<absent>"
+BUILD_INPUTS = (Path("build") / "lambda-vendor",)
 
 
 def flatten(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
@@ -112,6 +113,11 @@ def synthesize(work: Path, python: Path) -> Path:
         shutil.rmtree(work)
     report = to_cdktn.convert(ROOT, src)
     print(f"converted into {src}: {len(report)} file change(s)")
+    # Build inputs git does not track but synth reads: the vendored Powertools for the signed
+    # function package (`make setup-synth` creates it; scripts/vendor_lambda_deps.py).
+    for rel in BUILD_INPUTS:
+        if (ROOT / rel).is_dir():
+            shutil.copytree(ROOT / rel, src / rel, symlinks=True)
     env = {**os.environ, "CDKTF_OUTDIR": str(out), "PYTHONDONTWRITEBYTECODE": "1"}
     proc = subprocess.run([str(python), "main.py"], cwd=src, env=env, check=False)
     if proc.returncode != 0:
