@@ -214,7 +214,7 @@ HEALTH_CHILD = textwrap.dedent(
 )
 
 
-def bench_health_probe(probes: int) -> dict:
+def bench_health_probe(probes: int) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_", "LAMBDA_"))}
     env.update(BASE_ENV, POWERTOOLS_SERVICE_NAME="payment-health", POWERTOOLS_TRACE_DISABLED="true",
                KMS_KEY_ARN="arn:aws:kms:us-east-1:123456789012:key/placeholder")
@@ -224,7 +224,8 @@ def bench_health_probe(probes: int) -> dict:
     if proc.returncode != 0:
         raise SystemExit(f"health probe bench failed:\n{proc.stderr[-3000:]}")
     line = next(line for line in proc.stdout.splitlines() if line.startswith("BENCH "))
-    return json.loads(line[len("BENCH "):])
+    result: dict[str, Any] = json.loads(line[len("BENCH "):])
+    return result
 
 
 def importtime_top(module: str, top: int = 8) -> list[tuple[str, float]]:
