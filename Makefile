@@ -1,22 +1,97 @@
 # The two commands a newcomer needs (see README): `make synth` and `make test`.
-# Both set the machine up first (idempotent), so they work on a fresh clone.
+# Both set the machine up first, so they work on a fresh clone.
 SHELL := /bin/bash
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 export PIPENV_VENV_IN_PROJECT := 1
+export CHECKPOINT_DISABLE := 1
 PY := $(CURDIR)/.venv/bin/python
 
-.PHONY: setup synth test
-setup:
-	./scripts/setup.sh
+# -- setup -------------------------------------------------------------------------------------
+# One stamp file per part, inside the folder it describes and newer than its lock file: a part
+# is installed again only when its lock file changes (or its folder is deleted). Warm setup is
+# a few stat calls. synth needs the runtime packages, Node and the vendored Powertools for the
+# signed Lambda package; tests add the dev packages and checkov; the cdktf CLI (600 MB) only
+# `make cli`.
+STAMP_PY      := .venv/.stamp-python
+STAMP_PY_DEV  := .venv/.stamp-python-dev
+STAMP_NODE    := node_modules/.stamp-node
+STAMP_CLI     := node_modules/.stamp-cli
+STAMP_CHECKOV := tools/checkov/.venv/.stamp
+STAMP_CDKTN   := tools/cdktn/.venv/.stamp
+STAMP_VENDOR  := build/lambda-vendor/.vendored
 
-synth: setup
+$(STAMP_PY): Pipfile.lock
+	./scripts/setup.sh python
+$(STAMP_PY_DEV): Pipfile.lock
+	./scripts/setup.sh python-dev
+$(STAMP_NODE): package-lock.json
+	./scripts/setup.sh node
+$(STAMP_CLI): package-lock.json
+	./scripts/setup.sh cli
+$(STAMP_CHECKOV): tools/checkov/Pipfile.lock
+	./scripts/setup.sh checkov
+$(STAMP_CDKTN): tools/cdktn/Pipfile.lock
+	./scripts/setup.sh cdktn
+$(STAMP_VENDOR): Pipfile.lock scripts/vendor_lambda_deps.py | $(STAMP_PY)
+	./scripts/setup.sh vendor
+
+.PHONY: setup setup-synth cli
+setup-synth: $(STAMP_PY) $(STAMP_NODE) $(STAMP_VENDOR)
+setup: $(STAMP_PY_DEV) $(STAMP_NODE) $(STAMP_CHECKOV) $(STAMP_VENDOR)
+cli: $(STAMP_PY) $(STAMP_CLI)   # then: npx cdktf deploy <stack> (README, "Deploying")
+
+# -- the two commands ---------------------------------------------------------------------------
+.PHONY: synth test
+synth: setup-synth
 	$(PY) main.py
 
 test: setup
 	$(PY) -m pytest
 
+# -- CI steps (.github/workflows/review.yml runs the same targets) ------------------------------
+# Platform stacks in plan/apply order, from cdktf.out/manifest.json (scripts/stacks.py).
+STACKS = $(shell $(PY) scripts/stacks.py cdktf.out)
+
+.PHONY: stacks gate validate
+stacks: $(STAMP_PY)
+	@$(PY) scripts/stacks.py cdktf.out
+
+# checkov gate over cdktf.out (run `make synth` first); GATE_ENVIRONMENT picks the
+# environment-specific suppressions (checkov-suppressions.yaml).
+GATE_ENVIRONMENT ?= default
+gate: $(STAMP_PY) $(STAMP_CHECKOV)
+	set -o pipefail; $(PY) scripts/checkov_gate.py --environment $(GATE_ENVIRONMENT) cdktf.out | tee checkov.txt
+
+# terraform validate of every stack in cdktf.out without a backend (downloads the provider:
+# needs registry.terraform.io, so it runs in CI, not in this repository's sandbox).
+validate: $(STAMP_PY)
+	@set -e; for stack in $(STACKS); do \
+	  echo "validate $$stack"; \
+	  terraform -chdir=cdktf.out/stacks/$$stack init -backend=false -input=false -no-color >/dev/null; \
+	  terraform -chdir=cdktf.out/stacks/$$stack validate -no-color; \
+	done
+
+# -- review, lint, benchmarks ---------------------------------------------------------------------
 # DR review of the synthesized JSON (issue 6): report + docs/architecture.svg.
-.PHONY: review
+# CDK Terrain path (docs/cdktn.md): convert a copy, synthesize it with cdktn, compare the JSON
+# with cdktf's (only provider version/source may differ). Same settings variables as synth.
+.PHONY: cdktn-compare
+cdktn-compare: synth $(STAMP_CDKTN)
+	$(PY) scripts/cdktn_compare.py --cdktf-out cdktf.out --work build/cdktn
+
+.PHONY: review lint bench-setup
 review: synth
 	$(PY) scripts/review.py cdktf.out --diagram docs/architecture.svg
+
+# ruff + mypy with the checked-in configs (pyproject.toml); LINT_PATHS narrows the scope.
+LINT_PATHS ?= .
+lint: setup
+	@$(PY) -m ruff --version >/dev/null 2>&1 && $(PY) -m mypy --version >/dev/null 2>&1 || { \
+	  echo "make lint: ruff and mypy are in Pipfile [dev-packages] but not in Pipfile.lock yet: run pipenv lock"; exit 2; }
+	$(PY) -m ruff check $(LINT_PATHS)
+	$(PY) -m mypy
+
+# Cold (fresh clone, empty caches) and warm setup times: scripts/bench_setup.sh.
+bench-setup:
+	./scripts/bench_setup.sh

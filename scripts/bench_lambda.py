@@ -34,8 +34,8 @@ import statistics
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 LAMBDA_DIR = ROOT / "lambda"
@@ -127,7 +127,7 @@ CHILD = textwrap.dedent(
 )
 
 
-def run_child(module: str, *, tracing: bool, requests: int = 0) -> dict:
+def run_child(module: str, *, tracing: bool, requests: int = 0) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_", "LAMBDA_"))}
     env.update(BASE_ENV)
     env["POWERTOOLS_SERVICE_NAME"] = "payment-validator" if module == "validator" else "payment-health"
@@ -144,7 +144,8 @@ def run_child(module: str, *, tracing: bool, requests: int = 0) -> dict:
     if proc.returncode != 0:
         raise SystemExit(f"child failed for {module}:\n{proc.stderr[-3000:]}")
     line = next(line for line in proc.stdout.splitlines() if line.startswith("BENCH "))
-    return json.loads(line[len("BENCH "):])
+    result: dict[str, Any] = json.loads(line[len("BENCH "):])
+    return result
 
 
 # Health probe against moto, in one child interpreter.  Prints one JSON line.
@@ -213,7 +214,7 @@ HEALTH_CHILD = textwrap.dedent(
 )
 
 
-def bench_health_probe(probes: int) -> dict:
+def bench_health_probe(probes: int) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_", "LAMBDA_"))}
     env.update(BASE_ENV, POWERTOOLS_SERVICE_NAME="payment-health", POWERTOOLS_TRACE_DISABLED="true",
                KMS_KEY_ARN="arn:aws:kms:us-east-1:123456789012:key/placeholder")
@@ -223,7 +224,8 @@ def bench_health_probe(probes: int) -> dict:
     if proc.returncode != 0:
         raise SystemExit(f"health probe bench failed:\n{proc.stderr[-3000:]}")
     line = next(line for line in proc.stdout.splitlines() if line.startswith("BENCH "))
-    return json.loads(line[len("BENCH "):])
+    result: dict[str, Any] = json.loads(line[len("BENCH "):])
+    return result
 
 
 def importtime_top(module: str, top: int = 8) -> list[tuple[str, float]]:

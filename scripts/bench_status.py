@@ -84,7 +84,10 @@ def main() -> int:
 
     import boto3
     from moto.server import ThreadedMotoServer
-    from test_drctl_moto import add_moto_gaps, make_platform  # the tests' platform on moto
+    from test_drctl_moto import (  # type: ignore[import-not-found]  # tests/drctl, on sys.path at run time
+        add_moto_gaps,
+        make_platform,
+    )
 
     from drctl.cli import main as drctl
 

@@ -3,31 +3,47 @@
 
 checkov's terraform_json runner ignores inline suppressions, so accepted findings live in one
 file, `checkov-suppressions.yaml`: per check id, the resources (fnmatch patterns over
-`<type>.<construct path>`, e.g. `aws_s3_bucket.payments-dr/storage/*-audit/bucket`) and the
-reason. The gate fails when:
-- a finding is not accepted there;
+`<type>.<construct path>`, e.g. `aws_s3_bucket.payments-dr/storage/*-audit/bucket`), the
+reason and, optionally, the `environments` it applies to (default: all of the file's
+top-level `environments`). One run scans one or more environments' synth outputs. The gate
+fails when:
+- a finding is not accepted for its environment;
 - a stack yields zero checks or any parsing error (checkov reports 0 checks and exits 0
   when it cannot parse its input, which would otherwise look like a pass);
-- an accepted finding matches nothing any more (stale suppressions hide future regressions).
+- a suppression matches nothing in an environment it applies to (stale suppressions hide
+  future regressions; an entry that only matches in some environments must list them);
+- an environment is not declared in the file (a typo would otherwise skip its entries).
 
-Usage: scripts/checkov_gate.py [cdktf.out]   (exit 0 = pass)
+Usage: scripts/checkov_gate.py [--environment NAME] [DIR | NAME=DIR ...]   (exit 0 = pass)
+  scripts/checkov_gate.py cdktf.out                      # the default synth (`default`)
+  scripts/checkov_gate.py --environment prod cdktf.out   # CI: the prod plan job's synth
+  scripts/checkov_gate.py default=out-a prod=out-b       # several at once (tests)
 """
 
 from __future__ import annotations
 
+import argparse
 import fnmatch
 import json
+import os
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKOV = ROOT / "tools" / "checkov" / ".venv" / "bin" / "checkov"
 SUPPRESSIONS = ROOT / "checkov-suppressions.yaml"
+DEFAULT_ENVIRONMENT = "default"  # the synth with no settings (`make synth`, `make test`)
+
+
+class SuppressionError(ValueError):
+    pass
 
 
 @dataclass(frozen=True)
@@ -35,6 +51,10 @@ class Suppression:
     check: str
     resources: tuple[str, ...]
     reason: str
+    environments: tuple[str, ...] | None = None  # None: every environment
+
+    def applies_to(self, environment: str) -> bool:
+        return self.environments is None or environment in self.environments
 
     def accepts(self, check_id: str, address: str) -> bool:
         return check_id == self.check and any(fnmatch.fnmatchcase(address, p) for p in self.resources)
@@ -43,25 +63,42 @@ class Suppression:
 @dataclass
 class StackResult:
     stack: str
+    environment: str = DEFAULT_ENVIRONMENT
     passed: int = 0
     failed: list[tuple[str, str, str]] = field(default_factory=list)  # (check, address, name)
     accepted: list[tuple[str, str]] = field(default_factory=list)
     parsing_errors: int = 0
 
 
-def load_suppressions(path: Path = SUPPRESSIONS) -> list[Suppression]:
-    entries = yaml.safe_load(path.read_text())["suppressions"]
+def load_file(path: Path = SUPPRESSIONS) -> tuple[tuple[str, ...], list[Suppression]]:
+    """(declared environments, suppressions); SuppressionError names the bad entry."""
+    doc = yaml.safe_load(path.read_text())
+    declared = tuple(doc.get("environments") or ())
+    if not declared or not all(isinstance(e, str) and e for e in declared):
+        raise SuppressionError(f"{path.name}: a top-level `environments` list of names is required")
     result = []
-    for entry in entries:
+    for entry in doc["suppressions"]:
         reason = (entry.get("reason") or "").strip()
         resources = tuple(entry.get("resources") or ())
         if not reason or not resources or any(p.strip() in ("*", "") for p in resources):
-            raise ValueError(f"suppression {entry.get('check')} needs named resources and a reason")
-        result.append(Suppression(entry["check"], resources, reason))
-    return result
+            raise SuppressionError(f"suppression {entry.get('check')} needs named resources and a reason")
+        environments = entry.get("environments")
+        if environments is not None:
+            environments = tuple(environments)
+            unknown = sorted(set(environments) - set(declared))
+            if not environments or unknown:
+                raise SuppressionError(
+                    f"suppression {entry.get('check')}: environments {list(environments)} must be a "
+                    f"non-empty subset of the declared environments {list(declared)}")
+        result.append(Suppression(entry["check"], resources, reason, environments))
+    return declared, result
 
 
-def _addresses(stack_json: dict, stack: str) -> dict[str, str]:
+def load_suppressions(path: Path = SUPPRESSIONS) -> list[Suppression]:
+    return load_file(path)[1]
+
+
+def _addresses(stack_json: dict[str, Any], stack: str) -> dict[str, str]:
     """checkov's resource names ('resource.x', 'aws_t.x', 'data.x') -> '<type>.<construct path>'."""
     table = {}
     for kind in ("resource", "data"):
@@ -80,24 +117,25 @@ def _addresses(stack_json: dict, stack: str) -> dict[str, str]:
 CHECKOV_UNPARSEABLE = (("terraform", "required_version"),)
 
 
-def checkov_input(stack_json: dict) -> dict:
+def checkov_input(stack_json: dict[str, Any]) -> dict[str, Any]:
     """The stack as checkov can parse it (see CHECKOV_UNPARSEABLE); the original is untouched."""
-    copy = json.loads(json.dumps(stack_json))
+    copy: dict[str, Any] = json.loads(json.dumps(stack_json))
     for block, key in CHECKOV_UNPARSEABLE:
         copy.get(block, {}).pop(key, None)
     return copy
 
 
-def scan_stack(stack_dir: Path, suppressions: list[Suppression]) -> StackResult:
+def scan_stack(stack_dir: Path, suppressions: list[Suppression],
+               environment: str = DEFAULT_ENVIRONMENT) -> StackResult:
     original = json.loads((stack_dir / "cdk.tf.json").read_text())
     with tempfile.TemporaryDirectory() as scratch:
         stack_file = Path(scratch) / "cdk.tf.json"
         stack_file.write_text(json.dumps(checkov_input(original)))
         proc = _run_checkov(stack_file)
-    return _result(stack_dir.name, original, proc, suppressions)
+    return _result(stack_dir.name, original, proc, suppressions, environment)
 
 
-def _run_checkov(stack_file: Path) -> subprocess.CompletedProcess:
+def _run_checkov(stack_file: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(CHECKOV), "-f", str(stack_file), "--framework", "terraform_json",
          "--skip-download", "-o", "json", "--quiet", "--compact"],
@@ -105,15 +143,16 @@ def _run_checkov(stack_file: Path) -> subprocess.CompletedProcess:
     )
 
 
-def _result(stack: str, stack_json: dict, proc: subprocess.CompletedProcess,
-            suppressions: list[Suppression]) -> StackResult:
+def _result(stack: str, stack_json: dict[str, Any], proc: subprocess.CompletedProcess[str],
+            suppressions: list[Suppression], environment: str = DEFAULT_ENVIRONMENT) -> StackResult:
     try:
         report = json.loads(proc.stdout) if proc.stdout.strip() else {}
     except json.JSONDecodeError as error:
         raise RuntimeError(f"checkov printed no JSON for {stack}: {proc.stderr[-2000:]}") from error
     reports = report if isinstance(report, list) else [report]
     addresses = _addresses(stack_json, stack)
-    result = StackResult(stack)
+    result = StackResult(stack, environment)
+    suppressions = [s for s in suppressions if s.applies_to(environment)]
     for rep in reports:
         if not rep:
             continue
@@ -130,33 +169,74 @@ def _result(stack: str, stack_json: dict, proc: subprocess.CompletedProcess,
     return result
 
 
-def run_gate(outdir: Path, suppressions: list[Suppression] | None = None) -> tuple[bool, list[str], list[StackResult]]:
-    """Scan every stack under outdir/stacks; returns (ok, problems, per-stack results)."""
-    suppressions = load_suppressions() if suppressions is None else suppressions
-    results = [scan_stack(d, suppressions) for d in sorted((outdir / "stacks").iterdir()) if d.is_dir()]
+def run_gate(outdirs: Path | dict[str, Path], suppressions: list[Suppression] | None = None,
+             declared: tuple[str, ...] | None = None) -> tuple[bool, list[str], list[StackResult]]:
+    """Scan every stack under <outdir>/stacks of each environment; (ok, problems, results).
+
+    `outdirs` is {environment: synth output folder}; a bare folder is the default synth.
+    """
+    if isinstance(outdirs, (str, Path)):
+        outdirs = {DEFAULT_ENVIRONMENT: Path(outdirs)}
+    if suppressions is None:
+        declared, suppressions = load_file()
     problems = []
-    if not results:
-        problems.append(f"no synthesized stacks under {outdir}/stacks")
+    if declared is not None:
+        problems += [f"environment {env!r} is not declared in {SUPPRESSIONS.name} (declared: {list(declared)})"
+                     for env in outdirs if env not in declared]
+    jobs = []
+    for env, outdir in outdirs.items():
+        stack_dirs = sorted(d for d in (Path(outdir) / "stacks").iterdir() if d.is_dir()) \
+            if (Path(outdir) / "stacks").is_dir() else []
+        if not stack_dirs:
+            problems.append(f"{env}: no synthesized stacks under {outdir}/stacks")
+        jobs += [(d, env) for d in stack_dirs]
+    # checkov is one process per stack, mostly single-threaded: run a few at once.
+    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+        results = list(pool.map(lambda job: scan_stack(job[0], suppressions, job[1]), jobs))
+    label = (lambda r: f"{r.stack} [{r.environment}]") if len(outdirs) > 1 else (lambda r: r.stack)
     for r in results:
         if r.parsing_errors:
-            problems.append(f"{r.stack}: checkov reported {r.parsing_errors} parsing error(s)")
+            problems.append(f"{label(r)}: checkov reported {r.parsing_errors} parsing error(s)")
         if r.passed + len(r.failed) + len(r.accepted) == 0:
-            problems.append(f"{r.stack}: checkov ran zero checks (unparsed input?)")
+            problems.append(f"{label(r)}: checkov ran zero checks (unparsed input?)")
         for check_id, address, name in r.failed:
-            problems.append(f"{r.stack}: {check_id} failed on {address}: {name}")
-    used = {(c, a) for r in results for c, a in r.accepted}
-    for s in suppressions:
-        if not any(s.accepts(c, a) for c, a in used):
-            problems.append(f"stale suppression: {s.check} {list(s.resources)} matches no finding")
+            problems.append(f"{label(r)}: {check_id} failed on {address}: {name}")
+    for env in outdirs:
+        used = {(c, a) for r in results if r.environment == env for c, a in r.accepted}
+        for s in suppressions:
+            if s.applies_to(env) and not any(s.accepts(c, a) for c, a in used):
+                problems.append(f"stale suppression: {s.check} {list(s.resources)} matches no finding "
+                                f"in environment {env!r} (list the environments it applies to)")
     return not problems, problems, results
 
 
+def parse_targets(targets: list[str], environment: str) -> dict[str, Path]:
+    """['cdktf.out'] or ['dev=out-a', 'prod=out-b'] -> {environment: folder}."""
+    result: dict[str, Path] = {}
+    for target in targets or [str(ROOT / "cdktf.out")]:
+        env, sep, folder = target.partition("=")
+        env, folder = (env, folder) if sep else (environment, target)
+        if env in result:
+            raise SystemExit(f"checkov_gate.py: environment {env!r} given twice")
+        result[env] = Path(folder)
+    return result
+
+
 def main(argv: list[str]) -> int:
-    outdir = Path(argv[1]) if len(argv) > 1 else ROOT / "cdktf.out"
-    ok, problems, results = run_gate(outdir)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("targets", nargs="*", metavar="DIR|NAME=DIR",
+                        help="synth output folders (default cdktf.out)")
+    parser.add_argument("--environment", default=DEFAULT_ENVIRONMENT,
+                        help=f"environment of a bare DIR (default {DEFAULT_ENVIRONMENT})")
+    args = parser.parse_args(argv[1:])
+    try:
+        ok, problems, results = run_gate(parse_targets(args.targets, args.environment))
+    except SuppressionError as error:
+        print(f"checkov gate: FAIL: {error}")
+        return 1
     for r in results:
         print(f"checkov {r.stack}: {r.passed} passed, {len(r.failed)} failed, "
-              f"{len(r.accepted)} accepted (checkov-suppressions.yaml)")
+              f"{len(r.accepted)} accepted (checkov-suppressions.yaml) [environment {r.environment}]")
     for problem in problems:
         print(f"  FAIL {problem}")
     print("checkov gate:", "PASS" if ok else "FAIL")

@@ -1,17 +1,86 @@
 #!/usr/bin/env bash
-# Installs everything the project needs on a fresh machine (Python 3.11, Node, npm, pip):
-# pipenv, the locked Python environment (.venv), a jsii-supported Node (node_modules/.bin),
-# and checkov in its own locked environment (tools/checkov/.venv). Safe to re-run.
+# Installs one part of the project's tooling from its lock file. The Makefile calls it through
+# stamp files (see "setup" there), so a part is installed again only when its lock file changes.
+#
+#   scripts/setup.sh python       the locked runtime packages (Pipfile.lock "default") into .venv
+#                                 (added; dev packages already there stay)
+#   scripts/setup.sh python-dev   the runtime and dev packages (tests, lint) into .venv
+#   scripts/setup.sh node         a jsii-supported Node from npm (package-lock.json dependencies)
+#   scripts/setup.sh cli          Node and the pinned cdktf CLI (package-lock.json devDependencies)
+#   scripts/setup.sh checkov      checkov in its own locked environment (tools/checkov/Pipfile.lock)
+#   scripts/setup.sh cdktn        CDK Terrain in its own locked environment (tools/cdktn/Pipfile.lock)
+#   scripts/setup.sh vendor       Powertools for the signed function package (build/lambda-vendor,
+#                                 scripts/vendor_lambda_deps.py: Lambda rejects the unsigned layer)
+#   scripts/setup.sh all          everything (what `make setup` does on a fresh clone)
+#
+# Needs Python 3.11, npm and pip. Python packages are installed by uv from the hash-pinned
+# Pipfile.lock (scripts/lock_requirements.py), with parallel downloads and installs: a cold
+# `pipenv sync` took minutes here. pipenv remains the tool that writes the lock files
+# (`pipenv lock`). Each part writes its stamp last, so an interrupted install is redone next
+# time. Safe to re-run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PIPENV_VENV_IN_PROJECT=1 PIPENV_NOSPIN=1 PIPENV_YES=1 PYTHONDONTWRITEBYTECODE=1
+export PYTHONDONTWRITEBYTECODE=1 PIP_DISABLE_PIP_VERSION_CHECK=1 UV_PYTHON_DOWNLOADS=never
+UV_VERSION=0.13.9
+PYTHON=${PYTHON:-python3}
 
-if ! python3 -m pipenv --version >/dev/null 2>&1; then
-  python3 -m pip install --quiet --disable-pip-version-check "pipenv==2026.10.3"
-fi
-python3 -m pipenv sync --dev
-PIPENV_PIPFILE="$PWD/tools/checkov/Pipfile" python3 -m pipenv sync
-npm ci --no-audit --no-fund --loglevel=error
-# Powertools for the signed function package (Lambda rejects the unsigned public layer).
-.venv/bin/python scripts/vendor_lambda_deps.py
-echo "setup: python $(.venv/bin/python --version 2>&1 | cut -d' ' -f2), node $(node_modules/.bin/node --version), checkov $(tools/checkov/.venv/bin/checkov --version)"
+uv() {
+  if ! "$PYTHON" -m uv --version 2>/dev/null | grep -q "^uv $UV_VERSION\( \|$\)"; then
+    "$PYTHON" -m pip install --quiet --root-user-action=ignore "uv==$UV_VERSION"
+  fi
+  "$PYTHON" -m uv "$@"
+}
+
+# sync_env <sync|install> <venv> <Pipfile.lock> [--dev]: `sync` leaves exactly the locked
+# packages in the venv (the tool venvs); `install` adds the locked packages at their locked
+# versions and removes nothing, like `pipenv sync` did (.venv: a synth setup never takes the
+# test tools away, and worktrees that share one venv do not fight over it).
+sync_env() {
+  local mode=$1 venv=$2 lock=$3 requirements
+  shift 3
+  # --seed: pip in the venv too (scripts/vendor_lambda_deps.py downloads wheels with it).
+  [ -x "$venv/bin/python" ] || uv venv --quiet --seed --python "$(command -v "$PYTHON")" "$venv"
+  requirements=$(mktemp)
+  "$PYTHON" scripts/lock_requirements.py "$lock" "$@" > "$requirements"
+  if [ "$mode" = sync ]; then
+    uv pip sync --quiet --require-hashes --python "$venv/bin/python" "$requirements"
+  else
+    uv pip install --quiet --no-deps --require-hashes --python "$venv/bin/python" -r "$requirements"
+  fi
+  rm -f "$requirements"
+}
+
+part() {
+  case "$1" in
+    python)
+      sync_env install .venv Pipfile.lock
+      touch .venv/.stamp-python ;;
+    python-dev)
+      sync_env install .venv Pipfile.lock --dev
+      touch .venv/.stamp-python .venv/.stamp-python-dev ;;
+    node)
+      npm ci --omit=dev --no-audit --no-fund --loglevel=error
+      touch node_modules/.stamp-node ;;
+    cli)
+      npm ci --no-audit --no-fund --loglevel=error
+      touch node_modules/.stamp-node node_modules/.stamp-cli ;;
+    checkov)
+      sync_env sync tools/checkov/.venv tools/checkov/Pipfile.lock
+      touch tools/checkov/.venv/.stamp ;;
+    cdktn)
+      sync_env sync tools/cdktn/.venv tools/cdktn/Pipfile.lock
+      touch tools/cdktn/.venv/.stamp ;;
+    vendor)
+      .venv/bin/python scripts/vendor_lambda_deps.py
+      touch build/lambda-vendor/.vendored ;;
+    all)
+      part python-dev; part node; part checkov; part vendor ;;
+    *)
+      echo "usage: scripts/setup.sh python|python-dev|node|cli|checkov|cdktn|vendor|all" >&2
+      exit 2 ;;
+  esac
+  echo "setup: $1 done"
+}
+
+[ $# -gt 0 ] || set -- all
+for p in "$@"; do part "$p"; done

@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCK = ROOT / "Pipfile.lock"
@@ -43,7 +44,7 @@ PLATFORM = ("--platform", "manylinux2014_aarch64", "--python-version", "3.13",
             "--implementation", "cp", "--only-binary=:all:")
 
 
-def requirements(lock: dict) -> list[str]:
+def requirements(lock: dict[str, Any]) -> list[str]:
     locked = {**lock.get("default", {}), **lock.get("develop", {})}
     lines = []
     for name in PACKAGES:

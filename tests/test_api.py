@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import merged
+from platform_support import merged
 from contract import LAMBDA_MIN_UNRESERVED_CONCURRENCY, REGIONAL_STACKS
 from helpers import one, outputs, ref, resources
 

@@ -48,7 +48,7 @@ def test_sizes_and_timeouts(platform):
 
 def test_reserved_concurrency_is_opt_in(platform, synth_stacks):
     """A new account's quota (often 10, of which Lambda keeps 10 unreserved) fits the default."""
-    from conftest import merged
+    from platform_support import merged
 
     for role, _ in ROLES:
         for purpose in PURPOSES:

@@ -134,7 +134,7 @@ def test_no_payment_data_in_database_logs_and_the_log_group_is_ours(platform):
 
 def test_instances_per_region_follow_settings_and_prod_gets_a_reader_in_each(platform, prod_platform,
                                                                              synth_stacks):
-    from conftest import merged
+    from platform_support import merged
     for role in ("primary", "dr"):
         assert len(resources(platform, "aws_rds_cluster_instance", role)) == 1
         instances = resources(prod_platform, "aws_rds_cluster_instance", role)

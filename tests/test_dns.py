@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import PROD, merged
+from platform_support import PROD, merged
 from helpers import data_sources, one, outputs, ref, resources
 
 ROLES = (("primary", "us-east-1"), ("dr", "us-east-2"))

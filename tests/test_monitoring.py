@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from conftest import PROD, merged
+from platform_support import PROD, merged
 from helpers import one, outputs, ref, resources
 
 ROLES = (("primary", "us-east-1"), ("dr", "us-east-2"))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PROD
+from platform_support import PROD
 from modules.settings import DEFAULT_AURORA_ENGINE_VERSION, Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parent.parent

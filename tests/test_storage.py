@@ -167,7 +167,7 @@ def test_both_audit_buckets_are_object_locked_with_the_environments_retention(
 
 
 def test_retention_days_follow_the_setting_and_lifecycle_never_expires_a_locked_version(synth_stacks):
-    from conftest import merged
+    from platform_support import merged
 
     stack = merged(synth_stacks(OBJECT_LOCK_DAYS="2000"))
     for role in ("primary", "dr"):

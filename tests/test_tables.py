@@ -95,7 +95,7 @@ def test_eventual_consistency_by_default_and_no_witness(platform):
 def test_strong_consistency_puts_the_witness_in_the_region_sets_third_region(synth_stacks):
     """Multi-Region strong consistency for the table that decides "already accepted": a
     retry in the other region sees the first region's record (docs/payment-validator.md)."""
-    from conftest import merged
+    from platform_support import merged
 
     stack = merged(synth_stacks(TRANSACTIONS_CONSISTENCY="STRONG"))
     _, transactions = _table(stack, "payment-transactions-dev")
