@@ -250,9 +250,11 @@ def test_diagram_is_valid_svg_with_both_regions_and_replication(tmp_path):
 
 # -- the real stack -------------------------------------------------------------------------------
 
-def test_report_on_the_synthesized_platform_stack(platform):
-    st = review.Stack("payments-dr", platform)
-    rv = review.review_stack(st)
+def test_report_on_the_synthesized_platform_stacks(platform, stacks):
+    """The platform's stacks reviewed together: replication, failover and budget span them."""
+    rv = [r for r in review.review(stacks) if r.stack.name == review.PLATFORM]
+    assert len(rv) == 1, "one review of the platform stacks together"
+    [rv] = rv
     assert set(rv.by_region) >= {"us-east-1", "us-east-2"}
     assert sum(rv.by_region["us-east-1"].values()) + sum(rv.by_region["us-east-2"].values()) == sum(
         len(v) for v in platform["resource"].values())
@@ -266,11 +268,14 @@ def test_report_on_the_synthesized_platform_stack(platform):
 
     checks = platform["resource"].get("aws_route53_health_check", {})
     if checks:  # the serving tier is wired: detection follows the health checks' settings
-        expected = max(c["request_interval"] * c["failure_threshold"] for c in checks.values())
+        expected = max(c["request_interval"] * c["failure_threshold"] for c in checks.values()
+                       if c["type"].startswith("HTTP"))
         assert line(rv, "Failure detection").value_s == expected
         assert line(rv, "Traffic RTO").value_s == expected + review.API_GATEWAY_ALIAS_TTL_S
     lag_alarms = [a for a in platform["resource"].get("aws_cloudwatch_metric_alarm", {}).values()
-                  if a.get("metric_name") == "AuroraGlobalDBReplicationLag"]
+                  if a.get("metric_name") == "AuroraGlobalDBRPOLag"
+                  and a["dimensions"]["DBClusterIdentifier"] == "payments-dr-dev"]
+    assert lag_alarms, "the secondary's RPO lag alarm counts as the Aurora edge's monitoring"
     if lag_alarms:
         assert line(rv, "Aurora global database").value_s == min(a["threshold"] for a in lag_alarms) / 1000
     assert review.render([rv], "markdown").count("| ") > 20

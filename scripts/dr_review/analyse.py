@@ -17,9 +17,20 @@ API_GATEWAY_ALIAS_TTL_S = 60  # alias A records answer with the target's TTL: 60
 AlarmPredicate = Callable[[dict[str, Any], dict[str, Any]], bool]
 
 
+_IDENTITY = re.compile(r"\$\{data\.aws_caller_identity\.[A-Za-z0-9_-]+\.account_id\}")
+_PARTITION = re.compile(r"\$\{data\.aws_partition\.[A-Za-z0-9_-]+\.partition\}")
+
+
+def same_name(value: str) -> str:
+    """A physical name as the stacks spell it, with each stack's own account/partition token
+    folded: `...-${data.aws_caller_identity.identity-dr.account_id}-...` names the same bucket
+    whichever stack's identity data source spells it (one account)."""
+    return _PARTITION.sub("<partition>", _IDENTITY.sub("<account>", value))
+
+
 def _names(*values: Any) -> set[str]:
-    """The literal names among values (None and non-strings dropped)."""
-    return {v for v in values if isinstance(v, str)}
+    """The literal names among values (None and non-strings dropped), tokens folded."""
+    return {same_name(v) for v in values if isinstance(v, str)}
 
 
 @dataclass
@@ -60,7 +71,7 @@ def matching_alarms(stack: Stack, metric: str, namespace: str | None,
                 if isinstance(label, str) and "${" in label:
                     label = name
                 unit = {"AWS/DynamoDB": " ms", "AWS/S3": " s"}.get(ns, "") if m == "ReplicationLatency" \
-                    else (" ms" if m == "AuroraGlobalDBReplicationLag" else "")
+                    else (" ms" if m.startswith("AuroraGlobalDB") else "")
                 text = (f"{label}: {m} {op} {threshold:g}{unit} for {evaluations:g} x {fmt_s(period)}"
                         if threshold is not None and period and evaluations else f"{label}: {m}")
                 result.append(Alarm(name, stack.region_of(body), m, threshold, window, text))
@@ -71,7 +82,7 @@ def matching_alarms(stack: Stack, metric: str, namespace: str | None,
 def _dim_points_to(value: Any, addresses: set[str], literals: set[str]) -> bool:
     if value is None:
         return False
-    return bool(refs(value) & addresses) or (isinstance(value, str) and value in literals)
+    return bool(refs(value) & addresses) or (isinstance(value, str) and same_name(value) in literals)
 
 
 
@@ -131,9 +142,12 @@ def aurora_replication(stack: Stack) -> list[Replication]:
                 continue
             addresses = {f"aws_rds_cluster.{n}"}
             literals = _names(b.get("cluster_identifier"))
-            alarms = matching_alarms(
-                stack, "AuroraGlobalDBReplicationLag", "AWS/RDS",
-                _dimension_points_to("DBClusterIdentifier", addresses, literals, optional=True))
+            # AuroraGlobalDBRPOLag is Aurora PostgreSQL's RPO metric; the older lag metric counts too.
+            alarms = [a for metric in ("AuroraGlobalDBRPOLag", "AuroraGlobalDBReplicationLag")
+                      for a in matching_alarms(
+                          stack, metric, "AWS/RDS",
+                          _dimension_points_to("DBClusterIdentifier", addresses, literals,
+                                               optional=True))]
             rpo = _alarm_bound(alarms, unit_s=0.001)
             result.append(Replication(
                 "Aurora global database", ident or gname, writer_region, stack.region_of(b),
@@ -172,13 +186,19 @@ def s3_replication(stack: Stack) -> list[Replication]:
         source_buckets = {a for a in refs(b.get("bucket")) if a.startswith("aws_s3_bucket.")}
         source_region = stack.region_of(b)
         source_literals = _names(*((stack.get(a) or {}).get("bucket") for a in source_buckets))
+        if not source_buckets:  # named, not referenced (the rule lives in another stack)
+            source_literals = _names(b.get("bucket"))
+            source_buckets = _buckets_named(stack, source_literals)
         for rule in blocks(b.get("rule")):
             if str(rule.get("status", "Enabled")) != "Enabled":
                 continue
             for dest in blocks(rule.get("destination")):
                 dest_buckets = {a for a in refs(dest.get("bucket")) if a.startswith("aws_s3_bucket.")}
-                dest_region = next((stack.region_of(stack.get(a)) for a in dest_buckets), "?")
                 dest_literals = _names(*((stack.get(a) or {}).get("bucket") for a in dest_buckets))
+                if not dest_buckets and isinstance(dest.get("bucket"), str):
+                    dest_literals = _names(dest["bucket"].rsplit(":::", 1)[-1])
+                    dest_buckets = _buckets_named(stack, dest_literals)
+                dest_region = next((stack.region_of(stack.get(a)) for a in sorted(dest_buckets)), "?")
                 rtc = None
                 for rt in blocks(dest.get("replication_time")):
                     if rt.get("status") == "Enabled":
@@ -200,6 +220,11 @@ def s3_replication(stack: Stack) -> list[Replication]:
                                           source_region, dest_region, target, latency + failed,
                                           bound if (latency or failed) else None, basis))
     return result
+
+
+def _buckets_named(stack: Stack, literals: set[str]) -> set[str]:
+    return {f"aws_s3_bucket.{n}" for _, n, body in stack.resources("aws_s3_bucket")
+            if isinstance(body.get("bucket"), str) and same_name(body["bucket"]) in literals}
 
 
 def _alarm_bound(alarms: list[Alarm], *, unit_s: float) -> float | None:
@@ -240,17 +265,31 @@ def failover_records(stack: Stack) -> list[FailoverRecord]:
         checks = sorted(a for a in refs(b.get("health_check_id")) if a.startswith("aws_route53_health_check."))
         detection, alarms = None, []
         if checks:
-            hc = stack.get(checks[0]) or {}
-            interval = num(hc.get("request_interval", 30))
-            threshold = num(hc.get("failure_threshold", 3))
-            detection = interval * threshold if interval and threshold else None
+            # A CALCULATED check (endpoint AND failback gate) detects a failure through its
+            # endpoint children: their interval x threshold, their alarms.
+            endpoints = _endpoint_checks(stack, checks[0])
+            timings = [num(hc.get("request_interval", 30)) * num(hc.get("failure_threshold", 3))
+                       for hc in (stack.get(a) or {} for a in endpoints)
+                       if num(hc.get("request_interval", 30)) and num(hc.get("failure_threshold", 3))]
+            detection = max(timings) if timings else None
             alarms = matching_alarms(
                 stack, "HealthCheckStatus", "AWS/Route53",
-                _dimension_points_to("HealthCheckId", set(checks), set()))
+                _dimension_points_to("HealthCheckId", {checks[0], *endpoints}, set()))
         result.append(FailoverRecord(str(b.get("name", n)), role, region, ttl, basis,
                                      checks[0] if checks else None, detection, alarms))
     return result
 
+
+
+def _endpoint_checks(stack: Stack, address: str) -> list[str]:
+    """The HTTP(S) checks behind a health check: itself, or a calculated check's children."""
+    body = stack.get(address) or {}
+    if body.get("type") == "CLOUDWATCH_METRIC":
+        return []  # watches an alarm, not an endpoint (the failback gate)
+    if body.get("type") != "CALCULATED":
+        return [address]
+    return sorted(a for child in refs(body.get("child_healthchecks"))
+                  for a in _endpoint_checks(stack, child))
 
 
 def plan_summary(stack: Stack, plan: JSON) -> dict[str, Counter[str]]:

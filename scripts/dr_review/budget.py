@@ -6,6 +6,7 @@ function in BUDGET_ANNEXES: render.py prints what each returns under the budget 
 
 from __future__ import annotations
 
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,10 +20,11 @@ from .analyse import (
     plan_summary,
     s3_replication,
 )
-from .load import JSON, Stack, fmt_s, num
+from .load import JSON, PLATFORM, ROOT, Stack, fmt_s, num, platform_view
 
-RTO_TARGET_S = 300.0
-RPO_TARGET_S = 1.0
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from contract import PLATFORM_STACKS, RPO_TARGET_S, RTO_TARGET_S  # noqa: E402  (one definition)
 
 
 @dataclass
@@ -111,9 +113,15 @@ def review_stack(stack: Stack, *, rto_target: float = RTO_TARGET_S, rpo_target: 
 
 def review(stacks: dict[str, JSON], *, plans: dict[str, JSON] | None = None,
            rto_target: float = RTO_TARGET_S, rpo_target: float = RPO_TARGET_S) -> list[StackReview]:
+    """One review per stack (resources per region, plan changes), then, when the platform's
+    stacks are there, one of them together: replication, failover and the budget span stacks."""
     plans = plans or {}
-    return [review_stack(Stack(name, doc), plan=plans.get(name), rto_target=rto_target, rpo_target=rpo_target)
-            for name, doc in stacks.items()]
+    reviews = [review_stack(Stack(name, doc), plan=plans.get(name), rto_target=rto_target,
+                            rpo_target=rpo_target) for name, doc in stacks.items()]
+    if sum(1 for name in PLATFORM_STACKS if name in stacks) > 1:
+        reviews.append(review_stack(Stack(PLATFORM, platform_view(stacks, PLATFORM_STACKS)),
+                                    rto_target=rto_target, rpo_target=rpo_target))
+    return reviews
 
 
 # Extra lines shown under a stack's budget table: f(review, markdown) -> lines (empty: nothing).

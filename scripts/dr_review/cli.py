@@ -11,6 +11,7 @@ from . import __doc__ as USAGE
 from .analyse import checkov_lines
 from .budget import review
 from .diagram import diagram_svg
+from .drill import LAST_DRILL_REPORT, drill_lines
 from .load import ROOT, load_stacks
 from .render import render
 
@@ -25,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkov", metavar="FILE", help="output of scripts/checkov_gate.py")
     parser.add_argument("--output", metavar="FILE", help="write the report here instead of stdout")
     parser.add_argument("--strict", action="store_true", help="exit 1 when any budget line FAILs")
+    parser.add_argument("--drill-report", metavar="FILE",
+                        help="drctl drill report to show next to the budget "
+                             "(default drills/last-report.json when present)")
     args = parser.parse_args(argv)
 
     stacks = load_stacks(Path(args.path))
@@ -37,6 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     checkov = checkov_lines(Path(args.checkov).read_text()) if args.checkov and Path(args.checkov).is_file() else None
     reviews = review(stacks, plans=plans)
     text = render(reviews, args.format, checkov)
+    drill_report = Path(args.drill_report) if args.drill_report else LAST_DRILL_REPORT
+    if args.drill_report or drill_report.is_file():
+        traffic = [b.value_s for rv in reviews for b in rv.budget
+                   if b.item.startswith("Traffic RTO") and b.value_s is not None]
+        text += "\n" + "\n".join(drill_lines(drill_report, max(traffic) if traffic else None)) + "\n"
     if args.output:
         Path(args.output).write_text(text)
     else:

@@ -16,6 +16,39 @@ GLOBAL_PREFIXES = ("aws_route53_", "aws_iam_", "aws_cloudfront_", "aws_organizat
 _REF = re.compile(r"\b((?:data\.)?aws_[a-z0-9_]+\.[A-Za-z0-9_-]+)")
 
 
+_REMOTE = re.compile(r"\$\{data\.terraform_remote_state\.cross-stack-reference-input-"
+                     r"([A-Za-z0-9-]+)\.outputs\.([A-Za-z0-9_-]+)\}")
+PLATFORM = "payments-dr (all platform stacks)"
+
+
+def platform_view(stacks: dict[str, JSON], names: Iterable[str]) -> JSON:
+    """The stacks `names` as one document: what replicates where and which alarm watches it
+    span stacks (a DR cluster joins the primary's global cluster by name; S3 rules live in the
+    routing stack). cdktf's cross-stack references (remote-state outputs) are resolved to the
+    producer's expression; logical ids are unique across stacks (tests/test_stacks.py).
+    Providers are listed once per alias."""
+    view: JSON = {"resource": {}, "data": {}, "output": {}, "ephemeral": {}, "provider": {"aws": []}}
+    aliases = set()
+    names = [n for n in names if n in stacks]
+    for name in names:
+        stack = stacks[name]
+        for kind in ("resource", "data", "ephemeral"):
+            for rtype, items in stack.get(kind, {}).items():
+                if rtype != "terraform_remote_state":
+                    view[kind].setdefault(rtype, {}).update(items)
+        view["output"].update({k: v for k, v in stack.get("output", {}).items()
+                               if not k.startswith("cross-stack-output-")})
+        for provider in stack.get("provider", {}).get("aws", []):
+            if provider.get("alias") not in aliases:
+                aliases.add(provider.get("alias"))
+                view["provider"]["aws"].append(provider)
+
+    def resolve(match: re.Match) -> str:
+        return str(stacks[match.group(1)]["output"][match.group(2)]["value"])
+
+    return json.loads(_REMOTE.sub(resolve, json.dumps(view)))
+
+
 def load_stacks(path: Path) -> dict[str, JSON]:
     """{stack name: cdk.tf.json} from a cdktf.out folder, a stack folder or a JSON file."""
     path = Path(path)
