@@ -35,6 +35,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.metrics import MetricUnit
 
+from ops import signing
 from payments import clients, core, settings
 from payments.entry import build_lambda_handler
 from payments.responses import error_response, json_response
@@ -168,6 +169,21 @@ def validate() -> Any:
     runtime = _get_runtime()
     cfg = runtime["settings"]
     event = app.current_event
+    # The authorizer verified the signature over the headers, X-Content-SHA256 included; it
+    # never sees the body (API Gateway REQUEST authorizers get none), so the body is checked
+    # against that signed hash here, before anything is parsed or written (docs/calling-the-api.md).
+    if signing.authorized_client(event.raw_event.get("requestContext")) is None:
+        metrics.add_metric(name="PaymentRejected", unit=MetricUnit.Count, value=1)
+        logger.warning("request without an authorizer context: refused")
+        return error_response(403, "FORBIDDEN", "the request was not authenticated",
+                              outcome="not_recorded")
+    if not signing.body_hash_matches(signing.header(event.headers, "X-Content-SHA256"),
+                                     event.body, bool(event.is_base64_encoded)):
+        metrics.add_metric(name="PaymentRejected", unit=MetricUnit.Count, value=1)
+        logger.info("request rejected", extra={"error_code": "BODY_HASH_MISMATCH"})
+        return error_response(403, "BODY_HASH_MISMATCH",
+                              "the body is not the one the X-Content-SHA256 header signed",
+                              outcome="not_recorded")
     try:
         payment = core.parse_request(
             event.body,

@@ -9,6 +9,7 @@ and ``health.lambda_handler``.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import sys
@@ -171,8 +172,13 @@ def api_event(
     headers: dict[str, str] | None = None,
     content_type: str | None = "application/json",
     base64_body: bool = False,
+    authorized: bool = True,
+    body_hash: str | None = None,
 ) -> dict[str, Any]:
-    """An API Gateway REST (v1) Lambda proxy integration event, stage ``prod``."""
+    """An API Gateway REST (v1) Lambda proxy integration event, stage ``prod``.
+
+    As the authorizer lets it through (``authorized``): ``requestContext.authorizer.clientId``
+    set and ``X-Content-SHA256`` = the body's hash (``body_hash`` overrides it)."""
     if isinstance(body, dict):
         body = json.dumps(body)
     if isinstance(body, bytes):
@@ -191,6 +197,9 @@ def api_event(
     }
     if content_type is not None:
         hdrs["Content-Type"] = content_type
+    if authorized:
+        raw = base64.b64decode(body) if (base64_body and body is not None) else (body or "").encode("utf-8")
+        hdrs["X-Content-SHA256"] = body_hash or hashlib.sha256(raw).hexdigest()
     if headers:
         hdrs.update(headers)
     request_id = str(uuid.uuid4())
@@ -220,6 +229,8 @@ def api_event(
             "resourceId": "abc123",
             "resourcePath": path,
             "stage": "prod",
+            **({"authorizer": {"clientId": "merchant-test", "principalId": "merchant-test"}}
+               if authorized else {}),
         },
         "body": body,
         "isBase64Encoded": base64_body,

@@ -377,3 +377,40 @@ def test_receipt_put_carries_a_sha256_checksum_and_keeps_the_bucket_default_rete
     assert checksum == sha256_b64(body.read())
     assert mode == DEFAULT_RETENTION_MODE
     assert timedelta(0) <= until - (before + timedelta(days=DEFAULT_RETENTION_DAYS)) < timedelta(minutes=5)
+
+
+# ----------------------------------------------------------------------------- signed requests
+
+
+def test_request_without_the_authorizer_context_is_403_and_writes_nothing(aws):
+    """Fail closed: a stage that lost its authorizer must not accept unsigned payments."""
+    use_region(PRIMARY)
+    status, body, _ = invoke(validator, api_event(SEED, authorized=False))
+    assert status == 403
+    assert body["error"]["code"] == "FORBIDDEN" and body["error"]["outcome"] == "not_recorded"
+    assert nothing_written()
+
+
+@pytest.mark.parametrize("declared", [
+    "0" * 64,  # another body's hash: the body was swapped after signing
+    None,  # no header at all (the authorizer signed an empty one)
+    "not-a-hash",
+])
+def test_body_that_does_not_match_the_signed_hash_is_403_and_writes_nothing(aws, declared):
+    """REQUEST authorizers never see the body: the signature covers X-Content-SHA256, and the
+    validator checks the body against it before parsing or writing anything."""
+    use_region(PRIMARY)
+    event = api_event(SEED, body_hash=declared or "x")
+    if declared is None:
+        del event["headers"]["X-Content-SHA256"]
+        del event["multiValueHeaders"]["X-Content-SHA256"]
+    status, body, _ = invoke(validator, event)
+    assert status == 403
+    assert body["error"]["code"] == "BODY_HASH_MISMATCH" and body["error"]["outcome"] == "not_recorded"
+    assert nothing_written()
+
+
+def test_signed_hash_of_a_base64_body_is_checked_on_the_decoded_bytes(aws):
+    use_region(PRIMARY)
+    status, body, _ = invoke(validator, api_event(SEED, base64_body=True))
+    assert status == 200 and body["transactionId"] == "test-123"
