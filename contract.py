@@ -121,12 +121,12 @@ RTO_TARGET_S = 300.0
 RPO_TARGET_S = 1.0
 
 # -- drills (modules/drills.py, drctl drill, docs/drills.md) -------------------------------
-DRILL_REGIONAL_FAILOVER = "regional-failover"  # FIS: the health function fails
+DRILL_REGIONAL_FAILOVER = "regional-failover"  # FIS: private subnets cut off from DynamoDB
 DRILL_REPLICATION = "replication"  # FIS: DynamoDB and S3 replication paused
 DRILL_DATABASE = "database"  # drctl: planned switchover to DR and back (no FIS)
 DRILLS = (DRILL_REGIONAL_FAILOVER, DRILL_REPLICATION, DRILL_DATABASE)
-# Tag naming the drill that may target a resource (FIS selects targets by tags): the health
-# function carries DRILL_REGIONAL_FAILOVER, audit buckets and global tables DRILL_REPLICATION.
+# Tag naming the drill that may target a resource (FIS selects targets by tags): the private
+# subnets carry DRILL_REGIONAL_FAILOVER, audit buckets and global tables DRILL_REPLICATION.
 # Experiment templates carry it too, so `drctl drill` finds them by tag.
 DRILL_TAG = "DrDrill"
 
@@ -258,10 +258,6 @@ class Names:
 
     def alarm(self, what: str, role: str) -> str:
         return f"{self.alarm_prefix}{what}-{role}"
-
-    def drill_config_bucket(self, account_id: str, region: str) -> str:
-        """Where FIS and its Lambda extension exchange fault configurations (one per region)."""
-        return f"payments-dr-fis-{self.env}-{account_id}-{region}"
 
     def failback_parameter(self, peer_role: str) -> str:
         """SSM parameter (in the region that watches `peer_role`) holding the failback latch."""

@@ -1,10 +1,11 @@
 """`drctl drill NAME`: run a DR drill against a deployed environment; measure RTO and RPO.
 
 Drills (contract.DRILLS, docs/drills.md):
-* regional-failover - FIS fails every invocation of the target region's health function
-  (data path untouched). Measured: fault start, first failed Route 53 health check, the DNS
-  answer for DOMAIN_NAME changing (resolved as a client would), the first request through the
-  custom domain answered by the other region (RTO = that instant - fault start).
+* regional-failover - FIS cuts the target region's private subnets off DynamoDB (a temporary
+  network ACL), so its health check and payment path fail; data untouched. Measured: fault
+  start, first failed Route 53 health check, the DNS answer for DOMAIN_NAME changing
+  (resolved as a client would), the first request through the custom domain answered by the
+  other region (RTO = that instant - fault start).
 * replication - FIS pauses DynamoDB and S3 replication of the target region. Measured: when
   each store's replication alarms were raised and cleared (detection), canary delays.
 * database - planned Aurora switchover to DR and back, through drctl's own switchover.

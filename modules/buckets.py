@@ -77,17 +77,20 @@ class HardenedBucket(Construct):
 
     `short_lived_prefixes`: keys rewritten all the time by probes (health, heartbeat), which
     lock each version for one day only (lambda/): their old versions go after two days.
+
+    `tags`: on the bucket, on top of the provider's default tags (e.g. a drill's target tags).
     """
 
     def __init__(self, scope: Construct, id: str, *, region: Region, bucket_name: str,
                  key_arn: str | None, force_destroy: bool = False,
                  object_lock: ObjectLockRetention | None = None,
-                 short_lived_prefixes: tuple[str, ...] = ()):
+                 short_lived_prefixes: tuple[str, ...] = (),
+                 tags: dict[str, str] | None = None):
         super().__init__(scope, id)
         self.region = region
         self.bucket = S3Bucket(self, "bucket", provider=region.provider, bucket=bucket_name,
                                force_destroy=force_destroy,
-                               object_lock_enabled=True if object_lock else None)
+                               object_lock_enabled=True if object_lock else None, tags=tags)
         self.versioning = S3BucketVersioningA(
             self, "versioning", provider=region.provider, bucket=self.bucket.id,
             versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"),

@@ -1,25 +1,32 @@
 """DR drills as code: AWS FIS experiment templates of one region (see docs/drills.md).
 
-One `RegionalDrills` per region, placed in that region's stack: it names only resources of
-its own region (the replication drill passes the peer region's *name* to S3, never a peer
-resource: `peer` is a `PeerRegion`), so it plans and applies while the other region is down.
+One `RegionalDrills` per region, placed in that region's stack after its monitoring: it names
+only resources of its own region (the replication drill passes the peer region's *name* to
+S3, never a peer resource: `peer` is a `PeerRegion`), so it plans and applies while the other
+region is down.
 
-Inputs: the region, names, the region's key, the ARNs the drills may touch (audit bucket,
-global-table replicas of this region, the health function - by default its contract name;
-used to scope IAM, while FIS selects its targets by tags), the peer region, the
-stop-condition alarm ARNs of each drill (alarms of this region: FIS stop conditions are alarms
-in the experiment's region; `default_stop_alarm_arns`) and a log retention.
+Inputs: the region, names, the region's key, the ARNs the replication drill may touch (audit
+bucket, global-table replicas of this region; used to scope IAM, while FIS selects its
+targets by tags: `drill_tags`), the peer region, the stop-condition alarm ARNs of each drill
+(alarms of this region: FIS stop conditions are alarms in the experiment's region;
+`default_stop_alarm_arns`) and a log retention.
 
-Outputs: `templates[drill]` (FisExperimentTemplate), `roles[drill]`, `log_group`,
-`config_bucket`. For the health function (the lead wires these into compute; functions of the
-region and names, so either tier can be built first): `FIS_EXTENSION_LAYER_PARAMETER`,
-`health_function_environment(region, names)`, `grant_extension_read(region, names, key_arn)`.
+Outputs: `templates[drill]` (FisExperimentTemplate), `roles[drill]`, `log_group`.
+
+Targets are selected by tags the tiers set: the private subnets (modules/network.py) carry
+`DrDrill=regional-failover`, the global tables (modules/tables.py) and audit buckets
+(modules/storage.py) `DrDrill=replication`.
+
+Why a network fault for the failover drill: the FIS Lambda actions need the FIS extension
+layer on the function, and every function here has a code signing config with `Enforce`
+(modules/signing.py), which rejects any layer not signed by our own Signer profile.
 
 Facts this module relies on (checked 2026-11; see docs/drills.md for the sources):
-- `aws:lambda:invocation-error` (target `aws:lambda:function`, action target key `Functions`,
-  accepted by the provider since 6.22.0) works only through the FIS Lambda extension: a layer,
-  `AWS_LAMBDA_EXEC_WRAPPER=/opt/aws-fis/bootstrap`, and `AWS_FIS_CONFIGURATION_LOCATION` = an
-  S3 location in the function's region that the experiment role writes and the function reads.
+- `aws:network:disrupt-connectivity` (target `aws:ec2:subnet`, action target key `Subnets`,
+  parameters `duration` and `scope`; `scope=dynamodb` denies traffic to and from the
+  Regional DynamoDB endpoint) clones each target subnet's network ACL, adds deny entries,
+  swaps the association for the duration and restores it. AWS-managed policy:
+  `service-role/AWSFaultInjectionSimulatorNetworkAccess`.
 - `aws:dynamodb:global-table-pause-replication` (target `aws:dynamodb:global-table`, key
   `Tables`, parameter `duration`) pauses replication by putting a resource policy on the replica.
 - `aws:s3:bucket-pause-replication` (target `aws:s3:bucket`, key `Buckets`, parameters
@@ -48,30 +55,33 @@ from cdktf_cdktf_provider_aws.fis_experiment_template import (
 )
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from constructs import Construct
 
 from contract import (
+    ALARM_AURORA_RPO_LAG,
+    ALARM_DOMAIN_UNREACHABLE,
     ALARM_DYNAMODB_REPLICATION,
+    ALARM_PEER_UNREACHABLE,
     DRILL_REGIONAL_FAILOVER,
     DRILL_REPLICATION,
     DRILL_TAG,
-    LAMBDA_ARCHITECTURE,
 )
-from modules.buckets import HardenedBucket
 from modules.iam import policy_document, statement
 from modules.keys import RegionalKey
 from modules.naming import Names
 from modules.regions import PeerRegion, Region
 
-# Public SSM parameter (one per region) holding the FIS Lambda extension layer ARN for our
-# functions' architecture (docs: "Available versions of the AWS FIS extension for Lambda").
-FIS_EXTENSION_LAYER_PARAMETER = (
-    f"/aws/service/fis/lambda-extension/AWS-FIS-extension-{LAMBDA_ARCHITECTURE}/1.x.x")
-FIS_EXTENSION_WRAPPER = "/opt/aws-fis/bootstrap"
-CONFIG_PREFIX = "FisConfigs/"
 # The failover fault lasts long enough for detection + DNS TTL + a margin over the 5-minute
 # RTO target; `drctl drill` stops it as soon as DR has served a request.
 FAILOVER_FAULT_DURATION = "PT10M"
+# The health path (lambda/payments/health.py) needs both tables; the functions reach DynamoDB
+# only through the gateway endpoint of their private subnets. Aurora (5432 inside the VPC), S3
+# (its own gateway endpoint) and the interface endpoints stay reachable.
+FAILOVER_FAULT_SCOPE = "dynamodb"
+# AWS maintains it with the action's permissions: NACL create/entry/delete only on ACLs tagged
+# managedByFIS=true, the association swap, and the Describe*/prefix-list reads.
+NETWORK_ACCESS_POLICY = "service-role/AWSFaultInjectionSimulatorNetworkAccess"
 # S3's replication-latency alarm needs latency above the 15-minute RTC target for two 5-minute
 # periods; a shorter pause would only ever exercise the DynamoDB and canary alarms.
 REPLICATION_PAUSE_DURATION = "PT25M"
@@ -88,46 +98,28 @@ def alarm_arn(region: Region, alarm_name: str) -> str:
     return region.arn("cloudwatch", f"alarm:{alarm_name}")
 
 
+def aws_managed_policy_arn(region: Region, name: str) -> str:
+    return f"arn:{region.partition}:iam::aws:policy/{name}"
+
+
 def default_stop_alarm_arns(region: Region, names: Names) -> dict[str, list[str]]:
     """The stop conditions docs/drills.md argues for, as alarm ARNs of `region` (by name).
 
-    Failover: the payment path must keep working and data must stay intact (not api-5xx: the
-    failing health checks are 5XX by design). Replication: serving must not break (not the
-    replication alarms: they are what the drill expects to fire).
+    Failover: the fault itself breaks this region's payment path and health (validator errors,
+    API 5XX, DependencyFailure are expected), so the stops mean "failing over is unsafe" or
+    "it is not working": the other region is unreachable from here (`peer-unreachable`, this
+    region's probe, outside the VPC), clients cannot reach the domain at all
+    (`domain-unreachable`), or data is at risk (replication latency, Aurora RPO lag).
+    Replication: serving must not break (not the replication alarms: they are what the drill
+    expects to fire).
     """
     def arn(what: str) -> str:
         return alarm_arn(region, names.alarm(what, region.role))
 
-    return {DRILL_REGIONAL_FAILOVER: [arn("lambda-errors-validator"),
-                                      arn(ALARM_DYNAMODB_REPLICATION.format(table="transactions"))],
-            DRILL_REPLICATION: [arn("api-5xx"), arn("lambda-errors-validator")]}
-
-
-# -- what the health function needs (the lead adds these in modules/compute.py) --------------
-# Functions of names only (no construct), so compute and drills can be built in either order:
-# the fault-configuration bucket has a contract name (Names.drill_config_bucket).
-
-def fault_config_location(region: Region, names: Names) -> str:
-    bucket = names.drill_config_bucket(region.account_id, region.name)
-    return f"arn:{region.partition}:s3:::{bucket}/{CONFIG_PREFIX}"
-
-
-def health_function_environment(region: Region, names: Names) -> dict[str, str]:
-    """Environment variables that route the health function through the FIS extension."""
-    return {"AWS_LAMBDA_EXEC_WRAPPER": FIS_EXTENSION_WRAPPER,
-            "AWS_FIS_CONFIGURATION_LOCATION": fault_config_location(region, names)}
-
-
-def grant_extension_read(region: Region, names: Names, key_arn: str) -> list[dict[str, Any]]:
-    """Statements for the health function's role: the extension reads fault configurations."""
-    bucket = f"arn:{region.partition}:s3:::{names.drill_config_bucket(region.account_id, region.name)}"
-    return [
-        statement("ListFaultConfigurations", ["s3:ListBucket"], [bucket],
-                  condition={"StringLike": {"s3:prefix": [f"{CONFIG_PREFIX}*"]}}),
-        statement("ReadFaultConfigurations", ["s3:GetObject"], [f"{bucket}/{CONFIG_PREFIX}*"]),
-        statement("DecryptFaultConfigurations", ["kms:Decrypt"], [key_arn],
-                  condition={"StringEquals": {"kms:ViaService": f"s3.{region.name}.amazonaws.com"}}),
-    ]
+    return {DRILL_REGIONAL_FAILOVER: [arn(ALARM_PEER_UNREACHABLE), arn(ALARM_DOMAIN_UNREACHABLE),
+                                      arn(ALARM_DYNAMODB_REPLICATION.format(table="transactions")),
+                                      arn(ALARM_AURORA_RPO_LAG)],
+            DRILL_REPLICATION: [arn("api-5xx-rate"), arn("lambda-errors-validator")]}
 
 
 class RegionalDrills(Construct):
@@ -136,12 +128,8 @@ class RegionalDrills(Construct):
     def __init__(self, scope: Construct, id: str, *, region: Region, names: Names,
                  key: RegionalKey, peer: PeerRegion, audit_bucket_arn: str,
                  table_arns: Sequence[str],
-                 stop_alarm_arns: Mapping[str, Sequence[str]], log_retention_days: int,
-                 health_function_arn: str | None = None):
+                 stop_alarm_arns: Mapping[str, Sequence[str]], log_retention_days: int):
         super().__init__(scope, id)
-        # Default: the contract name, so this construct needs nothing from the compute tier.
-        health_function_arn = health_function_arn or region.arn(
-            "lambda", f"function:{names.function('health', region.role)}")
         for drill in (DRILL_REGIONAL_FAILOVER, DRILL_REPLICATION):
             if not list(stop_alarm_arns.get(drill, ())):
                 raise ValueError(f"stop_alarm_arns[{drill!r}] is empty: a drill without a "
@@ -167,32 +155,20 @@ class RegionalDrills(Construct):
                           condition={"StringEquals": {"aws:SourceAccount": region.account_id},
                                      "ArnLike": {"aws:SourceArn": region.arn("logs", "*")}}),
             ]))
-        self.config_bucket = HardenedBucket(
-            self, "config", region=region,
-            bucket_name=names.drill_config_bucket(region.account_id, region.name),
-            key_arn=key.arn, force_destroy=True)
-        self._config_objects = f"{self.config_bucket.bucket.arn}/{CONFIG_PREFIX}*"
-
         self.roles: dict[str, IamRole] = {}
         self.templates: dict[str, FisExperimentTemplate] = {}
         self._template(
             DRILL_REGIONAL_FAILOVER,
-            description=f"{names.env} {region.role}: every invocation of the health function "
-                        "fails (data path untouched) so Route 53 moves traffic to the other region",
-            permissions=[
-                statement("WriteFaultConfigurations", ["s3:PutObject", "s3:DeleteObject"],
-                          [self._config_objects]),
-                statement("EncryptFaultConfigurations", ["kms:GenerateDataKey", "kms:Decrypt"],
-                          [key.arn], condition={"StringEquals": {
-                              "kms:ViaService": f"s3.{region.name}.amazonaws.com"}}),
-                statement("InspectHealthFunction", ["lambda:GetFunction"], [health_function_arn]),
-            ],
-            targets={"health": ("aws:lambda:function", "Functions",
-                                self._tags(DRILL_REGIONAL_FAILOVER, region_role=True))},
-            actions=[("fail-health", "aws:lambda:invocation-error", "health", {
-                "duration": FAILOVER_FAULT_DURATION, "invocationPercentage": "100",
-                # The health handler never runs: no read of the data stores, no side effect.
-                "preventExecution": "true"})],
+            description=f"{names.env} {region.role}: the private subnets cannot reach DynamoDB "
+                        "(temporary network ACL), so /health answers 503 and Route 53 moves "
+                        "traffic to the other region; Aurora, S3 and the data stay intact",
+            # Hand-written EC2 statements would copy (and drift from) what AWS maintains.
+            permissions=[],
+            managed_policies=[aws_managed_policy_arn(region, NETWORK_ACCESS_POLICY)],
+            targets={"subnets": ("aws:ec2:subnet", "Subnets",
+                                 self._tags(DRILL_REGIONAL_FAILOVER, region_role=True))},
+            actions=[("deny-dynamodb", "aws:network:disrupt-connectivity", "subnets", {
+                "duration": FAILOVER_FAULT_DURATION, "scope": FAILOVER_FAULT_SCOPE})],
             stop_alarms=stop_alarm_arns[DRILL_REGIONAL_FAILOVER])
         table_arns = list(table_arns)
         self._template(
@@ -240,7 +216,7 @@ class RegionalDrills(Construct):
     def _template(self, drill: str, *, description: str, permissions: list[dict[str, Any]],
                   targets: dict[str, tuple[str, str, dict[str, str]]],
                   actions: list[tuple[str, str, str, dict[str, str]]],
-                  stop_alarms: Sequence[str]) -> None:
+                  stop_alarms: Sequence[str], managed_policies: Sequence[str] = ()) -> None:
         region, p = self.region, self.region.provider
         role = IamRole(
             self, f"{drill}-role", provider=p, name=self.names.regional(f"fis-{drill}", region.role),
@@ -264,6 +240,9 @@ class RegionalDrills(Construct):
                           ["logs:DescribeLogGroups", "logs:DescribeResourcePolicies"],
                           [region.arn("logs", "log-group:*")]),
             ]))
+        for index, policy_arn in enumerate(managed_policies):
+            IamRolePolicyAttachment(self, f"{drill}-managed-{index}", provider=p, role=role.name,
+                                    policy_arn=policy_arn)
         self.roles[drill] = role
         self.templates[drill] = FisExperimentTemplate(
             self, drill, provider=p, description=description, role_arn=role.arn,

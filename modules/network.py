@@ -35,6 +35,8 @@ from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
 from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
 from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 
+from contract import DRILL_REGIONAL_FAILOVER
+from modules.drills import drill_tags
 from modules.iam import assume_role_policy, policy_document, statement
 from modules.keys import RegionalKey
 from modules.naming import Names
@@ -97,7 +99,10 @@ class RegionalNetwork(Construct):
                 cidr_block=str(list(ipaddress.ip_network(cidr).subnets(new_prefix=20))[index]),
                 availability_zone=zone,
                 map_public_ip_on_launch=False,
-                tags={"Name": names.regional(f"private-{zone}", region.role), "Tier": "private"},
+                # The failover drill's target (modules/drills.py): FIS swaps in a copy of the
+                # subnet's network ACL that denies DynamoDB, for the fault's duration.
+                tags={"Name": names.regional(f"private-{zone}", region.role), "Tier": "private",
+                      **drill_tags(DRILL_REGIONAL_FAILOVER, names)},
             )
             for index, zone in enumerate(availability_zones(region.name))
         ]

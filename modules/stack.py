@@ -4,7 +4,7 @@
 2. `RegionalStack(primary)`: every serving and data resource of the primary region: network,
    Aurora global cluster + writer + master secret, the DynamoDB global tables (with their DR
    replicas: see modules/tables.py for why they cannot live in the DR stack), audit bucket,
-   functions, API, custom domains, probe, alarms.
+   functions, API, custom domains, probe, alarms, FIS drill templates.
 3. `RegionalStack(dr)`: the same for the DR region, with the Aurora secondary. Its only
    provider is the DR region's; it names primary-side things by contract names and reads
    the foundation's outputs from remote state (stored in TF_STATE_REGION, the DR region by
@@ -38,6 +38,7 @@ from modules.client_keys import ClientKeysSecret
 from modules.compute import RegionalCompute
 from modules.database import AuroraPrimary, AuroraSecondary, RegionalDatabaseInputs
 from modules.dns import DomainCertificates, Failover, RegionalDomains, route53_metrics_region
+from modules.drills import RegionalDrills, default_stop_alarm_arns
 from modules.jobs import Heartbeat, Reconcile
 from modules.keys import RegionalKey
 from modules.monitoring import AlarmTopic, HealthCheckAlarms, MonitoredRegion, RegionalMonitoring
@@ -158,7 +159,28 @@ class RegionalStack(_PlatformStack):
                                            compute=self.compute, api=self.api, waf=self.waf,
                                            probe=self.probe, heartbeat=self.heartbeat,
                                            reconcile=self.reconcile))
+        # FIS drills (docs/drills.md): after monitoring, because their stop conditions are
+        # alarms of this region, named by contract.
+        stop_alarm_arns = default_stop_alarm_arns(region, names)
+        self.drills = RegionalDrills(
+            self, f"drills-{role}", region=region, names=names, key=key, peer=peer,
+            audit_bucket_arn=self.audit.bucket.bucket.arn,
+            table_arns=[self.table_access.table_arn(t) for t in ("transactions", "idempotency")],
+            stop_alarm_arns=stop_alarm_arns, log_retention_days=settings.log_retention_days)
+        self._order_drills_after_their_alarms(stop_alarm_arns)
         self._outputs()
+
+    def _order_drills_after_their_alarms(self, stop_alarm_arns: dict[str, list[str]]) -> None:
+        """Each template is created after its stop-condition alarms; a stop condition naming
+        no alarm of this region stops the synth (FIS could never stop that drill)."""
+        alarms = self.monitoring.alarms
+        for drill, arns in stop_alarm_arns.items():
+            names = [arn.rsplit(":alarm:", 1)[1] for arn in arns]
+            missing = sorted(set(names) - set(alarms))
+            if missing:
+                raise ValueError(f"drill {drill!r}: stop-condition alarms {missing} are not "
+                                 f"alarms of {self.stack_name}")
+            self.drills.templates[drill].depends_on = [alarms[n].fqn for n in names]
 
     def _outputs(self) -> None:
         role, member, api = self.region.role, self.database.member, self.api

@@ -47,8 +47,10 @@ from cdktf_cdktf_provider_aws.s3_bucket_replication_configuration import (
     S3BucketReplicationConfigurationRuleSourceSelectionCriteriaSseKmsEncryptedObjects,
 )
 
+from contract import DRILL_REPLICATION
 from contract import S3_REPLICATION_MINUTES as REPLICATION_MINUTES
 from modules.buckets import HardenedBucket, ObjectLockRetention
+from modules.drills import drill_tags
 from modules.iam import assume_role_policy, policy_document, statement
 from modules.keys import RegionalKey
 from modules.metrics import Metric
@@ -73,7 +75,9 @@ class AuditBucket(Construct):
         self.bucket = HardenedBucket(
             self, "audit", region=region, key_arn=key.arn,
             bucket_name=names.audit_bucket(region.account_id, region.name),
-            object_lock=self.retention, short_lived_prefixes=PROBE_PREFIXES)
+            object_lock=self.retention, short_lived_prefixes=PROBE_PREFIXES,
+            # The replication drill pauses this bucket's replication (modules/drills.py).
+            tags=drill_tags(DRILL_REPLICATION, names))
         self.peer_bucket_name = names.audit_bucket(peer.account_id, peer.name)
         self.rule_id = replication_rule_id(peer.role)
 

@@ -30,6 +30,8 @@ from cdktf_cdktf_provider_aws.dynamodb_table import (
     DynamodbTableTtl,
 )
 
+from contract import DRILL_REPLICATION
+from modules.drills import drill_tags
 from modules.iam import statement
 from modules.keys import RegionalKey
 from modules.metrics import Metric
@@ -56,6 +58,7 @@ class GlobalTables(Construct):
         self._primary, self._dr = primary, dr
         self._keys = keys
         self._settings = settings
+        self._names = names
         self.transactions = self._global_table(
             "transactions",
             name=names.transactions_table,
@@ -110,6 +113,8 @@ class GlobalTables(Construct):
             global_table_witness=DynamodbTableGlobalTableWitness(region_name=witness) if witness else None,
             ttl=DynamodbTableTtl(enabled=True, attribute_name=ttl_attribute) if ttl_attribute else None,
             deletion_protection_enabled=self._settings.deletion_protection,
+            # The replication drill's target; the replica gets them through propagate_tags.
+            tags=drill_tags(DRILL_REPLICATION, self._names),
         )
 
 
