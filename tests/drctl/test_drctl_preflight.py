@@ -727,7 +727,7 @@ def test_warnings_only_exit_6():
 
 
 @pytest.mark.parametrize("statuses, code", [
-    ({Status.PASS, Status.SKIP}, 0), ({Status.PASS, Status.WARN}, 6), ({Status.WARN, Status.UNKNOWN}, 3),
+    ({Status.PASS, Status.SKIP}, 0), ({Status.PASS, Status.WARN}, 7), ({Status.WARN, Status.UNKNOWN}, 3),
     ({Status.UNKNOWN, Status.FAIL, Status.WARN}, 1)])
 def test_exit_code_precedence(statuses, code):
     assert preflight.exit_code(preflight.Result("c", "", s, "d") for s in statuses) == code
