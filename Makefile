@@ -46,7 +46,10 @@ cli: $(STAMP_PY) $(STAMP_CLI)   # then: npx cdktf deploy <stack> (README, "Deplo
 synth: setup-synth
 	$(PY) main.py
 
+# ruff first (seconds): a lint finding fails the suite like a failing test. mypy --strict
+# runs in `make lint` only until its findings are fixed (see the README's known gaps).
 test: setup
+	$(PY) -m ruff check .
 	$(PY) -m pytest
 
 # -- CI steps (.github/workflows/review.yml runs the same targets) ------------------------------
@@ -87,8 +90,6 @@ review: synth
 # ruff + mypy with the checked-in configs (pyproject.toml); LINT_PATHS narrows the scope.
 LINT_PATHS ?= .
 lint: setup
-	@$(PY) -m ruff --version >/dev/null 2>&1 && $(PY) -m mypy --version >/dev/null 2>&1 || { \
-	  echo "make lint: ruff and mypy are in Pipfile [dev-packages] but not in Pipfile.lock yet: run pipenv lock"; exit 2; }
 	$(PY) -m ruff check $(LINT_PATHS)
 	$(PY) -m mypy
 

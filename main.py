@@ -15,7 +15,7 @@ from modules import fast_provider
 
 fast_provider.install()
 
-from modules.settings import Settings, SettingsError  # noqa: E402
+from modules.settings import Settings, SettingsError
 
 
 def build_app(settings: Settings, outdir: str | None = None):

@@ -23,13 +23,20 @@ import json
 import os
 import sys
 import urllib.parse
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from enum import Enum
 from functools import partial
-from typing import Any, Callable, Iterable, Mapping, TextIO
+from typing import Any, TextIO
 
-from botocore.exceptions import (ClientError, ConnectionClosedError, ConnectTimeoutError,
-                                 EndpointConnectionError, NoCredentialsError, ReadTimeoutError)
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
 
 import contract
 from drctl import exitcodes
@@ -114,7 +121,7 @@ class Target:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *,
-                 fresh_account: bool = False) -> "Target":
+                 fresh_account: bool = False) -> Target:
         environ = os.environ if environ is None else environ
         settings = Settings.from_env(environ)  # validates AWS_ACCOUNT_ID too
         return cls(settings, settings.aws_account_id, environ.get("TF_STATE_BUCKET", "").strip(), fresh_account)
@@ -602,7 +609,7 @@ def error_result(check: str, region: str, error: Exception) -> Result:
 def _attempt(check: str, region: str, fn: Callable[[], Result | list[Result]]) -> list[Result]:
     try:
         answer = fn()
-    except Exception as error:  # noqa: BLE001 - reported as FAIL/UNKNOWN, never passed
+    except Exception as error:
         return [error_result(check, region, error)]
     return answer if isinstance(answer, list) else [answer]
 
@@ -614,7 +621,7 @@ def run_checks(target: Target, clients: ClientFactory, resolver: Resolver) -> Re
     try:
         identity = identify(clients("sts", target.settings.primary_region))
         results.insert(0, check_credentials(identity, target))
-    except Exception as error:  # noqa: BLE001 - reported, never passed
+    except Exception as error:
         failed = error_result("credentials", target.settings.primary_region, error)
         if isinstance(error, ClientError) and failed.status is Status.UNKNOWN:  # ExpiredToken & co.
             failed = Result("credentials", target.settings.primary_region, Status.FAIL,
@@ -657,7 +664,7 @@ def _in_region(dark: set[str], check: str, region: str,
     except UNREACHABLE as error:
         dark.add(region)
         return [error_result(check, region, error)]
-    except Exception as error:  # noqa: BLE001 - reported as FAIL/UNKNOWN, never passed
+    except Exception as error:
         return [error_result(check, region, error)]
     return answer if isinstance(answer, list) else [answer]
 

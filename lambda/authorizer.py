@@ -30,12 +30,12 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-
 from ops import aws, env, signing
 from ops.clientkeys import KeyCache, secrets_manager_fetch
 
@@ -68,7 +68,7 @@ class AuthorizerSettings:
     keys_max_stale_seconds: int
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> "AuthorizerSettings":
+    def from_env(cls, environ: Mapping[str, str]) -> AuthorizerSettings:
         skew = env.integer(environ, "MAX_CLOCK_SKEW_SECONDS", 300, minimum=30, maximum=900)
         ttl = env.integer(environ, "CLIENT_KEYS_CACHE_SECONDS", 60, minimum=0, maximum=900)
         return cls(

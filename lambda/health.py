@@ -108,5 +108,5 @@ lambda_handler = build_lambda_handler(app, logger, tracer, metrics)
 # request (503) instead of failing the init, so Route 53 sees a definite "unhealthy".
 try:
     _get_runtime()
-except Exception:  # noqa: BLE001
+except Exception:
     logger.exception("health function configuration is invalid")

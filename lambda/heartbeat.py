@@ -32,11 +32,11 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from aws_lambda_powertools import Logger
-
 from ops import aws, env
 from ops import heartbeat as hb
 from ops.metrics import COUNT, SECONDS, MetricBatch
@@ -54,7 +54,7 @@ class HeartbeatSettings:
     namespace: str
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> "HeartbeatSettings":
+    def from_env(cls, environ: Mapping[str, str]) -> HeartbeatSettings:
         region = env.region(environ)
         peer = env.required(environ, "PEER_REGION")
         if peer == region:

@@ -31,11 +31,11 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from aws_lambda_powertools import Logger
-
 from ops import aws, env, httpcheck, latch
 from ops.metrics import COUNT, MILLISECONDS, MetricBatch
 
@@ -64,7 +64,7 @@ class ProbeSettings:
     budget_seconds: float
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> "ProbeSettings":
+    def from_env(cls, environ: Mapping[str, str]) -> ProbeSettings:
         role = env.required(environ, "REGION_ROLE").lower()
         if role not in ROLES:
             raise env.ConfigError(f"environment variable REGION_ROLE must be one of {ROLES}, got {role!r}")

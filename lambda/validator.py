@@ -34,8 +34,8 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.metrics import MetricUnit
-
 from ops import signing
+
 from payments import clients, core, settings
 from payments.entry import build_lambda_handler
 from payments.responses import error_response, json_response
@@ -210,7 +210,7 @@ def validate() -> Any:
     try:
         result = runtime["process"](request=payment.canonical(), payment=payment, api_request_id=api_request_id,
                                     attempt=attempt, time_left=time_left)
-    except Exception as exc:  # noqa: BLE001 - every failure is mapped to a stated outcome below
+    except Exception as exc:
         return _failure(exc, runtime["store"], payment, attempt, time_left)
     logger.info("payment validated", extra={"status": result["status"], "currency": result["currency"]})
     return json_response(200, result)

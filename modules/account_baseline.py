@@ -31,18 +31,18 @@ the apply for good. The role can only write CloudWatch Logs in this account.
 
 from __future__ import annotations
 
-from constructs import Construct
 from cdktf import LocalBackend, TerraformOutput, TerraformStack
 from cdktf_cdktf_provider_aws.api_gateway_account import ApiGatewayAccount
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktf_cdktf_provider_aws.provider import AwsProviderDefaultTags
+from constructs import Construct
 
 from contract import ACCOUNT_STACK, DR, PRIMARY
 from modules.iam import assume_role_policy
-from modules.state_backend import require_terraform
 from modules.regions import Region, build_region
 from modules.settings import Settings
+from modules.state_backend import require_terraform
 
 ACCOUNT_LOGGING_ROLE = "payments-dr-apigateway-cloudwatch"
 # From cdktf.out/stacks/<stack>/ back to the repository root; no environment in the name.

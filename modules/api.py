@@ -49,10 +49,9 @@ baseline stack (modules/account_baseline.py), applied once per account before th
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
-from constructs import Construct
 from cdktf import Fn, TerraformResourceLifecycle, Token
 from cdktf_cdktf_provider_aws.api_gateway_authorizer import ApiGatewayAuthorizer
 from cdktf_cdktf_provider_aws.api_gateway_deployment import ApiGatewayDeployment
@@ -81,6 +80,7 @@ from cdktf_cdktf_provider_aws.cloudwatch_log_metric_filter import (
     CloudwatchLogMetricFilterMetricTransformation,
 )
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
+from constructs import Construct
 
 from contract import LAMBDA_MIN_UNRESERVED_CONCURRENCY, METRICS_NAMESPACE
 from modules.compute import AUTHORIZER_HANDLER, RegionalCompute, ServiceFunction  # noqa: F401

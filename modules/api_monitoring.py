@@ -15,14 +15,14 @@ Metrics come from the tiers (`RegionalApi.metric_5xx()`, `ServiceFunction.metric
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from constructs import Construct
 from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import (
     CloudwatchMetricAlarm,
     CloudwatchMetricAlarmMetricQuery,
-    CloudwatchMetricAlarmMetricQueryMetric,
 )
+from constructs import Construct
 
 from modules.metrics import Metric
 from modules.naming import Names
@@ -57,8 +57,8 @@ class ApiAlarms(Construct):
     """5XX/4XX/429 rates, p99 latency, and per function: throttles, concurrency, duration."""
 
     def __init__(self, scope: Construct, id: str, *, region: Region, names: Names,
-                 topic_arn: str, api: "RegionalApi", functions: Mapping[str, "ServiceFunction"],
-                 waf: "RegionalWaf | None" = None):
+                 topic_arn: str, api: RegionalApi, functions: Mapping[str, ServiceFunction],
+                 waf: RegionalWaf | None = None):
         super().__init__(scope, id)
         self._region, self._names, self._topic_arn = region, names, topic_arn
         self.alarms: dict[str, CloudwatchMetricAlarm] = {}
@@ -82,7 +82,7 @@ class ApiAlarms(Construct):
 
     # -- alarms -------------------------------------------------------------------------
 
-    def _function_alarms(self, purpose: str, fn: "ServiceFunction") -> None:
+    def _function_alarms(self, purpose: str, fn: ServiceFunction) -> None:
         self._alarm(f"lambda-throttles-{purpose}", fn.metric_throttles(), threshold=0,
                     description=f"The {purpose} function was throttled: callers got 5XX "
                                 "(concurrency exhausted)")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from constructs import Construct
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
     S3BucketLifecycleConfiguration,
@@ -42,6 +41,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
     S3BucketVersioningA,
     S3BucketVersioningVersioningConfiguration,
 )
+from constructs import Construct
 
 from modules.iam import policy_document, statement
 from modules.regions import Region
@@ -61,7 +61,7 @@ class ObjectLockRetention:
     days: int
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "ObjectLockRetention":
+    def from_settings(cls, settings: Settings) -> ObjectLockRetention:
         return cls(settings.object_lock_mode, settings.object_lock_days)
 
 

@@ -23,11 +23,11 @@ region needs).
 
 from __future__ import annotations
 
-from constructs import Construct
 from cdktf_cdktf_provider_aws.secretsmanager_secret import (
     SecretsmanagerSecret,
     SecretsmanagerSecretReplica,
 )
+from constructs import Construct
 
 from modules.iam import statement
 from modules.keys import RegionalKey
@@ -58,7 +58,7 @@ class ClientKeysSecret(Construct):
     """The secret (primary region) and its replica (DR region, DR key). No value."""
 
     def __init__(self, scope: Construct, id: str, *, names: Names, primary: Region,
-                 dr: "Region | PeerRegion", primary_key: RegionalKey, dr_key: RegionalKey):
+                 dr: Region | PeerRegion, primary_key: RegionalKey, dr_key: RegionalKey):
         super().__init__(scope, id)
         self.name = client_keys_secret_name(names)
         self.secret = SecretsmanagerSecret(

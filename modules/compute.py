@@ -36,7 +36,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from constructs import Construct
 from cdktf import App, AssetType, TerraformAsset
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.data_aws_ssm_parameter import DataAwsSsmParameter
@@ -49,14 +48,18 @@ from cdktf_cdktf_provider_aws.lambda_function import (
     LambdaFunctionTracingConfig,
     LambdaFunctionVpcConfig,
 )
+from constructs import Construct
 
 from contract import (
     HEALTH_SEARCH_STRING,
-    LAMBDA_ARCHITECTURE as ARCHITECTURE,
-    LAMBDA_RUNTIME as RUNTIME,
     METRICS_NAMESPACE,
     POWERTOOLS_LAYER_PARAMETER,
-    POWERTOOLS_VERSION,
+)
+from contract import (
+    LAMBDA_ARCHITECTURE as ARCHITECTURE,
+)
+from contract import (
+    LAMBDA_RUNTIME as RUNTIME,
 )
 from modules.client_keys import ENV_CLIENT_KEYS_SECRET, client_keys_secret_name
 from modules.client_keys import grant_read as client_keys_grant_read

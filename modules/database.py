@@ -34,7 +34,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from constructs import Construct
 from cdktf import Fn, TerraformResourceLifecycle, TerraformStack, Token
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.rds_cluster import RdsCluster
@@ -49,6 +48,7 @@ from cdktf_cdktf_provider_aws.secretsmanager_secret import (
     SecretsmanagerSecretReplica,
 )
 from cdktf_cdktf_provider_aws.secretsmanager_secret_version import SecretsmanagerSecretVersion
+from constructs import Construct
 
 from modules.iam import managed_service_role
 from modules.keys import RegionalKey

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import re
 
-from constructs import Construct
 from cdktf import TerraformIterator, TerraformResourceLifecycle, Token
 from cdktf_cdktf_provider_aws.acm_certificate import AcmCertificate
 from cdktf_cdktf_provider_aws.acm_certificate_validation import (
@@ -52,6 +51,7 @@ from cdktf_cdktf_provider_aws.route53_record import (
     Route53RecordFailoverRoutingPolicy,
 )
 from cdktf_cdktf_provider_aws.route53_zone import Route53Zone
+from constructs import Construct
 
 from contract import (
     ALARM_FAILBACK_BLOCKED,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
-from constructs import Construct
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
+from constructs import Construct
 
 if TYPE_CHECKING:
     from modules.regions import Region
@@ -41,7 +42,7 @@ def assume_role_policy(service: str, *, source_account: str | None = None) -> st
     ])
 
 
-def managed_service_role(scope: Construct, id_prefix: str, *, region: "Region", name: str,
+def managed_service_role(scope: Construct, id_prefix: str, *, region: Region, name: str,
                          service: str, managed_policy: str) -> IamRole:
     """A role an AWS service assumes in our account, with one AWS-managed policy attached.
 

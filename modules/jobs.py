@@ -21,13 +21,13 @@ off (a job event is worth nothing a few minutes later), and the invoke permissio
 
 from __future__ import annotations
 
-from constructs import Construct
 from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
 from cdktf_cdktf_provider_aws.lambda_function_event_invoke_config import (
     LambdaFunctionEventInvokeConfig,
 )
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
+from constructs import Construct
 
 from contract import METRICS_NAMESPACE
 from modules.compute import RegionalCompute, ServiceFunction

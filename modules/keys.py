@@ -10,9 +10,9 @@ other region, and its KMS, is down.
 
 from __future__ import annotations
 
-from constructs import Construct
 from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
+from constructs import Construct
 
 from modules.iam import policy_document, statement
 from modules.naming import Names

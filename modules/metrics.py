@@ -3,8 +3,9 @@ monitoring turns them into alarms and dashboard rows without rebuilding dimensio
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any
 
 from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import (
     CloudwatchMetricAlarmMetricQuery,
@@ -21,7 +22,7 @@ class Metric:
     period: int = 60
     unit_label: str = ""  # for dashboards: "ms", "s", "count"
 
-    def with_(self, **changes: Any) -> "Metric":
+    def with_(self, **changes: Any) -> Metric:
         return replace(self, **changes)
 
     @property

@@ -23,15 +23,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from constructs import Construct
 from cdktf_cdktf_provider_aws.cloudwatch_dashboard import CloudwatchDashboard
 from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
 from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
 from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
+from constructs import Construct
 
 from contract import (
-    METRICS_NAMESPACE,
     ALARM_AURORA_RPO_LAG,
     ALARM_DOMAIN_UNREACHABLE,
     ALARM_DYNAMODB_REPLICATION,
@@ -42,6 +41,7 @@ from contract import (
     ALARM_S3_REPLICATION_LATENCY,
     DR,
     DYNAMODB_REPLICATION_LATENCY_THRESHOLD_S,
+    METRICS_NAMESPACE,
     S3_REPLICATION_LATENCY_THRESHOLD_S,
     S3_REPLICATION_MINUTES,
 )

@@ -2,7 +2,8 @@
 
 A scheduled function in each region calls the other region's own name (`<peer>.<DOMAIN_NAME>`,
 `GET /probe`, signed with SigV4 for the peer's region) and the payments domain (the same
-route, signed for each region in turn, since either may serve it), and publishes `PeerHealthy`, `DomainHealthy` and `FailbackBlocked` in its own region.
+route, signed for each region in turn, since either may serve it), and publishes `PeerHealthy`,
+`DomainHealthy` and `FailbackBlocked` in its own region.
 A primary outage therefore pages through the DR region's own alarms and topic; nothing on that
 path runs in, or reads from, the failing region.
 
@@ -21,9 +22,9 @@ from __future__ import annotations
 
 import json
 
-from constructs import Construct
 from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter
+from constructs import Construct
 
 from contract import (
     DR,

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from contract import Names, reserved_domain
 
@@ -132,7 +132,7 @@ class Settings:
     # -- construction -----------------------------------------------------------------
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Build settings from environment variables; unset or empty means the default."""
         environ = os.environ if environ is None else environ
         problems: list[str] = []

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from constructs import Construct
 from cdktf_cdktf_provider_aws.lambda_code_signing_config import (
     LambdaCodeSigningConfig,
     LambdaCodeSigningConfigAllowedPublishers,
@@ -45,6 +44,7 @@ from cdktf_cdktf_provider_aws.signer_signing_job import (
     SignerSigningJobSourceS3,
 )
 from cdktf_cdktf_provider_aws.signer_signing_profile import SignerSigningProfile
+from constructs import Construct
 
 from modules.naming import Names
 from modules.regions import Region
@@ -64,7 +64,7 @@ class RegionalCodeSigning(Construct):
     `code_signing_config_arn` for `aws_lambda_function`."""
 
     def __init__(self, scope: Construct, id: str, *, region: Region, names: Names,
-                 code: "FunctionCode"):
+                 code: FunctionCode):
         super().__init__(scope, id)
         p = region.provider
         self.bucket = HardenedBucket(

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from constructs import Construct
 from cdktf import TerraformOutput, TerraformStack
+from constructs import Construct
 
 from contract import (
     DR,

@@ -21,7 +21,6 @@ bucket it creates), at a path relative to the repository root.
 
 from __future__ import annotations
 
-from constructs import Construct
 from cdktf import (
     CloudBackend,
     LocalBackend,
@@ -32,6 +31,7 @@ from cdktf import (
 )
 from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
+from constructs import Construct
 
 from contract import BOOTSTRAP_STACK, Names
 from modules.buckets import HardenedBucket

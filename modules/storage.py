@@ -28,7 +28,6 @@ noncurrent-version expiry is never shorter than the retention (modules/buckets.p
 
 from __future__ import annotations
 
-from constructs import Construct
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.s3_bucket_replication_configuration import (
@@ -46,6 +45,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_replication_configuration import (
     S3BucketReplicationConfigurationRuleSourceSelectionCriteriaReplicaModifications,
     S3BucketReplicationConfigurationRuleSourceSelectionCriteriaSseKmsEncryptedObjects,
 )
+from constructs import Construct
 
 from contract import DRILL_REPLICATION
 from contract import S3_REPLICATION_MINUTES as REPLICATION_MINUTES
@@ -57,7 +57,6 @@ from modules.metrics import Metric
 from modules.naming import Names
 from modules.regions import PeerRegion, Region
 from modules.settings import Settings
-
 
 # Keys the health check and the RPO heartbeat rewrite all the time (short-locked versions).
 PROBE_PREFIXES = ("health/", "heartbeat/")

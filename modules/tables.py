@@ -18,17 +18,17 @@ the tables' names: the replica of that region, nothing in the other region.
 
 from __future__ import annotations
 
-from constructs import Construct
 from cdktf_cdktf_provider_aws.dynamodb_table import (
     DynamodbTable,
     DynamodbTableAttribute,
-    DynamodbTableGlobalTableWitness,
     DynamodbTableGlobalSecondaryIndex,
+    DynamodbTableGlobalTableWitness,
     DynamodbTablePointInTimeRecovery,
     DynamodbTableReplica,
     DynamodbTableServerSideEncryption,
     DynamodbTableTtl,
 )
+from constructs import Construct
 
 from contract import DRILL_REPLICATION
 from modules.drills import drill_tags

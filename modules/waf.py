@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import json
 
-from constructs import Construct
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.data_aws_ip_ranges import DataAwsIpRanges
 from cdktf_cdktf_provider_aws.wafv2_ip_set import Wafv2IpSet
@@ -70,10 +69,11 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import (
     Wafv2WebAclLoggingConfigurationRedactedFields,
     Wafv2WebAclLoggingConfigurationRedactedFieldsSingleHeader,
 )
+from constructs import Construct
 
 from modules.api import HEALTH_PATH, RegionalApi
-from modules.metrics import Metric
 from modules.keys import RegionalKey
+from modules.metrics import Metric
 from modules.naming import Names
 from modules.regions import Region
 from modules.settings import Settings

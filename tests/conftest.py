@@ -8,7 +8,6 @@ are cached per environment, so each configuration costs one synth per session.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from contract import PLATFORM_STACKS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-from dr_review.load import platform_view  # noqa: E402
+from dr_review.load import platform_view
 
 # Settings a prod-like environment must have (modules/settings.py refuses it otherwise).
 PROD = {"ENVIRONMENT_SUFFIX": "prod", "AWS_ACCOUNT_ID": "123456789012",

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 
-from contract import ACCOUNT_STACK as ACCOUNT
 from helpers import ref, resources
+
+from contract import ACCOUNT_STACK as ACCOUNT
 
 
 def test_account_stack_keeps_local_state_without_an_environment(stacks):

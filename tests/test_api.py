@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from platform_support import merged
-from contract import LAMBDA_MIN_UNRESERVED_CONCURRENCY, REGIONAL_STACKS
 from helpers import one, outputs, ref, resources
+from platform_support import merged
+
+from contract import LAMBDA_MIN_UNRESERVED_CONCURRENCY, REGIONAL_STACKS
 
 ROLES = ("primary", "dr")
 PEER = {"primary": "dr", "dr": "primary"}
@@ -55,13 +55,13 @@ def test_one_regional_rest_api_per_region_without_the_execute_api_endpoint(platf
 
 def test_routes_integrate_with_the_same_regions_function(platform):
     for role in ROLES:
-        api_name, api = _api(platform, role)
+        api_name, _ = _api(platform, role)
         api_id = ref("aws_api_gateway_rest_api", api_name, "id")
         for path, verb, purpose in ROUTES:
             res_name, res = one(platform, "aws_api_gateway_resource", role, f"{_p(role)}{path}-resource")
             assert res["path_part"] == path and res["rest_api_id"] == api_id
             assert res["parent_id"] == ref("aws_api_gateway_rest_api", api_name, "root_resource_id")
-            method_name, method = one(platform, "aws_api_gateway_method", role, f"{_p(role)}{path}-method")
+            _method_name, method = one(platform, "aws_api_gateway_method", role, f"{_p(role)}{path}-method")
             assert method["http_method"] == verb
             assert method["resource_id"] == ref("aws_api_gateway_resource", res_name, "id")
             _, integration = one(platform, "aws_api_gateway_integration", role,
@@ -88,7 +88,7 @@ def test_health_is_open_probe_is_sigv4_and_validate_needs_the_authorizer(platfor
 
 
 def test_validate_uses_a_request_authorizer_on_every_signature_header(platform):
-    (secret_name, secret), = [
+    (_secret_name, secret), = [
         (n, s) for n, s in resources(platform, "aws_secretsmanager_secret", "primary").items()
         if "/client-keys/" in s["//"]["metadata"]["path"]]
     for role in ROLES:
@@ -250,8 +250,8 @@ def test_gateway_codes_shared_with_the_function_mean_the_same(platform):
     assert re.search(r'404,\s*"NOT_FOUND"', source)
     assert re.search(r'413,\s*"PAYLOAD_TOO_LARGE"', source)
     sys.path.insert(0, str(LAMBDA_DIR))
-    from payments.core import MAX_BODY_BYTES
     from modules.api import GATEWAY_RESPONSES
+    from payments.core import MAX_BODY_BYTES
     too_large = next(e for e in GATEWAY_RESPONSES if e.response_type == "REQUEST_TOO_LARGE")
     assert str(MAX_BODY_BYTES) in too_large.message
 
@@ -373,8 +373,9 @@ CHANGES = {
 def changed_configurations(tmp_path_factory):
     """The platform synthesized again with one served configuration changed at a time (module
     constants of modules/api.py: no setting reaches them)."""
-    import modules.api as api
     from dataclasses import replace
+
+    import modules.api as api
     synths = {}
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(api, "PAYMENT_REQUEST_SCHEMA", json.dumps(

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 
-from contract import FOUNDATION_STACK, REGIONAL_STACKS
 from helpers import one, ref, refs_in, resources
+
+from contract import FOUNDATION_STACK, REGIONAL_STACKS
 
 
 def _client_keys(stack):
@@ -39,9 +40,9 @@ def test_secret_in_primary_replicated_to_dr_with_the_dr_key_and_no_value(platfor
 
 
 def test_authorizer_reads_only_its_regions_copy(platform):
-    secret_name, secret = _client_keys(platform)
+    _secret_name, secret = _client_keys(platform)
     for role, region in (("primary", "us-east-1"), ("dr", "us-east-2")):
-        fn_name, fn = one(platform, "aws_lambda_function", role, f"compute-{role}/authorizer/function")
+        _fn_name, fn = one(platform, "aws_lambda_function", role, f"compute-{role}/authorizer/function")
         role_name, _ = one(platform, "aws_iam_role", role, f"compute-{role}/authorizer/role")
         _, policy = one(platform, "aws_iam_role_policy", role, f"compute-{role}/authorizer/policy")
         key_name, _ = one(platform, "aws_kms_key", role, f"key-{role}")

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from helpers import one, ref, resources
 
 ROLES = (("primary", "us-east-1"), ("dr", "us-east-2"))

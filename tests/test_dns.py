@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from platform_support import PROD, merged
 from helpers import data_sources, one, outputs, ref, resources
+from platform_support import PROD, merged
 
 ROLES = (("primary", "us-east-1"), ("dr", "us-east-2"))
 ZONE_ID = "Z0123456789ABCDEFGHIJ"
@@ -44,7 +44,7 @@ def test_each_region_serves_the_domain_and_its_own_name_on_its_stage(platform):
         validation_name, _ = one(platform, "aws_acm_certificate_validation", role)
         domains = resources(platform, "aws_api_gateway_domain_name", role)
         assert sorted(d["domain_name"] for d in domains.values()) == [DOMAIN, f"{region}.{DOMAIN}"]
-        _, stage = one(platform, "aws_api_gateway_stage", role)
+        _, _stage = one(platform, "aws_api_gateway_stage", role)
         for name, domain in domains.items():
             assert domain["regional_certificate_arn"] == ref(
                 "aws_acm_certificate_validation", validation_name, "certificate_arn")

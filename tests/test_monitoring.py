@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from platform_support import PROD, merged
 from helpers import one, outputs, ref, resources
+from platform_support import PROD, merged
 
 ROLES = (("primary", "us-east-1"), ("dr", "us-east-2"))
 OTHER = {"primary": "dr", "dr": "primary"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from helpers import one, ref, resources
 
 
@@ -87,7 +86,7 @@ def _gateways(stack, role):
 
 def test_function_security_group_allows_only_https_to_the_endpoints(any_platform):
     stack = any_platform
-    for role, region in REGIONS:
+    for role, _region in REGIONS:
         sg_name, sg = one(stack, "aws_security_group", role, "functions-sg")
         endpoint_sg, _ = one(stack, "aws_security_group", role, "endpoints-sg")
         # No inline rules: Terraform strips AWS's default allow-all egress from new groups.

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-import review  # noqa: E402
+import review
 
 PROVIDERS = {"aws": [{"alias": "primary", "region": "us-east-1"}, {"alias": "dr", "region": "us-west-2"}]}
 

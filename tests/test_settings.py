@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from platform_support import PROD
+
 from modules.settings import DEFAULT_AURORA_ENGINE_VERSION, Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parent.parent

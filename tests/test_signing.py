@@ -4,7 +4,6 @@ every function, and nothing that crosses regions (each region's stack must stand
 from __future__ import annotations
 
 import pytest
-
 from helpers import one, ref, refs_in, resources
 
 ROLES = ("primary", "dr")
@@ -103,8 +102,9 @@ def test_code_bucket_is_private_versioned_and_not_object_locked(stack):
 
 def test_unsigned_fallback_keeps_the_public_layer_and_signs_nothing(tmp_path):
     """Compute(vendor_dir=None): no bundled Powertools, so the public layer and no signing."""
-    from cdktf import App, TerraformStack, Testing
     import json
+
+    from cdktf import App, TerraformStack, Testing
 
     from modules.compute import RegionalCompute
     from modules.keys import RegionalKey
@@ -140,7 +140,7 @@ def test_missing_vendor_directory_stops_the_synth_with_the_fix(tmp_path):
     source = tmp_path / "code"
     source.mkdir()
     (source / "validator.py").write_text("x = 1\n")
-    with pytest.raises(FileNotFoundError, match="vendor_lambda_deps.py"):
+    with pytest.raises(FileNotFoundError, match=r"vendor_lambda_deps\.py"):
         FunctionCode(TerraformStack(App(outdir=str(tmp_path / "out")), "s"), "code",
                      source_dir=source, vendor_dir=tmp_path / "empty",
                      package_dir=tmp_path / "pkg")

@@ -7,9 +7,9 @@ import json
 import re
 
 import pytest
+from helpers import resources
 
 from contract import PLATFORM_STACKS
-from helpers import resources
 
 FOUNDATION, PRIMARY_STACK, DR_STACK, ROUTING = PLATFORM_STACKS
 SERVING_AND_DATA = ("aws_rds_cluster", "aws_rds_cluster_instance", "aws_s3_bucket",

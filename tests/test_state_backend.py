@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 
-from contract import PLATFORM_STACKS
 from helpers import one, resources
+
+from contract import PLATFORM_STACKS
 
 
 def test_each_platform_stack_has_its_s3_state_outside_the_primary_region(stacks):

@@ -10,8 +10,9 @@ import json
 import sys
 from pathlib import Path
 
-from contract import REGIONAL_STACKS
 from helpers import data_sources, one, ref, resources
+
+from contract import REGIONAL_STACKS
 
 ROLES = ("primary", "dr")
 LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"

@@ -21,8 +21,9 @@ the two functions. Alarm thresholds must allow for that interval.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 KEY_PREFIX = "__heartbeat__#"
 OBJECT_PREFIX = "heartbeat/"
@@ -63,7 +64,7 @@ def object_body(region: str, role: str, written_at_ms: int) -> bytes:
 def object_lock_params(now_ms: int) -> dict[str, Any]:
     """PutObject parameters of a heartbeat object: its own short lock, and the checksum S3
     requires on any PutObject to an Object Lock bucket (Content-MD5 or x-amz-checksum-*)."""
-    written = datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc)
+    written = datetime.fromtimestamp(now_ms / 1000, tz=UTC)
     retain_until = written + timedelta(days=PROBE_OBJECT_RETENTION_DAYS)
     return {"ObjectLockMode": "GOVERNANCE", "ObjectLockRetainUntilDate": retain_until, "ChecksumAlgorithm": "SHA256"}
 

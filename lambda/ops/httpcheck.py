@@ -18,8 +18,9 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 MAX_BODY_BYTES = 64 * 1024
 USER_AGENT = "payments-dr-probe/1"
@@ -135,7 +136,7 @@ def signed_headers(url: str, region: str, credentials: Any = None) -> dict[str, 
     return dict(request.headers.items())
 
 
-def run_checks(pool: Any, urls: "dict[str, str | Target]", search: str, *, budget_seconds: float,
+def run_checks(pool: Any, urls: dict[str, str | Target], search: str, *, budget_seconds: float,
                clock: Callable[[], float] = time.monotonic,
                credentials: Any = None) -> dict[str, CheckResult]:
     """Run one check per name concurrently; every name has a result within ``budget_seconds``.

@@ -31,7 +31,7 @@ import hmac
 import re
 import secrets
 import time
-from typing import Mapping
+from collections.abc import Mapping
 
 ALGORITHM = "PAYMENTS-HMAC-SHA256"
 

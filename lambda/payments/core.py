@@ -16,10 +16,11 @@ import binascii
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 from payments.currencies import DEFAULT_CURRENCY, minor_units
 
@@ -122,11 +123,11 @@ def parse_json(text: str) -> Any:
             object_pairs_hook=_object_pairs,
         )
     except _DuplicateKey as exc:
-        raise _bad("DUPLICATE_FIELD", "field appears more than once in the JSON object", _safe_field(exc.key))
+        raise _bad("DUPLICATE_FIELD", "field appears more than once in the JSON object", _safe_field(exc.key)) from None
     except RecursionError:
-        raise _bad("INVALID_JSON", "request body is nested too deeply")
+        raise _bad("INVALID_JSON", "request body is nested too deeply") from None
     except ValueError:  # json.JSONDecodeError is a ValueError
-        raise _bad("INVALID_JSON", "request body is not valid JSON")
+        raise _bad("INVALID_JSON", "request body is not valid JSON") from None
 
 
 def _safe_field(name: str) -> str:
@@ -168,7 +169,7 @@ def decode_body(body: str | None, is_base64_encoded: bool, max_bytes: int = MAX_
         try:
             raw = base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):
-            raise _bad("INVALID_JSON", "request body is not valid base64")
+            raise _bad("INVALID_JSON", "request body is not valid base64") from None
     else:
         # API Gateway hands us text; measure the UTF-8 size the client sent.
         if len(body) > max_bytes:
@@ -176,13 +177,13 @@ def decode_body(body: str | None, is_base64_encoded: bool, max_bytes: int = MAX_
         try:
             raw = body.encode("utf-8")
         except UnicodeEncodeError:
-            raise _bad("INVALID_JSON", "request body is not valid UTF-8")
+            raise _bad("INVALID_JSON", "request body is not valid UTF-8") from None
     if len(raw) > max_bytes:
         raise RequestError(413, "PAYLOAD_TOO_LARGE", f"request body exceeds {max_bytes} bytes")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise _bad("INVALID_JSON", "request body is not valid UTF-8")
+        raise _bad("INVALID_JSON", "request body is not valid UTF-8") from None
 
 
 # --------------------------------------------------------------------------- field rules
@@ -344,7 +345,7 @@ def parse_max_amount(raw: str) -> Decimal:
 
 
 def iso_utc(epoch_ms: int) -> str:
-    return datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds").replace(
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace(
         "+00:00", "Z"
     )
 

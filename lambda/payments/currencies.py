@@ -13,8 +13,8 @@ ISO (e.g. ISK, HUF, TWD in certain schemes).  This table follows ISO 4217.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Mapping
 
 _TABLE: dict[str, int] = {
     # Zero-decimal currencies

@@ -31,10 +31,11 @@ well inside its 2 seconds.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from payments import clients
 
@@ -86,7 +87,8 @@ def health_object_key(region: str) -> str:
 
 def _classify(exc: BaseException) -> tuple[str, bool]:
     """Return ``(error_code, transient)`` for a botocore exception."""
-    from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError, ReadTimeoutError
+    from botocore.exceptions import ClientError, ReadTimeoutError
+    from botocore.exceptions import ConnectionError as BotoConnectionError
 
     if isinstance(exc, ClientError):
         code = str(exc.response.get("Error", {}).get("Code", "Unknown"))
@@ -154,7 +156,7 @@ class HealthProbe:
         return {"keyState": described.get("KeyMetadata", {}).get("KeyState", "UNKNOWN")}
 
     def _put_health_object(self) -> None:
-        retain_until = (datetime.fromtimestamp(self.wall_clock(), tz=timezone.utc)
+        retain_until = (datetime.fromtimestamp(self.wall_clock(), tz=UTC)
                         + timedelta(days=PROBE_OBJECT_RETENTION_DAYS))
         # Explicit lock overrides the bucket's default retention for this version only;
         # S3 requires a checksum (Content-MD5 or x-amz-checksum-*) on a PutObject with a lock.

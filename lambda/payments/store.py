@@ -25,8 +25,9 @@ idempotency layer's in-progress lock (a conditional write on the idempotency tab
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from payments import clients, core
 

@@ -42,15 +42,44 @@ from .analyse import (
 from .budget import BUDGET_ANNEXES, RPO_TARGET_S, RTO_TARGET_S, BudgetLine, StackReview, budget, review, review_stack
 from .diagram import TIERS, diagram_svg
 from .drill import LAST_DRILL_REPORT, drill_lines
-from .load import (GLOBAL_PREFIXES, PLATFORM, ROOT, Stack, blocks, fmt_s, load_stacks, num,
-                   platform_view, refs, short)
+from .load import GLOBAL_PREFIXES, PLATFORM, ROOT, Stack, blocks, fmt_s, load_stacks, num, platform_view, refs, short
 from .render import render
 
 __all__ = [
-    "API_GATEWAY_ALIAS_TTL_S", "BUDGET_ANNEXES", "GLOBAL_PREFIXES", "ROOT", "RPO_TARGET_S", "RTO_TARGET_S",
-    "TIERS", "Alarm", "BudgetLine", "FailoverRecord", "Replication", "Stack", "StackReview", "alarm_metrics",
-    "aurora_replication", "blocks", "budget", "checkov_lines", "diagram_svg", "dynamodb_replication",
-    "failover_records", "fmt_s", "load_stacks", "matching_alarms", "num", "plan_summary", "refs", "render",
-    "review", "review_stack", "s3_replication", "short", "PLATFORM", "platform_view",
-    "LAST_DRILL_REPORT", "drill_lines",
+    "API_GATEWAY_ALIAS_TTL_S",
+    "BUDGET_ANNEXES",
+    "GLOBAL_PREFIXES",
+    "LAST_DRILL_REPORT",
+    "PLATFORM",
+    "ROOT",
+    "RPO_TARGET_S",
+    "RTO_TARGET_S",
+    "TIERS",
+    "Alarm",
+    "BudgetLine",
+    "FailoverRecord",
+    "Replication",
+    "Stack",
+    "StackReview",
+    "alarm_metrics",
+    "aurora_replication",
+    "blocks",
+    "budget",
+    "checkov_lines",
+    "diagram_svg",
+    "drill_lines",
+    "dynamodb_replication",
+    "failover_records",
+    "fmt_s",
+    "load_stacks",
+    "matching_alarms",
+    "num",
+    "plan_summary",
+    "platform_view",
+    "refs",
+    "render",
+    "review",
+    "review_stack",
+    "s3_replication",
+    "short",
 ]

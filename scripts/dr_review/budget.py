@@ -24,7 +24,7 @@ from .load import JSON, PLATFORM, ROOT, Stack, fmt_s, num, platform_view
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-from contract import PLATFORM_STACKS, RPO_TARGET_S, RTO_TARGET_S  # noqa: E402  (one definition)
+from contract import PLATFORM_STACKS, RPO_TARGET_S, RTO_TARGET_S
 
 
 @dataclass

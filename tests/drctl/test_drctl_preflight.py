@@ -22,7 +22,7 @@ from botocore.stub import Stubber
 import contract
 from drctl import cli, exitcodes, preflight
 from drctl.log import EventLog
-from drctl.preflight import (DnsUnavailable, NotDelegated, Status, Target, Zone)
+from drctl.preflight import DnsUnavailable, NotDelegated, Status, Target, Zone
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL_PUBLIC_NAME_SERVERS = preflight.public_name_servers

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from lambda_support import PRIMARY, REGIONS, create_resources, reset_test_clients, use_region  # noqa: E402
+from lambda_support import PRIMARY, REGIONS, create_resources, reset_test_clients, use_region
 
 
 @pytest.fixture

@@ -11,9 +11,10 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import lambda_support  # noqa: F401  # puts lambda/ on sys.path and sets fake credentials
 

@@ -20,15 +20,22 @@ import time
 import uuid
 from pathlib import Path
 
-import pytest
-
-from lambda_support import (DR, IDEMPOTENCY_TABLE, LAMBDA_DIR, PRIMARY, REGIONS, FakeContext, aws_client,
-                            item_count, reset_test_clients)
-from ops_support import SimClock, http_server
-
 import authorizer
+import pytest
+from lambda_support import (
+    DR,
+    IDEMPOTENCY_TABLE,
+    LAMBDA_DIR,
+    PRIMARY,
+    REGIONS,
+    FakeContext,
+    aws_client,
+    item_count,
+    reset_test_clients,
+)
 from ops import signing
 from ops.clientkeys import KeysUnavailable, parse_secret
+from ops_support import SimClock, http_server
 
 SECRET = "payments-dr/test/api-clients"
 KEY_A = base64.b64encode(b"A" * 32).decode()
@@ -93,7 +100,8 @@ def event(headers: dict[str, str], *, region: str = PRIMARY, method: str = "POST
         "methodArn": f"arn:aws:execute-api:{region}:123456789012:abc123/prod/{method}{resource}",
         "resource": resource, "path": resource, "httpMethod": method,
         "headers": hdrs, "multiValueHeaders": {k: [v] for k, v in hdrs.items()},
-        "queryStringParameters": query, "multiValueQueryStringParameters": {k: [v] for k, v in (query or {}).items()} or None,
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in (query or {}).items()} or None,
         "pathParameters": {}, "stageVariables": {},
         "requestContext": {"path": f"/prod{resource}", "accountId": "123456789012", "resourceId": "r1",
                            "stage": "prod", "requestId": str(uuid.uuid4()), "resourcePath": resource,
@@ -185,10 +193,10 @@ def test_missing_header_is_401_and_writes_nothing(region_auth, clock, capsys, he
     region_auth()
     headers = signed(clock)
     del headers[header]
-    with pytest.raises(Exception, match="^Unauthorized$"):
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
         call(event(headers))
     headers[header] = "  "
-    with pytest.raises(Exception, match="^Unauthorized$"):
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
         call(event(headers))
     assert nonces() == 0
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
@@ -199,7 +207,7 @@ def test_no_headers_at_all_is_401(region_auth, clock):
     region_auth()
     ev = event({})
     ev["headers"] = None
-    with pytest.raises(Exception, match="^Unauthorized$"):
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
         call(ev)
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+import lambda_support  # noqa: F401  (puts lambda/ on sys.path)
 import pytest
 
-import lambda_support  # noqa: F401  (puts lambda/ on sys.path)
 from payments import core
 from payments.currencies import MINOR_UNITS
 

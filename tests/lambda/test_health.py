@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from unittest import mock
 
+import health
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
+from lambda_support import DR, PRIMARY, TABLE, api_event, aws_client, invoke, use_region
 
-from lambda_support import DR, PRIMARY, TABLE, api_event, invoke, aws_client, use_region
-
-import health
 from payments import clients
 from payments.health import CALL_WORST_CASE_SECONDS, _call
 
@@ -301,10 +301,11 @@ def test_health_object_gets_a_one_day_governance_lock_not_the_bucket_default(aws
     """The test bucket's default retention is GOVERNANCE 365 days (like dev); the probe object
     overrides it with its own lock until written + 1 day, and carries a SHA-256 checksum."""
     import time
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from lambda_support import DEFAULT_RETENTION_DAYS, object_lock, sha256_b64
     from ops_support import Recorder
+
     from payments.health import PROBE_OBJECT_RETENTION_DAYS
 
     probe = health._get_runtime().probe
@@ -317,7 +318,7 @@ def test_health_object_gets_a_one_day_governance_lock_not_the_bucket_default(aws
     mode, until, checksum = object_lock(PRIMARY, f"health/{PRIMARY}.json")
     assert PROBE_OBJECT_RETENTION_DAYS == 1 < DEFAULT_RETENTION_DAYS
     assert mode == "GOVERNANCE"
-    assert until == datetime.fromtimestamp(written, tz=timezone.utc) + timedelta(days=1)
+    assert until == datetime.fromtimestamp(written, tz=UTC) + timedelta(days=1)
     assert checksum == sha256_b64(b'{"probe":"health"}')
 
 

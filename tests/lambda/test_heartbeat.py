@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
+import heartbeat
 import pytest
 from botocore.exceptions import ClientError
-
 from lambda_support import (
     DEFAULT_RETENTION_DAYS,
     DR,
@@ -29,10 +29,9 @@ from lambda_support import (
     sha256_b64,
     table_items,
 )
+from ops import heartbeat as hb
 from ops_support import Recorder, metric
 
-import heartbeat
-from ops import heartbeat as hb
 from payments import core
 from payments.store import PaymentStore
 
@@ -65,7 +64,7 @@ def replicate(source: str, target: str) -> None:
 
 def test_heartbeat_item_is_invisible_to_payments(aws):
     clock = MsClock()
-    c, rec = canary(PRIMARY, clock)
+    c, _rec = canary(PRIMARY, clock)
     summary = c.run()
     assert summary["metricsPublished"] is True
     [item] = table_items(PRIMARY)
@@ -202,7 +201,7 @@ def test_heartbeat_object_gets_a_one_day_governance_lock_not_the_bucket_default(
     mode, until, checksum = object_lock(PRIMARY, hb.object_key(PRIMARY))
     assert hb.PROBE_OBJECT_RETENTION_DAYS == 1 < DEFAULT_RETENTION_DAYS
     assert mode == "GOVERNANCE"
-    assert until == datetime.fromtimestamp(clock.now / 1000, tz=timezone.utc) + timedelta(days=1)
+    assert until == datetime.fromtimestamp(clock.now / 1000, tz=UTC) + timedelta(days=1)
     assert checksum == sha256_b64(hb.object_body(PRIMARY, "primary", clock.now))
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
+import validator
 from botocore.exceptions import ClientError, ReadTimeoutError
-
 from lambda_support import (
     DR,
     IDEMPOTENCY_TABLE,
@@ -31,7 +31,6 @@ from lambda_support import (
     use_region,
 )
 
-import validator
 from payments import clients, core
 
 SEED = '{"transactionId": "test-123", "customerId": "cust-456", "amount": 100.00}'
@@ -245,6 +244,7 @@ def test_receipt_put_does_not_rely_on_the_sdks_default_checksum(aws):
     from decimal import Decimal
 
     from lambda_support import s3_without_default_checksum
+
     from payments.store import PaymentStore
 
     plain = s3_without_default_checksum(PRIMARY)

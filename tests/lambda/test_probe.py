@@ -15,14 +15,22 @@ import subprocess
 import sys
 import time
 
-import pytest
-
-from lambda_support import LAMBDA_DIR, FakeContext
-from ops_support import (HEALTHY_BODY, UNHEALTHY_BODY, Recorder, SimClock, closed_port, http_server, metric, never_answers,
-                         tcp_server, trickles)
-
 import probe
+import pytest
+from lambda_support import LAMBDA_DIR, FakeContext
 from ops import httpcheck, latch
+from ops_support import (
+    HEALTHY_BODY,
+    UNHEALTHY_BODY,
+    Recorder,
+    SimClock,
+    closed_port,
+    http_server,
+    metric,
+    never_answers,
+    tcp_server,
+    trickles,
+)
 
 PARAM = "/payments-dr/test/failback/primary"
 REGION = "us-east-2"  # the DR region, watching the primary
@@ -76,7 +84,8 @@ def invoke():
 def test_healthy_answer_needs_200_and_the_search_string():
     pool = httpcheck.new_pool(0.5, 0.5)
     with http_server() as ok, http_server(503, UNHEALTHY_BODY) as down, http_server(200, b"<html>hi</html>") as odd:
-        good = httpcheck.check_url(pool, ok["url"] + "/prod/health", '"status":"healthy"', deadline=time.monotonic() + 2)
+        good = httpcheck.check_url(pool, ok["url"] + "/prod/health", '"status":"healthy"',
+                                   deadline=time.monotonic() + 2)
         bad = httpcheck.check_url(pool, down["url"], '"status":"healthy"', deadline=time.monotonic() + 2)
         nomatch = httpcheck.check_url(pool, odd["url"], '"status":"healthy"', deadline=time.monotonic() + 2)
     assert (good.healthy, good.outcome, good.status) == (True, "ok", 200) and good.latency_ms is not None
@@ -245,7 +254,8 @@ def test_failure_count_rewrite_keeps_operator_fields(moto, clock):
     with http_server(503, UNHEALTHY_BODY) as peer, http_server() as domain:
         _, _, ssm = make_probe(probe_env(peer["url"], domain["url"], PEER_FAILURES_TO_BLOCK="3"), clock)
         ssm.put_parameter(Name=PARAM, Type="String", Value=json.dumps(
-            {"state": "open", "since": "2026-11-26T04:00:00Z", "by": "drctl:alice", "reason": "ok", "ticket": "INC-42"}))
+            {"state": "open", "since": "2026-11-26T04:00:00Z", "by": "drctl:alice", "reason": "ok",
+             "ticket": "INC-42"}))
         invoke()
     doc = stored_latch(ssm)
     assert doc == {"state": "open", "since": "2026-11-26T04:00:00Z", "by": "drctl:alice", "reason": "ok",
@@ -265,10 +275,11 @@ def test_invalid_latch_counts_as_blocked_and_is_left_alone(moto, clock):
 
 def test_unreadable_latch_publishes_an_error_and_no_gate_datapoint(moto, clock):
     from unittest import mock
+
     from botocore.exceptions import ClientError
 
     with http_server() as peer, http_server() as domain:
-        p, rec, ssm = make_probe(probe_env(peer["url"], domain["url"]), clock)
+        p, rec, _ssm = make_probe(probe_env(peer["url"], domain["url"]), clock)
         denied = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "GetParameter")
         with mock.patch.object(p.ssm, "get_parameter", side_effect=denied):
             summary = invoke()
@@ -301,6 +312,7 @@ def test_domain_down_is_reported_without_touching_the_latch(moto, clock):
 
 def test_cloudwatch_failure_does_not_crash_the_probe(moto, clock):
     from unittest import mock
+
     from botocore.exceptions import EndpointConnectionError
 
     with http_server() as peer, http_server() as domain:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import string
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+import validator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from lambda_support import (
     IDEMPOTENCY_TABLE,
     PRIMARY,
@@ -30,7 +31,6 @@ from lambda_support import (
     use_region,
 )
 
-import validator
 from payments.currencies import MINOR_UNITS
 
 WRITE_OPERATIONS = {
@@ -225,7 +225,7 @@ def malformed_event(draw):
 @given(event=malformed_event())
 def test_malformed_events_get_4xx_json_and_write_nothing(module_aws, event):
     writes = module_aws
-    status, body, headers = invoke(validator, event)
+    status, body, _headers = invoke(validator, event)
     assert 400 <= status < 500, (status, body)
     assert set(body) == {"error"}
     assert isinstance(body["error"]["code"], str) and body["error"]["code"].isupper()

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC
 from decimal import Decimal
 from unittest import mock
 
 import pytest
+import reconcile
 from botocore.exceptions import ClientError
-
 from lambda_support import (
     DR,
     PRIMARY,
@@ -25,7 +26,6 @@ from lambda_support import (
     bucket_keys,
 )
 
-import reconcile
 from payments import audit, core
 
 MINUTE_MS = 60_000
@@ -83,7 +83,8 @@ def test_repairs_missing_receipts_of_records_in_the_window_and_publishes_metrics
     report = reconcile.lambda_handler({}, FakeContext("payment-reconcile", remaining_ms=60_000))
     assert report["missingReceipts"] == 2 and report["receiptsRepaired"] == 2
     assert report["recordsChecked"] == 3 and report["truncated"] is False
-    assert sorted(bucket_keys(PRIMARY)) == sorted(core.receipt_key(t) for t in ("has-receipt", "own-missing", "from-dr"))
+    assert sorted(bucket_keys(PRIMARY)) == sorted(
+        core.receipt_key(t) for t in ("has-receipt", "own-missing", "from-dr"))
     body = aws_client("s3", PRIMARY).get_object(Bucket=bucket_for(PRIMARY), Key="receipts/from-dr.json")["Body"]
     assert body.read() == core.build_receipt(replicated_missing)
     assert bucket_keys(DR) == []  # its own region's bucket only
@@ -166,10 +167,15 @@ def test_repaired_receipt_carries_a_sha256_checksum_and_the_bucket_default_reten
     """The repair sets no per-object lock (moto applies the test bucket's default, as S3 would)
     and does not rely on the SDK's default checksum: with an SDK that adds none, a plain
     PutObject is rejected by the Object Lock bucket, ``write_receipt`` is not."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
-    from lambda_support import (DEFAULT_RETENTION_DAYS, DEFAULT_RETENTION_MODE, object_lock,
-                                s3_without_default_checksum, sha256_b64)
+    from lambda_support import (
+        DEFAULT_RETENTION_DAYS,
+        DEFAULT_RETENTION_MODE,
+        object_lock,
+        s3_without_default_checksum,
+        sha256_b64,
+    )
     from ops_support import Recorder
 
     item = record("missing", now_ms - 30 * MINUTE_MS)
@@ -182,7 +188,7 @@ def test_repaired_receipt_carries_a_sha256_checksum_and_the_bucket_default_reten
     assert not [name for name in params if name.startswith("ObjectLock")]
     mode, until, checksum = object_lock(PRIMARY, "receipts/missing.json")
     assert checksum == sha256_b64(core.build_receipt(item))
-    expected = datetime.fromtimestamp(now_ms // 1000, tz=timezone.utc) + timedelta(days=DEFAULT_RETENTION_DAYS)
+    expected = datetime.fromtimestamp(now_ms // 1000, tz=UTC) + timedelta(days=DEFAULT_RETENTION_DAYS)
     assert mode == DEFAULT_RETENTION_MODE and timedelta(0) <= until - expected < timedelta(minutes=5)
 
     plain = s3_without_default_checksum(PRIMARY)

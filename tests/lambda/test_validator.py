@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC
 from decimal import Decimal
 from unittest import mock
 
 import pytest
+import validator
 from botocore.exceptions import ClientError
-
 from lambda_support import (
     DR,
     IDEMPOTENCY_TABLE,
@@ -22,8 +23,6 @@ from lambda_support import (
     table_items,
     use_region,
 )
-
-import validator
 
 SEED = '{"transactionId": "test-123", "customerId": "cust-456", "amount": 100.00}'
 
@@ -360,14 +359,20 @@ def test_receipt_put_carries_a_sha256_checksum_and_keeps_the_bucket_default_rete
     """Receipts set no per-object lock: the bucket's default retention applies (moto applies the
     test bucket's GOVERNANCE 365 days, as S3 would). The PutObject carries a SHA-256 checksum."""
     import time
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
-    from lambda_support import (DEFAULT_RETENTION_DAYS, DEFAULT_RETENTION_MODE, aws_client, bucket_for,
-                                object_lock, sha256_b64)
+    from lambda_support import (
+        DEFAULT_RETENTION_DAYS,
+        DEFAULT_RETENTION_MODE,
+        aws_client,
+        bucket_for,
+        object_lock,
+        sha256_b64,
+    )
     from ops_support import Recorder
 
     puts = Recorder(validator._get_runtime()["store"].s3, "PutObject")
-    before = datetime.fromtimestamp(int(time.time()), tz=timezone.utc)
+    before = datetime.fromtimestamp(int(time.time()), tz=UTC)
     assert invoke(validator, api_event(SEED))[0] == 200
     [params] = puts.calls
     assert params["ChecksumAlgorithm"] == "SHA256"
