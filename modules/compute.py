@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 from cdktf import App, AssetType, TerraformAsset
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
@@ -267,8 +268,8 @@ class RegionalCompute(Construct):
                 self, "powertools-layer", provider=region.provider,
                 name=POWERTOOLS_LAYER_PARAMETER)
             self.layer_arn = self.powertools_layer.insecure_value
-        common = dict(region=region, key=key, settings=settings, code=code,
-                      layer_arn=self.layer_arn, signing=self.signing)
+        self._common = common = dict(region=region, key=key, settings=settings, code=code,
+                                     layer_arn=self.layer_arn, signing=self.signing)
         self.validator = ServiceFunction(
             self, VALIDATOR, **common, network=network,
             function_name=names.function(VALIDATOR, region.role),
@@ -319,3 +320,8 @@ class RegionalCompute(Construct):
         )
         self.functions = {VALIDATOR: self.validator, HEALTH: self.health,
                           AUTHORIZER: self.authorizer}
+
+    def service_function(self, scope: Construct, id: str, **function: Any) -> ServiceFunction:
+        """A function of this region from the same signed package (and layer or signing) as
+        the validator: other tiers' functions (probe, heartbeat, reconcile) come from here."""
+        return ServiceFunction(scope, id, **self._common, **function)

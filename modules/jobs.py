@@ -78,9 +78,8 @@ class Heartbeat(Construct):
         self.peer = peer
         bucket_arn = audit.bucket.bucket.arn
         keys = [f"{HEARTBEAT_KEY_PREFIX}{r}" for r in (region.name, peer.name)]
-        self.function = ServiceFunction(
-            self, HEARTBEAT, region=region, key=key, settings=settings, code=compute.code,
-            layer_arn=compute.layer_arn, signing=compute.signing, network=None,
+        self.function = compute.service_function(
+            self, HEARTBEAT, network=None,
             function_name=names.function(HEARTBEAT, region.role),
             handler="heartbeat.lambda_handler",
             memory_mb=HEARTBEAT_MEMORY_MB, timeout_s=HEARTBEAT_TIMEOUT_S, reserved_concurrency=-1,
@@ -133,9 +132,8 @@ class Reconcile(Construct):
         self.region = region
         bucket_arn = audit.bucket.bucket.arn
         table_arn = tables.table_arn("transactions")
-        self.function = ServiceFunction(
-            self, RECONCILE, region=region, key=key, settings=settings, code=compute.code,
-            layer_arn=compute.layer_arn, signing=compute.signing, network=network,
+        self.function = compute.service_function(
+            self, RECONCILE, network=network,
             function_name=names.function(RECONCILE, region.role),
             handler="reconcile.lambda_handler",
             memory_mb=RECONCILE_MEMORY_MB, timeout_s=RECONCILE_TIMEOUT_S,

@@ -34,7 +34,7 @@ from contract import (
     regional_host,
 )
 from modules.api import PROBE_PATH, probe_invoke_grant
-from modules.compute import RegionalCompute, ServiceFunction
+from modules.compute import RegionalCompute
 from modules.iam import statement
 from modules.jobs import schedule
 from modules.keys import RegionalKey
@@ -105,9 +105,8 @@ class Probe(Construct):
             environment["FAILBACK_PARAMETER"] = parameter_name
             grants.append(statement("KeepFailbackLatch", ["ssm:GetParameter", "ssm:PutParameter"],
                                     [region.arn("ssm", f"parameter{parameter_name}")]))
-        self.function = ServiceFunction(
-            self, PROBE, region=region, key=key, settings=settings, code=compute.code,
-            layer_arn=compute.layer_arn, signing=compute.signing, network=None,
+        self.function = compute.service_function(
+            self, PROBE, network=None,
             function_name=names.function(PROBE, region.role),
             handler="probe.lambda_handler",
             memory_mb=PROBE_MEMORY_MB, timeout_s=PROBE_TIMEOUT_S, reserved_concurrency=-1,
