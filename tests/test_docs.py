@@ -64,3 +64,10 @@ def test_documented_drctl_help_runs_without_aws():
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr
         assert "usage:" in proc.stdout
+
+
+def test_the_workflow_passes_every_setting_into_synth():
+    """A setting the workflow does not pass is silently its default in the reviewed plan."""
+    workflow = (ROOT / ".github" / "workflows" / "review.yml").read_text()
+    passed = set(re.findall(r"^\s+([A-Z][A-Z0-9_]+): \$\{\{ vars\.\1 \}\}", workflow, re.M))
+    assert _settings_variables() - {"TFC_ORGANIZATION", "TFC_WORKSPACE"} <= passed
