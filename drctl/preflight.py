@@ -756,7 +756,7 @@ def preflight(target: Target, clients: ClientFactory, resolver: Resolver = publi
 def add_parser(sub: Any, epilog: str) -> argparse.ArgumentParser:
     text = ("read-only checks of the target account before an apply (settings from the same "
             "environment variables as the synth)")
-    p = sub.add_parser("preflight", help=text, description=text, epilog=epilog,
+    p: argparse.ArgumentParser = sub.add_parser("preflight", help=text, description=text, epilog=epilog,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--fresh-account", action="store_true",
                    help=f"{contract.BOOTSTRAP_STACK} and {contract.ACCOUNT_STACK} are not applied yet: "

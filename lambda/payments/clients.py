@@ -13,7 +13,10 @@ function's timeout, and the function's timeout is below API Gateway's 29 s.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # typing only: botocore is imported on first use, not at cold start
+    from botocore.config import Config
 
 _clients: dict[tuple[str, str, str], Any] = {}
 
@@ -47,7 +50,7 @@ WRITE_TIERS = (WRITE_PATH, WRITE_SINGLE, WRITE_SHORT)
 def worst_case_seconds(profile: str) -> float:
     """Longest one call with ``profile`` can take (timeouts of every attempt plus backoff)."""
     connect, read, attempts = PROFILES[profile]
-    backoff = FIRST_RETRY_BACKOFF_S * (2 ** (attempts - 1) - 1)  # 1 s before 2nd, 2 s before 3rd, ...
+    backoff = FIRST_RETRY_BACKOFF_S * (2.0 ** (attempts - 1) - 1)  # 1 s before 2nd, 2 s before 3rd, ...
     return attempts * (connect + read) + backoff
 
 
@@ -59,7 +62,7 @@ def profile_for_budget(budget_seconds: float) -> str | None:
     return None
 
 
-def _config(profile: str):
+def _config(profile: str) -> Config:
     from botocore.config import Config
 
     connect, read, attempts = PROFILES[profile]

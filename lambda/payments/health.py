@@ -30,6 +30,7 @@ well inside its 2 seconds.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -147,6 +148,10 @@ class HealthProbe:
             return dict(found[1], cached=True)
         return None
 
+    def _get_sentinel(self, table: str, key: dict[str, dict[str, str]], consistent: bool) -> Any:
+        return self.dynamodb.get_item(TableName=table, Key=key, ConsistentRead=consistent,
+                                      ProjectionExpression="#k", ExpressionAttributeNames={"#k": next(iter(key))})
+
     def _describe_table(self, table: str) -> dict[str, Any]:
         described = self.dynamodb.describe_table(TableName=table)
         return {"tableStatus": described.get("Table", {}).get("TableStatus", "UNKNOWN")}
@@ -172,12 +177,10 @@ class HealthProbe:
         calls: dict[tuple[str, str], Callable[[], Any]] = {}
         facts: dict[tuple[str, str], dict[str, Any]] = {}
         for name, (table, key) in self.tables.items():
-            calls[(name, "read")] = (lambda t=table, k=key, c=self.consistent[name]: self.dynamodb.get_item(
-                TableName=t, Key=k, ConsistentRead=c, ProjectionExpression="#k",
-                ExpressionAttributeNames={"#k": next(iter(k))}))
+            calls[(name, "read")] = functools.partial(self._get_sentinel, table, key, self.consistent[name])
             cached = self._cached(name)
             if cached is None:
-                calls[(name, "table")] = lambda t=table: self._describe_table(t)
+                calls[(name, "table")] = functools.partial(self._describe_table, table)
             else:
                 facts[(name, "table")] = cached
         calls[("receipts", "write")] = self._put_health_object
@@ -187,7 +190,7 @@ class HealthProbe:
         else:
             facts[("key", "describe")] = cached_key
 
-        futures: dict[tuple[str, str], Future] = {
+        futures: dict[tuple[str, str], Future[tuple[Any, dict[str, Any]]]] = {
             slot: self.executor.submit(_call, fn, deadline, self.clock) for slot, fn in calls.items()}
         wait(list(futures.values()), timeout=max(0.0, deadline - self.clock()))
         for slot, future in futures.items():

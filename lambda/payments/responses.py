@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # typing only: Powertools' event handler is imported when a response is built
+    from aws_lambda_powertools.event_handler import Response
 
 JSON = "application/json"
 BASE_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
-def json_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None):
+def json_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[str]:
     from aws_lambda_powertools.event_handler import Response
 
     merged = dict(BASE_HEADERS)
@@ -31,7 +34,7 @@ def error_response(
     *,
     outcome: str | None = None,
     retry_after: int | None = None,
-):
+) -> Response[str]:
     """``outcome`` (``not_recorded`` / ``unknown`` / ``recorded``) tells the client what is known
     about the payment; it is set on every 5xx and on 409 ``REQUEST_IN_PROGRESS``."""
     error: dict[str, Any] = {"code": code, "message": message}

@@ -27,9 +27,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from payments import clients, core
+
+if TYPE_CHECKING:  # typing only: boto3 is imported on first use, not at cold start
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 #: What a failed request may claim about the payment.
 NOT_RECORDED = "not_recorded"
@@ -77,11 +80,11 @@ THROTTLING_CODES = frozenset(
     }
 )
 
-_serializer = None
-_deserializer = None
+_serializer: TypeSerializer | None = None
+_deserializer: TypeDeserializer | None = None
 
 
-def _ser():
+def _ser() -> tuple[TypeSerializer, TypeDeserializer]:
     global _serializer, _deserializer
     if _serializer is None:
         from boto3.dynamodb.types import TypeDeserializer, TypeSerializer

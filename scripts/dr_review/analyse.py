@@ -268,9 +268,10 @@ def failover_records(stack: Stack) -> list[FailoverRecord]:
             # A CALCULATED check (endpoint AND failback gate) detects a failure through its
             # endpoint children: their interval x threshold, their alarms.
             endpoints = _endpoint_checks(stack, checks[0])
-            timings = [num(hc.get("request_interval", 30)) * num(hc.get("failure_threshold", 3))
+            timings = [interval * threshold
                        for hc in (stack.get(a) or {} for a in endpoints)
-                       if num(hc.get("request_interval", 30)) and num(hc.get("failure_threshold", 3))]
+                       if (interval := num(hc.get("request_interval", 30)))
+                       and (threshold := num(hc.get("failure_threshold", 3)))]
             detection = max(timings) if timings else None
             alarms = matching_alarms(
                 stack, "HealthCheckStatus", "AWS/Route53",

@@ -24,7 +24,11 @@ from .load import JSON, PLATFORM, ROOT, Stack, fmt_s, num, platform_view
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-from contract import PLATFORM_STACKS, RPO_TARGET_S, RTO_TARGET_S
+from contract import PLATFORM_STACKS
+
+# Re-exported: render, drill and diagram print the targets next to the budget.
+from contract import RPO_TARGET_S as RPO_TARGET_S
+from contract import RTO_TARGET_S as RTO_TARGET_S
 
 
 @dataclass

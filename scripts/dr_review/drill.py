@@ -27,7 +27,7 @@ def drill_lines(path: Path, budget_rto_s: float | None = None) -> list[str]:
     rto, rpo = measured.get("rto_s"), measured.get("rpo_s")
     budget = f", configured budget {fmt_s(budget_rto_s)}" if budget_rto_s is not None else ""
 
-    def verdict(value, target):
+    def verdict(value: float | None, target: float) -> str:
         return "not measured" if value is None else (
             f"{fmt_s(value)} {'PASS' if value <= target else 'FAIL'}")
 

@@ -43,10 +43,11 @@ def platform_view(stacks: dict[str, JSON], names: Iterable[str]) -> JSON:
                 aliases.add(provider.get("alias"))
                 view["provider"]["aws"].append(provider)
 
-    def resolve(match: re.Match) -> str:
+    def resolve(match: re.Match[str]) -> str:
         return str(stacks[match.group(1)]["output"][match.group(2)]["value"])
 
-    return json.loads(_REMOTE.sub(resolve, json.dumps(view)))
+    resolved: JSON = json.loads(_REMOTE.sub(resolve, json.dumps(view)))
+    return resolved
 
 
 def load_stacks(path: Path) -> dict[str, JSON]:
