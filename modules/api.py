@@ -49,7 +49,7 @@ baseline stack (modules/account_baseline.py), applied once per account before th
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from cdktf import Fn, TerraformResourceLifecycle, Token
@@ -84,7 +84,7 @@ from constructs import Construct
 
 from contract import LAMBDA_MIN_UNRESERVED_CONCURRENCY, METRICS_NAMESPACE
 from modules.compute import AUTHORIZER_HANDLER, RegionalCompute, ServiceFunction  # noqa: F401
-from modules.iam import policy_document, statement
+from modules.iam import Statement, policy_document, statement
 from modules.keys import RegionalKey
 from modules.metrics import Metric
 from modules.naming import Names
@@ -229,7 +229,7 @@ def validate_throttle(settings: Settings) -> tuple[int, float]:
     return concurrency, concurrency / VALIDATOR_DESIGN_DURATION_S
 
 
-def probe_invoke_grant(*, target_region: str, partition: str, account_id: str) -> dict:
+def probe_invoke_grant(*, target_region: str, partition: str, account_id: str) -> Statement:
     """IAM statement for a probe role calling `GET /probe` of the API in `target_region`.
 
     By ARN pattern (any API id of this account in that region, stage prod, GET /probe): the
@@ -274,11 +274,12 @@ class RegionalApi(Construct):
             schema=PAYMENT_REQUEST_SCHEMA,
         )
         self.authorizer = self._authorizer(authorizer, names) if authorizer else None
-        validate_auth = ({"authorization": "CUSTOM", "authorizer_id": self.authorizer.id}
-                         if self.authorizer else {"authorization": "NONE"})
+        validate_authorizer_id = self.authorizer.id if self.authorizer else None
         self.routes = {
             VALIDATE_PATH: self._route(
-                VALIDATE_PATH, "POST", compute.validator, **validate_auth,
+                VALIDATE_PATH, "POST", compute.validator,
+                authorization="CUSTOM" if self.authorizer else "NONE",
+                authorizer_id=validate_authorizer_id,
                 request_validator_id=self.request_validator.id,
                 request_models={"application/json": self.model.name}),
             HEALTH_PATH: self._route(HEALTH_PATH, "GET", compute.health, authorization="NONE",
@@ -346,14 +347,18 @@ class RegionalApi(Construct):
     # -- building blocks ----------------------------------------------------------------
 
     def _route(self, path: str, http_method: str, target: ServiceFunction, *,
-               authorization: str, timeout_ms: int | None = None, **method_args):
+               authorization: str, request_validator_id: str, authorizer_id: str | None = None,
+               request_models: Mapping[str, str] | None = None, timeout_ms: int | None = None,
+               ) -> tuple[ApiGatewayResource, ApiGatewayMethod, ApiGatewayIntegration]:
         p = self.region.provider
         resource = ApiGatewayResource(self, f"{path}-resource", provider=p,
                                       rest_api_id=self._api_id,
                                       parent_id=self.rest_api.root_resource_id, path_part=path)
         method = ApiGatewayMethod(self, f"{path}-method", provider=p, rest_api_id=self._api_id,
                                   resource_id=resource.id, http_method=http_method,
-                                  authorization=authorization, **method_args)
+                                  authorization=authorization, authorizer_id=authorizer_id,
+                                  request_validator_id=request_validator_id,
+                                  request_models=request_models)
         integration = ApiGatewayIntegration(
             self, f"{path}-integration", provider=p, rest_api_id=self._api_id,
             resource_id=resource.id, http_method=method.http_method,
@@ -405,7 +410,7 @@ class RegionalApi(Construct):
                 effect="Deny", principal="*"))
         return policy_document(statements)
 
-    def _method_settings(self, id: str, path: str, burst: int, rate: float):
+    def _method_settings(self, id: str, path: str, burst: int, rate: float) -> ApiGatewayMethodSettings:
         return ApiGatewayMethodSettings(
             self, id, provider=self.region.provider, rest_api_id=self._api_id,
             stage_name=self.stage.stage_name, method_path=path,
@@ -415,7 +420,7 @@ class RegionalApi(Construct):
             ),
         )
 
-    def _served_configuration(self) -> list:
+    def _served_configuration(self) -> list[object]:
         """Whole-resource references: Terraform hashes every argument of each (schema,
         authorization, authorizer, validators, uri, timeouts, templates, policy ...)."""
         served = [self.request_validator, self.params_validator, self.model, self.policy,

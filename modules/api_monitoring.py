@@ -16,7 +16,7 @@ Metrics come from the tiers (`RegionalApi.metric_5xx()`, `ServiceFunction.metric
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import (
     CloudwatchMetricAlarm,
@@ -141,5 +141,5 @@ class ApiAlarms(Construct):
 
 
 
-def _is_number(value) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -29,7 +29,7 @@ from cdktf_cdktf_provider_aws.secretsmanager_secret import (
 )
 from constructs import Construct
 
-from modules.iam import statement
+from modules.iam import Statement, statement
 from modules.keys import RegionalKey
 from modules.naming import Names
 from modules.regions import PeerRegion, Region
@@ -44,7 +44,7 @@ def client_keys_secret_name(names: Names) -> str:
     return f"payments-dr/{names.env}/client-keys"
 
 
-def grant_read(region: Region, names: Names, *, key_arn: str) -> list[dict]:
+def grant_read(region: Region, names: Names, *, key_arn: str) -> list[Statement]:
     """Least privilege for a function in `region`: read that region's copy, decrypt with its key."""
     secret_arn = region.arn("secretsmanager", f"secret:{client_keys_secret_name(names)}-??????")
     return [

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from cdktf import App, AssetType, TerraformAsset
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
@@ -64,7 +64,7 @@ from contract import (
 )
 from modules.client_keys import ENV_CLIENT_KEYS_SECRET, client_keys_secret_name
 from modules.client_keys import grant_read as client_keys_grant_read
-from modules.iam import assume_role_policy, policy_document, statement
+from modules.iam import Statement, assume_role_policy, policy_document, statement
 from modules.keys import RegionalKey
 from modules.metrics import Metric
 from modules.naming import Names
@@ -106,6 +106,15 @@ AUTHORIZER_MEMORY_MB = 256
 AUTHORIZER_TIMEOUT_S = 10
 
 
+class SharedPackage(TypedDict):
+    """What every function of one region shares: where it runs and the package it runs."""
+
+    region: Region
+    key: RegionalKey
+    settings: Settings
+    code: FunctionCode
+    layer_arn: str | None
+    signing: RegionalCodeSigning | None
 
 
 class FunctionCode(Construct):
@@ -158,7 +167,7 @@ class ServiceFunction(Construct):
     def __init__(self, scope: Construct, id: str, *, region: Region, key: RegionalKey,
                  settings: Settings, function_name: str, handler: str, memory_mb: int,
                  timeout_s: int, reserved_concurrency: int, environment: dict[str, str],
-                 grants: list[dict], code: FunctionCode, layer_arn: str | None,
+                 grants: list[Statement], code: FunctionCode, layer_arn: str | None,
                  signing: RegionalCodeSigning | None = None,
                  network: RegionalNetwork | None = None):
         super().__init__(scope, id)
@@ -191,10 +200,13 @@ class ServiceFunction(Construct):
         )
         if signing:
             # The signed object's key changes with every signing job, which redeploys.
-            package = dict(s3_bucket=signing.s3_bucket, s3_key=signing.s3_key,
-                           code_signing_config_arn=signing.code_signing_config_arn)
+            s3_bucket: str | None = signing.s3_bucket
+            s3_key: str | None = signing.s3_key
+            code_signing_config_arn: str | None = signing.code_signing_config_arn
+            filename = source_code_hash = None
         else:
-            package = dict(filename=code.path, source_code_hash=code.hash)
+            s3_bucket = s3_key = code_signing_config_arn = None
+            filename, source_code_hash = code.path, code.hash
         vpc = None
         if network:
             vpc = LambdaFunctionVpcConfig(
@@ -203,7 +215,8 @@ class ServiceFunction(Construct):
         self.function = LambdaFunction(
             self, "function", provider=p, function_name=function_name,
             role=self.role.arn, handler=handler, runtime=RUNTIME, architectures=[ARCHITECTURE],
-            **package, vpc_config=vpc,
+            s3_bucket=s3_bucket, s3_key=s3_key, code_signing_config_arn=code_signing_config_arn,
+            filename=filename, source_code_hash=source_code_hash, vpc_config=vpc,
             memory_size=memory_mb, timeout=timeout_s,
             reserved_concurrent_executions=reserved_concurrency,
             layers=[layer_arn] if layer_arn else None,
@@ -268,8 +281,8 @@ class RegionalCompute(Construct):
                 self, "powertools-layer", provider=region.provider,
                 name=POWERTOOLS_LAYER_PARAMETER)
             self.layer_arn = self.powertools_layer.insecure_value
-        self._common = common = dict(region=region, key=key, settings=settings, code=code,
-                                     layer_arn=self.layer_arn, signing=self.signing)
+        self._common = common = SharedPackage(region=region, key=key, settings=settings, code=code,
+                                              layer_arn=self.layer_arn, signing=self.signing)
         self.validator = ServiceFunction(
             self, VALIDATOR, **common, network=network,
             function_name=names.function(VALIDATOR, region.role),
@@ -321,7 +334,13 @@ class RegionalCompute(Construct):
         self.functions = {VALIDATOR: self.validator, HEALTH: self.health,
                           AUTHORIZER: self.authorizer}
 
-    def service_function(self, scope: Construct, id: str, **function: Any) -> ServiceFunction:
+    def service_function(self, scope: Construct, id: str, *, function_name: str, handler: str,
+                         memory_mb: int, timeout_s: int, reserved_concurrency: int,
+                         environment: dict[str, str], grants: list[Statement],
+                         network: RegionalNetwork | None) -> ServiceFunction:
         """A function of this region from the same signed package (and layer or signing) as
         the validator: other tiers' functions (probe, heartbeat, reconcile) come from here."""
-        return ServiceFunction(scope, id, **self._common, **function)
+        return ServiceFunction(
+            scope, id, **self._common, function_name=function_name, handler=handler,
+            memory_mb=memory_mb, timeout_s=timeout_s, reserved_concurrency=reserved_concurrency,
+            environment=environment, grants=grants, network=network)

@@ -32,10 +32,13 @@ Decisions a reviewer should know about:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
-from cdktf import Fn, TerraformResourceLifecycle, TerraformStack, Token
+from cdktf import Fn, ITerraformDependable, TerraformResourceLifecycle, TerraformStack, Token
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktf_cdktf_provider_aws.rds_cluster import RdsCluster
 from cdktf_cdktf_provider_aws.rds_cluster_instance import RdsClusterInstance
 from cdktf_cdktf_provider_aws.rds_cluster_parameter_group import (
@@ -77,6 +80,18 @@ class RegionalDatabaseInputs:
     network: RegionalNetwork
 
 
+class MemberOnly(TypedDict, total=False):
+    """The cluster arguments only one side sets (`AuroraMember(writer_only=...)`)."""
+
+    database_name: str
+    master_username: str
+    master_password_wo: str
+    master_password_wo_version: float
+    skip_final_snapshot: bool
+    final_snapshot_identifier: str
+    source_region: str
+
+
 class AuroraMember(Construct):
     """One member cluster with its parameter group, log group, monitoring role and instances.
 
@@ -85,8 +100,8 @@ class AuroraMember(Construct):
 
     def __init__(self, scope: Construct, id: str, *, settings: Settings, names: Names,
                  inputs: RegionalDatabaseInputs, global_cluster_identifier: str,
-                 engine_version: str, instance_count: int, writer_only: dict,
-                 depends_on: list | None = None):
+                 engine_version: str, instance_count: int, writer_only: MemberOnly,
+                 depends_on: Sequence[ITerraformDependable] | None = None):
         super().__init__(scope, id)
         region = inputs.region
         self.identifier = identifier = names.cluster(region.role)
@@ -136,6 +151,8 @@ class AuroraMember(Construct):
             service="monitoring.rds.amazonaws.com",
             managed_policy="service-role/AmazonRDSEnhancedMonitoringRole",
         )
+        monitoring_policy = self.node.find_child("monitoring-policy")
+        assert isinstance(monitoring_policy, IamRolePolicyAttachment)  # made by managed_service_role
         self.instances = [
             RdsClusterInstance(
                 self, f"instance-{number}", provider=region.provider,
@@ -151,7 +168,7 @@ class AuroraMember(Construct):
                 monitoring_interval=30, monitoring_role_arn=monitoring_role.arn,
                 copy_tags_to_snapshot=True,
                 # The role must be able to publish before RDS starts enhanced monitoring.
-                depends_on=[self.node.find_child("monitoring-policy")],
+                depends_on=[monitoring_policy],
             )
             for number in range(1, instance_count + 1)
         ]
@@ -186,8 +203,8 @@ class AuroraPrimary(Construct):
             self, "primary", settings=settings, names=names, inputs=inputs,
             global_cluster_identifier=self.global_cluster.id,
             engine_version=self.global_cluster.engine_version,
-            instance_count=settings.aurora_primary_instances,
-            writer_only=dict(
+            instance_count=settings.aurora_primary_count,
+            writer_only=MemberOnly(
                 database_name=names.database,
                 master_username=names.master_username,
                 master_password_wo=f"${{{SECRET_PASSWORD_REF}}}",
@@ -202,7 +219,8 @@ class AuroraPrimary(Construct):
         )
         self.cluster = self.member.cluster
 
-    def _master_secret(self, inputs: RegionalDatabaseInputs, dr: PeerRegion, dr_key: RegionalKey):
+    def _master_secret(self, inputs: RegionalDatabaseInputs, dr: PeerRegion, dr_key: RegionalKey,
+                       ) -> tuple[SecretsmanagerSecret, SecretsmanagerSecretVersion]:
         region, names = inputs.region, self._names
         stack = TerraformStack.of(self)
         # Ephemeral resources have no cdktf binding yet: declared at the stack root.
@@ -257,8 +275,8 @@ class AuroraSecondary(Construct):
             self, "dr", settings=settings, names=names, inputs=inputs,
             global_cluster_identifier=names.global_cluster,
             engine_version=settings.aurora_engine_version,
-            instance_count=settings.aurora_dr_instances,
-            writer_only=dict(
+            instance_count=settings.aurora_dr_count,
+            writer_only=MemberOnly(
                 # A secondary's final snapshot is refused by RDS; its data is the global cluster's.
                 skip_final_snapshot=True,
                 source_region=primary.name,

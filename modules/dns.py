@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import re
 
-from cdktf import TerraformIterator, TerraformResourceLifecycle, Token
+from cdktf import TerraformIterator, TerraformResource, TerraformResourceLifecycle, Token
 from cdktf_cdktf_provider_aws.acm_certificate import AcmCertificate
 from cdktf_cdktf_provider_aws.acm_certificate_validation import (
     AcmCertificateValidation,
@@ -92,7 +92,7 @@ _RESERVED_NAME_REGEX = (
 )
 
 
-def domain_precondition(domain_name: str) -> dict:
+def domain_precondition(domain_name: str) -> dict[str, str]:
     """A lifecycle precondition that stops any plan while DOMAIN_NAME is a reserved name."""
     expression = _RESERVED_NAME_REGEX.replace("\\", "\\\\")
     return {
@@ -106,7 +106,7 @@ def domain_precondition(domain_name: str) -> dict:
     }
 
 
-def add_domain_precondition(resource, domain_name: str) -> None:
+def add_domain_precondition(resource: TerraformResource, domain_name: str) -> None:
     resource.add_override("lifecycle.precondition", [domain_precondition(domain_name)])
 
 

@@ -32,8 +32,10 @@ import importlib.util
 import os
 import re
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import CodeType
+from importlib.machinery import ModuleSpec
+from types import CodeType, ModuleType
 
 PACKAGE = "cdktf_cdktf_provider_aws"
 ASSEMBLY = "@cdktf/provider-aws"
@@ -59,7 +61,7 @@ class UnexpectedLayout(Exception):
     pass
 
 
-def enabled(environ=None) -> bool:
+def enabled(environ: Mapping[str, str] | None = None) -> bool:
     """Fast imports are on unless CDKTF_FAST_IMPORTS is 0/false/no/off."""
     environ = os.environ if environ is None else environ
     return environ.get(ENV_VAR, "1").strip().lower() not in _OFF
@@ -71,7 +73,7 @@ def jsii_submodule_name(python_name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
-def install(environ=None) -> bool:
+def install(environ: Mapping[str, str] | None = None) -> bool:
     """Register the lightweight provider package; True when fast imports are active.
 
     Idempotent. A no-op (stock imports) when disabled, when the provider is already imported,
@@ -101,14 +103,15 @@ def install(environ=None) -> bool:
             del sys.modules[name]
         raise
     public = sys.modules[PACKAGE]  # publication.publish() swapped in the public module
-    public.__getattr__ = _lazy_attribute(frozenset(submodules))
+    # A PEP 562 hook is a module attribute (mypy types ModuleType.__getattr__ as a method).
+    vars(public)["__getattr__"] = _lazy_attribute(frozenset(submodules))
     fqn_map.update({f"{ASSEMBLY}.{jsii_submodule_name(name)}": f"{PACKAGE}.{name}"
                     for name in submodules})
     status = Status(True, f"lazy: {len(submodules)} submodules load on first use")
     return True
 
 
-def _plan() -> tuple:
+def _plan() -> tuple[ModuleSpec, CodeType, list[str], dict[str, str]]:
     """Locate and check the installed package; nothing is imported or executed here."""
     try:
         from jsii import _reference_map
@@ -161,8 +164,8 @@ def read_package_init(origin: str, location: str) -> tuple[CodeType, list[str]]:
     return compile("\n".join(lines), origin, "exec"), submodules
 
 
-def _lazy_attribute(submodules: frozenset):
-    def __getattr__(name: str):
+def _lazy_attribute(submodules: frozenset[str]) -> Callable[[str], ModuleType]:
+    def __getattr__(name: str) -> ModuleType:
         if name in submodules:
             return importlib.import_module(f"{PACKAGE}.{name}")
         raise AttributeError(f"module {PACKAGE!r} has no attribute {name!r}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
@@ -13,12 +13,16 @@ from constructs import Construct
 if TYPE_CHECKING:
     from modules.regions import Region
 
+# One IAM policy statement: a JSON object whose values are strings, lists and nested objects
+# (cdktf tokens included), so `Any` is the honest value type.
+Statement = dict[str, Any]
+
 
 def statement(sid: str, actions: Iterable[str], resources: Iterable[str] | None, *,
-              effect: str = "Allow", principal: Mapping | None = None,
-              condition: Mapping | None = None) -> dict:
+              effect: str = "Allow", principal: Mapping[str, Any] | str | None = None,
+              condition: Mapping[str, Any] | None = None) -> Statement:
     """One statement; `resources=None` is for trust policies, which name no resource."""
-    doc: dict = {"Sid": sid, "Effect": effect, "Action": sorted(set(actions))}
+    doc: Statement = {"Sid": sid, "Effect": effect, "Action": sorted(set(actions))}
     if principal is not None:
         doc["Principal"] = principal
     if resources is not None:
@@ -28,7 +32,7 @@ def statement(sid: str, actions: Iterable[str], resources: Iterable[str] | None,
     return doc
 
 
-def policy_document(statements: Iterable[dict]) -> str:
+def policy_document(statements: Iterable[Statement]) -> str:
     """A JSON policy; cdktf string tokens inside survive json.dumps and resolve at synth."""
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 

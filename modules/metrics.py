@@ -47,9 +47,9 @@ class Metric:
                 namespace=self.namespace, metric_name=self.name, dimensions=dict(self.dimensions),
                 stat=self.statistic, period=self.period))
 
-    def dashboard_row(self, **options: Any) -> list:
+    def dashboard_row(self, **options: Any) -> list[Any]:
         """One row of a dashboard widget's `metrics` list."""
-        row: list = [self.namespace, self.name]
+        row: list[Any] = [self.namespace, self.name]
         for key, value in self.dimensions.items():
             row += [key, value]
         row.append({"stat": self.statistic, **options})

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from cdktf_cdktf_provider_aws.cloudwatch_dashboard import CloudwatchDashboard
 from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
@@ -313,7 +314,7 @@ class Dashboard(Construct):
                  names: Names, tiers: MonitoredRegion):
         super().__init__(scope, id)
 
-        def widget(title: str, metrics: list[Metric], x: int, y: int) -> dict:
+        def widget(title: str, metrics: list[Metric], x: int, y: int) -> dict[str, Any]:
             return {"type": "metric", "x": x, "y": y, "width": 12, "height": 6,
                     "properties": {"title": title, "region": region.name, "period": 60,
                                    "view": "timeSeries",

@@ -18,6 +18,7 @@ per AZ per month each): see the README for which calls need which.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.db_subnet_group import DbSubnetGroup
@@ -37,7 +38,7 @@ from constructs import Construct
 
 from contract import DRILL_REGIONAL_FAILOVER
 from modules.drills import drill_tags
-from modules.iam import assume_role_policy, policy_document, statement
+from modules.iam import Statement, assume_role_policy, policy_document, statement
 from modules.keys import RegionalKey
 from modules.naming import Names
 from modules.regions import Region
@@ -125,7 +126,7 @@ class RegionalNetwork(Construct):
         self._flow_logs(region, names, settings, key)
         self._function_paths(region, names, interface_endpoints)
 
-    def _function_paths(self, region: Region, names: Names, interface_services) -> None:
+    def _function_paths(self, region: Region, names: Names, interface_services: Sequence[str]) -> None:
         p = region.provider
         # One explicit route table for the private subnets: it holds the gateway endpoints'
         # routes (prefix list -> endpoint) and nothing else; there is no default route.
@@ -170,11 +171,11 @@ class RegionalNetwork(Construct):
                 ip_protocol="tcp", from_port=HTTPS_PORT, to_port=HTTPS_PORT,
                 prefix_list_id=endpoint.prefix_list_id,
             )
-        self.interface_endpoints = {}
+        self.interface_endpoints: dict[str, VpcEndpoint] = {}
         if interface_services:
             self._interface_endpoints(region, names, interface_services)
 
-    def _interface_endpoints(self, region: Region, names: Names, services) -> None:
+    def _interface_endpoints(self, region: Region, names: Names, services: Sequence[str]) -> None:
         p = region.provider
         endpoint_sg = SecurityGroup(
             self, "endpoints-sg", provider=p, vpc_id=self.vpc.id,
@@ -207,7 +208,7 @@ class RegionalNetwork(Construct):
     def vpc_arn(self) -> str:
         return self.vpc.arn
 
-    def grant_function_network_interfaces(self) -> list[dict]:
+    def grant_function_network_interfaces(self) -> list[Statement]:
         """What Lambda needs, through a function's execution role, to attach it here.
 
         The actions of AWSLambdaVPCAccessExecutionRole, narrowed where EC2 allows it:

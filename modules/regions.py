@@ -12,6 +12,7 @@ contract, never from the peer's state, so it plans and applies while the peer is
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
@@ -73,14 +74,14 @@ class RegionPair:
     primary: Region
     dr: Region
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Region]:
         return iter((self.primary, self.dr))
 
     def other(self, region: Region) -> Region:
         return self.dr if region.role == PRIMARY else self.primary
 
 
-def account_guard(settings: Settings) -> dict:
+def account_guard(settings: Settings) -> dict[str, str]:
     """Stops every plan whose credentials are not for AWS_ACCOUNT_ID (or while it is unset):
     prod settings can never be applied to another account, nor a stack without its state
     bucket's real name."""

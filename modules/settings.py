@@ -263,8 +263,8 @@ class Settings:
         for url in self.alarm_https_endpoints:
             if not _HTTPS_URL.match(url):
                 p.append(f"ALARM_HTTPS_ENDPOINTS: {url!r} is not an https:// URL")
-        for var, count in (("AURORA_PRIMARY_INSTANCES", self.aurora_primary_instances),
-                           ("AURORA_DR_INSTANCES", self.aurora_dr_instances)):
+        for var, count in (("AURORA_PRIMARY_INSTANCES", self.aurora_primary_count),
+                           ("AURORA_DR_INSTANCES", self.aurora_dr_count)):
             if not 1 <= count <= MAX_AURORA_INSTANCES:
                 p.append(f"{var}={count} is invalid: use 1 to {MAX_AURORA_INSTANCES} instances "
                          "(the first is the writer, the others are readers in other zones)")
@@ -334,6 +334,16 @@ class Settings:
         return self.aurora_engine_version.split(".")[0]
 
     @property
+    def aurora_primary_count(self) -> int:
+        """AURORA_PRIMARY_INSTANCES once resolved (`__post_init__` replaces None by the default)."""
+        return _resolved(self.aurora_primary_instances, "aurora_primary_instances")
+
+    @property
+    def aurora_dr_count(self) -> int:
+        """AURORA_DR_INSTANCES once resolved (`__post_init__` replaces None by the default)."""
+        return _resolved(self.aurora_dr_instances, "aurora_dr_instances")
+
+    @property
     def is_prod_like(self) -> bool:
         return self.environment_suffix in PROD_LIKE_ENVIRONMENTS
 
@@ -366,3 +376,9 @@ MAX_OBJECT_LOCK_DAYS = 36500
 
 _LOG_RETENTION_VALUES = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
                          1096, 1827, 2192, 2557, 2922, 3288, 3653)
+
+
+def _resolved(value: int | None, name: str) -> int:
+    if value is None:  # only before __post_init__ has filled in the defaults
+        raise AssertionError(f"Settings.{name} read before it was resolved")
+    return value

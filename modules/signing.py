@@ -46,9 +46,9 @@ from cdktf_cdktf_provider_aws.signer_signing_job import (
 from cdktf_cdktf_provider_aws.signer_signing_profile import SignerSigningProfile
 from constructs import Construct
 
+from modules.buckets import HardenedBucket
 from modules.naming import Names
 from modules.regions import Region
-from modules.storage import HardenedBucket
 
 if TYPE_CHECKING:
     from modules.compute import FunctionCode

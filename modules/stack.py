@@ -184,7 +184,7 @@ class RegionalStack(_PlatformStack):
 
     def _outputs(self) -> None:
         role, member, api = self.region.role, self.database.member, self.api
-        values = {
+        values: dict[str, str | float] = {
             f"{role}_region": self.region.name,
             f"{role}_cluster_id": member.cluster.cluster_identifier,
             f"{role}_cluster_arn": member.cluster.arn,

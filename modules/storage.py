@@ -51,7 +51,7 @@ from contract import DRILL_REPLICATION
 from contract import S3_REPLICATION_MINUTES as REPLICATION_MINUTES
 from modules.buckets import HardenedBucket, ObjectLockRetention
 from modules.drills import drill_tags
-from modules.iam import assume_role_policy, policy_document, statement
+from modules.iam import Statement, assume_role_policy, policy_document, statement
 from modules.keys import RegionalKey
 from modules.metrics import Metric
 from modules.naming import Names
@@ -86,7 +86,7 @@ class AuditBucket(Construct):
 
     # -- grants and metrics -------------------------------------------------------------
 
-    def grant_receipts_write(self) -> list[dict]:
+    def grant_receipts_write(self) -> list[Statement]:
         """The validator writes receipts to its own region's bucket only."""
         role = self.region.role.title()
         return [
@@ -97,13 +97,13 @@ class AuditBucket(Construct):
                       condition={"StringEquals": {"kms:ViaService": f"s3.{self.region.name}.amazonaws.com"}}),
         ]
 
-    def grant_key_via_s3(self, sid: str) -> list[dict]:
+    def grant_key_via_s3(self, sid: str) -> list[Statement]:
         """Encrypt/decrypt this bucket's objects with the region key, through S3 only."""
         return [statement(f"{sid}KeyViaS3{self.region.role.title()}",
                           ["kms:GenerateDataKey", "kms:Decrypt"], [self._key.arn],
                           condition={"StringEquals": {"kms:ViaService": f"s3.{self.region.name}.amazonaws.com"}})]
 
-    def grant_health_probe(self) -> list[dict]:
+    def grant_health_probe(self) -> list[Statement]:
         """The health check writes one short-locked object under health/ (lambda/payments/
         health.py): the same write path, key and lock a receipt takes."""
         return [statement(f"HealthProbeObject{self.region.role.title()}",

@@ -32,7 +32,7 @@ from constructs import Construct
 
 from contract import DRILL_REPLICATION
 from modules.drills import drill_tags
-from modules.iam import statement
+from modules.iam import Statement, statement
 from modules.keys import RegionalKey
 from modules.metrics import Metric
 from modules.naming import Names
@@ -84,8 +84,8 @@ class GlobalTables(Construct):
         )
 
     def _global_table(self, id: str, *, name: str, hash_key: str, range_key: str | None,
-                      attributes: dict[str, str], indexes: list, ttl_attribute: str | None = None,
-                      strong: bool | None = None):
+                      attributes: dict[str, str], indexes: list[DynamodbTableGlobalSecondaryIndex],
+                      ttl_attribute: str | None = None, strong: bool | None = None) -> DynamodbTable:
         """`strong` (default: the TRANSACTIONS_CONSISTENCY setting): multi-Region strong
         consistency, with a witness in the region set's third region. Fixed at creation."""
         primary, dr = self._primary, self._dr
@@ -134,7 +134,7 @@ class TableAccess:
 
     # -- grants -------------------------------------------------------------------------
 
-    def grant_transactions_write(self) -> list[dict]:
+    def grant_transactions_write(self) -> list[Statement]:
         """What the validator does: a conditional put and a consistent query by transactionId
         on the base table (lambda/payments/store.py); no index, no update."""
         region = self.region
@@ -144,7 +144,7 @@ class TableAccess:
             self.grant_key_use(),
         ]
 
-    def grant_health_read(self) -> list[dict]:
+    def grant_health_read(self) -> list[Statement]:
         """What the health check does: describe and read both local replicas."""
         return [
             statement(f"TablesHealthRead{self.region.role.title()}",
@@ -153,7 +153,7 @@ class TableAccess:
             self.grant_key_use(decrypt_only=True),
         ]
 
-    def grant_idempotency(self) -> list[dict]:
+    def grant_idempotency(self) -> list[Statement]:
         """Powertools idempotency: put/get/update/delete its records in the local replica."""
         return [
             statement(f"IdempotencyRecords{self.region.role.title()}",
@@ -162,7 +162,7 @@ class TableAccess:
                       [self.table_arn("idempotency")]),
         ]
 
-    def grant_nonce_write(self) -> list[dict]:
+    def grant_nonce_write(self) -> list[Statement]:
         """The authorizer records each request's nonce (a conditional put) in the idempotency
         table, under keys starting `nonce#` only: it can touch no payment's idempotency record."""
         return [
@@ -172,7 +172,7 @@ class TableAccess:
             self.grant_key_use(),
         ]
 
-    def grant_key_use(self, *, decrypt_only: bool = False) -> dict:
+    def grant_key_use(self, *, decrypt_only: bool = False) -> Statement:
         """DynamoDB encrypts with the region's key on behalf of the caller (via the service)."""
         actions = ["kms:Decrypt", "kms:DescribeKey"]
         if not decrypt_only:

@@ -43,6 +43,7 @@ the log group's resource policy for `delivery.logs.amazonaws.com` itself on firs
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.data_aws_ip_ranges import DataAwsIpRanges
@@ -110,7 +111,7 @@ def _visibility(metric_name: str) -> Wafv2WebAclRuleVisibilityConfig:
                                            metric_name=metric_name, sampled_requests_enabled=True)
 
 
-def _health_path() -> dict:
+def _health_path() -> dict[str, Any]:
     """Any path naming /health ("/health", "/health/", "/HEALTH", "/%68ealth", "/prod/health"):
     whatever API Gateway might route to the health resource is matched."""
     return {"byte_match_statement": {
@@ -173,7 +174,7 @@ class RegionalWaf(Construct):
                 visibility_config=_visibility("body-over-8-kib")),
         ]
         for offset, (group, counted) in enumerate(MANAGED_RULE_GROUPS):
-            managed: dict = {"name": group, "vendor_name": "AWS"}
+            managed: dict[str, Any] = {"name": group, "vendor_name": "AWS"}
             if counted:
                 managed["rule_action_override"] = [
                     {"name": rule, "action_to_use": {"count": {}}} for rule in counted]
@@ -225,7 +226,7 @@ class RegionalWaf(Construct):
                       statistic="Sum", period=300)
 
 
-def _block(status: int, body_key: str, headers: dict[str, str] | None = None):
+def _block(status: int, body_key: str, headers: dict[str, str] | None = None) -> Wafv2WebAclRuleAction:
     return Wafv2WebAclRuleAction(block=Wafv2WebAclRuleActionBlock(
         custom_response=Wafv2WebAclRuleActionBlockCustomResponse(
             response_code=status, custom_response_body_key=body_key,
