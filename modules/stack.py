@@ -53,6 +53,9 @@ from modules.tables import GlobalTables, TableAccess
 from modules.waf import RegionalWaf
 
 
+VPC_INTERFACE_ENDPOINTS = ("xray", "kms")
+
+
 class _PlatformStack(TerraformStack):
     """A platform stack: its own backend (state key / TFC workspace) and contract outputs."""
 
@@ -105,8 +108,10 @@ class RegionalStack(_PlatformStack):
         key = foundation.keys[role]
 
         # -- data tier ------------------------------------------------------------------
+        # X-Ray for every VPC function's traces; KMS because the health check asks the key
+        # itself whether it is usable (kms:DescribeKey): the VPC has no other path to KMS.
         network = RegionalNetwork(self, f"network-{role}", region=region, names=names,
-                                  settings=settings, key=key)
+                                  settings=settings, key=key, interface_endpoints=VPC_INTERFACE_ENDPOINTS)
         inputs = RegionalDatabaseInputs(region, key, network)
         if role == PRIMARY:
             self.database: AuroraPrimary | AuroraSecondary = AuroraPrimary(

@@ -106,16 +106,22 @@ def test_function_security_group_allows_only_https_to_the_endpoints(any_platform
                 if r["security_group_id"] == ref("aws_security_group", sg_name, "id")] == []
 
 
-def test_xray_is_the_only_paid_endpoint_and_serves_every_private_subnet(any_platform):
+def test_xray_and_kms_are_the_only_paid_endpoints_and_serve_every_private_subnet(any_platform):
+    """X-Ray for the VPC functions' traces; KMS because the health check (in the VPC) calls
+    kms:DescribeKey on the region key: without an endpoint it could never answer healthy."""
     stack = any_platform
     for role, region in REGIONS:
-        interface = [e for e in resources(stack, "aws_vpc_endpoint", role).values()
-                     if e["vpc_endpoint_type"] == "Interface"]
-        [xray] = interface
-        assert xray["service_name"] == f"com.amazonaws.{region}.xray"
-        assert xray["private_dns_enabled"] is True
-        assert sorted(xray["subnet_ids"]) == sorted(
-            ref("aws_subnet", s, "id") for s in resources(stack, "aws_subnet", role))
+        interface = {e["service_name"]: e for e in resources(stack, "aws_vpc_endpoint", role).values()
+                     if e["vpc_endpoint_type"] == "Interface"}
+        assert sorted(interface) == [f"com.amazonaws.{region}.kms", f"com.amazonaws.{region}.xray"]
+        for endpoint in interface.values():
+            assert endpoint["private_dns_enabled"] is True
+            assert sorted(endpoint["subnet_ids"]) == sorted(
+                ref("aws_subnet", s, "id") for s in resources(stack, "aws_subnet", role))
+        _, health = one(stack, "aws_lambda_function", role, f"compute-{role}/health/function")
+        assert "vpc_config" in health
+        _, policy = one(stack, "aws_iam_role_policy", role, f"compute-{role}/health/policy")
+        assert "kms:DescribeKey" in policy["policy"]
 
 
 def test_validator_and_health_run_in_the_private_subnets_of_their_region(any_platform):
