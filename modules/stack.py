@@ -52,7 +52,6 @@ from modules.storage import AuditBucket, AuditReplication
 from modules.tables import GlobalTables, TableAccess
 from modules.waf import RegionalWaf
 
-
 VPC_INTERFACE_ENDPOINTS = ("xray", "kms")
 
 
