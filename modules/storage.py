@@ -88,13 +88,10 @@ class AuditBucket(Construct):
 
     def grant_receipts_write(self) -> list[Statement]:
         """The validator writes receipts to its own region's bucket only."""
-        role = self.region.role.title()
         return [
-            statement(f"WriteReceipts{role}", ["s3:PutObject"],
+            statement(f"WriteReceipts{self.region.role.title()}", ["s3:PutObject"],
                       [f"{self.bucket.bucket.arn}/receipts/*"]),
-            statement(f"ReceiptsKeyViaS3{role}",
-                      ["kms:GenerateDataKey", "kms:Decrypt"], [self._key.arn],
-                      condition={"StringEquals": {"kms:ViaService": f"s3.{self.region.name}.amazonaws.com"}}),
+            *self.grant_key_via_s3("Receipts"),
         ]
 
     def grant_key_via_s3(self, sid: str) -> list[Statement]:

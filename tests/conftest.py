@@ -86,3 +86,24 @@ def prod_stacks(synth_stacks) -> dict[str, dict]:
 @pytest.fixture(scope="session")
 def prod_platform(prod_stacks) -> dict:
     return merged(prod_stacks)
+
+
+# -- one moto server on 127.0.0.1 for every test that needs separate processes or endpoints --
+
+@pytest.fixture(scope="session")
+def moto_server():
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def moto_url(moto_server):
+    """A clean moto state per test."""
+    import requests
+    requests.post(f"{moto_server}/moto-api/reset", timeout=5)
+    return moto_server

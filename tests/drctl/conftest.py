@@ -35,24 +35,6 @@ def log(world) -> EventLog:
     return EventLog(io.StringIO(), world.clock, command="test")
 
 
-@pytest.fixture(scope="session")
-def moto_server():
-    from moto.server import ThreadedMotoServer
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def moto_url(moto_server):
-    """A clean moto state per test."""
-    import requests
-    requests.post(f"{moto_server}/moto-api/reset", timeout=5)
-    return moto_server
-
-
 @pytest.fixture
 def aws_session(monkeypatch):
     import boto3

@@ -339,17 +339,6 @@ def test_bad_settings_name_the_variable(name, value, message):
 # ----------------------------------------------------------------------------- cold starts
 
 
-@pytest.fixture(scope="module")
-def moto_server():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 RUN_ONCE = """
 import json, sys
 import probe
@@ -362,13 +351,13 @@ print(json.dumps(probe.lambda_handler({}, Ctx())))
 """
 
 
-def test_failure_count_survives_cold_starts(moto_server):
+def test_failure_count_survives_cold_starts(moto_url):
     """Each invocation is a fresh process (a cold start) against one moto server: the count
     lives in SSM, so two failed runs in two processes block failback."""
     import boto3
 
     with tcp_server(never_answers) as hung, http_server() as domain:
-        environ = dict(os.environ, **probe_env(hung, domain["url"]), AWS_ENDPOINT_URL=moto_server,
+        environ = dict(os.environ, **probe_env(hung, domain["url"]), AWS_ENDPOINT_URL=moto_url,
                        PYTHONPATH=str(LAMBDA_DIR), PYTHONDONTWRITEBYTECODE="1", POWERTOOLS_LOG_LEVEL="ERROR",
                        AWS_EXECUTION_ENV="AWS_Lambda_python3.13")
         runs = []
@@ -378,7 +367,7 @@ def test_failure_count_survives_cold_starts(moto_server):
                                  timeout=60, cwd=str(LAMBDA_DIR))
             assert out.returncode == 0, out.stderr
             runs.append((json.loads(out.stdout.strip().splitlines()[-1]), time.monotonic() - started))
-    ssm = boto3.client("ssm", region_name=REGION, endpoint_url=moto_server)
+    ssm = boto3.client("ssm", region_name=REGION, endpoint_url=moto_url)
     doc = json.loads(ssm.get_parameter(Name=PARAM)["Parameter"]["Value"])
     assert [r["peer"]["outcome"] for r, _ in runs] == ["timeout", "timeout"]
     assert [r["latch"]["state"] for r, _ in runs] == ["open", "blocked"]
