@@ -32,7 +32,14 @@ from __future__ import annotations
 
 import re
 
-from cdktf import TerraformIterator, TerraformResource, TerraformResourceLifecycle, Token
+from cdktf import (
+    TerraformIterator,
+    TerraformLocal,
+    TerraformResource,
+    TerraformResourceLifecycle,
+    TerraformStack,
+    Token,
+)
 from cdktf_cdktf_provider_aws.acm_certificate import AcmCertificate
 from cdktf_cdktf_provider_aws.acm_certificate_validation import (
     AcmCertificateValidation,
@@ -78,36 +85,63 @@ HEALTH_CHECK_PORT = 443
 # move payment traffic to the other region (and back), which costs more than 10 s of RTO.
 HEALTH_CHECK_INTERVAL_S = 10
 HEALTH_CHECK_FAILURE_THRESHOLD = 3
-# Empty: Route 53's default set of checker regions (at least three are required if set).
-HEALTH_CHECK_REGIONS: list[str] = []
+# Route 53's full set of checker regions (its default), written out: without `regions`,
+# provider 6.25.0 reads back the set AWS fills in later and plans a change that the API then
+# refuses (hashicorp/terraform-provider-aws#45824, fixed in 6.29.0). The WAF admits these
+# checkers by the published ROUTE53_HEALTHCHECKS ranges. Botocore: HealthCheckRegion, 3-64.
+HEALTH_CHECK_REGIONS: list[str] = ["us-east-1", "us-west-1", "us-west-2", "eu-west-1",
+                                   "ap-southeast-1", "ap-southeast-2", "ap-northeast-1",
+                                   "sa-east-1"]
 CERTIFICATE_VALIDATION_TIMEOUT = "45m"
 VALIDATION_RECORD_TTL = 300
 TLS_POLICY = "TLS_1_2"
 
 # The same rule as contract.reserved_domain, written as a Terraform expression so that the
 # plan itself refuses a reserved name (a `check` block would only warn).
+SERVED_NAMES_LOCAL = "served_domain_names"
 _RESERVED_NAME_REGEX = (
     r"(^|\.)(" + "|".join(re.escape(d) for d in RESERVED_DOMAINS) + r")$"
     r"|\.(" + "|".join(RESERVED_TLDS) + r")$"
 )
 
 
-def domain_precondition(domain_name: str) -> dict[str, str]:
-    """A lifecycle precondition that stops any plan while DOMAIN_NAME is a reserved name."""
+class _ServedNames(TerraformLocal):
+    """The stack's `local.served_domain_names` ({name: name}), filled by
+    `add_domain_precondition`. Terraform refuses a precondition that refers to no object
+    (internal/configs/checks.go), so the guard tests this local rather than a literal."""
+
+    def __init__(self, stack: TerraformStack):
+        super().__init__(stack, SERVED_NAMES_LOCAL, {})
+        self.override_logical_id(SERVED_NAMES_LOCAL)
+        self.names: dict[str, str] = {}
+
+    @classmethod
+    def of(cls, resource: TerraformResource) -> _ServedNames:
+        stack = TerraformStack.of(resource)
+        existing = stack.node.try_find_child(SERVED_NAMES_LOCAL)
+        return existing if isinstance(existing, cls) else cls(stack)
+
+    def add(self, name: str) -> str:
+        """Adds `name`; returns the HCL reference to it."""
+        self.names[name] = name
+        self.expression = dict(self.names)
+        return f'local.{SERVED_NAMES_LOCAL}["{name}"]'
+
+
+def add_domain_precondition(resource: TerraformResource, domain_name: str) -> None:
+    """A lifecycle precondition that stops any plan of `resource` while `domain_name` is a
+    reserved name: `!can(regex(<contract rule>, local.served_domain_names["<name>"]))`."""
+    reference = _ServedNames.of(resource).add(domain_name)
     expression = _RESERVED_NAME_REGEX.replace("\\", "\\\\")
-    return {
-        "condition": f'${{!can(regex("{expression}", "{domain_name}"))}}',
+    resource.add_override("lifecycle.precondition", [{
+        "condition": f'${{!can(regex("{expression}", {reference}))}}',
         "error_message": (
             f"DOMAIN_NAME is {domain_name}, a reserved name that Route 53 and ACM can never "
             "serve (RFC 2606/6761). Set DOMAIN_NAME to a name you own and HOSTED_ZONE_ID to "
             "its public hosted zone (or delegate the created zone first: docs/failover.md), "
             "synthesize again, then plan."
         ),
-    }
-
-
-def add_domain_precondition(resource: TerraformResource, domain_name: str) -> None:
-    resource.add_override("lifecycle.precondition", [domain_precondition(domain_name)])
+    }])
 
 
 def route53_metrics_region(scope: Construct, *, regions: RegionPair | None, settings: Settings) -> Region:
@@ -154,8 +188,15 @@ class DomainCertificates(Construct):
             self.certificates[region.role] = certificate
         # ACM gives every certificate for the same name in one account the same validation
         # CNAME, so the records are created once (from the primary's certificate) for both.
-        options = TerraformIterator.from_complex_list(
-            self.certificates[PRIMARY].domain_validation_options, "domain_name")
+        # The for_each map iterates the *set* by domain_name, whose keys are known at the first
+        # plan. (TerraformIterator.from_complex_list would render `tolist(set)`: a set with
+        # partly unknown elements becomes a wholly unknown list, and the first plan fails with
+        # "Invalid for_each argument" - hashicorp/terraform-cdk#3627.)
+        primary_certificate = self.certificates[PRIMARY]
+        options = TerraformIterator.from_map(Token.as_any_map(
+            f"${{{{ for option in {primary_certificate.terraform_resource_type}."
+            f"{primary_certificate.friendly_unique_id}.domain_validation_options : "
+            "option.domain_name => option }}"))
         self.validation_records = Route53Record(
             self, "certificate-validation-records", provider=dns_provider, for_each=options,
             zone_id=self.zone_id, name=options.get_string("resource_record_name"),
@@ -233,7 +274,7 @@ class RegionalEndpoint(Construct):
             resource_path=HEALTH_PATH, search_string=HEALTH_SEARCH_STRING, enable_sni=True,
             request_interval=HEALTH_CHECK_INTERVAL_S,
             failure_threshold=HEALTH_CHECK_FAILURE_THRESHOLD,
-            measure_latency=True, regions=HEALTH_CHECK_REGIONS or None,
+            measure_latency=True, regions=HEALTH_CHECK_REGIONS,
             reference_name=f"payments-{names.env}-{role}"[:64],
             tags={"Name": names.regional("api-health", role)},
         )

@@ -291,9 +291,9 @@ class HealthCheckAlarms(Construct):
     publishes it. The regional probe alarms page without us-east-1; these stay as a second view."""
 
     def __init__(self, scope: Construct, id: str, *, metrics_region: Region, names: Names,
-                 topic: AlarmTopic, failover: Failover):
+                 topic_arn: str, failover: Failover):
         super().__init__(scope, id)
-        alarms = _Alarms(self, "alarms", region=metrics_region, names=names, topic_arn=topic.arn)
+        alarms = _Alarms(self, "alarms", region=metrics_region, names=names, topic_arn=topic_arn)
         for role, endpoint in failover.endpoints.items():
             alarms.alarm(
                 ALARM_HEALTH_CHECK,

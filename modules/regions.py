@@ -84,17 +84,21 @@ class RegionPair:
 def account_guard(settings: Settings) -> dict[str, str]:
     """Stops every plan whose credentials are not for AWS_ACCOUNT_ID (or while it is unset):
     prod settings can never be applied to another account, nor a stack without its state
-    bucket's real name."""
-    if not settings.aws_account_id:
-        return {"condition": "${false}",
-                "error_message": "AWS_ACCOUNT_ID is not set: set it to the 12-digit id of the "
-                                 "account to deploy to (it names the state bucket and guards every "
-                                 "stack), synthesize again, then plan. See README: Deploy into a "
-                                 "new account."}
-    return {"condition": f'${{self.account_id == "{settings.aws_account_id}"}}',
-            "error_message": f"These credentials are not for AWS_ACCOUNT_ID={settings.aws_account_id}: "
-                             "use credentials of that account, or fix AWS_ACCOUNT_ID and synthesize "
-                             "again."}
+    bucket's real name.
+
+    One expression for both cases: the caller's account must equal the configured one. Unset,
+    the configured id is "", which no account id equals, so the plan stops with the message
+    naming AWS_ACCOUNT_ID. (Terraform refuses a condition that refers to no object, such as
+    `false`: internal/configs/checks.go.)"""
+    configured = settings.aws_account_id or ""
+    if not configured:
+        message = ("AWS_ACCOUNT_ID is not set: set it to the 12-digit id of the account to "
+                   "deploy to (it names the state bucket and guards every stack), synthesize "
+                   "again, then plan. See README: Deploy into a new account.")
+    else:
+        message = (f"These credentials are not for AWS_ACCOUNT_ID={configured}: use "
+                   "credentials of that account, or fix AWS_ACCOUNT_ID and synthesize again.")
+    return {"condition": f'${{self.account_id == "{configured}"}}', "error_message": message}
 
 
 def region_name(role: str, settings: Settings) -> str:

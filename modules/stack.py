@@ -184,7 +184,11 @@ class RegionalStack(_PlatformStack):
             if missing:
                 raise ValueError(f"drill {drill!r}: stop-condition alarms {missing} are not "
                                  f"alarms of {self.stack_name}")
-            self.drills.templates[drill].depends_on = [alarms[n].fqn for n in names]
+            # `depends_on` takes static references (aws_x.name); `fqn` renders "${aws_x.name}",
+            # which Terraform refuses (internal/configs/depends_on.go).
+            self.drills.templates[drill].add_override(
+                "depends_on", [f"{alarms[n].terraform_resource_type}.{alarms[n].friendly_unique_id}"
+                               for n in names])
 
     def _outputs(self) -> None:
         role, member, api = self.region.role, self.database.member, self.api
@@ -232,20 +236,26 @@ class RoutingStack(_PlatformStack):
             for source in regions
         }
         metrics_region = route53_metrics_region(self, regions=regions, settings=settings)
-        key = foundation.keys.get(metrics_region.role) or RegionalKey(
-            self, f"key-{metrics_region.role}", region=metrics_region, names=names)
         self.failover = Failover(self, "failover", settings=settings, names=names,
                                  zone_id=foundation.certificates.zone_id,
                                  domains={role: stack.domains for role, stack in regional.items()},
                                  dns=metrics_region)
-        self.topic = AlarmTopic(self, "health-check-topic", region=metrics_region, names=names,
-                                key=key, settings=settings)
+        # Where Route 53's metrics region is one of the pair (us-east-1 by default), the health
+        # alarms page through that regional stack's topic: one state owns each topic, so
+        # destroying either stack cannot delete the other's paging path.
+        if metrics_region.role in regional:
+            topic_arn = regional[metrics_region.role].monitoring.topic.arn
+        else:
+            key = RegionalKey(self, f"key-{metrics_region.role}", region=metrics_region,
+                              names=names)
+            topic_arn = AlarmTopic(self, "health-check-topic", region=metrics_region, names=names,
+                                   key=key, settings=settings).arn
         self.alarms = HealthCheckAlarms(self, "health-check-alarms", metrics_region=metrics_region,
-                                        names=names, topic=self.topic, failover=self.failover)
+                                        names=names, topic_arn=topic_arn, failover=self.failover)
         for role, endpoint in self.failover.endpoints.items():
             self.output(f"{role}_health_check_id", endpoint.health_check.id)
         self.output("health_check_alarm_region", metrics_region.name)
-        self.output("health_check_alarm_topic", self.topic.arn)
+        self.output("health_check_alarm_topic", topic_arn)
         self.output("custom_domain_url", self.failover.url)
 
 

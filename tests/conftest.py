@@ -28,10 +28,23 @@ def synthesize(environ: dict[str, str], outdir: Path) -> dict[str, dict]:
 
     app = build_app(Settings.from_env(environ), outdir=str(outdir))
     app.synth()
+    _terraform_accepts(outdir, environ)
     stacks = {}
     for stack_dir in sorted((outdir / "stacks").iterdir()):
         stacks[stack_dir.name] = json.loads((stack_dir / "cdk.tf.json").read_text())
     return stacks
+
+
+def _terraform_accepts(outdir: Path, environ: dict[str, str]) -> None:
+    """Every settings profile the suite synthesizes must pass Terraform's own configuration
+    check (tests/terraform_support.py); tests/test_terraform.py requires terraform in CI."""
+    from terraform_support import assert_terraform_accepts, terraform_check
+
+    try:
+        terraform_check.terraform_version()
+    except terraform_check.TerraformMissing:
+        return
+    assert_terraform_accepts(outdir, f"settings {environ or 'default'}")
 
 
 @pytest.fixture(scope="session")

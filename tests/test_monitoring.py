@@ -49,7 +49,9 @@ def test_topic_per_region_encrypted_with_that_regions_key(platform):
 def test_every_topic_pages_every_configured_target(prod_platform):
     subs = resources(prod_platform, "aws_sns_topic_subscription")
     topics = resources(prod_platform, "aws_sns_topic")
-    assert len(topics) == 3  # primary, dr, and the Route 53 health-check topic in us-east-1
+    # primary and dr; the Route 53 health-check alarms in us-east-1 use the primary's topic
+    # (tests/test_terraform.py: no physical resource is declared twice).
+    assert len(topics) == 2
     for topic_name in topics:
         mine = [s for s in subs.values() if s["topic_arn"] == ref("aws_sns_topic", topic_name, "arn")]
         assert sorted((s["protocol"], s["endpoint"]) for s in mine) == [
@@ -173,9 +175,12 @@ def test_health_check_alarms_in_us_east_1_in_the_routing_stack(stacks, platform)
     for role, _ in ROLES:
         check_name, _ = one(platform, "aws_route53_health_check", None, f"failover/{role}/health-check")
         alarm = _alarm(routing, f"payments-dev-health-check-{role}")
-        topic, _ = one(routing, "aws_sns_topic", "primary", "health-check-topic")
         assert alarm["provider"] == "aws.primary"  # us-east-1 is the primary region here
-        assert alarm["alarm_actions"] == [ref("aws_sns_topic", topic, "arn")]
+        # The primary stack's own topic (one state owns it), read through remote state.
+        [action] = alarm["alarm_actions"]
+        assert action.startswith("${data.terraform_remote_state.cross-stack-reference-input-"
+                                 "payments-dr-primary.outputs.")
+        assert "aws_sns_topicmonitoring-primary_topic" in action
         assert (alarm["namespace"], alarm["metric_name"]) == ("AWS/Route53", "HealthCheckStatus")
         assert alarm["dimensions"] == {"HealthCheckId": ref("aws_route53_health_check", check_name, "id")}
         assert alarm["comparison_operator"] == "LessThanThreshold" and alarm["threshold"] == 1

@@ -100,5 +100,4 @@ def test_foundation_and_routing_hold_only_their_share(stacks):
     routing_types = set(stacks[ROUTING]["resource"])
     assert routing_types == {"aws_iam_role", "aws_iam_role_policy",
                              "aws_s3_bucket_replication_configuration", "aws_route53_health_check",
-                             "aws_route53_record", "aws_sns_topic", "aws_sns_topic_policy",
-                             "aws_cloudwatch_metric_alarm"}
+                             "aws_route53_record", "aws_cloudwatch_metric_alarm"}
