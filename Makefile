@@ -89,6 +89,13 @@ validate: $(STAMP_PY)
 cdktn-compare: synth $(STAMP_CDKTN)
 	$(PY) scripts/cdktn_compare.py --cdktf-out cdktf.out --work build/cdktn
 
+# Monthly cost of the synthesized stacks, idle and at COST_RATE payments/s (scripts/cost.py,
+# prices in scripts/prices.json with their date and sources).
+COST_RATE ?= 10
+.PHONY: cost
+cost: synth
+	$(PY) scripts/cost.py cdktf.out --rate $(COST_RATE)
+
 .PHONY: review lint bench-setup
 review: synth
 	$(PY) scripts/review.py cdktf.out --diagram docs/architecture.svg
