@@ -3,7 +3,7 @@
 the guards and expressions we write are evaluated by Terraform's own functions.
 
 What this cannot show without the AWS provider: `terraform validate` (schemas) and `plan`
-(see docs/terraform.md for what is checked where). Every other profile the suite synthesizes
+(docs/terraform.md says what is checked where). Every other profile the suite synthesizes
 is checked too (tests/conftest.py `_terraform_accepts`).
 """
 
