@@ -25,8 +25,12 @@ import json
 import re
 import sys
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+Json = dict[str, Any]
 
 PRICES_FILE = Path(__file__).with_name("prices.json")
 SECONDS_PER_MONTH = 730 * 3600
@@ -153,16 +157,17 @@ class Estimate:
         return rate * sum(line.growth_per_rate for line in self.lines)
 
 
-def load_prices(path: Path = PRICES_FILE) -> dict:
-    return json.loads(path.read_text())
+def load_prices(path: Path = PRICES_FILE) -> Json:
+    prices: Json = json.loads(path.read_text())
+    return prices
 
 
-def load_stacks(outdir: Path) -> dict[str, dict]:
+def load_stacks(outdir: Path) -> dict[str, Json]:
     return {p.parent.name: json.loads(p.read_text())
             for p in sorted(Path(outdir).glob("stacks/*/cdk.tf.json"))}
 
 
-def _resources(stacks: dict[str, dict]):
+def _resources(stacks: dict[str, Json]) -> Iterator[tuple[str, str, str, Json, str]]:
     for stack_name, stack in stacks.items():
         regions = {f"aws.{p['alias']}": p["region"]
                    for p in stack.get("provider", {}).get("aws", []) if "alias" in p}
@@ -171,7 +176,7 @@ def _resources(stacks: dict[str, dict]):
                 yield stack_name, rtype, logical, body, regions.get(body.get("provider", ""), "?")
 
 
-def unpriced_types(stacks: dict[str, dict]) -> dict[str, list[str]]:
+def unpriced_types(stacks: dict[str, Json]) -> dict[str, list[str]]:
     """Resource types in the JSON that are neither priced nor known to be free."""
     found: dict[str, list[str]] = defaultdict(list)
     for stack_name, rtype, logical, _, _ in _resources(stacks):
@@ -180,12 +185,12 @@ def unpriced_types(stacks: dict[str, dict]) -> dict[str, list[str]]:
     return dict(found)
 
 
-def estimate(stacks: dict[str, dict], prices: dict | None = None) -> Estimate:
+def estimate(stacks: dict[str, Json], prices: Json | None = None) -> Estimate:
     p = (prices or load_prices())["prices"]
     a = {k: v for k, (v, _) in ASSUMPTIONS.items()}
     result = Estimate(unpriced=unpriced_types(stacks))
     add = result.lines.append
-    functions = {}
+    functions: Json = {}
     for _, rtype, logical, body, _region in _resources(stacks):
         if rtype == "aws_lambda_function":
             functions[logical] = body
@@ -250,15 +255,15 @@ def estimate(stacks: dict[str, dict], prices: dict | None = None) -> Estimate:
                 add(Line("S3", f"audit bucket receipts ({region}) added per month",
                          growth_per_rate=kb / 1024 / 1024 * SECONDS_PER_MONTH * p["s3_standard_gb_month"]))
         elif rtype == "aws_s3_bucket_replication_configuration":
-            rules = body.get("rule", []) or []
+            replication_rules: list[Json] = body.get("rule", []) or []
             rtc = any((r.get("destination") or [{}])[0].get("replication_time") if isinstance(
                 r.get("destination"), list) else (r.get("destination") or {}).get("replication_time")
-                for r in rules)
-            metrics = 4 * len(rules) if rtc else 0
+                for r in replication_rules)
+            replication_metrics = 4 * len(replication_rules) if rtc else 0
             gb_per_payment = a["receipt_kb"] / 1024 / 1024
-            add(Line("S3 replication", f"{len(rules)} rule(s) from {region}: "
-                     f"{metrics} replication metrics" + (", RTC" if rtc else ""),
-                     idle=metrics * p["cloudwatch_custom_metric_month"],
+            add(Line("S3 replication", f"{len(replication_rules)} rule(s) from {region}: "
+                     f"{replication_metrics} replication metrics" + (", RTC" if rtc else ""),
+                     idle=replication_metrics * p["cloudwatch_custom_metric_month"],
                      # Both directions exist; traffic flows from the serving region only.
                      per_rate=0.5 * SECONDS_PER_MONTH * (
                          p["s3_put_per_1000"] / 1000 + gb_per_payment * (
@@ -268,14 +273,14 @@ def estimate(stacks: dict[str, dict], prices: dict | None = None) -> Estimate:
     return result
 
 
-def _alarm_metrics(body: dict) -> list:
+def _alarm_metrics(body: Json) -> list[Any]:
     queries = body.get("metric_query") or []
     if queries:
         return [q for q in queries if q.get("metric")]
     return [body.get("metric_name")]
 
 
-def _health_check(body: dict, p: dict, a: dict, functions: dict) -> Line:
+def _health_check(body: Json, p: Json, a: Json, functions: Json) -> Line:
     """Route 53's own charge, plus, for endpoint checks, the chain each check request runs
     through: API Gateway, WAF, the health function, its reads and its locked S3 object."""
     kind = body.get("type")
@@ -286,7 +291,7 @@ def _health_check(body: dict, p: dict, a: dict, functions: dict) -> Line:
                     (body.get("request_interval") or 30) == 10, bool(body.get("measure_latency"))])
     interval = body.get("request_interval") or 30
     requests = a["route53_checkers_per_endpoint"] * SECONDS_PER_MONTH / interval
-    health = next((f for f in functions.values() if "health" in str(f.get("function_name"))), {})
+    health: Json = next((f for f in functions.values() if "health" in str(f.get("function_name"))), {})
     gb = (health.get("memory_size") or 128) / 1024
     chain = requests * (
         p["api_gateway_rest_requests_per_million"] / 1e6 + p["waf_requests_per_million"] / 1e6
@@ -310,7 +315,7 @@ def _schedule_per_month(expression: str) -> float:
     return SECONDS_PER_MONTH / every
 
 
-def _function(body: dict, region: str, p: dict, a: dict, stacks: dict) -> Line | None:
+def _function(body: Json, region: str, p: Json, a: Json, stacks: Json) -> Line | None:
     """Scheduled functions run while idle; request-driven ones are priced with traffic."""
     name = str(body.get("function_name"))
     for job, seconds in (("probe", "probe_seconds"), ("heartbeat", "heartbeat_seconds"),
@@ -329,7 +334,7 @@ def _function(body: dict, region: str, p: dict, a: dict, stacks: dict) -> Line |
     return None
 
 
-def _runs_per_month(job: str, region: str, stacks: dict) -> float:
+def _runs_per_month(job: str, region: str, stacks: Json) -> float:
     for _, rtype, _, body, rule_region in _resources(stacks):
         if rtype == "aws_cloudwatch_event_rule" and job in str(body.get("name")) \
                 and rule_region == region:
@@ -337,9 +342,9 @@ def _runs_per_month(job: str, region: str, stacks: dict) -> float:
     return 0.0
 
 
-def _custom_metrics(stacks: dict, p: dict, add) -> None:
+def _custom_metrics(stacks: dict[str, Json], p: Json, add: Callable[[Line], None]) -> None:
     """At least the custom metrics the alarms read (each name + dimension set is one metric)."""
-    seen = set()
+    seen: set[tuple[str, str, Any, str]] = set()
     for _, rtype, _, body, region in _resources(stacks):
         if rtype != "aws_cloudwatch_metric_alarm":
             continue
@@ -355,10 +360,11 @@ def _custom_metrics(stacks: dict, p: dict, add) -> None:
              idle=len(seen) * p["cloudwatch_custom_metric_month"]))
 
 
-def _payment_traffic(stacks: dict, p: dict, a: dict, functions: dict, add) -> None:
+def _payment_traffic(stacks: dict[str, Json], p: Json, a: Json, functions: Json,
+                     add: Callable[[Line], None]) -> None:
     """What one payment/s sustained for a month costs, in the region that serves it."""
     def memory(word: str) -> float:
-        body = next((f for f in functions.values() if word in str(f.get("function_name"))), {})
+        body: Json = next((f for f in functions.values() if word in str(f.get("function_name"))), {})
         return (body.get("memory_size") or 128) / 1024
 
     per_payment = {
@@ -381,7 +387,7 @@ def _payment_traffic(stacks: dict, p: dict, a: dict, functions: dict, add) -> No
              * p["cloudwatch_logs_storage_gb_month"]))
 
 
-def render(result: Estimate, rate: float, prices: dict, label: str) -> str:
+def render(result: Estimate, rate: float, prices: Json, label: str) -> str:
     by_category: dict[str, list[Line]] = defaultdict(list)
     for line in result.lines:
         by_category[line.category].append(line)

@@ -28,6 +28,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 MINIMUM_TERRAFORM = (1, 11, 0)
 # The one error a valid configuration ends with when no provider can be installed.
@@ -92,7 +93,7 @@ def _env(cli_config: Path | None) -> dict[str, str]:
     return env
 
 
-def check_document(document: dict | str, name: str = "stack",
+def check_document(document: dict[str, Any] | str, name: str = "stack",
                    binary: str = "terraform") -> StackCheck:
     """Runs `terraform init -backend=false` on one JSON configuration; never uses the network."""
     text = document if isinstance(document, str) else json.dumps(document)
@@ -165,8 +166,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  ok    {result.stack}  ({providers})")
         else:
             print(f"  FAIL  {result.stack}: {len(result.errors)} configuration error(s)")
-            for error in result.errors:
-                print("        " + error.replace("\n", "\n        "))
+            for message in result.errors:
+                print("        " + message.replace("\n", "\n        "))
     return 0 if all(r.ok for r in results) else 1
 
 
