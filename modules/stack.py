@@ -34,6 +34,7 @@ from contract import (
     ROUTING_STACK,
 )
 from modules.api import STAGE, RegionalApi
+from modules.backup import RegionalBackup
 from modules.client_keys import ClientKeysSecret
 from modules.compute import RegionalCompute
 from modules.database import AuroraPrimary, AuroraSecondary, RegionalDatabaseInputs
@@ -126,6 +127,14 @@ class RegionalStack(_PlatformStack):
         self.table_access = TableAccess(names=names, region=region, key=key)
         self.audit = AuditBucket(self, f"storage-{role}", names=names, region=region, peer=peer,
                                  key=key, settings=settings)
+        # Locked daily recovery points (modules/backup.py): what replication cannot overwrite.
+        protected = [self.table_access.table_arn("transactions")]
+        if role == PRIMARY:
+            protected.insert(0, self.database.member.cluster.arn)
+        self.backup = RegionalBackup(self, f"backup-{role}", settings=settings, names=names,
+                                     region=region, peer=peer, key=key,
+                                     peer_key_arn=foundation.keys[peer.role].arn,
+                                     resource_arns=protected)
 
         # -- serving tier -----------------------------------------------------------------
         self.compute = RegionalCompute(self, f"compute-{role}", region=region, settings=settings,

@@ -78,6 +78,9 @@ FREE: dict[str, str] = {
     "aws_api_gateway_rest_api": "priced per request (traffic)",
     "aws_api_gateway_rest_api_policy": "configuration",
     "aws_api_gateway_stage": "priced per request (no cache cluster)",
+    "aws_backup_selection": "free (the plan's recovery points are priced)",
+    "aws_backup_vault": "free (recovery points priced with the plan)",
+    "aws_backup_vault_lock_configuration": "free",
     "aws_cloudwatch_event_rule": "scheduled rules are free; their targets are priced",
     "aws_cloudwatch_event_target": "free",
     "aws_cloudwatch_log_group": "priced by what is ingested and kept (traffic)",
@@ -130,7 +133,7 @@ PRICED = {"aws_rds_cluster", "aws_rds_cluster_instance", "aws_dynamodb_table", "
           "aws_secretsmanager_secret", "aws_vpc_endpoint", "aws_wafv2_web_acl",
           "aws_route53_zone", "aws_route53_health_check", "aws_cloudwatch_metric_alarm",
           "aws_cloudwatch_dashboard", "aws_lambda_function", "aws_s3_bucket",
-          "aws_s3_bucket_replication_configuration"}
+          "aws_s3_bucket_replication_configuration", "aws_backup_plan"}
 
 
 @dataclass
@@ -216,6 +219,8 @@ def estimate(stacks: dict[str, Json], prices: Json | None = None) -> Estimate:
                 add(Line("DynamoDB", f"{body.get('name')}: storage{' + PITR' if pitr else ''} "
                          "added per month", growth_per_rate=added * (
                              p["dynamodb_storage_gb_month"] + (p["dynamodb_pitr_gb_month"] if pitr else 0))))
+        elif rtype == "aws_backup_plan":
+            add(_backup_plan(body, region, p, a, stacks))
         elif rtype == "aws_kms_key":
             add(Line("KMS", f"key ({region})", idle=p["kms_key_month"]))
         elif rtype == "aws_secretsmanager_secret":
@@ -271,6 +276,26 @@ def estimate(stacks: dict[str, Json], prices: Json | None = None) -> Estimate:
     _custom_metrics(stacks, p, add)
     _payment_traffic(stacks, p, a, functions, add)
     return result
+
+
+def _backup_plan(body: Json, region: str, p: Json, a: Json, stacks: dict[str, Json]) -> Line:
+    """Recovery points: Aurora snapshots are incremental (about the volume, plus a copy in
+    the peer's vault); DynamoDB backups are full, one kept per day of retention."""
+    rules = body.get("rule") or []
+    keep = max((r.get("lifecycle") or {}).get("delete_after", 0) for r in rules) if rules else 0
+    copies = any(r.get("copy_action") for r in rules)
+    selected = " ".join(str(s.get("resources")) for _, t, _, s, r in _resources(stacks)
+                        if t == "aws_backup_selection" and r == region)
+    idle = 0.0
+    if "aws_rds_cluster" in selected:
+        gb = a["aurora_storage_gb"]
+        idle = gb * p["backup_aurora_snapshot_gb_month"] * (2 if copies else 1)
+    per_payment_gb = a["payment_record_kb"] / 1024 / 1024
+    return Line("AWS Backup", f"daily recovery points ({region}), kept {keep} days"
+                + (", copied to the peer region" if copies else ""),
+                idle=idle,
+                growth_per_rate=per_payment_gb * SECONDS_PER_MONTH * keep
+                * p["backup_dynamodb_gb_month"])
 
 
 def _alarm_metrics(body: Json) -> list[Any]:
