@@ -113,9 +113,11 @@ class Twin:
         is deleted before replication starts watching."""
         for region, table in self.inventory.tables[:1]:
             ddb = self.client("dynamodb", region)
-            keys = ddb.describe_table(TableName=table)["Table"]["KeySchema"]
-            item = {k["AttributeName"]: {"S": "twin-warm-up"} for k in keys if k["KeyType"] == "HASH"}
-            item.update({k["AttributeName"]: {"N": "0"} for k in keys if k["KeyType"] == "RANGE"})
+            description = ddb.describe_table(TableName=table)["Table"]
+            keys = description["KeySchema"]
+            types = {a["AttributeName"]: a["AttributeType"] for a in description["AttributeDefinitions"]}
+            item = {k["AttributeName"]: {types[k["AttributeName"]]: "0" if types[k["AttributeName"]] == "N"
+                                         else "twin-warm-up"} for k in keys}
             ddb.put_item(TableName=table, Item=item, ConditionExpression="attribute_not_exists(#k)",
                          ExpressionAttributeNames={"#k": keys[0]["AttributeName"]})
             ddb.delete_item(TableName=table, Key=item)
