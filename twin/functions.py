@@ -322,10 +322,14 @@ class FunctionPool:
         worker.process.wait(5)
         worker.conn.close()
 
+    def stop_function(self, fn: Function) -> None:
+        """End `fn`'s idle execution environments."""
+        with fn._lock:
+            idle, fn._idle = fn._idle, []
+        for worker in idle:
+            self._kill(worker)
+
     def stop(self) -> None:
         for fn in self.functions.values():
-            with fn._lock:
-                idle, fn._idle = fn._idle, []
-            for worker in idle:
-                self._kill(worker)
+            self.stop_function(fn)
         self._listener.close()
