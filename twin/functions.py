@@ -163,7 +163,10 @@ class FunctionPool:
         return target
 
     def _function(self, res: Resource) -> Function:
-        get = lambda key, default=None: self.platform.get(res, key, default)  # noqa: E731
+
+        def get(key: str, default: Any = None) -> Any:
+            return self.platform.get(res, key, default)
+
         name = str(get("function_name"))
         variables = {k: str(v) for k, v in (get("environment", {}) or {}).get("variables", {}).items()}
         memory = int(get("memory_size", 128))

@@ -169,7 +169,10 @@ class Platform:
     def _shaped(self, res: Resource, attr: str) -> str | None:
         """Computed attributes with AWS's real shape, from the body."""
         acct, region, body = self.account_id, res.region, res.body
-        get = lambda key: str(self.get(res, key))  # noqa: E731
+
+        def get(key: str) -> str:
+            return str(self.get(res, key))
+
         if res.type == "aws_s3_bucket" and attr in ("id", "bucket"):
             return get("bucket")
         if res.type == "aws_s3_bucket" and attr == "arn":
