@@ -13,15 +13,21 @@ sys.path.insert(0, str(ROOT / "lambda"))  # ops.signing / ops.httpcheck: what cl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ops.signing import new_key  # noqa: E402
+from platform_support import PROD  # noqa: E402
 from twin_support import CLIENT_ID  # noqa: E402
 
+# The settings profiles the twin stands up (issue 19: default and prod-like synths).
+PROFILES = {"default": {}, "prod": PROD}
 
-@pytest.fixture(scope="session")
-def twin(synth_stacks):
+
+@pytest.fixture(scope="session", params=sorted(PROFILES))
+def twin(request, synth_stacks):
+    """One twin per profile at a time (pytest ends one before it starts the next)."""
     from twin.core import Twin
 
-    synth_stacks()
-    with Twin(synth_stacks.outdir_of(), lag_s=0.3) as running:
+    environ = PROFILES[request.param]
+    synth_stacks(**environ)
+    with Twin(synth_stacks.outdir_of(**environ), lag_s=0.3) as running:
         yield running
 
 
