@@ -135,7 +135,11 @@ class Twin:
             shutil.rmtree(self._workdir, ignore_errors=True)
 
     def __enter__(self) -> Twin:
-        return self.up()
+        try:
+            return self.up()
+        except BaseException:
+            self.down()  # a half-started twin: stop what did start
+            raise
 
     def __exit__(self, *exc: object) -> None:
         self.down()

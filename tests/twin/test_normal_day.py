@@ -257,3 +257,21 @@ def test_the_stage_throttle_answers_429_past_the_burst(twin):
     status, headers, body = gateway.handle("POST", "/validate", [("Host", host)], b"{}")
     assert status == 429 and ("Retry-After", "1") in headers
     assert json.loads(body)["error"]["code"] == "TOO_MANY_REQUESTS"
+
+
+def test_the_rpo_canary_reads_the_peers_heartbeat_through_replication(twin):
+    """The heartbeat functions, invoked as their schedule would (EventBridge schedules are not
+    simulated yet), each find the other region's heartbeat once replication has carried it.
+    The delay they report is the twin's simulated lag plus the polls, not AWS's."""
+    primary, dr = twin.region_of("primary"), twin.region_of("dr")
+    heartbeat = {region: _fn(twin, region, "heartbeat.lambda_handler") for region in (primary, dr)}
+    event = {"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}
+    for region in (primary, dr):
+        outcome = twin.pool.invoke(heartbeat[region], {**event, "region": region})
+        assert outcome.ok, outcome.payload
+    assert twin.replication.wait_caught_up(15)
+    outcome = twin.pool.invoke(heartbeat[primary], {**event, "region": primary})
+    assert outcome.ok, outcome.payload
+    for store in ("dynamodb", "s3"):
+        assert outcome.payload[store].get("peerWrittenAt"), outcome.payload
+        assert outcome.payload[store]["observedDelaySeconds"] >= 0
