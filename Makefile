@@ -53,6 +53,17 @@ test: setup
 	$(PY) -m mypy
 	$(PY) -m pytest
 
+# -- the twin (docs/twin.md): the synthesized platform run locally, both regions ----------------
+# `make twin` stands it up from cdktf.out and prints its endpoints (Ctrl-C stops it);
+# `make twin-test` runs the scenarios on it (tests/twin, marked `twin`: kept out of `make test`
+# because standing the twin up costs ~10-20 s; .ci/run calls both).
+.PHONY: twin twin-test
+twin: synth
+	$(PY) -m twin up
+
+twin-test: setup
+	$(PY) -m pytest -m twin tests/twin
+
 # -- CI steps (.github/workflows/review.yml runs the same targets) ------------------------------
 # Platform stacks in plan/apply order, from cdktf.out/manifest.json (scripts/stacks.py).
 STACKS = $(shell $(PY) scripts/stacks.py cdktf.out)

@@ -1,0 +1,49 @@
+"""The twin of the default synth, stood up once per session (tests/conftest.py synthesizes it)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "lambda"))  # ops.signing / ops.httpcheck: what clients and the probe use
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ops.signing import new_key  # noqa: E402
+from platform_support import PROD  # noqa: E402
+from twin_support import CLIENT_ID  # noqa: E402
+
+# The settings profiles the twin stands up (issue 19: default and prod-like synths).
+PROFILES = {"default": {}, "prod": PROD}
+
+
+@pytest.fixture(scope="session", params=sorted(PROFILES))
+def twin(request, synth_stacks):
+    """One twin per profile at a time (pytest ends one before it starts the next)."""
+    from twin.core import Twin
+
+    environ = PROFILES[request.param]
+    synth_stacks(**environ)
+    with Twin(synth_stacks.outdir_of(**environ), lag_s=0.3) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def client_key(twin) -> str:
+    """A client key seeded as docs/calling-the-api.md tells operators: the client-keys secret's
+    value in the primary region (Secrets Manager replicates it; in the twin, twin.replication)."""
+    key = new_key()
+    primary = twin.region_of("primary")
+    secret = twin.function(primary, _authorizer(twin, primary)).environment["CLIENT_KEYS_SECRET"]
+    twin.client("secretsmanager", primary).put_secret_value(
+        SecretId=secret, SecretString=json.dumps({"clients": {CLIENT_ID: {"keys": [key], "disabled": False}}}))
+    assert twin.replication.wait_caught_up(10), "the client-keys secret did not reach the DR region"
+    return key
+
+
+def _authorizer(twin, region: str) -> str:
+    return next(fn.name for (r, _), fn in twin.pool.functions.items()
+                if r == region and fn.handler == "authorizer.lambda_handler")

@@ -1,0 +1,123 @@
+"""The twin's API Gateway (twin/apigw.py) over the default synth's JSON, with stub functions:
+what the gateway answers when a function fails, times out, throttles, or an authorizer
+errs (the JSON's gateway responses), and what it passes to the function. No processes and
+no moto: these run in `make test`."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from twin.apigw import RegionalGateway
+from twin.functions import CallerTimeout, Outcome, Throttled
+from twin.model import Platform
+
+ALLOW = {"principalId": "acme", "context": {"clientId": "acme"},
+         "policyDocument": {"Version": "2012-10-17",
+                            "Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "*"}]}}
+SIGNED = [(h, "x" * 64 if h in ("X-Signature", "X-Content-SHA256") else "abcdefghijklmnop1")
+          for h in ("X-Client-Id", "X-Timestamp", "X-Nonce", "X-Content-SHA256", "X-Signature")]
+OK = Outcome({"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": '{"ok": true}'})
+
+
+class StubPool:
+    """Stands in for twin.functions.FunctionPool: answers by function kind (validator, ...)."""
+
+    def __init__(self, **answers):
+        self.answers = answers
+        self.calls: list[tuple[str, dict, float | None]] = []
+
+    def by_arn(self, arn: str) -> SimpleNamespace:
+        return SimpleNamespace(name=arn.split(":function:")[1].split("/")[0])
+
+    def invoke(self, fn, event, *, timeout_s=None):
+        kind = fn.name.split("-")[1]
+        self.calls.append((kind, event, timeout_s))
+        answer = self.answers[kind]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+@pytest.fixture(scope="module")
+def platform(synth_stacks) -> Platform:
+    synth_stacks()
+    return Platform(synth_stacks.outdir_of())
+
+
+def _gateway(platform: Platform, **answers) -> tuple[RegionalGateway, StubPool, str]:
+    pool = StubPool(**answers)
+    region = platform.regions()[0]
+    gateway = RegionalGateway(platform, pool, region)
+    host = next(name for name in gateway.domains if name.startswith(region))
+    return gateway, pool, host
+
+
+def _declared(platform: Platform, response_type: str) -> dict:
+    region = platform.regions()[0]
+    return next(platform.get(r, "response_templates") | {"status": int(platform.get(r, "status_code"))}
+                for r in platform.resources("aws_api_gateway_gateway_response")
+                if r.region == region and platform.get(r, "response_type") == response_type)
+
+
+@pytest.mark.parametrize("failure, response_type", [
+    (CallerTimeout("late"), "INTEGRATION_TIMEOUT"),
+    (Outcome({"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out"}, "Unhandled"), "INTEGRATION_FAILURE"),
+    (Outcome({"errorType": "KeyError", "errorMessage": "boom"}, "Unhandled"), "INTEGRATION_FAILURE"),
+])
+def test_a_failed_integration_answers_the_jsons_gateway_response(platform, failure, response_type):
+    gateway, pool, host = _gateway(platform, health=failure)
+    status, headers, body = gateway.handle("GET", "/health", [("Host", host)], b"")
+    declared = _declared(platform, response_type)
+    assert (status, json.loads(body)) == (declared["status"], json.loads(declared["application/json"]))
+    assert ("Retry-After", "2") in headers and any(h == "x-amzn-ErrorType" for h, _ in headers)
+    [(_, event, timeout_s)] = pool.calls
+    integration = next(r for r in platform.resources("aws_api_gateway_integration")
+                       if r.region == gateway.region and "health" in r.name)
+    assert timeout_s == platform.get(integration, "timeout_milliseconds") / 1000
+    assert event["resource"] == "/health" and event["requestContext"]["resourcePath"] == "/health"
+
+
+def test_a_malformed_answer_or_a_throttled_function_is_a_5xx_that_says_outcome_unknown(platform):
+    for answer in (Outcome({"body": "no status"}), Throttled("busy")):
+        gateway, _, host = _gateway(platform, health=answer)
+        status, _, body = gateway.handle("GET", "/health", [("Host", host)], b"")
+        assert status >= 500 and json.loads(body)["error"]["code"] == "OUTCOME_UNKNOWN"
+
+
+def test_an_authorizer_error_is_503_authentication_unavailable_and_nothing_is_called(platform):
+    gateway, pool, host = _gateway(platform, authorizer=Outcome({"errorMessage": "boom"}, "Unhandled"),
+                                   validator=OK)
+    status, _, body = gateway.handle("POST", "/validate", [("Host", host), *SIGNED], b'{"a": 1}')
+    assert (status, json.loads(body)["error"]["code"]) == (503, "AUTHENTICATION_UNAVAILABLE")
+    assert [kind for kind, _, _ in pool.calls] == ["authorizer"]
+
+
+def test_an_allowed_request_carries_the_authorizers_context_to_the_validator(platform):
+    gateway, pool, host = _gateway(platform, authorizer=Outcome(ALLOW), validator=OK)
+    status, _, _ = gateway.handle("POST", "/validate", [("Host", host), *SIGNED], b'{"a": 1}')
+    assert status == 200
+    (_, auth_event, _), (_, event, _) = pool.calls
+    api = next(iter(gateway.apis.values()))
+    assert auth_event["type"] == "REQUEST"
+    assert auth_event["methodArn"].endswith(f"{api.id}/{api.stage}/POST/validate")
+    assert event["requestContext"]["authorizer"]["clientId"] == "acme"
+    assert event["requestContext"]["authorizer"]["principalId"] == "acme"
+    assert event["body"] == '{"a": 1}' and event["isBase64Encoded"] is False
+
+
+def test_the_authorizer_result_is_cached_for_the_jsons_ttl_only(platform):
+    gateway, pool, host = _gateway(platform, authorizer=Outcome(ALLOW), validator=OK)
+    authorizer = next(m.authorizer for a in gateway.apis.values() for m in a.methods.values() if m.authorizer)
+    declared = next(platform.get(r, "authorizer_result_ttl_in_seconds") for r in
+                    platform.resources("aws_api_gateway_authorizer") if r.region == gateway.region)
+    assert authorizer.ttl_s == declared
+    for _ in range(2):
+        gateway.handle("POST", "/validate", [("Host", host), *SIGNED], b'{"a": 1}')
+    assert [k for k, _, _ in pool.calls].count("authorizer") == (1 if declared > 0 else 2)
+    authorizer.ttl_s = 300  # a cached policy serves an identical request without a call
+    for _ in range(2):
+        gateway.handle("POST", "/validate", [("Host", host), *SIGNED], b'{"a": 1}')
+    assert [k for k, _, _ in pool.calls].count("authorizer") == (1 if declared > 0 else 3)

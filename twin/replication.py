@@ -1,0 +1,237 @@
+"""Replication between the regions' tables, buckets and secrets: SIMULATED by the twin.
+
+moto keeps each region's table, bucket and secret apart; AWS's own replication (DynamoDB
+global tables, S3 Replication Time Control, Secrets Manager replicas) does not run in it.
+The twin stands in for it, from what the JSON declares (table ``replica`` blocks, the
+routing stack's ``aws_s3_bucket_replication_configuration`` rules, secret ``replica``
+blocks), by polling:
+
+* every ``interval_s`` it reads each replicated store in each region (Scan, ListObjectsV2,
+  GetSecretValue) and compares it with what it saw last; a change (new, changed or deleted
+  item/object, new secret value) is a write made in that region;
+* each write is applied to the other region(s) ``lag_s`` after it was seen, unless
+  replication is paused; a later write to the same key supersedes a pending one;
+* what it applies it remembers as seen in the destination, so a replica is not sent back.
+
+What this is not: AWS's conflict resolution (two regions writing the same key between two
+polls: the twin applies both, in the order it saw them), replication metrics
+(ReplicationLatency, S3 OperationsPendingReplication are not emitted), DynamoDB streams,
+S3 replica status, or Aurora (not simulated at all yet). The lag is the scenario's choice,
+not a measurement of AWS.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from twin.provision import Inventory, client
+
+KINDS = ("dynamodb", "s3", "secretsmanager")
+
+
+@dataclass
+class _Pending:
+    due: float
+    kind: str
+    name: str  # table, bucket (destination) or secret
+    region: str  # destination
+    key: Any
+    value: Any  # item / (body, content type, metadata) / secret string; None = delete
+
+
+@dataclass
+class Replicator:
+    endpoint: str
+    inventory: Inventory
+    lag_s: float = 0.5
+    interval_s: float = 0.2
+    clock: Any = time.monotonic
+    paused: set[str] = field(default_factory=set)
+    applied: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    _seen: dict[tuple[str, str, str], dict[Any, Any]] = field(default_factory=dict)
+    _pending: dict[tuple[str, str, str, Any], _Pending] = field(default_factory=dict)
+    _keys: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    # -- control --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.tick()  # the state at start is the baseline, not a write to replicate
+        self._thread = threading.Thread(target=self._run, name="twin-replication", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def pause(self, *kinds: str) -> None:
+        """Stop applying writes (all kinds, or the ones named); they stay pending."""
+        with self._lock:
+            self.paused.update(kinds or KINDS)
+
+    def resume(self, *kinds: str) -> None:
+        with self._lock:
+            self.paused.difference_update(kinds or KINDS)
+
+    def pending(self, kind: str | None = None) -> int:
+        with self._lock:
+            return sum(1 for p in self._pending.values() if kind is None or p.kind == kind)
+
+    def wait_caught_up(self, timeout_s: float = 10.0) -> bool:
+        """True once a fresh poll finds nothing new and nothing is pending (paused kinds aside)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                self.tick()
+                if not any(p.kind not in self.paused for p in self._pending.values()):
+                    return True
+            time.sleep(min(self.interval_s, 0.05))
+        return False
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.tick()
+            except Exception:  # a scenario that stops moto under us must not kill the thread noisily
+                if self._stop.is_set():
+                    return
+
+    # -- one poll -------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        with self._lock:
+            now = self.clock()
+            for table, regions in self.inventory.table_replicas.items():
+                for region in regions:
+                    self._observe("dynamodb", table, region, self._scan(table, region),
+                                  [(r, table) for r in regions if r != region], now)
+            for source_region, source, dest_region, dest in self.inventory.bucket_replication:
+                self._observe("s3", source, source_region, self._objects(source, source_region),
+                              [(dest_region, dest)], now)
+            for secret, regions in self.inventory.secret_replicas.items():
+                self._observe("secretsmanager", secret, regions[0], self._secret(secret, regions[0]),
+                              [(r, secret) for r in regions[1:]], now)
+            for pkey, item in sorted(self._pending.items(), key=lambda kv: kv[1].due):
+                if item.kind in self.paused or item.due > now:
+                    continue
+                self._apply(item)
+                del self._pending[pkey]
+                self.applied[item.kind] += 1
+
+    def _observe(self, kind: str, name: str, region: str, current: dict[Any, Any],
+                 destinations: list[tuple[str, str]], now: float) -> None:
+        seen_key = (kind, region, name)
+        first = seen_key not in self._seen
+        before = self._seen.get(seen_key, {})
+        self._seen[seen_key] = current
+        if first:
+            return
+        changed = [(k, v) for k, v in current.items() if before.get(k) != v]
+        changed += [(k, None) for k in before if k not in current]
+        for key, fingerprint in changed:
+            for dest_region, dest in destinations:
+                if self._seen.get((kind, dest_region, dest), {}).get(key) == fingerprint:
+                    continue  # the destination has it already (it came from there)
+                self._pending[(kind, dest_region, dest, key)] = _Pending(
+                    now + self.lag_s, kind, dest, dest_region, key,
+                    None if fingerprint is None else (region, name))
+
+    def _apply(self, item: _Pending) -> None:
+        dest_seen = self._seen.setdefault((item.kind, item.region, item.name), {})
+        if item.kind == "dynamodb":
+            ddb = client("dynamodb", item.region, self.endpoint)
+            if item.value is None:
+                ddb.delete_item(TableName=item.name, Key=self._key_of(item.name, item.region, item.key))
+                dest_seen.pop(item.key, None)
+                return
+            source_region, source = item.value
+            current = self._seen.get((item.kind, source_region, source), {}).get(item.key)
+            if current is None:
+                return
+            ddb.put_item(TableName=item.name, Item=_item(current))
+            dest_seen[item.key] = current
+        elif item.kind == "s3":
+            s3 = client("s3", item.region, self.endpoint)
+            if item.value is None:
+                s3.delete_object(Bucket=item.name, Key=item.key)
+                dest_seen.pop(item.key, None)
+                return
+            source_region, source = item.value
+            obj = client("s3", source_region, self.endpoint).get_object(Bucket=source, Key=item.key)
+            s3.put_object(Bucket=item.name, Key=item.key, Body=obj["Body"].read(),
+                          ContentType=obj.get("ContentType", "binary/octet-stream"), Metadata=obj.get("Metadata", {}))
+            dest_seen[item.key] = self._seen[(item.kind, source_region, source)].get(item.key)
+        else:
+            source_region, source = item.value or ("", "")
+            value = self._seen.get((item.kind, source_region, source), {}).get(item.key)
+            if value is not None:
+                client("secretsmanager", item.region, self.endpoint).put_secret_value(
+                    SecretId=item.name, SecretString=value)
+                dest_seen[item.key] = value
+
+    # -- reading the stores ---------------------------------------------------------------
+
+    def _key_names(self, table: str, region: str) -> list[str]:
+        if (table, region) not in self._keys:
+            schema = client("dynamodb", region, self.endpoint).describe_table(TableName=table)["Table"]["KeySchema"]
+            self._keys[(table, region)] = [k["AttributeName"] for k in schema]
+        return self._keys[(table, region)]
+
+    def _key_of(self, table: str, region: str, key: Any) -> dict[str, Any]:
+        return dict(zip(self._key_names(table, region), [dict([pair]) for pair in key], strict=True))
+
+    def _scan(self, table: str, region: str) -> dict[Any, Any]:
+        ddb = client("dynamodb", region, self.endpoint)
+        names = self._key_names(table, region)
+        items: dict[Any, Any] = {}
+        kwargs: dict[str, Any] = {"TableName": table}
+        while True:
+            page = ddb.scan(**kwargs)
+            for item in page.get("Items", []):
+                key = tuple(next(iter(item[n].items())) for n in names)
+                items[key] = _freeze(item)
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _objects(self, bucket: str, region: str) -> dict[Any, Any]:
+        s3 = client("s3", region, self.endpoint)
+        objects: dict[Any, Any] = {}
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for obj in page.get("Contents", []):
+                objects[obj["Key"]] = obj["ETag"]
+        return objects
+
+    def _secret(self, secret: str, region: str) -> dict[Any, Any]:
+        try:
+            value = client("secretsmanager", region, self.endpoint).get_secret_value(SecretId=secret)
+        except Exception:  # no value yet (created without one): nothing to replicate
+            return {}
+        return {"SecretString": value.get("SecretString")}
+
+
+def _bytes_out(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray)):
+        return {"__twin_b64__": base64.b64encode(bytes(value)).decode()}
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def _bytes_in(doc: dict[str, Any]) -> Any:
+    return base64.b64decode(doc["__twin_b64__"]) if set(doc) == {"__twin_b64__"} else doc
+
+
+def _freeze(item: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """A hashable, comparable copy of a DynamoDB item (each attribute value as JSON)."""
+    return tuple(sorted((k, json.dumps(v, sort_keys=True, default=_bytes_out)) for k, v in item.items()))
+
+
+def _item(frozen: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    return {k: json.loads(v, object_hook=_bytes_in) for k, v in frozen}
