@@ -101,6 +101,7 @@ class Probe:
         self.pool = httpcheck.new_pool(settings.connect_timeout, settings.read_timeout)
         self.wall_clock = wall_clock
         self.clock = clock
+        self.last_blocked: bool | None = None  # the latch as this environment last read it
 
     def run(self, remaining_ms: int | None = None) -> dict[str, Any]:
         cfg = self.settings
@@ -147,10 +148,15 @@ class Probe:
         try:
             value = latch.read(self.ssm, name)
         except (ClientError, BotoCoreError) as exc:
-            # Unknown state: publish no FailbackBlocked datapoint (the alarm keeps its state).
+            # Unknown state. A latch this environment last saw blocked is reported blocked
+            # (only an operator opens it); otherwise no FailbackBlocked datapoint: Route 53's
+            # gate keeps its last status on missing data (modules/dns.py), so a failed read
+            # neither opens a closed gate nor fails a healthy primary over.
             batch.add("FailbackLatchError", 1, COUNT, Peer=cfg.peer_role)
             logger.error("cannot read the failback latch", extra={"parameter": name, "aws_error": aws.error_code(exc)})
-            return {"state": "unknown", "error": aws.error_code(exc)}
+            if self.last_blocked:
+                batch.add("FailbackBlocked", 1, COUNT, Peer=cfg.peer_role)
+            return {"state": latch.BLOCKED if self.last_blocked else "unknown", "error": aws.error_code(exc)}
         try:
             current = latch.parse(value, now=now)
         except latch.LatchInvalid as exc:
@@ -158,6 +164,7 @@ class Probe:
             batch.add("FailbackBlocked", 1, COUNT, Peer=cfg.peer_role)
             logger.error("failback latch is not valid; treated as blocked and left unchanged",
                          extra={"parameter": name, "problem": str(exc)})
+            self.last_blocked = True
             return {"state": latch.BLOCKED, "invalid": str(exc)}
         batch.add("FailbackLatchInvalid", 0, COUNT, Peer=cfg.peer_role)
         failed_over = domain.healthy and domain.served_by == cfg.region
@@ -181,6 +188,7 @@ class Probe:
                 # Fail closed: a latch that should have blocked is reported blocked.
                 effective = new if new.blocked else current
         batch.add("FailbackBlocked", 1 if effective.blocked else 0, COUNT, Peer=cfg.peer_role)
+        self.last_blocked = effective.blocked
         return {"state": effective.state, "consecutiveFailures": effective.failures, "written": new is not None}
 
 
