@@ -69,7 +69,6 @@ from cdktf_cdktf_provider_aws.route53_zone import Route53Zone
 from constructs import Construct
 
 from contract import (
-    ALARM_FAILBACK_BLOCKED,
     DR,
     HEALTH_PATH,
     HEALTH_SEARCH_STRING,
@@ -328,7 +327,7 @@ class Failover(Construct):
         # data keeps the last status (module docstring).
         self.gate = Route53HealthCheck(
             self, "failback-gate", provider=dns.provider, type="CLOUDWATCH_METRIC",
-            cloudwatch_alarm_name=names.alarm(ALARM_FAILBACK_BLOCKED, DR),
+            cloudwatch_alarm_name=names.failback_gate_alarm(PRIMARY),
             cloudwatch_alarm_region=settings.dr_region,
             insufficient_data_health_status=GATE_INSUFFICIENT_DATA,
             reference_name=f"payments-{names.env}-failback-gate"[:64],
