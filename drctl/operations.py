@@ -843,6 +843,7 @@ def failover_next_steps(cfg: DrConfig) -> list[str]:
         f"{cfg.dr_aurora_endpoint or '(dr_aurora_endpoint)'} or the global writer endpoint",
         "run `drctl status` (expect the primary region to show UNREACHABLE until it recovers)",
         "when the primary region answers again: `drctl lost-writes` (preserve the old primary's "
-        "unreplicated writes and see what to reconcile), then `drctl rejoin --dry-run`",
+        "unreplicated writes and see what to reconcile), then `drctl rejoin` (read-only: prints the "
+        "procedure that brings the old primary back as a secondary)",
         "once the old primary replicates again: `drctl failback --dry-run`, then `drctl failback`",
     ]
