@@ -24,7 +24,7 @@ It never raises for what the network or AWS does (those are the signal, logged a
 published); only a deployment error (a missing environment variable) fails the init.
 Worst case ~ ``PROBE_BUDGET_SECONDS`` (6 s) + 0.25 s for the checks, then at most 3 AWS calls
 (SSM get, SSM put, PutMetricData) of <= 2 attempts x (1 s connect + 2 s read): 18 s. Function
-timeout: 30 s.
+timeout: 30 s (modules/probes.py), so the checks keep their whole budget (`check_budget`).
 """
 
 from __future__ import annotations
@@ -105,9 +105,7 @@ class Probe:
 
     def run(self, remaining_ms: int | None = None) -> dict[str, Any]:
         cfg = self.settings
-        budget = cfg.budget_seconds
-        if remaining_ms is not None:  # leave the worst case of 3 AWS calls (18 s) after the checks
-            budget = max(0.5, min(budget, remaining_ms / 1000 - AWS_WORST_CASE_SECONDS))
+        budget = check_budget(cfg, remaining_ms)
         checks = httpcheck.run_checks(self.pool, self._targets(), cfg.search,
                                       budget_seconds=budget, clock=self.clock,
                                       credentials=self.credentials)
@@ -190,6 +188,15 @@ class Probe:
         batch.add("FailbackBlocked", 1 if effective.blocked else 0, COUNT, Peer=cfg.peer_role)
         self.last_blocked = effective.blocked
         return {"state": effective.state, "consecutiveFailures": effective.failures, "written": new is not None}
+
+
+def check_budget(cfg: ProbeSettings, remaining_ms: int | None) -> float:
+    """Seconds the HTTPS checks may take: the configured budget, less whatever would not leave
+    the worst case of the 3 AWS calls (18 s) before the function's timeout. The deployed
+    timeout (modules/probes.py) must leave the whole budget (tests/lambda/test_probe.py)."""
+    if remaining_ms is None:
+        return cfg.budget_seconds
+    return max(0.5, min(cfg.budget_seconds, remaining_ms / 1000 - AWS_WORST_CASE_SECONDS))
 
 
 def _either(own: httpcheck.CheckResult, peer: httpcheck.CheckResult) -> httpcheck.CheckResult:

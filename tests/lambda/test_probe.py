@@ -444,3 +444,16 @@ def test_without_credentials_the_probe_reports_instead_of_crashing(moto, clock, 
     assert summary["peer"]["healthy"] is False and "cannot sign" in summary["peer"]["detail"]
     assert not peer["requests"], "an unsigned request would only be refused"
     assert metric(recorder, "PeerHealthy", Peer="primary") == [0]
+
+
+def test_deployed_timeout_leaves_the_checks_their_whole_budget(platform):
+    """As Lambda runs it: the synthesized probe functions' timeout and environment. With 20 s
+    the probe kept 18 s in reserve and left ~2 s for three HTTPS checks (issue 19)."""
+    probes = [(name, fn) for name, fn in platform["resource"]["aws_lambda_function"].items()
+              if fn["handler"] == "probe.lambda_handler"]
+    assert len(probes) == 2
+    for name, fn in probes:
+        environ = {**fn["environment"]["variables"], "AWS_REGION": "us-east-2"}
+        settings = probe.ProbeSettings.from_env(environ)
+        budget = probe.check_budget(settings, remaining_ms=fn["timeout"] * 1000)
+        assert budget == settings.budget_seconds, (name, fn["timeout"], budget)
