@@ -46,6 +46,11 @@ DEFAULT_REPLICATION_LAG_THRESHOLD_S = 1.0  # Aurora RPO lag alarm (REPLICATION_L
 DYNAMODB_REPLICATION_LATENCY_THRESHOLD_S = 10.0  # DynamoDB ReplicationLatency alarm
 S3_REPLICATION_MINUTES = 15  # S3 Replication Time Control target
 S3_REPLICATION_LATENCY_THRESHOLD_S = S3_REPLICATION_MINUTES * 60
+# `drctl failback` takes replication evidence (DynamoDB and S3 DR->primary latency, Aurora RPO
+# lag) only when its newest datapoint is at most this old: the heartbeat canary writes to both
+# stores every minute, so replication that works keeps publishing; an older datapoint says
+# nothing about the writes DR accepted since. Missing or older evidence refuses the failback.
+FAILBACK_EVIDENCE_MAX_AGE_S = 300.0
 # Route 53 considers an endpoint healthy when more than 18 % of its checkers report healthy.
 ROUTE53_HEALTHY_CHECKER_FRACTION = 0.18
 
@@ -258,6 +263,11 @@ class Names:
 
     def alarm(self, what: str, role: str) -> str:
         return f"{self.alarm_prefix}{what}-{role}"
+
+    def failback_gate_alarm(self, peer_role: str) -> str:
+        """The alarm Route 53's failback gate for `peer_role` reads; it lives in (and is named
+        for) the region that watches the peer: failback to the primary -> `...-dr`."""
+        return self.alarm(ALARM_FAILBACK_BLOCKED, other_role(peer_role))
 
     def failback_parameter(self, peer_role: str) -> str:
         """SSM parameter (in the region that watches `peer_role`) holding the failback latch."""

@@ -299,16 +299,33 @@ def planned_switchover(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, *, t
         return refusal
     assert target is not None
 
+    audit: dict[str, str] = {}
+
     def finish(outcome: str, waiter: _Waiter | None = None) -> OperationResult:
-        return finish_switchover(cfg, gw, clock, log, operation, to_role, target, outcome, waiter,
-                                 open_gate=failback, operator=operator, reason=overrides.reason)
+        evidence: list[Check] = []
+        if failback and "reason" not in audit:
+            # No pre-checks ran in this invocation (a re-run after the writer moved, or one
+            # that waited for a switchover under way): the gate opens only on fresh evidence.
+            evidence = replication_evidence(cfg, gw, clock, log, other(to_role), down)
+            applied, refusal = judge_pre_checks(operation, evidence, overrides, log)
+            if refusal is not None:
+                refusal.reasons.insert(0, f"{target.cluster_id} is the writer; the failback gate "
+                                          "stays closed until replication from DR is shown")
+                return refusal
+            audit["reason"] = failback_audit(to_role, evidence, applied, _now_iso(clock))
+        result = finish_switchover(cfg, gw, clock, log, operation, to_role, target, outcome, waiter,
+                                   open_gate=failback, operator=operator,
+                                   reason=audit.get("reason", overrides.reason))
+        result.checks = evidence + result.checks
+        return result
 
     if _is_writer(g, target):
         log.info("already_done", operation=operation, writer=target.arn)
         if dry_run:
             return OperationResult(operation, "dry-run", exitcodes.OK, plan=[
                 f"nothing to switch: {target.cluster_id} in {target_region} is already the writer"]
-                + (["open the failback gate (if still blocked)"] if failback else []))
+                + (["check replication from DR, then open the failback gate (if still blocked)"]
+                   if failback else []))
         return finish("already-done")
 
     plan = switchover_plan(cfg, to_role, target, poll, timeout, failback)
@@ -331,6 +348,8 @@ def planned_switchover(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, *, t
     if refusal is not None:
         refusal.plan = plan if dry_run else []
         return refusal
+    if failback:
+        audit["reason"] = failback_audit(to_role, checks, applied, _now_iso(clock))
     if dry_run:
         log.info("dry_run", operation=operation, plan=plan)
         return OperationResult(operation, "dry-run", exitcodes.OK, plan=plan, checks=checks,
@@ -374,12 +393,10 @@ def finish_switchover(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, opera
     if open_gate:
         watcher = cfg.region(other(to_role))
         by = operator_identity(gw, watcher, operator, log)
-        posts.append(set_gate(cfg, gw, clock, log, to_role, contract.FAILBACK_OPEN, by,
-                              reason or f"drctl failback: {to_role} is the writer again and "
-                              "replication from DR caught up"))
+        posts.append(set_gate(cfg, gw, clock, log, to_role, contract.FAILBACK_OPEN, by, reason))
         data["gate"] = (f"failback gate {latch_name(cfg, to_role)} ({watcher}) open: Route 53 "
                         f"returns traffic to the {to_role} region once the alarm "
-                        f"{cfg.names.alarm(contract.ALARM_FAILBACK_BLOCKED, to_role)} clears, "
+                        f"{cfg.names.failback_gate_alarm(to_role)} ({watcher}) clears, "
                         f"{GATE_CLEAR_NOTE}; watch with `drctl status`")
     code = exitcodes.OK if all(c.ok for c in posts) else exitcodes.UNHEALTHY
     log.info("done", operation=operation, outcome=outcome, exit_code=code)
@@ -462,28 +479,51 @@ def pre_checks(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, g: GlobalClu
         checks.append(guarded("aurora", f"{role} cluster", cfg.region(role),
                               partial(cluster_check, cfg, gw, role), down, log))
     # the target is the current secondary: its RPO lag is what a switchover must drain
+    max_age = contract.FAILBACK_EVIDENCE_MAX_AGE_S
     checks.append(guarded("aurora", "replication lag", cfg.region(to_role),
-                          lambda: lag_check(cfg, gw, to_role, clock, missing_state=FAIL), down, log))
+                          lambda: lag_check(cfg, gw, to_role, clock, missing_state=FAIL,
+                                            max_age_s=max_age), down, log))
     checks.append(guarded("route53", f"{to_role} health check", cfg.region(to_role),
                           lambda: health_check(cfg, gw, to_role), None, log))
     if failback:  # writes accepted in DR while it served must have reached the primary
-        dr_region = cfg.region(source)
-        for table in cfg.tables:
-            checks.append(guarded("dynamodb", f"replica {table}", dr_region,
-                                  partial(table_check, cfg, gw, source, table), down, log))
-            name = f"ddb latency {source}->{to_role} {table}"
-
-            def latency(table: str = table, name: str = name) -> Check:
-                return _named(ddb_latency_check(cfg, gw, source, clock, table), name)
-            checks.append(guarded("dynamodb", name, dr_region, latency, down, log))
-        checks += _s3_caught_up(cfg, gw, clock, log, source, down)
+        checks += replication_evidence(cfg, gw, clock, log, source, down)
     for role in contract.ROLES:
         checks.append(guarded("alarms", f"{role} alarms", cfg.region(role),
                               partial(alarm_check, cfg, gw, role, writer,
-                                      failback_to=to_role if failback else None), down, log))
+                                      failback_to=to_role if failback else None,
+                                      insufficient_state=FAIL if failback else WARN), down, log))
     for c in checks:
         log.info("pre_check", check=c.id, region=c.region, state=c.state, detail=c.detail)
     return checks
+
+
+def replication_evidence(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, source: str,
+                         down: Down) -> list[Check]:
+    """DynamoDB (both tables) and S3 replication from `source` to the other region, from fresh
+    datapoints only (contract.FAILBACK_EVIDENCE_MAX_AGE_S): missing or stale evidence FAILs."""
+    region, to_role = cfg.region(source), other(source)
+    checks = []
+    for table in cfg.tables:
+        checks.append(guarded("dynamodb", f"replica {table}", region,
+                              partial(table_check, cfg, gw, source, table), down, log))
+        name = f"ddb latency {source}->{to_role} {table}"
+
+        def latency(table: str = table, name: str = name) -> Check:
+            return _named(ddb_latency_check(cfg, gw, source, clock, table, missing_state=FAIL,
+                                            max_age_s=contract.FAILBACK_EVIDENCE_MAX_AGE_S), name)
+        checks.append(guarded("dynamodb", name, region, latency, down, log))
+    return checks + _s3_caught_up(cfg, gw, clock, log, source, down)
+
+
+def failback_audit(to_role: str, checks: list[Check], applied: list[dict[str, str]], at: str) -> str:
+    """What the latch records when failback opens it: what was checked, not a conclusion."""
+    evidence = [c.id for c in checks if c.state == OK and (
+        c.name == "replication lag" or c.name.startswith(("ddb latency", "s3 metrics")))]
+    text = (f"drctl failback at {at}: {to_role} is the writer; replication evidence passed: "
+            f"{', '.join(evidence) or 'none'}")
+    if applied:
+        text += "; OVERRIDDEN: " + "; ".join(f"{o['check']} ({o['was']}): {o['reason']}" for o in applied)
+    return text
 
 
 def _named(check: Check, name: str) -> Check:
@@ -503,7 +543,8 @@ def _s3_caught_up(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, source: s
     rule = holder.get("rule")
     if rule:
         def metrics() -> Check:
-            c = s3_metrics_check(cfg, gw, source, rule, clock)
+            c = s3_metrics_check(cfg, gw, source, rule, clock, missing_state=FAIL,
+                                 max_age_s=contract.FAILBACK_EVIDENCE_MAX_AGE_S)
             pending = c.data.get("pending_operations")
             if pending:
                 c.state, c.detail = FAIL, f"{pending:.0f} operations still pending replication; {c.detail}"
@@ -802,6 +843,7 @@ def failover_next_steps(cfg: DrConfig) -> list[str]:
         f"{cfg.dr_aurora_endpoint or '(dr_aurora_endpoint)'} or the global writer endpoint",
         "run `drctl status` (expect the primary region to show UNREACHABLE until it recovers)",
         "when the primary region answers again: `drctl lost-writes` (preserve the old primary's "
-        "unreplicated writes and see what to reconcile), then `drctl rejoin --dry-run`",
+        "unreplicated writes and see what to reconcile), then `drctl rejoin` (read-only: prints the "
+        "procedure that brings the old primary back as a secondary)",
         "once the old primary replicates again: `drctl failback --dry-run`, then `drctl failback`",
     ]

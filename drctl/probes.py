@@ -13,14 +13,14 @@ import contract
 from drctl.checks import FAIL, OK, WARN, Check, Down, guarded
 from drctl.clock import Clock
 from drctl.config import DrConfig, other
-from drctl.gateways import GlobalClusterState, Latch
+from drctl.gateways import Datapoint, GlobalClusterState, Latch
 from drctl.log import EventLog
 
 # AWS documents AuroraGlobalDBRPOLag (milliseconds, published by each SECONDARY cluster) as
 # the recovery point metric of Aurora PostgreSQL global databases; the writer publishes none.
 RPO_LAG_METRIC = ("AWS/RDS", "AuroraGlobalDBRPOLag")
 RPO_LAG_NAME = RPO_LAG_METRIC[1]
-STALE_AFTER_S = 300  # a datapoint older than this says little about the lag now
+STALE_AFTER_S = contract.FAILBACK_EVIDENCE_MAX_AGE_S  # older says little about the lag now
 
 
 # -- Aurora ------------------------------------------------------------------------------------
@@ -182,37 +182,44 @@ def alarm_verdict(cfg: DrConfig, name: str, writer: str | None, *, failback_to: 
     names = cfg.names
     if writer is not None and name == names.alarm(contract.ALARM_AURORA_RPO_LAG, writer):
         return "ignored", f"{name}: the writer ({writer}) publishes no RPO lag"
-    for role in contract.ROLES:
-        if name == names.alarm(contract.ALARM_FAILBACK_BLOCKED, role):
-            if failback_to == role:
+    for peer in contract.ROLES:
+        if name == names.failback_gate_alarm(peer):
+            if failback_to == peer:
                 return "ignored", f"{name}: failback opens this gate"
-            return "expected", f"{name}: failback gate of the {role} region closed"
+            return "expected", f"{name}: failback gate of the {peer} region closed"
     return "fail", name
 
 
 def alarm_check(cfg: DrConfig, gw: Any, role: str, writer: str | None, *,
-                failback_to: str | None = None) -> Check:
+                failback_to: str | None = None, insufficient_state: str = WARN) -> Check:
+    """Alarms of `role`'s region judged by the current roles. An alarm in INSUFFICIENT_DATA
+    (never evaluated, or its metric stopped: the alarms here treat missing data explicitly)
+    gets `insufficient_state` unless it is not applicable: failback passes FAIL, since such
+    an alarm cannot say whether what it watches is fine."""
     alarms = gw.alarms(cfg.region(role)).alarms(cfg.alarm_name_prefix)
     verdicts = {a.name: alarm_verdict(cfg, a.name, writer, failback_to=failback_to)
                 for a in alarms if a.state == "ALARM"}
     firing = sorted(n for n, (v, _) in verdicts.items() if v == "fail")
     expected = sorted(why for v, why in verdicts.values() if v == "expected")
     ignored = sorted(why for v, why in verdicts.values() if v == "ignored")
-    insufficient = sum(1 for a in alarms if a.state == "INSUFFICIENT_DATA")
+    insufficient = sorted(a.name for a in alarms if a.state == "INSUFFICIENT_DATA"
+                          and alarm_verdict(cfg, a.name, writer, failback_to=failback_to)[0] == "fail")
     parts = [f"{len(alarms)} alarms with prefix {cfg.alarm_name_prefix!r}"]
     if firing:
         parts.append(f"in ALARM: {', '.join(firing)}")
+    if insufficient:
+        parts.append(f"INSUFFICIENT_DATA (no evidence either way): {', '.join(insufficient)}")
     if expected:
         parts.append(f"expected: {'; '.join(expected)}")
     if ignored:
         parts.append(f"not applicable: {'; '.join(ignored)}")
-    if insufficient:
-        parts.append(f"{insufficient} INSUFFICIENT_DATA")
     if not alarms:
         parts.append("none found: wrong prefix?")
-    state = FAIL if firing else (WARN if expected or not alarms else OK)
+    state = FAIL if firing else (insufficient_state if insufficient and insufficient_state != OK else
+                                 (WARN if expected or not alarms else OK))
     return Check("alarms", f"{role} alarms", cfg.region(role), state, "; ".join(parts),
-                 {"in_alarm": firing, "expected": expected, "ignored": ignored, "total": len(alarms)})
+                 {"in_alarm": firing, "expected": expected, "ignored": ignored,
+                  "insufficient_data": insufficient, "total": len(alarms)})
 
 
 def alarm_state(gw: Any, region: str, name: str) -> str | None:
@@ -275,9 +282,15 @@ def table_check(cfg: DrConfig, gw: Any, role: str, table: str) -> Check:
                  {"table_status": t.status, "replicas": dict(t.replicas)})
 
 
-def ddb_latency_check(cfg: DrConfig, gw: Any, role: str, clock: Clock, table: str | None = None
-                      ) -> Check:
-    """ReplicationLatency from `role`'s region to the other, against the alarm's threshold."""
+def _age_s(clock: Clock, point: Datapoint) -> float:
+    return max(0.0, (clock.now() - point.timestamp).total_seconds())
+
+
+def ddb_latency_check(cfg: DrConfig, gw: Any, role: str, clock: Clock, table: str | None = None, *,
+                      missing_state: str = WARN, max_age_s: float | None = None) -> Check:
+    """ReplicationLatency from `role`'s region to the other, against the alarm's threshold.
+
+    No datapoint, or one older than `max_age_s`, gets `missing_state` (failback: FAIL)."""
     table = table or cfg.dynamodb_table_name
     region, peer = cfg.region(role), cfg.region(other(role))
     point = gw.metrics(region).latest("AWS/DynamoDB", "ReplicationLatency",
@@ -288,10 +301,20 @@ def ddb_latency_check(cfg: DrConfig, gw: Any, role: str, clock: Clock, table: st
         name += f" {table}"
     limit_ms = cfg.dynamodb_latency_threshold_seconds * 1000
     if point is None:
-        return Check("dynamodb", name, region, WARN,
-                     f"no ReplicationLatency datapoint for {table} -> {peer} (no recent writes?)")
-    return Check("dynamodb", name, region, OK if point.value <= limit_ms else FAIL,
-                 f"{table}: {point.value:.0f} ms (threshold {limit_ms:.0f} ms)", {"latency_ms": point.value})
+        return Check("dynamodb", name, region, missing_state,
+                     f"no ReplicationLatency datapoint for {table} -> {peer} in the last 15 min: "
+                     "no evidence that writes accepted here reached the other region",
+                     {"latency_ms": None, "age_s": None})
+    age = _age_s(clock, point)
+    detail = (f"{table}: {point.value:.0f} ms (threshold {limit_ms:.0f} ms) at "
+              f"{point.timestamp:%H:%M:%S}Z ({age:.0f} s ago)")
+    data = {"latency_ms": point.value, "age_s": round(age, 1)}
+    if point.value > limit_ms:
+        return Check("dynamodb", name, region, FAIL, detail, data)
+    if max_age_s is not None and age > max_age_s:
+        return Check("dynamodb", name, region, missing_state,
+                     f"{detail}: older than {max_age_s:.0f} s, no evidence about the writes since", data)
+    return Check("dynamodb", name, region, OK, detail, data)
 
 
 def s3_rules_check(cfg: DrConfig, gw: Any, role: str) -> tuple[Check, str | None]:
@@ -316,8 +339,12 @@ def s3_rules_check(cfg: DrConfig, gw: Any, role: str) -> tuple[Check, str | None
         to_dest[0].rule_id if to_dest else None)
 
 
-def s3_metrics_check(cfg: DrConfig, gw: Any, role: str, rule_id: str, clock: Clock) -> Check:
-    """Latency against the RTC threshold, failed and pending operations (last hour)."""
+def s3_metrics_check(cfg: DrConfig, gw: Any, role: str, rule_id: str, clock: Clock, *,
+                     missing_state: str | None = None, max_age_s: float | None = None) -> Check:
+    """Latency against the RTC threshold, failed and pending operations (last hour).
+
+    With `missing_state` (failback: FAIL), no latency datapoint or one older than `max_age_s`
+    gets that state: without it, nothing shows that DR's objects reached the other region."""
     region = cfg.region(role)
     dims: Mapping[str, str] = {"SourceBucket": cfg.bucket(role),
                                "DestinationBucket": cfg.bucket(other(role)), "RuleId": rule_id}
@@ -345,8 +372,21 @@ def s3_metrics_check(cfg: DrConfig, gw: Any, role: str, rule_id: str, clock: Clo
     if pending is not None:
         parts.append(f"pending ops {pending.value:.0f}")
     state = FAIL if problems else (WARN if latency is None and failed is None else OK)
+    age = None
+    if latency is not None:
+        age = _age_s(clock, latency)
+        parts[0] += f" at {latency.timestamp:%H:%M:%S}Z ({age:.0f} s ago)"
+    if not problems and missing_state is not None:
+        if latency is None:
+            state = missing_state
+            parts.insert(0, "no ReplicationLatency datapoint in the last hour: no evidence that "
+                            "objects written here reached the other region")
+        elif max_age_s is not None and age is not None and age > max_age_s:
+            state = missing_state
+            parts.insert(0, f"newest ReplicationLatency datapoint is {age:.0f} s old (over "
+                            f"{max_age_s:.0f} s): no evidence about the objects written since")
     return Check("s3", f"s3 metrics {role}->{other(role)}", region, state,
                  "; ".join(problems or parts),
-                 {"latency_s": latency.value if latency else None,
+                 {"latency_s": latency.value if latency else None, "age_s": age,
                   "failed_operations": failed.value if failed else None,
                   "pending_operations": pending.value if pending else None})

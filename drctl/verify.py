@@ -95,6 +95,8 @@ def verify(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, *, source_role: 
     ddb, s3 = Probe("dynamodb"), Probe("s3")
     result.probes = [ddb, s3]
     key: dict[str, Any] | None = None
+    stage = src  # the region the current step talks to
+    down: set[str] = set()  # regions that did not answer: cleanup does not wait for them again
     log.info("start", operation="verify", source_region=src, target_region=dst, canary=canary_id,
              table=table, object=f"s3://{src_bucket}/{object_key}", timeout_s=timeout)
     try:
@@ -113,6 +115,7 @@ def verify(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, *, source_role: 
         log.info("canary_written", channel="s3", region=src, bucket=src_bucket, key=object_key)
 
         deadline = clock.monotonic() + timeout
+        stage = dst
         while True:
             if not ddb.replicated and gw.dynamo(dst).get_item(table, key) is not None:
                 ddb.replicated, ddb.seconds = True, clock.monotonic() - ddb_start
@@ -131,10 +134,12 @@ def verify(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, *, source_role: 
     except Exception as error:
         result.error = str(error)
         result.exit_code = exitcodes.UNREACHABLE if is_unreachable(error) else exitcodes.FAILED
+        if is_unreachable(error):
+            down.add(getattr(error, "region", None) or stage)
         log.error("verify_error", error=str(error))
     finally:
         _cleanup(gw, log, result, table, key, object_key, {src: src_bucket, dst: dst_bucket},
-                 ddb.written, s3.written)
+                 ddb.written, s3.written, down)
     if result.cleanup_errors and result.exit_code == exitcodes.OK:
         result.exit_code = exitcodes.UNHEALTHY
     log.info("done", operation="verify", exit_code=result.exit_code,
@@ -144,16 +149,27 @@ def verify(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, *, source_role: 
 
 def _cleanup(gw: Any, log: EventLog, result: VerifyResult, table: str,
              key: dict[str, Any] | None, object_key: str, buckets: dict[str, str],
-             item_written: bool, object_written: bool) -> None:
-    """Deletes the canaries in both regions; each step is independent and logged."""
+             item_written: bool, object_written: bool,
+             down: set[str] | frozenset[str] = frozenset()) -> None:
+    """Deletes the canaries in both regions; each step is independent and logged. A region in
+    `down` did not answer this run: it is not asked again (its action client retries, 3 x 30 s
+    read timeout, would hold the command for minutes); the canary there is reported instead."""
     steps: list[tuple[str, Callable[[], object]]] = []
+    skipped: list[str] = []
     if item_written and key is not None:
         for region in buckets:  # delete in both: a late replica must not survive
-            steps.append((f"dynamodb {table} {region}", partial(_delete_item, gw, region, table, key)))
+            what = f"dynamodb {table} {region}"
+            (skipped.append(what) if region in down else
+             steps.append((what, partial(_delete_item, gw, region, table, key))))
     if object_written:
         for region, bucket in buckets.items():
-            steps.append((f"s3 {bucket}/{object_key}",
-                          partial(_delete_object, gw, region, bucket, object_key)))
+            what = f"s3 {bucket}/{object_key}"
+            (skipped.append(what) if region in down else
+             steps.append((what, partial(_delete_object, gw, region, bucket, object_key))))
+    for what in skipped:
+        result.cleanup_errors.append(f"{what}: not attempted, the region did not answer; delete it "
+                                     "once it does")
+        log.warning("canary_cleanup_skipped", target=what, reason="region unreachable")
     for what, step in steps:
         try:
             step()

@@ -1,10 +1,11 @@
-"""``GET /health`` - can this region take payments right now?
+"""``GET /health`` and ``GET /probe`` - can this region take payments right now?
 
-Handler string: ``health.lambda_handler``.  The Route 53 failover health check target
-(through API Gateway), matched on a string: 200 with ``"verdict": "PAYMENTS_HEALTHY"`` in
-the body (``HEALTH_SEARCH_STRING``, default ``PAYMENTS_HEALTHY``) when every dependency of a
-payment answers (both tables, the receipts bucket,
-the KMS key), otherwise 503 with ``"verdict": "PAYMENTS_UNAVAILABLE"``.  See
+Handler string: ``health.lambda_handler``; API Gateway sends it both routes (``/probe`` is
+the IAM-authenticated door for the other region's probe, ``/health`` Route 53's).
+The Route 53 failover health check target (through API Gateway), matched on a string: 200
+with ``"verdict": "PAYMENTS_HEALTHY"`` in the body (``HEALTH_SEARCH_STRING``, default
+``PAYMENTS_HEALTHY``) when every dependency of a payment answers (both tables, the receipts
+bucket, the KMS key), otherwise 503 with ``"verdict": "PAYMENTS_UNAVAILABLE"``.  See
 ``payments.health`` for the probe and its time budget.
 
 Clients, the probe and its thread pool are built at init (module import), not on the
@@ -71,7 +72,10 @@ def reset_runtime() -> None:
     clients.reset()
 
 
+# GET /health (Route 53, unauthenticated behind WAF) and GET /probe (the peer region's
+# probe, SigV4) are two doors to the same deep check (modules/api.py routes both here).
 @app.get("/health")
+@app.get("/probe")
 @tracer.capture_method(capture_response=False)
 def health() -> Any:
     runtime = _get_runtime()

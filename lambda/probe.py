@@ -24,7 +24,7 @@ It never raises for what the network or AWS does (those are the signal, logged a
 published); only a deployment error (a missing environment variable) fails the init.
 Worst case ~ ``PROBE_BUDGET_SECONDS`` (6 s) + 0.25 s for the checks, then at most 3 AWS calls
 (SSM get, SSM put, PutMetricData) of <= 2 attempts x (1 s connect + 2 s read): 18 s. Function
-timeout: 30 s.
+timeout: 30 s (modules/probes.py), so the checks keep their whole budget (`check_budget`).
 """
 
 from __future__ import annotations
@@ -101,12 +101,11 @@ class Probe:
         self.pool = httpcheck.new_pool(settings.connect_timeout, settings.read_timeout)
         self.wall_clock = wall_clock
         self.clock = clock
+        self.last_blocked: bool | None = None  # the latch as this environment last read it
 
     def run(self, remaining_ms: int | None = None) -> dict[str, Any]:
         cfg = self.settings
-        budget = cfg.budget_seconds
-        if remaining_ms is not None:  # leave the worst case of 3 AWS calls (18 s) after the checks
-            budget = max(0.5, min(budget, remaining_ms / 1000 - AWS_WORST_CASE_SECONDS))
+        budget = check_budget(cfg, remaining_ms)
         checks = httpcheck.run_checks(self.pool, self._targets(), cfg.search,
                                       budget_seconds=budget, clock=self.clock,
                                       credentials=self.credentials)
@@ -147,10 +146,15 @@ class Probe:
         try:
             value = latch.read(self.ssm, name)
         except (ClientError, BotoCoreError) as exc:
-            # Unknown state: publish no FailbackBlocked datapoint (the alarm keeps its state).
+            # Unknown state. A latch this environment last saw blocked is reported blocked
+            # (only an operator opens it); otherwise no FailbackBlocked datapoint: Route 53's
+            # gate keeps its last status on missing data (modules/dns.py), so a failed read
+            # neither opens a closed gate nor fails a healthy primary over.
             batch.add("FailbackLatchError", 1, COUNT, Peer=cfg.peer_role)
             logger.error("cannot read the failback latch", extra={"parameter": name, "aws_error": aws.error_code(exc)})
-            return {"state": "unknown", "error": aws.error_code(exc)}
+            if self.last_blocked:
+                batch.add("FailbackBlocked", 1, COUNT, Peer=cfg.peer_role)
+            return {"state": latch.BLOCKED if self.last_blocked else "unknown", "error": aws.error_code(exc)}
         try:
             current = latch.parse(value, now=now)
         except latch.LatchInvalid as exc:
@@ -158,6 +162,7 @@ class Probe:
             batch.add("FailbackBlocked", 1, COUNT, Peer=cfg.peer_role)
             logger.error("failback latch is not valid; treated as blocked and left unchanged",
                          extra={"parameter": name, "problem": str(exc)})
+            self.last_blocked = True
             return {"state": latch.BLOCKED, "invalid": str(exc)}
         batch.add("FailbackLatchInvalid", 0, COUNT, Peer=cfg.peer_role)
         failed_over = domain.healthy and domain.served_by == cfg.region
@@ -181,7 +186,17 @@ class Probe:
                 # Fail closed: a latch that should have blocked is reported blocked.
                 effective = new if new.blocked else current
         batch.add("FailbackBlocked", 1 if effective.blocked else 0, COUNT, Peer=cfg.peer_role)
+        self.last_blocked = effective.blocked
         return {"state": effective.state, "consecutiveFailures": effective.failures, "written": new is not None}
+
+
+def check_budget(cfg: ProbeSettings, remaining_ms: int | None) -> float:
+    """Seconds the HTTPS checks may take: the configured budget, less whatever would not leave
+    the worst case of the 3 AWS calls (18 s) before the function's timeout. The deployed
+    timeout (modules/probes.py) must leave the whole budget (tests/lambda/test_probe.py)."""
+    if remaining_ms is None:
+        return cfg.budget_seconds
+    return max(0.5, min(cfg.budget_seconds, remaining_ms / 1000 - AWS_WORST_CASE_SECONDS))
 
 
 def _either(own: httpcheck.CheckResult, peer: httpcheck.CheckResult) -> httpcheck.CheckResult:

@@ -19,9 +19,17 @@ during an outage, so failover works while the primary region's control plane is 
 Failback is a decision (`FAILBACK_GATE`): the PRIMARY record's health is a calculated check
 "primary endpoint healthy AND failback gate open". The gate watches a CloudWatch alarm in the
 DR region that mirrors a latch the DR region's probe closes when the primary goes dark; only
-an operator opens it again (`drctl failback`, after replication has caught up). While the DR
-region itself is unreachable the gate counts as open (insufficient data = healthy), so the
-gate can never keep both regions out of DNS.
+an operator opens it again (`drctl failback`, after replication has caught up).
+
+Route 53 reads the gate alarm's *data stream*, not its state (`treat_missing_data` plays no
+part there): minutes without a `FailbackBlocked` datapoint (the probe cannot read the latch,
+PutMetricData fails, the DR region is dark) are "insufficient data". The gate then keeps its
+last known status (`GATE_INSUFFICIENT_DATA`): a closed gate stays closed until a 0 is read
+(an operator opened the latch), an open gate stays open (a silent probe must not move
+traffic off a healthy primary). `Healthy` would open a closed gate whenever one minute lacks a
+datapoint; `Unhealthy` would fail a healthy primary over whenever the DR probe goes quiet.
+The gate cannot keep both regions out of DNS: when every record of the failover pair is
+unhealthy, Route 53 answers as if all were healthy, i.e. with the PRIMARY record.
 
 Every plan of a stack with the domain stops (a precondition) while DOMAIN_NAME is a reserved
 name (example.com, .test, ...): the default synth works for tests and review, but no apply
@@ -61,7 +69,6 @@ from cdktf_cdktf_provider_aws.route53_zone import Route53Zone
 from constructs import Construct
 
 from contract import (
-    ALARM_FAILBACK_BLOCKED,
     DR,
     HEALTH_PATH,
     HEALTH_SEARCH_STRING,
@@ -85,6 +92,8 @@ HEALTH_CHECK_PORT = 443
 # move payment traffic to the other region (and back), which costs more than 10 s of RTO.
 HEALTH_CHECK_INTERVAL_S = 10
 HEALTH_CHECK_FAILURE_THRESHOLD = 3
+# The failback gate on missing FailbackBlocked data (module docstring): neither opens nor closes.
+GATE_INSUFFICIENT_DATA = "LastKnownStatus"
 # Route 53's full set of checker regions (its default), written out: without `regions`,
 # provider 6.25.0 reads back the set AWS fills in later and plans a change that the API then
 # refuses (hashicorp/terraform-provider-aws#45824, fixed in 6.29.0). The WAF admits these
@@ -314,12 +323,13 @@ class Failover(Construct):
                  zone_id: str, domains: dict[str, RegionalDomains], dns: Region):
         super().__init__(scope, id)
         self.domain_name = settings.domain_name
-        # Healthy while the DR region's failback-blocked alarm is OK (or unreadable).
+        # Healthy while the DR region's failback-blocked alarm data is below 1; missing
+        # data keeps the last status (module docstring).
         self.gate = Route53HealthCheck(
             self, "failback-gate", provider=dns.provider, type="CLOUDWATCH_METRIC",
-            cloudwatch_alarm_name=names.alarm(ALARM_FAILBACK_BLOCKED, DR),
+            cloudwatch_alarm_name=names.failback_gate_alarm(PRIMARY),
             cloudwatch_alarm_region=settings.dr_region,
-            insufficient_data_health_status="Healthy",
+            insufficient_data_health_status=GATE_INSUFFICIENT_DATA,
             reference_name=f"payments-{names.env}-failback-gate"[:64],
             tags={"Name": names.regional("failback-gate", PRIMARY)},
         )

@@ -276,9 +276,9 @@ class RegionalMonitoring(Construct):
             missing=BREACHING,
             description=f"{region.name} cannot reach the payments domain as a client would")
         if region.role == DR:
-            # Mirrors the latch the DR probe keeps; Route 53's failback gate watches it
-            # (modules/dns.py). Missing data keeps the last state: a silent probe neither
-            # opens nor closes the gate.
+            # Mirrors the latch the DR probe keeps. Missing data keeps the alarm's state (for
+            # paging and drctl); Route 53's gate reads the data stream, not this state, and
+            # keeps its last status on missing data by its own setting (modules/dns.py).
             alarms.alarm(
                 ALARM_FAILBACK_BLOCKED, probe.metric_failback_blocked(), threshold=1,
                 comparison="GreaterThanOrEqualToThreshold", missing=IGNORE,

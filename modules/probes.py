@@ -45,7 +45,9 @@ from modules.settings import Settings
 
 PROBE = "probe"
 PROBE_MEMORY_MB = 256
-PROBE_TIMEOUT_S = 20
+# lambda/probe.py: checks (PROBE_BUDGET_SECONDS 6 s + 0.25 s) then up to 18 s of AWS calls.
+# 20 s left the checks 2 s for three HTTPS round trips (issue 19); 30 s leaves them all 6 s.
+PROBE_TIMEOUT_S = 30
 PROBE_SCHEDULE = "rate(1 minute)"
 PEER_FAILURES_TO_BLOCK = 2
 

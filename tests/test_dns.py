@@ -3,8 +3,10 @@ PRIMARY/SECONDARY records and the failback gate (routing), zone strategy, reserv
 
 from __future__ import annotations
 
+import pytest
 from helpers import data_sources, one, outputs, ref, resources
 from platform_support import PROD, merged
+from route53_gate_model import gate_statuses
 
 ROLES = (("primary", "us-east-1"), ("dr", "us-east-2"))
 ZONE_ID = "Z0123456789ABCDEFGHIJ"
@@ -71,8 +73,8 @@ def test_failover_pair_and_the_failback_gate_on_the_primary(platform):
     assert gate["type"] == "CLOUDWATCH_METRIC"
     assert gate["cloudwatch_alarm_name"] == "payments-dev-failback-blocked-dr"
     assert gate["cloudwatch_alarm_region"] == "us-east-2"
-    # While the DR region is unreadable the gate is open: it can never keep both regions out.
-    assert gate["insufficient_data_health_status"] == "Healthy"
+    # Missing data never moves the gate (test_failback_gate_missing_data_keeps_the_gate_as_it_was).
+    assert gate["insufficient_data_health_status"] == "LastKnownStatus"
     primary_check, _ = one(platform, "aws_route53_health_check", None, "failover/primary/health-check")
     routing_name, routing = one(platform, "aws_route53_health_check", None,
                                 "failover/primary/routing-health-check")
@@ -163,3 +165,27 @@ def test_health_check_outputs(platform):
         check, _ = one(platform, "aws_route53_health_check", None, f"failover/{role}/health-check")
         assert out[f"{role}_health_check_id"]["value"] == ref("aws_route53_health_check", check, "id")
     assert out["custom_domain_url"]["value"] == f"https://{DOMAIN}"
+
+
+def _gate_and_alarm(platform):
+    _, gate = one(platform, "aws_route53_health_check", None, "failover/failback-gate")
+    [alarm] = [a for a in resources(platform, "aws_cloudwatch_metric_alarm").values()
+               if a["alarm_name"] == gate["cloudwatch_alarm_name"]]
+    return gate, alarm
+
+
+@pytest.mark.parametrize("profile", ["platform", "prod_platform"])
+def test_failback_gate_missing_data_keeps_the_gate_as_it_was(profile, request):
+    """Route 53 reads the gate alarm's data stream (tests/route53_gate_model.py): once the
+    probe has published FailbackBlocked=1, minutes without a datapoint (the probe cannot read
+    the latch, PutMetricData fails, the DR region is dark) must not open the gate; and a
+    silent probe must not close an open gate either (that would move traffic off a healthy
+    primary because monitoring went quiet)."""
+    gate, alarm = _gate_and_alarm(request.getfixturevalue(profile))
+    blocked_then_silent = gate_statuses(alarm, gate, [0, 1, 1, None, None, None, None, None])
+    assert blocked_then_silent[1:] == ["Unhealthy"] * 7, blocked_then_silent
+    # Only a published 0 (an operator opened the latch: drctl failback) opens it again.
+    assert gate_statuses(alarm, gate, [1, None, None, 0]) == ["Unhealthy"] * 3 + ["Healthy"]
+    assert gate_statuses(alarm, gate, [0, 0, None, None, None]) == ["Healthy"] * 5
+    # A new gate with no data yet does not keep the primary out of DNS.
+    assert gate_statuses(alarm, gate, [None, None]) == ["Healthy", "Healthy"]

@@ -93,6 +93,7 @@ class World:
     s3_delay: float = 7.0
     s3_pending_ops: dict = field(default_factory=lambda: {PRIMARY: None, DR: None})
     lag_age_s: float = 60.0  # age of the newest RPO lag datapoint
+    metric_age_s: float = 60.0  # age of the newest DynamoDB / S3 replication datapoint
     latches: dict = field(default_factory=lambda: {
         (DR, "/payments-dr/dev/failback/primary"): Latch("open", "2026-11-01T00:00:00Z", "setup", ""),
         (PRIMARY, "/payments-dr/dev/failback/dr"): Latch("open", "2026-11-01T00:00:00Z", "setup", "")})
@@ -241,7 +242,7 @@ class FakeMetrics:
             value = w.s3_failed_ops.get(self.region)
         elif metric == "OperationsPendingReplication":
             value = w.s3_pending_ops.get(self.region)
-        return None if value is None else Datapoint(value, w.clock.now() - dt.timedelta(minutes=1))
+        return None if value is None else Datapoint(value, w.clock.now() - dt.timedelta(seconds=w.metric_age_s))
 
 
 class FakeAlarms:

@@ -13,6 +13,7 @@ from drctl.cli import main
 from drctl.operations import Overrides, planned_switchover
 
 GATE = "/payments-dr/dev/failback/primary"
+GATE_ALARM = "payments-dev-failback-blocked-dr"
 ARGS = ["failback", "--primary-region", PRIMARY, "--dr-region", DR, "--environment-suffix", "dev",
         "--primary-health-check-id", "hc-primary", "--dr-health-check-id", "hc-dr",
         "--primary-s3-bucket", "audit-primary", "--dr-s3-bucket", "audit-dr",
@@ -23,8 +24,9 @@ def after_failover(world):
     """DR writes; the primary is back and replicating; DR's probe latched the gate."""
     world.writer_region = DR
     world.lag_ms = {PRIMARY: 30.0, DR: None}
-    # the new writer's RPO-lag alarm and the gate alarm are in ALARM, as deployed (issue 10)
-    world.alarms[DR] = ["payments-dev-aurora-rpo-lag-dr", "payments-dev-failback-blocked-primary"]
+    # the new writer's RPO-lag alarm and the gate alarm are in ALARM, as deployed (issue 10):
+    # the gate alarm lives in DR and is named for it (tests/test_monitoring.py reads the JSON)
+    world.alarms[DR] = ["payments-dev-aurora-rpo-lag-dr", GATE_ALARM]
     world.latches[(DR, GATE)] = world.latches[(DR, GATE)].__class__(
         "blocked", "2026-11-25T02:10:00Z", "probe payment-probe-dr-dev", "primary unreachable")
 
@@ -47,7 +49,7 @@ def test_failback_after_failover_is_allowed_and_opens_the_gate_in_the_dr_region(
     assert (region, name, latch.state) == (DR, GATE, "open")  # written where DR watches the primary
     assert latch.by.startswith("alice (arn:aws:sts::") and latch.since == "2026-11-25T03:01:30Z"
     assert not [c for c in world.calls if c[0] == "ssm" and c[1] == PRIMARY]
-    assert "once the alarm payments-dev-failback-blocked-primary clears" in result.data["gate"]
+    assert f"once the alarm {GATE_ALARM} (us-east-2) clears" in result.data["gate"]
     assert "1-2 minutes" in result.data["gate"]
     assert [c.id for c in result.post_checks][-1] == "gate:failback-gate-primary"
 
@@ -84,7 +86,9 @@ def test_override_with_reason_proceeds_and_is_audited(world, gw, cfg, log):
     assert [e["check"] for e in log.named("override")] == ["alarms:dr-alarms"]
     text = result.to_text()
     assert "Overrides (audited):" in text and "probe alarm stale" in text
-    assert world.latches[(DR, GATE)].reason == "probe alarm stale: primary verified by hand"
+    reason = world.latches[(DR, GATE)].reason
+    assert "OVERRIDDEN: alarms:dr-alarms (FAIL): probe alarm stale: primary verified by hand" in reason
+    assert "replication evidence passed: aurora:replication-lag, dynamodb:ddb-latency-dr-primary" in reason
 
 
 def test_override_naming_no_pre_check_refuses(world, gw, cfg, log):
@@ -112,6 +116,73 @@ def test_s3_operations_pending_from_dr_refuse(world, gw, cfg, log):
     assert result.exit_code == exitcodes.REFUSED
     assert any(r.startswith("s3:s3-metrics-dr-primary") and "42 operations still pending" in r
                for r in result.reasons)
+
+
+def _refused_on(result, world, *check_ids):
+    assert result.exit_code == exitcodes.REFUSED, result.to_text()
+    assert not world.ops("switchover_global_cluster") and not world.latch_writes
+    assert world.latches[(DR, GATE)].state == "blocked"
+    failed = {c.id for c in result.checks if c.state == "FAIL"}
+    assert set(check_ids) <= failed, failed
+    return [r for r in result.reasons if r.split(" ")[0] in check_ids]
+
+
+def test_missing_dynamodb_replication_datapoints_refuse(world, gw, cfg, log):
+    """No ReplicationLatency from DR: nothing shows DR's writes reached the primary (was WARN)."""
+    after_failover(world)
+    world.ddb_latency_ms[DR] = None
+    reasons = _refused_on(failback(world, gw, cfg, log), world,
+                          "dynamodb:ddb-latency-dr-primary-payment-transactions-dev",
+                          "dynamodb:ddb-latency-dr-primary-payment-idempotency-dev")
+    assert all("no evidence that writes accepted here reached the other region" in r for r in reasons)
+
+
+def test_missing_s3_replication_datapoints_refuse(world, gw, cfg, log):
+    after_failover(world)
+    world.s3_latency_s[DR], world.s3_failed_ops[DR] = None, None
+    [reason] = _refused_on(failback(world, gw, cfg, log), world, "s3:s3-metrics-dr-primary")
+    assert "no ReplicationLatency datapoint" in reason
+
+
+def test_a_13_minute_old_datapoint_is_stale_evidence_and_refuses(world, gw, cfg, log):
+    after_failover(world)
+    world.metric_age_s = 13 * 60
+    reasons = _refused_on(failback(world, gw, cfg, log), world,
+                          "dynamodb:ddb-latency-dr-primary-payment-transactions-dev",
+                          "s3:s3-metrics-dr-primary")
+    assert any("780 s ago): older than 300 s" in r for r in reasons), reasons
+    assert any("780 s old (over 300 s)" in r for r in reasons), reasons
+
+
+def test_evidence_just_inside_the_bound_is_accepted(world, gw, cfg, log):
+    after_failover(world)
+    world.metric_age_s = 290
+    result = failback(world, gw, cfg, log)
+    assert result.outcome == "completed", result.to_text()
+
+
+def test_insufficient_data_heartbeat_alarm_refuses(world, gw, cfg, log):
+    """A canary alarm with no data cannot say replication works: refuse (was only counted)."""
+    after_failover(world)
+    world.alarm_states[(DR, "payments-dev-observed-replication-delay-dynamodb-dr")] = "INSUFFICIENT_DATA"
+    [reason] = _refused_on(failback(world, gw, cfg, log), world, "alarms:dr-alarms")
+    assert "INSUFFICIENT_DATA (no evidence either way): payments-dev-observed-replication-delay-dynamodb-dr" in reason
+
+
+def test_the_gate_alarm_without_data_does_not_block_failback(world, gw, cfg, log):
+    after_failover(world)
+    world.alarms[DR].remove(GATE_ALARM)
+    world.alarm_states[(DR, GATE_ALARM)] = "INSUFFICIENT_DATA"
+    assert failback(world, gw, cfg, log).outcome == "completed"
+
+
+def test_rerun_after_the_writer_moved_still_needs_fresh_evidence(world, gw, cfg, log):
+    after_failover(world)
+    world.writer_region = PRIMARY  # the switchover finished, the run was interrupted before the gate
+    world.metric_age_s = 13 * 60
+    result = failback(world, gw, cfg, log)
+    assert result.exit_code == exitcodes.REFUSED and world.latches[(DR, GATE)].state == "blocked"
+    assert "the failback gate stays closed until replication from DR is shown" in result.reasons[0]
 
 
 def test_not_confirmed_changes_nothing(world, gw, cfg, log):

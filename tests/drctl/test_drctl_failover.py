@@ -255,3 +255,25 @@ def test_escalation_refused_by_aws_is_reported_not_waited_on(world, gw, cfg, log
     result = run_failover(world, gw, cfg, log, confirm_data_loss=True, escalate_after=60)
     assert result.outcome == "failed" and result.exit_code == exitcodes.FAILED
     assert "switchover in progress" in result.reasons[0] and world.clock.t < 200
+
+
+def test_every_command_the_failover_prints_is_one_drctl_accepts():
+    """The next steps are typed by an operator mid-incident: each must parse (issue 19:
+    `drctl rejoin --dry-run` did not exist)."""
+    import re
+    import shlex
+
+    from drctl_fakes import config
+
+    from drctl.cli import build_parser
+    from drctl.operations import REJOIN_HELP, failover_next_steps
+
+    texts = [*failover_next_steps(config()), REJOIN_HELP]
+    commands = [c for t in texts for c in re.findall(r"`(drctl [^`]*)`", t)]
+    assert any(c.startswith("drctl rejoin") for c in commands), commands
+    parser = build_parser()
+    for command in commands:
+        try:
+            parser.parse_args(shlex.split(command)[1:])
+        except SystemExit as exit:
+            raise AssertionError(f"drctl does not accept `{command}` (exit {exit.code})") from None

@@ -269,3 +269,28 @@ def test_status_with_us_east_1_hanging_sends_one_request_per_endpoint(platform, 
     assert [c.region for c in report.checks if c.name == "global cluster"] == [D]
     events = [json.loads(line)["event"] for line in err.getvalue().splitlines()]
     assert events.count("progress") == 4 and events[-1] == "status_done"
+
+
+def test_verify_from_dr_with_us_east_1_hanging_asks_it_once(platform, aws_session, moto_url, hanging_server):
+    """issue 19: `verify --from dr` took 106 s with us-east-1 hanging (the cleanup retried the
+    hung region with the action client, 3 x 30 s). Now a region that did not answer is asked
+    once: one request (the first poll), no cleanup there. The action client keeps its real
+    30 s read timeout here, so a retry would show; probe timeouts are shortened for the test
+    (real defaults: 3 s connect + 8 s read, one attempt, inside the 25 s target)."""
+    import time
+
+    from drctl.verify import verify
+
+    gw = AwsGateways(aws_session, endpoint_url={P: hanging_server.url, "*": moto_url},
+                     read_timeout=1, connect_timeout=1)
+    started = time.monotonic()
+    result = verify(DrConfig.build(platform), gw, Clock(), EventLog(io.StringIO()), source_role="dr",
+                    timeout=20, poll=0.2)
+    elapsed = time.monotonic() - started
+    assert result.exit_code == exitcodes.UNREACHABLE, result.to_text()
+    assert len(hanging_server.accepted) == 1
+    assert elapsed < 5, elapsed
+    skipped = [e for e in result.cleanup_errors if "not attempted" in e]
+    assert len(skipped) == 2 and all(P in e or f"-{P}" in e or "primary" in e for e in skipped), skipped
+    dr = aws_session.client("dynamodb", region_name=D, endpoint_url=moto_url)
+    assert dr.scan(TableName=f"payment-transactions-{ENV}")["Count"] == 0  # cleaned where it answered

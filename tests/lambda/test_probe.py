@@ -285,8 +285,26 @@ def test_unreadable_latch_publishes_an_error_and_no_gate_datapoint(moto, clock):
             summary = invoke()
     assert summary["latch"] == {"state": "unknown", "error": "AccessDeniedException"}
     assert metric(rec, "FailbackLatchError", Peer="primary") == [1.0]
-    assert metric(rec, "FailbackBlocked", Peer="primary") == []  # alarm keeps its last state
+    # No datapoint: Route 53's gate keeps its last status (tests/test_dns.py models it).
+    assert metric(rec, "FailbackBlocked", Peer="primary") == []
     assert metric(rec, "PeerHealthy", Peer="primary") == [1.0]
+
+
+def test_unreadable_latch_last_seen_blocked_keeps_the_gate_closed(moto, clock):
+    from unittest import mock
+
+    from botocore.exceptions import ClientError
+
+    with http_server(503, UNHEALTHY_BODY) as peer, http_server() as domain:
+        p, rec, ssm = make_probe(probe_env(peer["url"], domain["url"]), clock)
+        ssm.put_parameter(Name=PARAM, Type="String", Overwrite=True, Value=json.dumps(
+            {"state": "blocked", "since": "2026-01-01T00:00:00Z", "by": "probe", "reason": "test"}))
+        invoke()
+        throttled = ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow"}}, "GetParameter")
+        with mock.patch.object(p.ssm, "get_parameter", side_effect=throttled):
+            summary = invoke()
+    assert summary["latch"]["state"] == "blocked"
+    assert metric(rec, "FailbackBlocked", Peer="primary") == [1.0, 1.0]
 
 
 def test_primary_region_probe_keeps_no_latch(moto, clock):
@@ -426,3 +444,16 @@ def test_without_credentials_the_probe_reports_instead_of_crashing(moto, clock, 
     assert summary["peer"]["healthy"] is False and "cannot sign" in summary["peer"]["detail"]
     assert not peer["requests"], "an unsigned request would only be refused"
     assert metric(recorder, "PeerHealthy", Peer="primary") == [0]
+
+
+def test_deployed_timeout_leaves_the_checks_their_whole_budget(platform):
+    """As Lambda runs it: the synthesized probe functions' timeout and environment. With 20 s
+    the probe kept 18 s in reserve and left ~2 s for three HTTPS checks (issue 19)."""
+    probes = [(name, fn) for name, fn in platform["resource"]["aws_lambda_function"].items()
+              if fn["handler"] == "probe.lambda_handler"]
+    assert len(probes) == 2
+    for name, fn in probes:
+        environ = {**fn["environment"]["variables"], "AWS_REGION": "us-east-2"}
+        settings = probe.ProbeSettings.from_env(environ)
+        budget = probe.check_budget(settings, remaining_ms=fn["timeout"] * 1000)
+        assert budget == settings.budget_seconds, (name, fn["timeout"], budget)
