@@ -30,9 +30,6 @@ ROUTES = {
     ("GET", "/probe"): "the other region's probe function, SigV4-signed",
     ("POST", "/validate"): "a client, HMAC-signed (ops/signing.py)",
 }
-PROBE_404 = pytest.mark.xfail(
-    strict=True, reason="issue 19: GET /probe answers 404 (the health function registers only /health), "
-                        "fixed on branch failover-day")
 
 
 def _fn(twin, region: str, handler: str):
@@ -131,8 +128,7 @@ def test_the_routes_are_the_ones_the_json_declares(twin):
 # -- every route reaches a handler that knows it --------------------------------------------
 
 
-@pytest.mark.parametrize("route", [pytest.param(r, marks=PROBE_404) if r == ("GET", "/probe") else r
-                                   for r in ROUTES], ids=lambda r: f"{r[0]} {r[1]}")
+@pytest.mark.parametrize("route", list(ROUTES), ids=lambda r: f"{r[0]} {r[1]}")
 @pytest.mark.parametrize("role", ["primary", "dr"])
 def test_every_route_reaches_a_handler_that_knows_it(twin, client_key, role, route):
     region = twin.region_of(role)
