@@ -41,7 +41,7 @@ RECOVERY_WINDOW_DAYS = 30
 
 
 def client_keys_secret_name(names: Names) -> str:
-    return f"payments-dr/{names.env}/client-keys"
+    return names.client_keys_secret
 
 
 def grant_read(region: Region, names: Names, *, key_arn: str) -> list[Statement]:
