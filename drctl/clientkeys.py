@@ -38,7 +38,8 @@ if str(_LAMBDA_DIR) not in sys.path:
     sys.path.append(str(_LAMBDA_DIR))   # lambda/ops: the format module the authorizer uses
 from ops import clientkeys as secret_format  # noqa: E402
 
-REQUIRES = ("primary_region", "dr_region", "environment_suffix")
+# The primary stack's outputs are enough; `--region dr` also needs dr_region.
+REQUIRES = ("primary_region", "environment_suffix")
 ACTIONS = ("add", "rotate", "disable", "enable", "list")
 # How long an authorizer keeps using the keys it read (lambda/authorizer.py default).
 AUTHORIZER_CACHE_SECONDS = 60
@@ -91,8 +92,12 @@ class ClientKeysResult:
 
 
 def run(args: argparse.Namespace, cfg: DrConfig, gw: Any, log: EventLog) -> ClientKeysResult:
-    region = cfg.region(args.key_region)
     secret_id = cfg.names.client_keys_secret
+    if not getattr(cfg, f"{args.key_region}_region"):
+        return _fail(ClientKeysResult(args.action, "?", secret_id), exitcodes.USAGE,
+                     f"--region {args.key_region} needs --{args.key_region}-region (or that "
+                     "stack's outputs)")
+    region = cfg.region(args.key_region)
     result = ClientKeysResult(args.action, region, secret_id)
     if args.action != "list" and not args.client:
         return _fail(result, exitcodes.USAGE, f"{args.action} needs --client ID")

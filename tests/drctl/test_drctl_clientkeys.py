@@ -172,6 +172,18 @@ def test_the_dr_replica_is_refused_with_the_documented_procedure(aws):
     assert verdict(aws, key, region=D) == "Allow"           # nothing changed
 
 
+def test_the_primary_stack_outputs_are_enough_to_seed_a_key(aws, tmp_path):
+    outputs = tmp_path / "primary.json"      # `terraform output -json` of the primary stack
+    outputs.write_text(json.dumps({"primary_region": {"value": P, "type": "string"},
+                                   "environment_suffix": {"value": ENV, "type": "string"}}))
+    out = io.StringIO()
+    code = main(["client-keys", "add", "--client", "acme", "--outputs", str(outputs), "--json",
+                 "--quiet"], gateways=lambda args: AwsGateways(aws), stdout=out,
+                stderr=io.StringIO())
+    assert code == exitcodes.OK
+    assert verdict(aws, json.loads(out.getvalue())["key"]) == "Allow"
+
+
 def test_bad_input_is_a_usage_error_and_writes_nothing(aws, tmp_path):
     assert drctl(aws, "add")[0] == exitcodes.USAGE                       # no --client
     short = tmp_path / "short"
