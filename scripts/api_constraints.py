@@ -210,9 +210,9 @@ TABLE: dict[str, tuple[Api, ...]] = {
         "environment.variables.@value": "Environment.Variables.@value",
         "tracing_config.mode": "TracingConfig.Mode",
         "logging_config.log_format": "LoggingConfig.LogFormat",
-        **_TAGS_MAP}),
-        # -1 is the provider's "no reservation" (it deletes the setting instead of sending it)
-        Api("lambda", "PutFunctionConcurrency", {})),
+        **_TAGS_MAP}),),
+    # reserved_concurrent_executions is not mapped: -1 is the provider's "no reservation" (it
+    # calls DeleteFunctionConcurrency instead of sending it to PutFunctionConcurrency).
     "aws_lambda_function_event_invoke_config": (Api("lambda", "PutFunctionEventInvokeConfig", {
         "maximum_event_age_in_seconds": "MaximumEventAgeInSeconds",
         "maximum_retry_attempts": "MaximumRetryAttempts"}),),
@@ -383,6 +383,7 @@ TABLE: dict[str, tuple[Api, ...]] = {
             f"{_WAF_STATEMENT}.ByteMatchStatement.SearchString",
         "rule.**.byte_match_statement.positional_constraint":
             f"{_WAF_STATEMENT}.ByteMatchStatement.PositionalConstraint",
+        # every statement's TextTransformation is the same shape (byte match, size, ...)
         "rule.**.text_transformation.priority":
             f"{_WAF_STATEMENT}.ByteMatchStatement.TextTransformations[].Priority",
         "rule.**.text_transformation.type":
