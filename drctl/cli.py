@@ -10,9 +10,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from drctl import exitcodes
-from drctl.clientkeys import REQUIRES as CLIENT_KEYS_REQUIRES
 from drctl.clock import Clock
 from drctl.config import (
+    CLIENT_KEYS_REQUIRES,
     FAILBACK_REQUIRES,
     FAILOVER_REQUIRES,
     LOST_WRITES_REQUIRES,

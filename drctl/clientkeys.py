@@ -26,20 +26,21 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drctl import exitcodes
-from drctl.config import DrConfig
-from drctl.gateways import NotFound, SecretsGateway, error_code, is_unreachable
+from drctl.config import CLIENT_KEYS_REQUIRES, DrConfig
 from drctl.log import EventLog
+
+if TYPE_CHECKING:      # gateways loads boto3: only when a command runs (drctl.cli stays cheap)
+    from drctl.gateways import SecretsGateway
 
 _LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
 if str(_LAMBDA_DIR) not in sys.path:
     sys.path.append(str(_LAMBDA_DIR))   # lambda/ops: the format module the authorizer uses
 from ops import clientkeys as secret_format  # noqa: E402
 
-# The primary stack's outputs are enough; `--region dr` also needs dr_region.
-REQUIRES = ("primary_region", "environment_suffix")
+REQUIRES = CLIENT_KEYS_REQUIRES
 ACTIONS = ("add", "rotate", "disable", "enable", "list")
 # How long an authorizer keeps using the keys it read (lambda/authorizer.py default).
 AUTHORIZER_CACHE_SECONDS = 60
@@ -92,6 +93,8 @@ class ClientKeysResult:
 
 
 def run(args: argparse.Namespace, cfg: DrConfig, gw: Any, log: EventLog) -> ClientKeysResult:
+    from drctl.gateways import NotFound, error_code, is_unreachable
+
     secret_id = cfg.names.client_keys_secret
     if not getattr(cfg, f"{args.key_region}_region"):
         return _fail(ClientKeysResult(args.action, "?", secret_id), exitcodes.USAGE,
