@@ -187,6 +187,22 @@ TABLE: dict[str, tuple[Api, ...]] = {
         "log_destination_type": "LogDestinationType", "traffic_type": "TrafficType",
         "max_aggregation_interval": "MaxAggregationInterval",
         **_EC2_TAGS}),),
+    "aws_backup_plan": (Api("backup", "CreateBackupPlan", {
+        "name": "BackupPlan.BackupPlanName", "rule.rule_name": "BackupPlan.Rules[].RuleName",
+        "rule.schedule": "BackupPlan.Rules[].ScheduleExpression",
+        "rule.start_window": "BackupPlan.Rules[].StartWindowMinutes",
+        "rule.completion_window": "BackupPlan.Rules[].CompletionWindowMinutes",
+        "rule.lifecycle.delete_after": "BackupPlan.Rules[].Lifecycle.DeleteAfterDays",
+        "rule.copy_action.lifecycle.delete_after":
+            "BackupPlan.Rules[].CopyActions[].Lifecycle.DeleteAfterDays"}),),
+    "aws_backup_selection": (Api("backup", "CreateBackupSelection", {
+        "name": "BackupSelection.SelectionName"}),),
+    "aws_backup_vault": (Api("backup", "CreateBackupVault", {
+        "name": "BackupVaultName", "tags.@key": "BackupVaultTags.@key",
+        "tags.@value": "BackupVaultTags.@value"}),),
+    "aws_backup_vault_lock_configuration": (Api("backup", "PutBackupVaultLockConfiguration", {
+        "backup_vault_name": "BackupVaultName", "min_retention_days": "MinRetentionDays",
+        "max_retention_days": "MaxRetentionDays", "changeable_for_days": "ChangeableForDays"}),),
     "aws_iam_role": (Api("iam", "CreateRole", {
         "name": "RoleName", "description": "Description",
         "assume_role_policy": "AssumeRolePolicyDocument", **_TAGS_LIST}),),
