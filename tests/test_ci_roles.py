@@ -275,7 +275,7 @@ def _evaluate(expression: str, github: dict[str, str]) -> bool:
     python = python.replace("&&", " and ").replace("||", " or ").replace("always()", "True")
     python = re.sub(r"needs\.[a-z_-]+\.result", "'success'", python)
     python = re.sub(r"\bgithub\.[a-z_.]+\b", lambda m: repr(github[m.group(0)]), python)
-    return bool(eval(python, {"__builtins__": {}}, {}))  # noqa: S307 (our own workflow file)
+    return bool(eval(python, {"__builtins__": {}}, {}))  # our own workflow file, no builtins
 
 
 PULL_REQUEST = {"github.event_name": "pull_request", "github.ref": "refs/pull/7/merge",
@@ -303,7 +303,10 @@ def test_a_pull_request_job_gets_only_the_pr_plan_role_and_no_environment():
     assert running, "no pull-request plan job"
     for name, job in running.items():
         assert "environment" not in job, name
-        assert _roles_assumed(job) == ["${{ vars.AWS_PR_PLAN_ROLE_ARN }}"], name
+        assert _roles_assumed(job) == ["${{ env.AWS_PR_PLAN_ROLE_ARN }}"], name
+        # ... set only from PR_PLAN_SETTINGS, validated (scripts/ci_settings.py --pull-request)
+        assert job["env"]["PR_PLAN_SETTINGS"] == "${{ vars.PR_PLAN_SETTINGS }}"
+        assert "--pull-request" in next(s["run"] for s in job["steps"] if s.get("id") == "settings")
 
 
 def test_main_jobs_use_their_environment_and_never_the_pr_role():
