@@ -288,8 +288,12 @@ class AuroraSecondary(Construct):
             engine_version=settings.aurora_engine_version,
             instance_count=settings.aurora_dr_count,
             writer_only=MemberOnly(
-                # A secondary's final snapshot is refused by RDS; its data is the global cluster's.
-                skip_final_snapshot=True,
+                # A final snapshot here too: the provider (>= 6.x, hashicorp/terraform-provider-
+                # aws#40333) removes a member from its global cluster before DeleteDBCluster,
+                # so the DR cluster is standalone when it is deleted and RDS takes the snapshot.
+                # If it is the last copy (primary already gone), its data survives.
+                skip_final_snapshot=False,
+                final_snapshot_identifier=f"{names.cluster(inputs.region.role)}-final",
                 source_region=primary.name,
             ),
         )

@@ -129,13 +129,17 @@ def test_the_apply_time_script_gives_cluster_and_secret_one_password(platform, m
         assert stored["password"] not in proc.stdout + proc.stderr + local["command"]
 
 
-def test_dr_cluster_is_a_secondary_of_the_primary_region_and_skips_final_snapshot(platform):
+def test_both_clusters_take_a_final_snapshot_when_deleted(platform):
+    """The provider detaches a global member (RemoveFromGlobalCluster) before DeleteDBCluster
+    (internal/service/rds/cluster.go, resourceClusterDelete), so the DR cluster can keep its
+    data in a final snapshot too: skipping it would lose the last copy if it goes last."""
     _, dr = one(platform, "aws_rds_cluster", "dr")
-    assert dr["skip_final_snapshot"] is True
     assert dr["source_region"] == "us-east-1"
     _, primary = one(platform, "aws_rds_cluster", "primary")
-    assert primary["skip_final_snapshot"] is False
+    for cluster in (primary, dr):
+        assert cluster["skip_final_snapshot"] is False
     assert primary["final_snapshot_identifier"] == "payments-primary-dev-final"
+    assert dr["final_snapshot_identifier"] == "payments-dr-dev-final"
 
 
 def test_instances_are_private_r6g_large_in_their_region(platform):
