@@ -14,8 +14,8 @@ no CI role exist, and the roles must be made by hand (docs/review-and-ci.md).
   - `<env>-plan`: push to main. Trusted only for `repo:<o>/<r>:environment:<env>`; the same
     denies (the plan never needs a secret's value: modules/database.py), plus the lock file.
   - `<env>-apply`: trusted only for `repo:<o>/<r>:environment:<env>-apply`; AdministratorAccess
-    (the stacks create IAM roles, keys, clusters...), but it may not read secret values or
-    table items and may not change the CI identities (its own trust included).
+    (the stacks create IAM roles, keys, clusters...), but it may not read secret values and
+    may not change the CI identities (its own trust included).
   AWS evaluates only `sub` and `aud` of a GitHub token (it supports no custom claims), so
   which ref may use `<env>` and `<env>-apply` (main only) and who approves are GitHub
   environment protection rules, set by hand (docs/review-and-ci.md lists them).
@@ -120,10 +120,13 @@ def plan_statements(*, state_bucket_arn: str, state_key_arn: str, code_objects: 
 
 
 def apply_denies(ci_role_arns: Sequence[str], provider_arn: str) -> list[Statement]:
-    """The apply role needs every write, but no secret value, no item, and no CI identity."""
+    """The apply role needs every write, but no secret value and no CI identity.
+
+    Item reads are NOT denied: adding a global-table replica requires the caller to hold
+    dynamodb:Scan, Query, GetItem... in the replica's region (DynamoDB developer guide,
+    "DynamoDB global tables security"); the apply role is reached only after approval."""
     return [
-        statement("NoSecretValuesOrItems", [*SECRET_VALUE_READS, *ITEM_READS], ["*"],
-                  effect="Deny"),
+        statement("NoSecretValues", SECRET_VALUE_READS, ["*"], effect="Deny"),
         statement("NoChangesToCiIdentities",
                   ["iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
                    "iam:AttachRolePolicy", "iam:DetachRolePolicy", "iam:DeleteRole",
