@@ -52,6 +52,9 @@ _ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
 # and a plan of any platform stack stops with a precondition naming AWS_ACCOUNT_ID.
 ACCOUNT_PLACEHOLDER = "aws-account-id-unset"
 MAX_AURORA_INSTANCES = 4
+# GitHub: owner 1-39 letters, digits or single hyphens; repository 1-100 of [A-Za-z0-9._-],
+# not "." or "..". The value lands verbatim in the OIDC subject the trust policies compare.
+_GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}/(?!\.\.?$)[A-Za-z0-9._-]{1,100}$")
 _TFC_NAME = re.compile(r"^[A-Za-z0-9_-]{1,90}$")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -102,6 +105,10 @@ class Settings:
     # COMPLIANCE for prod-like environments (no one, not even root, can shorten it).
     object_lock_mode: str = ""
     object_lock_days: int = 365  # OBJECT_LOCK_DAYS: default retention of each receipt version
+    # CI_GITHUB_REPOSITORY: owner/repo whose GitHub Actions may deploy; when set, the account
+    # stack creates GitHub's OIDC provider and the bootstrap stack this environment's CI roles
+    # (modules/ci_roles.py). Unset: no CI identity is created.
+    ci_github_repository: str = ""
     tags: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -183,6 +190,7 @@ class Settings:
         number("LOG_RETENTION_DAYS", "log_retention_days", int)
         text("TFC_ORGANIZATION", "tfc_organization")
         text("TFC_WORKSPACE", "tfc_workspace")
+        text("CI_GITHUB_REPOSITORY", "ci_github_repository")
         mode = environ.get("OBJECT_LOCK_MODE", "").strip()
         if mode:
             kwargs["object_lock_mode"] = mode.upper()
@@ -297,6 +305,11 @@ class Settings:
             p.append(
                 f"OBJECT_LOCK_DAYS={self.object_lock_days} is invalid: use a whole number of "
                 f"days from 1 to {MAX_OBJECT_LOCK_DAYS}"
+            )
+        if self.ci_github_repository and not _GITHUB_REPOSITORY.match(self.ci_github_repository):
+            p.append(
+                f"CI_GITHUB_REPOSITORY={self.ci_github_repository!r} is invalid: use owner/repo "
+                "as GitHub spells it (letters, digits, '-' in the owner; '.', '_', '-' in the name)"
             )
         if bool(self.tfc_organization) != bool(self.tfc_workspace):
             p.append("TFC_ORGANIZATION and TFC_WORKSPACE must be set together (or neither)")

@@ -160,9 +160,12 @@ class AuditReplication(Construct):
                           ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl",
                            "s3:GetObjectVersionTagging", "s3:GetObjectRetention",
                            "s3:GetObjectLegalHold"], [f"{src_arn}/*"]),
+                # No s3:ObjectOwnerOverrideToBucketOwner: S3 needs it only for a rule with
+                # access_control_translation (owner override, cross-account); both buckets
+                # are ours, in one account, with ACLs disabled.
                 statement("WriteReplicasToDestination",
-                          ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags",
-                           "s3:ObjectOwnerOverrideToBucketOwner"], [f"{dst_arn}/*"]),
+                          ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
+                          [f"{dst_arn}/*"]),
                 # With S3 Bucket Keys the encryption context is the bucket ARN, else the object's.
                 statement("DecryptWithSourceKeyViaS3", ["kms:Decrypt"], [src_key.arn],
                           condition={"StringEquals": {"kms:ViaService": f"s3.{source.name}.amazonaws.com"},

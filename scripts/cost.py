@@ -114,6 +114,7 @@ FREE: dict[str, str] = {
     "aws_s3_bucket_versioning": "free",
     "aws_s3_object": "one function package per region: a few MB",
     "aws_secretsmanager_secret_version": "priced per secret",
+    "terraform_data": "Terraform built-in, no AWS resource (the apply-time master password step)",
     "aws_security_group": "free",
     "aws_signer_signing_job": "AWS Signer has no charge",
     "aws_signer_signing_profile": "AWS Signer has no charge",

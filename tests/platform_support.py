@@ -18,7 +18,9 @@ from dr_review.load import platform_view
 PROD = {"ENVIRONMENT_SUFFIX": "prod", "AWS_ACCOUNT_ID": "123456789012",
         "DOMAIN_NAME": "payments.acme-pay.com", "HOSTED_ZONE_ID": "Z0123456789ABCDEFGHIJ",
         "ALARM_EMAIL": "oncall@acme-pay.com",
-        "ALARM_HTTPS_ENDPOINTS": "https://events.pagerduty.com/integration/abc123/enqueue"}
+        "ALARM_HTTPS_ENDPOINTS": "https://events.pagerduty.com/integration/abc123/enqueue",
+        # CI identities as code (modules/ci_roles.py): the prod-like synth carries them.
+        "CI_GITHUB_REPOSITORY": "acme-pay/payments-dr"}
 
 
 def merged(stacks: dict[str, dict]) -> dict:

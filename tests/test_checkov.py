@@ -18,10 +18,10 @@ import checkov_gate  # noqa: E402
 CI_ENVIRONMENTS = {
     "dev": {"ENVIRONMENT_SUFFIX": "dev", "DOMAIN_NAME": "payments-dev.acme-payments.net",
             "HOSTED_ZONE_ID": "Z0123456789DEVZONE", "ALARM_EMAIL": "oncall@acme-payments.net",
-            "AWS_ACCOUNT_ID": "111111111111"},
+            "AWS_ACCOUNT_ID": "111111111111", "CI_GITHUB_REPOSITORY": "acme-payments/payments-dr"},
     "prod": {"ENVIRONMENT_SUFFIX": "prod", "DOMAIN_NAME": "payments.acme-payments.net",
              "HOSTED_ZONE_ID": "Z0123456789PRODZONE", "ALARM_EMAIL": "oncall@acme-payments.net",
-             "AWS_ACCOUNT_ID": "222222222222"},
+             "AWS_ACCOUNT_ID": "222222222222", "CI_GITHUB_REPOSITORY": "acme-payments/payments-dr"},
 }
 
 

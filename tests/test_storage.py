@@ -120,6 +120,9 @@ def test_replication_role_is_least_privilege_for_its_direction(platform):
         assert statements["ReadSourceVersions"]["Resource"] == [f"{src_arn}/*"]
         assert statements["WriteReplicasToDestination"]["Resource"] == [f"{dst_arn}/*"]
         assert "s3:ReplicateObject" in statements["WriteReplicasToDestination"]["Action"]
+        # Owner override is for rules that translate ownership (cross-account); ours do not.
+        assert all("access_control_translation" not in rule["destination"] for rule in config["rule"])
+        assert not any("s3:ObjectOwnerOverrideToBucketOwner" in s["Action"] for s in statements.values())
         for s in statements.values():
             assert all(not a.endswith("*") for a in s["Action"]), s
             assert "*" not in s["Resource"]
