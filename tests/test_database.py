@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from helpers import one, outputs, ref, resources
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_global_cluster_is_encrypted_postgres_on_the_current_lts_version(platform):
@@ -92,17 +96,20 @@ def test_the_apply_time_script_gives_cluster_and_secret_one_password(platform, m
     secret's password is the cluster's, and the password was never on a command line."""
     import json
     import os
-    import shutil
     import subprocess
 
     import boto3
     from moto.rds.models import rds_backends
 
-    assert shutil.which("aws"), "the apply runs the aws CLI (GitHub's runners have it)"
+    # The aws CLI from its own locked environment (tools/awscli, installed by `make setup`);
+    # the apply runners use GitHub's preinstalled CLI v2.
+    aws_bin = ROOT / "tools" / "awscli" / ".venv" / "bin"
+    assert (aws_bin / "aws").exists(), "run `make setup` (scripts/setup.sh awscli)"
     (data,) = platform["resource"]["terraform_data"].values()
     local = data["provisioner"][0]["local-exec"]
     env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_ENDPOINT_URL": moto_url, "PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+           "AWS_ENDPOINT_URL": moto_url, "PATH": f"{aws_bin}:{os.environ['PATH']}",
+           "HOME": str(tmp_path)}
     # us-west-2 here: aws CLI v1 (this machine) sends RDS calls in us-east-1 to the legacy
     # name rds.amazonaws.com whatever AWS_ENDPOINT_URL says (awscli overridesslcommonname.py).
     region = "us-west-2"
