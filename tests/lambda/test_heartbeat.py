@@ -33,7 +33,6 @@ from ops import heartbeat as hb
 from ops_support import Recorder, metric
 
 from payments import core
-from payments.store import PaymentStore
 
 
 class MsClock:

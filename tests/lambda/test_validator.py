@@ -379,7 +379,8 @@ def test_receipt_put_carries_a_sha256_checksum_and_keeps_the_bucket_default_rete
     assert params["ChecksumAlgorithm"] == "SHA256"
     assert not [name for name in params if name.startswith("ObjectLock")]  # no per-object override
     mode, until, checksum = object_lock(PRIMARY, "receipts/merchant-test/test-123.json")
-    body = aws_client("s3", PRIMARY).get_object(Bucket=bucket_for(PRIMARY), Key="receipts/merchant-test/test-123.json")["Body"]
+    key = "receipts/merchant-test/test-123.json"
+    body = aws_client("s3", PRIMARY).get_object(Bucket=bucket_for(PRIMARY), Key=key)["Body"]
     assert checksum == sha256_b64(body.read())
     assert mode == DEFAULT_RETENTION_MODE
     assert timedelta(0) <= until - (before + timedelta(days=DEFAULT_RETENTION_DAYS)) < timedelta(minutes=5)
