@@ -235,7 +235,7 @@ def test_gateway_errors_answer_in_the_functions_error_shape(platform):
             assert isinstance(body["error"]["message"], str) and body["error"]["message"]
             # One error shape: every 5xx (and the 429) says what is known about the payment,
             # as the functions' errors do.
-            if status is None and rtype == "DEFAULT_5XX" or (status or "").startswith("5") or status == "429":
+            if (status is None and rtype == "DEFAULT_5XX") or (status or "").startswith("5") or status == "429":
                 assert body["error"]["outcome"] in ("not_recorded", "unknown"), rtype
             else:
                 assert "outcome" not in body["error"], rtype
