@@ -17,7 +17,10 @@ pausing one region's request inside the store while the other region's request r
 
 from __future__ import annotations
 
+import json
 import threading
+import time
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -288,3 +291,91 @@ def test_region_cut_off_from_the_quorum_answers_retryable_and_writes_nothing(mrs
     status, body, _ = invoke(validator, api_event(SEED))
     assert (status, body["region"]) == (200, PRIMARY)
     assert len(validated(PRIMARY, DR)) == 1
+
+
+# --------------------------------------------------------------------------- one process per region
+
+REGION_PROCESS = r"""
+import json, os, sys, time
+from pathlib import Path
+import lambda_support as ls
+ls.use_region(sys.argv[1])
+import validator
+validator._get_runtime()  # init: clients and the idempotency layer, as a warm container has them
+ready, go = Path(sys.argv[2]), Path(sys.argv[3])
+ready.write_text("ready")
+deadline = time.monotonic() + 60
+while not go.exists() and time.monotonic() < deadline:
+    time.sleep(0.001)
+answers = []
+for tid in sys.argv[4:]:
+    body = json.dumps({"transactionId": tid, "customerId": "cust-456", "amount": "100.00"})
+    status, answer, _ = ls.invoke(validator, ls.api_event(body))
+    answers.append([tid, status, answer])
+print(json.dumps(answers))
+"""
+
+
+def test_one_process_per_region_racing_on_the_same_ids_make_one_payment_each(moto_url, tmp_path, monkeypatch):
+    """Two processes, one per region (each a warm validator container), one moto server; the
+    transactions table is the MRSC model (one table object for both regions, writes serialised
+    as MRSC's replicated writes are). Both send the same 12 payments at the same moment."""
+    import os
+    import subprocess
+    import sys
+
+    from lambda_support import LAMBDA_DIR, REGIONS, create_resources, reset_test_clients
+    from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+    reset_test_clients()
+    for region in REGIONS:
+        create_resources(region)
+    backends = dynamodb_backends["123456789012"]
+    backends[DR].tables[TABLE] = backends[PRIMARY].tables[TABLE]
+    lock = threading.Lock()
+
+    def serialised(write):
+        def locked(self, *args, **kwargs):
+            with lock:
+                return write(self, *args, **kwargs)
+        return locked
+
+    for name in ("put_item", "update_item"):
+        monkeypatch.setattr(DynamoDBBackend, name, serialised(getattr(DynamoDBBackend, name)))
+
+    ids = [f"race-{i}" for i in range(12)]
+    go = tmp_path / "go"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(LAMBDA_DIR), str(Path(__file__).parent)]),
+               PYTHONDONTWRITEBYTECODE="1", POWERTOOLS_LOG_LEVEL="ERROR", POWERTOOLS_METRICS_DISABLED="true")
+    procs = {region: subprocess.Popen([sys.executable, "-c", REGION_PROCESS, region, str(tmp_path / region), str(go),
+                                       *ids], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for region in REGIONS}
+    try:
+        for region in REGIONS:
+            for _ in range(6000):
+                if (tmp_path / region).exists() or procs[region].poll() is not None:
+                    break
+                time.sleep(0.01)
+            assert (tmp_path / region).exists(), procs[region].communicate()[1][-2000:]
+        go.write_text("go")
+        outputs = {region: proc.communicate(timeout=120) for region, proc in procs.items()}
+    finally:
+        for proc in procs.values():
+            proc.kill() if proc.poll() is None else None
+    answers = {}
+    for region, (out, err) in outputs.items():
+        assert procs[region].returncode == 0, err[-2000:]
+        answers[region] = {tid: (status, body) for tid, status, body in json.loads(out.strip().splitlines()[-1])}
+    reset_test_clients()
+    by_id: dict[str, list] = {}
+    for item in validated(PRIMARY, DR):
+        by_id.setdefault(item["transactionId"], []).append(item)
+    assert sorted(by_id) == sorted(ids) and all(len(v) == 1 for v in by_id.values()), (by_id, answers)
+    for tid in ids:
+        primary, dr = answers[PRIMARY][tid], answers[DR][tid]
+        assert primary[0] == dr[0] == 200, (tid, primary, dr)
+        assert primary[1] == dr[1], (tid, primary, dr)  # the first answer, in both regions
+        assert primary[1]["acceptedAt"] == by_id[tid][0]["acceptedAt"]
+    regions = {answers[PRIMARY][tid][1]["region"] for tid in ids}
+    print("accepting regions:", sorted(regions))
