@@ -1,26 +1,26 @@
-"""Side effects of an accepted payment: the DynamoDB record, then the S3 receipt.
+"""Side effects of an accepted payment: the claim, the DynamoDB record, then the S3 receipt.
 
 Write order and guarantees (see docs/payment-validator.md):
 
-1. Look up the transaction id in this region's table (strongly consistent Query on
-   the hash key).  A record with the same request hash means "already accepted":
-   complete the receipt in this region's bucket - wherever the record was accepted,
-   since the receipt is derived from the record - and answer with the stored result.
-   A record with a different hash is a conflict (409).
-2. Otherwise put the record with ``attribute_not_exists(transactionId)`` so an
-   existing item can never be overwritten.
-3. Put the receipt with ``If-None-Match: *``: a receipt already there (an earlier
-   attempt, the peer bucket's replication, the reconciliation job) is kept, so
-   duplicates are harmless.
+1. **Claim** (client, transaction id): a conditional put of one item on a fixed key
+   (``claim#<clientId>#<transactionId>``, sort key 0) with ``ReturnValuesOnConditionCheckFailure
+   =ALL_OLD``.  It decides "first": on the multi-Region strongly consistent transactions
+   table, once for both regions.  An existing claim with the same request hash is adopted
+   (a retry, a lost response, the other region); a different hash is a conflict (409).
+2. **Record**, derived only from the request and the claim (time, region, request id), so
+   every attempt in every region writes the identical item: put with
+   ``attribute_not_exists(transactionId)``; an existing identical item is success.
+3. **Receipt** with ``If-None-Match: *``: a receipt already there (an earlier attempt, the
+   peer bucket's replication, the reconciliation job) is kept, so duplicates are harmless.
 
 Every failure says what is known (:class:`Attempt`): ``not_recorded`` only while no
-PutItem of the record has been sent; ``unknown`` once one may have been applied;
+PutItem of the claim has been sent; ``unknown`` once one may have been applied;
 ``recorded`` once the record is proven stored.  No call starts unless its worst case
 fits in the time the caller has left (``time_left``); a shorter budget gets a client
 with fewer attempts and shorter timeouts (``payments.clients.profile_for_budget``).
 
-Concurrent requests for one id are serialised before this module runs by the
-idempotency layer's in-progress lock (a conditional write on the idempotency table).
+Concurrent requests for one id in one region are serialised before this module runs by
+the idempotency layer's in-progress lock; across regions, by the claim.
 """
 
 from __future__ import annotations
