@@ -379,3 +379,29 @@ def test_one_process_per_region_racing_on_the_same_ids_make_one_payment_each(mot
         assert primary[1]["acceptedAt"] == by_id[tid][0]["acceptedAt"]
     regions = {answers[PRIMARY][tid][1]["region"] for tid in ids}
     print("accepting regions:", sorted(regions))
+
+
+def test_two_clients_same_id_same_millisecond_both_recorded(aws):
+    """Records share the raw transaction id as partition key: two clients' payments accepted in
+    the same millisecond would want one key. The second moves its claim one millisecond on."""
+    from decimal import Decimal
+
+    from lambda_support import aws_client, bucket_for
+
+    from payments import core
+    from payments.store import PaymentStore
+
+    store = PaymentStore(dynamodb=aws_client("dynamodb", PRIMARY), s3=aws_client("s3", PRIMARY), table=TABLE,
+                         bucket=bucket_for(PRIMARY), region=PRIMARY, region_role="primary",
+                         clock_ms=lambda: 1_790_000_000_000)
+    request_a = core.PaymentRequest("same-id", "cust-1", Decimal("1.00"), "USD", A)
+    request_b = core.PaymentRequest("same-id", "cust-2", Decimal("2.00"), "USD", B)
+    record_a, created_a = store.accept(request_a)
+    record_b, created_b = store.accept(request_b)
+    assert created_a and created_b
+    assert (int(record_a["timestamp"]), int(record_b["timestamp"])) == (1_790_000_000_000, 1_790_000_000_001)
+    assert sorted((r["clientId"], int(r["timestamp"])) for r in records()) == [
+        (A, 1_790_000_000_000), (B, 1_790_000_000_001)]
+    # each retry converges on its own record
+    assert store.accept(request_b)[0] == record_b and store.accept(request_a)[0] == record_a
+    assert len(records()) == 2
