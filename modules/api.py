@@ -175,13 +175,16 @@ class GatewayError:
     code: str
     message: str | None  # None: API Gateway's own message ($context.error.messageString)
     retry_after_s: int | None = None  # retryable: Retry-After header + retryable fields
+    #: What is known about the payment (the functions' ``outcome``): on every 5xx and 429.
+    outcome: str | None = None
 
     def template(self) -> str:
         message = ("$context.error.messageString" if self.message is None
                    else json.dumps(self.message))
+        outcome = "" if self.outcome is None else f',"outcome":"{self.outcome}"'
         retry = ("" if self.retry_after_s is None
                  else f',"retryable":true,"retryAfterSeconds":{self.retry_after_s}')
-        return f'{{"error":{{"code":"{self.code}","message":{message}{retry}}}}}'
+        return f'{{"error":{{"code":"{self.code}","message":{message}{outcome}{retry}}}}}'
 
     def headers(self) -> dict[str, str]:
         headers = {"gatewayresponse.header.Cache-Control": "'no-store'",
@@ -194,7 +197,10 @@ class GatewayError:
 OUTCOME_UNKNOWN = "the outcome is unknown: retry with the same transactionId"
 GATEWAY_RESPONSES = (
     GatewayError("DEFAULT_4XX", None, "REQUEST_REJECTED", None),
-    GatewayError("DEFAULT_5XX", None, "OUTCOME_UNKNOWN", OUTCOME_UNKNOWN, retry_after_s=2),
+    # Includes a Lambda throttle of the validator (nothing ran): API Gateway gives a proxy
+    # integration's throttle no response type of its own, so it cannot be told apart here.
+    GatewayError("DEFAULT_5XX", None, "OUTCOME_UNKNOWN", OUTCOME_UNKNOWN, retry_after_s=2,
+                 outcome="unknown"),
     GatewayError("BAD_REQUEST_BODY", "400", "INVALID_BODY",
                  "request body must be a non-empty JSON object"),
     GatewayError("MISSING_AUTHENTICATION_TOKEN", "404", "NOT_FOUND", "no such route"),
@@ -203,7 +209,7 @@ GATEWAY_RESPONSES = (
                  "request body exceeds 8192 bytes"),
     GatewayError("THROTTLED", "429", "TOO_MANY_REQUESTS",
                  "request rate above this API's limit: nothing was written, retry later",
-                 retry_after_s=1),
+                 retry_after_s=1, outcome="not_recorded"),
     GatewayError("UNAUTHORIZED", "401", "UNAUTHENTICATED",
                  "missing or invalid signature headers"),
     GatewayError("ACCESS_DENIED", "403", "FORBIDDEN", "the request is not authorized"),
@@ -211,14 +217,14 @@ GATEWAY_RESPONSES = (
     # The authorizer runs before the validator: when it fails, nothing was written.
     GatewayError("AUTHORIZER_FAILURE", "503", "AUTHENTICATION_UNAVAILABLE",
                  "authentication is unavailable: nothing was written, retry later",
-                 retry_after_s=2),
+                 retry_after_s=2, outcome="not_recorded"),
     GatewayError("AUTHORIZER_CONFIGURATION_ERROR", "503", "AUTHENTICATION_UNAVAILABLE",
                  "authentication is unavailable: nothing was written, retry later",
-                 retry_after_s=2),
+                 retry_after_s=2, outcome="not_recorded"),
     GatewayError("INTEGRATION_TIMEOUT", "504", "OUTCOME_UNKNOWN", OUTCOME_UNKNOWN,
-                 retry_after_s=2),
+                 retry_after_s=2, outcome="unknown"),
     GatewayError("INTEGRATION_FAILURE", "502", "OUTCOME_UNKNOWN", OUTCOME_UNKNOWN,
-                 retry_after_s=2),
+                 retry_after_s=2, outcome="unknown"),
 )
 
 

@@ -93,9 +93,11 @@ class Settings:
     # LAMBDA_RESERVED_CONCURRENCY: -1 (default) reserves nothing, so a new account's small
     # concurrency quota is enough; N reserves N for each validator (health gets a fixed 5).
     lambda_reserved_concurrency: int = -1
-    # TRANSACTIONS_CONSISTENCY: EVENTUAL (default) or STRONG (multi-Region strong consistency
-    # for the transactions table, new tables only; the witness is the region set's third).
-    transactions_consistency: str = "EVENTUAL"
+    # TRANSACTIONS_CONSISTENCY: STRONG (default: multi-Region strong consistency for the
+    # transactions table, whose claim items decide "first" once across regions; new tables only;
+    # the witness is the region set's third) or EVENTUAL (region pairs outside a region set:
+    # cross-region duplicates are then detected, not prevented; docs/payment-validator.md).
+    transactions_consistency: str = "STRONG"
     aurora_primary_instances: int | None = None  # AURORA_PRIMARY_INSTANCES, default 2 prod-like, else 1
     aurora_dr_instances: int | None = None  # AURORA_DR_INSTANCES, default 2 prod-like, else 1
     log_retention_days: int = 365  # LOG_RETENTION_DAYS
@@ -279,11 +281,16 @@ class Settings:
         if self.transactions_consistency not in CONSISTENCY_MODES:
             p.append(f"TRANSACTIONS_CONSISTENCY={self.transactions_consistency!r} is invalid: use "
                      "EVENTUAL or STRONG")
-        elif self.transactions_consistency == "STRONG" and self.mrsc_witness_region is None:
+        elif (self.transactions_consistency == "STRONG" and self.mrsc_witness_region is None
+              and self.primary_region != self.dr_region
+              and {self.primary_region, self.dr_region} <= set(SUPPORTED_REGIONS)):
+            # (an unsupported or repeated region is reported above; this adds no second error)
             sets = "; ".join(", ".join(s) for s in MRSC_REGION_SETS)
             p.append(f"TRANSACTIONS_CONSISTENCY=STRONG needs PRIMARY_REGION and DR_REGION in one "
-                     f"multi-Region strong consistency region set ({sets}): "
-                     f"{self.primary_region} and {self.dr_region} are not")
+                     f"multi-Region strong consistency region set ({sets}; STRONG is the default): "
+                     f"{self.primary_region} and {self.dr_region} are not; set "
+                     "TRANSACTIONS_CONSISTENCY=EVENTUAL to accept cross-region duplicates (detected, "
+                     "not prevented)")
         if self.is_prod_like:
             p.extend(self._prod_problems())
         if not (self.lambda_reserved_concurrency == -1 or 1 <= self.lambda_reserved_concurrency <= 1000):
@@ -365,9 +372,9 @@ class Settings:
         """The witness region for STRONG consistency: the third region of the set that holds
         both of ours; None when no set does."""
         for region_set in MRSC_REGION_SETS:
-            if {self.primary_region, self.dr_region} <= set(region_set):
-                [witness] = set(region_set) - {self.primary_region, self.dr_region}
-                return witness
+            others = set(region_set) - {self.primary_region, self.dr_region}
+            if len(others) == 1 and {self.primary_region, self.dr_region} <= set(region_set):
+                return others.pop()
         return None
 
     @property

@@ -99,8 +99,12 @@ REDACTED_HEADERS = ("x-signature", "authorization")
 
 TOO_MANY_REQUESTS_BODY = json.dumps({"error": {
     "code": "TOO_MANY_REQUESTS", "message": "too many requests from this address: nothing "
-    "was written, retry later", "retryable": True, "retryAfterSeconds": RATE_LIMIT_RETRY_AFTER_S}},
+    "was written, retry later", "outcome": "not_recorded", "retryable": True,
+    "retryAfterSeconds": RATE_LIMIT_RETRY_AFTER_S}},
     separators=(",", ":"))
+#: The headers every error of the API carries (the functions' and API Gateway's): an error must
+#: never be cached by a proxy and replayed to a retry.
+ERROR_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 PAYLOAD_TOO_LARGE_BODY = json.dumps({"error": {
     "code": "PAYLOAD_TOO_LARGE", "message": f"request body exceeds {MAX_BODY_BYTES} bytes"}},
     separators=(",", ":"))
@@ -161,14 +165,14 @@ class RegionalWaf(Construct):
             Wafv2WebAclRule(
                 name="rate-per-ip", priority=2,
                 action=_block(429, "too-many-requests",
-                              {"Retry-After": str(RATE_LIMIT_RETRY_AFTER_S)}),
+                              {"Retry-After": str(RATE_LIMIT_RETRY_AFTER_S), **ERROR_HEADERS}),
                 statement={"rate_based_statement": {
                     "limit": RATE_LIMIT_PER_IP, "aggregate_key_type": "IP",
                     "evaluation_window_sec": 300}},
                 visibility_config=_visibility("rate-per-ip")),
             Wafv2WebAclRule(
                 name="body-over-8-kib", priority=3,
-                action=_block(413, "payload-too-large"),
+                action=_block(413, "payload-too-large", ERROR_HEADERS),
                 statement={"size_constraint_statement": {
                     "field_to_match": {"body": {"oversize_handling": "MATCH"}},
                     "comparison_operator": "GT", "size": MAX_BODY_BYTES,

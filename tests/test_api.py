@@ -233,6 +233,12 @@ def test_gateway_errors_answer_in_the_functions_error_shape(platform):
             body = _render(response["response_templates"]["application/json"])
             assert set(body) == {"error"} and body["error"]["code"] == code, rtype
             assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+            # One error shape: every 5xx (and the 429) says what is known about the payment,
+            # as the functions' errors do.
+            if (status is None and rtype == "DEFAULT_5XX") or (status or "").startswith("5") or status == "429":
+                assert body["error"]["outcome"] in ("not_recorded", "unknown"), rtype
+            else:
+                assert "outcome" not in body["error"], rtype
             headers = response["response_parameters"]
             assert headers["gatewayresponse.header.Cache-Control"] == "'no-store'"
             if retry_after is None:

@@ -171,7 +171,7 @@ def test_environment_points_at_the_regions_own_data(platform):
             key, _ = one(platform, "aws_kms_key", role, f"key-{role}")
             extra = {"HEALTH_SEARCH_STRING": "PAYMENTS_HEALTHY",
                      "KMS_KEY_ARN": ref("aws_kms_key", key, "arn"),
-                     "TRANSACTIONS_CONSISTENCY_MODE": "EVENTUAL"} if purpose == "health" else {}
+                     "TRANSACTIONS_CONSISTENCY_MODE": "STRONG"} if purpose == "health" else {}
             assert env == {
                 # By name: the DR stack holds no reference to the primary's tables.
                 "TRANSACTIONS_TABLE": "payment-transactions-dev",

@@ -93,9 +93,12 @@ def test_rate_limit_per_client_ip_answers_429_with_retry_after(platform):
         assert 100 <= statement["limit"] <= 10_000
         response = _custom_response(rule)
         assert response["response_code"] == 429
-        assert response["response_header"] == [{"name": "Retry-After", "value": "60"}]
+        assert response["response_header"] == [{"name": "Retry-After", "value": "60"},
+                                               {"name": "Cache-Control", "value": "no-store"},
+                                               {"name": "X-Content-Type-Options", "value": "nosniff"}]
         body = _body(platform, role, response["custom_response_body_key"])
         assert body["error"]["code"] == "TOO_MANY_REQUESTS" and body["error"]["retryAfterSeconds"] == 60
+        assert body["error"]["outcome"] == "not_recorded"
 
 
 def test_body_rule_matches_the_validators_413(platform):
@@ -110,6 +113,7 @@ def test_body_rule_matches_the_validators_413(platform):
         assert size["field_to_match"] == {"body": {"oversize_handling": "MATCH"}}
         response = _custom_response(rule)
         assert response["response_code"] == 413
+        assert {"name": "Cache-Control", "value": "no-store"} in response["response_header"]
         assert _body(platform, role, response["custom_response_body_key"])["error"]["code"] == "PAYLOAD_TOO_LARGE"
         # It runs before the common rule set, whose 8 KB body rule would answer 403.
         assert rule["priority"] < rules["AWSManagedRulesCommonRuleSet"]["priority"]
