@@ -327,7 +327,7 @@ class RegionalApi(Construct):
         )
         self.stage = ApiGatewayStage(
             self, "stage", provider=p, rest_api_id=self._api_id, stage_name=STAGE,
-            deployment_id=self.deployment.id, xray_tracing_enabled=True,
+            deployment_id=self.deployment.id, xray_tracing_enabled=settings.tracing,
             access_log_settings=ApiGatewayStageAccessLogSettings(
                 destination_arn=self.access_logs.arn, format=ACCESS_LOG_FORMAT),
             depends_on=[self.execution_logs],

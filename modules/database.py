@@ -39,7 +39,7 @@ from typing import TypedDict
 from cdktf import Fn, ITerraformDependable, TerraformResourceLifecycle, TerraformStack, Token
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
-from cdktf_cdktf_provider_aws.rds_cluster import RdsCluster
+from cdktf_cdktf_provider_aws.rds_cluster import RdsCluster, RdsClusterServerlessv2ScalingConfiguration
 from cdktf_cdktf_provider_aws.rds_cluster_instance import RdsClusterInstance
 from cdktf_cdktf_provider_aws.rds_cluster_parameter_group import (
     RdsClusterParameterGroup,
@@ -69,6 +69,12 @@ SECRET_EPHEMERAL = "aurora_master_secret"
 SECRET_PASSWORD_REF = (
     f"jsondecode(ephemeral.aws_secretsmanager_secret_version.{SECRET_EPHEMERAL}.secret_string).password")
 LOG_EXPORTS = ["postgresql"]
+# Aurora Serverless v2 (AURORA_INSTANCE_CLASS=db.serverless, the dev profile's default): the
+# smallest capacity that never pauses, and a ceiling for bursts. 0.5 ACU (about 1 GiB) is
+# enough for the schema and the probes; 0 ACU (auto-pause) is not used: a paused writer takes
+# seconds to resume, which the health and RPO checks would report as an outage.
+SERVERLESS_MIN_ACU = 0.5
+SERVERLESS_MAX_ACU = 4.0
 # Drift that AWS itself creates on a global database; see the module docstring.
 MEMBER_IGNORED_CHANGES = ["engine_version", "replication_source_identifier", "global_cluster_identifier"]
 
@@ -141,6 +147,9 @@ class AuroraMember(Construct):
             deletion_protection=settings.deletion_protection,
             iam_database_authentication_enabled=True,
             enabled_cloudwatch_logs_exports=LOG_EXPORTS,
+            serverlessv2_scaling_configuration=RdsClusterServerlessv2ScalingConfiguration(
+                min_capacity=SERVERLESS_MIN_ACU, max_capacity=SERVERLESS_MAX_ACU,
+            ) if settings.aurora_serverless else None,
             lifecycle=TerraformResourceLifecycle(ignore_changes=MEMBER_IGNORED_CHANGES),
             depends_on=[self.log_group, *(depends_on or [])],
             **writer_only,
@@ -212,8 +221,10 @@ class AuroraPrimary(Construct):
                 # the new password in the same apply and never drifts from the secret.
                 master_password_wo_version=Token.as_number(Fn.parseint(
                     Fn.substr(Fn.sha256(secret_version.version_id), 0, 12), 16)),
-                skip_final_snapshot=False,
-                final_snapshot_identifier=f"{identifier}-final",
+                # Dev profile: no final snapshot, so teardown leaves nothing behind and can
+                # run again (a second "-final" snapshot of the same name would fail).
+                **(MemberOnly(skip_final_snapshot=True) if settings.is_dev_profile else MemberOnly(
+                    skip_final_snapshot=False, final_snapshot_identifier=f"{identifier}-final")),
             ),
             depends_on=[secret_version],
         )
@@ -238,7 +249,9 @@ class AuroraPrimary(Construct):
             name=names.db_secret,
             description="Aurora global database master credential (generated, write-only)",
             kms_key_id=inputs.key.arn,
-            recovery_window_in_days=30 if self._settings.deletion_protection else 7,
+            # Dev profile: deleted at once, so a redeploy after teardown can take the name again.
+            recovery_window_in_days=(30 if self._settings.deletion_protection
+                                     else 0 if self._settings.is_dev_profile else 7),
             replica=[SecretsmanagerSecretReplica(region=dr.name, kms_key_id=dr_key.arn)],
         )
         version = SecretsmanagerSecretVersion(
