@@ -42,8 +42,8 @@ PROD_LIKE_ENVIRONMENTS = ("prod", "production", "prd", "live")
 # COST_PROFILE: `dev` is the cheapest platform that still runs every code path (Aurora
 # Serverless v2 at its minimum, slower health checks, no tracing, one-AZ KMS endpoint, short
 # retention and Object Lock, destroyable buckets); `standard` is what prod-like environments
-# run. The default environment `dev` defaults to `dev`; every other environment to
-# `standard`; prod-like environments refuse `dev`. README: "Cost profiles" lists each saving.
+# run. The default environment `dev` defaults to `dev` (unless DELETION_PROTECTION=true);
+# every other environment to `standard`; prod-like environments refuse `dev`. README: "Cost profiles" lists each saving.
 COST_PROFILES = ("dev", "standard")
 DEV_PROFILE_ENVIRONMENTS = ("dev",)
 AURORA_SERVERLESS_CLASS = "db.serverless"
@@ -109,7 +109,8 @@ class Settings:
     domain_name: str = ""  # DOMAIN_NAME, default payments-{env}.example.com
     replication_lag_threshold_seconds: float = 1.0  # REPLICATION_LAG_THRESHOLD
     aurora_engine_version: str = DEFAULT_AURORA_ENGINE_VERSION  # AURORA_ENGINE_VERSION
-    # COST_PROFILE: dev or standard (default: dev for ENVIRONMENT_SUFFIX=dev, else standard).
+    # COST_PROFILE: dev or standard (default: dev for ENVIRONMENT_SUFFIX=dev unless
+    # DELETION_PROTECTION=true, else standard).
     cost_profile: str = ""
     # AURORA_INSTANCE_CLASS, default db.serverless (dev profile) or db.r6g.large (standard)
     aurora_instance_class: str = ""
@@ -157,8 +158,9 @@ class Settings:
             if not getattr(self, name):
                 object.__setattr__(self, name, value)
         if not self.cost_profile:
-            object.__setattr__(self, "cost_profile",
-                               "dev" if env in DEV_PROFILE_ENVIRONMENTS else "standard")
+            # An environment asked to be protected is not the throwaway one: standard.
+            cheap = env in DEV_PROFILE_ENVIRONMENTS and not self.deletion_protection
+            object.__setattr__(self, "cost_profile", "dev" if cheap else "standard")
         # A value left unset (empty or 0) takes the profile's default; an unknown profile is
         # reported below, with standard defaults meanwhile.
         for name, value in PROFILE_DEFAULTS.get(self.cost_profile, PROFILE_DEFAULTS["standard"]).items():
