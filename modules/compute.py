@@ -277,7 +277,7 @@ class RegionalCompute(Construct):
         if vendor_dir is not None:
             # Powertools is bundled in the package (see module docstring): no layer.
             self.signing = RegionalCodeSigning(self, "signing", region=region, names=names,
-                                               code=code)
+                                               code=code, force_destroy=settings.is_dev_profile)
             self.layer_arn: str | None = None
         else:
             # Public parameter in this region: a String, so its value is not sensitive.

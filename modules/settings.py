@@ -163,9 +163,10 @@ class Settings:
             object.__setattr__(self, "cost_profile", "dev" if cheap else "standard")
         # A value left unset (empty or 0) takes the profile's default; an unknown profile is
         # reported below, with standard defaults meanwhile.
-        for name, value in PROFILE_DEFAULTS.get(self.cost_profile, PROFILE_DEFAULTS["standard"]).items():
-            if not getattr(self, name):
-                object.__setattr__(self, name, value)
+        profile = PROFILE_DEFAULTS.get(self.cost_profile, PROFILE_DEFAULTS["standard"])
+        for attr, default in profile.items():
+            if not getattr(self, attr):
+                object.__setattr__(self, attr, default)
         if not self.object_lock_mode:
             object.__setattr__(self, "object_lock_mode",
                                "COMPLIANCE" if env in PROD_LIKE_ENVIRONMENTS else "GOVERNANCE")

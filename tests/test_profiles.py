@@ -25,7 +25,7 @@ DOCUMENTED: dict[tuple[str, str], str] = {
     ("aws_vpc_endpoint", "*"): "no X-Ray interface endpoint",
     ("aws_vpc_endpoint", "subnet_ids"): "KMS interface endpoint in one zone",
     ("aws_cloudwatch_log_group", "retention_in_days"): "14-day logs instead of 365",
-    ("aws_s3_bucket", "force_destroy"): "audit buckets emptied by terraform destroy",
+    ("aws_s3_bucket", "force_destroy"): "audit and code buckets emptied by terraform destroy",
     ("aws_s3_bucket_object_lock_configuration", "rule/default_retention/days"):
         "1-day GOVERNANCE lock instead of 365",
 }
@@ -87,7 +87,11 @@ def test_each_documented_difference_hits_the_resources_it_names(stacks, standard
         for lid in doc.get("resource", {}).get("aws_lambda_function", {})}
     assert len(found[("aws_rds_cluster_instance", "instance_class")]) == 2
     assert len(found[("aws_route53_health_check", "request_interval")]) == 2
-    assert all("audit" in w for w in found[("aws_s3_bucket", "force_destroy")])
+    # The audit and code buckets of both regions; never the state bucket (bootstrap stack).
+    assert sorted(re.sub(r"_[0-9A-F]{8}$", "", w.split(".")[1])
+                  for w in found[("aws_s3_bucket", "force_destroy")]) == [
+        "compute-dr_signing_code-bucket", "compute-primary_signing_code-bucket",
+        "storage-dr_audit_bucket", "storage-primary_audit_bucket"]
 
 
 def test_the_comparison_fails_on_an_undocumented_difference(stacks, standard_stacks):
@@ -98,3 +102,56 @@ def test_the_comparison_fails_on_an_undocumented_difference(stacks, standard_sta
     found = _profile_differences(changed, standard_stacks)
     assert ("aws_wafv2_web_acl", "description") in found
     assert ("aws_wafv2_web_acl", "description") not in DOCUMENTED
+
+
+# -- teardown (README: "Tearing down a dev environment") ------------------------------------
+
+def _destroy_blockers(doc: dict[str, dict]) -> list[str]:
+    """What would stop `terraform destroy` of a platform stack, read from its JSON: deletion
+    protection, prevent_destroy, buckets Terraform cannot empty (objects it does not manage:
+    receipts, signed packages) and locks nobody can bypass."""
+    found = []
+    for stack, body in doc.items():
+        if stack in ("payments-dr-account", "payments-dr-bootstrap"):
+            continue  # shared / holds the state: left in place by the procedure
+        res = body.get("resource", {})
+        for rtype, items in res.items():
+            for logical, r in items.items():
+                where = f"{stack}:{rtype}.{logical}"
+                if (r.get("lifecycle") or {}).get("prevent_destroy"):
+                    found.append(f"{where}: prevent_destroy")
+                if r.get("deletion_protection") is True or r.get("deletion_protection_enabled") is True:
+                    found.append(f"{where}: deletion protection")
+                if rtype == "aws_rds_cluster" and r.get("skip_final_snapshot") is False:
+                    found.append(f"{where}: final snapshot left behind")
+                if rtype == "aws_s3_bucket" and not r.get("force_destroy"):
+                    found.append(f"{where}: not force_destroy")
+                if rtype == "aws_s3_bucket_object_lock_configuration" and \
+                        r["rule"]["default_retention"]["mode"] == "COMPLIANCE":
+                    found.append(f"{where}: COMPLIANCE lock")
+    return found
+
+
+def test_a_dev_profile_environment_can_be_destroyed(stacks, standard_stacks, prod_stacks):
+    assert _destroy_blockers(stacks) == []
+    # and the check sees what stops the others
+    standard = _destroy_blockers(standard_stacks)
+    assert any("storage-primary_audit_bucket" in b and "force_destroy" in b for b in standard)
+    assert any("final snapshot" in b for b in standard)
+    prod = _destroy_blockers(prod_stacks)
+    assert any("COMPLIANCE" in b for b in prod) and any("deletion protection" in b for b in prod)
+
+
+def test_the_documented_destroy_order_is_the_reverse_of_the_apply_order(stacks, synth_stacks):
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root / "scripts"))
+    import stacks as stack_order
+    outdir = synth_stacks.outdir_of()
+    apply = stack_order.select(stack_order.ordered(stack_order.load_dependencies(outdir)), platform=True)
+    readme = (root / "README.md").read_text()
+    section = readme[readme.index("### Tearing down a dev environment"):]
+    documented = re.search(r"for stack in ([^;]+); do\n.*destroy", section)
+    assert documented, "the README's destroy loop"
+    assert documented[1].split() == list(reversed(apply))
