@@ -74,3 +74,21 @@ def test_the_cli_prints_totals_with_the_price_date(stacks, synth_stacks):
     data = json.loads(result.stdout)
     assert data["as_of"] == cost.load_prices()["as_of"]
     assert data["at_rate"] > data["idle"] > 0 and data["unpriced"] == {}
+
+
+def test_the_readme_shows_the_models_totals(stacks, standard_stacks, prod_stacks):
+    """README "Cost": the table's figures are what scripts/cost.py computes for these synths
+    (regenerate with `make cost`, COST_PROFILE=standard, and a prod-like synth)."""
+    import re
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("\n## Cost\n"):readme.index("### Cost profiles")]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip().strip("*") for c in line.strip("|").split("|")]
+        if len(cells) == 4 and re.fullmatch(r"[\d,]+\.\d\d", cells[2]):
+            rows[cells[0].split(" (")[0].strip("*")] = (cells[2], cells[3])
+    for label, profile in (("default", stacks), ("dev, standard profile", standard_stacks),
+                           ("prod-like", prod_stacks)):
+        estimate = cost.estimate(profile)
+        expected = (f"{estimate.idle():,.2f}", f"{estimate.at(10):,.2f}")
+        assert rows.get(label) == expected, f"README row {label!r}: expected idle/at 10 = {expected}"
