@@ -49,7 +49,7 @@ from cdktf import (
 )
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
-from cdktf_cdktf_provider_aws.rds_cluster import RdsCluster
+from cdktf_cdktf_provider_aws.rds_cluster import RdsCluster, RdsClusterServerlessv2ScalingConfiguration
 from cdktf_cdktf_provider_aws.rds_cluster_instance import RdsClusterInstance
 from cdktf_cdktf_provider_aws.rds_cluster_parameter_group import (
     RdsClusterParameterGroup,
@@ -89,6 +89,12 @@ printf '{"engine":"postgres","port":5432,"dbname":"%s","username":"%s","password
 echo "master password of $CLUSTER set and stored in its secret"
 """
 LOG_EXPORTS = ["postgresql"]
+# Aurora Serverless v2 (AURORA_INSTANCE_CLASS=db.serverless, the dev profile's default): the
+# smallest capacity that never pauses, and a ceiling for bursts. 0.5 ACU (about 1 GiB) is
+# enough for the schema and the probes; 0 ACU (auto-pause) is not used: a paused writer takes
+# seconds to resume, which the health and RPO checks would report as an outage.
+SERVERLESS_MIN_ACU = 0.5
+SERVERLESS_MAX_ACU = 4.0
 # Drift that AWS itself creates on a global database; see the module docstring.
 MEMBER_IGNORED_CHANGES = ["engine_version", "replication_source_identifier", "global_cluster_identifier"]
 
@@ -161,6 +167,9 @@ class AuroraMember(Construct):
             deletion_protection=settings.deletion_protection,
             iam_database_authentication_enabled=True,
             enabled_cloudwatch_logs_exports=LOG_EXPORTS,
+            serverlessv2_scaling_configuration=RdsClusterServerlessv2ScalingConfiguration(
+                min_capacity=SERVERLESS_MIN_ACU, max_capacity=SERVERLESS_MAX_ACU,
+            ) if settings.aurora_serverless else None,
             lifecycle=TerraformResourceLifecycle(ignore_changes=MEMBER_IGNORED_CHANGES),
             depends_on=[self.log_group, *(depends_on or [])],
             **writer_only,
@@ -231,8 +240,10 @@ class AuroraPrimary(Construct):
                 # `master_password` below replaces it in the same apply.
                 master_password_wo=f"${{{PASSWORD_REF}}}",
                 master_password_wo_version=1,
-                skip_final_snapshot=False,
-                final_snapshot_identifier=f"{identifier}-final",
+                # Dev profile: no final snapshot, so teardown leaves nothing behind and can
+                # run again (a second "-final" snapshot of the same name would fail).
+                **(MemberOnly(skip_final_snapshot=True) if settings.is_dev_profile else MemberOnly(
+                    skip_final_snapshot=False, final_snapshot_identifier=f"{identifier}-final")),
             ),
         )
         self.cluster = self.member.cluster
@@ -269,7 +280,9 @@ class AuroraPrimary(Construct):
             name=names.db_secret,
             description="Aurora global database master credential (set at apply, never planned)",
             kms_key_id=inputs.key.arn,
-            recovery_window_in_days=30 if self._settings.deletion_protection else 7,
+            # Dev profile: deleted at once, so a redeploy after teardown can take the name again.
+            recovery_window_in_days=(30 if self._settings.deletion_protection
+                                     else 0 if self._settings.is_dev_profile else 7),
             replica=[SecretsmanagerSecretReplica(region=dr.name, kms_key_id=dr_key.arn)],
         )
 
@@ -291,9 +304,11 @@ class AuroraSecondary(Construct):
                 # A final snapshot here too: the provider (>= 6.x, hashicorp/terraform-provider-
                 # aws#40333) removes a member from its global cluster before DeleteDBCluster,
                 # so the DR cluster is standalone when it is deleted and RDS takes the snapshot.
-                # If it is the last copy (primary already gone), its data survives.
-                skip_final_snapshot=False,
-                final_snapshot_identifier=f"{names.cluster(inputs.region.role)}-final",
+                # If it is the last copy (primary already gone), its data survives. Dev profile:
+                # none, as for the primary (a teardown that can run again).
+                **(MemberOnly(skip_final_snapshot=True) if settings.is_dev_profile else MemberOnly(
+                    skip_final_snapshot=False,
+                    final_snapshot_identifier=f"{names.cluster(inputs.region.role)}-final")),
                 source_region=primary.name,
             ),
         )

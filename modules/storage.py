@@ -75,6 +75,10 @@ class AuditBucket(Construct):
             self, "audit", region=region, key_arn=key.arn,
             bucket_name=names.audit_bucket(region.account_id, region.name),
             object_lock=self.retention, short_lived_prefixes=PROBE_PREFIXES,
+            # Dev profile (GOVERNANCE lock, enforced in settings): `terraform destroy` empties
+            # the bucket, bypassing GOVERNANCE retention (the provider sends
+            # BypassGovernanceRetention; the caller needs s3:BypassGovernanceRetention).
+            force_destroy=settings.is_dev_profile,
             # The replication drill pauses this bucket's replication (modules/drills.py).
             tags=drill_tags(DRILL_REPLICATION, names))
         self.peer_bucket_name = names.audit_bucket(peer.account_id, peer.name)

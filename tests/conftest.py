@@ -73,13 +73,24 @@ def synth_stacks(tmp_path_factory):
     return _synth
 
 
-from platform_support import PROD, merged  # noqa: E402  (shared with test modules)
+from platform_support import PROD, STANDARD, merged  # noqa: E402  (shared with test modules)
 
 
 @pytest.fixture(scope="session")
 def stacks(synth_stacks) -> dict[str, dict]:
-    """Default settings (ENVIRONMENT_SUFFIX=dev, us-east-1 + us-east-2)."""
+    """Default settings (ENVIRONMENT_SUFFIX=dev, us-east-1 + us-east-2): the dev cost profile."""
     return synth_stacks()
+
+
+@pytest.fixture(scope="session")
+def standard_stacks(synth_stacks) -> dict[str, dict]:
+    """The default environment with COST_PROFILE=standard (what prod-like environments run)."""
+    return synth_stacks(**STANDARD)
+
+
+@pytest.fixture(scope="session")
+def standard_platform(standard_stacks) -> dict:
+    return merged(standard_stacks)
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,11 @@ PROD = {"ENVIRONMENT_SUFFIX": "prod", "AWS_ACCOUNT_ID": "123456789012",
         # CI identities as code (modules/ci_roles.py): the prod-like synth carries them.
         "CI_GITHUB_REPOSITORY": "acme-pay/payments-dr"}
 
+# The default environment with the standard cost profile (the default synth is the dev
+# profile): what tests of the standard-only features (provisioned Aurora, 10 s health checks,
+# tracing, 365-day retention) read. tests/test_profiles.py compares the two.
+STANDARD = {"COST_PROFILE": "standard"}
+
 
 def merged(stacks: dict[str, dict]) -> dict:
     """All platform stacks as one JSON document (scripts/dr_review/load.py `platform_view`:

@@ -289,12 +289,16 @@ def test_validate_burst_never_exceeds_the_validators_concurrency(reserved_platfo
         assert default["data_trace_enabled"] is False
 
 
-def test_unreserved_validator_is_held_to_the_accounts_unreserved_floor():
+def test_validate_throttle_is_sized_from_the_declared_peak_with_headroom():
     from modules.api import validate_throttle
-    from modules.settings import Settings
-    assert validate_throttle(Settings(lambda_reserved_concurrency=-1)) == (
-        LAMBDA_MIN_UNRESERVED_CONCURRENCY, float(LAMBDA_MIN_UNRESERVED_CONCURRENCY))
-    assert validate_throttle(Settings(lambda_reserved_concurrency=200)) == (200, 200.0)
+    from modules.settings import CAPACITY_HEADROOM, Settings
+    assert validate_throttle(Settings()) == (20, 20.0)  # 10 payments/s declared, 2x headroom
+    assert validate_throttle(Settings(peak_payments_per_second=2.5)) == (5, 5.0)
+    assert validate_throttle(Settings(peak_payments_per_second=100, lambda_reserved_concurrency=200)) == (
+        200, 100 * CAPACITY_HEADROOM)
+    # Capacity above the old unreserved floor (10 rps) is what the issue asked for: 10/s fits.
+    _, rate = validate_throttle(Settings())
+    assert rate >= 10 * CAPACITY_HEADROOM > LAMBDA_MIN_UNRESERVED_CONCURRENCY
 
 
 def test_health_has_its_own_bucket_far_above_route53s_load(platform):
@@ -421,7 +425,10 @@ def test_unchanged_configuration_keeps_the_trigger(platform, tmp_path_factory):
 # -- logs ----------------------------------------------------------------------------------
 
 
-def test_prod_stage_logs_json_encrypted_and_traces(platform):
+@pytest.mark.parametrize("profile, traced, retention", [("dev", False, 14), ("standard", True, 365)])
+def test_prod_stage_logs_json_encrypted_and_traces(profile, traced, retention, platform, standard_platform):
+    """The dev profile does not trace (README: cost profiles); the standard one does."""
+    platform = platform if profile == "dev" else standard_platform
     for role in ROLES:
         deployment_name, _ = one(platform, "aws_api_gateway_deployment", role, f"{_p(role)}deployment")
         _, stage = one(platform, "aws_api_gateway_stage", role, f"{_p(role)}stage")
@@ -429,14 +436,14 @@ def test_prod_stage_logs_json_encrypted_and_traces(platform):
         key_name, _ = one(platform, "aws_kms_key", role, f"key-{role}")
         assert stage["stage_name"] == "prod"
         assert stage["deployment_id"] == ref("aws_api_gateway_deployment", deployment_name, "id")
-        assert stage["xray_tracing_enabled"] is True
+        assert stage["xray_tracing_enabled"] is traced
         assert stage["access_log_settings"]["destination_arn"] == ref(
             "aws_cloudwatch_log_group", group_name, "arn")
         fields = json.loads(stage["access_log_settings"]["format"])
         assert fields["requestId"] == "$context.requestId" and "status" in fields
         assert fields["apiId"] == "$context.apiId"
         assert group["kms_key_id"] == ref("aws_kms_key", key_name, "arn")
-        assert group["retention_in_days"] == 365
+        assert group["retention_in_days"] == retention
 
 
 def test_execution_log_group_is_created_first_with_the_key_and_retention(platform):
@@ -447,7 +454,7 @@ def test_execution_log_group_is_created_first_with_the_key_and_retention(platfor
         _, stage = one(platform, "aws_api_gateway_stage", role, f"{_p(role)}stage")
         assert group["name"] == f"API-Gateway-Execution-Logs_{ref('aws_api_gateway_rest_api', api_name, 'id')}/prod"
         assert group["kms_key_id"] == ref("aws_kms_key", key_name, "arn")
-        assert group["retention_in_days"] == 365
+        assert group["retention_in_days"] == 14  # the dev profile (LOG_RETENTION_DAYS)
         assert stage["depends_on"] == [f"aws_cloudwatch_log_group.{group_name}"]
 
 
@@ -563,11 +570,10 @@ def test_no_concurrency_alarm_without_a_reservation(platform):
     names = {a["alarm_name"] for a in resources(platform, "aws_cloudwatch_metric_alarm").values()}
     assert "payments-dev-lambda-throttles-validator-primary" in names
     assert not [n for n in names if "lambda-concurrency" in n]
-    # and the API promises no more than the account's unreserved floor
+    # and POST /validate carries the declared peak (10/s) with 2x headroom: 20 rps, burst 20
     for role in ROLES:
         default = _method_settings(platform, role)["*/*"]
-        assert default["throttling_burst_limit"] == LAMBDA_MIN_UNRESERVED_CONCURRENCY == 10
-        assert default["throttling_rate_limit"] == LAMBDA_MIN_UNRESERVED_CONCURRENCY
+        assert (default["throttling_burst_limit"], default["throttling_rate_limit"]) == (20, 20)
 
 
 def test_api_outputs_name_the_regions_custom_domain_not_the_disabled_execute_api_url(platform):

@@ -32,7 +32,15 @@ def test_each_region_has_both_functions_on_its_own_provider(platform):
             assert fn["handler"] == f"{purpose}.lambda_handler"
             assert fn["runtime"] == "python3.13"
             assert fn["architectures"] == ["arm64"]
-            assert fn["tracing_config"] == {"mode": "Active"}
+            # The default synth is the dev profile: no X-Ray (README: cost profiles).
+            assert fn["tracing_config"] == {"mode": "PassThrough"}
+            assert fn["environment"]["variables"]["POWERTOOLS_TRACE_DISABLED"] == "true"
+
+
+def test_the_standard_profile_traces_every_function(standard_platform):
+    for fn in resources(standard_platform, "aws_lambda_function").values():
+        assert fn["tracing_config"] == {"mode": "Active"}
+        assert "POWERTOOLS_TRACE_DISABLED" not in fn["environment"]["variables"]
 
 
 def test_sizes_and_timeouts(platform):
@@ -182,6 +190,7 @@ def test_environment_points_at_the_regions_own_data(platform):
                 "POWERTOOLS_SERVICE_NAME": service,
                 "POWERTOOLS_LOG_LEVEL": "INFO",
                 "POWERTOOLS_METRICS_NAMESPACE": "PaymentsDR",
+                "POWERTOOLS_TRACE_DISABLED": "true",  # the dev profile
                 **extra,
             }
 
@@ -194,7 +203,7 @@ def test_log_groups_are_explicit_encrypted_and_retained(platform):
                                     f"compute-{role}/{purpose}/logs")
             _, fn = _fn(platform, role, purpose)
             assert group["name"] == f"/aws/lambda/payment-{purpose}-{role}-dev"
-            assert group["retention_in_days"] == 365
+            assert group["retention_in_days"] == 14  # the dev profile (LOG_RETENTION_DAYS)
             assert group["kms_key_id"] == ref("aws_kms_key", key_name, "arn")
             assert fn["logging_config"]["log_group"] == ref("aws_cloudwatch_log_group", group_name, "name")
             assert fn["kms_key_arn"] == ref("aws_kms_key", key_name, "arn")

@@ -28,7 +28,7 @@ def test_primary_and_dr_clusters_join_the_global_cluster_each_in_its_region(plat
     assert dr["engine_version"] == "17.7"
     for cluster in (primary, dr):
         assert cluster["storage_encrypted"] is True
-        assert cluster["backup_retention_period"] == 35
+        assert cluster["backup_retention_period"] == 1  # the dev profile (35: standard, below)
         assert cluster["iam_database_authentication_enabled"] is True
         assert set(cluster["lifecycle"]["ignore_changes"]) == {
             "engine_version", "replication_source_identifier", "global_cluster_identifier"}
@@ -136,20 +136,40 @@ def test_the_apply_time_script_gives_cluster_and_secret_one_password(platform, m
         assert stored["password"] not in proc.stdout + proc.stderr + local["command"]
 
 
-def test_both_clusters_take_a_final_snapshot_when_deleted(platform):
+def test_both_clusters_take_a_final_snapshot_when_deleted(platform, standard_platform):
     """The provider detaches a global member (RemoveFromGlobalCluster) before DeleteDBCluster
     (internal/service/rds/cluster.go, resourceClusterDelete), so the DR cluster can keep its
-    data in a final snapshot too: skipping it would lose the last copy if it goes last."""
-    _, dr = one(platform, "aws_rds_cluster", "dr")
+    data in a final snapshot too: skipping it would lose the last copy if it goes last.
+    The dev profile takes none, so teardown can run again under the same names."""
+    _, dr = one(standard_platform, "aws_rds_cluster", "dr")
     assert dr["source_region"] == "us-east-1"
-    _, primary = one(platform, "aws_rds_cluster", "primary")
+    _, primary = one(standard_platform, "aws_rds_cluster", "primary")
     for cluster in (primary, dr):
         assert cluster["skip_final_snapshot"] is False
     assert primary["final_snapshot_identifier"] == "payments-primary-dev-final"
     assert dr["final_snapshot_identifier"] == "payments-dr-dev-final"
+    assert primary["backup_retention_period"] == 35
+    for role in ("primary", "dr"):
+        _, cluster = one(platform, "aws_rds_cluster", role)
+        assert cluster["skip_final_snapshot"] is True and "final_snapshot_identifier" not in cluster
 
 
-def test_instances_are_private_r6g_large_in_their_region(platform):
+def test_dev_profile_runs_serverless_v2_at_its_minimum_in_both_members(platform, standard_platform):
+    from modules.database import SERVERLESS_MAX_ACU, SERVERLESS_MIN_ACU
+    for role in ("primary", "dr"):
+        _, cluster = one(platform, "aws_rds_cluster", role)
+        # RDS refuses a db.serverless instance in a cluster without a capacity range.
+        assert cluster["serverlessv2_scaling_configuration"] == {
+            "min_capacity": SERVERLESS_MIN_ACU, "max_capacity": SERVERLESS_MAX_ACU}
+        assert 0.5 <= SERVERLESS_MIN_ACU < SERVERLESS_MAX_ACU  # 0 would auto-pause the writer
+        _, instance = one(platform, "aws_rds_cluster_instance", role)
+        assert instance["instance_class"] == "db.serverless"
+        _, cluster = one(standard_platform, "aws_rds_cluster", role)
+        assert "serverlessv2_scaling_configuration" not in cluster
+
+
+def test_instances_are_private_r6g_large_in_their_region(standard_platform):
+    platform = standard_platform
     for role in ("primary", "dr"):
         cluster_name, _ = one(platform, "aws_rds_cluster", role)
         _, instance = one(platform, "aws_rds_cluster_instance", role)
@@ -191,7 +211,7 @@ def test_no_payment_data_in_database_logs_and_the_log_group_is_ours(platform):
         _, cluster = one(platform, "aws_rds_cluster", role)
         assert log_group["name"] == f"/aws/rds/cluster/{cluster['cluster_identifier']}/postgresql"
         assert log_group["kms_key_id"] == ref("aws_kms_key", key_name, "arn")
-        assert log_group["retention_in_days"] == 365
+        assert log_group["retention_in_days"] == 14  # the dev profile; LOG_RETENTION_DAYS
         assert cluster["enabled_cloudwatch_logs_exports"] == ["postgresql"]
         assert f"aws_cloudwatch_log_group.{log_name}" in cluster["depends_on"]
 

@@ -57,14 +57,19 @@ def test_each_region_serves_the_domain_and_its_own_name_on_its_stage(platform):
             assert "base_path" not in mapping, "served at the root: https://<domain>/validate"
 
 
-def test_health_checks_match_the_search_string_on_each_regions_own_name(platform):
+@pytest.mark.parametrize("profile, interval, latency", [("dev", 30, False), ("standard", 10, True)])
+def test_health_checks_match_the_search_string_on_each_regions_own_name(
+        profile, interval, latency, platform, standard_platform):
+    stack = platform if profile == "dev" else standard_platform
     for role, region in ROLES:
-        _, check = one(platform, "aws_route53_health_check", None, f"failover/{role}/health-check")
+        _, check = one(stack, "aws_route53_health_check", None, f"failover/{role}/health-check")
         assert check["type"] == "HTTPS_STR_MATCH"
         assert check["fqdn"] == f"{region}.{DOMAIN}"
         assert check["resource_path"] == "/health"
         assert check["search_string"] == "PAYMENTS_HEALTHY"
-        assert (check["port"], check["request_interval"], check["failure_threshold"]) == (443, 10, 3)
+        # The dev profile checks every 30 s without latency graphs (a third of the requests).
+        assert (check["port"], check["request_interval"], check["failure_threshold"]) == (443, interval, 3)
+        assert check["measure_latency"] is latency
         assert check["enable_sni"] is True
 
 

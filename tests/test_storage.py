@@ -154,16 +154,20 @@ def test_bucket_outputs(platform):
 # -- WORM receipts (issue 12 item 6) ------------------------------------------------------
 
 
-@pytest.mark.parametrize("env, mode", [("dev", "GOVERNANCE"), ("prod", "COMPLIANCE")])
+@pytest.mark.parametrize("env, mode, days", [("dev", "GOVERNANCE", 1), ("standard", "GOVERNANCE", 365),
+                                             ("prod", "COMPLIANCE", 365)])
 def test_both_audit_buckets_are_object_locked_with_the_environments_retention(
-        env, mode, platform, prod_platform):
-    stack = platform if env == "dev" else prod_platform
+        env, mode, days, platform, standard_platform, prod_platform):
+    stack = {"dev": platform, "standard": standard_platform, "prod": prod_platform}[env]
     for role in ("primary", "dr"):
         bucket_name, bucket = one(stack, "aws_s3_bucket", role, f"storage-{role}/audit/bucket")
         assert bucket["object_lock_enabled"] is True  # only possible at creation in Terraform
+        # Only the dev profile's buckets can be emptied by `terraform destroy` (GOVERNANCE is
+        # bypassed by force_destroy; COMPLIANCE never is, and settings refuse it for dev).
+        assert bucket.get("force_destroy", False) is (env == "dev")
         _, lock = one(stack, "aws_s3_bucket_object_lock_configuration", role, f"storage-{role}/audit/")
         assert lock["bucket"] == ref("aws_s3_bucket", bucket_name, "id")
-        assert lock["rule"]["default_retention"] == {"mode": mode, "days": 365}
+        assert lock["rule"]["default_retention"] == {"mode": mode, "days": days}
         versioning, _ = one(stack, "aws_s3_bucket_versioning", role, f"storage-{role}/audit/versioning")
         assert lock["depends_on"] == [f"aws_s3_bucket_versioning.{versioning}"]
 

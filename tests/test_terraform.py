@@ -30,7 +30,8 @@ TFC = {"TFC_ORGANIZATION": "acme-payments", "TFC_WORKSPACE": "payments-dr-dev"}
 # The profiles a new user, CI and the docs use; the suite's other variants are checked as
 # they are synthesized.
 PROFILES = {
-    "default": {},
+    "default": {},  # the dev cost profile
+    "standard-profile": {"COST_PROFILE": "standard"},
     "dev-with-account": {"AWS_ACCOUNT_ID": "123456789012"},
     "prod-like": PROD,
     "strong-consistency": {"TRANSACTIONS_CONSISTENCY": "STRONG"},
