@@ -28,6 +28,7 @@ DOCUMENTED: dict[tuple[str, str], str] = {
     ("aws_s3_bucket", "force_destroy"): "audit and code buckets emptied by terraform destroy",
     ("aws_s3_bucket_object_lock_configuration", "rule/default_retention/days"):
         "1-day GOVERNANCE lock instead of 365",
+    ("aws_backup_plan", "rule"): "AWS Backup recovery points kept 7 days (the vault lock's minimum), not 35",
 }
 
 
