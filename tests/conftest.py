@@ -8,10 +8,12 @@ are cached per environment, so each configuration costs one synth per session.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -20,6 +22,13 @@ import main  # noqa: E402,F401  # first: main.py installs fast provider imports 
 from contract import BOOTSTRAP_STACK, PLATFORM_STACKS  # noqa: E402,F401
 
 _CACHE: dict[tuple, dict] = {}
+
+# Hypothesis: the full example count in CI (CI=true, as GitHub Actions and .ci/run set it),
+# a tenth locally; HYPOTHESIS_PROFILE=ci|dev picks one explicitly. Tests set no max_examples.
+hypothesis_settings.register_profile("ci", max_examples=1000)
+hypothesis_settings.register_profile("dev", max_examples=100)
+hypothesis_settings.load_profile(os.environ.get(
+    "HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI", "").lower() == "true" else "dev"))
 
 
 def synthesize(environ: dict[str, str], outdir: Path) -> dict[str, dict]:
@@ -60,7 +69,7 @@ def synth_stacks(tmp_path_factory):
     return _synth
 
 
-from platform_support import PROD, merged  # noqa: E402  (shared with test modules)
+from platform_support import PROD, QA, TUNED, merged  # noqa: E402  (shared with test modules)
 
 
 @pytest.fixture(scope="session")
@@ -83,7 +92,7 @@ def bootstrap(stacks) -> dict:
 @pytest.fixture(scope="session")
 def qa_stacks(synth_stacks) -> dict[str, dict]:
     """A non-default valid configuration: another environment and DR region."""
-    return synth_stacks(ENVIRONMENT_SUFFIX="qa", DR_REGION="us-west-2")
+    return synth_stacks(**QA)
 
 
 @pytest.fixture(scope="session")
@@ -99,6 +108,17 @@ def prod_stacks(synth_stacks) -> dict[str, dict]:
 @pytest.fixture(scope="session")
 def prod_platform(prod_stacks) -> dict:
     return merged(prod_stacks)
+
+
+@pytest.fixture(scope="session")
+def tuned_stacks(synth_stacks) -> dict[str, dict]:
+    """Every tuning knob a tier test needs, in one synth (platform_support.TUNED)."""
+    return synth_stacks(**TUNED)
+
+
+@pytest.fixture(scope="session")
+def tuned_platform(tuned_stacks) -> dict:
+    return merged(tuned_stacks)
 
 
 # -- one moto server on 127.0.0.1 for every test that needs separate processes or endpoints --

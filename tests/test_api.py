@@ -265,9 +265,9 @@ def _method_settings(stack, role):
 
 
 @pytest.fixture(scope="module")
-def reserved_platform(synth_stacks) -> dict:
+def reserved_platform(tuned_platform) -> dict:
     """The platform with LAMBDA_RESERVED_CONCURRENCY=50 (the default reserves nothing)."""
-    return merged(synth_stacks(LAMBDA_RESERVED_CONCURRENCY="50"))
+    return tuned_platform
 
 
 def test_validate_burst_never_exceeds_the_validators_concurrency(reserved_platform):

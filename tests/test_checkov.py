@@ -15,17 +15,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 import checkov_gate  # noqa: E402
 from checkov_recording import INPUTS, Replay, record  # noqa: E402
+from platform_support import CI_DEV, PROD  # noqa: E402
 
-# What the workflow's GitHub environments hold (representative values): HOSTED_ZONE_ID is
-# required there, so no zone is created; prod turns deletion protection on.
-CI_ENVIRONMENTS = {
-    "dev": {"ENVIRONMENT_SUFFIX": "dev", "DOMAIN_NAME": "payments-dev.acme-payments.net",
-            "HOSTED_ZONE_ID": "Z0123456789DEVZONE", "ALARM_EMAIL": "oncall@acme-payments.net",
-            "AWS_ACCOUNT_ID": "111111111111"},
-    "prod": {"ENVIRONMENT_SUFFIX": "prod", "DOMAIN_NAME": "payments.acme-payments.net",
-             "HOSTED_ZONE_ID": "Z0123456789PRODZONE", "ALARM_EMAIL": "oncall@acme-payments.net",
-             "AWS_ACCOUNT_ID": "222222222222"},
-}
+# What the workflow's GitHub environments hold (representative values, the suite's CI_DEV and
+# PROD synths): HOSTED_ZONE_ID is required there, so no zone is created; prod turns deletion
+# protection on.
+CI_ENVIRONMENTS = {"dev": CI_DEV, "prod": PROD}
 
 
 @pytest.mark.slow

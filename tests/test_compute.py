@@ -45,14 +45,12 @@ def test_sizes_and_timeouts(platform):
         assert (health["memory_size"], health["timeout"]) == (1024, 3)
 
 
-def test_reserved_concurrency_is_opt_in(platform, synth_stacks):
+def test_reserved_concurrency_is_opt_in(platform, tuned_platform):
     """A new account's quota (often 10, of which Lambda keeps 10 unreserved) fits the default."""
-    from platform_support import merged
-
     for role, _ in ROLES:
         for purpose in PURPOSES:
             assert _fn(platform, role, purpose)[1]["reserved_concurrent_executions"] == -1
-    reserved = merged(synth_stacks(LAMBDA_RESERVED_CONCURRENCY="50"))
+    reserved = tuned_platform  # LAMBDA_RESERVED_CONCURRENCY=50
     for role, _ in ROLES:
         assert _fn(reserved, role, "validator")[1]["reserved_concurrent_executions"] == 50
         assert 1 <= _fn(reserved, role, "health")[1]["reserved_concurrent_executions"] <= 10

@@ -92,15 +92,13 @@ def test_eventual_consistency_by_default_and_no_witness(platform):
         assert "consistency_mode" not in table["replica"][0]
 
 
-def test_strong_consistency_puts_the_witness_in_the_region_sets_third_region(synth_stacks):
+def test_strong_consistency_puts_the_witness_in_the_region_sets_third_region(tuned_platform):
     """Multi-Region strong consistency for the table that decides "already accepted": a
     retry in the other region sees the first region's record (docs/payment-validator.md)."""
-    from platform_support import merged
-
-    stack = merged(synth_stacks(TRANSACTIONS_CONSISTENCY="STRONG"))
+    stack = tuned_platform  # TRANSACTIONS_CONSISTENCY=STRONG, us-west-2 + us-east-2
     _, transactions = _table(stack, "payment-transactions-dev")
     assert transactions["replica"][0]["consistency_mode"] == "STRONG"
-    assert transactions["global_table_witness"] == {"region_name": "us-west-2"}
+    assert transactions["global_table_witness"] == {"region_name": "us-east-1"}
     _, idempotency = _table(stack, "payment-idempotency-dev")  # TTL-driven: stays eventual
     assert "global_table_witness" not in idempotency
     [health] = [f for f in resources(stack, "aws_lambda_function", "dr").values()
