@@ -23,6 +23,27 @@ from contract import BOOTSTRAP_STACK, PLATFORM_STACKS  # noqa: E402,F401
 
 _CACHE: dict[tuple, dict] = {}
 
+
+def _share_botocore_data() -> None:
+    """Every boto3 Session reads its service models and endpoint data from disk again (its
+    Loader caches per instance), and the code under test makes a Session per client by design
+    (thread safety): ~0.1 s per client, a few clients per test. The files do not change during
+    a run, and within one Session botocore already hands the same parsed data to every client,
+    so all Loaders with the same search paths share one cache here."""
+    from botocore import loaders
+
+    shared: dict[tuple[str, ...], dict] = {}
+    original_init = loaders.Loader.__init__
+
+    def __init__(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        self._cache = shared.setdefault(tuple(self.search_paths), {})
+
+    loaders.Loader.__init__ = __init__
+
+
+_share_botocore_data()
+
 # Hypothesis: the full example count in CI (CI=true, as GitHub Actions and .ci/run set it),
 # a tenth locally; HYPOTHESIS_PROFILE=ci|dev picks one explicitly. Tests set no max_examples.
 hypothesis_settings.register_profile("ci", max_examples=1000)
