@@ -23,7 +23,6 @@ from platform_support import CI_DEV, PROD  # noqa: E402
 CI_ENVIRONMENTS = {"dev": CI_DEV, "prod": PROD}
 
 
-@pytest.mark.slow
 def test_checkov_passes_on_every_stack_in_every_environment(stacks, synth_stacks):
     outdirs = {checkov_gate.DEFAULT_ENVIRONMENT: synth_stacks.outdir_of()}
     for env, settings in CI_ENVIRONMENTS.items():
