@@ -33,7 +33,10 @@ Decisions a reviewer should know about:
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
+import zipfile
 from pathlib import Path
 from typing import TypedDict
 
@@ -130,12 +133,19 @@ class FunctionCode(Construct):
         source_dir = Path(source_dir).resolve()
         if not source_dir.is_dir():
             raise FileNotFoundError(f"function code directory {source_dir} does not exist")
-        if vendor_dir is not None:
-            # Inside this app's output folder: parallel synths never share a package folder,
-            # and both regional stacks assemble the same files (the same hash).
-            package_dir = package_dir or Path(App.of(self).outdir).resolve() / "lambda-package"
-            source_dir = _assemble(source_dir, Path(vendor_dir).resolve(), Path(package_dir))
-        self.asset = TerraformAsset(self, "asset", path=str(source_dir), type=AssetType.ARCHIVE)
+        if vendor_dir is None:
+            self.asset = TerraformAsset(self, "asset", path=str(source_dir), type=AssetType.ARCHIVE)
+            return
+        # Inside this app's output folder: parallel synths never share a package folder, and
+        # both regional stacks use the same package (the same hash), assembled and zipped once.
+        package_dir = package_dir or Path(App.of(self).outdir).resolve() / "lambda-package"
+        archive, digest = _package(source_dir, Path(vendor_dir).resolve(), Path(package_dir),
+                                   app=Path(App.of(self).outdir).resolve())
+        # cdktf would hash the folder and zip it again for every stack (a Node process each);
+        # the zip is made once here, and the hash is cdktf's own folder hash (`_hash_path`),
+        # so the JSON is what an ARCHIVE asset of the folder gives: assets/<id>/<hash>/archive.zip.
+        self.asset = TerraformAsset(self, "asset", path=str(archive), type=AssetType.FILE,
+                                    asset_hash=digest)
 
     @property
     def path(self) -> str:
@@ -144,6 +154,61 @@ class FunctionCode(Construct):
     @property
     def hash(self) -> str:
         return self.asset.asset_hash
+
+
+# (package folder, app output folder, fingerprint of the inputs) -> (archive, hash): one package
+# per app, however many stacks use it; changed inputs (another fingerprint) are packaged again.
+_PACKAGED: dict[tuple[Path, Path, str], tuple[Path, str]] = {}
+ARCHIVE_NAME = "archive.zip"  # the file name cdktf gives an ARCHIVE asset
+
+
+def _package(source_dir: Path, vendor_dir: Path, package_dir: Path, *, app: Path) -> tuple[Path, str]:
+    key = (package_dir.resolve(), app, _fingerprint(source_dir, vendor_dir))
+    found = _PACKAGED.get(key)
+    if found is not None and found[0].is_file():
+        return found
+    _assemble(source_dir, vendor_dir, package_dir)
+    archive = package_dir.parent / f"{package_dir.name}-zip" / ARCHIVE_NAME
+    _zip(package_dir, archive)
+    _PACKAGED[key] = (archive, _hash_path(package_dir))
+    return _PACKAGED[key]
+
+
+def _fingerprint(*roots: Path) -> str:
+    """Every file's path and content under the roots (~10 MB: a few tens of milliseconds)."""
+    digest = hashlib.sha256()
+    for root in roots:
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            digest.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _hash_path(root: Path) -> str:
+    """cdktf's TerraformAsset hash of a folder (lib/private/fs.js `hashPath`): MD5 over the
+    contents of every file, depth first, entries in byte order as Node's readdir gives them."""
+    digest = hashlib.md5(usedforsecurity=False)
+
+    def walk(path: Path) -> None:
+        if path.is_file():
+            digest.update(path.read_bytes())
+        elif path.is_dir():
+            for name in sorted(os.listdir(path), key=lambda n: n.encode()):
+                walk(path / name)
+
+    walk(root)
+    return digest.hexdigest()[:32].upper()
+
+
+def _zip(root: Path, archive: Path) -> None:
+    """The folder as a zip, the same bytes for the same files (fixed times and modes), so
+    one hash always names one zip."""
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            info = zipfile.ZipInfo(path.relative_to(root).as_posix(), date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o100644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, path.read_bytes())
 
 
 def _assemble(source_dir: Path, vendor_dir: Path, package_dir: Path) -> Path:

@@ -280,3 +280,38 @@ def test_functions_have_no_dead_letter_queue(platform):
         for purpose in PURPOSES:
             _, fn = _fn(platform, role, purpose)
             assert "dead_letter_config" not in fn
+
+
+def test_the_package_is_zipped_once_per_app_under_cdktfs_own_hash(tmp_path, monkeypatch):
+    """Both regional stacks share one zip (cdktf would hash and zip the folder per stack, a
+    Node process each); its hash is the one cdktf gives the folder as an ARCHIVE asset."""
+    import zipfile
+
+    from cdktf import App, AssetType, TerraformAsset, TerraformStack
+
+    from modules import compute
+
+    source, vendor = tmp_path / "code", tmp_path / "vendor"
+    (vendor / "aws_lambda_powertools" / "sub").mkdir(parents=True)
+    (vendor / "aws_lambda_powertools" / "sub" / "b.py").write_text("b = 1\n")
+    (vendor / "aws_lambda_powertools" / "A.py").write_text("a = 1\n")
+    (vendor / "aws_lambda_powertools" / "_c.py").write_text("c = 1\n")
+    source.mkdir()
+    (source / "validator.py").write_text("x = 1\n")
+    zips = []
+    original = compute._zip
+    monkeypatch.setattr(compute, "_zip", lambda *a: (zips.append(a), original(*a)))
+    app = App(outdir=str(tmp_path / "out"))
+    codes = [compute.FunctionCode(TerraformStack(app, name), "code", source_dir=source, vendor_dir=vendor)
+             for name in ("primary", "dr")]
+    assert len(zips) == 1 and codes[0].hash == codes[1].hash
+    package = tmp_path / "out" / "lambda-package"
+    cdktf_hash = TerraformAsset(TerraformStack(app, "stock"), "asset", path=str(package),
+                                type=AssetType.ARCHIVE).asset_hash
+    assert codes[0].hash == cdktf_hash
+    assert codes[0].path.endswith(f"/{cdktf_hash}/archive.zip")  # an ARCHIVE asset's path
+    app.synth()
+    [archive] = (tmp_path / "out" / "stacks" / "primary").rglob("archive.zip")
+    assert sorted(zipfile.ZipFile(archive).namelist()) == [
+        "aws_lambda_powertools/A.py", "aws_lambda_powertools/_c.py", "aws_lambda_powertools/sub/b.py",
+        "validator.py"]
