@@ -51,10 +51,15 @@ synth: setup-synth
 
 # Lint and types first (ruff: seconds; mypy --strict on modules/, drctl/, lambda/payments/:
 # about a minute cold, a second warm): a finding fails the suite like a failing test.
+# pytest without the `slow` tests (pytest.ini: fresh-process synths, --help runs, checkov
+# re-recording); `make test-slow` runs those, and CI (.ci/run, the workflow) runs both.
+.PHONY: test-slow
 test: setup
 	$(PY) -m ruff check .
 	$(PY) -m mypy
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not slow and not twin"
+test-slow: setup
+	$(PY) -m pytest -m "slow and not twin"
 
 # -- the twin (docs/twin.md): the synthesized platform run locally, both regions ----------------
 # `make twin` stands it up from cdktf.out and prints its endpoints (Ctrl-C stops it);

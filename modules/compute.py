@@ -165,6 +165,15 @@ class FunctionCode(Construct):
         return self.asset.asset_hash
 
 
+# (package folder, app output folder, fingerprint of the inputs) -> (archive, hash): one package
+# per app, however many stacks use it; changed inputs (another fingerprint) are packaged again.
+_PACKAGED: dict[tuple[Path, Path, str], tuple[Path, str]] = {}
+
+
+
+
+
+
 def _assemble(source_dir: Path, vendor_dir: Path, package_dir: Path) -> Path:
     if not (vendor_dir / "aws_lambda_powertools").is_dir():
         raise FileNotFoundError(

@@ -27,6 +27,25 @@ PROD = {"ENVIRONMENT_SUFFIX": "prod", "AWS_ACCOUNT_ID": "123456789012",
 # tracing, 365-day retention) read. tests/test_profiles.py compares the two.
 STANDARD = {"COST_PROFILE": "standard"}
 
+# Another environment and DR region (the `qa_stacks` fixture).
+QA = {"ENVIRONMENT_SUFFIX": "qa", "DR_REGION": "us-west-2"}
+
+# The workflow's `dev` GitHub environment (representative values): HOSTED_ZONE_ID is required
+# there, so no zone is created. Its `prod` environment is PROD. (tests/test_checkov.py)
+CI_DEV = {"ENVIRONMENT_SUFFIX": "dev", "DOMAIN_NAME": "payments-dev.acme-payments.net",
+          "HOSTED_ZONE_ID": "Z0123456789DEVZONE", "ALARM_EMAIL": "oncall@acme-payments.net",
+          "AWS_ACCOUNT_ID": "111111111111", "CI_GITHUB_REPOSITORY": "acme-payments/payments-dr"}
+
+# Every tuning setting a tier test needs away from its default, in ONE synth (the `tuned_*`
+# fixtures; a full synth costs ~4 s, one per knob added up): each tier's test reads only its
+# own knob. The regions put the primary outside us-east-1 (Route 53's home region) and still
+# form a multi-Region strong consistency set (witness us-east-1).
+TUNED = {"PRIMARY_REGION": "us-west-2", "DR_REGION": "us-east-2",
+         "LAMBDA_RESERVED_CONCURRENCY": "50", "OBJECT_LOCK_DAYS": "2000",
+         "TRANSACTIONS_CONSISTENCY": "STRONG", "REPLICATION_LAG_THRESHOLD": "2.5",
+         "AURORA_PRIMARY_INSTANCES": "3", "AURORA_DR_INSTANCES": "2",
+         "HOSTED_ZONE_ID": "Z0123456789TUNEDZONE"}
+
 
 def merged(stacks: dict[str, dict]) -> dict:
     """All platform stacks as one JSON document (scripts/dr_review/load.py `platform_view`:

@@ -271,9 +271,9 @@ def _method_settings(stack, role):
 
 
 @pytest.fixture(scope="module")
-def reserved_platform(synth_stacks) -> dict:
+def reserved_platform(tuned_platform) -> dict:
     """The platform with LAMBDA_RESERVED_CONCURRENCY=50 (the default reserves nothing)."""
-    return merged(synth_stacks(LAMBDA_RESERVED_CONCURRENCY="50"))
+    return tuned_platform
 
 
 def test_validate_burst_never_exceeds_the_validators_concurrency(reserved_platform):
@@ -363,62 +363,69 @@ def _synth_default(outdir: Path) -> dict:
                    for d in sorted((outdir / "stacks").iterdir())})
 
 
-def _served(stack, role, rtype, path):
-    return one(stack, rtype, role, f"{_p(role)}{path}")[1]
-
-
-# What `changed_configurations` changes -> how that change shows in the served resource.
+# What `changed_platform` changes -> the served resources it is in, and how it shows there.
 CHANGES = {
-    "schema": lambda stack, role: json.loads(
-        _served(stack, role, "aws_api_gateway_model", "payment-model")["schema"]).get("maxProperties") == 4,
-    "gateway response": lambda stack, role: _served(
-        stack, role, "aws_api_gateway_gateway_response", "response-throttled")[
-            "response_parameters"]["gatewayresponse.header.Retry-After"] == "'5'",
-    "integration timeout": lambda stack, role: _served(
-        stack, role, "aws_api_gateway_integration", "health-integration")["timeout_milliseconds"] == 3000,
+    "schema": ("aws_api_gateway_model", ("payment-model",),
+               lambda r: json.loads(r["schema"]).get("maxProperties") == 4),
+    "gateway response": ("aws_api_gateway_gateway_response", ("response-throttled",),
+                         lambda r: r["response_parameters"]["gatewayresponse.header.Retry-After"] == "'5'"),
+    # One timeout for both integrations that Route 53 / the peer probe call.
+    "integration timeout": ("aws_api_gateway_integration", ("health-integration", "probe-integration"),
+                            lambda r: r["timeout_milliseconds"] == 3000),
 }
 
 
 @pytest.fixture(scope="module")
-def changed_configurations(tmp_path_factory):
-    """The platform synthesized again with one served configuration changed at a time (module
-    constants of modules/api.py: no setting reaches them)."""
+def changed_platform(tmp_path_factory):
+    """The platform synthesized again, in a new app, with three served configurations changed
+    (module constants of modules/api.py: no setting reaches them). One synth for all three:
+    each change is put into the default platform alone to see what it does to the hash."""
     from dataclasses import replace
 
     import modules.api as api
-    synths = {}
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(api, "PAYMENT_REQUEST_SCHEMA", json.dumps(
             {**json.loads(api.PAYMENT_REQUEST_SCHEMA), "maxProperties": 4}))
-        synths["schema"] = _synth_default(tmp_path_factory.mktemp("schema"))
-    with pytest.MonkeyPatch.context() as mp:
         mp.setattr(api, "GATEWAY_RESPONSES", tuple(
             replace(e, retry_after_s=5) if e.response_type == "THROTTLED" else e
             for e in api.GATEWAY_RESPONSES))
-        synths["gateway response"] = _synth_default(tmp_path_factory.mktemp("gw"))
-    with pytest.MonkeyPatch.context() as mp:
         mp.setattr(api, "HEALTH_INTEGRATION_TIMEOUT_MS", 3000)
-        synths["integration timeout"] = _synth_default(tmp_path_factory.mktemp("timeout"))
-    return synths
+        return _synth_default(tmp_path_factory.mktemp("changed"))
 
 
-def test_changing_served_configuration_changes_the_trigger(platform, changed_configurations):
-    assert set(changed_configurations) == set(CHANGES)
+def _moved(into: dict, source: dict, role: str, change: str) -> dict:
+    """A copy of `into` with the resources of one change taken from `source`."""
+    rtype, paths, _ = CHANGES[change]
+    bodies = dict(into["resource"][rtype])
+    for path in paths:
+        name, body = one(source, rtype, role, f"{_p(role)}{path}")
+        assert name in bodies, (change, name)
+        bodies[name] = body
+    return {**into, "resource": {**into["resource"], rtype: bodies}}
+
+
+def test_changing_served_configuration_changes_the_trigger(platform, changed_platform):
     for role in ROLES:
-        base = evaluate_trigger(platform, _trigger(platform, role))
-        for what, changed in changed_configurations.items():
-            # The change is in the synthesized resource (and not in the default one) ...
-            assert CHANGES[what](changed, role) and not CHANGES[what](platform, role), what
-            # ... under the same references, and it changes what Terraform hashes.
-            assert _trigger(changed, role) == _trigger(platform, role), what
-            assert evaluate_trigger(changed, _trigger(changed, role)) != base, what
+        trigger = _trigger(platform, role)
+        base = evaluate_trigger(platform, trigger)
+        assert _trigger(changed_platform, role) == trigger  # the same references
+        for what, (rtype, paths, shows) in CHANGES.items():
+            for path in paths:
+                # The change is in the synthesized resource (and not in the default one) ...
+                assert shows(one(changed_platform, rtype, role, f"{_p(role)}{path}")[1]), what
+                assert not shows(one(platform, rtype, role, f"{_p(role)}{path}")[1]), what
+            # ... and, alone, it changes what Terraform hashes.
+            assert evaluate_trigger(_moved(platform, changed_platform, role, what), trigger) != base, what
 
 
-def test_unchanged_configuration_keeps_the_trigger(platform, tmp_path_factory):
-    again = _synth_default(tmp_path_factory.mktemp("again"))
+def test_unchanged_configuration_keeps_the_trigger(platform, changed_platform):
+    """Every other hashed definition, synthesized again in a new app, hashes the same."""
     for role in ROLES:
-        assert _trigger(again, role) == _trigger(platform, role)
-        assert (evaluate_trigger(again, _trigger(again, role))
+        restored = changed_platform
+        for what in CHANGES:
+            restored = _moved(restored, platform, role, what)
+        assert _trigger(restored, role) == _trigger(platform, role)
+        assert (evaluate_trigger(restored, _trigger(restored, role))
                 == evaluate_trigger(platform, _trigger(platform, role)))
 
 
@@ -591,3 +598,4 @@ def test_api_outputs_name_the_regions_custom_domain_not_the_disabled_execute_api
         assert out[f"{role}_api_host"]["value"] == domain["domain_name"]
         assert out[f"{role}_api_endpoint"]["value"] == f"https://{domain['domain_name']}"
         assert out[f"{role}_api_id"]["value"] == ref("aws_api_gateway_rest_api", api_name, "id")
+

@@ -217,15 +217,14 @@ def test_no_payment_data_in_database_logs_and_the_log_group_is_ours(platform):
 
 
 def test_instances_per_region_follow_settings_and_prod_gets_a_reader_in_each(platform, prod_platform,
-                                                                             synth_stacks):
-    from platform_support import merged
+                                                                             tuned_platform):
     for role in ("primary", "dr"):
         assert len(resources(platform, "aws_rds_cluster_instance", role)) == 1
         instances = resources(prod_platform, "aws_rds_cluster_instance", role)
         assert sorted(i["identifier"] for i in instances.values()) == [
             f"payments-{role}-prod-1", f"payments-{role}-prod-2"]
         assert sorted(i["promotion_tier"] for i in instances.values()) == [0, 1]
-    three = merged(synth_stacks(AURORA_PRIMARY_INSTANCES="3", AURORA_DR_INSTANCES="2"))
+    three = tuned_platform  # AURORA_PRIMARY_INSTANCES=3, AURORA_DR_INSTANCES=2
     assert len(resources(three, "aws_rds_cluster_instance", "primary")) == 3
     assert len(resources(three, "aws_rds_cluster_instance", "dr")) == 2
 

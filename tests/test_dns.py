@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import pytest
 from helpers import data_sources, one, outputs, ref, resources
-from platform_support import PROD, merged
+from platform_support import PROD, TUNED
 from route53_gate_model import gate_statuses
 
 ROLES = (("primary", "us-east-1"), ("dr", "us-east-2"))
-ZONE_ID = "Z0123456789ABCDEFGHIJ"
 DOMAIN = "payments-dev.example.com"
 
 
@@ -123,20 +122,20 @@ def test_default_synth_creates_a_zone_and_outputs_its_name_servers(platform):
     assert outputs(platform)["hosted_zone_id"]["value"] == ref("aws_route53_zone", zone_name, "zone_id")
 
 
-def test_existing_zone_is_used_by_id_and_no_zone_is_created(synth_stacks):
-    stack = merged(synth_stacks(HOSTED_ZONE_ID=ZONE_ID))
+def test_existing_zone_is_used_by_id_and_no_zone_is_created(tuned_platform):
+    stack = tuned_platform
     assert not resources(stack, "aws_route53_zone")
     [(zone_name, zone)] = data_sources(stack, "aws_route53_zone").items()
-    assert zone["zone_id"] == ZONE_ID
+    assert zone["zone_id"] == TUNED["HOSTED_ZONE_ID"]
     for record in _records(stack).values():
         assert record["zone_id"] == f"${{data.aws_route53_zone.{zone_name}.zone_id}}"
     assert "hosted_zone_name_servers" not in outputs(stack)
 
 
-def test_route53_alarms_and_checks_use_a_us_east_1_provider(platform, synth_stacks):
+def test_route53_alarms_and_checks_use_a_us_east_1_provider(platform, tuned_platform):
     for check in resources(platform, "aws_route53_health_check").values():
         assert check["provider"] == "aws.primary"  # us-east-1 is the primary region here
-    stack = merged(synth_stacks(PRIMARY_REGION="us-west-2", DR_REGION="us-east-2"))
+    stack = tuned_platform  # PRIMARY_REGION=us-west-2
     [global_provider] = [p for p in stack["provider"]["aws"] if p["alias"] == "global"]
     assert global_provider["region"] == "us-east-1"
     for check in resources(stack, "aws_route53_health_check").values():

@@ -172,10 +172,8 @@ def test_both_audit_buckets_are_object_locked_with_the_environments_retention(
         assert lock["depends_on"] == [f"aws_s3_bucket_versioning.{versioning}"]
 
 
-def test_retention_days_follow_the_setting_and_lifecycle_never_expires_a_locked_version(synth_stacks):
-    from platform_support import merged
-
-    stack = merged(synth_stacks(OBJECT_LOCK_DAYS="2000"))
+def test_retention_days_follow_the_setting_and_lifecycle_never_expires_a_locked_version(tuned_platform):
+    stack = tuned_platform  # OBJECT_LOCK_DAYS=2000
     for role in ("primary", "dr"):
         _, lock = one(stack, "aws_s3_bucket_object_lock_configuration", role, f"storage-{role}/audit/")
         assert lock["rule"]["default_retention"]["days"] == 2000

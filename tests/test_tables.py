@@ -101,6 +101,15 @@ def test_transactions_table_is_strongly_consistent_by_default_and_idempotency_is
     assert health["environment"]["variables"]["TRANSACTIONS_CONSISTENCY_MODE"] == "STRONG"
 
 
+def test_strong_consistency_puts_the_witness_in_the_region_sets_third_region(tuned_platform):
+    """With the primary in us-west-2 and DR in us-east-2 the witness is us-east-1."""
+    _, transactions = _table(tuned_platform, "payment-transactions-dev")
+    assert transactions["replica"][0]["consistency_mode"] == "STRONG"
+    assert transactions["global_table_witness"] == {"region_name": "us-east-1"}
+    _, idempotency = _table(tuned_platform, "payment-idempotency-dev")  # TTL-driven: eventual
+    assert "global_table_witness" not in idempotency
+
+
 def test_eventual_consistency_is_an_explicit_opt_out(synth_stacks):
     from platform_support import merged
 

@@ -260,7 +260,8 @@ _test_clients: dict[tuple[str, str], Any] = {}
 
 
 def aws_client(service: str, region: str) -> Any:
-    """Cached boto3 client for assertions; cleared by :func:`reset_test_clients` per moto session."""
+    """Cached boto3 client for assertions, shared by the tests' moto sessions (a client holds no
+    AWS state); :func:`reset_test_clients` clears the cache."""
     key = (service, region)
     if key not in _test_clients:
         import boto3
