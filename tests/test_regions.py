@@ -27,6 +27,8 @@ def test_every_resource_and_data_source_names_an_aliased_provider_of_its_stack(s
             for rtype, items in stack.get(kind, {}).items():
                 if rtype == "terraform_remote_state":
                     continue  # reads the state bucket through the backend, not a provider
+                if rtype == "terraform_data":
+                    continue  # Terraform's own resource, no provider (its local-exec names the region)
                 for logical, body in items.items():
                     assert body.get("provider") in aliases, f"{name}: {kind} {rtype}.{logical}"
 
