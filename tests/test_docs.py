@@ -71,3 +71,280 @@ def test_the_workflow_passes_every_setting_into_synth():
     workflow = (ROOT / ".github" / "workflows" / "review.yml").read_text()
     passed = set(re.findall(r"^\s+([A-Z][A-Z0-9_]+): \$\{\{ vars\.\1 \}\}", workflow, re.M))
     assert _settings_variables() - {"TFC_ORGANIZATION", "TFC_WORKSPACE"} <= passed
+
+
+# -- documented facts against the source of truth (the synthesized JSON, drctl, the code) --------
+
+def _table(text: str, header_start: str) -> list[list[str]]:
+    """The body rows of the first Markdown table whose header row starts with `header_start`."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith(header_start):
+            rows = []
+            for row in lines[i + 2:]:
+                if not row.startswith("|"):
+                    break
+                rows.append([cell.strip() for cell in row.strip().strip("|").split("|")])
+            return rows
+    raise AssertionError(f"no table starting {header_start!r}")
+
+
+def _resources(stacks: dict[str, dict], kind: str) -> list[tuple[str, str, dict]]:
+    return [(stack, name, body) for stack, doc in sorted(stacks.items())
+            for name, body in doc.get("resource", {}).get(kind, {}).items()]
+
+
+def _functions_by_handler(stacks: dict[str, dict], handler: str) -> list[tuple[str, str, dict]]:
+    found = [(s, n, b) for s, n, b in _resources(stacks, "aws_lambda_function") if b["handler"] == handler]
+    assert len(found) == 2, f"{handler}: expected one function per regional stack, found {len(found)}"
+    return found
+
+
+OPS_FUNCTIONS = ("probe", "heartbeat", "authorizer")
+
+
+def test_ops_functions_infrastructure_table_is_what_is_synthesized(stacks):
+    rows = {row[0]: dict(zip(OPS_FUNCTIONS, row[1:], strict=True))
+            for row in _table(DOCS["ops-functions.md"], "| | probe | heartbeat | authorizer |")}
+    for fn in OPS_FUNCTIONS:
+        handler = rows["handler"][fn].strip("`")
+        memory, timeout = re.fullmatch(r"(\d+) MB / (\d+) s", rows["memory / timeout"][fn]).groups()
+        for stack, name, body in _functions_by_handler(stacks, handler):
+            where = f"{fn} in {stack}"
+            assert body["memory_size"] == int(memory), where
+            assert body["timeout"] == int(timeout), where
+            reserved = body.get("reserved_concurrent_executions", -1)
+            documented = rows["reserved concurrency"][fn]
+            assert (reserved == -1) == (documented == "none"), where
+            if documented != "none":
+                assert reserved == int(documented), where
+            assert ("vpc_config" in body) == (not rows["VPC"][fn].startswith("none")), where
+            ref = f"${{aws_lambda_function.{name}.function_name}}"
+            configs = [b for s, _, b in _resources(stacks, "aws_lambda_function_event_invoke_config")
+                       if s == stack and b["function_name"] == ref]
+            doc_async = re.fullmatch(r"retries (\d+), max event age (\d+) s", rows["async invoke config"][fn])
+            assert bool(configs) == bool(doc_async), where
+            if doc_async:
+                assert (configs[0]["maximum_retry_attempts"], configs[0]["maximum_event_age_in_seconds"]) \
+                    == tuple(map(int, doc_async.groups())), where
+            schedule = re.search(r"`(rate\([^)]*\))`", rows["trigger"][fn])
+            rules = {f"${{aws_cloudwatch_event_rule.{n}.name}}": b["schedule_expression"]
+                     for s, n, b in _resources(stacks, "aws_cloudwatch_event_rule") if s == stack}
+            arn = f"${{aws_lambda_function.{name}.arn}}"
+            triggers = [rules[b["rule"]] for s, _, b in _resources(stacks, "aws_cloudwatch_event_target")
+                        if s == stack and b["arn"] == arn]
+            assert triggers == ([schedule.group(1)] if schedule else []), where
+            if "aws_api_gateway_authorizer" in rows["trigger"][fn]:
+                invoke = f"${{aws_lambda_function.{name}.invoke_arn}}"
+                assert [b["type"] for s, _, b in _resources(stacks, "aws_api_gateway_authorizer")
+                        if s == stack and b["authorizer_uri"] == invoke] == ["REQUEST"], where
+
+
+def test_ops_functions_environment_table_is_what_is_set_and_read(stacks):
+    rows = _table(DOCS["ops-functions.md"], "| function | variable | read | set |")
+    documented: dict[str, set[str]] = {fn: set() for fn in OPS_FUNCTIONS}
+    for fn, variable, read, set_by in rows:
+        variable = variable.strip("`")
+        documented[fn].add(variable)
+        source = (ROOT / "lambda" / f"{fn}.py").read_text()
+        if not read.startswith("not "):
+            assert f'"{variable}"' in source or variable.startswith("POWERTOOLS_"), \
+                f"{fn} is documented to read {variable}, lambda/{fn}.py never names it"
+        for stack, _, body in _functions_by_handler(stacks, f"{fn}.lambda_handler"):
+            environment = body.get("environment", {}).get("variables", {})
+            expected = set_by.startswith("yes") or (set_by.startswith("DR only") and stack.endswith("-dr"))
+            assert (variable in environment) == expected, f"{fn} {variable} in {stack}: documented {set_by!r}"
+            if (value := re.fullmatch(r"yes, `([^`]+)`", set_by)):
+                assert environment[variable] == value.group(1), f"{fn} {variable} in {stack}"
+    for fn in OPS_FUNCTIONS:
+        for stack, _, body in _functions_by_handler(stacks, f"{fn}.lambda_handler"):
+            missing = set(body.get("environment", {}).get("variables", {})) - documented[fn]
+            assert not missing, f"{fn} in {stack} sets {sorted(missing)}, not in docs/ops-functions.md"
+
+
+def _expand(name: str) -> list[str]:
+    """`payments-<env>-x-{a,b}-<role>` -> the default synth's concrete names (dev, both roles)."""
+    name = (name.replace("<env>", "dev").replace("{env}", "dev").replace("{prefix}", "payments-dev-")
+            .replace("...", "*").replace("<name>", "*"))
+    names = [name]
+    for placeholder, values in (("<role>", ("primary", "dr")), ("{role}", ("primary", "dr"))):
+        names = [n.replace(placeholder, v) for n in names for v in values] if placeholder in name else names
+    while any("{" in n for n in names):
+        expanded = []
+        for n in names:
+            m = re.search(r"\{([^{}]+)\}", n)
+            expanded += [n[:m.start()] + v + n[m.end():] for v in m.group(1).split(",")] if m else [n]
+        names = expanded
+    return names
+
+
+def _alarm_names(stacks: dict[str, dict]) -> set[str]:
+    return {b["alarm_name"] for _, _, b in _resources(stacks, "aws_cloudwatch_metric_alarm")}
+
+
+def _documented_alarms() -> list[tuple[str, str]]:
+    """Every alarm name the docs write in full (`payments-<env>-...`, `{prefix}...`), and the
+    first column of the alarm tables of failover.md (names without the prefix)."""
+    found = []
+    for doc, text in [("README.md", README), *DOCS.items()]:
+        for token in re.findall(r"`((?:payments-(?:<env>|\{env\})-|\{prefix\})[^`\s]+)`", text):
+            found.append((doc, token))
+    for row in _table(DOCS["failover.md"], "| Alarm | Metric | Condition | Missing data |"):
+        for token in re.findall(r"`([^`]+)`", row[0]):
+            found.append(("failover.md", "payments-<env>-" + token.removesuffix(" (us-east-1)")))
+    return found
+
+
+def test_documented_alarm_names_exist_in_the_synthesized_json(stacks):
+    alarms = _alarm_names(stacks)
+    # a Route 53 health check the docs name the same way (the failback gate)
+    alarms |= {b.get("reference_name", "") for _, _, b in _resources(stacks, "aws_route53_health_check")}
+    documented = _documented_alarms()
+    assert len(documented) > 20
+    for doc, token in documented:
+        for name in _expand(token):
+            pattern = re.escape(name).replace(r"\*", ".*")
+            assert any(re.fullmatch(pattern, alarm) for alarm in alarms), f"{doc}: `{token}` -> {name}"
+
+
+def test_ops_functions_alarm_table_matches_the_alarms(stacks):
+    alarms = {b["alarm_name"]: b for _, _, b in _resources(stacks, "aws_cloudwatch_metric_alarm")}
+    operators = {"<": "LessThanThreshold", ">": "GreaterThanThreshold", ">=": "GreaterThanOrEqualToThreshold"}
+    rows = _table(DOCS["ops-functions.md"], "| Alarm | Metric, statistic, period | Condition | treat_missing_data |")
+    assert len(rows) >= 8
+    for name_cell, metric_cell, condition, missing in rows:
+        statistic, period = re.search(r"(Minimum|Maximum|Sum|Average|p\d+), (\d+) s", metric_cell).groups()
+        op, threshold = re.match(r"(>=|<|>) (\d+)", condition).groups()
+        periods = re.search(r"for (\d+) of (\d+)", condition)
+        for token in re.findall(r"`(payments-[^`]+)`", name_cell):
+            for name in _expand(token):
+                if name not in alarms:
+                    continue  # "(DR only)" rows: the existence test above covers every name
+                alarm, where = alarms[name], f"{name} (docs/ops-functions.md)"
+                assert alarm.get("statistic", alarm.get("extended_statistic")) == statistic, where
+                assert alarm["period"] == int(period), where
+                assert alarm["comparison_operator"] == operators[op], where
+                assert alarm["threshold"] == float(threshold), where
+                if periods:
+                    assert (alarm.get("datapoints_to_alarm", alarm["evaluation_periods"]),
+                            alarm["evaluation_periods"]) == tuple(map(int, periods.groups())), where
+                assert missing.split()[0].rstrip(";") == alarm["treat_missing_data"], where
+
+
+def test_runbook_exit_code_table_is_drctl_exitcodes():
+    from drctl import exitcodes
+
+    defined = {v for k, v in vars(exitcodes).items() if k.isupper() and isinstance(v, int)}
+    table = {int(row[0]) for row in _table(DOCS["runbook.md"], "| Code | Meaning |")}
+    assert table == defined
+
+
+def test_documented_preflight_exit_codes_are_what_preflight_returns():
+    from drctl.preflight import Result, Status, exit_code
+
+    text = " ".join(DOCS["runbook.md"].split())
+    sentence = re.search(r"\*\*Exit codes:\*\* (.*?) invalid settings", text).group(1)
+    documented = {m.group(2): int(m.group(1)) for m in re.finditer(r"\**(\d+)\** (every row PASS|any FAIL|no FAIL but something UNKNOWN|only WARNs)", sentence)}
+    assert len(documented) == 4, sentence
+
+    def code(*statuses: Status) -> int:
+        return exit_code([Result("c", "", s, "") for s in statuses])
+
+    assert documented["every row PASS"] == code(Status.PASS, Status.SKIP)
+    assert documented["any FAIL"] == code(Status.FAIL, Status.UNKNOWN, Status.WARN)
+    assert documented["no FAIL but something UNKNOWN"] == code(Status.UNKNOWN, Status.WARN)
+    assert documented["only WARNs"] == code(Status.WARN, Status.PASS)
+    new_account = " ".join(DOCS["new-account.md"].split())
+    assert f"(or {documented['only WARNs']}, each WARN understood)" in new_account
+
+
+def test_drills_exit_codes_are_drctl_exit_codes():
+    from drctl import exitcodes
+
+    defined = {v for k, v in vars(exitcodes).items() if k.isupper() and isinstance(v, int)}
+    rows = _table(DOCS["drills.md"], "| outcome | exit | when |")
+    assert {int(row[1]) for row in rows} <= defined
+    assert {row[0]: int(row[1]) for row in rows if row[0] in ("passed", "failed", "refused")} == {
+        "passed": exitcodes.OK, "failed": exitcodes.UNHEALTHY, "refused": exitcodes.REFUSED}
+
+
+# -- every drctl command line the docs write parses with drctl's own parser ----------------------
+
+PLACEHOLDERS = {"NAME": "regional-failover", "CHECK": "alarms:dr-alarms", "TEXT": "why", "...": "x"}
+
+
+def _documented_drctl_commands() -> list[tuple[str, list[str]]]:
+    commands = []
+    for doc, text in [("README.md", README), *DOCS.items()]:
+        for m in re.finditer(r"`([^`\n]+)`|^\s*((?:\.venv/bin/)?python -m drctl .*)$", text, re.M):
+            snippet = m.group(1) or m.group(2)
+            for part in re.split(r"&&|;|\|", snippet):
+                found = re.search(r"(?:^|\s|/)(?:python -m drctl|drctl)\s+(.*)", part.strip())
+                if not found:
+                    continue
+                line = re.split(r"\s#|\s\d?>>?", found.group(1))[0]
+                if "COMMAND" in line:
+                    continue
+                line = line.replace("[", "").replace("]", "")
+                commands.append((doc, [PLACEHOLDERS.get(w, w) for w in line.split()]))
+    return commands
+
+
+def test_every_documented_drctl_command_parses():
+    from drctl.cli import build_parser
+
+    commands = _documented_drctl_commands()
+    assert len(commands) > 40
+    for doc, argv in commands:
+        if argv == ["--help"]:
+            continue
+        parser = build_parser()
+        try:
+            parser.parse_args(argv)
+        except SystemExit as exc:
+            pytest.fail(f"{doc}: `drctl {' '.join(argv)}` does not parse (exit {exc.code})")
+
+
+def _drctl_options() -> set[str]:
+    from drctl.cli import build_parser
+
+    parser = build_parser()
+    options = set(parser._option_string_actions)
+    for action in parser._subparsers._group_actions:  # type: ignore[union-attr]
+        for sub in action.choices.values():
+            options |= set(sub._option_string_actions)
+    return options
+
+
+@pytest.mark.parametrize("name", ["runbook.md", "drills.md"])
+def test_every_flag_the_drctl_docs_name_exists(name):
+    options = _drctl_options()
+    flags = set(re.findall(r"`(--[a-z][a-z0-9-]*)[^`]*`", DOCS[name]))
+    assert flags
+    assert flags - options == set(), f"{name} names flags drctl does not have"
+
+
+# -- every repository path the docs write in backticks exists ------------------------------------
+
+GENERATED = ("build/", "cdktf.out", "drills/", "node_modules", ".ci/")
+FOLDERS = ("modules", "lambda", "drctl", "tests", "scripts", "twin", "tools", "docs", ".github")
+
+
+def _documented_paths(text: str) -> set[str]:
+    """Backticked tokens that name a file or folder under one of the repository's folders."""
+    found = set()
+    for token in re.findall(r"`([^`\s]+)`", text):
+        token = token.split("::")[0].rstrip(".,:")
+        if any(c in token for c in "<>{}*$|=[]()") or not token.startswith(tuple(f + "/" for f in FOLDERS)):
+            continue
+        if "/.venv" in token or token.startswith(GENERATED):
+            continue
+        found.add(token)
+    return found
+
+
+@pytest.mark.parametrize("name, text", [("README.md", README), *DOCS.items()])
+def test_documented_repository_paths_exist(name, text):
+    paths = _documented_paths(text)
+    missing = sorted(path for path in paths if not (ROOT / path).exists())
+    assert missing == [], f"{name} names paths that do not exist"
