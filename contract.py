@@ -235,6 +235,11 @@ class Names:
     def db_secret(self) -> str:
         return f"payments-dr/{self.env}/aurora-master"
 
+    @property
+    def client_keys_secret(self) -> str:
+        """Per-client HMAC keys (primary region, replicated under the same name to DR)."""
+        return f"payments-dr/{self.env}/client-keys"
+
     def audit_bucket(self, account_id: str, region: str) -> str:
         """Globally unique: account id and region; at most 18+12+1+12+1+14 = 58 characters."""
         return f"payments-dr-audit-{self.env}-{account_id}-{region}"

@@ -12,6 +12,7 @@ from typing import Any, TextIO
 from drctl import exitcodes
 from drctl.clock import Clock
 from drctl.config import (
+    CLIENT_KEYS_REQUIRES,
     FAILBACK_REQUIRES,
     FAILOVER_REQUIRES,
     LOST_WRITES_REQUIRES,
@@ -98,15 +99,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="region role to write the canaries in (default primary)")
     p.add_argument("--timeout", type=float, default=120, help="max seconds to wait (default 120)")
     p.add_argument("--poll-interval", type=float, default=1.0, help="seconds between reads (default 1)")
-    from drctl import drill, preflight
+    from drctl import clientkeys, drill, preflight
     drill.add_parser(add)
+    clientkeys.add_parser(add)
     preflight.add_parser(sub, EPILOG)
     return parser
 
 
 REQUIRES = {"status": STATUS_REQUIRES, "switchover": SWITCHOVER_REQUIRES,
             "failback": FAILBACK_REQUIRES, "failover": FAILOVER_REQUIRES, "verify": VERIFY_REQUIRES,
-            "lost-writes": LOST_WRITES_REQUIRES, "rejoin": REJOIN_REQUIRES, "drill": DRILL_REQUIRES}
+            "lost-writes": LOST_WRITES_REQUIRES, "rejoin": REJOIN_REQUIRES, "drill": DRILL_REQUIRES,
+            "client-keys": CLIENT_KEYS_REQUIRES}
 
 
 def load_config(args: argparse.Namespace) -> DrConfig:
@@ -178,6 +181,9 @@ def run(args: argparse.Namespace, cfg: DrConfig, gw: Any, clock: Clock, log: Eve
     from drctl import operations, recovery, status, verify
     if args.command == "status":
         return status.collect_status(cfg, gw, clock, log)
+    if args.command == "client-keys":
+        from drctl import clientkeys
+        return clientkeys.run(args, cfg, gw, log)
     operator = getattr(args, "operator", None) or _login()
     overrides = operations.Overrides(tuple(getattr(args, "override", []) or ()),
                                      getattr(args, "reason", ""), operator)

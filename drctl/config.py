@@ -258,6 +258,8 @@ SWITCHOVER_REQUIRES = ("primary_region", "dr_region", "environment_suffix", "glo
                        "primary_cluster_id", "dr_cluster_id", "primary_health_check_id",
                        "dr_health_check_id", "alarm_name_prefix", "replication_lag_threshold_seconds")
 FAILBACK_REQUIRES = SWITCHOVER_REQUIRES + ("dynamodb_table_name", "primary_s3_bucket", "dr_s3_bucket")
+# drctl client-keys: the primary stack's outputs are enough (`--region dr` adds dr_region).
+CLIENT_KEYS_REQUIRES = ("primary_region", "environment_suffix")
 FAILOVER_REQUIRES = ("dr_region", "environment_suffix", "global_cluster_id", "dr_cluster_id")
 LOST_WRITES_REQUIRES = ("primary_region", "dr_region", "environment_suffix", "global_cluster_id",
                         "primary_cluster_id", "dr_cluster_id")

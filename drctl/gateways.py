@@ -418,6 +418,49 @@ class ParameterGateway(_Gateway):
                    Type="String", Overwrite=True)
 
 
+@dataclass(frozen=True)
+class SecretState:
+    name: str
+    primary_region: str          # where the secret is written (a replica names its primary)
+    replicas: tuple[str, ...]    # regions this secret replicates to (primary side only)
+
+    def is_replica_in(self, region: str) -> bool:
+        return self.primary_region != region
+
+
+class SecretsGateway(_Gateway):
+    """One secret's value and replication (drctl client-keys)."""
+    service = "secretsmanager"
+
+    def state(self, secret_id: str) -> SecretState:
+        try:
+            d = self._call("describe_secret", SecretId=secret_id)
+        except ClientError as error:
+            if error_code(error) == "ResourceNotFoundException":
+                raise NotFound(f"secret {secret_id} in {self.region}") from error
+            raise
+        return SecretState(name=str(d.get("Name", secret_id)),
+                           primary_region=str(d.get("PrimaryRegion") or self.region),
+                           replicas=tuple(r["Region"] for r in d.get("ReplicationStatus", [])))
+
+    def value(self, secret_id: str) -> str | None:
+        """The current value; None while the secret has none (created empty by Terraform)."""
+        try:
+            return str(self._call("get_secret_value", SecretId=secret_id)["SecretString"])
+        except ClientError as error:
+            if error_code(error) == "ResourceNotFoundException":
+                return None
+            raise
+
+    def put_value(self, secret_id: str, text: str) -> None:
+        self._call("put_secret_value", client=self.action_client, SecretId=secret_id,
+                   SecretString=text)
+
+    def promote(self, secret_id: str) -> None:
+        """Make this region's replica a standalone secret (StopReplicationToReplica)."""
+        self._call("stop_replication_to_replica", client=self.once_client, SecretId=secret_id)
+
+
 class IdentityGateway(_Gateway):
     """Who runs drctl (for the audit trail), from STS in the given region (not the global
     endpoint, which lives in us-east-1)."""
@@ -612,6 +655,9 @@ class AwsGateways:
 
     def parameters(self, region: str) -> ParameterGateway:
         return ParameterGateway(self.client("ssm", region), region, self.client("ssm", region, "action"))
+
+    def secrets(self, region: str) -> SecretsGateway:
+        return SecretsGateway(*self._three("secretsmanager", region))
 
     def identity(self, region: str) -> IdentityGateway:
         return IdentityGateway(self.client("sts", region), region)

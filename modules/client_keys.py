@@ -13,8 +13,8 @@ region needs).
   can be promoted to a standalone secret (`aws secretsmanager stop-replication-to-replica`)
   if the primary region is lost for good.
 - The secret's VALUE is managed outside Terraform (no `aws_secretsmanager_secret_version`
-  here): keys never enter the plan, the state or the repository. Operators put the JSON
-  document with `aws secretsmanager put-secret-value` (docs/api-protection.md); until then
+  here): keys never enter the plan, the state or the repository. Operators seed and edit it
+  with `drctl client-keys` (docs/runbook.md, "Client keys"); until the first key is added
   every signed request is rejected (fail closed).
 - `grant_read` names the secret by ARN pattern on its NAME (Secrets Manager appends 6 random
   characters to every secret ARN), so the DR stack needs no reference to a resource of the
@@ -41,7 +41,7 @@ RECOVERY_WINDOW_DAYS = 30
 
 
 def client_keys_secret_name(names: Names) -> str:
-    return f"payments-dr/{names.env}/client-keys"
+    return names.client_keys_secret
 
 
 def grant_read(region: Region, names: Names, *, key_arn: str) -> list[Statement]:

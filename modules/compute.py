@@ -33,7 +33,11 @@ Decisions a reviewer should know about:
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import os
 import shutil
+import zipfile
 from pathlib import Path
 from typing import TypedDict
 
@@ -117,11 +121,24 @@ class SharedPackage(TypedDict):
     signing: RegionalCodeSigning | None
 
 
+# Every zip entry gets this time and these permissions: the package's bytes (and so its asset
+# hash, the S3 key, the signing job and the 12 functions' code) depend only on the files'
+# names and contents, never on the checkout's path, clock, umask or file system order.
+ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
+ZIP_FILE_MODE = 0o644
+ZIP_ARCHIVE = "archive.zip"
+# zlib's default: within 1 % of level 9's size in a third of the time.
+ZIP_LEVEL = 6
+_WRITTEN: dict[Path, str] = {}     # archive -> fingerprint of what it holds (this process)
+
+
 class FunctionCode(Construct):
     """The `lambda/` directory as one zip; its hash covers every file, so any change redeploys.
 
     `vendor_dir`: third-party packages to bundle next to the code (the package then needs no
     layer); they are copied with `source_dir` into `package_dir`, which is what gets zipped.
+    The zip is written here, reproducibly (`write_zip`), and handed to cdktf as a file: its
+    own archiver stores each file's mtime and mode, so every checkout made a new package.
     """
 
     def __init__(self, scope: Construct, id: str, *, source_dir: Path = LAMBDA_DIR,
@@ -130,12 +147,14 @@ class FunctionCode(Construct):
         source_dir = Path(source_dir).resolve()
         if not source_dir.is_dir():
             raise FileNotFoundError(f"function code directory {source_dir} does not exist")
+        # Inside this app's output folder: parallel synths never share a package folder,
+        # and both regional stacks assemble the same files (the same hash).
+        package_dir = Path(package_dir or Path(App.of(self).outdir).resolve() / "lambda-package")
         if vendor_dir is not None:
-            # Inside this app's output folder: parallel synths never share a package folder,
-            # and both regional stacks assemble the same files (the same hash).
-            package_dir = package_dir or Path(App.of(self).outdir).resolve() / "lambda-package"
-            source_dir = _assemble(source_dir, Path(vendor_dir).resolve(), Path(package_dir))
-        self.asset = TerraformAsset(self, "asset", path=str(source_dir), type=AssetType.ARCHIVE)
+            source_dir = _assemble(source_dir, Path(vendor_dir).resolve(), package_dir)
+        archive = write_zip(source_dir, package_dir.with_name(f"{package_dir.name}-zip") / ZIP_ARCHIVE,
+                            skip_bytecode=vendor_dir is None)
+        self.asset = TerraformAsset(self, "asset", path=str(archive), type=AssetType.FILE)
 
     @property
     def path(self) -> str:
@@ -158,7 +177,58 @@ def _assemble(source_dir: Path, vendor_dir: Path, package_dir: Path) -> Path:
     shutil.copytree(vendor_dir, package_dir, ignore=shutil.ignore_patterns(".vendored"))
     shutil.copytree(source_dir, package_dir, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    _drop_unshipped_records(package_dir)
     return package_dir
+
+
+def _drop_unshipped_records(package_dir: Path) -> None:
+    """A wheel's RECORD lists what pip installed, including its console scripts outside the
+    target (`../../bin/jp.py`), whose hash covers the shebang pip wrote: the path of the
+    interpreter that ran the vendoring, i.e. the checkout. The scripts are not shipped, so
+    their lines go; every line left names a file in the package."""
+    for record in sorted(package_dir.glob("*.dist-info/RECORD")):
+        lines = record.read_text().splitlines(keepends=True)
+        kept = [line for line in lines
+                if _ships(package_dir, next(csv.reader([line]), [""])[0])]
+        if kept != lines:
+            record.write_text("".join(kept))
+
+
+def _ships(package_dir: Path, name: str) -> bool:
+    target = (package_dir / name).resolve()
+    return target.is_relative_to(package_dir.resolve()) and target.is_file()
+
+
+def write_zip(source_dir: Path, archive: Path, *, skip_bytecode: bool = False) -> Path:
+    """`source_dir` as a zip whose bytes depend only on file names and contents: entries in
+    sorted order, one fixed time, mode 0644, no directory entries. `skip_bytecode` leaves
+    out `__pycache__` (our own code ships as source; an assembled package already holds
+    only the vendored bytecode)."""
+    files = []
+    for folder, dirs, names in os.walk(source_dir):
+        if skip_bytecode:
+            dirs[:] = [d for d in dirs if d != "__pycache__"]
+        for name in names:
+            path = Path(folder, name)
+            if path.is_file() and not (skip_bytecode and name.endswith(".pyc")):
+                files.append((path.relative_to(source_dir).as_posix(), path))
+    contents = [(relative, path.read_bytes()) for relative, path in sorted(files)]
+    fingerprint = hashlib.sha256(b"".join(
+        relative.encode() + b"\0" + data + b"\0" for relative, data in contents)).hexdigest()
+    if _WRITTEN.get(archive) == fingerprint and archive.is_file():
+        return archive          # the other regional stack's package, already written
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    partial = archive.with_suffix(".partial")
+    with zipfile.ZipFile(partial, "w") as out:
+        for relative, data in contents:
+            info = zipfile.ZipInfo(relative, date_time=ZIP_DATE_TIME)
+            info.external_attr = (0o100000 | ZIP_FILE_MODE) << 16
+            info.create_system = 3      # Unix, so the mode above is what unzip applies
+            info.compress_type = zipfile.ZIP_DEFLATED
+            out.writestr(info, data, compresslevel=ZIP_LEVEL)
+    partial.replace(archive)
+    _WRITTEN[archive] = fingerprint
+    return archive
 
 
 class ServiceFunction(Construct):

@@ -38,6 +38,7 @@ can wait 45 minutes for a certificate that can never validate.
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from cdktf import (
@@ -101,6 +102,10 @@ GATE_INSUFFICIENT_DATA = "LastKnownStatus"
 HEALTH_CHECK_REGIONS: list[str] = ["us-east-1", "us-west-1", "us-west-2", "eu-west-1",
                                    "ap-southeast-1", "ap-southeast-2", "ap-northeast-1",
                                    "sa-east-1"]
+# The provider appends "-terraform-<26 digits>" to `reference_name` and CallerReference holds
+# 64, so it refuses more than 64 - 26 - 11 = 27 characters (terraform-provider-aws
+# internal/service/route53/health_check.go; scripts/api_constraints.py checks it).
+REFERENCE_NAME_MAX = 27
 CERTIFICATE_VALIDATION_TIMEOUT = "45m"
 VALIDATION_RECORD_TTL = 300
 TLS_POLICY = "TLS_1_2"
@@ -112,6 +117,16 @@ _RESERVED_NAME_REGEX = (
     r"(^|\.)(" + "|".join(re.escape(d) for d in RESERVED_DOMAINS) + r")$"
     r"|\.(" + "|".join(RESERVED_TLDS) + r")$"
 )
+
+
+def reference_name(*parts: str) -> str:
+    """A health check's `reference_name`: the parts joined, or when longer than the provider
+    allows, their prefix and a digest of the whole (deterministic, and distinct per name)."""
+    name = "-".join(parts)
+    if len(name) <= REFERENCE_NAME_MAX:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:6]
+    return f"{name[:REFERENCE_NAME_MAX - len(digest) - 1].rstrip('-')}-{digest}"
 
 
 class _ServedNames(TerraformLocal):
@@ -284,7 +299,7 @@ class RegionalEndpoint(Construct):
             request_interval=HEALTH_CHECK_INTERVAL_S,
             failure_threshold=HEALTH_CHECK_FAILURE_THRESHOLD,
             measure_latency=True, regions=HEALTH_CHECK_REGIONS,
-            reference_name=f"payments-{names.env}-{role}"[:64],
+            reference_name=reference_name(names.env, role),
             tags={"Name": names.regional("api-health", role)},
         )
         record_health = self.health_check
@@ -293,7 +308,7 @@ class RegionalEndpoint(Construct):
             record_health = Route53HealthCheck(
                 self, "routing-health-check", provider=p, type="CALCULATED",
                 child_healthchecks=[self.health_check.id, gate.id], child_health_threshold=2,
-                reference_name=f"payments-{names.env}-{role}-routing"[:64],
+                reference_name=reference_name(names.env, role, "routing"),
                 tags={"Name": names.regional("routing-health", role)},
             )
         self.routing_health_check = record_health
@@ -330,7 +345,7 @@ class Failover(Construct):
             cloudwatch_alarm_name=names.failback_gate_alarm(PRIMARY),
             cloudwatch_alarm_region=settings.dr_region,
             insufficient_data_health_status=GATE_INSUFFICIENT_DATA,
-            reference_name=f"payments-{names.env}-failback-gate"[:64],
+            reference_name=reference_name(names.env, "failback-gate"),
             tags={"Name": names.regional("failback-gate", PRIMARY)},
         )
         regions = {PRIMARY: settings.primary_region, DR: settings.dr_region}

@@ -137,7 +137,9 @@ class RegionalWaf(Construct):
             version: Wafv2IpSet(
                 self, f"route53-health-checkers-{version.lower()}", provider=p,
                 name=names.regional(f"route53-checkers-{version.lower()}", region.role),
-                description="Route 53 health-checker ranges (ip-ranges.amazonaws.com)",
+                # WAFv2's EntityDescription pattern refuses parentheses and most punctuation
+                # (scripts/api_constraints.py checks every description against it).
+                description="Route 53 health-checker ranges from ip-ranges.amazonaws.com",
                 scope="REGIONAL", ip_address_version=version, addresses=addresses)
             for version, addresses in (("IPV4", self.route53_ranges.cidr_blocks),
                                        ("IPV6", self.route53_ranges.ipv6_cidr_blocks))
@@ -187,7 +189,7 @@ class RegionalWaf(Construct):
 
         self.web_acl = Wafv2WebAcl(
             self, "web-acl", provider=p, name=self.name, scope="REGIONAL",
-            description=f"Payments API ({region.role}): Route 53-only health, rate, size, "
+            description=f"Payments API {region.role}: Route 53-only health, rate, size, "
                         "AWS managed rules",
             default_action=Wafv2WebAclDefaultAction(allow=Wafv2WebAclDefaultActionAllow()),
             rule=rules,

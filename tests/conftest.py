@@ -32,7 +32,20 @@ def synthesize(environ: dict[str, str], outdir: Path) -> dict[str, dict]:
     stacks = {}
     for stack_dir in sorted((outdir / "stacks").iterdir()):
         stacks[stack_dir.name] = json.loads((stack_dir / "cdk.tf.json").read_text())
+    _aws_api_accepts(stacks, environ)
     return stacks
+
+
+def _aws_api_accepts(stacks: dict[str, dict], environ: dict[str, str]) -> None:
+    """Every literal of every profile the suite synthesizes meets the AWS API's request
+    constraints (scripts/api_constraints.py; tests/test_api_constraints.py)."""
+    import api_constraints
+
+    report = api_constraints.check_stacks(stacks)
+    assert not report.violations and not report.unmapped, \
+        f"the AWS API would refuse values synthesized with settings {environ or 'default'}:\n" + \
+        "\n".join(map(str, report.violations)) + "".join(
+            f"\nunmapped resource type {t} (scripts/api_constraints.py)" for t in report.unmapped)
 
 
 def _terraform_accepts(outdir: Path, environ: dict[str, str]) -> None:

@@ -8,6 +8,11 @@ Several keys per client allow rotation without downtime: add the new key, move c
 it, remove the old one. A request signed with any listed key is accepted. ``disabled: true``
 rejects every request of that client. Both take effect within the cache TTL.
 
+This module is the one definition of that document: the authorizer parses it here, and
+operators edit it with ``drctl client-keys`` (drctl/clientkeys.py), which uses the editing
+functions below (``add_key``, ``rotate_key``, ``set_disabled``, ``describe``), so the writer
+and the reader cannot disagree on the format.
+
 The secret is replicated to the DR region (same name), so each region reads its own copy:
 no call to the primary region. When a refresh fails (Secrets Manager unavailable, or a
 secret that does not parse), the last good keys keep being used for up to ``max_stale``
@@ -16,13 +21,17 @@ seconds (logged), then requests fail with an error (500, never a silent allow).
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ops.signing import CLIENT_ID_RE, decode_key
+from ops.signing import CLIENT_ID_RE, decode_key, new_key
+
+__all__ = ["new_key"]  # re-exported: drctl makes keys through this module
 
 
 class SecretInvalid(ValueError):
@@ -93,3 +102,75 @@ class KeyCache:
 
 def secrets_manager_fetch(client: Any, secret_id: str) -> Callable[[], str]:
     return lambda: client.get_secret_value(SecretId=secret_id)["SecretString"]
+
+
+# -- editing the document (drctl client-keys) -------------------------------------------------
+
+EMPTY_SECRET = '{"clients": {}}'
+
+
+def fingerprint(key_b64: str) -> str:
+    """Names a key without revealing it: the first 12 hex digits of its SHA-256."""
+    return hashlib.sha256(decode_key(key_b64)).hexdigest()[:12]
+
+
+def _document(text: str | None) -> dict[str, Any]:
+    """The secret's JSON, validated by the reader's own parser (an empty secret = no clients)."""
+    text = text if text and text.strip() else EMPTY_SECRET
+    parse_secret(text)
+    doc: dict[str, Any] = json.loads(text)
+    return doc
+
+
+def _render(doc: dict[str, Any]) -> str:
+    rendered = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+    parse_secret(rendered)      # never write what the authorizer would refuse
+    return rendered
+
+
+def _checked(client_id: str, key_b64: str) -> None:
+    if not CLIENT_ID_RE.fullmatch(client_id):
+        raise SecretInvalid(f"client id {client_id[:64]!r}: use 1-64 of A-Z a-z 0-9 _ . -")
+    decode_key(key_b64)         # ValueError: not base64 of >= MIN_KEY_BYTES bytes
+
+
+def add_key(text: str | None, client_id: str, key_b64: str) -> str:
+    """A new client with this key, or one more key for an existing client (both accepted)."""
+    _checked(client_id, key_b64)
+    doc = _document(text)
+    entry = doc["clients"].setdefault(client_id, {"keys": [], "disabled": False})
+    if key_b64 not in entry["keys"]:
+        entry["keys"].append(key_b64)
+    return _render(doc)
+
+
+def rotate_key(text: str | None, client_id: str, key_b64: str) -> str:
+    """The client's keys become exactly this one: every other key is refused from then on."""
+    _checked(client_id, key_b64)
+    doc = _document(text)
+    if client_id not in doc["clients"]:
+        raise SecretInvalid(f"no client {client_id!r} (add it first)")
+    doc["clients"][client_id]["keys"] = [key_b64]
+    return _render(doc)
+
+
+def set_disabled(text: str | None, client_id: str, disabled: bool) -> str:
+    doc = _document(text)
+    if client_id not in doc["clients"]:
+        raise SecretInvalid(f"no client {client_id!r}")
+    doc["clients"][client_id]["disabled"] = disabled
+    return _render(doc)
+
+
+def describe(text: str | None) -> list[dict[str, Any]]:
+    """Per client: id, disabled, key fingerprints and unusable keys; never key material."""
+    rows = []
+    for client_id, entry in sorted(_document(text)["clients"].items()):
+        keys = [str(k) for k in entry.get("keys", [])]
+        usable = []
+        for key in keys:
+            with contextlib.suppress(ValueError):     # counted as invalid below
+                usable.append(fingerprint(key))
+        rows.append({"client": client_id, "disabled": entry.get("disabled", False) is not False,
+                     "keys": usable, "invalid_keys": len(keys) - len(usable)})
+    return rows

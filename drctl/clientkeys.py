@@ -1,0 +1,169 @@
+"""`drctl client-keys add|rotate|disable|enable|list`: the per-client HMAC keys of POST /validate.
+
+Terraform creates the secret `Names.client_keys_secret` empty (keys never enter the plan or
+the state), so until a key is added every signed request is refused (the authorizer fails
+closed: 503/500). These commands edit the secret's JSON document through the authorizer's own
+format module (lambda/ops/clientkeys.py), so what is written is what the authorizer parses.
+
+Where: the secret is written in the primary region; Secrets Manager replicates it to DR, where
+the DR authorizer reads it. The DR copy is a read-only replica. During a primary outage a
+key can only be changed in DR by promoting the replica to a standalone secret
+(StopReplicationToReplica): `--region dr --promote-replica` does that, then writes. Without
+the flag, drctl refuses and prints the procedure (docs/runbook.md, "Client keys").
+
+Key material: `add` and `rotate` generate a key (or read one with `--key-file`) and print a
+generated key once, on stdout, for the client; `list` prints fingerprints (SHA-256 prefix),
+never keys. Changes reach the authorizers within their key cache (CLIENT_KEYS_CACHE_SECONDS,
+60 s): after `rotate`, the old key keeps working for at most that long. For rotation without
+any refused request, `add` a second key, move the client to it, then `rotate --key-file` it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from drctl import exitcodes
+from drctl.config import CLIENT_KEYS_REQUIRES, DrConfig
+from drctl.log import EventLog
+
+if TYPE_CHECKING:      # gateways loads boto3: only when a command runs (drctl.cli stays cheap)
+    from drctl.gateways import SecretsGateway
+
+_LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
+if str(_LAMBDA_DIR) not in sys.path:
+    sys.path.append(str(_LAMBDA_DIR))   # lambda/ops: the format module the authorizer uses
+from ops import clientkeys as secret_format  # noqa: E402
+
+REQUIRES = CLIENT_KEYS_REQUIRES
+ACTIONS = ("add", "rotate", "disable", "enable", "list")
+# How long an authorizer keeps using the keys it read (lambda/authorizer.py default).
+AUTHORIZER_CACHE_SECONDS = 60
+
+
+def add_parser(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    p = add("client-keys", "add, rotate, disable, enable or list the API clients' HMAC keys "
+                           "(the client-keys secret; keys are never listed)")
+    p.add_argument("action", choices=ACTIONS)
+    p.add_argument("--client", help="client id (X-Client-Id); required except for list")
+    p.add_argument("--key-file", type=Path,
+                   help="add/rotate: read the key (base64 of >= 32 bytes) from this file "
+                        "instead of generating one")
+    p.add_argument("--region", dest="key_region", choices=("primary", "dr"), default="primary",
+                   help="region role whose secret to use (default primary; dr is a read-only "
+                        "replica unless --promote-replica)")
+    p.add_argument("--promote-replica", action="store_true",
+                   help="with --region dr during a primary outage: stop replication so the DR "
+                        "copy becomes a standalone, writable secret, then write it "
+                        "(docs/runbook.md: re-establish replication after the outage)")
+
+
+@dataclass
+class ClientKeysResult:
+    action: str
+    region: str
+    secret: str
+    exit_code: int = exitcodes.OK
+    clients: list[dict[str, Any]] = field(default_factory=list)
+    new_key: str | None = None          # generated here: shown once, for the client
+    message: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps({"action": self.action, "region": self.region, "secret": self.secret,
+                           "exit_code": self.exit_code, "clients": self.clients,
+                           "key": self.new_key, "message": self.message}, indent=2)
+
+    def to_text(self) -> str:
+        lines = [f"client-keys {self.action}: {self.secret} in {self.region}"]
+        if self.message:
+            lines.append(self.message)
+        for row in self.clients:
+            state = "DISABLED" if row["disabled"] else "enabled"
+            keys = ", ".join(row["keys"]) or "no keys"
+            extra = f" ({row['invalid_keys']} unusable)" if row["invalid_keys"] else ""
+            lines.append(f"  {row['client']:<24} {state:<8} keys: {keys}{extra}")
+        if self.new_key:
+            lines.append(f"new key (shown once; give it to the client): {self.new_key}")
+        return "\n".join(lines)
+
+
+def run(args: argparse.Namespace, cfg: DrConfig, gw: Any, log: EventLog) -> ClientKeysResult:
+    from drctl.gateways import NotFound, error_code, is_unreachable
+
+    secret_id = cfg.names.client_keys_secret
+    if not getattr(cfg, f"{args.key_region}_region"):
+        return _fail(ClientKeysResult(args.action, "?", secret_id), exitcodes.USAGE,
+                     f"--region {args.key_region} needs --{args.key_region}-region (or that "
+                     "stack's outputs)")
+    region = cfg.region(args.key_region)
+    result = ClientKeysResult(args.action, region, secret_id)
+    if args.action != "list" and not args.client:
+        return _fail(result, exitcodes.USAGE, f"{args.action} needs --client ID")
+    secrets: SecretsGateway = gw.secrets(region)
+    try:
+        return _run(args, cfg, secrets, result, log)
+    except NotFound as error:
+        return _fail(result, exitcodes.FAILED, f"{error}: apply the primary stack first")
+    except (ValueError, secret_format.SecretInvalid) as error:
+        return _fail(result, exitcodes.USAGE, str(error))
+    except Exception as error:
+        if is_unreachable(error):
+            hint = "" if args.key_region == "dr" else (
+                " During a primary outage see docs/runbook.md (Client keys): "
+                "`--region dr --promote-replica`.")
+            return _fail(result, exitcodes.UNREACHABLE, f"{region} unreachable: {error}.{hint}")
+        if error_code(error):
+            return _fail(result, exitcodes.FAILED, f"{error_code(error)}: {error}")
+        raise
+
+
+def _run(args: argparse.Namespace, cfg: DrConfig, secrets: SecretsGateway,
+         result: ClientKeysResult, log: EventLog) -> ClientKeysResult:
+    if args.action == "list":
+        result.clients = secret_format.describe(secrets.value(result.secret))
+        return result
+    state = secrets.state(result.secret)
+    if state.is_replica_in(secrets.region):
+        if not args.promote_replica:
+            return _fail(result, exitcodes.REFUSED, promote_procedure(
+                result.secret, replica_region=secrets.region, primary_region=state.primary_region))
+        log.info("promote_replica", secret=result.secret, region=secrets.region,
+                 primary_region=state.primary_region)
+        secrets.promote(result.secret)
+    current = secrets.value(result.secret)
+    key = None
+    if args.action in ("add", "rotate"):
+        key = args.key_file.read_text().strip() if args.key_file else secret_format.new_key()
+        edit = secret_format.add_key if args.action == "add" else secret_format.rotate_key
+        updated = edit(current, args.client, key)
+    else:
+        updated = secret_format.set_disabled(current, args.client, args.action == "disable")
+    secrets.put_value(result.secret, updated)
+    log.info("client_keys_written", action=args.action, client=args.client,
+             region=secrets.region, fingerprint=secret_format.fingerprint(key) if key else None)
+    result.clients = [row for row in secret_format.describe(updated)
+                      if row["client"] == args.client]
+    result.new_key = None if args.key_file else key
+    result.message = (f"Authorizers pick this up within {AUTHORIZER_CACHE_SECONDS} s (their key "
+                      "cache)" + ("; until then the replaced keys still verify."
+                                  if args.action == "rotate" else "."))
+    return result
+
+
+def promote_procedure(secret: str, *, replica_region: str, primary_region: str) -> str:
+    return (f"{secret} in {replica_region} is a read-only replica of {primary_region}. "
+            f"Write keys in the primary region. If {primary_region} is down and a key must "
+            f"change now: `drctl client-keys ACTION --region dr --promote-replica ...` (runs "
+            f"`aws secretsmanager stop-replication-to-replica --secret-id {secret} --region "
+            f"{replica_region}`, then writes); after the outage, re-establish replication "
+            "as docs/runbook.md (Client keys) says.")
+
+
+def _fail(result: ClientKeysResult, code: int, message: str) -> ClientKeysResult:
+    result.exit_code, result.message = code, message
+    return result

@@ -1,0 +1,235 @@
+"""`drctl client-keys` against moto: the secret as Terraform creates it (empty, replicated to
+DR), edited by drctl, read by the real authorizer (lambda/authorizer.py) verifying requests
+signed with lambda/ops/signing.py. Simulated: the wall clock; Secrets Manager replication
+(moto's replica reads its primary's value at once; AWS takes seconds). moto has no
+StopReplicationToReplica, so the promotion path runs against a recording fake.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+
+LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambda"
+if str(LAMBDA_DIR) not in sys.path:
+    sys.path.insert(0, str(LAMBDA_DIR))
+
+import authorizer  # noqa: E402
+from ops import signing  # noqa: E402
+from ops.clientkeys import KeysUnavailable, parse_secret  # noqa: E402
+
+from drctl import exitcodes  # noqa: E402
+from drctl.cli import main  # noqa: E402
+from drctl.gateways import AwsGateways, SecretState  # noqa: E402
+
+P, D, ENV = "us-east-1", "us-east-2", "dev"
+SECRET = f"payments-dr/{ENV}/client-keys"
+NONCES = f"payment-idempotency-{ENV}"
+BODY = b'{"transactionId":"t-1","customerId":"c-1","amount":100.00,"currency":"USD"}'
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_790_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    from moto import mock_aws
+
+    for var, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
+        monkeypatch.setenv(var, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with mock_aws():
+        session = boto3.Session(region_name=P)
+        # modules/client_keys.py: the secret, no value, replicated to the DR region
+        session.client("secretsmanager", P).create_secret(
+            Name=SECRET, AddReplicaRegions=[{"Region": D}])
+        for region in (P, D):
+            session.client("dynamodb", region).create_table(
+                TableName=NONCES, BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+        yield session
+
+
+def drctl(session_or_gateways, *argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    gateways = session_or_gateways if not isinstance(session_or_gateways, boto3.Session) \
+        else AwsGateways(session_or_gateways)
+    code = main(["client-keys", *argv, "--primary-region", P, "--dr-region", D,
+                 "--environment-suffix", ENV, "--quiet"],
+                gateways=lambda args: gateways, stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def added_key(session, client: str = "acme", action: str = "add", *extra: str) -> str:
+    code, out, _ = drctl(session, action, "--client", client, "--json", *extra)
+    assert code == exitcodes.OK, out
+    return str(json.loads(out)["key"])
+
+
+def verdict(session, key: str, *, region: str = P, client: str = "acme", clock: Clock | None = None,
+            cache_seconds: str = "0", auth: authorizer.Authorizer | None = None) -> str:
+    """What the region's authorizer answers to a request signed with `key`."""
+    clock = clock or Clock()
+    auth = auth or authorizer_in(session, region, clock, cache_seconds)
+    headers = signing.signed_headers(key_b64=key, client_id=client, body=BODY,
+                                     timestamp=int(clock.now))
+    event = {"type": "REQUEST", "httpMethod": "POST", "resource": "/validate",
+             "path": "/validate", "headers": headers,
+             "multiValueHeaders": {k: [v] for k, v in headers.items()},
+             "methodArn": f"arn:aws:execute-api:{region}:123456789012:abc/prod/POST/validate"}
+    try:
+        return "Allow" if auth.authorize(event) == client else "?"
+    except authorizer.Rejected as rejected:
+        return f"Deny:{rejected.reason}"
+
+
+def authorizer_in(session, region: str, clock: Clock, cache_seconds: str = "0"):
+    settings = authorizer.AuthorizerSettings.from_env({
+        "AWS_REGION": region, "CLIENT_KEYS_SECRET": SECRET, "NONCE_TABLE": NONCES,
+        "CLIENT_KEYS_CACHE_SECONDS": cache_seconds})
+    return authorizer.Authorizer(settings, secretsmanager=session.client("secretsmanager", region),
+                                 dynamodb=session.client("dynamodb", region),
+                                 wall_clock=clock, clock=clock)
+
+
+def test_before_a_key_is_added_every_request_fails_closed(aws):
+    with pytest.raises(KeysUnavailable):
+        verdict(aws, signing.new_key())
+
+
+def test_add_lets_the_client_in_in_both_regions(aws):
+    key = added_key(aws)
+    assert verdict(aws, key) == "Allow"
+    assert verdict(aws, key, region=D) == "Allow"          # the DR authorizer reads the replica
+    assert verdict(aws, signing.new_key()) == "Deny:bad_signature"
+    value = aws.client("secretsmanager", P).get_secret_value(SecretId=SECRET)["SecretString"]
+    assert list(parse_secret(value)) == ["acme"]            # the authorizer's own parser
+
+
+def test_disable_refuses_the_client_and_enable_lets_it_back(aws):
+    key = added_key(aws)
+    assert drctl(aws, "disable", "--client", "acme")[0] == exitcodes.OK
+    assert verdict(aws, key) == "Deny:client_disabled"
+    assert drctl(aws, "enable", "--client", "acme")[0] == exitcodes.OK
+    assert verdict(aws, key) == "Allow"
+
+
+def test_rotate_refuses_the_old_key_once_the_authorizers_cache_expires(aws):
+    old = added_key(aws)
+    clock = Clock()
+    cached = authorizer_in(aws, P, clock, cache_seconds="60")
+    assert verdict(aws, old, clock=clock, auth=cached) == "Allow"      # keys now cached
+    new = added_key(aws, "acme", "rotate")
+    assert new != old
+    assert verdict(aws, new) == "Allow" and verdict(aws, old) == "Deny:bad_signature"
+    clock.now += 30     # the stated overlap: an authorizer that read the keys < 60 s ago
+    assert verdict(aws, old, clock=clock, auth=cached) == "Allow"
+    clock.now += 31
+    assert verdict(aws, old, clock=clock, auth=cached) == "Deny:bad_signature"
+
+
+def test_zero_downtime_rotation_add_then_rotate_to_the_new_key(aws, tmp_path):
+    old = added_key(aws)
+    new = added_key(aws)                                     # a second key: both verify
+    assert verdict(aws, old) == "Allow" and verdict(aws, new) == "Allow"
+    key_file = tmp_path / "key"
+    key_file.write_text(new + "\n")
+    code, out, _ = drctl(aws, "rotate", "--client", "acme", "--key-file", str(key_file))
+    assert code == exitcodes.OK and new not in out          # a supplied key is not echoed
+    assert verdict(aws, new) == "Allow" and verdict(aws, old) == "Deny:bad_signature"
+
+
+def test_list_shows_clients_and_fingerprints_never_keys(aws):
+    keys = [added_key(aws, "acme"), added_key(aws, "globex"), added_key(aws, "acme")]
+    drctl(aws, "disable", "--client", "globex")
+    for argv in (("list",), ("list", "--json"), ("list", "--region", "dr")):
+        code, out, err = drctl(aws, *argv)
+        assert code == exitcodes.OK
+        assert not [k for k in keys if k in out or k in err]
+        assert "acme" in out and "globex" in out
+    rows = json.loads(drctl(aws, "list", "--json")[1])["clients"]
+    assert [(r["client"], r["disabled"], len(r["keys"])) for r in rows] == [
+        ("acme", False, 2), ("globex", True, 1)]
+
+
+def test_the_dr_replica_is_refused_with_the_documented_procedure(aws):
+    key = added_key(aws)
+    code, out, _ = drctl(aws, "disable", "--client", "acme", "--region", "dr")
+    assert code == exitcodes.REFUSED
+    assert "read-only replica" in out and "--promote-replica" in out
+    assert f"stop-replication-to-replica --secret-id {SECRET} --region {D}" in out
+    assert verdict(aws, key, region=D) == "Allow"           # nothing changed
+
+
+def test_the_primary_stack_outputs_are_enough_to_seed_a_key(aws, tmp_path):
+    outputs = tmp_path / "primary.json"      # `terraform output -json` of the primary stack
+    outputs.write_text(json.dumps({"primary_region": {"value": P, "type": "string"},
+                                   "environment_suffix": {"value": ENV, "type": "string"}}))
+    out = io.StringIO()
+    code = main(["client-keys", "add", "--client", "acme", "--outputs", str(outputs), "--json",
+                 "--quiet"], gateways=lambda args: AwsGateways(aws), stdout=out,
+                stderr=io.StringIO())
+    assert code == exitcodes.OK
+    assert verdict(aws, json.loads(out.getvalue())["key"]) == "Allow"
+
+
+def test_bad_input_is_a_usage_error_and_writes_nothing(aws, tmp_path):
+    assert drctl(aws, "add")[0] == exitcodes.USAGE                       # no --client
+    short = tmp_path / "short"
+    short.write_text("c2hvcnQ=")                                         # 5 bytes
+    assert drctl(aws, "add", "--client", "acme", "--key-file", str(short))[0] == exitcodes.USAGE
+    assert drctl(aws, "add", "--client", "bad id!")[0] == exitcodes.USAGE
+    assert drctl(aws, "rotate", "--client", "nobody")[0] == exitcodes.USAGE
+    with pytest.raises(KeysUnavailable):                                 # still no value
+        verdict(aws, signing.new_key())
+
+
+class _FakeSecrets:
+    """A DR replica during a primary outage: moto has no StopReplicationToReplica."""
+
+    def __init__(self) -> None:
+        self.region, self.primary, self.text, self.calls = D, P, None, []
+
+    def state(self, secret_id: str) -> SecretState:
+        return SecretState(secret_id, self.primary, ())
+
+    def value(self, secret_id: str) -> str | None:
+        return self.text
+
+    def put_value(self, secret_id: str, text: str) -> None:
+        assert self.primary == self.region, "wrote to a replica"
+        self.calls.append("put")
+        self.text = text
+
+    def promote(self, secret_id: str) -> None:
+        self.calls.append("promote")
+        self.primary = self.region
+
+
+class _FakeGateways:
+    def __init__(self) -> None:
+        self.dr = _FakeSecrets()
+
+    def secrets(self, region: str) -> _FakeSecrets:
+        assert region == D, "a primary-outage command called the primary region"
+        return self.dr
+
+
+def test_promote_replica_stops_replication_then_writes_in_dr():
+    gateways = _FakeGateways()
+    code, out, _ = drctl(gateways, "add", "--client", "acme", "--region", "dr",
+                         "--promote-replica", "--json")
+    assert code == exitcodes.OK and gateways.dr.calls == ["promote", "put"]
+    assert list(parse_secret(gateways.dr.text)) == ["acme"]
+    assert json.loads(out)["key"] in gateways.dr.text
