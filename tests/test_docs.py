@@ -358,3 +358,55 @@ def test_documented_repository_paths_exist(name, text):
     paths = _documented_paths(text)
     missing = sorted(path for path in paths if not (ROOT / path).exists())
     assert missing == [], f"{name} names paths that do not exist"
+
+
+# -- the runbook's IAM table covers every AWS operation drctl calls (preflight has its own table) --
+
+# IAM actions whose name is not the API operation's (Service Authorization Reference).
+IAM_ACTION_OF = {
+    ("s3", "ListObjectVersions"): "s3:ListBucketVersions",
+    ("s3", "HeadObject"): "s3:GetObject",
+    ("s3", "DeleteObjects"): "s3:DeleteObject",
+    ("s3", "GetBucketReplication"): "s3:GetReplicationConfiguration",
+}
+DRCTL_SERVICES = ("rds", "cloudwatch", "route53", "dynamodb", "s3", "ssm", "sts", "secretsmanager", "fis")
+
+
+def _drctl_operations() -> set[str]:
+    """snake_case AWS operations drctl's own code calls, outside preflight."""
+    operations = set()
+    for path in (ROOT / "drctl").glob("*.py"):
+        if path.name == "preflight.py":
+            continue
+        source = path.read_text()
+        operations |= set(re.findall(r'(?:_call|get_paginator)\(\s*"([a-z_]+)"', source))
+        operations |= set(re.findall(r'client\("[a-z0-9]+", [^)]*\)\.([a-z_]+)\(', source))
+        operations |= {"describe_db_clusters" for _ in re.findall(r'get_waiter\("db_cluster_available"', source)}
+    return operations
+
+
+def test_the_runbook_iam_table_names_every_operation_drctl_calls():
+    import botocore.session
+    from botocore import xform_name
+
+    rows = _table(DOCS["runbook.md"], "| Command | Actions |")
+    documented = set()
+    for row in rows:
+        # `dynamodb:PutItem`/`GetItem`: the service is written once
+        for service, first, more in re.findall(r"`([a-z0-9]+):([A-Za-z*]+)`((?:/`[A-Za-z*]+`)*)", row[1]):
+            documented |= {f"{service}:{a}" for a in [first, *re.findall(r"`([A-Za-z*]+)`", more)]}
+    session = botocore.session.get_session()
+    operations = _drctl_operations()
+    assert len(operations) > 20
+    missing = []
+    for operation in sorted(operations):
+        candidates = []
+        for service in DRCTL_SERVICES:
+            names = {xform_name(name): name for name in session.get_service_model(service).operation_names}
+            if operation in names:
+                name = names[operation]
+                candidates.append(IAM_ACTION_OF.get((service, name), f"{service}:{name}"))
+        assert candidates, f"{operation}: not an operation of {DRCTL_SERVICES}"
+        if not documented & set(candidates):
+            missing.append(f"{operation} -> {candidates}")
+    assert missing == [], "docs/runbook.md's IAM table misses what drctl calls"
