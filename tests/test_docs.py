@@ -182,16 +182,22 @@ def _alarm_names(stacks: dict[str, dict]) -> set[str]:
     return {b["alarm_name"] for _, _, b in _resources(stacks, "aws_cloudwatch_metric_alarm")}
 
 
+ALARM_FAMILIES = ("aurora-", "dynamodb-", "s3-", "peer-", "domain-", "failback-", "observed-", "heartbeat-",
+                  "validator-", "reconcile-", "api-", "lambda-", "waf-", "health-")
+
+
 def _documented_alarms() -> list[tuple[str, str]]:
     """Every alarm name the docs write in full (`payments-<env>-...`, `{prefix}...`), and the
-    first column of the alarm tables of failover.md (names without the prefix)."""
+    short forms without the `payments-<env>-` prefix (`peer-unreachable-dr`,
+    `failback-blocked-*`): three or more words, a role or `*` at the end."""
     found = []
     for doc, text in [("README.md", README), *DOCS.items()]:
         for token in re.findall(r"`((?:payments-(?:<env>|\{env\})-|\{prefix\})[^`\s]+)`", text):
             found.append((doc, token))
-    for row in _table(DOCS["failover.md"], "| Alarm | Metric | Condition | Missing data |"):
-        for token in re.findall(r"`([^`]+)`", row[0]):
-            found.append(("failover.md", "payments-<env>-" + token.removesuffix(" (us-east-1)")))
+        for token in re.findall(r"`([a-z0-9][a-z0-9{},*<>-]*)`", text):
+            if (token.startswith(ALARM_FAMILIES) and token.count("-") >= 2
+                    and re.search(r"-(<role>|\{role\}|primary|dr|\*)$", token)):
+                found.append((doc, "payments-<env>-" + token))
     return found
 
 
