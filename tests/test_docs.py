@@ -3,6 +3,7 @@ and local link the docs mention exists, and the documented commands that need no
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -416,3 +417,25 @@ def test_the_runbook_iam_table_names_every_operation_drctl_calls():
         if not documented & set(candidates):
             missing.append(f"{operation} -> {candidates}")
     assert missing == [], "docs/runbook.md's IAM table misses what drctl calls"
+
+
+def test_api_protection_gateway_error_table_is_the_gateway_responses(stacks):
+    """Status and error code per API Gateway response type, as the regional stacks declare them."""
+    responses = {}
+    for _, _, body in _resources(stacks, "aws_api_gateway_gateway_response"):
+        code = json.loads(body["response_templates"]["application/json"].replace("$context.error.messageString", '""'))
+        responses.setdefault(body["response_type"], set()).add((body.get("status_code"), code["error"]["code"]))
+    rows = _table(DOCS["api-protection.md"], "| Status | Code | When (response type) | Written |")
+    seen = set()
+    for status, code, when, _ in rows:
+        for response_type in re.findall(r"`([A-Z0-9_]+)`", when):
+            declared = responses.get(response_type)
+            assert declared, f"{response_type} is documented but not declared"
+            for declared_status, declared_code in declared:
+                assert declared_code == code.strip("`"), response_type
+                if declared_status is None:  # DEFAULT_4XX/5XX keep the status API Gateway chose
+                    assert re.fullmatch(r"(?:\d{3} / )*[45]xx", status), response_type
+                else:
+                    assert declared_status in re.findall(r"\d{3}", status), response_type
+            seen.add(response_type)
+    assert set(responses) - seen == set(), "gateway responses missing from docs/api-protection.md"
