@@ -439,3 +439,26 @@ def test_api_protection_gateway_error_table_is_the_gateway_responses(stacks):
                     assert declared_status in re.findall(r"\d{3}", status), response_type
             seen.add(response_type)
     assert set(responses) - seen == set(), "gateway responses missing from docs/api-protection.md"
+
+
+def test_api_protection_limits_are_the_declared_ones(stacks):
+    text = " ".join(DOCS["api-protection.md"].split())
+    settings = {b["method_path"]: b["settings"] for _, _, b in _resources(stacks, "aws_api_gateway_method_settings")}
+    health = re.search(r"`GET /health` has its own bucket \((\d+) rps, burst (\d+)\)", text).groups()
+    assert (settings["health/GET"]["throttling_rate_limit"], settings["health/GET"]["throttling_burst_limit"]) \
+        == tuple(map(int, health))
+    probe = re.search(r"`GET /probe`.*?Its own bucket: (\d+) rps, burst (\d+)", text).groups()
+    assert (settings["probe/GET"]["throttling_rate_limit"], settings["probe/GET"]["throttling_burst_limit"]) \
+        == tuple(map(int, probe))
+    rules = {r["name"]: r for _, _, b in _resources(stacks, "aws_wafv2_web_acl") for r in b["rule"]}
+    per_ip, window, retry = re.search(
+        r"more than ([\d,]+) requests per IP in (\d+) minutes get 429 with `Retry-After: (\d+)`", text).groups()
+    rate = rules["rate-per-ip"]
+    assert rate["statement"]["rate_based_statement"]["limit"] == int(per_ip.replace(",", ""))
+    assert rate["statement"]["rate_based_statement"]["evaluation_window_sec"] == int(window) * 60
+    custom = rate["action"]["block"]["custom_response"]
+    assert custom["response_code"] == 429
+    assert {"name": "Retry-After", "value": retry} in custom["response_header"]
+    size = int(re.search(r"bodies over ([\d,]+) bytes get 413", text).group(1).replace(",", ""))
+    assert rules["body-over-8-kib"]["statement"]["size_constraint_statement"]["size"] == size
+    assert rules["body-over-8-kib"]["action"]["block"]["custom_response"]["response_code"] == 413
