@@ -462,3 +462,35 @@ def test_api_protection_limits_are_the_declared_ones(stacks):
     size = int(re.search(r"bodies over ([\d,]+) bytes get 413", text).group(1).replace(",", ""))
     assert rules["body-over-8-kib"]["statement"]["size_constraint_statement"]["size"] == size
     assert rules["body-over-8-kib"]["action"]["block"]["custom_response"]["response_code"] == 413
+
+
+def test_failover_health_check_figures_are_the_declared_ones(stacks):
+    text = " ".join(DOCS["failover.md"].split())
+    checks = [b for _, _, b in _resources(stacks, "aws_route53_health_check") if b.get("type") == "HTTPS_STR_MATCH"]
+    assert len(checks) == 2
+    search, interval, failures = re.search(
+        r"must contain `([A-Z_]+)` \(HTTPS_STR_MATCH\), every (\d+) s, (\d+) failures", text).groups()
+    budget = re.search(r"`request_interval` (\d+) s × `failure_threshold` (\d+)", text).groups()
+    for check in checks:
+        assert (check["search_string"], check["request_interval"], check["failure_threshold"]) \
+            == (search, int(interval), int(failures))
+        assert (check["request_interval"], check["failure_threshold"]) == tuple(map(int, budget))
+        assert check["resource_path"] == "/health"
+    gate = [b for _, _, b in _resources(stacks, "aws_route53_health_check") if b.get("type") == "CLOUDWATCH_METRIC"]
+    assert [g["insufficient_data_health_status"] for g in gate] == \
+        [re.search(r"`insufficient_data_health_status = (\w+)`", text).group(1)]
+
+
+def test_backup_schedule_and_lock_are_the_declared_ones(stacks):
+    text = " ".join(DOCS["backups.md"].split())
+    hour, start_h, completion_h = map(int, re.search(
+        r"A daily plan \((\d\d):00 UTC, (\d+) h start window, (\d+) h completion window\)", text).groups())
+    low, high = map(int, re.search(r"minimum retention (\d+) days, maximum (\d+)", text).groups())
+    plans = _resources(stacks, "aws_backup_plan")
+    assert len(plans) == 2
+    for _, _, plan in plans:
+        (rule,) = plan["rule"]
+        assert rule["schedule"] == f"cron(0 {hour} ? * * *)"
+        assert (rule["start_window"], rule["completion_window"]) == (start_h * 60, completion_h * 60)
+    for _, _, lock in _resources(stacks, "aws_backup_vault_lock_configuration"):
+        assert (lock["min_retention_days"], lock["max_retention_days"]) == (low, high)
