@@ -494,3 +494,19 @@ def test_backup_schedule_and_lock_are_the_declared_ones(stacks):
         assert (rule["start_window"], rule["completion_window"]) == (start_h * 60, completion_h * 60)
     for _, _, lock in _resources(stacks, "aws_backup_vault_lock_configuration"):
         assert (lock["min_retention_days"], lock["max_retention_days"]) == (low, high)
+
+
+@pytest.mark.parametrize("name, text", [("README.md", README), *DOCS.items()])
+def test_documented_contract_names_exist_with_their_values(name, text):
+    import contract
+
+    for attribute, value in re.findall(r"`contract\.([A-Za-z_]\w*)[^`]*`(?: \((\d+(?:\.\d+)?)\))?", text):
+        if attribute == "py":  # the file, `contract.py`
+            continue
+        assert hasattr(contract, attribute), f"{name}: contract.{attribute} does not exist"
+        if value:
+            assert float(getattr(contract, attribute)) == float(value), f"{name}: contract.{attribute}"
+    # figures documented next to the constant's bare name (`FAILBACK_EVIDENCE_MAX_AGE_S` (300 s, ...)
+    for attribute, value in re.findall(r"`([A-Z][A-Z0-9_]+_S)` \((\d+) s", text):
+        if hasattr(contract, attribute):
+            assert float(getattr(contract, attribute)) == float(value), f"{name}: {attribute}"
