@@ -85,7 +85,8 @@ def _table(text: str, header_start: str) -> list[list[str]]:
             for row in lines[i + 2:]:
                 if not row.startswith("|"):
                     break
-                rows.append([cell.strip() for cell in row.strip().strip("|").split("|")])
+                cells = re.split(r"(?<!\\)\|", row.strip()[1:-1])  # `primary\|dr` is one cell
+                rows.append([cell.strip() for cell in cells])
             return rows
     raise AssertionError(f"no table starting {header_start!r}")
 
@@ -510,3 +511,18 @@ def test_documented_contract_names_exist_with_their_values(name, text):
     for attribute, value in re.findall(r"`([A-Z][A-Z0-9_]+_S)` \((\d+) s", text):
         if hasattr(contract, attribute):
             assert float(getattr(contract, attribute)) == float(value), f"{name}: {attribute}"
+
+
+def test_ops_functions_metrics_are_the_ones_the_functions_publish():
+    rows = _table(DOCS["ops-functions.md"], "| Metric | Dimensions | Unit | From |")
+    assert len(rows) >= 10
+    for metric_cell, dimensions, _, source in rows:
+        fn = source.split()[0]
+        code = (ROOT / "lambda" / f"{fn}.py").read_text()
+        for metric in re.findall(r"`([A-Za-z]+)`", metric_cell):
+            published = re.findall(rf'(?:add\("{metric}"|add_metric\(name="{metric}")[^\n]*', code)
+            assert published, f"{metric}: lambda/{fn}.py publishes no such metric"
+            for dimension in re.findall(r"`([A-Za-z]+)`", dimensions):
+                if dimension != "service":  # EMF's own dimension (Powertools Metrics)
+                    assert any(f"{dimension}=" in call for call in published) \
+                        or f'add_dimension(name="{dimension}"' in code, f"{metric} {{{dimension}}}"
