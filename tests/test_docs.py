@@ -526,3 +526,16 @@ def test_ops_functions_metrics_are_the_ones_the_functions_publish():
                 if dimension != "service":  # EMF's own dimension (Powertools Metrics)
                     assert any(f"{dimension}=" in call for call in published) \
                         or f'add_dimension(name="{dimension}"' in code, f"{metric} {{{dimension}}}"
+
+
+def test_runbook_preflight_table_names_every_preflight_check():
+    source = (ROOT / "drctl" / "preflight.py").read_text()
+    checks = set(re.findall(r'Result\(\s*"([a-z0-9-]+)"', source))
+    checks |= set(re.findall(r'_in_region\(\s*dark, "([a-z0-9-]+)"', source))
+    checks |= set(re.findall(r'\bname = "([a-z0-9-]+)"', source))
+    assert len(checks) > 12
+    rows = _table(DOCS["runbook.md"], "| Check | Asks | Fails when |")
+    documented = {re.match(r"`([a-z0-9-]+)`", row[0]).group(1) for row in rows}
+    mentioned = set(re.findall(r"`([a-z0-9-]+)`", "\n".join("|".join(row) for row in rows)))
+    assert documented <= checks, "the runbook documents preflight checks that do not exist"
+    assert checks <= mentioned, "preflight checks missing from the runbook's table"
