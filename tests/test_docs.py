@@ -539,3 +539,30 @@ def test_runbook_preflight_table_names_every_preflight_check():
     mentioned = set(re.findall(r"`([a-z0-9-]+)`", "\n".join("|".join(row) for row in rows)))
     assert documented <= checks, "the runbook documents preflight checks that do not exist"
     assert checks <= mentioned, "preflight checks missing from the runbook's table"
+
+
+def _defaults(command: str) -> dict[str, object]:
+    from drctl.cli import build_parser
+
+    action = build_parser()._subparsers._group_actions[0]  # type: ignore[union-attr]
+    sub = action.choices[command]
+    return {a.option_strings[0]: a.default for a in sub._actions if a.option_strings}
+
+
+def test_documented_drctl_defaults_are_the_parser_defaults():
+    drills = " ".join(DOCS["drills.md"].split())
+    defaults = _defaults("drill")
+    assert defaults["--timeout"] == float(re.search(r"`--timeout` \(fault phase, default (\d+) s\)", drills).group(1))
+    assert defaults["--recovery-timeout"] == float(
+        re.search(r"`--recovery-timeout` \(after the fault, default (\d+) s\)", drills).group(1))
+    assert defaults["--poll-interval"] == float(re.search(r"`--poll-interval` \((\d+) s\)", drills).group(1))
+    assert defaults["--report-dir"] == re.search(r"`--report-dir` \(`([^`/]+)/`\)", drills).group(1)
+    assert defaults["--target"] == re.search(r"`--target primary\|dr` \(where the FIS fault goes; default (\w+)\)",
+                                             drills).group(1)
+    runbook = " ".join(DOCS["runbook.md"].split())
+    verify = _defaults("verify")
+    poll, timeout = re.search(r"every `--poll-interval`, default (\d+) s, up to `--timeout`, default (\d+) s",
+                              runbook).groups()
+    assert (verify["--poll-interval"], verify["--timeout"]) == (float(poll), float(timeout))
+    escalate = re.search(r"`--escalate-after` seconds \(default (\d+)\)", runbook).group(1)
+    assert _defaults("failover")["--escalate-after"] == float(escalate)
