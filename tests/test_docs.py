@@ -566,3 +566,34 @@ def test_documented_drctl_defaults_are_the_parser_defaults():
     assert (verify["--poll-interval"], verify["--timeout"]) == (float(poll), float(timeout))
     escalate = re.search(r"`--escalate-after` seconds \(default (\d+)\)", runbook).group(1)
     assert _defaults("failover")["--escalate-after"] == float(escalate)
+
+
+def _role_actions(stacks: dict[str, dict], stack: str, role_arn_ref: str) -> set[str]:
+    role = role_arn_ref.removeprefix("${").removesuffix(".arn}")
+    actions: set[str] = set()
+    for s, _, body in _resources(stacks, "aws_iam_role_policy"):
+        if s == stack and body["role"] in (f"${{{role}.id}}", f"${{{role}.name}}"):
+            for statement in json.loads(body["policy"])["Statement"]:
+                if statement["Effect"] == "Allow":
+                    found = statement["Action"]
+                    actions |= {found} if isinstance(found, str) else set(found)
+    return actions
+
+
+def test_ops_functions_iam_table_is_what_each_role_is_granted(stacks):
+    rows = _table(DOCS["ops-functions.md"], "| Function | Actions | Resources / conditions |")
+    documented: dict[str, set[str]] = {fn: set() for fn in OPS_FUNCTIONS}
+    for who, actions, _ in rows:
+        fns = OPS_FUNCTIONS if who == "all three" else (who.split()[0],)
+        if fns[0] not in documented:  # "API Gateway -> authorizer": a lambda permission, not the role
+            continue
+        for fn, action in [(f, a) for f in fns for a in re.findall(r"`([a-z0-9-]+:[A-Za-z*]+)`", actions)]:
+            documented[fn].add(action)
+            for stack, _, body in _functions_by_handler(stacks, f"{fn}.lambda_handler"):
+                if "(DR only)" in who and not stack.endswith("-dr"):
+                    continue
+                assert action in _role_actions(stacks, stack, body["role"]), f"{fn} in {stack}: {action}"
+    for fn in OPS_FUNCTIONS:
+        for stack, _, body in _functions_by_handler(stacks, f"{fn}.lambda_handler"):
+            granted = _role_actions(stacks, stack, body["role"]) - {"logs:CreateLogStream", "logs:PutLogEvents"}
+            assert granted - documented[fn] == set(), f"{fn} in {stack}: granted but not documented"
