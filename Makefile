@@ -19,6 +19,7 @@ STAMP_NODE    := node_modules/.stamp-node
 STAMP_CLI     := node_modules/.stamp-cli
 STAMP_CHECKOV := tools/checkov/.venv/.stamp
 STAMP_CDKTN   := tools/cdktn/.venv/.stamp
+STAMP_AWSCLI  := tools/awscli/.venv/.stamp
 STAMP_VENDOR  := build/lambda-vendor/.vendored
 
 $(STAMP_PY): Pipfile.lock
@@ -31,6 +32,8 @@ $(STAMP_CLI): package-lock.json
 	./scripts/setup.sh cli
 $(STAMP_CHECKOV): tools/checkov/Pipfile.lock
 	./scripts/setup.sh checkov
+$(STAMP_AWSCLI): tools/awscli/Pipfile.lock
+	./scripts/setup.sh awscli
 $(STAMP_CDKTN): tools/cdktn/Pipfile.lock
 	./scripts/setup.sh cdktn
 $(STAMP_VENDOR): Pipfile.lock scripts/vendor_lambda_deps.py | $(STAMP_PY)
@@ -38,7 +41,7 @@ $(STAMP_VENDOR): Pipfile.lock scripts/vendor_lambda_deps.py | $(STAMP_PY)
 
 .PHONY: setup setup-synth cli
 setup-synth: $(STAMP_PY) $(STAMP_NODE) $(STAMP_VENDOR)
-setup: $(STAMP_PY_DEV) $(STAMP_NODE) $(STAMP_CHECKOV) $(STAMP_VENDOR)
+setup: $(STAMP_PY_DEV) $(STAMP_NODE) $(STAMP_CHECKOV) $(STAMP_AWSCLI) $(STAMP_VENDOR)
 cli: $(STAMP_PY) $(STAMP_CLI)   # then: npx cdktf deploy <stack> (README, "Deploying")
 
 # -- the two commands ---------------------------------------------------------------------------
@@ -48,10 +51,15 @@ synth: setup-synth
 
 # Lint and types first (ruff: seconds; mypy --strict on modules/, drctl/, lambda/payments/:
 # about a minute cold, a second warm): a finding fails the suite like a failing test.
+# pytest without the `slow` tests (pytest.ini: fresh-process synths, --help runs, checkov
+# re-recording); `make test-slow` runs those, and CI (.ci/run, the workflow) runs both.
+.PHONY: test-slow
 test: setup
 	$(PY) -m ruff check .
 	$(PY) -m mypy
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not slow and not twin"
+test-slow: setup
+	$(PY) -m pytest -m "slow and not twin"
 
 # -- the twin (docs/twin.md): the synthesized platform run locally, both regions ----------------
 # `make twin` stands it up from cdktf.out and prints its endpoints (Ctrl-C stops it);

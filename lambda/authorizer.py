@@ -10,18 +10,21 @@ docs/calling-the-api.md). Answers, in this order:
 * otherwise Allow for exactly this method ARN, context ``{"clientId": ...}``.
 
 Nothing is written unless the signature is valid: the nonce is recorded (a conditional put
-in ``NONCE_TABLE``, TTL attribute) only as the last step. The authorizer cannot see the body
+in ``NONCE_TABLE``, TTL attribute) only as the last step. The item carries a token drawn per
+invocation, so a botocore retry of a put whose response was lost recognises its own item
+instead of refusing the request as a replay. The authorizer cannot see the body
 (API Gateway does not pass it to REQUEST authorizers): it verifies the signature over the
 ``X-Content-SHA256`` header and the validator checks the body against that header
 (``ops.signing.body_hash_matches``).
 
 Replay limits, honestly: the nonce record is written in this region. With the idempotency
-global table as ``NONCE_TABLE`` it replicates, so a replay to the other region is caught
-once replication has delivered it (about a second normally, minutes after an outage);
-inside that window a replay is accepted there. What bounds it: the timestamp window (a
-replay older than the skew is rejected in every region) and the validator's idempotency on
-``transactionId`` (the same body cannot create a second payment in a region that has seen
-it; across regions it has the same replication window, as any client retry does).
+global table as ``NONCE_TABLE`` (eventually consistent: it needs TTL, which multi-Region
+strong consistency does not support) it replicates, so a replay to the other region is
+caught once replication has delivered it (about a second normally, minutes after an
+outage); inside that window the replay is let through there. It cannot make a second
+payment: the validator decides "first" with the claim item of (client, transactionId) in the
+strongly consistent transactions table, so the replay gets the first answer and writes
+nothing. The timestamp window bounds replays in every region.
 
 Keys or nonce table unavailable -> the function raises (API Gateway: 500); never an Allow.
 """
@@ -29,6 +32,7 @@ Keys or nonce table unavailable -> the function raises (API Gateway: 500); never
 from __future__ import annotations
 
 import os
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -153,21 +157,35 @@ class Authorizer:
         return client_id
 
     def _record_nonce(self, client_id: str, nonce: str, now: float) -> bool:
-        """Conditional put; False when this nonce was already recorded. Other errors raise."""
+        """Conditional put; False when this nonce was already recorded by *another* request.
+        Other errors raise.
+
+        The item carries a token drawn for this call. botocore resends the same parameters when
+        it retries, so if the first attempt was applied and its response lost, the retry's
+        ConditionalCheckFailed returns (``ALL_OLD``) an item with our own token: that is our
+        write, not a replay. A replay is another invocation, with another token.
+        """
         from botocore.exceptions import ClientError
 
         cfg = self.settings
+        token = secrets.token_hex(16)
         try:
             self.dynamodb.put_item(
                 TableName=cfg.nonce_table,
                 Item={cfg.nonce_key_attribute: {"S": f"{NONCE_PREFIX}{client_id}#{nonce}"},
                       cfg.nonce_ttl_attribute: {"N": str(int(now) + cfg.nonce_ttl_seconds)},
-                      "clientId": {"S": client_id}, "recordedAt": {"N": str(int(now))}},
+                      "clientId": {"S": client_id}, "recordedAt": {"N": str(int(now))},
+                      "writeToken": {"S": token}},
                 ConditionExpression="attribute_not_exists(#k)",
                 ExpressionAttributeNames={"#k": cfg.nonce_key_attribute},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
             if aws.error_code(exc) == "ConditionalCheckFailedException":
+                stored = (exc.response.get("Item") or {}).get("writeToken", {}).get("S")
+                if stored is not None and secrets.compare_digest(stored, token):
+                    metrics.add_metric(name="NonceRetryRecognised", unit=MetricUnit.Count, value=1)
+                    return True
                 return False
             raise
         return True

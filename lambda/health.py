@@ -95,6 +95,9 @@ def health() -> Any:
     if result.healthy:
         return json_response(200, body)
     logger.warning("region unhealthy", extra={"checks": result.checks})
+    # The API's one error shape (an ``error`` object), next to the verdict Route 53 matches on.
+    body["error"] = {"code": UNHEALTHY_MARKER, "message": "this region cannot take payments right now",
+                     "retryable": True, "retryAfterSeconds": 5}
     return json_response(503, body, {"Retry-After": "5"})
 
 

@@ -10,10 +10,13 @@ Request flow:
 
 1. 415 / 413 / 400 checks in ``payments.core.parse_request`` - nothing is written,
    not even an idempotency record.
-2. Idempotent step keyed on ``transactionId`` with payload validation over the
-   canonical request (a different body reusing an id -> 409; a concurrent retry
-   while the first is in progress -> 409 with ``Retry-After``).
-3. Inside it: DynamoDB record (conditional) then S3 receipt (conditional).  Any
+2. Idempotent step keyed on the authenticated ``clientId`` (the authorizer's context, never
+   the body) and ``transactionId``, with payload validation over the canonical request (a
+   different body reusing an id -> 409; a concurrent retry while the first is in progress
+   -> 409 with ``Retry-After``).
+3. Inside it: the claim (one conditional put on a fixed key per client and transaction id,
+   decided once across regions when the transactions table is MRSC), then the record derived
+   from the claim (conditional), then the S3 receipt (conditional).  Any
    exception releases the idempotency record, so a client retry re-runs the step and
    completes a missing receipt without duplicating the record.
 4. Every failure answers with what is known (``payments.store.Attempt``):
@@ -118,8 +121,10 @@ def _get_runtime() -> dict[str, Any]:
             boto3_client=ddb,
         )
         idem_config = IdempotencyConfig(
-            event_key_jmespath="transactionId",
-            payload_validation_jmespath="[transactionId, customerId, amount, currency]",
+            # Keyed on the authenticated client and its transaction id: one client can neither
+            # read nor block another's idempotency record.
+            event_key_jmespath="[clientId, transactionId]",
+            payload_validation_jmespath="[clientId, transactionId, customerId, amount, currency]",
             raise_on_no_idempotency_key=True,
             expires_after_seconds=cfg.idempotency_ttl_seconds,
             hash_function="sha256",
@@ -172,7 +177,8 @@ def validate() -> Any:
     # The authorizer verified the signature over the headers, X-Content-SHA256 included; it
     # never sees the body (API Gateway REQUEST authorizers get none), so the body is checked
     # against that signed hash here, before anything is parsed or written (docs/calling-the-api.md).
-    if signing.authorized_client(event.raw_event.get("requestContext")) is None:
+    client_id = signing.authorized_client(event.raw_event.get("requestContext"))
+    if client_id is None:
         metrics.add_metric(name="PaymentRejected", unit=MetricUnit.Count, value=1)
         logger.warning("request without an authorizer context: refused")
         return error_response(403, "FORBIDDEN", "the request was not authenticated",
@@ -190,13 +196,14 @@ def validate() -> Any:
             content_type=event.headers.get("content-type"),  # case-insensitive in Powertools v3
             is_base64_encoded=bool(event.is_base64_encoded),
             max_amount=cfg.max_amount,
+            client_id=client_id,
         )
     except core.RequestError as exc:
         metrics.add_metric(name="PaymentRejected", unit=MetricUnit.Count, value=1)
         logger.info("request rejected", extra={"error_code": exc.code, "field": exc.field})
         return error_response(exc.status, exc.code, exc.message, exc.field)
 
-    logger.append_keys(transaction_id=payment.transaction_id)
+    logger.append_keys(transaction_id=payment.transaction_id, client_id=client_id)
     tracer.put_annotation(key="transaction_id", value=payment.transaction_id)
     api_request_id = event.request_context.request_id
     context = app.lambda_context

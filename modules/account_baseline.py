@@ -8,7 +8,9 @@ stack with its own state, with names that carry no environment:
 
 - one IAM role (IAM is global) `ACCOUNT_LOGGING_ROLE`, trusted by apigateway.amazonaws.com,
   with the AWS-managed AmazonAPIGatewayPushToCloudWatchLogs policy;
-- one `aws_api_gateway_account` per region (primary and DR of the settings) pointing at it.
+- one `aws_api_gateway_account` per region (primary and DR of the settings) pointing at it;
+- with `CI_GITHUB_REPOSITORY` set, GitHub Actions' OIDC provider (one per account; the CI
+  roles of each environment are in its bootstrap stack: modules/ci_roles.py).
 
 Apply it once per account, before the platform stacks: a stage with execution logging fails
 to deploy while its region has no CloudWatch role. Environments whose region pairs differ
@@ -39,6 +41,7 @@ from cdktf_cdktf_provider_aws.provider import AwsProviderDefaultTags
 from constructs import Construct
 
 from contract import ACCOUNT_STACK, DR, PRIMARY
+from modules.ci_roles import GithubOidcProvider
 from modules.iam import assume_role_policy
 from modules.regions import Region, build_region
 from modules.settings import Settings
@@ -84,3 +87,8 @@ class AccountBaselineStack(TerraformStack):
         }
         TerraformOutput(self, "apigateway_cloudwatch_role_arn", value=self.role.arn,
                         description="Role API Gateway logs through, in every region")
+        # GitHub Actions' OIDC issuer (one per account), only when CI_GITHUB_REPOSITORY is set.
+        self.github_oidc: GithubOidcProvider | None = None
+        if settings.ci_github_repository:
+            self.github_oidc = GithubOidcProvider(self, "github-oidc", region=primary)
+            TerraformOutput(self, "github_oidc_provider_arn", value=self.github_oidc.provider.arn)

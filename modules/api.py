@@ -32,8 +32,9 @@ authorizer and WAF rejections) answer in the function's shape
 retry can succeed); `GATEWAY_RESPONSES` is the table, docs/api-protection.md the contract.
 
 Capacity: each method has its own token bucket (stage default `*/*`, per-method overrides).
-`POST /validate` is limited to what its function can run at once (`validate_throttle`), so
-overload is a 429 from API Gateway, never a Lambda throttle (500). `GET /health` gets a
+`POST /validate` is sized from the declared peak (`validate_throttle`: PEAK_PAYMENTS_PER_SECOND
+with headroom); settings refuse a validator reservation too small for it, so overload is a
+429 from API Gateway, not a Lambda throttle (500). `GET /health` gets a
 bucket of its own, far above what Route 53 sends, so payment traffic can never starve it.
 
 Redeployment: the deployment's trigger hashes the whole configuration the stage serves
@@ -82,7 +83,7 @@ from cdktf_cdktf_provider_aws.cloudwatch_log_metric_filter import (
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from constructs import Construct
 
-from contract import LAMBDA_MIN_UNRESERVED_CONCURRENCY, METRICS_NAMESPACE
+from contract import METRICS_NAMESPACE
 from modules.compute import AUTHORIZER_HANDLER, RegionalCompute, ServiceFunction  # noqa: F401
 from modules.iam import Statement, policy_document, statement
 from modules.keys import RegionalKey
@@ -100,16 +101,12 @@ PROBE_PATH = "probe"
 HEALTH_CHECK_PATH = f"/{HEALTH_PATH}"
 
 # -- capacity ---------------------------------------------------------------------------
-# POST /validate: burst = the validator's concurrency, rate = concurrency / expected duration.
-# With a reservation (LAMBDA_RESERVED_CONCURRENCY) that is the function's own limit. Without
-# one, the only concurrency Lambda guarantees to unreserved functions is the account's
-# unreserved floor (10 per account, shared): promise no more
-# than that, or overload becomes Lambda throttles (500s, outcome unknown) instead of 429s.
-# Raise capacity by reserving concurrency; the API limits follow.
-UNRESERVED_VALIDATOR_CONCURRENCY = LAMBDA_MIN_UNRESERVED_CONCURRENCY
-# A request holds an execution for ~0.1-0.3 s warm; 1 s covers cold starts and slow
-# dependencies, so rate <= concurrency / 1 s keeps Lambda below its limit under degradation.
-VALIDATOR_DESIGN_DURATION_S = 1.0
+# POST /validate: sized from the declared peak (PEAK_PAYMENTS_PER_SECOND, with the settings'
+# CAPACITY_HEADROOM): rate = peak x headroom, burst = one second of it. Settings refuse, before
+# any JSON is written, a reservation (LAMBDA_RESERVED_CONCURRENCY) too small to run that rate
+# at VALIDATOR_DESIGN_DURATION_S per request, or a rate above API Gateway's account throttle.
+# Without a reservation the validator draws on the account's unreserved concurrency (an
+# account quota, not known at synth): `drctl preflight` compares it with what the peak needs.
 # GET /health: Route 53 sends one request per checker per 10 s (~15 checkers by default),
 # uncoordinated, "sometimes several requests per second" (Route 53 docs): ~1.5 rps average,
 # all checkers at once at worst. 10 rps / burst 50 is several times that, and WAF admits
@@ -175,13 +172,16 @@ class GatewayError:
     code: str
     message: str | None  # None: API Gateway's own message ($context.error.messageString)
     retry_after_s: int | None = None  # retryable: Retry-After header + retryable fields
+    #: What is known about the payment (the functions' ``outcome``): on every 5xx and 429.
+    outcome: str | None = None
 
     def template(self) -> str:
         message = ("$context.error.messageString" if self.message is None
                    else json.dumps(self.message))
+        outcome = "" if self.outcome is None else f',"outcome":"{self.outcome}"'
         retry = ("" if self.retry_after_s is None
                  else f',"retryable":true,"retryAfterSeconds":{self.retry_after_s}')
-        return f'{{"error":{{"code":"{self.code}","message":{message}{retry}}}}}'
+        return f'{{"error":{{"code":"{self.code}","message":{message}{outcome}{retry}}}}}'
 
     def headers(self) -> dict[str, str]:
         headers = {"gatewayresponse.header.Cache-Control": "'no-store'",
@@ -194,7 +194,10 @@ class GatewayError:
 OUTCOME_UNKNOWN = "the outcome is unknown: retry with the same transactionId"
 GATEWAY_RESPONSES = (
     GatewayError("DEFAULT_4XX", None, "REQUEST_REJECTED", None),
-    GatewayError("DEFAULT_5XX", None, "OUTCOME_UNKNOWN", OUTCOME_UNKNOWN, retry_after_s=2),
+    # Includes a Lambda throttle of the validator (nothing ran): API Gateway gives a proxy
+    # integration's throttle no response type of its own, so it cannot be told apart here.
+    GatewayError("DEFAULT_5XX", None, "OUTCOME_UNKNOWN", OUTCOME_UNKNOWN, retry_after_s=2,
+                 outcome="unknown"),
     GatewayError("BAD_REQUEST_BODY", "400", "INVALID_BODY",
                  "request body must be a non-empty JSON object"),
     GatewayError("MISSING_AUTHENTICATION_TOKEN", "404", "NOT_FOUND", "no such route"),
@@ -203,7 +206,7 @@ GATEWAY_RESPONSES = (
                  "request body exceeds 8192 bytes"),
     GatewayError("THROTTLED", "429", "TOO_MANY_REQUESTS",
                  "request rate above this API's limit: nothing was written, retry later",
-                 retry_after_s=1),
+                 retry_after_s=1, outcome="not_recorded"),
     GatewayError("UNAUTHORIZED", "401", "UNAUTHENTICATED",
                  "missing or invalid signature headers"),
     GatewayError("ACCESS_DENIED", "403", "FORBIDDEN", "the request is not authorized"),
@@ -211,22 +214,20 @@ GATEWAY_RESPONSES = (
     # The authorizer runs before the validator: when it fails, nothing was written.
     GatewayError("AUTHORIZER_FAILURE", "503", "AUTHENTICATION_UNAVAILABLE",
                  "authentication is unavailable: nothing was written, retry later",
-                 retry_after_s=2),
+                 retry_after_s=2, outcome="not_recorded"),
     GatewayError("AUTHORIZER_CONFIGURATION_ERROR", "503", "AUTHENTICATION_UNAVAILABLE",
                  "authentication is unavailable: nothing was written, retry later",
-                 retry_after_s=2),
+                 retry_after_s=2, outcome="not_recorded"),
     GatewayError("INTEGRATION_TIMEOUT", "504", "OUTCOME_UNKNOWN", OUTCOME_UNKNOWN,
-                 retry_after_s=2),
+                 retry_after_s=2, outcome="unknown"),
     GatewayError("INTEGRATION_FAILURE", "502", "OUTCOME_UNKNOWN", OUTCOME_UNKNOWN,
-                 retry_after_s=2),
+                 retry_after_s=2, outcome="unknown"),
 )
 
 
 def validate_throttle(settings: Settings) -> tuple[int, float]:
-    """(burst, rate) for POST /validate: never above what the validator can run at once."""
-    reserved = settings.lambda_reserved_concurrency
-    concurrency = reserved if reserved > 0 else UNRESERVED_VALIDATOR_CONCURRENCY
-    return concurrency, concurrency / VALIDATOR_DESIGN_DURATION_S
+    """(burst, rate) for POST /validate: the declared peak with headroom (see above)."""
+    return settings.validate_throttle_burst, settings.validate_throttle_rate
 
 
 def probe_invoke_grant(*, target_region: str, partition: str, account_id: str) -> Statement:
@@ -327,7 +328,7 @@ class RegionalApi(Construct):
         )
         self.stage = ApiGatewayStage(
             self, "stage", provider=p, rest_api_id=self._api_id, stage_name=STAGE,
-            deployment_id=self.deployment.id, xray_tracing_enabled=True,
+            deployment_id=self.deployment.id, xray_tracing_enabled=settings.tracing,
             access_log_settings=ApiGatewayStageAccessLogSettings(
                 destination_arn=self.access_logs.arn, format=ACCESS_LOG_FORMAT),
             depends_on=[self.execution_logs],

@@ -165,6 +165,15 @@ class FunctionCode(Construct):
         return self.asset.asset_hash
 
 
+# (package folder, app output folder, fingerprint of the inputs) -> (archive, hash): one package
+# per app, however many stacks use it; changed inputs (another fingerprint) are packaged again.
+_PACKAGED: dict[tuple[Path, Path, str], tuple[Path, str]] = {}
+
+
+
+
+
+
 def _assemble(source_dir: Path, vendor_dir: Path, package_dir: Path) -> Path:
     if not (vendor_dir / "aws_lambda_powertools").is_dir():
         raise FileNotFoundError(
@@ -290,9 +299,13 @@ class ServiceFunction(Construct):
             memory_size=memory_mb, timeout=timeout_s,
             reserved_concurrent_executions=reserved_concurrency,
             layers=[layer_arn] if layer_arn else None,
-            environment=LambdaFunctionEnvironment(variables=environment),
+            environment=LambdaFunctionEnvironment(variables={
+                **environment, **({} if settings.tracing else {"POWERTOOLS_TRACE_DISABLED": "true"})}),
             kms_key_arn=key.arn,
-            tracing_config=LambdaFunctionTracingConfig(mode="Active"),
+            # Dev profile: no X-Ray (PassThrough: no segment of its own, and the stage does
+            # not sample), so no X-Ray endpoint either; Powertools' Tracer is switched off.
+            tracing_config=LambdaFunctionTracingConfig(
+                mode="Active" if settings.tracing else "PassThrough"),
             logging_config=LambdaFunctionLoggingConfig(log_format="JSON",
                                                        log_group=self.log_group.name),
             # Both are invoked synchronously by API Gateway: there is no async event to
@@ -343,7 +356,7 @@ class RegionalCompute(Construct):
         if vendor_dir is not None:
             # Powertools is bundled in the package (see module docstring): no layer.
             self.signing = RegionalCodeSigning(self, "signing", region=region, names=names,
-                                               code=code)
+                                               code=code, force_destroy=settings.is_dev_profile)
             self.layer_arn: str | None = None
         else:
             # Public parameter in this region: a String, so its value is not sensitive.

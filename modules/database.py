@@ -7,15 +7,19 @@ the global cluster by identifier (a contract name), never by reference, so the D
 and applies while the primary region is down.
 
 Decisions a reviewer should know about:
-- One source of truth for the master password: an *ephemeral* random password is written to
-  the secret once (`secret_string_wo`); the cluster reads it back from that exact secret
-  version through an ephemeral `aws_secretsmanager_secret_version` and takes it as
-  `master_password_wo`, with a version number derived from the secret's version id. Whatever
-  is re-created (cluster, secret or both, after a partial apply or a replacement), the
-  cluster's password is the secret's; neither value is ever in plan or state. Aurora's own
-  secret integration (`manage_master_user_password`) is not supported for global database
-  members. The secret is replicated to the DR region with the DR key, so DR operators can
-  log in when the primary region is down. Bump `MASTER_PASSWORD_VERSION` to rotate.
+- The master password: no plan ever reads a secret's value (the CI plan roles are denied
+  secretsmanager:GetSecretValue: modules/ci_roles.py). Terraform creates the cluster with an
+  *ephemeral* random password that is stored nowhere (`master_password_wo`, known to nobody),
+  then `terraform_data.master-password` sets the real one at APPLY time: a local-exec
+  (`SET_MASTER_PASSWORD`, aws CLI with the applier's credentials) generates a password,
+  ModifyDBCluster gives it to the cluster, PutSecretValue stores it in the secret. It runs
+  again whenever the cluster or the secret is re-created or `MASTER_PASSWORD_VERSION` is
+  bumped (rotation); if it fails, the resource is tainted and the next apply re-runs it, so
+  the cluster and the secret cannot stay apart. Neither value is in plan or state, and no
+  `aws_secretsmanager_secret_version` exists (refreshing one is a GetSecretValue). Aurora's
+  own secret integration (`manage_master_user_password`) is not supported for global
+  database members. The secret is replicated to the DR region with the DR key, so DR
+  operators can log in when the primary region is down. The apply needs the aws CLI.
 - Member clusters ignore `engine_version` (upgrades go through the global cluster, as the
   provider documents) and `replication_source_identifier`/`global_cluster_identifier`, which
   AWS rewrites on switchover and failover: a plan after a failover must not try to undo it.
@@ -36,10 +40,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypedDict
 
-from cdktf import Fn, ITerraformDependable, TerraformResourceLifecycle, TerraformStack, Token
+from cdktf import (
+    DataResource,
+    ITerraformDependable,
+    LocalExecProvisioner,
+    TerraformResourceLifecycle,
+    TerraformStack,
+)
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
-from cdktf_cdktf_provider_aws.rds_cluster import RdsCluster
+from cdktf_cdktf_provider_aws.rds_cluster import RdsCluster, RdsClusterServerlessv2ScalingConfiguration
 from cdktf_cdktf_provider_aws.rds_cluster_instance import RdsClusterInstance
 from cdktf_cdktf_provider_aws.rds_cluster_parameter_group import (
     RdsClusterParameterGroup,
@@ -50,7 +60,6 @@ from cdktf_cdktf_provider_aws.secretsmanager_secret import (
     SecretsmanagerSecret,
     SecretsmanagerSecretReplica,
 )
-from cdktf_cdktf_provider_aws.secretsmanager_secret_version import SecretsmanagerSecretVersion
 from constructs import Construct
 
 from modules.iam import managed_service_role
@@ -65,10 +74,27 @@ ENGINE = "aurora-postgresql"
 MASTER_PASSWORD_VERSION = 1  # bump to set a new generated master password (rotation)
 PASSWORD_EPHEMERAL = "aurora_master_password"
 PASSWORD_REF = f"ephemeral.aws_secretsmanager_random_password.{PASSWORD_EPHEMERAL}.random_password"
-SECRET_EPHEMERAL = "aurora_master_secret"
-SECRET_PASSWORD_REF = (
-    f"jsondecode(ephemeral.aws_secretsmanager_secret_version.{SECRET_EPHEMERAL}.secret_string).password")
+# Apply-time only (a provisioner never runs during plan). The password lives in a shell
+# variable: never on a command line (other processes can read argv) or in Terraform's output.
+# ModifyDBCluster first: the secret never holds a password the cluster does not have for long.
+SET_MASTER_PASSWORD = """set -euo pipefail
+password=$(aws secretsmanager get-random-password --region "$REGION" --password-length 40 \\
+  --exclude-punctuation --require-each-included-type --query RandomPassword --output text)
+printf '%s' "$password" | aws rds modify-db-cluster --region "$REGION" \\
+  --db-cluster-identifier "$CLUSTER" --master-user-password file:///dev/stdin \\
+  --apply-immediately > /dev/null
+printf '{"engine":"postgres","port":5432,"dbname":"%s","username":"%s","password":"%s"}' \\
+  "$DBNAME" "$USERNAME" "$password" | aws secretsmanager put-secret-value --region "$REGION" \\
+  --secret-id "$SECRET" --secret-string file:///dev/stdin > /dev/null
+echo "master password of $CLUSTER set and stored in its secret"
+"""
 LOG_EXPORTS = ["postgresql"]
+# Aurora Serverless v2 (AURORA_INSTANCE_CLASS=db.serverless, the dev profile's default): the
+# smallest capacity that never pauses, and a ceiling for bursts. 0.5 ACU (about 1 GiB) is
+# enough for the schema and the probes; 0 ACU (auto-pause) is not used: a paused writer takes
+# seconds to resume, which the health and RPO checks would report as an outage.
+SERVERLESS_MIN_ACU = 0.5
+SERVERLESS_MAX_ACU = 4.0
 # Drift that AWS itself creates on a global database; see the module docstring.
 MEMBER_IGNORED_CHANGES = ["engine_version", "replication_source_identifier", "global_cluster_identifier"]
 
@@ -141,6 +167,9 @@ class AuroraMember(Construct):
             deletion_protection=settings.deletion_protection,
             iam_database_authentication_enabled=True,
             enabled_cloudwatch_logs_exports=LOG_EXPORTS,
+            serverlessv2_scaling_configuration=RdsClusterServerlessv2ScalingConfiguration(
+                min_capacity=SERVERLESS_MIN_ACU, max_capacity=SERVERLESS_MAX_ACU,
+            ) if settings.aurora_serverless else None,
             lifecycle=TerraformResourceLifecycle(ignore_changes=MEMBER_IGNORED_CHANGES),
             depends_on=[self.log_group, *(depends_on or [])],
             **writer_only,
@@ -197,7 +226,7 @@ class AuroraPrimary(Construct):
             database_name=names.database, storage_encrypted=True,
             deletion_protection=settings.deletion_protection,
         )
-        self.secret, secret_version = self._master_secret(inputs, dr, dr_key)
+        self.secret = self._master_secret(inputs, dr, dr_key)
         identifier = names.cluster(region.role)
         self.member = AuroraMember(
             self, "primary", settings=settings, names=names, inputs=inputs,
@@ -207,20 +236,32 @@ class AuroraPrimary(Construct):
             writer_only=MemberOnly(
                 database_name=names.database,
                 master_username=names.master_username,
-                master_password_wo=f"${{{SECRET_PASSWORD_REF}}}",
-                # Changes exactly when the secret gets a new version, so the cluster is told
-                # the new password in the same apply and never drifts from the secret.
-                master_password_wo_version=Token.as_number(Fn.parseint(
-                    Fn.substr(Fn.sha256(secret_version.version_id), 0, 12), 16)),
-                skip_final_snapshot=False,
-                final_snapshot_identifier=f"{identifier}-final",
+                # Only to create the cluster (the API requires one): nobody ever knows it;
+                # `master_password` below replaces it in the same apply.
+                master_password_wo=f"${{{PASSWORD_REF}}}",
+                master_password_wo_version=1,
+                # Dev profile: no final snapshot, so teardown leaves nothing behind and can
+                # run again (a second "-final" snapshot of the same name would fail).
+                **(MemberOnly(skip_final_snapshot=True) if settings.is_dev_profile else MemberOnly(
+                    skip_final_snapshot=False, final_snapshot_identifier=f"{identifier}-final")),
             ),
-            depends_on=[secret_version],
         )
         self.cluster = self.member.cluster
+        self.master_password = DataResource(
+            self, "master-password",
+            triggers_replace={"cluster": self.cluster.cluster_resource_id,
+                              "secret": self.secret.arn, "version": MASTER_PASSWORD_VERSION},
+            # After the instances: the cluster is in use and available when the password changes.
+            depends_on=list(self.member.instances),
+            provisioners=[LocalExecProvisioner(
+                type="local-exec", command=SET_MASTER_PASSWORD, interpreter=["/bin/bash", "-c"],
+                environment={"REGION": region.name, "CLUSTER": self.cluster.cluster_identifier,
+                             "SECRET": self.secret.arn, "DBNAME": names.database,
+                             "USERNAME": names.master_username})],
+        )
 
     def _master_secret(self, inputs: RegionalDatabaseInputs, dr: PeerRegion, dr_key: RegionalKey,
-                       ) -> tuple[SecretsmanagerSecret, SecretsmanagerSecretVersion]:
+                       ) -> SecretsmanagerSecret:
         region, names = inputs.region, self._names
         stack = TerraformStack.of(self)
         # Ephemeral resources have no cdktf binding yet: declared at the stack root.
@@ -233,34 +274,17 @@ class AuroraPrimary(Construct):
                 "exclude_punctuation": True,
             },
         )
-        secret = SecretsmanagerSecret(
+        # Its value is written at apply time only (SET_MASTER_PASSWORD): no version resource.
+        return SecretsmanagerSecret(
             self, "master-secret", provider=region.provider,
             name=names.db_secret,
-            description="Aurora global database master credential (generated, write-only)",
+            description="Aurora global database master credential (set at apply, never planned)",
             kms_key_id=inputs.key.arn,
-            recovery_window_in_days=30 if self._settings.deletion_protection else 7,
+            # Dev profile: deleted at once, so a redeploy after teardown can take the name again.
+            recovery_window_in_days=(30 if self._settings.deletion_protection
+                                     else 0 if self._settings.is_dev_profile else 7),
             replica=[SecretsmanagerSecretReplica(region=dr.name, kms_key_id=dr_key.arn)],
         )
-        version = SecretsmanagerSecretVersion(
-            self, "master-secret-value", provider=region.provider,
-            secret_id=secret.id,
-            secret_string_wo=(
-                '${jsonencode({engine = "postgres", port = 5432, '
-                f'dbname = "{names.database}", username = "{names.master_username}", '
-                f"password = {PASSWORD_REF}}})}}"
-            ),
-            secret_string_wo_version=MASTER_PASSWORD_VERSION,
-        )
-        # The cluster's password is read back from exactly the version written above.
-        stack.add_override(
-            f"ephemeral.aws_secretsmanager_secret_version.{SECRET_EPHEMERAL}",
-            {
-                "provider": f"aws.{region.role}",
-                "secret_id": secret.id,
-                "version_id": version.version_id,
-            },
-        )
-        return secret, version
 
 
 class AuroraSecondary(Construct):
@@ -277,8 +301,14 @@ class AuroraSecondary(Construct):
             engine_version=settings.aurora_engine_version,
             instance_count=settings.aurora_dr_count,
             writer_only=MemberOnly(
-                # A secondary's final snapshot is refused by RDS; its data is the global cluster's.
-                skip_final_snapshot=True,
+                # A final snapshot here too: the provider (>= 6.x, hashicorp/terraform-provider-
+                # aws#40333) removes a member from its global cluster before DeleteDBCluster,
+                # so the DR cluster is standalone when it is deleted and RDS takes the snapshot.
+                # If it is the last copy (primary already gone), its data survives. Dev profile:
+                # none, as for the primary (a teardown that can run again).
+                **(MemberOnly(skip_final_snapshot=True) if settings.is_dev_profile else MemberOnly(
+                    skip_final_snapshot=False,
+                    final_snapshot_identifier=f"{names.cluster(inputs.region.role)}-final")),
                 source_region=primary.name,
             ),
         )

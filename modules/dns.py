@@ -95,6 +95,16 @@ HEALTH_CHECK_INTERVAL_S = 10
 HEALTH_CHECK_FAILURE_THRESHOLD = 3
 # The failback gate on missing FailbackBlocked data (module docstring): neither opens nor closes.
 GATE_INSUFFICIENT_DATA = "LastKnownStatus"
+# Dev profile: Route 53's standard interval, no latency graphs. A third of the checker
+# requests (each one runs the /health chain: API Gateway, WAF, Lambda, DynamoDB, S3) and two
+# fewer optional features per check; a region is declared unhealthy after ~90 s, not ~30 s.
+DEV_HEALTH_CHECK_INTERVAL_S = 30
+
+
+def health_check_interval(settings: Settings) -> int:
+    return DEV_HEALTH_CHECK_INTERVAL_S if settings.is_dev_profile else HEALTH_CHECK_INTERVAL_S
+
+
 # Route 53's full set of checker regions (its default), written out: without `regions`,
 # provider 6.25.0 reads back the set AWS fills in later and plans a change that the API then
 # refuses (hashicorp/terraform-provider-aws#45824, fixed in 6.29.0). The WAF admits these
@@ -282,7 +292,8 @@ class RegionalEndpoint(Construct):
 
     def __init__(self, scope: Construct, id: str, *, role: str, region_name: str, names: Names,
                  domain_name: str, zone_id: str, domains: RegionalDomains,
-                 dns: Region, gate: Route53HealthCheck | None):
+                 dns: Region, gate: Route53HealthCheck | None, request_interval: int,
+                 measure_latency: bool):
         super().__init__(scope, id)
         p = dns.provider
         own_host = regional_host(domain_name, region_name)
@@ -296,9 +307,9 @@ class RegionalEndpoint(Construct):
             self, "health-check", provider=p,
             type="HTTPS_STR_MATCH", fqdn=own_host, port=HEALTH_CHECK_PORT,
             resource_path=HEALTH_PATH, search_string=HEALTH_SEARCH_STRING, enable_sni=True,
-            request_interval=HEALTH_CHECK_INTERVAL_S,
+            request_interval=request_interval,
             failure_threshold=HEALTH_CHECK_FAILURE_THRESHOLD,
-            measure_latency=True, regions=HEALTH_CHECK_REGIONS,
+            measure_latency=measure_latency, regions=HEALTH_CHECK_REGIONS,
             reference_name=reference_name(names.env, role),
             tags={"Name": names.regional("api-health", role)},
         )
@@ -353,7 +364,9 @@ class Failover(Construct):
             role: RegionalEndpoint(self, role, role=role, region_name=regions[role], names=names,
                                    domain_name=settings.domain_name, zone_id=zone_id,
                                    domains=domains[role], dns=dns,
-                                   gate=self.gate if role == PRIMARY else None)
+                                   gate=self.gate if role == PRIMARY else None,
+                                   request_interval=health_check_interval(settings),
+                                   measure_latency=not settings.is_dev_profile)
             for role in (PRIMARY, DR)
         }
 

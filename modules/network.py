@@ -78,7 +78,8 @@ class RegionalNetwork(Construct):
 
     def __init__(self, scope: Construct, id: str, *, region: Region, names: Names,
                  settings: Settings, key: RegionalKey,
-                 interface_endpoints: tuple[str, ...] = DEFAULT_INTERFACE_ENDPOINTS):
+                 interface_endpoints: tuple[str, ...] = DEFAULT_INTERFACE_ENDPOINTS,
+                 interface_endpoint_zones: int | None = None):
         super().__init__(scope, id)
         unknown = sorted(set(interface_endpoints) - set(INTERFACE_SERVICES))
         if unknown:
@@ -124,6 +125,7 @@ class RegionalNetwork(Construct):
             egress=[],  # the database initiates no connections
         )
         self._flow_logs(region, names, settings, key)
+        self._endpoint_subnets = self.subnets[:interface_endpoint_zones]
         self._function_paths(region, names, interface_endpoints)
 
     def _function_paths(self, region: Region, names: Names, interface_services: Sequence[str]) -> None:
@@ -200,7 +202,7 @@ class RegionalNetwork(Construct):
                 self, f"{service}-interface", provider=p, vpc_id=self.vpc.id,
                 service_name=f"com.amazonaws.{region.name}.{service}",
                 vpc_endpoint_type="Interface", private_dns_enabled=True,
-                subnet_ids=[s.id for s in self.subnets], security_group_ids=[endpoint_sg.id],
+                subnet_ids=[s.id for s in self._endpoint_subnets], security_group_ids=[endpoint_sg.id],
                 tags={"Name": names.regional(f"{service}-interface", region.role)},
             )
 

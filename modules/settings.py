@@ -11,6 +11,7 @@ remaining rules are then checked together and every problem among them is listed
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -34,8 +35,40 @@ DEFAULT_AURORA_ENGINE_VERSION = "17.7"
 SUPPORTED_AURORA_MAJORS = ("16", "17")
 # Memory-optimised Graviton classes that Aurora PostgreSQL global databases accept
 # (burstable db.t* classes are not supported for global databases).
-SUPPORTED_INSTANCE_CLASS = re.compile(r"^db\.(r6g|r6i|r7g|r7i|r8g|x2g)\.(large|[0-9]*xlarge)$")
+# db.serverless (Aurora Serverless v2) is supported for global database members too.
+SUPPORTED_INSTANCE_CLASS = re.compile(
+    r"^db\.(r6g|r6i|r7g|r7i|r8g|x2g)\.(large|[0-9]*xlarge)$|^db\.serverless$")
 PROD_LIKE_ENVIRONMENTS = ("prod", "production", "prd", "live")
+# COST_PROFILE: `dev` is the cheapest platform that still runs every code path (Aurora
+# Serverless v2 at its minimum, slower health checks, no tracing, one-AZ KMS endpoint, short
+# retention and Object Lock, destroyable buckets); `standard` is what prod-like environments
+# run. The default environment `dev` defaults to `dev` (unless DELETION_PROTECTION=true);
+# every other environment to `standard`; prod-like environments refuse `dev`. README: "Cost profiles" lists each saving.
+COST_PROFILES = ("dev", "standard")
+DEV_PROFILE_ENVIRONMENTS = ("dev",)
+AURORA_SERVERLESS_CLASS = "db.serverless"
+# What each profile defaults to when the variable is not set (explicit values always win).
+PROFILE_DEFAULTS: dict[str, dict[str, object]] = {
+    "standard": {"aurora_instance_class": "db.r6g.large", "backup_retention_days": 35,
+                 "log_retention_days": 365, "object_lock_days": 365},
+    "dev": {"aurora_instance_class": AURORA_SERVERLESS_CLASS, "backup_retention_days": 1,
+            "log_retention_days": 14, "object_lock_days": 1},
+}
+# Capacity: the declared peak is carried with this much headroom by every limit it sizes
+# (API Gateway throttles, WAF rate limits, the validator's concurrency).
+CAPACITY_HEADROOM = 2.0
+DEFAULT_PEAK_PAYMENTS_PER_SECOND = 10.0
+# API Gateway's default account-level throttle per region (a quota; raising it is a request):
+# the stage can never promise more than this.
+API_GATEWAY_ACCOUNT_RATE_LIMIT = 10000
+API_GATEWAY_ACCOUNT_BURST_LIMIT = 5000
+# A validator request holds an execution for ~0.1-0.3 s warm; 1 s covers cold starts and slow
+# dependencies: the validator must be able to run (throttle rate x 1 s) requests at once, or
+# overload becomes Lambda throttles (500s, outcome unknown) instead of API Gateway 429s.
+VALIDATOR_DESIGN_DURATION_S = 1.0
+# WAF rate-based rules count requests over this window (seconds; WAF's default, kept).
+WAF_RATE_WINDOW_S = 300
+WAF_MIN_RATE_LIMIT = 10  # the smallest limit WAF accepts
 # DynamoDB multi-Region strong consistency needs exactly three members in one region set:
 # our two regions plus a witness in the third (docs/payment-validator.md: evaluation).
 MRSC_REGION_SETS = (("us-east-1", "us-east-2", "us-west-2"),)
@@ -52,6 +85,9 @@ _ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
 # and a plan of any platform stack stops with a precondition naming AWS_ACCOUNT_ID.
 ACCOUNT_PLACEHOLDER = "aws-account-id-unset"
 MAX_AURORA_INSTANCES = 4
+# GitHub: owner 1-39 letters, digits or single hyphens; repository 1-100 of [A-Za-z0-9._-],
+# not "." or "..". The value lands verbatim in the OIDC subject the trust policies compare.
+_GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}/(?!\.\.?$)[A-Za-z0-9._-]{1,100}$")
 _TFC_NAME = re.compile(r"^[A-Za-z0-9_-]{1,90}$")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -76,8 +112,12 @@ class Settings:
     domain_name: str = ""  # DOMAIN_NAME, default payments-{env}.example.com
     replication_lag_threshold_seconds: float = 1.0  # REPLICATION_LAG_THRESHOLD
     aurora_engine_version: str = DEFAULT_AURORA_ENGINE_VERSION  # AURORA_ENGINE_VERSION
-    aurora_instance_class: str = "db.r6g.large"  # AURORA_INSTANCE_CLASS
-    backup_retention_days: int = 35  # BACKUP_RETENTION_DAYS (1-35)
+    # COST_PROFILE: dev or standard (default: dev for ENVIRONMENT_SUFFIX=dev unless
+    # DELETION_PROTECTION=true, else standard).
+    cost_profile: str = ""
+    # AURORA_INSTANCE_CLASS, default db.serverless (dev profile) or db.r6g.large (standard)
+    aurora_instance_class: str = ""
+    backup_retention_days: int = 0  # BACKUP_RETENTION_DAYS (1-35), default 1 dev / 35 standard
     deletion_protection: bool | None = None  # DELETION_PROTECTION, default: on for prod-like envs
     aws_account_id: str = ""  # AWS_ACCOUNT_ID: the account every stack must be applied to
     state_bucket: str = ""  # TF_STATE_BUCKET, default payments-dr-tfstate-{env}-{account}-{region}
@@ -90,18 +130,28 @@ class Settings:
     # LAMBDA_RESERVED_CONCURRENCY: -1 (default) reserves nothing, so a new account's small
     # concurrency quota is enough; N reserves N for each validator (health gets a fixed 5).
     lambda_reserved_concurrency: int = -1
-    # TRANSACTIONS_CONSISTENCY: EVENTUAL (default) or STRONG (multi-Region strong consistency
-    # for the transactions table, new tables only; the witness is the region set's third).
-    transactions_consistency: str = "EVENTUAL"
+    # TRANSACTIONS_CONSISTENCY: STRONG (default: multi-Region strong consistency for the
+    # transactions table, whose claim items decide "first" once across regions; new tables only;
+    # the witness is the region set's third) or EVENTUAL (region pairs outside a region set:
+    # cross-region duplicates are then detected, not prevented; docs/payment-validator.md).
+    transactions_consistency: str = "STRONG"
     aurora_primary_instances: int | None = None  # AURORA_PRIMARY_INSTANCES, default 2 prod-like, else 1
     aurora_dr_instances: int | None = None  # AURORA_DR_INSTANCES, default 2 prod-like, else 1
-    log_retention_days: int = 365  # LOG_RETENTION_DAYS
+    log_retention_days: int = 0  # LOG_RETENTION_DAYS, default 14 dev / 365 standard
     tfc_organization: str = ""  # TFC_ORGANIZATION: with TFC_WORKSPACE, use Terraform Cloud
     tfc_workspace: str = ""  # TFC_WORKSPACE
     # OBJECT_LOCK_MODE: default retention mode of the audit buckets; default GOVERNANCE,
     # COMPLIANCE for prod-like environments (no one, not even root, can shorten it).
     object_lock_mode: str = ""
-    object_lock_days: int = 365  # OBJECT_LOCK_DAYS: default retention of each receipt version
+    # OBJECT_LOCK_DAYS: default retention of each receipt version, default 1 dev / 365 standard
+    object_lock_days: int = 0
+    # CI_GITHUB_REPOSITORY: owner/repo whose GitHub Actions may deploy; when set, the account
+    # stack creates GitHub's OIDC provider and the bootstrap stack this environment's CI roles
+    # (modules/ci_roles.py). Unset: no CI identity is created.
+    ci_github_repository: str = ""
+    # PEAK_PAYMENTS_PER_SECOND: the load the platform is sized for, per region (throttles, WAF
+    # rate limits and the validator's concurrency carry it with CAPACITY_HEADROOM).
+    peak_payments_per_second: float = DEFAULT_PEAK_PAYMENTS_PER_SECOND
     tags: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -116,6 +166,16 @@ class Settings:
         for name, value in defaults.items():
             if not getattr(self, name):
                 object.__setattr__(self, name, value)
+        if not self.cost_profile:
+            # An environment asked to be protected is not the throwaway one: standard.
+            cheap = env in DEV_PROFILE_ENVIRONMENTS and not self.deletion_protection
+            object.__setattr__(self, "cost_profile", "dev" if cheap else "standard")
+        # A value left unset (empty or 0) takes the profile's default; an unknown profile is
+        # reported below, with standard defaults meanwhile.
+        profile = PROFILE_DEFAULTS.get(self.cost_profile, PROFILE_DEFAULTS["standard"])
+        for attr, default in profile.items():
+            if not getattr(self, attr):
+                object.__setattr__(self, attr, default)
         if not self.object_lock_mode:
             object.__setattr__(self, "object_lock_mode",
                                "COMPLIANCE" if env in PROD_LIKE_ENVIRONMENTS else "GOVERNANCE")
@@ -164,6 +224,9 @@ class Settings:
         text("DOMAIN_NAME", "domain_name")
         number("REPLICATION_LAG_THRESHOLD", "replication_lag_threshold_seconds", float)
         text("AURORA_ENGINE_VERSION", "aurora_engine_version")
+        text("COST_PROFILE", "cost_profile")
+        if "cost_profile" in kwargs:
+            kwargs["cost_profile"] = str(kwargs["cost_profile"]).lower()
         text("AURORA_INSTANCE_CLASS", "aurora_instance_class")
         number("BACKUP_RETENTION_DAYS", "backup_retention_days", int)
         text("AWS_ACCOUNT_ID", "aws_account_id")
@@ -183,10 +246,18 @@ class Settings:
         number("LOG_RETENTION_DAYS", "log_retention_days", int)
         text("TFC_ORGANIZATION", "tfc_organization")
         text("TFC_WORKSPACE", "tfc_workspace")
+        text("CI_GITHUB_REPOSITORY", "ci_github_repository")
         mode = environ.get("OBJECT_LOCK_MODE", "").strip()
         if mode:
             kwargs["object_lock_mode"] = mode.upper()
         number("OBJECT_LOCK_DAYS", "object_lock_days", int)
+        number("PEAK_PAYMENTS_PER_SECOND", "peak_payments_per_second", float)
+        # 0 would silently mean "the profile's default" (and to CloudWatch, "never expire").
+        for var, attr in (("BACKUP_RETENTION_DAYS", "backup_retention_days"),
+                          ("LOG_RETENTION_DAYS", "log_retention_days"),
+                          ("OBJECT_LOCK_DAYS", "object_lock_days")):
+            if kwargs.get(attr) == 0:
+                problems.append(f"{var}=0 is invalid: leave it unset for the profile's default")
         raw_protection = environ.get("DELETION_PROTECTION", "").strip().lower()
         if raw_protection in _TRUE:
             kwargs["deletion_protection"] = True
@@ -271,11 +342,22 @@ class Settings:
         if self.transactions_consistency not in CONSISTENCY_MODES:
             p.append(f"TRANSACTIONS_CONSISTENCY={self.transactions_consistency!r} is invalid: use "
                      "EVENTUAL or STRONG")
-        elif self.transactions_consistency == "STRONG" and self.mrsc_witness_region is None:
+        elif (self.transactions_consistency == "STRONG" and self.mrsc_witness_region is None
+              and self.primary_region != self.dr_region
+              and {self.primary_region, self.dr_region} <= set(SUPPORTED_REGIONS)):
+            # (an unsupported or repeated region is reported above; this adds no second error)
             sets = "; ".join(", ".join(s) for s in MRSC_REGION_SETS)
             p.append(f"TRANSACTIONS_CONSISTENCY=STRONG needs PRIMARY_REGION and DR_REGION in one "
-                     f"multi-Region strong consistency region set ({sets}): "
-                     f"{self.primary_region} and {self.dr_region} are not")
+                     f"multi-Region strong consistency region set ({sets}; STRONG is the default): "
+                     f"{self.primary_region} and {self.dr_region} are not; set "
+                     "TRANSACTIONS_CONSISTENCY=EVENTUAL to accept cross-region duplicates (detected, "
+                     "not prevented)")
+        if self.cost_profile not in COST_PROFILES:
+            p.append(f"COST_PROFILE={self.cost_profile!r} is invalid: use dev or standard "
+                     "(default: dev for ENVIRONMENT_SUFFIX=dev, else standard)")
+        elif self.is_dev_profile:
+            p.extend(self._dev_profile_problems())
+        p.extend(self._capacity_problems())
         if self.is_prod_like:
             p.extend(self._prod_problems())
         if not (self.lambda_reserved_concurrency == -1 or 1 <= self.lambda_reserved_concurrency <= 1000):
@@ -298,12 +380,52 @@ class Settings:
                 f"OBJECT_LOCK_DAYS={self.object_lock_days} is invalid: use a whole number of "
                 f"days from 1 to {MAX_OBJECT_LOCK_DAYS}"
             )
+        if self.ci_github_repository and not _GITHUB_REPOSITORY.match(self.ci_github_repository):
+            p.append(
+                f"CI_GITHUB_REPOSITORY={self.ci_github_repository!r} is invalid: use owner/repo "
+                "as GitHub spells it (letters, digits, '-' in the owner; '.', '_', '-' in the name)"
+            )
         if bool(self.tfc_organization) != bool(self.tfc_workspace):
             p.append("TFC_ORGANIZATION and TFC_WORKSPACE must be set together (or neither)")
         for var, value in (("TFC_ORGANIZATION", self.tfc_organization), ("TFC_WORKSPACE", self.tfc_workspace)):
             if value and not _TFC_NAME.match(value):
                 p.append(f"{var}={value!r} is invalid: use letters, digits, '_' or '-'")
         return p
+
+    def _dev_profile_problems(self) -> list[str]:
+        """The dev profile is for environments that can be torn down and need no one paged."""
+        env = self.environment_suffix
+        p: list[str] = []
+        if self.is_prod_like:
+            return [f"COST_PROFILE=dev is refused for ENVIRONMENT_SUFFIX={env!r}: a prod-like "
+                    "environment runs the standard profile (unset COST_PROFILE or set it to "
+                    "standard)"]
+        if self.deletion_protection:
+            p.append("COST_PROFILE=dev and DELETION_PROTECTION=true contradict each other: the "
+                     "dev profile is built to be torn down (set COST_PROFILE=standard)")
+        if self.object_lock_mode == "COMPLIANCE":
+            p.append("COST_PROFILE=dev cannot use OBJECT_LOCK_MODE=COMPLIANCE: nobody could "
+                     "delete a receipt, or the bucket, before its retention ends (README: "
+                     "tearing down a dev environment)")
+        return p
+
+    def _capacity_problems(self) -> list[str]:
+        """The limits sized from PEAK_PAYMENTS_PER_SECOND must be ones AWS can honour."""
+        peak = self.peak_payments_per_second
+        highest = min(API_GATEWAY_ACCOUNT_RATE_LIMIT, API_GATEWAY_ACCOUNT_BURST_LIMIT) / CAPACITY_HEADROOM
+        if not 0 < peak <= highest:
+            return [f"PEAK_PAYMENTS_PER_SECOND={peak:g} is invalid: use more than 0 and at most "
+                    f"{highest:g} (with {CAPACITY_HEADROOM:g}x headroom the stage would exceed API "
+                    f"Gateway's account throttle of {API_GATEWAY_ACCOUNT_RATE_LIMIT} rps, burst "
+                    f"{API_GATEWAY_ACCOUNT_BURST_LIMIT}, per region)"]
+        reserved, needed = self.lambda_reserved_concurrency, self.validator_concurrency_needed
+        if 0 < reserved < needed:
+            return [f"LAMBDA_RESERVED_CONCURRENCY={reserved} cannot carry PEAK_PAYMENTS_PER_SECOND="
+                    f"{peak:g}: POST /validate is sized at {self.validate_throttle_rate:g} rps "
+                    f"({peak:g}/s x {CAPACITY_HEADROOM:g} headroom) and the validator must run "
+                    f"{needed} at once ({VALIDATOR_DESIGN_DURATION_S:g} s each): reserve at "
+                    f"least {needed}, or lower the peak"]
+        return []
 
     def _prod_problems(self) -> list[str]:
         """A prod-like environment is deployed for real: refuse what would page nobody,
@@ -348,13 +470,51 @@ class Settings:
         return self.environment_suffix in PROD_LIKE_ENVIRONMENTS
 
     @property
+    def is_dev_profile(self) -> bool:
+        return self.cost_profile == "dev"
+
+    @property
+    def tracing(self) -> bool:
+        """X-Ray tracing (Lambda Active, API Gateway stage, the X-Ray interface endpoint):
+        off in the dev profile."""
+        return not self.is_dev_profile
+
+    @property
+    def aurora_serverless(self) -> bool:
+        return self.aurora_instance_class == AURORA_SERVERLESS_CLASS
+
+    # -- capacity (sized from PEAK_PAYMENTS_PER_SECOND) ----------------------------------
+
+    @property
+    def validate_throttle_rate(self) -> float:
+        """POST /validate's steady rate (rps): the peak with headroom."""
+        return self.peak_payments_per_second * CAPACITY_HEADROOM
+
+    @property
+    def validate_throttle_burst(self) -> int:
+        """POST /validate's bucket: one second at the sized rate."""
+        return max(1, math.ceil(self.validate_throttle_rate))
+
+    @property
+    def validator_concurrency_needed(self) -> int:
+        """Executions the validator must be able to run at once for the sized rate."""
+        return math.ceil(self.validate_throttle_rate * VALIDATOR_DESIGN_DURATION_S)
+
+    @property
+    def waf_rate_limit_per_ip(self) -> int:
+        """Requests per WAF window one IP may send: the whole peak from one merchant NAT IP,
+        with headroom (a merchant at the peak is never blocked by its own traffic)."""
+        return max(WAF_MIN_RATE_LIMIT, math.ceil(
+            self.peak_payments_per_second * CAPACITY_HEADROOM * WAF_RATE_WINDOW_S))
+
+    @property
     def mrsc_witness_region(self) -> str | None:
         """The witness region for STRONG consistency: the third region of the set that holds
         both of ours; None when no set does."""
         for region_set in MRSC_REGION_SETS:
-            if {self.primary_region, self.dr_region} <= set(region_set):
-                [witness] = set(region_set) - {self.primary_region, self.dr_region}
-                return witness
+            others = set(region_set) - {self.primary_region, self.dr_region}
+            if len(others) == 1 and {self.primary_region, self.dr_region} <= set(region_set):
+                return others.pop()
         return None
 
     @property

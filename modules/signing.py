@@ -64,12 +64,16 @@ class RegionalCodeSigning(Construct):
     `code_signing_config_arn` for `aws_lambda_function`."""
 
     def __init__(self, scope: Construct, id: str, *, region: Region, names: Names,
-                 code: FunctionCode):
+                 code: FunctionCode, force_destroy: bool = False):
         super().__init__(scope, id)
         p = region.provider
+        # force_destroy (the dev profile): Signer writes the signed packages, which Terraform
+        # does not manage, so without it `terraform destroy` stops at a non-empty bucket. The
+        # bucket holds build outputs only, re-created by the next apply.
         self.bucket = HardenedBucket(
             self, "code-bucket", region=region, key_arn=None,
             bucket_name=names.code_bucket(region.account_id, region.name),
+            force_destroy=force_destroy,
         )
         # Signer signs an exact object version, so the upload waits for versioning.
         self.unsigned = S3Object(

@@ -54,6 +54,10 @@ from modules.tables import GlobalTables, TableAccess
 from modules.waf import RegionalWaf
 
 VPC_INTERFACE_ENDPOINTS = ("xray", "kms")
+# Dev profile: no tracing, so no X-Ray endpoint; the KMS endpoint (the health check's
+# kms:DescribeKey has no other path) in one zone instead of three.
+DEV_VPC_INTERFACE_ENDPOINTS = ("kms",)
+DEV_INTERFACE_ENDPOINT_ZONES = 1
 
 
 class _PlatformStack(TerraformStack):
@@ -110,8 +114,11 @@ class RegionalStack(_PlatformStack):
         # -- data tier ------------------------------------------------------------------
         # X-Ray for every VPC function's traces; KMS because the health check asks the key
         # itself whether it is usable (kms:DescribeKey): the VPC has no other path to KMS.
-        network = RegionalNetwork(self, f"network-{role}", region=region, names=names,
-                                  settings=settings, key=key, interface_endpoints=VPC_INTERFACE_ENDPOINTS)
+        dev = settings.is_dev_profile
+        network = RegionalNetwork(
+            self, f"network-{role}", region=region, names=names, settings=settings, key=key,
+            interface_endpoints=DEV_VPC_INTERFACE_ENDPOINTS if dev else VPC_INTERFACE_ENDPOINTS,
+            interface_endpoint_zones=DEV_INTERFACE_ENDPOINT_ZONES if dev else None)
         inputs = RegionalDatabaseInputs(region, key, network)
         if role == PRIMARY:
             self.database: AuroraPrimary | AuroraSecondary = AuroraPrimary(

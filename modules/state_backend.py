@@ -16,7 +16,9 @@ remote-state reads of the foundation stack are all outside it.
   `{TFC_WORKSPACE}-{stack suffix}` (e.g. payments-dev-primary).
 
 The bootstrap stack keeps its own small state on local disk (it cannot store state in the
-bucket it creates), at a path relative to the repository root.
+bucket it creates), at a path relative to the repository root. With `CI_GITHUB_REPOSITORY`
+set it also holds this environment's CI roles (modules/ci_roles.py), scoped to this bucket
+and key.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from constructs import Construct
 
 from contract import BOOTSTRAP_STACK, Names
 from modules.buckets import HardenedBucket
+from modules.ci_roles import CiRoles
 from modules.iam import policy_document, statement
 from modules.regions import build_region
 from modules.settings import Settings
@@ -106,3 +109,13 @@ class StateBootstrapStack(TerraformStack):
         TerraformOutput(self, "state_bucket", value=bucket.bucket.bucket)
         TerraformOutput(self, "state_key", value=state_key_alias(settings))
         TerraformOutput(self, "state_region", value=settings.state_region)
+        # This environment's GitHub Actions roles (pr-plan, plan, apply), scoped to this
+        # state; only with CI_GITHUB_REPOSITORY (the OIDC provider is in the account stack).
+        self.ci_roles: CiRoles | None = None
+        if settings.ci_github_repository:
+            self.ci_roles = CiRoles(
+                self, "ci", region=region, repository=settings.ci_github_repository,
+                names=Names(settings.environment_suffix), state_bucket_arn=bucket.bucket.arn,
+                state_key_arn=key.arn)
+            for purpose, role in self.ci_roles.roles.items():
+                TerraformOutput(self, f"ci_{purpose.replace('-', '_')}_role_arn", value=role.arn)

@@ -75,6 +75,10 @@ class AuditBucket(Construct):
             self, "audit", region=region, key_arn=key.arn,
             bucket_name=names.audit_bucket(region.account_id, region.name),
             object_lock=self.retention, short_lived_prefixes=PROBE_PREFIXES,
+            # Dev profile (GOVERNANCE lock, enforced in settings): `terraform destroy` empties
+            # the bucket, bypassing GOVERNANCE retention (the provider sends
+            # BypassGovernanceRetention; the caller needs s3:BypassGovernanceRetention).
+            force_destroy=settings.is_dev_profile,
             # The replication drill pauses this bucket's replication (modules/drills.py).
             tags=drill_tags(DRILL_REPLICATION, names))
         self.peer_bucket_name = names.audit_bucket(peer.account_id, peer.name)
@@ -160,9 +164,12 @@ class AuditReplication(Construct):
                           ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl",
                            "s3:GetObjectVersionTagging", "s3:GetObjectRetention",
                            "s3:GetObjectLegalHold"], [f"{src_arn}/*"]),
+                # No s3:ObjectOwnerOverrideToBucketOwner: S3 needs it only for a rule with
+                # access_control_translation (owner override, cross-account); both buckets
+                # are ours, in one account, with ACLs disabled.
                 statement("WriteReplicasToDestination",
-                          ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags",
-                           "s3:ObjectOwnerOverrideToBucketOwner"], [f"{dst_arn}/*"]),
+                          ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
+                          [f"{dst_arn}/*"]),
                 # With S3 Bucket Keys the encryption context is the bucket ARN, else the object's.
                 statement("DecryptWithSourceKeyViaS3", ["kms:Decrypt"], [src_key.arn],
                           condition={"StringEquals": {"kms:ViaService": f"s3.{source.name}.amazonaws.com"},

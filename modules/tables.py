@@ -80,7 +80,7 @@ class GlobalTables(Construct):
             attributes={"id": "S"},
             indexes=[],
             ttl_attribute="expiration",
-            strong=False,  # TTL-driven; MRSC is proposed for the table that decides acceptance only
+            strong=False,  # TTL-driven, and MRSC tables do not support TTL: stays eventual
         )
 
     def _global_table(self, id: str, *, name: str, hash_key: str, range_key: str | None,
@@ -135,12 +135,14 @@ class TableAccess:
     # -- grants -------------------------------------------------------------------------
 
     def grant_transactions_write(self) -> list[Statement]:
-        """What the validator does: a conditional put and a consistent query by transactionId
-        on the base table (lambda/payments/store.py); no index, no update."""
+        """What the validator does (lambda/payments/store.py): conditional puts of the claim and
+        the record, a consistent GetItem of the claim, and an UpdateItem that moves its own claim's
+        record key (conditional on the value it read); on the base table, no index."""
         region = self.region
         return [
             statement(f"TransactionsWrite{region.role.title()}",
-                      ["dynamodb:PutItem", "dynamodb:Query"], [self.table_arn("transactions")]),
+                      ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"],
+                      [self.table_arn("transactions")]),
             self.grant_key_use(),
         ]
 

@@ -9,9 +9,10 @@ Rules, in evaluation order (lower priority first; Allow and Block end the evalua
 1. `health-only-for-route53`: any other request to `/health` -> Block (403, WAF_FILTERED in
    the API's error shape). A flood of GET /health from the internet never reaches API
    Gateway's health bucket or the health function, so it cannot fail the region over.
-2. `rate-per-ip`: more than `RATE_LIMIT_PER_IP` requests in 5 minutes from one IP -> 429
-   with Retry-After. A client behind one NAT IP sharing the stage's capacity is limited here
-   before it can take the whole stage bucket.
+2. `rate-per-ip`: more than `Settings.waf_rate_limit_per_ip` requests in 5 minutes from one
+   IP -> 429 with Retry-After. Sized from PEAK_PAYMENTS_PER_SECOND: the whole peak from one
+   merchant NAT IP, with CAPACITY_HEADROOM (default 10/s x 2 x 300 s = 6000), so a merchant
+   at the declared peak is never blocked by WAF, and a flood is cut well before the stage.
 3. `body-over-8-kib`: body larger than the validator's MAX_BODY_BYTES (8192) -> 413 in the
    validator's shape (`PAYLOAD_TOO_LARGE`). WAF forwards at most the first 8 KB of an API
    Gateway body (the default inspection limit, kept): a larger body is "oversize" and
@@ -77,12 +78,9 @@ from modules.keys import RegionalKey
 from modules.metrics import Metric
 from modules.naming import Names
 from modules.regions import Region
-from modules.settings import Settings
+from modules.settings import WAF_RATE_WINDOW_S, Settings
 
 ROUTE53_HEALTHCHECKS_SERVICE = "route53_healthchecks"
-# Requests per IP in 5 minutes (WAF's window): 10 per second sustained. Above the stage's
-# unreserved POST /validate rate so one IP alone can use it, far below a flood.
-RATE_LIMIT_PER_IP = 3000
 RATE_LIMIT_RETRY_AFTER_S = 60  # WAF re-evaluates about every 10 s over a 5-minute window
 MAX_BODY_BYTES = 8 * 1024  # = lambda/payments/core.py MAX_BODY_BYTES (tests check they agree)
 MANAGED_RULE_GROUPS = (
@@ -99,8 +97,12 @@ REDACTED_HEADERS = ("x-signature", "authorization")
 
 TOO_MANY_REQUESTS_BODY = json.dumps({"error": {
     "code": "TOO_MANY_REQUESTS", "message": "too many requests from this address: nothing "
-    "was written, retry later", "retryable": True, "retryAfterSeconds": RATE_LIMIT_RETRY_AFTER_S}},
+    "was written, retry later", "outcome": "not_recorded", "retryable": True,
+    "retryAfterSeconds": RATE_LIMIT_RETRY_AFTER_S}},
     separators=(",", ":"))
+#: The headers every error of the API carries (the functions' and API Gateway's): an error must
+#: never be cached by a proxy and replayed to a retry.
+ERROR_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 PAYLOAD_TOO_LARGE_BODY = json.dumps({"error": {
     "code": "PAYLOAD_TOO_LARGE", "message": f"request body exceeds {MAX_BODY_BYTES} bytes"}},
     separators=(",", ":"))
@@ -161,14 +163,14 @@ class RegionalWaf(Construct):
             Wafv2WebAclRule(
                 name="rate-per-ip", priority=2,
                 action=_block(429, "too-many-requests",
-                              {"Retry-After": str(RATE_LIMIT_RETRY_AFTER_S)}),
+                              {"Retry-After": str(RATE_LIMIT_RETRY_AFTER_S), **ERROR_HEADERS}),
                 statement={"rate_based_statement": {
-                    "limit": RATE_LIMIT_PER_IP, "aggregate_key_type": "IP",
-                    "evaluation_window_sec": 300}},
+                    "limit": settings.waf_rate_limit_per_ip, "aggregate_key_type": "IP",
+                    "evaluation_window_sec": WAF_RATE_WINDOW_S}},
                 visibility_config=_visibility("rate-per-ip")),
             Wafv2WebAclRule(
                 name="body-over-8-kib", priority=3,
-                action=_block(413, "payload-too-large"),
+                action=_block(413, "payload-too-large", ERROR_HEADERS),
                 statement={"size_constraint_statement": {
                     "field_to_match": {"body": {"oversize_handling": "MATCH"}},
                     "comparison_operator": "GT", "size": MAX_BODY_BYTES,

@@ -203,6 +203,9 @@ TABLE: dict[str, tuple[Api, ...]] = {
     "aws_backup_vault_lock_configuration": (Api("backup", "PutBackupVaultLockConfiguration", {
         "backup_vault_name": "BackupVaultName", "min_retention_days": "MinRetentionDays",
         "max_retention_days": "MaxRetentionDays", "changeable_for_days": "ChangeableForDays"}),),
+    "aws_iam_openid_connect_provider": (Api("iam", "CreateOpenIDConnectProvider", {
+        "url": "Url", "client_id_list": "ClientIDList[]",
+        **_TAGS_LIST}),),
     "aws_iam_role": (Api("iam", "CreateRole", {
         "name": "RoleName", "description": "Description",
         "assume_role_policy": "AssumeRolePolicyDocument", **_TAGS_LIST}),),
@@ -445,6 +448,8 @@ NO_LITERAL_MEMBERS: dict[str, str] = {
                                          "counter is Terraform's",
     "aws_sns_topic_policy": "the policy is a rendered reference",
     "aws_wafv2_web_acl_association": "both ARNs are references",
+    "terraform_data": "Terraform's own resource: no AWS API request (its apply-time local-exec "
+                      "runs the aws CLI: tests/test_database.py runs it against moto)",
 }
 
 # Provider-side limits botocore cannot see (terraform-provider-aws source).

@@ -60,7 +60,7 @@ BASE_ENV = {
 # Runs inside the child interpreter.  Prints one JSON line.
 CHILD = textwrap.dedent(
     r'''
-    import json, sys, time, uuid
+    import hashlib, json, sys, time, uuid
     t0, c0 = time.perf_counter(), time.process_time()
     import {module} as handler_module
     t_import = time.perf_counter() - t0
@@ -76,14 +76,16 @@ CHILD = textwrap.dedent(
             def get_remaining_time_in_millis(self): return 20000
 
         def event(body, method="POST", path="/validate"):
+            digest = hashlib.sha256(body.encode()).hexdigest()  # as signed by the client
             return {{"resource": path, "path": path, "httpMethod": method,
-                    "headers": {{"Content-Type": "application/json"}},
-                    "multiValueHeaders": {{"Content-Type": ["application/json"]}},
+                    "headers": {{"Content-Type": "application/json", "X-Content-SHA256": digest}},
+                    "multiValueHeaders": {{"Content-Type": ["application/json"], "X-Content-SHA256": [digest]}},
                     "queryStringParameters": None, "multiValueQueryStringParameters": None,
                     "pathParameters": None, "stageVariables": None,
                     "requestContext": {{"stage": "prod", "requestId": str(uuid.uuid4()), "httpMethod": method,
                                         "path": "/prod" + path, "resourcePath": path, "accountId": "123456789012",
-                                        "apiId": "abc", "identity": {{"sourceIp": "203.0.113.1"}}}},
+                                        "apiId": "abc", "identity": {{"sourceIp": "203.0.113.1"}},
+                                        "authorizer": {{"clientId": "bench-client"}}}},
                     "body": body, "isBase64Encoded": False}}
 
         region = "us-east-1"
@@ -96,7 +98,7 @@ CHILD = textwrap.dedent(
 
             def queue():
                 ddb_stub.add_response("put_item", {{}})                      # idempotency: in progress
-                ddb_stub.add_response("query", {{"Items": [], "Count": 0}})  # existing record?
+                ddb_stub.add_response("put_item", {{}})                      # the claim
                 ddb_stub.add_response("put_item", {{}})                      # transaction record
                 s3_stub.add_response("put_object", {{}})                     # receipt
                 ddb_stub.add_response("update_item", {{}})                   # idempotency: completed

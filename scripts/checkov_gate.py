@@ -29,7 +29,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,7 +104,9 @@ def _addresses(stack_json: dict[str, Any], stack: str) -> dict[str, str]:
     for kind in ("resource", "data"):
         for rtype, items in stack_json.get(kind, {}).items():
             for name, body in items.items():
-                path = body.get("//", {}).get("metadata", {}).get("path", f"{stack}/{name}")
+                # A block may be a list of bodies in Terraform JSON; only ours carry metadata.
+                meta = body.get("//", {}) if isinstance(body, dict) else {}
+                path = meta.get("metadata", {}).get("path", f"{stack}/{name}")
                 canonical = f"{'data.' if kind == 'data' else ''}{rtype}.{path}"
                 for alias in (f"{kind}.{name}", f"{rtype}.{name}", f"data.{rtype}.{name}"):
                     table[alias] = canonical
@@ -125,55 +127,112 @@ def checkov_input(stack_json: dict[str, Any]) -> dict[str, Any]:
     return copy
 
 
-def scan_stack(stack_dir: Path, suppressions: list[Suppression],
-               environment: str = DEFAULT_ENVIRONMENT) -> StackResult:
-    original = json.loads((stack_dir / "cdk.tf.json").read_text())
-    with tempfile.TemporaryDirectory() as scratch:
-        stack_file = Path(scratch) / "cdk.tf.json"
-        stack_file.write_text(json.dumps(checkov_input(original)))
-        proc = _run_checkov(stack_file)
-    return _result(stack_dir.name, original, proc, suppressions, environment)
+# (scratch folder, files relative to it) -> checkov's JSON report on stdout. The live one runs
+# checkov; tests pass a replay of recorded output (tests/checkov_recording.py).
+Checkov = Callable[[Path, list[str]], str]
 
 
-def _run_checkov(stack_file: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(CHECKOV), "-f", str(stack_file), "--framework", "terraform_json",
-         "--skip-download", "-o", "json", "--quiet", "--compact"],
-        capture_output=True, text=True, check=False,
-    )
+def run_checkov(root: Path, files: list[str]) -> str:
+    """One checkov process over every file: its ~4 s of startup is paid once, not per stack."""
+    command = [str(CHECKOV)]
+    for name in files:
+        command += ["-f", name]
+    proc = subprocess.run(
+        command + ["--framework", "terraform_json", "--skip-download", "-o", "json", "--compact"],
+        cwd=root, capture_output=True, text=True, check=False)
+    if not proc.stdout.strip():
+        raise RuntimeError(f"checkov printed no report: {proc.stderr[-2000:]}")
+    return proc.stdout
 
 
-def _result(stack: str, stack_json: dict[str, Any], proc: subprocess.CompletedProcess[str],
-            suppressions: list[Suppression], environment: str = DEFAULT_ENVIRONMENT) -> StackResult:
+@dataclass
+class FileReport:
+    passed: int = 0
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    parsing_errors: int = 0
+
+
+def report_by_file(stdout: str, root: Path, files: list[str]) -> dict[str, FileReport]:
+    """checkov's report over several files, split per file (keys as in `files`).
+
+    checkov names a file three ways (`/a/b.json`, `a/b.json`, `<root>/a/b.json`); a name that
+    is none of ours, or totals that do not add up, fail loudly rather than lose a finding."""
     try:
-        report = json.loads(proc.stdout) if proc.stdout.strip() else {}
+        report = json.loads(stdout) if stdout.strip() else {}
     except json.JSONDecodeError as error:
-        raise RuntimeError(f"checkov printed no JSON for {stack}: {proc.stderr[-2000:]}") from error
-    reports = report if isinstance(report, list) else [report]
-    addresses = _addresses(stack_json, stack)
-    result = StackResult(stack, environment)
-    suppressions = [s for s in suppressions if s.applies_to(environment)]
-    for rep in reports:
+        raise RuntimeError(f"checkov printed no JSON: {stdout[-2000:]}") from error
+    real_root = os.path.realpath(root)
+    alias = {}
+    for name in files:
+        for form in (name, "/" + name, str(root / name), os.path.join(real_root, name)):
+            alias[form] = name
+    by_file = {name: FileReport() for name in files}
+
+    def of(path: str) -> FileReport:
+        if path not in alias:
+            raise RuntimeError(f"checkov reported on {path!r}, which it was not given")
+        return by_file[alias[path]]
+
+    for rep in report if isinstance(report, list) else [report]:
         if not rep:
             continue
+        results = rep.get("results", {})
+        for check in results.get("passed_checks", []):
+            of(check["file_path"]).passed += 1
+        for check in results.get("failed_checks", []):
+            of(check["file_path"]).failed.append(check)
+        for path in results.get("parsing_errors", []):
+            of(path).parsing_errors += 1
         summary = rep.get("summary", {})
-        result.parsing_errors += int(summary.get("parsing_errors", 0))
-        result.passed += int(summary.get("passed", 0))
-        for finding in rep.get("results", {}).get("failed_checks", []):
-            address = addresses.get(finding["resource"], finding["resource"])
-            check_id = finding["check_id"]
-            if any(s.accepts(check_id, address) for s in suppressions):
-                result.accepted.append((check_id, address))
-            else:
-                result.failed.append((check_id, address, finding.get("check_name", "")))
+        counted = (len(results.get("passed_checks", [])), len(results.get("failed_checks", [])),
+                   len(results.get("parsing_errors", [])))
+        totals = (int(summary.get("passed", 0)), int(summary.get("failed", 0)),
+                  int(summary.get("parsing_errors", 0)))
+        if counted != totals:
+            raise RuntimeError(f"checkov's per-file results {counted} do not add up to its summary "
+                               f"{totals} (passed, failed, parsing errors)")
+    return by_file
+
+
+def scan(jobs: list[tuple[str, Path]], suppressions: list[Suppression],
+         checkov: Checkov = run_checkov) -> list[StackResult]:
+    """Every (environment, stack folder) in one checkov run over scanned copies of the stacks."""
+    originals = [json.loads((stack_dir / "cdk.tf.json").read_text()) for _, stack_dir in jobs]
+    # By position: an environment name need not be a safe folder name.
+    files = [f"{i}/{stack_dir.name}/cdk.tf.json" for i, (_, stack_dir) in enumerate(jobs)]
+    with tempfile.TemporaryDirectory(prefix="checkov-gate-") as scratch:
+        root = Path(scratch)
+        for name, original in zip(files, originals, strict=True):
+            (root / name).parent.mkdir(parents=True)
+            (root / name).write_text(json.dumps(checkov_input(original)))
+        by_file = report_by_file(checkov(root, files), root, files) if jobs else {}
+    return [_result(stack_dir.name, original, by_file[name], suppressions, env)
+            for (env, stack_dir), original, name in zip(jobs, originals, files, strict=True)]
+
+
+def _result(stack: str, stack_json: dict[str, Any], report: FileReport,
+            suppressions: list[Suppression], environment: str = DEFAULT_ENVIRONMENT) -> StackResult:
+    addresses = _addresses(stack_json, stack)
+    result = StackResult(stack, environment, passed=report.passed,
+                         parsing_errors=report.parsing_errors)
+    suppressions = [s for s in suppressions if s.applies_to(environment)]
+    for finding in report.failed:
+        address = addresses.get(finding["resource"], finding["resource"])
+        check_id = finding["check_id"]
+        if any(s.accepts(check_id, address) for s in suppressions):
+            result.accepted.append((check_id, address))
+        else:
+            result.failed.append((check_id, address, finding.get("check_name", "")))
     return result
 
 
 def run_gate(outdirs: Path | dict[str, Path], suppressions: list[Suppression] | None = None,
-             declared: tuple[str, ...] | None = None) -> tuple[bool, list[str], list[StackResult]]:
+             declared: tuple[str, ...] | None = None,
+             checkov: Checkov = run_checkov) -> tuple[bool, list[str], list[StackResult]]:
     """Scan every stack under <outdir>/stacks of each environment; (ok, problems, results).
 
-    `outdirs` is {environment: synth output folder}; a bare folder is the default synth.
+    `outdirs` is {environment: synth output folder}; a bare folder is the default synth. All
+    of it is one checkov run (`checkov`: tests replay recorded output through the same logic).
     """
     if isinstance(outdirs, (str, Path)):
         outdirs = {DEFAULT_ENVIRONMENT: Path(outdirs)}
@@ -183,16 +242,14 @@ def run_gate(outdirs: Path | dict[str, Path], suppressions: list[Suppression] | 
     if declared is not None:
         problems += [f"environment {env!r} is not declared in {SUPPRESSIONS.name} (declared: {list(declared)})"
                      for env in outdirs if env not in declared]
-    jobs = []
+    jobs: list[tuple[str, Path]] = []
     for env, outdir in outdirs.items():
         stack_dirs = sorted(d for d in (Path(outdir) / "stacks").iterdir() if d.is_dir()) \
             if (Path(outdir) / "stacks").is_dir() else []
         if not stack_dirs:
             problems.append(f"{env}: no synthesized stacks under {outdir}/stacks")
-        jobs += [(d, env) for d in stack_dirs]
-    # checkov is one process per stack, mostly single-threaded: run a few at once.
-    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
-        results = list(pool.map(lambda job: scan_stack(job[0], suppressions, job[1]), jobs))
+        jobs += [(env, d) for d in stack_dirs]
+    results = scan(jobs, suppressions, checkov)
     label = (lambda r: f"{r.stack} [{r.environment}]") if len(outdirs) > 1 else (lambda r: r.stack)
     for r in results:
         if r.parsing_errors:

@@ -114,6 +114,7 @@ FREE: dict[str, str] = {
     "aws_s3_bucket_versioning": "free",
     "aws_s3_object": "one function package per region: a few MB",
     "aws_secretsmanager_secret_version": "priced per secret",
+    "terraform_data": "Terraform built-in, no AWS resource (the apply-time master password step)",
     "aws_security_group": "free",
     "aws_signer_signing_job": "AWS Signer has no charge",
     "aws_signer_signing_profile": "AWS Signer has no charge",
@@ -199,14 +200,18 @@ def estimate(stacks: dict[str, Json], prices: Json | None = None) -> Estimate:
             functions[logical] = body
     for stack_name, rtype, logical, body, region in _resources(stacks):
         where = f"{stack_name}:{logical}"
-        if rtype == "aws_rds_cluster_instance":
+        if rtype == "aws_rds_cluster_instance" and body.get("instance_class") == "db.serverless":
+            acu = _serverless_min_acu(stacks[stack_name], body)
+            add(Line("Aurora", f"db.serverless instance at its minimum {acu:g} ACU ({region})",
+                     idle=acu * p["aurora_serverless_v2_acu_hour"] * 730))
+        elif rtype == "aws_rds_cluster_instance":
             klass = body.get("instance_class")
             hourly = p["aurora_instance_hour"].get(klass)
             if hourly is None:
                 result.unpriced.setdefault(f"aurora instance class {klass}", []).append(where)
                 continue
             add(Line("Aurora", f"{klass} instance ({region})", idle=hourly * 730))
-        elif rtype == "aws_rds_cluster":
+        elif rtype == "aws_rds_cluster":  # storage; a Serverless v2 instance is priced above
             add(Line("Aurora", f"cluster storage, {a['aurora_storage_gb']:g} GB ({region})",
                      idle=a["aurora_storage_gb"] * p["aurora_storage_gb_month"]))
         elif rtype == "aws_dynamodb_table":
@@ -298,6 +303,22 @@ def _backup_plan(body: Json, region: str, p: Json, a: Json, stacks: dict[str, Js
                 * p["backup_dynamodb_gb_month"])
 
 
+def _serverless_min_acu(stack: Json, instance: Json) -> float:
+    """A Serverless v2 instance idles at its cluster's minimum capacity (billed per ACU-hour)."""
+    match = re.search(r"aws_rds_cluster\.([^.}]+)\.", str(instance.get("cluster_identifier")))
+    cluster = stack.get("resource", {}).get("aws_rds_cluster", {}).get(match[1] if match else "", {})
+    scaling = cluster.get("serverlessv2_scaling_configuration") or {}
+    if isinstance(scaling, list):
+        scaling = scaling[0] if scaling else {}
+    return float(scaling.get("min_capacity", 0.5))
+
+
+def _traced(functions: Json, word: str) -> bool:
+    """X-Ray bills a trace only where the function's tracing is Active (off in the dev profile)."""
+    body: Json = next((f for f in functions.values() if word in str(f.get("function_name"))), {})
+    return (body.get("tracing_config") or {}).get("mode") == "Active"
+
+
 def _alarm_metrics(body: Json) -> list[Any]:
     queries = body.get("metric_query") or []
     if queries:
@@ -324,11 +345,12 @@ def _health_check(body: Json, p: Json, a: Json, functions: Json) -> Line:
         + gb * a["health_seconds"] * p["lambda_arm64_gb_second"]
         + a["health_ddb_reads"] * p["dynamodb_read_request_unit_per_million"] / 1e6
         + a["health_s3_puts"] * 2 * p["s3_put_per_1000"] / 1000   # the object and its replica
-        + p["xray_traces_recorded_per_million"] / 1e6
+        + (p["xray_traces_recorded_per_million"] / 1e6 if _traced(functions, "health") else 0)
         + a["health_log_kb"] / 1024 / 1024 * p["cloudwatch_logs_ingest_gb"])
     return Line("Route 53 health-check chain",
-                f"{body.get('fqdn')}: check ({features} features) + {requests / 1e6:.1f} M "
-                "requests/month through API Gateway, WAF, Lambda, DynamoDB, S3, X-Ray",
+                f"{body.get('fqdn')}: check ({features} features, every {interval} s) + "
+                f"{requests / 1e6:.1f} M requests/month through API Gateway, WAF, Lambda, "
+                "DynamoDB, S3" + (", X-Ray" if _traced(functions, "health") else ""),
                 idle=base + features * p["route53_health_check_optional_feature_month"] + chain)
 
 
@@ -402,7 +424,7 @@ def _payment_traffic(stacks: dict[str, Json], p: Json, a: Json, functions: Json,
                                 + p["dynamodb_replicated_write_request_unit_per_million"]) / 1e6
             + a["payment_rru"] * p["dynamodb_read_request_unit_per_million"] / 1e6,
         "receipt PUT": p["s3_put_per_1000"] / 1000,
-        "X-Ray trace": p["xray_traces_recorded_per_million"] / 1e6,
+        "X-Ray trace": p["xray_traces_recorded_per_million"] / 1e6 if _traced(functions, "validator") else 0,
         "log ingestion": a["payment_log_kb"] / 1024 / 1024 * p["cloudwatch_logs_ingest_gb"],
     }
     for item, usd in per_payment.items():

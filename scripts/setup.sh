@@ -67,6 +67,9 @@ part() {
     checkov)
       sync_env sync tools/checkov/.venv tools/checkov/Pipfile.lock
       touch tools/checkov/.venv/.stamp ;;
+    awscli)
+      sync_env sync tools/awscli/.venv tools/awscli/Pipfile.lock
+      touch tools/awscli/.venv/.stamp ;;
     cdktn)
       sync_env sync tools/cdktn/.venv tools/cdktn/Pipfile.lock
       touch tools/cdktn/.venv/.stamp ;;
@@ -74,9 +77,9 @@ part() {
       .venv/bin/python scripts/vendor_lambda_deps.py
       touch build/lambda-vendor/.vendored ;;
     all)
-      part python-dev; part node; part checkov; part vendor ;;
+      part python-dev; part node; part checkov; part awscli; part vendor ;;
     *)
-      echo "usage: scripts/setup.sh python|python-dev|node|cli|checkov|cdktn|vendor|all" >&2
+      echo "usage: scripts/setup.sh python|python-dev|node|cli|checkov|awscli|cdktn|vendor|all" >&2
       exit 2 ;;
   esac
   echo "setup: $1 done"

@@ -8,10 +8,12 @@ are cached per environment, so each configuration costs one synth per session.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -20,6 +22,34 @@ import main  # noqa: E402,F401  # first: main.py installs fast provider imports 
 from contract import BOOTSTRAP_STACK, PLATFORM_STACKS  # noqa: E402,F401
 
 _CACHE: dict[tuple, dict] = {}
+
+
+def _share_botocore_data() -> None:
+    """Every boto3 Session reads its service models and endpoint data from disk again (its
+    Loader caches per instance), and the code under test makes a Session per client by design
+    (thread safety): ~0.1 s per client, a few clients per test. The files do not change during
+    a run, and within one Session botocore already hands the same parsed data to every client,
+    so all Loaders with the same search paths share one cache here."""
+    from botocore import loaders
+
+    shared: dict[tuple[str, ...], dict] = {}
+    original_init = loaders.Loader.__init__
+
+    def __init__(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        self._cache = shared.setdefault(tuple(self.search_paths), {})
+
+    loaders.Loader.__init__ = __init__
+
+
+_share_botocore_data()
+
+# Hypothesis: the full example count in CI (CI=true, as GitHub Actions and .ci/run set it),
+# a tenth locally; HYPOTHESIS_PROFILE=ci|dev picks one explicitly. Tests set no max_examples.
+hypothesis_settings.register_profile("ci", max_examples=1000)
+hypothesis_settings.register_profile("dev", max_examples=100)
+hypothesis_settings.load_profile(os.environ.get(
+    "HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI", "").lower() == "true" else "dev"))
 
 
 def synthesize(environ: dict[str, str], outdir: Path) -> dict[str, dict]:
@@ -73,13 +103,24 @@ def synth_stacks(tmp_path_factory):
     return _synth
 
 
-from platform_support import PROD, merged  # noqa: E402  (shared with test modules)
+from platform_support import PROD, QA, STANDARD, TUNED, merged  # noqa: E402  (shared with test modules)
 
 
 @pytest.fixture(scope="session")
 def stacks(synth_stacks) -> dict[str, dict]:
-    """Default settings (ENVIRONMENT_SUFFIX=dev, us-east-1 + us-east-2)."""
+    """Default settings (ENVIRONMENT_SUFFIX=dev, us-east-1 + us-east-2): the dev cost profile."""
     return synth_stacks()
+
+
+@pytest.fixture(scope="session")
+def standard_stacks(synth_stacks) -> dict[str, dict]:
+    """The default environment with COST_PROFILE=standard (what prod-like environments run)."""
+    return synth_stacks(**STANDARD)
+
+
+@pytest.fixture(scope="session")
+def standard_platform(standard_stacks) -> dict:
+    return merged(standard_stacks)
 
 
 @pytest.fixture(scope="session")
@@ -96,7 +137,7 @@ def bootstrap(stacks) -> dict:
 @pytest.fixture(scope="session")
 def qa_stacks(synth_stacks) -> dict[str, dict]:
     """A non-default valid configuration: another environment and DR region."""
-    return synth_stacks(ENVIRONMENT_SUFFIX="qa", DR_REGION="us-west-2")
+    return synth_stacks(**QA)
 
 
 @pytest.fixture(scope="session")
@@ -112,6 +153,17 @@ def prod_stacks(synth_stacks) -> dict[str, dict]:
 @pytest.fixture(scope="session")
 def prod_platform(prod_stacks) -> dict:
     return merged(prod_stacks)
+
+
+@pytest.fixture(scope="session")
+def tuned_stacks(synth_stacks) -> dict[str, dict]:
+    """Every tuning knob a tier test needs, in one synth (platform_support.TUNED)."""
+    return synth_stacks(**TUNED)
+
+
+@pytest.fixture(scope="session")
+def tuned_platform(tuned_stacks) -> dict:
+    return merged(tuned_stacks)
 
 
 # -- one moto server on 127.0.0.1 for every test that needs separate processes or endpoints --

@@ -233,6 +233,12 @@ def test_gateway_errors_answer_in_the_functions_error_shape(platform):
             body = _render(response["response_templates"]["application/json"])
             assert set(body) == {"error"} and body["error"]["code"] == code, rtype
             assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+            # One error shape: every 5xx (and the 429) says what is known about the payment,
+            # as the functions' errors do.
+            if (status is None and rtype == "DEFAULT_5XX") or (status or "").startswith("5") or status == "429":
+                assert body["error"]["outcome"] in ("not_recorded", "unknown"), rtype
+            else:
+                assert "outcome" not in body["error"], rtype
             headers = response["response_parameters"]
             assert headers["gatewayresponse.header.Cache-Control"] == "'no-store'"
             if retry_after is None:
@@ -265,9 +271,9 @@ def _method_settings(stack, role):
 
 
 @pytest.fixture(scope="module")
-def reserved_platform(synth_stacks) -> dict:
+def reserved_platform(tuned_platform) -> dict:
     """The platform with LAMBDA_RESERVED_CONCURRENCY=50 (the default reserves nothing)."""
-    return merged(synth_stacks(LAMBDA_RESERVED_CONCURRENCY="50"))
+    return tuned_platform
 
 
 def test_validate_burst_never_exceeds_the_validators_concurrency(reserved_platform):
@@ -283,12 +289,16 @@ def test_validate_burst_never_exceeds_the_validators_concurrency(reserved_platfo
         assert default["data_trace_enabled"] is False
 
 
-def test_unreserved_validator_is_held_to_the_accounts_unreserved_floor():
+def test_validate_throttle_is_sized_from_the_declared_peak_with_headroom():
     from modules.api import validate_throttle
-    from modules.settings import Settings
-    assert validate_throttle(Settings(lambda_reserved_concurrency=-1)) == (
-        LAMBDA_MIN_UNRESERVED_CONCURRENCY, float(LAMBDA_MIN_UNRESERVED_CONCURRENCY))
-    assert validate_throttle(Settings(lambda_reserved_concurrency=200)) == (200, 200.0)
+    from modules.settings import CAPACITY_HEADROOM, Settings
+    assert validate_throttle(Settings()) == (20, 20.0)  # 10 payments/s declared, 2x headroom
+    assert validate_throttle(Settings(peak_payments_per_second=2.5)) == (5, 5.0)
+    assert validate_throttle(Settings(peak_payments_per_second=100, lambda_reserved_concurrency=200)) == (
+        200, 100 * CAPACITY_HEADROOM)
+    # Capacity above the old unreserved floor (10 rps) is what the issue asked for: 10/s fits.
+    _, rate = validate_throttle(Settings())
+    assert rate >= 10 * CAPACITY_HEADROOM > LAMBDA_MIN_UNRESERVED_CONCURRENCY
 
 
 def test_health_has_its_own_bucket_far_above_route53s_load(platform):
@@ -353,69 +363,79 @@ def _synth_default(outdir: Path) -> dict:
                    for d in sorted((outdir / "stacks").iterdir())})
 
 
-def _served(stack, role, rtype, path):
-    return one(stack, rtype, role, f"{_p(role)}{path}")[1]
-
-
-# What `changed_configurations` changes -> how that change shows in the served resource.
+# What `changed_platform` changes -> the served resources it is in, and how it shows there.
 CHANGES = {
-    "schema": lambda stack, role: json.loads(
-        _served(stack, role, "aws_api_gateway_model", "payment-model")["schema"]).get("maxProperties") == 4,
-    "gateway response": lambda stack, role: _served(
-        stack, role, "aws_api_gateway_gateway_response", "response-throttled")[
-            "response_parameters"]["gatewayresponse.header.Retry-After"] == "'5'",
-    "integration timeout": lambda stack, role: _served(
-        stack, role, "aws_api_gateway_integration", "health-integration")["timeout_milliseconds"] == 3000,
+    "schema": ("aws_api_gateway_model", ("payment-model",),
+               lambda r: json.loads(r["schema"]).get("maxProperties") == 4),
+    "gateway response": ("aws_api_gateway_gateway_response", ("response-throttled",),
+                         lambda r: r["response_parameters"]["gatewayresponse.header.Retry-After"] == "'5'"),
+    # One timeout for both integrations that Route 53 / the peer probe call.
+    "integration timeout": ("aws_api_gateway_integration", ("health-integration", "probe-integration"),
+                            lambda r: r["timeout_milliseconds"] == 3000),
 }
 
 
 @pytest.fixture(scope="module")
-def changed_configurations(tmp_path_factory):
-    """The platform synthesized again with one served configuration changed at a time (module
-    constants of modules/api.py: no setting reaches them)."""
+def changed_platform(tmp_path_factory):
+    """The platform synthesized again, in a new app, with three served configurations changed
+    (module constants of modules/api.py: no setting reaches them). One synth for all three:
+    each change is put into the default platform alone to see what it does to the hash."""
     from dataclasses import replace
 
     import modules.api as api
-    synths = {}
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(api, "PAYMENT_REQUEST_SCHEMA", json.dumps(
             {**json.loads(api.PAYMENT_REQUEST_SCHEMA), "maxProperties": 4}))
-        synths["schema"] = _synth_default(tmp_path_factory.mktemp("schema"))
-    with pytest.MonkeyPatch.context() as mp:
         mp.setattr(api, "GATEWAY_RESPONSES", tuple(
             replace(e, retry_after_s=5) if e.response_type == "THROTTLED" else e
             for e in api.GATEWAY_RESPONSES))
-        synths["gateway response"] = _synth_default(tmp_path_factory.mktemp("gw"))
-    with pytest.MonkeyPatch.context() as mp:
         mp.setattr(api, "HEALTH_INTEGRATION_TIMEOUT_MS", 3000)
-        synths["integration timeout"] = _synth_default(tmp_path_factory.mktemp("timeout"))
-    return synths
+        return _synth_default(tmp_path_factory.mktemp("changed"))
 
 
-def test_changing_served_configuration_changes_the_trigger(platform, changed_configurations):
-    assert set(changed_configurations) == set(CHANGES)
+def _moved(into: dict, source: dict, role: str, change: str) -> dict:
+    """A copy of `into` with the resources of one change taken from `source`."""
+    rtype, paths, _ = CHANGES[change]
+    bodies = dict(into["resource"][rtype])
+    for path in paths:
+        name, body = one(source, rtype, role, f"{_p(role)}{path}")
+        assert name in bodies, (change, name)
+        bodies[name] = body
+    return {**into, "resource": {**into["resource"], rtype: bodies}}
+
+
+def test_changing_served_configuration_changes_the_trigger(platform, changed_platform):
     for role in ROLES:
-        base = evaluate_trigger(platform, _trigger(platform, role))
-        for what, changed in changed_configurations.items():
-            # The change is in the synthesized resource (and not in the default one) ...
-            assert CHANGES[what](changed, role) and not CHANGES[what](platform, role), what
-            # ... under the same references, and it changes what Terraform hashes.
-            assert _trigger(changed, role) == _trigger(platform, role), what
-            assert evaluate_trigger(changed, _trigger(changed, role)) != base, what
+        trigger = _trigger(platform, role)
+        base = evaluate_trigger(platform, trigger)
+        assert _trigger(changed_platform, role) == trigger  # the same references
+        for what, (rtype, paths, shows) in CHANGES.items():
+            for path in paths:
+                # The change is in the synthesized resource (and not in the default one) ...
+                assert shows(one(changed_platform, rtype, role, f"{_p(role)}{path}")[1]), what
+                assert not shows(one(platform, rtype, role, f"{_p(role)}{path}")[1]), what
+            # ... and, alone, it changes what Terraform hashes.
+            assert evaluate_trigger(_moved(platform, changed_platform, role, what), trigger) != base, what
 
 
-def test_unchanged_configuration_keeps_the_trigger(platform, tmp_path_factory):
-    again = _synth_default(tmp_path_factory.mktemp("again"))
+def test_unchanged_configuration_keeps_the_trigger(platform, changed_platform):
+    """Every other hashed definition, synthesized again in a new app, hashes the same."""
     for role in ROLES:
-        assert _trigger(again, role) == _trigger(platform, role)
-        assert (evaluate_trigger(again, _trigger(again, role))
+        restored = changed_platform
+        for what in CHANGES:
+            restored = _moved(restored, platform, role, what)
+        assert _trigger(restored, role) == _trigger(platform, role)
+        assert (evaluate_trigger(restored, _trigger(restored, role))
                 == evaluate_trigger(platform, _trigger(platform, role)))
 
 
 # -- logs ----------------------------------------------------------------------------------
 
 
-def test_prod_stage_logs_json_encrypted_and_traces(platform):
+@pytest.mark.parametrize("profile, traced, retention", [("dev", False, 14), ("standard", True, 365)])
+def test_prod_stage_logs_json_encrypted_and_traces(profile, traced, retention, platform, standard_platform):
+    """The dev profile does not trace (README: cost profiles); the standard one does."""
+    platform = platform if profile == "dev" else standard_platform
     for role in ROLES:
         deployment_name, _ = one(platform, "aws_api_gateway_deployment", role, f"{_p(role)}deployment")
         _, stage = one(platform, "aws_api_gateway_stage", role, f"{_p(role)}stage")
@@ -423,14 +443,14 @@ def test_prod_stage_logs_json_encrypted_and_traces(platform):
         key_name, _ = one(platform, "aws_kms_key", role, f"key-{role}")
         assert stage["stage_name"] == "prod"
         assert stage["deployment_id"] == ref("aws_api_gateway_deployment", deployment_name, "id")
-        assert stage["xray_tracing_enabled"] is True
+        assert stage["xray_tracing_enabled"] is traced
         assert stage["access_log_settings"]["destination_arn"] == ref(
             "aws_cloudwatch_log_group", group_name, "arn")
         fields = json.loads(stage["access_log_settings"]["format"])
         assert fields["requestId"] == "$context.requestId" and "status" in fields
         assert fields["apiId"] == "$context.apiId"
         assert group["kms_key_id"] == ref("aws_kms_key", key_name, "arn")
-        assert group["retention_in_days"] == 365
+        assert group["retention_in_days"] == retention
 
 
 def test_execution_log_group_is_created_first_with_the_key_and_retention(platform):
@@ -441,7 +461,7 @@ def test_execution_log_group_is_created_first_with_the_key_and_retention(platfor
         _, stage = one(platform, "aws_api_gateway_stage", role, f"{_p(role)}stage")
         assert group["name"] == f"API-Gateway-Execution-Logs_{ref('aws_api_gateway_rest_api', api_name, 'id')}/prod"
         assert group["kms_key_id"] == ref("aws_kms_key", key_name, "arn")
-        assert group["retention_in_days"] == 365
+        assert group["retention_in_days"] == 14  # the dev profile (LOG_RETENTION_DAYS)
         assert stage["depends_on"] == [f"aws_cloudwatch_log_group.{group_name}"]
 
 
@@ -557,11 +577,10 @@ def test_no_concurrency_alarm_without_a_reservation(platform):
     names = {a["alarm_name"] for a in resources(platform, "aws_cloudwatch_metric_alarm").values()}
     assert "payments-dev-lambda-throttles-validator-primary" in names
     assert not [n for n in names if "lambda-concurrency" in n]
-    # and the API promises no more than the account's unreserved floor
+    # and POST /validate carries the declared peak (10/s) with 2x headroom: 20 rps, burst 20
     for role in ROLES:
         default = _method_settings(platform, role)["*/*"]
-        assert default["throttling_burst_limit"] == LAMBDA_MIN_UNRESERVED_CONCURRENCY == 10
-        assert default["throttling_rate_limit"] == LAMBDA_MIN_UNRESERVED_CONCURRENCY
+        assert (default["throttling_burst_limit"], default["throttling_rate_limit"]) == (20, 20)
 
 
 def test_api_outputs_name_the_regions_custom_domain_not_the_disabled_execute_api_url(platform):
@@ -579,3 +598,4 @@ def test_api_outputs_name_the_regions_custom_domain_not_the_disabled_execute_api
         assert out[f"{role}_api_host"]["value"] == domain["domain_name"]
         assert out[f"{role}_api_endpoint"]["value"] == f"https://{domain['domain_name']}"
         assert out[f"{role}_api_id"]["value"] == ref("aws_api_gateway_rest_api", api_name, "id")
+

@@ -1,8 +1,10 @@
 """Security gate: checkov over every synthesized stack, zero unaccepted findings, in every
-environment the workflow plans (default synth, dev, prod)."""
+environment the workflow plans (default synth, dev, prod): one live checkov run over all of
+them. The gate's own decisions are tested on recorded checkov output (tests/checkov_recording.py)."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -12,26 +14,28 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 import checkov_gate  # noqa: E402
+from checkov_recording import INPUTS, Replay, record  # noqa: E402
+from platform_support import CI_DEV, PROD  # noqa: E402
 
-# What the workflow's GitHub environments hold (representative values): HOSTED_ZONE_ID is
-# required there, so no zone is created; prod turns deletion protection on.
-CI_ENVIRONMENTS = {
-    "dev": {"ENVIRONMENT_SUFFIX": "dev", "DOMAIN_NAME": "payments-dev.acme-payments.net",
-            "HOSTED_ZONE_ID": "Z0123456789DEVZONE", "ALARM_EMAIL": "oncall@acme-payments.net",
-            "AWS_ACCOUNT_ID": "111111111111"},
-    "prod": {"ENVIRONMENT_SUFFIX": "prod", "DOMAIN_NAME": "payments.acme-payments.net",
-             "HOSTED_ZONE_ID": "Z0123456789PRODZONE", "ALARM_EMAIL": "oncall@acme-payments.net",
-             "AWS_ACCOUNT_ID": "222222222222"},
-}
+# What the workflow's GitHub environments hold (representative values, the suite's CI_DEV and
+# PROD synths): HOSTED_ZONE_ID is required there, so no zone is created; prod turns deletion
+# protection on.
+CI_ENVIRONMENTS = {"dev": CI_DEV, "prod": PROD}
 
 
-@pytest.mark.slow
 def test_checkov_passes_on_every_stack_in_every_environment(stacks, synth_stacks):
     outdirs = {checkov_gate.DEFAULT_ENVIRONMENT: synth_stacks.outdir_of()}
     for env, settings in CI_ENVIRONMENTS.items():
         synth_stacks(**settings)
         outdirs[env] = synth_stacks.outdir_of(**settings)
-    ok, problems, results = checkov_gate.run_gate(outdirs)
+    runs = []
+
+    def live(root, files):
+        runs.append(files)
+        return checkov_gate.run_checkov(root, files)
+
+    ok, problems, results = checkov_gate.run_gate(outdirs, checkov=live)
+    assert len(runs) == 1, "one checkov process for every stack of every environment"
     assert {(r.environment, r.stack) for r in results} == {(e, s) for e in outdirs for s in stacks}
     for r in results:
         # The regional stacks hold 150+ resources; foundation and routing a dozen or two; the
@@ -64,42 +68,40 @@ def test_suppression_environments_must_be_declared(tmp_path):
         checkov_gate.load_file(path)
 
 
+def _write(outdir: Path, stack: str, document: dict) -> Path:
+    (outdir / "stacks" / stack).mkdir(parents=True)
+    (outdir / "stacks" / stack / "cdk.tf.json").write_text(json.dumps(document))
+    return outdir
+
+
 def test_undeclared_environment_fails_the_gate(tmp_path):
-    (tmp_path / "stacks" / "tiny").mkdir(parents=True)
-    (tmp_path / "stacks" / "tiny" / "cdk.tf.json").write_text(TINY_QUEUE)
-    ok, problems, _ = checkov_gate.run_gate({"staging": tmp_path}, suppressions=[], declared=("default",))
+    _write(tmp_path, "tiny", INPUTS["queue"])
+    ok, problems, _ = checkov_gate.run_gate({"staging": tmp_path}, suppressions=[], declared=("default",),
+                                            checkov=Replay())
     assert not ok and any("'staging' is not declared" in p for p in problems), problems
 
 
-TINY_QUEUE = '{"resource": {"aws_sqs_queue": {"q": {"name": "q", "sqs_managed_sse_enabled": true}}}}'
-# An unencrypted bucket: CKV_AWS_18 (access logging) among others fails on it.
-TINY_BUCKET = ('{"resource": {"aws_s3_bucket": {"b": {"bucket": "b", "//": {"metadata": '
-               '{"path": "tiny/audit/bucket"}}}}}}')
-
-
-@pytest.mark.slow
 def test_environment_specific_suppressions(tmp_path):
     """An entry applies only where it says; unmatched in one of its environments = stale."""
-    for env in ("dev", "prod"):
-        (tmp_path / env / "stacks" / "tiny").mkdir(parents=True)
-    (tmp_path / "dev" / "stacks" / "tiny" / "cdk.tf.json").write_text(TINY_BUCKET)  # finding in dev
-    (tmp_path / "prod" / "stacks" / "tiny" / "cdk.tf.json").write_text(TINY_QUEUE)  # none in prod
-    outdirs = {"dev": tmp_path / "dev", "prod": tmp_path / "prod"}
-    _, _, results = checkov_gate.run_gate(outdirs, suppressions=[])
+    outdirs = {"dev": _write(tmp_path / "dev", "tiny", INPUTS["bucket"]),    # findings in dev
+               "prod": _write(tmp_path / "prod", "tiny", INPUTS["queue"])}  # none in prod
+    replay = Replay()
+    _, _, results = checkov_gate.run_gate(outdirs, suppressions=[], checkov=replay)
     dev_failed = {c for r in results if r.environment == "dev" for c, _, _ in r.failed}
     assert "CKV_AWS_18" in dev_failed
     accept_all = [checkov_gate.Suppression(c, ("aws_s3_bucket.tiny/audit/bucket",), "x" * 50, ("dev",))
                   for c in sorted(dev_failed)]
-    ok, problems, _ = checkov_gate.run_gate(outdirs, suppressions=accept_all)
+    ok, problems, _ = checkov_gate.run_gate(outdirs, suppressions=accept_all, checkov=replay)
     assert ok, problems
     everywhere = [checkov_gate.Suppression(s.check, s.resources, s.reason, None) for s in accept_all]
-    ok, problems, _ = checkov_gate.run_gate(outdirs, suppressions=everywhere)
+    ok, problems, _ = checkov_gate.run_gate(outdirs, suppressions=everywhere, checkov=replay)
     assert not ok
     assert any("stale suppression: CKV_AWS_18" in p and "'prod'" in p for p in problems), problems
     prod_only = [checkov_gate.Suppression(s.check, s.resources, s.reason, ("prod",)) for s in accept_all]
-    ok, problems, _ = checkov_gate.run_gate(outdirs, suppressions=prod_only)
+    ok, problems, _ = checkov_gate.run_gate(outdirs, suppressions=prod_only, checkov=replay)
     assert not ok
     assert any(p.startswith("tiny [dev]: CKV_AWS_18 failed on aws_s3_bucket.tiny/audit/bucket") for p in problems)
+    assert replay.runs == 4, "one checkov run per gate run, both environments in it"
 
 
 def test_the_scanned_copy_differs_from_the_stack_only_where_checkov_cannot_parse(stacks):
@@ -122,20 +124,47 @@ def test_suppressions_name_resources_and_give_reasons():
 
 def test_gate_rejects_unparsed_input_and_unaccepted_findings(tmp_path):
     """The traps: checkov reports 0 checks and exits 0 on input it cannot parse."""
-    stack_dir = tmp_path / "stacks" / "broken"
-    stack_dir.mkdir(parents=True)
-    (stack_dir / "cdk.tf.json").write_text('{"terraform": {"required_version": ">= 1.11"}, '
-                                           '"resource": {"aws_s3_bucket": {"b": {"bucket": "x"}}}}')
-    ok, problems, _ = checkov_gate.run_gate(tmp_path, suppressions=[])
+    ok, problems, _ = checkov_gate.run_gate(_write(tmp_path, "broken", INPUTS["bucket-required-version"]),
+                                            suppressions=[], checkov=Replay())
     assert not ok
-    assert any("zero checks" in p or "parsing error" in p or "failed on" in p for p in problems), problems
+    assert any(p.startswith("broken: CKV_AWS_18 failed on aws_s3_bucket.broken/b") for p in problems), problems
+    assert not any("parsing error" in p for p in problems), "required_version is dropped, not refused"
+    outdir = tmp_path / "more"
+    _write(outdir, "listed", INPUTS["resource-as-list"])
+    _write(outdir, "empty", INPUTS["outputs-only"])
+    ok, problems, _ = checkov_gate.run_gate(outdir, suppressions=[], checkov=Replay())
+    assert not ok
+    assert "listed: checkov reported 1 parsing error(s)" in problems, problems
+    assert "empty: checkov ran zero checks (unparsed input?)" in problems, problems
 
 
 def test_stale_suppression_fails_the_gate(tmp_path):
-    stack_dir = tmp_path / "stacks" / "tiny"
-    stack_dir.mkdir(parents=True)
-    (stack_dir / "cdk.tf.json").write_text(
-        '{"resource": {"aws_sqs_queue": {"q": {"name": "q", "sqs_managed_sse_enabled": true}}}}')
     stale = checkov_gate.Suppression("CKV_AWS_18", ("aws_s3_bucket.tiny/nothing",), "x" * 50)
-    ok, problems, _ = checkov_gate.run_gate(tmp_path, suppressions=[stale])
+    ok, problems, _ = checkov_gate.run_gate(_write(tmp_path, "tiny", INPUTS["queue"]), suppressions=[stale],
+                                            checkov=Replay())
     assert not ok and any("stale suppression" in p for p in problems), problems
+    ok, problems, _ = checkov_gate.run_gate(tmp_path, suppressions=[], checkov=Replay())
+    assert ok, problems
+
+
+def test_a_report_that_does_not_add_up_fails_loudly(tmp_path):
+    """Splitting one run's report per stack must not lose a finding or invent a file."""
+    files = ["0/a/cdk.tf.json"]
+    report = {"results": {"passed_checks": [], "failed_checks": [
+        {"check_id": "CKV_X", "resource": "aws_s3_bucket.b", "file_path": "/0/b/cdk.tf.json"}],
+        "parsing_errors": []}, "summary": {"passed": 0, "failed": 1, "parsing_errors": 0}}
+    with pytest.raises(RuntimeError, match="not given"):
+        checkov_gate.report_by_file(json.dumps(report), tmp_path, files)
+    report["results"]["failed_checks"][0]["file_path"] = "/0/a/cdk.tf.json"
+    assert len(checkov_gate.report_by_file(json.dumps(report), tmp_path, files)[files[0]].failed) == 1
+    report["summary"]["failed"] = 2
+    with pytest.raises(RuntimeError, match="do not add up"):
+        checkov_gate.report_by_file(json.dumps(report), tmp_path, files)
+
+
+@pytest.mark.slow
+def test_the_recording_is_what_checkov_prints_today():
+    """The replayed output is checkov's: recorded again live, it is the same (CI runs this)."""
+    recorded = json.loads(Path(__file__).with_name("checkov_recorded.json").read_text())
+    assert record() == recorded, \
+        "checkov's output changed: re-record with .venv/bin/python tests/checkov_recording.py"

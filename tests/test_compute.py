@@ -32,7 +32,15 @@ def test_each_region_has_both_functions_on_its_own_provider(platform):
             assert fn["handler"] == f"{purpose}.lambda_handler"
             assert fn["runtime"] == "python3.13"
             assert fn["architectures"] == ["arm64"]
-            assert fn["tracing_config"] == {"mode": "Active"}
+            # The default synth is the dev profile: no X-Ray (README: cost profiles).
+            assert fn["tracing_config"] == {"mode": "PassThrough"}
+            assert fn["environment"]["variables"]["POWERTOOLS_TRACE_DISABLED"] == "true"
+
+
+def test_the_standard_profile_traces_every_function(standard_platform):
+    for fn in resources(standard_platform, "aws_lambda_function").values():
+        assert fn["tracing_config"] == {"mode": "Active"}
+        assert "POWERTOOLS_TRACE_DISABLED" not in fn["environment"]["variables"]
 
 
 def test_sizes_and_timeouts(platform):
@@ -45,14 +53,12 @@ def test_sizes_and_timeouts(platform):
         assert (health["memory_size"], health["timeout"]) == (1024, 3)
 
 
-def test_reserved_concurrency_is_opt_in(platform, synth_stacks):
+def test_reserved_concurrency_is_opt_in(platform, tuned_platform):
     """A new account's quota (often 10, of which Lambda keeps 10 unreserved) fits the default."""
-    from platform_support import merged
-
     for role, _ in ROLES:
         for purpose in PURPOSES:
             assert _fn(platform, role, purpose)[1]["reserved_concurrent_executions"] == -1
-    reserved = merged(synth_stacks(LAMBDA_RESERVED_CONCURRENCY="50"))
+    reserved = tuned_platform  # LAMBDA_RESERVED_CONCURRENCY=50
     for role, _ in ROLES:
         assert _fn(reserved, role, "validator")[1]["reserved_concurrent_executions"] == 50
         assert 1 <= _fn(reserved, role, "health")[1]["reserved_concurrent_executions"] <= 10
@@ -171,7 +177,7 @@ def test_environment_points_at_the_regions_own_data(platform):
             key, _ = one(platform, "aws_kms_key", role, f"key-{role}")
             extra = {"HEALTH_SEARCH_STRING": "PAYMENTS_HEALTHY",
                      "KMS_KEY_ARN": ref("aws_kms_key", key, "arn"),
-                     "TRANSACTIONS_CONSISTENCY_MODE": "EVENTUAL"} if purpose == "health" else {}
+                     "TRANSACTIONS_CONSISTENCY_MODE": "STRONG"} if purpose == "health" else {}
             assert env == {
                 # By name: the DR stack holds no reference to the primary's tables.
                 "TRANSACTIONS_TABLE": "payment-transactions-dev",
@@ -182,6 +188,7 @@ def test_environment_points_at_the_regions_own_data(platform):
                 "POWERTOOLS_SERVICE_NAME": service,
                 "POWERTOOLS_LOG_LEVEL": "INFO",
                 "POWERTOOLS_METRICS_NAMESPACE": "PaymentsDR",
+                "POWERTOOLS_TRACE_DISABLED": "true",  # the dev profile
                 **extra,
             }
 
@@ -194,7 +201,7 @@ def test_log_groups_are_explicit_encrypted_and_retained(platform):
                                     f"compute-{role}/{purpose}/logs")
             _, fn = _fn(platform, role, purpose)
             assert group["name"] == f"/aws/lambda/payment-{purpose}-{role}-dev"
-            assert group["retention_in_days"] == 365
+            assert group["retention_in_days"] == 14  # the dev profile (LOG_RETENTION_DAYS)
             assert group["kms_key_id"] == ref("aws_kms_key", key_name, "arn")
             assert fn["logging_config"]["log_group"] == ref("aws_cloudwatch_log_group", group_name, "name")
             assert fn["kms_key_arn"] == ref("aws_kms_key", key_name, "arn")
@@ -282,3 +289,34 @@ def test_functions_have_no_dead_letter_queue(platform):
         for purpose in PURPOSES:
             _, fn = _fn(platform, role, purpose)
             assert "dead_letter_config" not in fn
+
+
+def test_the_package_is_zipped_once_per_app(tmp_path, monkeypatch):
+    """Both regional stacks share one zip, written once (write_zip skips a second write of the
+    same files), with the same asset hash; it holds the code and the vendored tree."""
+    import zipfile
+
+    from cdktf import App, TerraformStack
+
+    from modules import compute
+
+    source, vendor = tmp_path / "code", tmp_path / "vendor"
+    (vendor / "aws_lambda_powertools" / "sub").mkdir(parents=True)
+    (vendor / "aws_lambda_powertools" / "sub" / "b.py").write_text("b = 1\n")
+    (vendor / "aws_lambda_powertools" / "A.py").write_text("a = 1\n")
+    (vendor / "aws_lambda_powertools" / "_c.py").write_text("c = 1\n")
+    source.mkdir()
+    (source / "validator.py").write_text("x = 1\n")
+    writes = []
+    original = zipfile.ZipFile
+    monkeypatch.setattr(compute.zipfile, "ZipFile",
+                        lambda path, mode="r", *a, **k: (writes.append(mode), original(path, mode, *a, **k))[1])
+    app = App(outdir=str(tmp_path / "out"))
+    codes = [compute.FunctionCode(TerraformStack(app, name), "code", source_dir=source, vendor_dir=vendor)
+             for name in ("primary", "dr")]
+    assert writes.count("w") == 1 and codes[0].hash == codes[1].hash
+    app.synth()
+    [archive] = (tmp_path / "out" / "stacks" / "primary").rglob("archive.zip")
+    assert sorted(original(archive).namelist()) == [
+        "aws_lambda_powertools/A.py", "aws_lambda_powertools/_c.py", "aws_lambda_powertools/sub/b.py",
+        "validator.py"]

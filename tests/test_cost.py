@@ -26,13 +26,36 @@ def test_a_new_billable_type_without_a_price_is_reported(stacks):
     assert "aws_nat_gateway" in cost.estimate(extended).unpriced
 
 
-def test_prod_like_costs_more_idle_by_its_extra_aurora_instances(stacks, prod_stacks):
+def test_prod_like_costs_more_idle_by_its_extra_aurora_instances(standard_stacks, prod_stacks):
     prices = cost.load_prices()["prices"]
-    dev, prod = cost.estimate(stacks), cost.estimate(prod_stacks)
+    dev, prod = cost.estimate(standard_stacks), cost.estimate(prod_stacks)
     instance = prices["aurora_instance_hour"]["db.r6g.large"] * 730
     aurora = lambda e: sum(x.idle for x in e.lines if x.category == "Aurora" and "instance" in x.item)  # noqa: E731
     assert aurora(dev) == 2 * instance and aurora(prod) == 4 * instance
     assert prod.idle() > dev.idle() + 2 * instance - 1
+
+
+# The issue's target for the default (dev profile) environment, by this model.
+DEV_IDLE_TARGET_USD = 250
+
+
+def test_the_default_dev_profile_idles_under_the_target_and_each_saving_shows(stacks, standard_stacks):
+    prices = cost.load_prices()["prices"]
+    dev, standard = cost.estimate(stacks), cost.estimate(standard_stacks)
+    assert dev.unpriced == {} and dev.idle() <= DEV_IDLE_TARGET_USD < standard.idle()
+
+    def idle(estimate, category):
+        return sum(x.idle for x in estimate.lines if x.category == category)
+    # Serverless v2 at 0.5 ACU in each region instead of a db.r6g.large.
+    serverless = [x.idle for x in dev.lines if x.item.startswith("db.serverless instance")]
+    assert serverless == [0.5 * prices["aurora_serverless_v2_acu_hour"] * 730] * 2
+    # 30 s checks, no latency, no X-Ray: under a third of the health-check chain.
+    assert idle(dev, "Route 53 health-check chain") < idle(standard, "Route 53 health-check chain") / 3
+    # One KMS endpoint in one zone per region, no X-Ray endpoint.
+    assert idle(dev, "VPC endpoints") == 2 * 730 * prices["vpc_interface_endpoint_az_hour"]
+    # No traces billed per payment.
+    xray = [x for x in dev.lines if x.item == "X-Ray trace"]
+    assert xray and all(x.per_rate == 0 for x in xray)
 
 
 def test_traffic_costs_scale_with_the_rate(stacks):
@@ -51,3 +74,21 @@ def test_the_cli_prints_totals_with_the_price_date(stacks, synth_stacks):
     data = json.loads(result.stdout)
     assert data["as_of"] == cost.load_prices()["as_of"]
     assert data["at_rate"] > data["idle"] > 0 and data["unpriced"] == {}
+
+
+def test_the_readme_shows_the_models_totals(stacks, standard_stacks, prod_stacks):
+    """README "Cost": the table's figures are what scripts/cost.py computes for these synths
+    (regenerate with `make cost`, COST_PROFILE=standard, and a prod-like synth)."""
+    import re
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("\n## Cost\n"):readme.index("### Cost profiles")]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip().strip("*") for c in line.strip("|").split("|")]
+        if len(cells) == 4 and re.fullmatch(r"[\d,]+\.\d\d", cells[2]):
+            rows[cells[0].split(" (")[0].strip("*")] = (cells[2], cells[3])
+    for label, profile in (("default", stacks), ("dev, standard profile", standard_stacks),
+                           ("prod-like", prod_stacks)):
+        estimate = cost.estimate(profile)
+        expected = (f"{estimate.idle():,.2f}", f"{estimate.at(10):,.2f}")
+        assert rows.get(label) == expected, f"README row {label!r}: expected idle/at 10 = {expected}"

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from helpers import one, outputs, ref, resources
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_global_cluster_is_encrypted_postgres_on_the_current_lts_version(platform):
@@ -24,7 +28,7 @@ def test_primary_and_dr_clusters_join_the_global_cluster_each_in_its_region(plat
     assert dr["engine_version"] == "17.7"
     for cluster in (primary, dr):
         assert cluster["storage_encrypted"] is True
-        assert cluster["backup_retention_period"] == 35
+        assert cluster["backup_retention_period"] == 1  # the dev profile (35: standard, below)
         assert cluster["iam_database_authentication_enabled"] is True
         assert set(cluster["lifecycle"]["ignore_changes"]) == {
             "engine_version", "replication_source_identifier", "global_cluster_identifier"}
@@ -44,15 +48,10 @@ def test_only_the_primary_carries_credentials_and_the_password_is_write_only(pla
     _, dr = one(platform, "aws_rds_cluster", "dr")
     assert primary["master_username"] == "payments_admin"
     assert "master_password" not in primary, "a plain master_password would land in state"
-    # One source of truth: the cluster reads the password back from the secret version.
+    # Only to create the cluster: a random value nobody knows, replaced at apply (below).
     assert primary["master_password_wo"] == (
-        "${jsondecode(ephemeral.aws_secretsmanager_secret_version.aurora_master_secret"
-        ".secret_string).password}")
-    version_name, _ = one(platform, "aws_secretsmanager_secret_version", "primary")
-    assert primary["master_password_wo_version"] == (
-        f"${{parseint(substr(sha256(aws_secretsmanager_secret_version.{version_name}.version_id), "
-        "0, 12), 16)}")
-    assert f"aws_secretsmanager_secret_version.{version_name}" in primary["depends_on"]
+        "${ephemeral.aws_secretsmanager_random_password.aurora_master_password.random_password}")
+    assert primary["master_password_wo_version"] == 1
     for forbidden in ("master_username", "master_password", "master_password_wo", "database_name"):
         assert forbidden not in dr, f"a secondary cluster may not set {forbidden}"
     ephemeral = platform["ephemeral"]["aws_secretsmanager_random_password"]["aurora_master_password"]
@@ -60,29 +59,117 @@ def test_only_the_primary_carries_credentials_and_the_password_is_write_only(pla
     assert ephemeral["password_length"] >= 32
 
 
-def test_the_cluster_reads_exactly_the_secret_version_terraform_wrote(platform):
-    """Re-creating the cluster or the secret can never leave them with different passwords:
-    the ephemeral read names the version id, and that id versions the cluster's password."""
+def test_no_plan_reads_a_secret_value(platform, prod_platform):
+    """The CI plan roles are denied secretsmanager:GetSecretValue (tests/test_ci_roles.py):
+    nothing in any stack may make a plan call it. Refreshing an aws_secretsmanager_secret_version
+    is a GetSecretValue (provider: secret_version.go, resourceSecretVersionRead), and so is
+    opening an ephemeral secret version or reading the data sources."""
+    for view in (platform, prod_platform):
+        assert not resources(view, "aws_secretsmanager_secret_version")
+        assert "aws_secretsmanager_secret_version" not in view.get("ephemeral", {})
+        for kind in ("aws_secretsmanager_secret_version", "aws_secretsmanager_secret_versions"):
+            assert kind not in view.get("data", {})
+
+
+def test_the_password_is_set_at_apply_whenever_cluster_or_secret_is_new(platform):
+    """Cluster and secret cannot end up with different passwords: the provisioner re-runs when
+    either is re-created or MASTER_PASSWORD_VERSION is bumped, after the instances exist."""
+    cluster_name, _ = one(platform, "aws_rds_cluster", "primary")
     secret_name, _ = one(platform, "aws_secretsmanager_secret", "primary", "master-secret")
-    version_name, version = one(platform, "aws_secretsmanager_secret_version", "primary")
-    reader = platform["ephemeral"]["aws_secretsmanager_secret_version"]["aurora_master_secret"]
-    assert reader == {"provider": "aws.primary",
-                      "secret_id": ref("aws_secretsmanager_secret", secret_name, "id"),
-                      "version_id": ref("aws_secretsmanager_secret_version", version_name, "version_id")}
-    assert version["secret_string_wo_version"] == 1
-    assert "secret_string" not in version and "password" in version["secret_string_wo"]
+    (data,) = platform["resource"]["terraform_data"].values()
+    assert data["triggers_replace"] == {
+        "cluster": ref("aws_rds_cluster", cluster_name, "cluster_resource_id"),
+        "secret": ref("aws_secretsmanager_secret", secret_name, "arn"), "version": 1}
+    instances = [f"aws_rds_cluster_instance.{n}" for n in resources(platform, "aws_rds_cluster_instance", "primary")]
+    assert data["depends_on"] == instances
+    (provisioner,) = data["provisioner"]
+    local = provisioner["local-exec"]
+    assert local["interpreter"] == ["/bin/bash", "-c"]
+    assert local["environment"] == {
+        "REGION": "us-east-1", "CLUSTER": ref("aws_rds_cluster", cluster_name, "cluster_identifier"),
+        "SECRET": ref("aws_secretsmanager_secret", secret_name, "arn"),
+        "DBNAME": "payments", "USERNAME": "payments_admin"}
 
 
-def test_dr_cluster_is_a_secondary_of_the_primary_region_and_skips_final_snapshot(platform):
-    _, dr = one(platform, "aws_rds_cluster", "dr")
-    assert dr["skip_final_snapshot"] is True
+def test_the_apply_time_script_gives_cluster_and_secret_one_password(platform, moto_url, tmp_path):
+    """Runs the synthesized provisioner command (bash + aws CLI) against moto: afterwards the
+    secret's password is the cluster's, and the password was never on a command line."""
+    import json
+    import os
+    import subprocess
+
+    import boto3
+    from moto.rds.models import rds_backends
+
+    # The aws CLI from its own locked environment (tools/awscli, installed by `make setup`);
+    # the apply runners use GitHub's preinstalled CLI v2.
+    aws_bin = ROOT / "tools" / "awscli" / ".venv" / "bin"
+    assert (aws_bin / "aws").exists(), "run `make setup` (scripts/setup.sh awscli)"
+    (data,) = platform["resource"]["terraform_data"].values()
+    local = data["provisioner"][0]["local-exec"]
+    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_ENDPOINT_URL": moto_url, "PATH": f"{aws_bin}:{os.environ['PATH']}",
+           "HOME": str(tmp_path)}
+    # us-west-2 here: aws CLI v1 (this machine) sends RDS calls in us-east-1 to the legacy
+    # name rds.amazonaws.com whatever AWS_ENDPOINT_URL says (awscli overridesslcommonname.py).
+    region = "us-west-2"
+    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                            region_name=region)
+    rds = session.client("rds", endpoint_url=moto_url)
+    rds.create_db_cluster(DBClusterIdentifier="payments-primary-dev", Engine="aurora-postgresql",
+                          MasterUsername="payments_admin", MasterUserPassword="initial-unknown-1")
+    secrets = session.client("secretsmanager", endpoint_url=moto_url)
+    arn = secrets.create_secret(Name="payments-dr/dev/aurora-master")["ARN"]
+    assert local["environment"]["REGION"] == "us-east-1"
+    variables = {**local["environment"], "CLUSTER": "payments-primary-dev", "SECRET": arn,
+                 "REGION": region}
+    for run in range(2):  # a re-run (replacement, rotation) sets a new one, again in both
+        proc = subprocess.run([*local["interpreter"], local["command"]], env={**env, **variables},
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert proc.returncode == 0, proc.stderr
+        stored = json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"])
+        assert stored["username"] == "payments_admin" and stored["dbname"] == "payments"
+        assert len(stored["password"]) == 40 and stored["password"].isalnum()
+        cluster = rds_backends["123456789012"][region].clusters["payments-primary-dev"]
+        # RDS never returns a password; moto keeps what ModifyDBCluster set in this field.
+        assert cluster._master_user_password == stored["password"], run
+        assert stored["password"] not in proc.stdout + proc.stderr + local["command"]
+
+
+def test_both_clusters_take_a_final_snapshot_when_deleted(platform, standard_platform):
+    """The provider detaches a global member (RemoveFromGlobalCluster) before DeleteDBCluster
+    (internal/service/rds/cluster.go, resourceClusterDelete), so the DR cluster can keep its
+    data in a final snapshot too: skipping it would lose the last copy if it goes last.
+    The dev profile takes none, so teardown can run again under the same names."""
+    _, dr = one(standard_platform, "aws_rds_cluster", "dr")
     assert dr["source_region"] == "us-east-1"
-    _, primary = one(platform, "aws_rds_cluster", "primary")
-    assert primary["skip_final_snapshot"] is False
+    _, primary = one(standard_platform, "aws_rds_cluster", "primary")
+    for cluster in (primary, dr):
+        assert cluster["skip_final_snapshot"] is False
     assert primary["final_snapshot_identifier"] == "payments-primary-dev-final"
+    assert dr["final_snapshot_identifier"] == "payments-dr-dev-final"
+    assert primary["backup_retention_period"] == 35
+    for role in ("primary", "dr"):
+        _, cluster = one(platform, "aws_rds_cluster", role)
+        assert cluster["skip_final_snapshot"] is True and "final_snapshot_identifier" not in cluster
 
 
-def test_instances_are_private_r6g_large_in_their_region(platform):
+def test_dev_profile_runs_serverless_v2_at_its_minimum_in_both_members(platform, standard_platform):
+    from modules.database import SERVERLESS_MAX_ACU, SERVERLESS_MIN_ACU
+    for role in ("primary", "dr"):
+        _, cluster = one(platform, "aws_rds_cluster", role)
+        # RDS refuses a db.serverless instance in a cluster without a capacity range.
+        assert cluster["serverlessv2_scaling_configuration"] == {
+            "min_capacity": SERVERLESS_MIN_ACU, "max_capacity": SERVERLESS_MAX_ACU}
+        assert 0.5 <= SERVERLESS_MIN_ACU < SERVERLESS_MAX_ACU  # 0 would auto-pause the writer
+        _, instance = one(platform, "aws_rds_cluster_instance", role)
+        assert instance["instance_class"] == "db.serverless"
+        _, cluster = one(standard_platform, "aws_rds_cluster", role)
+        assert "serverlessv2_scaling_configuration" not in cluster
+
+
+def test_instances_are_private_r6g_large_in_their_region(standard_platform):
+    platform = standard_platform
     for role in ("primary", "dr"):
         cluster_name, _ = one(platform, "aws_rds_cluster", role)
         _, instance = one(platform, "aws_rds_cluster_instance", role)
@@ -110,9 +197,6 @@ def test_master_secret_is_replicated_to_dr_with_the_dr_key(platform):
     dr_key, _ = one(platform, "aws_kms_key", "dr")
     _, secret = one(platform, "aws_secretsmanager_secret", "primary", "master-secret")
     assert secret["replica"] == [{"region": "us-east-2", "kms_key_id": ref("aws_kms_key", dr_key, "arn")}]
-    _, version = one(platform, "aws_secretsmanager_secret_version", "primary")
-    assert "secret_string" not in version
-    assert "ephemeral.aws_secretsmanager_random_password.aurora_master_password" in version["secret_string_wo"]
 
 
 def test_no_payment_data_in_database_logs_and_the_log_group_is_ours(platform):
@@ -127,21 +211,20 @@ def test_no_payment_data_in_database_logs_and_the_log_group_is_ours(platform):
         _, cluster = one(platform, "aws_rds_cluster", role)
         assert log_group["name"] == f"/aws/rds/cluster/{cluster['cluster_identifier']}/postgresql"
         assert log_group["kms_key_id"] == ref("aws_kms_key", key_name, "arn")
-        assert log_group["retention_in_days"] == 365
+        assert log_group["retention_in_days"] == 14  # the dev profile; LOG_RETENTION_DAYS
         assert cluster["enabled_cloudwatch_logs_exports"] == ["postgresql"]
         assert f"aws_cloudwatch_log_group.{log_name}" in cluster["depends_on"]
 
 
 def test_instances_per_region_follow_settings_and_prod_gets_a_reader_in_each(platform, prod_platform,
-                                                                             synth_stacks):
-    from platform_support import merged
+                                                                             tuned_platform):
     for role in ("primary", "dr"):
         assert len(resources(platform, "aws_rds_cluster_instance", role)) == 1
         instances = resources(prod_platform, "aws_rds_cluster_instance", role)
         assert sorted(i["identifier"] for i in instances.values()) == [
             f"payments-{role}-prod-1", f"payments-{role}-prod-2"]
         assert sorted(i["promotion_tier"] for i in instances.values()) == [0, 1]
-    three = merged(synth_stacks(AURORA_PRIMARY_INSTANCES="3", AURORA_DR_INSTANCES="2"))
+    three = tuned_platform  # AURORA_PRIMARY_INSTANCES=3, AURORA_DR_INSTANCES=2
     assert len(resources(three, "aws_rds_cluster_instance", "primary")) == 3
     assert len(resources(three, "aws_rds_cluster_instance", "dr")) == 2
 

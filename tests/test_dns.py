@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import pytest
 from helpers import data_sources, one, outputs, ref, resources
-from platform_support import PROD, merged
+from platform_support import PROD, TUNED
 from route53_gate_model import gate_statuses
 
 ROLES = (("primary", "us-east-1"), ("dr", "us-east-2"))
-ZONE_ID = "Z0123456789ABCDEFGHIJ"
 DOMAIN = "payments-dev.example.com"
 
 
@@ -57,14 +56,19 @@ def test_each_region_serves_the_domain_and_its_own_name_on_its_stage(platform):
             assert "base_path" not in mapping, "served at the root: https://<domain>/validate"
 
 
-def test_health_checks_match_the_search_string_on_each_regions_own_name(platform):
+@pytest.mark.parametrize("profile, interval, latency", [("dev", 30, False), ("standard", 10, True)])
+def test_health_checks_match_the_search_string_on_each_regions_own_name(
+        profile, interval, latency, platform, standard_platform):
+    stack = platform if profile == "dev" else standard_platform
     for role, region in ROLES:
-        _, check = one(platform, "aws_route53_health_check", None, f"failover/{role}/health-check")
+        _, check = one(stack, "aws_route53_health_check", None, f"failover/{role}/health-check")
         assert check["type"] == "HTTPS_STR_MATCH"
         assert check["fqdn"] == f"{region}.{DOMAIN}"
         assert check["resource_path"] == "/health"
         assert check["search_string"] == "PAYMENTS_HEALTHY"
-        assert (check["port"], check["request_interval"], check["failure_threshold"]) == (443, 10, 3)
+        # The dev profile checks every 30 s without latency graphs (a third of the requests).
+        assert (check["port"], check["request_interval"], check["failure_threshold"]) == (443, interval, 3)
+        assert check["measure_latency"] is latency
         assert check["enable_sni"] is True
 
 
@@ -118,20 +122,20 @@ def test_default_synth_creates_a_zone_and_outputs_its_name_servers(platform):
     assert outputs(platform)["hosted_zone_id"]["value"] == ref("aws_route53_zone", zone_name, "zone_id")
 
 
-def test_existing_zone_is_used_by_id_and_no_zone_is_created(synth_stacks):
-    stack = merged(synth_stacks(HOSTED_ZONE_ID=ZONE_ID))
+def test_existing_zone_is_used_by_id_and_no_zone_is_created(tuned_platform):
+    stack = tuned_platform
     assert not resources(stack, "aws_route53_zone")
     [(zone_name, zone)] = data_sources(stack, "aws_route53_zone").items()
-    assert zone["zone_id"] == ZONE_ID
+    assert zone["zone_id"] == TUNED["HOSTED_ZONE_ID"]
     for record in _records(stack).values():
         assert record["zone_id"] == f"${{data.aws_route53_zone.{zone_name}.zone_id}}"
     assert "hosted_zone_name_servers" not in outputs(stack)
 
 
-def test_route53_alarms_and_checks_use_a_us_east_1_provider(platform, synth_stacks):
+def test_route53_alarms_and_checks_use_a_us_east_1_provider(platform, tuned_platform):
     for check in resources(platform, "aws_route53_health_check").values():
         assert check["provider"] == "aws.primary"  # us-east-1 is the primary region here
-    stack = merged(synth_stacks(PRIMARY_REGION="us-west-2", DR_REGION="us-east-2"))
+    stack = tuned_platform  # PRIMARY_REGION=us-west-2
     [global_provider] = [p for p in stack["provider"]["aws"] if p["alias"] == "global"]
     assert global_provider["region"] == "us-east-1"
     for check in resources(stack, "aws_route53_health_check").values():

@@ -7,7 +7,7 @@ import json
 
 import pytest
 from helpers import one, outputs, ref, resources
-from platform_support import PROD, merged
+from platform_support import PROD
 
 ROLES = (("primary", "us-east-1"), ("dr", "us-east-2"))
 OTHER = {"primary": "dr", "dr": "primary"}
@@ -73,7 +73,7 @@ def test_dev_without_targets_has_no_subscriptions(platform):
     assert not resources(platform, "aws_sns_topic_subscription")
 
 
-def test_each_cluster_has_an_rpo_lag_alarm_in_its_own_region_silent_while_writer(platform, synth_stacks):
+def test_each_cluster_has_an_rpo_lag_alarm_in_its_own_region_silent_while_writer(platform, tuned_platform):
     for role, _ in ROLES:
         alarm = _alarm(platform, f"payments-dev-aurora-rpo-lag-{role}")
         _, cluster = one(platform, "aws_rds_cluster", role)
@@ -87,8 +87,7 @@ def test_each_cluster_has_an_rpo_lag_alarm_in_its_own_region_silent_while_writer
         assert alarm["treat_missing_data"] == "notBreaching"
     assert not [a for a in resources(platform, "aws_cloudwatch_metric_alarm").values()
                 if a.get("metric_name") == "AuroraGlobalDBReplicationLag"]
-    tuned = merged(synth_stacks(REPLICATION_LAG_THRESHOLD="2.5"))
-    assert _alarm(tuned, "payments-dev-aurora-rpo-lag-dr")["threshold"] == 2500
+    assert _alarm(tuned_platform, "payments-dev-aurora-rpo-lag-dr")["threshold"] == 2500
 
 
 def test_dynamodb_replication_latency_in_each_direction_for_both_tables(platform):
@@ -187,8 +186,8 @@ def test_health_check_alarms_in_us_east_1_in_the_routing_stack(stacks, platform)
         assert alarm["treat_missing_data"] == "breaching"
 
 
-def test_health_check_alarms_get_a_us_east_1_provider_topic_and_key_when_needed(synth_stacks):
-    stack = merged(synth_stacks(PRIMARY_REGION="us-west-2", DR_REGION="us-east-2"))
+def test_health_check_alarms_get_a_us_east_1_provider_topic_and_key_when_needed(tuned_platform):
+    stack = tuned_platform  # PRIMARY_REGION=us-west-2
     topic_name, topic = one(stack, "aws_sns_topic", "global")
     key_name, _ = one(stack, "aws_kms_key", "global")
     assert topic["kms_master_key_id"] == ref("aws_kms_key", key_name, "arn")

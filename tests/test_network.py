@@ -106,18 +106,28 @@ def test_function_security_group_allows_only_https_to_the_endpoints(any_platform
                 if r["security_group_id"] == ref("aws_security_group", sg_name, "id")] == []
 
 
-def test_xray_and_kms_are_the_only_paid_endpoints_and_serve_every_private_subnet(any_platform):
+@pytest.mark.parametrize("profile", ["dev", "standard", "prod"])
+def test_xray_and_kms_are_the_only_paid_endpoints_and_serve_every_private_subnet(
+        profile, platform, standard_platform, prod_platform):
     """X-Ray for the VPC functions' traces; KMS because the health check (in the VPC) calls
-    kms:DescribeKey on the region key: without an endpoint it could never answer healthy."""
-    stack = any_platform
+    kms:DescribeKey on the region key: without an endpoint it could never answer healthy.
+    The dev profile traces nothing (no X-Ray endpoint) and keeps KMS in one zone: with private
+    DNS the functions of every subnet reach it."""
+    stack = {"dev": platform, "standard": standard_platform, "prod": prod_platform}[profile]
     for role, region in REGIONS:
         interface = {e["service_name"]: e for e in resources(stack, "aws_vpc_endpoint", role).values()
                      if e["vpc_endpoint_type"] == "Interface"}
-        assert sorted(interface) == [f"com.amazonaws.{region}.kms", f"com.amazonaws.{region}.xray"]
+        subnets = sorted(ref("aws_subnet", s, "id") for s in resources(stack, "aws_subnet", role))
+        if profile == "dev":
+            assert sorted(interface) == [f"com.amazonaws.{region}.kms"]
+            assert len(interface[f"com.amazonaws.{region}.kms"]["subnet_ids"]) == 1
+            assert set(interface[f"com.amazonaws.{region}.kms"]["subnet_ids"]) <= set(subnets)
+        else:
+            assert sorted(interface) == [f"com.amazonaws.{region}.kms", f"com.amazonaws.{region}.xray"]
+            for endpoint in interface.values():
+                assert sorted(endpoint["subnet_ids"]) == subnets
         for endpoint in interface.values():
             assert endpoint["private_dns_enabled"] is True
-            assert sorted(endpoint["subnet_ids"]) == sorted(
-                ref("aws_subnet", s, "id") for s in resources(stack, "aws_subnet", role))
         _, health = one(stack, "aws_lambda_function", role, f"compute-{role}/health/function")
         assert "vpc_config" in health
         _, policy = one(stack, "aws_iam_role_policy", role, f"compute-{role}/health/policy")

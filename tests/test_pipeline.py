@@ -135,3 +135,61 @@ def test_checkouts_do_not_persist_the_token():
     checkouts = [step for job in workflow["jobs"].values() for step in job["steps"]
                  if step.get("uses", "").startswith("actions/checkout@")]
     assert checkouts and all(step["with"]["persist-credentials"] is False for step in checkouts)
+
+
+# -- pull-request plans: no environment, settings from PR_PLAN_SETTINGS ------------------------
+
+PR_COMPLETE = {**{k: v for k, v in COMPLETE.items() if k != "AWS_PLAN_ROLE_ARN"},
+               "AWS_PR_PLAN_ROLE_ARN": "arn:aws:iam::123456789012:role/payments-dr-ci-prod-pr-plan"}
+
+
+def run_pr_settings(document: object, github_env: Path) -> subprocess.CompletedProcess:
+    value = document if isinstance(document, str) else json.dumps(document)
+    return run_settings({"PR_PLAN_SETTINGS": value}, "--pull-request", "--github-env", str(github_env))
+
+
+def test_pull_request_settings_are_exported_for_the_job(tmp_path):
+    github_env = tmp_path / "env"
+    proc = run_pr_settings({"prod": PR_COMPLETE, "dev": {"ENVIRONMENT_SUFFIX": "dev"}}, github_env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert github_env.read_text().splitlines() == sorted(f"{k}={v}" for k, v in PR_COMPLETE.items())
+
+
+def test_pull_request_settings_without_the_pr_role_skip_the_plan(tmp_path):
+    """The main plan's role is not a PR setting, and cannot stand in for the PR-plan role."""
+    proc = run_pr_settings({"prod": COMPLETE}, tmp_path / "env")
+    assert proc.returncode == 1 and "AWS_PLAN_ROLE_ARN is not a setting a PR plan may set" in proc.stdout
+    partial = {k: v for k, v in PR_COMPLETE.items() if k != "AWS_PR_PLAN_ROLE_ARN"}
+    proc = run_pr_settings({"prod": partial}, tmp_path / "env")
+    assert proc.returncode == 3 and "variable AWS_PR_PLAN_ROLE_ARN is not set" in proc.stdout
+    assert run_pr_settings("", tmp_path / "env").returncode == 3  # variable not set at all
+
+
+@pytest.mark.parametrize("document, message", [
+    ({"prod": {**PR_COMPLETE, "NODE_OPTIONS": "--require /tmp/x.js"}}, "NODE_OPTIONS is not a setting"),
+    ({"prod": {**PR_COMPLETE, "PATH": "/tmp"}}, "PATH is not a setting"),
+    ({"prod": {**PR_COMPLETE, "DOMAIN_NAME": "a.example.com\nLD_PRELOAD=/tmp/x.so"}}, "one-line string"),
+    ({"prod": {**PR_COMPLETE, "BACKUP_RETENTION_DAYS": 7}}, "one-line string"),
+    ({"prod": ["ENVIRONMENT_SUFFIX"]}, "must be an object"),
+    (["prod"], "JSON object keyed by environment"),
+    ("{not json", "is not JSON"),
+])
+def test_pull_request_settings_cannot_inject_into_the_job(tmp_path, document, message):
+    github_env = tmp_path / "env"
+    proc = run_pr_settings(document, github_env)
+    assert proc.returncode == 1 and message in proc.stdout
+    assert not github_env.exists()
+
+
+def test_pr_settings_accept_exactly_the_platform_settings():
+    source = (ROOT / "modules" / "settings.py").read_text()
+    import re
+    variables = set(re.findall(r'(?:text|number|items)\("([A-Z_]+)"', source))
+    variables |= set(re.findall(r'environ\.get\("([A-Z_]+)"', source)) - {"TF_STATE_LOCK_TABLE"}
+    assert variables == ci_settings.SETTINGS_VARIABLES
+
+
+def test_pull_request_and_main_plans_cover_the_same_environments():
+    jobs = yaml.safe_load((ROOT / ".github" / "workflows" / "review.yml").read_text())["jobs"]
+    assert jobs["plan-pr"]["strategy"]["matrix"] == jobs["plan"]["strategy"]["matrix"]
+    assert jobs["comment"]["needs"] == "plan-pr" and jobs["apply"]["needs"] == "plan"

@@ -257,7 +257,9 @@ def test_report_on_the_synthesized_platform_stacks(platform, stacks):
     [rv] = rv
     assert set(rv.by_region) >= {"us-east-1", "us-east-2"}
     assert sum(rv.by_region["us-east-1"].values()) + sum(rv.by_region["us-east-2"].values()) == sum(
-        len(v) for v in platform["resource"].values())
+        len(v) for t, v in platform["resource"].items() if not t.startswith("terraform_"))
+    assert set(rv.by_region) == {"us-east-1", "us-east-2", "(terraform)"}
+    assert rv.by_region["(terraform)"] == {"terraform_data": 1}
     kinds = {r.kind for r in rv.replications}
     assert {"Aurora global database", "DynamoDB global table", "S3 replication"} <= kinds
     aurora_edges = [r for r in rv.replications if r.kind == "Aurora global database"]

@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 from platform_support import PROD
 
-from modules.settings import DEFAULT_AURORA_ENGINE_VERSION, Settings, SettingsError
+from modules.settings import (
+    CAPACITY_HEADROOM,
+    DEFAULT_AURORA_ENGINE_VERSION,
+    VALIDATOR_DESIGN_DURATION_S,
+    WAF_RATE_WINDOW_S,
+    Settings,
+    SettingsError,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,9 +29,82 @@ def test_defaults_match_the_design():
     assert s.domain_name == "payments-dev.example.com"
     assert s.replication_lag_threshold_seconds == 1.0
     assert s.aurora_engine_version == DEFAULT_AURORA_ENGINE_VERSION == "17.7"
-    assert s.aurora_instance_class == "db.r6g.large"
     assert s.state_region == "us-east-2", "state must default to outside the primary region"
     assert s.deletion_protection is False
+    # The default environment's first deploy is the cheap one (README: cost profiles).
+    assert s.cost_profile == "dev" and s.is_dev_profile and not s.tracing
+    assert (s.aurora_instance_class, s.backup_retention_days, s.log_retention_days,
+            s.object_lock_mode, s.object_lock_days) == ("db.serverless", 1, 14, "GOVERNANCE", 1)
+    assert s.peak_payments_per_second == 10
+
+
+@pytest.mark.parametrize("environ", [{"COST_PROFILE": "standard"}, {"COST_PROFILE": "STANDARD"},
+                                     {"ENVIRONMENT_SUFFIX": "qa"}, {"DELETION_PROTECTION": "true"}])
+def test_standard_profile_defaults(environ):
+    s = Settings.from_env(environ)
+    assert s.cost_profile == "standard" and s.tracing and not s.aurora_serverless
+    assert (s.aurora_instance_class, s.backup_retention_days, s.log_retention_days,
+            s.object_lock_days) == ("db.r6g.large", 35, 365, 365)
+
+
+def test_explicit_values_win_over_the_profile():
+    s = Settings.from_env({"LOG_RETENTION_DAYS": "365", "BACKUP_RETENTION_DAYS": "7",
+                           "OBJECT_LOCK_DAYS": "30", "AURORA_INSTANCE_CLASS": "db.r7g.large"})
+    assert s.is_dev_profile
+    assert (s.log_retention_days, s.backup_retention_days, s.object_lock_days,
+            s.aurora_instance_class) == (365, 7, 30, "db.r7g.large")
+    assert Settings.from_env({"COST_PROFILE": "standard",
+                              "AURORA_INSTANCE_CLASS": "db.serverless"}).aurora_serverless
+
+
+@pytest.mark.parametrize("environ, fragment", [
+    ({**PROD, "COST_PROFILE": "dev"}, "COST_PROFILE=dev is refused for ENVIRONMENT_SUFFIX='prod'"),
+    ({**PROD, "ENVIRONMENT_SUFFIX": "live", "COST_PROFILE": "dev"},
+     "COST_PROFILE=dev is refused for ENVIRONMENT_SUFFIX='live'"),
+    ({"COST_PROFILE": "dev", "DELETION_PROTECTION": "true"},
+     "COST_PROFILE=dev and DELETION_PROTECTION=true contradict"),
+    ({"OBJECT_LOCK_MODE": "COMPLIANCE"}, "COST_PROFILE=dev cannot use OBJECT_LOCK_MODE=COMPLIANCE"),
+    ({"COST_PROFILE": "cheap"}, "COST_PROFILE='cheap' is invalid: use dev or standard"),
+    ({"LOG_RETENTION_DAYS": "0"}, "LOG_RETENTION_DAYS=0 is invalid"),
+    ({"BACKUP_RETENTION_DAYS": "0"}, "BACKUP_RETENTION_DAYS=0 is invalid"),
+])
+def test_the_dev_profile_is_refused_where_it_does_not_belong(environ, fragment):
+    """A SettingsError, so main.py stops before any JSON is written (test below)."""
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env(environ)
+    assert fragment in str(error.value)
+    assert len([p for p in error.value.problems if "COST_PROFILE" in p]) <= 1
+
+
+@pytest.mark.parametrize("environ, fragment", [
+    ({"LAMBDA_RESERVED_CONCURRENCY": "10"},
+     "LAMBDA_RESERVED_CONCURRENCY=10 cannot carry PEAK_PAYMENTS_PER_SECOND=10: POST /validate is "
+     "sized at 20 rps"),
+    ({"PEAK_PAYMENTS_PER_SECOND": "50", "LAMBDA_RESERVED_CONCURRENCY": "60"},
+     "reserve at least 100"),
+    ({"PEAK_PAYMENTS_PER_SECOND": "0"}, "PEAK_PAYMENTS_PER_SECOND=0 is invalid"),
+    ({"PEAK_PAYMENTS_PER_SECOND": "2501"}, "PEAK_PAYMENTS_PER_SECOND=2501 is invalid"),
+    ({"PEAK_PAYMENTS_PER_SECOND": "lots"}, "PEAK_PAYMENTS_PER_SECOND='lots' is not a number"),
+])
+def test_a_peak_the_limits_cannot_carry_is_refused(environ, fragment):
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env(environ)
+    assert fragment in str(error.value)
+
+
+def test_the_peak_sizes_every_limit_with_headroom():
+    for peak, reserved in ((10, "-1"), (10, "20"), (2.5, "-1"), (200, "400"), (2500, "-1")):
+        s = Settings.from_env({"PEAK_PAYMENTS_PER_SECOND": str(peak),
+                               "LAMBDA_RESERVED_CONCURRENCY": reserved})
+        assert s.validate_throttle_rate >= peak * CAPACITY_HEADROOM
+        assert s.validate_throttle_burst >= s.validate_throttle_rate * 1
+        # One merchant NAT IP may send the whole peak for the whole WAF window.
+        assert s.waf_rate_limit_per_ip >= peak * CAPACITY_HEADROOM * WAF_RATE_WINDOW_S
+        if s.reserves_concurrency:
+            assert s.lambda_reserved_concurrency >= s.validate_throttle_rate * VALIDATOR_DESIGN_DURATION_S
+    default = Settings.from_env({})
+    assert (default.validate_throttle_burst, default.validate_throttle_rate,
+            default.waf_rate_limit_per_ip) == (20, 20.0, 6000)
 
 
 def test_environment_values_are_read_and_derived_defaults_follow():
@@ -139,7 +219,9 @@ def test_main_rejects_invalid_settings_before_writing_any_json(tmp_path):
 
 def test_object_lock_defaults_follow_the_environment():
     assert (Settings.from_env({}).object_lock_mode, Settings.from_env({}).object_lock_days) == (
-        "GOVERNANCE", 365)
+        "GOVERNANCE", 1)  # the dev profile: a dev environment can be torn down the next day
+    standard = Settings.from_env({"COST_PROFILE": "standard"})
+    assert (standard.object_lock_mode, standard.object_lock_days) == ("GOVERNANCE", 365)
     assert Settings.from_env(PROD).object_lock_mode == "COMPLIANCE"
     overridden = Settings.from_env({**PROD, "OBJECT_LOCK_MODE": "governance",
                                     "OBJECT_LOCK_DAYS": "30"})

@@ -8,6 +8,7 @@ import re
 
 import pytest
 from helpers import resources
+from platform_support import QA
 
 from contract import PLATFORM_STACKS
 
@@ -26,7 +27,7 @@ def _remote_states(stack: dict) -> set[str]:
     return set(stack.get("data", {}).get("terraform_remote_state", {}))
 
 
-@pytest.mark.parametrize("env", [{}, {"DR_REGION": "us-west-2"}], ids=["default", "dr-us-west-2"])
+@pytest.mark.parametrize("env", [{}, QA], ids=["default", "dr-us-west-2"])
 def test_the_dr_stack_needs_nothing_in_the_primary_region(synth_stacks, env):
     stacks = synth_stacks(**env)
     dr = stacks[DR_STACK]

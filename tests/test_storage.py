@@ -120,6 +120,9 @@ def test_replication_role_is_least_privilege_for_its_direction(platform):
         assert statements["ReadSourceVersions"]["Resource"] == [f"{src_arn}/*"]
         assert statements["WriteReplicasToDestination"]["Resource"] == [f"{dst_arn}/*"]
         assert "s3:ReplicateObject" in statements["WriteReplicasToDestination"]["Action"]
+        # Owner override is for rules that translate ownership (cross-account); ours do not.
+        assert all("access_control_translation" not in rule["destination"] for rule in config["rule"])
+        assert not any("s3:ObjectOwnerOverrideToBucketOwner" in s["Action"] for s in statements.values())
         for s in statements.values():
             assert all(not a.endswith("*") for a in s["Action"]), s
             assert "*" not in s["Resource"]
@@ -151,24 +154,26 @@ def test_bucket_outputs(platform):
 # -- WORM receipts (issue 12 item 6) ------------------------------------------------------
 
 
-@pytest.mark.parametrize("env, mode", [("dev", "GOVERNANCE"), ("prod", "COMPLIANCE")])
+@pytest.mark.parametrize("env, mode, days", [("dev", "GOVERNANCE", 1), ("standard", "GOVERNANCE", 365),
+                                             ("prod", "COMPLIANCE", 365)])
 def test_both_audit_buckets_are_object_locked_with_the_environments_retention(
-        env, mode, platform, prod_platform):
-    stack = platform if env == "dev" else prod_platform
+        env, mode, days, platform, standard_platform, prod_platform):
+    stack = {"dev": platform, "standard": standard_platform, "prod": prod_platform}[env]
     for role in ("primary", "dr"):
         bucket_name, bucket = one(stack, "aws_s3_bucket", role, f"storage-{role}/audit/bucket")
         assert bucket["object_lock_enabled"] is True  # only possible at creation in Terraform
+        # Only the dev profile's buckets can be emptied by `terraform destroy` (GOVERNANCE is
+        # bypassed by force_destroy; COMPLIANCE never is, and settings refuse it for dev).
+        assert bucket.get("force_destroy", False) is (env == "dev")
         _, lock = one(stack, "aws_s3_bucket_object_lock_configuration", role, f"storage-{role}/audit/")
         assert lock["bucket"] == ref("aws_s3_bucket", bucket_name, "id")
-        assert lock["rule"]["default_retention"] == {"mode": mode, "days": 365}
+        assert lock["rule"]["default_retention"] == {"mode": mode, "days": days}
         versioning, _ = one(stack, "aws_s3_bucket_versioning", role, f"storage-{role}/audit/versioning")
         assert lock["depends_on"] == [f"aws_s3_bucket_versioning.{versioning}"]
 
 
-def test_retention_days_follow_the_setting_and_lifecycle_never_expires_a_locked_version(synth_stacks):
-    from platform_support import merged
-
-    stack = merged(synth_stacks(OBJECT_LOCK_DAYS="2000"))
+def test_retention_days_follow_the_setting_and_lifecycle_never_expires_a_locked_version(tuned_platform):
+    stack = tuned_platform  # OBJECT_LOCK_DAYS=2000
     for role in ("primary", "dr"):
         _, lock = one(stack, "aws_s3_bucket_object_lock_configuration", role, f"storage-{role}/audit/")
         assert lock["rule"]["default_retention"]["days"] == 2000

@@ -79,33 +79,47 @@ def test_grants_name_only_the_replica_of_the_functions_region():
     assert len(table_statement["Resource"]) == 1
     assert table_statement["Resource"][0].endswith(":table/payment-transactions-dev")
     assert not any("/index/" in r for r in table_statement["Resource"]), "validator uses no index"
-    assert actions == {"dynamodb:PutItem", "dynamodb:Query", "kms:Decrypt", "kms:DescribeKey",
+    assert actions == {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "kms:Decrypt", "kms:DescribeKey",
                        "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"}
     assert key_statement["Condition"] == {
         "StringEquals": {"kms:ViaService": "dynamodb.us-east-2.amazonaws.com"}}
 
 
-def test_eventual_consistency_by_default_and_no_witness(platform):
-    for name in ("payment-transactions-dev", "payment-idempotency-dev"):
-        _, table = _table(platform, name)
-        assert "global_table_witness" not in table
-        assert "consistency_mode" not in table["replica"][0]
-
-
-def test_strong_consistency_puts_the_witness_in_the_region_sets_third_region(synth_stacks):
-    """Multi-Region strong consistency for the table that decides "already accepted": a
-    retry in the other region sees the first region's record (docs/payment-validator.md)."""
-    from platform_support import merged
-
-    stack = merged(synth_stacks(TRANSACTIONS_CONSISTENCY="STRONG"))
-    _, transactions = _table(stack, "payment-transactions-dev")
+def test_transactions_table_is_strongly_consistent_by_default_and_idempotency_is_not(platform):
+    """The claim items that decide "first" live in the transactions table: MRSC by default (issue 20).
+    The idempotency table uses TTL, which MRSC tables do not support: it stays eventual."""
+    _, transactions = _table(platform, "payment-transactions-dev")
     assert transactions["replica"][0]["consistency_mode"] == "STRONG"
     assert transactions["global_table_witness"] == {"region_name": "us-west-2"}
-    _, idempotency = _table(stack, "payment-idempotency-dev")  # TTL-driven: stays eventual
+    assert "ttl" not in transactions or not transactions["ttl"].get("enabled")
+    _, idempotency = _table(platform, "payment-idempotency-dev")
     assert "global_table_witness" not in idempotency
-    [health] = [f for f in resources(stack, "aws_lambda_function", "dr").values()
+    assert "consistency_mode" not in idempotency["replica"][0]
+    assert idempotency["ttl"]["enabled"] is True
+    [health] = [f for f in resources(platform, "aws_lambda_function", "dr").values()
                 if f["function_name"] == "payment-health-dr-dev"]
     assert health["environment"]["variables"]["TRANSACTIONS_CONSISTENCY_MODE"] == "STRONG"
+
+
+def test_strong_consistency_puts_the_witness_in_the_region_sets_third_region(tuned_platform):
+    """With the primary in us-west-2 and DR in us-east-2 the witness is us-east-1."""
+    _, transactions = _table(tuned_platform, "payment-transactions-dev")
+    assert transactions["replica"][0]["consistency_mode"] == "STRONG"
+    assert transactions["global_table_witness"] == {"region_name": "us-east-1"}
+    _, idempotency = _table(tuned_platform, "payment-idempotency-dev")  # TTL-driven: eventual
+    assert "global_table_witness" not in idempotency
+
+
+def test_eventual_consistency_is_an_explicit_opt_out(synth_stacks):
+    from platform_support import merged
+
+    stack = merged(synth_stacks(TRANSACTIONS_CONSISTENCY="EVENTUAL"))
+    _, transactions = _table(stack, "payment-transactions-dev")
+    assert "global_table_witness" not in transactions
+    assert "consistency_mode" not in transactions["replica"][0]
+    [health] = [f for f in resources(stack, "aws_lambda_function", "dr").values()
+                if f["function_name"] == "payment-health-dr-dev"]
+    assert health["environment"]["variables"]["TRANSACTIONS_CONSISTENCY_MODE"] == "EVENTUAL"
 
 
 def test_strong_consistency_outside_a_region_set_is_refused():
@@ -114,7 +128,9 @@ def test_strong_consistency_outside_a_region_set_is_refused():
     from modules.settings import SettingsError
 
     with pytest.raises(SettingsError) as error:
-        Settings.from_env({"TRANSACTIONS_CONSISTENCY": "STRONG", "DR_REGION": "eu-west-1"})
+        Settings.from_env({"DR_REGION": "eu-west-1"})  # STRONG is the default
     assert "TRANSACTIONS_CONSISTENCY=STRONG needs PRIMARY_REGION and DR_REGION" in str(error.value)
+    assert "TRANSACTIONS_CONSISTENCY=EVENTUAL" in str(error.value)
+    assert Settings.from_env({"DR_REGION": "eu-west-1", "TRANSACTIONS_CONSISTENCY": "EVENTUAL"})
     assert Settings.from_env({"TRANSACTIONS_CONSISTENCY": "STRONG", "PRIMARY_REGION": "us-west-2",
                               "DR_REGION": "us-east-2"}).mrsc_witness_region == "us-east-1"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from helpers import resources
-from platform_support import PROD
+from platform_support import CI_DEV, PROD, QA, STANDARD, TUNED
 from terraform_support import (
     assert_terraform_accepts,
     console,
@@ -27,16 +27,17 @@ from terraform_support import (
 from contract import PLATFORM_STACKS
 
 TFC = {"TFC_ORGANIZATION": "acme-payments", "TFC_WORKSPACE": "payments-dr-dev"}
-# The profiles a new user, CI and the docs use; the suite's other variants are checked as
-# they are synthesized.
+# The profiles a new user, CI and the docs use, and the suite's combined tuning profile
+# (strong consistency, primary outside us-east-1, ...); every profile the suite synthesizes is
+# checked as it is synthesized too (tests/conftest.py).
 PROFILES = {
-    "default": {},
-    "dev-with-account": {"AWS_ACCOUNT_ID": "123456789012"},
+    "default": {},  # the dev cost profile
+    "standard-profile": STANDARD,
+    "ci-dev-with-account": CI_DEV,
     "prod-like": PROD,
-    "strong-consistency": {"TRANSACTIONS_CONSISTENCY": "STRONG"},
     "terraform-cloud": TFC,
-    "qa-us-west-2": {"ENVIRONMENT_SUFFIX": "qa", "DR_REGION": "us-west-2"},
-    "primary-outside-us-east-1": {"PRIMARY_REGION": "us-west-2", "DR_REGION": "us-east-2"},
+    "qa-us-west-2": QA,
+    "tuned-primary-outside-us-east-1": TUNED,
 }
 
 
@@ -237,7 +238,7 @@ _PHYSICAL_NAME = {"aws_sns_topic": "name", "aws_sqs_queue": "name",
 _GLOBAL_TYPES = {"aws_iam_role", "aws_route53_health_check"}
 
 
-@pytest.mark.parametrize("profile", ["default", "primary-outside-us-east-1"])
+@pytest.mark.parametrize("profile", ["default", "tuned-primary-outside-us-east-1"])
 def test_no_physical_resource_is_declared_twice(profile, synth_stacks):
     """Two declarations of one physical resource (two states, or two resources in one) means
     destroying either deletes the other's."""

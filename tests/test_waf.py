@@ -90,12 +90,18 @@ def test_rate_limit_per_client_ip_answers_429_with_retry_after(platform):
         rule = _rules(platform, role)["rate-per-ip"]
         statement = rule["statement"]["rate_based_statement"]
         assert statement["aggregate_key_type"] == "IP" and statement["evaluation_window_sec"] == 300
-        assert 100 <= statement["limit"] <= 10_000
+        # Sized from PEAK_PAYMENTS_PER_SECOND (10): one merchant NAT IP may send the whole peak
+        # with 2x headroom for the whole window (10 x 2 x 300), above the old hard-coded 3000
+        # that was exactly 10/s.
+        assert statement["limit"] == 6000
         response = _custom_response(rule)
         assert response["response_code"] == 429
-        assert response["response_header"] == [{"name": "Retry-After", "value": "60"}]
+        assert response["response_header"] == [{"name": "Retry-After", "value": "60"},
+                                               {"name": "Cache-Control", "value": "no-store"},
+                                               {"name": "X-Content-Type-Options", "value": "nosniff"}]
         body = _body(platform, role, response["custom_response_body_key"])
         assert body["error"]["code"] == "TOO_MANY_REQUESTS" and body["error"]["retryAfterSeconds"] == 60
+        assert body["error"]["outcome"] == "not_recorded"
 
 
 def test_body_rule_matches_the_validators_413(platform):
@@ -110,6 +116,7 @@ def test_body_rule_matches_the_validators_413(platform):
         assert size["field_to_match"] == {"body": {"oversize_handling": "MATCH"}}
         response = _custom_response(rule)
         assert response["response_code"] == 413
+        assert {"name": "Cache-Control", "value": "no-store"} in response["response_header"]
         assert _body(platform, role, response["custom_response_body_key"])["error"]["code"] == "PAYLOAD_TOO_LARGE"
         # It runs before the common rule set, whose 8 KB body rule would answer 403.
         assert rule["priority"] < rules["AWSManagedRulesCommonRuleSet"]["priority"]
@@ -145,7 +152,7 @@ def test_logs_go_to_an_encrypted_retained_aws_waf_logs_group(platform):
         _, logging = one(platform, "aws_wafv2_web_acl_logging_configuration", role, f"waf-{role}/logging")
         assert group["name"].startswith("aws-waf-logs-")  # WAF accepts no other name
         assert group["kms_key_id"] == ref("aws_kms_key", key_name, "arn")
-        assert group["retention_in_days"] == 365
+        assert group["retention_in_days"] == 14  # the dev profile (LOG_RETENTION_DAYS)
         assert logging["resource_arn"] == ref("aws_wafv2_web_acl", acl_name, "arn")
         assert logging["log_destination_configs"] == [ref("aws_cloudwatch_log_group", group_name, "arn")]
         assert {f["single_header"]["name"] for f in logging["redacted_fields"]} == {"x-signature", "authorization"}

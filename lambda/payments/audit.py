@@ -89,12 +89,12 @@ def records_in_window(dynamodb: Any, table: str, index: str, start_ms: int, end_
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def receipt_exists(s3: Any, bucket: str, transaction_id: str) -> bool:
+def receipt_exists(s3: Any, bucket: str, transaction_id: str, client_id: str = "") -> bool:
     """HeadObject on the receipt.  Needs ``s3:ListBucket`` so that a missing key is a 404, not a 403."""
     from botocore.exceptions import ClientError
 
     try:
-        s3.head_object(Bucket=bucket, Key=core.receipt_key(transaction_id))
+        s3.head_object(Bucket=bucket, Key=core.receipt_key(transaction_id, client_id))
     except ClientError as exc:
         if _code(exc) in ("404", "NoSuchKey", "NotFound"):
             return False
@@ -109,7 +109,7 @@ def write_receipt(s3: Any, bucket: str, record: dict[str, Any]) -> bool:
     try:
         # Explicit checksum: Object Lock buckets reject a PutObject without one.  No lock parameters:
         # a receipt takes the bucket's default retention.
-        s3.put_object(Bucket=bucket, Key=core.receipt_key(str(record["transactionId"])),
+        s3.put_object(Bucket=bucket, Key=core.record_receipt_key(record),
                       Body=core.build_receipt(record), ContentType="application/json", IfNoneMatch="*",
                       ChecksumAlgorithm="SHA256")
     except ClientError as exc:
@@ -134,16 +134,20 @@ def find_duplicates(dynamodb: Any, table: str, transaction_ids: list[str],
             TableName=table,
             KeyConditionExpression="transactionId = :id",
             ExpressionAttributeValues={":id": {"S": transaction_id}},
-            ProjectionExpression="acceptedRegion, requestHash",
+            ProjectionExpression="acceptedRegion, requestHash, clientId",
             ScanIndexForward=True,
         )
-        items = page.get("Items", [])
-        if len(items) > 1:
-            found.append(Duplicate(
-                transaction_id=transaction_id,
-                regions=[i.get("acceptedRegion", {}).get("S", "?") for i in items],
-                same_request=len({i.get("requestHash", {}).get("S") for i in items}) == 1,
-            ))
+        # Transaction ids are per client: two clients' records under one id are not duplicates.
+        by_client: dict[str, list[dict[str, Any]]] = {}
+        for item in page.get("Items", []):
+            by_client.setdefault(item.get("clientId", {}).get("S", ""), []).append(item)
+        for items in by_client.values():
+            if len(items) > 1:
+                found.append(Duplicate(
+                    transaction_id=transaction_id,
+                    regions=[i.get("acceptedRegion", {}).get("S", "?") for i in items],
+                    same_request=len({i.get("requestHash", {}).get("S") for i in items}) == 1,
+                ))
     return found
 
 
@@ -178,7 +182,7 @@ def reconcile(
         ids.append(transaction_id)
         report.records_checked += 1
         try:
-            if receipt_exists(s3, bucket, transaction_id):
+            if receipt_exists(s3, bucket, transaction_id, str(record.get("clientId") or "")):
                 continue
             report.missing_receipts += 1
             if repair:

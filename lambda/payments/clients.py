@@ -77,8 +77,24 @@ def client(service: str, region: str, profile: str = WRITE_PATH) -> Any:
         import boto3
 
         found = boto3.session.Session().client(service, region_name=region, config=_config(profile))
+        if service == "s3":
+            without_expect_continue(found)
         _clients[key] = found
     return found
+
+
+def without_expect_continue(s3: Any) -> Any:
+    """Stop botocore sending ``Expect: 100-continue`` on this S3 client's PUTs.
+
+    botocore (``handlers.add_expect_header``, registered on ``before-call.s3``) adds it to every
+    PUT whose body is file-like, and bytes become a file-like body, so a 300-byte receipt
+    waits for S3's ``100 Continue`` - up to 1 s per attempt, outside the timeouts that
+    :func:`worst_case_seconds` counts.  Our bodies are small: send them at once.
+    """
+    from botocore import handlers
+
+    s3.meta.events.unregister("before-call.s3", handlers.add_expect_header)
+    return s3
 
 
 def for_budget(service: str, region: str, budget_seconds: float) -> Any | None:

@@ -39,7 +39,9 @@ MAX_AMOUNT_LITERAL_CHARS = 32
 CURRENCY_RE = re.compile(r"[A-Z]{3}")
 
 REQUIRED_FIELDS = ("transactionId", "customerId", "amount")
-OPTIONAL_FIELDS = ("currency",)
+#: ``clientId`` in the body is optional and only checked: the authenticated client (the
+#: authorizer's context) is the one recorded; a body naming another client is refused (403).
+OPTIONAL_FIELDS = ("currency", "clientId")
 ALLOWED_FIELDS = frozenset(REQUIRED_FIELDS + OPTIONAL_FIELDS)
 
 #: Status written for an accepted (validated and recorded) payment.
@@ -197,6 +199,8 @@ class PaymentRequest:
     customer_id: str
     amount: Decimal  # quantized to the currency's minor units
     currency: str
+    #: The authenticated client (API Gateway authorizer context); part of every key and the hash.
+    client_id: str = ""
 
     @property
     def amount_text(self) -> str:
@@ -211,14 +215,23 @@ class PaymentRequest:
     def canonical(self) -> dict[str, str]:
         """The canonical form used for idempotency payload validation and the request hash.
 
-        ``100``, ``100.0`` and ``100.00`` (USD) share one canonical form.
+        ``100``, ``100.0`` and ``100.00`` (USD) share one canonical form.  The client id is part
+        of it, so two clients' requests never share a hash or an idempotency key.
         """
-        return {
+        canonical = {
             "transactionId": self.transaction_id,
             "customerId": self.customer_id,
             "amount": self.amount_text,
             "currency": self.currency,
         }
+        if self.client_id:
+            canonical["clientId"] = self.client_id
+        return canonical
+
+    @property
+    def scoped_id(self) -> str:
+        """``<clientId>#<transactionId>``: unambiguous, since neither part may contain ``#``."""
+        return scoped_id(self.client_id, self.transaction_id)
 
     def request_hash(self) -> str:
         return request_hash(self.canonical())
@@ -228,6 +241,10 @@ def request_hash(canonical: Mapping[str, str]) -> str:
     """SHA-256 (hex) of the canonical request serialised with sorted keys and no whitespace."""
     data = json.dumps(dict(canonical), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(data.encode("ascii")).hexdigest()
+
+
+def scoped_id(client_id: str, transaction_id: str) -> str:
+    return f"{client_id}#{transaction_id}" if client_id else transaction_id
 
 
 def _identifier(payload: Mapping[str, Any], field: str) -> str:
@@ -295,12 +312,13 @@ def parse_amount(value: Any, currency: str, digits: int, max_amount: Decimal) ->
     return amount.quantize(Decimal(1).scaleb(-digits))
 
 
-def validate_payload(payload: Any, max_amount: Decimal) -> PaymentRequest:
+def validate_payload(payload: Any, max_amount: Decimal, client_id: str = "") -> PaymentRequest:
     """Validate a parsed JSON body and return the canonical :class:`PaymentRequest`.
 
     Checks run in a fixed order and the first failure is reported:
     body is an object -> no unknown fields -> required fields present ->
-    transactionId -> customerId -> currency -> amount.
+    transactionId -> customerId -> currency -> amount -> clientId (403 if it names a client
+    other than ``client_id``, the authenticated one).
     """
     if not isinstance(payload, dict):
         raise _bad("INVALID_BODY", "request body must be a JSON object")
@@ -314,7 +332,14 @@ def validate_payload(payload: Any, max_amount: Decimal) -> PaymentRequest:
     customer_id = _identifier(payload, "customerId")
     currency, digits = _currency(payload)
     amount = parse_amount(payload["amount"], currency, digits, max_amount)
-    return PaymentRequest(transaction_id, customer_id, amount, currency)
+    if "clientId" in payload:
+        claimed = payload["clientId"]
+        if not isinstance(claimed, str):
+            raise _bad("INVALID_TYPE", "clientId must be a string", "clientId")
+        if not client_id or claimed != client_id:
+            raise RequestError(403, "CLIENT_ID_MISMATCH",
+                               "clientId is not the client that signed the request", "clientId")
+    return PaymentRequest(transaction_id, customer_id, amount, currency, client_id)
 
 
 def parse_request(
@@ -324,11 +349,12 @@ def parse_request(
     is_base64_encoded: bool,
     max_amount: Decimal,
     max_body_bytes: int = MAX_BODY_BYTES,
+    client_id: str = "",
 ) -> PaymentRequest:
-    """Full request check: media type (415), size (413), JSON (400), fields (400)."""
+    """Full request check: media type (415), size (413), JSON (400), fields (400), clientId (403)."""
     check_content_type(content_type)
     text = decode_body(body, is_base64_encoded, max_body_bytes)
-    return validate_payload(parse_json(text), max_amount)
+    return validate_payload(parse_json(text), max_amount, client_id)
 
 
 def parse_max_amount(raw: str) -> Decimal:
@@ -350,8 +376,17 @@ def iso_utc(epoch_ms: int) -> str:
     )
 
 
-def receipt_key(transaction_id: str) -> str:
+def receipt_key(transaction_id: str, client_id: str = "") -> str:
+    """``receipts/<clientId>/<transactionId>.json`` (records written before client scoping, without
+    a client id, keep ``receipts/<transactionId>.json``)."""
+    if client_id:
+        return f"receipts/{client_id}/{transaction_id}.json"
     return f"receipts/{transaction_id}.json"
+
+
+def record_receipt_key(record: Mapping[str, Any]) -> str:
+    return str(record.get("receiptKey") or receipt_key(str(record["transactionId"]),
+                                                        str(record.get("clientId") or "")))
 
 
 def build_record(
@@ -375,12 +410,57 @@ def build_record(
         "regionRole": region_role,
         "acceptedAt": iso_utc(now_ms),
         "requestHash": request.request_hash(),
-        "receiptKey": receipt_key(request.transaction_id),
+        "receiptKey": receipt_key(request.transaction_id, request.client_id),
         "schemaVersion": RECORD_SCHEMA_VERSION,
     }
+    if request.client_id:
+        item["clientId"] = request.client_id
     if api_request_id:
         item["apiRequestId"] = api_request_id
     return item
+
+
+#: The claim of a (client, transaction id): one item on a fixed key in the transactions table,
+#: written conditionally before the record.  Its key cannot collide with a record's: record
+#: keys are raw transaction ids (no ``#``) with an epoch-ms sort key, claims sort at 0.
+CLAIM_PREFIX = "claim#"
+CLAIM_SORT_KEY = 0
+
+
+def claim_key(request: PaymentRequest) -> dict[str, Any]:
+    return {"transactionId": CLAIM_PREFIX + request.scoped_id, "timestamp": CLAIM_SORT_KEY}
+
+
+def build_claim(request: PaymentRequest, *, now_ms: int, region: str, region_role: str,
+                api_request_id: str | None = None) -> dict[str, Any]:
+    """The claim: everything the record takes from the accepting attempt (time, region, request
+    id), so that any region derives the identical record from it (:func:`record_from_claim`).
+
+    No ``customerId`` and no ``status``: the claim stays out of both GSIs (and so out of the
+    reconciliation's ``status-index`` window)."""
+    item: dict[str, Any] = {
+        **claim_key(request),
+        "kind": "claim",
+        "paymentTransactionId": request.transaction_id,
+        "requestHash": request.request_hash(),
+        "recordTimestamp": now_ms,
+        "acceptedRegion": region,
+        "regionRole": region_role,
+        "schemaVersion": RECORD_SCHEMA_VERSION,
+    }
+    if request.client_id:
+        item["clientId"] = request.client_id
+    if api_request_id:
+        item["apiRequestId"] = api_request_id
+    return item
+
+
+def record_from_claim(request: PaymentRequest, claim: Mapping[str, Any]) -> dict[str, Any]:
+    """The record of a claim (the request is the claimed one: same hash)."""
+    api_request_id = claim.get("apiRequestId")
+    return build_record(request, now_ms=int(claim["recordTimestamp"]), region=str(claim["acceptedRegion"]),
+                        region_role=str(claim["regionRole"]),
+                        api_request_id=str(api_request_id) if api_request_id else None)
 
 
 def _amount_text(record: Mapping[str, Any]) -> str:
@@ -403,6 +483,8 @@ def build_receipt(record: Mapping[str, Any]) -> bytes:
         "acceptedAt": record["acceptedAt"],
         "requestHash": record["requestHash"],
     }
+    if record.get("clientId"):
+        receipt["clientId"] = record["clientId"]
     return json.dumps(receipt, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 

@@ -1,26 +1,26 @@
-"""Side effects of an accepted payment: the DynamoDB record, then the S3 receipt.
+"""Side effects of an accepted payment: the claim, the DynamoDB record, then the S3 receipt.
 
 Write order and guarantees (see docs/payment-validator.md):
 
-1. Look up the transaction id in this region's table (strongly consistent Query on
-   the hash key).  A record with the same request hash means "already accepted":
-   complete the receipt in this region's bucket - wherever the record was accepted,
-   since the receipt is derived from the record - and answer with the stored result.
-   A record with a different hash is a conflict (409).
-2. Otherwise put the record with ``attribute_not_exists(transactionId)`` so an
-   existing item can never be overwritten.
-3. Put the receipt with ``If-None-Match: *``: a receipt already there (an earlier
-   attempt, the peer bucket's replication, the reconciliation job) is kept, so
-   duplicates are harmless.
+1. **Claim** (client, transaction id): a conditional put of one item on a fixed key
+   (``claim#<clientId>#<transactionId>``, sort key 0) with ``ReturnValuesOnConditionCheckFailure
+   =ALL_OLD``.  It decides "first": on the multi-Region strongly consistent transactions
+   table, once for both regions.  An existing claim with the same request hash is adopted
+   (a retry, a lost response, the other region); a different hash is a conflict (409).
+2. **Record**, derived only from the request and the claim (time, region, request id), so
+   every attempt in every region writes the identical item: put with
+   ``attribute_not_exists(transactionId)``; an existing identical item is success.
+3. **Receipt** with ``If-None-Match: *``: a receipt already there (an earlier attempt, the
+   peer bucket's replication, the reconciliation job) is kept, so duplicates are harmless.
 
 Every failure says what is known (:class:`Attempt`): ``not_recorded`` only while no
-PutItem of the record has been sent; ``unknown`` once one may have been applied;
+PutItem of the claim has been sent; ``unknown`` once one may have been applied;
 ``recorded`` once the record is proven stored.  No call starts unless its worst case
 fits in the time the caller has left (``time_left``); a shorter budget gets a client
 with fewer attempts and shorter timeouts (``payments.clients.profile_for_budget``).
 
-Concurrent requests for one id are serialised before this module runs by the
-idempotency layer's in-progress lock (a conditional write on the idempotency table).
+Concurrent requests for one id in one region are serialised before this module runs by
+the idempotency layer's in-progress lock; across regions, by the claim.
 """
 
 from __future__ import annotations
@@ -177,40 +177,69 @@ class PaymentStore:
             raise DependencyError(attempt.outcome, "no time left for a safe call")
         return chosen
 
-    # ------------------------------------------------------------------ reads
+    # ------------------------------------------------------------------ the claim
 
-    def find_records(self, transaction_id: str, attempt: Attempt | None = None,
-                     time_left: Callable[[], float] | None = None) -> list[dict[str, Any]]:
-        """All items for ``transaction_id`` visible in this region, oldest first."""
+    def get_claim(self, request: core.PaymentRequest, attempt: Attempt | None = None,
+                  time_left: Callable[[], float] | None = None) -> dict[str, Any] | None:
+        """The claim of ``request``'s (client, transaction id), strongly consistent; ``None`` if none."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         attempt = attempt or Attempt()
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "transactionId = :id",
-            "ExpressionAttributeValues": {":id": {"S": transaction_id}},
-            "ConsistentRead": True,
-            "ScanIndexForward": True,
-            "Limit": 10,
-        }
         try:
-            while True:
-                page = self._client("dynamodb", attempt, time_left).query(**kwargs)
-                items.extend(from_attr(i) for i in page.get("Items", []))
-                last = page.get("LastEvaluatedKey")
-                if not last or len(items) >= 50:
-                    break
-                kwargs["ExclusiveStartKey"] = last
+            found = self._client("dynamodb", attempt, time_left).get_item(
+                TableName=self.table, Key=to_attr(core.claim_key(request)), ConsistentRead=True)
         except (ClientError, BotoCoreError) as exc:
             raise DependencyError(attempt.outcome, "transaction store unavailable", exc) from exc
-        return items
+        item = found.get("Item")
+        return from_attr(item) if item else None
+
+    def claim(self, request: core.PaymentRequest, api_request_id: str | None, attempt: Attempt,
+              time_left: Callable[[], float] | None = None) -> tuple[dict[str, Any], bool]:
+        """Decide "first": a conditional put of the one claim item of (client, transaction id).
+
+        Returns ``(claim, won)``: the claim now stored - ours, or the one an earlier attempt
+        stored, in this region or (MRSC) the other one.  A ConditionalCheckFailed carries the
+        stored item (``ReturnValuesOnConditionCheckFailure=ALL_OLD``), so a lost response whose
+        botocore retry meets our own claim adopts it like any other.  A claim for a different
+        request is :class:`TransactionConflict`.
+        """
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        mine = core.build_claim(request, now_ms=self.clock_ms(), region=self.region,
+                                region_role=self.region_role, api_request_id=api_request_id)
+        ddb = self._client("dynamodb", attempt, time_left)
+        attempt.record_may_exist = True
+        try:
+            ddb.put_item(TableName=self.table, Item=to_attr(mine),
+                         ConditionExpression="attribute_not_exists(transactionId)",
+                         ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                old = exc.response.get("Item") if isinstance(exc.response, dict) else None
+                stored = from_attr(old) if old else self.get_claim(request, attempt, time_left)
+                if stored is None:  # deleted in between: nothing decided; the retry claims again
+                    raise DependencyError(UNKNOWN, "transaction store returned inconsistent results",
+                                          exc) from exc
+                if stored.get("requestHash") != request.request_hash():
+                    raise TransactionConflict(request.transaction_id) from None
+                return stored, False
+            if proven_not_applied(exc):
+                attempt.record_may_exist = False
+            raise DependencyError(attempt.outcome, "transaction store unavailable", exc) from exc
+        except BotoCoreError as exc:  # timeouts, connection resets: the claim may have been applied
+            raise DependencyError(attempt.outcome, "transaction store unavailable", exc) from exc
+        return mine, True
 
     # ------------------------------------------------------------------ writes
 
     def put_record(self, item: Mapping[str, Any], attempt: Attempt,
-                   time_left: Callable[[], float] | None = None) -> bool:
-        """Conditionally create the record; ``False`` if that exact key already exists."""
+                   time_left: Callable[[], float] | None = None) -> bool | None:
+        """Conditionally create the record derived from a claim.
+
+        ``True``: written now; ``False``: already there (an earlier attempt, or the other region);
+        ``None``: the key holds *another client's* record (same raw transaction id, same
+        millisecond) - the caller moves its claim to the next millisecond.
+        """
         from botocore.exceptions import BotoCoreError, ClientError
 
         ddb = self._client("dynamodb", attempt, time_left)
@@ -220,17 +249,44 @@ class PaymentStore:
                 TableName=self.table,
                 Item=to_attr(item),
                 ConditionExpression="attribute_not_exists(transactionId)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
+                old = from_attr(exc.response.get("Item") or {}) if isinstance(exc.response, dict) else {}
+                if old and (old.get("clientId"), old.get("requestHash")) != (item.get("clientId"),
+                                                                             item.get("requestHash")):
+                    return None
+                attempt.record = dict(item)  # the key is derived from the claim: it is this record
                 return False
-            if proven_not_applied(exc):
-                attempt.record_may_exist = False
             raise DependencyError(attempt.outcome, "transaction store unavailable", exc) from exc
         except BotoCoreError as exc:  # timeouts, connection resets: the write may have been applied
             raise DependencyError(attempt.outcome, "transaction store unavailable", exc) from exc
         attempt.record = dict(item)
         return True
+
+    def move_claim(self, request: core.PaymentRequest, claim: Mapping[str, Any], attempt: Attempt,
+                   time_left: Callable[[], float] | None = None) -> dict[str, Any]:
+        """Move the claim's record key one millisecond on (only from the value we saw); the stored claim."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        ddb = self._client("dynamodb", attempt, time_left)
+        seen = int(claim["recordTimestamp"])
+        try:
+            ddb.update_item(TableName=self.table, Key=to_attr(core.claim_key(request)),
+                            UpdateExpression="SET recordTimestamp = :next",
+                            ConditionExpression="recordTimestamp = :seen AND requestHash = :h",
+                            ExpressionAttributeValues={":next": {"N": str(seen + 1)}, ":seen": {"N": str(seen)},
+                                                       ":h": {"S": request.request_hash()}})
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise DependencyError(attempt.outcome, "transaction store unavailable", exc) from exc
+        except BotoCoreError as exc:
+            raise DependencyError(attempt.outcome, "transaction store unavailable", exc) from exc
+        stored = self.get_claim(request, attempt, time_left)
+        if stored is None:
+            raise DependencyError(attempt.outcome, "transaction store returned inconsistent results")
+        return stored
 
     def put_receipt(self, record: Mapping[str, Any], attempt: Attempt | None = None,
                     time_left: Callable[[], float] | None = None) -> bool:
@@ -242,7 +298,7 @@ class PaymentStore:
         try:
             s3.put_object(
                 Bucket=self.bucket,
-                Key=core.receipt_key(str(record["transactionId"])),
+                Key=core.record_receipt_key(record),
                 Body=core.build_receipt(record),
                 ContentType="application/json",
                 IfNoneMatch="*",
@@ -260,47 +316,46 @@ class PaymentStore:
 
     # ------------------------------------------------------------------ flow
 
+    def _complete(self, request: core.PaymentRequest, claim: Mapping[str, Any], attempt: Attempt,
+                  time_left: Callable[[], float] | None) -> tuple[dict[str, Any], bool | None]:
+        """Record and receipt derived from ``claim``: byte-identical whichever region writes them."""
+        for _ in range(3):
+            record = core.record_from_claim(request, claim)
+            created = self.put_record(record, attempt, time_left)
+            if created is not None:
+                break
+            claim = self.move_claim(request, claim, attempt, time_left)
+        else:
+            raise DependencyError(attempt.outcome, "record key taken by other clients' records")
+        # The claim may have been made in the other region and its receipt lost there:
+        # complete it in this region's bucket either way.
+        self.put_receipt(record, attempt, time_left)
+        return record, created
+
     def complete_existing(self, request: core.PaymentRequest, attempt: Attempt | None = None,
                           time_left: Callable[[], float] | None = None) -> dict[str, Any] | None:
-        """The stored record for ``request`` with its receipt completed here, or ``None`` if there is none.
+        """The record of ``request``'s claim, completed here, or ``None`` if nothing is claimed yet.
 
-        Raises :class:`TransactionConflict` if the id is recorded with a different request.
+        Raises :class:`TransactionConflict` if the id is claimed for a different request.
         """
         attempt = attempt or Attempt()
-        existing = self.find_records(request.transaction_id, attempt, time_left)
-        if not existing:
+        claim = self.get_claim(request, attempt, time_left)
+        if claim is None:
             return None
-        same = [r for r in existing if r.get("requestHash") == request.request_hash()]
-        if not same:
+        if claim.get("requestHash") != request.request_hash():
             raise TransactionConflict(request.transaction_id)
-        attempt.record = same[0]
-        # The record may have been accepted in the other region (replicated here) and its
-        # receipt lost there: complete it in this region's bucket either way.
-        self.put_receipt(same[0], attempt, time_left)
-        return same[0]
+        return self._complete(request, claim, attempt, time_left)[0]
 
     def accept(self, request: core.PaymentRequest, api_request_id: str | None = None, *,
                attempt: Attempt | None = None,
                time_left: Callable[[], float] | None = None) -> tuple[dict[str, Any], bool]:
-        """Record ``request`` (or find its earlier record) and make sure the receipt exists here.
+        """Claim ``request`` (or adopt the claim an earlier attempt made), then store its record
+        and make sure the receipt exists here.
 
-        Returns ``(record, created)``.  Raises :class:`TransactionConflict` or
-        :class:`DependencyError`; ``attempt`` records how far it got.
+        Returns ``(record, created)``: ``created`` when this call made the claim.  Raises
+        :class:`TransactionConflict` or :class:`DependencyError`; ``attempt`` records how far it got.
         """
         attempt = attempt if attempt is not None else Attempt()
-        for _ in range(2):
-            found = self.complete_existing(request, attempt, time_left)
-            if found is not None:
-                return found, False
-            record = core.build_record(
-                request,
-                now_ms=self.clock_ms(),
-                region=self.region,
-                region_role=self.region_role,
-                api_request_id=api_request_id,
-            )
-            if self.put_record(record, attempt, time_left):
-                self.put_receipt(record, attempt, time_left)
-                return record, True
-            # Same (transactionId, timestamp) key appeared between query and put: look again.
-        raise DependencyError(attempt.outcome, "transaction store returned inconsistent results")
+        claim, won = self.claim(request, api_request_id, attempt, time_left)
+        record, _ = self._complete(request, claim, attempt, time_left)
+        return record, won

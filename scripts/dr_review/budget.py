@@ -103,11 +103,17 @@ class StackReview:
     plan: dict[str, Counter[str]] | None = None
 
 
+BUILTIN_REGION = "(terraform)"
+
+
 def review_stack(stack: Stack, *, rto_target: float = RTO_TARGET_S, rpo_target: float = RPO_TARGET_S,
                  plan: JSON | None = None) -> StackReview:
     by_region: dict[str, Counter[str]] = defaultdict(Counter)
     for rtype, _, body in stack.resources():
-        by_region[stack.region_of(body)][rtype] += 1
+        # Terraform's built-ins (terraform_data: the apply-time master password step) have no
+        # AWS provider, hence no region.
+        region = BUILTIN_REGION if rtype.startswith("terraform_") else stack.region_of(body)
+        by_region[region][rtype] += 1
     replications = aurora_replication(stack) + dynamodb_replication(stack) + s3_replication(stack)
     records = failover_records(stack)
     lines = budget(stack, replications, records, rto_target, rpo_target)

@@ -33,7 +33,8 @@ NS = ["ns-1.awsdns-01.org", "ns-2.awsdns-02.co.uk", "ns-3.awsdns-03.com", "ns-4.
 STATE_BUCKET = f"payments-dr-tfstate-dev-{ACCOUNT}-{D}"
 LOG_ROLE = f"arn:aws:iam::{ACCOUNT}:role/payments-dr-apigateway-cloudwatch"
 ENV = {"ENVIRONMENT_SUFFIX": "dev", "DOMAIN_NAME": "payments.acme-payments.com",
-       "HOSTED_ZONE_ID": ZONE_ID, "LAMBDA_RESERVED_CONCURRENCY": "-1"}
+       "HOSTED_ZONE_ID": ZONE_ID, "LAMBDA_RESERVED_CONCURRENCY": "-1",
+       "COST_PROFILE": "standard"}  # a provisioned Aurora class (the dev profile: db.serverless)
 
 
 @pytest.fixture(autouse=True)

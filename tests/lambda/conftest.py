@@ -10,21 +10,23 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from lambda_support import PRIMARY, REGIONS, create_resources, reset_test_clients, use_region
+from lambda_support import PRIMARY, REGIONS, create_resources, use_region
 
 
 @pytest.fixture
 def aws() -> Iterator[None]:
-    """Fresh moto world with the tables and buckets in both regions; process acts as us-east-1."""
+    """Fresh moto world with the tables and buckets in both regions; process acts as us-east-1.
+
+    The test clients (lambda_support.aws_client) outlive it: a boto3 client holds no AWS state
+    (moto's backends are reset by each `mock_aws()`), and building the six of them again cost
+    more than the world itself, for every one of ~80 tests."""
     from moto import mock_aws
 
-    reset_test_clients()
     with mock_aws():
         for region in REGIONS:
             create_resources(region)
         use_region(PRIMARY)
         yield
-    reset_test_clients()
     use_region(PRIMARY)
 
 

@@ -26,6 +26,8 @@ DR = "us-east-2"
 REGIONS = {PRIMARY: "primary", DR: "dr"}
 TABLE = "payment-transactions-test"
 IDEMPOTENCY_TABLE = "payment-idempotency-test"
+#: The client the ``api_event`` authorizer context authenticates by default.
+CLIENT = "merchant-test"
 
 
 #: The test audit buckets' default Object Lock retention (dev's settings).
@@ -174,6 +176,7 @@ def api_event(
     base64_body: bool = False,
     authorized: bool = True,
     body_hash: str | None = None,
+    client: str = CLIENT,
 ) -> dict[str, Any]:
     """An API Gateway REST (v1) Lambda proxy integration event, stage ``prod``.
 
@@ -229,7 +232,7 @@ def api_event(
             "resourceId": "abc123",
             "resourcePath": path,
             "stage": "prod",
-            **({"authorizer": {"clientId": "merchant-test", "principalId": "merchant-test"}}
+            **({"authorizer": {"clientId": client, "principalId": client}}
                if authorized else {}),
         },
         "body": body,
@@ -257,7 +260,8 @@ _test_clients: dict[tuple[str, str], Any] = {}
 
 
 def aws_client(service: str, region: str) -> Any:
-    """Cached boto3 client for assertions; cleared by :func:`reset_test_clients` per moto session."""
+    """Cached boto3 client for assertions, shared by the tests' moto sessions (a client holds no
+    AWS state); :func:`reset_test_clients` clears the cache."""
     key = (service, region)
     if key not in _test_clients:
         import boto3
@@ -270,12 +274,17 @@ def reset_test_clients() -> None:
     _test_clients.clear()
 
 
-def table_items(region: str, table: str = TABLE) -> list[dict[str, Any]]:
+def table_items(region: str, table: str = TABLE, *, claims: bool = False) -> list[dict[str, Any]]:
+    """Items of ``table``; for the transactions table the payment records only (``claims=True``:
+    the claim items only)."""
     from boto3.dynamodb.types import TypeDeserializer
 
     des = TypeDeserializer()
     items = aws_client("dynamodb", region).scan(TableName=table, ConsistentRead=True)["Items"]
-    return [{k: des.deserialize(v) for k, v in item.items()} for item in items]
+    decoded = [{k: des.deserialize(v) for k, v in item.items()} for item in items]
+    if table != TABLE:
+        return decoded
+    return [i for i in decoded if (i.get("kind") == "claim") == claims]
 
 
 def item_count(region: str, table: str = TABLE) -> int:
@@ -287,9 +296,13 @@ def bucket_keys(region: str) -> list[str]:
     return [o["Key"] for o in listing.get("Contents", [])]
 
 
-def get_receipt(region: str, transaction_id: str) -> tuple[dict[str, Any], str]:
+def receipt_key(transaction_id: str, client: str = CLIENT) -> str:
+    return f"receipts/{client}/{transaction_id}.json"
+
+
+def get_receipt(region: str, transaction_id: str, client: str = CLIENT) -> tuple[dict[str, Any], str]:
     obj = aws_client("s3", region).get_object(
-        Bucket=bucket_for(region), Key=f"receipts/{transaction_id}.json"
+        Bucket=bucket_for(region), Key=receipt_key(transaction_id, client)
     )
     return json.loads(obj["Body"].read()), obj["ContentType"]
 

@@ -270,6 +270,41 @@ def test_replayed_nonce_is_denied(region_auth, clock):
     assert nonces() == 1
 
 
+def drop_first_response(client, operation: str = "PutItem") -> list[str]:
+    """Fault at botocore's HTTP layer: the first ``operation`` is sent and applied (handed to
+    moto's ``before-send`` stubber, which plays the service), then its response is lost
+    (ReadTimeoutError). botocore's retry handler then resends the same request, as on AWS.
+    (This handler is more specific than moto's, so botocore calls it first.)"""
+    from botocore.exceptions import ReadTimeoutError
+    from moto.core.models import botocore_stubber
+
+    seen: list[str] = []
+
+    def lose(request, event_name, **kwargs):
+        seen.append(request.url)
+        if len(seen) == 1:
+            applied = botocore_stubber(event_name=event_name, request=request, **kwargs)
+            assert applied is not None and applied.status_code == 200
+            raise ReadTimeoutError(endpoint_url=request.url)
+
+    client.meta.events.register(f"before-send.dynamodb.{operation}", lose)
+    return seen
+
+
+def test_lost_response_of_the_nonce_write_is_not_taken_for_a_replay(region_auth, clock):
+    """The nonce PutItem is applied, its response lost, botocore retries and meets its own item:
+    the first request must still be allowed; a real replay afterwards is still denied."""
+    auth = authorizer.init({"AWS_REGION": PRIMARY, "CLIENT_KEYS_SECRET": SECRET, "NONCE_TABLE": IDEMPOTENCY_TABLE},
+                           secretsmanager=aws_client("secretsmanager", PRIMARY), wall_clock=clock, clock=clock)
+    attempts = drop_first_response(auth.dynamodb)  # the authorizer's own client (2 attempts, standard mode)
+    headers = signed(clock)
+    assert effect(call(event(headers))) == "Allow"
+    assert len(attempts) == 2, "botocore retried the lost PutItem"
+    assert nonces() == 1
+    clock.advance(5)
+    assert effect(call(event(headers))) == "Deny"  # a replay is another invocation: denied
+
+
 def test_replay_to_the_other_region_is_caught_only_after_replication(region_auth, clock):
     """The nonce record is written in the region that saw the request; with the idempotency
     global table it replicates. A replay reaching the other region before the record does

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC
 from unittest import mock
 
@@ -156,6 +157,18 @@ def test_health_client_is_single_attempt_with_short_timeouts(aws):
     config = health_client().meta.config
     assert config.retries["total_max_attempts"] == 1
     assert config.connect_timeout + config.read_timeout <= CALL_WORST_CASE_SECONDS
+
+
+def test_unhealthy_503_has_the_apis_error_shape(aws):
+    """One error shape (issue 20): the unhealthy answer carries an ``error`` object like every
+    other error of the API, and still never the healthy search string."""
+    aws_client("dynamodb", PRIMARY).delete_table(TableName="payment-idempotency-test")
+    status, body, headers = invoke(health, health_event())
+    assert status == 503
+    assert body["error"]["code"] == "PAYMENTS_UNAVAILABLE" and body["error"]["retryable"] is True
+    assert body["error"]["retryAfterSeconds"] == int(headers["Retry-After"])
+    assert headers["Cache-Control"] == "no-store"
+    assert "PAYMENTS_HEALTHY" not in json.dumps(body)
 
 
 def test_unexpected_error_is_503_json(aws):

@@ -33,7 +33,6 @@ from ops import heartbeat as hb
 from ops_support import Recorder, metric
 
 from payments import core
-from payments.store import PaymentStore
 
 
 class MsClock:
@@ -80,9 +79,9 @@ def test_heartbeat_item_is_invisible_to_payments(aws):
         core.validate_payload({"transactionId": item["transactionId"], "customerId": "c", "amount": "1"},
                               core.parse_max_amount("100"))
     assert exc.value.field == "transactionId"
-    store = PaymentStore(dynamodb=ddb, s3=aws_client("s3", PRIMARY), table=TABLE, bucket=bucket_for(PRIMARY),
-                         region=PRIMARY, region_role="primary", clock_ms=clock)
-    assert store.find_records("__heartbeat__") == []
+    # nor can a payment's claim key be it (claims are "claim#<client>#<id>")
+    request = core.PaymentRequest("__heartbeat__", "c", core.parse_max_amount("1"), "USD", "us-east-1")
+    assert core.claim_key(request)["transactionId"] != item["transactionId"]
 
 
 def test_heartbeat_object_is_written_in_own_bucket(aws):

@@ -1,4 +1,5 @@
-"""Property test: 1,000+ malformed API Gateway events -> 4xx JSON, and no write of any kind.
+"""Property test: malformed API Gateway events -> 4xx JSON, and no write of any kind (1,000
+examples in CI, 100 locally: the Hypothesis profiles in tests/conftest.py).
 
 moto resources are created once for the module.  "Nothing written" is checked two
 ways: per example, a botocore hook on the validator's own clients counts every
@@ -219,7 +220,7 @@ def malformed_event(draw):
     return api_event(draw(body_strategy), base64_body=draw(st.booleans()))
 
 
-@settings(max_examples=1000, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                    HealthCheck.too_slow,
                                                                    HealthCheck.data_too_large])
 @given(event=malformed_event())
@@ -231,3 +232,9 @@ def test_malformed_events_get_4xx_json_and_write_nothing(module_aws, event):
     assert isinstance(body["error"]["code"], str) and body["error"]["code"].isupper()
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
     assert writes == []
+
+
+def test_ci_runs_a_thousand_examples_and_this_test_follows_the_profile():
+    assert settings.get_profile("ci").max_examples == 1000
+    inner = test_malformed_events_get_4xx_json_and_write_nothing
+    assert inner._hypothesis_internal_use_settings.max_examples == settings.default.max_examples

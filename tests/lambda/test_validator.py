@@ -163,8 +163,8 @@ def _run_with_first_request_paused(method: str):
     return results["first"], second
 
 
-def test_concurrent_retry_before_the_record_exists_is_409_with_retry_after(aws):
-    first, (status, err, headers) = _run_with_first_request_paused("put_record")
+def test_concurrent_retry_before_the_claim_exists_is_409_with_retry_after(aws):
+    first, (status, err, headers) = _run_with_first_request_paused("claim")
     assert status == 409
     assert err["error"]["code"] == "REQUEST_IN_PROGRESS" and err["error"]["retryable"] is True
     assert err["error"]["outcome"] == "unknown"
@@ -173,13 +173,21 @@ def test_concurrent_retry_before_the_record_exists_is_409_with_retry_after(aws):
     assert len(table_items(PRIMARY)) == 1
 
 
+def test_concurrent_retry_after_the_claim_exists_completes_it_and_gets_the_same_answer(aws):
+    """The first request made its claim and pauses before the record: the retry (lock held)
+    writes the record the claim determines - the identical one - and answers 200 with it."""
+    first, second = _run_with_first_request_paused("put_record")
+    assert first[0] == 200 and second[0] == 200 and second[1] == first[1]
+    assert len(table_items(PRIMARY)) == 1 and len(table_items(PRIMARY, claims=True)) == 1
+
+
 def test_concurrent_retry_after_the_record_exists_gets_the_same_answer(aws):
     """The lock is still held (first request writing its receipt), but the record is there:
     the retry converges on the first answer instead of a 409."""
     first, second = _run_with_first_request_paused("put_receipt")
     assert first[0] == 200 and second[0] == 200 and second[1] == first[1]
     assert len(table_items(PRIMARY)) == 1
-    assert bucket_keys(PRIMARY) == ["receipts/test-123.json"]
+    assert bucket_keys(PRIMARY) == ["receipts/merchant-test/test-123.json"]
 
 
 @pytest.mark.parametrize(("retry_attempts", "code"), [(None, "OUTCOME_UNKNOWN"), (1, "OUTCOME_UNKNOWN"),
@@ -217,14 +225,6 @@ def test_idempotency_store_failure_is_503_and_nothing_written(aws):
     assert nothing_written()
 
 
-def test_query_failure_is_503_and_nothing_written(aws):
-    ddb = validator._get_runtime()["store"].dynamodb
-    with mock.patch.object(ddb, "query", side_effect=throttled("Query")):
-        status, err, _ = invoke(validator, api_event(SEED))
-    assert (status, err["error"]["code"]) == (503, "SERVICE_UNAVAILABLE")
-    assert nothing_written()
-
-
 def test_receipt_failure_is_503_then_retry_completes_receipt_without_duplicate(aws):
     s3 = validator._get_runtime()["store"].s3
     failure = ClientError({"Error": {"Code": "InternalError", "Message": "boom"},
@@ -252,7 +252,8 @@ def test_replicated_record_from_other_region_is_not_duplicated(aws):
     use_region(DR)
     assert invoke(validator, api_event(SEED))[0] == 200
     [dr_item] = table_items(DR)
-    boto3.resource("dynamodb", region_name=PRIMARY).Table("payment-transactions-test").put_item(Item=dr_item)
+    for item in table_items(DR) + table_items(DR, claims=True):  # replication copies every item
+        boto3.resource("dynamodb", region_name=PRIMARY).Table("payment-transactions-test").put_item(Item=item)
 
     use_region(PRIMARY)
     status, body, _ = invoke(validator, api_event(SEED))
@@ -377,8 +378,9 @@ def test_receipt_put_carries_a_sha256_checksum_and_keeps_the_bucket_default_rete
     [params] = puts.calls
     assert params["ChecksumAlgorithm"] == "SHA256"
     assert not [name for name in params if name.startswith("ObjectLock")]  # no per-object override
-    mode, until, checksum = object_lock(PRIMARY, "receipts/test-123.json")
-    body = aws_client("s3", PRIMARY).get_object(Bucket=bucket_for(PRIMARY), Key="receipts/test-123.json")["Body"]
+    mode, until, checksum = object_lock(PRIMARY, "receipts/merchant-test/test-123.json")
+    key = "receipts/merchant-test/test-123.json"
+    body = aws_client("s3", PRIMARY).get_object(Bucket=bucket_for(PRIMARY), Key=key)["Body"]
     assert checksum == sha256_b64(body.read())
     assert mode == DEFAULT_RETENTION_MODE
     assert timedelta(0) <= until - (before + timedelta(days=DEFAULT_RETENTION_DAYS)) < timedelta(minutes=5)

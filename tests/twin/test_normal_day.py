@@ -61,7 +61,7 @@ def _record(twin, region: str, transaction_id: str) -> list[dict]:
 def _receipt(twin, region: str, transaction_id: str) -> dict | None:
     bucket = _fn(twin, region, "validator.lambda_handler").environment["AUDIT_BUCKET"]
     try:
-        obj = twin.client("s3", region).get_object(Bucket=bucket, Key=f"receipts/{transaction_id}.json")
+        obj = twin.client("s3", region).get_object(Bucket=bucket, Key=f"receipts/{CLIENT_ID}/{transaction_id}.json")
     except twin.client("s3", region).exceptions.NoSuchKey:
         return None
     return json.loads(obj["Body"].read())
