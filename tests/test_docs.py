@@ -154,7 +154,9 @@ def test_ops_functions_environment_table_is_what_is_set_and_read(stacks):
                 f"{fn} is documented to read {variable}, lambda/{fn}.py never names it"
         for stack, _, body in _functions_by_handler(stacks, f"{fn}.lambda_handler"):
             environment = body.get("environment", {}).get("variables", {})
-            expected = set_by.startswith("yes") or (set_by.startswith("DR only") and stack.endswith("-dr"))
+            # the default synth is the dev cost profile (ENVIRONMENT_SUFFIX=dev)
+            expected = set_by.startswith(("yes", "dev profile only")) or (
+                set_by.startswith("DR only") and stack.endswith("-dr"))
             assert (variable in environment) == expected, f"{fn} {variable} in {stack}: documented {set_by!r}"
             if (value := re.fullmatch(r"yes, `([^`]+)`", set_by)):
                 assert environment[variable] == value.group(1), f"{fn} {variable} in {stack}"
@@ -452,31 +454,40 @@ def test_api_protection_limits_are_the_declared_ones(stacks):
     assert (settings["probe/GET"]["throttling_rate_limit"], settings["probe/GET"]["throttling_burst_limit"]) \
         == tuple(map(int, probe))
     rules = {r["name"]: r for _, _, b in _resources(stacks, "aws_wafv2_web_acl") for r in b["rule"]}
-    per_ip, window, retry = re.search(
-        r"more than ([\d,]+) requests per IP in (\d+) minutes get 429 with `Retry-After: (\d+)`", text).groups()
+    window, per_ip, retry = re.search(r"requests per IP in (\d+) minutes \(([\d,]+) at the default peak of "
+                                      r"10/s\) get 429 with `Retry-After: (\d+)`", text).groups()
     rate = rules["rate-per-ip"]
     assert rate["statement"]["rate_based_statement"]["limit"] == int(per_ip.replace(",", ""))
     assert rate["statement"]["rate_based_statement"]["evaluation_window_sec"] == int(window) * 60
     custom = rate["action"]["block"]["custom_response"]
     assert custom["response_code"] == 429
     assert {"name": "Retry-After", "value": retry} in custom["response_header"]
+    validate_rate, validate_burst = re.search(r"default 10: (\d+) rps, burst (\d+)\)", text).groups()
+    validate = settings["*/*"]  # the stage default: POST /validate has no setting of its own
+    assert (validate["throttling_rate_limit"], validate["throttling_burst_limit"]) \
+        == (int(validate_rate), int(validate_burst))
     size = int(re.search(r"bodies over ([\d,]+) bytes get 413", text).group(1).replace(",", ""))
     assert rules["body-over-8-kib"]["statement"]["size_constraint_statement"]["size"] == size
     assert rules["body-over-8-kib"]["action"]["block"]["custom_response"]["response_code"] == 413
 
 
-def test_failover_health_check_figures_are_the_declared_ones(stacks):
+def test_failover_health_check_figures_are_the_declared_ones(stacks, standard_stacks):
+    """The standard profile's figures, and the dev profile's (the default synth) interval."""
     text = " ".join(DOCS["failover.md"].split())
-    checks = [b for _, _, b in _resources(stacks, "aws_route53_health_check") if b.get("type") == "HTTPS_STR_MATCH"]
-    assert len(checks) == 2
-    search, interval, failures = re.search(
-        r"must contain `([A-Z_]+)` \(HTTPS_STR_MATCH\), every (\d+) s, (\d+) failures", text).groups()
+    search, interval, failures, dev_interval = re.search(
+        r"must contain `([A-Z_]+)` \(HTTPS_STR_MATCH\), every (\d+) s, (\d+) failures "
+        r"\(every (\d+) s in the dev profile, `COST_PROFILE=dev`\)", text).groups()
     budget = re.search(r"`request_interval` (\d+) s × `failure_threshold` (\d+)", text).groups()
-    for check in checks:
-        assert (check["search_string"], check["request_interval"], check["failure_threshold"]) \
-            == (search, int(interval), int(failures))
+    for synth, expected_interval in ((standard_stacks, interval), (stacks, dev_interval)):
+        checks = [b for _, _, b in _resources(synth, "aws_route53_health_check") if b.get("type") == "HTTPS_STR_MATCH"]
+        assert len(checks) == 2
+        for check in checks:
+            assert (check["search_string"], check["request_interval"], check["failure_threshold"]) \
+                == (search, int(expected_interval), int(failures))
+            assert check["resource_path"] == "/health"
+    for check in [b for _, _, b in _resources(standard_stacks, "aws_route53_health_check")
+                  if b.get("type") == "HTTPS_STR_MATCH"]:
         assert (check["request_interval"], check["failure_threshold"]) == tuple(map(int, budget))
-        assert check["resource_path"] == "/health"
     gate = [b for _, _, b in _resources(stacks, "aws_route53_health_check") if b.get("type") == "CLOUDWATCH_METRIC"]
     assert [g["insufficient_data_health_status"] for g in gate] == \
         [re.search(r"`insufficient_data_health_status = (\w+)`", text).group(1)]
