@@ -493,8 +493,13 @@ def test_failover_health_check_figures_are_the_declared_ones(stacks, standard_st
         [re.search(r"`insufficient_data_health_status = (\w+)`", text).group(1)]
 
 
-def test_backup_schedule_and_lock_are_the_declared_ones(stacks):
+def test_backup_schedule_and_lock_are_the_declared_ones(stacks, standard_stacks):
     text = " ".join(DOCS["backups.md"].split())
+    standard_days, dev_days = map(int, re.search(
+        r"kept `max\(BACKUP_RETENTION_DAYS, 7\)` days \((\d+) by default, (\d+) in the dev profile\)", text).groups())
+    for synth, days in ((standard_stacks, standard_days), (stacks, dev_days)):
+        for _, _, plan in _resources(synth, "aws_backup_plan"):
+            assert plan["rule"][0]["lifecycle"]["delete_after"] == days
     hour, start_h, completion_h = map(int, re.search(
         r"A daily plan \((\d\d):00 UTC, (\d+) h start window, (\d+) h completion window\)", text).groups())
     low, high = map(int, re.search(r"minimum retention (\d+) days, maximum (\d+)", text).groups())
