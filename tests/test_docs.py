@@ -3,6 +3,7 @@ and local link the docs mention exists, and the documented commands that need no
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -71,3 +72,544 @@ def test_the_workflow_passes_every_setting_into_synth():
     workflow = (ROOT / ".github" / "workflows" / "review.yml").read_text()
     passed = set(re.findall(r"^\s+([A-Z][A-Z0-9_]+): \$\{\{ vars\.\1 \}\}", workflow, re.M))
     assert _settings_variables() - {"TFC_ORGANIZATION", "TFC_WORKSPACE"} <= passed
+
+
+# -- documented facts against the source of truth (the synthesized JSON, drctl, the code) --------
+
+def _table(text: str, header_start: str) -> list[list[str]]:
+    """The body rows of the first Markdown table whose header row starts with `header_start`."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith(header_start):
+            rows = []
+            for row in lines[i + 2:]:
+                if not row.startswith("|"):
+                    break
+                cells = re.split(r"(?<!\\)\|", row.strip()[1:-1])  # `primary\|dr` is one cell
+                rows.append([cell.strip() for cell in cells])
+            return rows
+    raise AssertionError(f"no table starting {header_start!r}")
+
+
+def _resources(stacks: dict[str, dict], kind: str) -> list[tuple[str, str, dict]]:
+    return [(stack, name, body) for stack, doc in sorted(stacks.items())
+            for name, body in doc.get("resource", {}).get(kind, {}).items()]
+
+
+def _functions_by_handler(stacks: dict[str, dict], handler: str) -> list[tuple[str, str, dict]]:
+    found = [(s, n, b) for s, n, b in _resources(stacks, "aws_lambda_function") if b["handler"] == handler]
+    assert len(found) == 2, f"{handler}: expected one function per regional stack, found {len(found)}"
+    return found
+
+
+OPS_FUNCTIONS = ("probe", "heartbeat", "authorizer")
+
+
+def test_ops_functions_infrastructure_table_is_what_is_synthesized(stacks):
+    rows = {row[0]: dict(zip(OPS_FUNCTIONS, row[1:], strict=True))
+            for row in _table(DOCS["ops-functions.md"], "| | probe | heartbeat | authorizer |")}
+    for fn in OPS_FUNCTIONS:
+        handler = rows["handler"][fn].strip("`")
+        memory, timeout = re.fullmatch(r"(\d+) MB / (\d+) s", rows["memory / timeout"][fn]).groups()
+        for stack, name, body in _functions_by_handler(stacks, handler):
+            where = f"{fn} in {stack}"
+            assert body["memory_size"] == int(memory), where
+            assert body["timeout"] == int(timeout), where
+            reserved = body.get("reserved_concurrent_executions", -1)
+            documented = rows["reserved concurrency"][fn]
+            assert (reserved == -1) == (documented == "none"), where
+            if documented != "none":
+                assert reserved == int(documented), where
+            assert ("vpc_config" in body) == (not rows["VPC"][fn].startswith("none")), where
+            ref = f"${{aws_lambda_function.{name}.function_name}}"
+            configs = [b for s, _, b in _resources(stacks, "aws_lambda_function_event_invoke_config")
+                       if s == stack and b["function_name"] == ref]
+            doc_async = re.fullmatch(r"retries (\d+), max event age (\d+) s", rows["async invoke config"][fn])
+            assert bool(configs) == bool(doc_async), where
+            if doc_async:
+                assert (configs[0]["maximum_retry_attempts"], configs[0]["maximum_event_age_in_seconds"]) \
+                    == tuple(map(int, doc_async.groups())), where
+            schedule = re.search(r"`(rate\([^)]*\))`", rows["trigger"][fn])
+            rules = {f"${{aws_cloudwatch_event_rule.{n}.name}}": b["schedule_expression"]
+                     for s, n, b in _resources(stacks, "aws_cloudwatch_event_rule") if s == stack}
+            arn = f"${{aws_lambda_function.{name}.arn}}"
+            triggers = [rules[b["rule"]] for s, _, b in _resources(stacks, "aws_cloudwatch_event_target")
+                        if s == stack and b["arn"] == arn]
+            assert triggers == ([schedule.group(1)] if schedule else []), where
+            if "aws_api_gateway_authorizer" in rows["trigger"][fn]:
+                invoke = f"${{aws_lambda_function.{name}.invoke_arn}}"
+                assert [b["type"] for s, _, b in _resources(stacks, "aws_api_gateway_authorizer")
+                        if s == stack and b["authorizer_uri"] == invoke] == ["REQUEST"], where
+
+
+def test_ops_functions_environment_table_is_what_is_set_and_read(stacks):
+    rows = _table(DOCS["ops-functions.md"], "| function | variable | read | set |")
+    documented: dict[str, set[str]] = {fn: set() for fn in OPS_FUNCTIONS}
+    for fn, variable, read, set_by in rows:
+        variable = variable.strip("`")
+        documented[fn].add(variable)
+        source = (ROOT / "lambda" / f"{fn}.py").read_text()
+        if not read.startswith("not "):
+            assert f'"{variable}"' in source or variable.startswith("POWERTOOLS_"), \
+                f"{fn} is documented to read {variable}, lambda/{fn}.py never names it"
+        for stack, _, body in _functions_by_handler(stacks, f"{fn}.lambda_handler"):
+            environment = body.get("environment", {}).get("variables", {})
+            # the default synth is the dev cost profile (ENVIRONMENT_SUFFIX=dev)
+            expected = set_by.startswith(("yes", "dev profile only")) or (
+                set_by.startswith("DR only") and stack.endswith("-dr"))
+            assert (variable in environment) == expected, f"{fn} {variable} in {stack}: documented {set_by!r}"
+            if (value := re.fullmatch(r"yes, `([^`]+)`", set_by)):
+                assert environment[variable] == value.group(1), f"{fn} {variable} in {stack}"
+    for fn in OPS_FUNCTIONS:
+        for stack, _, body in _functions_by_handler(stacks, f"{fn}.lambda_handler"):
+            missing = set(body.get("environment", {}).get("variables", {})) - documented[fn]
+            assert not missing, f"{fn} in {stack} sets {sorted(missing)}, not in docs/ops-functions.md"
+
+
+def _expand(name: str) -> list[str]:
+    """`payments-<env>-x-{a,b}-<role>` -> the default synth's concrete names (dev, both roles)."""
+    name = (name.replace("<env>", "dev").replace("{env}", "dev").replace("{prefix}", "payments-dev-")
+            .replace("...", "*").replace("<name>", "*"))
+    names = [name]
+    for placeholder, values in (("<role>", ("primary", "dr")), ("{role}", ("primary", "dr"))):
+        names = [n.replace(placeholder, v) for n in names for v in values] if placeholder in name else names
+    while any("{" in n for n in names):
+        expanded = []
+        for n in names:
+            m = re.search(r"\{([^{}]+)\}", n)
+            expanded += [n[:m.start()] + v + n[m.end():] for v in m.group(1).split(",")] if m else [n]
+        names = expanded
+    return names
+
+
+def _alarm_names(stacks: dict[str, dict]) -> set[str]:
+    return {b["alarm_name"] for _, _, b in _resources(stacks, "aws_cloudwatch_metric_alarm")}
+
+
+ALARM_FAMILIES = ("aurora-", "dynamodb-", "s3-", "peer-", "domain-", "failback-", "observed-", "heartbeat-",
+                  "validator-", "reconcile-", "api-", "lambda-", "waf-", "health-")
+
+
+def _documented_alarms() -> list[tuple[str, str]]:
+    """Every alarm name the docs write in full (`payments-<env>-...`, `{prefix}...`), and the
+    short forms without the `payments-<env>-` prefix (`peer-unreachable-dr`,
+    `failback-blocked-*`): three or more words, a role or `*` at the end."""
+    found = []
+    for doc, text in [("README.md", README), *DOCS.items()]:
+        for token in re.findall(r"`((?:payments-(?:<env>|\{env\})-|\{prefix\})[^`\s]+)`", text):
+            found.append((doc, token))
+        for token in re.findall(r"`([a-z0-9][a-z0-9{},*<>-]*)`", text):
+            if (token.startswith(ALARM_FAMILIES) and token.count("-") >= 2
+                    and re.search(r"-(<role>|\{role\}|primary|dr|\*)$", token)):
+                found.append((doc, "payments-<env>-" + token))
+    return found
+
+
+def test_documented_alarm_names_exist_in_the_synthesized_json(stacks):
+    alarms = _alarm_names(stacks)
+    documented = _documented_alarms()
+    assert len(documented) > 20
+    for doc, token in documented:
+        for name in _expand(token):
+            pattern = re.escape(name).replace(r"\*", ".*")
+            assert any(re.fullmatch(pattern, alarm) for alarm in alarms), f"{doc}: `{token}` -> {name}"
+
+
+def test_ops_functions_alarm_table_matches_the_alarms(stacks):
+    alarms = {b["alarm_name"]: b for _, _, b in _resources(stacks, "aws_cloudwatch_metric_alarm")}
+    operators = {"<": "LessThanThreshold", ">": "GreaterThanThreshold", ">=": "GreaterThanOrEqualToThreshold"}
+    rows = _table(DOCS["ops-functions.md"], "| Alarm | Metric, statistic, period | Condition | treat_missing_data |")
+    assert len(rows) >= 8
+    for name_cell, metric_cell, condition, missing in rows:
+        statistic, period = re.search(r"(Minimum|Maximum|Sum|Average|p\d+), (\d+) s", metric_cell).groups()
+        op, threshold = re.match(r"(>=|<|>) (\d+)", condition).groups()
+        periods = re.search(r"for (\d+) of (\d+)", condition)
+        for token in re.findall(r"`(payments-[^`]+)`", name_cell):
+            for name in _expand(token):
+                if name not in alarms:
+                    continue  # "(DR only)" rows: the existence test above covers every name
+                alarm, where = alarms[name], f"{name} (docs/ops-functions.md)"
+                assert alarm.get("statistic", alarm.get("extended_statistic")) == statistic, where
+                assert alarm["period"] == int(period), where
+                assert alarm["comparison_operator"] == operators[op], where
+                assert alarm["threshold"] == float(threshold), where
+                if periods:
+                    assert (alarm.get("datapoints_to_alarm", alarm["evaluation_periods"]),
+                            alarm["evaluation_periods"]) == tuple(map(int, periods.groups())), where
+                assert missing.split()[0].rstrip(";") == alarm["treat_missing_data"], where
+
+
+def test_runbook_exit_code_table_is_drctl_exitcodes():
+    from drctl import exitcodes
+
+    defined = {v for k, v in vars(exitcodes).items() if k.isupper() and isinstance(v, int)}
+    table = {int(row[0]) for row in _table(DOCS["runbook.md"], "| Code | Meaning |")}
+    assert table == defined
+
+
+def test_documented_preflight_exit_codes_are_what_preflight_returns():
+    from drctl.preflight import Result, Status, exit_code
+
+    text = " ".join(DOCS["runbook.md"].split())
+    sentence = re.search(r"\*\*Exit codes:\*\* (.*?) invalid settings", text).group(1)
+    cases = r"every row PASS|any FAIL|no FAIL but something UNKNOWN|only WARNs"
+    documented = {m.group(2): int(m.group(1))
+                  for m in re.finditer(rf"\**(\d+)\** ({cases})", sentence)}
+    assert len(documented) == 4, sentence
+
+    def code(*statuses: Status) -> int:
+        return exit_code([Result("c", "", s, "") for s in statuses])
+
+    assert documented["every row PASS"] == code(Status.PASS, Status.SKIP)
+    assert documented["any FAIL"] == code(Status.FAIL, Status.UNKNOWN, Status.WARN)
+    assert documented["no FAIL but something UNKNOWN"] == code(Status.UNKNOWN, Status.WARN)
+    assert documented["only WARNs"] == code(Status.WARN, Status.PASS)
+    new_account = " ".join(DOCS["new-account.md"].split())
+    assert f"(or {documented['only WARNs']}, each WARN understood)" in new_account
+
+
+def test_drills_exit_codes_are_drctl_exit_codes():
+    from drctl import exitcodes
+
+    defined = {v for k, v in vars(exitcodes).items() if k.isupper() and isinstance(v, int)}
+    rows = _table(DOCS["drills.md"], "| outcome | exit | when |")
+    assert {int(row[1]) for row in rows} <= defined
+    assert {row[0]: int(row[1]) for row in rows if row[0] in ("passed", "failed", "refused")} == {
+        "passed": exitcodes.OK, "failed": exitcodes.UNHEALTHY, "refused": exitcodes.REFUSED}
+
+
+# -- every drctl command line the docs write parses with drctl's own parser ----------------------
+
+PLACEHOLDERS = {"NAME": "regional-failover", "CHECK": "alarms:dr-alarms", "TEXT": "why", "...": "x"}
+
+
+def _documented_drctl_commands() -> list[tuple[str, list[str]]]:
+    commands = []
+    for doc, text in [("README.md", README), *DOCS.items()]:
+        for m in re.finditer(r"`([^`\n]+)`|^\s*((?:\.venv/bin/)?python -m drctl .*)$", text, re.M):
+            snippet = m.group(1) or m.group(2)
+            for part in re.split(r"&&|;|\|", snippet):
+                found = re.search(r"(?:^|\s|/)(?:python -m drctl|drctl)\s+(.*)", part.strip())
+                if not found:
+                    continue
+                line = re.split(r"\s#|\s\d?>>?", found.group(1))[0]
+                if "COMMAND" in line:
+                    continue
+                line = line.replace("[", "").replace("]", "")
+                commands.append((doc, [PLACEHOLDERS.get(w, w) for w in line.split()]))
+    return commands
+
+
+def test_every_documented_drctl_command_parses():
+    from drctl.cli import build_parser
+
+    commands = _documented_drctl_commands()
+    assert len(commands) > 40
+    for doc, argv in commands:
+        if argv == ["--help"]:
+            continue
+        if len(argv) == 1:  # the command named in prose (`drctl client-keys`): it must exist
+            assert argv[0] in _drctl_subcommands(), f"{doc}: no drctl command {argv[0]}"
+            continue
+        parser = build_parser()
+        try:
+            parser.parse_args(argv)
+        except SystemExit as exc:
+            pytest.fail(f"{doc}: `drctl {' '.join(argv)}` does not parse (exit {exc.code})")
+
+
+def _drctl_subcommands() -> set[str]:
+    from drctl.cli import build_parser
+
+    action = build_parser()._subparsers._group_actions[0]  # type: ignore[union-attr]
+    return set(action.choices)
+
+
+def _drctl_options() -> set[str]:
+    from drctl.cli import build_parser
+
+    parser = build_parser()
+    options = set(parser._option_string_actions)
+    for action in parser._subparsers._group_actions:  # type: ignore[union-attr]
+        for sub in action.choices.values():
+            options |= set(sub._option_string_actions)
+    return options
+
+
+@pytest.mark.parametrize("name", ["runbook.md", "drills.md"])
+def test_every_flag_the_drctl_docs_name_exists(name):
+    options = _drctl_options()
+    flags = set(re.findall(r"`(--[a-z][a-z0-9-]*)[^`]*`", DOCS[name]))
+    assert flags
+    assert flags - options == set(), f"{name} names flags drctl does not have"
+
+
+# -- every repository path the docs write in backticks exists ------------------------------------
+
+GENERATED = ("build/", "cdktf.out", "drills/", "node_modules", ".ci/")
+FOLDERS = ("modules", "lambda", "drctl", "tests", "scripts", "twin", "tools", "docs", ".github")
+
+
+def _documented_paths(text: str) -> set[str]:
+    """Backticked tokens that name a file or folder under one of the repository's folders."""
+    found = set()
+    for token in re.findall(r"`([^`\s]+)`", text):
+        token = token.split("::")[0].rstrip(".,:")
+        if any(c in token for c in "<>{}*$|=[]()") or not token.startswith(tuple(f + "/" for f in FOLDERS)):
+            continue
+        if "/.venv" in token or token.startswith(GENERATED):
+            continue
+        found.add(token)
+    return found
+
+
+@pytest.mark.parametrize("name, text", [("README.md", README), *DOCS.items()])
+def test_documented_repository_paths_exist(name, text):
+    paths = _documented_paths(text)
+    missing = sorted(path for path in paths if not (ROOT / path).exists())
+    assert missing == [], f"{name} names paths that do not exist"
+
+
+# -- the runbook's IAM table covers every AWS operation drctl calls (preflight has its own table) --
+
+# IAM actions whose name is not the API operation's (Service Authorization Reference).
+IAM_ACTION_OF = {
+    ("s3", "ListObjectVersions"): "s3:ListBucketVersions",
+    ("s3", "HeadObject"): "s3:GetObject",
+    ("s3", "DeleteObjects"): "s3:DeleteObject",
+    ("s3", "GetBucketReplication"): "s3:GetReplicationConfiguration",
+}
+DRCTL_SERVICES = ("rds", "cloudwatch", "route53", "dynamodb", "s3", "ssm", "sts", "secretsmanager", "fis")
+
+
+def _drctl_operations() -> set[str]:
+    """snake_case AWS operations drctl's own code calls, outside preflight."""
+    operations = set()
+    for path in (ROOT / "drctl").glob("*.py"):
+        if path.name == "preflight.py":
+            continue
+        source = path.read_text()
+        operations |= set(re.findall(r'(?:_call|get_paginator)\(\s*"([a-z_]+)"', source))
+        operations |= set(re.findall(r'client\("[a-z0-9]+", [^)]*\)\.([a-z_]+)\(', source))
+        operations |= {"describe_db_clusters" for _ in re.findall(r'get_waiter\("db_cluster_available"', source)}
+    return operations
+
+
+def test_the_runbook_iam_table_names_every_operation_drctl_calls():
+    import botocore.session
+    from botocore import xform_name
+
+    rows = _table(DOCS["runbook.md"], "| Command | Actions |")
+    documented = set()
+    for row in rows:
+        # `dynamodb:PutItem`/`GetItem`: the service is written once
+        for service, first, more in re.findall(r"`([a-z0-9]+):([A-Za-z*]+)`((?:/`[A-Za-z*]+`)*)", row[1]):
+            documented |= {f"{service}:{a}" for a in [first, *re.findall(r"`([A-Za-z*]+)`", more)]}
+    session = botocore.session.get_session()
+    operations = _drctl_operations()
+    assert len(operations) > 20
+    missing = []
+    for operation in sorted(operations):
+        candidates = []
+        for service in DRCTL_SERVICES:
+            names = {xform_name(name): name for name in session.get_service_model(service).operation_names}
+            if operation in names:
+                name = names[operation]
+                candidates.append(IAM_ACTION_OF.get((service, name), f"{service}:{name}"))
+        assert candidates, f"{operation}: not an operation of {DRCTL_SERVICES}"
+        if not documented & set(candidates):
+            missing.append(f"{operation} -> {candidates}")
+    assert missing == [], "docs/runbook.md's IAM table misses what drctl calls"
+
+
+def test_api_protection_gateway_error_table_is_the_gateway_responses(stacks):
+    """Status and error code per API Gateway response type, as the regional stacks declare them."""
+    responses = {}
+    for _, _, body in _resources(stacks, "aws_api_gateway_gateway_response"):
+        code = json.loads(body["response_templates"]["application/json"].replace("$context.error.messageString", '""'))
+        responses.setdefault(body["response_type"], set()).add((body.get("status_code"), code["error"]["code"]))
+    rows = _table(DOCS["api-protection.md"], "| Status | Code | When (response type) | Written |")
+    seen = set()
+    for status, code, when, _ in rows:
+        for response_type in re.findall(r"`([A-Z0-9_]+)`", when):
+            declared = responses.get(response_type)
+            assert declared, f"{response_type} is documented but not declared"
+            for declared_status, declared_code in declared:
+                assert declared_code == code.strip("`"), response_type
+                if declared_status is None:  # DEFAULT_4XX/5XX keep the status API Gateway chose
+                    assert re.fullmatch(r"(?:\d{3} / )*[45]xx", status), response_type
+                else:
+                    assert declared_status in re.findall(r"\d{3}", status), response_type
+            seen.add(response_type)
+    assert set(responses) - seen == set(), "gateway responses missing from docs/api-protection.md"
+
+
+def test_api_protection_limits_are_the_declared_ones(stacks):
+    text = " ".join(DOCS["api-protection.md"].split())
+    settings = {b["method_path"]: b["settings"] for _, _, b in _resources(stacks, "aws_api_gateway_method_settings")}
+    health = re.search(r"`GET /health` has its own bucket \((\d+) rps, burst (\d+)\)", text).groups()
+    assert (settings["health/GET"]["throttling_rate_limit"], settings["health/GET"]["throttling_burst_limit"]) \
+        == tuple(map(int, health))
+    probe = re.search(r"`GET /probe`.*?Its own bucket: (\d+) rps, burst (\d+)", text).groups()
+    assert (settings["probe/GET"]["throttling_rate_limit"], settings["probe/GET"]["throttling_burst_limit"]) \
+        == tuple(map(int, probe))
+    rules = {r["name"]: r for _, _, b in _resources(stacks, "aws_wafv2_web_acl") for r in b["rule"]}
+    window, per_ip, retry = re.search(r"requests per IP in (\d+) minutes \(([\d,]+) at the default peak of "
+                                      r"10/s\) get 429 with `Retry-After: (\d+)`", text).groups()
+    rate = rules["rate-per-ip"]
+    assert rate["statement"]["rate_based_statement"]["limit"] == int(per_ip.replace(",", ""))
+    assert rate["statement"]["rate_based_statement"]["evaluation_window_sec"] == int(window) * 60
+    custom = rate["action"]["block"]["custom_response"]
+    assert custom["response_code"] == 429
+    assert {"name": "Retry-After", "value": retry} in custom["response_header"]
+    validate_rate, validate_burst = re.search(r"default 10: (\d+) rps, burst (\d+)\)", text).groups()
+    validate = settings["*/*"]  # the stage default: POST /validate has no setting of its own
+    assert (validate["throttling_rate_limit"], validate["throttling_burst_limit"]) \
+        == (int(validate_rate), int(validate_burst))
+    size = int(re.search(r"bodies over ([\d,]+) bytes get 413", text).group(1).replace(",", ""))
+    assert rules["body-over-8-kib"]["statement"]["size_constraint_statement"]["size"] == size
+    assert rules["body-over-8-kib"]["action"]["block"]["custom_response"]["response_code"] == 413
+
+
+def test_failover_health_check_figures_are_the_declared_ones(stacks, standard_stacks):
+    """The standard profile's figures, and the dev profile's (the default synth) interval."""
+    text = " ".join(DOCS["failover.md"].split())
+    search, interval, failures, dev_interval = re.search(
+        r"must contain `([A-Z_]+)` \(HTTPS_STR_MATCH\), every (\d+) s, (\d+) failures "
+        r"\(every (\d+) s in the dev profile, `COST_PROFILE=dev`\)", text).groups()
+    budget = re.search(r"`request_interval` (\d+) s × `failure_threshold` (\d+)", text).groups()
+    for synth, expected_interval in ((standard_stacks, interval), (stacks, dev_interval)):
+        checks = [b for _, _, b in _resources(synth, "aws_route53_health_check") if b.get("type") == "HTTPS_STR_MATCH"]
+        assert len(checks) == 2
+        for check in checks:
+            assert (check["search_string"], check["request_interval"], check["failure_threshold"]) \
+                == (search, int(expected_interval), int(failures))
+            assert check["resource_path"] == "/health"
+    for check in [b for _, _, b in _resources(standard_stacks, "aws_route53_health_check")
+                  if b.get("type") == "HTTPS_STR_MATCH"]:
+        assert (check["request_interval"], check["failure_threshold"]) == tuple(map(int, budget))
+    gate = [b for _, _, b in _resources(stacks, "aws_route53_health_check") if b.get("type") == "CLOUDWATCH_METRIC"]
+    assert [g["insufficient_data_health_status"] for g in gate] == \
+        [re.search(r"`insufficient_data_health_status = (\w+)`", text).group(1)]
+
+
+def test_backup_schedule_and_lock_are_the_declared_ones(stacks, standard_stacks):
+    text = " ".join(DOCS["backups.md"].split())
+    standard_days, dev_days = map(int, re.search(
+        r"kept `max\(BACKUP_RETENTION_DAYS, 7\)` days \((\d+) by default, (\d+) in the dev profile\)", text).groups())
+    for synth, days in ((standard_stacks, standard_days), (stacks, dev_days)):
+        for _, _, plan in _resources(synth, "aws_backup_plan"):
+            assert plan["rule"][0]["lifecycle"]["delete_after"] == days
+    hour, start_h, completion_h = map(int, re.search(
+        r"A daily plan \((\d\d):00 UTC, (\d+) h start window, (\d+) h completion window\)", text).groups())
+    low, high = map(int, re.search(r"minimum retention (\d+) days, maximum (\d+)", text).groups())
+    plans = _resources(stacks, "aws_backup_plan")
+    assert len(plans) == 2
+    for _, _, plan in plans:
+        (rule,) = plan["rule"]
+        assert rule["schedule"] == f"cron(0 {hour} ? * * *)"
+        assert (rule["start_window"], rule["completion_window"]) == (start_h * 60, completion_h * 60)
+    for _, _, lock in _resources(stacks, "aws_backup_vault_lock_configuration"):
+        assert (lock["min_retention_days"], lock["max_retention_days"]) == (low, high)
+
+
+@pytest.mark.parametrize("name, text", [("README.md", README), *DOCS.items()])
+def test_documented_contract_names_exist_with_their_values(name, text):
+    import contract
+
+    for attribute, value in re.findall(r"`contract\.([A-Za-z_]\w*)[^`]*`(?: \((\d+(?:\.\d+)?)\))?", text):
+        if attribute == "py":  # the file, `contract.py`
+            continue
+        assert hasattr(contract, attribute), f"{name}: contract.{attribute} does not exist"
+        if value:
+            assert float(getattr(contract, attribute)) == float(value), f"{name}: contract.{attribute}"
+    # figures documented next to the constant's bare name (`FAILBACK_EVIDENCE_MAX_AGE_S` (300 s, ...)
+    for attribute, value in re.findall(r"`([A-Z][A-Z0-9_]+_S)` \((\d+) s", text):
+        if hasattr(contract, attribute):
+            assert float(getattr(contract, attribute)) == float(value), f"{name}: {attribute}"
+
+
+def test_ops_functions_metrics_are_the_ones_the_functions_publish():
+    rows = _table(DOCS["ops-functions.md"], "| Metric | Dimensions | Unit | From |")
+    assert len(rows) >= 10
+    for metric_cell, dimensions, _, source in rows:
+        fn = source.split()[0]
+        code = (ROOT / "lambda" / f"{fn}.py").read_text()
+        for metric in re.findall(r"`([A-Za-z]+)`", metric_cell):
+            published = re.findall(rf'(?:add\("{metric}"|add_metric\(name="{metric}")[^\n]*', code)
+            assert published, f"{metric}: lambda/{fn}.py publishes no such metric"
+            for dimension in re.findall(r"`([A-Za-z]+)`", dimensions):
+                if dimension != "service":  # EMF's own dimension (Powertools Metrics)
+                    assert any(f"{dimension}=" in call for call in published) \
+                        or f'add_dimension(name="{dimension}"' in code, f"{metric} {{{dimension}}}"
+
+
+def test_runbook_preflight_table_names_every_preflight_check():
+    source = (ROOT / "drctl" / "preflight.py").read_text()
+    checks = set(re.findall(r'Result\(\s*"([a-z0-9-]+)"', source))
+    checks |= set(re.findall(r'_in_region\(\s*dark, "([a-z0-9-]+)"', source))
+    checks |= set(re.findall(r'\bname = "([a-z0-9-]+)"', source))
+    assert len(checks) > 12
+    rows = _table(DOCS["runbook.md"], "| Check | Asks | Fails when |")
+    documented = {re.match(r"`([a-z0-9-]+)`", row[0]).group(1) for row in rows}
+    mentioned = set(re.findall(r"`([a-z0-9-]+)`", "\n".join("|".join(row) for row in rows)))
+    assert documented <= checks, "the runbook documents preflight checks that do not exist"
+    assert checks <= mentioned, "preflight checks missing from the runbook's table"
+
+
+def _defaults(command: str) -> dict[str, object]:
+    from drctl.cli import build_parser
+
+    action = build_parser()._subparsers._group_actions[0]  # type: ignore[union-attr]
+    sub = action.choices[command]
+    return {a.option_strings[0]: a.default for a in sub._actions if a.option_strings}
+
+
+def test_documented_drctl_defaults_are_the_parser_defaults():
+    drills = " ".join(DOCS["drills.md"].split())
+    defaults = _defaults("drill")
+    assert defaults["--timeout"] == float(re.search(r"`--timeout` \(fault phase, default (\d+) s\)", drills).group(1))
+    assert defaults["--recovery-timeout"] == float(
+        re.search(r"`--recovery-timeout` \(after the fault, default (\d+) s\)", drills).group(1))
+    assert defaults["--poll-interval"] == float(re.search(r"`--poll-interval` \((\d+) s\)", drills).group(1))
+    assert defaults["--report-dir"] == re.search(r"`--report-dir` \(`([^`/]+)/`\)", drills).group(1)
+    assert defaults["--target"] == re.search(r"`--target primary\|dr` \(where the FIS fault goes; default (\w+)\)",
+                                             drills).group(1)
+    runbook = " ".join(DOCS["runbook.md"].split())
+    verify = _defaults("verify")
+    poll, timeout = re.search(r"every `--poll-interval`, default (\d+) s, up to `--timeout`, default (\d+) s",
+                              runbook).groups()
+    assert (verify["--poll-interval"], verify["--timeout"]) == (float(poll), float(timeout))
+    escalate = re.search(r"`--escalate-after` seconds \(default (\d+)\)", runbook).group(1)
+    assert _defaults("failover")["--escalate-after"] == float(escalate)
+
+
+def _role_actions(stacks: dict[str, dict], stack: str, role_arn_ref: str) -> set[str]:
+    role = role_arn_ref.removeprefix("${").removesuffix(".arn}")
+    actions: set[str] = set()
+    for s, _, body in _resources(stacks, "aws_iam_role_policy"):
+        if s == stack and body["role"] in (f"${{{role}.id}}", f"${{{role}.name}}"):
+            for statement in json.loads(body["policy"])["Statement"]:
+                if statement["Effect"] == "Allow":
+                    found = statement["Action"]
+                    actions |= {found} if isinstance(found, str) else set(found)
+    return actions
+
+
+def test_ops_functions_iam_table_is_what_each_role_is_granted(stacks):
+    rows = _table(DOCS["ops-functions.md"], "| Function | Actions | Resources / conditions |")
+    documented: dict[str, set[str]] = {fn: set() for fn in OPS_FUNCTIONS}
+    for who, actions, _ in rows:
+        fns = OPS_FUNCTIONS if who == "all three" else (who.split()[0],)
+        if fns[0] not in documented:  # "API Gateway -> authorizer": a lambda permission, not the role
+            continue
+        for fn, action in [(f, a) for f in fns for a in re.findall(r"`([a-z0-9-]+:[A-Za-z*]+)`", actions)]:
+            documented[fn].add(action)
+            for stack, _, body in _functions_by_handler(stacks, f"{fn}.lambda_handler"):
+                if "(DR only)" in who and not stack.endswith("-dr"):
+                    continue
+                assert action in _role_actions(stacks, stack, body["role"]), f"{fn} in {stack}: {action}"
+    for fn in OPS_FUNCTIONS:
+        for stack, _, body in _functions_by_handler(stacks, f"{fn}.lambda_handler"):
+            granted = _role_actions(stacks, stack, body["role"]) - {"logs:CreateLogStream", "logs:PutLogEvents"}
+            assert granted - documented[fn] == set(), f"{fn} in {stack}: granted but not documented"
