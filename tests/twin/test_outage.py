@@ -63,6 +63,20 @@ def _records(twin, region: str, transaction_id: str) -> list[dict]:
         ExpressionAttributeValues={":t": {"S": transaction_id}}, ConsistentRead=True)["Items"]
 
 
+def _timeline(twin, run: Outage) -> str:
+    lines = [f"outage timeline ({run.primary} hang at t=0, scenario seconds):"]
+    for check in twin.route53.checks.values():
+        lines += [f"  health check {check.name}: {'healthy' if h else 'UNHEALTHY'} at {t - run.fault_t:+.0f} ({why})"
+                  for t, h, why in check.history if t >= run.fault_t]
+    lines += [f"  DNS {name} -> {region} at {t - run.fault_t:+.0f}" for t, name, region in twin.route53.answers]
+    lines += [f"  page {p.alarm} via {p.topic_region} topic at {p.t - run.fault_t:+.0f}"
+              f"{' (region under fault)' if p.under_fault else ''}"
+              for p in twin.alarms.pages if p.t > run.fault_t]
+    lines.append(f"  payments timed out: {len(run.timed_out)}, then accepted: {sorted(set(run.accepted.values()))}"
+                 f" x{len(run.accepted)}; unsupported alarms: {twin.alarms.unsupported or 'none'}")
+    return "\n".join(lines)
+
+
 @pytest.fixture(scope="module")
 def outage(twin, client_key):
     """Play the outage once per twin: warm-up, hang, DNS moves, payments continue in DR."""
@@ -106,6 +120,7 @@ def outage(twin, client_key):
                 run.during.append((txn, 0, twin.region_for(name)))
         twin.advance(3 * 60)  # let the alarms see three more minutes
         assert twin.replication.wait_caught_up(20), "replication did not catch up"
+        print(_timeline(twin, run))  # the figures (make twin-test with PYTEST_ADDOPTS=-s shows them)
         yield run
     finally:
         twin.fault(primary, None)
