@@ -25,7 +25,8 @@ SIMULATED (the twin's reading of CloudWatch's documented behaviour, not AWS code
   missing. Any other expression makes the alarm UNSUPPORTED: listed in
   :attr:`AlarmEvaluator.unsupported` and never evaluated (not silently OK).
 * Actions: a transition to ALARM publishes to each ``alarm_actions`` topic (SNS Publish on
-  moto, in the topic's region) and is recorded as a :class:`Page`.
+  moto, in the topic's region) and is recorded as a :class:`Page`, marked when a region under
+  a fault was involved and when missing data alone (no datapoint in any period) paged.
 """
 
 from __future__ import annotations
@@ -244,6 +245,7 @@ class Page:
     t: float  # scenario time
     reason: str
     under_fault: bool = False  # the alarm's or the topic's region had a fault when it paged
+    from_data: bool = True  # False: every period was missing (missing-data treatment alone paged)
 
 
 @dataclass
@@ -303,7 +305,8 @@ class AlarmEvaluator:
         self.alarms: dict[str, Alarm] = {}
         self.unsupported: dict[str, str] = {}
         self.pages: list[Page] = []
-        self.last_evaluation: float | None = None
+        # the first evaluation is at the first minute boundary after evaluation starts
+        self.last_evaluation: float | None = math.floor(clock.now() / EVALUATION_INTERVAL_S) * EVALUATION_INTERVAL_S
         for res in platform.resources("aws_cloudwatch_metric_alarm"):
             alarm = self._alarm(res)
             self.alarms[alarm.name] = alarm
@@ -364,7 +367,7 @@ class AlarmEvaluator:
                 alarm.state = state
                 alarm.history.append((boundary, state, reason))
                 if state == ALARM:
-                    self._notify(alarm, boundary, reason)
+                    self._notify(alarm, boundary, reason, any(v is not None for v in values))
 
     def data_state(self, name: str, region: str) -> str:
         """The alarm's state from its DATA alone (what Route 53's CLOUDWATCH_METRIC check reads):
@@ -378,11 +381,11 @@ class AlarmEvaluator:
             return INSUFFICIENT
         return alarm.decide(values, treat_missing="missing")
 
-    def _notify(self, alarm: Alarm, t: float, reason: str) -> None:
+    def _notify(self, alarm: Alarm, t: float, reason: str, from_data: bool) -> None:
         for arn in alarm.alarm_actions:
             region = arn.split(":")[3] if arn.count(":") >= 5 else alarm.region
             self.pages.append(Page(alarm.name, alarm.region, arn, region, t, reason,
-                                   self.down(alarm.region) or self.down(region)))
+                                   self.down(alarm.region) or self.down(region), from_data))
             if not self.endpoint:  # no moto server (unit tests): recorded, not published
                 continue
             try:

@@ -157,3 +157,13 @@ def test_gate_reads_alarm_data_with_last_known_status(platform):
     assert not gate.healthy
     name = next(iter(route53.records))
     assert route53.answer(name) == "us-east-2"  # the gate makes the primary record unhealthy
+
+
+def test_a_page_on_missing_data_alone_is_marked(platform):
+    """peer-unreachable-dr (missing = breaching) with no probe data pages at the first evaluation,
+    through the DR topic, marked as missing data only (the twin runs no probe on a schedule)."""
+    clock, _, _, alarms, route53 = _world(platform)
+    _advance(clock, alarms, route53, 60)
+    page = next(p for p in alarms.pages if p.alarm.endswith("peer-unreachable-dr"))
+    assert (page.topic_region, page.from_data, page.t) == ("us-east-2", False, 60.0)
+    assert not [p for p in alarms.pages if p.alarm.endswith("health-check-primary")]  # its data: healthy
