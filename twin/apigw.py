@@ -46,6 +46,7 @@ from twin.functions import CallerTimeout, FunctionPool, Throttled
 from twin.model import Platform, Resource
 from twin.provision import FAKE_CREDENTIALS
 
+FAULTS = (None, "hang", "refuse", "5xx")
 DEFAULT_INTEGRATION_TIMEOUT_MS = 29_000
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 SIGV4_MAX_SKEW_S = 300
@@ -203,6 +204,8 @@ class RegionalGateway:
                     str(platform.get(res, "api_id")), str(platform.get(res, "stage_name", "")),
                     str(platform.get(res, "base_path", "") or "").strip("/"))
         self.server: ThreadingHTTPServer | None = None
+        self.port = 0
+        self.fault: str | None = None
 
     # -- reading the JSON -------------------------------------------------------------------
 
@@ -288,6 +291,20 @@ class RegionalGateway:
             def _any(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                if gateway.fault == "hang":  # accepted, never answered: the caller times out
+                    while gateway.fault == "hang":
+                        time.sleep(0.05)
+                    self.close_connection = True
+                    return
+                if gateway.fault == "5xx":
+                    payload = b'{"message":"Service Unavailable"}'
+                    self.send_response(503)
+                    self.send_header("x-amzn-ErrorType", "ServiceUnavailableException")
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
                 status, headers, payload = gateway.handle(self.command, self.path, list(self.headers.items()), body,
                                                           source_ip=self.client_address[0])
                 self.send_response(status)
@@ -304,14 +321,29 @@ class RegionalGateway:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.port = int(self.server.server_address[1])
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, name=f"apigw-{self.region}", daemon=True).start()
         return int(self.server.server_address[1])
 
     def stop(self) -> None:
+        self.fault = None  # releases hung requests
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
+            self.server = None
+
+    def set_fault(self, kind: str | None) -> None:
+        """A region fault (SIMULATED): ``hang`` accepts and never answers (until the fault is
+        cleared, then drops the connection), ``refuse`` closes the port (connection refused),
+        ``5xx`` answers every request 503 ServiceUnavailableException; None restores."""
+        if kind not in FAULTS:
+            raise ValueError(f"unknown fault {kind!r}: one of {FAULTS}")
+        if kind == "refuse" and self.server is not None:
+            self.stop()
+        elif kind != "refuse" and self.server is None and self.port:
+            self.serve(self.port)
+        self.fault = kind
 
     def handle(self, verb: str, target: str, header_list: list[tuple[str, str]], body: bytes, *,
                source_ip: str = "127.0.0.1") -> tuple[int, list[tuple[str, str]], bytes]:

@@ -6,8 +6,11 @@
 Names: the twin has its own resolver (no real DNS). Each region's custom domain names
 (``aws_api_gateway_domain_name`` mapped to its API) resolve to that region's port; a name with
 Route 53 failover records (the routing stack) resolves to the region of its PRIMARY record.
-That last answer is STATIC: Route 53 health checks are not evaluated yet, so the twin's
-failover name never moves by itself (:meth:`Twin.point` moves it by hand, for a scenario).
+By default that answer is static (:meth:`Twin.point` moves it by hand). After
+:meth:`Twin.evaluate`, the scenario clock drives CloudWatch alarms (:mod:`twin.alarms`) and
+Route 53 health checks (:mod:`twin.route53`), and the failover name resolves to what Route 53's
+failover records answer; :meth:`Twin.advance` moves the clock, :meth:`Twin.fault` breaks a
+region's gateway.
 """
 
 from __future__ import annotations
@@ -24,15 +27,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from twin.alarms import AlarmEvaluator, MetricCollector, MetricStore, ScenarioClock
 from twin.apigw import RegionalGateway
 from twin.functions import Function, FunctionPool, Outcome
 from twin.model import Platform
 from twin.provision import Inventory, client, provision
 from twin.replication import Replicator
+from twin.route53 import Route53
 
 # The functions API Gateway calls are started at `up` (their init done), so the first
 # request is not a cold start racing the integration timeout.
 API_HANDLERS = ("validator.lambda_handler", "health.lambda_handler", "authorizer.lambda_handler")
+# A Route 53 checker's REAL wait for an answer: stands for its 4 s connect + 2 s answer limits
+# on the accelerated clock (long enough for /health on a loaded 2-core machine).
+CHECK_TIMEOUT_S = 3.0
 
 
 @dataclass
@@ -67,6 +75,14 @@ class Twin:
         self.pool: FunctionPool | None = None
         self.replication: Replicator | None = None
         self.timings: dict[str, float] = {}
+        self.clock = ScenarioClock()
+        self.metrics = MetricStore()
+        self.alarms: AlarmEvaluator | None = None
+        self.route53: Route53 | None = None
+        self._collector: MetricCollector | None = None
+        self.evaluating = False
+        self.faults: dict[str, str] = {}  # region -> fault kind
+        self.fault_log: list[tuple[float, str, str | None]] = []  # (scenario t, region, kind)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -123,6 +139,7 @@ class Twin:
             ddb.delete_item(TableName=table, Key=item)
 
     def down(self) -> None:
+        self.faults.clear()
         if self.replication is not None:
             self.replication.stop()
         for gateway in self.gateways.values():
@@ -166,15 +183,61 @@ class Twin:
     def names(self) -> dict[str, str]:
         return dict(self._names)
 
+    # -- the scenario clock: alarms, health checks, faults --------------------------------
+
+    def evaluate(self, on: bool = True) -> None:
+        """Turn on CloudWatch alarm and Route 53 evaluation on the scenario clock; the failover
+        name then resolves as Route 53 answers (off: back to the static answers)."""
+        if on and self.alarms is None:
+            self._collector = MetricCollector(self.metrics, self.clock,
+                                              self._workdir / "logs" if self._workdir else None)
+            self._collector.collect()  # what was emitted before evaluation started: stamped now
+            self.alarms = AlarmEvaluator(self.platform, self.metrics, self.clock, self.endpoint,
+                                         down=lambda region: region in self.faults)
+            self.route53 = Route53(self.platform, self.metrics, self.clock, self.alarms, self._check)
+        self.evaluating = on
+
+    def advance(self, seconds: float, *, step: float = 10.0) -> None:
+        """Move the scenario clock by `seconds`, in steps: at each, collect the metrics emitted
+        meanwhile, evaluate alarms on minute boundaries, run the health checks that are due."""
+        assert self.alarms is not None and self.route53 is not None and self._collector is not None, \
+            "call evaluate() first"
+        remaining = seconds
+        while remaining > 1e-9:
+            self.clock.advance(min(step, remaining))
+            remaining -= step
+            self._collector.collect()
+            self.alarms.tick()
+            self.route53.tick()
+
+    def _check(self, fqdn: str, path: str) -> tuple[int, bytes]:
+        response = self.request("GET", f"https://{fqdn}{path}", timeout=CHECK_TIMEOUT_S)
+        return response.status, response.body
+
+    def fault(self, region: str, kind: str | None) -> None:
+        """Break (hang, refuse, 5xx) or restore (None) `region`'s API Gateway (SIMULATED)."""
+        self.gateways[region].set_fault(kind)
+        if kind is None:
+            self.faults.pop(region, None)
+        else:
+            self.faults[region] = kind
+        self.fault_log.append((self.clock.now(), region, kind))
+
     def point(self, name: str, region: str) -> None:
         """Make the twin's resolver answer `name` with `region` (a scenario's manual DNS move)."""
         self._names[name.lower()] = region
 
-    def resolve(self, name: str) -> tuple[str, int]:
+    def region_for(self, name: str) -> str:
+        """The region the twin's resolver answers for `name` (Route 53's answer when evaluating)."""
+        if self.evaluating and self.route53 is not None and name.lower() in self.route53.records:
+            return self.route53.answer(name)
         region = self._names.get(name.lower())
         if region is None:
             raise LookupError(f"{name}: the twin serves no such name ({', '.join(sorted(self._names))})")
-        return "127.0.0.1", self.ports[region]
+        return region
+
+    def resolve(self, name: str) -> tuple[str, int]:
+        return "127.0.0.1", self.ports[self.region_for(name)]
 
     def endpoints(self) -> dict[str, str]:
         """Every served name -> the local URL that answers it (and the region behind it)."""
@@ -188,7 +251,8 @@ class Twin:
         """An HTTP request to `url` (https://<served name>/path) through the twin's resolver."""
         parts = urlsplit(url)
         host = parts.hostname or ""
-        address, port = self.resolve(host)
+        region = self.region_for(host)
+        address, port = "127.0.0.1", self.ports[region]
         conn = http.client.HTTPConnection(address, port, timeout=timeout)
         try:
             target = parts.path or "/"
@@ -196,7 +260,7 @@ class Twin:
                 target += "?" + parts.query
             conn.request(method, target, body=body or None, headers={"Host": host, **(headers or {})})
             raw = conn.getresponse()
-            return Response(raw.status, dict(raw.getheaders()), raw.read(), self._names[host.lower()])
+            return Response(raw.status, dict(raw.getheaders()), raw.read(), region)
         finally:
             conn.close()
 
