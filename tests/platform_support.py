@@ -27,8 +27,9 @@ PROD = {"ENVIRONMENT_SUFFIX": "prod", "AWS_ACCOUNT_ID": "123456789012",
 # tracing, 365-day retention) read. tests/test_profiles.py compares the two.
 STANDARD = {"COST_PROFILE": "standard"}
 
-# Another environment and DR region (the `qa_stacks` fixture).
-QA = {"ENVIRONMENT_SUFFIX": "qa", "DR_REGION": "us-west-2"}
+# Another environment and DR region (the `qa_stacks` fixture), with eventual consistency for
+# the transactions table (the explicit opt-out; STRONG is the default and TUNED's).
+QA = {"ENVIRONMENT_SUFFIX": "qa", "DR_REGION": "us-west-2", "TRANSACTIONS_CONSISTENCY": "EVENTUAL"}
 
 # The workflow's `dev` GitHub environment (representative values): HOSTED_ZONE_ID is required
 # there, so no zone is created. Its `prod` environment is PROD. (tests/test_checkov.py)

@@ -110,15 +110,13 @@ def test_strong_consistency_puts_the_witness_in_the_region_sets_third_region(tun
     assert "global_table_witness" not in idempotency
 
 
-def test_eventual_consistency_is_an_explicit_opt_out(synth_stacks):
-    from platform_support import merged
-
-    stack = merged(synth_stacks(TRANSACTIONS_CONSISTENCY="EVENTUAL"))
-    _, transactions = _table(stack, "payment-transactions-dev")
+def test_eventual_consistency_is_an_explicit_opt_out(qa_platform):
+    stack = qa_platform  # TRANSACTIONS_CONSISTENCY=EVENTUAL (platform_support.QA)
+    _, transactions = _table(stack, "payment-transactions-qa")
     assert "global_table_witness" not in transactions
     assert "consistency_mode" not in transactions["replica"][0]
     [health] = [f for f in resources(stack, "aws_lambda_function", "dr").values()
-                if f["function_name"] == "payment-health-dr-dev"]
+                if f["function_name"] == "payment-health-dr-qa"]
     assert health["environment"]["variables"]["TRANSACTIONS_CONSISTENCY_MODE"] == "EVENTUAL"
 
 
