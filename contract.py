@@ -23,6 +23,12 @@ def other_role(role: str) -> str:
     return DR if role == PRIMARY else PRIMARY
 
 
+# -- AWS facts ---------------------------------------------------------------------------
+# Route 53 publishes health-check metrics (AWS/Route53 HealthCheckStatus) in us-east-1 only:
+# the health-check alarms, and whatever reads them, live there.
+ROUTE53_METRICS_REGION = "us-east-1"
+
+
 # -- stacks -----------------------------------------------------------------------------
 # One Terraform state each. The regional stacks hold only resources of their own region, so
 # either can be planned and applied while the other region is down (docs/failover.md).

@@ -43,6 +43,7 @@ from contract import (
     DRILLS,
     METRICS_NAMESPACE,
     PRIMARY,
+    ROUTE53_METRICS_REGION,
     RPO_TARGET_S,
     RTO_TARGET_S,
     other_role,
@@ -57,7 +58,6 @@ LAST_REPORT = "last-report.json"
 # FIS experiment states (botocore fis model, ExperimentStatus).
 RUNNING = "running"
 ENDED = ("completed", "stopped", "failed", "cancelled")
-ROUTE53_METRICS_REGION = "us-east-1"  # the health-check alarms live there
 # The RPO canary (lambda/heartbeat.py) publishes, in seconds: ObservedReplicationDelay {Store,
 # From} = now - the peer's last heartbeat, an UPPER bound on replication lag that includes up
 # to one of the peer's write intervals; HeartbeatAge {Store=dynamodb, Region} = that interval,

@@ -76,6 +76,7 @@ from contract import (
     PRIMARY,
     RESERVED_DOMAINS,
     RESERVED_TLDS,
+    ROUTE53_METRICS_REGION,
     regional_host,
 )
 from modules.api import RegionalApi
@@ -83,8 +84,6 @@ from modules.naming import Names
 from modules.regions import Region, RegionPair, build_region
 from modules.settings import Settings
 
-# Route 53 publishes health-check metrics (AWS/Route53 HealthCheckStatus) in us-east-1 only.
-ROUTE53_METRICS_REGION = "us-east-1"
 GLOBAL = "global"
 
 HEALTH_CHECK_PORT = 443

@@ -26,10 +26,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from contract import ROUTE53_METRICS_REGION
 from twin.alarms import ALARM, INSUFFICIENT, OK, AlarmEvaluator, MetricStore, ScenarioClock
 from twin.model import Platform
 
-ROUTE53_METRICS_REGION = "us-east-1"
 SEARCH_BYTES = 5120
 # fetch(fqdn, path) -> (status, body); raises OSError (refused, timed out) when no answer.
 Fetch = Callable[[str, str], tuple[int, bytes]]
