@@ -37,6 +37,7 @@ import csv
 import hashlib
 import os
 import shutil
+import weakref
 import zipfile
 from pathlib import Path
 from typing import TypedDict
@@ -132,7 +133,8 @@ ZIP_LEVEL = 6
 _WRITTEN: dict[Path, str] = {}     # archive -> fingerprint of what it holds (this process)
 # package folder -> (the app, its inputs) it was last assembled for: both regional stacks of
 # one app share the folder, so the second needs no copy (~0.4 s); another app assembles again.
-_ASSEMBLED: dict[Path, tuple[App, Path, Path]] = {}
+# A weak reference: finished apps (the suite makes dozens) are not kept alive by this map.
+_ASSEMBLED: dict[Path, tuple[weakref.ref[App], Path, Path]] = {}
 
 
 class FunctionCode(Construct):
@@ -156,9 +158,9 @@ class FunctionCode(Construct):
         if vendor_dir is not None:
             app, vendor = App.of(self), Path(vendor_dir).resolve()
             done = _ASSEMBLED.get(package_dir)
-            if done is None or done[0] is not app or done[1:] != (source_dir, vendor):
+            if done is None or done[0]() is not app or done[1:] != (source_dir, vendor):
                 _assemble(source_dir, vendor, package_dir)
-                _ASSEMBLED[package_dir] = (app, source_dir, vendor)
+                _ASSEMBLED[package_dir] = (weakref.ref(app), source_dir, vendor)
             source_dir = package_dir
         archive = write_zip(source_dir, package_dir.with_name(f"{package_dir.name}-zip") / ZIP_ARCHIVE,
                             skip_bytecode=vendor_dir is None)
