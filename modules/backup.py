@@ -89,7 +89,6 @@ class RegionalBackup(Construct):
             self, "lock", provider=p, backup_vault_name=self.vault.name,
             min_retention_days=MIN_RETENTION_DAYS, max_retention_days=MAX_RETENTION_DAYS,
             changeable_for_days=COMPLIANCE_GRACE_DAYS if compliance else None)
-        self.lock_mode = "COMPLIANCE" if compliance else "GOVERNANCE"
         self.plan: BackupPlan | None = None
         if not resource_arns:
             return
