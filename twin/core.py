@@ -34,6 +34,7 @@ from twin.model import Platform
 from twin.provision import Inventory, client, provision
 from twin.replication import Replicator
 from twin.route53 import Route53
+from twin.schedules import Scheduler
 
 # The functions API Gateway calls are started at `up` (their init done), so the first
 # request is not a cold start racing the integration timeout.
@@ -80,6 +81,7 @@ class Twin:
         self.alarms: AlarmEvaluator | None = None
         self.route53: Route53 | None = None
         self._collector: MetricCollector | None = None
+        self.schedules: Scheduler | None = None  # EventBridge schedules (twin/schedules.py), with evaluate()
         self.evaluating = False
         self.faults: dict[str, str] = {}  # region -> fault kind
         self.fault_log: list[tuple[float, str, str | None]] = []  # (scenario t, region, kind)
@@ -195,17 +197,22 @@ class Twin:
             self.alarms = AlarmEvaluator(self.platform, self.metrics, self.clock, self.endpoint,
                                          down=lambda region: region in self.faults)
             self.route53 = Route53(self.platform, self.metrics, self.clock, self.alarms, self._check)
+            assert self.pool is not None
+            self.schedules = Scheduler(self.platform, self.pool, self.clock, before_run=self.write_hosts)
         self.evaluating = on
 
     def advance(self, seconds: float, *, step: float = 10.0) -> None:
-        """Move the scenario clock by `seconds`, in steps: at each, collect the metrics emitted
-        meanwhile, evaluate alarms on minute boundaries, run the health checks that are due."""
+        """Move the scenario clock by `seconds`, in steps: at each, run the scheduled functions that
+        are due, collect the metrics emitted meanwhile, evaluate alarms on minute boundaries, run
+        the health checks that are due."""
         assert self.alarms is not None and self.route53 is not None and self._collector is not None, \
             "call evaluate() first"
         remaining = seconds
         while remaining > 1e-9:
             self.clock.advance(min(step, remaining))
             remaining -= step
+            if self.schedules is not None:
+                self.schedules.tick()
             self._collector.collect()
             self.alarms.tick()
             self.route53.tick()
@@ -235,6 +242,16 @@ class Twin:
         if region is None:
             raise LookupError(f"{name}: the twin serves no such name ({', '.join(sorted(self._names))})")
         return region
+
+    def write_hosts(self) -> None:
+        """Write the resolver's current answers (name -> port) where the functions read them
+        (twin/worker.py): the probe reaches the twin's names through it."""
+        if self.pool is None:
+            return
+        hosts = {name: self.ports[self.region_for(name)] for name in self._names}
+        staging = self.pool.hosts_file.with_suffix(".tmp")
+        staging.write_text(json.dumps(hosts))
+        staging.replace(self.pool.hosts_file)
 
     def resolve(self, name: str) -> tuple[str, int]:
         return "127.0.0.1", self.ports[self.region_for(name)]
