@@ -113,7 +113,7 @@ class Twin:
                 thread.join()
         self.timings["functions"] = time.monotonic() - started
         for region in self.platform.regions():
-            gateway = RegionalGateway(self.platform, self.pool, region)
+            gateway = RegionalGateway(self.platform, self.pool, region, clock=self.throttle_clock)
             if gateway.apis:
                 self.gateways[region] = gateway
                 self.ports[region] = gateway.serve()
@@ -124,6 +124,13 @@ class Twin:
         self.replication.start()
         self.timings["up"] = time.monotonic() - started
         return self
+
+    def throttle_clock(self) -> float:
+        """The gateways' throttle clock: real time plus the scenario time advanced. A stage's
+        token buckets refill per second of the platform's time; on the accelerated clock a
+        scenario minute of probes and health checks takes well under a real second, and real
+        time alone would throttle them (429) where AWS would not."""
+        return time.monotonic() + (self.clock.now() - self.clock.start)
 
     def _warm_moto(self) -> None:
         """moto imports its expression parser on the first conditional write (~0.3 s, seconds
