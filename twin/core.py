@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from twin.alarms import AlarmEvaluator, MetricCollector, MetricStore, ScenarioClock
+from twin.alarms import AlarmEvaluator, MetricCollector, MetricStore, ScenarioClock, moto_metric_counts
 from twin.apigw import RegionalGateway
 from twin.functions import Function, FunctionPool, Outcome
 from twin.model import Platform
@@ -82,6 +82,7 @@ class Twin:
         self.route53: Route53 | None = None
         self._collector: MetricCollector | None = None
         self.schedules: Scheduler | None = None  # EventBridge schedules (twin/schedules.py), with evaluate()
+        self._metrics_baseline: dict[tuple[str, str], int] = {}
         self.evaluating = False
         self.faults: dict[str, str] = {}  # region -> fault kind
         self.fault_log: list[tuple[float, str, str | None]] = []  # (scenario t, region, kind)
@@ -97,6 +98,7 @@ class Twin:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
+        self._metrics_baseline = moto_metric_counts()  # moto is process-wide: not an earlier twin's
         self.timings["moto"] = time.monotonic() - started
         self.inventory = provision(self.platform, self.endpoint)
         self._warm_moto()
@@ -199,7 +201,8 @@ class Twin:
         name then resolves as Route 53 answers (off: back to the static answers)."""
         if on and self.alarms is None:
             self._collector = MetricCollector(self.metrics, self.clock,
-                                              self._workdir / "logs" if self._workdir else None)
+                                              self._workdir / "logs" if self._workdir else None,
+                                              baseline=self._metrics_baseline)
             self._collector.collect()  # what was emitted before evaluation started: stamped now
             self.alarms = AlarmEvaluator(self.platform, self.metrics, self.clock, self.endpoint,
                                          down=lambda region: region in self.faults)

@@ -315,6 +315,9 @@ def day(twin, client_key):
         pages = [p for p in twin.alarms.pages if p.t > warmed]
         print("normal day: alarms on AWS-published metrics (missing data here):",
               sorted(a.name for a in twin.alarms.alarms.values() if _aws_published_only(a)))
+        print("normal day: health check changes", {c.name: [(t - twin.clock.start, h, why) for t, h, why in c.history]
+                                                   for c in twin.route53.checks.values()},
+              "DNS answers", [(t - twin.clock.start, r) for t, _, r in twin.route53.answers])
         yield {"warmed": warmed, "answers": answers, "transitions": transitions, "pages": pages}
     finally:
         twin.evaluate(False)
@@ -371,7 +374,8 @@ def test_the_failback_gate_is_open_and_the_name_answers_the_primary(twin, day):
     assert gate.healthy, gate.history
     assert twin.alarms.data_state(gate.alarm_name, gate.alarm_region) == OK  # from data, not LastKnownStatus
     assert day["answers"] == [(200, twin.region_of("primary"))] * DAY_MINUTES
-    assert all(region == twin.region_of("primary") for _, _, region in twin.route53.answers)
+    assert all(region == twin.region_of("primary") for _, _, region in twin.route53.answers), \
+        (twin.route53.answers, {c.name: c.history for c in twin.route53.checks.values()})
 
 
 def test_heartbeat_and_reconcile_run_on_their_schedules_and_report(twin, day):
