@@ -4,7 +4,9 @@ docs/calling-the-api.md tells them to.
 
 What is real here: the JSON, the functions' code from their synthesized package, moto's
 answers for DynamoDB/S3/Secrets Manager/KMS. What is simulated: API Gateway (twin/apigw.py),
-replication (twin/replication.py), DNS (twin/core.py). docs/twin.md has the full list.
+replication (twin/replication.py), DNS (twin/core.py), and for the day on the scenario clock
+at the end, the EventBridge schedules (twin/schedules.py), CloudWatch alarms and Route 53.
+docs/twin.md has the full list.
 """
 
 from __future__ import annotations
@@ -185,8 +187,8 @@ def test_replication_brings_each_regions_payments_to_the_other(twin, client_key)
 
 
 def test_payments_through_the_failover_name_in_each_regions_turn(twin, client_key):
-    """The failover name answers with its PRIMARY record's region (static in the twin: Route 53
-    health checks are not evaluated yet); pointed at DR by hand, DR takes the payments."""
+    """The failover name answers with its PRIMARY record's region (static until the day below
+    turns Route 53's evaluation on); pointed at DR by hand, DR takes the payments."""
     name = _failover_name(twin)
     assert twin.names[name] == twin.region_of("primary")
     try:
@@ -257,8 +259,8 @@ def test_the_stage_throttle_answers_429_past_the_burst(twin):
 
 
 def test_the_rpo_canary_reads_the_peers_heartbeat_through_replication(twin):
-    """The heartbeat functions, invoked as their schedule would (EventBridge schedules are not
-    simulated yet), each find the other region's heartbeat once replication has carried it.
+    """The heartbeat functions, invoked by hand as their schedule would (the schedules start
+    with the day below), each find the other region's heartbeat once replication has carried it.
     The delay they report is the twin's simulated lag plus the polls, not AWS's."""
     primary, dr = twin.region_of("primary"), twin.region_of("dr")
     heartbeat = {region: _fn(twin, region, "heartbeat.lambda_handler") for region in (primary, dr)}
