@@ -92,7 +92,7 @@ def run(args: argparse.Namespace, cfg: DrConfig, gw: Any, log: EventLog, *, oper
         now_ms: int) -> DuplicatesResult:
     from drctl.gateways import error_code, is_unreachable
 
-    table = cfg.names.transactions_table
+    table = cfg.dynamodb_table_name or cfg.names.transactions_table
     if not getattr(cfg, f"{args.table_region}_region"):
         return _fail(DuplicatesResult(args.action, "?", table), exitcodes.USAGE,
                      f"--region {args.table_region} needs --{args.table_region}-region (or that "
