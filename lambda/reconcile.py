@@ -21,7 +21,9 @@ Metrics (namespace ``POWERTOOLS_METRICS_NAMESPACE``, default ``PaymentsDR``; dim
 ``service=payment-reconcile`` and ``region``), published on every run, zeros included,
 so a missing datapoint means the job did not run: ``RecordsChecked``,
 ``MissingReceipts``, ``ReceiptsRepaired``, ``ReceiptRepairFailed``,
-``DuplicateTransactions``, ``ReconcileTruncated``.
+``DuplicateTransactions`` (ids with a duplicate acceptance no operator has resolved yet),
+``DuplicatesMarked`` (later acceptances marked ``DUPLICATE`` by this run: ``ops.duplicates``),
+``ReconcileTruncated``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from ops import duplicates
 
 from payments import audit, clients, settings
 
@@ -125,18 +128,34 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         stop=lambda: context.get_remaining_time_in_millis() / 1000 < STOP_MARGIN_SECONDS,
         on_error=on_error,
     )
+    # Mark the later acceptance of each duplicate (ops/duplicates.py); DuplicateTransactions
+    # counts ids with a duplicate no operator has resolved yet, so its alarm stays on until then.
+    marking = duplicates.mark(runtime["dynamodb"], cfg.transactions_table,
+                              [d.transaction_id for d in report.duplicates],
+                              now_ms=time.time_ns() // 1_000_000,
+                              marked_by=f"reconcile:{cfg.region}", apply=not dry_run)
+    unresolved = sorted(set(marking.unresolved_ids) | {
+        row["transactionId"] for row in duplicates.list_marked(runtime["dynamodb"], cfg.transactions_table,
+                                                               runtime["index"])})
     for name, value in (("RecordsChecked", report.records_checked),
                         ("MissingReceipts", report.missing_receipts),
                         ("ReceiptsRepaired", report.receipts_repaired),
                         ("ReceiptRepairFailed", report.receipt_repair_failed),
-                        ("DuplicateTransactions", len(report.duplicates)),
+                        ("DuplicateTransactions", len(unresolved)),
+                        ("DuplicatesMarked", len(marking.marked)),
                         ("ReconcileTruncated", int(report.truncated))):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     for duplicate in report.duplicates:
         logger.warning("transaction accepted more than once", extra={
             "transaction_id": duplicate.transaction_id, "accepted_regions": duplicate.regions,
             "same_request": duplicate.same_request})
-    result = report.to_dict() | {"dryRun": dry_run, "lookbackMinutes": lookback}
+    for found in marking.marked:
+        logger.warning("later acceptance marked the duplicate", extra={
+            "transaction_id": found.transaction_id, "client_id": found.client_id,
+            "timestamp": found.timestamp, "duplicate_of": found.duplicate_of, "dry_run": dry_run})
+    result = report.to_dict() | {"dryRun": dry_run, "lookbackMinutes": lookback,
+                                 "duplicatesMarked": [m.transaction_id for m in marking.marked],
+                                 "duplicatesUnresolved": unresolved}
     level = logger.warning if (report.missing_receipts or report.duplicates or report.truncated
                                or report.receipt_repair_failed) else logger.info
     level("reconciliation finished", extra=result)

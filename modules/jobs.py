@@ -120,6 +120,12 @@ class Heartbeat(Construct):
                       statistic="Sum", period=300)
 
 
+#: The attributes a duplicate marking names (lambda/ops/duplicates.py MARK_ATTRIBUTES; the
+#: Lambda package does not ship contract.py, tests/lambda/test_duplicates.py compares them).
+DUPLICATE_MARK_ATTRIBUTES = ("transactionId", "timestamp", "status", "duplicateOf",
+                             "duplicateMarkedAt", "duplicateMarkedBy", "duplicateReview")
+
+
 class Reconcile(Construct):
     """Outputs: `function`; `metric(name)` for the job's own metrics (lambda/reconcile.py)."""
 
@@ -152,7 +158,12 @@ class Reconcile(Construct):
             grants=[
                 statement("QueryRecentPayments", ["dynamodb:Query"],
                           [table_arn, f"{table_arn}/index/{STATUS_INDEX}"]),
-                tables.grant_key_use(decrypt_only=True),
+                # Marking a later acceptance the duplicate (lambda/ops/duplicates.py): an
+                # UpdateItem that may name only these attributes (its MARK_ATTRIBUTES).
+                statement("MarkDuplicates", ["dynamodb:UpdateItem"], [table_arn],
+                          condition={"ForAllValues:StringEquals": {
+                              "dynamodb:Attributes": list(DUPLICATE_MARK_ATTRIBUTES)}}),
+                tables.grant_key_use(),
                 statement("ReadAndRepairReceipts", ["s3:GetObject", "s3:PutObject"],
                           [f"{bucket_arn}/receipts/*"]),
                 # Without it a missing receipt answers 403 instead of 404.
