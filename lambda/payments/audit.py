@@ -287,6 +287,8 @@ def reconcile(
             # Records come oldest first: everything before the next one is done (or held).
             report.checked_until_ms = (int(pending["timestamp"]) - 1 if pending is not None
                                        else report.window_end_ms)
+    if pending is None:  # every record of the window (or none at all) checked
+        report.checked_until_ms = report.window_end_ms
     if held is not None:
         report.checked_until_ms = min(report.checked_until_ms, held - 1)
     return report

@@ -328,3 +328,13 @@ def test_segments_split_the_records_between_them_each_checked_exactly_once(now_m
         assert report.records_checked == len(fake.heads) > 0 and report.lag_ms == 0
         seen += fake.heads
     assert sorted(seen) == sorted(core.record_receipt_key(i) for i in items)
+
+
+def test_an_empty_window_moves_the_watermark_to_its_end(aws, now_ms):
+    import boto3
+
+    report = audit.reconcile(boto3.client("dynamodb", region_name=PRIMARY), boto3.client("s3", region_name=PRIMARY),
+                             table=TABLE, bucket=bucket_for(PRIMARY), now_ms=now_ms,
+                             lookback_ms=180 * MINUTE_MS, grace_ms=15 * MINUTE_MS)
+    assert report.records_checked == 0 and report.checked_until_ms == report.window_end_ms
+    assert report.lag_ms == 0
