@@ -65,7 +65,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def failover_name(twin: Any) -> str:
     """The name clients use: the one no region's own name is (`<region>.<domain>`)."""
-    return next(name for name in twin.names if not any(name.startswith(r + ".") for r in twin.ports))
+    return str(next(name for name in twin.names if not any(name.startswith(r + ".") for r in twin.ports)))
 
 
 def _functions(twin: Any, handler: str) -> dict[str, str]:
