@@ -179,8 +179,11 @@ def run_load_check(twin: Any, key: str, *, rate: float, duration_s: float, sende
     url = f"https://{name}/validate"
     if concurrency is None:
         concurrency = sized_concurrency(rate)
-    warm_api_functions(twin, twin.region_for(name), environments, concurrency)
+    serving = twin.region_for(name)
+    warm_api_functions(twin, serving, environments, concurrency)
     load_before = os.getloadavg()
+    log_start = len(twin.gateways[serving].access_log)
+    started_ms = int(time.time() * 1000)
     total = max(1, round(rate * duration_s))
     results: list[dict[str, Any]] = [{} for _ in range(total)]
 
@@ -223,6 +226,10 @@ def run_load_check(twin: Any, key: str, *, rate: float, duration_s: float, sende
         time.sleep(min(reconcile_every_s, 10.0))
         reconciler.run_once()
     statuses = Counter(str(r.get("status")) for r in results)
+    gateway_errors = Counter(str(e.error_type) for e in twin.gateways[serving].access_log[log_start:]
+                             if e.error_type)
+    replicated = twin.replication.wait_caught_up(30)
+    in_replica = {region: _records_since(twin, region, started_ms) for region in twin.ports}
     latencies = [r["latencyS"] for r in results if r.get("status")]
     return {
         "label": "LOCAL: the twin on this machine (moto, simulated gateway and replication), not AWS",
@@ -241,6 +248,9 @@ def run_load_check(twin: Any, key: str, *, rate: float, duration_s: float, sende
         "status5xx": sum(n for s, n in statuses.items() if s.startswith("5")),
         "status429": statuses.get("429", 0),
         "connectionErrors": statuses.get("0", 0),
+        # API Gateway's own answers (x-amzn-ErrorType's response type): DEFAULT_5XX is a throttled
+        # Lambda (the function's concurrency busy), INTEGRATION_TIMEOUT no answer within 4 s.
+        "gatewayResponseTypes": dict(sorted(gateway_errors.items())),
         "latencyMs": {
             "p50": round(percentile(latencies, 50) * 1000, 1) if latencies else None,
             "p99": round(percentile(latencies, 99) * 1000, 1) if latencies else None,
@@ -255,10 +265,31 @@ def run_load_check(twin: Any, key: str, *, rate: float, duration_s: float, sende
             "graceNote": "overridden from the default 15 so the run's records become eligible",
             "everyS": reconcile_every_s,
             "caughtUp": reconciler.caught_up(last_accepted_ms),
+            "replicationCaughtUpAfterwards": replicated,
+            "recordsInReplica": in_replica,
             "secondsAfterLoadUntilCaughtUp": round(time.monotonic() - waited_from, 1),
             "regions": reconciler.summary(),
         },
     }
+
+
+def _records_since(twin: Any, region: str, since_ms: int) -> int:
+    """Accepted records in `region`'s replica since the load began (status-index, counted)."""
+    fn = twin.function(region, _functions(twin, RECONCILE_HANDLER)[region])
+    ddb = twin.client("dynamodb", region)
+    kwargs: dict[str, Any] = {
+        "TableName": fn.environment["TRANSACTIONS_TABLE"],
+        "IndexName": fn.environment.get("STATUS_INDEX", "status-index"),
+        "KeyConditionExpression": "#s = :s AND #t >= :t", "Select": "COUNT",
+        "ExpressionAttributeNames": {"#s": "status", "#t": "timestamp"},
+        "ExpressionAttributeValues": {":s": {"S": "VALIDATED"}, ":t": {"N": str(since_ms)}}}
+    count = 0
+    while True:
+        page = ddb.query(**kwargs)
+        count += int(page.get("Count", 0))
+        if not page.get("LastEvaluatedKey"):
+            return count
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def render(report: dict[str, Any]) -> str:
@@ -273,10 +304,12 @@ def render(report: dict[str, Any]) -> str:
         f"over {report['durationS']:g} s (sender at most {report['maxLateS']:g} s behind schedule)",
         f"  latency p50 {latency['p50']} ms, p99 {latency['p99']} ms, max {latency['max']} ms",
         f"  statuses {report['statusCounts']}: 5xx {report['status5xx']}, 429 {report['status429']}, "
-        f"connection errors {report['connectionErrors']}",
+        f"connection errors {report['connectionErrors']}; gateway answers {report['gatewayResponseTypes']}",
         f"  reconcile (grace {report['reconcile']['graceMinutes']} min, overridden; every "
         f"{report['reconcile']['everyS']:g} s): caught up {report['reconcile']['caughtUp']} "
-        f"{report['reconcile']['secondsAfterLoadUntilCaughtUp']:g} s after the load",
+        f"{report['reconcile']['secondsAfterLoadUntilCaughtUp']:g} s after the load; records in each "
+        f"replica {report['reconcile']['recordsInReplica']} (replication caught up: "
+        f"{report['reconcile']['replicationCaughtUpAfterwards']})",
     ]
     for region, r in report["reconcile"]["regions"].items():
         lines.append(f"    {region}: {r['runs']} runs ({r['failedRuns']} failed), {r['recordsChecked']} records "
