@@ -72,6 +72,13 @@ twin: synth
 twin-test: setup
 	$(PY) -m pytest -m twin tests/twin
 
+# The declared peak of signed payments through the twin's failover name, sustained, with the
+# reconcile functions alongside (scripts/load_check.py; LOAD_DURATION seconds, LOCAL figures).
+LOAD_DURATION ?= 90
+.PHONY: load-check
+load-check: synth
+	$(PY) scripts/load_check.py cdktf.out --duration $(LOAD_DURATION)
+
 # -- CI steps (.github/workflows/review.yml runs the same targets) ------------------------------
 # Platform stacks in plan/apply order, from cdktf.out/manifest.json (scripts/stacks.py).
 STACKS = $(shell $(PY) scripts/stacks.py cdktf.out)

@@ -125,6 +125,15 @@ CANARY_DELAY_METRIC = "ObservedReplicationDelay"
 CANARY_HEARTBEAT_AGE_METRIC = "HeartbeatAge"
 CANARY_STORES = ("dynamodb", "s3")
 
+# Receipt reconciliation (lambda/reconcile.py, modules/jobs.py): the watermark item it keeps in
+# the transactions table (key prefix + region, no customer/status attributes, so no index sees
+# it) and how far behind it is: seconds of eligible records (older than the grace period) not
+# yet checked. The alarm pages when the job falls that far behind.
+RECONCILE_CHECKPOINT_KEY_PREFIX = "__reconcile__#"
+RECONCILE_LAG_METRIC = "ReconcileLagSeconds"
+ALARM_RECONCILE_LAG = "reconcile-lag"
+RECONCILE_LAG_THRESHOLD_S = 600.0
+
 # -- objectives ----------------------------------------------------------------------------
 # What the platform promises. `make review` budgets them from configuration; `drctl drill`
 # measures them (drills/last-report.json).

@@ -456,6 +456,11 @@ def test_api_protection_limits_are_the_declared_ones(stacks):
     rules = {r["name"]: r for _, _, b in _resources(stacks, "aws_wafv2_web_acl") for r in b["rule"]}
     window, per_ip, retry = re.search(r"requests per IP in (\d+) minutes \(([\d,]+) at the default peak of "
                                       r"10/s\) get 429 with `Retry-After: (\d+)`", text).groups()
+    per_client = re.search(r"more than `PEAK_PAYMENTS_PER_SECOND` x (\d+) requests per client id and IP in "
+                           r"5 minutes \(([\d,]+) at the default peak\)", text).groups()
+    client_rule = rules["rate-per-client"]["statement"]["rate_based_statement"]
+    assert client_rule["evaluation_window_sec"] == int(per_client[0])
+    assert client_rule["limit"] == int(per_client[1].replace(",", ""))
     rate = rules["rate-per-ip"]
     assert rate["statement"]["rate_based_statement"]["limit"] == int(per_ip.replace(",", ""))
     assert rate["statement"]["rate_based_statement"]["evaluation_window_sec"] == int(window) * 60

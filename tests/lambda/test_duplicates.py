@@ -50,7 +50,7 @@ def now_ms() -> int:
 
 def run(dry_run: bool = False) -> dict:
     return reconcile.lambda_handler({"dryRun": dry_run} if dry_run else {},
-                                    FakeContext("payment-reconcile", remaining_ms=60_000))
+                                    FakeContext("payment-reconcile", remaining_ms=170_000))
 
 
 def test_the_later_acceptance_is_marked_and_stays_alarmed_until_resolved(aws, now_ms, capsys):
