@@ -167,3 +167,11 @@ def test_primary_health_fails_closed_when_the_hold_cannot_be_read(aws):
     with mock.patch.object(probe.dynamodb, "get_item", side_effect=deny_hold):
         status, body, _ = health_get("/health")
     assert status == 503 and body["checks"]["transactions"]["read"]["error"] == "AccessDeniedException"
+
+
+def test_the_hold_item_is_the_contracts():
+    """drctl (contract.py) clears the item the functions (ops.hold, retyped) arm and read."""
+    import contract
+
+    assert hold.HOLD_ID == contract.FAILBACK_HOLD_ID
+    assert (hold.ARMED, hold.CLEARED) == (contract.FAILBACK_HOLD_ARMED, contract.FAILBACK_HOLD_CLEARED)
