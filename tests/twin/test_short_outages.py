@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import boto3
 import pytest
 from ops import hold
-from test_outage import _failover_name, _pay
+from test_outage import CLIENT_TIMEOUT_S, _failover_name, _payment
 
 from drctl.checks import OK
 from drctl.clock import Clock
@@ -55,6 +55,7 @@ class Run:
     timed_out: list[str] = field(default_factory=list)
     missing_in_primary_before_resume: int = 0
     armed: bool = False  # the hold was armed when the primary recovered
+    after: tuple[int, str, float] = (0, "", 0.0)  # the first payment after DNS returned: status, region, real s
 
 
 def _validator_env(twin, region: str) -> dict[str, str]:
@@ -113,12 +114,15 @@ def _in_primary(twin, txn: str) -> bool:
     return bool(records) and any(o["Key"].endswith(f"/{txn}.json") for o in receipts)
 
 
-def _pay_through_the_name(twin, key: str, run: Run, name: str, txn: str | None = None) -> None:
+def _pay_through_the_name(twin, key: str, run: Run, name: str, txn: str | None = None, *,
+                          timeout: float = CLIENT_TIMEOUT_S) -> None:
     txn = txn or f"txn-{uuid.uuid4().hex[:16]}"
+    body, headers = _payment(key, txn)
     try:
-        response = _pay(twin, name, key, txn)
+        response = twin.request("POST", f"https://{name}/validate", headers=headers, body=body, timeout=timeout)
     except OSError:
-        run.timed_out.append(txn)
+        if txn not in run.timed_out:
+            run.timed_out.append(txn)
         return
     assert response.status == 200, response.body
     run.accepted[txn] = response.region
@@ -131,7 +135,12 @@ def play(twin, key: str, outage_s: int) -> Run:
     name = _failover_name(twin)
     _fresh_platform(twin)
     twin.evaluate()
-    twin.advance(60)  # the primary's check is healthy again after any earlier scenario
+    check = _primary_check(twin)
+    for _ in range(int((check.failure_threshold + 2) * check.request_interval // STEP_S)):
+        twin.advance(STEP_S)  # an earlier scenario (test_outage's hang, its hold) is over
+        if twin.region_for(name) == primary:
+            break
+    twin.advance(60)
     assert twin.region_for(name) == primary and _hold(twin, dr) is None
     run = Run(outage_s, fault_t=twin.clock.now())
     asynchronous = [_validator_env(twin, r)["IDEMPOTENCY_TABLE"] for r in (primary, dr)]
@@ -156,6 +165,8 @@ def play(twin, key: str, outage_s: int) -> Run:
     while twin.clock.now() - run.recovered_t < HELD_AFTER_S:
         _pay_through_the_name(twin, key, run, name)
         twin.advance(STEP_S)
+    for txn in [t for t in run.timed_out if t not in run.accepted]:  # the clients retry (same id)
+        _pay_through_the_name(twin, key, run, name, txn, timeout=15)
     run.missing_in_primary_before_resume = sum(1 for txn, region in run.accepted.items()
                                                if region == dr and not _in_primary(twin, txn))
     twin.replication.resume()
@@ -168,6 +179,10 @@ def play(twin, key: str, outage_s: int) -> Run:
     while twin.clock.now() - run.cleared_t < 120 and twin.region_for(name) != primary:
         twin.advance(STEP_S)
     run.returned_t = twin.clock.now() if twin.region_for(name) == primary else None
+    body, headers = _payment(key, f"txn-{uuid.uuid4().hex[:16]}")
+    started = time.monotonic()
+    response = twin.request("POST", f"https://{name}/validate", headers=headers, body=body, timeout=15)
+    run.after = (response.status, response.region, time.monotonic() - started)
     return run
 
 
@@ -192,7 +207,8 @@ def runs(twin, client_key):
                   f"{sum(1 for v in r.accepted.values() if v != twin.region_of('primary'))} payments in DR "
                   f"({r.missing_in_primary_before_resume} not in the primary before replication resumed), "
                   f"caught up at +{(r.caught_up_t or 0) - r.fault_t:.0f}, hold cleared at "
-                  f"+{(r.cleared_t or 0) - r.fault_t:.0f}, DNS back at +{(r.returned_t or 0) - r.fault_t:.0f}")
+                  f"+{(r.cleared_t or 0) - r.fault_t:.0f}, DNS back at +{(r.returned_t or 0) - r.fault_t:.0f}, "
+                  f"next payment {r.after[0]} from {r.after[1]} in {r.after[2]:.1f} s real")
         yield played
     finally:
         twin.replication.resume()
@@ -250,3 +266,9 @@ def test_after_drctl_clears_the_hold_dns_returns_within_the_health_check_thresho
         assert run.returned_t is not None, f"{outage_s} s: DNS did not return after the hold was cleared"
         assert run.returned_t - run.cleared_t <= check.failure_threshold * check.request_interval + SLACK_S
 
+
+
+def test_after_the_failback_payments_through_the_name_are_taken_by_the_primary(twin, runs):
+    for outage_s, run in runs.items():
+        status, region, _ = run.after
+        assert (status, region) == (200, twin.region_of("primary")), (outage_s, run.after)
