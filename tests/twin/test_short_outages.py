@@ -54,7 +54,7 @@ class Run:
     accepted: dict[str, str] = field(default_factory=dict)  # txn -> region that answered 200
     timed_out: list[str] = field(default_factory=list)
     missing_in_primary_before_resume: int = 0
-    armed: bool = False  # the hold was armed when the primary recovered
+    armed: bool = False  # the hold was armed (read when the hang ended, and again after)
     after: tuple[int, str, float] = (0, "", 0.0)  # the first payment after DNS returned: status, region, real s
 
 
@@ -146,19 +146,22 @@ def play(twin, key: str, outage_s: int) -> Run:
     asynchronous = [_validator_env(twin, r)["IDEMPOTENCY_TABLE"] for r in (primary, dr)]
     twin.replication.pause("s3", *asynchronous)
     twin.fault(primary, "hang")
+    retried = False
     try:
         while twin.clock.now() - run.fault_t < outage_s:
-            if twin.region_for(name) == dr and run.moved_t is None:
-                run.moved_t = twin.clock.now()
+            if twin.region_for(name) == dr and not retried:
+                retried = True
                 _until_dr_validators_forget()
                 for txn in run.timed_out:  # the clients' retries, same transactionId
                     _pay_through_the_name(twin, key, run, name, txn)
-            if run.moved_t is not None or round(twin.clock.now() - run.fault_t) % 30 == 0:
+            if retried or round(twin.clock.now() - run.fault_t) % 30 == 0:
                 _pay_through_the_name(twin, key, run, name)  # to the hung region: every 30 s (2 s real each)
             twin.advance(STEP_S)
     finally:
         twin.fault(primary, None)
     run.recovered_t = twin.clock.now()
+    if not retried:  # Route 53 may move the name as the hang ends (its 3rd failed check)
+        _until_dr_validators_forget()
     item = _hold(twin, primary)
     run.armed = item is not None and item["state"]["S"] == hold.ARMED
     # The primary is up again: Route 53 checks it, clients keep paying through the failover name.
@@ -167,6 +170,8 @@ def play(twin, key: str, outage_s: int) -> Run:
         twin.advance(STEP_S)
     for txn in [t for t in run.timed_out if t not in run.accepted]:  # the clients retry (same id)
         _pay_through_the_name(twin, key, run, name, txn, timeout=15)
+    item = _hold(twin, primary)
+    run.armed = run.armed or (item is not None and item["state"]["S"] == hold.ARMED)
     run.missing_in_primary_before_resume = sum(1 for txn, region in run.accepted.items()
                                                if region == dr and not _in_primary(twin, txn))
     twin.replication.resume()
@@ -179,6 +184,8 @@ def play(twin, key: str, outage_s: int) -> Run:
     while twin.clock.now() - run.cleared_t < 120 and twin.region_for(name) != primary:
         twin.advance(STEP_S)
     run.returned_t = twin.clock.now() if twin.region_for(name) == primary else None
+    run.moved_t = next((t for t, n, region in twin.route53.answers
+                        if n == name and region == dr and t >= run.fault_t), None)
     body, headers = _payment(key, f"txn-{uuid.uuid4().hex[:16]}")
     started = time.monotonic()
     response = twin.request("POST", f"https://{name}/validate", headers=headers, body=body, timeout=15)
