@@ -416,6 +416,9 @@ def finish_switchover(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, opera
                         f"returns traffic to the {to_role} region once the alarm "
                         f"{cfg.names.failback_gate_alarm(to_role)} ({watcher}) clears, "
                         f"{GATE_CLEAR_NOTE}; watch with `drctl status`")
+        if to_role == contract.PRIMARY:
+            data["gate"] += ("; failback hold cleared: the primary's /health answers healthy again "
+                             "(Route 53 needs its failure-threshold of healthy checks)")
     code = exitcodes.OK if all(c.ok for c in posts) else exitcodes.UNHEALTHY
     log.info("done", operation=operation, outcome=outcome, exit_code=code)
     return OperationResult(operation, outcome, code, post_checks=posts, data=data)
@@ -452,6 +455,10 @@ def switchover_plan(cfg: DrConfig, to_role: str, target: Member, poll: float, ti
         plan.append(f"open the failback gate: ssm:PutParameter {latch_name(cfg, to_role)} = "
                     f"{{\"state\": \"{contract.FAILBACK_OPEN}\", ...}} in {cfg.region(other(to_role))}; "
                     f"Route 53 returns traffic to {region} when the gate alarm clears ({GATE_CLEAR_NOTE})")
+        if to_role == contract.PRIMARY:
+            plan.append(f"clear the failback hold: dynamodb:PutItem {contract.FAILBACK_HOLD_ID} "
+                        f"(state {contract.FAILBACK_HOLD_CLEARED}) in {cfg.dynamodb_table_name} ({region}); "
+                        "the primary's /health then answers healthy")
     return plan
 
 
