@@ -78,6 +78,13 @@ ALARM_FAILBACK_BLOCKED = "failback-blocked"  # gate: the watched peer may not ta
 # it. While BLOCKED, the peer's Route 53 record stays unhealthy even after it recovers.
 FAILBACK_BLOCKED = "blocked"
 FAILBACK_OPEN = "open"
+# The failback hold (lambda/ops/hold.py, retyped there: the contract is not in the Lambda
+# package): one item in the transactions table, armed by the DR validator before it accepts a
+# payment through the failover name, honoured by the primary's /health, cleared only by
+# `drctl failback` (state CLEARED + clearedAt) after its replication evidence.
+FAILBACK_HOLD_ID = "__failback_hold__"  # transactionId; sort key timestamp = 0
+FAILBACK_HOLD_ARMED = "armed"
+FAILBACK_HOLD_CLEARED = "cleared"
 
 # -- domains ------------------------------------------------------------------------------
 # RFC 2606 / RFC 6761 names that can never be delegated: Route 53 rejects them and ACM can

@@ -382,7 +382,10 @@ class RegionalCompute(Construct):
             handler="validator.lambda_handler",
             memory_mb=VALIDATOR_MEMORY_MB, timeout_s=VALIDATOR_TIMEOUT_S,
             reserved_concurrency=reserved,
-            environment={**base_env, "POWERTOOLS_SERVICE_NAME": "payment-validator"},
+            # FAILOVER_DOMAIN_NAME: in DR, a payment through this name arms the failback hold
+            # (lambda/ops/hold.py); through the regional name it does not.
+            environment={**base_env, "POWERTOOLS_SERVICE_NAME": "payment-validator",
+                         "FAILOVER_DOMAIN_NAME": settings.domain_name},
             grants=[*tables.grant_transactions_write(), *tables.grant_idempotency(),
                     *audit.grant_receipts_write()],
         )

@@ -21,9 +21,8 @@ import uuid
 from dataclasses import dataclass, field
 
 import pytest
-from ops import latch
 from ops.signing import signed_headers
-from twin_support import CLIENT_ID, warm_up
+from twin_support import CLIENT_ID, operator_failback, warm_up
 
 from twin.alarms import ALARM
 
@@ -78,13 +77,6 @@ def _records(twin, region: str, transaction_id: str) -> list[dict]:
         ExpressionAttributeValues={":t": {"S": transaction_id}}, ConsistentRead=True)["Items"]
 
 
-def _latch_parameter(twin) -> tuple[str, str]:
-    """(region, SSM name) of the failback latch: the DR probe's FAILBACK_PARAMETER."""
-    fn = next(f for (r, _), f in twin.pool.functions.items()
-              if f.handler == "probe.lambda_handler" and f.environment.get("FAILBACK_PARAMETER"))
-    return fn.region, fn.environment["FAILBACK_PARAMETER"]
-
-
 def _pages(twin, run: Outage) -> list:
     """Pages the outage caused: after the fault, on data, from an alarm not already in ALARM."""
     return [p for p in twin.alarms.pages if p.t > run.fault_t and p.from_data and run.before.get(p.alarm) != ALARM]
@@ -117,10 +109,7 @@ def _recover(twin, run: Outage) -> None:
     """The operator's side after the outage: the fault ends, the failback latch is opened, and
     the clock runs until the name answers the primary again and no alarm is in ALARM."""
     twin.fault(run.primary, None)
-    region, parameter = _latch_parameter(twin)
-    now = twin.clock.now()
-    latch.write(twin.client("ssm", region), parameter,
-                latch.Latch(latch.OPEN, latch.iso(now), "twin-operator", "failback after the outage scenario"))
+    operator_failback(twin, "failback after the outage scenario")
     until = twin.clock.now() + RECOVERY_LIMIT_S
     while twin.clock.now() < until:
         twin.advance(60)
