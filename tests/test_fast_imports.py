@@ -269,3 +269,20 @@ def test_node_options_keep_what_the_user_set():
     assert fast_provider.node_options(None) == f"--require {preload}"
     assert fast_provider.node_options("--max-old-space-size=8192") == \
         f"--max-old-space-size=8192 --require {preload}"
+
+
+def test_installed_packages_carry_their_bytecode():
+    """scripts/setup.sh compiles site-packages once; the project runs with
+    PYTHONDONTWRITEBYTECODE=1, so a module without bytecode is compiled again by every process
+    that imports it (~2 s of each synth for the provider modules alone)."""
+    import importlib.util
+    import sysconfig
+
+    purelib = Path(sysconfig.get_path("purelib"))
+    imported = [Path(m.__file__) for m in list(sys.modules.values())
+                if getattr(m, "__file__", None) and m.__file__.endswith(".py")
+                and Path(m.__file__).is_relative_to(purelib)]
+    missing = [str(p.relative_to(purelib)) for p in imported
+               if not Path(importlib.util.cache_from_source(str(p))).is_file()]
+    assert len(imported) > 100
+    assert missing == [], f"{len(missing)} modules without bytecode (run `make setup`): {missing[:5]}"
