@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -177,8 +178,9 @@ console.log(JSON.stringify({keys, before, after: globalThis.loaded, name: cls.na
 """
 
 
+@functools.cache
 def _provider_index_js() -> str:
-    """The provider's real lib/index.js, from the jsii tarball the kernel loads."""
+    """The provider's real lib/index.js, from the jsii tarball the kernel loads (read once)."""
     import tarfile
 
     package = Path(sys.modules["cdktf_cdktf_provider_aws"].__path__[0])
