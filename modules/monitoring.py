@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from cdktf_cdktf_provider_aws.cloudwatch_dashboard import CloudwatchDashboard
+from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
+from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
 from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
 from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
 from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
@@ -53,7 +55,7 @@ from modules.database import AuroraMember
 from modules.dns import Failover
 from modules.iam import policy_document, statement
 from modules.jobs import Heartbeat, Reconcile
-from modules.keys import RegionalKey
+from modules.keys import DESTRUCTIVE_KEY_ACTIONS, RegionalKey
 from modules.metrics import Metric
 from modules.naming import Names
 from modules.probes import Probe
@@ -94,6 +96,11 @@ class AlarmTopic(Construct):
                 statement("CloudWatchAlarmsPublish", ["sns:Publish"], [self.topic.arn],
                           principal={"Service": "cloudwatch.amazonaws.com"},
                           condition={"StringEquals": {"aws:SourceAccount": region.account_id}}),
+                # Only the key-state rule of this region (KeyStateChanges), by its ARN.
+                statement("KeyStateEventsPublish", ["sns:Publish"], [self.topic.arn],
+                          principal={"Service": "events.amazonaws.com"},
+                          condition={"ArnEquals": {"aws:SourceArn": region.arn(
+                              "events", f"rule/{key_state_rule_name(names, region.role)}")}}),
             ]),
         )
         targets = [("email", e) for e in settings.alarm_emails] + [
@@ -108,6 +115,35 @@ class AlarmTopic(Construct):
     @property
     def arn(self) -> str:
         return self.topic.arn
+
+
+def key_state_rule_name(names: Names, role: str) -> str:
+    return names.regional("key-state-changes", role)
+
+
+class KeyStateChanges(Construct):
+    """Pages on every call that destroys, disables or re-policies a KMS key of this region.
+
+    KMS publishes no metric for a key's state, so this is an EventBridge rule on KMS's
+    CloudTrail management events ("AWS API Call via CloudTrail"), which EventBridge receives
+    only while a trail logs management events in this region: the organization trail that
+    `drctl preflight` checks (docs/compliance.md, requirement 10). Denied calls page too: an
+    attempt to delete a data key is the event worth a human, successful or not (a key's
+    deletion runs at the end of its 30-day window, so the schedule is the moment to page)."""
+
+    def __init__(self, scope: Construct, id: str, *, region: Region, names: Names,
+                 topic_arn: str):
+        super().__init__(scope, id)
+        p = region.provider
+        self.event_pattern = {
+            "source": ["aws.kms"], "detail-type": ["AWS API Call via CloudTrail"],
+            "detail": {"eventSource": ["kms.amazonaws.com"],
+                       "eventName": sorted(a.split(":", 1)[1] for a in DESTRUCTIVE_KEY_ACTIONS)}}
+        self.rule = CloudwatchEventRule(
+            self, "rule", provider=p, name=key_state_rule_name(names, region.role),
+            description=f"KMS key deletion, disabling or policy changes in {region.name}",
+            event_pattern=json.dumps(self.event_pattern))
+        CloudwatchEventTarget(self, "target", provider=p, rule=self.rule.name, arn=topic_arn)
 
 
 class _Alarms(Construct):
@@ -161,6 +197,8 @@ class RegionalMonitoring(Construct):
         super().__init__(scope, id)
         self.topic = AlarmTopic(self, "topic", region=region, names=names, key=key,
                                 settings=settings)
+        self.key_state = KeyStateChanges(self, "key-state", region=region, names=names,
+                                          topic_arn=self.topic.arn)
         alarms = _Alarms(self, "alarms", region=region, names=names, topic_arn=self.topic.arn)
         lag_s = settings.replication_lag_threshold_seconds
         alarms.alarm(

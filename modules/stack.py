@@ -86,7 +86,8 @@ class FoundationStack(_PlatformStack):
     def __init__(self, scope: Construct, id: str = FOUNDATION_STACK, *, settings: Settings):
         super().__init__(scope, id, settings=settings)
         regions = build_region_pair(self, settings)
-        self.keys = {r.role: RegionalKey(self, f"key-{r.role}", region=r, names=self.names)
+        self.keys = {r.role: RegionalKey(self, f"key-{r.role}", region=r, names=self.names,
+                                         admins=settings.key_admin_roles)
                      for r in regions}
         self.certificates = DomainCertificates(self, "certificates", settings=settings,
                                                names=self.names, regions=regions)
@@ -263,7 +264,7 @@ class RoutingStack(_PlatformStack):
             topic_arn = regional[metrics_region.role].monitoring.topic.arn
         else:
             key = RegionalKey(self, f"key-{metrics_region.role}", region=metrics_region,
-                              names=names)
+                              names=names, admins=settings.key_admin_roles)
             topic_arn = AlarmTopic(self, "health-check-topic", region=metrics_region, names=names,
                                    key=key, settings=settings).arn
         self.alarms = HealthCheckAlarms(self, "health-check-alarms", metrics_region=metrics_region,
