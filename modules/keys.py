@@ -17,7 +17,7 @@ administrator: KMS refuses (at CreateKey and PutKeyPolicy) a policy that would d
 caller PutKeyPolicy, and `terraform destroy` schedules the key's deletion. The Deny names
 the roles by ARN (`aws:PrincipalArn`), not by unique id, so a deleted administrator role
 can be recreated under the same name by the account's IAM administrators: no permanent
-lock-out. Every call to these actions is paged (modules/monitoring.py `KeyStateChanges`).
+lock-out. Every call to these actions is paged (modules/monitoring.py `AuditEventPages`).
 """
 
 from __future__ import annotations

@@ -96,11 +96,12 @@ class AlarmTopic(Construct):
                 statement("CloudWatchAlarmsPublish", ["sns:Publish"], [self.topic.arn],
                           principal={"Service": "cloudwatch.amazonaws.com"},
                           condition={"StringEquals": {"aws:SourceAccount": region.account_id}}),
-                # Only the key-state rule of this region (KeyStateChanges), by its ARN.
-                statement("KeyStateEventsPublish", ["sns:Publish"], [self.topic.arn],
+                # Only this region's audit rules (AuditEventPages), by their ARNs.
+                statement("AuditEventsPublish", ["sns:Publish"], [self.topic.arn],
                           principal={"Service": "events.amazonaws.com"},
-                          condition={"ArnEquals": {"aws:SourceArn": region.arn(
-                              "events", f"rule/{key_state_rule_name(names, region.role)}")}}),
+                          condition={"ArnEquals": {"aws:SourceArn": [
+                              region.arn("events", f"rule/{name}")
+                              for name in audit_rule_names(names, region.role)]}}),
             ]),
         )
         targets = [("email", e) for e in settings.alarm_emails] + [
@@ -117,33 +118,53 @@ class AlarmTopic(Construct):
         return self.topic.arn
 
 
-def key_state_rule_name(names: Names, role: str) -> str:
-    return names.regional("key-state-changes", role)
+# CloudWatch Logs calls that delete or shorten what the logs keep (deletion protection, where
+# enabled, refuses the deletes; it does not cover retention).
+LOG_TAMPERING_CALLS = ("DeleteLogGroup", "DeleteLogStream", "PutRetentionPolicy",
+                       "DeleteRetentionPolicy", "PutLogGroupDeletionProtection",
+                       "DisassociateKmsKey", "DeleteSubscriptionFilter")
+# One EventBridge rule per service: (rule name part, event source, event names).
+AUDIT_RULES = (
+    ("key-state-changes", "kms", tuple(a.split(":", 1)[1] for a in DESTRUCTIVE_KEY_ACTIONS)),
+    ("log-changes", "logs", LOG_TAMPERING_CALLS),
+)
 
 
-class KeyStateChanges(Construct):
-    """Pages on every call that destroys, disables or re-policies a KMS key of this region.
+def audit_rule_names(names: Names, role: str) -> list[str]:
+    return [names.regional(what, role) for what, _, _ in AUDIT_RULES]
 
-    KMS publishes no metric for a key's state, so this is an EventBridge rule on KMS's
-    CloudTrail management events ("AWS API Call via CloudTrail"), which EventBridge receives
-    only while a trail logs management events in this region: the organization trail that
-    `drctl preflight` checks (docs/compliance.md, requirement 10). Denied calls page too: an
-    attempt to delete a data key is the event worth a human, successful or not (a key's
-    deletion runs at the end of its 30-day window, so the schedule is the moment to page)."""
+
+class AuditEventPages(Construct):
+    """Pages on every call that destroys, disables or re-policies a KMS key of this region,
+    and on every call that deletes log data or shortens its retention.
+
+    Neither has a CloudWatch metric, so these are EventBridge rules on the CloudTrail
+    management events ("AWS API Call via CloudTrail"), which EventBridge receives only while
+    a trail logs management events in this region: the organization trail that `drctl
+    preflight` checks (docs/compliance.md, requirement 10). Denied calls page too: an attempt
+    to delete a data key is worth a human, successful or not (a key's deletion runs at the end
+    of its 30-day window, so the schedule is the moment to page). Applies that change a
+    retention page as well: rare, and expected by whoever applied. Outputs: `rules` by name
+    part, `patterns` by name part."""
 
     def __init__(self, scope: Construct, id: str, *, region: Region, names: Names,
                  topic_arn: str):
         super().__init__(scope, id)
         p = region.provider
-        self.event_pattern = {
-            "source": ["aws.kms"], "detail-type": ["AWS API Call via CloudTrail"],
-            "detail": {"eventSource": ["kms.amazonaws.com"],
-                       "eventName": sorted(a.split(":", 1)[1] for a in DESTRUCTIVE_KEY_ACTIONS)}}
-        self.rule = CloudwatchEventRule(
-            self, "rule", provider=p, name=key_state_rule_name(names, region.role),
-            description=f"KMS key deletion, disabling or policy changes in {region.name}",
-            event_pattern=json.dumps(self.event_pattern))
-        CloudwatchEventTarget(self, "target", provider=p, rule=self.rule.name, arn=topic_arn)
+        self.rules: dict[str, CloudwatchEventRule] = {}
+        self.patterns: dict[str, dict[str, Any]] = {}
+        for (what, service, calls), name in zip(AUDIT_RULES, audit_rule_names(names, region.role),
+                                                strict=True):
+            self.patterns[what] = {
+                "source": [f"aws.{service}"], "detail-type": ["AWS API Call via CloudTrail"],
+                "detail": {"eventSource": [f"{service}.amazonaws.com"],
+                           "eventName": sorted(calls)}}
+            self.rules[what] = CloudwatchEventRule(
+                self, what, provider=p, name=name,
+                description=f"{what} in {region.name}: {', '.join(sorted(calls))}"[:512],
+                event_pattern=json.dumps(self.patterns[what]))
+            CloudwatchEventTarget(self, f"{what}-target", provider=p,
+                                  rule=self.rules[what].name, arn=topic_arn)
 
 
 class _Alarms(Construct):
@@ -197,8 +218,8 @@ class RegionalMonitoring(Construct):
         super().__init__(scope, id)
         self.topic = AlarmTopic(self, "topic", region=region, names=names, key=key,
                                 settings=settings)
-        self.key_state = KeyStateChanges(self, "key-state", region=region, names=names,
-                                          topic_arn=self.topic.arn)
+        self.audit_events = AuditEventPages(self, "audit-events", region=region, names=names,
+                                            topic_arn=self.topic.arn)
         alarms = _Alarms(self, "alarms", region=region, names=names, topic_arn=self.topic.arn)
         lag_s = settings.replication_lag_threshold_seconds
         alarms.alarm(

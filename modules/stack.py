@@ -42,6 +42,7 @@ from modules.dns import DomainCertificates, Failover, RegionalDomains, route53_m
 from modules.drills import RegionalDrills, default_stop_alarm_arns
 from modules.jobs import Heartbeat, Reconcile
 from modules.keys import RegionalKey
+from modules.log_protection import protect_log_groups
 from modules.monitoring import AlarmTopic, HealthCheckAlarms, MonitoredRegion, RegionalMonitoring
 from modules.naming import Names
 from modules.network import RegionalNetwork
@@ -71,6 +72,7 @@ class _PlatformStack(TerraformStack):
         self.settings = settings
         self.names = Names(settings.environment_suffix)
         configure_backend(self, settings, id)
+        protect_log_groups(self, enabled=bool(settings.deletion_protection))
 
     def output(self, key: str, value: Any) -> None:
         """An output whose key the contract assigns to this stack (drctl reads it)."""

@@ -1,5 +1,6 @@
-"""KMS key policies: only the key administrators may destroy, disable or re-policy a data key,
-the deployer is one of them (no lock-out), and every such call pages.
+"""KMS key policies and the audit pages: only the key administrators may destroy, disable or re-policy a data key,
+the deployer is one of them (no lock-out), and every such call pages; so does every call
+that deletes log data or shortens its retention, and log groups are deletion-protected.
 
 Key policies are evaluated the way KMS does for a principal of the key's own account: an
 explicit Deny in the key policy wins; otherwise the root statement delegates to IAM, and the
@@ -119,27 +120,39 @@ def _matches(pattern: dict, event: dict) -> bool:
     return True
 
 
-def _cloudtrail_event(name: str, region: str) -> dict:
-    return {"version": "0", "source": "aws.kms", "account": ACCOUNT, "region": region,
+def _cloudtrail_event(source: str, name: str, region: str) -> dict:
+    return {"version": "0", "source": f"aws.{source}", "account": ACCOUNT, "region": region,
             "detail-type": "AWS API Call via CloudTrail",
-            "detail": {"eventSource": "kms.amazonaws.com", "eventName": name,
+            "detail": {"eventSource": f"{source}.amazonaws.com", "eventName": name,
                        "requestParameters": {"keyId": "1234abcd"},
                        "errorCode": "AccessDeniedException"}}
 
 
-def test_each_region_pages_on_destructive_key_calls(prod_stacks, prod_platform):
+def _rules(platform, part: str) -> dict[str, tuple[str, dict]]:
+    return {r["provider"]: (n, r) for n, r in resources(platform, "aws_cloudwatch_event_rule").items()
+            if part in r["name"]}
+
+
+@pytest.mark.parametrize("part, source, calls, harmless", [
+    ("key-state-changes", "kms", [a.split(":")[1] for a in DESTRUCTIVE_KEY_ACTIONS],
+     ["Decrypt", "GenerateDataKey", "CreateKey", "EnableKeyRotation"]),
+    ("log-changes", "logs", ["DeleteLogGroup", "DeleteLogStream", "PutRetentionPolicy",
+                             "DeleteRetentionPolicy", "PutLogGroupDeletionProtection"],
+     ["CreateLogGroup", "PutLogEvents", "FilterLogEvents", "TagResource"]),
+])
+def test_each_region_pages_on_destructive_key_and_log_calls(prod_stacks, prod_platform, part,
+                                                            source, calls, harmless):
     topics = {t["provider"]: n for n, t in resources(prod_platform, "aws_sns_topic").items()}
-    rules = {r["provider"]: (n, r) for n, r in resources(prod_platform, "aws_cloudwatch_event_rule").items()
-             if "key-state" in r["name"]}
+    rules = _rules(prod_platform, part)
     assert set(rules) == {"aws.primary", "aws.dr"}
     for provider, (rule_name, rule) in rules.items():
         region = "us-east-1" if provider == "aws.primary" else "us-east-2"
         pattern = json.loads(rule["event_pattern"])
-        for action in DESTRUCTIVE_KEY_ACTIONS:
+        for call in calls:
             # Denied attempts page as well as successful calls.
-            assert _matches(pattern, _cloudtrail_event(action.split(":")[1], region)), action
-        for harmless in ("Decrypt", "GenerateDataKey", "CreateKey", "EnableKeyRotation"):
-            assert not _matches(pattern, _cloudtrail_event(harmless, region))
+            assert _matches(pattern, _cloudtrail_event(source, call, region)), call
+        for call in harmless:
+            assert not _matches(pattern, _cloudtrail_event(source, call, region))
         (target,) = [t for t in resources(prod_platform, "aws_cloudwatch_event_target").values()
                      if t["rule"] == f"${{aws_cloudwatch_event_rule.{rule_name}.name}}"]
         assert target["arn"] == f"${{aws_sns_topic.{topics[provider]}.arn}}"
@@ -155,3 +168,13 @@ def test_each_region_pages_on_destructive_key_calls(prod_stacks, prod_platform):
         events = [s for s in policy if s.get("Principal") == {"Service": "events.amazonaws.com"}]
         assert decide(events, "kms:GenerateDataKey", "*", {"aws:SourceAccount": ACCOUNT}) == "allow"
 
+
+def test_log_groups_are_protected_from_deletion_where_deletion_protection_is_on(
+        prod_stacks, stacks):
+    """CloudWatch Logs' deletion protection on every group of a protected environment (the
+    aspect reaches groups added later); the dev profile stays destroyable."""
+    for synth, expected in ((prod_stacks, True), (stacks, None)):
+        groups = [g for s in synth.values()
+                  for g in resources(s, "aws_cloudwatch_log_group").values()]
+        assert len(groups) >= 24
+        assert {g.get("deletion_protection_enabled") for g in groups} == {expected}
