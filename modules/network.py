@@ -67,6 +67,24 @@ INTERFACE_SERVICES = ("xray", "kms", "secretsmanager", "logs", "monitoring")
 DEFAULT_INTERFACE_ENDPOINTS = ("xray",)
 
 
+# What the VPC's functions call through each interface endpoint (the rest is refused there).
+INTERFACE_ENDPOINT_ACTIONS = {
+    "kms": ("kms:DescribeKey", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"),
+    "xray": ("xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
+             "xray:GetSamplingTargets", "xray:GetSamplingStatisticSummaries"),
+}
+
+
+def interface_endpoint_policy(service: str, region: Region) -> Statement:
+    """Data perimeter of an interface endpoint: only this account's principals, only the
+    calls the functions make, and for KMS only this account's keys (another account's key
+    cannot be used to wrap data on its way out). X-Ray's calls have no resource type."""
+    resources = [region.arn("kms", "key/*")] if service == "kms" else ["*"]
+    return statement(f"OnlyThisAccount{service.capitalize()}Calls",
+                     INTERFACE_ENDPOINT_ACTIONS[service], resources, principal={"AWS": "*"},
+                     condition={"StringEquals": {"aws:PrincipalAccount": region.account_id}})
+
+
 class RegionalNetwork(Construct):
     """Outputs: `vpc`, `subnets`, `db_subnet_group`, `db_security_group`, `route_table`,
     `gateway_endpoints[service]`, `function_security_group`, `interface_endpoints[service]`.
@@ -202,6 +220,7 @@ class RegionalNetwork(Construct):
                 self, f"{service}-interface", provider=p, vpc_id=self.vpc.id,
                 service_name=f"com.amazonaws.{region.name}.{service}",
                 vpc_endpoint_type="Interface", private_dns_enabled=True,
+                policy=policy_document([interface_endpoint_policy(service, region)]),
                 subnet_ids=[s.id for s in self._endpoint_subnets], security_group_ids=[endpoint_sg.id],
                 tags={"Name": names.regional(f"{service}-interface", region.role)},
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from helpers import one, ref, resources
@@ -201,3 +202,31 @@ def test_interface_endpoints_are_chosen_and_reachable_only_from_the_functions(tm
     with pytest.raises(ValueError, match="not supported"):
         RegionalNetwork(s, "net2", region=regions.primary, names=names, settings=settings,
                         key=key, interface_endpoints=("ec2",))
+
+
+def test_interface_endpoints_admit_only_this_accounts_principals_and_keys(prod_platform):
+    """Endpoint policies (issue 21): without one, an interface endpoint admits any call by
+    any principal, e.g. another account's credentials wrapping data with that account's key."""
+    from test_ci_roles import decide
+
+    account = "123456789012"
+    endpoints = [e for e in resources(prod_platform, "aws_vpc_endpoint").values()
+                 if e["vpc_endpoint_type"] == "Interface"]
+    assert {e["service_name"].rsplit(".", 1)[1] for e in endpoints} == {"kms", "xray"}
+    for endpoint in endpoints:
+        region = endpoint["service_name"].split(".")[2]
+        text = re.sub(r"\$\{data\.aws_partition\.[^}]+\}", "aws", endpoint["policy"])
+        text = re.sub(r"\$\{data\.aws_caller_identity\.[^}]+\}", account, text)
+        policy = json.loads(text)["Statement"]
+        ours, theirs = {"aws:PrincipalAccount": account}, {"aws:PrincipalAccount": "999999999999"}
+        if endpoint["service_name"].endswith("kms"):
+            key = f"arn:aws:kms:{region}:{account}:key/1234"
+            assert decide(policy, "kms:DescribeKey", key, ours) == "allow"
+            assert decide(policy, "kms:DescribeKey", key, theirs) != "allow"
+            assert decide(policy, "kms:Encrypt", f"arn:aws:kms:{region}:999999999999:key/1",
+                          ours) != "allow"
+            assert decide(policy, "kms:ScheduleKeyDeletion", key, ours) != "allow"
+        else:
+            assert decide(policy, "xray:PutTraceSegments", "*", ours) == "allow"
+            assert decide(policy, "xray:PutTraceSegments", "*", theirs) != "allow"
+            assert decide(policy, "xray:BatchGetTraces", "*", ours) != "allow"
