@@ -88,6 +88,7 @@ MAX_AURORA_INSTANCES = 4
 # GitHub: owner 1-39 letters, digits or single hyphens; repository 1-100 of [A-Za-z0-9._-],
 # not "." or "..". The value lands verbatim in the OIDC subject the trust policies compare.
 _GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}/(?!\.\.?$)[A-Za-z0-9._-]{1,100}$")
+PROD_MIN_OBJECT_LOCK_DAYS = 365
 _IAM_ROLE_NAME = re.compile(r"^[A-Za-z0-9_+=,.@-]{1,64}$")
 _TFC_NAME = re.compile(r"^[A-Za-z0-9_-]{1,90}$")
 _TRUE = ("1", "true", "yes", "on")
@@ -450,6 +451,14 @@ class Settings:
         if not self.aws_account_id:
             p.append(f"AWS_ACCOUNT_ID is required for ENVIRONMENT_SUFFIX={env!r}: the state "
                      "bucket's name and every stack's account guard use it")
+        # PCI DSS 10.5.1: audit records kept at least 12 months, and nobody able to shorten
+        # that (GOVERNANCE lets a principal with s3:BypassGovernanceRetention delete them).
+        if self.object_lock_mode != "COMPLIANCE":
+            p.append(f"OBJECT_LOCK_MODE={self.object_lock_mode} is refused for ENVIRONMENT_SUFFIX="
+                     f"{env!r}: receipts are audit records, locked in COMPLIANCE mode")
+        if self.object_lock_days < PROD_MIN_OBJECT_LOCK_DAYS:
+            p.append(f"OBJECT_LOCK_DAYS={self.object_lock_days} is refused for ENVIRONMENT_SUFFIX="
+                     f"{env!r}: at least {PROD_MIN_OBJECT_LOCK_DAYS} (PCI DSS 10.5.1, 12 months)")
         reason = reserved_domain(self.domain_name)
         if reason:
             p.append(f"DOMAIN_NAME={self.domain_name!r} cannot be served ({reason}): set DOMAIN_NAME "
