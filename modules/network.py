@@ -136,15 +136,19 @@ class RegionalNetwork(Construct):
             self, "db-sg", provider=region.provider, vpc_id=self.vpc.id,
             name=names.regional("aurora", region.role),
             description="Aurora PostgreSQL: port 5432 from inside the VPC only",
-            ingress=[SecurityGroupIngress(
-                description="PostgreSQL from inside the VPC", protocol="tcp",
-                from_port=POSTGRES_PORT, to_port=POSTGRES_PORT, cidr_blocks=[cidr],
-            )],
+            # Ingress below, once the function security group exists.
             egress=[],  # the database initiates no connections
         )
         self._flow_logs(region, names, settings, key)
         self._endpoint_subnets = self.subnets[:interface_endpoint_zones]
         self._function_paths(region, names, interface_endpoints)
+        # Only the VPC functions' security group may open a PostgreSQL connection, not the
+        # whole VPC CIDR (issue 21). The group's description and name stay as they were:
+        # changing either would replace the group under a running cluster.
+        self.db_security_group.put_ingress([SecurityGroupIngress(
+            description="PostgreSQL from the VPC functions' security group only", protocol="tcp",
+            from_port=POSTGRES_PORT, to_port=POSTGRES_PORT,
+            security_groups=[self.function_security_group.id])])
 
     def _function_paths(self, region: Region, names: Names, interface_services: Sequence[str]) -> None:
         p = region.provider

@@ -22,13 +22,17 @@ def test_each_region_has_a_private_vpc_with_three_pinned_zones(platform):
     assert not resources(platform, "aws_nat_gateway")
 
 
-def test_database_security_group_admits_postgres_from_the_vpc_only(platform):
-    for role, cidr in (("primary", "10.10.0.0/16"), ("dr", "10.20.0.0/16")):
+def test_database_security_group_admits_postgres_from_the_function_group_only(platform):
+    """Not the whole VPC CIDR (issue 21): an interface endpoint's or a future resource's
+    address in the VPC is no reason to reach the database."""
+    for role in ("primary", "dr"):
         _, sg = one(platform, "aws_security_group", role, "db-sg")
+        functions, _ = one(platform, "aws_security_group", role, "functions-sg")
         assert sg["egress"] == []
         [rule] = sg["ingress"]
         assert (rule["from_port"], rule["to_port"], rule["protocol"]) == (5432, 5432, "tcp")
-        assert rule["cidr_blocks"] == [cidr]
+        assert rule["security_groups"] == [ref("aws_security_group", functions, "id")]
+        assert not rule.get("cidr_blocks") and not rule.get("ipv6_cidr_blocks")
         _, default_sg = one(platform, "aws_default_security_group", role)
         assert default_sg["ingress"] == [] and default_sg["egress"] == []
 
