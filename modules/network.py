@@ -2,7 +2,7 @@
 
 Aurora lives in private subnets across three availability zones. Nothing in them needs the
 internet, so there is no internet or NAT gateway; the database security group admits
-PostgreSQL from inside the VPC only, the default security group is emptied, and VPC flow
+PostgreSQL from the functions' security group only, the default security group is emptied, and VPC flow
 logs go to an encrypted log group. The two regions use non-overlapping CIDRs so they can be
 peered later without renumbering.
 
