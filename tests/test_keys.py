@@ -178,3 +178,30 @@ def test_log_groups_are_protected_from_deletion_where_deletion_protection_is_on(
                   for g in resources(s, "aws_cloudwatch_log_group").values()]
         assert len(groups) >= 24
         assert {g.get("deletion_protection_enabled") for g in groups} == {expected}
+
+
+def test_only_administrators_change_an_audit_buckets_lock_lifecycle_or_policy(prod_platform):
+    """The bucket policy half of the receipts' WORM (issue 21): COMPLIANCE retention protects
+    the versions written, this protects the default retention of those to come."""
+    audit = [p for p in resources(prod_platform, "aws_s3_bucket_policy").values()
+             if "storage-" in p["//"]["metadata"]["path"]]
+    assert len(audit) == 2
+    bucket = "arn:aws:s3:::payments-audit-primary-prod"
+    for policy in audit:
+        text = re.sub(r"\$\{aws_s3_bucket\.[^}]+\.arn\}", bucket, _resolve(policy["policy"]))
+        # The TLS denies (Bool, NumericLessThan) are tested in tests/test_storage.py.
+        statements = [s for s in json.loads(text)["Statement"] if "aws:PrincipalArn" in
+                      json.dumps(s.get("Condition", {}))]
+        assert len(statements) == 1
+        for action in ("s3:PutBucketObjectLockConfiguration", "s3:PutLifecycleConfiguration",
+                       "s3:BypassGovernanceRetention", "s3:PutBucketPolicy"):
+            for outsider in OUTSIDERS:
+                context = {"aws:PrincipalArn": outsider}
+                assert decide(statements, action, bucket, context) == "deny", (action, outsider)
+            for admin in ADMINS:
+                context = {"aws:PrincipalArn": admin}
+                assert decide(statements, action, bucket, context) != "deny", (action, admin)
+        # Replication into the bucket and the drill's pause of replication are not in the way.
+        for action in ("s3:ReplicateObject", "s3:PutReplicationConfiguration", "s3:PutObject"):
+            assert decide(statements, action, bucket + "/receipts/x",
+                          {"aws:PrincipalArn": OUTSIDERS[1]}) != "deny"
