@@ -584,6 +584,59 @@ def check_alarm_subscription(sns: Any, region: str, role: str, target: Target, a
 
 # -- running the checks -------------------------------------------------------------------------
 
+# -- the account's audit services (the IaC does not create them: docs/compliance.md, 10) -------
+
+AUDIT_FIX = ("the account's audit baseline is the organization's (Control Tower or the "
+             "security team): it must exist before payment data does (docs/compliance.md, 10)")
+
+
+def check_cloudtrail(cloudtrail_in: Callable[[str], Any], region: str) -> Result:
+    """A trail that logs this region's management events and is logging now: the KMS
+    key-state page (EventBridge) and the CKV_AWS_18 acceptance rest on it. A trail's status
+    and selectors are asked of its home region (`cloudtrail_in(region)` gives a client)."""
+    trails = cloudtrail_in(region).describe_trails(includeShadowTrails=True).get("trailList", [])
+    covering = [t for t in trails if t.get("IsMultiRegionTrail") or t.get("HomeRegion") == region]
+    for trail in covering:
+        arn = trail.get("TrailARN") or trail["Name"]
+        cloudtrail = cloudtrail_in(trail.get("HomeRegion") or region)
+        if not cloudtrail.get_trail_status(Name=arn).get("IsLogging"):
+            continue
+        selectors = cloudtrail.get_event_selectors(TrailName=arn)
+        basic = selectors.get("EventSelectors")
+        advanced = selectors.get("AdvancedEventSelectors")
+        # A trail with no selectors logs all management events (CloudTrail's default).
+        management = (
+            (not basic and not advanced)
+            or any(s.get("IncludeManagementEvents", True)
+                   and s.get("ReadWriteType", "All") in ("All", "WriteOnly") for s in basic or [])
+            or any(f.get("Field") == "eventCategory" and "Management" in f.get("Equals", [])
+                   for a in advanced or [] for f in a.get("FieldSelectors", [])))
+        if management:
+            kind = "organization trail" if trail.get("IsOrganizationTrail") else "trail"
+            return Result("cloudtrail", region, Status.PASS,
+                          f"{kind} {trail['Name']} logs management events here")
+    return Result("cloudtrail", region, Status.FAIL,
+                  "no logging trail records this region's management (write) events",
+                  f"create an organization (or multi-region) trail; {AUDIT_FIX}")
+
+
+def check_config_recorder(config: Any, region: str) -> Result:
+    statuses = config.describe_configuration_recorder_status().get("ConfigurationRecordersStatus", [])
+    recording = [s["name"] for s in statuses if s.get("recording")]
+    if recording:
+        return Result("aws-config", region, Status.PASS, f"recorder {recording[0]} is recording")
+    return Result("aws-config", region, Status.FAIL, "no AWS Config recorder is recording here",
+                  f"enable AWS Config (all resources) in this region; {AUDIT_FIX}")
+
+
+def check_guardduty(guardduty: Any, region: str) -> Result:
+    for detector in guardduty.list_detectors().get("DetectorIds", []):
+        if guardduty.get_detector(DetectorId=detector).get("Status") == "ENABLED":
+            return Result("guardduty", region, Status.PASS, f"detector {detector} is enabled")
+    return Result("guardduty", region, Status.FAIL, "no enabled GuardDuty detector here",
+                  f"enable GuardDuty (delegated administrator for the organization); {AUDIT_FIX}")
+
+
 def error_result(check: str, region: str, error: Exception) -> Result:
     """What an exception means for a check: never a pass."""
     if isinstance(error, UNREACHABLE):
@@ -694,6 +747,9 @@ def _regional_checks(target: Target, clients: ClientFactory, role: str, region: 
         *_in_region(dark, "apigateway-logging-role", region, partial(
             check_apigateway_logging_role, clients("apigateway", region),
             clients("iam", GLOBAL_CONTROL_REGION), region, target, account)),
+        *_in_region(dark, "cloudtrail", region, partial(check_cloudtrail, partial(clients, "cloudtrail"), region)),
+        *_in_region(dark, "aws-config", region, partial(check_config_recorder, clients("config", region), region)),
+        *_in_region(dark, "guardduty", region, partial(check_guardduty, clients("guardduty", region), region)),
     ]
 
 

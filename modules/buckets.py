@@ -43,7 +43,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
 )
 from constructs import Construct
 
-from modules.iam import policy_document, statement
+from modules.iam import Statement, policy_document, statement
 from modules.regions import Region
 from modules.settings import Settings
 
@@ -63,6 +63,26 @@ class ObjectLockRetention:
     @classmethod
     def from_settings(cls, settings: Settings) -> ObjectLockRetention:
         return cls(settings.object_lock_mode, settings.object_lock_days)
+
+
+# What would weaken a locked bucket's retention for objects to come, or let versions go
+# sooner: denied to everyone but the administrators (`lock_guard`).
+LOCK_CHANGING_ACTIONS = (
+    "s3:PutBucketObjectLockConfiguration", "s3:PutLifecycleConfiguration",
+    "s3:PutBucketVersioning", "s3:BypassGovernanceRetention", "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+)
+
+
+def lock_guard(bucket_arn: str, administrator_arns: tuple[str, ...]) -> list[Statement]:
+    """The audit bucket's policy half of the lock: only the administrators (the roles that
+    administer the keys: they deploy the bucket) may change its lock, lifecycle, versioning
+    or policy. Replication and the drill's pause are not affected."""
+    if not administrator_arns:
+        return []
+    return [statement("OnlyAdministratorsChangeLockOrLifecycle", LOCK_CHANGING_ACTIONS,
+                      [bucket_arn, f"{bucket_arn}/*"], effect="Deny", principal={"AWS": "*"},
+                      condition={"ArnNotEquals": {"aws:PrincipalArn": list(administrator_arns)}})]
 
 
 class HardenedBucket(Construct):
@@ -85,7 +105,8 @@ class HardenedBucket(Construct):
                  key_arn: str | None, force_destroy: bool = False,
                  object_lock: ObjectLockRetention | None = None,
                  short_lived_prefixes: tuple[str, ...] = (),
-                 tags: dict[str, str] | None = None):
+                 tags: dict[str, str] | None = None,
+                 lock_administrators: tuple[str, ...] = ()):
         super().__init__(scope, id)
         self.region = region
         self.bucket = S3Bucket(self, "bucket", provider=region.provider, bucket=bucket_name,
@@ -134,6 +155,7 @@ class HardenedBucket(Construct):
                           [self.bucket.arn, f"{self.bucket.arn}/*"], effect="Deny",
                           principal={"AWS": "*"},
                           condition={"NumericLessThan": {"s3:TlsVersion": "1.2"}}),
+                *lock_guard(self.bucket.arn, lock_administrators if object_lock else ()),
             ]),
             # A bucket policy put before the block exists races with S3's public-policy check.
             depends_on=[self.public_access_block],

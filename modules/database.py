@@ -135,7 +135,8 @@ class AuroraMember(Construct):
             self, "parameters", provider=region.provider,
             name=f"{identifier}-pg{settings.aurora_major_version}",
             family=f"aurora-postgresql{settings.aurora_major_version}",
-            description="TLS-only connections; DDL and terse errors logged, no row values",
+            description="TLS-only connections; connections, DDL, role changes and terse errors "
+                        "logged, no row values",
             parameter=[
                 RdsClusterParameterGroupParameter(name="rds.force_ssl", value="1",
                                                   apply_method="pending-reboot"),
@@ -144,6 +145,18 @@ class AuroraMember(Construct):
                 RdsClusterParameterGroupParameter(name="log_statement", value="ddl"),
                 # TERSE drops DETAIL lines, which quote row values (e.g. a duplicate key).
                 RdsClusterParameterGroupParameter(name="log_error_verbosity", value="terse"),
+                # PCI DSS 10.2: every connection and disconnection (user, host, duration).
+                RdsClusterParameterGroupParameter(name="log_connections", value="1"),
+                RdsClusterParameterGroupParameter(name="log_disconnections", value="1"),
+                # pgaudit session logging of DDL and role/privilege changes, attributed to the
+                # session's user; never statement parameters (they are row values). Loaded at
+                # start (static); `CREATE EXTENSION pgaudit` is the operator's one step
+                # (docs/compliance.md, 10). pg_stat_statements is Aurora's default library.
+                RdsClusterParameterGroupParameter(name="shared_preload_libraries",
+                                                  value="pg_stat_statements,pgaudit",
+                                                  apply_method="pending-reboot"),
+                RdsClusterParameterGroupParameter(name="pgaudit.log", value="ddl,role"),
+                RdsClusterParameterGroupParameter(name="pgaudit.log_parameter", value="0"),
             ],
         )
         self.log_group = CloudwatchLogGroup(

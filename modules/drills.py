@@ -236,9 +236,11 @@ class RegionalDrills(Construct):
                 statement("ResolveTargetsByTag", ["tag:GetResources"], ["*"]),
                 # Vended log delivery to the (already authorised) log group.
                 statement("DeliverExperimentLogs", ["logs:CreateLogDelivery"], ["*"]),
+                # Account-level list calls: DescribeResourcePolicies has no resource type, so
+                # a log-group ARN never matches it (parliament RESOURCE_MISMATCH) and vended
+                # delivery could not check the group's policy. They read names, not logs.
                 statement("FindExperimentLogGroup",
-                          ["logs:DescribeLogGroups", "logs:DescribeResourcePolicies"],
-                          [region.arn("logs", "log-group:*")]),
+                          ["logs:DescribeLogGroups", "logs:DescribeResourcePolicies"], ["*"]),
             ]))
         for index, policy_arn in enumerate(managed_policies):
             IamRolePolicyAttachment(self, f"{drill}-managed-{index}", provider=p, role=role.name,

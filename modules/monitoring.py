@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from cdktf_cdktf_provider_aws.cloudwatch_dashboard import CloudwatchDashboard
+from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
+from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
 from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
 from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
 from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
@@ -55,7 +57,7 @@ from modules.database import AuroraMember
 from modules.dns import Failover
 from modules.iam import policy_document, statement
 from modules.jobs import Heartbeat, Reconcile
-from modules.keys import RegionalKey
+from modules.keys import DESTRUCTIVE_KEY_ACTIONS, RegionalKey
 from modules.metrics import Metric
 from modules.naming import Names
 from modules.probes import Probe
@@ -96,6 +98,12 @@ class AlarmTopic(Construct):
                 statement("CloudWatchAlarmsPublish", ["sns:Publish"], [self.topic.arn],
                           principal={"Service": "cloudwatch.amazonaws.com"},
                           condition={"StringEquals": {"aws:SourceAccount": region.account_id}}),
+                # Only this region's audit rules (AuditEventPages), by their ARNs.
+                statement("AuditEventsPublish", ["sns:Publish"], [self.topic.arn],
+                          principal={"Service": "events.amazonaws.com"},
+                          condition={"ArnEquals": {"aws:SourceArn": [
+                              region.arn("events", f"rule/{name}")
+                              for name in audit_rule_names(names, region.role)]}}),
             ]),
         )
         targets = [("email", e) for e in settings.alarm_emails] + [
@@ -110,6 +118,55 @@ class AlarmTopic(Construct):
     @property
     def arn(self) -> str:
         return self.topic.arn
+
+
+# CloudWatch Logs calls that delete or shorten what the logs keep (deletion protection, where
+# enabled, refuses the deletes; it does not cover retention).
+LOG_TAMPERING_CALLS = ("DeleteLogGroup", "DeleteLogStream", "PutRetentionPolicy",
+                       "DeleteRetentionPolicy", "PutLogGroupDeletionProtection",
+                       "DisassociateKmsKey", "DeleteSubscriptionFilter")
+# One EventBridge rule per service: (rule name part, event source, event names).
+AUDIT_RULES = (
+    ("key-state-changes", "kms", tuple(a.split(":", 1)[1] for a in DESTRUCTIVE_KEY_ACTIONS)),
+    ("log-changes", "logs", LOG_TAMPERING_CALLS),
+)
+
+
+def audit_rule_names(names: Names, role: str) -> list[str]:
+    return [names.regional(what, role) for what, _, _ in AUDIT_RULES]
+
+
+class AuditEventPages(Construct):
+    """Pages on every call that destroys, disables or re-policies a KMS key of this region,
+    and on every call that deletes log data or shortens its retention.
+
+    Neither has a CloudWatch metric, so these are EventBridge rules on the CloudTrail
+    management events ("AWS API Call via CloudTrail"), which EventBridge receives only while
+    a trail logs management events in this region: the organization trail that `drctl
+    preflight` checks (docs/compliance.md, requirement 10). Denied calls page too: an attempt
+    to delete a data key is worth a human, successful or not (a key's deletion runs at the end
+    of its 30-day window, so the schedule is the moment to page). Applies that change a
+    retention page as well: rare, and expected by whoever applied. Outputs: `rules` by name
+    part, `patterns` by name part."""
+
+    def __init__(self, scope: Construct, id: str, *, region: Region, names: Names,
+                 topic_arn: str):
+        super().__init__(scope, id)
+        p = region.provider
+        self.rules: dict[str, CloudwatchEventRule] = {}
+        self.patterns: dict[str, dict[str, Any]] = {}
+        for (what, service, calls), name in zip(AUDIT_RULES, audit_rule_names(names, region.role),
+                                                strict=True):
+            self.patterns[what] = {
+                "source": [f"aws.{service}"], "detail-type": ["AWS API Call via CloudTrail"],
+                "detail": {"eventSource": [f"{service}.amazonaws.com"],
+                           "eventName": sorted(calls)}}
+            self.rules[what] = CloudwatchEventRule(
+                self, what, provider=p, name=name,
+                description=f"{what} in {region.name}: {', '.join(sorted(calls))}"[:512],
+                event_pattern=json.dumps(self.patterns[what]))
+            CloudwatchEventTarget(self, f"{what}-target", provider=p,
+                                  rule=self.rules[what].name, arn=topic_arn)
 
 
 class _Alarms(Construct):
@@ -163,6 +220,8 @@ class RegionalMonitoring(Construct):
         super().__init__(scope, id)
         self.topic = AlarmTopic(self, "topic", region=region, names=names, key=key,
                                 settings=settings)
+        self.audit_events = AuditEventPages(self, "audit-events", region=region, names=names,
+                                            topic_arn=self.topic.arn)
         alarms = _Alarms(self, "alarms", region=region, names=names, topic_arn=self.topic.arn)
         lag_s = settings.replication_lag_threshold_seconds
         alarms.alarm(

@@ -2,7 +2,7 @@
 
 Aurora lives in private subnets across three availability zones. Nothing in them needs the
 internet, so there is no internet or NAT gateway; the database security group admits
-PostgreSQL from inside the VPC only, the default security group is emptied, and VPC flow
+PostgreSQL from the functions' security group only, the default security group is emptied, and VPC flow
 logs go to an encrypted log group. The two regions use non-overlapping CIDRs so they can be
 peered later without renumbering.
 
@@ -67,6 +67,24 @@ INTERFACE_SERVICES = ("xray", "kms", "secretsmanager", "logs", "monitoring")
 DEFAULT_INTERFACE_ENDPOINTS = ("xray",)
 
 
+# What the VPC's functions call through each interface endpoint (the rest is refused there).
+INTERFACE_ENDPOINT_ACTIONS = {
+    "kms": ("kms:DescribeKey", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"),
+    "xray": ("xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
+             "xray:GetSamplingTargets", "xray:GetSamplingStatisticSummaries"),
+}
+
+
+def interface_endpoint_policy(service: str, region: Region) -> Statement:
+    """Data perimeter of an interface endpoint: only this account's principals, only the
+    calls the functions make, and for KMS only this account's keys (another account's key
+    cannot be used to wrap data on its way out). X-Ray's calls have no resource type."""
+    resources = [region.arn("kms", "key/*")] if service == "kms" else ["*"]
+    return statement(f"OnlyThisAccount{service.capitalize()}Calls",
+                     INTERFACE_ENDPOINT_ACTIONS[service], resources, principal={"AWS": "*"},
+                     condition={"StringEquals": {"aws:PrincipalAccount": region.account_id}})
+
+
 class RegionalNetwork(Construct):
     """Outputs: `vpc`, `subnets`, `db_subnet_group`, `db_security_group`, `route_table`,
     `gateway_endpoints[service]`, `function_security_group`, `interface_endpoints[service]`.
@@ -118,15 +136,19 @@ class RegionalNetwork(Construct):
             self, "db-sg", provider=region.provider, vpc_id=self.vpc.id,
             name=names.regional("aurora", region.role),
             description="Aurora PostgreSQL: port 5432 from inside the VPC only",
-            ingress=[SecurityGroupIngress(
-                description="PostgreSQL from inside the VPC", protocol="tcp",
-                from_port=POSTGRES_PORT, to_port=POSTGRES_PORT, cidr_blocks=[cidr],
-            )],
+            # Ingress below, once the function security group exists.
             egress=[],  # the database initiates no connections
         )
         self._flow_logs(region, names, settings, key)
         self._endpoint_subnets = self.subnets[:interface_endpoint_zones]
         self._function_paths(region, names, interface_endpoints)
+        # Only the VPC functions' security group may open a PostgreSQL connection, not the
+        # whole VPC CIDR (issue 21). The group's description and name stay as they were:
+        # changing either would replace the group under a running cluster.
+        self.db_security_group.put_ingress([SecurityGroupIngress(
+            description="PostgreSQL from the VPC functions' security group only", protocol="tcp",
+            from_port=POSTGRES_PORT, to_port=POSTGRES_PORT,
+            security_groups=[self.function_security_group.id])])
 
     def _function_paths(self, region: Region, names: Names, interface_services: Sequence[str]) -> None:
         p = region.provider
@@ -202,6 +224,7 @@ class RegionalNetwork(Construct):
                 self, f"{service}-interface", provider=p, vpc_id=self.vpc.id,
                 service_name=f"com.amazonaws.{region.name}.{service}",
                 vpc_endpoint_type="Interface", private_dns_enabled=True,
+                policy=policy_document([interface_endpoint_policy(service, region)]),
                 subnet_ids=[s.id for s in self._endpoint_subnets], security_group_ids=[endpoint_sg.id],
                 tags={"Name": names.regional(f"{service}-interface", region.role)},
             )

@@ -88,6 +88,8 @@ MAX_AURORA_INSTANCES = 4
 # GitHub: owner 1-39 letters, digits or single hyphens; repository 1-100 of [A-Za-z0-9._-],
 # not "." or "..". The value lands verbatim in the OIDC subject the trust policies compare.
 _GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}/(?!\.\.?$)[A-Za-z0-9._-]{1,100}$")
+PROD_MIN_OBJECT_LOCK_DAYS = 365
+_IAM_ROLE_NAME = re.compile(r"^[A-Za-z0-9_+=,.@-]{1,64}$")
 _TFC_NAME = re.compile(r"^[A-Za-z0-9_-]{1,90}$")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -149,6 +151,12 @@ class Settings:
     # stack creates GitHub's OIDC provider and the bootstrap stack this environment's CI roles
     # (modules/ci_roles.py). Unset: no CI identity is created.
     ci_github_repository: str = ""
+    # KEY_ADMIN_ROLES: comma-separated IAM role names (in AWS_ACCOUNT_ID) that alone may
+    # schedule deletion of, disable, or re-policy the data keys (modules/keys.py). Default:
+    # this environment's CI apply role and the break-glass role payments-dr-key-admin-{env}.
+    # Whoever runs `terraform apply` must be one of them (a key policy that denies the
+    # deployer PutKeyPolicy is refused by KMS at CreateKey).
+    key_admin_roles: tuple[str, ...] = ()
     # PEAK_PAYMENTS_PER_SECOND: the load the platform is sized for, per region (throttles, WAF
     # rate limits and the validator's concurrency carry it with CAPACITY_HEADROOM).
     peak_payments_per_second: float = DEFAULT_PEAK_PAYMENTS_PER_SECOND
@@ -247,6 +255,7 @@ class Settings:
         text("TFC_ORGANIZATION", "tfc_organization")
         text("TFC_WORKSPACE", "tfc_workspace")
         text("CI_GITHUB_REPOSITORY", "ci_github_repository")
+        items("KEY_ADMIN_ROLES", "key_admin_roles")
         mode = environ.get("OBJECT_LOCK_MODE", "").strip()
         if mode:
             kwargs["object_lock_mode"] = mode.upper()
@@ -385,6 +394,10 @@ class Settings:
                 f"CI_GITHUB_REPOSITORY={self.ci_github_repository!r} is invalid: use owner/repo "
                 "as GitHub spells it (letters, digits, '-' in the owner; '.', '_', '-' in the name)"
             )
+        for role in self.key_admin_roles:
+            if not _IAM_ROLE_NAME.match(role):
+                p.append(f"KEY_ADMIN_ROLES entry {role!r} is invalid: use IAM role names "
+                         "(letters, digits and +=,.@_-, at most 64), not ARNs")
         if bool(self.tfc_organization) != bool(self.tfc_workspace):
             p.append("TFC_ORGANIZATION and TFC_WORKSPACE must be set together (or neither)")
         for var, value in (("TFC_ORGANIZATION", self.tfc_organization), ("TFC_WORKSPACE", self.tfc_workspace)):
@@ -442,6 +455,14 @@ class Settings:
         if not self.aws_account_id:
             p.append(f"AWS_ACCOUNT_ID is required for ENVIRONMENT_SUFFIX={env!r}: the state "
                      "bucket's name and every stack's account guard use it")
+        # PCI DSS 10.5.1: audit records kept at least 12 months, and nobody able to shorten
+        # that (GOVERNANCE lets a principal with s3:BypassGovernanceRetention delete them).
+        if self.object_lock_mode != "COMPLIANCE":
+            p.append(f"OBJECT_LOCK_MODE={self.object_lock_mode} is refused for ENVIRONMENT_SUFFIX="
+                     f"{env!r}: receipts are audit records, locked in COMPLIANCE mode")
+        if self.object_lock_days < PROD_MIN_OBJECT_LOCK_DAYS:
+            p.append(f"OBJECT_LOCK_DAYS={self.object_lock_days} is refused for ENVIRONMENT_SUFFIX="
+                     f"{env!r}: at least {PROD_MIN_OBJECT_LOCK_DAYS} (PCI DSS 10.5.1, 12 months)")
         reason = reserved_domain(self.domain_name)
         if reason:
             p.append(f"DOMAIN_NAME={self.domain_name!r} cannot be served ({reason}): set DOMAIN_NAME "

@@ -42,6 +42,7 @@ from modules.dns import DomainCertificates, Failover, RegionalDomains, route53_m
 from modules.drills import RegionalDrills, default_stop_alarm_arns
 from modules.jobs import Heartbeat, Reconcile
 from modules.keys import RegionalKey
+from modules.log_protection import protect_log_groups
 from modules.monitoring import AlarmTopic, HealthCheckAlarms, MonitoredRegion, RegionalMonitoring
 from modules.naming import Names
 from modules.network import RegionalNetwork
@@ -71,6 +72,7 @@ class _PlatformStack(TerraformStack):
         self.settings = settings
         self.names = Names(settings.environment_suffix)
         configure_backend(self, settings, id)
+        protect_log_groups(self, enabled=bool(settings.deletion_protection))
 
     def output(self, key: str, value: Any) -> None:
         """An output whose key the contract assigns to this stack (drctl reads it)."""
@@ -86,7 +88,8 @@ class FoundationStack(_PlatformStack):
     def __init__(self, scope: Construct, id: str = FOUNDATION_STACK, *, settings: Settings):
         super().__init__(scope, id, settings=settings)
         regions = build_region_pair(self, settings)
-        self.keys = {r.role: RegionalKey(self, f"key-{r.role}", region=r, names=self.names)
+        self.keys = {r.role: RegionalKey(self, f"key-{r.role}", region=r, names=self.names,
+                                         admins=settings.key_admin_roles)
                      for r in regions}
         self.certificates = DomainCertificates(self, "certificates", settings=settings,
                                                names=self.names, regions=regions)
@@ -263,7 +266,7 @@ class RoutingStack(_PlatformStack):
             topic_arn = regional[metrics_region.role].monitoring.topic.arn
         else:
             key = RegionalKey(self, f"key-{metrics_region.role}", region=metrics_region,
-                              names=names)
+                              names=names, admins=settings.key_admin_roles)
             topic_arn = AlarmTopic(self, "health-check-topic", region=metrics_region, names=names,
                                    key=key, settings=settings).arn
         self.alarms = HealthCheckAlarms(self, "health-check-alarms", metrics_region=metrics_region,

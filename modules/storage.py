@@ -80,7 +80,9 @@ class AuditBucket(Construct):
             # BypassGovernanceRetention; the caller needs s3:BypassGovernanceRetention).
             force_destroy=settings.is_dev_profile,
             # The replication drill pauses this bucket's replication (modules/drills.py).
-            tags=drill_tags(DRILL_REPLICATION, names))
+            tags=drill_tags(DRILL_REPLICATION, names),
+            lock_administrators=tuple(region.arn("iam", f"role/{name}", region=False)
+                                      for name in key.admins))
         self.peer_bucket_name = names.audit_bucket(peer.account_id, peer.name)
         self.rule_id = replication_rule_id(peer.role)
 

@@ -3,16 +3,18 @@
 Inputs: the region, names, settings, the region's key, its `RegionalApi`.
 Outputs: `RegionalWaf.web_acl`, `.log_group`, `.metric_blocked_requests()`.
 
-Rules, in evaluation order (lower priority first; Allow and Block end the evaluation):
-0. `route53-health-checkers`: `GET .../health` from Route 53 health-checker ranges -> Allow.
-   The checkers skip every later rule (a managed rule can never fail a region over).
-1. `health-only-for-route53`: any other request to `/health` -> Block (403, WAF_FILTERED in
+Rules, in evaluation order (lower priority first; Allow and Block end the evaluation). No
+rule Allows: every request that passes the blocks goes on through all later rules, /health
+from Route 53's checkers included.
+0. `route53-health-checkers-rate`: `/health` from Route 53 health-checker ranges, more than
+   `ROUTE53_CHECKER_RATE_LIMIT` requests in 5 minutes from one checker IP -> 429. One of our
+   checks sends at most 30 per 5 minutes per checker IP (10 s interval): 10x headroom. The
+   ranges are shared by every AWS customer's checks; this caps what anyone's checks cost us
+   (each call writes a locked S3 object), it does not tell our checks from theirs
+   (docs/compliance.md, requirement 6.4.2: the residual risk and its bound).
+1. `health-only-for-route53`: `/health` from anywhere else -> Block (403, WAF_FILTERED in
    the API's error shape). A flood of GET /health from the internet never reaches API
    Gateway's health bucket or the health function, so it cannot fail the region over.
-2. `rate-per-ip`: more than `Settings.waf_rate_limit_per_ip` requests in 5 minutes from one
-   IP -> 429 with Retry-After. Sized from PEAK_PAYMENTS_PER_SECOND: the whole peak from one
-   merchant NAT IP, with CAPACITY_HEADROOM (default 10/s x 2 x 300 s = 6000), so a merchant
-   at the declared peak is never blocked by WAF, and a flood is cut well before the stage.
 3. `body-over-8-kib`: body larger than the validator's MAX_BODY_BYTES (8192) -> 413 in the
    validator's shape (`PAYLOAD_TOO_LARGE`). WAF forwards at most the first 8 KB of an API
    Gateway body (the default inspection limit, kept): a larger body is "oversize" and
@@ -34,7 +36,10 @@ Rules, in evaluation order (lower priority first; Allow and Block end the evalua
    `AWSManagedRulesKnownBadInputsRuleSet` (Log4j and other known exploit inputs), 7.
    `AWSManagedRulesAnonymousIpList` with `HostingProviderIPList` overridden to Count
    (merchant servers and the peer probe function run in cloud hosting ranges).
-Default action: Allow (the authorizer and the validator decide the rest).
+Default action: Allow (the authorizer and the validator decide the rest). Route 53's checkers
+pass the later rules as any client does: their rate is far under rule 2's, their bodies are
+empty, they send a User-Agent (CommonRuleSet's NoUserAgent_HEADER), and AWS's own ranges are
+not in its reputation or anonymous-IP lists (HostingProviderIPList only counts).
 
 Route 53 ranges: `aws_ip_ranges` (services `route53_healthchecks`) downloads
 https://ip-ranges.amazonaws.com/ip-ranges.json at EVERY plan and refresh. Consequences:
@@ -67,7 +72,6 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl import (
     Wafv2WebAclDefaultActionAllow,
     Wafv2WebAclRule,
     Wafv2WebAclRuleAction,
-    Wafv2WebAclRuleActionAllow,
     Wafv2WebAclRuleActionBlock,
     Wafv2WebAclRuleActionBlockCustomResponse,
     Wafv2WebAclRuleActionBlockCustomResponseResponseHeader,
@@ -95,6 +99,10 @@ from modules.settings import WAF_RATE_WINDOW_S, Settings
 CLIENT_ID_HEADER = "X-Client-Id"
 
 ROUTE53_HEALTHCHECKS_SERVICE = "route53_healthchecks"
+# Route 53 checks one endpoint from each checker about every request interval (10 s
+# standard, 30 s dev): at most 30 requests per 5 minutes per checker IP for our one check per
+# host; the limit leaves 10x for checker IPs shared by several checks.
+ROUTE53_CHECKER_RATE_LIMIT = 300
 RATE_LIMIT_RETRY_AFTER_S = 60  # WAF re-evaluates about every 10 s over a 5-minute window
 MAX_BODY_BYTES = 8 * 1024  # = lambda/payments/core.py MAX_BODY_BYTES (tests check they agree)
 MANAGED_RULE_GROUPS = (
@@ -165,14 +173,20 @@ class RegionalWaf(Construct):
 
         rules = [
             Wafv2WebAclRule(
-                name="route53-health-checkers", priority=0,
-                action=Wafv2WebAclRuleAction(allow=Wafv2WebAclRuleActionAllow()),
-                statement={"and_statement": {"statement": [_health_path(), from_route53]}},
-                visibility_config=_visibility("route53-health-checkers")),
+                name="route53-health-checkers-rate", priority=0,
+                action=_block(429, "too-many-requests",
+                              {"Retry-After": str(RATE_LIMIT_RETRY_AFTER_S), **ERROR_HEADERS}),
+                statement={"rate_based_statement": {
+                    "limit": ROUTE53_CHECKER_RATE_LIMIT, "aggregate_key_type": "IP",
+                    "evaluation_window_sec": WAF_RATE_WINDOW_S,
+                    "scope_down_statement": {"and_statement": {"statement": [
+                        _health_path(), from_route53]}}}},
+                visibility_config=_visibility("route53-health-checkers-rate")),
             Wafv2WebAclRule(
                 name="health-only-for-route53", priority=1,
                 action=Wafv2WebAclRuleAction(block=Wafv2WebAclRuleActionBlock()),
-                statement=_health_path(),
+                statement={"and_statement": {"statement": [
+                    _health_path(), {"not_statement": {"statement": [from_route53]}}]}},
                 visibility_config=_visibility("health-only-for-route53")),
             Wafv2WebAclRule(
                 name="rate-per-ip", priority=2,

@@ -349,11 +349,11 @@ TABLE: dict[str, tuple[Api, ...]] = {
     "aws_security_group": (Api("ec2", "CreateSecurityGroup", {
         "name": "GroupName", "description": "Description", **_EC2_TAGS}),
         Api("ec2", "AuthorizeSecurityGroupIngress", {
-            "ingress.description": "IpPermissions[].IpRanges[].Description",
+            # The database group admits a security group, not a CIDR (modules/network.py).
+            "ingress.description": "IpPermissions[].UserIdGroupPairs[].Description",
             "ingress.protocol": "IpPermissions[].IpProtocol",
             "ingress.from_port": "IpPermissions[].FromPort",
-            "ingress.to_port": "IpPermissions[].ToPort",
-            "ingress.cidr_blocks": "IpPermissions[].IpRanges[].CidrIp"})),
+            "ingress.to_port": "IpPermissions[].ToPort"})),
     "aws_signer_signing_job": (Api("signer", "StartSigningJob", {
         "destination.s3.prefix": "destination.s3.prefix"}),),
     "aws_signer_signing_profile": (Api("signer", "PutSigningProfile", {

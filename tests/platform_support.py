@@ -45,7 +45,8 @@ TUNED = {"PRIMARY_REGION": "us-west-2", "DR_REGION": "us-east-2",
          "LAMBDA_RESERVED_CONCURRENCY": "50", "OBJECT_LOCK_DAYS": "2000",
          "TRANSACTIONS_CONSISTENCY": "STRONG", "REPLICATION_LAG_THRESHOLD": "2.5",
          "AURORA_PRIMARY_INSTANCES": "3", "AURORA_DR_INSTANCES": "2",
-         "HOSTED_ZONE_ID": "Z0123456789TUNEDZONE"}
+         "HOSTED_ZONE_ID": "Z0123456789TUNEDZONE",
+         "KEY_ADMIN_ROLES": "ops-key-admin,payments-dr-ci-dev-apply"}
 
 
 def merged(stacks: dict[str, dict]) -> dict:

@@ -58,9 +58,10 @@ def _conditions_hold(condition: dict, context: dict[str, str]) -> bool:
             patterns = _listed(wanted)
             if operator == "StringEquals":
                 ok = actual is not None and actual in patterns
-            elif operator == "StringLike":
+            elif operator in ("StringLike", "ArnLike", "ArnEquals"):  # Arn*: wildcards too
                 ok = actual is not None and any(fnmatchcase(actual, p) for p in patterns)
-            elif operator == "StringNotLike":  # a missing key satisfies a negated operator
+            elif operator in ("StringNotLike", "ArnNotLike", "ArnNotEquals"):
+                # a missing key satisfies a negated operator
                 ok = actual is None or not any(fnmatchcase(actual, p) for p in patterns)
             else:
                 raise AssertionError(f"evaluator does not know {operator}")

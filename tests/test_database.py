@@ -216,6 +216,21 @@ def test_no_payment_data_in_database_logs_and_the_log_group_is_ours(platform):
         assert f"aws_cloudwatch_log_group.{log_name}" in cluster["depends_on"]
 
 
+def test_connections_and_privilege_changes_are_audited_without_values(platform, prod_platform):
+    """PCI DSS 10.2.1: who connected, when, and who changed schema or privileges."""
+    for stacks in (platform, prod_platform):
+        for role in ("primary", "dr"):
+            _, group = one(stacks, "aws_rds_cluster_parameter_group", role)
+            params = {p["name"]: p for p in group["parameter"]}
+            assert params["log_connections"]["value"] == params["log_disconnections"]["value"] == "1"
+            libraries = params["shared_preload_libraries"]
+            # A static parameter: RDS refuses "immediate" for it.
+            assert libraries["apply_method"] == "pending-reboot"
+            assert set(libraries["value"].split(",")) == {"pgaudit", "pg_stat_statements"}
+            assert set(params["pgaudit.log"]["value"].split(",")) == {"ddl", "role"}
+            assert params["pgaudit.log_parameter"]["value"] == "0", "parameters are row values"
+
+
 def test_instances_per_region_follow_settings_and_prod_gets_a_reader_in_each(platform, prod_platform,
                                                                              tuned_platform):
     for role in ("primary", "dr"):

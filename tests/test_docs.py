@@ -130,7 +130,8 @@ def test_ops_functions_infrastructure_table_is_what_is_synthesized(stacks):
                 assert (configs[0]["maximum_retry_attempts"], configs[0]["maximum_event_age_in_seconds"]) \
                     == tuple(map(int, doc_async.groups())), where
             schedule = re.search(r"`(rate\([^)]*\))`", rows["trigger"][fn])
-            rules = {f"${{aws_cloudwatch_event_rule.{n}.name}}": b["schedule_expression"]
+            # Pattern rules (the audit pages) have no schedule_expression and target no function.
+            rules = {f"${{aws_cloudwatch_event_rule.{n}.name}}": b.get("schedule_expression")
                      for s, n, b in _resources(stacks, "aws_cloudwatch_event_rule") if s == stack}
             arn = f"${{aws_lambda_function.{name}.arn}}"
             triggers = [rules[b["rule"]] for s, _, b in _resources(stacks, "aws_cloudwatch_event_target")

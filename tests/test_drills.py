@@ -175,11 +175,11 @@ def test_failover_role_has_the_aws_managed_network_policy_and_only_logging_inlin
     assert not any(a.startswith(("ec2:", "s3:", "dynamodb:", "lambda:", "kms:"))
                    for s in sids.values() for a in s["Action"])
     everything = [s for s in sids.values() if s["Resource"] == ["*"]]
+    # Only list/discovery calls on "*": DescribeResourcePolicies has no resource type, so a
+    # log-group ARN would never match it (the vended delivery's check would be denied).
     assert sorted(a for s in everything for a in s["Action"]) == [
-        "logs:CreateLogDelivery", "tag:GetResources"]
-    assert sids["FindExperimentLogGroup"]["Resource"] == [
-        "arn:${data.aws_partition.partition-primary.partition}:logs:us-east-1:"
-        "${data.aws_caller_identity.identity-primary.account_id}:log-group:*"]
+        "logs:CreateLogDelivery", "logs:DescribeLogGroups", "logs:DescribeResourcePolicies",
+        "tag:GetResources"]
 
 
 def test_replication_role_changes_replication_only_as_a_fis_pause(synth):

@@ -39,7 +39,9 @@ def test_topic_per_region_encrypted_with_that_regions_key(platform):
         assert topic["kms_master_key_id"] == ref("aws_kms_key", key_name, "arn")
         _, policy = one(platform, "aws_sns_topic_policy", role, f"monitoring-{role}/")
         assert policy["arn"] == ref("aws_sns_topic", topic_name, "arn")
-        [st] = json.loads(policy["policy"])["Statement"]
+        # CloudWatch alarms, and the key-state rule (tests/test_keys.py).
+        st, events = json.loads(policy["policy"])["Statement"]
+        assert events["Principal"] == {"Service": "events.amazonaws.com"}
         assert st["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
         assert st["Action"] == ["sns:Publish"]
         assert st["Resource"] == [ref("aws_sns_topic", topic_name, "arn")]

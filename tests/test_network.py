@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from helpers import one, ref, resources
@@ -21,13 +22,17 @@ def test_each_region_has_a_private_vpc_with_three_pinned_zones(platform):
     assert not resources(platform, "aws_nat_gateway")
 
 
-def test_database_security_group_admits_postgres_from_the_vpc_only(platform):
-    for role, cidr in (("primary", "10.10.0.0/16"), ("dr", "10.20.0.0/16")):
+def test_database_security_group_admits_postgres_from_the_function_group_only(platform):
+    """Not the whole VPC CIDR (issue 21): an interface endpoint's or a future resource's
+    address in the VPC is no reason to reach the database."""
+    for role in ("primary", "dr"):
         _, sg = one(platform, "aws_security_group", role, "db-sg")
+        functions, _ = one(platform, "aws_security_group", role, "functions-sg")
         assert sg["egress"] == []
         [rule] = sg["ingress"]
         assert (rule["from_port"], rule["to_port"], rule["protocol"]) == (5432, 5432, "tcp")
-        assert rule["cidr_blocks"] == [cidr]
+        assert rule["security_groups"] == [ref("aws_security_group", functions, "id")]
+        assert not rule.get("cidr_blocks") and not rule.get("ipv6_cidr_blocks")
         _, default_sg = one(platform, "aws_default_security_group", role)
         assert default_sg["ingress"] == [] and default_sg["egress"] == []
 
@@ -201,3 +206,31 @@ def test_interface_endpoints_are_chosen_and_reachable_only_from_the_functions(tm
     with pytest.raises(ValueError, match="not supported"):
         RegionalNetwork(s, "net2", region=regions.primary, names=names, settings=settings,
                         key=key, interface_endpoints=("ec2",))
+
+
+def test_interface_endpoints_admit_only_this_accounts_principals_and_keys(prod_platform):
+    """Endpoint policies (issue 21): without one, an interface endpoint admits any call by
+    any principal, e.g. another account's credentials wrapping data with that account's key."""
+    from test_ci_roles import decide
+
+    account = "123456789012"
+    endpoints = [e for e in resources(prod_platform, "aws_vpc_endpoint").values()
+                 if e["vpc_endpoint_type"] == "Interface"]
+    assert {e["service_name"].rsplit(".", 1)[1] for e in endpoints} == {"kms", "xray"}
+    for endpoint in endpoints:
+        region = endpoint["service_name"].split(".")[2]
+        text = re.sub(r"\$\{data\.aws_partition\.[^}]+\}", "aws", endpoint["policy"])
+        text = re.sub(r"\$\{data\.aws_caller_identity\.[^}]+\}", account, text)
+        policy = json.loads(text)["Statement"]
+        ours, theirs = {"aws:PrincipalAccount": account}, {"aws:PrincipalAccount": "999999999999"}
+        if endpoint["service_name"].endswith("kms"):
+            key = f"arn:aws:kms:{region}:{account}:key/1234"
+            assert decide(policy, "kms:DescribeKey", key, ours) == "allow"
+            assert decide(policy, "kms:DescribeKey", key, theirs) != "allow"
+            assert decide(policy, "kms:Encrypt", f"arn:aws:kms:{region}:999999999999:key/1",
+                          ours) != "allow"
+            assert decide(policy, "kms:ScheduleKeyDeletion", key, ours) != "allow"
+        else:
+            assert decide(policy, "xray:PutTraceSegments", "*", ours) == "allow"
+            assert decide(policy, "xray:PutTraceSegments", "*", theirs) != "allow"
+            assert decide(policy, "xray:BatchGetTraces", "*", ours) != "allow"

@@ -225,9 +225,13 @@ def test_object_lock_defaults_follow_the_environment():
     standard = Settings.from_env({"COST_PROFILE": "standard"})
     assert (standard.object_lock_mode, standard.object_lock_days) == ("GOVERNANCE", 365)
     assert Settings.from_env(PROD).object_lock_mode == "COMPLIANCE"
-    overridden = Settings.from_env({**PROD, "OBJECT_LOCK_MODE": "governance",
-                                    "OBJECT_LOCK_DAYS": "30"})
-    assert (overridden.object_lock_mode, overridden.object_lock_days) == ("GOVERNANCE", 30)
+    assert Settings.from_env(PROD).object_lock_days == 365
+    # A prod-like environment may not weaken the lock (issue 21): receipts are audit records.
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({**PROD, "OBJECT_LOCK_MODE": "governance", "OBJECT_LOCK_DAYS": "30"})
+    assert any("OBJECT_LOCK_MODE=GOVERNANCE is refused" in p for p in refused.value.problems)
+    assert any("OBJECT_LOCK_DAYS=30 is refused" in p for p in refused.value.problems)
+    assert Settings.from_env({**PROD, "OBJECT_LOCK_DAYS": "2555"}).object_lock_days == 2555
 
 
 @pytest.mark.parametrize("environ, fragment", [

@@ -58,20 +58,42 @@ def test_health_only_from_route53_health_checker_ranges(platform):
         assert sets["IPV4"][1]["addresses"] == f"${{data.aws_ip_ranges.{ranges_name}.cidr_blocks}}"
         assert sets["IPV6"][1]["addresses"] == f"${{data.aws_ip_ranges.{ranges_name}.ipv6_cidr_blocks}}"
         rules = _rules(platform, role)
-        allow, block = rules["route53-health-checkers"], rules["health-only-for-route53"]
-        # Evaluated first: the checkers are allowed before any rule that could block them.
-        assert allow["priority"] == 0 and allow["action"] == {"allow": {}}
-        path, from_route53 = allow["statement"]["and_statement"]["statement"]
+        from_route53 = {"or_statement": {"statement": [
+            {"ip_set_reference_statement": {"arn": ref("aws_wafv2_ip_set", sets[v][0], "arn")}}
+            for v in ("IPV4", "IPV6")]}}
+        # No rule allows: every request that the blocks let through meets every later rule
+        # (rate, size, managed groups); a terminal Allow on a path would skip them all.
+        assert all("allow" not in r.get("action", {}) for r in rules.values())
+        # The checkers' own rate rule, first, scoped to /health from their ranges.
+        checkers, block = rules["route53-health-checkers-rate"], rules["health-only-for-route53"]
+        rate = checkers["statement"]["rate_based_statement"]
+        assert checkers["priority"] == 0 and _custom_response(checkers)["response_code"] == 429
+        assert rate["aggregate_key_type"] == "IP" and rate["limit"] == 300
+        path, scoped_from = rate["scope_down_statement"]["and_statement"]["statement"]
+        assert scoped_from == from_route53
         assert path["byte_match_statement"]["field_to_match"] == {"uri_path": {}}
         assert path["byte_match_statement"]["positional_constraint"] == "CONTAINS"
         assert [t["type"] for t in path["byte_match_statement"]["text_transformation"]] == [
             "URL_DECODE", "LOWERCASE"]
         assert path["byte_match_statement"]["search_string"] == "/health"
-        assert [s["ip_set_reference_statement"]["arn"] for s in from_route53["or_statement"]["statement"]] == [
-            ref("aws_wafv2_ip_set", sets[v][0], "arn") for v in ("IPV4", "IPV6")]
         # Everyone else asking for /health is blocked before API Gateway sees the request.
         assert block["priority"] == 1 and block["action"] == {"block": {}}
-        assert block["statement"] == path
+        assert block["statement"] == {"and_statement": {"statement": [
+            path, {"not_statement": {"statement": [from_route53]}}]}}
+
+
+def test_route53_checker_rate_leaves_ten_times_our_checks(platform, standard_platform):
+    """One health check per regional host, one request per checker per interval."""
+    from modules.dns import HEALTH_CHECK_INTERVAL_S
+    from modules.waf import ROUTE53_CHECKER_RATE_LIMIT
+
+    ours = 300 // HEALTH_CHECK_INTERVAL_S  # requests per 5-minute window per checker IP
+    assert 10 * ours <= ROUTE53_CHECKER_RATE_LIMIT
+    for stacks in (platform, standard_platform):
+        checks = [c for c in resources(stacks, "aws_route53_health_check").values()
+                  if c["type"] == "HTTPS_STR_MATCH"]
+        assert {c["request_interval"] for c in checks} <= {HEALTH_CHECK_INTERVAL_S, 30}
+        assert len({c["fqdn"] for c in checks}) == len(checks)  # one check per host
 
 
 def _custom_response(rule):

@@ -155,9 +155,29 @@ def healthy(acct: Account, *, reserving: bool = False, zone_name: str = "acme-pa
             {"Engine": "aurora-postgresql", "EngineVersion": "17.7"})
         acct.add("apigateway", region, "get_account", {"cloudwatchRoleArn": LOG_ROLE})
         acct.add("iam", P, "get_role", role(), {"RoleName": "payments-dr-apigateway-cloudwatch"})
+        audited(acct, region)
     healthy_state_bucket(acct)
     acct.add("route53", P, "get_account_limit", {"Limit": {"Type": "MAX_HEALTH_CHECKS_BY_OWNER", "Value": 200},
                                                  "Count": health_checks_used}, {"Type": "MAX_HEALTH_CHECKS_BY_OWNER"})
+
+
+ORG_TRAIL = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/org-trail"
+
+
+def audited(acct: Account, region: str) -> None:
+    """An organization trail logging here, AWS Config recording, GuardDuty enabled."""
+    acct.add("cloudtrail", region, "describe_trails", {"trailList": [{
+        "Name": "org-trail", "TrailARN": ORG_TRAIL, "HomeRegion": "us-east-1",
+        "IsMultiRegionTrail": True, "IsOrganizationTrail": True}]}, {"includeShadowTrails": True})
+    # Status and selectors come from the trail's home region (us-east-1 = P).
+    acct.add("cloudtrail", P, "get_trail_status", {"IsLogging": True}, {"Name": ORG_TRAIL})
+    acct.add("cloudtrail", P, "get_event_selectors", {"TrailARN": ORG_TRAIL, "EventSelectors": [
+        {"ReadWriteType": "All", "IncludeManagementEvents": True}]}, {"TrailName": ORG_TRAIL})
+    acct.add("config", region, "describe_configuration_recorder_status", {
+        "ConfigurationRecordersStatus": [{"name": "default", "recording": True}]})
+    acct.add("guardduty", region, "list_detectors", {"DetectorIds": ["d1"]})
+    acct.add("guardduty", region, "get_detector", {"Status": "ENABLED", "ServiceRole": "r"},
+             {"DetectorId": "d1"})
 
 
 def healthy_state_bucket(acct: Account, bucket: str = STATE_BUCKET, region: str = D) -> None:
@@ -222,7 +242,7 @@ def test_ready_account_passes_every_check_and_exits_0():
     checks = by_check(report)
     for region in (P, D):
         for name in ("region", "lambda-concurrency", "powertools-layer", "aurora-orderable", "aurora-global",
-                     "apigateway-logging-role"):
+                     "apigateway-logging-role", "cloudtrail", "aws-config", "guardduty"):
             assert checks[(name, region)].status is Status.PASS, name
     assert checks[("state-bucket", D)].detail.startswith(STATE_BUCKET)
     assert "account 111122223333, partition aws" in checks[("credentials", "")].detail
@@ -249,7 +269,7 @@ def test_table_has_one_row_per_check_with_the_fix_under_failures():
     lines = table.splitlines()
     assert lines[0].split() == ["CHECK", "REGION", "STATUS", "DETAIL"]
     assert "fix:" not in table  # nothing failed
-    assert lines[-1] == "preflight: 21 PASS, 2 SKIP -> exit 0"
+    assert lines[-1] == "preflight: 27 PASS, 2 SKIP -> exit 0"  # 21 + trail, Config, GuardDuty x 2
 
 
 def test_json_lists_every_check_with_status_detail_and_fix():
@@ -258,7 +278,7 @@ def test_json_lists_every_check_with_status_detail_and_fix():
     data = json.loads(preflight.preflight(target(), acct, delegated).to_json())
     assert data["exit_code"] == 0 and data["account"] == ACCOUNT
     assert {tuple(sorted(c)) for c in data["checks"]} == {("check", "detail", "fix", "region", "status")}
-    assert data["summary"]["PASS"] == sum(c["status"] == "PASS" for c in data["checks"]) == 21
+    assert data["summary"]["PASS"] == sum(c["status"] == "PASS" for c in data["checks"]) == 27
 
 
 # -- an account that fails each check ----------------------------------------------------------------
@@ -688,6 +708,7 @@ def test_dark_dr_region_is_unknown_asked_once_and_exits_3():
     acct.add("rds", P, "describe_db_engine_versions", {"DBEngineVersions": [{"SupportsGlobalDatabases": True}]})
     acct.add("apigateway", P, "get_account", {"cloudwatchRoleArn": LOG_ROLE})
     acct.add("iam", P, "get_role", role())
+    audited(acct, P)
     acct.add("route53", P, "get_account_limit", {"Limit": {"Type": "MAX_HEALTH_CHECKS_BY_OWNER", "Value": 200},
                                                  "Count": 0})
     report = preflight.preflight(target(), acct, delegated)
@@ -695,7 +716,8 @@ def test_dark_dr_region_is_unknown_asked_once_and_exits_3():
     assert acct.dark[D] == 1  # one attempt, one timeout, then no more waiting on that region
     unknown = {r.check for r in report.results if r.status is Status.UNKNOWN}
     assert unknown == {"region", "lambda-concurrency", "powertools-layer", "aurora-orderable", "aurora-global",
-                       "apigateway-logging-role", "state-bucket", "alarm-subscription"}
+                       "apigateway-logging-role", "state-bucket", "alarm-subscription",
+                       "cloudtrail", "aws-config", "guardduty"}
     assert all(r.region == D for r in report.results if r.status is Status.UNKNOWN)
     region = by_check(report)[("region", D)]
     assert "did not answer (ConnectTimeoutError)" in region.detail and "do not start a first apply" in region.fix
@@ -714,7 +736,8 @@ def test_service_that_stops_answering_darkens_its_region_for_later_checks():
     later = [r for r in report.results if r.region == D and r.check not in ("region", "lambda-concurrency",
                                                                            "powertools-layer")]
     assert {r.check for r in later} == {"aurora-orderable", "aurora-global", "apigateway-logging-role",
-                                        "state-bucket", "alarm-subscription"}
+                                        "state-bucket", "alarm-subscription", "cloudtrail",
+                                        "aws-config", "guardduty"}
     assert all(r.status is Status.UNKNOWN and r.detail == "not checked: us-east-2 did not answer" for r in later)
     assert report.exit_code == exitcodes.UNREACHABLE
 
