@@ -11,7 +11,8 @@ Key administration: the key policy delegates use to IAM (the account root statem
 denies the actions that destroy or take over a key (`DESTRUCTIVE_KEY_ACTIONS`: scheduling
 deletion, disabling, replacing the policy...) to every principal except the key
 administrators (`KEY_ADMIN_ROLES`, default: the environment's CI apply role and the
-break-glass role `payments-dr-key-admin-<env>`). An explicit Deny in a key policy wins over
+break-glass role `payments-dr-key-admin-<env>`; none, so no Deny, in the dev cost profile
+unless `KEY_ADMIN_ROLES` is set: `key_admins`). An explicit Deny in a key policy wins over
 any IAM grant, AdministratorAccess and the root user included. The deployer must be an
 administrator: KMS refuses (at CreateKey and PutKeyPolicy) a policy that would deny the
 caller PutKeyPolicy, and `terraform destroy` schedules the key's deletion. The Deny names
@@ -30,6 +31,7 @@ from modules.ci_roles import APPLY, role_name
 from modules.iam import Statement, policy_document, statement
 from modules.naming import Names
 from modules.regions import Region
+from modules.settings import Settings
 
 # What only a key administrator may do: each either destroys the key (and so crypto-shreds
 # every record, receipt and backup encrypted under it) or takes it over.
@@ -45,7 +47,19 @@ def default_key_admins(names: Names) -> tuple[str, ...]:
     return (role_name(names.env, APPLY), f"payments-dr-key-admin-{names.env}")
 
 
+def key_admins(settings: Settings, names: Names) -> tuple[str, ...]:
+    """The key administrators of an environment: `KEY_ADMIN_ROLES` when set; none in the dev
+    cost profile (no deny: a newcomer's first apply and `terraform destroy`, run by any account
+    administrator, must work, and a dev environment holds no real card data); else the
+    defaults. The audit buckets' lock guard (modules/buckets.py) follows the same list."""
+    if settings.key_admin_roles:
+        return settings.key_admin_roles
+    return () if settings.is_dev_profile else default_key_admins(names)
+
+
 def key_admin_statements(region: Region, admins: tuple[str, ...]) -> list[Statement]:
+    if not admins:
+        return []
     admin_arns = [region.arn("iam", f"role/{name}", region=False) for name in admins]
     return [statement(
         "OnlyKeyAdministratorsDestroyOrRepolicyTheKey", DESTRUCTIVE_KEY_ACTIONS, ["*"],
@@ -60,7 +74,7 @@ class RegionalKey(Construct):
                  admins: tuple[str, ...] = ()):
         super().__init__(scope, id)
         root = f"arn:{region.partition}:iam::{region.account_id}:root"
-        self.admins = admins or default_key_admins(names)
+        self.admins = admins
         policy = policy_document([
             # Delegates to IAM: only principals whose IAM policies name this key may use it.
             statement("AccountAdministersKeyThroughIam", ["kms:*"], ["*"],

@@ -41,7 +41,7 @@ from modules.database import AuroraPrimary, AuroraSecondary, RegionalDatabaseInp
 from modules.dns import DomainCertificates, Failover, RegionalDomains, route53_metrics_region
 from modules.drills import RegionalDrills, default_stop_alarm_arns
 from modules.jobs import Heartbeat, Reconcile
-from modules.keys import RegionalKey
+from modules.keys import RegionalKey, key_admins
 from modules.log_protection import protect_log_groups
 from modules.monitoring import AlarmTopic, HealthCheckAlarms, MonitoredRegion, RegionalMonitoring
 from modules.naming import Names
@@ -89,7 +89,7 @@ class FoundationStack(_PlatformStack):
         super().__init__(scope, id, settings=settings)
         regions = build_region_pair(self, settings)
         self.keys = {r.role: RegionalKey(self, f"key-{r.role}", region=r, names=self.names,
-                                         admins=settings.key_admin_roles)
+                                         admins=key_admins(settings, self.names))
                      for r in regions}
         self.certificates = DomainCertificates(self, "certificates", settings=settings,
                                                names=self.names, regions=regions)
@@ -266,7 +266,7 @@ class RoutingStack(_PlatformStack):
             topic_arn = regional[metrics_region.role].monitoring.topic.arn
         else:
             key = RegionalKey(self, f"key-{metrics_region.role}", region=metrics_region,
-                              names=names, admins=settings.key_admin_roles)
+                              names=names, admins=key_admins(settings, names))
             topic_arn = AlarmTopic(self, "health-check-topic", region=metrics_region, names=names,
                                    key=key, settings=settings).arn
         self.alarms = HealthCheckAlarms(self, "health-check-alarms", metrics_region=metrics_region,

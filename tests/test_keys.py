@@ -205,3 +205,13 @@ def test_only_administrators_change_an_audit_buckets_lock_lifecycle_or_policy(pr
         for action in ("s3:ReplicateObject", "s3:PutReplicationConfiguration", "s3:PutObject"):
             assert decide(statements, action, bucket + "/receipts/x",
                           {"aws:PrincipalArn": OUTSIDERS[1]}) != "deny"
+
+
+def test_the_dev_profile_has_no_key_administrators_so_any_account_administrator_applies_and_destroys(stacks):
+    """The default synth (dev cost profile, KEY_ADMIN_ROLES unset): no Deny in the key policies
+    (KMS would refuse a newcomer's CreateKey, and `terraform destroy` its ScheduleKeyDeletion)."""
+    keys = data_keys(stacks)
+    assert keys
+    for name, policy in keys.items():
+        for action in ("kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DisableKey"):
+            assert kms_decides(policy, action, role("AdministratorAccess-someone")) == "allow", (name, action)

@@ -29,6 +29,8 @@ DOCUMENTED: dict[tuple[str, str], str] = {
     ("aws_s3_bucket_object_lock_configuration", "rule/default_retention/days"):
         "1-day GOVERNANCE lock instead of 365",
     ("aws_backup_plan", "rule"): "AWS Backup recovery points kept 7 days (the vault lock's minimum), not 35",
+    ("aws_kms_key", "policy"): "no key administrators: no Deny on destroying or re-policying the keys",
+    ("aws_s3_bucket_policy", "policy"): "no key administrators: no Deny on changing the audit buckets' lock",
 }
 
 
