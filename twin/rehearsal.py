@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from twin.aurora import AuroraModel
+from twin.faultproxy import RegionFaultProxy
 from twin.observed import Observed
 from twin.provision import FAKE_CREDENTIALS
 
@@ -62,6 +63,7 @@ class Rehearsal:
     workdir: Path | None = None
     aurora: AuroraModel | None = None
     observed: Observed | None = None
+    proxy: RegionFaultProxy | None = None
     t0: float = 0.0
     _last_schedule: float | None = None
 
@@ -73,6 +75,7 @@ class Rehearsal:
                                   detach=self.detach)
         self.aurora.provision(twin.platform)
         twin.aurora = self.aurora
+        self.proxy = RegionFaultProxy(twin.endpoint).start()
         self.observed = Observed(twin)
         self.observed.install()
         self._write_outputs()
@@ -111,7 +114,8 @@ class Rehearsal:
     def environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DRCTL_"))}
         env.update(FAKE_CREDENTIALS)
-        env.update({"AWS_DEFAULT_REGION": "us-east-1", "DRCTL_ENDPOINT_URL": self.twin.endpoint,
+        endpoint = self.proxy.url if self.proxy else self.twin.endpoint
+        env.update({"AWS_DEFAULT_REGION": "us-east-1", "DRCTL_ENDPOINT_URL": endpoint,
                     "DRCTL_OUTPUTS": os.pathsep.join(str(p) for p in self.outputs),
                     "DRCTL_RESOLVE": f"@{self.names_file}", "DRCTL_OPERATOR": "twin-rehearsal",
                     "PYTHONPATH": str(ROOT)})
@@ -135,6 +139,10 @@ class Rehearsal:
 
     # -- the scenario -------------------------------------------------------------------
 
+    def stop(self) -> None:
+        if self.proxy is not None:
+            self.proxy.stop()
+
     def now(self) -> float:
         return float(self.twin.clock.now() - self.t0)
 
@@ -151,17 +159,19 @@ class Rehearsal:
             self.write_names()
 
     def outage(self, region: str, kind: str) -> None:
-        """`region`'s gateway breaks and it stops replicating (both ways) and answering Aurora."""
-        assert self.aurora is not None and self.twin.replication is not None
+        """`region`'s gateway and AWS APIs (for drctl) break; replication stops (both ways)."""
+        assert self.aurora is not None and self.twin.replication is not None and self.proxy is not None
         self.twin.fault(region, kind)
+        self.proxy.faults[region] = kind
         self.twin.replication.pause()
         if self.aurora.writer_region() == region:
             self.aurora.pause()
 
     def restore(self, region: str) -> str | None:
         """`region` answers again: replication resumes; Aurora takes back a cut-off cluster."""
-        assert self.aurora is not None and self.twin.replication is not None
+        assert self.aurora is not None and self.twin.replication is not None and self.proxy is not None
         self.twin.fault(region, None)
+        self.proxy.faults.pop(region, None)
         self.twin.replication.resume()
         self.aurora.resume()
         return self.aurora.recover(region)
