@@ -72,6 +72,14 @@ twin: synth
 twin-test: setup
 	$(PY) -m pytest -m twin tests/twin
 
+# A rehearsal on the twin (twin/gameday.py): OUTAGE (hang|refuse|5xx) of the primary region for
+# MINUTES scenario minutes, the runbook's drctl steps, a timeline report in build/gameday/.
+OUTAGE ?= hang
+MINUTES ?= 10
+.PHONY: gameday
+gameday: synth
+	$(PY) -m twin gameday --outage $(OUTAGE) --minutes $(MINUTES)
+
 # -- CI steps (.github/workflows/review.yml runs the same targets) ------------------------------
 # Platform stacks in plan/apply order, from cdktf.out/manifest.json (scripts/stacks.py).
 STACKS = $(shell $(PY) scripts/stacks.py cdktf.out)
