@@ -160,6 +160,8 @@ class AuroraModel:
                 state = member.sync if member.attached else "detached"
                 raise InvalidState(f"{member.cluster_id} is {state}: a switchover needs every "
                                    "secondary connected")
+            if member.cut_off:
+                raise InvalidState(f"{member.cluster_id}'s region is unreachable")
             if self.members[self.writer].cut_off:
                 raise InvalidState("the writer's region is unreachable: use FailoverGlobalCluster")
             self.operation = Operation("switchover", self.members[self.writer].arn, member.arn,
