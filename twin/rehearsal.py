@@ -142,6 +142,9 @@ class Rehearsal:
     def stop(self) -> None:
         if self.proxy is not None:
             self.proxy.stop()
+        if self.aurora is not None:
+            from twin.aurora import uninstall
+            uninstall(self.aurora)
 
     def now(self) -> float:
         return float(self.twin.clock.now() - self.t0)

@@ -34,6 +34,8 @@ import pytest
 from ops.signing import new_key, signed_headers
 from twin_support import CLIENT_ID
 
+from twin.gameday import in_flight_row, probe_alarm_row
+
 pytestmark = pytest.mark.twin
 
 PROBE_ALARMS = ("peer-unreachable", "domain-unreachable")  # the probe's metrics (see module doc)
@@ -167,14 +169,17 @@ def _play(twin, rehearsal) -> dict:
                                          [c["id"] for c in _failed(dry)]))
         if dry.exit_code == 0 or _only_probe_alarms(_failed(dry)):
             break
+        if time.monotonic() - caught_up > 60 and _failed(dry) and all(
+                probe_alarm_row(r) or in_flight_row(r) for r in _failed(dry)):
+            break  # S3's only objection: writes in flight (twin/gameday.py's FINDING; runbook section 7)
     out["evidence_after_catch_up_s"] = time.monotonic() - caught_up
     out["in_primary_before_failback"] = {txn: len(_records(twin, primary, txn)) for txn in dr_accepted}
     failback = run("failback", "failback", "--yes", "--poll-interval", "1", "--timeout", "60")
-    if failback.exit_code == 4 and _only_probe_alarms(_failed(failback)):
+    if failback.exit_code == 4 and all(probe_alarm_row(r) or in_flight_row(r) for r in _failed(failback)):
         out["failback_override"] = [r["id"] for r in _failed(failback)]
         overrides = [a for check in out["failback_override"] for a in ("--override", check)]
         run("failback", "failback", "--yes", "--poll-interval", "1", "--timeout", "60", *overrides,
-            "--reason", "twin: the probe cannot reach the twin's names (tests/twin/test_drctl_on_twin.py)")
+            "--reason", "twin: probe alarms / S3 writes in flight (tests/twin/test_drctl_on_twin.py)")
     out["writer_after_failback"] = _writer(rehearsal)
     out["latch"] = json.loads(twin.client("ssm", dr).get_parameter(
         Name=out["runs"]["failback"].report["post_checks"][-1]["data"]["parameter"])["Parameter"]["Value"]) \
@@ -284,7 +289,8 @@ def test_failback_refused_until_resync_then_only_after_catch_up(day):
     evidence = {c["id"] for c in run.report["pre_checks"] if c["state"] == "OK"}
     assert {"dynamodb:ddb-latency-dr-primary-payment-transactions-dev",
             "dynamodb:ddb-latency-dr-primary-payment-idempotency-dev"} <= evidence, evidence
-    assert set(day.get("failback_override", [])) <= {"alarms:primary-alarms", "alarms:dr-alarms"}
+    assert set(day.get("failback_override", [])) <= {"alarms:primary-alarms", "alarms:dr-alarms",
+                                                     "s3:s3-metrics-dr-primary"}
 
 
 def test_verify_passes_after_failback(day):
