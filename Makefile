@@ -80,6 +80,14 @@ LOAD_DURATION ?= 90
 load-check: synth
 	$(PY) scripts/load_check.py cdktf.out --duration $(LOAD_DURATION)
 
+# A rehearsal on the twin (twin/gameday.py): OUTAGE (hang|refuse|5xx) of the primary region for
+# MINUTES scenario minutes, the runbook's drctl steps, a timeline report in build/gameday/.
+OUTAGE ?= hang
+MINUTES ?= 10
+.PHONY: gameday
+gameday: synth
+	$(PY) -m twin gameday --outage $(OUTAGE) --minutes $(MINUTES)
+
 # -- CI steps (.github/workflows/review.yml runs the same targets) ------------------------------
 # Platform stacks in plan/apply order, from cdktf.out/manifest.json (scripts/stacks.py).
 STACKS = $(shell $(PY) scripts/stacks.py cdktf.out)

@@ -806,7 +806,12 @@ def metric_points(gw: Any, region: str, metric: str, dimensions: dict[str, str],
 
 
 def resolve_like_a_client(host: str) -> frozenset[str]:
-    """The addresses the system resolver returns (its cache and TTLs included), or none."""
+    """The addresses the system resolver returns (its cache and TTLs included), or none
+    (DRCTL_RESOLVE's answer for an overridden name: drctl/resolve.py)."""
+    from drctl import resolve
+    endpoint = resolve.lookup(host)
+    if endpoint is not None:
+        return frozenset({endpoint.answer})
     try:
         return frozenset(str(info[4][0])
                          for info in socket.getaddrinfo(host, 443, type=socket.SOCK_STREAM))
@@ -815,8 +820,10 @@ def resolve_like_a_client(host: str) -> frozenset[str]:
 
 
 def fetch_json(url: str, timeout: float = 5.0) -> tuple[int | None, dict[str, Any] | None]:
+    from drctl import resolve
+    url, host = resolve.rewrite(url)  # DRCTL_RESOLVE (inert when unset)
     request = urllib.request.Request(url, headers={"Cache-Control": "no-cache",
-                                                   "User-Agent": "drctl-drill"})
+                                                   "User-Agent": "drctl-drill", **host})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             status, body = response.status, response.read()

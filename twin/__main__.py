@@ -14,6 +14,10 @@ from twin.core import Twin
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["gameday"]:  # python -m twin gameday --outage hang --minutes 10 (twin/gameday.py)
+        from twin import gameday
+        return gameday.main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m twin", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="stand the platform up and serve it until Ctrl-C")
