@@ -16,9 +16,9 @@ import time
 import uuid
 
 import pytest
-from ops import httpcheck
+from ops import hold, httpcheck
 from ops.signing import new_key, signed_headers
-from twin_support import CLIENT_ID, WARM_UP_MINUTES, warm_up
+from twin_support import CLIENT_ID, WARM_UP_MINUTES, operator_failback, validator_env, warm_up
 
 from twin.alarms import ALARM, INSUFFICIENT, OK
 from twin.apigw import RegionalGateway
@@ -198,8 +198,16 @@ def test_payments_through_the_failover_name_in_each_regions_turn(twin, client_ke
             response = twin.request("POST", f"https://{name}/validate", headers=headers, body=body)
             assert response.status == 200, response.body
             assert response.json()["region"] == twin.region_of(role)
+        # DR took a payment through the failover name: it armed the failback hold (the
+        # primary's /health now answers 503 until the operator's failback clears it).
+        primary = twin.region_of("primary")
+        table = validator_env(twin, primary)["TRANSACTIONS_TABLE"]
+        item = twin.client("dynamodb", primary).get_item(TableName=table, Key=hold.KEY,
+                                                         ConsistentRead=True).get("Item")
+        assert item is not None and item["state"]["S"] == hold.ARMED, item
     finally:
         twin.point(name, twin.region_of("primary"))
+        operator_failback(twin, "normal day: the name was pointed at DR by hand")
 
 
 # -- what the gateway answers itself -------------------------------------------------------
