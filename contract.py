@@ -1,9 +1,10 @@
 """The platform's contract: physical names, stack names, output keys, roles and thresholds.
 
 Dependency-free on purpose (standard library only): `modules/` (infrastructure), `drctl/`
-(operations) and `tests/` all import this one module, so a name or threshold has exactly one
-definition. The Lambda functions do not import it: they receive these values as environment
-variables set by `modules/compute.py`, which takes them from here.
+(operations), the Lambda functions and `tests/` all import this one module, so a name,
+format or threshold has exactly one definition. `modules/compute.py` ships this file in the
+Lambda package (its root, importable as `contract`); per-deployment values (table names,
+roles) still reach the functions as environment variables, whose names are defined here.
 """
 
 from __future__ import annotations

@@ -82,6 +82,9 @@ from modules.tables import TableAccess
 
 ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_DIR = ROOT / "lambda"
+# Shipped next to the handlers (importable as `contract`): the functions read the same
+# cross-boundary facts (metric names, formats, prefixes) as modules/ and drctl/.
+CONTRACT_FILE = ROOT / "contract.py"
 # Powertools and its dependencies for the Lambda platform (scripts/vendor_lambda_deps.py).
 VENDOR_DIR = ROOT / "build" / "lambda-vendor"
 # contract.POWERTOOLS_VERSION is the release the tests run against (Pipfile pins it; a test
@@ -134,20 +137,22 @@ _WRITTEN: dict[Path, str] = {}     # archive -> fingerprint of what it holds (th
 # package folder -> (the app, its inputs) it was last assembled for: both regional stacks of
 # one app share the folder, so the second needs no copy (~0.4 s); another app assembles again.
 # A weak reference: finished apps (the suite makes dozens) are not kept alive by this map.
-_ASSEMBLED: dict[Path, tuple[weakref.ref[App], Path, Path]] = {}
+_ASSEMBLED: dict[Path, tuple[weakref.ref[App], Path, Path | None, Path]] = {}
 
 
 class FunctionCode(Construct):
     """The `lambda/` directory as one zip; its hash covers every file, so any change redeploys.
 
     `vendor_dir`: third-party packages to bundle next to the code (the package then needs no
-    layer); they are copied with `source_dir` into `package_dir`, which is what gets zipped.
+    layer); they are copied with `source_dir` and `contract_file` (as `contract.py`, which the
+    handlers import) into `package_dir`, which is what gets zipped.
     The zip is written here, reproducibly (`write_zip`), and handed to cdktf as a file: its
     own archiver stores each file's mtime and mode, so every checkout made a new package.
     """
 
     def __init__(self, scope: Construct, id: str, *, source_dir: Path = LAMBDA_DIR,
-                 vendor_dir: Path | None = None, package_dir: Path | None = None):
+                 vendor_dir: Path | None = None, package_dir: Path | None = None,
+                 contract_file: Path = CONTRACT_FILE):
         super().__init__(scope, id)
         source_dir = Path(source_dir).resolve()
         if not source_dir.is_dir():
@@ -155,15 +160,15 @@ class FunctionCode(Construct):
         # Inside this app's output folder: parallel synths never share a package folder,
         # and both regional stacks assemble the same files (the same hash).
         package_dir = Path(package_dir or Path(App.of(self).outdir).resolve() / "lambda-package")
-        if vendor_dir is not None:
-            app, vendor = App.of(self), Path(vendor_dir).resolve()
-            done = _ASSEMBLED.get(package_dir)
-            if done is None or done[0]() is not app or done[1:] != (source_dir, vendor):
-                _assemble(source_dir, vendor, package_dir)
-                _ASSEMBLED[package_dir] = (weakref.ref(app), source_dir, vendor)
-            source_dir = package_dir
-        archive = write_zip(source_dir, package_dir.with_name(f"{package_dir.name}-zip") / ZIP_ARCHIVE,
+        app, vendor = App.of(self), Path(vendor_dir).resolve() if vendor_dir is not None else None
+        contract_file = Path(contract_file).resolve()
+        done = _ASSEMBLED.get(package_dir)
+        if done is None or done[0]() is not app or done[1:] != (source_dir, vendor, contract_file):
+            _assemble(source_dir, vendor, package_dir, contract_file)
+            _ASSEMBLED[package_dir] = (weakref.ref(app), source_dir, vendor, contract_file)
+        archive = write_zip(package_dir, package_dir.with_name(f"{package_dir.name}-zip") / ZIP_ARCHIVE,
                             skip_bytecode=vendor_dir is None)
+        self.archive = archive
         self.asset = TerraformAsset(self, "asset", path=str(archive), type=AssetType.FILE)
 
     @property
@@ -184,8 +189,9 @@ _PACKAGED: dict[tuple[Path, Path, str], tuple[Path, str]] = {}
 
 
 
-def _assemble(source_dir: Path, vendor_dir: Path, package_dir: Path) -> Path:
-    if not (vendor_dir / "aws_lambda_powertools").is_dir():
+def _assemble(source_dir: Path, vendor_dir: Path | None, package_dir: Path,
+              contract_file: Path) -> Path:
+    if vendor_dir is not None and not (vendor_dir / "aws_lambda_powertools").is_dir():
         raise FileNotFoundError(
             f"{vendor_dir} has no aws_lambda_powertools: run `scripts/vendor_lambda_deps.py` "
             "(`make setup` does) to download the pinned Powertools wheels for Lambda")
@@ -193,9 +199,11 @@ def _assemble(source_dir: Path, vendor_dir: Path, package_dir: Path) -> Path:
         shutil.rmtree(package_dir)
     # The vendored tree keeps its precompiled CPython 3.13 bytecode (see the vendor script:
     # Lambda cannot write __pycache__ at run time); our own code ships as source only.
-    shutil.copytree(vendor_dir, package_dir, ignore=shutil.ignore_patterns(".vendored"))
+    if vendor_dir is not None:
+        shutil.copytree(vendor_dir, package_dir, ignore=shutil.ignore_patterns(".vendored"))
     shutil.copytree(source_dir, package_dir, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copyfile(contract_file, package_dir / "contract.py")
     _drop_unshipped_records(package_dir)
     return package_dir
 
