@@ -113,6 +113,18 @@ LAMBDA_MIN_UNRESERVED_CONCURRENCY = 10
 # compares the sum with the account's quota.
 LAMBDA_HEALTH_RESERVED_CONCURRENCY = 5
 
+# -- function environment -----------------------------------------------------------------
+# Tuning knobs a handler reads with a default of its own and the deployment leaves unset
+# (tests/test_function_environment.py: every other variable a function reads, its
+# aws_lambda_function sets).
+FUNCTION_TUNING_VARIABLES = frozenset({
+    "CLIENT_KEYS_CACHE_SECONDS", "CLIENT_KEYS_MAX_STALE_SECONDS",  # authorizer key cache
+    "IDEMPOTENCY_TTL_SECONDS",  # validator (payments.settings, read by every payment function)
+    "PROBE_CONNECT_TIMEOUT_SECONDS", "PROBE_READ_TIMEOUT_SECONDS", "PROBE_BUDGET_SECONDS",
+    "FAILBACK_PARAMETER",  # probe: set only in the region that keeps a latch
+    "RECONCILE_LOOKBACK_MINUTES", "RECONCILE_GRACE_MINUTES",
+})
+
 # -- health ------------------------------------------------------------------------------
 # Route 53 health checks match this string in the body of GET /health (HTTPS_STR_MATCH), so
 # a 200 from anything but a healthy payment path (a proxy, an error page) is not "healthy".
@@ -121,6 +133,8 @@ HEALTH_PATH = "/health"
 
 # -- metrics published by our own functions ---------------------------------------------
 METRICS_NAMESPACE = "PaymentsDR"
+# The variable every function reads its namespace from (Powertools' Metrics reads it too).
+ENV_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
 # RPO canary (lambda/heartbeat.py): dimensions Store=dynamodb|s3, From=<peer region name>.
 CANARY_DELAY_METRIC = "ObservedReplicationDelay"
 CANARY_HEARTBEAT_AGE_METRIC = "HeartbeatAge"

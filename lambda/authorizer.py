@@ -43,11 +43,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from ops import aws, env, signing
 from ops.clientkeys import KeyCache, secrets_manager_fetch
 
+from contract import ENV_METRICS_NAMESPACE, METRICS_NAMESPACE
+
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "payments-authorizer")
 NONCE_PREFIX = "nonce#"
 
 logger = Logger(service=SERVICE)
-metrics = Metrics(namespace=os.environ.get("METRICS_NAMESPACE", "PaymentsDR"), service=SERVICE)
+metrics = Metrics(namespace=os.environ.get(ENV_METRICS_NAMESPACE, METRICS_NAMESPACE), service=SERVICE)
 
 
 class Rejected(Exception):

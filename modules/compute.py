@@ -57,6 +57,7 @@ from cdktf_cdktf_provider_aws.lambda_function import (
 from constructs import Construct
 
 from contract import (
+    ENV_METRICS_NAMESPACE,
     HEALTH_SEARCH_STRING,
     METRICS_NAMESPACE,
     POWERTOOLS_LAYER_PARAMETER,
@@ -366,8 +367,14 @@ class RegionalCompute(Construct):
             "REGION_ROLE": region.role,
             "MAX_AMOUNT": MAX_AMOUNT,
             "POWERTOOLS_LOG_LEVEL": "INFO",
-            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            ENV_METRICS_NAMESPACE: METRICS_NAMESPACE,
+            # payments.settings reads these for every payment function (validator, health,
+            # reconcile); STRONG: the health read of the transactions table is consistent.
+            "HEALTH_SEARCH_STRING": HEALTH_SEARCH_STRING, "KMS_KEY_ARN": key.arn,
+            "TRANSACTIONS_CONSISTENCY_MODE": settings.transactions_consistency,
         }
+        # What payments.settings reads: the reconcile job (modules/jobs.py) gets it too.
+        self.payment_environment = dict(base_env)
         reserved = settings.lambda_reserved_concurrency
         self.signing: RegionalCodeSigning | None = None
         self.powertools_layer = None
@@ -400,10 +407,7 @@ class RegionalCompute(Construct):
             handler="health.lambda_handler",
             memory_mb=HEALTH_MEMORY_MB, timeout_s=HEALTH_TIMEOUT_S,
             reserved_concurrency=-1 if reserved == -1 else HEALTH_RESERVED_CONCURRENCY,
-            environment={**base_env, "POWERTOOLS_SERVICE_NAME": "payment-health",
-                         "HEALTH_SEARCH_STRING": HEALTH_SEARCH_STRING, "KMS_KEY_ARN": key.arn,
-                         # STRONG: the health read of the transactions table is consistent.
-                         "TRANSACTIONS_CONSISTENCY_MODE": settings.transactions_consistency},
+            environment={**base_env, "POWERTOOLS_SERVICE_NAME": "payment-health"},
             # Every dependency a payment needs: both tables, the receipts bucket, the key.
             grants=[*tables.grant_health_read(), *audit.grant_health_probe(),
                     statement(f"HealthDescribeKey{region.role.title()}", ["kms:DescribeKey"],
@@ -426,7 +430,7 @@ class RegionalCompute(Construct):
                 "NONCE_TTL_ATTRIBUTE": "expiration",
                 "MAX_CLOCK_SKEW_SECONDS": "300",
                 "POWERTOOLS_LOG_LEVEL": "INFO",
-                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                ENV_METRICS_NAMESPACE: METRICS_NAMESPACE,
                 "POWERTOOLS_SERVICE_NAME": "payments-authorizer",
             },
             grants=[*client_keys_grant_read(region, names, key_arn=key.arn),

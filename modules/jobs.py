@@ -29,7 +29,7 @@ from cdktf_cdktf_provider_aws.lambda_function_event_invoke_config import (
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from constructs import Construct
 
-from contract import METRICS_NAMESPACE
+from contract import ENV_METRICS_NAMESPACE, METRICS_NAMESPACE
 from modules.compute import RegionalCompute, ServiceFunction
 from modules.iam import statement
 from modules.keys import RegionalKey
@@ -88,7 +88,7 @@ class Heartbeat(Construct):
                 "PEER_REGION": peer.name,
                 "TRANSACTIONS_TABLE": tables.transactions_name,
                 "AUDIT_BUCKET": audit.name,
-                "METRICS_NAMESPACE": METRICS_NAMESPACE,
+                ENV_METRICS_NAMESPACE: METRICS_NAMESPACE,
                 "POWERTOOLS_SERVICE_NAME": "payments-heartbeat",
             },
             grants=[
@@ -141,13 +141,9 @@ class Reconcile(Construct):
             # quota cannot hold (modules/settings.py).
             reserved_concurrency=1 if settings.reserves_concurrency else -1,
             environment={
-                "TRANSACTIONS_TABLE": tables.transactions_name,
-                "AUDIT_BUCKET": audit.name,
-                "REGION_ROLE": region.role,
+                **compute.payment_environment,  # payments.settings: the validator's tables, bucket
                 "STATUS_INDEX": STATUS_INDEX,
                 "POWERTOOLS_SERVICE_NAME": self.SERVICE,
-                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-                "POWERTOOLS_LOG_LEVEL": "INFO",
             },
             grants=[
                 statement("QueryRecentPayments", ["dynamodb:Query"],

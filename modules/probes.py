@@ -90,7 +90,6 @@ class Probe(Construct):
             "DOMAIN_HEALTH_URL": f"https://{settings.domain_name}/{PROBE_PATH}",
             "HEALTH_SEARCH_STRING": HEALTH_SEARCH_STRING,
             "PEER_FAILURES_TO_BLOCK": str(PEER_FAILURES_TO_BLOCK),
-            "METRICS_NAMESPACE": METRICS_NAMESPACE,
             "POWERTOOLS_SERVICE_NAME": "payments-probe",
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         }

@@ -201,9 +201,10 @@ def test_environment_points_at_the_regions_own_data(platform):
         for purpose, service in (("validator", "payment-validator"), ("health", "payment-health")):
             env = _fn(platform, role, purpose)[1]["environment"]["variables"]
             key, _ = one(platform, "aws_kms_key", role, f"key-{role}")
+            # payments.settings reads these in every payment function
             extra = {"HEALTH_SEARCH_STRING": "PAYMENTS_HEALTHY",
                      "KMS_KEY_ARN": ref("aws_kms_key", key, "arn"),
-                     "TRANSACTIONS_CONSISTENCY_MODE": "STRONG"} if purpose == "health" else {}
+                     "TRANSACTIONS_CONSISTENCY_MODE": "STRONG"}
             assert env == {
                 # By name: the DR stack holds no reference to the primary's tables.
                 "TRANSACTIONS_TABLE": "payment-transactions-dev",
