@@ -9,6 +9,8 @@ roles) still reach the functions as environment variables, whose names are defin
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 # -- roles ------------------------------------------------------------------------------
@@ -79,6 +81,21 @@ ALARM_FAILBACK_BLOCKED = "failback-blocked"  # gate: the watched peer may not ta
 # it. While BLOCKED, the peer's Route 53 record stays unhealthy even after it recovers.
 FAILBACK_BLOCKED = "blocked"
 FAILBACK_OPEN = "open"
+# The latch's value: one JSON object, written by the probe (lambda/ops/latch.py) and by
+# `drctl failback` (drctl/gateways.py), read by both. A writer keeps the fields it does not
+# know; `consecutiveFailures` is the probe's count (missing = 0).
+LATCH_STATE, LATCH_SINCE, LATCH_BY, LATCH_REASON = "state", "since", "by", "reason"
+LATCH_FAILURES = "consecutiveFailures"
+LATCH_FIELDS = (LATCH_STATE, LATCH_SINCE, LATCH_BY, LATCH_REASON, LATCH_FAILURES)
+
+
+def latch_json(state: str, since: str, by: str, reason: str, failures: int = 0,
+               extra: Mapping[str, object] | None = None) -> str:
+    """The latch's SSM value: `extra` (fields another writer added) plus the five fields."""
+    doc = dict(extra or {})
+    doc.update({LATCH_STATE: state, LATCH_SINCE: since, LATCH_BY: by, LATCH_REASON: reason,
+                LATCH_FAILURES: failures})
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"))
 
 # -- domains ------------------------------------------------------------------------------
 # RFC 2606 / RFC 6761 names that can never be delegated: Route 53 rejects them and ACM can

@@ -158,10 +158,12 @@ class Latch:
     since: str = ""
     by: str = ""
     reason: str = ""
+    failures: int = 0  # the probe's consecutiveFailures
+    extra: dict[str, Any] = field(default_factory=dict)  # fields drctl does not know: kept
 
     def to_json(self) -> str:
-        return json.dumps({"state": self.state, "since": self.since, "by": self.by,
-                           "reason": self.reason}, sort_keys=True)
+        return contract.latch_json(self.state, self.since, self.by, self.reason, self.failures,
+                                   self.extra)
 
     @classmethod
     def parse(cls, text: str) -> Latch:
@@ -171,8 +173,12 @@ class Latch:
             return cls(state=f"unreadable ({text[:40]!r})")
         if not isinstance(doc, dict):
             return cls(state=f"unreadable ({text[:40]!r})")
-        return cls(state=str(doc.get("state", "")), since=str(doc.get("since", "")),
-                   by=str(doc.get("by", "")), reason=str(doc.get("reason", "")))
+        failures = doc.get(contract.LATCH_FAILURES, 0)
+        return cls(state=str(doc.get(contract.LATCH_STATE, "")),
+                   since=str(doc.get(contract.LATCH_SINCE, "")),
+                   by=str(doc.get(contract.LATCH_BY, "")), reason=str(doc.get(contract.LATCH_REASON, "")),
+                   failures=failures if type(failures) is int and failures >= 0 else 0,
+                   extra={k: v for k, v in doc.items() if k not in contract.LATCH_FIELDS})
 
 
 @dataclass(frozen=True)
