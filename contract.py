@@ -157,6 +157,46 @@ CANARY_DELAY_METRIC = "ObservedReplicationDelay"
 CANARY_HEARTBEAT_AGE_METRIC = "HeartbeatAge"
 CANARY_STORES = ("dynamodb", "s3")
 
+# -- metrics that an alarm (modules/) and a reader (drctl/, the functions) both name ----------
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """Namespace, name, dimension names (in order) and the statistic the alarm evaluates: a
+    reader judging the same metric against the alarm's threshold asks for the same statistic."""
+
+    namespace: str
+    name: str
+    dimensions: tuple[str, ...]
+    statistic: str
+
+    def dims(self, *values: str) -> dict[str, str]:
+        if len(values) != len(self.dimensions):
+            raise ValueError(f"{self.name} has dimensions {self.dimensions}, got {values}")
+        return dict(zip(self.dimensions, values, strict=True))
+
+
+# Aurora PostgreSQL global database: milliseconds, published by each SECONDARY cluster.
+AURORA_RPO_LAG = MetricSpec("AWS/RDS", "AuroraGlobalDBRPOLag", ("DBClusterIdentifier",), "Maximum")
+# DynamoDB global tables: milliseconds for this replica's writes to reach ReceivingRegion.
+DYNAMODB_REPLICATION_LATENCY = MetricSpec(
+    "AWS/DynamoDB", "ReplicationLatency", ("TableName", "ReceivingRegion"), "Average")
+_S3_REPLICATION_DIMENSIONS = ("SourceBucket", "DestinationBucket", "RuleId")
+S3_REPLICATION_LATENCY = MetricSpec("AWS/S3", "ReplicationLatency", _S3_REPLICATION_DIMENSIONS, "Maximum")
+S3_REPLICATION_FAILED = MetricSpec(
+    "AWS/S3", "OperationsFailedReplication", _S3_REPLICATION_DIMENSIONS, "Sum")
+S3_REPLICATION_PENDING = MetricSpec(
+    "AWS/S3", "OperationsPendingReplication", _S3_REPLICATION_DIMENSIONS, "Maximum")
+# RPO canary (lambda/heartbeat.py): seconds, Store=dynamodb|s3, From=<peer region name>.
+CANARY_DELAY = MetricSpec(METRICS_NAMESPACE, CANARY_DELAY_METRIC, ("Store", "From"), "Maximum")
+# The validator's outcome metrics (Powertools EMF: dimensions service and region).
+VALIDATOR_SERVICE = "payment-validator"
+METRIC_OUTCOME_UNKNOWN = "OutcomeUnknown"  # the client got "outcome unknown" and must retry
+METRIC_UNHANDLED_ERROR = "UnhandledError"
+METRIC_RECEIPT_WRITE_FAILED = "ReceiptWriteFailed"
+METRIC_DEPENDENCY_FAILURE = "DependencyFailure"
+VALIDATOR_OUTCOME_DIMENSIONS = ("service", "region")
+
 # -- objectives ----------------------------------------------------------------------------
 # What the platform promises. `make review` budgets them from configuration; `drctl drill`
 # measures them (drills/last-report.json).

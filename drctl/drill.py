@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from contract import (
+    CANARY_DELAY,
     CANARY_DELAY_METRIC,
     CANARY_HEARTBEAT_AGE_METRIC,
     CANARY_STORES,
@@ -640,7 +641,7 @@ class Drill:
                                      {"Store": "dynamodb", "Region": source})
             interval = max(intervals) if intervals else None
             for store in CANARY_STORES:
-                delays = self._series(region, CANARY_DELAY_METRIC, {"Store": store, "From": source})
+                delays = self._series(region, CANARY_DELAY_METRIC, CANARY_DELAY.dims(store, source))
                 if delays is None:
                     continue
                 top = max(delays) if delays else None

@@ -41,7 +41,7 @@ from ops import aws, env
 from ops import heartbeat as hb
 from ops.metrics import COUNT, SECONDS, MetricBatch
 
-from contract import ENV_METRICS_NAMESPACE, METRICS_NAMESPACE
+from contract import CANARY_DELAY, ENV_METRICS_NAMESPACE, METRICS_NAMESPACE
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "payments-heartbeat"))
 
@@ -95,7 +95,7 @@ class Heartbeat:
         if peer_written_at is None:
             return {"peerHeartbeat": "missing"}
         delay = hb.delay_seconds(self.clock_ms(), peer_written_at)
-        batch.add("ObservedReplicationDelay", delay, SECONDS, Store=store, From=peer)
+        batch.add(CANARY_DELAY.name, delay, SECONDS, **CANARY_DELAY.dims(store, peer))
         return {"peerWrittenAt": peer_written_at, "observedDelaySeconds": delay}
 
     def _dynamodb(self, batch: MetricBatch) -> dict[str, Any]:

@@ -61,6 +61,7 @@ from contract import (
     HEALTH_SEARCH_STRING,
     METRICS_NAMESPACE,
     POWERTOOLS_LAYER_PARAMETER,
+    VALIDATOR_SERVICE,
 )
 from contract import (
     LAMBDA_ARCHITECTURE as ARCHITECTURE,
@@ -397,7 +398,7 @@ class RegionalCompute(Construct):
             handler="validator.lambda_handler",
             memory_mb=VALIDATOR_MEMORY_MB, timeout_s=VALIDATOR_TIMEOUT_S,
             reserved_concurrency=reserved,
-            environment={**base_env, "POWERTOOLS_SERVICE_NAME": "payment-validator"},
+            environment={**base_env, "POWERTOOLS_SERVICE_NAME": VALIDATOR_SERVICE},
             grants=[*tables.grant_transactions_write(), *tables.grant_idempotency(),
                     *audit.grant_receipts_write()],
         )

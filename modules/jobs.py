@@ -29,7 +29,7 @@ from cdktf_cdktf_provider_aws.lambda_function_event_invoke_config import (
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from constructs import Construct
 
-from contract import ENV_METRICS_NAMESPACE, METRICS_NAMESPACE
+from contract import CANARY_DELAY, ENV_METRICS_NAMESPACE, METRICS_NAMESPACE
 from modules.compute import RegionalCompute, ServiceFunction
 from modules.iam import statement
 from modules.keys import RegionalKey
@@ -111,9 +111,8 @@ class Heartbeat(Construct):
                  expression=HEARTBEAT_SCHEDULE, function=self.function)
 
     def metric_observed_delay(self, store: str) -> Metric:
-        return Metric(METRICS_NAMESPACE, "ObservedReplicationDelay",
-                      {"Store": store, "From": self.peer.name}, statistic="Maximum", period=60,
-                      unit_label="s")
+        return Metric(CANARY_DELAY.namespace, CANARY_DELAY.name, CANARY_DELAY.dims(store, self.peer.name),
+                      statistic=CANARY_DELAY.statistic, period=60, unit_label="s")
 
     def metric_errors(self, store: str) -> Metric:
         return Metric(METRICS_NAMESPACE, "HeartbeatErrors", {"Store": store},

@@ -30,7 +30,7 @@ from cdktf_cdktf_provider_aws.dynamodb_table import (
 )
 from constructs import Construct
 
-from contract import DRILL_REPLICATION
+from contract import DRILL_REPLICATION, DYNAMODB_REPLICATION_LATENCY
 from modules.drills import drill_tags
 from modules.iam import Statement, statement
 from modules.keys import RegionalKey
@@ -190,9 +190,9 @@ class TableAccess:
 
     def metric_replication_latency(self, which: str, receiving_region: str) -> Metric:
         """Milliseconds for writes in this region to reach `receiving_region` (published here)."""
-        return Metric("AWS/DynamoDB", "ReplicationLatency",
-                      {"TableName": self.names[which], "ReceivingRegion": receiving_region},
-                      statistic="Average", period=60, unit_label="ms")
+        spec = DYNAMODB_REPLICATION_LATENCY
+        return Metric(spec.namespace, spec.name, spec.dims(self.names[which], receiving_region),
+                      statistic=spec.statistic, period=60, unit_label="ms")
 
     def metric_throttle_events(self, which: str, kind: str = "Write") -> Metric:
         """`kind` Read or Write: requests of this replica rejected for capacity."""
