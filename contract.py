@@ -29,7 +29,10 @@ def other_role(role: str) -> str:
 # -- AWS facts ---------------------------------------------------------------------------
 # Route 53 publishes health-check metrics (AWS/Route53 HealthCheckStatus) in us-east-1 only:
 # the health-check alarms, and whatever reads them, live there.
-ROUTE53_METRICS_REGION = "us-east-1"
+# Route 53 and IAM are global services whose control plane (and SigV4 signing region) is
+# us-east-1: drctl's Route 53 calls and preflight's IAM/quota reads go there.
+GLOBAL_CONTROL_REGION = "us-east-1"
+ROUTE53_METRICS_REGION = GLOBAL_CONTROL_REGION
 
 
 # -- stacks -----------------------------------------------------------------------------
@@ -146,7 +149,10 @@ FUNCTION_TUNING_VARIABLES = frozenset({
 # Route 53 health checks match this string in the body of GET /health (HTTPS_STR_MATCH), so
 # a 200 from anything but a healthy payment path (a proxy, an error page) is not "healthy".
 HEALTH_SEARCH_STRING = "PAYMENTS_HEALTHY"
+# Routes of the health function: /health (Route 53, through WAF) and /probe (the peer
+# region's SigV4 probe). API Gateway's path part is the same without the slash.
 HEALTH_PATH = "/health"
+PROBE_PATH = "/probe"
 
 # -- metrics published by our own functions ---------------------------------------------
 METRICS_NAMESPACE = "PaymentsDR"
@@ -196,6 +202,20 @@ METRIC_UNHANDLED_ERROR = "UnhandledError"
 METRIC_RECEIPT_WRITE_FAILED = "ReceiptWriteFailed"
 METRIC_DEPENDENCY_FAILURE = "DependencyFailure"
 VALIDATOR_OUTCOME_DIMENSIONS = ("service", "region")
+
+# -- idempotency table ----------------------------------------------------------------------
+# Key and TTL attributes of the idempotency table (modules/tables.py), as Powertools'
+# idempotency layer (the validator) and the authorizer's nonce records use them. Nonce keys
+# start with NONCE_KEY_PREFIX, the only keys the authorizer's IAM lets it write.
+IDEMPOTENCY_KEY_ATTRIBUTE = "id"
+IDEMPOTENCY_TTL_ATTRIBUTE = "expiration"
+NONCE_KEY_PREFIX = "nonce#"
+
+# -- audit bucket key prefixes ------------------------------------------------------------
+# IAM grants and lifecycle rules (modules/) and the functions' writes (lambda/) use these.
+RECEIPTS_PREFIX = "receipts/"  # receipts/<clientId>/<transactionId>.json (validator, reconcile)
+HEALTH_PREFIX = "health/"  # health/<region>.json, the health check's short-locked write
+HEARTBEAT_PREFIX = "heartbeat/"  # heartbeat/<region>.json, the RPO canary (replicated)
 
 # -- objectives ----------------------------------------------------------------------------
 # What the platform promises. `make review` budgets them from configuration; `drctl drill`
@@ -256,7 +276,6 @@ _outputs(
     ROUTING_STACK,
     primary_health_check_id="Route 53 health check of the primary API",
     dr_health_check_id="Route 53 health check of the DR API",
-    health_check_alarm_region="region of the Route 53 health-check alarms",
     health_check_alarm_topic="topic the Route 53 health-check alarms notify",
     custom_domain_url="payments API URL (follows failover)",
 )

@@ -334,9 +334,8 @@ class Drill:
         self.result = DrillResult(opts.name, cfg.environment_suffix or "", opts.target_role,
                                   "failed", exitcodes.UNHEALTHY,
                                   started_at=self.started_wall.isoformat(timespec="seconds"))
-        # Route 53 health-check alarms live in the metrics region (an output, once drctl's
-        # config reads it; us-east-1 is where Route 53 publishes its metrics).
-        metrics_region = getattr(cfg, "health_check_alarm_region", None) or ROUTE53_METRICS_REGION
+        # Route 53 health-check alarms live where Route 53 publishes its metrics (the contract).
+        metrics_region = ROUTE53_METRICS_REGION
         self.alarms = AlarmWatch(ports, [self.target, self.peer, metrics_region],
                                  cfg.alarm_name_prefix or "", self.timeline, log)
         self.experiment: tuple[str, str] | None = None  # (region, id) while a fault may run

@@ -34,7 +34,7 @@ UNREACHABLE_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutE
                       ConnectionClosedError)
 
 # Route 53 is a global service whose control plane (and signing region) is us-east-1.
-ROUTE53_CONTROL_REGION = "us-east-1"
+ROUTE53_CONTROL_REGION = contract.GLOBAL_CONTROL_REGION
 
 IN_PROGRESS_FAILOVER = ("pending", "failing-over", "switching-over", "cancelling")
 

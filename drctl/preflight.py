@@ -51,7 +51,7 @@ Resolver = Callable[[str], list[str]]
 CONNECT_TIMEOUT_S = 3
 READ_TIMEOUT_S = 5
 # Route 53 and IAM are global services whose control plane is in us-east-1.
-GLOBAL_CONTROL_REGION = "us-east-1"
+GLOBAL_CONTROL_REGION = contract.GLOBAL_CONTROL_REGION
 PARTITION = "aws"  # every region in modules.settings.SUPPORTED_REGIONS is commercial
 LAMBDA_CONCURRENCY_QUOTA_CODE = "L-B99A9384"
 # AWS documents that reservations must leave 100 unreserved ("you can reserve up to the

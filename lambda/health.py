@@ -21,6 +21,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.metrics import MetricUnit
 
+from contract import ENV_METRICS_NAMESPACE, HEALTH_PATH, METRICS_NAMESPACE, PROBE_PATH
 from payments import clients, settings
 from payments.entry import build_lambda_handler
 from payments.health import UNHEALTHY_MARKER, HealthProbe
@@ -29,7 +30,7 @@ from payments.responses import json_response
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "payment-health")
 
 logger = Logger(service=SERVICE)
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "PaymentsDR"), service=SERVICE)
+metrics = Metrics(namespace=os.environ.get(ENV_METRICS_NAMESPACE, METRICS_NAMESPACE), service=SERVICE)
 tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
 app = APIGatewayRestResolver()
 
@@ -74,8 +75,8 @@ def reset_runtime() -> None:
 
 # GET /health (Route 53, unauthenticated behind WAF) and GET /probe (the peer region's
 # probe, SigV4) are two doors to the same deep check (modules/api.py routes both here).
-@app.get("/health")
-@app.get("/probe")
+@app.get(HEALTH_PATH)
+@app.get(PROBE_PATH)
 @tracer.capture_method(capture_response=False)
 def health() -> Any:
     runtime = _get_runtime()

@@ -33,6 +33,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from contract import ENV_METRICS_NAMESPACE, METRICS_NAMESPACE
 from payments import audit, clients, settings
 
 #: Fixed, not read from POWERTOOLS_SERVICE_NAME: it is a metric dimension the alarms match.
@@ -45,7 +46,7 @@ MAX_LOOKBACK_MINUTES = 10 * 24 * 60
 STOP_MARGIN_SECONDS = 2 * clients.worst_case_seconds(clients.BATCH_PATH) + 5
 
 logger = Logger(service=SERVICE)
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "PaymentsDR"), service=SERVICE)
+metrics = Metrics(namespace=os.environ.get(ENV_METRICS_NAMESPACE, METRICS_NAMESPACE), service=SERVICE)
 
 _runtime: dict[str, Any] = {}
 

@@ -41,6 +41,8 @@ from ops import signing
 
 from contract import (
     ENV_METRICS_NAMESPACE,
+    IDEMPOTENCY_KEY_ATTRIBUTE,
+    IDEMPOTENCY_TTL_ATTRIBUTE,
     METRIC_DEPENDENCY_FAILURE,
     METRIC_OUTCOME_UNKNOWN,
     METRIC_RECEIPT_WRITE_FAILED,
@@ -125,8 +127,8 @@ def _get_runtime() -> dict[str, Any]:
         )
         persistence = DynamoDBPersistenceLayer(
             table_name=cfg.idempotency_table,
-            key_attr="id",
-            expiry_attr="expiration",
+            key_attr=IDEMPOTENCY_KEY_ATTRIBUTE,
+            expiry_attr=IDEMPOTENCY_TTL_ATTRIBUTE,
             boto3_client=ddb,
         )
         idem_config = IdempotencyConfig(

@@ -83,6 +83,7 @@ from cdktf_cdktf_provider_aws.cloudwatch_log_metric_filter import (
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from constructs import Construct
 
+import contract
 from contract import METRICS_NAMESPACE
 from modules.compute import AUTHORIZER_HANDLER, RegionalCompute, ServiceFunction  # noqa: F401
 from modules.iam import Statement, policy_document, statement
@@ -94,11 +95,11 @@ from modules.settings import Settings
 
 STAGE = "prod"
 VALIDATE_PATH = "validate"
-HEALTH_PATH = "health"
-PROBE_PATH = "probe"
+HEALTH_PATH = contract.HEALTH_PATH.removeprefix("/")  # path parts
+PROBE_PATH = contract.PROBE_PATH.removeprefix("/")
 # Route 53 health checks reach the stage through the per-region custom domain, mapped at
 # the root, so the path carries no stage prefix.
-HEALTH_CHECK_PATH = f"/{HEALTH_PATH}"
+HEALTH_CHECK_PATH = contract.HEALTH_PATH
 
 # -- capacity ---------------------------------------------------------------------------
 # POST /validate: sized from the declared peak (PEAK_PAYMENTS_PER_SECOND, with the settings'

@@ -29,7 +29,13 @@ from cdktf_cdktf_provider_aws.lambda_function_event_invoke_config import (
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from constructs import Construct
 
-from contract import CANARY_DELAY, ENV_METRICS_NAMESPACE, METRICS_NAMESPACE
+from contract import (
+    CANARY_DELAY,
+    ENV_METRICS_NAMESPACE,
+    HEARTBEAT_PREFIX,
+    METRICS_NAMESPACE,
+    RECEIPTS_PREFIX,
+)
 from modules.compute import RegionalCompute, ServiceFunction
 from modules.iam import statement
 from modules.keys import RegionalKey
@@ -98,9 +104,9 @@ class Heartbeat(Construct):
                           condition={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": keys}}),
                 tables.grant_key_use(),
                 statement("WriteOwnHeartbeatObject", ["s3:PutObject", "s3:PutObjectRetention"],
-                          [f"{bucket_arn}/heartbeat/{region.name}.json"]),
+                          [f"{bucket_arn}/{HEARTBEAT_PREFIX}{region.name}.json"]),
                 statement("ReadPeerHeartbeatObject", ["s3:GetObject"],
-                          [f"{bucket_arn}/heartbeat/{peer.name}.json"]),
+                          [f"{bucket_arn}/{HEARTBEAT_PREFIX}{peer.name}.json"]),
                 *audit.grant_key_via_s3("Heartbeat"),
                 statement("PublishHeartbeatMetrics", ["cloudwatch:PutMetricData"], ["*"],
                           condition={"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}}),
@@ -149,10 +155,10 @@ class Reconcile(Construct):
                           [table_arn, f"{table_arn}/index/{STATUS_INDEX}"]),
                 tables.grant_key_use(decrypt_only=True),
                 statement("ReadAndRepairReceipts", ["s3:GetObject", "s3:PutObject"],
-                          [f"{bucket_arn}/receipts/*"]),
+                          [f"{bucket_arn}/{RECEIPTS_PREFIX}*"]),
                 # Without it a missing receipt answers 403 instead of 404.
                 statement("ListReceipts", ["s3:ListBucket"], [bucket_arn],
-                          condition={"StringLike": {"s3:prefix": ["receipts/*"]}}),
+                          condition={"StringLike": {"s3:prefix": [f"{RECEIPTS_PREFIX}*"]}}),
                 *audit.grant_key_via_s3("Reconcile"),
             ],
         )

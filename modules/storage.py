@@ -49,6 +49,9 @@ from constructs import Construct
 
 from contract import (
     DRILL_REPLICATION,
+    HEALTH_PREFIX,
+    HEARTBEAT_PREFIX,
+    RECEIPTS_PREFIX,
     S3_REPLICATION_FAILED,
     S3_REPLICATION_LATENCY,
     S3_REPLICATION_PENDING,
@@ -65,7 +68,7 @@ from modules.regions import PeerRegion, Region
 from modules.settings import Settings
 
 # Keys the health check and the RPO heartbeat rewrite all the time (short-locked versions).
-PROBE_PREFIXES = ("health/", "heartbeat/")
+PROBE_PREFIXES = (HEALTH_PREFIX, HEARTBEAT_PREFIX)
 
 
 class AuditBucket(Construct):
@@ -100,7 +103,7 @@ class AuditBucket(Construct):
         """The validator writes receipts to its own region's bucket only."""
         return [
             statement(f"WriteReceipts{self.region.role.title()}", ["s3:PutObject"],
-                      [f"{self.bucket.bucket.arn}/receipts/*"]),
+                      [f"{self.bucket.bucket.arn}/{RECEIPTS_PREFIX}*"]),
             *self.grant_key_via_s3("Receipts"),
         ]
 
@@ -115,7 +118,7 @@ class AuditBucket(Construct):
         health.py): the same write path, key and lock a receipt takes."""
         return [statement(f"HealthProbeObject{self.region.role.title()}",
                           ["s3:PutObject", "s3:PutObjectRetention"],
-                          [f"{self.bucket.bucket.arn}/health/*"]),
+                          [f"{self.bucket.bucket.arn}/{HEALTH_PREFIX}*"]),
                 *self.grant_key_via_s3("HealthProbe")]
 
     def _replication_metric(self, spec: MetricSpec, period: int) -> Metric:

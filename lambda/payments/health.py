@@ -38,10 +38,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from contract import HEALTH_PREFIX, IDEMPOTENCY_KEY_ATTRIBUTE
 from payments import clients
 
 SENTINEL_KEY = {"transactionId": {"S": "__healthcheck__"}, "timestamp": {"N": "0"}}
-IDEMPOTENCY_SENTINEL_KEY = {"id": {"S": "__healthcheck__"}}
+IDEMPOTENCY_SENTINEL_KEY = {IDEMPOTENCY_KEY_ATTRIBUTE: {"S": "__healthcheck__"}}
 HEALTHY_TABLE_STATUSES = frozenset({"ACTIVE", "UPDATING"})
 #: Route 53 matches this string in the body (HTTPS_STR_MATCH); it appears only when healthy.
 HEALTHY_MARKER = "PAYMENTS_HEALTHY"
@@ -83,7 +84,7 @@ class ProbeResult:
 
 
 def health_object_key(region: str) -> str:
-    return f"health/{region}.json"
+    return f"{HEALTH_PREFIX}{region}.json"
 
 
 def _classify(exc: BaseException) -> tuple[str, bool]:
