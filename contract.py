@@ -35,6 +35,17 @@ GLOBAL_CONTROL_REGION = "us-east-1"
 ROUTE53_METRICS_REGION = GLOBAL_CONTROL_REGION
 
 
+def aws_error_code(error: BaseException, missing: str = "Unknown") -> str:
+    """The code of an AWS error response (botocore's ClientError keeps it in
+    `.response["Error"]["Code"]`), `missing` when the response names none, and the class name
+    when there was no response at all (a connection error, a timeout). Functions and drctl
+    read error codes only through this."""
+    response = getattr(error, "response", None)
+    if not isinstance(response, dict):
+        return type(error).__name__
+    return str(response.get("Error", {}).get("Code") or missing)
+
+
 # -- stacks -----------------------------------------------------------------------------
 # One Terraform state each. The regional stacks hold only resources of their own region, so
 # either can be planned and applied while the other region is down (docs/failover.md).
@@ -153,6 +164,27 @@ HEALTH_SEARCH_STRING = "PAYMENTS_HEALTHY"
 # region's SigV4 probe). API Gateway's path part is the same without the slash.
 HEALTH_PATH = "/health"
 PROBE_PATH = "/probe"
+
+# -- the API's error shape -------------------------------------------------------------------
+# Every error the API answers (the functions, API Gateway's gateway responses, WAF's custom
+# responses) has this body and these headers: an error must never be cached and replayed.
+ERROR_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+def api_error(code: str, message: str, *, field: str | None = None, outcome: str | None = None,
+              retry_after_s: int | None = None) -> dict[str, dict[str, object]]:
+    """`{"error": {code, message[, field][, outcome][, retryable, retryAfterSeconds]}}`;
+    `outcome` (not_recorded / unknown / recorded) says what is known about the payment."""
+    error: dict[str, object] = {"code": code, "message": message}
+    if field is not None:
+        error["field"] = field
+    if outcome is not None:
+        error["outcome"] = outcome
+    if retry_after_s is not None:
+        error["retryable"] = True
+        error["retryAfterSeconds"] = retry_after_s
+    return {"error": error}
+
 
 # -- metrics published by our own functions ---------------------------------------------
 METRICS_NAMESPACE = "PaymentsDR"

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import socket
 import urllib.error
 import urllib.request
 import uuid
@@ -42,6 +41,7 @@ from contract import (
     DRILL_REPLICATION,
     DRILL_TAG,
     DRILLS,
+    HEALTH_PATH,
     METRICS_NAMESPACE,
     PRIMARY,
     ROUTE53_METRICS_REGION,
@@ -498,7 +498,7 @@ class Drill:
         return {"answers": answers}
 
     def _health_url(self) -> str:
-        return f"https://{self.opts.domain_name}/health"
+        return f"https://{self.opts.domain_name}{HEALTH_PATH}"
 
     def _watch_failover(self, baseline: dict[str, Any]) -> None:
         hc = self.cfg.health_check_id(self.opts.target_role)
@@ -806,11 +806,13 @@ def metric_points(gw: Any, region: str, metric: str, dimensions: dict[str, str],
 
 
 def resolve_like_a_client(host: str) -> frozenset[str]:
-    """The addresses the system resolver returns (its cache and TTLs included), or none."""
+    """The addresses the system resolver returns (its cache and TTLs included), or none; bounded
+    by gateways.DnsGateway's timeout, so a hung resolver cannot stall the drill's watchers."""
+    from drctl.gateways import DnsGateway, Unreachable  # boto3: only when a drill runs
+
     try:
-        return frozenset(str(info[4][0])
-                         for info in socket.getaddrinfo(host, 443, type=socket.SOCK_STREAM))
-    except OSError:
+        return frozenset(DnsGateway().addresses(host))
+    except (OSError, Unreachable):
         return frozenset()
 
 

@@ -59,9 +59,7 @@ def is_unreachable(error: BaseException) -> bool:
 
 
 def error_code(error: BaseException) -> str:
-    if isinstance(error, ClientError):
-        return str(error.response.get("Error", {}).get("Code", ""))
-    return ""
+    return contract.aws_error_code(error, missing="") if isinstance(error, ClientError) else ""
 
 
 def region_of_arn(arn: str) -> str:

@@ -187,7 +187,7 @@ def _host(name: str) -> str:
 
 
 def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
+    return contract.aws_error_code(error, missing="")
 
 
 def _is(error: Exception, *codes: str) -> bool:

@@ -21,7 +21,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.metrics import MetricUnit
 
-from contract import ENV_METRICS_NAMESPACE, HEALTH_PATH, METRICS_NAMESPACE, PROBE_PATH
+from contract import ENV_METRICS_NAMESPACE, HEALTH_PATH, METRICS_NAMESPACE, PROBE_PATH, api_error
 from payments import clients, settings
 from payments.entry import build_lambda_handler
 from payments.health import UNHEALTHY_MARKER, HealthProbe
@@ -97,8 +97,7 @@ def health() -> Any:
         return json_response(200, body)
     logger.warning("region unhealthy", extra={"checks": result.checks})
     # The API's one error shape (an ``error`` object), next to the verdict Route 53 matches on.
-    body["error"] = {"code": UNHEALTHY_MARKER, "message": "this region cannot take payments right now",
-                     "retryable": True, "retryAfterSeconds": 5}
+    body.update(api_error(UNHEALTHY_MARKER, "this region cannot take payments right now", retry_after_s=5))
     return json_response(503, body, {"Retry-After": "5"})
 
 
@@ -107,7 +106,7 @@ def _unexpected(exc: Exception):
     logger.exception("health check failed unexpectedly")
     metrics.add_metric(name="HealthCheckFailed", unit=MetricUnit.Count, value=1)
     return json_response(503, {"verdict": UNHEALTHY_MARKER, "status": "unhealthy",
-                               "error": {"code": "INTERNAL_ERROR", "message": "health check failed"}})
+                               **api_error("INTERNAL_ERROR", "health check failed")})
 
 
 lambda_handler = build_lambda_handler(app, logger, tracer, metrics)

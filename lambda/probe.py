@@ -39,7 +39,7 @@ from aws_lambda_powertools import Logger
 from ops import aws, env, httpcheck, latch
 from ops.metrics import COUNT, MILLISECONDS, MetricBatch
 
-from contract import ENV_METRICS_NAMESPACE, METRICS_NAMESPACE
+from contract import ENV_METRICS_NAMESPACE, LATCH_FAILURES, METRICS_NAMESPACE
 
 ROLES = ("primary", "dr")
 # health.py answers compact JSON with sorted keys; '"status":"unhealthy"' does not contain it.
@@ -189,7 +189,7 @@ class Probe:
                 effective = new if new.blocked else current
         batch.add("FailbackBlocked", 1 if effective.blocked else 0, COUNT, Peer=cfg.peer_role)
         self.last_blocked = effective.blocked
-        return {"state": effective.state, "consecutiveFailures": effective.failures, "written": new is not None}
+        return {"state": effective.state, LATCH_FAILURES: effective.failures, "written": new is not None}
 
 
 def check_budget(cfg: ProbeSettings, remaining_ms: int | None) -> float:

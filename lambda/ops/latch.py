@@ -34,6 +34,7 @@ from contract import (
     LATCH_REASON,
     LATCH_SINCE,
     LATCH_STATE,
+    aws_error_code,
     latch_json,
 )
 
@@ -121,7 +122,7 @@ def read(ssm: Any, name: str) -> str | None:
     try:
         return ssm.get_parameter(Name=name)["Parameter"]["Value"]
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ParameterNotFound":
+        if aws_error_code(exc) == "ParameterNotFound":
             return None
         raise
 

@@ -385,6 +385,14 @@ def receipt_key(transaction_id: str, client_id: str = "") -> str:
     return f"{RECEIPTS_PREFIX}{transaction_id}.json"
 
 
+def receipt_put_params(bucket: str, record: Mapping[str, Any]) -> dict[str, Any]:
+    """The one PutObject of a receipt (validator and reconcile): only if none is there
+    (``If-None-Match: *``); an explicit checksum, which Object Lock buckets require; no lock
+    parameters, so a receipt takes the bucket's default retention."""
+    return {"Bucket": bucket, "Key": record_receipt_key(record), "Body": build_receipt(record),
+            "ContentType": "application/json", "IfNoneMatch": "*", "ChecksumAlgorithm": "SHA256"}
+
+
 def record_receipt_key(record: Mapping[str, Any]) -> str:
     return str(record.get("receiptKey") or receipt_key(str(record["transactionId"]),
                                                         str(record.get("clientId") or "")))

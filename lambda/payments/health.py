@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from contract import HEALTH_PREFIX, IDEMPOTENCY_KEY_ATTRIBUTE
+from contract import HEALTH_PREFIX, IDEMPOTENCY_KEY_ATTRIBUTE, aws_error_code
 from payments import clients
 
 SENTINEL_KEY = {"transactionId": {"S": "__healthcheck__"}, "timestamp": {"N": "0"}}
@@ -93,7 +93,7 @@ def _classify(exc: BaseException) -> tuple[str, bool]:
     from botocore.exceptions import ConnectionError as BotoConnectionError
 
     if isinstance(exc, ClientError):
-        code = str(exc.response.get("Error", {}).get("Code", "Unknown"))
+        code = aws_error_code(exc)
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
         return code, code in TRANSIENT_CODES or status >= 500
     if isinstance(exc, (BotoConnectionError, ReadTimeoutError)):
