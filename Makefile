@@ -9,8 +9,9 @@ PY := $(CURDIR)/.venv/bin/python
 
 # -- setup -------------------------------------------------------------------------------------
 # One stamp file per part, inside the folder it describes and newer than its lock file: a part
-# is installed again only when its lock file changes (or its folder is deleted). Warm setup is
-# a few stat calls. synth needs the runtime packages, Node and the vendored Powertools for the
+# is installed again only when its lock file changes (or its folder is deleted), or for the
+# Python parts when scripts/setup.sh (how a part is installed) changes. Warm setup is a few
+# stat calls. synth needs the runtime packages, Node and the vendored Powertools for the
 # signed Lambda package; tests add the dev packages and checkov; the cdktf CLI (600 MB) only
 # `make cli`.
 STAMP_PY      := .venv/.stamp-python
@@ -22,19 +23,19 @@ STAMP_CDKTN   := tools/cdktn/.venv/.stamp
 STAMP_AWSCLI  := tools/awscli/.venv/.stamp
 STAMP_VENDOR  := build/lambda-vendor/.vendored
 
-$(STAMP_PY): Pipfile.lock
+$(STAMP_PY): Pipfile.lock scripts/setup.sh
 	./scripts/setup.sh python
-$(STAMP_PY_DEV): Pipfile.lock
+$(STAMP_PY_DEV): Pipfile.lock scripts/setup.sh
 	./scripts/setup.sh python-dev
 $(STAMP_NODE): package-lock.json
 	./scripts/setup.sh node
 $(STAMP_CLI): package-lock.json
 	./scripts/setup.sh cli
-$(STAMP_CHECKOV): tools/checkov/Pipfile.lock
+$(STAMP_CHECKOV): tools/checkov/Pipfile.lock scripts/setup.sh
 	./scripts/setup.sh checkov
-$(STAMP_AWSCLI): tools/awscli/Pipfile.lock
+$(STAMP_AWSCLI): tools/awscli/Pipfile.lock scripts/setup.sh
 	./scripts/setup.sh awscli
-$(STAMP_CDKTN): tools/cdktn/Pipfile.lock
+$(STAMP_CDKTN): tools/cdktn/Pipfile.lock scripts/setup.sh
 	./scripts/setup.sh cdktn
 $(STAMP_VENDOR): Pipfile.lock scripts/vendor_lambda_deps.py | $(STAMP_PY)
 	./scripts/setup.sh vendor
@@ -71,6 +72,13 @@ twin: synth
 
 twin-test: setup
 	$(PY) -m pytest -m twin tests/twin
+
+# The declared peak of signed payments through the twin's failover name, sustained, with the
+# reconcile functions alongside (scripts/load_check.py; LOAD_DURATION seconds, LOCAL figures).
+LOAD_DURATION ?= 90
+.PHONY: load-check
+load-check: synth
+	$(PY) scripts/load_check.py cdktf.out --duration $(LOAD_DURATION)
 
 # -- CI steps (.github/workflows/review.yml runs the same targets) ------------------------------
 # Platform stacks in plan/apply order, from cdktf.out/manifest.json (scripts/stacks.py).

@@ -111,6 +111,14 @@ def latch_json(state: str, since: str, by: str, reason: str, failures: int = 0,
                 LATCH_FAILURES: failures})
     return json.dumps(doc, sort_keys=True, separators=(",", ":"))
 
+
+# The failback hold (lambda/ops/hold.py): one item in the transactions table, armed by the DR
+# validator before it accepts a payment through the failover name, honoured by the primary's /health, cleared only by
+# `drctl failback` (state CLEARED + clearedAt) after its replication evidence.
+FAILBACK_HOLD_ID = "__failback_hold__"  # transactionId; sort key timestamp = 0
+FAILBACK_HOLD_ARMED = "armed"
+FAILBACK_HOLD_CLEARED = "cleared"
+
 # -- domains ------------------------------------------------------------------------------
 # RFC 2606 / RFC 6761 names that can never be delegated: Route 53 rejects them and ACM can
 # never validate them. A synth with one works (tests, review); a plan stops (precondition).
@@ -248,6 +256,15 @@ NONCE_KEY_PREFIX = "nonce#"
 RECEIPTS_PREFIX = "receipts/"  # receipts/<clientId>/<transactionId>.json (validator, reconcile)
 HEALTH_PREFIX = "health/"  # health/<region>.json, the health check's short-locked write
 HEARTBEAT_PREFIX = "heartbeat/"  # heartbeat/<region>.json, the RPO canary (replicated)
+
+# Receipt reconciliation (lambda/reconcile.py, modules/jobs.py): the watermark item it keeps in
+# the transactions table (key prefix + region, no customer/status attributes, so no index sees
+# it) and how far behind it is: seconds of eligible records (older than the grace period) not
+# yet checked. The alarm pages when the job falls that far behind.
+RECONCILE_CHECKPOINT_KEY_PREFIX = "__reconcile__#"
+RECONCILE_LAG_METRIC = "ReconcileLagSeconds"
+ALARM_RECONCILE_LAG = "reconcile-lag"
+RECONCILE_LAG_THRESHOLD_S = 600.0
 
 # -- objectives ----------------------------------------------------------------------------
 # What the platform promises. `make review` budgets them from configuration; `drctl drill`

@@ -13,6 +13,7 @@ from drctl import exitcodes
 from drctl.clock import Clock
 from drctl.config import (
     CLIENT_KEYS_REQUIRES,
+    DUPLICATES_REQUIRES,
     FAILBACK_REQUIRES,
     FAILOVER_REQUIRES,
     LOST_WRITES_REQUIRES,
@@ -99,9 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="region role to write the canaries in (default primary)")
     p.add_argument("--timeout", type=float, default=120, help="max seconds to wait (default 120)")
     p.add_argument("--poll-interval", type=float, default=1.0, help="seconds between reads (default 1)")
-    from drctl import clientkeys, drill, preflight
+    from drctl import clientkeys, drill, duplicates, preflight
     drill.add_parser(add)
     clientkeys.add_parser(add)
+    duplicates.add_parser(add)
     preflight.add_parser(sub, EPILOG)
     return parser
 
@@ -109,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
 REQUIRES = {"status": STATUS_REQUIRES, "switchover": SWITCHOVER_REQUIRES,
             "failback": FAILBACK_REQUIRES, "failover": FAILOVER_REQUIRES, "verify": VERIFY_REQUIRES,
             "lost-writes": LOST_WRITES_REQUIRES, "rejoin": REJOIN_REQUIRES, "drill": DRILL_REQUIRES,
-            "client-keys": CLIENT_KEYS_REQUIRES}
+            "client-keys": CLIENT_KEYS_REQUIRES, "duplicates": DUPLICATES_REQUIRES}
 
 
 def load_config(args: argparse.Namespace) -> DrConfig:
@@ -185,6 +187,10 @@ def run(args: argparse.Namespace, cfg: DrConfig, gw: Any, clock: Clock, log: Eve
         from drctl import clientkeys
         return clientkeys.run(args, cfg, gw, log)
     operator = getattr(args, "operator", None) or _login()
+    if args.command == "duplicates":
+        from drctl import duplicates
+        return duplicates.run(args, cfg, gw, log, operator=operator,
+                              now_ms=int(clock.now().timestamp() * 1000))
     overrides = operations.Overrides(tuple(getattr(args, "override", []) or ()),
                                      getattr(args, "reason", ""), operator)
     if args.command in ("switchover", "failback"):

@@ -260,6 +260,7 @@ SWITCHOVER_REQUIRES = ("primary_region", "dr_region", "environment_suffix", "glo
 FAILBACK_REQUIRES = SWITCHOVER_REQUIRES + ("dynamodb_table_name", "primary_s3_bucket", "dr_s3_bucket")
 # drctl client-keys: the primary stack's outputs are enough (`--region dr` adds dr_region).
 CLIENT_KEYS_REQUIRES = ("primary_region", "environment_suffix")
+DUPLICATES_REQUIRES = ("environment_suffix",)  # and the --region it uses (drctl/duplicates.py)
 FAILOVER_REQUIRES = ("dr_region", "environment_suffix", "global_cluster_id", "dr_cluster_id")
 LOST_WRITES_REQUIRES = ("primary_region", "dr_region", "environment_suffix", "global_cluster_id",
                         "primary_cluster_id", "dr_cluster_id")

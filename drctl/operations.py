@@ -265,6 +265,22 @@ def set_gate(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, peer: str, sta
     return guarded("gate", f"failback gate {peer}", region, write, None, log)
 
 
+def clear_hold(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, by: str, reason: str) -> Check:
+    """Clears the failback hold (lambda/ops/hold.py) in the primary region's transactions table,
+    the replica the primary's /health reads. Called only after the replication evidence passed."""
+    region, table = cfg.region(contract.PRIMARY), cfg.dynamodb_table_name or ""
+
+    def write() -> Check:
+        gw.dynamo(region).put_item(table, {
+            "transactionId": contract.FAILBACK_HOLD_ID, "timestamp": 0, "state": contract.FAILBACK_HOLD_CLEARED,
+            "clearedAt": int(clock.now().timestamp()), "clearedBy": by, "reason": reason})
+        log.warning("hold_cleared", table=table, region=region, by=by)
+        return Check("gate", "failback hold", region, OK,
+                     f"{contract.FAILBACK_HOLD_ID} in {table} cleared by {by}: the primary's /health "
+                     "answers healthy again", {"table": table, "state": contract.FAILBACK_HOLD_CLEARED})
+    return guarded("gate", "failback hold", region, write, None, log)
+
+
 def operator_identity(gw: Any, region: str, operator: str, log: EventLog) -> str:
     """`operator` plus the IAM principal (regional STS), for the audit trail."""
     try:
@@ -395,10 +411,15 @@ def finish_switchover(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, opera
         watcher = cfg.region(other(to_role))
         by = operator_identity(gw, watcher, operator, log)
         posts.append(set_gate(cfg, gw, clock, log, to_role, contract.FAILBACK_OPEN, by, reason))
+        if to_role == contract.PRIMARY:
+            posts.append(clear_hold(cfg, gw, clock, log, by, reason))
         data["gate"] = (f"failback gate {latch_name(cfg, to_role)} ({watcher}) open: Route 53 "
                         f"returns traffic to the {to_role} region once the alarm "
                         f"{cfg.names.failback_gate_alarm(to_role)} ({watcher}) clears, "
                         f"{GATE_CLEAR_NOTE}; watch with `drctl status`")
+        if to_role == contract.PRIMARY:
+            data["gate"] += ("; failback hold cleared: the primary's /health answers healthy again "
+                             "(Route 53 needs its failure-threshold of healthy checks)")
     code = exitcodes.OK if all(c.ok for c in posts) else exitcodes.UNHEALTHY
     log.info("done", operation=operation, outcome=outcome, exit_code=code)
     return OperationResult(operation, outcome, code, post_checks=posts, data=data)
@@ -435,6 +456,10 @@ def switchover_plan(cfg: DrConfig, to_role: str, target: Member, poll: float, ti
         plan.append(f"open the failback gate: ssm:PutParameter {latch_name(cfg, to_role)} = "
                     f"{{\"state\": \"{contract.FAILBACK_OPEN}\", ...}} in {cfg.region(other(to_role))}; "
                     f"Route 53 returns traffic to {region} when the gate alarm clears ({GATE_CLEAR_NOTE})")
+        if to_role == contract.PRIMARY:
+            plan.append(f"clear the failback hold: dynamodb:PutItem {contract.FAILBACK_HOLD_ID} "
+                        f"(state {contract.FAILBACK_HOLD_CLEARED}) in {cfg.dynamodb_table_name} ({region}); "
+                        "the primary's /health then answers healthy")
     return plan
 
 

@@ -51,6 +51,8 @@ class _Runtime:
             key_arn=self.settings.kms_key_arn,
             region=region,
             strong_transactions=self.settings.transactions_consistency == "STRONG",
+            # The primary honours the failback hold DR arms (ops.hold); DR never holds itself.
+            failback_hold=self.settings.region_role == "primary",
         )
 
 
@@ -75,13 +77,36 @@ def reset_runtime() -> None:
 
 # GET /health (Route 53, unauthenticated behind WAF) and GET /probe (the peer region's
 # probe, SigV4) are two doors to the same deep check (modules/api.py routes both here).
+# Only /health honours the failback hold: it decides whether Route 53 may send the failover
+# name here. /probe answers whether the region works, so a held primary is not "unreachable"
+# to the DR probe (no false peer-unreachable page); its body says the hold is armed.
 @app.get(HEALTH_PATH)
-@app.get(PROBE_PATH)
 @tracer.capture_method(capture_response=False)
 def health() -> Any:
+    return _answer(honour_hold=True)
+
+
+@app.get(PROBE_PATH)
+@tracer.capture_method(capture_response=False)
+def probe() -> Any:
+    return _answer(honour_hold=False)
+
+
+def _answer(*, honour_hold: bool) -> Any:
     runtime = _get_runtime()
     cfg = runtime.settings
     result = runtime.probe.run()
+    if result.held and honour_hold and result.healthy:
+        metrics.add_metric(name="FailbackHeld", unit=MetricUnit.Count, value=1)
+        logger.warning("failback hold armed: answering unhealthy until drctl failback clears it")
+        return json_response(503, {
+            "verdict": UNHEALTHY_MARKER, "status": "held", "region": cfg.region,
+            "regionRole": cfg.region_role, "failbackHold": "armed", "checks": result.checks,
+            "elapsedMs": result.elapsed_ms,
+            "error": {"code": "FAILBACK_HELD",
+                      "message": "the DR region accepted payments during a failover; this region takes "
+                                 "the failover name back only after `drctl failback`",
+                      "retryable": True, "retryAfterSeconds": 60}}, {"Retry-After": "60"})
     body = {
         "verdict": cfg.health_search_string if result.healthy else UNHEALTHY_MARKER,
         "status": "healthy" if result.healthy else "unhealthy",
@@ -90,6 +115,8 @@ def health() -> Any:
         "checks": result.checks,
         "elapsedMs": result.elapsed_ms,
     }
+    if result.held:
+        body["failbackHold"] = "armed"
     metrics.add_metric(name="HealthCheckPassed" if result.healthy else "HealthCheckFailed",
                        unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="HealthCheckLatency", unit=MetricUnit.Milliseconds, value=result.elapsed_ms)

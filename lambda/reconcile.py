@@ -1,27 +1,37 @@
 """Scheduled reconciliation of one region: records without receipts, duplicate acceptances.
 
 Handler string: ``reconcile.lambda_handler``; one function per region, run on a schedule
-(e.g. every 15 minutes).  It reads *its own region's* replica of the transactions table
-and writes missing receipts to *its own region's* audit bucket, so either region can
+(every minute, modules/jobs.py).  It reads *its own region's* replica of the transactions
+table and writes missing receipts to *its own region's* audit bucket, so either region can
 repair receipts while the other is down.  The work is in ``payments.audit``.
 
-Window: records accepted between ``now - RECONCILE_LOOKBACK_MINUTES`` (default 180) and
-``now - RECONCILE_GRACE_MINUTES`` (default 15), read from ``status-index``.  The lookback
-is several schedule periods, so a run that fails or is truncated is covered by the next
-ones; the grace period keeps in-flight requests and the peer bucket's replication
-(S3 RTC: 15 minutes) from counting as missing.  After an outage longer than the lookback
-(records replicated in late, with old timestamps), run it once by hand with a larger
-``lookbackMinutes`` (at most 14400 = 10 days).
+Window: from just after the stored watermark (an item ``RECONCILE_CHECKPOINT_KEY`` in the
+transactions table: every record up to it has been checked) to ``now -
+RECONCILE_GRACE_MINUTES`` (default 15), read from ``status-index``; with no watermark yet,
+from ``now - RECONCILE_LOOKBACK_MINUTES`` (default 180).  Each record is checked once, by
+``RECONCILE_WORKERS`` threads (default 16); a run that stops early, or a record whose check
+failed, leaves the watermark before it, so the next run goes on from there: nothing is
+skipped, and ``ReconcileLagSeconds`` says how far behind the window's end the watermark is.
+The grace period keeps in-flight requests, replication (of records into this replica, of
+receipts into this bucket: S3 RTC 15 minutes) and the index's propagation from counting as
+missing.  After a replication outage longer than the grace period (records replicated in
+late, with old timestamps), run it once by hand with ``lookbackMinutes`` (at most 14400 =
+10 days): a manual window ignores the watermark and leaves it where it is.
 
-Event: ``{}`` or an EventBridge "Scheduled Event" envelope (no overrides), or
-``{"lookbackMinutes": <int>, "dryRun": <bool>}`` for a manual run.  Anything else is
-rejected before any read.
+Event: ``{}`` or an EventBridge "Scheduled Event" envelope, or ``{"segment": i, "segments": n}``
+(what the schedule's targets send when the job is split into ``n`` parallel segments, each
+with its own watermark): a scheduled run.  ``{"lookbackMinutes": <int>, "dryRun": <bool>}``
+(optionally with the segment fields) is a manual run.  Anything else is rejected before any
+read.
 
 Metrics (namespace ``POWERTOOLS_METRICS_NAMESPACE``, default ``PaymentsDR``; dimensions
 ``service=payment-reconcile`` and ``region``), published on every run, zeros included,
 so a missing datapoint means the job did not run: ``RecordsChecked``,
 ``MissingReceipts``, ``ReceiptsRepaired``, ``ReceiptRepairFailed``,
-``DuplicateTransactions``, ``ReconcileTruncated``.
+``DuplicateTransactions`` (ids with a duplicate acceptance no operator has resolved yet),
+``DuplicatesMarked`` (later acceptances marked ``DUPLICATE`` by this run: ``ops.duplicates``),
+``DuplicateCheckFailed``, ``ReconcileTruncated``, and
+``ReconcileLagSeconds`` (scheduled runs only; a manual run does not move the watermark).
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from ops import duplicates
 
 from contract import ENV_METRICS_NAMESPACE, METRICS_NAMESPACE
 from payments import audit, clients, settings
@@ -40,10 +51,13 @@ from payments import audit, clients, settings
 SERVICE = "payment-reconcile"
 DEFAULT_LOOKBACK_MINUTES = 180
 DEFAULT_GRACE_MINUTES = 15
+DEFAULT_WORKERS = 16
+MAX_WORKERS = 64
 MAX_LOOKBACK_MINUTES = 10 * 24 * 60
-#: Stop taking new records when less than this is left: one HeadObject and one PutObject at
-#: their worst case (batch client profile), plus time to publish the metrics.
-STOP_MARGIN_SECONDS = 2 * clients.worst_case_seconds(clients.BATCH_PATH) + 5
+#: Stop taking new records when less than this is left: a batch gives each worker
+#: ``audit.BATCH_PER_WORKER`` records of three calls (HeadObject, PutObject, the duplicate Query)
+#: at their worst case (batch client profile), plus time to store the watermark and publish.
+STOP_MARGIN_SECONDS = audit.BATCH_PER_WORKER * 3 * clients.worst_case_seconds(clients.BATCH_PATH) + 5
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=os.environ.get(ENV_METRICS_NAMESPACE, METRICS_NAMESPACE), service=SERVICE)
@@ -71,10 +85,15 @@ def _get_runtime() -> dict[str, Any]:
         grace = _minutes("RECONCILE_GRACE_MINUTES", DEFAULT_GRACE_MINUTES)
         if grace >= lookback:
             raise RuntimeError("RECONCILE_GRACE_MINUTES must be smaller than RECONCILE_LOOKBACK_MINUTES")
+        workers = os.environ.get("RECONCILE_WORKERS", str(DEFAULT_WORKERS)).strip()
+        if not workers.isdigit() or not 0 < int(workers) <= MAX_WORKERS:
+            raise RuntimeError(f"RECONCILE_WORKERS must be a whole number in 1..{MAX_WORKERS}, got {workers!r}")
         _runtime.update(
             settings=cfg,
             lookback_minutes=lookback,
             grace_minutes=grace,
+            workers=int(workers),
+            checkpoint_key=os.environ.get("RECONCILE_CHECKPOINT_KEY") or f"__reconcile__#{cfg.region}",
             index=os.environ.get("STATUS_INDEX", audit.STATUS_INDEX),
             dynamodb=clients.client("dynamodb", cfg.region, clients.BATCH_PATH),
             s3=clients.client("s3", cfg.region, clients.BATCH_PATH),
@@ -82,24 +101,71 @@ def _get_runtime() -> dict[str, Any]:
     return _runtime
 
 
+#: The watermark item's sort key (the table's range key is ``timestamp``): one item per region.
+CHECKPOINT_TIMESTAMP = 0
+
+
+def checkpoint_key(base: str, segment: tuple[int, int]) -> str:
+    """One watermark per segment: ``<base>`` alone, or ``<base>#<i>of<n>``."""
+    return base if segment[1] <= 1 else f"{base}#{segment[0]}of{segment[1]}"
+
+
+def load_checkpoint(dynamodb: Any, table: str, key: str) -> int | None:
+    """The stored watermark (ms), or ``None`` before the first scheduled run stored one."""
+    item = dynamodb.get_item(TableName=table, ConsistentRead=True,
+                             Key={"transactionId": {"S": key}, "timestamp": {"N": str(CHECKPOINT_TIMESTAMP)}},
+                             ProjectionExpression="checkedUntil").get("Item")
+    return int(item["checkedUntil"]["N"]) if item and "checkedUntil" in item else None
+
+
+def store_checkpoint(dynamodb: Any, table: str, key: str, checked_until_ms: int) -> bool:
+    """Move the watermark forward (never back: two overlapping runs cannot undo each other)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        dynamodb.update_item(
+            TableName=table, Key={"transactionId": {"S": key}, "timestamp": {"N": str(CHECKPOINT_TIMESTAMP)}},
+            UpdateExpression="SET checkedUntil = :v",
+            ConditionExpression="attribute_not_exists(checkedUntil) OR checkedUntil < :v",
+            ExpressionAttributeValues={":v": {"N": str(checked_until_ms)}})
+    except ClientError as exc:
+        if audit._code(exc) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+MAX_SEGMENTS = 16
+
+
 def parse_event(event: Any, default_lookback: int) -> tuple[int, bool]:
     """``(lookback_minutes, dry_run)`` from the invocation event; ``ValueError`` on anything unexpected."""
+    return _parse_event(event, default_lookback)[:2]
+
+
+def _parse_event(event: Any, default_lookback: int) -> tuple[int, bool, bool, tuple[int, int]]:
+    """... whether it is a scheduled run (no overrides: the watermark is read and moved), and
+    the segment ``(i, n)``."""
     if isinstance(event, dict) and event.get("source") == "aws.events" and "detail-type" in event:
-        return default_lookback, False  # EventBridge rule envelope: the schedule itself, no overrides
+        return default_lookback, False, True, (0, 1)  # EventBridge rule envelope: the schedule itself
     if event is None:
         event = {}
     if not isinstance(event, dict):
         raise ValueError("event must be a JSON object")
-    unknown = sorted(set(event) - {"lookbackMinutes", "dryRun"})
+    unknown = sorted(set(event) - {"lookbackMinutes", "dryRun", "segment", "segments"})
     if unknown:
         raise ValueError(f"unknown event field(s): {', '.join(unknown)}")
+    index, count = event.get("segment", 0), event.get("segments", 1)
+    if any(isinstance(v, bool) or not isinstance(v, int) for v in (index, count)) \
+            or not 0 < count <= MAX_SEGMENTS or not 0 <= index < count:
+        raise ValueError(f"segment must be an integer in 0..segments-1, segments in 1..{MAX_SEGMENTS}")
     lookback = event.get("lookbackMinutes", default_lookback)
     if isinstance(lookback, bool) or not isinstance(lookback, int) or not 0 < lookback <= MAX_LOOKBACK_MINUTES:
         raise ValueError(f"lookbackMinutes must be an integer in 1..{MAX_LOOKBACK_MINUTES}")
     dry_run = event.get("dryRun", False)
     if not isinstance(dry_run, bool):
         raise ValueError("dryRun must be true or false")
-    return lookback, dry_run
+    return lookback, dry_run, not set(event) - {"segment", "segments"}, (index, count)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -107,7 +173,7 @@ def parse_event(event: Any, default_lookback: int) -> tuple[int, bool]:
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     runtime = _get_runtime()
     cfg = runtime["settings"]
-    lookback, dry_run = parse_event(event, runtime["lookback_minutes"])
+    lookback, dry_run, scheduled, segment = _parse_event(event, runtime["lookback_minutes"])
     grace = runtime["grace_minutes"]
     if grace >= lookback:
         raise ValueError(f"lookbackMinutes must be larger than the grace period ({grace} minutes)")
@@ -118,27 +184,52 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         logger.error("receipt check or repair failed", extra={"transaction_id": transaction_id,
                                                               "aws_error": audit._code(exc)})
 
+    dynamodb, table = runtime["dynamodb"], cfg.transactions_table
+    key = checkpoint_key(runtime["checkpoint_key"], segment)
+    since = load_checkpoint(dynamodb, table, key) if scheduled else None
     report = audit.reconcile(
-        runtime["dynamodb"], runtime["s3"],
-        table=cfg.transactions_table, bucket=cfg.audit_bucket, index=runtime["index"],
+        dynamodb, runtime["s3"],
+        table=table, bucket=cfg.audit_bucket, index=runtime["index"],
         now_ms=time.time_ns() // 1_000_000, lookback_ms=lookback * 60_000, grace_ms=grace * 60_000,
+        since_ms=since, workers=runtime["workers"], segment=segment,
         repair=not dry_run,
         stop=lambda: context.get_remaining_time_in_millis() / 1000 < STOP_MARGIN_SECONDS,
         on_error=on_error,
     )
+    # Mark the later acceptance of each duplicate (ops/duplicates.py); DuplicateTransactions
+    # counts ids with a duplicate no operator has resolved yet, so its alarm stays on until then.
+    marking = duplicates.mark(runtime["dynamodb"], cfg.transactions_table,
+                              [d.transaction_id for d in report.duplicates],
+                              now_ms=time.time_ns() // 1_000_000,
+                              marked_by=f"reconcile:{cfg.region}", apply=not dry_run)
+    unresolved = sorted(set(marking.unresolved_ids) | {
+        row["transactionId"] for row in duplicates.list_marked(runtime["dynamodb"], cfg.transactions_table,
+                                                               runtime["index"])})
+    if scheduled:
+        store_checkpoint(dynamodb, table, key, report.checked_until_ms)
+        metrics.add_metric(name="ReconcileLagSeconds", unit=MetricUnit.Seconds, value=report.lag_ms / 1000)
     for name, value in (("RecordsChecked", report.records_checked),
                         ("MissingReceipts", report.missing_receipts),
                         ("ReceiptsRepaired", report.receipts_repaired),
                         ("ReceiptRepairFailed", report.receipt_repair_failed),
-                        ("DuplicateTransactions", len(report.duplicates)),
+                        ("DuplicateCheckFailed", report.duplicate_check_failed),
+                        ("DuplicateTransactions", len(unresolved)),
+                        ("DuplicatesMarked", len(marking.marked)),
                         ("ReconcileTruncated", int(report.truncated))):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     for duplicate in report.duplicates:
         logger.warning("transaction accepted more than once", extra={
             "transaction_id": duplicate.transaction_id, "accepted_regions": duplicate.regions,
             "same_request": duplicate.same_request})
-    result = report.to_dict() | {"dryRun": dry_run, "lookbackMinutes": lookback}
+    for found in marking.marked:
+        logger.warning("later acceptance marked the duplicate", extra={
+            "transaction_id": found.transaction_id, "client_id": found.client_id,
+            "timestamp": found.timestamp, "duplicate_of": found.duplicate_of, "dry_run": dry_run})
+    result = report.to_dict() | {"dryRun": dry_run, "lookbackMinutes": lookback,
+                                 "duplicatesMarked": [m.transaction_id for m in marking.marked],
+                                 "duplicatesUnresolved": unresolved,
+                                 "scheduled": scheduled, "segment": list(segment)}
     level = logger.warning if (report.missing_receipts or report.duplicates or report.truncated
-                               or report.receipt_repair_failed) else logger.info
+                               or report.receipt_repair_failed or report.duplicate_check_failed) else logger.info
     level("reconciliation finished", extra=result)
     return result

@@ -37,7 +37,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.metrics import MetricUnit
-from ops import signing
+from ops import hold, signing
 
 from contract import (
     ENV_METRICS_NAMESPACE,
@@ -158,6 +158,10 @@ def _get_runtime() -> dict[str, Any]:
         _runtime.update(
             settings=cfg,
             store=store,
+            ddb=ddb,
+            # Only the DR region arms the failback hold, for payments through the failover name.
+            hold=hold.Arming(cfg.transactions_table, cfg.region)
+            if cfg.region_role == "dr" and cfg.failover_domain_name else None,
             config=idem_config,
             process=idempotent_function(
                 _accept,
@@ -224,6 +228,9 @@ def validate() -> Any:
         """Seconds our own calls may still use (the Lambda's remaining time minus the reserve)."""
         return context.get_remaining_time_in_millis() / 1000 - RESERVE_SECONDS
 
+    refused = _arm_failback_hold(runtime, event.raw_event.get("requestContext") or {})
+    if refused is not None:
+        return refused
     attempt = Attempt()
     try:
         result = runtime["process"](request=payment.canonical(), payment=payment, api_request_id=api_request_id,
@@ -232,6 +239,26 @@ def validate() -> Any:
         return _failure(exc, runtime["store"], payment, attempt, time_left)
     logger.info("payment validated", extra={"status": result["status"], "currency": result["currency"]})
     return json_response(200, result)
+
+
+def _arm_failback_hold(runtime: dict[str, Any], request_context: dict[str, Any]) -> Any:
+    """In DR, before anything is written for a payment that came through the failover name:
+    the hold keeps the primary out of DNS until `drctl failback` (ops.hold). None = go on."""
+    arming = runtime.get("hold")
+    if arming is None or not hold.is_failover_request(request_context.get("domainName"),
+                                                      runtime["settings"].failover_domain_name):
+        return None
+    try:
+        outcome = arming.ensure(runtime["ddb"], "DR accepted a payment through the failover name")
+    except hold.HoldUnavailable as exc:
+        metrics.add_metric(name=METRIC_DEPENDENCY_FAILURE, unit=MetricUnit.Count, value=1)
+        logger.error("cannot arm the failback hold: payment refused, nothing written",
+                     extra={"aws_error": str(exc)})
+        return _outcome_response(NOT_RECORDED)
+    if outcome == "armed-now":
+        metrics.add_metric(name="FailbackHoldArmed", unit=MetricUnit.Count, value=1)
+        logger.warning("failback hold armed: the primary stays out of DNS until drctl failback")
+    return None
 
 
 # --------------------------------------------------------------------------- errors

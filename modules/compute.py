@@ -375,6 +375,9 @@ class RegionalCompute(Construct):
             # reconcile); STRONG: the health read of the transactions table is consistent.
             "HEALTH_SEARCH_STRING": HEALTH_SEARCH_STRING, "KMS_KEY_ARN": key.arn,
             "TRANSACTIONS_CONSISTENCY_MODE": settings.transactions_consistency,
+            # In DR, a payment through this name arms the failback hold (lambda/ops/hold.py);
+            # through the regional name it does not (only the validator acts on it).
+            "FAILOVER_DOMAIN_NAME": settings.domain_name,
         }
         # What payments.settings reads: the reconcile job (modules/jobs.py) gets it too.
         self.payment_environment = dict(base_env)

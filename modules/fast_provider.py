@@ -20,6 +20,12 @@ How (`install()`, called by main.py before anything imports the provider):
   submodule FQN map; the provider predates that map, so we fill it in
   (`@cdktf/provider-aws.s3Bucket` -> `cdktf_cdktf_provider_aws.s3_bucket`).
 
+The Node half: the jsii kernel `require`s the provider's JavaScript index, which requires all
+~2,200 resource modules (~5 s of Node CPU). While install() loads the package (which starts
+the kernel), NODE_OPTIONS preloads modules/fast_provider_node.js into it, which turns that
+index's eager requires into getters; it leaves every other file, and an index of another
+layout, as shipped.
+
 Safety: if the layout is not the one described above (another provider version, another
 jsii runtime) or `CDKTF_FAST_IMPORTS=0`, `install()` does nothing and the stock import runs.
 The synthesized JSON is byte-for-byte the same both ways (tests/test_fast_imports.py).
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import os
 import re
 import sys
@@ -41,6 +48,7 @@ PACKAGE = "cdktf_cdktf_provider_aws"
 ASSEMBLY = "@cdktf/provider-aws"
 ENV_VAR = "CDKTF_FAST_IMPORTS"
 _OFF = ("0", "false", "no", "off")
+NODE_PRELOAD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fast_provider_node.js")
 _EAGER_IMPORT = re.compile(r"^from \. import ([a-z][a-z0-9_]*)\s*$")
 _PUBLISH = "publication.publish()"
 _JSII_IMPORT = "from ._jsii import *"
@@ -96,12 +104,21 @@ def install(environ: Mapping[str, str] | None = None) -> bool:
 
     module = importlib.util.module_from_spec(spec)
     sys.modules[PACKAGE] = module
+    # The package code loads the jsii assemblies, which starts the jsii kernel (Node) if it
+    # is not running yet: it starts with the Node half preloaded (fast_provider_node.js).
+    saved_node_options = os.environ.get("NODE_OPTIONS")
+    os.environ["NODE_OPTIONS"] = node_options(saved_node_options)
     try:
         exec(code, module.__dict__)  # the package's own code, less its eager imports
     except BaseException:
         for name in [n for n in sys.modules if n == PACKAGE or n.startswith(PACKAGE + ".")]:
             del sys.modules[name]
         raise
+    finally:  # only the kernel gets the preload, not Node processes started later
+        if saved_node_options is None:
+            del os.environ["NODE_OPTIONS"]
+        else:
+            os.environ["NODE_OPTIONS"] = saved_node_options
     public = sys.modules[PACKAGE]  # publication.publish() swapped in the public module
     # A PEP 562 hook is a module attribute (mypy types ModuleType.__getattr__ as a method).
     vars(public)["__getattr__"] = _lazy_attribute(frozenset(submodules))
@@ -109,6 +126,12 @@ def install(environ: Mapping[str, str] | None = None) -> bool:
                     for name in submodules})
     status = Status(True, f"lazy: {len(submodules)} submodules load on first use")
     return True
+
+
+def node_options(existing: str | None) -> str:
+    """NODE_OPTIONS that preload the Node half (modules/fast_provider_node.js)."""
+    preload = json.dumps(NODE_PRELOAD)  # NODE_OPTIONS takes double-quoted paths
+    return f"{existing} --require {preload}" if existing else f"--require {preload}"
 
 
 def _plan() -> tuple[ModuleSpec, CodeType, list[str], dict[str, str]]:

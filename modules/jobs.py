@@ -7,9 +7,12 @@
   real replication delay, not the services' own metric (an upper bound: it includes up to one
   write interval). Aurora is left out: writing to it needs a database connection from inside
   the VPC and only the writer region can write; `AuroraGlobalDBRPOLag` covers it.
-- `Reconcile` (every 15 minutes, issue 15): finds payment records of the last hours in this
-  region's replica without a receipt in this region's bucket, writes the receipt (derived from
-  the record), reports `MissingReceipts`/`ReceiptRepairFailed`/`DuplicateTransactions`.
+- `Reconcile` (every minute, issues 15 and 22): checks each payment record in this region's
+  replica once, after a grace period, from a watermark it keeps in the table: a receipt in this
+  region's bucket (written from the record if missing) and no second acceptance. Reports
+  `MissingReceipts`/`ReceiptRepairFailed`/`DuplicateTransactions` and how far behind it is
+  (`ReconcileLagSeconds`). Sized from PEAK_PAYMENTS_PER_SECOND (`reconcile_sizing`): memory
+  (CPU) and worker threads to keep up at 10x the peak with the settings' headroom.
 
 Reconcile runs in the region's private subnets (DynamoDB and S3 through the gateway
 endpoints; its metrics go out as EMF log lines). The heartbeat stays outside the VPC: it
@@ -20,6 +23,10 @@ off (a job event is worth nothing a few minutes later), and the invoke permissio
 """
 
 from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
 
 from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
@@ -35,6 +42,8 @@ from contract import (
     HEARTBEAT_PREFIX,
     METRICS_NAMESPACE,
     RECEIPTS_PREFIX,
+    RECONCILE_CHECKPOINT_KEY_PREFIX,
+    RECONCILE_LAG_METRIC,
 )
 from modules.compute import RegionalCompute, ServiceFunction
 from modules.iam import statement
@@ -43,7 +52,7 @@ from modules.metrics import Metric
 from modules.naming import Names
 from modules.network import RegionalNetwork
 from modules.regions import PeerRegion, Region
-from modules.settings import Settings
+from modules.settings import CAPACITY_HEADROOM, Settings
 from modules.storage import AuditBucket
 from modules.tables import STATUS_INDEX, TableAccess
 
@@ -52,20 +61,92 @@ HEARTBEAT_SCHEDULE = "rate(1 minute)"
 HEARTBEAT_MEMORY_MB = 256
 HEARTBEAT_TIMEOUT_S = 40
 RECONCILE = "reconcile"
-RECONCILE_SCHEDULE = "rate(15 minutes)"
-RECONCILE_MEMORY_MB = 256
-RECONCILE_TIMEOUT_S = 300
+RECONCILE_SCHEDULE = "rate(1 minute)"
+# lambda/reconcile.py stops taking records 95 s before its timeout (a batch's worst case):
+# 180 s leaves 85 s of checking per run, more than the 60 s between runs.
+RECONCILE_TIMEOUT_S = 180
 HEARTBEAT_KEY_PREFIX = "__heartbeat__#"
+
+# -- reconcile sizing (issue 22) ---------------------------------------------------------------
+# Every region checks every record (each replica holds both regions' payments), so a region's
+# job must check the whole platform's rate. It must keep up at this multiple of the peak, with
+# the settings' CAPACITY_HEADROOM on top:
+RECONCILE_PEAK_FACTOR = 10
+# Per record: two calls (HeadObject, Query; a PutObject only when a receipt is missing).
+RECONCILE_CALLS_PER_RECORD = 2
+# Assumed in-region call latency, s (not measured on AWS; moto on this machine answers in ~15 ms).
+RECONCILE_CALL_LATENCY_S = 0.025
+# Client-side CPU per record, s of one vCPU: 3.7-4.1 ms measured locally (botocore building and
+# parsing the two calls, against a moto server in another process), rounded up.
+RECONCILE_CPU_S_PER_RECORD = 0.005
+LAMBDA_MB_PER_VCPU = 1769  # Lambda allocates CPU in proportion to memory: 1,769 MB = 1 vCPU
+# One Python process uses one vCPU at most (the GIL): past 1,769 MB memory buys no checking
+# rate, so more than one vCPU's worth of records is split into parallel segments instead.
+RECONCILE_MAX_VCPU_PER_SEGMENT = 1.0
+RECONCILE_MIN_MEMORY_MB = 512
+RECONCILE_WORKERS = 16  # threads per run (lambda/reconcile.py allows up to 64)
+# An EventBridge rule has at most 5 targets: one target (with its segment as input) per segment.
+RECONCILE_MAX_SEGMENTS = 5
+
+
+@dataclass(frozen=True)
+class ReconcileSizing:
+    """What one region's reconcile job gets, and the rate it can check (records/s)."""
+
+    segments: int
+    memory_mb: int
+    workers: int
+    required_rate: float  # records/s: RECONCILE_PEAK_FACTOR x peak x headroom
+    capacity_rate: float  # records/s, all segments: the lower of what the calls and the CPU allow
+
+
+def reconcile_sizing(peak_payments_per_second: float) -> ReconcileSizing:
+    """Segments, memory (CPU) and workers for 10x the peak with headroom.
+
+    Raises ValueError at synth when five segments (one EventBridge rule) cannot carry it."""
+    required = RECONCILE_PEAK_FACTOR * peak_payments_per_second * CAPACITY_HEADROOM
+    vcpus = required * RECONCILE_CPU_S_PER_RECORD
+    segments = max(1, math.ceil(vcpus / RECONCILE_MAX_VCPU_PER_SEGMENT - 1e-9))
+    if segments > RECONCILE_MAX_SEGMENTS:
+        raise ValueError(
+            f"PEAK_PAYMENTS_PER_SECOND={peak_payments_per_second:g}: the reconcile job would have to "
+            f"check {required:g} records/s ({RECONCILE_PEAK_FACTOR}x the peak, {CAPACITY_HEADROOM:g}x "
+            f"headroom), more than {RECONCILE_MAX_SEGMENTS} segments of one vCPU each can "
+            f"({RECONCILE_MAX_SEGMENTS / RECONCILE_CPU_S_PER_RECORD:g} records/s)")
+    memory = max(RECONCILE_MIN_MEMORY_MB,
+                 math.ceil(vcpus / segments * LAMBDA_MB_PER_VCPU / 64) * 64)
+    per_segment = min(RECONCILE_WORKERS / (RECONCILE_CALLS_PER_RECORD * RECONCILE_CALL_LATENCY_S),
+                      min(memory / LAMBDA_MB_PER_VCPU, RECONCILE_MAX_VCPU_PER_SEGMENT)
+                      / RECONCILE_CPU_S_PER_RECORD)
+    return ReconcileSizing(segments=segments, memory_mb=memory, workers=RECONCILE_WORKERS,
+                           required_rate=required, capacity_rate=segments * per_segment)
+
+
+def segment_events(segments: int) -> list[str] | None:
+    """The event each schedule target sends (lambda/reconcile.py: a scheduled run of one segment)."""
+    return None if segments == 1 else [json.dumps({"segment": i, "segments": segments})
+                                       for i in range(segments)]
+
+
+def watermark_keys(base: str, segments: int) -> list[str]:
+    """lambda/reconcile.py `checkpoint_key`: one watermark item per segment."""
+    return [base] if segments == 1 else [f"{base}#{i}of{segments}" for i in range(segments)]
 
 
 def schedule(scope: Construct, id: str, *, region: Region, name: str, description: str,
-             expression: str, function: ServiceFunction, max_event_age_s: int = 60) -> None:
-    """Run `function` on `expression` (EventBridge), with no retries of a stale event."""
+             expression: str, function: ServiceFunction, max_event_age_s: int = 60,
+             inputs: list[str] | None = None) -> None:
+    """Run `function` on `expression` (EventBridge), with no retries of a stale event; with
+    `inputs`, once per input at each tick (one target each, that JSON as the event)."""
     p = region.provider
     rule = CloudwatchEventRule(scope, f"{id}-schedule", provider=p, name=name,
                                description=description, schedule_expression=expression)
-    CloudwatchEventTarget(scope, f"{id}-target", provider=p, rule=rule.name,
-                          arn=function.function.arn)
+    if inputs is None:
+        CloudwatchEventTarget(scope, f"{id}-target", provider=p, rule=rule.name,
+                              arn=function.function.arn)
+    for index, event in enumerate(inputs or []):
+        CloudwatchEventTarget(scope, f"{id}-target-{index}", provider=p, rule=rule.name,
+                              arn=function.function.arn, target_id=f"segment-{index}", input=event)
     LambdaFunctionEventInvokeConfig(
         scope, f"{id}-async", provider=p, function_name=function.function.function_name,
         maximum_retry_attempts=0, maximum_event_age_in_seconds=max_event_age_s)
@@ -125,6 +206,12 @@ class Heartbeat(Construct):
                       statistic="Sum", period=300)
 
 
+#: The attributes a duplicate marking names (lambda/ops/duplicates.py MARK_ATTRIBUTES; the
+#: Lambda package does not ship contract.py, tests/lambda/test_duplicates.py compares them).
+DUPLICATE_MARK_ATTRIBUTES = ("transactionId", "timestamp", "status", "duplicateOf",
+                             "duplicateMarkedAt", "duplicateMarkedBy", "duplicateReview")
+
+
 class Reconcile(Construct):
     """Outputs: `function`; `metric(name)` for the job's own metrics (lambda/reconcile.py)."""
 
@@ -137,23 +224,38 @@ class Reconcile(Construct):
         self.region = region
         bucket_arn = audit.bucket.bucket.arn
         table_arn = tables.table_arn("transactions")
+        self.sizing = reconcile_sizing(settings.peak_payments_per_second)
+        checkpoint_key = f"{RECONCILE_CHECKPOINT_KEY_PREFIX}{region.name}"
+        segments = self.sizing.segments
+        keys = watermark_keys(checkpoint_key, segments)
         self.function = compute.service_function(
             self, RECONCILE, network=network,
             function_name=names.function(RECONCILE, region.role),
             handler="reconcile.lambda_handler",
-            memory_mb=RECONCILE_MEMORY_MB, timeout_s=RECONCILE_TIMEOUT_S,
-            # One run at a time when reservations are on; never a reservation a new account's
-            # quota cannot hold (modules/settings.py).
-            reserved_concurrency=1 if settings.reserves_concurrency else -1,
+            memory_mb=self.sizing.memory_mb, timeout_s=RECONCILE_TIMEOUT_S,
+            # One run per segment at a time when reservations are on; never a reservation a new
+            # account's quota cannot hold (modules/settings.py).
+            reserved_concurrency=segments if settings.reserves_concurrency else -1,
             environment={
                 **compute.payment_environment,  # payments.settings: the validator's tables, bucket
                 "STATUS_INDEX": STATUS_INDEX,
+                "RECONCILE_WORKERS": str(self.sizing.workers),
+                "RECONCILE_CHECKPOINT_KEY": checkpoint_key,
                 "POWERTOOLS_SERVICE_NAME": self.SERVICE,
             },
             grants=[
                 statement("QueryRecentPayments", ["dynamodb:Query"],
                           [table_arn, f"{table_arn}/index/{STATUS_INDEX}"]),
-                tables.grant_key_use(decrypt_only=True),
+                # Marking a later acceptance the duplicate (lambda/ops/duplicates.py): an
+                # UpdateItem that may name only these attributes (its MARK_ATTRIBUTES).
+                statement("MarkDuplicates", ["dynamodb:UpdateItem"], [table_arn],
+                          condition={"ForAllValues:StringEquals": {
+                              "dynamodb:Attributes": list(DUPLICATE_MARK_ATTRIBUTES)}}),
+                # Its own watermark item (any attribute); payment records only through MarkDuplicates.
+                statement("ReconcileWatermark", ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+                          [table_arn],
+                          condition={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": keys}}),
+                tables.grant_key_use(),
                 statement("ReadAndRepairReceipts", ["s3:GetObject", "s3:PutObject"],
                           [f"{bucket_arn}/{RECEIPTS_PREFIX}*"]),
                 # Without it a missing receipt answers 403 instead of 404.
@@ -162,10 +264,17 @@ class Reconcile(Construct):
                 *audit.grant_key_via_s3("Reconcile"),
             ],
         )
+        # A run that finds the previous one still going (reserved concurrency 1) is retried by
+        # Lambda's async queue for up to a minute, then dropped: the next tick does its work.
         schedule(self, "reconcile", region=region, name=names.regional(RECONCILE, region.role),
-                 description=f"Receipts for every recent payment record in {region.name}",
-                 expression=RECONCILE_SCHEDULE, function=self.function, max_event_age_s=600)
+                 description=f"Receipts and duplicates of every payment record in {region.name}",
+                 expression=RECONCILE_SCHEDULE, function=self.function, max_event_age_s=60,
+                 inputs=segment_events(segments))
 
     def metric(self, name: str, statistic: str = "Sum", period: int = 900) -> Metric:
         return Metric(METRICS_NAMESPACE, name, {"service": self.SERVICE, "region": self.region.name},
                       statistic=statistic, period=period)
+
+    def metric_lag(self) -> Metric:
+        """Seconds of records past the grace period not yet checked (Maximum per 5 minutes)."""
+        return self.metric(RECONCILE_LAG_METRIC, "Maximum", 300).with_(unit_label="s")

@@ -38,6 +38,7 @@ from contract import (
     ALARM_FAILBACK_BLOCKED,
     ALARM_HEALTH_CHECK,
     ALARM_PEER_UNREACHABLE,
+    ALARM_RECONCILE_LAG,
     ALARM_S3_REPLICATION_FAILED,
     ALARM_S3_REPLICATION_LATENCY,
     DR,
@@ -47,6 +48,7 @@ from contract import (
     METRIC_RECEIPT_WRITE_FAILED,
     METRIC_UNHANDLED_ERROR,
     METRICS_NAMESPACE,
+    RECONCILE_LAG_THRESHOLD_S,
     S3_REPLICATION_LATENCY_THRESHOLD_S,
     S3_REPLICATION_MINUTES,
     VALIDATOR_OUTCOME_DIMENSIONS,
@@ -236,10 +238,18 @@ class RegionalMonitoring(Construct):
                 threshold=0, missing=NOT_BREACHING,
                 description=f"DynamoDB's own errors on {tiers.tables.names[table]} PutItem")
         reconcile = tiers.reconcile
-        for name in ("ReceiptRepairFailed", "DuplicateTransactions", "ReconcileTruncated"):
+        for name in ("ReceiptRepairFailed", "DuplicateCheckFailed", "DuplicateTransactions"):
             alarms.alarm(f"reconcile-{name.lower()}", reconcile.metric(name), threshold=0,
                          missing=NOT_BREACHING,
                          description=f"Receipt reconciliation in {region.name}: {name}")
+        # How far behind, not whether a run was cut short: a run that stops early leaves the
+        # rest to the next one (a watermark), so truncation alone is no failure; lag is.
+        alarms.alarm(
+            ALARM_RECONCILE_LAG, reconcile.metric_lag(), threshold=RECONCILE_LAG_THRESHOLD_S,
+            evaluation_periods=2, datapoints=2,  # ten minutes behind, not one slow run
+            missing=NOT_BREACHING,  # no run at all is reconcile-not-running's page
+            description=f"Receipt and duplicate checks in {region.name} are more than "
+                        f"{RECONCILE_LAG_THRESHOLD_S:g} s behind (past the grace period)")
         alarms.alarm(
             "reconcile-not-running", reconcile.metric("RecordsChecked", "SampleCount", 3600),
             threshold=1, comparison="LessThanThreshold",

@@ -418,6 +418,10 @@ class Settings:
                     f"{highest:g} (with {CAPACITY_HEADROOM:g}x headroom the stage would exceed API "
                     f"Gateway's account throttle of {API_GATEWAY_ACCOUNT_RATE_LIMIT} rps, burst "
                     f"{API_GATEWAY_ACCOUNT_BURST_LIMIT}, per region)"]
+        if self.waf_rate_limit_per_client >= self.validate_throttle_rate * WAF_RATE_WINDOW_S:
+            return [f"PEAK_PAYMENTS_PER_SECOND={peak:g}: one client's WAF quota "
+                    f"({self.waf_rate_limit_per_client} per {WAF_RATE_WINDOW_S} s) would be the whole "
+                    f"stage ({self.validate_throttle_rate:g} rps): one merchant could starve the rest"]
         reserved, needed = self.lambda_reserved_concurrency, self.validator_concurrency_needed
         if 0 < reserved < needed:
             return [f"LAMBDA_RESERVED_CONCURRENCY={reserved} cannot carry PEAK_PAYMENTS_PER_SECOND="
@@ -506,6 +510,14 @@ class Settings:
         with headroom (a merchant at the peak is never blocked by its own traffic)."""
         return max(WAF_MIN_RATE_LIMIT, math.ceil(
             self.peak_payments_per_second * CAPACITY_HEADROOM * WAF_RATE_WINDOW_S))
+
+    @property
+    def waf_rate_limit_per_client(self) -> int:
+        """Requests per WAF window one client id (X-Client-Id) may send: the declared peak, not
+        its headroom. POST /validate is sized at peak x CAPACITY_HEADROOM, so one client at its
+        quota leaves at least (headroom - 1) x the peak to the others; a client sending the
+        whole peak alone is never blocked (WAF blocks above the limit, not at it)."""
+        return max(WAF_MIN_RATE_LIMIT, math.ceil(self.peak_payments_per_second * WAF_RATE_WINDOW_S))
 
     @property
     def mrsc_witness_region(self) -> str | None:

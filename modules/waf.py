@@ -17,6 +17,17 @@ Rules, in evaluation order (lower priority first; Allow and Block end the evalua
    validator's shape (`PAYLOAD_TOO_LARGE`). WAF forwards at most the first 8 KB of an API
    Gateway body (the default inspection limit, kept): a larger body is "oversize" and
    `oversize_handling = MATCH` makes it match; a body of 8192 bytes or less is compared.
+3b. `rate-per-client` (priority 4, after the body rule): more than
+   `Settings.waf_rate_limit_per_client` requests in 5 minutes with one `X-Client-Id` (the
+   header the authorizer authenticates) from one IP -> the same 429. Sized from the peak
+   without its headroom (default 10/s x 300 s = 3000): one merchant can send the declared
+   peak, never the whole stage (peak x 2), so it cannot starve the others. Keyed on the id
+   AND the IP because WAF runs before the authorizer: keyed on the id alone, anyone who
+   knows a merchant's id (it is not secret) could spend that merchant's quota with unsigned
+   requests. A merchant spreading one id over several IPs gets a quota per IP; per-client
+   limits after authentication would be API Gateway usage plans (the authorizer returning
+   `usageIdentifierKey`), not built. Requests without the header are not counted here (the
+   gateway refuses them: 401).
 4. `AWSManagedRulesAmazonIpReputationList`, 5. `AWSManagedRulesCommonRuleSet` with
    `SizeRestrictions_BODY` overridden to Count (it blocks bodies over 8 KB with a 403, which
    would contradict the validator's 413; rule 3 answers those with 413 first), 6.
@@ -81,6 +92,9 @@ from modules.metrics import Metric
 from modules.naming import Names
 from modules.regions import Region
 from modules.settings import WAF_RATE_WINDOW_S, Settings
+
+# The header the authorizer authenticates the client by (lambda/ops/signing.py CLIENT_ID_HEADER).
+CLIENT_ID_HEADER = "X-Client-Id"
 
 ROUTE53_HEALTHCHECKS_SERVICE = "route53_healthchecks"
 RATE_LIMIT_RETRY_AFTER_S = 60  # WAF re-evaluates about every 10 s over a 5-minute window
@@ -167,6 +181,18 @@ class RegionalWaf(Construct):
                     "limit": settings.waf_rate_limit_per_ip, "aggregate_key_type": "IP",
                     "evaluation_window_sec": WAF_RATE_WINDOW_S}},
                 visibility_config=_visibility("rate-per-ip")),
+            Wafv2WebAclRule(
+                name="rate-per-client", priority=4,
+                action=_block(429, "too-many-requests",
+                              {"Retry-After": str(RATE_LIMIT_RETRY_AFTER_S), **ERROR_HEADERS}),
+                statement={"rate_based_statement": {
+                    "limit": settings.waf_rate_limit_per_client, "aggregate_key_type": "CUSTOM_KEYS",
+                    "custom_key": [
+                        {"header": {"name": CLIENT_ID_HEADER.lower(),
+                                    "text_transformation": [{"priority": 0, "type": "NONE"}]}},
+                        {"ip": {}}],
+                    "evaluation_window_sec": WAF_RATE_WINDOW_S}},
+                visibility_config=_visibility("rate-per-client")),
             Wafv2WebAclRule(
                 name="body-over-8-kib", priority=3,
                 action=_block(413, "payload-too-large", ERROR_HEADERS),

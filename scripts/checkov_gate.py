@@ -133,7 +133,7 @@ Checkov = Callable[[Path, list[str]], str]
 
 
 def run_checkov(root: Path, files: list[str]) -> str:
-    """One checkov process over every file: its ~4 s of startup is paid once, not per stack."""
+    """One checkov process over every file: its start (seconds) is paid once, not per stack."""
     command = [str(CHECKOV)]
     for name in files:
         command += ["-f", name]

@@ -55,7 +55,10 @@ ASSUMPTIONS: dict[str, tuple[float, str]] = {
     "probe_seconds": (3.0, "probe run time per schedule tick, s"),
     "probe_requests": (2, "GET /probe requests per tick (the peer and the domain)"),
     "heartbeat_seconds": (1.0, "heartbeat run time per tick, s"),
-    "reconcile_seconds": (30.0, "reconcile run time per tick, s"),
+    "reconcile_seconds": (1.0, "reconcile run time per tick with nothing new to check, s (a "
+                               "watermark read and write, one index query; records priced with traffic)"),
+    "reconcile_seconds_per_payment": (0.005, "reconcile run time per record checked, s (CPU-bound "
+                                             "at its sizing: modules/jobs.py)"),
     "aurora_storage_gb": (10, "Aurora storage per cluster, GB (idle)"),
 }
 
@@ -424,6 +427,11 @@ def _payment_traffic(stacks: dict[str, Json], p: Json, a: Json, functions: Json,
                                 + p["dynamodb_replicated_write_request_unit_per_million"]) / 1e6
             + a["payment_rru"] * p["dynamodb_read_request_unit_per_million"] / 1e6,
         "receipt PUT": p["s3_put_per_1000"] / 1000,
+        # Each region's job checks every record once (its replica holds both regions' payments):
+        # a HeadObject, an eventually consistent Query (0.5 read unit), its run time.
+        "reconcile checks (both regions)": 2 * (
+            p["s3_get_per_1000"] / 1000 + 0.5 * p["dynamodb_read_request_unit_per_million"] / 1e6
+            + memory("reconcile") * a["reconcile_seconds_per_payment"] * p["lambda_arm64_gb_second"]),
         "X-Ray trace": p["xray_traces_recorded_per_million"] / 1e6 if _traced(functions, "validator") else 0,
         "log ingestion": a["payment_log_kb"] / 1024 / 1024 * p["cloudwatch_logs_ingest_gb"],
     }

@@ -166,6 +166,15 @@ def tuned_platform(tuned_stacks) -> dict:
     return merged(tuned_stacks)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def live_checkov_gate(request, synth_stacks):
+    """The live checkov gate (tests/checkov_live.py), started before the first test when its
+    test is selected: its ~10 CPU-s process runs alongside the session, on the other core."""
+    import checkov_live
+
+    return checkov_live.start(synth_stacks) if checkov_live.selected(request.session.items) else None
+
+
 # -- one moto server on 127.0.0.1 for every test that needs separate processes or endpoints --
 
 @pytest.fixture(scope="session")

@@ -205,6 +205,10 @@ def test_environment_points_at_the_regions_own_data(platform):
             extra = {"HEALTH_SEARCH_STRING": "PAYMENTS_HEALTHY",
                      "KMS_KEY_ARN": ref("aws_kms_key", key, "arn"),
                      "TRANSACTIONS_CONSISTENCY_MODE": "STRONG"}
+            # The validator arms the failback hold (DR) for requests API Gateway received on
+            # the failover name: the same name the shared custom domain serves.
+            extra["FAILOVER_DOMAIN_NAME"] = one(platform, "aws_api_gateway_domain_name", role,
+                                                f"domains-{role}/shared-domain")[1]["domain_name"]
             assert env == {
                 # By name: the DR stack holds no reference to the primary's tables.
                 "TRANSACTIONS_TABLE": "payment-transactions-dev",

@@ -457,6 +457,11 @@ def test_api_protection_limits_are_the_declared_ones(stacks):
     rules = {r["name"]: r for _, _, b in _resources(stacks, "aws_wafv2_web_acl") for r in b["rule"]}
     window, per_ip, retry = re.search(r"requests per IP in (\d+) minutes \(([\d,]+) at the default peak of "
                                       r"10/s\) get 429 with `Retry-After: (\d+)`", text).groups()
+    per_client = re.search(r"more than `PEAK_PAYMENTS_PER_SECOND` x (\d+) requests per client id and IP in "
+                           r"5 minutes \(([\d,]+) at the default peak\)", text).groups()
+    client_rule = rules["rate-per-client"]["statement"]["rate_based_statement"]
+    assert client_rule["evaluation_window_sec"] == int(per_client[0])
+    assert client_rule["limit"] == int(per_client[1].replace(",", ""))
     rate = rules["rate-per-ip"]
     assert rate["statement"]["rate_based_statement"]["limit"] == int(per_ip.replace(",", ""))
     assert rate["statement"]["rate_based_statement"]["evaluation_window_sec"] == int(window) * 60
@@ -622,3 +627,20 @@ def test_ops_functions_iam_table_is_what_each_role_is_granted(stacks):
         for stack, _, body in _functions_by_handler(stacks, f"{fn}.lambda_handler"):
             granted = _role_actions(stacks, stack, body["role"]) - {"logs:CreateLogStream", "logs:PutLogEvents"}
             assert granted - documented[fn] == set(), f"{fn} in {stack}: granted but not documented"
+
+
+# -- calling-the-api.md's Lambda-throttle answer is the DEFAULT_5XX response the JSON declares --
+
+def test_the_documented_throttle_answer_is_the_default_5xx_gateway_response(stacks):
+    text = DOCS["calling-the-api.md"]
+    block = text.split("**A throttle of the validator function is a 500, not a 429.**")[1]
+    example = block.split("```")[1].strip().splitlines()
+    headers = dict(line.split(": ", 1) for line in example[1:-1] if ": " in line)
+    body = json.loads(example[-1])
+    dr = stacks["payments-dr-dr"]["resource"]["aws_api_gateway_gateway_response"]
+    declared = next(r for r in dr.values() if r["response_type"] == "DEFAULT_5XX")
+    assert example[0] == "HTTP/1.1 500" and "status_code" not in declared  # API Gateway's 500 kept
+    assert body == json.loads(declared["response_templates"]["application/json"])
+    sent = {name.split(".")[-1]: value.strip("'")
+            for name, value in declared["response_parameters"].items()}
+    assert {k: v for k, v in headers.items() if k != "Content-Type"} == sent

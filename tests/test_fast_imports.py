@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -161,3 +163,128 @@ def test_install_is_a_no_op_once_the_provider_is_imported():
     before = sys.modules["cdktf_cdktf_provider_aws"]
     assert fast_provider.install() is fast_provider.status.active
     assert sys.modules["cdktf_cdktf_provider_aws"] is before
+
+
+# -- the Node half (modules/fast_provider_node.js) ------------------------------------------
+
+NODE = shutil.which("node", path=str(ROOT / "node_modules" / ".bin")) or "node"
+_REQUIRE_LINE = re.compile(r'^exports\.\w+ = require\("\./[a-z0-9-]+"\);$', re.M)
+_LOAD_INDEX = """
+const index = require(process.argv[1]);
+const before = [...(globalThis.loaded || [])];
+const keys = Object.keys(index).length;
+const cls = index.s3Bucket.S3Bucket;
+console.log(JSON.stringify({keys, before, after: globalThis.loaded, name: cls.name}));
+"""
+
+
+@functools.cache
+def _provider_index_js() -> str:
+    """The provider's real lib/index.js, from the jsii tarball the kernel loads (read once)."""
+    import tarfile
+
+    package = Path(sys.modules["cdktf_cdktf_provider_aws"].__path__[0])
+    (tarball,) = (package / "_jsii").glob("*.jsii.tgz")
+    with tarfile.open(tarball) as archive:
+        for member in archive:
+            if member.name == "package/lib/index.js":
+                return archive.extractfile(member).read().decode()  # type: ignore[union-attr]
+    raise AssertionError(f"no package/lib/index.js in {tarball}")
+
+
+def _js_package(tmp_path: Path, name: str, index: str) -> Path:
+    """A package with the given index and one resource module, lib/s3-bucket, that records
+    when it runs."""
+    (tmp_path / "lib" / "s3-bucket").mkdir(parents=True)
+    (tmp_path / "package.json").write_text(json.dumps({"name": name, "main": "lib/index.js"}))
+    (tmp_path / "lib" / "index.js").write_text(index)
+    (tmp_path / "lib" / "s3-bucket" / "index.js").write_text(
+        'globalThis.loaded = [...(globalThis.loaded || []), "s3-bucket"];\n'
+        "exports.S3Bucket = class S3Bucket {};\n")
+    return tmp_path / "lib" / "index.js"
+
+
+def _load_index(index: Path, preload: bool) -> subprocess.CompletedProcess:
+    options = fast_provider.node_options(None) if preload else ""
+    return subprocess.run([NODE, "-e", _LOAD_INDEX, str(index)], capture_output=True,
+                          text=True, timeout=60, env=dict(os.environ, NODE_OPTIONS=options))
+
+
+def test_node_half_loads_a_provider_module_only_when_its_type_is_used(tmp_path):
+    """The real index: every export is there, none runs until used. The package has only one of
+    its ~2,200 modules, so the shipped index (eager requires) cannot even load."""
+    text = _provider_index_js()
+    index = _js_package(tmp_path, "@cdktf/provider-aws", text)
+
+    lazy = _load_index(index, preload=True)
+    assert lazy.returncode == 0, lazy.stderr
+    report = json.loads(lazy.stdout)
+    assert report == {"keys": len(_REQUIRE_LINE.findall(text)), "before": [],
+                      "after": ["s3-bucket"], "name": "S3Bucket"}
+    assert report["keys"] > 2000
+
+    stock = _load_index(index, preload=False)
+    assert stock.returncode != 0 and "Cannot find module" in stock.stderr
+
+
+@pytest.mark.parametrize("name, extra", [
+    ("some-other-package", ""),  # another package's index
+    ("@cdktf/provider-aws", 'exports.odd = require("../elsewhere");\n'),  # another layout
+])
+def test_node_half_leaves_other_files_as_shipped(tmp_path, name, extra):
+    index = _js_package(tmp_path, name, extra + _provider_index_js())
+    result = _load_index(index, preload=True)
+    assert result.returncode != 0 and "Cannot find module" in result.stderr
+
+
+def test_only_the_jsii_kernel_gets_the_node_half(stacks):
+    """The kernel of this session runs with the preload; os.environ is left as it was."""
+    assert fast_provider.NODE_PRELOAD not in os.environ.get("NODE_OPTIONS", "")
+    kernels = [pid for pid in _descendants(os.getpid())
+               if b"jsii-runtime" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    assert kernels, "no jsii kernel process under this one"
+    for pid in kernels:
+        environ = dict(item.split(b"=", 1) for item in
+                       Path(f"/proc/{pid}/environ").read_bytes().split(b"\0") if b"=" in item)
+        assert environ[b"NODE_OPTIONS"].decode() == fast_provider.node_options(None)
+
+
+def _descendants(root: int) -> list[int]:
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        children.setdefault(int(text[text.rindex(")") + 2:].split()[1]), []).append(
+            int(stat.parent.name))
+    found, frontier = [], [root]
+    while frontier:
+        for child in children.get(frontier.pop(), []):
+            found.append(child)
+            frontier.append(child)
+    return found
+
+
+def test_node_options_keep_what_the_user_set():
+    preload = json.dumps(fast_provider.NODE_PRELOAD)
+    assert fast_provider.node_options(None) == f"--require {preload}"
+    assert fast_provider.node_options("--max-old-space-size=8192") == \
+        f"--max-old-space-size=8192 --require {preload}"
+
+
+def test_installed_packages_carry_their_bytecode():
+    """scripts/setup.sh compiles site-packages once; the project runs with
+    PYTHONDONTWRITEBYTECODE=1, so a module without bytecode is compiled again by every process
+    that imports it (~2 s of each synth for the provider modules alone)."""
+    import importlib.util
+    import sysconfig
+
+    purelib = Path(sysconfig.get_path("purelib"))
+    imported = [Path(m.__file__) for m in list(sys.modules.values())
+                if getattr(m, "__file__", None) and m.__file__.endswith(".py")
+                and Path(m.__file__).is_relative_to(purelib)]
+    missing = [str(p.relative_to(purelib)) for p in imported
+               if not Path(importlib.util.cache_from_source(str(p))).is_file()]
+    assert len(imported) > 100
+    assert missing == [], f"{len(missing)} modules without bytecode (run `make setup`): {missing[:5]}"

@@ -85,6 +85,8 @@ def test_the_dev_profile_is_refused_where_it_does_not_belong(environ, fragment):
     ({"PEAK_PAYMENTS_PER_SECOND": "0"}, "PEAK_PAYMENTS_PER_SECOND=0 is invalid"),
     ({"PEAK_PAYMENTS_PER_SECOND": "2501"}, "PEAK_PAYMENTS_PER_SECOND=2501 is invalid"),
     ({"PEAK_PAYMENTS_PER_SECOND": "lots"}, "PEAK_PAYMENTS_PER_SECOND='lots' is not a number"),
+    # WAF's smallest rate limit (10 per window) would be the whole stage at this peak (issue 22).
+    ({"PEAK_PAYMENTS_PER_SECOND": "0.01"}, "one client's WAF quota (10 per 300 s) would be the whole stage"),
 ])
 def test_a_peak_the_limits_cannot_carry_is_refused(environ, fragment):
     with pytest.raises(SettingsError) as error:

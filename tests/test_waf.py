@@ -172,3 +172,27 @@ def test_blocked_requests_alarm_per_region(platform):
                                        "Region": region, "Rule": "ALL"}
         assert acl["visibility_config"]["metric_name"] == acl["name"]
         assert alarm["statistic"] == "Sum" and alarm["threshold"] > 0
+
+
+def test_one_client_id_from_one_ip_may_send_the_declared_peak_but_never_the_whole_stage(platform, stacks):
+    """Issue 22: per-client quota. Keyed on the header the authorizer authenticates (the
+    client's signing code names it) and the source IP; the limit is the peak over the window,
+    below what the stage carries over it (peak x headroom), so one merchant cannot starve the rest."""
+    sys.path.insert(0, str(LAMBDA_DIR))
+    from ops.signing import CLIENT_ID_HEADER
+    settings = {b["method_path"]: b["settings"]
+                for body in stacks.values()
+                for b in body.get("resource", {}).get("aws_api_gateway_method_settings", {}).values()}
+    stage_rate = settings["*/*"]["throttling_rate_limit"]
+    for role in ROLES:
+        rules = _rules(platform, role)
+        rule = rules["rate-per-client"]
+        statement = rule["statement"]["rate_based_statement"]
+        assert statement["aggregate_key_type"] == "CUSTOM_KEYS"
+        [header, ip] = statement["custom_key"]
+        assert header["header"]["name"].lower() == CLIENT_ID_HEADER.lower() and ip == {"ip": {}}
+        window = statement["evaluation_window_sec"]
+        assert statement["limit"] == 10 * window  # PEAK_PAYMENTS_PER_SECOND=10: a client at the peak passes
+        assert statement["limit"] < stage_rate * window  # ... and leaves the stage's headroom to the others
+        assert rule["priority"] < rules["AWSManagedRulesAmazonIpReputationList"]["priority"]
+        assert _custom_response(rule)["response_code"] == 429

@@ -97,12 +97,24 @@ class MetricStore:
             return list(self._points)
 
 
+def moto_metric_counts() -> dict[tuple[str, str], int]:
+    """How many PutMetricData datums moto's CloudWatch holds, per (account, region). moto's
+    backends are process-wide: a twin takes this at its start as the baseline of its collector,
+    so datums of an earlier twin in the same process (another profile's) are not its own."""
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    return {(account, region): len(backend.metric_data)
+            for account, regions in list(cloudwatch_backends.items()) for region, backend in list(regions.items())}
+
+
 class MetricCollector:
     """Moves what the functions emitted (PutMetricData on moto, EMF in their logs) into the store."""
 
-    def __init__(self, store: MetricStore, clock: ScenarioClock, log_dir: Path | None):
+    def __init__(self, store: MetricStore, clock: ScenarioClock, log_dir: Path | None, *,
+                 baseline: dict[tuple[str, str], int] | None = None):
+        """`baseline`: moto's datum counts when the twin started (:func:`moto_metric_counts`)."""
         self.store, self.clock, self.log_dir = store, clock, log_dir
-        self._moto_seen: dict[tuple[str, str], int] = {}
+        self._moto_seen: dict[tuple[str, str], int] = dict(baseline or {})
         self._log_offsets: dict[Path, int] = {}
 
     def collect(self) -> int:

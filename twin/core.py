@@ -27,13 +27,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from twin.alarms import AlarmEvaluator, MetricCollector, MetricStore, ScenarioClock
+from twin.alarms import AlarmEvaluator, MetricCollector, MetricStore, ScenarioClock, moto_metric_counts
 from twin.apigw import RegionalGateway
 from twin.functions import Function, FunctionPool, Outcome
 from twin.model import Platform
 from twin.provision import Inventory, client, provision
 from twin.replication import Replicator
 from twin.route53 import Route53
+from twin.schedules import Scheduler
 
 # The functions API Gateway calls are started at `up` (their init done), so the first
 # request is not a cold start racing the integration timeout.
@@ -80,6 +81,8 @@ class Twin:
         self.alarms: AlarmEvaluator | None = None
         self.route53: Route53 | None = None
         self._collector: MetricCollector | None = None
+        self.schedules: Scheduler | None = None  # EventBridge schedules (twin/schedules.py), with evaluate()
+        self._metrics_baseline: dict[tuple[str, str], int] = {}
         self.evaluating = False
         self.faults: dict[str, str] = {}  # region -> fault kind
         self.fault_log: list[tuple[float, str, str | None]] = []  # (scenario t, region, kind)
@@ -95,6 +98,7 @@ class Twin:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
+        self._metrics_baseline = moto_metric_counts()  # moto is process-wide: not an earlier twin's
         self.timings["moto"] = time.monotonic() - started
         self.inventory = provision(self.platform, self.endpoint)
         self._warm_moto()
@@ -111,7 +115,7 @@ class Twin:
                 thread.join()
         self.timings["functions"] = time.monotonic() - started
         for region in self.platform.regions():
-            gateway = RegionalGateway(self.platform, self.pool, region)
+            gateway = RegionalGateway(self.platform, self.pool, region, clock=self.throttle_clock)
             if gateway.apis:
                 self.gateways[region] = gateway
                 self.ports[region] = gateway.serve()
@@ -122,6 +126,13 @@ class Twin:
         self.replication.start()
         self.timings["up"] = time.monotonic() - started
         return self
+
+    def throttle_clock(self) -> float:
+        """The gateways' throttle clock: real time plus the scenario time advanced. A stage's
+        token buckets refill per second of the platform's time; on the accelerated clock a
+        scenario minute of probes and health checks takes well under a real second, and real
+        time alone would throttle them (429) where AWS would not."""
+        return time.monotonic() + (self.clock.now() - self.clock.start)
 
     def _warm_moto(self) -> None:
         """moto imports its expression parser on the first conditional write (~0.3 s, seconds
@@ -190,22 +201,28 @@ class Twin:
         name then resolves as Route 53 answers (off: back to the static answers)."""
         if on and self.alarms is None:
             self._collector = MetricCollector(self.metrics, self.clock,
-                                              self._workdir / "logs" if self._workdir else None)
+                                              self._workdir / "logs" if self._workdir else None,
+                                              baseline=self._metrics_baseline)
             self._collector.collect()  # what was emitted before evaluation started: stamped now
             self.alarms = AlarmEvaluator(self.platform, self.metrics, self.clock, self.endpoint,
                                          down=lambda region: region in self.faults)
             self.route53 = Route53(self.platform, self.metrics, self.clock, self.alarms, self._check)
+            assert self.pool is not None
+            self.schedules = Scheduler(self.platform, self.pool, self.clock, before_run=self.write_hosts)
         self.evaluating = on
 
     def advance(self, seconds: float, *, step: float = 10.0) -> None:
-        """Move the scenario clock by `seconds`, in steps: at each, collect the metrics emitted
-        meanwhile, evaluate alarms on minute boundaries, run the health checks that are due."""
+        """Move the scenario clock by `seconds`, in steps: at each, run the scheduled functions that
+        are due, collect the metrics emitted meanwhile, evaluate alarms on minute boundaries, run
+        the health checks that are due."""
         assert self.alarms is not None and self.route53 is not None and self._collector is not None, \
             "call evaluate() first"
         remaining = seconds
         while remaining > 1e-9:
             self.clock.advance(min(step, remaining))
             remaining -= step
+            if self.schedules is not None:
+                self.schedules.tick()
             self._collector.collect()
             self.alarms.tick()
             self.route53.tick()
@@ -235,6 +252,16 @@ class Twin:
         if region is None:
             raise LookupError(f"{name}: the twin serves no such name ({', '.join(sorted(self._names))})")
         return region
+
+    def write_hosts(self) -> None:
+        """Write the resolver's current answers (name -> port) where the functions read them
+        (twin/worker.py): the probe reaches the twin's names through it."""
+        if self.pool is None:
+            return
+        hosts = {name: self.ports[self.region_for(name)] for name in self._names}
+        staging = self.pool.hosts_file.with_suffix(".tmp")
+        staging.write_text(json.dumps(hosts))
+        staging.replace(self.pool.hosts_file)
 
     def resolve(self, name: str) -> tuple[str, int]:
         return "127.0.0.1", self.ports[self.region_for(name)]

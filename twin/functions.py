@@ -109,6 +109,7 @@ class FunctionPool:
         self._listener = Listener(str(workdir / "workers.sock"), family="AF_UNIX", authkey=self._authkey)
         self._accept_lock = threading.Lock()
         self._runtime_path = self._runtime_libraries()
+        self.hosts_file = workdir / "hosts.json"  # the twin's names -> ports (twin/worker.py)
         self.functions: dict[tuple[str, str], Function] = {}
         for res in platform.resources("aws_lambda_function"):
             fn = self._function(res)
@@ -214,7 +215,7 @@ class FunctionPool:
         """A new execution environment: spawn the worker and wait for its init phase."""
         fn.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {**fn.environment, "TWIN_WORKER_AUTHKEY": self._authkey.hex(),
-               "TWIN_RUNTIME_PATH": str(self._runtime_path)}
+               "TWIN_RUNTIME_PATH": str(self._runtime_path), "TWIN_HOSTS_FILE": str(self.hosts_file)}
         env.pop("TWIN_ACCOUNT_ID")
         with open(fn.log_path, "ab") as log, self._accept_lock:
             process = subprocess.Popen(

@@ -73,13 +73,17 @@ class Replicator:
             self._thread.join(10)
 
     def pause(self, *kinds: str) -> None:
-        """Stop applying writes (all kinds, or the ones named); they stay pending."""
+        """Stop applying writes (all kinds, or the kinds or destination table/bucket/secret
+        names given); they stay pending."""
         with self._lock:
             self.paused.update(kinds or KINDS)
 
     def resume(self, *kinds: str) -> None:
         with self._lock:
-            self.paused.difference_update(kinds or KINDS)
+            if kinds:
+                self.paused.difference_update(kinds)
+            else:
+                self.paused.clear()
 
     def pending(self, kind: str | None = None) -> int:
         with self._lock:
@@ -91,10 +95,13 @@ class Replicator:
         while time.monotonic() < deadline:
             with self._lock:
                 self.tick()
-                if not any(p.kind not in self.paused for p in self._pending.values()):
+                if not any(not self._held(p) for p in self._pending.values()):
                     return True
             time.sleep(min(self.interval_s, 0.05))
         return False
+
+    def _held(self, item: _Pending) -> bool:
+        return item.kind in self.paused or item.name in self.paused
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
@@ -120,7 +127,7 @@ class Replicator:
                 self._observe("secretsmanager", secret, regions[0], self._secret(secret, regions[0]),
                               [(r, secret) for r in regions[1:]], now)
             for pkey, item in sorted(self._pending.items(), key=lambda kv: kv[1].due):
-                if item.kind in self.paused or item.due > now:
+                if self._held(item) or item.due > now:
                     continue
                 self._apply(item)
                 del self._pending[pkey]

@@ -11,6 +11,13 @@ the worker sends ``("ready", init_error)`` once the handler module is imported (
 phase), then answers each ``(event, context fields)`` with ``("ok", result)`` or
 ``("error", {"errorType", "errorMessage", "stackTrace"})``. The parent enforces the timeout
 by killing this process; nothing here measures time except ``get_remaining_time_in_millis``.
+
+Names (SIMULATED): with ``TWIN_HOSTS_FILE`` set, the function's own HTTP calls through
+urllib3's PoolManager (the probe's ops.httpcheck) to a name the twin serves go to the
+127.0.0.1 port of the region that answers that name now, as plain HTTP with the name kept
+in the Host header (what SigV4 signs). The file maps name -> port; the twin rewrites it
+before scheduled runs (Route 53's current answer for the failover name). The function's
+code is not changed; TLS is not simulated. Other hosts (moto, via AWS_ENDPOINT_URL) pass.
 """
 
 from __future__ import annotations
@@ -47,10 +54,41 @@ def _error(exc: BaseException) -> dict[str, Any]:
             "stackTrace": traceback.format_exception(exc)[-8:]}
 
 
+def install_resolver(hosts_file: str) -> None:
+    """Send urllib3 requests for the twin's names to their local port (see the module doc)."""
+    import json
+    from urllib.parse import urlsplit, urlunsplit
+
+    import urllib3
+
+    original = urllib3.PoolManager.urlopen
+
+    def urlopen(self: Any, method: str, url: str, redirect: bool = True, **kw: Any) -> Any:
+        parts = urlsplit(url)
+        try:
+            with open(hosts_file) as handle:
+                hosts = json.load(handle)
+        except (OSError, ValueError):
+            hosts = {}
+        port = hosts.get((parts.hostname or "").lower())
+        if port is not None:
+            headers = dict(kw.get("headers") or self.headers)
+            if not any(k.lower() == "host" for k in headers):
+                headers["Host"] = parts.netloc
+            kw["headers"] = headers
+            url = urlunsplit(("http", f"127.0.0.1:{port}", parts.path, parts.query, ""))
+        return original(self, method, url, redirect, **kw)
+
+    urllib3.PoolManager.urlopen = urlopen  # type: ignore[method-assign]
+
+
 def main(address: str, code_dir: str, handler: str) -> None:
     from multiprocessing.connection import Client
 
     sys.path[:0] = [code_dir, os.environ.pop("TWIN_RUNTIME_PATH", "")]
+    hosts_file = os.environ.pop("TWIN_HOSTS_FILE", "")
+    if hosts_file:
+        install_resolver(hosts_file)
     os.chdir(code_dir)
     conn = Client(address, authkey=bytes.fromhex(os.environ.pop("TWIN_WORKER_AUTHKEY")))
     module_name, _, function_name = handler.rpartition(".")

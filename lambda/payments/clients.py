@@ -66,8 +66,10 @@ def _config(profile: str) -> Config:
     from botocore.config import Config
 
     connect, read, attempts = PROFILES[profile]
+    # The batch path (reconcile) calls from up to 64 threads: one connection each, not botocore's 10.
     return Config(connect_timeout=connect, read_timeout=read,
-                  retries={"total_max_attempts": attempts, "mode": "standard"})
+                  retries={"total_max_attempts": attempts, "mode": "standard"},
+                  max_pool_connections=64 if profile == BATCH_PATH else 10)
 
 
 def client(service: str, region: str, profile: str = WRITE_PATH) -> Any:

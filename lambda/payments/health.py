@@ -26,6 +26,11 @@ Each call uses the health client profile (one attempt, connect 0.3 s + read 0.6 
 is retried once if a whole call still fits before the deadline (default 1.2 s).  The
 probe returns at its deadline whatever is still running, so the answer reaches Route 53
 well inside its 2 seconds.
+
+In the primary region (``failback_hold``) the transactions read is of the failback hold's item
+(``ops.hold``) instead of the sentinel: same call, same cost; :attr:`ProbeResult.held` says
+whether it is armed. A failed read fails the transactions check (unhealthy): fail closed,
+which is safe because a region that cannot read its transactions table cannot take payments.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from ops import hold
 
 from contract import HEALTH_PREFIX, IDEMPOTENCY_KEY_ATTRIBUTE, aws_error_code
 from payments import clients
@@ -81,6 +88,7 @@ class ProbeResult:
     healthy: bool
     checks: dict[str, Any] = field(default_factory=dict)
     elapsed_ms: int = 0
+    held: bool = False  # the failback hold is armed (primary only): stay out of DNS
 
 
 def health_object_key(region: str) -> str:
@@ -128,9 +136,10 @@ class HealthProbe:
     def __init__(self, *, dynamodb: Any, s3: Any, kms: Any, transactions_table: str, idempotency_table: str,
                  bucket: str, key_arn: str, region: str, clock: Callable[[], float] = time.monotonic,
                  control_plane_ttl: float = CONTROL_PLANE_TTL_SECONDS, strong_transactions: bool = False,
-                 wall_clock: Callable[[], float] = time.time):
+                 wall_clock: Callable[[], float] = time.time, failback_hold: bool = False):
         self.dynamodb, self.s3, self.kms = dynamodb, s3, kms
-        self.tables = {"transactions": (transactions_table, SENTINEL_KEY),
+        self.failback_hold = failback_hold
+        self.tables = {"transactions": (transactions_table, hold.KEY if failback_hold else SENTINEL_KEY),
                        "idempotency": (idempotency_table, IDEMPOTENCY_SENTINEL_KEY)}
         self.consistent = {"transactions": strong_transactions, "idempotency": False}
         self.bucket, self.key_arn, self.region = bucket, key_arn, region
@@ -151,7 +160,8 @@ class HealthProbe:
 
     def _get_sentinel(self, table: str, key: dict[str, dict[str, str]], consistent: bool) -> Any:
         return self.dynamodb.get_item(TableName=table, Key=key, ConsistentRead=consistent,
-                                      ProjectionExpression="#k", ExpressionAttributeNames={"#k": next(iter(key))})
+                                      ProjectionExpression="#k, #s",
+                                      ExpressionAttributeNames={"#k": next(iter(key)), "#s": "state"})
 
     def _describe_table(self, table: str) -> dict[str, Any]:
         described = self.dynamodb.describe_table(TableName=table)
@@ -194,9 +204,13 @@ class HealthProbe:
         futures: dict[tuple[str, str], Future[tuple[Any, dict[str, Any]]]] = {
             slot: self.executor.submit(_call, fn, deadline, self.clock) for slot, fn in calls.items()}
         wait(list(futures.values()), timeout=max(0.0, deadline - self.clock()))
+        held = False
         for slot, future in futures.items():
             if future.done():
                 value, info = future.result()
+                if slot == ("transactions", "read") and self.failback_hold and info["status"] == "ok":
+                    held = hold.state_of((value or {}).get("Item")).armed
+                    info["failbackHold"] = hold.ARMED if held else "none"
                 if info["status"] == "ok" and isinstance(value, dict) and slot[1] in ("table", "describe"):
                     info.update(value)
                 facts[slot] = info
@@ -207,7 +221,8 @@ class HealthProbe:
         checks = {name: self._verdict(name, {part: info for (dep, part), info in facts.items() if dep == name})
                   for name in DEPENDENCIES}
         healthy = all(check["status"] in ("ok", "warning") for check in checks.values())
-        return ProbeResult(healthy=healthy, checks=checks, elapsed_ms=int((self.clock() - started) * 1000))
+        return ProbeResult(healthy=healthy, checks=checks, elapsed_ms=int((self.clock() - started) * 1000),
+                           held=held)
 
     def _verdict(self, name: str, parts: dict[str, dict[str, Any]]) -> dict[str, Any]:
         """Combine the calls of one dependency into ok / warning / error, and cache healthy facts."""

@@ -33,6 +33,9 @@ class Settings:
     transactions_consistency: str = "EVENTUAL"
     #: Route 53's search string; the health body carries it only when healthy.
     health_search_string: str = "PAYMENTS_HEALTHY"
+    #: The failover name (``DOMAIN_NAME``): a payment reaching the DR region through it arms
+    #: the failback hold (``ops.hold``). Empty: this validator never arms it.
+    failover_domain_name: str = ""
 
 
 def _required(name: str) -> str:
@@ -88,6 +91,7 @@ def load_settings(function: str = "validator") -> Settings:
         kms_key_arn=value("KMS_KEY_ARN"),
         transactions_consistency=consistency,
         health_search_string=search,
+        failover_domain_name=os.environ.get("FAILOVER_DOMAIN_NAME", "").strip(),
     )
 
 

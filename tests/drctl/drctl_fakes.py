@@ -108,6 +108,7 @@ class World:
     unreachable: set = field(default_factory=set)
     fail_on: dict = field(default_factory=dict)  # (service, op) -> exception to raise
     items: dict = field(default_factory=dict)    # (region, table, key) -> (visible_at)
+    item_writes: list = field(default_factory=list)  # (region, table, item) as put_item sent it
     objects: dict = field(default_factory=dict)  # (bucket, key) -> visible_at
     calls: list = field(default_factory=list)    # (service, region, op)
     created: list = field(default_factory=list)  # (service, region)
@@ -285,6 +286,7 @@ class FakeDynamo:
 
     def put_item(self, table, item):
         self.w.call("dynamodb", self.region, "put_item")
+        self.w.item_writes.append((self.region, table, dict(item)))
         key = self._key(table, {k: item[k] for k in ("transactionId", "timestamp")})
         now = self.w.clock.monotonic()
         self.w.items[(self.region,) + key] = now

@@ -8,6 +8,7 @@ import json
 
 from drctl_fakes import DR, PRIMARY, FakeGateways
 
+import contract
 from drctl import exitcodes
 from drctl.cli import main
 from drctl.operations import Overrides, planned_switchover
@@ -31,6 +32,11 @@ def after_failover(world):
         "blocked", "2026-11-25T02:10:00Z", "probe payment-probe-dr-dev", "primary unreachable")
 
 
+def hold_writes(world):
+    return [(region, table, item) for region, table, item in world.item_writes
+            if item.get("transactionId") == contract.FAILBACK_HOLD_ID]
+
+
 def failback(world, gw, cfg, log, **kw):
     kw.setdefault("confirm", lambda question: True)
     return planned_switchover(cfg, gw, world.clock, log, to_role="primary", poll=10, timeout=600,
@@ -51,7 +57,25 @@ def test_failback_after_failover_is_allowed_and_opens_the_gate_in_the_dr_region(
     assert not [c for c in world.calls if c[0] == "ssm" and c[1] == PRIMARY]
     assert f"once the alarm {GATE_ALARM} (us-east-2) clears" in result.data["gate"]
     assert "1-2 minutes" in result.data["gate"]
-    assert [c.id for c in result.post_checks][-1] == "gate:failback-gate-primary"
+    assert [c.id for c in result.post_checks][-2:] == ["gate:failback-gate-primary", "gate:failback-hold"]
+
+
+def test_failback_clears_the_hold_in_the_primary_region_after_the_evidence(world, gw, cfg, log):
+    """The hold the DR validator armed (lambda/ops/hold.py) is cleared where the primary's
+    /health reads it, with who and when: the primary answers healthy again."""
+    after_failover(world)
+    result = failback(world, gw, cfg, log, operator="alice")
+    assert result.exit_code == 0, result.to_text()
+    [(region, table, item)] = hold_writes(world)
+    assert (region, table) == (PRIMARY, cfg.dynamodb_table_name)
+    assert item["state"] == contract.FAILBACK_HOLD_CLEARED and item["timestamp"] == 0
+    assert item["clearedAt"] == int(world.clock.now().timestamp()) and item["clearedBy"].startswith("alice")
+
+
+def test_dry_run_leaves_the_hold_armed(world, gw, cfg, log):
+    after_failover(world)
+    assert failback(world, gw, cfg, log, dry_run=True).outcome == "dry-run"
+    assert not hold_writes(world)
 
 
 def test_rerun_after_completed_failback_opens_a_gate_left_blocked(world, gw, cfg, log):
@@ -122,6 +146,7 @@ def _refused_on(result, world, *check_ids):
     assert result.exit_code == exitcodes.REFUSED, result.to_text()
     assert not world.ops("switchover_global_cluster") and not world.latch_writes
     assert world.latches[(DR, GATE)].state == "blocked"
+    assert not hold_writes(world), "a refused failback must leave the failback hold armed"
     failed = {c.id for c in result.checks if c.state == "FAIL"}
     assert set(check_ids) <= failed, failed
     return [r for r in result.reasons if r.split(" ")[0] in check_ids]

@@ -18,6 +18,21 @@ from twin_support import CLIENT_ID  # noqa: E402
 
 # The settings profiles the twin stands up (issue 19: default and prod-like synths).
 PROFILES = {"default": {}, "prod": PROD}
+# Scenario 2's fault kinds per profile (test_outage.py): every kind on the default synth, the
+# hang on the prod-like one (the rest would double the run for the same code path).
+OUTAGE_FAULTS = {"default": {"hang", "refuse", "5xx"}, "prod": {"hang"}}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselect (not skip) the outage scenarios a profile does not play (OUTAGE_FAULTS)."""
+    keep, drop = [], []
+    for item in items:
+        params = item.callspec.params if hasattr(item, "callspec") else {}
+        wanted = OUTAGE_FAULTS.get(params.get("twin", ""))
+        (drop if "outage" in params and wanted is not None and params["outage"] not in wanted else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 @pytest.fixture(scope="session", params=sorted(PROFILES))

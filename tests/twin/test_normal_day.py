@@ -4,7 +4,9 @@ docs/calling-the-api.md tells them to.
 
 What is real here: the JSON, the functions' code from their synthesized package, moto's
 answers for DynamoDB/S3/Secrets Manager/KMS. What is simulated: API Gateway (twin/apigw.py),
-replication (twin/replication.py), DNS (twin/core.py). docs/twin.md has the full list.
+replication (twin/replication.py), DNS (twin/core.py), and for the day on the scenario clock
+at the end, the EventBridge schedules (twin/schedules.py), CloudWatch alarms and Route 53.
+docs/twin.md has the full list.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import uuid
 import pytest
 from ops import httpcheck
 from ops.signing import new_key, signed_headers
-from twin_support import CLIENT_ID
+from twin_support import CLIENT_ID, WARM_UP_MINUTES, warm_up
 
+from twin.alarms import ALARM, INSUFFICIENT, OK
 from twin.apigw import RegionalGateway
 from twin.provision import FAKE_CREDENTIALS
 
@@ -184,8 +187,8 @@ def test_replication_brings_each_regions_payments_to_the_other(twin, client_key)
 
 
 def test_payments_through_the_failover_name_in_each_regions_turn(twin, client_key):
-    """The failover name answers with its PRIMARY record's region (static in the twin: Route 53
-    health checks are not evaluated yet); pointed at DR by hand, DR takes the payments."""
+    """The failover name answers with its PRIMARY record's region (static until the day below
+    turns Route 53's evaluation on); pointed at DR by hand, DR takes the payments."""
     name = _failover_name(twin)
     assert twin.names[name] == twin.region_of("primary")
     try:
@@ -256,8 +259,8 @@ def test_the_stage_throttle_answers_429_past_the_burst(twin):
 
 
 def test_the_rpo_canary_reads_the_peers_heartbeat_through_replication(twin):
-    """The heartbeat functions, invoked as their schedule would (EventBridge schedules are not
-    simulated yet), each find the other region's heartbeat once replication has carried it.
+    """The heartbeat functions, invoked by hand as their schedule would (the schedules start
+    with the day below), each find the other region's heartbeat once replication has carried it.
     The delay they report is the twin's simulated lag plus the polls, not AWS's."""
     primary, dr = twin.region_of("primary"), twin.region_of("dr")
     heartbeat = {region: _fn(twin, region, "heartbeat.lambda_handler") for region in (primary, dr)}
@@ -271,3 +274,124 @@ def test_the_rpo_canary_reads_the_peers_heartbeat_through_replication(twin):
     for store in ("dynamodb", "s3"):
         assert outcome.payload[store].get("peerWrittenAt"), outcome.payload
         assert outcome.payload[store]["observedDelaySeconds"] >= 0
+
+
+# -- the day on the scenario clock: schedules, alarms, health checks ----------------------------
+# Runs last in this module: from here on the failover name is Route 53's answer.
+
+DAY_MINUTES = 5  # after the warm-up
+# What CloudWatch does with an alarm whose every period is missing (treat_missing_data).
+MISSING_DATA_STATE = {"notBreaching": OK, "breaching": ALARM, "missing": INSUFFICIENT}
+# Namespaces of the metrics the twin emits itself: the functions' own (PutMetricData, EMF),
+# and Route 53's HealthCheckStatus (twin/route53.py). Everything else under AWS/ is published
+# by AWS services the twin does not run.
+TWIN_EMITTED_AWS_NAMESPACES = {"AWS/Route53"}
+
+
+def _namespaces(alarm) -> set[str]:
+    if alarm.metric is not None:
+        return {alarm.metric[0]}
+    return {ns for ns, *_ in alarm.queries.values()}
+
+
+def _aws_published_only(alarm) -> bool:
+    """The alarm reads at least one metric that only an AWS service publishes (not the twin)."""
+    return any(ns.startswith("AWS/") and ns not in TWIN_EMITTED_AWS_NAMESPACES for ns in _namespaces(alarm))
+
+
+@pytest.fixture(scope="module")
+def day(twin, client_key):
+    """Warm-up with the schedules running, then DAY_MINUTES of signed payments through the
+    failover name, one a scenario minute; every alarm transition after the warm-up is kept."""
+    warmed = warm_up(twin)
+    name = _failover_name(twin)
+    answers = []
+    try:
+        for _ in range(DAY_MINUTES):
+            body, headers = _payment(client_key)
+            response = twin.request("POST", f"https://{name}/validate", headers=headers, body=body)
+            answers.append((response.status, response.region))
+            twin.advance(60)
+        transitions = {alarm.name: [h for h in alarm.history if h[0] > warmed]
+                       for alarm in twin.alarms.alarms.values()}
+        pages = [p for p in twin.alarms.pages if p.t > warmed]
+        print("normal day: alarms on AWS-published metrics (missing data here):",
+              sorted(a.name for a in twin.alarms.alarms.values() if _aws_published_only(a)))
+        print("normal day: health check changes", {c.name: [(t - twin.clock.start, h, why) for t, h, why in c.history]
+                                                   for c in twin.route53.checks.values()},
+              "DNS answers", [(t - twin.clock.start, r) for t, _, r in twin.route53.answers])
+        yield {"warmed": warmed, "answers": answers, "transitions": transitions, "pages": pages}
+    finally:
+        twin.evaluate(False)
+
+
+def test_no_alarm_on_the_twins_data_is_in_alarm_after_warm_up(twin, day):
+    assert twin.alarms.unsupported == {}
+    evaluated = [a for a in twin.alarms.alarms.values() if not _aws_published_only(a)]
+    assert len(evaluated) >= 20, "the alarms on the platform's own metrics and Route 53's"
+    firing = {a.name: a.history[-1][2] for a in evaluated if a.state != OK}
+    assert firing == {}, firing
+    went = {n: h for n, h in day["transitions"].items() if any(state == ALARM for _, state, _ in h)}
+    assert went == {}, went
+    assert day["pages"] == [], [(p.alarm, p.t - day["warmed"]) for p in day["pages"]]
+
+
+def test_alarms_on_aws_published_metrics_are_in_their_missing_data_state(twin, day):
+    """The twin does not emit AWS/Lambda, AWS/ApiGateway, AWS/DynamoDB, AWS/S3, AWS/RDS,
+    AWS/WAFV2: these alarms see no data here, and their state is what treat_missing_data says
+    (listed, not silently left out). In AWS they read real data."""
+    aws_only = [a for a in twin.alarms.alarms.values() if _aws_published_only(a)]
+    namespaces = set().union(*(_namespaces(a) for a in aws_only))
+    assert {"AWS/Lambda", "AWS/ApiGateway", "AWS/DynamoDB"} <= namespaces
+    for alarm in aws_only:
+        values = alarm.period_values(twin.metrics, twin.alarms.last_evaluation)
+        assert values == [None] * alarm.evaluation_periods, (alarm.name, values)
+        assert alarm.state == MISSING_DATA_STATE[alarm.treat_missing_data], (alarm.name, alarm.treat_missing_data)
+
+
+def test_the_probes_are_green_in_both_regions(twin, day):
+    for region in twin.ports:
+        runs = twin.schedules.runs_of("probe.lambda_handler", region)
+        assert len(runs) >= WARM_UP_MINUTES + DAY_MINUTES, "the probe runs every scenario minute"
+        assert all(r.ok for r in runs), [r.outcome.payload for r in runs if not r.ok]
+        last = [r.outcome.payload for r in runs if r.t > day["warmed"]]
+        assert last and all(p["peer"]["healthy"] and p["domain"]["healthy"] and p["metricsPublished"]
+                            for p in last), last[-1]
+        role = twin.roles[region]
+        peer_role = "dr" if role == "primary" else "primary"
+        end = twin.clock.now()
+        assert set(twin.metrics.values(region, "PaymentsDR", "PeerHealthy", {"Peer": peer_role},
+                                       day["warmed"], end)) == {1.0}
+        assert set(twin.metrics.values(region, "PaymentsDR", "DomainHealthy", {}, day["warmed"], end)) == {1.0}
+
+
+def test_the_failback_gate_is_open_and_the_name_answers_the_primary(twin, day):
+    dr = twin.region_of("dr")
+    end = twin.clock.now()
+    blocked = twin.metrics.values(dr, "PaymentsDR", "FailbackBlocked", {"Peer": "primary"}, day["warmed"], end)
+    assert blocked and set(blocked) == {0.0}, "the DR probe reports the latch open every minute"
+    for run in twin.schedules.runs_of("probe.lambda_handler", dr):
+        assert run.outcome.payload["latch"]["state"] == "open", run.outcome.payload
+    gate = next(c for c in twin.route53.checks.values() if c.type == "CLOUDWATCH_METRIC")
+    assert gate.healthy, gate.history
+    assert twin.alarms.data_state(gate.alarm_name, gate.alarm_region) == OK  # from data, not LastKnownStatus
+    assert day["answers"] == [(200, twin.region_of("primary"))] * DAY_MINUTES
+    assert all(region == twin.region_of("primary") for _, _, region in twin.route53.answers), \
+        (twin.route53.answers, {c.name: c.history for c in twin.route53.checks.values()})
+
+
+def test_heartbeat_and_reconcile_run_on_their_schedules_and_report(twin, day):
+    end = twin.clock.now()
+    for region in twin.ports:
+        peer = next(r for r in twin.ports if r != region)
+        heartbeats = twin.schedules.runs_of("heartbeat.lambda_handler", region)
+        reconciles = twin.schedules.runs_of("reconcile.lambda_handler", region)
+        assert len(heartbeats) >= WARM_UP_MINUTES + DAY_MINUTES and all(r.ok for r in heartbeats)
+        assert reconciles and all(r.ok for r in reconciles), [r.outcome.payload for r in reconciles]
+        for store, limit in (("dynamodb", 120), ("s3", 1020)):  # the alarms' thresholds
+            delays = twin.metrics.values(region, "PaymentsDR", "ObservedReplicationDelay",
+                                         {"Store": store, "From": peer}, day["warmed"], end)
+            assert len(delays) >= DAY_MINUTES and max(delays) < limit, (region, store, delays)
+        checked = twin.metrics.values(region, "PaymentsDR", "RecordsChecked",
+                                      {"service": "payment-reconcile", "region": region}, twin.clock.start, end)
+        assert checked, f"reconcile in {region} published no RecordsChecked (EMF)"

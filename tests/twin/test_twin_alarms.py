@@ -175,3 +175,30 @@ def test_a_page_on_missing_data_alone_is_marked(platform):
     page = next(p for p in alarms.pages if p.alarm.endswith("peer-unreachable-dr"))
     assert (page.topic_region, page.from_data, page.t) == ("us-east-2", False, 60.0)
     assert not [p for p in alarms.pages if p.alarm.endswith("health-check-primary")]  # its data: healthy
+
+
+def test_a_twin_collects_only_the_datums_emitted_since_it_started(monkeypatch):
+    """moto's CloudWatch is process-wide: a second twin in the same process (the prod-like
+    profile after the default one) read the first one's FailbackBlocked = 1 and closed its gate
+    during its warm-up. The collector starts from the counts at the twin's start."""
+    import boto3
+    from moto import mock_aws
+
+    from twin.alarms import moto_metric_counts
+
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        cloudwatch = boto3.client("cloudwatch", region_name="us-east-2")
+
+        def put(value: float) -> None:
+            cloudwatch.put_metric_data(Namespace="PaymentsDR", MetricData=[
+                {"MetricName": "FailbackBlocked", "Dimensions": [{"Name": "Peer", "Value": "primary"}],
+                 "Value": value}])
+
+        put(1.0)  # an earlier twin's
+        baseline = moto_metric_counts()
+        put(0.0)  # this twin's
+        store, clock = MetricStore(), ScenarioClock(0.0)
+        assert MetricCollector(store, clock, None, baseline=baseline).collect() == 1
+        assert store.values("us-east-2", "PaymentsDR", "FailbackBlocked", {"Peer": "primary"}, -60, 60) == [0.0]

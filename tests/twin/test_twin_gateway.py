@@ -80,11 +80,35 @@ def test_a_failed_integration_answers_the_jsons_gateway_response(platform, failu
     assert event["resource"] == "/health" and event["requestContext"]["resourcePath"] == "/health"
 
 
-def test_a_malformed_answer_or_a_throttled_function_is_a_5xx_that_says_outcome_unknown(platform):
-    for answer in (Outcome({"body": "no status"}), Throttled("busy")):
-        gateway, _, host = _gateway(platform, health=answer)
-        status, _, body = gateway.handle("GET", "/health", [("Host", host)], b"")
-        assert status >= 500 and json.loads(body)["error"]["code"] == "OUTCOME_UNKNOWN"
+def _default_5xx(platform: Platform) -> dict:
+    region = platform.regions()[0]
+    return next(json.loads(platform.get(r, "response_templates")["application/json"])
+                for r in platform.resources("aws_api_gateway_gateway_response")
+                if r.region == region and platform.get(r, "response_type") == "DEFAULT_5XX")
+
+
+# AWS Lambda Developer Guide, "Handling Lambda errors with an API Gateway API": "If the Lambda
+# API rejects the invocation request, API Gateway returns a 500 error code. If the function
+# runs but returns an error, or returns a response in the wrong format, API Gateway returns a
+# 502." No gateway response type is documented for a Lambda throttle, so its body is the
+# DEFAULT_5XX one (which keeps API Gateway's status: the JSON sets none).
+@pytest.mark.parametrize("answer, documented_status", [
+    (Throttled("busy"), 500),                      # TooManyRequestsException: nothing ran
+    (Outcome({"body": "no status"}), 502),         # the function ran, its answer is malformed
+])
+def test_a_throttled_or_malformed_invoke_gets_awss_status_and_the_default_5xx_body(
+        platform, answer, documented_status):
+    gateway, pool, host = _gateway(platform, validator=answer, authorizer=Outcome(ALLOW))
+    status, headers, body = gateway.handle("POST", "/validate", [("Host", host), *SIGNED],
+                                           b'{"a": 1}')
+    assert status == documented_status
+    assert json.loads(body) == _default_5xx(platform)
+    error = json.loads(body)["error"]
+    assert (error["code"], error["outcome"], error["retryable"]) == ("OUTCOME_UNKNOWN", "unknown",
+                                                                     True)
+    assert ("Retry-After", str(error["retryAfterSeconds"])) in headers
+    assert ("Cache-Control", "no-store") in headers
+    assert [kind for kind, _, _ in pool.calls] == ["authorizer", "validator"]
 
 
 def test_an_authorizer_error_is_503_authentication_unavailable_and_nothing_is_called(platform):

@@ -1,0 +1,374 @@
+"""Load check (issue 22): the declared peak of signed payments, sustained, through the local twin.
+
+Stands up the twin of a synthesized folder (twin/, docs/twin.md: the JSON's throttles, gateway
+and authorizer, the functions from their package, moto as AWS), seeds a client key the way
+operators do (the client-keys secret in the primary region), and sends signed `POST /validate`
+requests through the failover name at a fixed rate (open loop: each request leaves at its
+scheduled time, whatever the earlier ones are doing) for a sustained period. Meanwhile it runs
+each region's reconcile function, from its package, on its schedule's event (a scheduled run:
+the watermark moves), and after the load until every record has been checked.
+
+Reported (printed, and written as JSON to build/load-check.json): sustained rate, duration,
+latency p50/p99/max (from each request's scheduled send time, so a queue behind a slow answer
+counts), status counts (5xx and 429 separately), how late the sender fell behind schedule, and
+per region the reconcile runs: records checked, their rate, missing receipts, duplicates and the
+lag (window end - watermark) during and at the end.
+
+LOCAL figures, not AWS: moto answers for DynamoDB, S3, KMS and Secrets Manager on this machine's
+shared cores, the twin's gateway stands for API Gateway (no WAF, plain HTTP), and replication is
+simulated. Two overrides, printed with the result: the reconcile functions' grace period is 1
+minute instead of 15 (RECONCILE_GRACE_MINUTES, a whole number of minutes), so the records of a
+few minutes' run become eligible during the check; and the serving region's validator and
+authorizer get `--environments` execution environments, started before the load, and may grow
+to the concurrency the settings size the validator for at that peak (20 at 10/s): the twin
+otherwise allows 4 per function, its own cap, not the platform's (without a reservation AWS
+draws on the account's unreserved concurrency), and answers 500 past it as API Gateway does
+for a throttled Lambda.
+
+    python scripts/load_check.py [cdktf.out] [--rate 10] [--duration 90] [--json build/load-check.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+if str(ROOT / "lambda") not in sys.path:
+    sys.path.append(str(ROOT / "lambda"))  # ops.signing: how clients sign
+
+CLIENT_ID = "load-check-client"
+RECONCILE_HANDLER = "reconcile.lambda_handler"
+AUTHORIZER_HANDLER = "authorizer.lambda_handler"
+SCHEDULED_EVENT = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+GRACE_OVERRIDE_MINUTES = 1
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), int(-(-q * len(ordered) // 100))))
+    return ordered[rank - 1]
+
+
+def failover_name(twin: Any) -> str:
+    """The name clients use: the one no region's own name is (`<region>.<domain>`)."""
+    return str(next(name for name in twin.names if not any(name.startswith(r + ".") for r in twin.ports)))
+
+
+def _functions(twin: Any, handler: str) -> dict[str, str]:
+    return {region: fn.name for (region, _), fn in twin.pool.functions.items() if fn.handler == handler}
+
+
+def seed_client_key(twin: Any) -> str:
+    """A client key in the client-keys secret of the primary region (replicated by the twin)."""
+    from ops.signing import new_key
+
+    key = new_key()
+    primary = twin.region_of("primary")
+    secret = twin.function(primary, _functions(twin, AUTHORIZER_HANDLER)[primary]).environment["CLIENT_KEYS_SECRET"]
+    secrets = twin.client("secretsmanager", primary)
+    try:  # keep the clients already there (the twin's scenario tests share one twin)
+        value = json.loads(secrets.get_secret_value(SecretId=secret)["SecretString"])
+    except Exception:  # no value yet: the secret is created empty
+        value = {}
+    clients = value.get("clients") if isinstance(value.get("clients"), dict) else {}
+    clients[CLIENT_ID] = {"keys": [key], "disabled": False}
+    secrets.put_secret_value(SecretId=secret, SecretString=json.dumps({**value, "clients": clients}))
+    if not twin.replication.wait_caught_up(10):
+        raise RuntimeError("the client-keys secret did not reach the DR region")
+    return key
+
+
+class _Reconciler:
+    """Each region's reconcile function on its scheduled event, every `every_s` seconds."""
+
+    def __init__(self, twin: Any, every_s: float):
+        self.twin = twin
+        self.every_s = every_s
+        self.functions = _functions(twin, RECONCILE_HANDLER)
+        for region, name in self.functions.items():
+            twin.function(region, name).environment["RECONCILE_GRACE_MINUTES"] = str(GRACE_OVERRIDE_MINUTES)
+        self.runs: dict[str, list[dict[str, Any]]] = {region: [] for region in self.functions}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_once(self) -> None:
+        for region, name in self.functions.items():
+            outcome = self.twin.invoke(region, name, SCHEDULED_EVENT)
+            payload = outcome.payload if isinstance(outcome.payload, dict) else {}
+            self.runs[region].append({"ok": outcome.ok, "durationS": round(outcome.duration_s, 3),
+                                      "at": time.time(), **{k: payload.get(k) for k in (
+                                          "recordsChecked", "missingReceipts", "receiptsRepaired",
+                                          "receiptRepairFailed", "duplicateTransactions", "truncated",
+                                          "lagSeconds", "checkedUntilMs")},
+                                      **({} if outcome.ok else {"error": str(outcome.payload)[:300]})})
+
+    def start(self) -> None:
+        def loop() -> None:
+            while not self._stop.wait(self.every_s):
+                self.run_once()
+
+        self._thread = threading.Thread(target=loop, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def caught_up(self, last_accepted_ms: int) -> bool:
+        """Every region's watermark has passed the last accepted payment."""
+        return all(runs and runs[-1]["ok"] and (runs[-1]["checkedUntilMs"] or 0) >= last_accepted_ms
+                   for runs in self.runs.values())
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for region, runs in self.runs.items():
+            ok = [r for r in runs if r["ok"]]
+            checked = sum(r["recordsChecked"] or 0 for r in ok)
+            busy = sum(r["durationS"] for r in ok if r["recordsChecked"])
+            out[region] = {
+                "runs": len(runs), "failedRuns": len(runs) - len(ok),
+                "recordsChecked": checked,
+                "checkRatePerSecond": round(checked / busy, 1) if busy else None,
+                "missingReceipts": sum(r["missingReceipts"] or 0 for r in ok),
+                "receiptRepairFailed": sum(r["receiptRepairFailed"] or 0 for r in ok),
+                "duplicates": sum(len(r["duplicateTransactions"] or []) for r in ok),
+                "truncatedRuns": sum(1 for r in ok if r["truncated"]),
+                "maxLagSeconds": max((r["lagSeconds"] or 0 for r in ok), default=None),
+                "finalLagSeconds": ok[-1]["lagSeconds"] if ok else None,
+                "maxRunSeconds": max((r["durationS"] for r in ok), default=None),
+            }
+        return out
+
+
+def warm_api_functions(twin: Any, region: str, environments: int, concurrency: int) -> None:
+    """Start `environments` execution environments of `region`'s validator and authorizer, and
+    let them grow to `concurrency` (what the settings size the validator for at the peak)."""
+    for (fn_region, _), fn in twin.pool.functions.items():
+        if fn_region == region and fn.handler in ("validator.lambda_handler", AUTHORIZER_HANDLER):
+            fn.concurrency = max(fn.concurrency, concurrency, environments)
+            missing = environments - len(fn._idle) - fn._busy
+            if missing > 0:
+                twin.pool.warm(fn, missing)
+
+
+def run_load_check(twin: Any, key: str, *, rate: float, duration_s: float, senders: int = 32,
+                   reconcile_every_s: float = 20.0, wait_for_reconcile_s: float = 150.0,
+                   environments: int = 6, concurrency: int | None = None) -> dict[str, Any]:
+    """Send `rate` payments/s for `duration_s` through the failover name; reconcile alongside.
+
+    `wait_for_reconcile_s`: after the load, keep running reconcile until every region's watermark
+    passes the last accepted payment (the grace period first), at most this long (0: one run)."""
+    from ops.signing import signed_headers
+
+    name = failover_name(twin)
+    url = f"https://{name}/validate"
+    if concurrency is None:
+        concurrency = sized_concurrency(rate)
+    serving = twin.region_for(name)
+    warm_api_functions(twin, serving, environments, concurrency)
+    load_before = os.getloadavg()
+    log_start = len(twin.gateways[serving].access_log)
+    started_ms = int(time.time() * 1000)
+    total = max(1, round(rate * duration_s))
+    results: list[dict[str, Any]] = [{} for _ in range(total)]
+
+    def send(index: int, scheduled: float) -> None:
+        body = json.dumps({"transactionId": f"load-{uuid.uuid4().hex[:20]}", "customerId": "cust-load",
+                           "amount": 42.5, "currency": "USD"}).encode()
+        headers = {"Content-Type": "application/json",
+                   **signed_headers(key_b64=key, client_id=CLIENT_ID, body=body)}
+        started = time.monotonic()
+        try:
+            response = twin.request("POST", url, headers=headers, body=body, timeout=35.0)
+            status, region, error = response.status, response.region, response.gateway_error
+            detail = "" if status == 200 else response.body[:300].decode(errors="replace")
+        except OSError as exc:
+            status, region, error, detail = 0, "", type(exc).__name__, str(exc)[:300]
+        ended = time.monotonic()
+        results[index] = {"status": status, "region": region, "gatewayError": error, "detail": detail,
+                          "latencyS": ended - scheduled, "serviceS": ended - started,
+                          "lateS": started - scheduled, "acceptedMs": int(time.time() * 1000)}
+
+    reconciler = _Reconciler(twin, reconcile_every_s)
+    reconciler.start()
+    begun = time.monotonic()
+    with ThreadPoolExecutor(max_workers=senders, thread_name_prefix="load") as pool:
+        for index in range(total):
+            scheduled = begun + index / rate
+            delay = scheduled - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            pool.submit(send, index, scheduled)
+    elapsed = time.monotonic() - begun
+    reconciler.stop()
+
+    accepted = [r for r in results if r.get("status") == 200]
+    last_accepted_ms = max((r["acceptedMs"] for r in accepted), default=0)
+    waited_from = time.monotonic()
+    reconciler.run_once()
+    while (wait_for_reconcile_s > 0 and not reconciler.caught_up(last_accepted_ms)
+           and time.monotonic() - waited_from < wait_for_reconcile_s):
+        time.sleep(min(reconcile_every_s, 10.0))
+        reconciler.run_once()
+    statuses = Counter(str(r.get("status")) for r in results)
+    gateway_errors = Counter(str(e.error_type) for e in twin.gateways[serving].access_log[log_start:]
+                             if e.error_type)
+    replicated = twin.replication.wait_caught_up(30)
+    in_replica = {region: _records_since(twin, region, started_ms) for region in twin.ports}
+    latencies = [r["latencyS"] for r in results if r.get("status")]
+    return {
+        "label": "LOCAL: the twin on this machine (moto, simulated gateway and replication), not AWS",
+        "cpuCount": os.cpu_count(),
+        "loadAverage1mBeforeAfter": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
+        "apiEnvironments": environments,
+        "apiConcurrency": concurrency,
+        "failoverName": name,
+        "regions": dict(Counter(r.get("region") for r in results)),
+        "targetRatePerSecond": rate,
+        "requests": total,
+        "durationS": round(elapsed, 2),
+        "sustainedRatePerSecond": round(total / elapsed, 2),
+        "acceptedRatePerSecond": round(len(accepted) / elapsed, 2),
+        "statusCounts": dict(sorted(statuses.items())),
+        "status5xx": sum(n for s, n in statuses.items() if s.startswith("5")),
+        "status429": statuses.get("429", 0),
+        "connectionErrors": statuses.get("0", 0),
+        # API Gateway's own answers (x-amzn-ErrorType's response type): DEFAULT_5XX is a throttled
+        # Lambda (the function's concurrency busy), INTEGRATION_TIMEOUT no answer within 4 s.
+        "gatewayResponseTypes": dict(sorted(gateway_errors.items())),
+        "latencyMs": {
+            "p50": round(percentile(latencies, 50) * 1000, 1) if latencies else None,
+            "p99": round(percentile(latencies, 99) * 1000, 1) if latencies else None,
+            "max": round(max(latencies) * 1000, 1) if latencies else None,
+            "mean": round(statistics.fmean(latencies) * 1000, 1) if latencies else None,
+        },
+        "errorSamples": sorted({f"{r.get('status')} {r.get('gatewayError') or ''} {r.get('detail')}"
+                                for r in results if r.get("status") != 200})[:5],
+        "maxLateS": round(max((r.get("lateS", 0.0) for r in results), default=0.0), 3),
+        "reconcile": {
+            "graceMinutes": GRACE_OVERRIDE_MINUTES,
+            "graceNote": "overridden from the default 15 so the run's records become eligible",
+            "everyS": reconcile_every_s,
+            "caughtUp": reconciler.caught_up(last_accepted_ms),
+            "replicationCaughtUpAfterwards": replicated,
+            "recordsInReplica": in_replica,
+            # On a fresh twin: records that reached a replica behind its watermark (replicated in
+            # later than the grace period after their timestamp), which no scheduled run checks.
+            "behindWatermark": {region: max(0, in_replica[region] - r["recordsChecked"])
+                                for region, r in reconciler.summary().items()},
+            "secondsAfterLoadUntilCaughtUp": round(time.monotonic() - waited_from, 1),
+            "regions": reconciler.summary(),
+        },
+    }
+
+
+def _records_since(twin: Any, region: str, since_ms: int) -> int:
+    """Accepted records in `region`'s replica since the load began (status-index, counted)."""
+    fn = twin.function(region, _functions(twin, RECONCILE_HANDLER)[region])
+    ddb = twin.client("dynamodb", region)
+    kwargs: dict[str, Any] = {
+        "TableName": fn.environment["TRANSACTIONS_TABLE"],
+        "IndexName": fn.environment.get("STATUS_INDEX", "status-index"),
+        "KeyConditionExpression": "#s = :s AND #t >= :t", "Select": "COUNT",
+        "ExpressionAttributeNames": {"#s": "status", "#t": "timestamp"},
+        "ExpressionAttributeValues": {":s": {"S": "VALIDATED"}, ":t": {"N": str(since_ms)}}}
+    count = 0
+    while True:
+        page = ddb.query(**kwargs)
+        count += int(page.get("Count", 0))
+        if not page.get("LastEvaluatedKey"):
+            return count
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def render(report: dict[str, Any]) -> str:
+    latency = report["latencyMs"]
+    lines = [
+        f"Load check ({report['label']}; {report['cpuCount']} cores, load average "
+        f"{report['loadAverage1mBeforeAfter'][0]:g} before, {report['loadAverage1mBeforeAfter'][1]:g} after; "
+        f"{report['apiEnvironments']} warm environments per API function, at most {report['apiConcurrency']})",
+        f"  {report['requests']} signed payments through {report['failoverName']} "
+        f"(served by {report['regions']})",
+        f"  target {report['targetRatePerSecond']:g}/s, sustained {report['sustainedRatePerSecond']:g}/s "
+        f"over {report['durationS']:g} s (sender at most {report['maxLateS']:g} s behind schedule)",
+        f"  latency p50 {latency['p50']} ms, p99 {latency['p99']} ms, max {latency['max']} ms",
+        f"  statuses {report['statusCounts']}: 5xx {report['status5xx']}, 429 {report['status429']}, "
+        f"connection errors {report['connectionErrors']}; gateway answers {report['gatewayResponseTypes']}",
+        f"  reconcile (grace {report['reconcile']['graceMinutes']} min, overridden; every "
+        f"{report['reconcile']['everyS']:g} s): caught up {report['reconcile']['caughtUp']} "
+        f"{report['reconcile']['secondsAfterLoadUntilCaughtUp']:g} s after the load; records in each "
+        f"replica {report['reconcile']['recordsInReplica']} (replication caught up: "
+        f"{report['reconcile']['replicationCaughtUpAfterwards']}); arrived behind the watermark "
+        f"(unchecked) {report['reconcile']['behindWatermark']}",
+    ]
+    for region, r in report["reconcile"]["regions"].items():
+        lines.append(f"    {region}: {r['runs']} runs ({r['failedRuns']} failed), {r['recordsChecked']} records "
+                     f"checked at {r['checkRatePerSecond']}/s while running, missing receipts "
+                     f"{r['missingReceipts']}, duplicates {r['duplicates']}, lag max {r['maxLagSeconds']} s, "
+                     f"final {r['finalLagSeconds']} s, longest run {r['maxRunSeconds']} s")
+    return "\n".join(lines)
+
+
+def sized_concurrency(rate: float) -> int:
+    """What the settings size the validator's concurrency for at this peak (modules/settings.py)."""
+    from modules.settings import Settings
+
+    return int(Settings(peak_payments_per_second=rate).validator_concurrency_needed)
+
+
+def _default_rate() -> float:
+    from modules.settings import DEFAULT_PEAK_PAYMENTS_PER_SECOND
+
+    return float(os.environ.get("PEAK_PAYMENTS_PER_SECOND") or DEFAULT_PEAK_PAYMENTS_PER_SECOND)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("outdir", nargs="?", default="cdktf.out")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="payments/s (default: PEAK_PAYMENTS_PER_SECOND, else the settings' default)")
+    parser.add_argument("--duration", type=float, default=90.0, help="seconds of sustained load")
+    parser.add_argument("--senders", type=int, default=32, help="concurrent client connections at most")
+    parser.add_argument("--reconcile-every", type=float, default=20.0, help="seconds between reconcile runs")
+    parser.add_argument("--wait", type=float, default=150.0,
+                        help="after the load, seconds to let reconcile catch up (0: one run)")
+    parser.add_argument("--environments", type=int, default=6,
+                        help="warm execution environments of the serving validator and authorizer")
+    parser.add_argument("--json", default=str(ROOT / "build" / "load-check.json"))
+    args = parser.parse_args(argv)
+    rate = args.rate if args.rate is not None else _default_rate()
+
+    from twin.core import Twin
+
+    with Twin(args.outdir, lag_s=0.3) as twin:
+        key = seed_client_key(twin)
+        report = run_load_check(twin, key, rate=rate, duration_s=args.duration, senders=args.senders,
+                                reconcile_every_s=args.reconcile_every, wait_for_reconcile_s=args.wait,
+                                environments=args.environments)
+    print(render(report))
+    path = Path(args.json)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    print(f"  written to {path}")
+    failed = (report["status5xx"] or report["connectionErrors"] or not report["reconcile"]["caughtUp"]
+              or any(report["reconcile"]["behindWatermark"].values()))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
