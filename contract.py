@@ -1,13 +1,16 @@
 """The platform's contract: physical names, stack names, output keys, roles and thresholds.
 
 Dependency-free on purpose (standard library only): `modules/` (infrastructure), `drctl/`
-(operations) and `tests/` all import this one module, so a name or threshold has exactly one
-definition. The Lambda functions do not import it: they receive these values as environment
-variables set by `modules/compute.py`, which takes them from here.
+(operations), the Lambda functions and `tests/` all import this one module, so a name,
+format or threshold has exactly one definition. `modules/compute.py` ships this file in the
+Lambda package (its root, importable as `contract`); per-deployment values (table names,
+roles) still reach the functions as environment variables, whose names are defined here.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 # -- roles ------------------------------------------------------------------------------
@@ -26,7 +29,21 @@ def other_role(role: str) -> str:
 # -- AWS facts ---------------------------------------------------------------------------
 # Route 53 publishes health-check metrics (AWS/Route53 HealthCheckStatus) in us-east-1 only:
 # the health-check alarms, and whatever reads them, live there.
-ROUTE53_METRICS_REGION = "us-east-1"
+# Route 53 and IAM are global services whose control plane (and SigV4 signing region) is
+# us-east-1: drctl's Route 53 calls and preflight's IAM/quota reads go there.
+GLOBAL_CONTROL_REGION = "us-east-1"
+ROUTE53_METRICS_REGION = GLOBAL_CONTROL_REGION
+
+
+def aws_error_code(error: BaseException, missing: str = "Unknown") -> str:
+    """The code of an AWS error response (botocore's ClientError keeps it in
+    `.response["Error"]["Code"]`), `missing` when the response names none, and the class name
+    when there was no response at all (a connection error, a timeout). Functions and drctl
+    read error codes only through this."""
+    response = getattr(error, "response", None)
+    if not isinstance(response, dict):
+        return type(error).__name__
+    return str(response.get("Error", {}).get("Code") or missing)
 
 
 # -- stacks -----------------------------------------------------------------------------
@@ -78,9 +95,25 @@ ALARM_FAILBACK_BLOCKED = "failback-blocked"  # gate: the watched peer may not ta
 # it. While BLOCKED, the peer's Route 53 record stays unhealthy even after it recovers.
 FAILBACK_BLOCKED = "blocked"
 FAILBACK_OPEN = "open"
-# The failback hold (lambda/ops/hold.py, retyped there: the contract is not in the Lambda
-# package): one item in the transactions table, armed by the DR validator before it accepts a
-# payment through the failover name, honoured by the primary's /health, cleared only by
+# The latch's value: one JSON object, written by the probe (lambda/ops/latch.py) and by
+# `drctl failback` (drctl/gateways.py), read by both. A writer keeps the fields it does not
+# know; `consecutiveFailures` is the probe's count (missing = 0).
+LATCH_STATE, LATCH_SINCE, LATCH_BY, LATCH_REASON = "state", "since", "by", "reason"
+LATCH_FAILURES = "consecutiveFailures"
+LATCH_FIELDS = (LATCH_STATE, LATCH_SINCE, LATCH_BY, LATCH_REASON, LATCH_FAILURES)
+
+
+def latch_json(state: str, since: str, by: str, reason: str, failures: int = 0,
+               extra: Mapping[str, object] | None = None) -> str:
+    """The latch's SSM value: `extra` (fields another writer added) plus the five fields."""
+    doc = dict(extra or {})
+    doc.update({LATCH_STATE: state, LATCH_SINCE: since, LATCH_BY: by, LATCH_REASON: reason,
+                LATCH_FAILURES: failures})
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"))
+
+
+# The failback hold (lambda/ops/hold.py): one item in the transactions table, armed by the DR
+# validator before it accepts a payment through the failover name, honoured by the primary's /health, cleared only by
 # `drctl failback` (state CLEARED + clearedAt) after its replication evidence.
 FAILBACK_HOLD_ID = "__failback_hold__"  # transactionId; sort key timestamp = 0
 FAILBACK_HOLD_ARMED = "armed"
@@ -119,18 +152,110 @@ LAMBDA_MIN_UNRESERVED_CONCURRENCY = 10
 # compares the sum with the account's quota.
 LAMBDA_HEALTH_RESERVED_CONCURRENCY = 5
 
+# -- function environment -----------------------------------------------------------------
+# Tuning knobs a handler reads with a default of its own and the deployment leaves unset
+# (tests/test_function_environment.py: every other variable a function reads, its
+# aws_lambda_function sets).
+FUNCTION_TUNING_VARIABLES = frozenset({
+    "CLIENT_KEYS_CACHE_SECONDS", "CLIENT_KEYS_MAX_STALE_SECONDS",  # authorizer key cache
+    "IDEMPOTENCY_TTL_SECONDS",  # validator (payments.settings, read by every payment function)
+    "PROBE_CONNECT_TIMEOUT_SECONDS", "PROBE_READ_TIMEOUT_SECONDS", "PROBE_BUDGET_SECONDS",
+    "FAILBACK_PARAMETER",  # probe: set only in the region that keeps a latch
+    "RECONCILE_LOOKBACK_MINUTES", "RECONCILE_GRACE_MINUTES",
+})
+
 # -- health ------------------------------------------------------------------------------
 # Route 53 health checks match this string in the body of GET /health (HTTPS_STR_MATCH), so
 # a 200 from anything but a healthy payment path (a proxy, an error page) is not "healthy".
 HEALTH_SEARCH_STRING = "PAYMENTS_HEALTHY"
+# Routes of the health function: /health (Route 53, through WAF) and /probe (the peer
+# region's SigV4 probe). API Gateway's path part is the same without the slash.
 HEALTH_PATH = "/health"
+PROBE_PATH = "/probe"
+
+# -- the API's error shape -------------------------------------------------------------------
+# Every error the API answers (the functions, API Gateway's gateway responses, WAF's custom
+# responses) has this body and these headers: an error must never be cached and replayed.
+ERROR_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+def api_error(code: str, message: str, *, field: str | None = None, outcome: str | None = None,
+              retry_after_s: int | None = None) -> dict[str, dict[str, object]]:
+    """`{"error": {code, message[, field][, outcome][, retryable, retryAfterSeconds]}}`;
+    `outcome` (not_recorded / unknown / recorded) says what is known about the payment."""
+    error: dict[str, object] = {"code": code, "message": message}
+    if field is not None:
+        error["field"] = field
+    if outcome is not None:
+        error["outcome"] = outcome
+    if retry_after_s is not None:
+        error["retryable"] = True
+        error["retryAfterSeconds"] = retry_after_s
+    return {"error": error}
+
 
 # -- metrics published by our own functions ---------------------------------------------
 METRICS_NAMESPACE = "PaymentsDR"
+# The variable every function reads its namespace from (Powertools' Metrics reads it too).
+ENV_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
 # RPO canary (lambda/heartbeat.py): dimensions Store=dynamodb|s3, From=<peer region name>.
 CANARY_DELAY_METRIC = "ObservedReplicationDelay"
 CANARY_HEARTBEAT_AGE_METRIC = "HeartbeatAge"
 CANARY_STORES = ("dynamodb", "s3")
+
+# -- metrics that an alarm (modules/) and a reader (drctl/, the functions) both name ----------
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """Namespace, name, dimension names (in order) and the statistic the alarm evaluates: a
+    reader judging the same metric against the alarm's threshold asks for the same statistic."""
+
+    namespace: str
+    name: str
+    dimensions: tuple[str, ...]
+    statistic: str
+
+    def dims(self, *values: str) -> dict[str, str]:
+        if len(values) != len(self.dimensions):
+            raise ValueError(f"{self.name} has dimensions {self.dimensions}, got {values}")
+        return dict(zip(self.dimensions, values, strict=True))
+
+
+# Aurora PostgreSQL global database: milliseconds, published by each SECONDARY cluster.
+AURORA_RPO_LAG = MetricSpec("AWS/RDS", "AuroraGlobalDBRPOLag", ("DBClusterIdentifier",), "Maximum")
+# DynamoDB global tables: milliseconds for this replica's writes to reach ReceivingRegion.
+DYNAMODB_REPLICATION_LATENCY = MetricSpec(
+    "AWS/DynamoDB", "ReplicationLatency", ("TableName", "ReceivingRegion"), "Average")
+_S3_REPLICATION_DIMENSIONS = ("SourceBucket", "DestinationBucket", "RuleId")
+S3_REPLICATION_LATENCY = MetricSpec("AWS/S3", "ReplicationLatency", _S3_REPLICATION_DIMENSIONS, "Maximum")
+S3_REPLICATION_FAILED = MetricSpec(
+    "AWS/S3", "OperationsFailedReplication", _S3_REPLICATION_DIMENSIONS, "Sum")
+S3_REPLICATION_PENDING = MetricSpec(
+    "AWS/S3", "OperationsPendingReplication", _S3_REPLICATION_DIMENSIONS, "Maximum")
+# RPO canary (lambda/heartbeat.py): seconds, Store=dynamodb|s3, From=<peer region name>.
+CANARY_DELAY = MetricSpec(METRICS_NAMESPACE, CANARY_DELAY_METRIC, ("Store", "From"), "Maximum")
+# The validator's outcome metrics (Powertools EMF: dimensions service and region).
+VALIDATOR_SERVICE = "payment-validator"
+METRIC_OUTCOME_UNKNOWN = "OutcomeUnknown"  # the client got "outcome unknown" and must retry
+METRIC_UNHANDLED_ERROR = "UnhandledError"
+METRIC_RECEIPT_WRITE_FAILED = "ReceiptWriteFailed"
+METRIC_DEPENDENCY_FAILURE = "DependencyFailure"
+VALIDATOR_OUTCOME_DIMENSIONS = ("service", "region")
+
+# -- idempotency table ----------------------------------------------------------------------
+# Key and TTL attributes of the idempotency table (modules/tables.py), as Powertools'
+# idempotency layer (the validator) and the authorizer's nonce records use them. Nonce keys
+# start with NONCE_KEY_PREFIX, the only keys the authorizer's IAM lets it write.
+IDEMPOTENCY_KEY_ATTRIBUTE = "id"
+IDEMPOTENCY_TTL_ATTRIBUTE = "expiration"
+NONCE_KEY_PREFIX = "nonce#"
+
+# -- audit bucket key prefixes ------------------------------------------------------------
+# IAM grants and lifecycle rules (modules/) and the functions' writes (lambda/) use these.
+RECEIPTS_PREFIX = "receipts/"  # receipts/<clientId>/<transactionId>.json (validator, reconcile)
+HEALTH_PREFIX = "health/"  # health/<region>.json, the health check's short-locked write
+HEARTBEAT_PREFIX = "heartbeat/"  # heartbeat/<region>.json, the RPO canary (replicated)
 
 # Receipt reconciliation (lambda/reconcile.py, modules/jobs.py): the watermark item it keeps in
 # the transactions table (key prefix + region, no customer/status attributes, so no index sees
@@ -200,7 +325,6 @@ _outputs(
     ROUTING_STACK,
     primary_health_check_id="Route 53 health check of the primary API",
     dr_health_check_id="Route 53 health check of the DR API",
-    health_check_alarm_region="region of the Route 53 health-check alarms",
     health_check_alarm_topic="topic the Route 53 health-check alarms notify",
     custom_domain_url="payments API URL (follows failover)",
 )

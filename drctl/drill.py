@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import socket
 import urllib.error
 import urllib.request
 import uuid
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from contract import (
+    CANARY_DELAY,
     CANARY_DELAY_METRIC,
     CANARY_HEARTBEAT_AGE_METRIC,
     CANARY_STORES,
@@ -41,6 +41,7 @@ from contract import (
     DRILL_REPLICATION,
     DRILL_TAG,
     DRILLS,
+    HEALTH_PATH,
     METRICS_NAMESPACE,
     PRIMARY,
     ROUTE53_METRICS_REGION,
@@ -333,9 +334,8 @@ class Drill:
         self.result = DrillResult(opts.name, cfg.environment_suffix or "", opts.target_role,
                                   "failed", exitcodes.UNHEALTHY,
                                   started_at=self.started_wall.isoformat(timespec="seconds"))
-        # Route 53 health-check alarms live in the metrics region (an output, once drctl's
-        # config reads it; us-east-1 is where Route 53 publishes its metrics).
-        metrics_region = getattr(cfg, "health_check_alarm_region", None) or ROUTE53_METRICS_REGION
+        # Route 53 health-check alarms live where Route 53 publishes its metrics (the contract).
+        metrics_region = ROUTE53_METRICS_REGION
         self.alarms = AlarmWatch(ports, [self.target, self.peer, metrics_region],
                                  cfg.alarm_name_prefix or "", self.timeline, log)
         self.experiment: tuple[str, str] | None = None  # (region, id) while a fault may run
@@ -498,7 +498,7 @@ class Drill:
         return {"answers": answers}
 
     def _health_url(self) -> str:
-        return f"https://{self.opts.domain_name}/health"
+        return f"https://{self.opts.domain_name}{HEALTH_PATH}"
 
     def _watch_failover(self, baseline: dict[str, Any]) -> None:
         hc = self.cfg.health_check_id(self.opts.target_role)
@@ -640,7 +640,7 @@ class Drill:
                                      {"Store": "dynamodb", "Region": source})
             interval = max(intervals) if intervals else None
             for store in CANARY_STORES:
-                delays = self._series(region, CANARY_DELAY_METRIC, {"Store": store, "From": source})
+                delays = self._series(region, CANARY_DELAY_METRIC, CANARY_DELAY.dims(store, source))
                 if delays is None:
                     continue
                 top = max(delays) if delays else None
@@ -806,16 +806,18 @@ def metric_points(gw: Any, region: str, metric: str, dimensions: dict[str, str],
 
 
 def resolve_like_a_client(host: str) -> frozenset[str]:
-    """The addresses the system resolver returns (its cache and TTLs included), or none
+    """The addresses the system resolver returns (its cache and TTLs included), or none; bounded
+    by gateways.DnsGateway's timeout, so a hung resolver cannot stall the drill's watchers
     (DRCTL_RESOLVE's answer for an overridden name: drctl/resolve.py)."""
     from drctl import resolve
+    from drctl.gateways import DnsGateway, Unreachable  # boto3: only when a drill runs
+
     endpoint = resolve.lookup(host)
     if endpoint is not None:
         return frozenset({endpoint.answer})
     try:
-        return frozenset(str(info[4][0])
-                         for info in socket.getaddrinfo(host, 443, type=socket.SOCK_STREAM))
-    except OSError:
+        return frozenset(DnsGateway().addresses(host))
+    except (OSError, Unreachable):
         return frozenset()
 
 

@@ -34,7 +34,7 @@ UNREACHABLE_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutE
                       ConnectionClosedError)
 
 # Route 53 is a global service whose control plane (and signing region) is us-east-1.
-ROUTE53_CONTROL_REGION = "us-east-1"
+ROUTE53_CONTROL_REGION = contract.GLOBAL_CONTROL_REGION
 
 IN_PROGRESS_FAILOVER = ("pending", "failing-over", "switching-over", "cancelling")
 
@@ -59,9 +59,7 @@ def is_unreachable(error: BaseException) -> bool:
 
 
 def error_code(error: BaseException) -> str:
-    if isinstance(error, ClientError):
-        return str(error.response.get("Error", {}).get("Code", ""))
-    return ""
+    return contract.aws_error_code(error, missing="") if isinstance(error, ClientError) else ""
 
 
 def region_of_arn(arn: str) -> str:
@@ -158,10 +156,12 @@ class Latch:
     since: str = ""
     by: str = ""
     reason: str = ""
+    failures: int = 0  # the probe's consecutiveFailures
+    extra: dict[str, Any] = field(default_factory=dict)  # fields drctl does not know: kept
 
     def to_json(self) -> str:
-        return json.dumps({"state": self.state, "since": self.since, "by": self.by,
-                           "reason": self.reason}, sort_keys=True)
+        return contract.latch_json(self.state, self.since, self.by, self.reason, self.failures,
+                                   self.extra)
 
     @classmethod
     def parse(cls, text: str) -> Latch:
@@ -171,8 +171,12 @@ class Latch:
             return cls(state=f"unreadable ({text[:40]!r})")
         if not isinstance(doc, dict):
             return cls(state=f"unreadable ({text[:40]!r})")
-        return cls(state=str(doc.get("state", "")), since=str(doc.get("since", "")),
-                   by=str(doc.get("by", "")), reason=str(doc.get("reason", "")))
+        failures = doc.get(contract.LATCH_FAILURES, 0)
+        return cls(state=str(doc.get(contract.LATCH_STATE, "")),
+                   since=str(doc.get(contract.LATCH_SINCE, "")),
+                   by=str(doc.get(contract.LATCH_BY, "")), reason=str(doc.get(contract.LATCH_REASON, "")),
+                   failures=failures if type(failures) is int and failures >= 0 else 0,
+                   extra={k: v for k, v in doc.items() if k not in contract.LATCH_FIELDS})
 
 
 @dataclass(frozen=True)

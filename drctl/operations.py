@@ -256,7 +256,8 @@ def set_gate(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, peer: str, sta
             return Check("gate", f"failback gate {peer}", region, OK,
                          f"{name} already {state} (since {current.since} by {current.by})",
                          {"parameter": name, "state": state, "unchanged": True})
-        latch = Latch(state=state, since=_now_iso(clock), by=by, reason=reason)
+        latch = Latch(state=state, since=_now_iso(clock), by=by, reason=reason,
+                      extra=current.extra if current is not None else {})
         gw.parameters(region).set_latch(name, latch)
         log.warning("gate_set", parameter=name, region=region, state=state, by=by, reason=reason)
         return Check("gate", f"failback gate {peer}", region, OK, f"{name} set to {state} by {by}",

@@ -51,7 +51,7 @@ Resolver = Callable[[str], list[str]]
 CONNECT_TIMEOUT_S = 3
 READ_TIMEOUT_S = 5
 # Route 53 and IAM are global services whose control plane is in us-east-1.
-GLOBAL_CONTROL_REGION = "us-east-1"
+GLOBAL_CONTROL_REGION = contract.GLOBAL_CONTROL_REGION
 PARTITION = "aws"  # every region in modules.settings.SUPPORTED_REGIONS is commercial
 LAMBDA_CONCURRENCY_QUOTA_CODE = "L-B99A9384"
 # AWS documents that reservations must leave 100 unreserved ("you can reserve up to the
@@ -187,7 +187,7 @@ def _host(name: str) -> str:
 
 
 def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
+    return contract.aws_error_code(error, missing="")
 
 
 def _is(error: Exception, *codes: str) -> bool:

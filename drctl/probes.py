@@ -18,7 +18,7 @@ from drctl.log import EventLog
 
 # AWS documents AuroraGlobalDBRPOLag (milliseconds, published by each SECONDARY cluster) as
 # the recovery point metric of Aurora PostgreSQL global databases; the writer publishes none.
-RPO_LAG_METRIC = ("AWS/RDS", "AuroraGlobalDBRPOLag")
+RPO_LAG_METRIC = (contract.AURORA_RPO_LAG.namespace, contract.AURORA_RPO_LAG.name)
 RPO_LAG_NAME = RPO_LAG_METRIC[1]
 STALE_AFTER_S = contract.FAILBACK_EVIDENCE_MAX_AGE_S  # older says little about the lag now
 
@@ -99,8 +99,8 @@ def lag_check(cfg: DrConfig, gw: Any, secondary_role: str, clock: Clock, *,
     pass FAIL (no evidence the secondary caught up), status WARN."""
     region, cluster = cfg.region(secondary_role), cfg.cluster_id(secondary_role)
     now = clock.now()
-    point = gw.metrics(region).latest(*RPO_LAG_METRIC, {"DBClusterIdentifier": cluster},
-                                      statistic="Maximum", minutes=minutes, now=now)
+    point = gw.metrics(region).latest(*RPO_LAG_METRIC, contract.AURORA_RPO_LAG.dims(cluster),
+                                      statistic=contract.AURORA_RPO_LAG.statistic, minutes=minutes, now=now)
     threshold = cfg.replication_lag_threshold_seconds
     limit_ms = threshold * 1000 if threshold else None
     if point is None:
@@ -293,9 +293,9 @@ def ddb_latency_check(cfg: DrConfig, gw: Any, role: str, clock: Clock, table: st
     No datapoint, or one older than `max_age_s`, gets `missing_state` (failback: FAIL)."""
     table = table or cfg.dynamodb_table_name
     region, peer = cfg.region(role), cfg.region(other(role))
-    point = gw.metrics(region).latest("AWS/DynamoDB", "ReplicationLatency",
-                                      {"TableName": table, "ReceivingRegion": peer},
-                                      statistic="Maximum", now=clock.now())
+    spec = contract.DYNAMODB_REPLICATION_LATENCY  # the alarm's statistic (issue 23: was Maximum)
+    point = gw.metrics(region).latest(spec.namespace, spec.name, spec.dims(table or "", peer),
+                                      statistic=spec.statistic, now=clock.now())
     name = f"ddb latency {role}->{other(role)}"
     if table != cfg.dynamodb_table_name:
         name += f" {table}"
@@ -346,15 +346,12 @@ def s3_metrics_check(cfg: DrConfig, gw: Any, role: str, rule_id: str, clock: Clo
     With `missing_state` (failback: FAIL), no latency datapoint or one older than `max_age_s`
     gets that state: without it, nothing shows that DR's objects reached the other region."""
     region = cfg.region(role)
-    dims: Mapping[str, str] = {"SourceBucket": cfg.bucket(role),
-                               "DestinationBucket": cfg.bucket(other(role)), "RuleId": rule_id}
+    dims: Mapping[str, str] = contract.S3_REPLICATION_LATENCY.dims(cfg.bucket(role), cfg.bucket(other(role)), rule_id)
     m = gw.metrics(region)
-    latency = m.latest("AWS/S3", "ReplicationLatency", dims, statistic="Maximum", minutes=60,
-                       now=clock.now())
-    failed = m.latest("AWS/S3", "OperationsFailedReplication", dims, statistic="Sum", minutes=60,
-                      now=clock.now())
-    pending = m.latest("AWS/S3", "OperationsPendingReplication", dims, statistic="Maximum",
-                       minutes=60, now=clock.now())
+    latency, failed, pending = (
+        m.latest(spec.namespace, spec.name, dims, statistic=spec.statistic, minutes=60, now=clock.now())
+        for spec in (contract.S3_REPLICATION_LATENCY, contract.S3_REPLICATION_FAILED,
+                     contract.S3_REPLICATION_PENDING))
     problems, parts = [], []
     limit = cfg.s3_latency_threshold_seconds
     if latency is None:

@@ -43,11 +43,19 @@ from aws_lambda_powertools.metrics import MetricUnit
 from ops import aws, env, signing
 from ops.clientkeys import KeyCache, secrets_manager_fetch
 
+from contract import (
+    ENV_METRICS_NAMESPACE,
+    IDEMPOTENCY_KEY_ATTRIBUTE,
+    IDEMPOTENCY_TTL_ATTRIBUTE,
+    METRICS_NAMESPACE,
+    NONCE_KEY_PREFIX,
+)
+
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "payments-authorizer")
-NONCE_PREFIX = "nonce#"
+NONCE_PREFIX = NONCE_KEY_PREFIX
 
 logger = Logger(service=SERVICE)
-metrics = Metrics(namespace=os.environ.get("METRICS_NAMESPACE", "PaymentsDR"), service=SERVICE)
+metrics = Metrics(namespace=os.environ.get(ENV_METRICS_NAMESPACE, METRICS_NAMESPACE), service=SERVICE)
 
 
 class Rejected(Exception):
@@ -79,8 +87,8 @@ class AuthorizerSettings:
             region=env.region(environ),
             secret_id=env.required(environ, "CLIENT_KEYS_SECRET"),
             nonce_table=env.required(environ, "NONCE_TABLE"),
-            nonce_key_attribute=env.optional(environ, "NONCE_KEY_ATTRIBUTE", "id"),
-            nonce_ttl_attribute=env.optional(environ, "NONCE_TTL_ATTRIBUTE", "expiration"),
+            nonce_key_attribute=env.optional(environ, "NONCE_KEY_ATTRIBUTE", IDEMPOTENCY_KEY_ATTRIBUTE),
+            nonce_ttl_attribute=env.optional(environ, "NONCE_TTL_ATTRIBUTE", IDEMPOTENCY_TTL_ATTRIBUTE),
             max_skew_seconds=skew,
             # a nonce must outlive every timestamp that could still carry it: 2 x skew, plus a minute
             nonce_ttl_seconds=2 * skew + 60,

@@ -21,6 +21,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.metrics import MetricUnit
 
+from contract import ENV_METRICS_NAMESPACE, HEALTH_PATH, METRICS_NAMESPACE, PROBE_PATH, api_error
 from payments import clients, settings
 from payments.entry import build_lambda_handler
 from payments.health import UNHEALTHY_MARKER, HealthProbe
@@ -29,7 +30,7 @@ from payments.responses import json_response
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "payment-health")
 
 logger = Logger(service=SERVICE)
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "PaymentsDR"), service=SERVICE)
+metrics = Metrics(namespace=os.environ.get(ENV_METRICS_NAMESPACE, METRICS_NAMESPACE), service=SERVICE)
 tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
 app = APIGatewayRestResolver()
 
@@ -79,13 +80,13 @@ def reset_runtime() -> None:
 # Only /health honours the failback hold: it decides whether Route 53 may send the failover
 # name here. /probe answers whether the region works, so a held primary is not "unreachable"
 # to the DR probe (no false peer-unreachable page); its body says the hold is armed.
-@app.get("/health")
+@app.get(HEALTH_PATH)
 @tracer.capture_method(capture_response=False)
 def health() -> Any:
     return _answer(honour_hold=True)
 
 
-@app.get("/probe")
+@app.get(PROBE_PATH)
 @tracer.capture_method(capture_response=False)
 def probe() -> Any:
     return _answer(honour_hold=False)
@@ -123,8 +124,7 @@ def _answer(*, honour_hold: bool) -> Any:
         return json_response(200, body)
     logger.warning("region unhealthy", extra={"checks": result.checks})
     # The API's one error shape (an ``error`` object), next to the verdict Route 53 matches on.
-    body["error"] = {"code": UNHEALTHY_MARKER, "message": "this region cannot take payments right now",
-                     "retryable": True, "retryAfterSeconds": 5}
+    body.update(api_error(UNHEALTHY_MARKER, "this region cannot take payments right now", retry_after_s=5))
     return json_response(503, body, {"Retry-After": "5"})
 
 
@@ -133,7 +133,7 @@ def _unexpected(exc: Exception):
     logger.exception("health check failed unexpectedly")
     metrics.add_metric(name="HealthCheckFailed", unit=MetricUnit.Count, value=1)
     return json_response(503, {"verdict": UNHEALTHY_MARKER, "status": "unhealthy",
-                               "error": {"code": "INTERNAL_ERROR", "message": "health check failed"}})
+                               **api_error("INTERNAL_ERROR", "health check failed")})
 
 
 lambda_handler = build_lambda_handler(app, logger, tracer, metrics)

@@ -10,7 +10,7 @@ Each run, in its own region only (no call leaves the region):
    ``ReturnValues=ALL_OLD`` gives the previous write time.
 2. Reads the peer region's heartbeat from this region's replica of the table and from this
    region's bucket (where replication puts it).
-3. Publishes (``METRICS_NAMESPACE``):
+3. Publishes (``POWERTOOLS_METRICS_NAMESPACE``):
    ``ObservedReplicationDelay`` {Store=dynamodb|s3, From=<peer region>} in seconds = now -
    the peer's ``writtenAt``: an upper bound that includes up to one write interval (60 s)
    plus schedule jitter; ``HeartbeatMissing`` {Store, From} 1/0 (the peer's heartbeat is not
@@ -41,6 +41,8 @@ from ops import aws, env
 from ops import heartbeat as hb
 from ops.metrics import COUNT, SECONDS, MetricBatch
 
+from contract import CANARY_DELAY, ENV_METRICS_NAMESPACE, METRICS_NAMESPACE
+
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "payments-heartbeat"))
 
 
@@ -64,7 +66,7 @@ class HeartbeatSettings:
             raise env.ConfigError(f"environment variable REGION_ROLE must be primary or dr, got {role!r}")
         return cls(region=region, role=role, peer_region=peer,
                    table=env.required(environ, "TRANSACTIONS_TABLE"), bucket=env.required(environ, "AUDIT_BUCKET"),
-                   namespace=env.optional(environ, "METRICS_NAMESPACE", "PaymentsDR"))
+                   namespace=env.optional(environ, ENV_METRICS_NAMESPACE, METRICS_NAMESPACE))
 
 
 class Heartbeat:
@@ -93,7 +95,7 @@ class Heartbeat:
         if peer_written_at is None:
             return {"peerHeartbeat": "missing"}
         delay = hb.delay_seconds(self.clock_ms(), peer_written_at)
-        batch.add("ObservedReplicationDelay", delay, SECONDS, Store=store, From=peer)
+        batch.add(CANARY_DELAY.name, delay, SECONDS, **CANARY_DELAY.dims(store, peer))
         return {"peerWrittenAt": peer_written_at, "observedDelaySeconds": delay}
 
     def _dynamodb(self, batch: MetricBatch) -> dict[str, Any]:

@@ -15,7 +15,7 @@ Each run, in its own region:
    failback latch in SSM (``ops.latch``): ``PEER_FAILURES_TO_BLOCK`` consecutive failures
    block failback once the custom domain is answered by this region (traffic failed over
    here); only an operator opens it again.
-3. Publishes to CloudWatch (``METRICS_NAMESPACE``): ``PeerHealthy``/``PeerLatency``
+3. Publishes to CloudWatch (``POWERTOOLS_METRICS_NAMESPACE``): ``PeerHealthy``/``PeerLatency``
    {Peer}, ``DomainHealthy``/``DomainLatency`` (no dimension), and with a latch
    ``FailbackBlocked`` {Peer} (1 = the peer may not take traffic back), plus
    ``FailbackLatchInvalid`` / ``FailbackLatchError`` {Peer} when the latch cannot be used.
@@ -38,6 +38,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from ops import aws, env, httpcheck, latch
 from ops.metrics import COUNT, MILLISECONDS, MetricBatch
+
+from contract import ENV_METRICS_NAMESPACE, LATCH_FAILURES, METRICS_NAMESPACE
 
 ROLES = ("primary", "dr")
 # health.py answers compact JSON with sorted keys; '"status":"unhealthy"' does not contain it.
@@ -78,7 +80,7 @@ class ProbeSettings:
             peer_url=env.https_url(environ, "PEER_HEALTH_URL"),
             domain_url=env.https_url(environ, "DOMAIN_HEALTH_URL"),
             search=env.optional(environ, "HEALTH_SEARCH_STRING", DEFAULT_SEARCH_STRING),
-            namespace=env.optional(environ, "METRICS_NAMESPACE", "PaymentsDR"),
+            namespace=env.optional(environ, ENV_METRICS_NAMESPACE, METRICS_NAMESPACE),
             failback_parameter=env.optional(environ, "FAILBACK_PARAMETER"),
             peer_region=env.optional(environ, "PEER_REGION"),
             failures_to_block=env.integer(environ, "PEER_FAILURES_TO_BLOCK", 2, minimum=1, maximum=60),
@@ -187,7 +189,7 @@ class Probe:
                 effective = new if new.blocked else current
         batch.add("FailbackBlocked", 1 if effective.blocked else 0, COUNT, Peer=cfg.peer_role)
         self.last_blocked = effective.blocked
-        return {"state": effective.state, "consecutiveFailures": effective.failures, "written": new is not None}
+        return {"state": effective.state, LATCH_FAILURES: effective.failures, "written": new is not None}
 
 
 def check_budget(cfg: ProbeSettings, remaining_ms: int | None) -> float:

@@ -44,6 +44,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from ops import duplicates
 
+from contract import ENV_METRICS_NAMESPACE, METRICS_NAMESPACE
 from payments import audit, clients, settings
 
 #: Fixed, not read from POWERTOOLS_SERVICE_NAME: it is a metric dimension the alarms match.
@@ -59,7 +60,7 @@ MAX_LOOKBACK_MINUTES = 10 * 24 * 60
 STOP_MARGIN_SECONDS = audit.BATCH_PER_WORKER * 3 * clients.worst_case_seconds(clients.BATCH_PATH) + 5
 
 logger = Logger(service=SERVICE)
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "PaymentsDR"), service=SERVICE)
+metrics = Metrics(namespace=os.environ.get(ENV_METRICS_NAMESPACE, METRICS_NAMESPACE), service=SERVICE)
 
 _runtime: dict[str, Any] = {}
 

@@ -39,6 +39,17 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.metrics import MetricUnit
 from ops import hold, signing
 
+from contract import (
+    ENV_METRICS_NAMESPACE,
+    IDEMPOTENCY_KEY_ATTRIBUTE,
+    IDEMPOTENCY_TTL_ATTRIBUTE,
+    METRIC_DEPENDENCY_FAILURE,
+    METRIC_OUTCOME_UNKNOWN,
+    METRIC_RECEIPT_WRITE_FAILED,
+    METRIC_UNHANDLED_ERROR,
+    METRICS_NAMESPACE,
+    VALIDATOR_SERVICE,
+)
 from payments import clients, core, settings
 from payments.entry import build_lambda_handler
 from payments.responses import error_response, json_response
@@ -53,7 +64,7 @@ from payments.store import (
     error_code,
 )
 
-SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "payment-validator")
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", VALIDATOR_SERVICE)
 RETRY_AFTER_IN_PROGRESS = 1
 RETRY_AFTER_UNAVAILABLE = 2
 IDEMPOTENCY_KEY_PREFIX = "payment-validator"
@@ -74,7 +85,7 @@ FAILURES = {
 }
 
 logger = Logger(service=SERVICE)
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "PaymentsDR"), service=SERVICE)
+metrics = Metrics(namespace=os.environ.get(ENV_METRICS_NAMESPACE, METRICS_NAMESPACE), service=SERVICE)
 # Only botocore is patched: patch_all() would import and instrument every supported
 # library (requests, httplib, sqlite3, ...) and costs cold-start time for nothing.
 tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
@@ -116,8 +127,8 @@ def _get_runtime() -> dict[str, Any]:
         )
         persistence = DynamoDBPersistenceLayer(
             table_name=cfg.idempotency_table,
-            key_attr="id",
-            expiry_attr="expiration",
+            key_attr=IDEMPOTENCY_KEY_ATTRIBUTE,
+            expiry_attr=IDEMPOTENCY_TTL_ATTRIBUTE,
             boto3_client=ddb,
         )
         idem_config = IdempotencyConfig(
@@ -240,7 +251,7 @@ def _arm_failback_hold(runtime: dict[str, Any], request_context: dict[str, Any])
     try:
         outcome = arming.ensure(runtime["ddb"], "DR accepted a payment through the failover name")
     except hold.HoldUnavailable as exc:
-        metrics.add_metric(name="DependencyFailure", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=METRIC_DEPENDENCY_FAILURE, unit=MetricUnit.Count, value=1)
         logger.error("cannot arm the failback hold: payment refused, nothing written",
                      extra={"aws_error": str(exc)})
         return _outcome_response(NOT_RECORDED)
@@ -269,7 +280,7 @@ def _conflict_response():
 def _outcome_response(outcome: str):
     code, message = FAILURES[outcome]
     if outcome == UNKNOWN:
-        metrics.add_metric(name="OutcomeUnknown", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=METRIC_OUTCOME_UNKNOWN, unit=MetricUnit.Count, value=1)
     return error_response(503, code, message, outcome=outcome, retry_after=RETRY_AFTER_UNAVAILABLE)
 
 
@@ -288,19 +299,19 @@ def _failure(exc: Exception, store: PaymentStore, payment: core.PaymentRequest, 
             logger.warning("idempotency record not finalised; answering with the recorded result",
                            extra={"error_type": type(exc).__name__})
             return json_response(200, attempt.result)
-        metrics.add_metric(name="DependencyFailure", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=METRIC_DEPENDENCY_FAILURE, unit=MetricUnit.Count, value=1)
         logger.error("idempotency store failure", extra={"error_type": type(exc).__name__,
                                                           "outcome": attempt.outcome})
         return _outcome_response(attempt.outcome)
     if isinstance(exc, DependencyError):
         cause = error_code(exc.cause) if exc.cause is not None else None
-        metrics.add_metric(name="DependencyFailure", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=METRIC_DEPENDENCY_FAILURE, unit=MetricUnit.Count, value=1)
         if exc.outcome == RECORDED:
-            metrics.add_metric(name="ReceiptWriteFailed", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name=METRIC_RECEIPT_WRITE_FAILED, unit=MetricUnit.Count, value=1)
         logger.error("dependency failure", extra={"outcome": exc.outcome, "aws_error": cause,
                                                   "reason": exc.message})
         return _outcome_response(exc.outcome)
-    metrics.add_metric(name="UnhandledError", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=METRIC_UNHANDLED_ERROR, unit=MetricUnit.Count, value=1)
     logger.exception("unhandled error", extra={"outcome": attempt.outcome})
     if attempt.outcome == NOT_RECORDED:
         return error_response(500, "INTERNAL_ERROR", "internal error; the payment was not recorded",
@@ -333,7 +344,7 @@ def _in_progress(store: PaymentStore, payment: core.PaymentRequest, time_left):
 @app.exception_handler(Exception)
 def _unexpected(exc: Exception):
     """Errors outside the idempotent step (settings, clients): nothing was written."""
-    metrics.add_metric(name="UnhandledError", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=METRIC_UNHANDLED_ERROR, unit=MetricUnit.Count, value=1)
     logger.exception("unhandled error")
     return error_response(500, "INTERNAL_ERROR", "internal error; the payment was not recorded",
                           outcome=NOT_RECORDED)

@@ -83,6 +83,7 @@ from cdktf_cdktf_provider_aws.cloudwatch_log_metric_filter import (
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from constructs import Construct
 
+import contract
 from contract import METRICS_NAMESPACE
 from modules.compute import AUTHORIZER_HANDLER, RegionalCompute, ServiceFunction  # noqa: F401
 from modules.iam import Statement, policy_document, statement
@@ -94,11 +95,11 @@ from modules.settings import Settings
 
 STAGE = "prod"
 VALIDATE_PATH = "validate"
-HEALTH_PATH = "health"
-PROBE_PATH = "probe"
+HEALTH_PATH = contract.HEALTH_PATH.removeprefix("/")  # path parts
+PROBE_PATH = contract.PROBE_PATH.removeprefix("/")
 # Route 53 health checks reach the stage through the per-region custom domain, mapped at
 # the root, so the path carries no stage prefix.
-HEALTH_CHECK_PATH = f"/{HEALTH_PATH}"
+HEALTH_CHECK_PATH = contract.HEALTH_PATH
 
 # -- capacity ---------------------------------------------------------------------------
 # POST /validate: sized from the declared peak (PEAK_PAYMENTS_PER_SECOND, with the settings'
@@ -176,16 +177,16 @@ class GatewayError:
     outcome: str | None = None
 
     def template(self) -> str:
-        message = ("$context.error.messageString" if self.message is None
-                   else json.dumps(self.message))
-        outcome = "" if self.outcome is None else f',"outcome":"{self.outcome}"'
-        retry = ("" if self.retry_after_s is None
-                 else f',"retryable":true,"retryAfterSeconds":{self.retry_after_s}')
-        return f'{{"error":{{"code":"{self.code}","message":{message}{outcome}{retry}}}}}'
+        """contract.api_error as a mapping template: API Gateway's own message is a variable."""
+        placeholder = "\0message\0"
+        body = json.dumps(contract.api_error(self.code, placeholder if self.message is None else self.message,
+                                             outcome=self.outcome, retry_after_s=self.retry_after_s),
+                          separators=(",", ":"))
+        return body.replace(json.dumps(placeholder), "$context.error.messageString")
 
     def headers(self) -> dict[str, str]:
-        headers = {"gatewayresponse.header.Cache-Control": "'no-store'",
-                   "gatewayresponse.header.X-Content-Type-Options": "'nosniff'"}
+        headers = {f"gatewayresponse.header.{name}": f"'{value}'"
+                   for name, value in contract.ERROR_HEADERS.items()}
         if self.retry_after_s is not None:
             headers["gatewayresponse.header.Retry-After"] = f"'{self.retry_after_s}'"
         return headers

@@ -57,9 +57,13 @@ from cdktf_cdktf_provider_aws.lambda_function import (
 from constructs import Construct
 
 from contract import (
+    ENV_METRICS_NAMESPACE,
     HEALTH_SEARCH_STRING,
+    IDEMPOTENCY_KEY_ATTRIBUTE,
+    IDEMPOTENCY_TTL_ATTRIBUTE,
     METRICS_NAMESPACE,
     POWERTOOLS_LAYER_PARAMETER,
+    VALIDATOR_SERVICE,
 )
 from contract import (
     LAMBDA_ARCHITECTURE as ARCHITECTURE,
@@ -82,6 +86,9 @@ from modules.tables import TableAccess
 
 ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_DIR = ROOT / "lambda"
+# Shipped next to the handlers (importable as `contract`): the functions read the same
+# cross-boundary facts (metric names, formats, prefixes) as modules/ and drctl/.
+CONTRACT_FILE = ROOT / "contract.py"
 # Powertools and its dependencies for the Lambda platform (scripts/vendor_lambda_deps.py).
 VENDOR_DIR = ROOT / "build" / "lambda-vendor"
 # contract.POWERTOOLS_VERSION is the release the tests run against (Pipfile pins it; a test
@@ -134,20 +141,22 @@ _WRITTEN: dict[Path, str] = {}     # archive -> fingerprint of what it holds (th
 # package folder -> (the app, its inputs) it was last assembled for: both regional stacks of
 # one app share the folder, so the second needs no copy (~0.4 s); another app assembles again.
 # A weak reference: finished apps (the suite makes dozens) are not kept alive by this map.
-_ASSEMBLED: dict[Path, tuple[weakref.ref[App], Path, Path]] = {}
+_ASSEMBLED: dict[Path, tuple[weakref.ref[App], Path, Path | None, Path]] = {}
 
 
 class FunctionCode(Construct):
     """The `lambda/` directory as one zip; its hash covers every file, so any change redeploys.
 
     `vendor_dir`: third-party packages to bundle next to the code (the package then needs no
-    layer); they are copied with `source_dir` into `package_dir`, which is what gets zipped.
+    layer); they are copied with `source_dir` and `contract_file` (as `contract.py`, which the
+    handlers import) into `package_dir`, which is what gets zipped.
     The zip is written here, reproducibly (`write_zip`), and handed to cdktf as a file: its
     own archiver stores each file's mtime and mode, so every checkout made a new package.
     """
 
     def __init__(self, scope: Construct, id: str, *, source_dir: Path = LAMBDA_DIR,
-                 vendor_dir: Path | None = None, package_dir: Path | None = None):
+                 vendor_dir: Path | None = None, package_dir: Path | None = None,
+                 contract_file: Path = CONTRACT_FILE):
         super().__init__(scope, id)
         source_dir = Path(source_dir).resolve()
         if not source_dir.is_dir():
@@ -155,15 +164,15 @@ class FunctionCode(Construct):
         # Inside this app's output folder: parallel synths never share a package folder,
         # and both regional stacks assemble the same files (the same hash).
         package_dir = Path(package_dir or Path(App.of(self).outdir).resolve() / "lambda-package")
-        if vendor_dir is not None:
-            app, vendor = App.of(self), Path(vendor_dir).resolve()
-            done = _ASSEMBLED.get(package_dir)
-            if done is None or done[0]() is not app or done[1:] != (source_dir, vendor):
-                _assemble(source_dir, vendor, package_dir)
-                _ASSEMBLED[package_dir] = (weakref.ref(app), source_dir, vendor)
-            source_dir = package_dir
-        archive = write_zip(source_dir, package_dir.with_name(f"{package_dir.name}-zip") / ZIP_ARCHIVE,
+        app, vendor = App.of(self), Path(vendor_dir).resolve() if vendor_dir is not None else None
+        contract_file = Path(contract_file).resolve()
+        done = _ASSEMBLED.get(package_dir)
+        if done is None or done[0]() is not app or done[1:] != (source_dir, vendor, contract_file):
+            _assemble(source_dir, vendor, package_dir, contract_file)
+            _ASSEMBLED[package_dir] = (weakref.ref(app), source_dir, vendor, contract_file)
+        archive = write_zip(package_dir, package_dir.with_name(f"{package_dir.name}-zip") / ZIP_ARCHIVE,
                             skip_bytecode=vendor_dir is None)
+        self.archive = archive
         self.asset = TerraformAsset(self, "asset", path=str(archive), type=AssetType.FILE)
 
     @property
@@ -184,8 +193,9 @@ _PACKAGED: dict[tuple[Path, Path, str], tuple[Path, str]] = {}
 
 
 
-def _assemble(source_dir: Path, vendor_dir: Path, package_dir: Path) -> Path:
-    if not (vendor_dir / "aws_lambda_powertools").is_dir():
+def _assemble(source_dir: Path, vendor_dir: Path | None, package_dir: Path,
+              contract_file: Path) -> Path:
+    if vendor_dir is not None and not (vendor_dir / "aws_lambda_powertools").is_dir():
         raise FileNotFoundError(
             f"{vendor_dir} has no aws_lambda_powertools: run `scripts/vendor_lambda_deps.py` "
             "(`make setup` does) to download the pinned Powertools wheels for Lambda")
@@ -193,9 +203,11 @@ def _assemble(source_dir: Path, vendor_dir: Path, package_dir: Path) -> Path:
         shutil.rmtree(package_dir)
     # The vendored tree keeps its precompiled CPython 3.13 bytecode (see the vendor script:
     # Lambda cannot write __pycache__ at run time); our own code ships as source only.
-    shutil.copytree(vendor_dir, package_dir, ignore=shutil.ignore_patterns(".vendored"))
+    if vendor_dir is not None:
+        shutil.copytree(vendor_dir, package_dir, ignore=shutil.ignore_patterns(".vendored"))
     shutil.copytree(source_dir, package_dir, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copyfile(contract_file, package_dir / "contract.py")
     _drop_unshipped_records(package_dir)
     return package_dir
 
@@ -358,8 +370,17 @@ class RegionalCompute(Construct):
             "REGION_ROLE": region.role,
             "MAX_AMOUNT": MAX_AMOUNT,
             "POWERTOOLS_LOG_LEVEL": "INFO",
-            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            ENV_METRICS_NAMESPACE: METRICS_NAMESPACE,
+            # payments.settings reads these for every payment function (validator, health,
+            # reconcile); STRONG: the health read of the transactions table is consistent.
+            "HEALTH_SEARCH_STRING": HEALTH_SEARCH_STRING, "KMS_KEY_ARN": key.arn,
+            "TRANSACTIONS_CONSISTENCY_MODE": settings.transactions_consistency,
+            # In DR, a payment through this name arms the failback hold (lambda/ops/hold.py);
+            # through the regional name it does not (only the validator acts on it).
+            "FAILOVER_DOMAIN_NAME": settings.domain_name,
         }
+        # What payments.settings reads: the reconcile job (modules/jobs.py) gets it too.
+        self.payment_environment = dict(base_env)
         reserved = settings.lambda_reserved_concurrency
         self.signing: RegionalCodeSigning | None = None
         self.powertools_layer = None
@@ -382,10 +403,7 @@ class RegionalCompute(Construct):
             handler="validator.lambda_handler",
             memory_mb=VALIDATOR_MEMORY_MB, timeout_s=VALIDATOR_TIMEOUT_S,
             reserved_concurrency=reserved,
-            # FAILOVER_DOMAIN_NAME: in DR, a payment through this name arms the failback hold
-            # (lambda/ops/hold.py); through the regional name it does not.
-            environment={**base_env, "POWERTOOLS_SERVICE_NAME": "payment-validator",
-                         "FAILOVER_DOMAIN_NAME": settings.domain_name},
+            environment={**base_env, "POWERTOOLS_SERVICE_NAME": VALIDATOR_SERVICE},
             grants=[*tables.grant_transactions_write(), *tables.grant_idempotency(),
                     *audit.grant_receipts_write()],
         )
@@ -395,10 +413,7 @@ class RegionalCompute(Construct):
             handler="health.lambda_handler",
             memory_mb=HEALTH_MEMORY_MB, timeout_s=HEALTH_TIMEOUT_S,
             reserved_concurrency=-1 if reserved == -1 else HEALTH_RESERVED_CONCURRENCY,
-            environment={**base_env, "POWERTOOLS_SERVICE_NAME": "payment-health",
-                         "HEALTH_SEARCH_STRING": HEALTH_SEARCH_STRING, "KMS_KEY_ARN": key.arn,
-                         # STRONG: the health read of the transactions table is consistent.
-                         "TRANSACTIONS_CONSISTENCY_MODE": settings.transactions_consistency},
+            environment={**base_env, "POWERTOOLS_SERVICE_NAME": "payment-health"},
             # Every dependency a payment needs: both tables, the receipts bucket, the key.
             grants=[*tables.grant_health_read(), *audit.grant_health_probe(),
                     statement(f"HealthDescribeKey{region.role.title()}", ["kms:DescribeKey"],
@@ -417,11 +432,11 @@ class RegionalCompute(Construct):
                 "REGION_ROLE": region.role,
                 ENV_CLIENT_KEYS_SECRET: client_keys_secret_name(names),
                 "NONCE_TABLE": tables.idempotency_name,
-                "NONCE_KEY_ATTRIBUTE": "id",
-                "NONCE_TTL_ATTRIBUTE": "expiration",
+                "NONCE_KEY_ATTRIBUTE": IDEMPOTENCY_KEY_ATTRIBUTE,
+                "NONCE_TTL_ATTRIBUTE": IDEMPOTENCY_TTL_ATTRIBUTE,
                 "MAX_CLOCK_SKEW_SECONDS": "300",
                 "POWERTOOLS_LOG_LEVEL": "INFO",
-                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                ENV_METRICS_NAMESPACE: METRICS_NAMESPACE,
                 "POWERTOOLS_SERVICE_NAME": "payments-authorizer",
             },
             grants=[*client_keys_grant_read(region, names, key_arn=key.arn),

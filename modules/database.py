@@ -62,6 +62,7 @@ from cdktf_cdktf_provider_aws.secretsmanager_secret import (
 )
 from constructs import Construct
 
+from contract import AURORA_RPO_LAG
 from modules.iam import managed_service_role
 from modules.keys import RegionalKey
 from modules.metrics import Metric
@@ -218,8 +219,8 @@ class AuroraMember(Construct):
     def metric_rpo_lag(self) -> Metric:
         """Aurora PostgreSQL's RPO lag (ms) of this cluster while it is a secondary; a writer
         publishes nothing, so an alarm on it must treat missing data as not breaching."""
-        return Metric("AWS/RDS", "AuroraGlobalDBRPOLag", {"DBClusterIdentifier": self.identifier},
-                      statistic="Maximum", period=60, unit_label="ms")
+        return Metric(AURORA_RPO_LAG.namespace, AURORA_RPO_LAG.name, AURORA_RPO_LAG.dims(self.identifier),
+                      statistic=AURORA_RPO_LAG.statistic, period=60, unit_label="ms")
 
 
 class AuroraPrimary(Construct):

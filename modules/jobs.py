@@ -37,7 +37,11 @@ from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from constructs import Construct
 
 from contract import (
+    CANARY_DELAY,
+    ENV_METRICS_NAMESPACE,
+    HEARTBEAT_PREFIX,
     METRICS_NAMESPACE,
+    RECEIPTS_PREFIX,
     RECONCILE_CHECKPOINT_KEY_PREFIX,
     RECONCILE_LAG_METRIC,
 )
@@ -171,7 +175,7 @@ class Heartbeat(Construct):
                 "PEER_REGION": peer.name,
                 "TRANSACTIONS_TABLE": tables.transactions_name,
                 "AUDIT_BUCKET": audit.name,
-                "METRICS_NAMESPACE": METRICS_NAMESPACE,
+                ENV_METRICS_NAMESPACE: METRICS_NAMESPACE,
                 "POWERTOOLS_SERVICE_NAME": "payments-heartbeat",
             },
             grants=[
@@ -181,9 +185,9 @@ class Heartbeat(Construct):
                           condition={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": keys}}),
                 tables.grant_key_use(),
                 statement("WriteOwnHeartbeatObject", ["s3:PutObject", "s3:PutObjectRetention"],
-                          [f"{bucket_arn}/heartbeat/{region.name}.json"]),
+                          [f"{bucket_arn}/{HEARTBEAT_PREFIX}{region.name}.json"]),
                 statement("ReadPeerHeartbeatObject", ["s3:GetObject"],
-                          [f"{bucket_arn}/heartbeat/{peer.name}.json"]),
+                          [f"{bucket_arn}/{HEARTBEAT_PREFIX}{peer.name}.json"]),
                 *audit.grant_key_via_s3("Heartbeat"),
                 statement("PublishHeartbeatMetrics", ["cloudwatch:PutMetricData"], ["*"],
                           condition={"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}}),
@@ -194,9 +198,8 @@ class Heartbeat(Construct):
                  expression=HEARTBEAT_SCHEDULE, function=self.function)
 
     def metric_observed_delay(self, store: str) -> Metric:
-        return Metric(METRICS_NAMESPACE, "ObservedReplicationDelay",
-                      {"Store": store, "From": self.peer.name}, statistic="Maximum", period=60,
-                      unit_label="s")
+        return Metric(CANARY_DELAY.namespace, CANARY_DELAY.name, CANARY_DELAY.dims(store, self.peer.name),
+                      statistic=CANARY_DELAY.statistic, period=60, unit_label="s")
 
     def metric_errors(self, store: str) -> Metric:
         return Metric(METRICS_NAMESPACE, "HeartbeatErrors", {"Store": store},
@@ -234,15 +237,11 @@ class Reconcile(Construct):
             # account's quota cannot hold (modules/settings.py).
             reserved_concurrency=segments if settings.reserves_concurrency else -1,
             environment={
-                "TRANSACTIONS_TABLE": tables.transactions_name,
-                "AUDIT_BUCKET": audit.name,
-                "REGION_ROLE": region.role,
+                **compute.payment_environment,  # payments.settings: the validator's tables, bucket
                 "STATUS_INDEX": STATUS_INDEX,
                 "RECONCILE_WORKERS": str(self.sizing.workers),
                 "RECONCILE_CHECKPOINT_KEY": checkpoint_key,
                 "POWERTOOLS_SERVICE_NAME": self.SERVICE,
-                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-                "POWERTOOLS_LOG_LEVEL": "INFO",
             },
             grants=[
                 statement("QueryRecentPayments", ["dynamodb:Query"],
@@ -258,10 +257,10 @@ class Reconcile(Construct):
                           condition={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": keys}}),
                 tables.grant_key_use(),
                 statement("ReadAndRepairReceipts", ["s3:GetObject", "s3:PutObject"],
-                          [f"{bucket_arn}/receipts/*"]),
+                          [f"{bucket_arn}/{RECEIPTS_PREFIX}*"]),
                 # Without it a missing receipt answers 403 instead of 404.
                 statement("ListReceipts", ["s3:ListBucket"], [bucket_arn],
-                          condition={"StringLike": {"s3:prefix": ["receipts/*"]}}),
+                          condition={"StringLike": {"s3:prefix": [f"{RECEIPTS_PREFIX}*"]}}),
                 *audit.grant_key_via_s3("Reconcile"),
             ],
         )

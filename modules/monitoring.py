@@ -45,10 +45,16 @@ from contract import (
     ALARM_S3_REPLICATION_LATENCY,
     DR,
     DYNAMODB_REPLICATION_LATENCY_THRESHOLD_S,
+    METRIC_DEPENDENCY_FAILURE,
+    METRIC_OUTCOME_UNKNOWN,
+    METRIC_RECEIPT_WRITE_FAILED,
+    METRIC_UNHANDLED_ERROR,
     METRICS_NAMESPACE,
     RECONCILE_LAG_THRESHOLD_S,
     S3_REPLICATION_LATENCY_THRESHOLD_S,
     S3_REPLICATION_MINUTES,
+    VALIDATOR_OUTCOME_DIMENSIONS,
+    VALIDATOR_SERVICE,
 )
 from modules.api import RegionalApi
 from modules.api_monitoring import ApiAlarms
@@ -270,11 +276,11 @@ class RegionalMonitoring(Construct):
     def _outcome_alarms(alarms: _Alarms, region: Region, tiers: MonitoredRegion) -> None:
         """The validator catches every exception, so Lambda's Errors sees almost nothing: its
         own metrics (lambda/validator.py) say when a client got no definite answer."""
-        validator = {"service": "payment-validator", "region": region.name}
-        for name, what in (("OutcomeUnknown", "answered 'outcome unknown' (client must retry)"),
-                           ("UnhandledError", "hit an unexpected error"),
-                           ("ReceiptWriteFailed", "could not write a receipt (reconcile repairs it)"),
-                           ("DependencyFailure", "could not reach DynamoDB, S3 or KMS")):
+        validator = dict(zip(VALIDATOR_OUTCOME_DIMENSIONS, (VALIDATOR_SERVICE, region.name), strict=True))
+        for name, what in ((METRIC_OUTCOME_UNKNOWN, "answered 'outcome unknown' (client must retry)"),
+                           (METRIC_UNHANDLED_ERROR, "hit an unexpected error"),
+                           (METRIC_RECEIPT_WRITE_FAILED, "could not write a receipt (reconcile repairs it)"),
+                           (METRIC_DEPENDENCY_FAILURE, "could not reach DynamoDB, S3 or KMS")):
             alarms.alarm(
                 f"validator-{name.lower()}",
                 Metric(METRICS_NAMESPACE, name, validator, statistic="Sum", period=300),

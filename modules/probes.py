@@ -28,6 +28,7 @@ from constructs import Construct
 
 from contract import (
     DR,
+    ENV_METRICS_NAMESPACE,
     FAILBACK_OPEN,
     HEALTH_SEARCH_STRING,
     METRICS_NAMESPACE,
@@ -90,9 +91,8 @@ class Probe(Construct):
             "DOMAIN_HEALTH_URL": f"https://{settings.domain_name}/{PROBE_PATH}",
             "HEALTH_SEARCH_STRING": HEALTH_SEARCH_STRING,
             "PEER_FAILURES_TO_BLOCK": str(PEER_FAILURES_TO_BLOCK),
-            "METRICS_NAMESPACE": METRICS_NAMESPACE,
             "POWERTOOLS_SERVICE_NAME": "payments-probe",
-            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            ENV_METRICS_NAMESPACE: METRICS_NAMESPACE,
         }
         grants = [
             statement("PublishProbeMetrics", ["cloudwatch:PutMetricData"], ["*"],

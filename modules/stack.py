@@ -273,7 +273,6 @@ class RoutingStack(_PlatformStack):
                                         names=names, topic_arn=topic_arn, failover=self.failover)
         for role, endpoint in self.failover.endpoints.items():
             self.output(f"{role}_health_check_id", endpoint.health_check.id)
-        self.output("health_check_alarm_region", metrics_region.name)
         self.output("health_check_alarm_topic", topic_arn)
         self.output("custom_domain_url", self.failover.url)
 

@@ -47,7 +47,16 @@ from cdktf_cdktf_provider_aws.s3_bucket_replication_configuration import (
 )
 from constructs import Construct
 
-from contract import DRILL_REPLICATION
+from contract import (
+    DRILL_REPLICATION,
+    HEALTH_PREFIX,
+    HEARTBEAT_PREFIX,
+    RECEIPTS_PREFIX,
+    S3_REPLICATION_FAILED,
+    S3_REPLICATION_LATENCY,
+    S3_REPLICATION_PENDING,
+    MetricSpec,
+)
 from contract import S3_REPLICATION_MINUTES as REPLICATION_MINUTES
 from modules.buckets import HardenedBucket, ObjectLockRetention
 from modules.drills import drill_tags
@@ -59,7 +68,7 @@ from modules.regions import PeerRegion, Region
 from modules.settings import Settings
 
 # Keys the health check and the RPO heartbeat rewrite all the time (short-locked versions).
-PROBE_PREFIXES = ("health/", "heartbeat/")
+PROBE_PREFIXES = (HEALTH_PREFIX, HEARTBEAT_PREFIX)
 
 
 class AuditBucket(Construct):
@@ -96,7 +105,7 @@ class AuditBucket(Construct):
         """The validator writes receipts to its own region's bucket only."""
         return [
             statement(f"WriteReceipts{self.region.role.title()}", ["s3:PutObject"],
-                      [f"{self.bucket.bucket.arn}/receipts/*"]),
+                      [f"{self.bucket.bucket.arn}/{RECEIPTS_PREFIX}*"]),
             *self.grant_key_via_s3("Receipts"),
         ]
 
@@ -111,24 +120,23 @@ class AuditBucket(Construct):
         health.py): the same write path, key and lock a receipt takes."""
         return [statement(f"HealthProbeObject{self.region.role.title()}",
                           ["s3:PutObject", "s3:PutObjectRetention"],
-                          [f"{self.bucket.bucket.arn}/health/*"]),
+                          [f"{self.bucket.bucket.arn}/{HEALTH_PREFIX}*"]),
                 *self.grant_key_via_s3("HealthProbe")]
 
-    def _replication_metric(self, name: str, statistic: str, period: int) -> Metric:
-        return Metric("AWS/S3", name, {"SourceBucket": self.name,
-                                       "DestinationBucket": self.peer_bucket_name,
-                                       "RuleId": self.rule_id},
-                      statistic=statistic, period=period)
+    def _replication_metric(self, spec: MetricSpec, period: int) -> Metric:
+        return Metric(spec.namespace, spec.name,
+                      spec.dims(self.name, self.peer_bucket_name, self.rule_id),
+                      statistic=spec.statistic, period=period)
 
     def metric_replication_latency(self) -> Metric:
         """Seconds the newest replicated object took, this bucket -> the peer's."""
-        return self._replication_metric("ReplicationLatency", "Maximum", 300)
+        return self._replication_metric(S3_REPLICATION_LATENCY, 300)
 
     def metric_replication_failed(self) -> Metric:
-        return self._replication_metric("OperationsFailedReplication", "Sum", 300)
+        return self._replication_metric(S3_REPLICATION_FAILED, 300)
 
     def metric_replication_pending(self) -> Metric:
-        return self._replication_metric("OperationsPendingReplication", "Maximum", 300)
+        return self._replication_metric(S3_REPLICATION_PENDING, 300)
 
 
 def replication_rule_id(destination_role: str) -> str:

@@ -30,7 +30,13 @@ from cdktf_cdktf_provider_aws.dynamodb_table import (
 )
 from constructs import Construct
 
-from contract import DRILL_REPLICATION
+from contract import (
+    DRILL_REPLICATION,
+    DYNAMODB_REPLICATION_LATENCY,
+    IDEMPOTENCY_KEY_ATTRIBUTE,
+    IDEMPOTENCY_TTL_ATTRIBUTE,
+    NONCE_KEY_PREFIX,
+)
 from modules.drills import drill_tags
 from modules.iam import Statement, statement
 from modules.keys import RegionalKey
@@ -76,10 +82,10 @@ class GlobalTables(Construct):
         self.idempotency = self._global_table(
             "idempotency",
             name=names.idempotency_table,
-            hash_key="id", range_key=None,
-            attributes={"id": "S"},
+            hash_key=IDEMPOTENCY_KEY_ATTRIBUTE, range_key=None,
+            attributes={IDEMPOTENCY_KEY_ATTRIBUTE: "S"},
             indexes=[],
-            ttl_attribute="expiration",
+            ttl_attribute=IDEMPOTENCY_TTL_ATTRIBUTE,
             strong=False,  # TTL-driven, and MRSC tables do not support TTL: stays eventual
         )
 
@@ -170,7 +176,7 @@ class TableAccess:
         return [
             statement(f"RecordNonces{self.region.role.title()}", ["dynamodb:PutItem"],
                       [self.table_arn("idempotency")],
-                      condition={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["nonce#*"]}}),
+                      condition={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{NONCE_KEY_PREFIX}*"]}}),
             self.grant_key_use(),
         ]
 
@@ -190,9 +196,9 @@ class TableAccess:
 
     def metric_replication_latency(self, which: str, receiving_region: str) -> Metric:
         """Milliseconds for writes in this region to reach `receiving_region` (published here)."""
-        return Metric("AWS/DynamoDB", "ReplicationLatency",
-                      {"TableName": self.names[which], "ReceivingRegion": receiving_region},
-                      statistic="Average", period=60, unit_label="ms")
+        spec = DYNAMODB_REPLICATION_LATENCY
+        return Metric(spec.namespace, spec.name, spec.dims(self.names[which], receiving_region),
+                      statistic=spec.statistic, period=60, unit_label="ms")
 
     def metric_throttle_events(self, which: str, kind: str = "Write") -> Metric:
         """`kind` Read or Write: requests of this replica rejected for capacity."""

@@ -88,6 +88,8 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import (
 )
 from constructs import Construct
 
+from contract import ERROR_HEADERS as CONTRACT_ERROR_HEADERS
+from contract import api_error
 from modules.api import HEALTH_PATH, RegionalApi
 from modules.keys import RegionalKey
 from modules.metrics import Metric
@@ -117,17 +119,14 @@ MANAGED_RULE_GROUPS = (
 # WAF log fields never needed for forensics that identify a request's credentials.
 REDACTED_HEADERS = ("x-signature", "authorization")
 
-TOO_MANY_REQUESTS_BODY = json.dumps({"error": {
-    "code": "TOO_MANY_REQUESTS", "message": "too many requests from this address: nothing "
-    "was written, retry later", "outcome": "not_recorded", "retryable": True,
-    "retryAfterSeconds": RATE_LIMIT_RETRY_AFTER_S}},
-    separators=(",", ":"))
+TOO_MANY_REQUESTS_BODY = json.dumps(api_error(
+    "TOO_MANY_REQUESTS", "too many requests from this address: nothing was written, retry later",
+    outcome="not_recorded", retry_after_s=RATE_LIMIT_RETRY_AFTER_S), separators=(",", ":"))
 #: The headers every error of the API carries (the functions' and API Gateway's): an error must
 #: never be cached by a proxy and replayed to a retry.
-ERROR_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
-PAYLOAD_TOO_LARGE_BODY = json.dumps({"error": {
-    "code": "PAYLOAD_TOO_LARGE", "message": f"request body exceeds {MAX_BODY_BYTES} bytes"}},
-    separators=(",", ":"))
+ERROR_HEADERS = CONTRACT_ERROR_HEADERS
+PAYLOAD_TOO_LARGE_BODY = json.dumps(api_error(
+    "PAYLOAD_TOO_LARGE", f"request body exceeds {MAX_BODY_BYTES} bytes"), separators=(",", ":"))
 
 
 def _visibility(metric_name: str) -> Wafv2WebAclRuleVisibilityConfig:

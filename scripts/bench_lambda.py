@@ -54,7 +54,7 @@ BASE_ENV = {
     "POWERTOOLS_METRICS_NAMESPACE": "PaymentsDR",
     "AWS_LAMBDA_FUNCTION_NAME": "payment-validator",
     "PYTHONDONTWRITEBYTECODE": "1",
-    "PYTHONPATH": str(LAMBDA_DIR),
+    "PYTHONPATH": os.pathsep.join([str(LAMBDA_DIR), str(ROOT)]),  # the package: lambda/ + contract.py
 }
 
 # Runs inside the child interpreter.  Prints one JSON line.

@@ -102,6 +102,32 @@ def test_a_code_change_changes_the_asset_hash(tmp_path):
     assert asset_hash() != before
 
 
+def test_the_package_ships_the_contract_and_a_contract_change_redeploys(tmp_path):
+    """The handlers import `contract` from the package root (the unsigned fallback too)."""
+    import zipfile
+
+    from cdktf import App, TerraformStack
+
+    from modules.compute import CONTRACT_FILE, FunctionCode
+
+    source, contract_file = tmp_path / "code", tmp_path / "contract.py"
+    source.mkdir()
+    (source / "validator.py").write_text("import contract\n")
+    contract_file.write_bytes(CONTRACT_FILE.read_bytes())
+
+    def package() -> tuple[str, bytes]:
+        app = App(outdir=str(tmp_path / "out"))
+        code = FunctionCode(TerraformStack(app, "s"), "code", source_dir=source,
+                            contract_file=contract_file)
+        with zipfile.ZipFile(code.archive) as zipped:
+            return code.hash, zipped.read("contract.py")
+
+    before, shipped = package()
+    assert shipped == CONTRACT_FILE.read_bytes()
+    contract_file.write_text(CONTRACT_FILE.read_text() + "\nEXTRA = 1\n")
+    assert package()[0] != before
+
+
 def test_missing_code_directory_fails_loudly(tmp_path):
     from cdktf import App, TerraformStack
 
@@ -175,13 +201,14 @@ def test_environment_points_at_the_regions_own_data(platform):
         for purpose, service in (("validator", "payment-validator"), ("health", "payment-health")):
             env = _fn(platform, role, purpose)[1]["environment"]["variables"]
             key, _ = one(platform, "aws_kms_key", role, f"key-{role}")
+            # payments.settings reads these in every payment function
             extra = {"HEALTH_SEARCH_STRING": "PAYMENTS_HEALTHY",
                      "KMS_KEY_ARN": ref("aws_kms_key", key, "arn"),
-                     "TRANSACTIONS_CONSISTENCY_MODE": "STRONG"} if purpose == "health" else {
-                # The validator arms the failback hold (DR) for requests API Gateway received on
-                # the failover name: the same name the shared custom domain serves.
-                "FAILOVER_DOMAIN_NAME": one(platform, "aws_api_gateway_domain_name", role,
-                                            f"domains-{role}/shared-domain")[1]["domain_name"]}
+                     "TRANSACTIONS_CONSISTENCY_MODE": "STRONG"}
+            # The validator arms the failback hold (DR) for requests API Gateway received on
+            # the failover name: the same name the shared custom domain serves.
+            extra["FAILOVER_DOMAIN_NAME"] = one(platform, "aws_api_gateway_domain_name", role,
+                                                f"domains-{role}/shared-domain")[1]["domain_name"]
             assert env == {
                 # By name: the DR stack holds no reference to the primary's tables.
                 "TRANSACTIONS_TABLE": "payment-transactions-dev",
@@ -323,4 +350,4 @@ def test_the_package_is_zipped_once_per_app(tmp_path, monkeypatch):
     [archive] = (tmp_path / "out" / "stacks" / "primary").rglob("archive.zip")
     assert sorted(original(archive).namelist()) == [
         "aws_lambda_powertools/A.py", "aws_lambda_powertools/_c.py", "aws_lambda_powertools/sub/b.py",
-        "validator.py"]
+        "contract.py", "validator.py"]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import contract
 from contract import ALL_STACKS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -542,11 +543,19 @@ def test_ops_functions_metrics_are_the_ones_the_functions_publish():
         fn = source.split()[0]
         code = (ROOT / "lambda" / f"{fn}.py").read_text()
         for metric in re.findall(r"`([A-Za-z]+)`", metric_cell):
-            published = re.findall(rf'(?:add\("{metric}"|add_metric\(name="{metric}")[^\n]*', code)
+            # the name as a literal, a contract constant or a contract.MetricSpec
+            names = [f'"{metric}"', *(k for k, v in vars(contract).items() if v == metric)]
+            specs = {k: v for k, v in vars(contract).items()
+                     if isinstance(v, contract.MetricSpec) and v.name == metric}
+            names += [f"{k}.name" for k in specs]
+            published = [call for name in names for call in re.findall(
+                rf'(?:add\({re.escape(name)}|add_metric\(name={re.escape(name)})[^\n]*', code)]
             assert published, f"{metric}: lambda/{fn}.py publishes no such metric"
             for dimension in re.findall(r"`([A-Za-z]+)`", dimensions):
                 if dimension != "service":  # EMF's own dimension (Powertools Metrics)
                     assert any(f"{dimension}=" in call for call in published) \
+                        or any(f"{k}.dims(" in call and dimension in v.dimensions
+                               for call in published for k, v in specs.items()) \
                         or f'add_dimension(name="{dimension}"' in code, f"{metric} {{{dimension}}}"
 
 

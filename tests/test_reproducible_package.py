@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from cdktf import App, TerraformStack
 
-from modules.compute import LAMBDA_DIR, ZIP_DATE_TIME, FunctionCode
+from modules.compute import CONTRACT_FILE, LAMBDA_DIR, ZIP_DATE_TIME, FunctionCode
 
 ROOT = Path(__file__).resolve().parent.parent
 VENDOR = ROOT / "build" / "lambda-vendor"
@@ -40,6 +40,7 @@ def _as_pip_writes_it(record: Path, interpreter: str) -> None:
 def _checkout(root: Path, *, interpreter: str, mtime: int, mode: int) -> tuple[Path, Path]:
     source, vendor = root / "lambda", root / "build" / "lambda-vendor"
     shutil.copytree(LAMBDA_DIR, source, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copyfile(CONTRACT_FILE, root / "contract.py")
     shutil.copytree(VENDOR, vendor)
     _as_pip_writes_it(next(vendor.glob("jmespath-*.dist-info/RECORD")), interpreter)
     for folder, _, names in os.walk(root):
@@ -52,7 +53,8 @@ def _checkout(root: Path, *, interpreter: str, mtime: int, mode: int) -> tuple[P
 
 def _package(root: Path, source: Path, vendor: Path) -> tuple[str, bytes]:
     app = App(outdir=str(root / "cdktf.out"))
-    code = FunctionCode(TerraformStack(app, "s"), "code", source_dir=source, vendor_dir=vendor)
+    code = FunctionCode(TerraformStack(app, "s"), "code", source_dir=source, vendor_dir=vendor,
+                        contract_file=root / "contract.py")
     app.synth()
     return code.hash, (root / "cdktf.out" / "stacks" / "s" / code.path).read_bytes()
 
@@ -93,3 +95,4 @@ def test_the_zip_holds_names_and_contents_only(two_checkouts, tmp_path):
                 listed = line.split(",")[0]
                 assert listed in names, f"{record} lists {listed}, which is not shipped"
         assert "validator.py" in names and "jmespath/__init__.py" in names
+        assert package.read("contract.py") == CONTRACT_FILE.read_bytes()  # `import contract`

@@ -12,5 +12,7 @@ Layout, like ``payments`` ("thin handler, pure core"):
   may copy this one file) and the body-hash check the validator runs.
 * ``clientkeys``- per-client HMAC keys from Secrets Manager, cached with a short TTL.
 
-Nothing here imports ``payments`` or ``contract.py``: values arrive as environment variables.
+Nothing here imports ``payments``. Per-deployment values arrive as environment variables;
+fixed cross-boundary facts (formats, metric names, prefixes) come from ``contract`` (shipped
+at the package root by modules/compute.py).
 """

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from contract import aws_error_code
+
 
 def client(service: str, region: str, *, connect_timeout: float = 1.0, read_timeout: float = 2.0,
            attempts: int = 2) -> Any:
@@ -21,7 +23,4 @@ def client(service: str, region: str, *, connect_timeout: float = 1.0, read_time
 
 
 def error_code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code", "Unknown"))
-    return type(exc).__name__
+    return aws_error_code(exc)

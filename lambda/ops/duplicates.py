@@ -29,6 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from contract import aws_error_code
+
 STATUS_VALIDATED = "VALIDATED"  # payments.core.STATUS_VALIDATED (drctl imports this without it)
 STATUS_DUPLICATE = "DUPLICATE"
 STATUS_VOIDED = "VOIDED"
@@ -86,8 +88,7 @@ def _items(dynamodb: Any, table: str, transaction_id: str) -> list[dict[str, Any
 
 
 def _code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+    return aws_error_code(exc, missing="")
 
 
 def mark(dynamodb: Any, table: str, transaction_ids: list[str], *, now_ms: int, marked_by: str,

@@ -25,8 +25,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from contract import HEARTBEAT_PREFIX
+
 KEY_PREFIX = "__heartbeat__#"
-OBJECT_PREFIX = "heartbeat/"
+OBJECT_PREFIX = HEARTBEAT_PREFIX
 RECORD_TYPE = "heartbeat"
 #: The audit bucket's default retention (Object Lock, 365 days, replicated) would lock every
 #: heartbeat version - one a minute per region - for a year.  The heartbeat object carries its

@@ -30,10 +30,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-HOLD_ID = "__failback_hold__"
+from contract import FAILBACK_HOLD_ARMED, FAILBACK_HOLD_CLEARED, FAILBACK_HOLD_ID, aws_error_code
+
+HOLD_ID = FAILBACK_HOLD_ID
 KEY = {"transactionId": {"S": HOLD_ID}, "timestamp": {"N": "0"}}
-ARMED = "armed"
-CLEARED = "cleared"
+ARMED = FAILBACK_HOLD_ARMED
+CLEARED = FAILBACK_HOLD_CLEARED
 #: After ``drctl failback`` clears the hold, DR payments through the failover name do not arm
 #: it for this long: Route 53's switch (~30 s) + the 60 s TTL, with room for resolvers.
 GRACE_S = 300
@@ -93,8 +95,8 @@ class Arming:
                                            ":grace": {"N": str(int(now - GRACE_S))}},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD")
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise HoldUnavailable(str(exc.response.get("Error", {}).get("Code"))) from exc
+            if aws_error_code(exc) != "ConditionalCheckFailedException":
+                raise HoldUnavailable(aws_error_code(exc)) from exc
             found = state_of(exc.response.get("Item"))
             if found.armed:
                 self._known_until = now + CACHE_S

@@ -25,8 +25,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-BLOCKED = "blocked"
-OPEN = "open"
+from contract import (
+    FAILBACK_BLOCKED,
+    FAILBACK_OPEN,
+    LATCH_BY,
+    LATCH_FAILURES,
+    LATCH_FIELDS,
+    LATCH_REASON,
+    LATCH_SINCE,
+    LATCH_STATE,
+    aws_error_code,
+    latch_json,
+)
+
+BLOCKED = FAILBACK_BLOCKED
+OPEN = FAILBACK_OPEN
 STATES = (BLOCKED, OPEN)
 BY_PROBE = "probe"
 
@@ -49,10 +62,7 @@ class Latch:
         return self.state == BLOCKED
 
     def to_json(self) -> str:
-        doc = dict(self.extra)
-        doc.update(state=self.state, since=self.since, by=self.by, reason=self.reason,
-                   consecutiveFailures=self.failures)
-        return json.dumps(doc, sort_keys=True, separators=(",", ":"))
+        return latch_json(self.state, self.since, self.by, self.reason, self.failures, self.extra)
 
 
 def iso(epoch_seconds: float) -> str:
@@ -69,15 +79,15 @@ def parse(value: str | None, *, now: float) -> Latch:
         raise LatchInvalid(f"not JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise LatchInvalid("not a JSON object")
-    state = doc.get("state")
+    state = doc.get(LATCH_STATE)
     if state not in STATES:
         raise LatchInvalid(f"state must be one of {STATES}, got {state!r}")
-    failures = doc.get("consecutiveFailures", 0)
+    failures = doc.get(LATCH_FAILURES, 0)
     if isinstance(failures, bool) or not isinstance(failures, int) or failures < 0:
         raise LatchInvalid(f"consecutiveFailures must be a non-negative integer, got {failures!r}")
-    extra = {k: v for k, v in doc.items() if k not in ("state", "since", "by", "reason", "consecutiveFailures")}
-    return Latch(state, str(doc.get("since", "")), str(doc.get("by", "")), str(doc.get("reason", "")),
-                 failures, extra)
+    extra = {k: v for k, v in doc.items() if k not in LATCH_FIELDS}
+    return Latch(state, str(doc.get(LATCH_SINCE, "")), str(doc.get(LATCH_BY, "")),
+                 str(doc.get(LATCH_REASON, "")), failures, extra)
 
 
 def next_latch(current: Latch, *, peer_healthy: bool, threshold: int, now: float, peer: str,
@@ -112,7 +122,7 @@ def read(ssm: Any, name: str) -> str | None:
     try:
         return ssm.get_parameter(Name=name)["Parameter"]["Value"]
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ParameterNotFound":
+        if aws_error_code(exc) == "ParameterNotFound":
             return None
         raise
 

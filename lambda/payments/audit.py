@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from contract import aws_error_code
 from payments import core
 
 STATUS_INDEX = "status-index"
@@ -83,8 +84,7 @@ def _from_attr(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else type(exc).__name__
+    return aws_error_code(exc, missing="")
 
 
 def records_in_window(dynamodb: Any, table: str, index: str, start_ms: int, end_ms: int) -> Iterator[dict[str, Any]]:
@@ -124,11 +124,7 @@ def write_receipt(s3: Any, bucket: str, record: dict[str, Any]) -> bool:
     from botocore.exceptions import ClientError
 
     try:
-        # Explicit checksum: Object Lock buckets reject a PutObject without one.  No lock parameters:
-        # a receipt takes the bucket's default retention.
-        s3.put_object(Bucket=bucket, Key=core.record_receipt_key(record),
-                      Body=core.build_receipt(record), ContentType="application/json", IfNoneMatch="*",
-                      ChecksumAlgorithm="SHA256")
+        s3.put_object(**core.receipt_put_params(bucket, record))
     except ClientError as exc:
         if _code(exc) == "PreconditionFailed":
             return False

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from contract import RECEIPTS_PREFIX
 from payments.currencies import DEFAULT_CURRENCY, minor_units
 
 # --------------------------------------------------------------------------- rules
@@ -380,8 +381,16 @@ def receipt_key(transaction_id: str, client_id: str = "") -> str:
     """``receipts/<clientId>/<transactionId>.json`` (records written before client scoping, without
     a client id, keep ``receipts/<transactionId>.json``)."""
     if client_id:
-        return f"receipts/{client_id}/{transaction_id}.json"
-    return f"receipts/{transaction_id}.json"
+        return f"{RECEIPTS_PREFIX}{client_id}/{transaction_id}.json"
+    return f"{RECEIPTS_PREFIX}{transaction_id}.json"
+
+
+def receipt_put_params(bucket: str, record: Mapping[str, Any]) -> dict[str, Any]:
+    """The one PutObject of a receipt (validator and reconcile): only if none is there
+    (``If-None-Match: *``); an explicit checksum, which Object Lock buckets require; no lock
+    parameters, so a receipt takes the bucket's default retention."""
+    return {"Bucket": bucket, "Key": record_receipt_key(record), "Body": build_receipt(record),
+            "ContentType": "application/json", "IfNoneMatch": "*", "ChecksumAlgorithm": "SHA256"}
 
 
 def record_receipt_key(record: Mapping[str, Any]) -> str:

@@ -45,10 +45,11 @@ from typing import Any
 
 from ops import hold
 
+from contract import HEALTH_PREFIX, IDEMPOTENCY_KEY_ATTRIBUTE, aws_error_code
 from payments import clients
 
 SENTINEL_KEY = {"transactionId": {"S": "__healthcheck__"}, "timestamp": {"N": "0"}}
-IDEMPOTENCY_SENTINEL_KEY = {"id": {"S": "__healthcheck__"}}
+IDEMPOTENCY_SENTINEL_KEY = {IDEMPOTENCY_KEY_ATTRIBUTE: {"S": "__healthcheck__"}}
 HEALTHY_TABLE_STATUSES = frozenset({"ACTIVE", "UPDATING"})
 #: Route 53 matches this string in the body (HTTPS_STR_MATCH); it appears only when healthy.
 HEALTHY_MARKER = "PAYMENTS_HEALTHY"
@@ -91,7 +92,7 @@ class ProbeResult:
 
 
 def health_object_key(region: str) -> str:
-    return f"health/{region}.json"
+    return f"{HEALTH_PREFIX}{region}.json"
 
 
 def _classify(exc: BaseException) -> tuple[str, bool]:
@@ -100,7 +101,7 @@ def _classify(exc: BaseException) -> tuple[str, bool]:
     from botocore.exceptions import ConnectionError as BotoConnectionError
 
     if isinstance(exc, ClientError):
-        code = str(exc.response.get("Error", {}).get("Code", "Unknown"))
+        code = aws_error_code(exc)
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
         return code, code in TRANSIENT_CODES or status >= 500
     if isinstance(exc, (BotoConnectionError, ReadTimeoutError)):

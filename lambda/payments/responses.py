@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from contract import ERROR_HEADERS, api_error
+
 if TYPE_CHECKING:  # typing only: Powertools' event handler is imported when a response is built
     from aws_lambda_powertools.event_handler import Response
 
 JSON = "application/json"
-BASE_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+BASE_HEADERS = ERROR_HEADERS
 
 
 def json_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[str]:
@@ -37,15 +39,6 @@ def error_response(
 ) -> Response[str]:
     """``outcome`` (``not_recorded`` / ``unknown`` / ``recorded``) tells the client what is known
     about the payment; it is set on every 5xx and on 409 ``REQUEST_IN_PROGRESS``."""
-    error: dict[str, Any] = {"code": code, "message": message}
-    if field is not None:
-        error["field"] = field
-    if outcome is not None:
-        error["outcome"] = outcome
-    body: dict[str, Any] = {"error": error}
-    headers = None
-    if retry_after is not None:
-        error["retryable"] = True
-        error["retryAfterSeconds"] = retry_after
-        headers = {"Retry-After": str(retry_after)}
-    return json_response(status, body, headers)
+    body = api_error(code, message, field=field, outcome=outcome, retry_after_s=retry_after)
+    headers = None if retry_after is None else {"Retry-After": str(retry_after)}
+    return json_response(status, dict(body), headers)

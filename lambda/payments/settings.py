@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+from contract import ENV_METRICS_NAMESPACE, METRICS_NAMESPACE
 from payments.core import parse_max_amount
 
 REGION_ROLES = ("primary", "dr")
@@ -86,7 +87,7 @@ def load_settings(function: str = "validator") -> Settings:
         audit_bucket=value("AUDIT_BUCKET"),
         max_amount=parse_max_amount(os.environ.get("MAX_AMOUNT", "1000000.00")),
         idempotency_ttl_seconds=ttl,
-        metrics_namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "PaymentsDR"),
+        metrics_namespace=os.environ.get(ENV_METRICS_NAMESPACE, METRICS_NAMESPACE),
         kms_key_arn=value("KMS_KEY_ARN"),
         transactions_consistency=consistency,
         health_search_string=search,

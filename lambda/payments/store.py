@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from contract import aws_error_code
 from payments import clients, core
 
 if TYPE_CHECKING:  # typing only: boto3 is imported on first use, not at cold start
@@ -104,10 +105,7 @@ def from_attr(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def error_code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code", "Unknown"))
-    return type(exc).__name__
+    return aws_error_code(exc)
 
 
 #: A single DynamoDB attempt rejected with one of these codes applied nothing.
@@ -296,16 +294,7 @@ class PaymentStore:
         attempt = attempt or Attempt(record=dict(record))
         s3 = self._client("s3", attempt, time_left)
         try:
-            s3.put_object(
-                Bucket=self.bucket,
-                Key=core.record_receipt_key(record),
-                Body=core.build_receipt(record),
-                ContentType="application/json",
-                IfNoneMatch="*",
-                # Object Lock buckets reject a PutObject without a checksum; not left to the
-                # SDK's default.  No lock parameters: a receipt takes the bucket's default retention.
-                ChecksumAlgorithm="SHA256",
-            )
+            s3.put_object(**core.receipt_put_params(self.bucket, record))
         except ClientError as exc:
             if error_code(exc) == "PreconditionFailed":
                 return False  # a receipt is already there; it is derived from the same record

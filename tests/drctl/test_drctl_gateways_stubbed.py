@@ -137,7 +137,7 @@ def test_latch_read_and_write_use_a_string_parameter_overwritten():
                                                                        "alice", "caught up")
         stub.assert_no_pending_responses()
     assert json.loads(value) == {"state": "open", "since": "2026-11-25T03:10:00Z", "by": "alice",
-                                 "reason": "caught up"}  # the shape the probe Lambda writes too
+                                 "reason": "caught up", "consecutiveFailures": 0}  # contract.latch_json
 
 
 def test_snapshot_copy_and_listing_parameters():

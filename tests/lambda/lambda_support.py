@@ -20,6 +20,9 @@ from typing import Any
 LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambda"
 if str(LAMBDA_DIR) not in sys.path:
     sys.path.insert(0, str(LAMBDA_DIR))
+#: PYTHONPATH of a handler run in its own process: the package ships lambda/ and contract.py
+#: (modules/compute.py) side by side at its root.
+PACKAGE_PATH = os.pathsep.join([str(LAMBDA_DIR), str(LAMBDA_DIR.parent)])
 
 PRIMARY = "us-east-1"
 DR = "us-east-2"

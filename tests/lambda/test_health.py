@@ -298,9 +298,9 @@ def test_clients_and_probe_are_built_at_init_not_on_the_first_request():
     import subprocess
     import sys
 
-    from lambda_support import LAMBDA_DIR
+    from lambda_support import LAMBDA_DIR, PACKAGE_PATH
 
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=PACKAGE_PATH)
     out = subprocess.run([sys.executable, "-c", "import health; r = health._runtime; "
                           "print(r is not None and r.probe.dynamodb.meta.region_name)"],
                          cwd=str(LAMBDA_DIR), env=env, capture_output=True, text=True, timeout=60)

@@ -29,6 +29,7 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from lambda_support import (
     DR,
     IDEMPOTENCY_TABLE,
+    PACKAGE_PATH,
     PRIMARY,
     TABLE,
     api_event,
@@ -324,7 +325,7 @@ def test_one_process_per_region_racing_on_the_same_ids_make_one_payment_each(mot
     import subprocess
     import sys
 
-    from lambda_support import LAMBDA_DIR, REGIONS, create_resources, reset_test_clients
+    from lambda_support import REGIONS, create_resources, reset_test_clients
     from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
@@ -346,7 +347,7 @@ def test_one_process_per_region_racing_on_the_same_ids_make_one_payment_each(mot
 
     ids = [f"race-{i}" for i in range(12)]
     go = tmp_path / "go"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(LAMBDA_DIR), str(Path(__file__).parent)]),
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([PACKAGE_PATH, str(Path(__file__).parent)]),
                PYTHONDONTWRITEBYTECODE="1", POWERTOOLS_LOG_LEVEL="ERROR", POWERTOOLS_METRICS_DISABLED="true")
     procs = {region: subprocess.Popen([sys.executable, "-c", REGION_PROCESS, region, str(tmp_path / region), str(go),
                                        *ids], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -17,7 +17,7 @@ import time
 
 import probe
 import pytest
-from lambda_support import LAMBDA_DIR, FakeContext
+from lambda_support import LAMBDA_DIR, PACKAGE_PATH, FakeContext
 from ops import httpcheck, latch
 from ops_support import (
     HEALTHY_BODY,
@@ -154,7 +154,7 @@ def test_metrics_land_in_cloudwatch_with_exact_dimensions(moto, clock):
     import boto3
 
     with http_server(503, UNHEALTHY_BODY) as peer, http_server() as domain:
-        make_probe(probe_env(peer["url"], domain["url"], METRICS_NAMESPACE="PaymentsDR-test"), clock)
+        make_probe(probe_env(peer["url"], domain["url"], POWERTOOLS_METRICS_NAMESPACE="PaymentsDR-test"), clock)
         invoke()
     listed = boto3.client("cloudwatch", region_name=REGION).list_metrics(Namespace="PaymentsDR-test")["Metrics"]
     found = {(m["MetricName"], tuple((d["Name"], d["Value"]) for d in m.get("Dimensions", []))) for m in listed}
@@ -376,7 +376,7 @@ def test_failure_count_survives_cold_starts(moto_url):
 
     with tcp_server(never_answers) as hung, http_server() as domain:
         environ = dict(os.environ, **probe_env(hung, domain["url"]), AWS_ENDPOINT_URL=moto_url,
-                       PYTHONPATH=str(LAMBDA_DIR), PYTHONDONTWRITEBYTECODE="1", POWERTOOLS_LOG_LEVEL="ERROR",
+                       PYTHONPATH=PACKAGE_PATH, PYTHONDONTWRITEBYTECODE="1", POWERTOOLS_LOG_LEVEL="ERROR",
                        AWS_EXECUTION_ENV="AWS_Lambda_python3.13")
         runs = []
         for _ in range(2):
