@@ -85,7 +85,7 @@ def test_due_runs_follow_the_rate_on_the_scenario_clock(platform):
     probe = next(n for n in per_function if "probe" in n)
     reconcile = next(n for n in per_function if "reconcile" in n)
     assert per_function[probe] == [10.0 + 60 * k for k in range(20)]  # first step, then every minute
-    assert per_function[reconcile] == [10.0, 910.0]  # rate(15 minutes)
+    assert per_function[reconcile] == [10.0 + 60 * k for k in range(20)]  # rate(1 minute): watermark runs
     assert hosts_written == sorted(set(r.t for r in scheduler.runs))  # once per step with runs
     _, _, event = pool.calls[0]
     assert event["source"] == "aws.events" and event["detail-type"] == "Scheduled Event"
