@@ -36,6 +36,8 @@ from drctl.probes import (
     ddb_latency_check,
     describe_global,
     health_check,
+    held_health_check,
+    hold_armed,
     lag_check,
     latch_name,
     s3_metrics_check,
@@ -405,7 +407,12 @@ def finish_switchover(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, opera
                       to_role: str, target: Member, outcome: str, waiter: _Waiter | None, *,
                       open_gate: bool, operator: str, reason: str) -> OperationResult:
     """Post-checks; for failback, then opens the gate (the primary writes again)."""
-    posts = post_checks(cfg, gw, log, to_role, waiter, target)
+    # Failback with the hold armed: Route 53 sees the hold's 503 until the hold is cleared
+    # below, so the primary is judged by the DR probe's deep check, as in the pre-checks.
+    held = open_gate and to_role == contract.PRIMARY and _hold_armed(cfg, gw, log)
+    posts = post_checks(cfg, gw, log, to_role, waiter, target, health=(
+        (lambda: held_health_check(cfg, gw, clock, max_age_s=contract.FAILBACK_EVIDENCE_MAX_AGE_S))
+        if held else None))
     data: dict[str, Any] = {"writer_region": cfg.region(to_role)}
     if open_gate:
         watcher = cfg.region(other(to_role))
@@ -509,18 +516,32 @@ def pre_checks(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, g: GlobalClu
     checks.append(guarded("aurora", "replication lag", cfg.region(to_role),
                           lambda: lag_check(cfg, gw, to_role, clock, missing_state=FAIL,
                                             max_age_s=max_age), down, log))
+    # Failback after DR took payments through the failover name: the hold keeps the primary's
+    # /health (so its Route 53 check and alarm) unhealthy until this command clears it.
+    held = failback and to_role == contract.PRIMARY and _hold_armed(cfg, gw, log)
     checks.append(guarded("route53", f"{to_role} health check", cfg.region(to_role),
-                          lambda: health_check(cfg, gw, to_role), None, log))
+                          (lambda: held_health_check(cfg, gw, clock, max_age_s=max_age)) if held else
+                          (lambda: health_check(cfg, gw, to_role)), None, log))
     if failback:  # writes accepted in DR while it served must have reached the primary
         checks += replication_evidence(cfg, gw, clock, log, source, down)
     for role in contract.ROLES:
         checks.append(guarded("alarms", f"{role} alarms", cfg.region(role),
                               partial(alarm_check, cfg, gw, role, writer,
                                       failback_to=to_role if failback else None,
-                                      insufficient_state=FAIL if failback else WARN), down, log))
+                                      insufficient_state=FAIL if failback else WARN, held=held),
+                              down, log))
     for c in checks:
         log.info("pre_check", check=c.id, region=c.region, state=c.state, detail=c.detail)
     return checks
+
+
+def _hold_armed(cfg: DrConfig, gw: Any, log: EventLog) -> bool:
+    """Whether the failback hold is armed; an unreadable hold counts as not armed, so the
+    primary's health check is judged as Route 53 sees it (and a held primary FAILs)."""
+    check = guarded("gate", "failback hold", cfg.region(contract.PRIMARY),
+                    lambda: Check("gate", "failback hold", cfg.region(contract.PRIMARY),
+                                  OK, "armed" if hold_armed(cfg, gw) else "not armed"), None, log)
+    return check.state == OK and check.detail == "armed"
 
 
 def replication_evidence(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, source: str,
@@ -580,7 +601,7 @@ def _s3_caught_up(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, source: s
 
 
 def post_checks(cfg: DrConfig, gw: Any, log: EventLog, to_role: str, waiter: _Waiter | None,
-                target: Member) -> list[Check]:
+                target: Member, health: Callable[[], Check] | None = None) -> list[Check]:
     region = cfg.region(to_role)
     checks: list[Check] = []
     remaining = max(waiter.remaining(), 60) if waiter else 60
@@ -608,7 +629,7 @@ def post_checks(cfg: DrConfig, gw: Any, log: EventLog, to_role: str, waiter: _Wa
                      f"{cfg.cluster_id(other(to_role))} replicates from it")
     checks.append(guarded("aurora", "writer", region, writer_check, None, log))
     checks.append(guarded("route53", f"{to_role} health check", region,
-                          lambda: health_check(cfg, gw, to_role), None, log))
+                          health or (lambda: health_check(cfg, gw, to_role)), None, log))
     for c in checks:
         log.info("post_check", check=c.id, region=c.region, state=c.state, detail=c.detail)
     return checks

@@ -132,6 +132,39 @@ def health_check(cfg: DrConfig, gw: Any, role: str) -> Check:
                  {"healthy": h.healthy, "success": h.success, "total": h.total})
 
 
+def hold_armed(cfg: DrConfig, gw: Any) -> bool:
+    """Whether the failback hold (lambda/ops/hold.py) is armed, read where the primary's
+    /health reads it (the primary region's transactions table)."""
+    item = gw.dynamo(cfg.region(contract.PRIMARY)).get_item(
+        cfg.dynamodb_table_name or "", {"transactionId": contract.FAILBACK_HOLD_ID, "timestamp": 0})
+    state = (item or {}).get("state", {})
+    return isinstance(state, dict) and state.get("S") == contract.FAILBACK_HOLD_ARMED
+
+
+def held_health_check(cfg: DrConfig, gw: Any, clock: Any, *, max_age_s: float) -> Check:
+    """The primary's health check while the failback hold is armed: Route 53 sees the 503 the
+    hold causes, so the evidence that the primary is otherwise healthy is the DR probe's
+    `GET /probe` of it (the same deep check; /probe ignores the hold): PeerHealthy, fresh, 1.
+    Missing or stale evidence FAILs."""
+    check = health_check(cfg, gw, contract.PRIMARY)
+    if check.state == OK:
+        return check
+    region = cfg.region(contract.DR)
+    point = gw.metrics(region).latest(contract.METRICS_NAMESPACE, "PeerHealthy",
+                                      {"Peer": contract.PRIMARY}, statistic="Minimum", now=clock.now())
+    data = dict(check.data or {}) | {"held": True}
+    if point is None:
+        return Check("route53", check.name, check.region, FAIL,
+                     f"{check.detail}; the failback hold is armed, and the DR probe published no "
+                     "PeerHealthy for the primary in 15 min: no evidence the primary is healthy", data)
+    age = _age_s(clock, point)
+    detail = (f"{check.detail}, because the failback hold is armed (this command clears it last); "
+              f"the DR probe's GET /probe of the primary: PeerHealthy {point.value:.0f} at "
+              f"{point.timestamp:%H:%M:%S}Z ({age:.0f} s ago)")
+    state = OK if point.value >= 1 and age <= max_age_s else FAIL
+    return Check("route53", check.name, check.region, state, detail, data | {"peer_healthy": point.value})
+
+
 def dns_check(cfg: DrConfig, gw: Any) -> Check:
     """What DNS answers for the custom domain, and which region's API host that matches.
 
@@ -170,8 +203,8 @@ def guarded_dns(cfg: DrConfig, gw: Any, log: EventLog) -> Check:
 
 # -- alarms: judged by the current roles -----------------------------------------------------
 
-def alarm_verdict(cfg: DrConfig, name: str, writer: str | None, *, failback_to: str | None = None
-                  ) -> tuple[str, str]:
+def alarm_verdict(cfg: DrConfig, name: str, writer: str | None, *, failback_to: str | None = None,
+                  held: bool = False) -> tuple[str, str]:
     """("fail" | "expected" | "ignored", why) for one alarm in ALARM.
 
     * the RPO-lag alarm of the current writer: ignored (a writer publishes no RPO lag; the
@@ -180,6 +213,10 @@ def alarm_verdict(cfg: DrConfig, name: str, writer: str | None, *, failback_to: 
       (`drctl failback` is what opens it);
     * anything else: a failure."""
     names = cfg.names
+    if held and failback_to == contract.PRIMARY and name == names.alarm(contract.ALARM_HEALTH_CHECK,
+                                                                         contract.PRIMARY):
+        return "ignored", (f"{name}: the failback hold keeps the primary's /health at 503 until "
+                           "this command clears it (its deep check: the 'primary health check' row)")
     if writer is not None and name == names.alarm(contract.ALARM_AURORA_RPO_LAG, writer):
         return "ignored", f"{name}: the writer ({writer}) publishes no RPO lag"
     for peer in contract.ROLES:
@@ -191,19 +228,21 @@ def alarm_verdict(cfg: DrConfig, name: str, writer: str | None, *, failback_to: 
 
 
 def alarm_check(cfg: DrConfig, gw: Any, role: str, writer: str | None, *,
-                failback_to: str | None = None, insufficient_state: str = WARN) -> Check:
+                failback_to: str | None = None, insufficient_state: str = WARN,
+                held: bool = False) -> Check:
     """Alarms of `role`'s region judged by the current roles. An alarm in INSUFFICIENT_DATA
     (never evaluated, or its metric stopped: the alarms here treat missing data explicitly)
     gets `insufficient_state` unless it is not applicable: failback passes FAIL, since such
     an alarm cannot say whether what it watches is fine."""
     alarms = gw.alarms(cfg.region(role)).alarms(cfg.alarm_name_prefix)
-    verdicts = {a.name: alarm_verdict(cfg, a.name, writer, failback_to=failback_to)
+    verdicts = {a.name: alarm_verdict(cfg, a.name, writer, failback_to=failback_to, held=held)
                 for a in alarms if a.state == "ALARM"}
     firing = sorted(n for n, (v, _) in verdicts.items() if v == "fail")
     expected = sorted(why for v, why in verdicts.values() if v == "expected")
     ignored = sorted(why for v, why in verdicts.values() if v == "ignored")
     insufficient = sorted(a.name for a in alarms if a.state == "INSUFFICIENT_DATA"
-                          and alarm_verdict(cfg, a.name, writer, failback_to=failback_to)[0] == "fail")
+                          and alarm_verdict(cfg, a.name, writer, failback_to=failback_to,
+                                            held=held)[0] == "fail")
     parts = [f"{len(alarms)} alarms with prefix {cfg.alarm_name_prefix!r}"]
     if firing:
         parts.append(f"in ALARM: {', '.join(firing)}")

@@ -61,6 +61,11 @@ class Response:
 
 
 class Twin:
+    # moto's backends are process-wide: every ThreadedMotoServer of a process serves the same
+    # state. A twin that starts while no other twin of the process is up resets it, so a twin
+    # stood up after another one (same names) starts from an empty account.
+    _up = 0
+
     def __init__(self, outdir: Path | str = "cdktf.out", *, lag_s: float = 0.5, warm: bool = True):
         self.platform = Platform(outdir)
         self.lag_s = lag_s
@@ -98,6 +103,13 @@ class Twin:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
+        if Twin._up == 0:
+            conn = http.client.HTTPConnection(host, port, timeout=30)
+            conn.request("POST", "/moto-api/reset")
+            conn.getresponse().read()
+            conn.close()
+        Twin._up += 1
+        self._counted = True
         self._metrics_baseline = moto_metric_counts()  # moto is process-wide: not an earlier twin's
         self.timings["moto"] = time.monotonic() - started
         self.inventory = provision(self.platform, self.endpoint)
@@ -150,6 +162,9 @@ class Twin:
             ddb.delete_item(TableName=table, Key=item)
 
     def down(self) -> None:
+        if getattr(self, "_counted", False):
+            Twin._up -= 1
+            self._counted = False
         self.faults.clear()
         if self.replication is not None:
             self.replication.stop()

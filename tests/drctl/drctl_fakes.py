@@ -110,6 +110,8 @@ class World:
     items: dict = field(default_factory=dict)    # (region, table, key) -> (visible_at)
     item_writes: list = field(default_factory=list)  # (region, table, item) as put_item sent it
     objects: dict = field(default_factory=dict)  # (bucket, key) -> visible_at
+    hold_state: str | None = None  # the failback hold item's `state` in the primary's table
+    peer_healthy: dict = field(default_factory=dict)  # probing region -> PeerHealthy (None: no datapoint)
     calls: list = field(default_factory=list)    # (service, region, op)
     created: list = field(default_factory=list)  # (service, region)
 
@@ -243,6 +245,9 @@ class FakeMetrics:
             value = w.s3_failed_ops.get(self.region)
         elif metric == "OperationsPendingReplication":
             value = w.s3_pending_ops.get(self.region)
+        elif metric == "PeerHealthy":
+            assert (namespace, dimensions, statistic) == ("PaymentsDR", {"Peer": "primary"}, "Minimum")
+            value = w.peer_healthy.get(self.region)
         return None if value is None else Datapoint(value, w.clock.now() - dt.timedelta(seconds=w.metric_age_s))
 
 
@@ -295,6 +300,8 @@ class FakeDynamo:
 
     def get_item(self, table, key):
         self.w.call("dynamodb", self.region, "get_item")
+        if key.get("transactionId") == "__failback_hold__" and self.w.hold_state is not None:
+            return {"transactionId": {"S": key["transactionId"]}, "state": {"S": self.w.hold_state}}
         at = self.w.items.get((self.region,) + self._key(table, key))
         return {"found": True} if at is not None and at <= self.w.clock.monotonic() else None
 

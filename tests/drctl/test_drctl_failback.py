@@ -72,6 +72,54 @@ def test_failback_clears_the_hold_in_the_primary_region_after_the_evidence(world
     assert item["clearedAt"] == int(world.clock.now().timestamp()) and item["clearedBy"].startswith("alice")
 
 
+def held(world, *, peer_healthy=1.0):
+    """DR took payments through the failover name: the hold is armed, so Route 53 sees the
+    primary's /health answer 503 and its health-check alarm fires; DR's probe (GET /probe,
+    which ignores the hold) sees the primary healthy, or published nothing (None)."""
+    after_failover(world)
+    world.hold_state = contract.FAILBACK_HOLD_ARMED
+    world.health["hc-primary"] = (0, 16)
+    world.alarms[PRIMARY] = ["payments-dev-health-check-primary"]
+    world.peer_healthy[DR] = peer_healthy
+
+
+def test_failback_with_the_hold_armed_judges_the_primary_by_the_dr_probe_and_clears_it(world, gw, cfg, log):
+    """The hold keeps the primary's /health unhealthy until failback clears it: failback must
+    not wait for a healthy Route 53 check it is the only way to get (found on the twin)."""
+    held(world)
+    result = failback(world, gw, cfg, log, operator="alice")
+    assert result.exit_code == 0, result.to_text()
+    checks = {c.id: c for c in result.checks}
+    health = checks["route53:primary-health-check"]
+    assert health.state == "OK" and "failback hold is armed" in health.detail and "PeerHealthy 1" in health.detail
+    assert checks["alarms:primary-alarms"].state == "OK"
+    assert "failback hold keeps the primary's /health" in checks["alarms:primary-alarms"].detail
+    [(region, _, item)] = hold_writes(world)
+    assert (region, item["state"]) == (PRIMARY, contract.FAILBACK_HOLD_CLEARED)
+
+
+def test_a_held_primary_without_fresh_probe_evidence_is_refused(world, gw, cfg, log):
+    for peer_healthy, age in ((None, 60.0), (0.0, 60.0), (1.0, 13 * 60.0)):
+        world.item_writes.clear()
+        held(world, peer_healthy=peer_healthy)
+        world.metric_age_s = age
+        result = failback(world, gw, cfg, log)
+        assert result.exit_code == exitcodes.REFUSED, (peer_healthy, age, result.to_text())
+        assert "route53:primary-health-check" in " ".join(result.data.get("reasons", [])) or any(
+            c.id == "route53:primary-health-check" and c.state == "FAIL" for c in result.checks)
+        assert not hold_writes(world)
+    world.metric_age_s = 60.0
+
+
+def test_an_unhealthy_primary_without_the_hold_is_still_refused(world, gw, cfg, log):
+    held(world)
+    world.hold_state = None  # not held: the 503s are the primary's own
+    result = failback(world, gw, cfg, log)
+    assert result.exit_code == exitcodes.REFUSED
+    assert any(c.id == "route53:primary-health-check" and c.state == "FAIL" for c in result.checks)
+    assert any(c.id == "alarms:primary-alarms" and c.state == "FAIL" for c in result.checks)
+
+
 def test_dry_run_leaves_the_hold_armed(world, gw, cfg, log):
     after_failover(world)
     assert failback(world, gw, cfg, log, dry_run=True).outcome == "dry-run"
