@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from botocore.config import Config
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
@@ -28,7 +27,7 @@ from botocore.exceptions import (
 
 import contract
 
-if TYPE_CHECKING:  # boto3 loads when a session is built: `drctl --help` and preflight stay cheap
+if TYPE_CHECKING:  # boto3 and botocore.config load when gateways are built: `drctl --help` stays cheap
     import boto3
 
 # Errors meaning "the region/endpoint did not answer" (as opposed to "it answered: no").
@@ -610,6 +609,8 @@ class AwsGateways:
                  connect_timeout: float = PROBE_CONNECT_TIMEOUT_S,
                  read_timeout: float = PROBE_READ_TIMEOUT_S, max_attempts: int = 1,
                  action_read_timeout: float = 30, action_attempts: int = 3):
+        from botocore.config import Config
+
         if session is None:
             import boto3
             session = boto3.Session()
