@@ -23,12 +23,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from drctl import exitcodes
+from drctl.command import Command
 from drctl.config import CLIENT_KEYS_REQUIRES, DrConfig
 from drctl.log import EventLog
 
@@ -46,9 +46,7 @@ ACTIONS = ("add", "rotate", "disable", "enable", "list")
 AUTHORIZER_CACHE_SECONDS = 60
 
 
-def add_parser(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
-    p = add("client-keys", "add, rotate, disable, enable or list the API clients' HMAC keys "
-                           "(the client-keys secret; keys are never listed)")
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=ACTIONS)
     p.add_argument("--client", help="client id (X-Client-Id); required except for list")
     p.add_argument("--key-file", type=Path,
@@ -167,3 +165,8 @@ def promote_procedure(secret: str, *, replica_region: str, primary_region: str) 
 def _fail(result: ClientKeysResult, code: int, message: str) -> ClientKeysResult:
     result.exit_code, result.message = code, message
     return result
+
+
+COMMAND = Command("client-keys", "add, rotate, disable, enable or list the API clients' HMAC keys "
+                                 "(the client-keys secret; keys are never listed)",
+                  add_arguments, lambda ctx: run(ctx.args, ctx.config, ctx.gw, ctx.log), requires=REQUIRES)

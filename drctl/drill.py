@@ -20,8 +20,10 @@ fault) and still writes the report.
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
+import os
 import urllib.error
 import urllib.request
 import uuid
@@ -51,6 +53,7 @@ from contract import (
 )
 from drctl import exitcodes
 from drctl.clock import Clock
+from drctl.command import Command
 from drctl.config import SWITCHOVER_REQUIRES, DrConfig
 from drctl.log import EventLog
 
@@ -890,11 +893,8 @@ def aws_ports(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, opts: DrillOp
 
 # -- command line ---------------------------------------------------------------------------------
 
-def add_parser(add: Callable[[str, str], Any]) -> None:
-    """`drctl drill NAME`; `add` is cli.build_parser's helper (common flags included)."""
-    import os
-    p = add("drill", "run a DR drill (FIS fault or planned switchover) and measure RTO/RPO; "
-                     "see docs/drills.md")
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """`drctl drill NAME` (the common flags come from cli.py)."""
     p.add_argument("name", choices=DRILLS, help="which drill")
     p.add_argument("--target", choices=(PRIMARY, DR), default=PRIMARY,
                    help="region role that receives the fault (default primary)")
@@ -928,3 +928,10 @@ def run_from_args(args: Any, cfg: DrConfig, gw: Any, clock: Clock, log: EventLog
                         template_id=args.template_id)
     ports = ports or aws_ports(cfg, gw, clock, log, opts, confirm=confirm, operator=operator)
     return run_drill(cfg, ports, clock, log, opts)
+
+
+COMMAND = Command("drill", "run a DR drill (FIS fault or planned switchover) and measure RTO/RPO; "
+                           "see docs/drills.md",
+                  add_arguments, lambda ctx: run_from_args(ctx.args, ctx.config, ctx.gw, ctx.clock, ctx.log,
+                                                           confirm=ctx.confirm, operator=ctx.operator),
+                  requires=REQUIRES)

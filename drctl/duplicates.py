@@ -21,12 +21,12 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from drctl import exitcodes
+from drctl.command import Command, Context
 from drctl.config import DUPLICATES_REQUIRES, DrConfig
 from drctl.log import EventLog
 
@@ -39,9 +39,7 @@ REQUIRES = DUPLICATES_REQUIRES
 ACTIONS = ("list", "resolve")
 
 
-def add_parser(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
-    p = add("duplicates", "list payments marked as accepted twice, or resolve one "
-                          "(TRANSACTIONS_CONSISTENCY=EVENTUAL; dry run unless --apply)")
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=ACTIONS)
     p.add_argument("--transaction-id", help="resolve: the marked record's transactionId")
     p.add_argument("--timestamp", type=int, help="resolve: the marked record's timestamp (ms), "
@@ -135,3 +133,13 @@ def run(args: argparse.Namespace, cfg: DrConfig, gw: Any, log: EventLog, *, oper
 def _fail(result: DuplicatesResult, code: int, message: str) -> DuplicatesResult:
     result.exit_code, result.message = code, message
     return result
+
+
+def _run(ctx: Context) -> DuplicatesResult:
+    return run(ctx.args, ctx.config, ctx.gw, ctx.log, operator=ctx.operator,
+               now_ms=int(ctx.clock.now().timestamp() * 1000))
+
+
+COMMAND = Command("duplicates", "list payments marked as accepted twice, or resolve one "
+                                "(TRANSACTIONS_CONSISTENCY=EVENTUAL; dry run unless --apply)",
+                  add_arguments, _run, requires=REQUIRES)

@@ -15,10 +15,8 @@ import socket
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
@@ -28,6 +26,9 @@ from botocore.exceptions import (
 )
 
 import contract
+
+if TYPE_CHECKING:  # boto3 and botocore.config load when gateways are built: `drctl --help` stays cheap
+    import boto3
 
 # Errors meaning "the region/endpoint did not answer" (as opposed to "it answered: no").
 UNREACHABLE_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError,
@@ -608,7 +609,12 @@ class AwsGateways:
                  connect_timeout: float = PROBE_CONNECT_TIMEOUT_S,
                  read_timeout: float = PROBE_READ_TIMEOUT_S, max_attempts: int = 1,
                  action_read_timeout: float = 30, action_attempts: int = 3):
-        self.session = session or boto3.Session()
+        from botocore.config import Config
+
+        if session is None:
+            import boto3
+            session = boto3.Session()
+        self.session = session
         self._endpoint_url = endpoint_url
         self._configs = {
             "probe": Config(connect_timeout=connect_timeout, read_timeout=read_timeout,

@@ -12,8 +12,10 @@ and when that cannot tell, the outcome is "unknown" (exit 6): re-run the same co
 
 from __future__ import annotations
 
+import argparse
 import datetime as _dt
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -25,7 +27,8 @@ import contract
 from drctl import exitcodes
 from drctl.checks import FAIL, OK, OVERRIDDEN, UNREACHABLE, WARN, Check, Down, guarded, render_table
 from drctl.clock import Clock
-from drctl.config import DrConfig, other
+from drctl.command import Command, Context
+from drctl.config import FAILBACK_REQUIRES, FAILOVER_REQUIRES, SWITCHOVER_REQUIRES, DrConfig, other
 from drctl.gateways import GlobalClusterState, Latch, Member, error_code, is_unreachable
 from drctl.log import EventLog
 from drctl.probes import (
@@ -894,3 +897,60 @@ def failover_next_steps(cfg: DrConfig) -> list[str]:
         "procedure that brings the old primary back as a secondary)",
         "once the old primary replicates again: `drctl failback --dry-run`, then `drctl failback`",
     ]
+
+
+# -- command line ---------------------------------------------------------------------------------
+
+def _arguments(name: str) -> Callable[[argparse.ArgumentParser], None]:
+    def add_arguments(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--dry-run", action="store_true", help="run the checks, print the plan, change nothing")
+        p.add_argument("--timeout", type=float, default=1800, help="max seconds to wait (default 1800)")
+        p.add_argument("--poll-interval", type=float, default=15, help="seconds between polls (default 15)")
+        p.add_argument("--override", action="append", default=[], metavar="CHECK",
+                       help="proceed although pre-check CHECK (its id, e.g. alarms:dr-alarms) failed; "
+                            "needs --reason; logged and printed in the summary")
+        p.add_argument("--reason", default="", help="why (required with --override; recorded)")
+        p.add_argument("--operator", default=os.environ.get("DRCTL_OPERATOR"),
+                       help="who runs this, for the audit trail (default: env DRCTL_OPERATOR or login)")
+        if name == "failover":
+            p.add_argument("--confirm-data-loss", action="store_true",
+                           help="required: accept losing writes not yet replicated to the DR region")
+            p.add_argument("--escalate-after", type=float, default=120,
+                           help="a switchover toward DR stuck this long is escalated to a failover "
+                                "(default 120 s)")
+        else:
+            p.add_argument("--yes", action="store_true",
+                           help="do not ask for confirmation (required when not on a terminal)")
+    return add_arguments
+
+
+def _overrides(ctx: Context) -> Overrides:
+    return Overrides(tuple(ctx.args.override), ctx.args.reason, ctx.operator)
+
+
+def _run_switchover(ctx: Context) -> OperationResult:
+    a = ctx.args
+    return planned_switchover(
+        ctx.config, ctx.gw, ctx.clock, ctx.log, to_role="dr" if a.command == "switchover" else "primary",
+        dry_run=a.dry_run, timeout=a.timeout, poll=a.poll_interval, operation=a.command,
+        confirm=ctx.confirm, overrides=_overrides(ctx), operator=ctx.operator)
+
+
+def _run_failover(ctx: Context) -> OperationResult:
+    a = ctx.args
+    return failover(ctx.config, ctx.gw, ctx.clock, ctx.log, confirm_data_loss=a.confirm_data_loss,
+                    dry_run=a.dry_run, timeout=a.timeout, poll=a.poll_interval,
+                    overrides=_overrides(ctx), operator=ctx.operator, escalate_after=a.escalate_after)
+
+
+COMMANDS = (
+    Command("switchover", "planned switchover of the Aurora writer to the DR region "
+                          "(no data loss; asks for confirmation)",
+            _arguments("switchover"), _run_switchover, requires=SWITCHOVER_REQUIRES),
+    Command("failback", "back to the primary region: switchover once replication from DR "
+                        "caught up, then open the failback gate (asks for confirmation)",
+            _arguments("failback"), _run_switchover, requires=FAILBACK_REQUIRES),
+    Command("failover", "UNPLANNED failover to the DR region (primary region down; may "
+                        "lose unreplicated writes); calls the DR region only",
+            _arguments("failover"), _run_failover, requires=FAILOVER_REQUIRES),
+)

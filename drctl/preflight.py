@@ -40,6 +40,7 @@ from botocore.exceptions import (
 
 import contract
 from drctl import exitcodes
+from drctl.command import Command
 from drctl.log import EventLog
 from modules.settings import Settings, SettingsError
 
@@ -809,11 +810,7 @@ def preflight(target: Target, clients: ClientFactory, resolver: Resolver = publi
 
 # -- command line --------------------------------------------------------------------------------
 
-def add_parser(sub: Any, epilog: str) -> argparse.ArgumentParser:
-    text = ("read-only checks of the target account before an apply (settings from the same "
-            "environment variables as the synth)")
-    p: argparse.ArgumentParser = sub.add_parser("preflight", help=text, description=text, epilog=epilog,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fresh-account", action="store_true",
                    help=f"{contract.BOOTSTRAP_STACK} and {contract.ACCOUNT_STACK} are not applied yet: "
                         "their missing state bucket / logging role are WARN, not FAIL")
@@ -822,7 +819,6 @@ def add_parser(sub: Any, epilog: str) -> argparse.ArgumentParser:
                    help="send every call to this endpoint (testing against moto/localstack only)")
     p.add_argument("--json", action="store_true", help="machine-readable report on stdout")
     p.add_argument("--quiet", action="store_true", help="no event log on stderr")
-    return p
 
 
 def default_clients(args: argparse.Namespace) -> ClientFactory:
@@ -847,3 +843,10 @@ def main(args: argparse.Namespace, *, log: EventLog, stdout: TextIO | None = Non
     stdout.write((report.to_json() if args.json else report.to_table()) + "\n")
     stdout.flush()
     return report.exit_code
+
+
+# Reads settings (the environment), not stack outputs: its own flags, no config, no gateways.
+COMMAND = Command("preflight", "read-only checks of the target account before an apply (settings "
+                               "from the same environment variables as the synth)",
+                  add_arguments, lambda ctx: main(ctx.args, log=ctx.log, stdout=ctx.stdout, stderr=ctx.stderr),
+                  outputs=False)

@@ -9,6 +9,7 @@ backup retention; `lost-writes` copies it to a manual snapshot (kept until delet
 
 from __future__ import annotations
 
+import argparse
 import datetime as _dt
 import json
 import re
@@ -19,7 +20,8 @@ import contract
 from drctl import exitcodes
 from drctl.checks import FAIL, OK, UNREACHABLE, WARN, Check, guarded, render_table
 from drctl.clock import Clock
-from drctl.config import DrConfig, other
+from drctl.command import Command, Context
+from drctl.config import LOST_WRITES_REQUIRES, REJOIN_REQUIRES, DrConfig, other
 from drctl.gateways import Event, Snapshot
 from drctl.log import EventLog
 from drctl.operations import rpo_estimate
@@ -253,3 +255,33 @@ def _remember(holder: dict[str, Any], key: str, region: str, cluster: Any) -> Ch
     holder[key] = cluster
     return Check("aurora", "new writer", region, OK, f"{cluster.identifier}: {cluster.status}, "
                  f"{cluster.engine} {cluster.engine_version}")
+
+
+# -- command line ---------------------------------------------------------------------------------
+
+def _lost_writes_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dry-run", action="store_true", help="find and report; copy nothing")
+    p.add_argument("--old-primary", choices=("primary", "dr"), default="primary",
+                   help="role of the cluster that was failed away from (default primary)")
+
+
+def _run_lost_writes(ctx: Context) -> RecoveryResult:
+    return lost_writes(ctx.config, ctx.gw, ctx.clock, ctx.log, old_role=ctx.args.old_primary,
+                       dry_run=ctx.args.dry_run)
+
+
+def _rejoin_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--old-primary", choices=("primary", "dr"), default="primary")
+
+
+def _run_rejoin(ctx: Context) -> RecoveryResult:
+    return rejoin(ctx.config, ctx.gw, ctx.clock, ctx.log, old_role=ctx.args.old_primary)
+
+
+COMMANDS = (
+    Command("lost-writes", "after a failover, once the old primary's region answers: preserve its "
+                           "unplanned-failover snapshot, report write fencing and what to reconcile",
+            _lost_writes_arguments, _run_lost_writes, requires=LOST_WRITES_REQUIRES),
+    Command("rejoin", "read-only: the exact procedure that brings the old primary back as a secondary",
+            _rejoin_arguments, _run_rejoin, requires=REJOIN_REQUIRES),
+)

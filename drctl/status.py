@@ -19,7 +19,8 @@ import contract
 from drctl import exitcodes
 from drctl.checks import FAIL, ROUTE53_ENDPOINT, UNREACHABLE, Check, Down, guarded, render_table
 from drctl.clock import Clock
-from drctl.config import DrConfig, other
+from drctl.command import Command, no_arguments
+from drctl.config import STATUS_REQUIRES, DrConfig, other
 from drctl.log import EventLog
 from drctl.probes import (
     alarm_check,
@@ -158,3 +159,9 @@ def collect_status(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog) -> Statu
     log.info("status_done", overall=report.overall, exit_code=report.exit_code,
              writer_region=report.writer_region, unreachable=report.unreachable)
     return report
+
+
+COMMAND = Command(
+    "status", "report every replication channel, failover control and the failback gate",
+    no_arguments, lambda ctx: collect_status(ctx.config, ctx.gw, ctx.clock, ctx.log),
+    requires=STATUS_REQUIRES)

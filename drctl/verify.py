@@ -8,6 +8,7 @@ both canaries in both regions (try/finally: also on error or Ctrl-C).
 
 from __future__ import annotations
 
+import argparse
 import json
 import uuid as _uuid
 from collections.abc import Callable
@@ -17,7 +18,8 @@ from typing import Any
 
 from drctl import exitcodes
 from drctl.clock import Clock
-from drctl.config import DrConfig, other
+from drctl.command import Command, Context
+from drctl.config import VERIFY_REQUIRES, DrConfig, other
 from drctl.gateways import TableState, is_unreachable
 from drctl.log import EventLog
 
@@ -191,3 +193,21 @@ def _delete_item(gw: Any, region: str, table: str, key: dict[str, Any]) -> None:
 
 def _delete_object(gw: Any, region: str, bucket: str, key: str) -> int:
     return int(gw.s3(region).delete_all_versions(bucket, key))
+
+
+# -- command line ---------------------------------------------------------------------------------
+
+def _arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--from", dest="source", choices=("primary", "dr"), default="primary",
+                   help="region role to write the canaries in (default primary)")
+    p.add_argument("--timeout", type=float, default=120, help="max seconds to wait (default 120)")
+    p.add_argument("--poll-interval", type=float, default=1.0, help="seconds between reads (default 1)")
+
+
+def _run(ctx: Context) -> VerifyResult:
+    return verify(ctx.config, ctx.gw, ctx.clock, ctx.log, source_role=ctx.args.source,
+                  timeout=ctx.args.timeout, poll=ctx.args.poll_interval)
+
+
+COMMAND = Command("verify", "write canaries in one region and time their arrival in the other",
+                  _arguments, _run, requires=VERIFY_REQUIRES)

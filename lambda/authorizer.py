@@ -210,19 +210,30 @@ def policy(effect: str, principal: str, method_arn: str, context: dict[str, str]
     return doc
 
 
-_authorizer: Authorizer | None = None
+# The handler's runtime cache (one style for every handler in lambda/): `init()` builds it,
+# `_get_runtime()` returns it (building it on first use), `reset_runtime()` drops it (tests).
+_runtime: Authorizer | None = None
 
 
 def init(environ: Mapping[str, str] | None = None, **overrides: Any) -> Authorizer:
-    global _authorizer
-    _authorizer = Authorizer(AuthorizerSettings.from_env(os.environ if environ is None else environ), **overrides)
-    return _authorizer
+    global _runtime
+    _runtime = Authorizer(AuthorizerSettings.from_env(os.environ if environ is None else environ), **overrides)
+    return _runtime
+
+
+def _get_runtime() -> Authorizer:
+    return _runtime or init()
+
+
+def reset_runtime() -> None:
+    global _runtime
+    _runtime = None
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: Any) -> dict[str, Any]:
-    auth = _authorizer or init()
+    auth = _get_runtime()
     method_arn = str(event.get("methodArn", ""))
     try:
         client_id = auth.authorize(event)

@@ -56,14 +56,19 @@ class _Runtime:
         )
 
 
+# The handler's runtime cache (one style for every handler in lambda/): `init()` builds it,
+# `_get_runtime()` returns it (building it on first use), `reset_runtime()` drops it (tests).
 _runtime: _Runtime | None = None
 
 
-def _get_runtime() -> _Runtime:
+def init() -> _Runtime:
     global _runtime
-    if _runtime is None:
-        _runtime = _Runtime()
+    _runtime = _Runtime()
     return _runtime
+
+
+def _get_runtime() -> _Runtime:
+    return _runtime or init()
 
 
 def reset_runtime() -> None:
@@ -141,6 +146,6 @@ lambda_handler = build_lambda_handler(app, logger, tracer, metrics)
 # Init phase: build clients and the probe now.  A configuration error is reported by every
 # request (503) instead of failing the init, so Route 53 sees a definite "unhealthy".
 try:
-    _get_runtime()
+    init()
 except Exception:
     logger.exception("health function configuration is invalid")

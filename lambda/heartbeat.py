@@ -155,18 +155,29 @@ class Heartbeat:
         return out
 
 
-_heartbeat: Heartbeat | None = None
+# The handler's runtime cache (one style for every handler in lambda/): `init()` builds it,
+# `_get_runtime()` returns it (building it on first use), `reset_runtime()` drops it (tests).
+_runtime: Heartbeat | None = None
 
 
 def init(environ: Mapping[str, str] | None = None, **overrides: Any) -> Heartbeat:
-    global _heartbeat
-    _heartbeat = Heartbeat(HeartbeatSettings.from_env(os.environ if environ is None else environ), **overrides)
-    return _heartbeat
+    global _runtime
+    _runtime = Heartbeat(HeartbeatSettings.from_env(os.environ if environ is None else environ), **overrides)
+    return _runtime
+
+
+def _get_runtime() -> Heartbeat:
+    return _runtime or init()
+
+
+def reset_runtime() -> None:
+    global _runtime
+    _runtime = None
 
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict, context: Any) -> dict[str, Any]:
-    canary = _heartbeat or init()
+    canary = _get_runtime()
     logger.append_keys(region=canary.settings.region, region_role=canary.settings.role)
     return canary.run()
 

@@ -210,19 +210,30 @@ def _either(own: httpcheck.CheckResult, peer: httpcheck.CheckResult) -> httpchec
     return own if own.status is not None or peer.status is None else peer
 
 
-_probe: Probe | None = None
+# The handler's runtime cache (one style for every handler in lambda/): `init()` builds it,
+# `_get_runtime()` returns it (building it on first use), `reset_runtime()` drops it (tests).
+_runtime: Probe | None = None
 
 
 def init(environ: Mapping[str, str] | None = None, **overrides: Any) -> Probe:
     """(Re)build the execution environment's probe; at import with the real environment."""
-    global _probe
-    _probe = Probe(ProbeSettings.from_env(os.environ if environ is None else environ), **overrides)
-    return _probe
+    global _runtime
+    _runtime = Probe(ProbeSettings.from_env(os.environ if environ is None else environ), **overrides)
+    return _runtime
+
+
+def _get_runtime() -> Probe:
+    return _runtime or init()
+
+
+def reset_runtime() -> None:
+    global _runtime
+    _runtime = None
 
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict, context: Any) -> dict[str, Any]:
-    probe = _probe or init()
+    probe = _get_runtime()
     remaining = context.get_remaining_time_in_millis() if hasattr(context, "get_remaining_time_in_millis") else None
     logger.append_keys(region=probe.settings.region, region_role=probe.settings.role)
     return probe.run(remaining)

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -62,11 +63,29 @@ STOP_MARGIN_SECONDS = audit.BATCH_PER_WORKER * 3 * clients.worst_case_seconds(cl
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=os.environ.get(ENV_METRICS_NAMESPACE, METRICS_NAMESPACE), service=SERVICE)
 
-_runtime: dict[str, Any] = {}
+
+@dataclass(frozen=True)
+class _Runtime:
+    """Settings and clients: built once per execution environment."""
+
+    settings: settings.Settings
+    lookback_minutes: int
+    grace_minutes: int
+    workers: int
+    checkpoint_key: str
+    index: str
+    dynamodb: Any
+    s3: Any
+
+
+# The handler's runtime cache (one style for every handler in lambda/): `init()` builds it,
+# `_get_runtime()` returns it (building it on first use), `reset_runtime()` drops it (tests).
+_runtime: _Runtime | None = None
 
 
 def reset_runtime() -> None:
-    _runtime.clear()
+    global _runtime
+    _runtime = None
     settings.reset()
     clients.reset()
 
@@ -78,26 +97,30 @@ def _minutes(name: str, default: int) -> int:
     return int(raw)
 
 
-def _get_runtime() -> dict[str, Any]:
-    if not _runtime:
-        cfg = settings.get_settings("reconcile")
-        lookback = _minutes("RECONCILE_LOOKBACK_MINUTES", DEFAULT_LOOKBACK_MINUTES)
-        grace = _minutes("RECONCILE_GRACE_MINUTES", DEFAULT_GRACE_MINUTES)
-        if grace >= lookback:
-            raise RuntimeError("RECONCILE_GRACE_MINUTES must be smaller than RECONCILE_LOOKBACK_MINUTES")
-        workers = os.environ.get("RECONCILE_WORKERS", str(DEFAULT_WORKERS)).strip()
-        if not workers.isdigit() or not 0 < int(workers) <= MAX_WORKERS:
-            raise RuntimeError(f"RECONCILE_WORKERS must be a whole number in 1..{MAX_WORKERS}, got {workers!r}")
-        _runtime.update(
-            settings=cfg,
-            lookback_minutes=lookback,
-            grace_minutes=grace,
-            workers=int(workers),
-            checkpoint_key=os.environ.get("RECONCILE_CHECKPOINT_KEY") or f"__reconcile__#{cfg.region}",
-            index=os.environ.get("STATUS_INDEX", audit.STATUS_INDEX),
-            dynamodb=clients.client("dynamodb", cfg.region, clients.BATCH_PATH),
-            s3=clients.client("s3", cfg.region, clients.BATCH_PATH),
-        )
+def _get_runtime() -> _Runtime:
+    return _runtime or init()
+
+
+def init() -> _Runtime:
+    global _runtime
+    cfg = settings.get_settings("reconcile")
+    lookback = _minutes("RECONCILE_LOOKBACK_MINUTES", DEFAULT_LOOKBACK_MINUTES)
+    grace = _minutes("RECONCILE_GRACE_MINUTES", DEFAULT_GRACE_MINUTES)
+    if grace >= lookback:
+        raise RuntimeError("RECONCILE_GRACE_MINUTES must be smaller than RECONCILE_LOOKBACK_MINUTES")
+    workers = os.environ.get("RECONCILE_WORKERS", str(DEFAULT_WORKERS)).strip()
+    if not workers.isdigit() or not 0 < int(workers) <= MAX_WORKERS:
+        raise RuntimeError(f"RECONCILE_WORKERS must be a whole number in 1..{MAX_WORKERS}, got {workers!r}")
+    _runtime = _Runtime(
+        settings=cfg,
+        lookback_minutes=lookback,
+        grace_minutes=grace,
+        workers=int(workers),
+        checkpoint_key=os.environ.get("RECONCILE_CHECKPOINT_KEY") or f"__reconcile__#{cfg.region}",
+        index=os.environ.get("STATUS_INDEX", audit.STATUS_INDEX),
+        dynamodb=clients.client("dynamodb", cfg.region, clients.BATCH_PATH),
+        s3=clients.client("s3", cfg.region, clients.BATCH_PATH),
+    )
     return _runtime
 
 
@@ -172,9 +195,9 @@ def _parse_event(event: Any, default_lookback: int) -> tuple[int, bool, bool, tu
 @metrics.log_metrics
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     runtime = _get_runtime()
-    cfg = runtime["settings"]
-    lookback, dry_run, scheduled, segment = _parse_event(event, runtime["lookback_minutes"])
-    grace = runtime["grace_minutes"]
+    cfg = runtime.settings
+    lookback, dry_run, scheduled, segment = _parse_event(event, runtime.lookback_minutes)
+    grace = runtime.grace_minutes
     if grace >= lookback:
         raise ValueError(f"lookbackMinutes must be larger than the grace period ({grace} minutes)")
     logger.append_keys(region=cfg.region, region_role=cfg.region_role)
@@ -184,27 +207,27 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         logger.error("receipt check or repair failed", extra={"transaction_id": transaction_id,
                                                               "aws_error": audit._code(exc)})
 
-    dynamodb, table = runtime["dynamodb"], cfg.transactions_table
-    key = checkpoint_key(runtime["checkpoint_key"], segment)
+    dynamodb, table = runtime.dynamodb, cfg.transactions_table
+    key = checkpoint_key(runtime.checkpoint_key, segment)
     since = load_checkpoint(dynamodb, table, key) if scheduled else None
     report = audit.reconcile(
-        dynamodb, runtime["s3"],
-        table=table, bucket=cfg.audit_bucket, index=runtime["index"],
+        dynamodb, runtime.s3,
+        table=table, bucket=cfg.audit_bucket, index=runtime.index,
         now_ms=time.time_ns() // 1_000_000, lookback_ms=lookback * 60_000, grace_ms=grace * 60_000,
-        since_ms=since, workers=runtime["workers"], segment=segment,
+        since_ms=since, workers=runtime.workers, segment=segment,
         repair=not dry_run,
         stop=lambda: context.get_remaining_time_in_millis() / 1000 < STOP_MARGIN_SECONDS,
         on_error=on_error,
     )
     # Mark the later acceptance of each duplicate (ops/duplicates.py); DuplicateTransactions
     # counts ids with a duplicate no operator has resolved yet, so its alarm stays on until then.
-    marking = duplicates.mark(runtime["dynamodb"], cfg.transactions_table,
+    marking = duplicates.mark(runtime.dynamodb, cfg.transactions_table,
                               [d.transaction_id for d in report.duplicates],
                               now_ms=time.time_ns() // 1_000_000,
                               marked_by=f"reconcile:{cfg.region}", apply=not dry_run)
     unresolved = sorted(set(marking.unresolved_ids) | {
-        row["transactionId"] for row in duplicates.list_marked(runtime["dynamodb"], cfg.transactions_table,
-                                                               runtime["index"])})
+        row["transactionId"] for row in duplicates.list_marked(runtime.dynamodb, cfg.transactions_table,
+                                                               runtime.index)})
     if scheduled:
         store_checkpoint(dynamodb, table, key, report.checked_until_ms)
         metrics.add_metric(name="ReconcileLagSeconds", unit=MetricUnit.Seconds, value=report.lag_ms / 1000)

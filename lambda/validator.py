@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -91,12 +93,27 @@ metrics = Metrics(namespace=os.environ.get(ENV_METRICS_NAMESPACE, METRICS_NAMESP
 tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
 app = APIGatewayRestResolver()
 
-_runtime: dict[str, Any] = {}
+@dataclass(frozen=True)
+class _Runtime:
+    """Settings, clients and the idempotency wrapper: built once per execution environment."""
+
+    settings: settings.Settings
+    store: PaymentStore
+    ddb: Any
+    hold: hold.Arming | None
+    config: Any
+    process: Callable[..., dict]
+
+
+# The handler's runtime cache (one style for every handler in lambda/): `init()` builds it,
+# `_get_runtime()` returns it (building it on first use), `reset_runtime()` drops it (tests).
+_runtime: _Runtime | None = None
 
 
 def reset_runtime() -> None:
     """Drop cached settings, clients and the idempotency wrapper (tests)."""
-    _runtime.clear()
+    global _runtime
+    _runtime = None
     settings.reset()
     clients.reset()
 
@@ -105,72 +122,76 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _get_runtime() -> dict[str, Any]:
-    if not _runtime:
-        from aws_lambda_powertools.utilities.idempotency import (
-            DynamoDBPersistenceLayer,
-            IdempotencyConfig,
-            idempotent_function,
-        )
+def _get_runtime() -> _Runtime:
+    return _runtime or init()
 
-        cfg = settings.get_settings()
-        ddb = clients.client("dynamodb", cfg.region)
-        store = PaymentStore(
-            dynamodb=ddb,
-            s3=clients.client("s3", cfg.region),
-            table=cfg.transactions_table,
-            bucket=cfg.audit_bucket,
-            region=cfg.region,
-            region_role=cfg.region_role,
-            clock_ms=_now_ms,
-            client_for=lambda service, budget: clients.for_budget(service, cfg.region, budget),
-        )
-        persistence = DynamoDBPersistenceLayer(
-            table_name=cfg.idempotency_table,
-            key_attr=IDEMPOTENCY_KEY_ATTRIBUTE,
-            expiry_attr=IDEMPOTENCY_TTL_ATTRIBUTE,
-            boto3_client=ddb,
-        )
-        idem_config = IdempotencyConfig(
-            # Keyed on the authenticated client and its transaction id: one client can neither
-            # read nor block another's idempotency record.
-            event_key_jmespath="[clientId, transactionId]",
-            payload_validation_jmespath="[clientId, transactionId, customerId, amount, currency]",
-            raise_on_no_idempotency_key=True,
-            expires_after_seconds=cfg.idempotency_ttl_seconds,
-            hash_function="sha256",
-            use_local_cache=False,
-            response_hook=_on_replay,
-        )
 
-        def _accept(request: dict[str, str], payment: core.PaymentRequest, api_request_id: str | None,
-                    attempt: Attempt, time_left: Any) -> dict:
-            record, created = store.accept(payment, api_request_id, attempt=attempt, time_left=time_left)
-            if created:
-                metrics.add_metric(name="PaymentValidated", unit=MetricUnit.Count, value=1)
-            else:
-                metrics.add_metric(name="PaymentRecovered", unit=MetricUnit.Count, value=1)
-                logger.info("transaction already recorded; returning stored result",
-                            extra={"accepted_region": record.get("acceptedRegion")})
-            attempt.result = core.build_result(record)
-            return attempt.result
+def init() -> _Runtime:
+    global _runtime
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
 
-        _runtime.update(
-            settings=cfg,
-            store=store,
-            ddb=ddb,
-            # Only the DR region arms the failback hold, for payments through the failover name.
-            hold=hold.Arming(cfg.transactions_table, cfg.region)
-            if cfg.region_role == "dr" and cfg.failover_domain_name else None,
+    cfg = settings.get_settings()
+    ddb = clients.client("dynamodb", cfg.region)
+    store = PaymentStore(
+        dynamodb=ddb,
+        s3=clients.client("s3", cfg.region),
+        table=cfg.transactions_table,
+        bucket=cfg.audit_bucket,
+        region=cfg.region,
+        region_role=cfg.region_role,
+        clock_ms=_now_ms,
+        client_for=lambda service, budget: clients.for_budget(service, cfg.region, budget),
+    )
+    persistence = DynamoDBPersistenceLayer(
+        table_name=cfg.idempotency_table,
+        key_attr=IDEMPOTENCY_KEY_ATTRIBUTE,
+        expiry_attr=IDEMPOTENCY_TTL_ATTRIBUTE,
+        boto3_client=ddb,
+    )
+    idem_config = IdempotencyConfig(
+        # Keyed on the authenticated client and its transaction id: one client can neither
+        # read nor block another's idempotency record.
+        event_key_jmespath="[clientId, transactionId]",
+        payload_validation_jmespath="[clientId, transactionId, customerId, amount, currency]",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=cfg.idempotency_ttl_seconds,
+        hash_function="sha256",
+        use_local_cache=False,
+        response_hook=_on_replay,
+    )
+
+    def _accept(request: dict[str, str], payment: core.PaymentRequest, api_request_id: str | None,
+                attempt: Attempt, time_left: Any) -> dict:
+        record, created = store.accept(payment, api_request_id, attempt=attempt, time_left=time_left)
+        if created:
+            metrics.add_metric(name="PaymentValidated", unit=MetricUnit.Count, value=1)
+        else:
+            metrics.add_metric(name="PaymentRecovered", unit=MetricUnit.Count, value=1)
+            logger.info("transaction already recorded; returning stored result",
+                        extra={"accepted_region": record.get("acceptedRegion")})
+        attempt.result = core.build_result(record)
+        return attempt.result
+
+    _runtime = _Runtime(
+        settings=cfg,
+        store=store,
+        ddb=ddb,
+        # Only the DR region arms the failback hold, for payments through the failover name.
+        hold=hold.Arming(cfg.transactions_table, cfg.region)
+        if cfg.region_role == "dr" and cfg.failover_domain_name else None,
+        config=idem_config,
+        process=idempotent_function(
+            _accept,
+            data_keyword_argument="request",
+            persistence_store=persistence,
             config=idem_config,
-            process=idempotent_function(
-                _accept,
-                data_keyword_argument="request",
-                persistence_store=persistence,
-                config=idem_config,
-                key_prefix=IDEMPOTENCY_KEY_PREFIX,
-            ),
-        )
+            key_prefix=IDEMPOTENCY_KEY_PREFIX,
+        ),
+    )
     return _runtime
 
 
@@ -187,7 +208,7 @@ def _on_replay(response: Any, data_record: Any) -> Any:
 @tracer.capture_method(capture_response=False)
 def validate() -> Any:
     runtime = _get_runtime()
-    cfg = runtime["settings"]
+    cfg = runtime.settings
     event = app.current_event
     # The authorizer verified the signature over the headers, X-Content-SHA256 included; it
     # never sees the body (API Gateway REQUEST authorizers get none), so the body is checked
@@ -222,7 +243,7 @@ def validate() -> Any:
     tracer.put_annotation(key="transaction_id", value=payment.transaction_id)
     api_request_id = event.request_context.request_id
     context = app.lambda_context
-    runtime["config"].register_lambda_context(context)
+    runtime.config.register_lambda_context(context)
 
     def time_left() -> float:
         """Seconds our own calls may still use (the Lambda's remaining time minus the reserve)."""
@@ -233,23 +254,23 @@ def validate() -> Any:
         return refused
     attempt = Attempt()
     try:
-        result = runtime["process"](request=payment.canonical(), payment=payment, api_request_id=api_request_id,
+        result = runtime.process(request=payment.canonical(), payment=payment, api_request_id=api_request_id,
                                     attempt=attempt, time_left=time_left)
     except Exception as exc:
-        return _failure(exc, runtime["store"], payment, attempt, time_left)
+        return _failure(exc, runtime.store, payment, attempt, time_left)
     logger.info("payment validated", extra={"status": result["status"], "currency": result["currency"]})
     return json_response(200, result)
 
 
-def _arm_failback_hold(runtime: dict[str, Any], request_context: dict[str, Any]) -> Any:
+def _arm_failback_hold(runtime: _Runtime, request_context: dict[str, Any]) -> Any:
     """In DR, before anything is written for a payment that came through the failover name:
     the hold keeps the primary out of DNS until `drctl failback` (ops.hold). None = go on."""
-    arming = runtime.get("hold")
+    arming = runtime.hold
     if arming is None or not hold.is_failover_request(request_context.get("domainName"),
-                                                      runtime["settings"].failover_domain_name):
+                                                      runtime.settings.failover_domain_name):
         return None
     try:
-        outcome = arming.ensure(runtime["ddb"], "DR accepted a payment through the failover name")
+        outcome = arming.ensure(runtime.ddb, "DR accepted a payment through the failover name")
     except hold.HoldUnavailable as exc:
         metrics.add_metric(name=METRIC_DEPENDENCY_FAILURE, unit=MetricUnit.Count, value=1)
         logger.error("cannot arm the failback hold: payment refused, nothing written",

@@ -35,7 +35,7 @@ with mock_aws():
     import validator
     calls = collections.Counter()
     runtime = validator._get_runtime()
-    for client in (runtime["store"].dynamodb, runtime["store"].s3):
+    for client in (runtime.store.dynamodb, runtime.store.s3):
         client.meta.events.register(
             "before-send", lambda request, event_name, **_: calls.update([event_name.split(".", 1)[1]]))
     ms = []

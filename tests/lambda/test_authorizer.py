@@ -88,7 +88,7 @@ def region_auth(world, clock):
                                dynamodb=aws_client("dynamodb", region), wall_clock=clock, clock=clock)
 
     yield build
-    authorizer._authorizer = None
+    authorizer.reset_runtime()
 
 
 def event(headers: dict[str, str], *, region: str = PRIMARY, method: str = "POST", resource: str = "/validate",

@@ -72,7 +72,7 @@ def test_a_hold_that_cannot_be_armed_refuses_the_payment_and_writes_nothing(aws,
     runtime = validator._get_runtime()
     error = ClientError({"Error": {"Code": "InternalServerError", "Message": "x"},
                          "ResponseMetadata": {"HTTPStatusCode": 500}}, "UpdateItem")
-    with mock.patch.object(runtime["ddb"], "update_item", side_effect=error):
+    with mock.patch.object(runtime.ddb, "update_item", side_effect=error):
         status, body, _ = pay(FAILOVER_NAME)
     assert status == 503 and body["error"]["outcome"] == "not_recorded", body
     assert nothing_written()
@@ -81,14 +81,14 @@ def test_a_hold_that_cannot_be_armed_refuses_the_payment_and_writes_nothing(aws,
 def test_armed_once_per_environment_then_trusted(aws, failover_name):
     use_region(DR)
     runtime = validator._get_runtime()
-    real = runtime["ddb"].update_item
+    real = runtime.ddb.update_item
     calls = []
 
     def counting(**kwargs):
         calls.append(kwargs["Key"])
         return real(**kwargs)
 
-    with mock.patch.object(runtime["ddb"], "update_item", side_effect=counting):
+    with mock.patch.object(runtime.ddb, "update_item", side_effect=counting):
         for n in range(3):
             assert pay(FAILOVER_NAME, SEED.replace("hold-1", f"hold-{n}"))[0] == 200
     assert calls.count(hold.KEY) == 1

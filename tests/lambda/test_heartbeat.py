@@ -170,7 +170,7 @@ def test_handler_with_environment(aws, monkeypatch):
     try:
         summary = heartbeat.lambda_handler({"source": "aws.events"}, FakeContext("payments-heartbeat-primary-test"))
     finally:
-        heartbeat._heartbeat = None
+        heartbeat.reset_runtime()
     assert summary["metricsPublished"] is True and "written" in summary["dynamodb"]
 
 

@@ -81,7 +81,7 @@ def test_two_clients_with_one_transaction_id_are_independent(aws):
     # two idempotency records: the key carries the client
     assert len(table_items(PRIMARY, IDEMPOTENCY_TABLE)) == 2
     # and the reconciliation does not take two clients' payments for a duplicate
-    assert audit.find_duplicates(validator._get_runtime()["store"].dynamodb, TABLE, ["test-123"]) == []
+    assert audit.find_duplicates(validator._get_runtime().store.dynamodb, TABLE, ["test-123"]) == []
 
 
 def test_another_client_with_its_own_body_is_neither_blocked_nor_told_the_id_exists(aws):
@@ -191,7 +191,7 @@ def test_retry_in_dr_after_a_primary_receipt_failure_gets_the_first_answer(mrsc)
     use_region(PRIMARY)
     failure = ClientError({"Error": {"Code": "InternalError", "Message": "x"},
                            "ResponseMetadata": {"HTTPStatusCode": 500}}, "PutObject")
-    with mock.patch.object(validator._get_runtime()["store"].s3, "put_object", side_effect=failure):
+    with mock.patch.object(validator._get_runtime().store.s3, "put_object", side_effect=failure):
         status, err, _ = invoke(validator, api_event(SEED))
     assert (status, err["error"]["code"]) == (503, "RECEIPT_WRITE_FAILED")
     [first] = validated(PRIMARY)
@@ -207,7 +207,7 @@ def test_retry_in_dr_after_a_lost_claim_response_in_the_primary(mrsc):
     """Primary: the claim is applied, its response lost (503 OUTCOME_UNKNOWN). The client's retry
     goes to DR (failover): DR completes the primary's claim - one record, the primary's time."""
     use_region(PRIMARY)
-    ddb = validator._get_runtime()["store"].dynamodb
+    ddb = validator._get_runtime().store.dynamodb
     real_put = ddb.put_item
 
     def applied_then_lost(**kwargs):
@@ -252,7 +252,7 @@ def test_replicated_write_conflict_is_a_retryable_refusal_and_the_retry_converge
     use_region(PRIMARY)
     assert invoke(validator, api_event(SEED))[0] == 200
     use_region(DR)
-    ddb = validator._get_runtime()["store"].dynamodb
+    ddb = validator._get_runtime().store.dynamodb
     conflict = ClientError({"Error": {"Code": "ReplicatedWriteConflictException", "Message": "x"},
                             "ResponseMetadata": {"HTTPStatusCode": 400, "RetryAttempts": 0}}, "PutItem")
     real_put = ddb.put_item
@@ -276,7 +276,7 @@ def test_region_cut_off_from_the_quorum_answers_retryable_and_writes_nothing(mrs
     (modelled: every transactions-table write times out). The answer is a retryable 503, and the
     client's retry in the other region makes the one payment."""
     use_region(DR)
-    ddb = validator._get_runtime()["store"].dynamodb
+    ddb = validator._get_runtime().store.dynamodb
     real_put = ddb.put_item
 
     def isolated(**kwargs):

@@ -43,7 +43,7 @@ def s3_failure() -> ClientError:
 
 
 def ddb_client():
-    return validator._get_runtime()["store"].dynamodb
+    return validator._get_runtime().store.dynamodb
 
 
 def replicate(item: dict, to_region: str) -> None:
@@ -63,7 +63,7 @@ def replicate(item: dict, to_region: str) -> None:
 
 def test_retry_in_other_region_completes_the_missing_receipt(aws):
     """Primary stores the record, its receipt write fails; the client's retry lands in DR."""
-    with mock.patch.object(validator._get_runtime()["store"].s3, "put_object", side_effect=s3_failure()):
+    with mock.patch.object(validator._get_runtime().store.s3, "put_object", side_effect=s3_failure()):
         status, err, _ = invoke(validator, api_event(SEED))
     assert (status, err["error"]["code"], err["error"]["outcome"]) == (503, "RECEIPT_WRITE_FAILED", "recorded")
     [record] = table_items(PRIMARY)
@@ -87,7 +87,7 @@ def test_receipt_put_is_conditional_and_an_existing_receipt_is_kept(aws):
     [record] = table_items(PRIMARY)
     [idem] = table_items(PRIMARY, IDEMPOTENCY_TABLE)
     aws_client("dynamodb", PRIMARY).delete_item(TableName=IDEMPOTENCY_TABLE, Key={"id": {"S": idem["id"]}})
-    s3 = validator._get_runtime()["store"].s3
+    s3 = validator._get_runtime().store.s3
     with mock.patch.object(s3, "put_object", wraps=s3.put_object) as put:
         status, body, _ = invoke(validator, api_event(SEED))  # answered from the stored record
     assert status == 200 and body["acceptedAt"] == record["acceptedAt"]
@@ -243,7 +243,7 @@ def test_shorter_remaining_time_uses_single_attempt_clients_and_still_succeeds(a
 
 
 def test_metrics_for_receipt_failures_and_outcome_unknown(aws, capsys):
-    with mock.patch.object(validator._get_runtime()["store"].s3, "put_object", side_effect=s3_failure()):
+    with mock.patch.object(validator._get_runtime().store.s3, "put_object", side_effect=s3_failure()):
         invoke(validator, api_event(SEED))
     out = capsys.readouterr().out
     blobs = [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]
@@ -287,7 +287,7 @@ def test_receipt_put_sends_no_expect_100_continue(aws):
     one); the connection then waits up to 1 s per attempt for S3's 100 Continue, time the
     budget does not count (issue 20: 5.9 s against a computed 4.0 s). The write-path clients,
     every budget tier, send the body at once."""
-    store = validator._get_runtime()["store"]
+    store = validator._get_runtime().store
     tiers = [store.s3] + [clients.client("s3", PRIMARY, p) for p in (clients.WRITE_SINGLE, clients.WRITE_SHORT)]
     seen = [_put_object_headers(s3) for s3 in tiers]
     assert invoke(validator, api_event(SEED))[0] == 200

@@ -56,11 +56,11 @@ def module_aws() -> Iterator[list[str]]:
             if model.name in WRITE_OPERATIONS:
                 writes.append(model.name)
 
-        for client in (runtime["store"].dynamodb, runtime["store"].s3):
+        for client in (runtime.store.dynamodb, runtime.store.s3):
             client.meta.events.register("before-call.*.*", record_write)
         # Self-test of the detector: a harmless write must be seen.
-        runtime["store"].dynamodb.delete_item(
-            TableName=runtime["settings"].transactions_table,
+        runtime.store.dynamodb.delete_item(
+            TableName=runtime.settings.transactions_table,
             Key={"transactionId": {"S": "probe"}, "timestamp": {"N": "0"}},
         )
         assert writes == ["DeleteItem"]

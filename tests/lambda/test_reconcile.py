@@ -111,7 +111,7 @@ def test_dry_run_counts_but_writes_nothing(aws, now_ms):
 def test_repair_failure_is_counted_and_the_run_continues(aws, now_ms, capsys):
     put_records(PRIMARY, record("a", now_ms - 30 * MINUTE_MS), record("b", now_ms - 31 * MINUTE_MS))
     reconcile._get_runtime()  # build clients inside the mock
-    s3 = reconcile._get_runtime()["s3"]
+    s3 = reconcile._get_runtime().s3
     failure = ClientError({"Error": {"Code": "InternalError", "Message": "x"},
                            "ResponseMetadata": {"HTTPStatusCode": 500}}, "PutObject")
     with mock.patch.object(s3, "put_object", side_effect=failure):
@@ -183,7 +183,7 @@ def test_repaired_receipt_carries_a_sha256_checksum_and_the_bucket_default_reten
 
     item = record("missing", now_ms - 30 * MINUTE_MS)
     put_records(PRIMARY, item)
-    puts = Recorder(reconcile._get_runtime()["s3"], "PutObject")
+    puts = Recorder(reconcile._get_runtime().s3, "PutObject")
     report = reconcile.lambda_handler({}, FakeContext("payment-reconcile", remaining_ms=170_000))
     assert report["receiptsRepaired"] == 1
     [params] = puts.calls
@@ -240,7 +240,7 @@ def test_a_run_cut_short_still_checks_duplicates_and_the_next_one_goes_on_from_i
 
 def test_a_failed_check_holds_the_watermark_and_the_next_scheduled_run_repeats_it(aws, now_ms, capsys):
     put_records(PRIMARY, record("a", now_ms - 40 * MINUTE_MS), record("b", now_ms - 30 * MINUTE_MS))
-    s3 = reconcile._get_runtime()["s3"]
+    s3 = reconcile._get_runtime().s3
     real_put = s3.put_object
     failure = ClientError({"Error": {"Code": "InternalError", "Message": "x"},
                            "ResponseMetadata": {"HTTPStatusCode": 500}}, "PutObject")
@@ -267,7 +267,7 @@ def test_the_lag_metric_is_the_contract_name_and_manual_runs_leave_the_watermark
     put_records(PRIMARY, record("x", now_ms - 30 * MINUTE_MS))
     reconcile.lambda_handler({"lookbackMinutes": 60}, FakeContext("payment-reconcile", remaining_ms=170_000))
     assert RECONCILE_LAG_METRIC not in emitted_metrics(capsys)  # a manual window says nothing about the schedule
-    ddb = reconcile._get_runtime()["dynamodb"]
+    ddb = reconcile._get_runtime().dynamodb
     key = f"{RECONCILE_CHECKPOINT_KEY_PREFIX}{PRIMARY}"
     assert reconcile.load_checkpoint(ddb, TABLE, key) is None
     envelope = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}

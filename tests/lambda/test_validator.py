@@ -195,7 +195,7 @@ def test_concurrent_retry_after_the_record_exists_gets_the_same_answer(aws):
 def test_dynamodb_throttling_of_the_record_write_is_503(aws, retry_attempts, code):
     """Only a throttle on the first and only attempt proves nothing was applied; after a retry an
     earlier attempt may have been applied and lost its response, so the outcome is unknown."""
-    real_put = validator._get_runtime()["store"].dynamodb.put_item
+    real_put = validator._get_runtime().store.dynamodb.put_item
     error = throttled("PutItem")
     if retry_attempts is not None:
         error.response["ResponseMetadata"]["RetryAttempts"] = retry_attempts
@@ -205,7 +205,7 @@ def test_dynamodb_throttling_of_the_record_write_is_503(aws, retry_attempts, cod
             raise error
         return real_put(**kwargs)
 
-    with mock.patch.object(validator._get_runtime()["store"].dynamodb, "put_item", side_effect=put_item):
+    with mock.patch.object(validator._get_runtime().store.dynamodb, "put_item", side_effect=put_item):
         status, err, headers = invoke(validator, api_event(SEED))
     assert status == 503
     assert err["error"]["code"] == code and err["error"]["retryable"] is True
@@ -218,7 +218,7 @@ def test_dynamodb_throttling_of_the_record_write_is_503(aws, retry_attempts, cod
 
 
 def test_idempotency_store_failure_is_503_and_nothing_written(aws):
-    ddb = validator._get_runtime()["store"].dynamodb
+    ddb = validator._get_runtime().store.dynamodb
     with mock.patch.object(ddb, "put_item", side_effect=throttled("PutItem")):
         status, err, _ = invoke(validator, api_event(SEED))
     assert (status, err["error"]["code"]) == (503, "SERVICE_UNAVAILABLE")
@@ -226,7 +226,7 @@ def test_idempotency_store_failure_is_503_and_nothing_written(aws):
 
 
 def test_receipt_failure_is_503_then_retry_completes_receipt_without_duplicate(aws):
-    s3 = validator._get_runtime()["store"].s3
+    s3 = validator._get_runtime().store.s3
     failure = ClientError({"Error": {"Code": "InternalError", "Message": "boom"},
                            "ResponseMetadata": {"HTTPStatusCode": 500}}, "PutObject")
     with mock.patch.object(s3, "put_object", side_effect=failure):
@@ -372,7 +372,7 @@ def test_receipt_put_carries_a_sha256_checksum_and_keeps_the_bucket_default_rete
     )
     from ops_support import Recorder
 
-    puts = Recorder(validator._get_runtime()["store"].s3, "PutObject")
+    puts = Recorder(validator._get_runtime().store.s3, "PutObject")
     before = datetime.fromtimestamp(int(time.time()), tz=UTC)
     assert invoke(validator, api_event(SEED))[0] == 200
     [params] = puts.calls
