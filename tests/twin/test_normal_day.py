@@ -201,6 +201,7 @@ def test_payments_through_the_failover_name_in_each_regions_turn(twin, client_ke
         # DR took a payment through the failover name: it armed the failback hold (the
         # primary's /health now answers 503 until the operator's failback clears it).
         primary = twin.region_of("primary")
+        assert twin.replication.wait_caught_up(10)  # the hold is written in DR's replica
         table = validator_env(twin, primary)["TRANSACTIONS_TABLE"]
         item = twin.client("dynamodb", primary).get_item(TableName=table, Key=hold.KEY,
                                                          ConsistentRead=True).get("Item")

@@ -170,7 +170,7 @@ def play(twin, key: str, outage_s: int) -> Run:
     twin.advance(60)  # caught up, not yet cleared: still held
     _drctl_clear_hold(twin)
     run.cleared_t = twin.clock.now()
-    while twin.clock.now() - run.cleared_t < 120 and twin.region_for(name) != primary:
+    while twin.clock.now() - run.cleared_t < 240 and twin.region_for(name) != primary:
         twin.advance(STEP_S)
     run.returned_t = twin.clock.now() if twin.region_for(name) == primary else None
     run.moved_t = next((t for t, n, region in twin.route53.answers
@@ -257,10 +257,14 @@ def test_no_flapping_dns_moves_once_each_way(twin, runs):
 
 
 def test_after_drctl_clears_the_hold_dns_returns_within_the_health_check_threshold(twin, runs):
+    """The hold cleared and the latch opened (what `drctl failback` writes): the primary's check
+    turns healthy after failure_threshold checks; the gate's alarm needs the DR probe's next run
+    (every minute) and its next evaluation (a minute) to see the open latch: drctl's '1-2 minutes'."""
     check = _primary_check(twin)
     for outage_s, run in runs.items():
         assert run.returned_t is not None, f"{outage_s} s: DNS did not return after the hold was cleared"
-        assert run.returned_t - run.cleared_t <= check.failure_threshold * check.request_interval + SLACK_S
+        assert run.returned_t - run.cleared_t <= max(check.failure_threshold * check.request_interval,
+                                                     60 + 60) + SLACK_S
 
 
 
