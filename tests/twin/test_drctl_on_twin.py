@@ -182,7 +182,8 @@ def _play(twin, rehearsal) -> dict:
             "--reason", "twin: probe alarms / S3 writes in flight (tests/twin/test_drctl_on_twin.py)")
     out["writer_after_failback"] = _writer(rehearsal)
     out["latch"] = json.loads(twin.client("ssm", dr).get_parameter(
-        Name=out["runs"]["failback"].report["post_checks"][-1]["data"]["parameter"])["Parameter"]["Value"]) \
+        Name=next(c["data"]["parameter"] for c in out["runs"]["failback"].report["post_checks"]
+                 if "parameter" in (c.get("data") or {})))["Parameter"]["Value"]) \
         if out["runs"]["failback"].report and out["runs"]["failback"].report.get("post_checks") else None
     rehearsal.step(STEP_S)
     run("verify-after-failback", "verify", "--timeout", "30")
