@@ -665,3 +665,12 @@ def test_readme_outputs_table_is_the_contract_and_the_json(stacks):
                 "apigateway_cloudwatch_role_arn"):
         assert f"`{key}`" in extras[1]
         assert any(key in doc.get("output", {}) for doc in stacks.values()), key
+
+
+def test_readme_teardown_recovery_window_is_the_client_keys_secrets(stacks):
+    """README "Tearing down": the client-keys secret's recovery window is the one the JSON sets."""
+    documented = re.search(r"client-keys secret\s+keeps its (\d+)-day recovery window", README)
+    assert documented, "the README's client-keys recovery window"
+    windows = {body["recovery_window_in_days"] for _, _, body in _resources(stacks, "aws_secretsmanager_secret")
+               if body["name"].endswith("/client-keys")}
+    assert windows == {int(documented[1])}
