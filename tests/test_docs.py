@@ -645,3 +645,32 @@ def test_the_documented_throttle_answer_is_the_default_5xx_gateway_response(stac
     sent = {name.split(".")[-1]: value.strip("'")
             for name, value in declared["response_parameters"].items()}
     assert {k: v for k, v in headers.items() if k != "Content-Type"} == sent
+
+
+def test_readme_outputs_table_is_the_contract_and_the_json(stacks):
+    """README "Outputs": one row per `contract.OUTPUTS` key, naming the stack that writes it,
+    and each key is an output of that stack in the synthesized JSON; the regional endpoints are
+    documented as the custom-domain URLs the JSON holds."""
+    rows = {row[0].strip("`"): row[1].strip("`") for row in _table(README, "| output | stack |")}
+    assert rows == {key: stack for key, (stack, _) in contract.OUTPUTS.items()}
+    for key, stack in rows.items():
+        assert key in stacks[stack]["output"], f"{key} is not an output of {stack}"
+    for role in contract.ROLES:
+        value = stacks[contract.REGIONAL_STACKS[role]]["output"][f"{role}_api_endpoint"]["value"]
+        assert value == f"https://{stacks[contract.REGIONAL_STACKS[role]]['output'][f'{role}_api_host']['value']}"
+        assert not value.endswith("amazonaws.com") and "execute-api" not in value
+    extras = re.search(r"Also written, and not read by `drctl`: (.*?)\n\n", README, re.S)
+    assert extras, "the README's list of outputs outside the contract"
+    for key in ("hosted_zone_name_servers", "state_bucket", "state_key", "state_region",
+                "apigateway_cloudwatch_role_arn"):
+        assert f"`{key}`" in extras[1]
+        assert any(key in doc.get("output", {}) for doc in stacks.values()), key
+
+
+def test_readme_teardown_recovery_window_is_the_client_keys_secrets(stacks):
+    """README "Tearing down": the client-keys secret's recovery window is the one the JSON sets."""
+    documented = re.search(r"client-keys secret\s+keeps its (\d+)-day recovery window", README)
+    assert documented, "the README's client-keys recovery window"
+    windows = {body["recovery_window_in_days"] for _, _, body in _resources(stacks, "aws_secretsmanager_secret")
+               if body["name"].endswith("/client-keys")}
+    assert windows == {int(documented[1])}
