@@ -17,11 +17,11 @@ names). What drctl reads that moto lacks is simulated by twin/aurora.py and twin
 4. a second unplanned failover whose old primary comes back DETACHED: `lost-writes`, `rejoin`
    prints the re-create procedure, `failback` refused.
 
-Known gap of the twin on this branch: the probe functions cannot reach the twin's names (no
-resolver in the function workers yet), so `peer-unreachable-*` and `domain-unreachable-*` are
-in ALARM from the first evaluation. Where drctl refuses or fails on alarms, the test asserts
-that those are the ONLY alarms at fault, and failback then runs with `--override` of exactly
-the alarm checks (audited in the latch), as the runbook allows after review.
+The probes run on the twin's schedules and reach its names, so `peer-unreachable-dr` pages
+during an outage as in AWS; the second failover waits for that page, as the runbook does.
+Where drctl refuses failback on S3 operations still in flight (twin/gameday.py's finding) or
+probe alarms, the test asserts those are the ONLY rows at fault, and failback then runs with
+`--override` of exactly those checks (audited in the latch), as the runbook allows after review.
 """
 
 from __future__ import annotations
@@ -191,7 +191,12 @@ def _play(twin, rehearsal) -> dict:
     # 4. a second unplanned failover; the old primary comes back detached
     rehearsal.aurora.detach = True
     rehearsal.outage(primary, "hang")
-    rehearsal.step(60)
+    # as the runbook says: fail over once the DR region's probe pages (peer unreachable)
+    peer_alarm = next(n for n in twin.alarms.states() if n.endswith("peer-unreachable-dr"))
+    fault_2 = rehearsal.now()
+    while twin.alarms.states().get(peer_alarm) != "ALARM" and rehearsal.now() - fault_2 < 420:
+        rehearsal.step(STEP_S)
+    out["peer_alarm_2_s"] = rehearsal.now() - fault_2
     run("failover-2", "failover", "--confirm-data-loss", "--poll-interval", "1", "--timeout", "60")
     out["snapshot_2"] = rehearsal.restore(primary)
     rehearsal.step(STEP_S)
