@@ -235,6 +235,9 @@ S3_REPLICATION_PENDING = MetricSpec(
     "AWS/S3", "OperationsPendingReplication", _S3_REPLICATION_DIMENSIONS, "Maximum")
 # RPO canary (lambda/heartbeat.py): seconds, Store=dynamodb|s3, From=<peer region name>.
 CANARY_DELAY = MetricSpec(METRICS_NAMESPACE, CANARY_DELAY_METRIC, ("Store", "From"), "Maximum")
+# The probes (lambda/probe.py): 1 when the peer's GET /probe answered healthy, per Peer role;
+# its alarm and drctl's failback evidence for a held primary read the Minimum.
+PEER_HEALTHY = MetricSpec(METRICS_NAMESPACE, "PeerHealthy", ("Peer",), "Minimum")
 # The validator's outcome metrics (Powertools EMF: dimensions service and region).
 VALIDATOR_SERVICE = "payment-validator"
 METRIC_OUTCOME_UNKNOWN = "OutcomeUnknown"  # the client got "outcome unknown" and must retry

@@ -150,8 +150,9 @@ def held_health_check(cfg: DrConfig, gw: Any, clock: Any, *, max_age_s: float) -
     if check.state == OK:
         return check
     region = cfg.region(contract.DR)
-    point = gw.metrics(region).latest(contract.METRICS_NAMESPACE, "PeerHealthy",
-                                      {"Peer": contract.PRIMARY}, statistic="Minimum", now=clock.now())
+    spec = contract.PEER_HEALTHY  # what the DR probe publishes and its alarm reads
+    point = gw.metrics(region).latest(spec.namespace, spec.name, spec.dims(contract.PRIMARY),
+                                      statistic=spec.statistic, now=clock.now())
     data = dict(check.data or {}) | {"held": True}
     if point is None:
         return Check("route53", check.name, check.region, FAIL,

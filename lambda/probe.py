@@ -39,7 +39,7 @@ from aws_lambda_powertools import Logger
 from ops import aws, env, httpcheck, latch
 from ops.metrics import COUNT, MILLISECONDS, MetricBatch
 
-from contract import ENV_METRICS_NAMESPACE, LATCH_FAILURES, METRICS_NAMESPACE
+from contract import ENV_METRICS_NAMESPACE, LATCH_FAILURES, METRICS_NAMESPACE, PEER_HEALTHY
 
 ROLES = ("primary", "dr")
 # health.py answers compact JSON with sorted keys; '"status":"unhealthy"' does not contain it.
@@ -114,7 +114,7 @@ class Probe:
         peer = checks["peer"]
         domain = checks.get("domain") or _either(checks["domain-own"], checks["domain-peer"])
         batch = MetricBatch(cfg.namespace)
-        batch.add("PeerHealthy", 1 if peer.healthy else 0, COUNT, Peer=cfg.peer_role)
+        batch.add(PEER_HEALTHY.name, 1 if peer.healthy else 0, COUNT, **PEER_HEALTHY.dims(cfg.peer_role))
         if peer.latency_ms is not None:
             batch.add("PeerLatency", peer.latency_ms, MILLISECONDS, Peer=cfg.peer_role)
         batch.add("DomainHealthy", 1 if domain.healthy else 0, COUNT)

@@ -32,6 +32,7 @@ from contract import (
     FAILBACK_OPEN,
     HEALTH_SEARCH_STRING,
     METRICS_NAMESPACE,
+    PEER_HEALTHY,
     regional_host,
 )
 from modules.api import PROBE_PATH, probe_invoke_grant
@@ -122,7 +123,7 @@ class Probe(Construct):
         return Metric(METRICS_NAMESPACE, name, dimensions, statistic=statistic, period=60)
 
     def metric_peer_healthy(self) -> Metric:
-        return self._metric("PeerHealthy", "Minimum", Peer=self.peer.role)
+        return self._metric(PEER_HEALTHY.name, PEER_HEALTHY.statistic, **PEER_HEALTHY.dims(self.peer.role))
 
     def metric_domain_healthy(self) -> Metric:
         return self._metric("DomainHealthy", "Minimum")

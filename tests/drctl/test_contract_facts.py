@@ -28,7 +28,8 @@ RETYPED = {
     "AuroraGlobalDBRPOLag": "AURORA_RPO_LAG", "ReplicationLatency": "*_REPLICATION_LATENCY",
     "OperationsFailedReplication": "S3_REPLICATION_FAILED",
     "OperationsPendingReplication": "S3_REPLICATION_PENDING",
-    "ObservedReplicationDelay": "CANARY_DELAY", "OutcomeUnknown": "METRIC_OUTCOME_UNKNOWN",
+    "ObservedReplicationDelay": "CANARY_DELAY", "PeerHealthy": "PEER_HEALTHY",
+    "OutcomeUnknown": "METRIC_OUTCOME_UNKNOWN",
     "UnhandledError": "METRIC_UNHANDLED_ERROR", "ReceiptWriteFailed": "METRIC_RECEIPT_WRITE_FAILED",
     "DependencyFailure": "METRIC_DEPENDENCY_FAILURE", "Code": "aws_error_code",
 }
