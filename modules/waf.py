@@ -173,8 +173,7 @@ class RegionalWaf(Construct):
         rules = [
             Wafv2WebAclRule(
                 name="route53-health-checkers-rate", priority=0,
-                action=_block(429, "too-many-requests",
-                              {"Retry-After": str(RATE_LIMIT_RETRY_AFTER_S), **ERROR_HEADERS}),
+                action=_too_many_requests(),
                 statement={"rate_based_statement": {
                     "limit": ROUTE53_CHECKER_RATE_LIMIT, "aggregate_key_type": "IP",
                     "evaluation_window_sec": WAF_RATE_WINDOW_S,
@@ -189,16 +188,14 @@ class RegionalWaf(Construct):
                 visibility_config=_visibility("health-only-for-route53")),
             Wafv2WebAclRule(
                 name="rate-per-ip", priority=2,
-                action=_block(429, "too-many-requests",
-                              {"Retry-After": str(RATE_LIMIT_RETRY_AFTER_S), **ERROR_HEADERS}),
+                action=_too_many_requests(),
                 statement={"rate_based_statement": {
                     "limit": settings.waf_rate_limit_per_ip, "aggregate_key_type": "IP",
                     "evaluation_window_sec": WAF_RATE_WINDOW_S}},
                 visibility_config=_visibility("rate-per-ip")),
             Wafv2WebAclRule(
                 name="rate-per-client", priority=4,
-                action=_block(429, "too-many-requests",
-                              {"Retry-After": str(RATE_LIMIT_RETRY_AFTER_S), **ERROR_HEADERS}),
+                action=_too_many_requests(),
                 statement={"rate_based_statement": {
                     "limit": settings.waf_rate_limit_per_client, "aggregate_key_type": "CUSTOM_KEYS",
                     "custom_key": [
@@ -267,6 +264,11 @@ class RegionalWaf(Construct):
         return Metric("AWS/WAFV2", "BlockedRequests",
                       {"WebACL": self.name, "Region": self.region.name, "Rule": "ALL"},
                       statistic="Sum", period=300)
+
+
+def _too_many_requests() -> Wafv2WebAclRuleAction:
+    """Every rate rule's answer: 429 with Retry-After and the API's error headers."""
+    return _block(429, "too-many-requests", {"Retry-After": str(RATE_LIMIT_RETRY_AFTER_S), **ERROR_HEADERS})
 
 
 def _block(status: int, body_key: str, headers: dict[str, str] | None = None) -> Wafv2WebAclRuleAction:
