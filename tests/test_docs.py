@@ -674,3 +674,17 @@ def test_readme_teardown_recovery_window_is_the_client_keys_secrets(stacks):
     windows = {body["recovery_window_in_days"] for _, _, body in _resources(stacks, "aws_secretsmanager_secret")
                if body["name"].endswith("/client-keys")}
     assert windows == {int(documented[1])}
+
+
+def test_the_readme_architecture_diagram_is_what_make_review_draws(synth_stacks, tmp_path, capsys):
+    """docs/architecture.svg is generated (`make review`, default settings): a new alarm, a
+    changed health-check interval or a stack split shows in it only if it is regenerated."""
+    synth_stacks()  # the default synth, shared with the session
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from dr_review.cli import main as review_main
+
+    drawn = tmp_path / "architecture.svg"
+    review_main([str(synth_stacks.outdir_of()), "--diagram", str(drawn), "--drill-report", str(tmp_path / "none.json")])
+    capsys.readouterr()
+    assert drawn.read_text() == (ROOT / "docs" / "architecture.svg").read_text(), (
+        "docs/architecture.svg is stale: run `make review` and commit it")
