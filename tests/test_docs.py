@@ -688,3 +688,15 @@ def test_the_readme_architecture_diagram_is_what_make_review_draws(synth_stacks,
     capsys.readouterr()
     assert drawn.read_text() == (ROOT / "docs" / "architecture.svg").read_text(), (
         "docs/architecture.svg is stale: run `make review` and commit it")
+
+
+def test_every_output_outside_the_contract_is_in_the_readme(prod_stacks):
+    """README "Outputs" names every output an operator can read: the contract's in the table,
+    the rest (state, name servers, CI identities, which the prod-like synth has) in the list
+    after it. Cross-stack wiring outputs are cdktf's, not an operator's."""
+    extras = re.search(r"Also written, and not read by `drctl`: (.*?)\n\n", README, re.S)
+    assert extras, "the README's list of outputs outside the contract"
+    written = {key for doc in prod_stacks.values() for key in doc.get("output", {})
+               if not key.startswith("cross-stack-output-") and key not in contract.OUTPUTS}
+    assert len(written) >= 8
+    assert {key for key in written if f"`{key}`" not in extras[1]} == set()
