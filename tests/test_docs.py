@@ -700,3 +700,17 @@ def test_every_output_outside_the_contract_is_in_the_readme(prod_stacks):
                if not key.startswith("cross-stack-output-") and key not in contract.OUTPUTS}
     assert len(written) >= 8
     assert {key for key in written if f"`{key}`" not in extras[1]} == set()
+
+
+def test_documented_trace_annotations_are_the_ones_the_code_adds():
+    """What goes into an X-Ray trace is a compliance claim (docs/compliance.md, X-Ray row; the
+    validator's Tracer notes): each annotation the functions add is named there, and neither
+    says there are none."""
+    code = "\n".join(p.read_text() for p in (ROOT / "lambda").rglob("*.py"))
+    keys = set(re.findall(r"put_annotation\(\s*key=\"([^\"]+)\"", code))
+    assert keys, "the functions' trace annotations"
+    tracer = re.search(r"\* \*\*Tracer:\*\*\n(.*?)\n\n", DOCS["payment-validator.md"], re.S)
+    xray = next(line for line in DOCS["compliance.md"].splitlines() if line.startswith("| X-Ray"))
+    for where, text in (("payment-validator.md Tracer", tracer[1] if tracer else ""), ("compliance.md X-Ray", xray)):
+        assert "no annotations" not in text, where
+        assert {key for key in keys if f"`{key}`" not in text} == set(), where
