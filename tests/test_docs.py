@@ -714,3 +714,17 @@ def test_documented_trace_annotations_are_the_ones_the_code_adds():
     for where, text in (("payment-validator.md Tracer", tracer[1] if tracer else ""), ("compliance.md X-Ray", xray)):
         assert "no annotations" not in text, where
         assert {key for key in keys if f"`{key}`" not in text} == set(), where
+
+
+def test_review_and_ci_names_every_environment_limited_suppression():
+    """docs/review-and-ci.md "checkov per environment" lists the suppressions that apply to
+    some environments only: each such entry of checkov-suppressions.yaml is named there."""
+    import yaml
+
+    entries = yaml.safe_load((ROOT / "checkov-suppressions.yaml").read_text())["suppressions"]
+    limited = {e["check"] for e in entries if "environments" in e}
+    assert limited, "environment-limited suppressions"
+    section = re.search(r"### checkov per environment\n(.*?)\n### ", DOCS["review-and-ci.md"], re.S)
+    assert section
+    named = set(re.findall(r"CKV2?_AWS_\d+", section[1].replace("CKV2_AWS_38/39", "CKV2_AWS_38 CKV2_AWS_39")))
+    assert named == limited
