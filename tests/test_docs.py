@@ -728,3 +728,13 @@ def test_review_and_ci_names_every_environment_limited_suppression():
     assert section
     named = set(re.findall(r"CKV2?_AWS_\d+", section[1].replace("CKV2_AWS_38/39", "CKV2_AWS_38 CKV2_AWS_39")))
     assert named == limited
+
+
+def test_review_and_ci_plan_iam_names_every_data_source(stacks, prod_stacks):
+    """docs/review-and-ci.md "IAM: what a plan needs": every data source a plan reads (default
+    and prod-like synths) is in its "data sources" row, and the row names no other."""
+    row = next(line for line in DOCS["review-and-ci.md"].splitlines() if line.startswith("| data sources |"))
+    kinds = {kind for doc in (*stacks.values(), *prod_stacks.values())
+             for kind in doc.get("data", {}) if kind != "terraform_remote_state"}
+    assert len(kinds) >= 3
+    assert set(re.findall(r"`(aws_[a-z0-9_]+)`", row)) == kinds
