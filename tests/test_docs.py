@@ -758,3 +758,14 @@ def test_failover_alarm_table_missing_data_is_the_alarms(stacks):
                 assert alarms[name]["treat_missing_data"] == expected, f"{name}: docs say {expected}"
                 covered.add(name)
     assert set(alarms) - covered == set(), "alarms missing from docs/failover.md's table"
+
+
+def test_documented_terraform_addresses_exist(stacks):
+    """A Terraform address the docs give (`-target=aws_x.name_HASH`) is one the default synth
+    writes: a renamed construct changes the hash, and the documented command would target nothing."""
+    addresses = {f"{kind}.{name}" for doc in stacks.values() for kind, items in doc.get("resource", {}).items()
+                 for name in items}
+    documented = {a for text in (README, *DOCS.values())
+                  for a in re.findall(r"\baws_[a-z0-9_]+\.[A-Za-z0-9_-]+_[0-9A-F]{8}\b", text)}
+    assert documented
+    assert documented - addresses == set()
