@@ -769,3 +769,15 @@ def test_documented_terraform_addresses_exist(stacks):
                   for a in re.findall(r"\baws_[a-z0-9_]+\.[A-Za-z0-9_-]+_[0-9A-F]{8}\b", text)}
     assert documented
     assert documented - addresses == set()
+
+
+def test_payment_validator_environment_table_names_what_is_set(stacks):
+    """docs/payment-validator.md "Environment": every variable the stacks set on the validator,
+    health and reconcile functions has a row (AWS_REGION, which Lambda sets, too)."""
+    rows = _table(DOCS["payment-validator.md"], "| Variable | Function | Meaning |")
+    documented = {name for row in rows for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row[0])}
+    assert "AWS_REGION" in documented
+    for handler in ("validator", "health", "reconcile"):
+        for stack, _, body in _functions_by_handler(stacks, f"{handler}.lambda_handler"):
+            missing = set(body["environment"]["variables"]) - documented
+            assert not missing, f"{handler} in {stack} sets {sorted(missing)}, not in docs/payment-validator.md"
