@@ -13,6 +13,7 @@ whose `rpo_is_verdict` is set.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from contract import (
@@ -39,28 +40,28 @@ def _since(start: float | None, at: float | None) -> float | None:
     return None if at is None or start is None else round(at - start, 3)
 
 
-class DrillStrategy:
+class DrillStrategy(ABC):
     """A drill kind. `d` is the running drill: its config, ports, timeline, alarms and result."""
 
     name: ClassVar[str]
     uses_fis: ClassVar[bool] = False  # started from an FIS experiment template
     rpo_is_verdict: ClassVar[bool] = True  # the canary's RPO bounds decide pass/fail
 
+    @abstractmethod
     def plan(self, d: Drill) -> list[str]:
         """The steps after preflight, for --dry-run and the report."""
-        raise NotImplementedError
 
     def refusals(self, d: Drill) -> list[str]:
         """Reasons not to start, checked after preflight passed (nothing started yet)."""
         return []
 
+    @abstractmethod
     def inject(self, d: Drill) -> None:
         """Cause the fault, watch it, and wait (bounded) for recovery."""
-        raise NotImplementedError
 
+    @abstractmethod
     def judge(self, d: Drill, canary_upper: float | None) -> None:
         """The drill's figures into `measured`; what missed or was never seen into `broke`."""
-        raise NotImplementedError
 
 
 class FisDrill(DrillStrategy):
@@ -77,8 +78,9 @@ class FisDrill(DrillStrategy):
                 f"write the report to {o.report_dir}/ (markdown + JSON, {LAST_REPORT})",
                 "on Ctrl-C, a stop condition or the timeout: fis:StopExperiment, then report"]
 
+    @abstractmethod
     def watch_plan(self, d: Drill) -> list[str]:
-        raise NotImplementedError
+        """The plan's steps between starting the experiment and reading the canary."""
 
     def inject(self, d: Drill) -> None:
         o, env = d.opts, d.cfg.environment_suffix or ""
@@ -100,11 +102,13 @@ class FisDrill(DrillStrategy):
         """What to compare the fault against, read before it starts."""
         return {}
 
+    @abstractmethod
     def watch(self, d: Drill, baseline: dict[str, Any]) -> None:
-        raise NotImplementedError
+        """Poll until the fault has shown what it should (or abort), within --timeout."""
 
+    @abstractmethod
     def recover(self, d: Drill) -> None:
-        raise NotImplementedError
+        """After the watch: stop the fault if still running, wait (bounded) for recovery."""
 
 
 class RegionalFailover(FisDrill):
