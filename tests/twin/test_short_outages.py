@@ -2,19 +2,19 @@
 the twin plays them cheaply); the failover name must not return to us-east-1 before the writes
 DR accepted are in us-east-1 and before `drctl failback` clears the failback hold.
 
-What plays the part of what (docs/twin.md): the twin's Route 53 reads the primary's real
-`/health` (the health function from the synthesized package) on the scenario clock; the DR
-validator, reached through the failover name, arms the hold (lambda/ops/hold.py) in the
-transactions table. That table is MRSC (STRONG) in both profiles: AWS writes it synchronously in
-the surviving region and the witness, so the primary reads DR's hold as soon as it answers; the
-twin copies STRONG tables' writes synchronously (twin/replication.py, StrongReplicas). The stores AWS replicates asynchronously (the
+What plays the part of what (docs/twin.md): the twin's Route 53 reads the primary's real `/health`
+(the health function from the synthesized package) on the scenario clock; the DR validator, reached
+through the failover name, arms the hold (lambda/ops/hold.py) in the transactions table. That table
+is MRSC (STRONG) in both profiles: AWS writes it synchronously in the surviving region and the
+witness, so the primary reads DR's hold as soon as it answers; the twin copies STRONG tables' writes
+synchronously (twin/replication.py, StrongReplicas). The stores AWS replicates asynchronously (the
 idempotency table, the receipt buckets) are paused for the hang, since a hung region receives
 nothing, and resumed at the end: until then DR's writes are NOT in us-east-1. The hold is cleared
-with drctl's own step (`drctl.operations.clear_hold`, against the twin's moto endpoint), as
-`drctl failback` does after its evidence; the rest of `drctl failback` (Aurora, CloudWatch
-replication metrics) has nothing to run against on the twin (not built). The probe runs on
-the twin's schedule (twin/schedules.py), so during the hang the DR probe also closes the failback
-latch; the operator step opens it and clears the hold together, as `drctl failback` does.
+with drctl's own step (`drctl.operations.clear_hold`, against the twin's moto endpoint), as `drctl
+failback` does after its evidence; the rest of `drctl failback` (Aurora, CloudWatch replication
+metrics) has nothing to run against on the twin (not built). The probe runs on the twin's schedule
+(twin/schedules.py), so during the hang the DR probe also closes the failback latch; the operator
+step opens it and clears the hold together, as `drctl failback` does.
 """
 
 from __future__ import annotations
