@@ -279,7 +279,7 @@ RPO_TARGET_S = 1.0
 DRILL_REGIONAL_FAILOVER = "regional-failover"  # FIS: private subnets cut off from DynamoDB
 DRILL_REPLICATION = "replication"  # FIS: DynamoDB and S3 replication paused
 DRILL_DATABASE = "database"  # drctl: planned switchover to DR and back (no FIS)
-DRILLS = (DRILL_REGIONAL_FAILOVER, DRILL_REPLICATION, DRILL_DATABASE)
+# The table of drills is drctl's (drctl/drill/strategies.py, DRILLS): one strategy per name.
 # Tag naming the drill that may target a resource (FIS selects targets by tags): the private
 # subnets carry DRILL_REGIONAL_FAILOVER, audit buckets and global tables DRILL_REPLICATION.
 # Experiment templates carry it too, so `drctl drill` finds them by tag.

@@ -13,6 +13,9 @@ import datetime as _dt
 import json
 import socket
 import threading
+import urllib.error
+import urllib.request
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -211,6 +214,12 @@ class ReplicationRule:
 
 
 @dataclass(frozen=True)
+class ExperimentTemplate:
+    id: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class TableState:
     name: str
     status: str
@@ -365,6 +374,20 @@ class MetricsGateway(_Gateway):
         newest = max(points, key=lambda p: p["Timestamp"])
         return Datapoint(value=float(newest[statistic]), timestamp=newest["Timestamp"])
 
+    def series(self, namespace: str, metric: str, dimensions: Mapping[str, str],
+               start: _dt.datetime, end: _dt.datetime, *, statistic: str = "Maximum",
+               period: int = 60) -> list[Datapoint]:
+        """Every `period` datapoint of one metric in [start, end] (GetMetricData), as returned."""
+        found = self._call(
+            "get_metric_data", MetricDataQueries=[{"Id": "m", "ReturnData": True, "MetricStat": {
+                "Metric": {"Namespace": namespace, "MetricName": metric,
+                           "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()]},
+                "Period": period, "Stat": statistic}}],
+            StartTime=start, EndTime=end)
+        result: dict[str, Any] = next(iter(found.get("MetricDataResults", [])), {})
+        return [Datapoint(value=float(v), timestamp=t)
+                for t, v in zip(result.get("Timestamps", []), result.get("Values", []), strict=True)]
+
 
 class AlarmGateway(_Gateway):
     service = "cloudwatch"
@@ -502,6 +525,63 @@ class DnsGateway:
         if "infos" not in box:
             raise Unreachable("dns", "resolver", TimeoutError(f"no answer for {host} in {self.timeout:g} s"))
         return sorted({str(info[4][0]) for info in box["infos"]})
+
+
+class HttpGateway:
+    """A JSON GET as a client of the custom domain makes it (no cache; bounded; DRCTL_RESOLVE's
+    endpoint for an overridden name, with the name as Host)."""
+
+    def __init__(self, timeout: float = 5.0, user_agent: str = "drctl"):
+        self.timeout, self.user_agent = timeout, user_agent
+
+    def get_json(self, url: str) -> tuple[int | None, dict[str, Any] | None]:
+        """(status, body when a JSON object); (None, None) when nothing answered."""
+        from drctl import resolve as overrides
+        url, host = overrides.rewrite(url)  # DRCTL_RESOLVE (inert when unset)
+        request = urllib.request.Request(url, headers={"Cache-Control": "no-cache",
+                                                       "User-Agent": self.user_agent, **host})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                status, body = response.status, response.read()
+        except urllib.error.HTTPError as error:
+            status, body = error.code, error.read()
+        except (urllib.error.URLError, OSError):
+            return None, None
+        try:
+            data = json.loads(body or b"null")
+        except ValueError:
+            return status, None
+        return status, data if isinstance(data, dict) else None
+
+
+class FisGateway(_Gateway):
+    """AWS FIS: experiment templates (with their tags), and experiments started, read, stopped."""
+    service = "fis"
+
+    def templates(self) -> list[ExperimentTemplate]:
+        found: list[ExperimentTemplate] = []
+        try:
+            for page in self.client.get_paginator("list_experiment_templates").paginate():
+                found += [ExperimentTemplate(t["id"], dict(t.get("tags") or {}))
+                          for t in page.get("experimentTemplates", [])]
+        except UNREACHABLE_ERRORS as error:
+            raise Unreachable(self.region, self.service, error) from error
+        return found
+
+    def start(self, template_id: str, tags: Mapping[str, str]) -> str:
+        """Start one experiment from a template; its id."""
+        found = self._call("start_experiment", client=self.action_client,
+                           clientToken=str(uuid.uuid4()), experimentTemplateId=template_id,
+                           tags=dict(tags))
+        return str(found["experiment"]["id"])
+
+    def state(self, experiment_id: str) -> tuple[str, str]:
+        """(status, reason) of an experiment (botocore fis model, ExperimentState)."""
+        state = self._call("get_experiment", id=experiment_id)["experiment"]["state"]
+        return str(state.get("status", "unknown")), str(state.get("reason", ""))
+
+    def stop(self, experiment_id: str) -> None:
+        self._call("stop_experiment", client=self.action_client, id=experiment_id)
 
 
 class DynamoGateway(_Gateway):
@@ -678,3 +758,14 @@ class AwsGateways:
 
     def dns(self) -> DnsGateway:
         return DnsGateway()
+
+    def http(self, user_agent: str = "drctl") -> HttpGateway:
+        return HttpGateway(user_agent=user_agent)
+
+    def fis(self, region: str) -> FisGateway:
+        return FisGateway(self.client("fis", region), region)
+
+    @property
+    def endpoint_url(self) -> str | None:
+        """The one endpoint every call goes to (--endpoint-url), if it is one for all regions."""
+        return self._endpoint_url if isinstance(self._endpoint_url, str) else None

@@ -61,6 +61,8 @@ class Inventory:
     aliases: list[tuple[str, str]] = field(default_factory=list)
     # global tables and replicated secrets: name -> [source region, replica regions...]
     table_replicas: dict[str, list[str]] = field(default_factory=dict)
+    # global tables whose replicas are multi-Region strongly consistent (replica consistency_mode STRONG)
+    strong_tables: set[str] = field(default_factory=set)
     secret_replicas: dict[str, list[str]] = field(default_factory=dict)
     # S3 replication rules: (source region, source bucket, destination region, destination bucket)
     bucket_replication: list[tuple[str, str, str, str]] = field(default_factory=list)
@@ -139,6 +141,8 @@ def _dynamodb(platform: Platform, endpoint: str, inv: Inventory) -> None:
             inv.tables.append((region, args["TableName"]))
         if replicas:
             inv.table_replicas[args["TableName"]] = [res.region, *replicas]
+            if any(str(r.get("consistency_mode", "")).upper() == "STRONG" for r in platform.get(res, "replica", [])):
+                inv.strong_tables.add(args["TableName"])
 
 
 def _by_bucket(platform: Platform, rtype: str) -> dict[str, Resource]:

@@ -13,8 +13,17 @@ blocks), by polling:
   replication is paused; a later write to the same key supersedes a pending one;
 * what it applies it remembers as seen in the destination, so a replica is not sent back.
 
+Tables whose replicas are multi-Region strongly consistent (``consistency_mode = "STRONG"``,
+MRSC) are not polled: :class:`StrongReplicas` copies each write into the other regions'
+tables inside the moto call that made it (moto runs in the twin's process), so a strongly
+consistent read in the other region sees it as soon as the writer has its answer, as in AWS.
+Paused, their writes wait (by key) and are copied on resume. Polling an MRSC table would
+make the copy's delay grow with the table (a full Scan per region per poll): on a loaded
+2-core machine, seconds of real time, a minute of scenario time.
+
 What this is not: AWS's conflict resolution (two regions writing the same key between two
-polls: the twin applies both, in the order it saw them), replication metrics
+polls: the twin applies both, in the order it saw them), MRSC's witness and its refusal of
+writes in a region cut off from the set, replication metrics
 (ReplicationLatency, S3 OperationsPendingReplication are not emitted), DynamoDB streams,
 S3 replica status, or Aurora (not simulated at all yet). The lag is the scenario's choice,
 not a measurement of AWS.
@@ -59,10 +68,15 @@ class Replicator:
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+    strong: StrongReplicas | None = None
 
     # -- control --------------------------------------------------------------------------
 
     def start(self) -> None:
+        if self.inventory.strong_tables:
+            self.strong = StrongReplicas(
+                {t: self.inventory.table_replicas[t] for t in self.inventory.strong_tables}, self._strong_held)
+            self.strong.install()
         self.tick()  # the state at start is the baseline, not a write to replicate
         self._thread = threading.Thread(target=self._run, name="twin-replication", daemon=True)
         self._thread.start()
@@ -71,6 +85,8 @@ class Replicator:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(10)
+        if self.strong is not None:
+            self.strong.uninstall()
 
     def pause(self, *kinds: str) -> None:
         """Stop applying writes (all kinds, or the kinds or destination table/bucket/secret
@@ -84,10 +100,13 @@ class Replicator:
                 self.paused.difference_update(kinds)
             else:
                 self.paused.clear()
+        if self.strong is not None:
+            self.strong.flush()
 
     def pending(self, kind: str | None = None) -> int:
         with self._lock:
-            return sum(1 for p in self._pending.values() if kind is None or p.kind == kind)
+            strong = len(self.strong.waiting) if self.strong is not None and kind in (None, "dynamodb") else 0
+            return strong + sum(1 for p in self._pending.values() if kind is None or p.kind == kind)
 
     def wait_caught_up(self, timeout_s: float = 10.0) -> bool:
         """True once a fresh poll finds nothing new and nothing is pending (paused kinds aside)."""
@@ -103,6 +122,9 @@ class Replicator:
     def _held(self, item: _Pending) -> bool:
         return item.kind in self.paused or item.name in self.paused
 
+    def _strong_held(self, table: str) -> bool:
+        return "dynamodb" in self.paused or table in self.paused
+
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
             try:
@@ -117,6 +139,8 @@ class Replicator:
         with self._lock:
             now = self.clock()
             for table, regions in self.inventory.table_replicas.items():
+                if self.strong is not None and table in self.strong.regions:
+                    continue  # copied synchronously (StrongReplicas)
                 for region in regions:
                     self._observe("dynamodb", table, region, self._scan(table, region),
                                   [(r, table) for r in regions if r != region], now)
@@ -223,6 +247,105 @@ class Replicator:
         except Exception:  # no value yet (created without one): nothing to replicate
             return {}
         return {"SecretString": value.get("SecretString")}
+
+
+_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
+
+
+class StrongReplicas:
+    """MRSC replicas, SIMULATED: each write to a STRONG table is copied to the other regions'
+    tables before moto answers the writer (see the module docstring for what is not modelled).
+
+    It wraps the write methods of moto's in-process DynamoDB backends of the regions involved
+    (instance attributes, removed by :meth:`uninstall`); copies are made with the unwrapped
+    methods, so a copy is not copied back."""
+
+    def __init__(self, regions: dict[str, list[str]], held: Any, account_id: str | None = None):
+        from moto.core.models import DEFAULT_ACCOUNT_ID
+
+        self.regions = regions  # table -> its regions
+        self.held = held  # table -> paused?
+        self.account_id = account_id or DEFAULT_ACCOUNT_ID
+        self.waiting: dict[tuple[str, str, Any], dict[str, Any]] = {}  # (table, source, key) -> key
+        self.copied = 0
+        self._originals: dict[str, dict[str, Any]] = {}  # region -> method name -> unwrapped
+        self._lock = threading.RLock()
+
+    def _backend(self, region: str) -> Any:
+        from moto.dynamodb.models import dynamodb_backends
+
+        return dynamodb_backends[self.account_id][region]
+
+    def install(self) -> None:
+        for region in sorted({r for regions in self.regions.values() for r in regions}):
+            backend = self._backend(region)
+            self._originals[region] = {name: getattr(backend, name) for name in _WRITES}
+            for name in _WRITES:
+                setattr(backend, name, self._wrapped(region, name))
+
+    def uninstall(self) -> None:
+        for region, originals in self._originals.items():
+            backend = self._backend(region)
+            for name in originals:
+                backend.__dict__.pop(name, None)
+        self._originals.clear()
+
+    def _wrapped(self, region: str, name: str) -> Any:
+        original = self._originals[region][name]
+
+        def write(*args: Any, **kwargs: Any) -> Any:
+            result = original(*args, **kwargs)
+            for table, key in self._keys(region, name, args, kwargs):
+                self._written(region, table, key)
+            return result
+        return write
+
+    def _keys(self, region: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[tuple[str, Any]]:
+        """(table name, key in attribute-value form) of each item the call wrote."""
+        backend = self._backend(region)
+        if name == "transact_write_items":
+            ops = [(op.get("TableName"), op.get("Key") or op.get("Item"))
+                   for entry in (args[0] if args else kwargs["transact_items"])
+                   for kind, op in entry.items() if kind != "ConditionCheck"]
+        else:
+            ops = [(args[0] if args else kwargs["table_name"],
+                    args[1] if len(args) > 1 else kwargs.get("item_attrs", kwargs.get("key")))]
+        found = []
+        for table_name, attrs in ops:
+            table = backend.get_table(table_name)
+            if table.name in self.regions and attrs:
+                names = [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
+                found.append((table.name, {n: attrs[n] for n in names}))
+        return found
+
+    def _written(self, region: str, table: str, key: dict[str, Any]) -> None:
+        with self._lock:
+            if self.held(table):
+                self.waiting[(table, region, json.dumps(key, sort_keys=True))] = key
+                return
+            self._copy(region, table, key)
+
+    def _copy(self, region: str, table: str, key: dict[str, Any]) -> None:
+        source = self._backend(region)
+        hash_key, range_key = source.get_keys_value(source.get_table(table), key)
+        item = source.get_table(table).get_item(hash_key, range_key)
+        for dest in self.regions[table]:
+            if dest == region:
+                continue
+            originals = self._originals[dest]
+            if item is None:
+                originals["delete_item"](table, key)
+            else:
+                originals["put_item"](table, item.to_json()["Attributes"])
+            self.copied += 1
+
+    def flush(self) -> None:
+        """Resume: copy what was written while paused (the source's current item, by key)."""
+        with self._lock:
+            for (table, region, marker), key in list(self.waiting.items()):
+                if not self.held(table):
+                    del self.waiting[(table, region, marker)]
+                    self._copy(region, table, key)
 
 
 def _bytes_out(value: Any) -> Any:

@@ -112,6 +112,10 @@ class World:
     objects: dict = field(default_factory=dict)  # (bucket, key) -> visible_at
     hold_state: str | None = None  # the failback hold item's `state` in the primary's table
     peer_healthy: dict = field(default_factory=dict)  # probing region -> PeerHealthy (None: no datapoint)
+    fis_templates: dict = field(default_factory=dict)  # region -> [ExperimentTemplate]
+    experiments: dict = field(default_factory=dict)  # experiment id -> (region, template, tags, status)
+    series: dict = field(default_factory=dict)  # (region, namespace, metric) -> [Datapoint]
+    pages: dict = field(default_factory=dict)  # URL -> (status, JSON body) as a client GETs it
     calls: list = field(default_factory=list)    # (service, region, op)
     created: list = field(default_factory=list)  # (service, region)
 
@@ -249,6 +253,48 @@ class FakeMetrics:
             assert (namespace, dimensions, statistic) == ("PaymentsDR", {"Peer": "primary"}, "Minimum")
             value = w.peer_healthy.get(self.region)
         return None if value is None else Datapoint(value, w.clock.now() - dt.timedelta(seconds=w.metric_age_s))
+
+
+    def series(self, namespace, metric, dimensions, start, end, *, statistic="Maximum", period=60):
+        self.w.call("cloudwatch", self.region, "get_metric_data")
+        self.queries.append((namespace, metric, dict(dimensions), statistic, period))
+        return [p for p in self.w.series.get((self.region, namespace, metric), [])
+                if start <= p.timestamp <= end]
+
+
+class FakeFis:
+    def __init__(self, w, region):
+        self.w, self.region = w, region
+
+    def templates(self):
+        self.w.call("fis", self.region, "list_experiment_templates")
+        return list(self.w.fis_templates.get(self.region, []))
+
+    def start(self, template_id, tags):
+        self.w.call("fis", self.region, "start_experiment")
+        experiment = f"EXP{len(self.w.experiments) + 1}"
+        self.w.experiments[experiment] = (self.region, template_id, dict(tags), "running")
+        return experiment
+
+    def state(self, experiment_id):
+        self.w.call("fis", self.region, "get_experiment")
+        region, _, _, status = self.w.experiments[experiment_id]
+        assert region == self.region, "experiment read in another region"
+        return status, ""
+
+    def stop(self, experiment_id):
+        self.w.call("fis", self.region, "stop_experiment")
+        region, template, tags, _ = self.w.experiments[experiment_id]
+        self.w.experiments[experiment_id] = (region, template, tags, "stopped")
+
+
+class FakeHttp:
+    def __init__(self, w, user_agent):
+        self.w, self.user_agent = w, user_agent
+
+    def get_json(self, url):
+        self.w.calls.append(("https", "-", url))
+        return self.w.pages.get(url, (None, None))
 
 
 class FakeAlarms:
@@ -414,3 +460,10 @@ class FakeGateways:
 
     def dns(self):
         return FakeDns(self.w)
+
+    def fis(self, region):
+        self._made("fis", region)
+        return FakeFis(self.w, region)
+
+    def http(self, user_agent="drctl"):
+        return FakeHttp(self.w, user_agent)

@@ -75,10 +75,11 @@ def test_one_reader_of_aws_error_codes(error, missing, code):
 
 
 def test_the_drill_resolves_names_with_a_timeout(monkeypatch):
-    """drill.py had its own getaddrinfo without one: a hung resolver stalled the drill."""
+    """The drill had its own getaddrinfo without one: a hung resolver stalled the drill."""
     import socket
 
-    from drctl import drill, gateways
+    from drctl import gateways
+    from drctl.drill.ports import resolve_like_a_client
 
     release = threading.Event()
 
@@ -90,7 +91,7 @@ def test_the_drill_resolves_names_with_a_timeout(monkeypatch):
     monkeypatch.setattr(gateways.DnsGateway.__init__, "__defaults__", (0.2,))
     started = time.monotonic()
     try:
-        assert drill.resolve_like_a_client("payments.example.com") == frozenset()
+        assert resolve_like_a_client("payments.example.com") == frozenset()
         assert time.monotonic() - started < 1.5
     finally:
         release.set()

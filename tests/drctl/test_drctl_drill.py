@@ -19,7 +19,9 @@ import pytest
 from drctl_fakes import DR, PRIMARY, FakeClock, config
 
 from drctl import exitcodes
-from drctl.drill import LAST_REPORT, DrillOptions, DrillPorts, PreflightOutcome, SwitchoverOutcome, run_drill
+from drctl.drill.models import DrillOptions, DrillPorts, PreflightOutcome, SwitchoverOutcome
+from drctl.drill.report import LAST_REPORT
+from drctl.drill.run import run_drill
 from drctl.log import EventLog
 
 DOMAIN = "pay.payments-drill.net"
@@ -351,11 +353,19 @@ def test_cli_drill_without_deployment_facts_is_a_usage_error(tmp_path):
 # -- the real ports against botocore's Stubber (parameters validated against the models) -------
 
 class _StubbedGateways:
+    """The gateways the drill's ports use, over stubbed clients (no `client()`: a port that built
+    its own would fail here)."""
+
     def __init__(self, clients):
         self.clients = clients
 
-    def client(self, service, region):
-        return self.clients[(service, region)]
+    def fis(self, region):
+        from drctl.gateways import FisGateway
+        return FisGateway(self.clients[("fis", region)], region)
+
+    def metrics(self, region):
+        from drctl.gateways import MetricsGateway
+        return MetricsGateway(self.clients[("cloudwatch", region)], region)
 
 
 def _client(service, region="us-east-1"):
@@ -367,7 +377,7 @@ def _client(service, region="us-east-1"):
 def test_fis_port_finds_by_tag_starts_polls_and_stops_with_valid_parameters():
     from botocore.stub import ANY, Stubber
 
-    from drctl.drill import AwsFis
+    from drctl.drill.ports import GatewayFis
     fis = _client("fis")
     when = dt.datetime(2026, 11, 26, tzinfo=dt.UTC)
     with Stubber(fis) as stub:
@@ -382,7 +392,7 @@ def test_fis_port_finds_by_tag_starts_polls_and_stops_with_valid_parameters():
             "status": "stopped", "reason": "Stop condition triggered"}, "creationTime": when}},
             {"id": "EXP9"})
         stub.add_response("stop_experiment", {"experiment": {"id": "EXP9"}}, {"id": "EXP9"})
-        port = AwsFis(_StubbedGateways({("fis", "us-east-1"): fis}))
+        port = GatewayFis(_StubbedGateways({("fis", "us-east-1"): fis}))
         assert port.find_template("us-east-1", "regional-failover", "dev") == "EXTdev"
         assert port.start("us-east-1", "EXTdev", {"Name": "drctl drill regional-failover"}) == "EXP9"
         assert port.state("us-east-1", "EXP9") == ("stopped", "Stop condition triggered")
@@ -393,7 +403,7 @@ def test_fis_port_finds_by_tag_starts_polls_and_stops_with_valid_parameters():
 def test_metric_port_reads_the_canary_metric_with_its_dimensions():
     from botocore.stub import Stubber
 
-    from drctl.drill import metric_points
+    from drctl.drill.ports import metric_points
     cw = _client("cloudwatch", "us-east-2")
     start = dt.datetime(2026, 11, 26, 3, 0, tzinfo=dt.UTC)
     end = start + dt.timedelta(minutes=20)
@@ -414,7 +424,7 @@ def test_metric_port_reads_the_canary_metric_with_its_dimensions():
 
 def test_default_preflight_refuses_when_the_preflight_module_is_absent(monkeypatch):
     import drctl
-    from drctl.drill import default_preflight
+    from drctl.drill.ports import default_preflight
     monkeypatch.setitem(sys.modules, "drctl.preflight", None)  # import fails
     monkeypatch.delattr(drctl, "preflight", raising=False)
     outcome = default_preflight(config(), None, FakeClock(), EventLog(io.StringIO()))
@@ -459,12 +469,12 @@ def _fake_preflight_module(statuses):
     (["UNKNOWN"], False),
 ])
 def test_default_preflight_runs_drctl_preflight_and_blocks_on_fail_or_unknown(monkeypatch, statuses, ok):
-    from drctl.drill import default_preflight
+    from drctl.drill.ports import default_preflight
     module = _fake_preflight_module(statuses)
     import drctl
     monkeypatch.setitem(sys.modules, "drctl.preflight", module)
     monkeypatch.setattr(drctl, "preflight", module, raising=False)
-    gw = types.SimpleNamespace(session="session", _endpoint_url="http://127.0.0.1:5000")
+    gw = types.SimpleNamespace(session="session", endpoint_url="http://127.0.0.1:5000")
     outcome = default_preflight(config(), gw, FakeClock(), EventLog(io.StringIO()))
     assert outcome.ok is ok
     assert module.seen == {"target": "target", "clients": ("clients", "session", "http://127.0.0.1:5000"),
@@ -486,7 +496,11 @@ def test_client_side_probes_resolve_and_read_json_on_127_0_0_1():
     import http.server
     import threading
 
-    from drctl.drill import fetch_json, resolve_like_a_client
+    from drctl.drill.ports import resolve_like_a_client
+    from drctl.gateways import HttpGateway
+
+    def fetch_json(url, timeout):
+        return HttpGateway(timeout=timeout).get_json(url)
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
@@ -593,7 +607,7 @@ def test_a_given_template_id_skips_the_lookup(tmp_path):
 
 def test_fis_port_against_a_moto_server(moto_url, aws_session):
     """moto (127.0.0.1) models FIS templates and experiments, not their effect on targets."""
-    from drctl.drill import AwsFis
+    from drctl.drill.ports import GatewayFis
     from drctl.gateways import AwsGateways
     gw = AwsGateways(aws_session, endpoint_url=moto_url, max_attempts=1)
     fis = gw.client("fis", "us-east-1")
@@ -610,7 +624,7 @@ def test_fis_port_against_a_moto_server(moto_url, aws_session):
     template("regional-failover", "qa")
     wanted = template("regional-failover", "dev")
     template("replication", "dev")
-    port = AwsFis(gw)
+    port = GatewayFis(gw)
     assert port.find_template("us-east-1", "regional-failover", "dev") == wanted
     assert port.find_template("us-east-1", "database", "dev") is None
     experiment = port.start("us-east-1", wanted, {"Name": "drctl drill regional-failover"})
@@ -656,7 +670,7 @@ def test_a_second_ctrl_c_during_rollback_still_writes_the_report(tmp_path):
 
 def test_cli_database_drill_end_to_end_on_fakes(tmp_path, monkeypatch):
     """`drctl drill database --yes`: the CLI hands --yes and the operator to the switchovers."""
-    import drctl.drill as drill_module
+    import drctl.drill.cli as drill_module
     from drctl.cli import main
     clock = FakeClock()
     world = FakeWorld(Scenario(), clock)

@@ -9,8 +9,9 @@ import threading
 
 import pytest
 
-from drctl import drill, resolve
-from drctl.gateways import DnsGateway
+from drctl import resolve
+from drctl.drill.ports import resolve_like_a_client
+from drctl.gateways import DnsGateway, HttpGateway
 
 
 def test_unset_changes_nothing(monkeypatch):
@@ -23,7 +24,7 @@ def test_unset_changes_nothing(monkeypatch):
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.0.2.7", 443))]
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     assert DnsGateway().addresses("payments-dev.example.com") == ["192.0.2.7"]
-    assert drill.resolve_like_a_client("payments-dev.example.com") == frozenset({"192.0.2.7"})
+    assert resolve_like_a_client("payments-dev.example.com") == frozenset({"192.0.2.7"})
     assert asked == ["payments-dev.example.com", "payments-dev.example.com"]
     assert resolve.table() == {}
     assert resolve.rewrite("https://payments-dev.example.com/health") == (
@@ -54,7 +55,7 @@ def test_file_is_read_at_every_lookup(monkeypatch, tmp_path):
     monkeypatch.setenv(resolve.ENV, f"@{path}")
     assert DnsGateway().addresses("payments-dev.example.com") == ["127.0.0.1:1001"]
     path.write_text(json.dumps({"payments-dev.example.com": "http://127.0.0.1:1002"}))
-    assert drill.resolve_like_a_client("payments-dev.example.com") == frozenset({"127.0.0.1:1002"})
+    assert resolve_like_a_client("payments-dev.example.com") == frozenset({"127.0.0.1:1002"})
 
 
 def test_drill_health_fetch_goes_to_the_override_with_the_name_as_host(monkeypatch):
@@ -76,7 +77,7 @@ def test_drill_health_fetch_goes_to_the_override_with_the_name_as_host(monkeypat
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         monkeypatch.setenv(resolve.ENV, f"payments-dev.example.com=http://127.0.0.1:{server.server_port}")
-        status, doc = drill.fetch_json("https://payments-dev.example.com/health")
+        status, doc = HttpGateway().get_json("https://payments-dev.example.com/health")
     finally:
         server.shutdown()
     assert (status, doc) == (200, {"status": "ok", "region": "us-east-2"})

@@ -186,6 +186,30 @@ def test_replication_brings_each_regions_payments_to_the_other(twin, client_key)
         assert _receipt(twin, other, accepted[region]) == _receipt(twin, region, accepted[region])
 
 
+def test_a_strongly_consistent_table_is_written_in_both_regions_before_the_writer_has_its_answer(twin):
+    """MRSC (the JSON's replica consistency_mode STRONG) as the twin simulates it: the write is
+    in the other region the moment the call returns (no wait at all; the asynchronous tables,
+    e.g. the idempotency table, are polled and copied after the twin's lag). Paused, the STRONG
+    write waits; resumed, it is copied."""
+    primary, dr = twin.region_of("primary"), twin.region_of("dr")
+    env = validator_env(twin, dr)
+    strong, eventual = env["TRANSACTIONS_TABLE"], env["IDEMPOTENCY_TABLE"]
+    assert strong in twin.inventory.strong_tables and eventual not in twin.inventory.strong_tables
+    key = {"transactionId": {"S": f"twin-mrsc-{uuid.uuid4().hex[:8]}"}, "timestamp": {"N": "0"}}
+    twin.client("dynamodb", dr).update_item(TableName=strong, Key=key, UpdateExpression="SET probe = :v",
+                                            ExpressionAttributeValues={":v": {"S": "written in DR"}})
+    read = twin.client("dynamodb", primary).get_item(TableName=strong, Key=key, ConsistentRead=True)
+    assert read.get("Item", {}).get("probe") == {"S": "written in DR"}
+    twin.replication.pause("dynamodb")
+    try:
+        twin.client("dynamodb", dr).delete_item(TableName=strong, Key=key)
+        assert "Item" in twin.client("dynamodb", primary).get_item(TableName=strong, Key=key, ConsistentRead=True)
+    finally:
+        twin.replication.resume("dynamodb")
+    assert "Item" not in twin.client("dynamodb", primary).get_item(TableName=strong, Key=key, ConsistentRead=True)
+    assert twin.replication.wait_caught_up(10)
+
+
 def test_payments_through_the_failover_name_in_each_regions_turn(twin, client_key):
     """The failover name answers with its PRIMARY record's region (static until the day below
     turns Route 53's evaluation on); pointed at DR by hand, DR takes the payments."""

@@ -2,19 +2,19 @@
 the twin plays them cheaply); the failover name must not return to us-east-1 before the writes
 DR accepted are in us-east-1 and before `drctl failback` clears the failback hold.
 
-What plays the part of what (docs/twin.md): the twin's Route 53 reads the primary's real
-`/health` (the health function from the synthesized package) on the scenario clock; the DR
-validator, reached through the failover name, arms the hold (lambda/ops/hold.py) in the
-transactions table. That table is MRSC (STRONG) in both profiles: AWS writes it synchronously in
-the surviving region and the witness, so the primary reads DR's hold as soon as it answers; the
-twin's 0.3 s replication stands for that. The stores AWS replicates asynchronously (the
+What plays the part of what (docs/twin.md): the twin's Route 53 reads the primary's real `/health`
+(the health function from the synthesized package) on the scenario clock; the DR validator, reached
+through the failover name, arms the hold (lambda/ops/hold.py) in the transactions table. That table
+is MRSC (STRONG) in both profiles: AWS writes it synchronously in the surviving region and the
+witness, so the primary reads DR's hold as soon as it answers; the twin copies STRONG tables' writes
+synchronously (twin/replication.py, StrongReplicas). The stores AWS replicates asynchronously (the
 idempotency table, the receipt buckets) are paused for the hang, since a hung region receives
 nothing, and resumed at the end: until then DR's writes are NOT in us-east-1. The hold is cleared
-with drctl's own step (`drctl.operations.clear_hold`, against the twin's moto endpoint), as
-`drctl failback` does after its evidence; the rest of `drctl failback` (Aurora, CloudWatch
-replication metrics) has nothing to run against on the twin (not built). The probe runs on
-the twin's schedule (twin/schedules.py), so during the hang the DR probe also closes the failback
-latch; the operator step opens it and clears the hold together, as `drctl failback` does.
+with drctl's own step (`drctl.operations.clear_hold`, against the twin's moto endpoint), as `drctl
+failback` does after its evidence; the rest of `drctl failback` (Aurora, CloudWatch replication
+metrics) has nothing to run against on the twin (not built). The probe runs on the twin's schedule
+(twin/schedules.py), so during the hang the DR probe also closes the failback latch; the operator
+step opens it and clears the hold together, as `drctl failback` does.
 """
 
 from __future__ import annotations
@@ -49,6 +49,14 @@ class Run:
     missing_in_primary_before_resume: int = 0
     armed: bool = False  # the hold was armed (read when the hang ended, and again after)
     after: tuple[int, str, float] = (0, "", 0.0)  # the first payment after DNS returned: status, region, real s
+    checks: dict[str, list[tuple[float, bool, str]]] = field(default_factory=dict)  # status changes, +s
+    trace: list[str] = field(default_factory=list)  # per step after the move: hold in DR / primary, answer
+
+    def why(self) -> str:
+        """What Route 53 saw in this run (for a failure message): each check's status changes."""
+        return "; ".join(f"{name}: " + ", ".join(f"+{t:.0f} {'healthy' if ok else 'UNHEALTHY'} ({why})"
+                                                  for t, ok, why in changes)
+                         for name, changes in self.checks.items() if changes) + "; steps: " + ", ".join(self.trace)
 
 
 def _validator_env(twin, region: str) -> dict[str, str]:
@@ -119,6 +127,18 @@ def _pay_through_the_name(twin, key: str, run: Run, name: str, txn: str | None =
         _last_dr_payment[0] = time.monotonic()
 
 
+def _trace(twin, run: Run, name: str) -> None:
+    """One step's view for a failure message: the hold in DR and in the primary, the answer."""
+    if not run.trace and twin.region_for(name) != twin.region_of("dr"):
+        return
+
+    def state(role: str) -> str:
+        item = _hold(twin, twin.region_of(role))
+        return item["state"]["S"] if item else "-"
+    run.trace.append(f"+{twin.clock.now() - run.fault_t:.0f} dr={state('dr')} primary={state('primary')} "
+                     f"-> {twin.region_for(name)}")
+
+
 def play(twin, key: str, outage_s: int) -> Run:
     primary, dr = twin.region_of("primary"), twin.region_of("dr")
     name = _failover_name(twin)
@@ -146,6 +166,7 @@ def play(twin, key: str, outage_s: int) -> Run:
             if retried or round(twin.clock.now() - run.fault_t) % 30 == 0:
                 _pay_through_the_name(twin, key, run, name)  # to the hung region: every 30 s (2 s real each)
             twin.advance(STEP_S)
+            _trace(twin, run, name)
     finally:
         twin.fault(primary, None)
     run.recovered_t = twin.clock.now()
@@ -157,6 +178,7 @@ def play(twin, key: str, outage_s: int) -> Run:
     while twin.clock.now() - run.recovered_t < HELD_AFTER_S:
         _pay_through_the_name(twin, key, run, name)
         twin.advance(STEP_S)
+        _trace(twin, run, name)
     for txn in [t for t in run.timed_out if t not in run.accepted]:  # the clients retry (same id)
         _pay_through_the_name(twin, key, run, name, txn, timeout=15)
     item = _hold(twin, primary)
@@ -179,6 +201,8 @@ def play(twin, key: str, outage_s: int) -> Run:
     started = time.monotonic()
     response = twin.request("POST", f"https://{name}/validate", headers=headers, body=body, timeout=15)
     run.after = (response.status, response.region, time.monotonic() - started)
+    run.checks = {c.name: [(t - run.fault_t, ok, why) for t, ok, why in c.history if t >= run.fault_t]
+                  for c in twin.route53.checks.values()}
     return run
 
 
@@ -244,7 +268,7 @@ def test_no_answer_returns_to_the_primary_before_dr_writes_are_there_and_the_hol
         assert run.cleared_t is not None and run.caught_up_t is not None
         assert run.caught_up_t <= run.cleared_t
         back = [(t, r) for t, r in _answers_between(twin, name, run.moved_t, run.cleared_t) if r == primary]
-        assert not back, f"{outage_s} s hang: the failover name returned to {primary} at {back}"
+        assert not back, f"{outage_s} s hang: the failover name returned to {primary} at {back}; {run.why()}"
         assert run.missing_in_primary_before_resume > 0, \
             f"{outage_s} s: the scenario must hold DR writes back from the primary to show anything"
 
@@ -253,7 +277,8 @@ def test_no_flapping_dns_moves_once_each_way(twin, runs):
     name, primary, dr = _failover_name(twin), twin.region_of("primary"), twin.region_of("dr")
     for outage_s, run in runs.items():
         seq = [r for _, r in _answers_between(twin, name, run.fault_t, (run.returned_t or run.cleared_t) + 1)]
-        assert seq == ([dr, primary] if run.moved_t is not None else []), f"{outage_s} s hang: DNS answers {seq}"
+        assert seq == ([dr, primary] if run.moved_t is not None else []), \
+            f"{outage_s} s hang: DNS answers {seq}; {run.why()}"
 
 
 def test_after_drctl_clears_the_hold_dns_returns_within_the_health_check_threshold(twin, runs):
