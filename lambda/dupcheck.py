@@ -46,7 +46,7 @@ from payments import clients, settings
 
 #: Fixed, not read from POWERTOOLS_SERVICE_NAME: it is a metric dimension the alarms match.
 SERVICE = "payment-dupcheck"
-DEFAULT_WORKERS = 8
+DEFAULT_WORKERS = 16
 MAX_WORKERS = 64
 
 logger = Logger(service=SERVICE)
