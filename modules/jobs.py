@@ -14,6 +14,11 @@
   (`ReconcileLagSeconds`). Sized from PEAK_PAYMENTS_PER_SECOND (`reconcile_sizing`): memory
   (CPU) and worker threads to keep up at 10x the peak with the settings' headroom.
 
+- `DuplicateCheck` (`TRANSACTIONS_CONSISTENCY=EVENTUAL` only, issue 20): an event source
+  mapping on this region's replica's DynamoDB stream runs lambda/dupcheck.py on each new
+  payment record (this region's and the ones replicated in), which marks a second acceptance
+  of the same (client, id) `DUPLICATE` within seconds; `IteratorAge` says how far behind.
+
 Reconcile runs in the region's private subnets (DynamoDB and S3 through the gateway
 endpoints; its metrics go out as EMF log lines). The heartbeat stays outside the VPC: it
 publishes through the CloudWatch API, which has no gateway endpoint.
