@@ -269,6 +269,20 @@ RECONCILE_LAG_METRIC = "ReconcileLagSeconds"
 ALARM_RECONCILE_LAG = "reconcile-lag"
 RECONCILE_LAG_THRESHOLD_S = 600.0
 
+# Duplicate acceptances marked as they land (TRANSACTIONS_CONSISTENCY=EVENTUAL only:
+# lambda/dupcheck.py on each replica's DynamoDB stream, modules/jobs.py DuplicateCheck). How far
+# behind it is, is Lambda's own IteratorAge; the alarm pages above DUPCHECK_LAG_THRESHOLD_S.
+DUPCHECK_SERVICE = "payment-dupcheck"
+ALARM_DUPCHECK_LAG = "duplicates-stream-lag"
+DUPCHECK_LAG_THRESHOLD_S = 60.0
+ALARM_DUPLICATES_MARKED = "duplicates-marked"
+ALARM_DUPCHECK_FAILED = "duplicates-check-failed"
+# The documented window (docs/runbook.md section 12): a second acceptance is marked within this
+# many seconds of itself while the alarms that bound its parts are quiet: replication into the
+# other replica (DynamoDB ReplicationLatency alarm, 10 s), the stream's delivery to the function
+# (IteratorAge alarm, 60 s), Lambda's batching window (1 s) and the batch's own checks (the rest).
+DUPLICATE_DETECTION_WINDOW_S = 120.0
+
 # -- objectives ----------------------------------------------------------------------------
 # What the platform promises. `make review` budgets them from configuration; `drctl drill`
 # measures them (drills/last-report.json).

@@ -16,7 +16,9 @@ The grace period keeps in-flight requests, replication (of records into this rep
 receipts into this bucket: S3 RTC 15 minutes) and the index's propagation from counting as
 missing.  After a replication outage longer than the grace period (records replicated in
 late, with old timestamps), run it once by hand with ``lookbackMinutes`` (at most 14400 =
-10 days): a manual window ignores the watermark and leaves it where it is.
+10 days): a manual window ignores the watermark and leaves it where it is. (Their duplicates,
+on an EVENTUAL table, are marked on arrival by ``dupcheck.py`` on the replica's stream; this
+job's duplicate check is the backstop.)
 
 Event: ``{}`` or an EventBridge "Scheduled Event" envelope, or ``{"segment": i, "segments": n}``
 (what the schedule's targets send when the job is split into ``n`` parallel segments, each

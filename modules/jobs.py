@@ -14,6 +14,11 @@
   (`ReconcileLagSeconds`). Sized from PEAK_PAYMENTS_PER_SECOND (`reconcile_sizing`): memory
   (CPU) and worker threads to keep up at 10x the peak with the settings' headroom.
 
+- `DuplicateCheck` (`TRANSACTIONS_CONSISTENCY=EVENTUAL` only, issue 20): an event source
+  mapping on this region's replica's DynamoDB stream runs lambda/dupcheck.py on each new
+  payment record (this region's and the ones replicated in), which marks a second acceptance
+  of the same (client, id) `DUPLICATE` within seconds; `IteratorAge` says how far behind.
+
 Reconcile runs in the region's private subnets (DynamoDB and S3 through the gateway
 endpoints; its metrics go out as EMF log lines). The heartbeat stays outside the VPC: it
 publishes through the CloudWatch API, which has no gateway endpoint.
@@ -30,6 +35,12 @@ from dataclasses import dataclass
 
 from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
+from cdktf_cdktf_provider_aws.data_aws_dynamodb_table import DataAwsDynamodbTable
+from cdktf_cdktf_provider_aws.lambda_event_source_mapping import (
+    LambdaEventSourceMapping,
+    LambdaEventSourceMappingFilterCriteria,
+    LambdaEventSourceMappingFilterCriteriaFilter,
+)
 from cdktf_cdktf_provider_aws.lambda_function_event_invoke_config import (
     LambdaFunctionEventInvokeConfig,
 )
@@ -38,6 +49,7 @@ from constructs import Construct
 
 from contract import (
     CANARY_DELAY,
+    DUPCHECK_SERVICE,
     ENV_METRICS_NAMESPACE,
     HEARTBEAT_PREFIX,
     METRICS_NAMESPACE,
@@ -278,3 +290,125 @@ class Reconcile(Construct):
     def metric_lag(self) -> Metric:
         """Seconds of records past the grace period not yet checked (Maximum per 5 minutes)."""
         return self.metric(RECONCILE_LAG_METRIC, "Maximum", 300).with_(unit_label="s")
+
+
+# -- duplicate check on the stream (issue 20; TRANSACTIONS_CONSISTENCY=EVENTUAL only) --------------
+DUPCHECK = "dupcheck"
+DUPCHECK_WORKERS = 16  # threads per batch (lambda/dupcheck.py allows up to 64)
+DUPCHECK_BATCH_SIZE = 100
+# How long Lambda may wait to fill a batch: part of the detection window (docs: N).
+DUPCHECK_BATCHING_WINDOW_S = 1
+DUPCHECK_MAX_PARALLELIZATION = 10  # concurrent batches per shard: Lambda's maximum
+# Per record: one strongly consistent Query (an UpdateItem only when it marks).
+DUPCHECK_CALLS_PER_RECORD = 1
+# A batch's worst case: every id checked and marked (two calls at the batch client's 15 s worst
+# case, payments.clients BATCH_PATH) in ceil(batch / workers) rounds, plus 10 s: 220 s.
+DUPCHECK_TIMEOUT_S = 240
+#: What the event source mapping lets through (Lambda event filtering, DynamoDB stream records):
+#: a new payment record (INSERT, status VALIDATED). Claims, heartbeats, watermarks, markings and
+#: resolutions are filtered out before any invocation, so they cost nothing.
+DUPCHECK_FILTER = {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"status": {"S": ["VALIDATED"]}}}}
+
+
+@dataclass(frozen=True)
+class DuplicateCheckSizing:
+    """Concurrent batches per shard, memory (CPU) and the rate one shard can carry (records/s)."""
+
+    parallelization: int
+    memory_mb: int
+    workers: int
+    required_rate: float  # records/s: RECONCILE_PEAK_FACTOR x peak x headroom
+    capacity_rate: float  # records/s on ONE shard (the worst case: a young table may have one)
+
+
+def dupcheck_sizing(peak_payments_per_second: float) -> DuplicateCheckSizing:
+    """Every acceptance reaches each replica's stream once (its own or replicated), so each
+    region checks the platform's rate; sized like reconcile, on a single shard."""
+    required = RECONCILE_PEAK_FACTOR * peak_payments_per_second * CAPACITY_HEADROOM
+    vcpus = required * RECONCILE_CPU_S_PER_RECORD
+    parallel = max(1, math.ceil(vcpus / RECONCILE_MAX_VCPU_PER_SEGMENT - 1e-9))
+    if parallel > DUPCHECK_MAX_PARALLELIZATION:
+        raise ValueError(
+            f"PEAK_PAYMENTS_PER_SECOND={peak_payments_per_second:g}: the duplicate check would have "
+            f"to check {required:g} records/s on one shard, more than "
+            f"{DUPCHECK_MAX_PARALLELIZATION} concurrent batches of one vCPU each can")
+    memory = max(RECONCILE_MIN_MEMORY_MB, math.ceil(vcpus / parallel * LAMBDA_MB_PER_VCPU / 64) * 64)
+    per_batch = min(DUPCHECK_WORKERS / (DUPCHECK_CALLS_PER_RECORD * RECONCILE_CALL_LATENCY_S),
+                    min(memory / LAMBDA_MB_PER_VCPU, RECONCILE_MAX_VCPU_PER_SEGMENT)
+                    / RECONCILE_CPU_S_PER_RECORD)
+    return DuplicateCheckSizing(parallelization=parallel, memory_mb=memory, workers=DUPCHECK_WORKERS,
+                                required_rate=required, capacity_rate=parallel * per_batch)
+
+
+class DuplicateCheck(Construct):
+    """Marks a second acceptance of a payment as it lands in this region's replica
+    (lambda/dupcheck.py): an event source mapping on the replica's stream, which carries the
+    writes replicated in as well as this region's own.
+
+    `stream_arn`: the primary stack passes its table's attribute; the DR stack (which knows the
+    replica by name only: modules/tables.py) reads it from its own region (a data source).
+    Outputs: `function`, `sizing`; `metric(name)`, `metric_iterator_age()`."""
+
+    SERVICE = DUPCHECK_SERVICE
+
+    def __init__(self, scope: Construct, id: str, *, settings: Settings, names: Names,
+                 region: Region, compute: RegionalCompute, tables: TableAccess,
+                 network: RegionalNetwork | None, stream_arn: str | None):
+        super().__init__(scope, id)
+        self.region = region
+        p = region.provider
+        table_arn = tables.table_arn("transactions")
+        if stream_arn is None:
+            stream_arn = DataAwsDynamodbTable(self, "replica", provider=p,
+                                              name=tables.transactions_name).stream_arn
+        self.sizing = sizing = dupcheck_sizing(settings.peak_payments_per_second)
+        self.function = compute.service_function(
+            self, DUPCHECK, network=network,
+            function_name=names.function(DUPCHECK, region.role),
+            handler="dupcheck.lambda_handler",
+            memory_mb=sizing.memory_mb, timeout_s=DUPCHECK_TIMEOUT_S, reserved_concurrency=-1,
+            environment={
+                **compute.payment_environment,  # payments.settings: the transactions table
+                "DUPCHECK_WORKERS": str(sizing.workers),
+                "POWERTOOLS_SERVICE_NAME": self.SERVICE,
+            },
+            grants=[
+                # What the event source mapping reads with the function's role (AWS's example
+                # policy for a stream-triggered function: this table's streams only).
+                statement("ReadReplicaStream", ["dynamodb:DescribeStream", "dynamodb:GetRecords",
+                                                "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
+                          [f"{table_arn}/stream/*"]),
+                statement("QueryAcceptances", ["dynamodb:Query"], [table_arn]),
+                # The same marking as reconcile: an UpdateItem naming only MARK_ATTRIBUTES.
+                statement("MarkDuplicates", ["dynamodb:UpdateItem"], [table_arn],
+                          condition={"ForAllValues:StringEquals": {
+                              "dynamodb:Attributes": list(DUPLICATE_MARK_ATTRIBUTES)}}),
+                tables.grant_key_use(),
+            ],
+        )
+        self.mapping = LambdaEventSourceMapping(
+            self, "stream", provider=p, event_source_arn=stream_arn,
+            function_name=self.function.function.arn,
+            # Everything still in the stream (24 hours) when the mapping is created.
+            starting_position="TRIM_HORIZON",
+            batch_size=DUPCHECK_BATCH_SIZE,
+            maximum_batching_window_in_seconds=DUPCHECK_BATCHING_WINDOW_S,
+            parallelization_factor=sizing.parallelization,
+            # Never skipped: a failed record is retried (from itself: ReportBatchItemFailures)
+            # until it succeeds or leaves the stream; IteratorAge and its alarm say how late.
+            maximum_retry_attempts=-1, maximum_record_age_in_seconds=-1,
+            function_response_types=["ReportBatchItemFailures"],
+            filter_criteria=LambdaEventSourceMappingFilterCriteria(filter=[
+                LambdaEventSourceMappingFilterCriteriaFilter(
+                    pattern=json.dumps(DUPCHECK_FILTER, separators=(",", ":")))]),
+        )
+
+    def metric(self, name: str, statistic: str = "Sum", period: int = 60) -> Metric:
+        return Metric(METRICS_NAMESPACE, name, {"service": self.SERVICE, "region": self.region.name},
+                      statistic=statistic, period=period)
+
+    def metric_iterator_age(self) -> Metric:
+        """AWS/Lambda IteratorAge (ms): age of the last record of each batch when it reached the
+        function; Maximum per minute."""
+        return Metric("AWS/Lambda", "IteratorAge", {"FunctionName": self.function.function.function_name},
+                      statistic="Maximum", period=60, unit_label="ms")

@@ -36,6 +36,9 @@ from constructs import Construct
 from contract import (
     ALARM_AURORA_RPO_LAG,
     ALARM_DOMAIN_UNREACHABLE,
+    ALARM_DUPCHECK_FAILED,
+    ALARM_DUPCHECK_LAG,
+    ALARM_DUPLICATES_MARKED,
     ALARM_DYNAMODB_REPLICATION,
     ALARM_FAILBACK_BLOCKED,
     ALARM_HEALTH_CHECK,
@@ -44,6 +47,7 @@ from contract import (
     ALARM_S3_REPLICATION_FAILED,
     ALARM_S3_REPLICATION_LATENCY,
     DR,
+    DUPCHECK_LAG_THRESHOLD_S,
     DYNAMODB_REPLICATION_LATENCY_THRESHOLD_S,
     METRIC_DEPENDENCY_FAILURE,
     METRIC_OUTCOME_UNKNOWN,
@@ -62,7 +66,7 @@ from modules.compute import RegionalCompute
 from modules.database import AuroraMember
 from modules.dns import Failover
 from modules.iam import policy_document, statement
-from modules.jobs import Heartbeat, Reconcile
+from modules.jobs import DuplicateCheck, Heartbeat, Reconcile
 from modules.keys import DESTRUCTIVE_KEY_ACTIONS, RegionalKey
 from modules.metrics import Metric
 from modules.naming import Names
@@ -214,6 +218,7 @@ class MonitoredRegion:
     probe: Probe
     heartbeat: Heartbeat
     reconcile: Reconcile
+    dupcheck: DuplicateCheck | None = None  # TRANSACTIONS_CONSISTENCY=EVENTUAL only
 
 
 class RegionalMonitoring(Construct):
@@ -315,6 +320,29 @@ class RegionalMonitoring(Construct):
             # Published on every run, zero included: an hour without it means no run.
             missing=BREACHING,
             description=f"Receipt reconciliation in {region.name} has not run for an hour")
+        if tiers.dupcheck is not None:
+            RegionalMonitoring._dupcheck_alarms(alarms, region, tiers.dupcheck)
+
+    @staticmethod
+    def _dupcheck_alarms(alarms: _Alarms, region: Region, dupcheck: DuplicateCheck) -> None:
+        """The stream-triggered duplicate check (lambda/dupcheck.py): a page within a minute of a
+        marking (reconcile-duplicatetransactions then stays on until it is resolved), and when it
+        falls behind or a check fails (both retried, never skipped: the page is that it is late)."""
+        alarms.alarm(
+            ALARM_DUPLICATES_MARKED, dupcheck.metric("DuplicatesMarked"), threshold=0,
+            missing=NOT_BREACHING,  # published per batch; no batch means nothing to mark
+            description=f"A payment was accepted twice: the later acceptance in {region.name}'s "
+                        "replica is marked DUPLICATE; resolve it with drctl duplicates")
+        alarms.alarm(
+            ALARM_DUPCHECK_FAILED, dupcheck.metric("DuplicateCheckFailed", period=300), threshold=0,
+            missing=NOT_BREACHING,
+            description=f"Duplicate checks on {region.name}'s stream failed (retried until they pass)")
+        alarms.alarm(
+            ALARM_DUPCHECK_LAG, dupcheck.metric_iterator_age(),
+            threshold=DUPCHECK_LAG_THRESHOLD_S * 1000,  # one minute over it: the window is broken
+            missing=NOT_BREACHING,  # IteratorAge exists only while records arrive
+            description=f"Duplicate checks in {region.name} are more than "
+                        f"{DUPCHECK_LAG_THRESHOLD_S:g} s behind the stream")
 
     @staticmethod
     def _heartbeat_alarms(alarms: _Alarms, region: Region, peer: PeerRegion,

@@ -40,7 +40,7 @@ from modules.compute import RegionalCompute
 from modules.database import AuroraPrimary, AuroraSecondary, RegionalDatabaseInputs
 from modules.dns import DomainCertificates, Failover, RegionalDomains, route53_metrics_region
 from modules.drills import RegionalDrills, default_stop_alarm_arns
-from modules.jobs import Heartbeat, Reconcile
+from modules.jobs import DuplicateCheck, Heartbeat, Reconcile
 from modules.keys import RegionalKey, key_admins
 from modules.log_protection import protect_log_groups
 from modules.monitoring import AlarmTopic, HealthCheckAlarms, MonitoredRegion, RegionalMonitoring
@@ -175,13 +175,18 @@ class RegionalStack(_PlatformStack):
         self.reconcile = Reconcile(self, f"reconcile-{role}", settings=settings, names=names,
                                    region=region, key=key, compute=self.compute,
                                    tables=self.table_access, audit=self.audit, network=network)
+        # EVENTUAL only: a payment can then be accepted in both regions (issue 20).
+        self.dupcheck = None if settings.transactions_consistency != "EVENTUAL" else DuplicateCheck(
+            self, f"dupcheck-{role}", settings=settings, names=names, region=region,
+            compute=self.compute, tables=self.table_access, network=network,
+            stream_arn=self.tables.transactions.stream_arn if self.tables else None)
         self.monitoring = RegionalMonitoring(
             self, f"monitoring-{role}", settings=settings, names=names, region=region, peer=peer,
             key=key, tiers=MonitoredRegion(database=self.database.member,
                                            tables=self.table_access, audit=self.audit,
                                            compute=self.compute, api=self.api, waf=self.waf,
                                            probe=self.probe, heartbeat=self.heartbeat,
-                                           reconcile=self.reconcile))
+                                           reconcile=self.reconcile, dupcheck=self.dupcheck))
         # FIS drills (docs/drills.md): after monitoring, because their stop conditions are
         # alarms of this region, named by contract.
         stop_alarm_arns = default_stop_alarm_arns(region, names)

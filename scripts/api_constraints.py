@@ -235,6 +235,14 @@ TABLE: dict[str, tuple[Api, ...]] = {
     "aws_lambda_function_event_invoke_config": (Api("lambda", "PutFunctionEventInvokeConfig", {
         "maximum_event_age_in_seconds": "MaximumEventAgeInSeconds",
         "maximum_retry_attempts": "MaximumRetryAttempts"}),),
+    "aws_lambda_event_source_mapping": (Api("lambda", "CreateEventSourceMapping", {
+        "starting_position": "StartingPosition", "batch_size": "BatchSize",
+        "maximum_batching_window_in_seconds": "MaximumBatchingWindowInSeconds",
+        "parallelization_factor": "ParallelizationFactor",
+        "maximum_retry_attempts": "MaximumRetryAttempts",
+        "maximum_record_age_in_seconds": "MaximumRecordAgeInSeconds",
+        "function_response_types": "FunctionResponseTypes[]",
+        "filter_criteria.filter.pattern": "FilterCriteria.Filters[].Pattern"}),),
     "aws_lambda_permission": (Api("lambda", "AddPermission", {
         "statement_id": "StatementId", "action": "Action", "principal": "Principal"}),),
     "aws_rds_cluster": (Api("rds", "CreateDBCluster", {

@@ -60,6 +60,10 @@ ASSUMPTIONS: dict[str, tuple[float, str]] = {
     "reconcile_seconds_per_payment": (0.005, "reconcile run time per record checked, s (CPU-bound "
                                              "at its sizing: modules/jobs.py)"),
     "aurora_storage_gb": (10, "Aurora storage per cluster, GB (idle)"),
+    "dupcheck_records_per_run": (1, "payment records per run of the stream duplicate check "
+                                    "(EVENTUAL only; 1 is the worst case: a batch per record)"),
+    "dupcheck_seconds_per_payment": (0.005, "duplicate check run time per record, s (one "
+                                            "consistent Query; reconcile's per-record figure)"),
 }
 
 # Resource types that cost nothing by themselves (their traffic is priced where it happens).
@@ -100,6 +104,9 @@ FREE: dict[str, str] = {
     "aws_iam_policy": "free",
     "aws_kms_alias": "free",
     "aws_lambda_code_signing_config": "free",
+    "aws_lambda_event_source_mapping": "free: Lambda's reads of a DynamoDB stream that triggers "
+                                       "it are not billed, filtered-out records cost nothing; "
+                                       "its runs are priced with payment traffic",
     "aws_lambda_function_event_invoke_config": "free",
     "aws_lambda_permission": "free",
     "aws_rds_cluster_parameter_group": "free",
@@ -432,6 +439,13 @@ def _payment_traffic(stacks: dict[str, Json], p: Json, a: Json, functions: Json,
         "reconcile checks (both regions)": 2 * (
             p["s3_get_per_1000"] / 1000 + 0.5 * p["dynamodb_read_request_unit_per_million"] / 1e6
             + memory("reconcile") * a["reconcile_seconds_per_payment"] * p["lambda_arm64_gb_second"]),
+        # EVENTUAL only (modules/jobs.py DuplicateCheck): each replica's stream delivers every
+        # payment record once; each is a run share and a strongly consistent Query (1 read unit).
+        "duplicate stream check (both regions)": 2 * (
+            p["lambda_requests_per_million"] / 1e6 / a["dupcheck_records_per_run"]
+            + p["dynamodb_read_request_unit_per_million"] / 1e6
+            + memory("dupcheck") * a["dupcheck_seconds_per_payment"] * p["lambda_arm64_gb_second"])
+        if any("-dupcheck-" in str(f.get("function_name")) for f in functions.values()) else 0,
         "X-Ray trace": p["xray_traces_recorded_per_million"] / 1e6 if _traced(functions, "validator") else 0,
         "log ingestion": a["payment_log_kb"] / 1024 / 1024 * p["cloudwatch_logs_ingest_gb"],
     }

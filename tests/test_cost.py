@@ -66,6 +66,19 @@ def test_traffic_costs_scale_with_the_rate(stacks):
     assert len(health) == 2  # one per regional endpoint, each with its request chain
 
 
+def test_the_stream_duplicate_check_is_priced_per_payment_where_it_exists(stacks, qa_stacks):
+    """EVENTUAL (qa) has it: each payment is a run share and a consistent read in both regions."""
+    def line(stacks):
+        [found] = [x for x in cost.estimate(stacks).lines if x.item == "duplicate stream check (both regions)"]
+        return found
+
+    assert line(stacks).per_rate == 0  # STRONG: no such function
+    per_payment = line(qa_stacks).per_rate / cost.SECONDS_PER_MONTH
+    prices = cost.load_prices()["prices"]
+    floor = prices["lambda_requests_per_million"] + prices["dynamodb_read_request_unit_per_million"]
+    assert per_payment > 2 * floor / 1e6
+
+
 def test_the_cli_prints_totals_with_the_price_date(stacks, synth_stacks):
     outdir = synth_stacks.outdir_of()
     result = subprocess.run([sys.executable, str(ROOT / "scripts/cost.py"), str(outdir), "--json"],

@@ -2,8 +2,9 @@
 
 With ``TRANSACTIONS_CONSISTENCY=EVENTUAL`` the same (client, transactionId) can be accepted
 in both regions within the replication lag: two records under one ``transactionId`` with
-different ``timestamp`` keys. The reconciliation job finds them (``payments.audit``'s
-``find_duplicates``) and calls :func:`mark`:
+different ``timestamp`` keys. The stream-triggered check finds them as the second lands in a
+replica (``dupcheck.py``), and the reconciliation job after its grace period as a backstop
+(``payments.audit``'s ``find_duplicates``); both call :func:`mark`:
 
 * the **first** acceptance (lowest ``timestamp``) is the payment and stays ``VALIDATED``;
 * every later ``VALIDATED`` one becomes ``status = DUPLICATE`` with ``duplicateOf`` (the

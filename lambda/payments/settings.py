@@ -51,6 +51,8 @@ REQUIRED = {
     # The health probe exercises every dependency of a payment, the key included.
     "health": ("TRANSACTIONS_TABLE", "IDEMPOTENCY_TABLE", "AUDIT_BUCKET", "KMS_KEY_ARN"),
     "reconcile": ("TRANSACTIONS_TABLE", "AUDIT_BUCKET"),
+    # The stream-triggered duplicate check (dupcheck.py): marks records of this table only.
+    "dupcheck": ("TRANSACTIONS_TABLE",),
 }
 
 

@@ -132,7 +132,7 @@ def reset_modules() -> None:
     """Drop cached settings/clients so the next call builds them inside the active mock.
 
     Only handler modules already imported are reset (each test module imports its own)."""
-    for name in ("validator", "health", "reconcile"):
+    for name in ("validator", "health", "reconcile", "dupcheck"):
         module = sys.modules.get(name)
         if module is not None:
             module.reset_runtime()
