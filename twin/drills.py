@@ -38,7 +38,9 @@ What each port reads (SIMULATED where AWS would answer):
   port of the region that answers the name; no resolver cache, no TTL.
 * ``fetch``: ``twin.request`` (plain HTTP to that port, the name as Host).
 * ``preflight``: :func:`twin_preflight` (not drctl's account preflight: see its docstring).
-* ``switchover``: the database drill is not simulated here (:func:`no_switchover`).
+* ``switchover`` (the database drill): with a rehearsal (:meth:`TwinDrill.rehearse`), drctl's
+  own planned switchover against Aurora's SIMULATED role model (:func:`rehearsal_switchover`);
+  without one, :func:`no_switchover` (the drill fails: nothing was switched).
 
 The clock (:class:`TwinClock`) is drctl's ``Clock`` on the scenario clock: ``now()`` scenario
 time, ``monotonic()`` scenario seconds, ``sleep(s)`` advances the twin by ``s``.
@@ -60,6 +62,7 @@ from contract import DRILL_TAG, HEALTH_PATH, METRICS_NAMESPACE
 from drctl.clock import Clock
 from drctl.config import DrConfig, parse_outputs
 from drctl.drill import DrillPorts, PreflightOutcome, SwitchoverOutcome
+from drctl.log import EventLog
 from twin.model import Platform, Resource
 
 RUNNING, COMPLETED, STOPPED, FAILED = "running", "completed", "stopped", "failed"
@@ -406,11 +409,59 @@ def twin_preflight(twin: Any) -> PreflightOutcome:
     return PreflightOutcome(not reasons, reasons)
 
 
+def rehearsal_switchover(cfg: DrConfig, rehearsal: Any, clock: Clock, log: EventLog, *, timeout: float = 600.0,
+                         poll: float = 10.0) -> Callable[[str], SwitchoverOutcome]:
+    """The database drill's step: drctl's own planned switchover (`drctl switchover` to DR,
+    `drctl failback` back; pre-checks, Aurora's SwitchoverGlobalCluster, the wait, the audit)
+    in-process against a rehearsal (twin/rehearsal.py: Aurora's SIMULATED role model, what
+    drctl reads from AWS, the twin's names through DRCTL_RESOLVE). Confirmation is given (the
+    drill's --yes)."""
+    import os
+
+    import boto3
+
+    from drctl import operations
+    from drctl.gateways import AwsGateways
+    from twin.provision import FAKE_CREDENTIALS
+
+    session = boto3.Session(aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                            aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+                            region_name=str(cfg.primary_region))
+    gw = AwsGateways(session, endpoint_url=rehearsal.proxy.url if rehearsal.proxy else rehearsal.twin.endpoint)
+
+    class WallNow(Clock):
+        """drctl judges the age of what AWS publishes by the wall clock, and the rehearsal
+        stamps those datapoints with the real time (twin/observed.py): real now() and
+        deadlines; a wait advances the scenario (the drill's clock)."""
+
+        def sleep(self, seconds: float) -> None:
+            clock.sleep(seconds)
+
+    wall = WallNow()
+
+    def switchover(to_role: str) -> SwitchoverOutcome:
+        before = os.environ.get("DRCTL_RESOLVE")
+        os.environ["DRCTL_RESOLVE"] = f"@{rehearsal.names_file}"
+        try:
+            op = operations.planned_switchover(
+                cfg, gw, wall, log, to_role=to_role, timeout=timeout, poll=poll,
+                operation="failback" if to_role == "primary" else "switchover",
+                confirm=lambda _question: True, operator="twin-drill")
+        finally:
+            if before is None:
+                os.environ.pop("DRCTL_RESOLVE", None)
+            else:
+                os.environ["DRCTL_RESOLVE"] = before
+        return SwitchoverOutcome(op.exit_code, op.outcome, list(op.reasons))
+
+    return switchover
+
+
 def no_switchover(to_role: str) -> SwitchoverOutcome:
-    """The database drill is not simulated through these ports (docs/twin.md)."""
+    """No rehearsal, no Aurora role model: nothing to switch (docs/twin.md)."""
     return SwitchoverOutcome(1, "not simulated", [
-        "the database drill's switchover is not wired to the twin's Aurora role model "
-        "(twin/aurora.py) in twin/drills.py: run it in AWS"])
+        "the twin runs no Aurora role model without a rehearsal (TwinDrill.rehearse)"])
 
 
 class TwinDrill:
@@ -421,6 +472,16 @@ class TwinDrill:
         self.cfg = twin_config(twin)
         self.fis = TwinFis(twin)
         self.clock = TwinClock(twin, step=step, pace_s=pace_s)
+        self.clock.after_step.append(self.fis.tick)
+        self.rehearsal: Any = None
+
+    def rehearse(self, rehearsal: Any) -> None:
+        """For the database drill: a started twin/rehearsal.py Rehearsal. The drill's waits then
+        go through its step (what drctl reads from AWS stays current) and the switchover port
+        is drctl's planned switchover (:func:`rehearsal_switchover`)."""
+        self.rehearsal = rehearsal
+        self.clock = TwinClock(self.twin, step=self.clock.step, pace_s=self.clock.pace_s,
+                               advance=lambda seconds: rehearsal.step(seconds, step=seconds))
         self.clock.after_step.append(self.fis.tick)
 
     def domain_name(self) -> str:
@@ -442,7 +503,8 @@ class TwinDrill:
             resolve=lambda host: frozenset({f"127.0.0.1:{twin.ports[twin.region_for(host)]}"}),
             fetch=lambda url: fetch_json(twin, url),
             preflight=preflight or (lambda: twin_preflight(twin)),
-            switchover=no_switchover)
+            switchover=no_switchover if self.rehearsal is None else rehearsal_switchover(
+                self.cfg, self.rehearsal, self.clock, EventLog()))
 
     def close(self) -> None:
         self.fis.close()

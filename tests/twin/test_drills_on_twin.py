@@ -27,7 +27,7 @@ import time
 import pytest
 from twin_support import operator_failback, warm_up
 
-from contract import DRILL_REGIONAL_FAILOVER, DRILL_REPLICATION, HEALTH_PATH, RPO_TARGET_S, RTO_TARGET_S
+from contract import DRILL_DATABASE, DRILL_REGIONAL_FAILOVER, DRILL_REPLICATION, HEALTH_PATH, RPO_TARGET_S, RTO_TARGET_S
 from drctl import exitcodes
 from drctl.drill import DrillOptions, run_drill
 from drctl.log import EventLog
@@ -55,8 +55,8 @@ def drills(request, synth_stacks, tmp_path_factory):
 
 
 def _options(drill, name: str, **kw) -> DrillOptions:
-    return DrillOptions(name=name, domain_name=drill.domain_name(), poll=10.0,
-                        report_dir=str(drill.report_dir), **kw)
+    kw.setdefault("poll", 10.0)
+    return DrillOptions(name=name, domain_name=drill.domain_name(), report_dir=str(drill.report_dir), **kw)
 
 
 def _regional(twin, region: str) -> str:
@@ -257,3 +257,57 @@ def test_replication_drill_without_replication_evidence_fails(replication, drill
     assert result.outcome == "failed" and result.exit_code == exitcodes.UNHEALTHY != 0
     assert any("no s3 replication alarm" in b for b in result.broke), result.broke
     assert result.measured["s3_detection_s"] is None
+
+
+@pytest.fixture(scope="module")
+def database(drills, replication):
+    """The database drill: drctl's planned switchover to DR and its failback, in-process against
+    a rehearsal (Aurora's simulated roles, what drctl reads from AWS; twin/rehearsal.py)."""
+    from twin.drills import TwinDrill
+    from twin.rehearsal import Rehearsal
+
+    twin = drills.twin
+    rehearsal = Rehearsal(twin, switch_s=2.0, resync_s=5.0).start()
+    try:
+        drill = TwinDrill(twin)
+        drill.report_dir = drills.report_dir
+        drill.rehearse(rehearsal)
+        # what drctl reads (replication metrics, alarm states) published, and the replication
+        # drill's pause out of the canary's 5-minute lookback
+        drill.clock.sleep(330)
+        writers = [rehearsal.aurora.writer_region()]
+        started = time.monotonic()
+        result = run_drill(drill.cfg, drill.ports(), drill.clock, EventLog(),
+                           _options(drill, DRILL_DATABASE, timeout=300, poll=5.0, recovery_timeout=60))
+        writers.append(rehearsal.aurora.writer_region())
+        print(f"\ndatabase on the twin ({time.monotonic() - started:.0f} s real): {result.outcome} "
+              f"{result.measured} {result.broke}")
+        drill.close()
+        return result, writers
+    finally:
+        rehearsal.stop()
+
+
+def test_database_drill_switches_over_and_back_or_says_the_writer_is_in_dr(database, drills):
+    """The switchover to DR is drctl's, on the role model (its RTO is the simulated switch plus
+    drctl's polls, not a measurement of Aurora). drctl's drill asks for the failback at once;
+    drctl's failback either completes or refuses, and then ONLY for S3's
+    OperationsPendingReplication minute-Maximum (the twin's standing finding, docs/twin.md
+    scenario 4) or the new secondary's AuroraGlobalDBRPOLag not published yet: the drill fails
+    and says the writer is in DR, and it is."""
+    result, (before, after) = database
+    primary, dr = drills.twin.region_of("primary"), drills.twin.region_of("dr")
+    assert before == primary
+    assert result.measured["rto_s"] is not None and result.measured["rto_s"] <= RTO_TARGET_S
+    assert [e["event"] for e in result.events][:3] == ["preflight", "fault_start", "dr_writer"]
+    if after == primary:
+        assert result.measured["failback_s"] is not None
+        assert not any(b.startswith("failback") for b in result.broke), result.broke
+        return
+    assert after == dr and result.outcome == "failed" and result.exit_code == exitcodes.UNHEALTHY != 0
+    assert result.measured["failback_s"] is None
+    assert result.broke[0].startswith("failback to primary: refused; the writer may still be in the DR region")
+    failed = [b for b in result.broke[1:] if ": FAIL:" in b]
+    assert failed and all(
+        (b.startswith(f"aurora:replication-lag ({primary})") and "no AuroraGlobalDBRPOLag datapoint" in b)
+        or (b.startswith("s3:") and "pending replication" in b) for b in failed), result.broke
