@@ -508,3 +508,49 @@ class TwinDrill:
 
     def close(self) -> None:
         self.fis.close()
+
+
+# -- operators: python -m twin drill NAME -----------------------------------------------------
+
+WARM_UP_S = 330.0  # the canary's alarms need 3 minutes of data; the drill's lookback is 5
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m twin drill NAME``: stand the twin up, warm it up, run `drctl drill NAME`'s
+    orchestrator on it and print drctl's report (written to --report-dir too). Every figure
+    is the twin's simulation (docs/twin.md, "Drills on the twin")."""
+    import argparse
+
+    from contract import DR, DRILL_DATABASE, DRILLS, PRIMARY
+    from drctl.drill import DrillOptions, run_drill
+    from twin.core import Twin
+
+    parser = argparse.ArgumentParser(prog="python -m twin drill", description=(main.__doc__ or "").splitlines()[0])
+    parser.add_argument("name", choices=DRILLS)
+    parser.add_argument("--target", choices=(PRIMARY, DR), default=PRIMARY)
+    parser.add_argument("--outdir", default="cdktf.out", help="the synth output folder (default: cdktf.out)")
+    parser.add_argument("--report-dir", default="build/drills", help="drctl's report (default build/drills)")
+    parser.add_argument("--timeout", type=float, default=1800.0)
+    parser.add_argument("--recovery-timeout", type=float, default=300.0)
+    args = parser.parse_args(argv)
+    with Twin(args.outdir, lag_s=0.3) as twin:
+        twin.evaluate()
+        drill = TwinDrill(twin)
+        rehearsal = None
+        if args.name == DRILL_DATABASE:
+            from twin.rehearsal import Rehearsal
+
+            rehearsal = Rehearsal(twin, switch_s=2.0, resync_s=5.0).start()
+            drill.rehearse(rehearsal)
+        try:
+            drill.clock.sleep(WARM_UP_S)
+            result = run_drill(drill.cfg, drill.ports(), drill.clock, EventLog(), DrillOptions(
+                name=args.name, target_role=args.target, domain_name=drill.domain_name(),
+                timeout=args.timeout, recovery_timeout=args.recovery_timeout, report_dir=args.report_dir))
+        finally:
+            drill.close()
+            if rehearsal is not None:
+                rehearsal.stop()
+    print(result.to_text())
+    print("(the twin's simulation: docs/twin.md, \"Drills on the twin\")")
+    return int(result.exit_code)
