@@ -12,7 +12,10 @@ One twin for the module; in order:
    observations; RPO from the real heartbeat canary (its bounds; INCONCLUSIVE: see below);
 5. the replication drill: the twin emits no replication metric AWS publishes and the canary's
    delays are real seconds of an accelerated day, so no replication alarm can see the 25
-   scenario minutes of pause: the drill fails, it does not pass.
+   scenario minutes of pause: the drill fails, it does not pass;
+6. the database drill: drctl's planned switchover and failback in-process against a rehearsal
+   (Aurora's simulated roles): the switchover completes; the failback asked for at once is
+   refused by drctl's evidence checks, and the drill fails saying the writer is in DR.
 
 The canary's delays are real time (the functions' clocks) while the schedule runs on the
 scenario clock, so a scenario minute's real length is the canary's write interval: the
