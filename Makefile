@@ -88,6 +88,13 @@ MINUTES ?= 10
 gameday: synth
 	$(PY) -m twin gameday --outage $(OUTAGE) --minutes $(MINUTES)
 
+# `drctl drill`'s orchestrator on the twin (twin/drills.py): DRILL (regional-failover|replication|
+# database); drctl's report printed and written to build/drills/ (the twin's simulation).
+DRILL ?= regional-failover
+.PHONY: twin-drill
+twin-drill: synth
+	$(PY) -m twin drill $(DRILL)
+
 # -- CI steps (.github/workflows/review.yml runs the same targets) ------------------------------
 # Platform stacks in plan/apply order, from cdktf.out/manifest.json (scripts/stacks.py).
 STACKS = $(shell $(PY) scripts/stacks.py cdktf.out)

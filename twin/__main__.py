@@ -18,6 +18,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["gameday"]:  # python -m twin gameday --outage hang --minutes 10 (twin/gameday.py)
         from twin import gameday
         return gameday.main(argv[1:])
+    if argv[:1] == ["drill"]:  # python -m twin drill regional-failover (twin/drills.py)
+        from twin import drills
+        return drills.main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m twin", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="stand the platform up and serve it until Ctrl-C")

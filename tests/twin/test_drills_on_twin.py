@@ -1,0 +1,317 @@
+"""`drctl drill` on the twin (issue 19, scenario 5), default synth: drctl's own orchestrator
+(`run_drill`, unchanged, in-process) with ports that read the twin (twin/drills.py): the FIS
+templates of the JSON start the twin's simulated faults, the scenario clock is drctl's clock.
+
+One twin for the module; in order:
+
+1. the regional-failover template's fault (FIS network ACL cutting the primary's private
+   subnets off DynamoDB): the subnets' functions fail their DynamoDB calls, the others work;
+2. a drill whose canary has been silent: refused (the canary's alarms fire), nothing started;
+3. a regional-failover drill whose --timeout ends before DNS moves: aborted, fault removed;
+4. the regional-failover drill on the primary: detection, DNS and RTO are the twin's own
+   observations; RPO from the real heartbeat canary (its bounds; INCONCLUSIVE: see below);
+5. the replication drill: the twin emits no replication metric AWS publishes and the canary's
+   delays are real seconds of an accelerated day, so no replication alarm can see the 25
+   scenario minutes of pause: the drill fails, it does not pass;
+6. the database drill: drctl's planned switchover and failback in-process against a rehearsal
+   (Aurora's simulated roles): the switchover completes; the failback asked for at once is
+   refused by drctl's evidence checks, and the drill fails saying the writer is in DR.
+
+The canary's delays are real time (the functions' clocks) while the schedule runs on the
+scenario clock, so a scenario minute's real length is the canary's write interval: the
+failover drill paces the clock (`pace_s`) so that interval is at least ~2 s, coarser than the
+1 s RPO target as AWS's 60 s heartbeat is, and the RPO evidence is INCONCLUSIVE on any machine.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from twin_support import operator_failback, warm_up
+
+from contract import DRILL_DATABASE, DRILL_REGIONAL_FAILOVER, DRILL_REPLICATION, HEALTH_PATH, RPO_TARGET_S, RTO_TARGET_S
+from drctl import exitcodes
+from drctl.drill import DrillOptions, run_drill
+from drctl.log import EventLog
+
+pytestmark = pytest.mark.twin
+
+HEARTBEAT = "heartbeat.lambda_handler"
+
+
+@pytest.fixture(scope="module", params=["default"])
+def drills(request, synth_stacks, tmp_path_factory):
+    """The default synth's twin, evaluating, warmed up; the drills' side of it."""
+    from twin.core import Twin
+    from twin.drills import TwinDrill
+
+    synth_stacks()
+    with Twin(synth_stacks.outdir_of(), lag_s=0.3) as twin:
+        warm_up(twin)
+        drill = TwinDrill(twin)
+        drill.report_dir = tmp_path_factory.mktemp("drills")
+        try:
+            yield drill
+        finally:
+            drill.close()
+
+
+def _options(drill, name: str, **kw) -> DrillOptions:
+    kw.setdefault("poll", 10.0)
+    return DrillOptions(name=name, domain_name=drill.domain_name(), report_dir=str(drill.report_dir), **kw)
+
+
+def _regional(twin, region: str) -> str:
+    return next(n for n, r in twin.names.items() if r == region and n not in twin.route53.records)
+
+
+def _health(twin, region: str) -> int:
+    return twin.request("GET", f"https://{_regional(twin, region)}{HEALTH_PATH}", timeout=5).status
+
+
+def _quiet(drill, limit_s: float = 600) -> None:
+    """Advance until no alarm is in ALARM and the failover name answers the primary (the
+    operator opening the failback latch if the DR probe closed it, as scenario 2 does)."""
+    twin = drill.twin
+    primary = twin.region_of("primary")
+    check = twin.route53.checks[drill.cfg.primary_health_check_id]
+    start = twin.clock.now()
+    opened = False
+    while twin.clock.now() - start < limit_s:
+        firing = [n for n, a in twin.alarms.alarms.items() if a.state == "ALARM"]
+        # at least two of the primary's checks since the last drill: a failure streak of an
+        # aborted drill must not count towards the next drill's detection
+        settled = twin.clock.now() - start >= 2 * check.request_interval and check.streak == 0
+        if settled and not firing and twin.region_for(drill.domain_name()) == primary:
+            return
+        if not opened and twin.clock.now() - start >= 120:
+            operator_failback(twin, "twin drill: between drills")
+            opened = True
+        twin.advance(10)
+    raise AssertionError(f"the twin did not quieten in {limit_s} s: {firing}")
+
+
+@pytest.fixture(scope="module")
+def failover_fault(drills):
+    """Scenario seconds after starting the template: who answers what."""
+    twin, fis = drills.twin, drills.fis
+    primary, dr = twin.region_of("primary"), twin.region_of("dr")
+    template = fis.find_template(primary, DRILL_REGIONAL_FAILOVER, drills.cfg.environment_suffix)
+    experiment = fis.start(primary, template, {})
+    seen = {"state": fis.state(primary, experiment), "primary": _health(twin, primary), "dr": _health(twin, dr),
+            "actions": [a.detail for a in fis.experiments[experiment].actions]}
+    heartbeat = next(fn for (r, _), fn in twin.pool.functions.items() if r == primary and fn.handler == HEARTBEAT)
+    seen["heartbeat"] = twin.invoke(primary, heartbeat.name, {}).payload
+    fis.stop(primary, experiment)
+    seen["after_stop"] = (fis.state(primary, experiment), _health(twin, primary))
+    return seen
+
+
+def test_failover_template_cuts_the_subnets_functions_off_dynamodb(failover_fault):
+    """FIS's network ACL (scope=dynamodb) on the primary's tagged private subnets: the functions
+    in those subnets (health, validator, reconcile) lose DynamoDB, /health answers 503; the DR
+    region and the functions outside the VPC (heartbeat) are untouched; stopping removes it."""
+    assert failover_fault["state"] == ("running", "")
+    assert failover_fault["primary"] == 503
+    assert failover_fault["dr"] == 200
+    (detail,) = failover_fault["actions"]
+    assert "for 3 subnets" in detail
+    assert all(f"payment-{fn}-primary" in detail for fn in ("health", "validator", "reconcile"))
+    assert "heartbeat" not in detail and "probe" not in detail and "authorizer" not in detail
+    assert "writeError" not in failover_fault["heartbeat"]["dynamodb"], failover_fault["heartbeat"]
+    assert failover_fault["after_stop"] == (("stopped", "Experiment stopped by the user (StopExperiment)."), 200)
+
+
+@pytest.fixture(scope="module")
+def silent_canary(drills, failover_fault):
+    """The heartbeat schedules disabled for 6 scenario minutes (more than the drill's 5-minute
+    canary lookback), then a regional-failover drill."""
+    twin = drills.twin
+    disabled = {}
+    for key, schedule in twin.schedules.schedules.items():
+        if any(fn.handler == HEARTBEAT for fn in schedule.targets):
+            disabled[key], schedule.targets = schedule.targets, []
+    try:
+        twin.advance(360)
+        before = len(drills.fis.experiments)
+        result = run_drill(drills.cfg, drills.ports(), drills.clock, EventLog(),
+                           _options(drills, DRILL_REGIONAL_FAILOVER))
+        started = len(drills.fis.experiments) - before
+    finally:
+        for key, targets in disabled.items():
+            twin.schedules.schedules[key].targets = targets
+    _quiet(drills)
+    return result, started
+
+
+def test_drill_without_canary_evidence_does_not_pass(silent_canary):
+    result, experiments = silent_canary
+    assert result.outcome == "refused" and result.exit_code == exitcodes.REFUSED != 0
+    assert "observed-replication-delay-dynamodb" in result.broke[0], result.broke
+    assert experiments == 0, "a refused drill started an experiment"
+
+
+@pytest.fixture(scope="module")
+def dns_too_slow(drills, silent_canary):
+    """A drill whose --timeout (30 s) ends before Route 53 can move the name (3 checks, 30 s apart)."""
+    result = run_drill(drills.cfg, drills.ports(), drills.clock, EventLog(),
+                       _options(drills, DRILL_REGIONAL_FAILOVER, timeout=30, recovery_timeout=60))
+    primary = drills.twin.region_of("primary")
+    health = _health(drills.twin, primary)
+    _quiet(drills)
+    return result, health
+
+
+def test_drill_where_dns_never_moved_does_not_pass(dns_too_slow):
+    result, primary_health = dns_too_slow
+    assert result.outcome == "aborted" and result.exit_code == exitcodes.FAILED != 0
+    assert "did not serve" in result.broke[0]
+    assert result.experiment["final_state"] == "stopped"
+    assert primary_health == 200, "the fault was not removed by the abort"
+
+
+@pytest.fixture(scope="module")
+def failover(drills, dns_too_slow):
+    """The regional-failover drill on the primary, the clock paced (module doc)."""
+    from twin.drills import TwinDrill
+
+    twin = drills.twin
+    paced = TwinDrill(twin, pace_s=0.4)
+    paced.report_dir = drills.report_dir
+    answers_before = len(twin.route53.answers)
+    started = time.monotonic()
+    result = run_drill(paced.cfg, paced.ports(), paced.clock, EventLog(),
+                       _options(paced, DRILL_REGIONAL_FAILOVER, recovery_timeout=300))
+    seconds = time.monotonic() - started
+    paced.close()
+    experiment = next(iter(paced.fis.experiments.values()))
+    moves = twin.route53.answers[answers_before:]
+    _quiet(drills)
+    print(f"\nregional-failover on the twin ({seconds:.0f} s real): {result.outcome} {result.measured}")
+    return result, experiment, moves
+
+
+def test_regional_failover_rto_is_the_twins_observation(failover, drills):
+    result, experiment, moves = failover
+    twin = drills.twin
+    dr = twin.region_of("dr")
+    fault_t = experiment.started_at
+    m = result.measured
+    # The first DNS move after the fault, as the twin's Route 53 evaluated it, is what the drill saw.
+    moved_t = next(t for t, name, region in moves if region == dr)
+    assert m["dns_change_s"] == pytest.approx(moved_t - fault_t, abs=10.0)
+    assert m["detection_s"] <= m["dns_change_s"] <= m["rto_s"] <= RTO_TARGET_S
+    check = twin.route53.checks[drills.cfg.primary_health_check_id]
+    unhealthy_t = next(t for t, healthy, _ in check.history if t >= fault_t and not healthy)
+    assert m["detection_s"] == pytest.approx(unhealthy_t - fault_t, abs=10.0)
+    # within what the JSON allows: failure_threshold x request_interval (+ one poll)
+    assert m["rto_s"] <= check.failure_threshold * check.request_interval + 10
+    assert [e["event"] for e in result.events if e["event"] in ("dns_answer_changed", "dr_served")] == [
+        "dns_answer_changed", "dr_served"]
+    assert not [b for b in result.broke if "never observed" in b or "RTO" in b], result.broke
+    assert experiment.status == "stopped"
+
+
+def test_regional_failover_rpo_is_the_canarys(failover):
+    """Both stores, both directions, with datapoints: the canary's bounds, and (paced) a write
+    interval coarser than the target: the evidence cannot show RPO <= 1 s."""
+    result, _, _ = failover
+    rows = {(c["store"], c["region"]) for c in result.canary if c["datapoints"] > 0}
+    assert len(rows) == 4, result.canary
+    m = result.measured
+    assert m["rpo_upper_s"] > RPO_TARGET_S, m
+    assert m["rpo_s"] is None or m["rpo_s"] > RPO_TARGET_S, m
+
+
+@pytest.mark.xfail(strict=True, reason="drctl/drill.py _rpo_verdict: INCONCLUSIVE RPO is a note, not a "
+                                       "failure, so the drill passes without RPO evidence (issue 19); "
+                                       "fix it in the drill package, then drop this marker")
+def test_regional_failover_with_inconclusive_rpo_does_not_pass(failover):
+    result, _, _ = failover
+    # (rpo_s set: the canary proved a lag above the target, a twin under heavy load: not this case)
+    assert result.measured["rpo_s"] is None and result.outcome != "passed" and result.exit_code != 0, (
+        f"{result.outcome}: RPO {result.measured.get('rpo_lower_s')}-{result.measured.get('rpo_upper_s')} s")
+
+
+@pytest.fixture(scope="module")
+def replication(drills, failover):
+    """The replication drill on the primary (25 scenario minutes of pause, as the JSON says)."""
+    twin = drills.twin
+    applied = dict(twin.replication.applied)
+    started = time.monotonic()
+    result = run_drill(drills.cfg, drills.ports(), drills.clock, EventLog(),
+                       _options(drills, DRILL_REPLICATION, recovery_timeout=120))
+    seconds = time.monotonic() - started
+    experiment = list(drills.fis.experiments.values())[-1]
+    caught_up = twin.replication.wait_caught_up(15)
+    print(f"\nreplication on the twin ({seconds:.0f} s real): {result.outcome} {result.measured} {result.broke}")
+    return result, experiment, applied, caught_up
+
+
+def test_replication_drill_without_replication_evidence_fails(replication, drills):
+    result, experiment, applied_before, caught_up = replication
+    twin = drills.twin
+    assert experiment.status == "completed"
+    assert {a.ends_at - experiment.started_at for a in experiment.actions} == {25 * 60.0}  # PT25M
+    assert [a.action_id for a in experiment.actions] == [
+        "aws:dynamodb:global-table-pause-replication", "aws:s3:bucket-pause-replication"]
+    assert not twin.replication.paused and caught_up, "FIS's pause did not end with the experiment"
+    assert twin.replication.applied["dynamodb"] > applied_before["dynamodb"]
+    assert result.outcome == "failed" and result.exit_code == exitcodes.UNHEALTHY != 0
+    assert any("no s3 replication alarm" in b for b in result.broke), result.broke
+    assert result.measured["s3_detection_s"] is None
+
+
+@pytest.fixture(scope="module")
+def database(drills, replication):
+    """The database drill: drctl's planned switchover to DR and its failback, in-process against
+    a rehearsal (Aurora's simulated roles, what drctl reads from AWS; twin/rehearsal.py)."""
+    from twin.drills import TwinDrill
+    from twin.rehearsal import Rehearsal
+
+    twin = drills.twin
+    rehearsal = Rehearsal(twin, switch_s=2.0, resync_s=5.0).start()
+    try:
+        drill = TwinDrill(twin)
+        drill.report_dir = drills.report_dir
+        drill.rehearse(rehearsal)
+        # what drctl reads (replication metrics, alarm states) published, and the replication
+        # drill's pause out of the canary's 5-minute lookback
+        drill.clock.sleep(330)
+        writers = [rehearsal.aurora.writer_region()]
+        started = time.monotonic()
+        result = run_drill(drill.cfg, drill.ports(), drill.clock, EventLog(),
+                           _options(drill, DRILL_DATABASE, timeout=300, poll=5.0, recovery_timeout=60))
+        writers.append(rehearsal.aurora.writer_region())
+        print(f"\ndatabase on the twin ({time.monotonic() - started:.0f} s real): {result.outcome} "
+              f"{result.measured} {result.broke}")
+        drill.close()
+        return result, writers
+    finally:
+        rehearsal.stop()
+
+
+def test_database_drill_switches_over_and_back_or_says_the_writer_is_in_dr(database, drills):
+    """The switchover to DR is drctl's, on the role model (its RTO is the simulated switch plus
+    drctl's polls, not a measurement of Aurora). drctl's drill asks for the failback at once;
+    drctl's failback either completes or refuses, and then ONLY for S3's
+    OperationsPendingReplication minute-Maximum (the twin's standing finding, docs/twin.md
+    scenario 4) or the new secondary's AuroraGlobalDBRPOLag not published yet: the drill fails
+    and says the writer is in DR, and it is."""
+    result, (before, after) = database
+    primary, dr = drills.twin.region_of("primary"), drills.twin.region_of("dr")
+    assert before == primary
+    assert result.measured["rto_s"] is not None and result.measured["rto_s"] <= RTO_TARGET_S
+    assert [e["event"] for e in result.events][:3] == ["preflight", "fault_start", "dr_writer"]
+    if after == primary:
+        assert result.measured["failback_s"] is not None
+        assert not any(b.startswith("failback") for b in result.broke), result.broke
+        return
+    assert after == dr and result.outcome == "failed" and result.exit_code == exitcodes.UNHEALTHY != 0
+    assert result.measured["failback_s"] is None
+    assert result.broke[0].startswith("failback to primary: refused; the writer may still be in the DR region")
+    failed = [b for b in result.broke[1:] if ": FAIL:" in b]
+    assert failed and all(
+        (b.startswith(f"aurora:replication-lag ({primary})") and "no AuroraGlobalDBRPOLag datapoint" in b)
+        or (b.startswith("s3:") and "pending replication" in b) for b in failed), result.broke
