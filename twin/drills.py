@@ -61,7 +61,7 @@ from typing import Any
 from contract import DRILL_TAG, HEALTH_PATH, METRICS_NAMESPACE
 from drctl.clock import Clock
 from drctl.config import DrConfig, parse_outputs
-from drctl.drill import DrillPorts, PreflightOutcome, SwitchoverOutcome
+from drctl.drill.models import DrillPorts, PreflightOutcome, SwitchoverOutcome
 from drctl.log import EventLog
 from twin.model import Platform, Resource
 
@@ -521,8 +521,10 @@ def main(argv: list[str] | None = None) -> int:
     is the twin's simulation (docs/twin.md, "Drills on the twin")."""
     import argparse
 
-    from contract import DR, DRILL_DATABASE, DRILLS, PRIMARY
-    from drctl.drill import DrillOptions, run_drill
+    from contract import DR, DRILL_DATABASE, PRIMARY
+    from drctl.drill.models import DrillOptions
+    from drctl.drill.run import run_drill
+    from drctl.drill.strategies import DRILLS
     from twin.core import Twin
 
     parser = argparse.ArgumentParser(prog="python -m twin drill", description=(main.__doc__ or "").splitlines()[0])

@@ -92,7 +92,7 @@ class DrillResult:
     drill: str
     environment: str
     target_role: str
-    outcome: str  # passed | failed | aborted | refused | dry-run
+    outcome: str  # passed | failed | inconclusive | aborted | refused | dry-run
     exit_code: int
     started_at: str
     ended_at: str = ""
@@ -102,6 +102,8 @@ class DrillResult:
     alarms: list[dict[str, Any]] = field(default_factory=list)
     canary: list[dict[str, Any]] = field(default_factory=list)
     broke: list[str] = field(default_factory=list)  # decides the verdict
+    # evidence that cannot show a target was met (nothing broke): the drill does not pass
+    inconclusive: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # worth knowing; no effect on the verdict
     experiment: dict[str, Any] = field(default_factory=dict)
     report_files: list[str] = field(default_factory=list)
@@ -113,7 +115,8 @@ class DrillResult:
                 "ended_at": self.ended_at,
                 "targets": {"rto_s": RTO_TARGET_S, "rpo_s": RPO_TARGET_S},
                 "measured": self.measured, "events": self.events, "alarms": self.alarms,
-                "canary": self.canary, "broke": self.broke, "notes": self.notes,
+                "canary": self.canary, "broke": self.broke, "inconclusive": self.inconclusive,
+                "notes": self.notes,
                 "experiment": self.experiment,
                 "plan": self.plan}
 

@@ -63,6 +63,8 @@ def render_markdown(r: dict[str, Any]) -> str:
                        f"{c['datapoints']} |")
     out += ["", "## What broke", ""]
     out += [f"- {b}" for b in r["broke"]] or ["- nothing"]
+    if r.get("inconclusive"):
+        out += ["", "## Not shown (the drill does not pass)", "", *[f"- {n}" for n in r["inconclusive"]]]
     if r.get("notes"):
         out += ["", "## Notes", "", *[f"- {n}" for n in r["notes"]]]
     return "\n".join(out) + "\n"

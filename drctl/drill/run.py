@@ -234,7 +234,7 @@ class Drill:
                            "while data should have stayed intact")
         else:
             r.measured["rpo_s"] = None
-            r.notes.append(
+            r.inconclusive.append(
                 f"RPO between {lower or 0:.1f} and {upper:.1f} s: the canary's heartbeat interval "
                 f"is coarser than the {RPO_TARGET_S:g} s target, so it shows replication stayed "
                 f"within {upper:.1f} s but cannot show it stayed under {RPO_TARGET_S:g} s (the "
@@ -254,7 +254,11 @@ class Drill:
                     for region, count in sorted(self.alarms.errors.items())]
         r.notes += [f"{what}: {count} probe(s) failed and were retried"
                     for what, count in sorted(self.probe_errors.items())]
-        return ("passed", exitcodes.OK) if not r.broke else ("failed", exitcodes.UNHEALTHY)
+        if r.broke:
+            return "failed", exitcodes.UNHEALTHY
+        # Evidence that cannot show a target was met is not a pass (issue 19): same exit code
+        # as a failure, its own outcome word, and the reason in the report.
+        return ("inconclusive", exitcodes.UNHEALTHY) if r.inconclusive else ("passed", exitcodes.OK)
 
     def _finish(self, outcome: str, code: int, reasons: Iterable[str] = ()) -> DrillResult:
         r = self.result

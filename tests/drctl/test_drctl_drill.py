@@ -244,21 +244,25 @@ def test_slow_failover_and_lagging_replication_fail_the_drill(tmp_path):
     assert "| RTO | 400.0 s | 300 s | FAIL |" in md
 
 
-def test_a_delay_within_the_canarys_resolution_is_inconclusive_not_failed(tmp_path):
+def test_a_delay_within_the_canarys_resolution_is_inconclusive_and_does_not_pass(tmp_path):
+    """Issue 19: a one-minute canary cannot show RPO <= 1 s; the drill must not say "passed"."""
     result, _ = _run(tmp_path, Scenario(canary_values=[30.0, 60.5], heartbeat_interval=60.0))
-    assert (result.outcome, result.exit_code) == ("passed", exitcodes.OK), result.broke
+    assert (result.outcome, result.exit_code) == ("inconclusive", exitcodes.UNHEALTHY), result.broke
+    assert result.broke == []
     m = result.measured
     assert (m["rpo_s"], m["rpo_upper_s"], m["rpo_lower_s"]) == (None, 60.5, 0.5)
-    assert any(n.startswith("RPO between 0.5 and 60.5 s") for n in result.notes)
+    assert any(n.startswith("RPO between 0.5 and 60.5 s") for n in result.inconclusive)
     md = next(tmp_path.glob("regional-failover-*.md")).read_text()
     assert "| RPO | 0.5-60.5 s (canary bounds) | 1 s | INCONCLUSIVE |" in md
+    assert md.startswith("# Drill `regional-failover`") and "INCONCLUSIVE (exit 1)" in md.splitlines()[0]
+    assert "## Not shown (the drill does not pass)" in md
 
 
 def test_without_the_writers_interval_a_large_delay_stays_inconclusive(tmp_path):
     result, _ = _run(tmp_path, Scenario(canary_values=[75.0], heartbeat_interval=None))
-    assert result.exit_code == exitcodes.OK
+    assert (result.outcome, result.exit_code) == ("inconclusive", exitcodes.UNHEALTHY)
     assert (result.measured["rpo_s"], result.measured["rpo_lower_s"]) == (None, None)
-    assert any(n.startswith("RPO between 0.0 and 75.0 s") for n in result.notes)
+    assert any(n.startswith("RPO between 0.0 and 75.0 s") for n in result.inconclusive)
 
 
 def test_missing_canary_data_means_rpo_not_measured_not_passed(tmp_path):

@@ -32,7 +32,8 @@ from twin_support import operator_failback, warm_up
 
 from contract import DRILL_DATABASE, DRILL_REGIONAL_FAILOVER, DRILL_REPLICATION, HEALTH_PATH, RPO_TARGET_S, RTO_TARGET_S
 from drctl import exitcodes
-from drctl.drill import DrillOptions, run_drill
+from drctl.drill.models import DrillOptions
+from drctl.drill.run import run_drill
 from drctl.log import EventLog
 
 pytestmark = pytest.mark.twin
@@ -224,9 +225,6 @@ def test_regional_failover_rpo_is_the_canarys(failover):
     assert m["rpo_s"] is None or m["rpo_s"] > RPO_TARGET_S, m
 
 
-@pytest.mark.xfail(strict=True, reason="drctl/drill.py _rpo_verdict: INCONCLUSIVE RPO is a note, not a "
-                                       "failure, so the drill passes without RPO evidence (issue 19); "
-                                       "fix it in the drill package, then drop this marker")
 def test_regional_failover_with_inconclusive_rpo_does_not_pass(failover):
     result, _, _ = failover
     # (rpo_s set: the canary proved a lag above the target, a twin under heavy load: not this case)
