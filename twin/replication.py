@@ -75,7 +75,8 @@ class Replicator:
     def start(self) -> None:
         if self.inventory.strong_tables:
             self.strong = StrongReplicas(
-                {t: self.inventory.table_replicas[t] for t in self.inventory.strong_tables}, self._strong_held)
+                {t: self.inventory.table_replicas[t] for t in self.inventory.strong_tables}, self._strong_held,
+                self.applied)
             self.strong.install()
         self.tick()  # the state at start is the baseline, not a write to replicate
         self._thread = threading.Thread(target=self._run, name="twin-replication", daemon=True)
@@ -260,14 +261,15 @@ class StrongReplicas:
     (instance attributes, removed by :meth:`uninstall`); copies are made with the unwrapped
     methods, so a copy is not copied back."""
 
-    def __init__(self, regions: dict[str, list[str]], held: Any, account_id: str | None = None):
+    def __init__(self, regions: dict[str, list[str]], held: Any, applied: dict[str, int],
+                 account_id: str | None = None):
         from moto.core.models import DEFAULT_ACCOUNT_ID
 
         self.regions = regions  # table -> its regions
         self.held = held  # table -> paused?
         self.account_id = account_id or DEFAULT_ACCOUNT_ID
         self.waiting: dict[tuple[str, str, Any], dict[str, Any]] = {}  # (table, source, key) -> key
-        self.copied = 0
+        self.applied = applied  # the replicator's counts per kind: copies count as "dynamodb"
         self._originals: dict[str, dict[str, Any]] = {}  # region -> method name -> unwrapped
         self._lock = threading.RLock()
 
@@ -337,7 +339,7 @@ class StrongReplicas:
                 originals["delete_item"](table, key)
             else:
                 originals["put_item"](table, item.to_json()["Attributes"])
-            self.copied += 1
+            self.applied["dynamodb"] += 1
 
     def flush(self) -> None:
         """Resume: copy what was written while paused (the source's current item, by key)."""
