@@ -71,9 +71,9 @@ from contract import (
 from contract import (
     LAMBDA_RUNTIME as RUNTIME,
 )
-from modules.client_keys import ENV_CLIENT_KEYS_SECRET, client_keys_secret_name
+from modules.client_keys import AUTHORIZER, ENV_CLIENT_KEYS_SECRET, client_keys_secret_name
 from modules.client_keys import grant_read as client_keys_grant_read
-from modules.iam import Statement, assume_role_policy, policy_document, statement
+from modules.iam import Statement, assume_role_policy, function_role_name, policy_document, statement
 from modules.keys import RegionalKey
 from modules.metrics import Metric
 from modules.naming import Names
@@ -111,7 +111,6 @@ HEALTH_TIMEOUT_S = 3
 # The health check gets a small reservation of its own (when reservations are on) so a
 # validator traffic spike can never throttle it and fail the region over by mistake.
 HEALTH_RESERVED_CONCURRENCY = 5
-AUTHORIZER = "authorizer"
 AUTHORIZER_HANDLER = "authorizer.lambda_handler"
 # Verifies an HMAC signature and records the nonce: two small AWS calls (cached key set).
 AUTHORIZER_MEMORY_MB = 256
@@ -280,7 +279,7 @@ class ServiceFunction(Construct):
             retention_in_days=settings.log_retention_days, kms_key_id=key.arn,
         )
         # No aws:SourceAccount condition: Lambda does not send it when assuming execution roles.
-        self.role = IamRole(self, "role", provider=p, name=f"{function_name}-role",
+        self.role = IamRole(self, "role", provider=p, name=function_role_name(function_name),
                             assume_role_policy=assume_role_policy("lambda.amazonaws.com"))
         self.policy = IamRolePolicy(
             self, "policy", provider=p, role=self.role.id, name="least-privilege",

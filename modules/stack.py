@@ -35,7 +35,7 @@ from contract import (
 )
 from modules.api import STAGE, RegionalApi
 from modules.backup import RegionalBackup
-from modules.client_keys import ClientKeysSecret
+from modules.client_keys import ClientKeysSecret, client_key_operators
 from modules.compute import RegionalCompute
 from modules.database import AuroraPrimary, AuroraSecondary, RegionalDatabaseInputs
 from modules.dns import DomainCertificates, Failover, RegionalDomains, route53_metrics_region
@@ -153,7 +153,9 @@ class RegionalStack(_PlatformStack):
         if role == PRIMARY:
             self.client_keys = ClientKeysSecret(self, "client-keys", names=names, primary=region,
                                                 dr=peer, primary_key=key,
-                                                dr_key=foundation.keys[DR])
+                                                dr_key=foundation.keys[DR],
+                                                operators=client_key_operators(settings, names),
+                                                admins=key_admins(settings, names))
         # Only the probes may call GET /probe (SigV4): the peer's, and this region's own (it
         # checks the domain, which this region may be serving). Named, not referenced.
         probe_roles = [f"arn:{region.partition}:iam::{region.account_id}:role/"
