@@ -57,6 +57,7 @@ from cdktf_cdktf_provider_aws.lambda_function import (
 from constructs import Construct
 
 from contract import (
+    ENV_CLIENT_KEYS_REQUIRE_EXPIRY,
     ENV_METRICS_NAMESPACE,
     HEALTH_SEARCH_STRING,
     IDEMPOTENCY_KEY_ATTRIBUTE,
@@ -430,6 +431,9 @@ class RegionalCompute(Construct):
             environment={
                 "REGION_ROLE": region.role,
                 ENV_CLIENT_KEYS_SECRET: client_keys_secret_name(names),
+                # Keys without a notAfter (the format before key expiry) are refused in
+                # prod-like environments (docs/calling-the-api.md, runbook section 9).
+                ENV_CLIENT_KEYS_REQUIRE_EXPIRY: "true" if settings.is_prod_like else "false",
                 "NONCE_TABLE": tables.idempotency_name,
                 "NONCE_KEY_ATTRIBUTE": IDEMPOTENCY_KEY_ATTRIBUTE,
                 "NONCE_TTL_ATTRIBUTE": IDEMPOTENCY_TTL_ATTRIBUTE,
