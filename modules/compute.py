@@ -22,13 +22,15 @@ Decisions a reviewer should know about:
   the public Powertools layer is not signed by ours, so Powertools (with the X-Ray SDK) is
   bundled into the package instead (`scripts/vendor_lambda_deps.py`, exact versions and
   hashes from Pipfile.lock, arm64 / CPython 3.13 wheels).
-- Private functions: given the region's network, validator and health run in its private
-  subnets with the function security group (egress: HTTPS to the S3 and DynamoDB gateway
-  endpoints only). Lambda's Hyperplane interfaces are created once per subnet/security
-  group pair when the function is created or its VPC settings change, not per cold start.
-  The authorizer stays outside the VPC: it reads Secrets Manager, which has no gateway
-  endpoint (an interface endpoint costs about USD 22/month per region); the probe
-  (modules/probes.py) must reach the other region's public endpoint.
+- Private functions: given the region's network, validator, health and the authorizer run
+  in its private subnets with the function security group (egress: HTTPS to the S3 and
+  DynamoDB gateway endpoints and the interface endpoints only). The authorizer holds every
+  client's key, so it has no internet egress: it reads the client-keys secret through the
+  Secrets Manager interface endpoint (modules/network.py) and writes nonces through the
+  DynamoDB gateway endpoint. Lambda's Hyperplane interfaces are created once per
+  subnet/security group pair when the function is created or its VPC settings change, not
+  per cold start. The probe (modules/probes.py) must reach the other region's public
+  endpoint, so it stays outside.
 """
 
 from __future__ import annotations
@@ -423,7 +425,7 @@ class RegionalCompute(Construct):
         # replicated client-keys secret of this region, nonces in this region's idempotency
         # table. Outside the VPC (see module docstring).
         self.authorizer = ServiceFunction(
-            self, AUTHORIZER, **common, network=None,
+            self, AUTHORIZER, **common, network=network,
             function_name=names.function(AUTHORIZER, region.role),
             handler=AUTHORIZER_HANDLER,
             memory_mb=AUTHORIZER_MEMORY_MB, timeout_s=AUTHORIZER_TIMEOUT_S,

@@ -54,10 +54,11 @@ from modules.storage import AuditBucket, AuditReplication
 from modules.tables import GlobalTables, TableAccess
 from modules.waf import RegionalWaf
 
-VPC_INTERFACE_ENDPOINTS = ("xray", "kms")
+# Secrets Manager: the authorizer, in the VPC, reads the client keys through it.
+VPC_INTERFACE_ENDPOINTS = ("xray", "kms", "secretsmanager")
 # Dev profile: no tracing, so no X-Ray endpoint; the KMS endpoint (the health check's
-# kms:DescribeKey has no other path) in one zone instead of three.
-DEV_VPC_INTERFACE_ENDPOINTS = ("kms",)
+# kms:DescribeKey has no other path) and Secrets Manager's in one zone instead of three.
+DEV_VPC_INTERFACE_ENDPOINTS = ("kms", "secretsmanager")
 DEV_INTERFACE_ENDPOINT_ZONES = 1
 
 
