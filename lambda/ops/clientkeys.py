@@ -258,7 +258,8 @@ def describe(text: str | None) -> list[dict[str, Any]]:
 
 def expiry_problems(text: str | None, now: float, *, warn_days: int) -> list[str]:
     """What `drctl client-keys check` reports: for each enabled client, keys without an end,
-    keys ending within `warn_days`, and a client left with no valid key. Fingerprints only."""
+    keys ending within `warn_days` or further away than CLIENT_KEY_MAX_DAYS (drctl never
+    writes those), and a client left with no valid key. Fingerprints only."""
     problems = []
     for row in describe(text):
         if row["disabled"]:
@@ -275,7 +276,10 @@ def expiry_problems(text: str | None, now: float, *, warn_days: int) -> list[str
                 problems.append(f"{client}: key {key['fingerprint']} expired at {end}")
                 continue
             valid += 1
-            if left < warn_days * 86400:
+            if left > CLIENT_KEY_MAX_DAYS * 86400 + 86400:     # a day of slack for clocks
+                problems.append(f"{client}: key {key['fingerprint']} ends at {end}, more than "
+                                f"{CLIENT_KEY_MAX_DAYS} days away (written by hand?): rotate it")
+            elif left < warn_days * 86400:
                 problems.append(f"{client}: key {key['fingerprint']} expires at {end} "
                                 f"({left / 86400:.0f} days): add a new key and give it to the client")
         if not valid and not any(k[CLIENT_KEY_NOT_AFTER] is None for k in row["keys"]):

@@ -284,3 +284,13 @@ def test_check_flags_keys_near_their_end_by_fingerprint_never_by_key(aws):
     assert drctl(aws, "check", "--warn-days", "10")[0] == exitcodes.OK
     drctl(aws, "disable", "--client", "globex")              # a disabled client is not flagged
     assert drctl(aws, "check")[0] == exitcodes.OK
+
+
+def test_check_flags_a_key_written_by_hand_with_an_end_beyond_the_maximum(aws):
+    from ops.clientkeys import format_time
+    key = signing.new_key()
+    aws.client("secretsmanager", P).put_secret_value(SecretId=SECRET, SecretString=json.dumps(
+        {"clients": {"acme": {"keys": [{"key": key, "notAfter": format_time(time.time() + 3 * 365 * 86400)}]}}}))
+    code, out, _ = drctl(aws, "check", "--json")
+    assert code == exitcodes.UNHEALTHY
+    assert "more than 365 days away" in json.loads(out)["problems"][0] and key not in out
