@@ -22,9 +22,8 @@ Expiry: every key `add` and `rotate` write ends (`notAfter`) after `--days` (def
 maximum CLIENT_KEY_MAX_DAYS, 365); the authorizer refuses it after that. `set-expiry` gives
 a client's keys written without an end (the format before expiry) one. `check` exits 1
 (UNHEALTHY) when an enabled client has a key without an end, a key ending within
-`--warn-days` (default CLIENT_KEY_WARN_DAYS, 30) or further out than the maximum (written by hand), or no valid
-key: run it on a schedule
-(docs/runbook.md, "Client keys").
+`--warn-days` (default CLIENT_KEY_WARN_DAYS, 30) or further out than the maximum (written by
+hand), or no valid key: run it on a schedule (docs/runbook.md, "Client keys").
 """
 
 from __future__ import annotations
