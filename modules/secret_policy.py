@@ -19,9 +19,11 @@ environment has no administrators (`secret_policy`).
   including replacing the policy; the apply role cannot read values (its own IAM policy denies
   it: modules/ci_roles.py).
 - One resource for both regions: Secrets Manager copies a secret's resource policy to its
-  replicas (and a replica refuses PutResourcePolicy), so the DR copy carries the same
-  policy, and keeps it when it is promoted (`stop-replication-to-replica`). Role ARNs are
-  global, so the same names hold in the DR region.
+  replicas (AWS's replication guide: "encrypted secret data and metadata such as tags and
+  resource policies"), so the DR copy carries the same policy. That a promoted replica
+  (`stop-replication-to-replica`) keeps it is expected, not verified here: check with
+  `aws secretsmanager get-resource-policy` after a promotion (runbook section 9). Role ARNs
+  are global, so the same names hold in the DR region.
 - The dev cost profile without `KEY_ADMIN_ROLES` has no administrators, so no policy (as for
   the keys, modules/keys.py): any account administrator must be able to apply, destroy and
   edit client keys of a dev environment.
