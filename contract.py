@@ -254,6 +254,18 @@ IDEMPOTENCY_KEY_ATTRIBUTE = "id"
 IDEMPOTENCY_TTL_ATTRIBUTE = "expiration"
 NONCE_KEY_PREFIX = "nonce#"
 
+# -- client keys ------------------------------------------------------------------------
+# Each key in the client-keys secret (lambda/ops/clientkeys.py) carries its end of validity
+# (`notAfter`, UTC, `2027-12-07T18:00:00Z`); the authorizer refuses a key past it. drctl issues
+# keys for at most CLIENT_KEY_MAX_DAYS and `drctl client-keys check` flags keys that end
+# within CLIENT_KEY_WARN_DAYS. A key written before expiry existed (a bare string) is refused
+# where the authorizer's ENV_CLIENT_KEYS_REQUIRE_EXPIRY is "true" (prod-like environments).
+CLIENT_KEY_NOT_AFTER = "notAfter"
+CLIENT_KEY_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+CLIENT_KEY_MAX_DAYS = 365
+CLIENT_KEY_WARN_DAYS = 30
+ENV_CLIENT_KEYS_REQUIRE_EXPIRY = "CLIENT_KEYS_REQUIRE_EXPIRY"
+
 # -- audit bucket key prefixes ------------------------------------------------------------
 # IAM grants and lifecycle rules (modules/) and the functions' writes (lambda/) use these.
 RECEIPTS_PREFIX = "receipts/"  # receipts/<clientId>/<transactionId>.json (validator, reconcile)

@@ -1,4 +1,5 @@
-"""`drctl client-keys add|rotate|disable|enable|list`: the per-client HMAC keys of POST /validate.
+"""`drctl client-keys add|rotate|set-expiry|disable|enable|list|check`: the per-client HMAC
+keys of POST /validate.
 
 Terraform creates the secret `Names.client_keys_secret` empty (keys never enter the plan or
 the state), so until a key is added every signed request is refused (the authorizer fails
@@ -16,6 +17,13 @@ generated key once, on stdout, for the client; `list` prints fingerprints (SHA-2
 never keys. Changes reach the authorizers within their key cache (CLIENT_KEYS_CACHE_SECONDS,
 60 s): after `rotate`, the old key keeps working for at most that long. For rotation without
 any refused request, `add` a second key, move the client to it, then `rotate --key-file` it.
+
+Expiry: every key `add` and `rotate` write ends (`notAfter`) after `--days` (default and
+maximum CLIENT_KEY_MAX_DAYS, 365); the authorizer refuses it after that. `set-expiry` gives
+a client's keys written without an end (the format before expiry) one. `check` exits 1
+(UNHEALTHY) when an enabled client has a key without an end, a key ending within
+`--warn-days` (default CLIENT_KEY_WARN_DAYS, 30) or further out than the maximum (written by
+hand), or no valid key: run it on a schedule (docs/runbook.md, "Client keys").
 """
 
 from __future__ import annotations
@@ -23,10 +31,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from contract import CLIENT_KEY_MAX_DAYS, CLIENT_KEY_NOT_AFTER, CLIENT_KEY_WARN_DAYS
 from drctl import exitcodes
 from drctl.command import Command
 from drctl.config import CLIENT_KEYS_REQUIRES, DrConfig
@@ -41,7 +51,8 @@ if str(_LAMBDA_DIR) not in sys.path:
 from ops import clientkeys as secret_format  # noqa: E402
 
 REQUIRES = CLIENT_KEYS_REQUIRES
-ACTIONS = ("add", "rotate", "disable", "enable", "list")
+ACTIONS = ("add", "rotate", "set-expiry", "disable", "enable", "list", "check")
+READ_ONLY = ("list", "check")
 # How long an authorizer keeps using the keys it read (lambda/authorizer.py default).
 AUTHORIZER_CACHE_SECONDS = 60
 
@@ -52,6 +63,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--key-file", type=Path,
                    help="add/rotate: read the key (base64 of >= 32 bytes) from this file "
                         "instead of generating one")
+    p.add_argument("--days", type=int, default=CLIENT_KEY_MAX_DAYS,
+                   help=f"add/rotate/set-expiry: the key is valid for this many days (1 to "
+                        f"{CLIENT_KEY_MAX_DAYS}, default {CLIENT_KEY_MAX_DAYS})")
+    p.add_argument("--warn-days", type=int, default=CLIENT_KEY_WARN_DAYS,
+                   help=f"check: flag keys ending within this many days (default "
+                        f"{CLIENT_KEY_WARN_DAYS})")
     p.add_argument("--region", dest="key_region", choices=("primary", "dr"), default="primary",
                    help="region role whose secret to use (default primary; dr is a read-only "
                         "replica unless --promote-replica)")
@@ -70,11 +87,13 @@ class ClientKeysResult:
     clients: list[dict[str, Any]] = field(default_factory=list)
     new_key: str | None = None          # generated here: shown once, for the client
     message: str = ""
+    problems: list[str] = field(default_factory=list)   # check
 
     def to_json(self) -> str:
         return json.dumps({"action": self.action, "region": self.region, "secret": self.secret,
                            "exit_code": self.exit_code, "clients": self.clients,
-                           "key": self.new_key, "message": self.message}, indent=2)
+                           "key": self.new_key, "message": self.message,
+                           "problems": self.problems}, indent=2)
 
     def to_text(self) -> str:
         lines = [f"client-keys {self.action}: {self.secret} in {self.region}"]
@@ -82,9 +101,11 @@ class ClientKeysResult:
             lines.append(self.message)
         for row in self.clients:
             state = "DISABLED" if row["disabled"] else "enabled"
-            keys = ", ".join(row["keys"]) or "no keys"
+            keys = ", ".join(f"{k['fingerprint']} until {k[CLIENT_KEY_NOT_AFTER] or 'NO END'}"
+                             for k in row["keys"]) or "no keys"
             extra = f" ({row['invalid_keys']} unusable)" if row["invalid_keys"] else ""
             lines.append(f"  {row['client']:<24} {state:<8} keys: {keys}{extra}")
+        lines.extend(f"  PROBLEM {p}" for p in self.problems)
         if self.new_key:
             lines.append(f"new key (shown once; give it to the client): {self.new_key}")
         return "\n".join(lines)
@@ -100,7 +121,7 @@ def run(args: argparse.Namespace, cfg: DrConfig, gw: Any, log: EventLog) -> Clie
                      "stack's outputs)")
     region = cfg.region(args.key_region)
     result = ClientKeysResult(args.action, region, secret_id)
-    if args.action != "list" and not args.client:
+    if args.action not in READ_ONLY and not args.client:
         return _fail(result, exitcodes.USAGE, f"{args.action} needs --client ID")
     secrets: SecretsGateway = gw.secrets(region)
     try:
@@ -122,9 +143,16 @@ def run(args: argparse.Namespace, cfg: DrConfig, gw: Any, log: EventLog) -> Clie
 
 def _run(args: argparse.Namespace, cfg: DrConfig, secrets: SecretsGateway,
          result: ClientKeysResult, log: EventLog) -> ClientKeysResult:
-    if args.action == "list":
-        result.clients = secret_format.describe(secrets.value(result.secret))
+    if args.action in READ_ONLY:
+        text = secrets.value(result.secret)
+        result.clients = secret_format.describe(text)
+        if args.action == "check":
+            result.problems = secret_format.expiry_problems(text, time.time(),
+                                                            warn_days=args.warn_days)
+            if result.problems:
+                result.exit_code = exitcodes.UNHEALTHY
         return result
+    until = secret_format.not_after(time.time(), args.days)   # ValueError: usage
     state = secrets.state(result.secret)
     if state.is_replica_in(secrets.region):
         if not args.promote_replica:
@@ -138,7 +166,9 @@ def _run(args: argparse.Namespace, cfg: DrConfig, secrets: SecretsGateway,
     if args.action in ("add", "rotate"):
         key = args.key_file.read_text().strip() if args.key_file else secret_format.new_key()
         edit = secret_format.add_key if args.action == "add" else secret_format.rotate_key
-        updated = edit(current, args.client, key)
+        updated = edit(current, args.client, key, until=until)
+    elif args.action == "set-expiry":
+        updated = secret_format.set_expiry(current, args.client, until=until)
     else:
         updated = secret_format.set_disabled(current, args.client, args.action == "disable")
     secrets.put_value(result.secret, updated)
@@ -167,6 +197,7 @@ def _fail(result: ClientKeysResult, code: int, message: str) -> ClientKeysResult
     return result
 
 
-COMMAND = Command("client-keys", "add, rotate, disable, enable or list the API clients' HMAC keys "
-                                 "(the client-keys secret; keys are never listed)",
+COMMAND = Command("client-keys", "add, rotate, expire, disable, enable, list or check the API "
+                                 "clients' HMAC keys (the client-keys secret; keys are never "
+                                 "listed)",
                   add_arguments, lambda ctx: run(ctx.args, ctx.config, ctx.gw, ctx.log), requires=REQUIRES)

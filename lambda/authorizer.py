@@ -5,8 +5,10 @@ docs/calling-the-api.md). Answers, in this order:
 
 * a signed header missing or empty -> ``raise Exception("Unauthorized")`` (API Gateway: 401);
 * malformed header, query string present (it would not be signed), timestamp outside
-  +-``MAX_CLOCK_SKEW_SECONDS``, unknown or disabled client, wrong signature, or a nonce
-  already used -> Deny policy (403);
+  +-``MAX_CLOCK_SKEW_SECONDS``, unknown or disabled client, wrong signature, a key past its
+  ``notAfter`` (``key_expired``) or without one where ``CLIENT_KEYS_REQUIRE_EXPIRY`` is on
+  (``key_without_expiry``), or a nonce already used -> Deny policy (403), logged with the
+  client id and the reason, never a key;
 * otherwise Allow for exactly this method ARN, context ``{"clientId": ...}``.
 
 Nothing is written unless the signature is valid: the nonce is recorded (a conditional put
@@ -78,11 +80,16 @@ class AuthorizerSettings:
     nonce_ttl_seconds: int
     keys_ttl_seconds: int
     keys_max_stale_seconds: int
+    require_key_expiry: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> AuthorizerSettings:
         skew = env.integer(environ, "MAX_CLOCK_SKEW_SECONDS", 300, minimum=30, maximum=900)
         ttl = env.integer(environ, "CLIENT_KEYS_CACHE_SECONDS", 60, minimum=0, maximum=900)
+        # contract.ENV_CLIENT_KEYS_REQUIRE_EXPIRY, named here as every variable this reads is
+        require_expiry = env.required(environ, "CLIENT_KEYS_REQUIRE_EXPIRY")
+        if require_expiry not in ("true", "false"):
+            raise env.ConfigError("CLIENT_KEYS_REQUIRE_EXPIRY must be true or false")
         return cls(
             region=env.region(environ),
             secret_id=env.required(environ, "CLIENT_KEYS_SECRET"),
@@ -95,6 +102,8 @@ class AuthorizerSettings:
             keys_ttl_seconds=ttl,
             keys_max_stale_seconds=max(ttl, env.integer(environ, "CLIENT_KEYS_MAX_STALE_SECONDS", 900,
                                                         minimum=0, maximum=3600)),
+            # Set by the deployment (modules/compute.py): "true" in prod-like environments.
+            require_key_expiry=require_expiry == "true",
         )
 
 
@@ -157,8 +166,15 @@ class Authorizer:
             path=str(event.get("resource") or context.get("resourcePath") or ""),
             client_id=client_id, timestamp=values[signing.TIMESTAMP_HEADER], nonce=values[signing.NONCE_HEADER],
             body_sha256=values[signing.CONTENT_SHA256_HEADER])
-        if signing.signature_matches(entry.keys, message, signature) is None:
-            raise Rejected("bad_signature", client_id)
+        valid = entry.valid_at(now, require_expiry=self.settings.require_key_expiry)
+        if signing.signature_matches(valid, message, signature) is None:
+            # Which refusal, for the log: a key the client holds but may no longer use, or none.
+            index = signing.signature_matches(entry.keys, message, signature)
+            if index is None:
+                raise Rejected("bad_signature", client_id)
+            ends = entry.not_after or (None,) * len(entry.keys)
+            raise Rejected("key_without_expiry" if ends[index] is None else "key_expired",
+                           client_id)
 
         if not self._record_nonce(client_id, values[signing.NONCE_HEADER], now):
             raise Rejected("nonce_replayed", client_id)

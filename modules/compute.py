@@ -22,13 +22,15 @@ Decisions a reviewer should know about:
   the public Powertools layer is not signed by ours, so Powertools (with the X-Ray SDK) is
   bundled into the package instead (`scripts/vendor_lambda_deps.py`, exact versions and
   hashes from Pipfile.lock, arm64 / CPython 3.13 wheels).
-- Private functions: given the region's network, validator and health run in its private
-  subnets with the function security group (egress: HTTPS to the S3 and DynamoDB gateway
-  endpoints only). Lambda's Hyperplane interfaces are created once per subnet/security
-  group pair when the function is created or its VPC settings change, not per cold start.
-  The authorizer stays outside the VPC: it reads Secrets Manager, which has no gateway
-  endpoint (an interface endpoint costs about USD 22/month per region); the probe
-  (modules/probes.py) must reach the other region's public endpoint.
+- Private functions: given the region's network, validator, health and the authorizer run
+  in its private subnets with the function security group (egress: HTTPS to the S3 and
+  DynamoDB gateway endpoints and the interface endpoints only). The authorizer holds every
+  client's key, so it has no internet egress: it reads the client-keys secret through the
+  Secrets Manager interface endpoint (modules/network.py) and writes nonces through the
+  DynamoDB gateway endpoint. Lambda's Hyperplane interfaces are created once per
+  subnet/security group pair when the function is created or its VPC settings change, not
+  per cold start. The probe (modules/probes.py) must reach the other region's public
+  endpoint, so it stays outside.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ from cdktf_cdktf_provider_aws.lambda_function import (
 from constructs import Construct
 
 from contract import (
+    ENV_CLIENT_KEYS_REQUIRE_EXPIRY,
     ENV_METRICS_NAMESPACE,
     HEALTH_SEARCH_STRING,
     IDEMPOTENCY_KEY_ATTRIBUTE,
@@ -71,9 +74,9 @@ from contract import (
 from contract import (
     LAMBDA_RUNTIME as RUNTIME,
 )
-from modules.client_keys import ENV_CLIENT_KEYS_SECRET, client_keys_secret_name
+from modules.client_keys import AUTHORIZER, ENV_CLIENT_KEYS_SECRET, client_keys_secret_name
 from modules.client_keys import grant_read as client_keys_grant_read
-from modules.iam import Statement, assume_role_policy, policy_document, statement
+from modules.iam import Statement, assume_role_policy, function_role_name, policy_document, statement
 from modules.keys import RegionalKey
 from modules.metrics import Metric
 from modules.naming import Names
@@ -111,7 +114,6 @@ HEALTH_TIMEOUT_S = 3
 # The health check gets a small reservation of its own (when reservations are on) so a
 # validator traffic spike can never throttle it and fail the region over by mistake.
 HEALTH_RESERVED_CONCURRENCY = 5
-AUTHORIZER = "authorizer"
 AUTHORIZER_HANDLER = "authorizer.lambda_handler"
 # Verifies an HMAC signature and records the nonce: two small AWS calls (cached key set).
 AUTHORIZER_MEMORY_MB = 256
@@ -280,7 +282,7 @@ class ServiceFunction(Construct):
             retention_in_days=settings.log_retention_days, kms_key_id=key.arn,
         )
         # No aws:SourceAccount condition: Lambda does not send it when assuming execution roles.
-        self.role = IamRole(self, "role", provider=p, name=f"{function_name}-role",
+        self.role = IamRole(self, "role", provider=p, name=function_role_name(function_name),
                             assume_role_policy=assume_role_policy("lambda.amazonaws.com"))
         self.policy = IamRolePolicy(
             self, "policy", provider=p, role=self.role.id, name="least-privilege",
@@ -423,7 +425,7 @@ class RegionalCompute(Construct):
         # replicated client-keys secret of this region, nonces in this region's idempotency
         # table. Outside the VPC (see module docstring).
         self.authorizer = ServiceFunction(
-            self, AUTHORIZER, **common, network=None,
+            self, AUTHORIZER, **common, network=network,
             function_name=names.function(AUTHORIZER, region.role),
             handler=AUTHORIZER_HANDLER,
             memory_mb=AUTHORIZER_MEMORY_MB, timeout_s=AUTHORIZER_TIMEOUT_S,
@@ -431,6 +433,9 @@ class RegionalCompute(Construct):
             environment={
                 "REGION_ROLE": region.role,
                 ENV_CLIENT_KEYS_SECRET: client_keys_secret_name(names),
+                # Keys without a notAfter (the format before key expiry) are refused in
+                # prod-like environments (docs/calling-the-api.md, runbook section 9).
+                ENV_CLIENT_KEYS_REQUIRE_EXPIRY: "true" if settings.is_prod_like else "false",
                 "NONCE_TABLE": tables.idempotency_name,
                 "NONCE_KEY_ATTRIBUTE": IDEMPOTENCY_KEY_ATTRIBUTE,
                 "NONCE_TTL_ATTRIBUTE": IDEMPOTENCY_TTL_ATTRIBUTE,

@@ -20,6 +20,10 @@ Decisions a reviewer should know about:
   own secret integration (`manage_master_user_password`) is not supported for global
   database members. The secret is replicated to the DR region with the DR key, so DR
   operators can log in when the primary region is down. The apply needs the aws CLI.
+  Its resource policy (modules/secret_policy.py, replicated with it) lets only the key
+  administrators read or write it: the applier writes the password; nothing but a person
+  through the break-glass role `payments-dr-key-admin-<env>` ever reads it (no function
+  connects to Aurora).
 - Member clusters ignore `engine_version` (upgrades go through the global cluster, as the
   provider documents) and `replication_source_identifier`/`global_cluster_identifier`, which
   AWS rewrites on switchover and failover: a plan after a failover must not try to undo it.
@@ -64,11 +68,12 @@ from constructs import Construct
 
 from contract import AURORA_RPO_LAG
 from modules.iam import managed_service_role
-from modules.keys import RegionalKey
+from modules.keys import RegionalKey, key_admins
 from modules.metrics import Metric
 from modules.naming import Names
 from modules.network import RegionalNetwork
 from modules.regions import PeerRegion, Region
+from modules.secret_policy import secret_policy
 from modules.settings import Settings
 
 ENGINE = "aurora-postgresql"
@@ -241,6 +246,9 @@ class AuroraPrimary(Construct):
             deletion_protection=settings.deletion_protection,
         )
         self.secret = self._master_secret(inputs, dr, dr_key)
+        self.secret_policy = secret_policy(
+            self, "master-secret-policy", region=inputs.region, secret=self.secret,
+            readers=(), writers=(), admins=key_admins(settings, names))
         identifier = names.cluster(region.role)
         self.member = AuroraMember(
             self, "primary", settings=settings, names=names, inputs=inputs,

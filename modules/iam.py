@@ -32,6 +32,12 @@ def statement(sid: str, actions: Iterable[str], resources: Iterable[str] | None,
     return doc
 
 
+def function_role_name(function_name: str) -> str:
+    """A function's execution role (compute.ServiceFunction), named so other stacks and
+    resource policies can name it without a reference."""
+    return f"{function_name}-role"
+
+
 def policy_document(statements: Iterable[Statement]) -> str:
     """A JSON policy; cdktf string tokens inside survive json.dumps and resolve at synth."""
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})

@@ -80,10 +80,12 @@ class RegionalKey(Construct):
             statement("AccountAdministersKeyThroughIam", ["kms:*"], ["*"],
                       principal={"AWS": root}),
             *key_admin_statements(region, self.admins),
+            # Only the calls that carry the log group's encryption context: CloudWatch Logs'
+            # example also lists kms:Describe*, which this condition can never admit
+            # (a describe call has no encryption context; parliament-accepted.yaml).
             statement(
                 "CloudWatchLogsEncryptsOurLogGroups",
-                ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*",
-                 "kms:Describe*"],
+                ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
                 ["*"],
                 principal={"Service": f"logs.{region.name}.amazonaws.com"},
                 condition={"ArnLike": {"kms:EncryptionContext:aws:logs:arn":

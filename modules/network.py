@@ -70,6 +70,8 @@ DEFAULT_INTERFACE_ENDPOINTS = ("xray",)
 # What the VPC's functions call through each interface endpoint (the rest is refused there).
 INTERFACE_ENDPOINT_ACTIONS = {
     "kms": ("kms:DescribeKey", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"),
+    # the authorizer reads the client keys (modules/client_keys.py)
+    "secretsmanager": ("secretsmanager:GetSecretValue",),
     "xray": ("xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
              "xray:GetSamplingTargets", "xray:GetSamplingStatisticSummaries"),
 }
@@ -78,8 +80,11 @@ INTERFACE_ENDPOINT_ACTIONS = {
 def interface_endpoint_policy(service: str, region: Region) -> Statement:
     """Data perimeter of an interface endpoint: only this account's principals, only the
     calls the functions make, and for KMS only this account's keys (another account's key
-    cannot be used to wrap data on its way out). X-Ray's calls have no resource type."""
-    resources = [region.arn("kms", "key/*")] if service == "kms" else ["*"]
+    cannot be used to wrap data on its way out), for Secrets Manager only this account's
+    secrets. X-Ray's calls have no resource type."""
+    resources = ([region.arn("kms", "key/*")] if service == "kms"
+                 else [region.arn("secretsmanager", "secret:*")] if service == "secretsmanager"
+                 else ["*"])
     return statement(f"OnlyThisAccount{service.capitalize()}Calls",
                      INTERFACE_ENDPOINT_ACTIONS[service], resources, principal={"AWS": "*"},
                      condition={"StringEquals": {"aws:PrincipalAccount": region.account_id}})

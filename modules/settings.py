@@ -157,6 +157,11 @@ class Settings:
     # Whoever runs `terraform apply` must be one of them (a key policy that denies the
     # deployer PutKeyPolicy is refused by KMS at CreateKey).
     key_admin_roles: tuple[str, ...] = ()
+    # CLIENT_KEY_OPERATOR_ROLES: comma-separated IAM role names that, besides the authorizers
+    # and the key administrators, may read and write the client-keys secret (`drctl
+    # client-keys`; the secret's resource policy, modules/secret_policy.py). Default: the role
+    # payments-dr-client-keys-{env}, created by the account's administrators.
+    client_key_operator_roles: tuple[str, ...] = ()
     # PEAK_PAYMENTS_PER_SECOND: the load the platform is sized for, per region (throttles, WAF
     # rate limits and the validator's concurrency carry it with CAPACITY_HEADROOM).
     peak_payments_per_second: float = DEFAULT_PEAK_PAYMENTS_PER_SECOND
@@ -256,6 +261,7 @@ class Settings:
         text("TFC_WORKSPACE", "tfc_workspace")
         text("CI_GITHUB_REPOSITORY", "ci_github_repository")
         items("KEY_ADMIN_ROLES", "key_admin_roles")
+        items("CLIENT_KEY_OPERATOR_ROLES", "client_key_operator_roles")
         mode = environ.get("OBJECT_LOCK_MODE", "").strip()
         if mode:
             kwargs["object_lock_mode"] = mode.upper()
@@ -394,10 +400,12 @@ class Settings:
                 f"CI_GITHUB_REPOSITORY={self.ci_github_repository!r} is invalid: use owner/repo "
                 "as GitHub spells it (letters, digits, '-' in the owner; '.', '_', '-' in the name)"
             )
-        for role in self.key_admin_roles:
-            if not _IAM_ROLE_NAME.match(role):
-                p.append(f"KEY_ADMIN_ROLES entry {role!r} is invalid: use IAM role names "
-                         "(letters, digits and +=,.@_-, at most 64), not ARNs")
+        for var, roles in (("KEY_ADMIN_ROLES", self.key_admin_roles),
+                           ("CLIENT_KEY_OPERATOR_ROLES", self.client_key_operator_roles)):
+            for role in roles:
+                if not _IAM_ROLE_NAME.match(role):
+                    p.append(f"{var} entry {role!r} is invalid: use IAM role names "
+                             "(letters, digits and +=,.@_-, at most 64), not ARNs")
         if bool(self.tfc_organization) != bool(self.tfc_workspace):
             p.append("TFC_ORGANIZATION and TFC_WORKSPACE must be set together (or neither)")
         for var, value in (("TFC_ORGANIZATION", self.tfc_organization), ("TFC_WORKSPACE", self.tfc_workspace)):

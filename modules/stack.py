@@ -35,7 +35,7 @@ from contract import (
 )
 from modules.api import STAGE, RegionalApi
 from modules.backup import RegionalBackup
-from modules.client_keys import ClientKeysSecret
+from modules.client_keys import ClientKeysSecret, client_key_operators
 from modules.compute import RegionalCompute
 from modules.database import AuroraPrimary, AuroraSecondary, RegionalDatabaseInputs
 from modules.dns import DomainCertificates, Failover, RegionalDomains, route53_metrics_region
@@ -54,10 +54,11 @@ from modules.storage import AuditBucket, AuditReplication
 from modules.tables import GlobalTables, TableAccess
 from modules.waf import RegionalWaf
 
-VPC_INTERFACE_ENDPOINTS = ("xray", "kms")
+# Secrets Manager: the authorizer, in the VPC, reads the client keys through it.
+VPC_INTERFACE_ENDPOINTS = ("xray", "kms", "secretsmanager")
 # Dev profile: no tracing, so no X-Ray endpoint; the KMS endpoint (the health check's
-# kms:DescribeKey has no other path) in one zone instead of three.
-DEV_VPC_INTERFACE_ENDPOINTS = ("kms",)
+# kms:DescribeKey has no other path) and Secrets Manager's in one zone instead of three.
+DEV_VPC_INTERFACE_ENDPOINTS = ("kms", "secretsmanager")
 DEV_INTERFACE_ENDPOINT_ZONES = 1
 
 
@@ -153,7 +154,9 @@ class RegionalStack(_PlatformStack):
         if role == PRIMARY:
             self.client_keys = ClientKeysSecret(self, "client-keys", names=names, primary=region,
                                                 dr=peer, primary_key=key,
-                                                dr_key=foundation.keys[DR])
+                                                dr_key=foundation.keys[DR],
+                                                operators=client_key_operators(settings, names),
+                                                admins=key_admins(settings, names))
         # Only the probes may call GET /probe (SigV4): the peer's, and this region's own (it
         # checks the domain, which this region may be serving). Named, not referenced.
         probe_roles = [f"arn:{region.partition}:iam::{region.account_id}:role/"

@@ -354,6 +354,8 @@ TABLE: dict[str, tuple[Api, ...]] = {
         "replica.region": "AddReplicaRegions[].Region", **_TAGS_LIST}),
         Api("secretsmanager", "DeleteSecret", {
             "recovery_window_in_days": "RecoveryWindowInDays"})),
+    "aws_secretsmanager_secret_policy": (Api("secretsmanager", "PutResourcePolicy", {
+        "policy": "ResourcePolicy", "block_public_policy": "BlockPublicPolicy"}),),
     "aws_security_group": (Api("ec2", "CreateSecurityGroup", {
         "name": "GroupName", "description": "Description", **_EC2_TAGS}),
         Api("ec2", "AuthorizeSecurityGroupIngress", {

@@ -123,6 +123,7 @@ FREE: dict[str, str] = {
     "aws_s3_bucket_server_side_encryption_configuration": "free (bucket keys keep KMS calls low)",
     "aws_s3_bucket_versioning": "free",
     "aws_s3_object": "one function package per region: a few MB",
+    "aws_secretsmanager_secret_policy": "configuration of a priced secret",
     "aws_secretsmanager_secret_version": "priced per secret",
     "terraform_data": "Terraform built-in, no AWS resource (the apply-time master password step)",
     "aws_security_group": "free",

@@ -74,6 +74,7 @@ def _functions(twin: Any, handler: str) -> dict[str, str]:
 
 def seed_client_key(twin: Any) -> str:
     """A client key in the client-keys secret of the primary region (replicated by the twin)."""
+    from ops.clientkeys import key_item
     from ops.signing import new_key
 
     key = new_key()
@@ -85,7 +86,7 @@ def seed_client_key(twin: Any) -> str:
     except Exception:  # no value yet: the secret is created empty
         value = {}
     clients = value.get("clients") if isinstance(value.get("clients"), dict) else {}
-    clients[CLIENT_ID] = {"keys": [key], "disabled": False}
+    clients[CLIENT_ID] = {"keys": [key_item(key)], "disabled": False}
     secrets.put_secret_value(SecretId=secret, SecretString=json.dumps({**value, "clients": clients}))
     if not twin.replication.wait_caught_up(10):
         raise RuntimeError("the client-keys secret did not reach the DR region")

@@ -62,3 +62,15 @@ def test_authorizer_reads_only_its_regions_copy(platform):
         others = [s for sid, s in statements.items() if sid != "ReadClientKeys"
                   and any(a.startswith("secretsmanager:") for a in s["Action"])]
         assert others == []
+
+
+def test_prod_like_authorizers_refuse_keys_without_an_end_and_others_accept_them(prod_stacks, stacks):
+    """CLIENT_KEYS_REQUIRE_EXPIRY (lambda/authorizer.py): keys without notAfter are refused in
+    prod-like environments only (docs/calling-the-api.md: the upgrade path for dev and qa)."""
+    for synth, expected in ((prod_stacks, "true"), (stacks, "false")):
+        for stack_name in REGIONAL_STACKS.values():
+            functions = [f for f in resources(synth[stack_name], "aws_lambda_function").values()
+                         if f["handler"] == "authorizer.lambda_handler"]
+            assert len(functions) == 1
+            variables = functions[0]["environment"]["variables"]
+            assert variables["CLIENT_KEYS_REQUIRE_EXPIRY"] == expected, stack_name

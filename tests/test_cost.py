@@ -51,8 +51,8 @@ def test_the_default_dev_profile_idles_under_the_target_and_each_saving_shows(st
     assert serverless == [0.5 * prices["aurora_serverless_v2_acu_hour"] * 730] * 2
     # 30 s checks, no latency, no X-Ray: under a third of the health-check chain.
     assert idle(dev, "Route 53 health-check chain") < idle(standard, "Route 53 health-check chain") / 3
-    # One KMS endpoint in one zone per region, no X-Ray endpoint.
-    assert idle(dev, "VPC endpoints") == 2 * 730 * prices["vpc_interface_endpoint_az_hour"]
+    # KMS and Secrets Manager endpoints in one zone per region, no X-Ray endpoint.
+    assert idle(dev, "VPC endpoints") == 2 * 2 * 730 * prices["vpc_interface_endpoint_az_hour"]
     # No traces billed per payment.
     xray = [x for x in dev.lines if x.item == "X-Ray trace"]
     assert xray and all(x.per_rate == 0 for x in xray)

@@ -112,23 +112,28 @@ def test_function_security_group_allows_only_https_to_the_endpoints(any_platform
 
 
 @pytest.mark.parametrize("profile", ["dev", "standard", "prod"])
-def test_xray_and_kms_are_the_only_paid_endpoints_and_serve_every_private_subnet(
+def test_xray_kms_and_secrets_manager_are_the_only_paid_endpoints_and_serve_every_private_subnet(
         profile, platform, standard_platform, prod_platform):
     """X-Ray for the VPC functions' traces; KMS because the health check (in the VPC) calls
-    kms:DescribeKey on the region key: without an endpoint it could never answer healthy.
-    The dev profile traces nothing (no X-Ray endpoint) and keeps KMS in one zone: with private
-    DNS the functions of every subnet reach it."""
+    kms:DescribeKey on the region key: without an endpoint it could never answer healthy;
+    Secrets Manager because the authorizer (in the VPC) reads the client keys.
+    The dev profile traces nothing (no X-Ray endpoint) and keeps KMS and Secrets Manager in
+    one zone: with private DNS the functions of every subnet reach them."""
     stack = {"dev": platform, "standard": standard_platform, "prod": prod_platform}[profile]
     for role, region in REGIONS:
         interface = {e["service_name"]: e for e in resources(stack, "aws_vpc_endpoint", role).values()
                      if e["vpc_endpoint_type"] == "Interface"}
         subnets = sorted(ref("aws_subnet", s, "id") for s in resources(stack, "aws_subnet", role))
         if profile == "dev":
-            assert sorted(interface) == [f"com.amazonaws.{region}.kms"]
-            assert len(interface[f"com.amazonaws.{region}.kms"]["subnet_ids"]) == 1
-            assert set(interface[f"com.amazonaws.{region}.kms"]["subnet_ids"]) <= set(subnets)
+            assert sorted(interface) == [f"com.amazonaws.{region}.kms",
+                                         f"com.amazonaws.{region}.secretsmanager"]
+            for endpoint in interface.values():
+                assert len(endpoint["subnet_ids"]) == 1
+                assert set(endpoint["subnet_ids"]) <= set(subnets)
         else:
-            assert sorted(interface) == [f"com.amazonaws.{region}.kms", f"com.amazonaws.{region}.xray"]
+            assert sorted(interface) == [f"com.amazonaws.{region}.kms",
+                                         f"com.amazonaws.{region}.secretsmanager",
+                                         f"com.amazonaws.{region}.xray"]
             for endpoint in interface.values():
                 assert sorted(endpoint["subnet_ids"]) == subnets
         for endpoint in interface.values():
@@ -139,12 +144,14 @@ def test_xray_and_kms_are_the_only_paid_endpoints_and_serve_every_private_subnet
         assert "kms:DescribeKey" in policy["policy"]
 
 
-def test_validator_and_health_run_in_the_private_subnets_of_their_region(any_platform):
+def test_validator_health_and_authorizer_run_in_the_private_subnets_of_their_region(any_platform):
+    """The authorizer holds every client's key: in the VPC it has no internet egress (issue
+    21; the CKV_AWS_117 acceptance for it is gone)."""
     stack = any_platform
     for role, _ in REGIONS:
         sg_name, _ = one(stack, "aws_security_group", role, "functions-sg")
         subnets = sorted(ref("aws_subnet", s, "id") for s in resources(stack, "aws_subnet", role))
-        for purpose in ("validator", "health"):
+        for purpose in ("validator", "health", "authorizer"):
             _, fn = one(stack, "aws_lambda_function", role, f"compute-{role}/{purpose}/function")
             assert sorted(fn["vpc_config"]["subnet_ids"]) == subnets
             assert fn["vpc_config"]["security_group_ids"] == [ref("aws_security_group", sg_name, "id")]
@@ -155,7 +162,7 @@ def test_execution_role_may_attach_only_to_its_own_subnets_and_group(any_platfor
     for role, region in REGIONS:
         sg_name, _ = one(stack, "aws_security_group", role, "functions-sg")
         subnets = sorted(resources(stack, "aws_subnet", role))
-        for purpose in ("validator", "health"):
+        for purpose in ("validator", "health", "authorizer"):
             _, policy = one(stack, "aws_iam_role_policy", role, f"compute-{role}/{purpose}/policy")
             sts = {s["Sid"]: s for s in json.loads(policy["policy"])["Statement"]}
             create = sts["CreateInterfacesInPrivateSubnets"]
@@ -216,7 +223,7 @@ def test_interface_endpoints_admit_only_this_accounts_principals_and_keys(prod_p
     account = "123456789012"
     endpoints = [e for e in resources(prod_platform, "aws_vpc_endpoint").values()
                  if e["vpc_endpoint_type"] == "Interface"]
-    assert {e["service_name"].rsplit(".", 1)[1] for e in endpoints} == {"kms", "xray"}
+    assert {e["service_name"].rsplit(".", 1)[1] for e in endpoints} == {"kms", "xray", "secretsmanager"}
     for endpoint in endpoints:
         region = endpoint["service_name"].split(".")[2]
         text = re.sub(r"\$\{data\.aws_partition\.[^}]+\}", "aws", endpoint["policy"])
@@ -230,6 +237,13 @@ def test_interface_endpoints_admit_only_this_accounts_principals_and_keys(prod_p
             assert decide(policy, "kms:Encrypt", f"arn:aws:kms:{region}:999999999999:key/1",
                           ours) != "allow"
             assert decide(policy, "kms:ScheduleKeyDeletion", key, ours) != "allow"
+        elif endpoint["service_name"].endswith("secretsmanager"):
+            secret = f"arn:aws:secretsmanager:{region}:{account}:secret:payments-dr/prod/client-keys-AbCdEf"
+            assert decide(policy, "secretsmanager:GetSecretValue", secret, ours) == "allow"
+            assert decide(policy, "secretsmanager:GetSecretValue", secret, theirs) != "allow"
+            assert decide(policy, "secretsmanager:GetSecretValue",
+                          secret.replace(account, "999999999999"), ours) != "allow"
+            assert decide(policy, "secretsmanager:PutSecretValue", secret, ours) != "allow"
         else:
             assert decide(policy, "xray:PutTraceSegments", "*", ours) == "allow"
             assert decide(policy, "xray:PutTraceSegments", "*", theirs) != "allow"

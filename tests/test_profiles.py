@@ -23,7 +23,7 @@ DOCUMENTED: dict[tuple[str, str], str] = {
     ("aws_lambda_function", "environment/variables/POWERTOOLS_TRACE_DISABLED"): "no X-Ray tracing",
     ("aws_api_gateway_stage", "xray_tracing_enabled"): "no X-Ray tracing",
     ("aws_vpc_endpoint", "*"): "no X-Ray interface endpoint",
-    ("aws_vpc_endpoint", "subnet_ids"): "KMS interface endpoint in one zone",
+    ("aws_vpc_endpoint", "subnet_ids"): "KMS and Secrets Manager interface endpoints in one zone",
     ("aws_cloudwatch_log_group", "retention_in_days"): "14-day logs instead of 365",
     ("aws_s3_bucket", "force_destroy"): "audit and code buckets emptied by terraform destroy",
     ("aws_s3_bucket_object_lock_configuration", "rule/default_retention/days"):
@@ -31,6 +31,7 @@ DOCUMENTED: dict[tuple[str, str], str] = {
     ("aws_backup_plan", "rule"): "AWS Backup recovery points kept 7 days (the vault lock's minimum), not 35",
     ("aws_kms_key", "policy"): "no key administrators: no Deny on destroying or re-policying the keys",
     ("aws_s3_bucket_policy", "policy"): "no key administrators: no Deny on changing the audit buckets' lock",
+    ("aws_secretsmanager_secret_policy", "*"): "no key administrators: no secret resource policies",
 }
 
 
@@ -80,7 +81,12 @@ def test_each_documented_difference_hits_the_resources_it_names(stacks, standard
     # Only the X-Ray interface endpoints are dropped, one per region; the KMS ones shrink.
     assert sorted(re.sub(r"_[0-9A-F]{8}$", "", w.split(".")[1]) for w in found[("aws_vpc_endpoint", "*")]) == [
         "network-dr_xray-interface", "network-primary_xray-interface"]
-    assert all("kms-interface" in w for w in found[("aws_vpc_endpoint", "subnet_ids")])
+    assert sorted(re.sub(r"_[0-9A-F]{8}$", "", w.split(".")[1])
+                  for w in found[("aws_vpc_endpoint", "subnet_ids")]) == [
+        "network-dr_kms-interface", "network-dr_secretsmanager-interface",
+        "network-primary_kms-interface", "network-primary_secretsmanager-interface"]
+    # Both secrets' policies (client keys, Aurora master), in the primary stack only.
+    assert len(found[("aws_secretsmanager_secret_policy", "*")]) == 2
     # Every log group and every function of both regions; both Aurora members; both checks.
     assert found[("aws_cloudwatch_log_group", "retention_in_days")] == {
         f"{s}:aws_cloudwatch_log_group.{lid}" for s, doc in stacks.items()

@@ -93,6 +93,7 @@ def play(outdir: str | Path = "cdktf.out", *, outage: str = "hang", minutes: flo
 
 
 def _run(day: GameDay, twin: Twin, rehearsal: Rehearsal, key: str) -> None:
+    from ops.clientkeys import seed_document
     primary, dr = twin.region_of("primary"), twin.region_of("dr")
     assert twin.route53 is not None and twin.alarms is not None and twin.replication is not None
     name = next(iter(twin.route53.records))
@@ -101,7 +102,7 @@ def _run(day: GameDay, twin: Twin, rehearsal: Rehearsal, key: str) -> None:
                       if r == primary and fn.handler == "authorizer.lambda_handler")
     twin.client("secretsmanager", primary).put_secret_value(
         SecretId=authorizer.environment["CLIENT_KEYS_SECRET"],
-        SecretString=json.dumps({"clients": {CLIENT_ID: {"keys": [key], "disabled": False}}}))
+        SecretString=seed_document(CLIENT_ID, key))
     twin.replication.wait_caught_up(10)
     fault_t = rehearsal.now() + 120  # after the warm-up: warm-up times are negative
 

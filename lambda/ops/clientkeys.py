@@ -2,11 +2,18 @@
 
 Secret (SecretString)::
 
-    {"clients": {"<client id>": {"keys": ["<base64, >= 32 bytes>", ...], "disabled": false}}}
+    {"clients": {"<client id>": {"keys": [{"key": "<base64, >= 32 bytes>",
+                                           "notAfter": "2027-12-07T18:00:00Z"}, ...],
+                                  "disabled": false}}}
 
 Several keys per client allow rotation without downtime: add the new key, move clients to
-it, remove the old one. A request signed with any listed key is accepted. ``disabled: true``
-rejects every request of that client. Both take effect within the cache TTL.
+it, remove the old one. A request signed with any listed key is accepted until that key's
+``notAfter`` (UTC); past it the key is refused like an unknown one (the authorizer logs
+``key_expired`` with the client id). ``disabled: true`` rejects every request of that
+client. Both take effect within the cache TTL. A key written as a bare base64 string (the
+format before expiry existed) has no end: the authorizer refuses it where
+``CLIENT_KEYS_REQUIRE_EXPIRY`` is true (prod-like environments) and accepts it elsewhere, so
+a dev or qa environment keeps working until ``drctl client-keys set-expiry`` stamps it.
 
 This module is the one definition of that document: the authorizer parses it here, and
 operators edit it with ``drctl client-keys`` (drctl/clientkeys.py), which uses the editing
@@ -21,6 +28,7 @@ seconds (logged), then requests fail with an error (500, never a silent allow).
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import hashlib
 import json
@@ -29,6 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from contract import CLIENT_KEY_MAX_DAYS, CLIENT_KEY_NOT_AFTER, CLIENT_KEY_TIME_FORMAT
 from ops.signing import CLIENT_ID_RE, decode_key, new_key
 
 __all__ = ["new_key"]  # re-exported: drctl makes keys through this module
@@ -47,6 +56,36 @@ class ClientEntry:
     keys: tuple[bytes, ...]
     disabled: bool
     invalid_keys: int = 0  # keys in the secret that are not base64 of >= 32 bytes (ignored)
+    # Per key (same order as `keys`): end of validity, epoch seconds; None for a bare key.
+    not_after: tuple[float | None, ...] = ()
+
+    def valid_at(self, now: float, *, require_expiry: bool) -> tuple[bytes, ...]:
+        """The keys a request may be signed with at `now`."""
+        ends = self.not_after or (None,) * len(self.keys)
+        return tuple(k for k, end in zip(self.keys, ends, strict=True)
+                     if (end is not None and now < end) or (end is None and not require_expiry))
+
+
+def parse_time(text: str) -> float:
+    """`2027-12-07T18:00:00Z` -> epoch seconds (UTC); ValueError otherwise."""
+    return float(calendar.timegm(time.strptime(text, CLIENT_KEY_TIME_FORMAT)))
+
+
+def format_time(epoch: float) -> str:
+    return time.strftime(CLIENT_KEY_TIME_FORMAT, time.gmtime(epoch))
+
+
+def _key_item(item: object) -> tuple[bytes, float | None]:
+    """One entry of `keys`: a bare base64 string, or {"key": ..., "notAfter": ...}."""
+    if isinstance(item, dict):
+        if set(item) != {"key", CLIENT_KEY_NOT_AFTER}:
+            raise ValueError("a key object is exactly {key, notAfter}")
+        return decode_key(str(item["key"])), parse_time(str(item[CLIENT_KEY_NOT_AFTER]))
+    return decode_key(str(item)), None
+
+
+def _key_text(item: object) -> str:
+    return str(item["key"]) if isinstance(item, dict) else str(item)
 
 
 def parse_secret(text: str) -> dict[str, ClientEntry]:
@@ -64,13 +103,17 @@ def parse_secret(text: str) -> dict[str, ClientEntry]:
         raw_keys = entry.get("keys", [])
         if not isinstance(raw_keys, list):
             raise SecretInvalid(f"client {client_id}: keys must be a list")
-        keys, invalid = [], 0
-        for text_key in raw_keys:
+        keys, ends, invalid = [], [], 0
+        for item in raw_keys:
             try:
-                keys.append(decode_key(str(text_key)))
+                key, end = _key_item(item)
             except ValueError:
                 invalid += 1
-        parsed[client_id] = ClientEntry(tuple(keys), entry.get("disabled", False) is not False, invalid)
+                continue
+            keys.append(key)
+            ends.append(end)
+        parsed[client_id] = ClientEntry(tuple(keys), entry.get("disabled", False) is not False,
+                                        invalid, tuple(ends))
     return parsed
 
 
@@ -134,23 +177,56 @@ def _checked(client_id: str, key_b64: str) -> None:
     decode_key(key_b64)         # ValueError: not base64 of >= MIN_KEY_BYTES bytes
 
 
-def add_key(text: str | None, client_id: str, key_b64: str) -> str:
-    """A new client with this key, or one more key for an existing client (both accepted)."""
+def not_after(now: float, days: int) -> str:
+    """The end of a key issued at `now` for `days` (1 to CLIENT_KEY_MAX_DAYS)."""
+    if not 1 <= days <= CLIENT_KEY_MAX_DAYS:
+        raise ValueError(f"a key is valid for 1 to {CLIENT_KEY_MAX_DAYS} days, not {days}")
+    return format_time(now + days * 86400)
+
+
+def add_key(text: str | None, client_id: str, key_b64: str, *, until: str) -> str:
+    """A new client with this key, or one more key for an existing client (both accepted
+    until `until`, a CLIENT_KEY_TIME_FORMAT time)."""
     _checked(client_id, key_b64)
+    parse_time(until)
     doc = _document(text)
     entry = doc["clients"].setdefault(client_id, {"keys": [], "disabled": False})
-    if key_b64 not in entry["keys"]:
-        entry["keys"].append(key_b64)
+    if key_b64 not in [_key_text(k) for k in entry["keys"]]:
+        entry["keys"].append({"key": key_b64, CLIENT_KEY_NOT_AFTER: until})
     return _render(doc)
 
 
-def rotate_key(text: str | None, client_id: str, key_b64: str) -> str:
+def rotate_key(text: str | None, client_id: str, key_b64: str, *, until: str) -> str:
     """The client's keys become exactly this one: every other key is refused from then on."""
     _checked(client_id, key_b64)
+    parse_time(until)
     doc = _document(text)
     if client_id not in doc["clients"]:
         raise SecretInvalid(f"no client {client_id!r} (add it first)")
-    doc["clients"][client_id]["keys"] = [key_b64]
+    doc["clients"][client_id]["keys"] = [{"key": key_b64, CLIENT_KEY_NOT_AFTER: until}]
+    return _render(doc)
+
+
+def key_item(key_b64: str, *, now: float | None = None, days: int = CLIENT_KEY_MAX_DAYS,
+             ) -> dict[str, str]:
+    """One key as the secret holds it, valid `days` from `now` (default: the wall clock)."""
+    return {"key": key_b64, CLIENT_KEY_NOT_AFTER: not_after(time.time() if now is None else now, days)}
+
+
+def seed_document(client_id: str, key_b64: str) -> str:
+    """A secret value holding one client with one key (tests, the twin, a first seed)."""
+    return add_key(None, client_id, key_b64, until=key_item(key_b64)[CLIENT_KEY_NOT_AFTER])
+
+
+def set_expiry(text: str | None, client_id: str, *, until: str) -> str:
+    """Give the client's keys that have no end (bare keys) this one; keys with an end keep it."""
+    parse_time(until)
+    doc = _document(text)
+    if client_id not in doc["clients"]:
+        raise SecretInvalid(f"no client {client_id!r}")
+    entry = doc["clients"][client_id]
+    entry["keys"] = [k if isinstance(k, dict) else {"key": str(k), CLIENT_KEY_NOT_AFTER: until}
+                     for k in entry.get("keys", [])]
     return _render(doc)
 
 
@@ -163,14 +239,49 @@ def set_disabled(text: str | None, client_id: str, disabled: bool) -> str:
 
 
 def describe(text: str | None) -> list[dict[str, Any]]:
-    """Per client: id, disabled, key fingerprints and unusable keys; never key material."""
+    """Per client: id, disabled, key fingerprints with their ends (None: no end) and unusable
+    keys; never key material."""
     rows = []
     for client_id, entry in sorted(_document(text)["clients"].items()):
-        keys = [str(k) for k in entry.get("keys", [])]
+        items = list(entry.get("keys", []))
         usable = []
-        for key in keys:
+        for item in items:
             with contextlib.suppress(ValueError):     # counted as invalid below
-                usable.append(fingerprint(key))
+                _key_item(item)
+                usable.append({"fingerprint": fingerprint(_key_text(item)),
+                               CLIENT_KEY_NOT_AFTER: item[CLIENT_KEY_NOT_AFTER]
+                               if isinstance(item, dict) else None})
         rows.append({"client": client_id, "disabled": entry.get("disabled", False) is not False,
-                     "keys": usable, "invalid_keys": len(keys) - len(usable)})
+                     "keys": usable, "invalid_keys": len(items) - len(usable)})
     return rows
+
+
+def expiry_problems(text: str | None, now: float, *, warn_days: int) -> list[str]:
+    """What `drctl client-keys check` reports: for each enabled client, keys without an end,
+    keys ending within `warn_days` or further away than CLIENT_KEY_MAX_DAYS (drctl never
+    writes those), and a client left with no valid key. Fingerprints only."""
+    problems = []
+    for row in describe(text):
+        if row["disabled"]:
+            continue
+        client, valid = row["client"], 0
+        for key in row["keys"]:
+            end = key[CLIENT_KEY_NOT_AFTER]
+            if end is None:
+                problems.append(f"{client}: key {key['fingerprint']} has no notAfter "
+                                "(refused where CLIENT_KEYS_REQUIRE_EXPIRY is on: set-expiry)")
+                continue
+            left = parse_time(end) - now
+            if left <= 0:
+                problems.append(f"{client}: key {key['fingerprint']} expired at {end}")
+                continue
+            valid += 1
+            if left > CLIENT_KEY_MAX_DAYS * 86400 + 86400:     # a day of slack for clocks
+                problems.append(f"{client}: key {key['fingerprint']} ends at {end}, more than "
+                                f"{CLIENT_KEY_MAX_DAYS} days away (written by hand?): rotate it")
+            elif left < warn_days * 86400:
+                problems.append(f"{client}: key {key['fingerprint']} expires at {end} "
+                                f"({left / 86400:.0f} days): add a new key and give it to the client")
+        if not valid and not any(k[CLIENT_KEY_NOT_AFTER] is None for k in row["keys"]):
+            problems.append(f"{client}: no valid key: every request of the client is refused")
+    return problems

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+import time
 from pathlib import Path
 
 import boto3
@@ -97,6 +98,7 @@ def verdict(session, key: str, *, region: str = P, client: str = "acme", clock: 
 def authorizer_in(session, region: str, clock: Clock, cache_seconds: str = "0"):
     settings = authorizer.AuthorizerSettings.from_env({
         "AWS_REGION": region, "CLIENT_KEYS_SECRET": SECRET, "NONCE_TABLE": NONCES,
+        "CLIENT_KEYS_REQUIRE_EXPIRY": "true",
         "CLIENT_KEYS_CACHE_SECONDS": cache_seconds})
     return authorizer.Authorizer(settings, secretsmanager=session.client("secretsmanager", region),
                                  dynamodb=session.client("dynamodb", region),
@@ -233,3 +235,62 @@ def test_promote_replica_stops_replication_then_writes_in_dr():
     assert code == exitcodes.OK and gateways.dr.calls == ["promote", "put"]
     assert list(parse_secret(gateways.dr.text)) == ["acme"]
     assert json.loads(out)["key"] in gateways.dr.text
+
+
+# -- key expiry (notAfter) -----------------------------------------------------------------
+
+def _clock_in(days: float) -> Clock:
+    clock = Clock()
+    clock.now = time.time() + days * 86400
+    return clock
+
+
+def test_added_keys_end_after_days_and_the_authorizer_refuses_them_from_then_on(aws):
+    key = added_key(aws, "acme", "add", "--days", "10")
+    assert verdict(aws, key, clock=_clock_in(9.9)) == "Allow"
+    assert verdict(aws, key, clock=_clock_in(10.01)) == "Deny:key_expired"
+    assert verdict(aws, key, region=D, clock=_clock_in(10.01)) == "Deny:key_expired"
+    rows = json.loads(drctl(aws, "list", "--json")[1])["clients"]
+    assert rows[0]["keys"][0]["notAfter"].endswith("Z")
+
+
+@pytest.mark.parametrize("days", ["0", "366"])
+def test_a_key_is_never_issued_for_longer_than_the_maximum(aws, days):
+    code, out, _ = drctl(aws, "add", "--client", "acme", "--days", days)
+    assert code == exitcodes.USAGE and "1 to 365 days" in out
+
+
+def test_set_expiry_stamps_keys_written_before_expiry_existed(aws):
+    key = signing.new_key()
+    aws.client("secretsmanager", P).put_secret_value(
+        SecretId=SECRET, SecretString=json.dumps({"clients": {"acme": {"keys": [key]}}}))
+    assert verdict(aws, key) == "Deny:key_without_expiry"     # prod-like authorizer
+    assert drctl(aws, "check")[0] == exitcodes.UNHEALTHY
+    assert drctl(aws, "set-expiry", "--client", "acme", "--days", "90")[0] == exitcodes.OK
+    assert verdict(aws, key, clock=_clock_in(0)) == "Allow"
+    assert verdict(aws, key, clock=_clock_in(90.01)) == "Deny:key_expired"
+
+
+def test_check_flags_keys_near_their_end_by_fingerprint_never_by_key(aws):
+    far = added_key(aws, "acme")
+    code, out, _ = drctl(aws, "check")
+    assert code == exitcodes.OK, out
+    near = added_key(aws, "globex", "add", "--days", "20")
+    code, out, _ = drctl(aws, "check", "--json")
+    assert code == exitcodes.UNHEALTHY
+    problems = json.loads(out)["problems"]
+    assert len(problems) == 1 and problems[0].startswith("globex: key ")
+    assert "expires at" in problems[0] and near not in out and far not in out
+    assert drctl(aws, "check", "--warn-days", "10")[0] == exitcodes.OK
+    drctl(aws, "disable", "--client", "globex")              # a disabled client is not flagged
+    assert drctl(aws, "check")[0] == exitcodes.OK
+
+
+def test_check_flags_a_key_written_by_hand_with_an_end_beyond_the_maximum(aws):
+    from ops.clientkeys import format_time
+    key = signing.new_key()
+    aws.client("secretsmanager", P).put_secret_value(SecretId=SECRET, SecretString=json.dumps(
+        {"clients": {"acme": {"keys": [{"key": key, "notAfter": format_time(time.time() + 3 * 365 * 86400)}]}}}))
+    code, out, _ = drctl(aws, "check", "--json")
+    assert code == exitcodes.UNHEALTHY
+    assert "more than 365 days away" in json.loads(out)["problems"][0] and key not in out

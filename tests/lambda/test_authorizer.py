@@ -34,7 +34,7 @@ from lambda_support import (
     reset_test_clients,
 )
 from ops import signing
-from ops.clientkeys import KeysUnavailable, parse_secret
+from ops.clientkeys import KeysUnavailable, format_time, parse_secret
 from ops_support import SimClock, http_server
 
 SECRET = "payments-dr/test/api-clients"
@@ -44,8 +44,17 @@ KEY_OTHER = base64.b64encode(b"Z" * 32).decode()
 BODY = b'{"transactionId":"t-1","customerId":"c-1","amount":100.00,"currency":"USD"}'
 
 
+# Keys valid for a year from the SimClock's start (the format drctl writes: {key, notAfter}).
+NOT_AFTER = format_time(SimClock().now + 365 * 86400)
+
+
 def secret_doc(**clients) -> str:
-    return json.dumps({"clients": clients or {"acme": {"keys": [KEY_A], "disabled": False}}})
+    """The secret with these clients; bare key strings become {key, notAfter: NOT_AFTER}."""
+    clients = clients or {"acme": {"keys": [KEY_A], "disabled": False}}
+    for entry in clients.values():
+        entry["keys"] = [{"key": k, "notAfter": NOT_AFTER} if isinstance(k, str) else k
+                         for k in entry["keys"]]
+    return json.dumps({"clients": clients})
 
 
 def put_secret(region: str, value: str) -> None:
@@ -83,7 +92,8 @@ def region_auth(world, clock):
     """Build the authorizer of a region (its own secret and nonce table, nothing else)."""
 
     def build(region: str = PRIMARY, **env) -> authorizer.Authorizer:
-        environ = {"AWS_REGION": region, "CLIENT_KEYS_SECRET": SECRET, "NONCE_TABLE": IDEMPOTENCY_TABLE, **env}
+        environ = {"AWS_REGION": region, "CLIENT_KEYS_SECRET": SECRET, "NONCE_TABLE": IDEMPOTENCY_TABLE,
+                   "CLIENT_KEYS_REQUIRE_EXPIRY": "true", **env}
         return authorizer.init(environ, secretsmanager=aws_client("secretsmanager", region),
                                dynamodb=aws_client("dynamodb", region), wall_clock=clock, clock=clock)
 
@@ -183,6 +193,49 @@ def test_rotation_accepts_every_listed_key_and_drops_a_removed_one_after_the_ttl
     clock.advance(31)  # TTL passed: the removed key is refused
     assert effect(call(event(signed(clock, key=KEY_A)))) == "Deny"
     assert effect(call(event(signed(clock, key=KEY_B)))) == "Allow"
+
+
+# ----------------------------------------------------------------------------- key expiry
+
+
+def test_a_key_is_accepted_until_its_not_after_and_refused_from_then_on(region_auth, clock, caplog):
+    ends = format_time(clock.now + 120)
+    put_secret(PRIMARY, secret_doc(acme={"keys": [{"key": KEY_A, "notAfter": ends}, KEY_B]}))
+    region_auth(CLIENT_KEYS_CACHE_SECONDS="0")
+    assert effect(call(event(signed(clock, key=KEY_A)))) == "Allow"
+    clock.advance(120)
+    caplog.clear()
+    assert effect(call(event(signed(clock, key=KEY_A)))) == "Deny"
+    denied = [r for r in caplog.records if r.getMessage() == "request denied"]
+    assert [(r.reason, r.client_id) for r in denied] == [("key_expired", "acme")]
+    logged = repr([vars(r) for r in caplog.records])
+    assert KEY_A not in logged and base64.b64decode(KEY_A).decode() not in logged  # never the key
+    # the client's other key, still valid, keeps working: rotation before the end
+    assert effect(call(event(signed(clock, key=KEY_B)))) == "Allow"
+    assert nonces() == 2  # the refused request wrote nothing
+
+
+@pytest.mark.parametrize("required,answer,reason", [
+    ("true", "Deny", ["key_without_expiry"]), ("false", "Allow", [])])
+def test_a_key_without_not_after_is_refused_where_expiry_is_required(
+        region_auth, clock, capsys, required, answer, reason):
+    put_secret(PRIMARY, json.dumps({"clients": {"acme": {"keys": [KEY_A]}}}))
+    region_auth(CLIENT_KEYS_REQUIRE_EXPIRY=required)
+    capsys.readouterr()
+    assert effect(call(event(signed(clock, key=KEY_A)))) == answer
+    assert denial_reasons(capsys) == reason
+
+
+def test_a_client_whose_keys_all_expired_is_refused_like_an_unknown_one(region_auth, clock, capsys):
+    put_secret(PRIMARY, secret_doc(acme={"keys": [{"key": KEY_A, "notAfter": format_time(clock.now - 1)}]}))
+    region_auth()
+    capsys.readouterr()
+    response = call(event(signed(clock, key=KEY_A)))
+    assert effect(response) == "Deny" and response["principalId"] == "acme"
+    assert denial_reasons(capsys) == ["key_expired"]
+    # a wrong key for that client is still just a bad signature
+    assert effect(call(event(signed(clock, key=KEY_OTHER)))) == "Deny"
+    assert denial_reasons(capsys) == ["bad_signature"]
 
 
 # ----------------------------------------------------------------------------- reject
@@ -294,7 +347,8 @@ def drop_first_response(client, operation: str = "PutItem") -> list[str]:
 def test_lost_response_of_the_nonce_write_is_not_taken_for_a_replay(region_auth, clock):
     """The nonce PutItem is applied, its response lost, botocore retries and meets its own item:
     the first request must still be allowed; a real replay afterwards is still denied."""
-    auth = authorizer.init({"AWS_REGION": PRIMARY, "CLIENT_KEYS_SECRET": SECRET, "NONCE_TABLE": IDEMPOTENCY_TABLE},
+    auth = authorizer.init({"AWS_REGION": PRIMARY, "CLIENT_KEYS_SECRET": SECRET, "NONCE_TABLE": IDEMPOTENCY_TABLE,
+                            "CLIENT_KEYS_REQUIRE_EXPIRY": "true"},
                            secretsmanager=aws_client("secretsmanager", PRIMARY), wall_clock=clock, clock=clock)
     attempts = drop_first_response(auth.dynamodb)  # the authorizer's own client (2 attempts, standard mode)
     headers = signed(clock)
@@ -400,9 +454,12 @@ def test_validator_body_check_catches_a_body_that_does_not_match_the_signed_hash
     ("CLIENT_KEYS_SECRET", "", "CLIENT_KEYS_SECRET is required"),
     ("NONCE_TABLE", "", "NONCE_TABLE is required"),
     ("MAX_CLOCK_SKEW_SECONDS", "3600", "MAX_CLOCK_SKEW_SECONDS must be between 30 and 900"),
+    ("CLIENT_KEYS_REQUIRE_EXPIRY", "", "CLIENT_KEYS_REQUIRE_EXPIRY is required"),
+    ("CLIENT_KEYS_REQUIRE_EXPIRY", "yes", "CLIENT_KEYS_REQUIRE_EXPIRY must be true or false"),
 ])
 def test_bad_settings_name_the_variable(name, value, message):
-    environ = {"AWS_REGION": PRIMARY, "CLIENT_KEYS_SECRET": SECRET, "NONCE_TABLE": "t", name: value}
+    environ = {"AWS_REGION": PRIMARY, "CLIENT_KEYS_SECRET": SECRET, "NONCE_TABLE": "t",
+               "CLIENT_KEYS_REQUIRE_EXPIRY": "true", name: value}
     with pytest.raises(authorizer.env.ConfigError, match=message):
         authorizer.AuthorizerSettings.from_env(environ)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -12,6 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "lambda"))  # ops.signing / ops.httpcheck: what clients and the probe use
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from ops.clientkeys import seed_document  # noqa: E402
 from ops.signing import new_key  # noqa: E402
 from platform_support import PROD  # noqa: E402
 from twin_support import CLIENT_ID  # noqa: E402
@@ -54,7 +54,7 @@ def client_key(twin) -> str:
     primary = twin.region_of("primary")
     secret = twin.function(primary, _authorizer(twin, primary)).environment["CLIENT_KEYS_SECRET"]
     twin.client("secretsmanager", primary).put_secret_value(
-        SecretId=secret, SecretString=json.dumps({"clients": {CLIENT_ID: {"keys": [key], "disabled": False}}}))
+        SecretId=secret, SecretString=seed_document(CLIENT_ID, key))
     assert twin.replication.wait_caught_up(10), "the client-keys secret did not reach the DR region"
     return key
 

@@ -31,6 +31,7 @@ import time
 import uuid
 
 import pytest
+from ops.clientkeys import seed_document
 from ops.signing import new_key, signed_headers
 from twin_support import CLIENT_ID
 
@@ -96,7 +97,7 @@ def _seed_key(twin) -> str:
                       if r == primary and fn.handler == "authorizer.lambda_handler")
     twin.client("secretsmanager", primary).put_secret_value(
         SecretId=authorizer.environment["CLIENT_KEYS_SECRET"],
-        SecretString=json.dumps({"clients": {CLIENT_ID: {"keys": [key], "disabled": False}}}))
+        SecretString=seed_document(CLIENT_ID, key))
     assert twin.replication.wait_caught_up(10)
     return key
 
