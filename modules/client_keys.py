@@ -34,9 +34,8 @@ from modules.keys import RegionalKey
 from modules.naming import Names
 from modules.regions import PeerRegion, Region
 
-# Environment variable the authorizer reads the secret NAME from (the same name in both
-# regions: a replica keeps its primary's name).
-ENV_CLIENT_KEYS_SECRET = "CLIENT_KEYS_SECRET"
+# The authorizer reads the secret NAME from contract.ENV_CLIENT_KEYS_SECRET (the same name in
+# both regions: a replica keeps its primary's name).
 RECOVERY_WINDOW_DAYS = 30
 
 

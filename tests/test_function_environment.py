@@ -177,3 +177,15 @@ def test_tuning_variables_are_read_by_some_function():
     read = set().union(*(_reads(m) for m in ("authorizer", "health", "validator", "probe",
                                                "heartbeat", "reconcile")))
     assert read >= contract.FUNCTION_TUNING_VARIABLES
+
+
+def test_every_contract_variable_is_read_by_some_function():
+    """contract.ENV_* names only variables a handler (or what it imports) really reads."""
+    handlers = sorted(path.stem for path in LAMBDA_DIR.glob("*.py"))
+    read = set().union(*(_reads(m) for m in handlers))
+    ours = {value for name, value in vars(contract).items() if name.startswith("ENV_")}
+    # Set on the probe for whoever reads its configuration; the probe derives it from
+    # REGION_ROLE (docs/ops-functions.md says "not read").
+    set_not_read = {contract.ENV_PEER_ROLE}
+    assert not read & set_not_read
+    assert not ours - read - set_not_read, sorted(ours - read - set_not_read)
