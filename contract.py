@@ -153,15 +153,59 @@ LAMBDA_MIN_UNRESERVED_CONCURRENCY = 10
 LAMBDA_HEALTH_RESERVED_CONCURRENCY = 5
 
 # -- function environment -----------------------------------------------------------------
+# The names of the environment variables our functions read: modules/ sets them on each
+# aws_lambda_function, lambda/ reads them, both through these constants (no tier spells one
+# again: tests/drctl/test_contract_facts.py). Not ours, so not here and spelled as literals:
+# the Lambda runtime's own (AWS_REGION, AWS_DEFAULT_REGION, AWS_EXECUTION_ENV, AWS_LAMBDA_*)
+# and Powertools' (POWERTOOLS_SERVICE_NAME, POWERTOOLS_LOG_LEVEL, POWERTOOLS_TRACE_DISABLED;
+# POWERTOOLS_METRICS_NAMESPACE is here because our functions read it themselves).
+ENV_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"  # every function; Powertools' Metrics too
+ENV_REGION_ROLE = "REGION_ROLE"  # every function: primary | dr
+# payments.settings (validator, health, reconcile, dupcheck)
+ENV_TRANSACTIONS_TABLE = "TRANSACTIONS_TABLE"  # ... and the heartbeat
+ENV_IDEMPOTENCY_TABLE = "IDEMPOTENCY_TABLE"
+ENV_AUDIT_BUCKET = "AUDIT_BUCKET"  # ... and the heartbeat
+ENV_KMS_KEY_ARN = "KMS_KEY_ARN"
+ENV_MAX_AMOUNT = "MAX_AMOUNT"
+ENV_TRANSACTIONS_CONSISTENCY_MODE = "TRANSACTIONS_CONSISTENCY_MODE"
+ENV_HEALTH_SEARCH_STRING = "HEALTH_SEARCH_STRING"  # ... and the probe
+ENV_FAILOVER_DOMAIN_NAME = "FAILOVER_DOMAIN_NAME"
+ENV_IDEMPOTENCY_TTL_SECONDS = "IDEMPOTENCY_TTL_SECONDS"
+# the authorizer
+ENV_CLIENT_KEYS_SECRET = "CLIENT_KEYS_SECRET"
+ENV_NONCE_TABLE = "NONCE_TABLE"
+ENV_NONCE_KEY_ATTRIBUTE = "NONCE_KEY_ATTRIBUTE"
+ENV_NONCE_TTL_ATTRIBUTE = "NONCE_TTL_ATTRIBUTE"
+ENV_MAX_CLOCK_SKEW_SECONDS = "MAX_CLOCK_SKEW_SECONDS"
+ENV_CLIENT_KEYS_CACHE_SECONDS = "CLIENT_KEYS_CACHE_SECONDS"
+ENV_CLIENT_KEYS_MAX_STALE_SECONDS = "CLIENT_KEYS_MAX_STALE_SECONDS"
+# the probe (and the heartbeat: PEER_REGION)
+ENV_PEER_ROLE = "PEER_ROLE"  # set, not read: the probe derives it from REGION_ROLE
+ENV_PEER_REGION = "PEER_REGION"
+ENV_PEER_HEALTH_URL = "PEER_HEALTH_URL"
+ENV_DOMAIN_HEALTH_URL = "DOMAIN_HEALTH_URL"
+ENV_PEER_FAILURES_TO_BLOCK = "PEER_FAILURES_TO_BLOCK"
+ENV_FAILBACK_PARAMETER = "FAILBACK_PARAMETER"
+ENV_PROBE_CONNECT_TIMEOUT_SECONDS = "PROBE_CONNECT_TIMEOUT_SECONDS"
+ENV_PROBE_READ_TIMEOUT_SECONDS = "PROBE_READ_TIMEOUT_SECONDS"
+ENV_PROBE_BUDGET_SECONDS = "PROBE_BUDGET_SECONDS"
+# the reconcile job and the duplicate check
+ENV_STATUS_INDEX = "STATUS_INDEX"
+ENV_RECONCILE_WORKERS = "RECONCILE_WORKERS"
+ENV_RECONCILE_CHECKPOINT_KEY = "RECONCILE_CHECKPOINT_KEY"
+ENV_RECONCILE_LOOKBACK_MINUTES = "RECONCILE_LOOKBACK_MINUTES"
+ENV_RECONCILE_GRACE_MINUTES = "RECONCILE_GRACE_MINUTES"
+ENV_DUPCHECK_WORKERS = "DUPCHECK_WORKERS"
+
 # Tuning knobs a handler reads with a default of its own and the deployment leaves unset
 # (tests/test_function_environment.py: every other variable a function reads, its
 # aws_lambda_function sets).
 FUNCTION_TUNING_VARIABLES = frozenset({
-    "CLIENT_KEYS_CACHE_SECONDS", "CLIENT_KEYS_MAX_STALE_SECONDS",  # authorizer key cache
-    "IDEMPOTENCY_TTL_SECONDS",  # validator (payments.settings, read by every payment function)
-    "PROBE_CONNECT_TIMEOUT_SECONDS", "PROBE_READ_TIMEOUT_SECONDS", "PROBE_BUDGET_SECONDS",
-    "FAILBACK_PARAMETER",  # probe: set only in the region that keeps a latch
-    "RECONCILE_LOOKBACK_MINUTES", "RECONCILE_GRACE_MINUTES",
+    ENV_CLIENT_KEYS_CACHE_SECONDS, ENV_CLIENT_KEYS_MAX_STALE_SECONDS,  # authorizer key cache
+    ENV_IDEMPOTENCY_TTL_SECONDS,  # validator (payments.settings, read by every payment function)
+    ENV_PROBE_CONNECT_TIMEOUT_SECONDS, ENV_PROBE_READ_TIMEOUT_SECONDS, ENV_PROBE_BUDGET_SECONDS,
+    ENV_FAILBACK_PARAMETER,  # probe: set only in the region that keeps a latch
+    ENV_RECONCILE_LOOKBACK_MINUTES, ENV_RECONCILE_GRACE_MINUTES,
 })
 
 # -- health ------------------------------------------------------------------------------
@@ -195,9 +239,7 @@ def api_error(code: str, message: str, *, field: str | None = None, outcome: str
 
 
 # -- metrics published by our own functions ---------------------------------------------
-METRICS_NAMESPACE = "PaymentsDR"
-# The variable every function reads its namespace from (Powertools' Metrics reads it too).
-ENV_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+METRICS_NAMESPACE = "PaymentsDR"  # the functions read it from ENV_METRICS_NAMESPACE
 # RPO canary (lambda/heartbeat.py): dimensions Store=dynamodb|s3, From=<peer region name>.
 CANARY_DELAY_METRIC = "ObservedReplicationDelay"
 CANARY_HEARTBEAT_AGE_METRIC = "HeartbeatAge"

@@ -46,7 +46,15 @@ from ops import aws, env, signing
 from ops.clientkeys import KeyCache, secrets_manager_fetch
 
 from contract import (
+    ENV_CLIENT_KEYS_CACHE_SECONDS,
+    ENV_CLIENT_KEYS_MAX_STALE_SECONDS,
+    ENV_CLIENT_KEYS_REQUIRE_EXPIRY,
+    ENV_CLIENT_KEYS_SECRET,
+    ENV_MAX_CLOCK_SKEW_SECONDS,
     ENV_METRICS_NAMESPACE,
+    ENV_NONCE_KEY_ATTRIBUTE,
+    ENV_NONCE_TABLE,
+    ENV_NONCE_TTL_ATTRIBUTE,
     IDEMPOTENCY_KEY_ATTRIBUTE,
     IDEMPOTENCY_TTL_ATTRIBUTE,
     METRICS_NAMESPACE,
@@ -84,23 +92,22 @@ class AuthorizerSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> AuthorizerSettings:
-        skew = env.integer(environ, "MAX_CLOCK_SKEW_SECONDS", 300, minimum=30, maximum=900)
-        ttl = env.integer(environ, "CLIENT_KEYS_CACHE_SECONDS", 60, minimum=0, maximum=900)
-        # contract.ENV_CLIENT_KEYS_REQUIRE_EXPIRY, named here as every variable this reads is
-        require_expiry = env.required(environ, "CLIENT_KEYS_REQUIRE_EXPIRY")
+        skew = env.integer(environ, ENV_MAX_CLOCK_SKEW_SECONDS, 300, minimum=30, maximum=900)
+        ttl = env.integer(environ, ENV_CLIENT_KEYS_CACHE_SECONDS, 60, minimum=0, maximum=900)
+        require_expiry = env.required(environ, ENV_CLIENT_KEYS_REQUIRE_EXPIRY)
         if require_expiry not in ("true", "false"):
-            raise env.ConfigError("CLIENT_KEYS_REQUIRE_EXPIRY must be true or false")
+            raise env.ConfigError(f"{ENV_CLIENT_KEYS_REQUIRE_EXPIRY} must be true or false")
         return cls(
             region=env.region(environ),
-            secret_id=env.required(environ, "CLIENT_KEYS_SECRET"),
-            nonce_table=env.required(environ, "NONCE_TABLE"),
-            nonce_key_attribute=env.optional(environ, "NONCE_KEY_ATTRIBUTE", IDEMPOTENCY_KEY_ATTRIBUTE),
-            nonce_ttl_attribute=env.optional(environ, "NONCE_TTL_ATTRIBUTE", IDEMPOTENCY_TTL_ATTRIBUTE),
+            secret_id=env.required(environ, ENV_CLIENT_KEYS_SECRET),
+            nonce_table=env.required(environ, ENV_NONCE_TABLE),
+            nonce_key_attribute=env.optional(environ, ENV_NONCE_KEY_ATTRIBUTE, IDEMPOTENCY_KEY_ATTRIBUTE),
+            nonce_ttl_attribute=env.optional(environ, ENV_NONCE_TTL_ATTRIBUTE, IDEMPOTENCY_TTL_ATTRIBUTE),
             max_skew_seconds=skew,
             # a nonce must outlive every timestamp that could still carry it: 2 x skew, plus a minute
             nonce_ttl_seconds=2 * skew + 60,
             keys_ttl_seconds=ttl,
-            keys_max_stale_seconds=max(ttl, env.integer(environ, "CLIENT_KEYS_MAX_STALE_SECONDS", 900,
+            keys_max_stale_seconds=max(ttl, env.integer(environ, ENV_CLIENT_KEYS_MAX_STALE_SECONDS, 900,
                                                         minimum=0, maximum=3600)),
             # Set by the deployment (modules/compute.py): "true" in prod-like environments.
             require_key_expiry=require_expiry == "true",

@@ -41,7 +41,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from ops import duplicates
 
-from contract import ENV_METRICS_NAMESPACE, METRICS_NAMESPACE
+from contract import ENV_DUPCHECK_WORKERS, ENV_METRICS_NAMESPACE, METRICS_NAMESPACE
 from payments import clients, settings
 
 #: Fixed, not read from POWERTOOLS_SERVICE_NAME: it is a metric dimension the alarms match.
@@ -81,9 +81,9 @@ def _get_runtime() -> _Runtime:
 def init() -> _Runtime:
     global _runtime
     cfg = settings.get_settings("dupcheck")
-    workers = os.environ.get("DUPCHECK_WORKERS", str(DEFAULT_WORKERS)).strip()
+    workers = os.environ.get(ENV_DUPCHECK_WORKERS, str(DEFAULT_WORKERS)).strip()
     if not workers.isdigit() or not 0 < int(workers) <= MAX_WORKERS:
-        raise RuntimeError(f"DUPCHECK_WORKERS must be a whole number in 1..{MAX_WORKERS}, got {workers!r}")
+        raise RuntimeError(f"{ENV_DUPCHECK_WORKERS} must be a whole number in 1..{MAX_WORKERS}, got {workers!r}")
     _runtime = _Runtime(settings=cfg, workers=int(workers),
                         dynamodb=clients.client("dynamodb", cfg.region, clients.BATCH_PATH))
     return _runtime

@@ -21,7 +21,14 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.metrics import MetricUnit
 
-from contract import ENV_METRICS_NAMESPACE, HEALTH_PATH, METRICS_NAMESPACE, PROBE_PATH, api_error
+from contract import (
+    ENV_HEALTH_SEARCH_STRING,
+    ENV_METRICS_NAMESPACE,
+    HEALTH_PATH,
+    METRICS_NAMESPACE,
+    PROBE_PATH,
+    api_error,
+)
 from payments import clients, settings
 from payments.entry import build_lambda_handler
 from payments.health import UNHEALTHY_MARKER, HealthProbe
@@ -39,7 +46,7 @@ class _Runtime:
     def __init__(self) -> None:
         self.settings = settings.get_settings("health")
         if self.settings.health_search_string in UNHEALTHY_MARKER:
-            raise RuntimeError("HEALTH_SEARCH_STRING must not be part of the unhealthy verdict")
+            raise RuntimeError(f"{ENV_HEALTH_SEARCH_STRING} must not be part of the unhealthy verdict")
         region = self.settings.region
         self.probe = HealthProbe(
             dynamodb=clients.client("dynamodb", region, clients.HEALTH_PATH),

@@ -41,7 +41,15 @@ from ops import aws, env
 from ops import heartbeat as hb
 from ops.metrics import COUNT, SECONDS, MetricBatch
 
-from contract import CANARY_DELAY, ENV_METRICS_NAMESPACE, METRICS_NAMESPACE
+from contract import (
+    CANARY_DELAY,
+    ENV_AUDIT_BUCKET,
+    ENV_METRICS_NAMESPACE,
+    ENV_PEER_REGION,
+    ENV_REGION_ROLE,
+    ENV_TRANSACTIONS_TABLE,
+    METRICS_NAMESPACE,
+)
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "payments-heartbeat"))
 
@@ -58,14 +66,14 @@ class HeartbeatSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> HeartbeatSettings:
         region = env.region(environ)
-        peer = env.required(environ, "PEER_REGION")
+        peer = env.required(environ, ENV_PEER_REGION)
         if peer == region:
-            raise env.ConfigError(f"environment variable PEER_REGION must name the other region, not {region}")
-        role = env.required(environ, "REGION_ROLE").lower()
+            raise env.ConfigError(f"environment variable {ENV_PEER_REGION} must name the other region, not {region}")
+        role = env.required(environ, ENV_REGION_ROLE).lower()
         if role not in ("primary", "dr"):
-            raise env.ConfigError(f"environment variable REGION_ROLE must be primary or dr, got {role!r}")
+            raise env.ConfigError(f"environment variable {ENV_REGION_ROLE} must be primary or dr, got {role!r}")
         return cls(region=region, role=role, peer_region=peer,
-                   table=env.required(environ, "TRANSACTIONS_TABLE"), bucket=env.required(environ, "AUDIT_BUCKET"),
+                   table=env.required(environ, ENV_TRANSACTIONS_TABLE), bucket=env.required(environ, ENV_AUDIT_BUCKET),
                    namespace=env.optional(environ, ENV_METRICS_NAMESPACE, METRICS_NAMESPACE))
 
 

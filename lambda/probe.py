@@ -39,7 +39,22 @@ from aws_lambda_powertools import Logger
 from ops import aws, env, httpcheck, latch
 from ops.metrics import COUNT, MILLISECONDS, MetricBatch
 
-from contract import ENV_METRICS_NAMESPACE, LATCH_FAILURES, METRICS_NAMESPACE, PEER_HEALTHY
+from contract import (
+    ENV_DOMAIN_HEALTH_URL,
+    ENV_FAILBACK_PARAMETER,
+    ENV_HEALTH_SEARCH_STRING,
+    ENV_METRICS_NAMESPACE,
+    ENV_PEER_FAILURES_TO_BLOCK,
+    ENV_PEER_HEALTH_URL,
+    ENV_PEER_REGION,
+    ENV_PROBE_BUDGET_SECONDS,
+    ENV_PROBE_CONNECT_TIMEOUT_SECONDS,
+    ENV_PROBE_READ_TIMEOUT_SECONDS,
+    ENV_REGION_ROLE,
+    LATCH_FAILURES,
+    METRICS_NAMESPACE,
+    PEER_HEALTHY,
+)
 
 ROLES = ("primary", "dr")
 # health.py answers compact JSON with sorted keys; '"status":"unhealthy"' does not contain it.
@@ -67,23 +82,23 @@ class ProbeSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> ProbeSettings:
-        role = env.required(environ, "REGION_ROLE").lower()
+        role = env.required(environ, ENV_REGION_ROLE).lower()
         if role not in ROLES:
-            raise env.ConfigError(f"environment variable REGION_ROLE must be one of {ROLES}, got {role!r}")
-        connect = env.number(environ, "PROBE_CONNECT_TIMEOUT_SECONDS", 2.0, minimum=0.1, maximum=5.0)
-        read = env.number(environ, "PROBE_READ_TIMEOUT_SECONDS", 3.0, minimum=0.1, maximum=10.0)
-        budget = env.number(environ, "PROBE_BUDGET_SECONDS", 6.0, minimum=0.2, maximum=15.0)
+            raise env.ConfigError(f"environment variable {ENV_REGION_ROLE} must be one of {ROLES}, got {role!r}")
+        connect = env.number(environ, ENV_PROBE_CONNECT_TIMEOUT_SECONDS, 2.0, minimum=0.1, maximum=5.0)
+        read = env.number(environ, ENV_PROBE_READ_TIMEOUT_SECONDS, 3.0, minimum=0.1, maximum=10.0)
+        budget = env.number(environ, ENV_PROBE_BUDGET_SECONDS, 6.0, minimum=0.2, maximum=15.0)
         return cls(
             region=env.region(environ),
             role=role,
             peer_role="dr" if role == "primary" else "primary",
-            peer_url=env.https_url(environ, "PEER_HEALTH_URL"),
-            domain_url=env.https_url(environ, "DOMAIN_HEALTH_URL"),
-            search=env.optional(environ, "HEALTH_SEARCH_STRING", DEFAULT_SEARCH_STRING),
+            peer_url=env.https_url(environ, ENV_PEER_HEALTH_URL),
+            domain_url=env.https_url(environ, ENV_DOMAIN_HEALTH_URL),
+            search=env.optional(environ, ENV_HEALTH_SEARCH_STRING, DEFAULT_SEARCH_STRING),
             namespace=env.optional(environ, ENV_METRICS_NAMESPACE, METRICS_NAMESPACE),
-            failback_parameter=env.optional(environ, "FAILBACK_PARAMETER"),
-            peer_region=env.optional(environ, "PEER_REGION"),
-            failures_to_block=env.integer(environ, "PEER_FAILURES_TO_BLOCK", 2, minimum=1, maximum=60),
+            failback_parameter=env.optional(environ, ENV_FAILBACK_PARAMETER),
+            peer_region=env.optional(environ, ENV_PEER_REGION),
+            failures_to_block=env.integer(environ, ENV_PEER_FAILURES_TO_BLOCK, 2, minimum=1, maximum=60),
             connect_timeout=connect,
             read_timeout=read,
             budget_seconds=budget,

@@ -47,7 +47,15 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from ops import duplicates
 
-from contract import ENV_METRICS_NAMESPACE, METRICS_NAMESPACE
+from contract import (
+    ENV_METRICS_NAMESPACE,
+    ENV_RECONCILE_CHECKPOINT_KEY,
+    ENV_RECONCILE_GRACE_MINUTES,
+    ENV_RECONCILE_LOOKBACK_MINUTES,
+    ENV_RECONCILE_WORKERS,
+    ENV_STATUS_INDEX,
+    METRICS_NAMESPACE,
+)
 from payments import audit, clients, settings
 
 #: Fixed, not read from POWERTOOLS_SERVICE_NAME: it is a metric dimension the alarms match.
@@ -106,20 +114,20 @@ def _get_runtime() -> _Runtime:
 def init() -> _Runtime:
     global _runtime
     cfg = settings.get_settings("reconcile")
-    lookback = _minutes("RECONCILE_LOOKBACK_MINUTES", DEFAULT_LOOKBACK_MINUTES)
-    grace = _minutes("RECONCILE_GRACE_MINUTES", DEFAULT_GRACE_MINUTES)
+    lookback = _minutes(ENV_RECONCILE_LOOKBACK_MINUTES, DEFAULT_LOOKBACK_MINUTES)
+    grace = _minutes(ENV_RECONCILE_GRACE_MINUTES, DEFAULT_GRACE_MINUTES)
     if grace >= lookback:
-        raise RuntimeError("RECONCILE_GRACE_MINUTES must be smaller than RECONCILE_LOOKBACK_MINUTES")
-    workers = os.environ.get("RECONCILE_WORKERS", str(DEFAULT_WORKERS)).strip()
+        raise RuntimeError(f"{ENV_RECONCILE_GRACE_MINUTES} must be smaller than {ENV_RECONCILE_LOOKBACK_MINUTES}")
+    workers = os.environ.get(ENV_RECONCILE_WORKERS, str(DEFAULT_WORKERS)).strip()
     if not workers.isdigit() or not 0 < int(workers) <= MAX_WORKERS:
-        raise RuntimeError(f"RECONCILE_WORKERS must be a whole number in 1..{MAX_WORKERS}, got {workers!r}")
+        raise RuntimeError(f"{ENV_RECONCILE_WORKERS} must be a whole number in 1..{MAX_WORKERS}, got {workers!r}")
     _runtime = _Runtime(
         settings=cfg,
         lookback_minutes=lookback,
         grace_minutes=grace,
         workers=int(workers),
-        checkpoint_key=os.environ.get("RECONCILE_CHECKPOINT_KEY") or f"__reconcile__#{cfg.region}",
-        index=os.environ.get("STATUS_INDEX", audit.STATUS_INDEX),
+        checkpoint_key=os.environ.get(ENV_RECONCILE_CHECKPOINT_KEY) or f"__reconcile__#{cfg.region}",
+        index=os.environ.get(ENV_STATUS_INDEX, audit.STATUS_INDEX),
         dynamodb=clients.client("dynamodb", cfg.region, clients.BATCH_PATH),
         s3=clients.client("s3", cfg.region, clients.BATCH_PATH),
     )

@@ -40,9 +40,8 @@ from modules.regions import PeerRegion, Region
 from modules.secret_policy import secret_policy
 from modules.settings import Settings
 
-# Environment variable the authorizer reads the secret NAME from (the same name in both
-# regions: a replica keeps its primary's name).
-ENV_CLIENT_KEYS_SECRET = "CLIENT_KEYS_SECRET"
+# The authorizer reads the secret NAME from contract.ENV_CLIENT_KEYS_SECRET (the same name in
+# both regions: a replica keeps its primary's name).
 RECOVERY_WINDOW_DAYS = 30
 AUTHORIZER = "authorizer"  # the function's purpose in its name (modules/compute.py)
 

@@ -59,8 +59,22 @@ from cdktf_cdktf_provider_aws.lambda_function import (
 from constructs import Construct
 
 from contract import (
+    ENV_AUDIT_BUCKET,
     ENV_CLIENT_KEYS_REQUIRE_EXPIRY,
+    ENV_CLIENT_KEYS_SECRET,
+    ENV_FAILOVER_DOMAIN_NAME,
+    ENV_HEALTH_SEARCH_STRING,
+    ENV_IDEMPOTENCY_TABLE,
+    ENV_KMS_KEY_ARN,
+    ENV_MAX_AMOUNT,
+    ENV_MAX_CLOCK_SKEW_SECONDS,
     ENV_METRICS_NAMESPACE,
+    ENV_NONCE_KEY_ATTRIBUTE,
+    ENV_NONCE_TABLE,
+    ENV_NONCE_TTL_ATTRIBUTE,
+    ENV_REGION_ROLE,
+    ENV_TRANSACTIONS_CONSISTENCY_MODE,
+    ENV_TRANSACTIONS_TABLE,
     HEALTH_SEARCH_STRING,
     IDEMPOTENCY_KEY_ATTRIBUTE,
     IDEMPOTENCY_TTL_ATTRIBUTE,
@@ -74,7 +88,7 @@ from contract import (
 from contract import (
     LAMBDA_RUNTIME as RUNTIME,
 )
-from modules.client_keys import AUTHORIZER, ENV_CLIENT_KEYS_SECRET, client_keys_secret_name
+from modules.client_keys import AUTHORIZER, client_keys_secret_name
 from modules.client_keys import grant_read as client_keys_grant_read
 from modules.iam import Statement, assume_role_policy, function_role_name, policy_document, statement
 from modules.keys import RegionalKey
@@ -366,20 +380,20 @@ class RegionalCompute(Construct):
         # and the code is not signed (Lambda would reject the unsigned layer).
         self.code = code = FunctionCode(self, "code", source_dir=code_dir, vendor_dir=vendor_dir)
         base_env = {
-            "TRANSACTIONS_TABLE": tables.transactions_name,
-            "IDEMPOTENCY_TABLE": tables.idempotency_name,
-            "AUDIT_BUCKET": audit.name,
-            "REGION_ROLE": region.role,
-            "MAX_AMOUNT": MAX_AMOUNT,
+            ENV_TRANSACTIONS_TABLE: tables.transactions_name,
+            ENV_IDEMPOTENCY_TABLE: tables.idempotency_name,
+            ENV_AUDIT_BUCKET: audit.name,
+            ENV_REGION_ROLE: region.role,
+            ENV_MAX_AMOUNT: MAX_AMOUNT,
             "POWERTOOLS_LOG_LEVEL": "INFO",
             ENV_METRICS_NAMESPACE: METRICS_NAMESPACE,
             # payments.settings reads these for every payment function (validator, health,
             # reconcile); STRONG: the health read of the transactions table is consistent.
-            "HEALTH_SEARCH_STRING": HEALTH_SEARCH_STRING, "KMS_KEY_ARN": key.arn,
-            "TRANSACTIONS_CONSISTENCY_MODE": settings.transactions_consistency,
+            ENV_HEALTH_SEARCH_STRING: HEALTH_SEARCH_STRING, ENV_KMS_KEY_ARN: key.arn,
+            ENV_TRANSACTIONS_CONSISTENCY_MODE: settings.transactions_consistency,
             # In DR, a payment through this name arms the failback hold (lambda/ops/hold.py);
             # through the regional name it does not (only the validator acts on it).
-            "FAILOVER_DOMAIN_NAME": settings.domain_name,
+            ENV_FAILOVER_DOMAIN_NAME: settings.domain_name,
         }
         # What payments.settings reads: the reconcile job (modules/jobs.py) gets it too.
         self.payment_environment = dict(base_env)
@@ -431,15 +445,15 @@ class RegionalCompute(Construct):
             memory_mb=AUTHORIZER_MEMORY_MB, timeout_s=AUTHORIZER_TIMEOUT_S,
             reserved_concurrency=-1,
             environment={
-                "REGION_ROLE": region.role,
+                ENV_REGION_ROLE: region.role,
                 ENV_CLIENT_KEYS_SECRET: client_keys_secret_name(names),
                 # Keys without a notAfter (the format before key expiry) are refused in
                 # prod-like environments (docs/calling-the-api.md, runbook section 9).
                 ENV_CLIENT_KEYS_REQUIRE_EXPIRY: "true" if settings.is_prod_like else "false",
-                "NONCE_TABLE": tables.idempotency_name,
-                "NONCE_KEY_ATTRIBUTE": IDEMPOTENCY_KEY_ATTRIBUTE,
-                "NONCE_TTL_ATTRIBUTE": IDEMPOTENCY_TTL_ATTRIBUTE,
-                "MAX_CLOCK_SKEW_SECONDS": "300",
+                ENV_NONCE_TABLE: tables.idempotency_name,
+                ENV_NONCE_KEY_ATTRIBUTE: IDEMPOTENCY_KEY_ATTRIBUTE,
+                ENV_NONCE_TTL_ATTRIBUTE: IDEMPOTENCY_TTL_ATTRIBUTE,
+                ENV_MAX_CLOCK_SKEW_SECONDS: "300",
                 "POWERTOOLS_LOG_LEVEL": "INFO",
                 ENV_METRICS_NAMESPACE: METRICS_NAMESPACE,
                 "POWERTOOLS_SERVICE_NAME": "payments-authorizer",

@@ -50,7 +50,15 @@ from constructs import Construct
 from contract import (
     CANARY_DELAY,
     DUPCHECK_SERVICE,
+    ENV_AUDIT_BUCKET,
+    ENV_DUPCHECK_WORKERS,
     ENV_METRICS_NAMESPACE,
+    ENV_PEER_REGION,
+    ENV_RECONCILE_CHECKPOINT_KEY,
+    ENV_RECONCILE_WORKERS,
+    ENV_REGION_ROLE,
+    ENV_STATUS_INDEX,
+    ENV_TRANSACTIONS_TABLE,
     HEARTBEAT_PREFIX,
     METRICS_NAMESPACE,
     RECEIPTS_PREFIX,
@@ -183,10 +191,10 @@ class Heartbeat(Construct):
             handler="heartbeat.lambda_handler",
             memory_mb=HEARTBEAT_MEMORY_MB, timeout_s=HEARTBEAT_TIMEOUT_S, reserved_concurrency=-1,
             environment={
-                "REGION_ROLE": region.role,
-                "PEER_REGION": peer.name,
-                "TRANSACTIONS_TABLE": tables.transactions_name,
-                "AUDIT_BUCKET": audit.name,
+                ENV_REGION_ROLE: region.role,
+                ENV_PEER_REGION: peer.name,
+                ENV_TRANSACTIONS_TABLE: tables.transactions_name,
+                ENV_AUDIT_BUCKET: audit.name,
                 ENV_METRICS_NAMESPACE: METRICS_NAMESPACE,
                 "POWERTOOLS_SERVICE_NAME": "payments-heartbeat",
             },
@@ -250,9 +258,9 @@ class Reconcile(Construct):
             reserved_concurrency=segments if settings.reserves_concurrency else -1,
             environment={
                 **compute.payment_environment,  # payments.settings: the validator's tables, bucket
-                "STATUS_INDEX": STATUS_INDEX,
-                "RECONCILE_WORKERS": str(self.sizing.workers),
-                "RECONCILE_CHECKPOINT_KEY": checkpoint_key,
+                ENV_STATUS_INDEX: STATUS_INDEX,
+                ENV_RECONCILE_WORKERS: str(self.sizing.workers),
+                ENV_RECONCILE_CHECKPOINT_KEY: checkpoint_key,
                 "POWERTOOLS_SERVICE_NAME": self.SERVICE,
             },
             grants=[
@@ -369,7 +377,7 @@ class DuplicateCheck(Construct):
             memory_mb=sizing.memory_mb, timeout_s=DUPCHECK_TIMEOUT_S, reserved_concurrency=-1,
             environment={
                 **compute.payment_environment,  # payments.settings: the transactions table
-                "DUPCHECK_WORKERS": str(sizing.workers),
+                ENV_DUPCHECK_WORKERS: str(sizing.workers),
                 "POWERTOOLS_SERVICE_NAME": self.SERVICE,
             },
             grants=[

@@ -28,7 +28,15 @@ from constructs import Construct
 
 from contract import (
     DR,
+    ENV_DOMAIN_HEALTH_URL,
+    ENV_FAILBACK_PARAMETER,
+    ENV_HEALTH_SEARCH_STRING,
     ENV_METRICS_NAMESPACE,
+    ENV_PEER_FAILURES_TO_BLOCK,
+    ENV_PEER_HEALTH_URL,
+    ENV_PEER_REGION,
+    ENV_PEER_ROLE,
+    ENV_REGION_ROLE,
     FAILBACK_OPEN,
     HEALTH_SEARCH_STRING,
     METRICS_NAMESPACE,
@@ -82,16 +90,16 @@ class Probe(Construct):
             )
         peer_host = regional_host(settings.domain_name, peer.name)
         environment = {
-            "REGION_ROLE": region.role,
-            "PEER_ROLE": peer.role,
-            "PEER_REGION": peer.name,
+            ENV_REGION_ROLE: region.role,
+            ENV_PEER_ROLE: peer.role,
+            ENV_PEER_REGION: peer.name,
             # The peer's SigV4 route to its health function (WAF admits only Route 53's
             # checkers to /health): modules/api.py.
-            "PEER_HEALTH_URL": f"https://{peer_host}/{PROBE_PATH}",
+            ENV_PEER_HEALTH_URL: f"https://{peer_host}/{PROBE_PATH}",
             # Signed for both regions in turn (either may serve the domain): lambda/probe.py.
-            "DOMAIN_HEALTH_URL": f"https://{settings.domain_name}/{PROBE_PATH}",
-            "HEALTH_SEARCH_STRING": HEALTH_SEARCH_STRING,
-            "PEER_FAILURES_TO_BLOCK": str(PEER_FAILURES_TO_BLOCK),
+            ENV_DOMAIN_HEALTH_URL: f"https://{settings.domain_name}/{PROBE_PATH}",
+            ENV_HEALTH_SEARCH_STRING: HEALTH_SEARCH_STRING,
+            ENV_PEER_FAILURES_TO_BLOCK: str(PEER_FAILURES_TO_BLOCK),
             "POWERTOOLS_SERVICE_NAME": "payments-probe",
             ENV_METRICS_NAMESPACE: METRICS_NAMESPACE,
         }
@@ -105,7 +113,7 @@ class Probe(Construct):
               for role, name in ((region.role, region.name), (peer.role, peer.name))],
         ]
         if gates_failback:
-            environment["FAILBACK_PARAMETER"] = parameter_name
+            environment[ENV_FAILBACK_PARAMETER] = parameter_name
             grants.append(statement("KeepFailbackLatch", ["ssm:GetParameter", "ssm:PutParameter"],
                                     [region.arn("ssm", f"parameter{parameter_name}")]))
         self.function = compute.service_function(

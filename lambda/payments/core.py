@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from contract import RECEIPTS_PREFIX
+from contract import ENV_MAX_AMOUNT, RECEIPTS_PREFIX
 from payments.currencies import DEFAULT_CURRENCY, minor_units
 
 # --------------------------------------------------------------------------- rules
@@ -361,10 +361,10 @@ def parse_request(
 def parse_max_amount(raw: str) -> Decimal:
     """Parse the MAX_AMOUNT setting (a positive plain decimal)."""
     if not AMOUNT_RE.fullmatch(raw.strip()):
-        raise ValueError(f"MAX_AMOUNT must be a positive plain decimal, got {raw!r}")
+        raise ValueError(f"{ENV_MAX_AMOUNT} must be a positive plain decimal, got {raw!r}")
     value = Decimal(raw.strip())
     if value <= 0:
-        raise ValueError("MAX_AMOUNT must be greater than zero")
+        raise ValueError(f"{ENV_MAX_AMOUNT} must be greater than zero")
     return value
 
 

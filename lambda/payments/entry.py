@@ -11,6 +11,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 
+from contract import ENV_REGION_ROLE
 from payments.responses import error_response
 
 
@@ -25,7 +26,7 @@ def build_lambda_handler(app: APIGatewayRestResolver, logger: Logger, tracer: Tr
     @metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         region = os.environ.get("AWS_REGION", "unknown")
-        logger.append_keys(region=region, region_role=os.environ.get("REGION_ROLE"))
+        logger.append_keys(region=region, region_role=os.environ.get(ENV_REGION_ROLE))
         metrics.add_dimension(name="region", value=region)
         return app.resolve(event, context)
 

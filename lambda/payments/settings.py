@@ -11,7 +11,20 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from contract import ENV_METRICS_NAMESPACE, METRICS_NAMESPACE
+from contract import (
+    ENV_AUDIT_BUCKET,
+    ENV_FAILOVER_DOMAIN_NAME,
+    ENV_HEALTH_SEARCH_STRING,
+    ENV_IDEMPOTENCY_TABLE,
+    ENV_IDEMPOTENCY_TTL_SECONDS,
+    ENV_KMS_KEY_ARN,
+    ENV_MAX_AMOUNT,
+    ENV_METRICS_NAMESPACE,
+    ENV_REGION_ROLE,
+    ENV_TRANSACTIONS_CONSISTENCY_MODE,
+    ENV_TRANSACTIONS_TABLE,
+    METRICS_NAMESPACE,
+)
 from payments.core import parse_max_amount
 
 REGION_ROLES = ("primary", "dr")
@@ -47,12 +60,12 @@ def _required(name: str) -> str:
 
 #: Environment variables each function cannot run without (besides AWS_REGION and REGION_ROLE).
 REQUIRED = {
-    "validator": ("TRANSACTIONS_TABLE", "IDEMPOTENCY_TABLE", "AUDIT_BUCKET"),
+    "validator": (ENV_TRANSACTIONS_TABLE, ENV_IDEMPOTENCY_TABLE, ENV_AUDIT_BUCKET),
     # The health probe exercises every dependency of a payment, the key included.
-    "health": ("TRANSACTIONS_TABLE", "IDEMPOTENCY_TABLE", "AUDIT_BUCKET", "KMS_KEY_ARN"),
-    "reconcile": ("TRANSACTIONS_TABLE", "AUDIT_BUCKET"),
+    "health": (ENV_TRANSACTIONS_TABLE, ENV_IDEMPOTENCY_TABLE, ENV_AUDIT_BUCKET, ENV_KMS_KEY_ARN),
+    "reconcile": (ENV_TRANSACTIONS_TABLE, ENV_AUDIT_BUCKET),
     # The stream-triggered duplicate check (dupcheck.py): marks records of this table only.
-    "dupcheck": ("TRANSACTIONS_TABLE",),
+    "dupcheck": (ENV_TRANSACTIONS_TABLE,),
 }
 
 
@@ -61,39 +74,39 @@ def load_settings(function: str = "validator") -> Settings:
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ""
     if not region:
         raise RuntimeError("environment variable AWS_REGION is required")
-    role = os.environ.get("REGION_ROLE", "").strip().lower()
+    role = os.environ.get(ENV_REGION_ROLE, "").strip().lower()
     if role not in REGION_ROLES:
-        raise RuntimeError(f"REGION_ROLE must be one of {REGION_ROLES}, got {role!r}")
-    ttl = int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", "86400"))
+        raise RuntimeError(f"{ENV_REGION_ROLE} must be one of {REGION_ROLES}, got {role!r}")
+    ttl = int(os.environ.get(ENV_IDEMPOTENCY_TTL_SECONDS, "86400"))
     if ttl < 60:
-        raise RuntimeError("IDEMPOTENCY_TTL_SECONDS must be at least 60")
+        raise RuntimeError(f"{ENV_IDEMPOTENCY_TTL_SECONDS} must be at least 60")
     required = REQUIRED[function]
-    consistency = os.environ.get("TRANSACTIONS_CONSISTENCY_MODE", "EVENTUAL").strip().upper() or "EVENTUAL"
+    consistency = os.environ.get(ENV_TRANSACTIONS_CONSISTENCY_MODE, "EVENTUAL").strip().upper() or "EVENTUAL"
     if consistency not in ("EVENTUAL", "STRONG"):
-        raise RuntimeError(f"TRANSACTIONS_CONSISTENCY_MODE must be EVENTUAL or STRONG, got {consistency!r}")
+        raise RuntimeError(f"{ENV_TRANSACTIONS_CONSISTENCY_MODE} must be EVENTUAL or STRONG, got {consistency!r}")
 
     def value(name: str) -> str:
         return _required(name) if name in required else os.environ.get(name, "").strip()
 
-    search = os.environ.get("HEALTH_SEARCH_STRING", "PAYMENTS_HEALTHY").strip()
+    search = os.environ.get(ENV_HEALTH_SEARCH_STRING, "PAYMENTS_HEALTHY").strip()
     if not SEARCH_STRING_RE.fullmatch(search):
         # Upper case and long enough that no unhealthy body (lower-case keys, AWS error codes,
         # PAYMENTS_UNAVAILABLE) can contain it by accident.
-        raise RuntimeError("HEALTH_SEARCH_STRING must be 8-64 characters of A-Z, 0-9 and '_', starting "
+        raise RuntimeError(f"{ENV_HEALTH_SEARCH_STRING} must be 8-64 characters of A-Z, 0-9 and '_', starting "
                            f"with a letter, got {search!r}")
     return Settings(
         region=region,
         region_role=role,
-        transactions_table=value("TRANSACTIONS_TABLE"),
-        idempotency_table=value("IDEMPOTENCY_TABLE"),
-        audit_bucket=value("AUDIT_BUCKET"),
-        max_amount=parse_max_amount(os.environ.get("MAX_AMOUNT", "1000000.00")),
+        transactions_table=value(ENV_TRANSACTIONS_TABLE),
+        idempotency_table=value(ENV_IDEMPOTENCY_TABLE),
+        audit_bucket=value(ENV_AUDIT_BUCKET),
+        max_amount=parse_max_amount(os.environ.get(ENV_MAX_AMOUNT, "1000000.00")),
         idempotency_ttl_seconds=ttl,
         metrics_namespace=os.environ.get(ENV_METRICS_NAMESPACE, METRICS_NAMESPACE),
-        kms_key_arn=value("KMS_KEY_ARN"),
+        kms_key_arn=value(ENV_KMS_KEY_ARN),
         transactions_consistency=consistency,
         health_search_string=search,
-        failover_domain_name=os.environ.get("FAILOVER_DOMAIN_NAME", "").strip(),
+        failover_domain_name=os.environ.get(ENV_FAILOVER_DOMAIN_NAME, "").strip(),
     )
 
 

@@ -7,6 +7,7 @@ spells one as a literal again. Docstrings and comments may name them.
 from __future__ import annotations
 
 import ast
+import re
 import threading
 import time
 from pathlib import Path
@@ -34,6 +35,12 @@ RETYPED = {
     "DependencyFailure": "METRIC_DEPENDENCY_FAILURE", "Code": "aws_error_code",
 }
 
+# The environment variables our functions read (contract.ENV_*): modules/ sets them and lambda/
+# reads them through the constants; a literal naming one anywhere (a key, a read, an error
+# message) is a second definition. Powertools' and the Lambda runtime's own are not ours.
+ENV_NAMES = {value: name for name, value in vars(contract).items() if name.startswith("ENV_")}
+ENV_NAME_RE = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(ENV_NAMES))) + r")\b")
+
 
 def _literals(path: Path) -> list[tuple[int, str]]:
     tree = ast.parse(path.read_text())
@@ -54,6 +61,36 @@ def test_no_tier_retypes_a_contract_fact():
                 if value in RETYPED:
                     found.append(f"{path.relative_to(ROOT)}:{line}: {value!r} is contract.{RETYPED[value]}")
     assert not found, "\n".join(found)
+
+
+def test_no_tier_spells_an_environment_variable_name():
+    found = []
+    for tier in TIERS:
+        for path in sorted((ROOT / tier).rglob("*.py")):
+            for line, value in _literals(path):
+                for match in ENV_NAME_RE.finditer(value):
+                    found.append(f"{path.relative_to(ROOT)}:{line}: {value!r} names "
+                                 f"contract.{ENV_NAMES[match.group()]}")
+    assert not found, "\n".join(found)
+
+
+def test_the_contract_names_each_environment_variable_once():
+    """One constant per variable, and none of them Powertools' or the runtime's own."""
+    constants = [name for name in vars(contract) if name.startswith("ENV_")]
+    assert len(ENV_NAMES) == len(constants) >= 33
+    assert not {value for value in ENV_NAMES if value.startswith(("AWS_", "LAMBDA_", "_"))}
+    assert set(ENV_NAMES) >= contract.FUNCTION_TUNING_VARIABLES
+
+
+def test_the_environment_guard_sees_keys_reads_and_messages(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text('"""REGION_ROLE in a docstring is fine."""\n'
+                      'env = {"TRANSACTIONS_TABLE": name, "POWERTOOLS_SERVICE_NAME": "x"}\n'
+                      'role = os.environ.get("REGION_ROLE")\n'
+                      'error = f"environment variable PEER_REGION must be {x}"\n'
+                      'fine = "TRANSACTIONS_TABLE_ARN, ENV_AUDIT_BUCKET"\n')
+    assert [m.group() for _, v in _literals(sample) for m in ENV_NAME_RE.finditer(v)] == [
+        "TRANSACTIONS_TABLE", "REGION_ROLE", "PEER_REGION"]
 
 
 def test_the_guard_sees_literals_in_f_strings_and_calls(tmp_path):
