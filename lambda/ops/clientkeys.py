@@ -37,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from contract import CLIENT_KEY_MAX_DAYS, CLIENT_KEY_NOT_AFTER, CLIENT_KEY_TIME_FORMAT
+from contract import CLIENT_KEY_MAX_DAYS, CLIENT_KEY_NOT_AFTER, CLIENT_KEY_TIME_FORMAT, ENV_CLIENT_KEYS_REQUIRE_EXPIRY
 from ops.signing import CLIENT_ID_RE, decode_key, new_key
 
 __all__ = ["new_key"]  # re-exported: drctl makes keys through this module
@@ -269,7 +269,7 @@ def expiry_problems(text: str | None, now: float, *, warn_days: int) -> list[str
             end = key[CLIENT_KEY_NOT_AFTER]
             if end is None:
                 problems.append(f"{client}: key {key['fingerprint']} has no notAfter "
-                                "(refused where CLIENT_KEYS_REQUIRE_EXPIRY is on: set-expiry)")
+                                f"(refused where {ENV_CLIENT_KEYS_REQUIRE_EXPIRY} is on: set-expiry)")
                 continue
             left = parse_time(end) - now
             if left <= 0:

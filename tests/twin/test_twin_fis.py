@@ -63,7 +63,9 @@ def test_failover_cuts_dynamodb_for_the_subnets_functions_until_its_duration(twi
     experiment = fis.start("us-east-1", fis.find_template("us-east-1", DRILL_REGIONAL_FAILOVER, "dev"), {})
     assert fis.state("us-east-1", experiment) == ("running", "")
     cut = {name for (region, name), fn in twin.functions.items() if fn.environment.get("AWS_ENDPOINT_URL_DYNAMODB")}
-    assert cut == {"payment-health-primary-dev", "payment-validator-primary-dev", "payment-reconcile-primary-dev"}
+    # the functions in the template's subnets (the authorizer too, since it runs in the VPC)
+    assert cut == {"payment-health-primary-dev", "payment-validator-primary-dev", "payment-reconcile-primary-dev",
+                   "payment-authorizer-primary-dev"}
     assert sorted(twin.stopped) == sorted(cut)  # fresh execution environments take the change
     twin.clock.advance(599)  # PT10M on the scenario clock
     assert fis.state("us-east-1", experiment)[0] == "running"
