@@ -111,15 +111,16 @@ def failover_fault(drills):
 
 def test_failover_template_cuts_the_subnets_functions_off_dynamodb(failover_fault):
     """FIS's network ACL (scope=dynamodb) on the primary's tagged private subnets: the functions
-    in those subnets (health, validator, reconcile) lose DynamoDB, /health answers 503; the DR
-    region and the functions outside the VPC (heartbeat) are untouched; stopping removes it."""
+    in those subnets (health, validator, reconcile, authorizer) lose DynamoDB, /health answers
+    503; the DR region and the functions outside the VPC (heartbeat, probe) are untouched;
+    stopping removes it."""
     assert failover_fault["state"] == ("running", "")
     assert failover_fault["primary"] == 503
     assert failover_fault["dr"] == 200
     (detail,) = failover_fault["actions"]
     assert "for 3 subnets" in detail
-    assert all(f"payment-{fn}-primary" in detail for fn in ("health", "validator", "reconcile"))
-    assert "heartbeat" not in detail and "probe" not in detail and "authorizer" not in detail
+    assert all(f"payment-{fn}-primary" in detail for fn in ("health", "validator", "reconcile", "authorizer"))
+    assert "heartbeat" not in detail and "probe" not in detail
     assert "writeError" not in failover_fault["heartbeat"]["dynamodb"], failover_fault["heartbeat"]
     assert failover_fault["after_stop"] == (("stopped", "Experiment stopped by the user (StopExperiment)."), 200)
 
