@@ -288,6 +288,12 @@ METRIC_RECEIPT_WRITE_FAILED = "ReceiptWriteFailed"
 METRIC_DEPENDENCY_FAILURE = "DependencyFailure"
 VALIDATOR_OUTCOME_DIMENSIONS = ("service", "region")
 
+# -- transactions table indexes ---------------------------------------------------------------
+# The sparse GSIs of the transactions table (modules/tables.py); reconcile and the duplicate
+# commands read STATUS_INDEX (hash ``status``, range ``timestamp``).
+CUSTOMER_INDEX = "customer-index"
+STATUS_INDEX = "status-index"
+
 # -- idempotency table ----------------------------------------------------------------------
 # Key and TTL attributes of the idempotency table (modules/tables.py), as Powertools'
 # idempotency layer (the validator) and the authorizer's nonce records use them. Nonce keys

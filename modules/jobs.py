@@ -64,6 +64,7 @@ from contract import (
     RECEIPTS_PREFIX,
     RECONCILE_CHECKPOINT_KEY_PREFIX,
     RECONCILE_LAG_METRIC,
+    STATUS_INDEX,
 )
 from modules.compute import RegionalCompute, ServiceFunction
 from modules.iam import statement
@@ -74,7 +75,7 @@ from modules.network import RegionalNetwork
 from modules.regions import PeerRegion, Region
 from modules.settings import CAPACITY_HEADROOM, Settings
 from modules.storage import AuditBucket
-from modules.tables import STATUS_INDEX, TableAccess
+from modules.tables import TableAccess
 
 HEARTBEAT = "heartbeat"
 HEARTBEAT_SCHEDULE = "rate(1 minute)"

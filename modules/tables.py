@@ -31,11 +31,13 @@ from cdktf_cdktf_provider_aws.dynamodb_table import (
 from constructs import Construct
 
 from contract import (
+    CUSTOMER_INDEX,
     DRILL_REPLICATION,
     DYNAMODB_REPLICATION_LATENCY,
     IDEMPOTENCY_KEY_ATTRIBUTE,
     IDEMPOTENCY_TTL_ATTRIBUTE,
     NONCE_KEY_PREFIX,
+    STATUS_INDEX,
 )
 from modules.drills import drill_tags
 from modules.iam import Statement, statement
@@ -46,8 +48,6 @@ from modules.regions import PeerRegion, Region
 from modules.settings import Settings
 
 PITR_DAYS = 35
-CUSTOMER_INDEX = "customer-index"
-STATUS_INDEX = "status-index"
 
 
 TABLES = ("transactions", "idempotency")

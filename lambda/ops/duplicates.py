@@ -30,12 +30,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from contract import aws_error_code
+from contract import STATUS_INDEX, aws_error_code
 
 STATUS_VALIDATED = "VALIDATED"  # payments.core.STATUS_VALIDATED (drctl imports this without it)
 STATUS_DUPLICATE = "DUPLICATE"
 STATUS_VOIDED = "VOIDED"
-STATUS_INDEX = "status-index"
 RESOLUTIONS = {"void": STATUS_VOIDED, "keep": STATUS_VALIDATED}
 #: Every attribute a marking names (keys, writes, condition): the reconcile role's UpdateItem
 #: grant is limited to these (modules/jobs.py, dynamodb:Attributes).

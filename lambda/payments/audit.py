@@ -28,10 +28,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from contract import aws_error_code
+from contract import STATUS_INDEX, aws_error_code
 from payments import core
-
-STATUS_INDEX = "status-index"
 
 
 @dataclass

@@ -33,6 +33,7 @@ RETYPED = {
     "OutcomeUnknown": "METRIC_OUTCOME_UNKNOWN",
     "UnhandledError": "METRIC_UNHANDLED_ERROR", "ReceiptWriteFailed": "METRIC_RECEIPT_WRITE_FAILED",
     "DependencyFailure": "METRIC_DEPENDENCY_FAILURE", "Code": "aws_error_code",
+    "status-index": "STATUS_INDEX", "customer-index": "CUSTOMER_INDEX",
 }
 
 # The environment variables our functions read (contract.ENV_*): modules/ sets them and lambda/
