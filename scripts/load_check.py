@@ -49,6 +49,8 @@ if str(ROOT) not in sys.path:
 if str(ROOT / "lambda") not in sys.path:
     sys.path.append(str(ROOT / "lambda"))  # ops.signing: how clients sign
 
+from contract import ENV_CLIENT_KEYS_SECRET, ENV_RECONCILE_GRACE_MINUTES, ENV_TRANSACTIONS_TABLE  # noqa: E402
+
 CLIENT_ID = "load-check-client"
 RECONCILE_HANDLER = "reconcile.lambda_handler"
 AUTHORIZER_HANDLER = "authorizer.lambda_handler"
@@ -79,7 +81,7 @@ def seed_client_key(twin: Any) -> str:
 
     key = new_key()
     primary = twin.region_of("primary")
-    secret = twin.function(primary, _functions(twin, AUTHORIZER_HANDLER)[primary]).environment["CLIENT_KEYS_SECRET"]
+    secret = twin.function(primary, _functions(twin, AUTHORIZER_HANDLER)[primary]).environment[ENV_CLIENT_KEYS_SECRET]
     secrets = twin.client("secretsmanager", primary)
     try:  # keep the clients already there (the twin's scenario tests share one twin)
         value = json.loads(secrets.get_secret_value(SecretId=secret)["SecretString"])
@@ -101,7 +103,7 @@ class _Reconciler:
         self.every_s = every_s
         self.functions = _functions(twin, RECONCILE_HANDLER)
         for region, name in self.functions.items():
-            twin.function(region, name).environment["RECONCILE_GRACE_MINUTES"] = str(GRACE_OVERRIDE_MINUTES)
+            twin.function(region, name).environment[ENV_RECONCILE_GRACE_MINUTES] = str(GRACE_OVERRIDE_MINUTES)
         self.runs: dict[str, list[dict[str, Any]]] = {region: [] for region in self.functions}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -283,7 +285,7 @@ def _records_since(twin: Any, region: str, since_ms: int) -> int:
     fn = twin.function(region, _functions(twin, RECONCILE_HANDLER)[region])
     ddb = twin.client("dynamodb", region)
     kwargs: dict[str, Any] = {
-        "TableName": fn.environment["TRANSACTIONS_TABLE"],
+        "TableName": fn.environment[ENV_TRANSACTIONS_TABLE],
         "IndexName": fn.environment.get("STATUS_INDEX", "status-index"),
         "KeyConditionExpression": "#s = :s AND #t >= :t", "Select": "COUNT",
         "ExpressionAttributeNames": {"#s": "status", "#t": "timestamp"},

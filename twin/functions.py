@@ -36,6 +36,7 @@ from multiprocessing.connection import Connection, Listener
 from pathlib import Path
 from typing import Any
 
+from contract import ENV_REGION_ROLE
 from twin.model import Platform, Resource
 from twin.provision import FAKE_CREDENTIALS
 
@@ -193,7 +194,7 @@ class FunctionPool:
         reserved = int(get("reserved_concurrent_executions", -1))
         code_dir = self._unzip(self._package(res))
         env["LAMBDA_TASK_ROOT"] = str(code_dir)
-        return Function(name=name, region=res.region, role=variables.get("REGION_ROLE", ""),
+        return Function(name=name, region=res.region, role=variables.get(ENV_REGION_ROLE, ""),
                         handler=str(get("handler")), timeout_s=float(get("timeout", DEFAULT_TIMEOUT_S)),
                         memory_mb=memory, code_dir=code_dir, environment=env,
                         log_path=self.workdir / "logs" / res.region / f"{name}.log",

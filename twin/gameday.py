@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from contract import ENV_CLIENT_KEYS_SECRET, ENV_TRANSACTIONS_TABLE
 from twin.core import Twin
 from twin.rehearsal import Rehearsal
 
@@ -101,7 +102,7 @@ def _run(day: GameDay, twin: Twin, rehearsal: Rehearsal, key: str) -> None:
     authorizer = next(fn for (r, _), fn in (twin.pool.functions.items() if twin.pool else [])
                       if r == primary and fn.handler == "authorizer.lambda_handler")
     twin.client("secretsmanager", primary).put_secret_value(
-        SecretId=authorizer.environment["CLIENT_KEYS_SECRET"],
+        SecretId=authorizer.environment[ENV_CLIENT_KEYS_SECRET],
         SecretString=seed_document(CLIENT_ID, key))
     twin.replication.wait_caught_up(10)
     fault_t = rehearsal.now() + 120  # after the warm-up: warm-up times are negative
@@ -251,7 +252,7 @@ def _records(twin: Twin, region: str, txn: str) -> int:
     assert twin.pool is not None
     fn = next(f for (r, _), f in twin.pool.functions.items() if r == region and f.handler == "validator.lambda_handler")
     found = twin.client("dynamodb", region).query(
-        TableName=fn.environment["TRANSACTIONS_TABLE"], KeyConditionExpression="transactionId = :t",
+        TableName=fn.environment[ENV_TRANSACTIONS_TABLE], KeyConditionExpression="transactionId = :t",
         ExpressionAttributeValues={":t": {"S": txn}}, ConsistentRead=True)["Items"]
     return len(found)
 
