@@ -13,11 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ops.clientkeys import seed_document  # noqa: E402
 from ops.signing import new_key  # noqa: E402
-from platform_support import PROD  # noqa: E402
-from twin_support import CLIENT_ID  # noqa: E402
+from twin_support import CLIENT_ID, PROFILES  # noqa: E402
 
-# The settings profiles the twin stands up (issue 19: default and prod-like synths).
-PROFILES = {"default": {}, "prod": PROD}
 # Scenario 2's fault kinds per profile (test_outage.py): every kind on the default synth, the
 # hang on the prod-like one (the rest would double the run for the same code path).
 OUTAGE_FAULTS = {"default": {"hang", "refuse", "5xx"}, "prod": {"hang"}}

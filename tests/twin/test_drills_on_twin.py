@@ -1,4 +1,4 @@
-"""`drctl drill` on the twin (issue 19, scenario 5), default synth: drctl's own orchestrator
+"""`drctl drill` on the twin (issue 19, scenario 5), default and prod-like synths: drctl's own orchestrator
 (`run_drill`, unchanged, in-process) with ports that read the twin (twin/drills.py): the FIS
 templates of the JSON start the twin's simulated faults, the scenario clock is drctl's clock.
 
@@ -28,7 +28,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from twin_support import operator_failback, warm_up
+from twin_support import PROFILES, operator_failback, warm_up
 
 from contract import DRILL_DATABASE, DRILL_REGIONAL_FAILOVER, DRILL_REPLICATION, HEALTH_PATH, RPO_TARGET_S, RTO_TARGET_S
 from drctl import exitcodes
@@ -41,14 +41,16 @@ pytestmark = pytest.mark.twin
 HEARTBEAT = "heartbeat.lambda_handler"
 
 
-@pytest.fixture(scope="module", params=["default"])
+@pytest.fixture(scope="module", params=sorted(PROFILES))
 def drills(request, synth_stacks, tmp_path_factory):
-    """The default synth's twin, evaluating, warmed up; the drills' side of it."""
+    """Each profile's twin (default and prod-like synths), evaluating, warmed up; the drills'
+    side of it."""
     from twin.core import Twin
     from twin.drills import TwinDrill
 
-    synth_stacks()
-    with Twin(synth_stacks.outdir_of(), lag_s=0.3) as twin:
+    environ = PROFILES[request.param]
+    synth_stacks(**environ)
+    with Twin(synth_stacks.outdir_of(**environ), lag_s=0.3) as twin:
         warm_up(twin)
         drill = TwinDrill(twin)
         drill.report_dir = tmp_path_factory.mktemp("drills")
@@ -156,9 +158,12 @@ def test_drill_without_canary_evidence_does_not_pass(silent_canary):
 
 @pytest.fixture(scope="module")
 def dns_too_slow(drills, silent_canary):
-    """A drill whose --timeout (30 s) ends before Route 53 can move the name (3 checks, 30 s apart)."""
+    """A drill whose --timeout ends before Route 53 can move the name: a third of the primary
+    check's failure_threshold x request_interval (30 s on the default synth, 10 s on prod-like)."""
+    check = drills.twin.route53.checks[drills.cfg.primary_health_check_id]
+    timeout = check.failure_threshold * check.request_interval / 3
     result = run_drill(drills.cfg, drills.ports(), drills.clock, EventLog(),
-                       _options(drills, DRILL_REGIONAL_FAILOVER, timeout=30, recovery_timeout=60))
+                       _options(drills, DRILL_REGIONAL_FAILOVER, timeout=timeout, recovery_timeout=60))
     primary = drills.twin.region_of("primary")
     health = _health(drills.twin, primary)
     _quiet(drills)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import boto3
 from ops import latch
+from platform_support import PROD
 
 from drctl.checks import OK
 from drctl.clock import Clock
@@ -11,6 +12,9 @@ from drctl.config import DrConfig
 from drctl.gateways import AwsGateways
 from drctl.log import EventLog
 from drctl.operations import clear_hold
+
+# The settings profiles the twin stands up (issue 19: default and prod-like synths).
+PROFILES = {"default": {}, "prod": PROD}
 
 CLIENT_ID = "twin-client"  # the client the scenarios seed into the client-keys secret
 
