@@ -80,9 +80,9 @@ FAILBACK_EVIDENCE_MAX_AGE_S = 300.0
 # the datapoint is in the primary's bucket; the later ones are in flight, which never ends while
 # DR takes payments (so OperationsPendingReplication > 0 is not a refusal). Why a minute and not
 # RTC's 15: the outage's backlog must have drained, not merely be inside the SLA; and what is in
-# flight is bounded and repairable: receipts are audit artifacts the reconcile job re-writes when
-# missing, and the payment records themselves are in DynamoDB (STRONG by default), which the
-# failback checks separately.
+# flight is bounded and repairable: receipts are audit artifacts, which the primary's reconcile
+# job writes from its table replica when missing (after its grace); the payment records
+# themselves are in DynamoDB (STRONG by default), which failback checks separately.
 S3_FAILBACK_LATENCY_MAX_S = 60.0
 # Route 53 considers an endpoint healthy when more than 18 % of its checkers report healthy.
 ROUTE53_HEALTHY_CHECKER_FRACTION = 0.18
