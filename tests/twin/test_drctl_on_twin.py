@@ -1,4 +1,5 @@
-"""drctl against the twin, unchanged (issue 19, scenarios 2 and 4), on the default synth.
+"""drctl against the twin, unchanged (issue 19, scenarios 2 and 4), on the default and the
+prod-like synth (conftest.PROFILES; one module Twin at a time, never with the session `twin`).
 
 Every `drctl` step is a subprocess, as an operator runs it: `python -m drctl ... --json` with
 the stacks' outputs files, the twin's AWS endpoint (through twin/faultproxy.py, so a faulted
@@ -34,11 +35,15 @@ import uuid
 
 import pytest
 from ops.signing import new_key, signed_headers
+from platform_support import PROD
 from twin_support import CLIENT_ID
 
 from twin.gameday import probe_alarm_row
 
 pytestmark = pytest.mark.twin
+
+# The profiles of conftest.PROFILES (default and prod-like).
+PROFILES = {"default": {}, "prod": PROD}
 
 PROBE_ALARMS = ("peer-unreachable", "domain-unreachable")  # the probe's metrics (see module doc)
 STEP_S = 10.0
@@ -86,17 +91,23 @@ def _writer(rehearsal) -> str:
     return rehearsal.aurora.writer_region()
 
 
-@pytest.fixture(scope="module")
-def day(synth_stacks):
-    """Play the whole day once; the tests below read what happened."""
+@pytest.fixture(scope="module", params=sorted(PROFILES))
+def day(request, synth_stacks):
+    """Play the whole day once per profile; the tests below read what happened."""
     from twin.core import Twin
     from twin.rehearsal import Rehearsal
 
-    synth_stacks()
-    with Twin(synth_stacks.outdir_of(), lag_s=0.3) as twin:
+    environ = PROFILES[request.param]
+    synth_stacks(**environ)
+    started = time.monotonic()
+    with Twin(synth_stacks.outdir_of(**environ), lag_s=0.3) as twin:
         rehearsal = Rehearsal(twin, switch_s=2.0, resync_s=15.0).start()
         try:
-            yield _play(twin, rehearsal)
+            out = _play(twin, rehearsal)
+            out["suffix"] = environ.get("ENVIRONMENT_SUFFIX", "dev")
+            out["real_s"] = round(time.monotonic() - started, 1)
+            print(f"scenario 4 on {request.param}: {out['real_s']} s real")
+            yield out
         finally:
             rehearsal.stop()
 
@@ -139,6 +150,12 @@ def _play(twin, rehearsal) -> dict:
         rehearsal.step(STEP_S)
     out["dns_moved_s"] = rehearsal.now() - fault_t
     rehearsal.step(60)  # the alarms' evaluation after the move
+    # as the runbook says: fail over once the DR region's probe pages (peer unreachable); on the
+    # prod-like synth (10 s checks) DNS moves before it does
+    peer_alarm = next(n for n in twin.alarms.states() if n.endswith("peer-unreachable-dr"))
+    while twin.alarms.states().get(peer_alarm) != "ALARM" and rehearsal.now() - fault_t < 420:
+        rehearsal.step(STEP_S)
+    out["peer_alarm_s"] = rehearsal.now() - fault_t
     run("status-outage", "status")
     run("failover-dry-run", "failover", "--dry-run")
     run("failover", "failover", "--confirm-data-loss", "--poll-interval", "1", "--timeout", "60")
@@ -312,8 +329,9 @@ def test_failback_refused_until_resync_then_only_after_catch_up(day):
         "failback before the DR-accepted payments were in the primary"
     assert day["latch"]["state"] == "open", day["latch"]
     evidence = {c["id"] for c in run.report["pre_checks"] if c["state"] == "OK"}
-    assert {"dynamodb:ddb-latency-dr-primary-payment-transactions-dev",
-            "dynamodb:ddb-latency-dr-primary-payment-idempotency-dev"} <= evidence, evidence
+    suffix = day["suffix"]
+    assert {f"dynamodb:ddb-latency-dr-primary-payment-transactions-{suffix}",
+            f"dynamodb:ddb-latency-dr-primary-payment-idempotency-{suffix}"} <= evidence, evidence
     assert set(day.get("failback_override", [])) <= {"alarms:primary-alarms", "alarms:dr-alarms"}
     assert "s3:s3-metrics-dr-primary" in evidence, evidence  # with DR's receipts still in flight
     print("failback S3 rows (dry runs, then the failback):", day["s3_rows"])
@@ -333,7 +351,7 @@ def test_detached_old_primary_rejoin_procedure_and_failback_refused(day):
     assert rejoin.exit_code == 0, _explain(day, "rejoin-detached")
     old = next(c for c in rejoin.report["checks"] if c["name"] == "old primary")
     assert "DETACHED" in old["detail"], old
-    assert any("create-db-cluster" in s and "--global-cluster-identifier payments-global-dev" in s
+    assert any("create-db-cluster" in s and f"--global-cluster-identifier payments-global-{day['suffix']}" in s
                and "--master-username" not in s.split("(")[0] for s in rejoin.report["steps"]), rejoin.report["steps"]
     status = day["runs"]["status-detached"]
     assert status.exit_code == 1, _explain(day, "status-detached")
