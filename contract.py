@@ -74,6 +74,16 @@ S3_REPLICATION_LATENCY_THRESHOLD_S = S3_REPLICATION_MINUTES * 60
 # stores every minute, so replication that works keeps publishing; an older datapoint says
 # nothing about the writes DR accepted since. Missing or older evidence refuses the failback.
 FAILBACK_EVIDENCE_MAX_AGE_S = 300.0
+# `drctl failback`'s S3 evidence: the newest minute's ReplicationLatency Maximum (AWS: the most
+# seconds the destination bucket is behind the source for the rule) at most this, no operation
+# failed, both datapoints fresh (above). Then every receipt DR wrote more than this long before
+# the datapoint is in the primary's bucket; the later ones are in flight, which never ends while
+# DR takes payments (so OperationsPendingReplication > 0 is not a refusal). Why a minute and not
+# RTC's 15: the outage's backlog must have drained, not merely be inside the SLA; and what is in
+# flight is bounded and repairable: receipts are audit artifacts, which the primary's reconcile
+# job writes from its table replica when missing (after its grace); the payment records
+# themselves are in DynamoDB (STRONG by default), which failback checks separately.
+S3_FAILBACK_LATENCY_MAX_S = 60.0
 # Route 53 considers an endpoint healthy when more than 18 % of its checkers report healthy.
 ROUTE53_HEALTHY_CHECKER_FRACTION = 0.18
 

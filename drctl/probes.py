@@ -380,11 +380,15 @@ def s3_rules_check(cfg: DrConfig, gw: Any, role: str) -> tuple[Check, str | None
 
 
 def s3_metrics_check(cfg: DrConfig, gw: Any, role: str, rule_id: str, clock: Clock, *,
-                     missing_state: str | None = None, max_age_s: float | None = None) -> Check:
-    """Latency against the RTC threshold, failed and pending operations (last hour).
+                     missing_state: str | None = None, max_age_s: float | None = None,
+                     latency_limit_s: float | None = None) -> Check:
+    """Latency against `latency_limit_s` (default: the RTC threshold), failed and pending
+    operations (newest datapoint of the last hour).
 
-    With `missing_state` (failback: FAIL), no latency datapoint or one older than `max_age_s`
-    gets that state: without it, nothing shows that DR's objects reached the other region."""
+    With `missing_state` (failback: FAIL), no latency or failed-operations datapoint, or one
+    older than `max_age_s`, gets that state: without them nothing shows that DR's objects reach
+    the other region in bounded time and none failed. Pending operations are reported, never a
+    refusal: while the source takes writes some are always pending; the latency bounds them."""
     region = cfg.region(role)
     dims: Mapping[str, str] = contract.S3_REPLICATION_LATENCY.dims(cfg.bucket(role), cfg.bucket(other(role)), rule_id)
     m = gw.metrics(region)
@@ -393,13 +397,14 @@ def s3_metrics_check(cfg: DrConfig, gw: Any, role: str, rule_id: str, clock: Clo
         for spec in (contract.S3_REPLICATION_LATENCY, contract.S3_REPLICATION_FAILED,
                      contract.S3_REPLICATION_PENDING))
     problems, parts = [], []
-    limit = cfg.s3_latency_threshold_seconds
+    limit = cfg.s3_latency_threshold_seconds if latency_limit_s is None else latency_limit_s
+    limit_name = "RTC" if latency_limit_s is None else "failback bound"
     if latency is None:
         parts.append("latency: no data")
     else:
         parts.append(f"latency {latency.value:.0f} s")
         if latency.value > limit:
-            problems.append(f"latency {latency.value:.0f} s over {limit:.0f} s (RTC)")
+            problems.append(f"latency {latency.value:.0f} s over {limit:.0f} s ({limit_name})")
     if failed is None:
         parts.append("failed ops: no data")
     else:
@@ -409,21 +414,33 @@ def s3_metrics_check(cfg: DrConfig, gw: Any, role: str, rule_id: str, clock: Clo
     if pending is not None:
         parts.append(f"pending ops {pending.value:.0f}")
     state = FAIL if problems else (WARN if latency is None and failed is None else OK)
-    age = None
+    age = failed_age = None
     if latency is not None:
         age = _age_s(clock, latency)
         parts[0] += f" at {latency.timestamp:%H:%M:%S}Z ({age:.0f} s ago)"
+    if failed is not None:
+        failed_age = _age_s(clock, failed)
     if not problems and missing_state is not None:
+        gaps = []
         if latency is None:
-            state = missing_state
-            parts.insert(0, "no ReplicationLatency datapoint in the last hour: no evidence that "
-                            "objects written here reached the other region")
+            gaps.append("no ReplicationLatency datapoint in the last hour: no evidence that "
+                        "objects written here reach the other region")
         elif max_age_s is not None and age is not None and age > max_age_s:
+            gaps.append(f"newest ReplicationLatency datapoint is {age:.0f} s old (over "
+                        f"{max_age_s:.0f} s): no evidence about the objects written since")
+        if failed is None:
+            gaps.append("no OperationsFailedReplication datapoint in the last hour: no evidence "
+                        "that none failed")
+        elif max_age_s is not None and failed_age is not None and failed_age > max_age_s:
+            gaps.append(f"newest OperationsFailedReplication datapoint is {failed_age:.0f} s old "
+                        f"(over {max_age_s:.0f} s): no evidence about failures since")
+        if gaps:
             state = missing_state
-            parts.insert(0, f"newest ReplicationLatency datapoint is {age:.0f} s old (over "
-                            f"{max_age_s:.0f} s): no evidence about the objects written since")
+            parts[:0] = gaps
     return Check("s3", f"s3 metrics {role}->{other(role)}", region, state,
                  "; ".join(problems or parts),
                  {"latency_s": latency.value if latency else None, "age_s": age,
+                  "latency_limit_s": limit,
                   "failed_operations": failed.value if failed else None,
+                  "failed_age_s": failed_age,
                   "pending_operations": pending.value if pending else None})

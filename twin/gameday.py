@@ -195,22 +195,13 @@ def _run(day: GameDay, twin: Twin, rehearsal: Rehearsal, key: str) -> None:
         if failed and all(probe_alarm_row(r) for r in failed):
             overrides = [r["id"] for r in failed]
             break
-        if failed and t() - started >= 120 and all(probe_alarm_row(r) or in_flight_row(r) for r in failed):
-            # runbook section 7: accepted after review, audited: the DynamoDB evidence passed and
-            # S3's only objection is writes in flight (fresh, low latency, nothing failed)
-            overrides = [r["id"] for r in failed]
-            day.notes.append("FINDING: failback kept refusing on S3 OperationsPendingReplication > 0 in "
-                             "the newest minute while DR keeps writing (heartbeat, receipts): under "
-                             "continuous writes a minute's Maximum is rarely 0; overridden after "
-                             f"{t() - started:.0f} s with latency fresh and under the RTC threshold")
-            break
         step(STEP_S)
     if overrides:
         day.notes.append("failback overrode " + ", ".join(overrides) + ": the probe cannot reach the twin's "
                          "names on this branch, so its alarms are in ALARM from the start (docs/twin.md)")
     args = [a for check in overrides for a in ("--override", check)]
     if overrides:
-        args += ["--reason", "twin rehearsal: probe alarms / S3 writes in flight (see the gameday notes)"]
+        args += ["--reason", "twin rehearsal: probe alarms (see the gameday notes)"]
     for txn, p in day.payments.items():
         if p.accepted_by == dr:
             p.records[f"{primary}@failback"] = _records(twin, primary, txn)
@@ -273,14 +264,6 @@ def _why(report: Any) -> list[str]:
         text = ", ".join(alarms) if alarms else f"{row.get('state')}: {str(row.get('detail'))[:160]}"
         out.append(f"{row.get('id')}: {text}")
     return out
-
-
-def in_flight_row(row: dict[str, Any]) -> bool:
-    """S3 evidence refused only for pending operations, with a fresh latency under RTC's 900 s."""
-    data = row.get("data") or {}
-    return (str(row.get("id", "")).startswith("s3:s3-metrics") and bool(data.get("pending_operations"))
-            and not data.get("failed_operations") and data.get("latency_s") is not None
-            and data["latency_s"] < 900 and (data.get("age_s") or 0) < 300)
 
 
 def probe_alarm_row(row: dict[str, Any]) -> bool:

@@ -181,13 +181,51 @@ def test_dynamodb_behind_by_more_than_the_alarm_threshold_refuses(world, gw, cfg
                       "dynamodb:ddb-latency-dr-primary-payment-transactions-dev"]
 
 
-def test_s3_operations_pending_from_dr_refuse(world, gw, cfg, log):
+def test_s3_operations_pending_with_a_young_latency_do_not_refuse(world, gw, cfg, log):
+    """DR keeps writing receipts until DNS moves back, after failback: some are always pending.
+    A fresh latency under the failback bound says they reach the primary within it (stop 25's
+    finding: pending > 0 refused for good under live traffic)."""
     after_failover(world)
     world.s3_pending_ops[DR] = 42.0
+    world.s3_latency_s[DR] = contract.S3_FAILBACK_LATENCY_MAX_S
     result = failback(world, gw, cfg, log)
-    assert result.exit_code == exitcodes.REFUSED
-    assert any(r.startswith("s3:s3-metrics-dr-primary") and "42 operations still pending" in r
-               for r in result.reasons)
+    assert result.outcome == "completed" and result.exit_code == 0, result.to_text()
+    [s3] = [c for c in result.checks if c.id == "s3:s3-metrics-dr-primary"]
+    assert s3.state == "OK" and "pending ops 42" in s3.detail, s3.detail
+    assert "s3:s3-metrics-dr-primary" in world.latch_writes[0][2].reason  # audited as evidence
+
+
+def test_s3_latency_over_the_failback_bound_refuses_though_inside_rtc(world, gw, cfg, log):
+    """61 s behind: the outage's backlog has not drained (RTC's 900 s would let it through)."""
+    after_failover(world)
+    world.s3_latency_s[DR] = contract.S3_FAILBACK_LATENCY_MAX_S + 1
+    assert world.s3_latency_s[DR] < contract.S3_REPLICATION_LATENCY_THRESHOLD_S
+    [reason] = _refused_on(failback(world, gw, cfg, log), world, "s3:s3-metrics-dr-primary")
+    assert "latency 61 s over 60 s (failback bound)" in reason, reason
+
+
+def test_s3_failed_operations_refuse(world, gw, cfg, log):
+    after_failover(world)
+    world.s3_failed_ops[DR] = 2.0
+    [reason] = _refused_on(failback(world, gw, cfg, log), world, "s3:s3-metrics-dr-primary")
+    assert "2 operations failed replication" in reason, reason
+
+
+def test_missing_s3_failed_operations_datapoint_refuses(world, gw, cfg, log):
+    """A young latency alone does not show that none failed."""
+    after_failover(world)
+    world.s3_failed_ops[DR] = None
+    [reason] = _refused_on(failback(world, gw, cfg, log), world, "s3:s3-metrics-dr-primary")
+    assert "no OperationsFailedReplication datapoint in the last hour" in reason, reason
+
+
+def test_s3_pending_with_stale_latency_refuses(world, gw, cfg, log):
+    after_failover(world)
+    world.s3_pending_ops[DR] = 3.0
+    world.metric_age_s = 6 * 60
+    reasons = _refused_on(failback(world, gw, cfg, log), world, "s3:s3-metrics-dr-primary")
+    assert any("360 s old (over 300 s)" in r and "OperationsFailedReplication datapoint is 360 s old" in r
+               for r in reasons), reasons
 
 
 def _refused_on(result, world, *check_ids):

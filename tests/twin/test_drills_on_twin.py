@@ -299,10 +299,9 @@ def database(drills, replication):
 def test_database_drill_switches_over_and_back_or_says_the_writer_is_in_dr(database, drills):
     """The switchover to DR is drctl's, on the role model (its RTO is the simulated switch plus
     drctl's polls, not a measurement of Aurora). drctl's drill asks for the failback at once;
-    drctl's failback either completes or refuses, and then ONLY for S3's
-    OperationsPendingReplication minute-Maximum (the twin's standing finding, docs/twin.md
-    scenario 4) or the new secondary's AuroraGlobalDBRPOLag not published yet: the drill fails
-    and says the writer is in DR, and it is."""
+    drctl's failback either completes or refuses, and then ONLY for the new secondary's
+    AuroraGlobalDBRPOLag not published yet: the drill fails and says the writer is in DR, and
+    it is. (S3's pending operations no longer refuse: docs/twin.md scenario 4.)"""
     result, (before, after) = database
     primary, dr = drills.twin.region_of("primary"), drills.twin.region_of("dr")
     assert before == primary
@@ -317,5 +316,5 @@ def test_database_drill_switches_over_and_back_or_says_the_writer_is_in_dr(datab
     assert result.broke[0].startswith("failback to primary: refused; the writer may still be in the DR region")
     failed = [b for b in result.broke[1:] if ": FAIL:" in b]
     assert failed and all(
-        (b.startswith(f"aurora:replication-lag ({primary})") and "no AuroraGlobalDBRPOLag datapoint" in b)
-        or (b.startswith("s3:") and "pending replication" in b) for b in failed), result.broke
+        b.startswith(f"aurora:replication-lag ({primary})") and "no AuroraGlobalDBRPOLag datapoint" in b
+        for b in failed), result.broke
