@@ -1,5 +1,5 @@
 """drctl against the twin, unchanged (issue 19, scenarios 2 and 4), on the default and the
-prod-like synth (conftest.PROFILES; one module Twin at a time, never with the session `twin`).
+prod-like synth (twin_support.PROFILES; one module Twin at a time, never with the session `twin`).
 
 Every `drctl` step is a subprocess, as an operator runs it: `python -m drctl ... --json` with
 the stacks' outputs files, the twin's AWS endpoint (through twin/faultproxy.py, so a faulted
@@ -36,15 +36,12 @@ import uuid
 import pytest
 from ops.clientkeys import seed_document
 from ops.signing import new_key, signed_headers
-from platform_support import PROD
-from twin_support import CLIENT_ID
+from twin_support import CLIENT_ID, PROFILES
 
 from twin.gameday import probe_alarm_row
 
 pytestmark = pytest.mark.twin
 
-# The profiles of conftest.PROFILES (default and prod-like).
-PROFILES = {"default": {}, "prod": PROD}
 
 PROBE_ALARMS = ("peer-unreachable", "domain-unreachable")  # the probe's metrics (see module doc)
 STEP_S = 10.0
