@@ -576,8 +576,8 @@ class RegionalGateway:
             if authorizer.ttl_s > 0:
                 authorizer.cache[key] = (time.monotonic(), result)
         entry.principal_id = str(result["principalId"])
-        key = result.get("usageIdentifierKey")
-        entry.usage_key = str(key) if isinstance(key, str) and key else None
+        usage_key = result.get("usageIdentifierKey")
+        entry.usage_key = usage_key if isinstance(usage_key, str) and usage_key else None
         if not self._policy_allows(result["policyDocument"], method_arn):
             entry.authorizer_status = 403
             raise GatewayError("ACCESS_DENIED", "User is not authorized to access this resource with an explicit deny")

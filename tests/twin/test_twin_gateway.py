@@ -14,6 +14,7 @@ from twin.apigw import RegionalGateway
 from twin.functions import CallerTimeout, Outcome, Throttled
 from twin.model import Platform
 
+
 def allow(client: str = "acme", usage_key: str | None = "usage-" + "a" * 64) -> dict:
     """What lambda/authorizer.py answers for a verified client (usageIdentifierKey: its API key)."""
     answer = {"principalId": client, "context": {"clientId": client},
