@@ -9,6 +9,7 @@ roles) still reach the functions as environment variables, whose names are defin
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -324,6 +325,22 @@ CLIENT_KEY_MAX_DAYS = 365
 CLIENT_KEY_WARN_DAYS = 30
 ENV_CLIENT_KEYS_REQUIRE_EXPIRY = "CLIENT_KEYS_REQUIRE_EXPIRY"
 
+# -- per-client quotas (API Gateway usage plans, docs/api-protection.md) -----------------
+# The API's key source is AUTHORIZER: the authorizer answers an allowed request with
+# `usageIdentifierKey` = the value of the client's API key, and API Gateway applies the
+# usage plan that key belongs to. The value is derived (below) from the client-keys secret's
+# name and the client id, so the authorizer needs nothing new in the secret, drctl can
+# (re)create the key in either region at any time, and two environments sharing a region
+# never collide (API key values are unique per account and region). It is an identifier, not
+# a credential: with the AUTHORIZER source API Gateway never reads a key a caller sends.
+USAGE_KEY_PREFIX = "usage-"
+
+
+def usage_identifier_key(secret_id: str, client_id: str) -> str:
+    """The API key value of `client_id` (70 characters; API Gateway wants at least 20)."""
+    digest = hashlib.sha256(f"{secret_id}\n{client_id}".encode()).hexdigest()
+    return f"{USAGE_KEY_PREFIX}{digest}"
+
 # -- audit bucket key prefixes ------------------------------------------------------------
 # IAM grants and lifecycle rules (modules/) and the functions' writes (lambda/) use these.
 RECEIPTS_PREFIX = "receipts/"  # receipts/<clientId>/<transactionId>.json (validator, reconcile)
@@ -472,6 +489,14 @@ class Names:
     def client_keys_secret(self) -> str:
         """Per-client HMAC keys (primary region, replicated under the same name to DR)."""
         return f"payments-dr/{self.env}/client-keys"
+
+    def usage_plan(self, role: str) -> str:
+        """The usage plan every client's API key joins in that region (drctl client-keys)."""
+        return f"payments-clients-{role}-{self.env}"
+
+    def client_api_key(self, client_id: str) -> str:
+        """The API key (name) of one client: one per client per region."""
+        return f"payments-dr-{self.env}-client-{client_id}"
 
     def audit_bucket(self, account_id: str, region: str) -> str:
         """Globally unique: account id and region; at most 18+12+1+12+1+14 = 58 characters."""

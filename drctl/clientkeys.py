@@ -1,5 +1,5 @@
-"""`drctl client-keys add|rotate|set-expiry|disable|enable|list|check`: the per-client HMAC
-keys of POST /validate.
+"""`drctl client-keys add|rotate|set-expiry|disable|enable|list|check|sync`: the per-client
+HMAC keys of POST /validate, and each client's API key (its quota).
 
 Terraform creates the secret `Names.client_keys_secret` empty (keys never enter the plan or
 the state), so until a key is added every signed request is refused (the authorizer fails
@@ -24,6 +24,16 @@ a client's keys written without an end (the format before expiry) one. `check` e
 (UNHEALTHY) when an enabled client has a key without an end, a key ending within
 `--warn-days` (default CLIENT_KEY_WARN_DAYS, 30) or further out than the maximum (written by
 hand), or no valid key: run it on a schedule (docs/runbook.md, "Client keys").
+
+Quotas (docs/api-protection.md): API Gateway throttles each verified client by the usage plan
+its API key belongs to; the authorizer names the key by its value
+(`contract.usage_identifier_key`). API keys are regional and per client, so `add` also creates
+the client's key in each region and joins it to that region's plan (`Names.usage_plan`,
+created by Terraform); with `--region dr` (a primary outage) only in DR. `sync` creates
+whatever is missing for every client of the secret (clients added before quotas existed, or
+while a region was unreachable); `check` also reports an enabled client without its key in a
+region (refused there with 403 CLIENT_NOT_PROVISIONED). Created by drctl, not Terraform:
+clients are per merchant and come and go with `add`, which needs no apply.
 """
 
 from __future__ import annotations
@@ -36,7 +46,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from contract import CLIENT_KEY_MAX_DAYS, CLIENT_KEY_NOT_AFTER, CLIENT_KEY_WARN_DAYS
+from contract import (
+    CLIENT_KEY_MAX_DAYS,
+    CLIENT_KEY_NOT_AFTER,
+    CLIENT_KEY_WARN_DAYS,
+    DR,
+    PRIMARY,
+    usage_identifier_key,
+)
 from drctl import exitcodes
 from drctl.command import Command
 from drctl.config import CLIENT_KEYS_REQUIRES, DrConfig
@@ -51,15 +68,17 @@ if str(_LAMBDA_DIR) not in sys.path:
 from ops import clientkeys as secret_format  # noqa: E402
 
 REQUIRES = CLIENT_KEYS_REQUIRES
-ACTIONS = ("add", "rotate", "set-expiry", "disable", "enable", "list", "check")
+ACTIONS = ("add", "rotate", "set-expiry", "disable", "enable", "list", "check", "sync")
 READ_ONLY = ("list", "check")
+NO_CLIENT = (*READ_ONLY, "sync")
 # How long an authorizer keeps using the keys it read (lambda/authorizer.py default).
 AUTHORIZER_CACHE_SECONDS = 60
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=ACTIONS)
-    p.add_argument("--client", help="client id (X-Client-Id); required except for list")
+    p.add_argument("--client", help="client id (X-Client-Id); required except for list, "
+                                    "check and sync")
     p.add_argument("--key-file", type=Path,
                    help="add/rotate: read the key (base64 of >= 32 bytes) from this file "
                         "instead of generating one")
@@ -121,11 +140,11 @@ def run(args: argparse.Namespace, cfg: DrConfig, gw: Any, log: EventLog) -> Clie
                      "stack's outputs)")
     region = cfg.region(args.key_region)
     result = ClientKeysResult(args.action, region, secret_id)
-    if args.action not in READ_ONLY and not args.client:
+    if args.action not in NO_CLIENT and not args.client:
         return _fail(result, exitcodes.USAGE, f"{args.action} needs --client ID")
     secrets: SecretsGateway = gw.secrets(region)
     try:
-        return _run(args, cfg, secrets, result, log)
+        return _run(args, cfg, secrets, result, log, gw)
     except NotFound as error:
         return _fail(result, exitcodes.FAILED, f"{error}: apply the primary stack first")
     except (ValueError, secret_format.SecretInvalid) as error:
@@ -142,13 +161,22 @@ def run(args: argparse.Namespace, cfg: DrConfig, gw: Any, log: EventLog) -> Clie
 
 
 def _run(args: argparse.Namespace, cfg: DrConfig, secrets: SecretsGateway,
-         result: ClientKeysResult, log: EventLog) -> ClientKeysResult:
-    if args.action in READ_ONLY:
+         result: ClientKeysResult, log: EventLog, gw: Any) -> ClientKeysResult:
+    if args.action in NO_CLIENT:
         text = secrets.value(result.secret)
         result.clients = secret_format.describe(text)
+        if args.action == "sync":
+            result.problems = provision(cfg, gw, [r["client"] for r in result.clients],
+                                        regions=_regions(cfg, secrets), log=log)
+            if result.problems:
+                result.exit_code = exitcodes.FAILED
+            return result
         if args.action == "check":
             result.problems = secret_format.expiry_problems(text, time.time(),
                                                             warn_days=args.warn_days)
+            result.problems += missing_quotas(cfg, gw, [r["client"] for r in result.clients
+                                                            if not r["disabled"]],
+                                              regions=_regions(cfg, secrets))
             if result.problems:
                 result.exit_code = exitcodes.UNHEALTHY
         return result
@@ -177,10 +205,77 @@ def _run(args: argparse.Namespace, cfg: DrConfig, secrets: SecretsGateway,
     result.clients = [row for row in secret_format.describe(updated)
                       if row["client"] == args.client]
     result.new_key = None if args.key_file else key
+    if args.action == "add":
+        # The client's quota in each region (a primary outage: DR only; `sync` later).
+        regions = {DR: secrets.region} if args.key_region == DR else _regions(cfg, secrets)
+        result.problems = provision(cfg, gw, [args.client], regions=regions, log=log)
+        if result.problems:
+            result.exit_code = exitcodes.UNHEALTHY
     result.message = (f"Authorizers pick this up within {AUTHORIZER_CACHE_SECONDS} s (their key "
                       "cache)" + ("; until then the replaced keys still verify."
                                   if args.action == "rotate" else "."))
     return result
+
+
+def _regions(cfg: DrConfig, secrets: SecretsGateway) -> dict[str, str]:
+    """Role -> region of the APIs that need the clients' keys. The DR region comes from the
+    configuration or else from the secret's one replica (the primary stack's outputs, which
+    name only the primary region, are then enough)."""
+    regions = {role: cfg.region(role) for role in (PRIMARY, DR) if getattr(cfg, f"{role}_region")}
+    if DR not in regions:
+        replicas = secrets.state(cfg.names.client_keys_secret).replicas
+        if len(replicas) == 1:
+            regions[DR] = replicas[0]
+    return regions
+
+
+def provision(cfg: DrConfig, gw: Any, clients: list[str], *, regions: dict[str, str],
+              log: EventLog) -> list[str]:
+    """Each client's API key in each region's usage plan; what could not be done, per region
+    (the other regions are still done)."""
+    problems = [] if DR in regions else [f"{DR}: region unknown (no --dr-region, no replica "
+                                         "of the secret): run `drctl client-keys sync "
+                                         "--dr-region ...`, or the DR API refuses these clients"]
+    for role, region in regions.items():
+        try:
+            api = gw.api_keys(region)
+            plan = api.plan_id(cfg.names.usage_plan(role))
+            have = api.plan_key_values(plan)
+            for client in clients:
+                value = usage_identifier_key(cfg.names.client_keys_secret, client)
+                if value not in have:
+                    api.join(plan, name=cfg.names.client_api_key(client), value=value)
+                    log.info("client_quota_created", client=client, region=region)
+        except Exception as error:     # NotFound, unreachable, any AWS error: per region
+            problems.append(f"{role} ({region}): {_why(error)}: re-run `drctl client-keys "
+                            "sync` once it is fixed; until then that region refuses the "
+                            "client (403 CLIENT_NOT_PROVISIONED)")
+    return problems
+
+
+def missing_quotas(cfg: DrConfig, gw: Any, clients: list[str], *,
+                   regions: dict[str, str]) -> list[str]:
+    """`check`: an enabled client whose API key is not in a region's usage plan."""
+    problems = []
+    for role, region in regions.items():
+        try:
+            api = gw.api_keys(region)
+            have = api.plan_key_values(api.plan_id(cfg.names.usage_plan(role)))
+        except Exception as error:
+            problems.append(f"quotas in {role} ({region}) not checked: {_why(error)}")
+            continue
+        problems += [f"{client}: no API key in the {role} usage plan ({region}): refused there "
+                     "(403 CLIENT_NOT_PROVISIONED): `drctl client-keys sync`"
+                     for client in clients
+                     if usage_identifier_key(cfg.names.client_keys_secret, client) not in have]
+    return problems
+
+
+def _why(error: Exception) -> str:
+    from drctl.gateways import error_code, is_unreachable
+    if is_unreachable(error):
+        return f"unreachable ({error})"
+    return f"{error_code(error) or type(error).__name__}: {error}"
 
 
 def promote_procedure(secret: str, *, replica_region: str, primary_region: str) -> str:

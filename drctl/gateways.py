@@ -489,6 +489,54 @@ class SecretsGateway(_Gateway):
         self._call("stop_replication_to_replica", client=self.once_client, SecretId=secret_id)
 
 
+class ApiKeysGateway(_Gateway):
+    """Clients' API keys and their usage plan in one region (drctl client-keys: per-client
+    quotas, docs/api-protection.md). API keys are regional: each region has its own."""
+    service = "apigateway"
+
+    def plan_id(self, name: str) -> str:
+        """The usage plan Terraform created under `name`; NotFound otherwise."""
+        position = None
+        while True:
+            page = self._call("get_usage_plans", limit=500,
+                              **({"position": position} if position else {}))
+            for plan in page.get("items", []):
+                if plan.get("name") == name:
+                    return str(plan["id"])
+            position = page.get("position")
+            if not position:
+                raise NotFound(f"usage plan {name} in {self.region}")
+
+    def plan_key_values(self, plan_id: str) -> set[str]:
+        """The API key values in the plan (the values the authorizer returns)."""
+        values, position = set(), None
+        while True:
+            page = self._call("get_usage_plan_keys", usagePlanId=plan_id, limit=500,
+                              **({"position": position} if position else {}))
+            values |= {str(k["value"]) for k in page.get("items", []) if k.get("value")}
+            position = page.get("position")
+            if not position:
+                return values
+
+    def join(self, plan_id: str, *, name: str, value: str) -> None:
+        """Create the key `name` with `value` unless it exists, and add it to the plan.
+        Idempotent: a re-run finds what the last one created."""
+        found = [k for k in self._call("get_api_keys", nameQuery=name, includeValues=True,
+                                       limit=500).get("items", []) if k.get("name") == name]
+        if found and found[0].get("value") != value:
+            raise NotFound(f"API key {name} in {self.region} holds another value: delete it, "
+                           "then run `drctl client-keys sync`")
+        key_id = str(found[0]["id"]) if found else str(self._call(
+            "create_api_key", client=self.once_client, name=name, value=value, enabled=True,
+            description="per-client quota of POST /validate (drctl client-keys)")["id"])
+        try:
+            self._call("create_usage_plan_key", client=self.once_client, usagePlanId=plan_id,
+                       keyId=key_id, keyType="API_KEY")
+        except ClientError as error:
+            if error_code(error) != "ConflictException":      # already in the plan
+                raise
+
+
 class IdentityGateway(_Gateway):
     """Who runs drctl (for the audit trail), from STS in the given region (not the global
     endpoint, which lives in us-east-1)."""
@@ -752,6 +800,9 @@ class AwsGateways:
 
     def secrets(self, region: str) -> SecretsGateway:
         return SecretsGateway(*self._three("secretsmanager", region))
+
+    def api_keys(self, region: str) -> ApiKeysGateway:
+        return ApiKeysGateway(*self._three("apigateway", region))
 
     def identity(self, region: str) -> IdentityGateway:
         return IdentityGateway(self.client("sts", region), region)

@@ -9,7 +9,11 @@ docs/calling-the-api.md). Answers, in this order:
   ``notAfter`` (``key_expired``) or without one where ``CLIENT_KEYS_REQUIRE_EXPIRY`` is on
   (``key_without_expiry``), or a nonce already used -> Deny policy (403), logged with the
   client id and the reason, never a key;
-* otherwise Allow for exactly this method ARN, context ``{"clientId": ...}``.
+* otherwise Allow for exactly this method ARN, context ``{"clientId": ...}``, and
+  ``usageIdentifierKey``: the value of the client's API key (``contract.usage_identifier_key``
+  of the secret's name and the client id). The API's key source is AUTHORIZER and
+  ``POST /validate`` requires a key, so API Gateway throttles each verified client by its
+  usage plan (docs/api-protection.md). A Deny never carries one.
 
 Nothing is written unless the signature is valid: the nonce is recorded (a conditional put
 in ``NONCE_TABLE``, TTL attribute) only as the last step. The item carries a token drawn per
@@ -59,6 +63,7 @@ from contract import (
     IDEMPOTENCY_TTL_ATTRIBUTE,
     METRICS_NAMESPACE,
     NONCE_KEY_PREFIX,
+    usage_identifier_key,
 )
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "payments-authorizer")
@@ -222,7 +227,8 @@ class Authorizer:
         return True
 
 
-def policy(effect: str, principal: str, method_arn: str, context: dict[str, str] | None = None) -> dict[str, Any]:
+def policy(effect: str, principal: str, method_arn: str, context: dict[str, str] | None = None,
+           usage_key: str | None = None) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "principalId": principal,
         "policyDocument": {"Version": "2012-10-17",
@@ -230,6 +236,8 @@ def policy(effect: str, principal: str, method_arn: str, context: dict[str, str]
     }
     if context:
         doc["context"] = context
+    if usage_key is not None:
+        doc["usageIdentifierKey"] = usage_key
     return doc
 
 
@@ -267,7 +275,8 @@ def lambda_handler(event: dict, context: Any) -> dict[str, Any]:
         return policy("Deny", exc.client_id or "anonymous", method_arn)
     logger.info("request allowed", extra={"client_id": client_id})
     metrics.add_metric(name="AuthorizerAllowed", unit=MetricUnit.Count, value=1)
-    return policy("Allow", client_id, method_arn, {"clientId": client_id})
+    return policy("Allow", client_id, method_arn, {"clientId": client_id},
+                  usage_key=usage_identifier_key(auth.settings.secret_id, client_id))
 
 
 if os.environ.get("AWS_EXECUTION_ENV", "").startswith("AWS_Lambda_"):

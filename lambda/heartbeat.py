@@ -25,7 +25,9 @@ write. That opens the network this canary is meant to stay out of; Aurora's own
 ``AuroraGlobalDBRPOLag`` (issue 10 item 3) covers the database.
 
 It never raises for AWS errors (they are published and logged); a missing environment
-variable fails the init.
+variable fails the init. Per run: ``AWS_CALLS_PER_RUN`` calls (PutItem, GetItem, PutObject,
+GetObject, PutMetricData), each at most ``ops.aws.call_worst_case_seconds()`` (12 s): the
+function's timeout (modules/jobs.py) covers 60 s (tests/lambda/test_ops_sizing.py).
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ from contract import (
     ENV_TRANSACTIONS_TABLE,
     METRICS_NAMESPACE,
 )
+
+AWS_CALLS_PER_RUN = 5
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "payments-heartbeat"))
 

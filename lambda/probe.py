@@ -22,9 +22,11 @@ Each run, in its own region:
 
 It never raises for what the network or AWS does (those are the signal, logged and
 published); only a deployment error (a missing environment variable) fails the init.
-Worst case ~ ``PROBE_BUDGET_SECONDS`` (6 s) + 0.25 s for the checks, then at most 3 AWS calls
-(SSM get, SSM put, PutMetricData) of <= 2 attempts x (1 s connect + 2 s read): 18 s. Function
-timeout: 30 s (modules/probes.py), so the checks keep their whole budget (`check_budget`).
+Worst case ~ ``PROBE_BUDGET_SECONDS`` (6 s) + 0.25 s for the checks, then at most
+``AWS_CALLS_PER_RUN`` = 3 AWS calls (SSM get, SSM put, PutMetricData) of at most
+``ops.aws.call_worst_case_seconds()`` each (2 attempts x (1 s connect + 2 s read) and one
+retry wait of up to 6 s: 12 s): 36 s. Function timeout: 45 s (modules/probes.py), so the
+checks keep their whole budget (`check_budget`; tests/lambda/test_ops_sizing.py).
 """
 
 from __future__ import annotations
@@ -59,7 +61,8 @@ from contract import (
 ROLES = ("primary", "dr")
 # health.py answers compact JSON with sorted keys; '"status":"unhealthy"' does not contain it.
 DEFAULT_SEARCH_STRING = '"status":"healthy"'
-AWS_WORST_CASE_SECONDS = 18
+AWS_CALLS_PER_RUN = 3
+AWS_WORST_CASE_SECONDS = AWS_CALLS_PER_RUN * aws.call_worst_case_seconds()
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "payments-probe"))
 
@@ -209,7 +212,7 @@ class Probe:
 
 def check_budget(cfg: ProbeSettings, remaining_ms: int | None) -> float:
     """Seconds the HTTPS checks may take: the configured budget, less whatever would not leave
-    the worst case of the 3 AWS calls (18 s) before the function's timeout. The deployed
+    the worst case of the 3 AWS calls (36 s) before the function's timeout. The deployed
     timeout (modules/probes.py) must leave the whole budget (tests/lambda/test_probe.py)."""
     if remaining_ms is None:
         return cfg.budget_seconds

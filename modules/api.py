@@ -75,6 +75,11 @@ from cdktf_cdktf_provider_aws.api_gateway_stage import (
     ApiGatewayStage,
     ApiGatewayStageAccessLogSettings,
 )
+from cdktf_cdktf_provider_aws.api_gateway_usage_plan import (
+    ApiGatewayUsagePlan,
+    ApiGatewayUsagePlanApiStages,
+    ApiGatewayUsagePlanThrottleSettings,
+)
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.cloudwatch_log_metric_filter import (
     CloudwatchLogMetricFilter,
@@ -127,6 +132,11 @@ THROTTLED_METRIC = "ApiThrottledRequests"
 AUTHORIZER_HEADERS = ("X-Client-Id", "X-Timestamp", "X-Nonce", "X-Signature", "X-Content-SHA256")
 AUTHORIZER_IDENTITY_SOURCE = ",".join(f"method.request.header.{h}" for h in AUTHORIZER_HEADERS)
 AUTHORIZER_RESULT_TTL_S = 0  # see the module docstring: a cache would only serve replays
+# Per-client quotas: the authorizer returns the client's API key value (usageIdentifierKey,
+# contract.usage_identifier_key); POST /validate requires an API key, so API Gateway applies
+# that key's usage plan (rate = the declared peak, Settings.client_throttle_rate). No daily
+# quota: refusing a merchant's payments for the rest of a day is a business decision.
+API_KEY_SOURCE = "AUTHORIZER"
 
 ACCESS_LOG_FORMAT = json.dumps({
     "requestId": "$context.requestId",
@@ -211,6 +221,10 @@ GATEWAY_RESPONSES = (
     GatewayError("UNAUTHORIZED", "401", "UNAUTHENTICATED",
                  "missing or invalid signature headers"),
     GatewayError("ACCESS_DENIED", "403", "FORBIDDEN", "the request is not authorized"),
+    # An authenticated client whose API key is missing from this region's usage plan
+    # (`drctl client-keys sync` provisions it): an operator's fix, never the client's.
+    GatewayError("INVALID_API_KEY", "403", "CLIENT_NOT_PROVISIONED",
+                 "this client has no quota in this region: nothing was written"),
     GatewayError("WAF_FILTERED", "403", "REQUEST_BLOCKED", "the request was blocked"),
     # The authorizer runs before the validator: when it fails, nothing was written.
     GatewayError("AUTHORIZER_FAILURE", "503", "AUTHENTICATION_UNAVAILABLE",
@@ -257,6 +271,8 @@ class RegionalApi(Construct):
             description=f"Payments API ({region.role}, {region.name})",
             endpoint_configuration=ApiGatewayRestApiEndpointConfiguration(types=["REGIONAL"]),
             disable_execute_api_endpoint=disable_execute_api_endpoint,
+            # Per-client quotas: the authorizer names the client's API key (usage plans).
+            api_key_source=API_KEY_SOURCE if authorizer else None,
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
         )
         self._api_id = self.rest_api.id
@@ -282,6 +298,7 @@ class RegionalApi(Construct):
                 VALIDATE_PATH, "POST", compute.validator,
                 authorization="CUSTOM" if self.authorizer else "NONE",
                 authorizer_id=validate_authorizer_id,
+                api_key_required=self.authorizer is not None,
                 request_validator_id=self.request_validator.id,
                 request_models={"application/json": self.model.name}),
             HEALTH_PATH: self._route(HEALTH_PATH, "GET", compute.health, authorization="NONE",
@@ -345,11 +362,22 @@ class RegionalApi(Construct):
                 "probe-method-settings", f"{PROBE_PATH}/GET",
                 PROBE_THROTTLE_BURST, PROBE_THROTTLE_RATE),
         }
+        # One bucket per authenticated client (its API key), inside the method's bucket.
+        self.usage_plan = ApiGatewayUsagePlan(
+            self, "client-usage-plan", provider=p, name=names.usage_plan(region.role),
+            description="Per-client throttle of POST /validate (API keys: drctl client-keys)",
+            api_stages=[ApiGatewayUsagePlanApiStages(api_id=self._api_id,
+                                                     stage=self.stage.stage_name)],
+            throttle_settings=ApiGatewayUsagePlanThrottleSettings(
+                rate_limit=settings.client_throttle_rate,
+                burst_limit=settings.client_throttle_burst),
+        ) if self.authorizer else None
 
     # -- building blocks ----------------------------------------------------------------
 
     def _route(self, path: str, http_method: str, target: ServiceFunction, *,
                authorization: str, request_validator_id: str, authorizer_id: str | None = None,
+               api_key_required: bool = False,
                request_models: Mapping[str, str] | None = None, timeout_ms: int | None = None,
                ) -> tuple[ApiGatewayResource, ApiGatewayMethod, ApiGatewayIntegration]:
         p = self.region.provider
@@ -359,6 +387,7 @@ class RegionalApi(Construct):
         method = ApiGatewayMethod(self, f"{path}-method", provider=p, rest_api_id=self._api_id,
                                   resource_id=resource.id, http_method=http_method,
                                   authorization=authorization, authorizer_id=authorizer_id,
+                                  api_key_required=api_key_required or None,
                                   request_validator_id=request_validator_id,
                                   request_models=request_models)
         integration = ApiGatewayIntegration(
@@ -431,7 +460,8 @@ class RegionalApi(Construct):
             served.append(self.authorizer)
         for resource, method, integration in self.routes.values():
             served += [resource, method, integration]
-        return [Token.as_any(r.fqn) for r in served] + [self.rest_api.disable_execute_api_endpoint]
+        return [Token.as_any(r.fqn) for r in served] + [self.rest_api.disable_execute_api_endpoint,
+                                                         self.rest_api.api_key_source]
 
     # -- outputs ------------------------------------------------------------------------
 

@@ -80,7 +80,11 @@ from modules.tables import TableAccess
 HEARTBEAT = "heartbeat"
 HEARTBEAT_SCHEDULE = "rate(1 minute)"
 HEARTBEAT_MEMORY_MB = 256
-HEARTBEAT_TIMEOUT_S = 40
+# Per run (lambda/heartbeat.py AWS_CALLS_PER_RUN): 5 AWS calls, each at most 12 s with its retry
+# (lambda/ops/aws.py call_worst_case_seconds): 60 s; 40 s counted no retry wait. 65 s covers it
+# (tests/lambda/test_ops_sizing.py); a run at its very worst overlaps the next minute's by
+# seconds (two environments at most, no reservation needed). docs/ops-functions.md.
+HEARTBEAT_TIMEOUT_S = 65
 RECONCILE = "reconcile"
 RECONCILE_SCHEDULE = "rate(1 minute)"
 # lambda/reconcile.py stops taking records 95 s before its timeout (a batch's worst case):

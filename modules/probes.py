@@ -55,9 +55,14 @@ from modules.settings import Settings
 
 PROBE = "probe"
 PROBE_MEMORY_MB = 256
-# lambda/probe.py: checks (PROBE_BUDGET_SECONDS 6 s + 0.25 s) then up to 18 s of AWS calls.
-# 20 s left the checks 2 s for three HTTPS round trips (issue 19); 30 s leaves them all 6 s.
-PROBE_TIMEOUT_S = 30
+# Sizing (docs/ops-functions.md, "Sizing the probe and the heartbeat"). Per run: three HTTPS
+# checks at once (PROBE_BUDGET_SECONDS 6 s + 0.25 s), then up to 3 AWS calls of at most 12 s
+# each with their retry (lambda/ops/aws.py call_worst_case_seconds): 36 s. 20 s left the checks
+# 2 s (issue 19); 30 s counted no retry wait; 45 s covers both (tests/lambda/test_ops_sizing.py)
+# and still ends before the next minute's run, so runs never overlap. Memory: boto3, Powertools
+# and urllib3 (no payload data); 256 MB is the smallest size with room for that footprint (see
+# the doc for the figure). No reservation: one run a minute needs one environment (below).
+PROBE_TIMEOUT_S = 45
 PROBE_SCHEDULE = "rate(1 minute)"
 PEER_FAILURES_TO_BLOCK = 2
 

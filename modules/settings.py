@@ -549,6 +549,18 @@ class Settings:
         return max(WAF_MIN_RATE_LIMIT, math.ceil(self.peak_payments_per_second * WAF_RATE_WINDOW_S))
 
     @property
+    def client_throttle_rate(self) -> float:
+        """One authenticated client's steady rate (rps, its usage plan on POST /validate): the
+        declared peak, not its headroom, for the same reason as `waf_rate_limit_per_client`;
+        unlike that rule it is keyed on the client the authorizer verified, not on a header."""
+        return self.peak_payments_per_second
+
+    @property
+    def client_throttle_burst(self) -> int:
+        """One client's bucket: one second at its rate."""
+        return max(1, math.ceil(self.client_throttle_rate))
+
+    @property
     def mrsc_witness_region(self) -> str | None:
         """The witness region for STRONG consistency: the third region of the set that holds
         both of ours; None when no set does."""

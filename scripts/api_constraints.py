@@ -88,7 +88,8 @@ TABLE: dict[str, tuple[Api, ...]] = {
         "type": "type", "integration_http_method": "integrationHttpMethod",
         "timeout_milliseconds": "timeoutInMillis"}),),
     "aws_api_gateway_method": (Api("apigateway", "PutMethod", {
-        "http_method": "httpMethod", "authorization": "authorizationType"}),),
+        "http_method": "httpMethod", "authorization": "authorizationType",
+        "api_key_required": "apiKeyRequired"}),),
     "aws_api_gateway_model": (Api("apigateway", "CreateModel", {
         "name": "name", "content_type": "contentType", "schema": "schema"}),),
     "aws_api_gateway_request_validator": (Api("apigateway", "CreateRequestValidator", {
@@ -99,10 +100,15 @@ TABLE: dict[str, tuple[Api, ...]] = {
     "aws_api_gateway_rest_api": (Api("apigateway", "CreateRestApi", {
         "name": "name", "description": "description",
         "disable_execute_api_endpoint": "disableExecuteApiEndpoint",
+        "api_key_source": "apiKeySource",
         "endpoint_configuration.types": "endpointConfiguration.types[]", **_TAGS_MAP_LOWER}),),
     "aws_api_gateway_stage": (Api("apigateway", "CreateStage", {
         "stage_name": "stageName", "xray_tracing_enabled": "tracingEnabled",
         **_TAGS_MAP_LOWER}),),
+    "aws_api_gateway_usage_plan": (Api("apigateway", "CreateUsagePlan", {
+        "name": "name", "description": "description",
+        "throttle_settings.rate_limit": "throttle.rateLimit",
+        "throttle_settings.burst_limit": "throttle.burstLimit", **_TAGS_MAP_LOWER}),),
     # Method settings are applied as UpdateStage patch operations ("/*/*/logging/loglevel"),
     # whose values are untyped strings in the model: the enum is the provider's (below).
     "aws_api_gateway_method_settings": (Api("apigateway", "UpdateStage", {}),),

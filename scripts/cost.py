@@ -85,6 +85,7 @@ FREE: dict[str, str] = {
     "aws_api_gateway_rest_api": "priced per request (traffic)",
     "aws_api_gateway_rest_api_policy": "configuration",
     "aws_api_gateway_stage": "priced per request (no cache cluster)",
+    "aws_api_gateway_usage_plan": "usage plans and API keys are free (the requests they meter are priced)",
     "aws_backup_selection": "free (the plan's recovery points are priced)",
     "aws_backup_vault": "free (recovery points priced with the plan)",
     "aws_backup_vault_lock_configuration": "free",

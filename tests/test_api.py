@@ -208,6 +208,8 @@ EXPECTED_RESPONSES = {
     "UNAUTHORIZED": ("401", "UNAUTHENTICATED", None),
     "ACCESS_DENIED": ("403", "FORBIDDEN", None),
     "WAF_FILTERED": ("403", "REQUEST_BLOCKED", None),
+    # an authenticated client with no API key in this region's usage plan (drctl client-keys sync)
+    "INVALID_API_KEY": ("403", "CLIENT_NOT_PROVISIONED", None),
     "AUTHORIZER_FAILURE": ("503", "AUTHENTICATION_UNAVAILABLE", "2"),
     "AUTHORIZER_CONFIGURATION_ERROR": ("503", "AUTHENTICATION_UNAVAILABLE", "2"),
     "INTEGRATION_TIMEOUT": ("504", "OUTCOME_UNKNOWN", "2"),
@@ -301,6 +303,50 @@ def test_validate_throttle_is_sized_from_the_declared_peak_with_headroom():
     assert rate >= 10 * CAPACITY_HEADROOM > LAMBDA_MIN_UNRESERVED_CONCURRENCY
 
 
+# -- per-client quotas (usage plans keyed by the authorizer) ----------------------------------
+
+
+@pytest.mark.parametrize("fixture", ["platform", "prod_platform"])
+def test_validate_meters_each_authenticated_client_by_its_usage_plan(fixture, request):
+    """API Gateway applies a usage plan only to methods that require an API key, and with
+    the AUTHORIZER source takes that key from the authorizer (never from a caller's header)."""
+    stack = request.getfixturevalue(fixture)
+    for role in ROLES:
+        api_name, api = _api(stack, role)
+        assert api["api_key_source"] == "AUTHORIZER"
+        methods = {path: one(stack, "aws_api_gateway_method", role, f"{_p(role)}{path}-method")[1]
+                   for path, _, _ in ROUTES}
+        assert methods["validate"]["api_key_required"] is True
+        # Route 53 and the peer probe carry no client: no key may be asked of them.
+        assert not methods["health"].get("api_key_required")
+        assert not methods["probe"].get("api_key_required")
+        _, plan = one(stack, "aws_api_gateway_usage_plan", role, f"{_p(role)}client-usage-plan")
+        stage_name, _ = one(stack, "aws_api_gateway_stage", role, f"{_p(role)}stage")
+        assert plan["provider"] == f"aws.{role}"
+        assert plan["name"] == f"payments-clients-{role}-{api['name'].rsplit('-', 1)[1]}"
+        assert plan["api_stages"] == [{"api_id": ref("aws_api_gateway_rest_api", api_name, "id"),
+                                       "stage": ref("aws_api_gateway_stage", stage_name, "stage_name")}]
+        assert "quota_settings" not in plan  # no daily cut-off of a merchant's payments
+
+
+def test_one_clients_plan_carries_the_peak_and_leaves_the_rest_to_others(platform, prod_platform):
+    """A client alone at the declared peak is never throttled by its plan; one client at its
+    limit leaves (headroom - 1) x the peak of the method's bucket to every other client."""
+    from modules.settings import CAPACITY_HEADROOM, Settings
+    for stack in (platform, prod_platform):
+        for role in ROLES:
+            _, plan = one(stack, "aws_api_gateway_usage_plan", role, f"{_p(role)}client-usage-plan")
+            stage = _method_settings(stack, role)["*/*"]
+            client = plan["throttle_settings"]
+            peak = Settings().peak_payments_per_second
+            assert client["rate_limit"] >= peak
+            assert stage["throttling_rate_limit"] - client["rate_limit"] >= (CAPACITY_HEADROOM - 1) * peak
+            assert 1 <= client["burst_limit"] <= stage["throttling_burst_limit"]
+    settings = Settings(peak_payments_per_second=250, lambda_reserved_concurrency=600)
+    assert (settings.client_throttle_rate, settings.client_throttle_burst) == (250, 250)
+    assert settings.validate_throttle_rate - settings.client_throttle_rate == 250
+
+
 def test_health_has_its_own_bucket_far_above_route53s_load(platform):
     """Route 53: ~15 checkers, one request each per 10 s, uncoordinated (~1.5 rps average,
     all at once at worst). Its bucket is per method, so payment traffic cannot drain it."""
@@ -349,6 +395,7 @@ def test_trigger_hashes_every_definition_the_stage_serves(platform):
                 assert (rtype, name) in whole, f"{rtype}.{name} changes would not redeploy"
         api_name, _ = _api(platform, role)
         assert f"aws_api_gateway_rest_api.{api_name}.disable_execute_api_endpoint" in trigger
+        assert f"aws_api_gateway_rest_api.{api_name}.api_key_source" in trigger
         _, deployment = one(platform, "aws_api_gateway_deployment", role, f"{_p(role)}deployment")
         assert deployment["lifecycle"] == {"create_before_destroy": True}
 

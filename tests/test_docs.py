@@ -385,8 +385,15 @@ IAM_ACTION_OF = {
     ("s3", "HeadObject"): "s3:GetObject",
     ("s3", "DeleteObjects"): "s3:DeleteObject",
     ("s3", "GetBucketReplication"): "s3:GetReplicationConfiguration",
+    # API Gateway's IAM actions are HTTP verbs on resource paths
+    ("apigateway", "GetUsagePlans"): "apigateway:GET",
+    ("apigateway", "GetUsagePlanKeys"): "apigateway:GET",
+    ("apigateway", "GetApiKeys"): "apigateway:GET",
+    ("apigateway", "CreateApiKey"): "apigateway:POST",
+    ("apigateway", "CreateUsagePlanKey"): "apigateway:POST",
 }
-DRCTL_SERVICES = ("rds", "cloudwatch", "route53", "dynamodb", "s3", "ssm", "sts", "secretsmanager", "fis")
+DRCTL_SERVICES = ("rds", "cloudwatch", "route53", "dynamodb", "s3", "ssm", "sts", "secretsmanager", "fis",
+                  "apigateway")
 
 
 def _drctl_operations() -> set[str]:

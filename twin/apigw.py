@@ -6,7 +6,8 @@ a Host reaches), the aws_api_gateway_resource tree, methods (authorization NONE 
 CUSTOM, request validator, request models), AWS_PROXY integrations (the function from the
 ``uri``, ``timeout_milliseconds``), the REQUEST authorizer (identity sources, result TTL, its
 function), gateway responses (status, headers, templates) and the stage's method settings
-(throttling rate and burst per method, ``*/*`` for the rest).
+(throttling rate and burst per method, ``*/*`` for the rest), the API's ``api_key_source``,
+each method's ``api_key_required`` and the throttle of the usage plan bound to the stage.
 
 A request goes through, in this order:
 
@@ -17,6 +18,11 @@ A request goes through, in this order:
    twin's credentials; the resource policy is NOT evaluated); CUSTOM calls the REQUEST
    authorizer unless an identity source is missing (UNAUTHORIZED, authorizer not called),
    caches its policy for the TTL, and applies Allow/Deny to the method ARN;
+4b. API key (``api_key_required``): with the AUTHORIZER source, the authorizer's
+   ``usageIdentifierKey``; with HEADER, ``x-api-key``. None -> INVALID_API_KEY (403). Each key
+   has its own token bucket at the stage's usage plan throttle -> THROTTLED. SIMULATED: any
+   key is taken as a member of that plan (the twin holds no API keys, so a key drctl did
+   not create in a region is NOT refused here as AWS would; tests/drctl checks creation);
 5. request validation (the body against the method's JSON model: type, required,
    minProperties, properties) -> BAD_REQUEST_BODY;
 6. the Lambda proxy integration (payload 1.0 event). Function error or timeout ->
@@ -24,7 +30,8 @@ A request goes through, in this order:
    within the integration timeout -> INTEGRATION_TIMEOUT (504), Lambda throttled -> 500.
 
 Gateway answers carry ``x-amzn-ErrorType`` as API Gateway's do; answers from a function do not.
-Not simulated: WAF, TLS, the resource policy, usage plans/API keys, account-level throttling,
+Not simulated: WAF, TLS, the resource policy, API keys' existence and plan membership, usage
+plan quotas (none are declared), account-level throttling,
 binary media types, caching of responses, execute-api hostnames (disabled in the JSON anyway).
 """
 
@@ -112,6 +119,7 @@ class Method:
     function_arn: str | None
     integration_timeout_ms: int
     bucket: TokenBucket | None
+    api_key_required: bool = False
 
 
 @dataclass
@@ -123,6 +131,10 @@ class Api:
     methods: dict[tuple[str, str], Method]  # (resource path, METHOD or ANY)
     responses: dict[str, dict[str, Any]]
     execution_arn: str
+    api_key_source: str = "HEADER"
+    # (rate, burst) of the usage plan bound to the stage; one bucket per API key
+    plan_throttle: tuple[float, int] | None = None
+    key_buckets: dict[str, TokenBucket] = field(default_factory=dict)
 
 
 class GatewayError(Exception):
@@ -146,6 +158,7 @@ class AccessLogEntry:
     principal_id: str | None
     function: str | None
     at: float
+    usage_key: str | None = None
 
 
 def _quoted(value: str) -> str:
@@ -270,11 +283,28 @@ class RegionalGateway:
                 validate_body=bool(validator is not None and p.get(validator, "validate_request_body")),
                 models={ct: models[str(name)] for ct, name in (p.get(res, "request_models") or {}).items()
                         if str(name) in models},
-                function_arn=function_arn, integration_timeout_ms=timeout_ms, bucket=bucket)
+                function_arn=function_arn, integration_timeout_ms=timeout_ms, bucket=bucket,
+                api_key_required=bool(p.get(res, "api_key_required", False)))
         responses = {str(p.get(r, "response_type")): p.resolve(r.stack, r.body)
                      for r in self._of_api("aws_api_gateway_gateway_response", api_id)}
         return Api(id=api_id, name=str(p.get(rest_api, "name")), region=self.region, stage=stage, methods=methods,
-                   responses=responses, execution_arn=str(p.attribute(rest_api, "execution_arn")))
+                   responses=responses, execution_arn=str(p.attribute(rest_api, "execution_arn")),
+                   api_key_source=str(p.get(rest_api, "api_key_source", "HEADER") or "HEADER").upper(),
+                   plan_throttle=self._plan_throttle(api_id, stage))
+
+    def _plan_throttle(self, api_id: str, stage: str) -> tuple[float, int] | None:
+        """The plan-level throttle of the usage plan bound to this API's stage (per key)."""
+        p = self.platform
+        for res in p.resources("aws_api_gateway_usage_plan"):
+            if res.region != self.region:
+                continue
+            bound = [s for s in p.get(res, "api_stages", []) or []
+                     if str(s.get("api_id")) == api_id and str(s.get("stage")) == stage]
+            throttle = p.get(res, "throttle_settings") or {}
+            throttle = throttle[0] if isinstance(throttle, list) and throttle else throttle
+            if bound and throttle:
+                return (float(throttle.get("rate_limit", 10000)), int(throttle.get("burst_limit", 5000)))
+        return None
 
     def routes(self) -> list[tuple[str, str]]:
         """(METHOD, resource path) of every method the JSON declares in this region."""
@@ -439,6 +469,8 @@ class RegionalGateway:
             context["identity"].update(self._sigv4(verb, host, path, query, headers, body))
         elif method.authorization == "CUSTOM" and method.authorizer is not None:
             context["authorizer"] = self._authorize(method.authorizer, event, method_arn, entry)
+        if method.api_key_required:
+            self._meter(api, headers, entry)
         if method.validate_body:
             self._validate_body(method, headers, body)
         if method.function_arn is None:
@@ -474,6 +506,20 @@ class RegionalGateway:
         raw = result.get("body") or ""
         payload = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
         return status, out, payload
+
+    def _meter(self, api: Api, headers: dict[str, str], entry: AccessLogEntry) -> None:
+        """A method requiring an API key: the key (from the authorizer or the header), and
+        its own bucket at the stage's usage plan throttle."""
+        if api.api_key_source == "HEADER":
+            entry.usage_key = next((v for k, v in headers.items() if k.lower() == "x-api-key"), None)
+        if not entry.usage_key:
+            raise GatewayError("INVALID_API_KEY", "Forbidden")
+        if api.plan_throttle is None:
+            return
+        rate, burst = api.plan_throttle
+        bucket = api.key_buckets.setdefault(entry.usage_key, TokenBucket(rate, burst, self.clock))
+        if not bucket.take():
+            raise GatewayError("THROTTLED", "Too Many Requests")
 
     def _validate_body(self, method: Method, headers: dict[str, str], body: bytes) -> None:
         content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "application/json")
@@ -530,6 +576,8 @@ class RegionalGateway:
             if authorizer.ttl_s > 0:
                 authorizer.cache[key] = (time.monotonic(), result)
         entry.principal_id = str(result["principalId"])
+        usage_key = result.get("usageIdentifierKey")
+        entry.usage_key = usage_key if isinstance(usage_key, str) and usage_key else None
         if not self._policy_allows(result["policyDocument"], method_arn):
             entry.authorizer_status = 403
             raise GatewayError("ACCESS_DENIED", "User is not authorized to access this resource with an explicit deny")

@@ -1,6 +1,7 @@
 """`drctl client-keys` against moto: the secret as Terraform creates it (empty, replicated to
 DR), edited by drctl, read by the real authorizer (lambda/authorizer.py) verifying requests
-signed with lambda/ops/signing.py. Simulated: the wall clock; Secrets Manager replication
+signed with lambda/ops/signing.py; each client's API key in each region's usage plan (moto's
+API Gateway, the plans as Terraform names them). Simulated: the wall clock; Secrets Manager replication
 (moto's replica reads its primary's value at once; AWS takes seconds). moto has no
 StopReplicationToReplica, so the promotion path runs against a recording fake.
 """
@@ -24,6 +25,7 @@ import authorizer  # noqa: E402
 from ops import signing  # noqa: E402
 from ops.clientkeys import KeysUnavailable, parse_secret  # noqa: E402
 
+from contract import usage_identifier_key  # noqa: E402
 from drctl import exitcodes  # noqa: E402
 from drctl.cli import main  # noqa: E402
 from drctl.gateways import AwsGateways, SecretState  # noqa: E402
@@ -31,6 +33,7 @@ from drctl.gateways import AwsGateways, SecretState  # noqa: E402
 P, D, ENV = "us-east-1", "us-east-2", "dev"
 SECRET = f"payments-dr/{ENV}/client-keys"
 NONCES = f"payment-idempotency-{ENV}"
+PLAN = {"primary": f"payments-clients-primary-{ENV}", "dr": f"payments-clients-dr-{ENV}"}
 BODY = b'{"transactionId":"t-1","customerId":"c-1","amount":100.00,"currency":"USD"}'
 
 
@@ -59,6 +62,8 @@ def aws(monkeypatch):
                 TableName=NONCES, BillingMode="PAY_PER_REQUEST",
                 AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
                 KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+        for role, region in (("primary", P), ("dr", D)):     # modules/api.py, per region
+            session.client("apigateway", region).create_usage_plan(name=PLAN[role])
         yield session
 
 
@@ -184,6 +189,8 @@ def test_the_primary_stack_outputs_are_enough_to_seed_a_key(aws, tmp_path):
                 stderr=io.StringIO())
     assert code == exitcodes.OK
     assert verdict(aws, json.loads(out.getvalue())["key"]) == "Allow"
+    # the DR region (not in these outputs) is the secret's replica: its plan has the key too
+    assert plan_values(aws, D) == {usage_identifier_key(SECRET, "acme")}
 
 
 def test_bad_input_is_a_usage_error_and_writes_nothing(aws, tmp_path):
@@ -195,6 +202,75 @@ def test_bad_input_is_a_usage_error_and_writes_nothing(aws, tmp_path):
     assert drctl(aws, "rotate", "--client", "nobody")[0] == exitcodes.USAGE
     with pytest.raises(KeysUnavailable):                                 # still no value
         verdict(aws, signing.new_key())
+
+
+# -- per-client quotas (API keys in the regions' usage plans) ---------------------------------
+
+def plan_values(session, region: str) -> set[str]:
+    """The API key values API Gateway meters in that region's plan."""
+    apigw = session.client("apigateway", region)
+    [plan] = [p for p in apigw.get_usage_plans()["items"] if p["name"].startswith("payments-clients-")]
+    return {k["value"] for k in apigw.get_usage_plan_keys(usagePlanId=plan["id"])["items"]}
+
+
+def test_add_gives_the_client_the_key_its_authorizer_names_in_both_regions(aws):
+    key = added_key(aws, "acme")
+    assert verdict(aws, key, region=D) == "Allow"
+    # the value the authorizer returns as usageIdentifierKey (tests/lambda/test_authorizer.py)
+    expected = usage_identifier_key(SECRET, "acme")
+    assert plan_values(aws, P) == plan_values(aws, D) == {expected}
+    added_key(aws, "globex")
+    assert plan_values(aws, D) == {expected, usage_identifier_key(SECRET, "globex")}
+
+
+def test_sync_provisions_clients_added_before_quotas_and_is_idempotent(aws):
+    key = signing.new_key()
+    aws.client("secretsmanager", P).put_secret_value(SecretId=SECRET, SecretString=json.dumps(
+        {"clients": {"acme": {"keys": [key]}, "old": {"keys": [key], "disabled": True}}}))
+    code, out, _ = drctl(aws, "check", "--json")
+    assert code == exitcodes.UNHEALTHY
+    missing = [p for p in json.loads(out)["problems"] if "no API key" in p]
+    assert sorted(missing) == sorted(f"acme: no API key in the {role} usage plan ({region}): "
+                                     "refused there (403 CLIENT_NOT_PROVISIONED): "
+                                     "`drctl client-keys sync`" for role, region in (("primary", P), ("dr", D)))
+    assert drctl(aws, "sync")[0] == exitcodes.OK
+    assert drctl(aws, "sync")[0] == exitcodes.OK                  # a re-run creates nothing
+    for region in (P, D):
+        assert plan_values(aws, region) == {usage_identifier_key(SECRET, c) for c in ("acme", "old")}
+        assert len(aws.client("apigateway", region).get_api_keys()["items"]) == 2
+    assert not [p for p in json.loads(drctl(aws, "check", "--json")[1])["problems"]
+                if "no API key" in p]
+
+
+def test_add_while_a_regions_plan_is_missing_writes_the_key_and_says_what_is_left(aws):
+    apigw = aws.client("apigateway", D)
+    apigw.delete_usage_plan(usagePlanId=apigw.get_usage_plans()["items"][0]["id"])
+    code, out, _ = drctl(aws, "add", "--client", "acme", "--json")
+    assert code == exitcodes.UNHEALTHY
+    [problem] = json.loads(out)["problems"]
+    assert problem.startswith(f"dr ({D}): ") and "drctl client-keys sync" in problem
+    assert verdict(aws, json.loads(out)["key"]) == "Allow"         # the signature key is written
+    assert plan_values(aws, P) == {usage_identifier_key(SECRET, "acme")}
+    apigw.create_usage_plan(name=PLAN["dr"])                       # the next apply restores it
+    assert drctl(aws, "sync")[0] == exitcodes.OK
+    assert plan_values(aws, D) == {usage_identifier_key(SECRET, "acme")}
+
+
+class _FakeApiKeys:
+    """DR's API Gateway during a primary outage: records what drctl asked of it."""
+
+    def __init__(self) -> None:
+        self.joined: list[tuple[str, str]] = []
+
+    def plan_id(self, name: str) -> str:
+        assert name == PLAN["dr"]
+        return "plan-dr"
+
+    def plan_key_values(self, plan_id: str) -> set[str]:
+        return {value for _, value in self.joined}
+
+    def join(self, plan_id: str, *, name: str, value: str) -> None:
+        self.joined.append((name, value))
 
 
 class _FakeSecrets:
@@ -222,10 +298,15 @@ class _FakeSecrets:
 class _FakeGateways:
     def __init__(self) -> None:
         self.dr = _FakeSecrets()
+        self.dr_keys = _FakeApiKeys()
 
     def secrets(self, region: str) -> _FakeSecrets:
         assert region == D, "a primary-outage command called the primary region"
         return self.dr
+
+    def api_keys(self, region: str) -> _FakeApiKeys:
+        assert region == D, "a primary-outage command called the primary region"
+        return self.dr_keys
 
 
 def test_promote_replica_stops_replication_then_writes_in_dr():
@@ -233,6 +314,7 @@ def test_promote_replica_stops_replication_then_writes_in_dr():
     code, out, _ = drctl(gateways, "add", "--client", "acme", "--region", "dr",
                          "--promote-replica", "--json")
     assert code == exitcodes.OK and gateways.dr.calls == ["promote", "put"]
+    assert gateways.dr_keys.joined == [(f"payments-dr-{ENV}-client-acme", usage_identifier_key(SECRET, "acme"))]
     assert list(parse_secret(gateways.dr.text)) == ["acme"]
     assert json.loads(out)["key"] in gateways.dr.text
 

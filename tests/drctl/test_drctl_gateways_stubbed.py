@@ -206,3 +206,41 @@ def test_dns_gateway_resolves_locally_and_bounds_a_hanging_resolver(monkeypatch)
     with pytest.raises(Unreachable, match=r"no answer for pay\.example in 0\.2 s"):
         DnsGateway(timeout=0.2).addresses("pay.example")
     release.set()
+
+
+# -- API keys (drctl client-keys: per-client quotas) ------------------------------------------
+
+def test_usage_plan_is_found_by_name_across_pages_and_a_missing_one_is_not_found():
+    from drctl.gateways import ApiKeysGateway, NotFound
+    apigw = client("apigateway")
+    with Stubber(apigw) as stub:
+        stub.add_response("get_usage_plans", {"items": [{"id": "p1", "name": "other"}], "position": "next"},
+                          {"limit": 500})
+        stub.add_response("get_usage_plans", {"items": [{"id": "p2", "name": "payments-clients-primary-dev"}]},
+                          {"limit": 500, "position": "next"})
+        stub.add_response("get_usage_plans", {"items": []}, {"limit": 500})
+        gw = ApiKeysGateway(apigw, "us-east-1")
+        assert gw.plan_id("payments-clients-primary-dev") == "p2"
+        with pytest.raises(NotFound):
+            gw.plan_id("payments-clients-primary-dev")
+
+
+def test_join_reuses_an_existing_key_and_a_key_already_in_the_plan_is_not_an_error():
+    from drctl.gateways import ApiKeysGateway, NotFound
+    apigw = client("apigateway")
+    value = "usage-" + "a" * 64
+    with Stubber(apigw) as stub:
+        stub.add_response("get_api_keys", {"items": [{"id": "k1", "name": "payments-dr-dev-client-acme",
+                                                      "value": value}]},
+                          {"nameQuery": "payments-dr-dev-client-acme", "includeValues": True, "limit": 500})
+        stub.add_client_error("create_usage_plan_key", "ConflictException", http_status_code=409,
+                              expected_params={"usagePlanId": "p1", "keyId": "k1", "keyType": "API_KEY"})
+        # the same name holding another value (made by hand): refused, never overwritten
+        stub.add_response("get_api_keys", {"items": [{"id": "k1", "name": "payments-dr-dev-client-acme",
+                                                      "value": "usage-" + "b" * 64}]},
+                          {"nameQuery": "payments-dr-dev-client-acme", "includeValues": True, "limit": 500})
+        gw = ApiKeysGateway(apigw, "us-east-1")
+        gw.join("p1", name="payments-dr-dev-client-acme", value=value)     # no create_api_key
+        with pytest.raises(NotFound, match="another value"):
+            gw.join("p1", name="payments-dr-dev-client-acme", value=value)
+        stub.assert_no_pending_responses()

@@ -154,3 +154,16 @@ def metric(recorder: Recorder, name: str, **dimensions: str) -> list[float]:
     wanted = sorted(dimensions.items())
     return [d["Value"] for d in datums(recorder) if d["MetricName"] == name
             and sorted((x["Name"], x["Value"]) for x in d.get("Dimensions", [])) == wanted]
+
+
+class CallCounter:
+    """Every AWS API call the given boto3 clients make (one per operation call, retries not
+    counted): what a function's run costs in calls, for its timeout (test_ops_sizing.py)."""
+
+    def __init__(self, *clients: Any):
+        self.calls: list[str] = []
+        for client in clients:
+            client.meta.events.register("before-parameter-build", self._count)
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.calls.append(model.name)

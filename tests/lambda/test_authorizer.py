@@ -37,6 +37,8 @@ from ops import signing
 from ops.clientkeys import KeysUnavailable, format_time, parse_secret
 from ops_support import SimClock, http_server
 
+from contract import usage_identifier_key
+
 SECRET = "payments-dr/test/api-clients"
 KEY_A = base64.b64encode(b"A" * 32).decode()
 KEY_B = base64.b64encode(b"B" * 32).decode()
@@ -154,10 +156,25 @@ def test_good_signature_is_allowed_for_exactly_this_method(region_auth, clock):
         "policyDocument": {"Version": "2012-10-17", "Statement": [
             {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": ev["methodArn"]}]},
         "context": {"clientId": "acme"},
+        # the client's API key value: API Gateway applies that key's usage plan
+        "usageIdentifierKey": usage_identifier_key(SECRET, "acme"),
     }
     [item] = aws_client("dynamodb", PRIMARY).scan(TableName=IDEMPOTENCY_TABLE)["Items"]
     assert item["id"]["S"] == f"nonce#acme#{ev['headers']['X-Nonce']}"
     assert int(item["expiration"]["N"]) == int(clock.now) + 660  # outlives every usable timestamp
+
+
+def test_each_client_gets_its_own_usage_key_the_same_in_both_regions(region_auth, clock):
+    """API Gateway meters by the returned key: two clients never share one, and a client has
+    the same one in either region (drctl creates that value in both)."""
+    put_secret(PRIMARY, secret_doc(acme={"keys": [KEY_A]}, zeta={"keys": [KEY_B]}))
+    put_secret(DR, secret_doc(acme={"keys": [KEY_A]}, zeta={"keys": [KEY_B]}))
+    region_auth()
+    acme = call(event(signed(clock)))["usageIdentifierKey"]
+    zeta = call(event(signed(clock, key=KEY_B, client="zeta")))["usageIdentifierKey"]
+    region_auth(DR)
+    assert call(event(signed(clock), region=DR))["usageIdentifierKey"] == acme
+    assert acme != zeta and len(acme) >= 20  # API Gateway: a key value has at least 20 chars
 
 
 def test_same_request_verifies_in_either_region_with_no_primary_dependency(region_auth, clock):
@@ -303,6 +320,7 @@ def test_rejections_are_403_deny_and_write_nothing(region_auth, clock, capsys, c
     assert effect(response) == "Deny"
     assert response["policyDocument"]["Statement"][0]["Resource"] == ev["methodArn"]
     assert "context" not in response  # nothing for the validator to trust
+    assert "usageIdentifierKey" not in response  # no client's quota is drawn on
     assert nonces(PRIMARY) == nonces(DR) == 0
     assert denial_reasons(capsys) == [reason]
 

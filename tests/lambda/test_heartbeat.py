@@ -30,7 +30,7 @@ from lambda_support import (
     table_items,
 )
 from ops import heartbeat as hb
-from ops_support import Recorder, metric
+from ops_support import CallCounter, Recorder, metric
 
 from payments import core
 
@@ -59,6 +59,16 @@ def replicate(source: str, target: str) -> None:
     aws_client("dynamodb", target).put_item(TableName=TABLE, Item=found)
     body = aws_client("s3", source).get_object(Bucket=bucket_for(source), Key=hb.object_key(source))["Body"].read()
     aws_client("s3", target).put_object(Bucket=bucket_for(target), Key=hb.object_key(source), Body=body)
+
+
+def test_a_run_makes_its_declared_aws_calls(aws):
+    """Every run takes the same path (each store written and read, then the metrics): the
+    count its timeout is sized for (heartbeat.AWS_CALLS_PER_RUN, tests/lambda/test_ops_sizing.py)."""
+    c, _ = canary(PRIMARY, MsClock())
+    counter = CallCounter(c.dynamodb, c.s3, c.cloudwatch)
+    c.run()
+    assert counter.calls == ["PutItem", "GetItem", "PutObject", "GetObject", "PutMetricData"]
+    assert len(counter.calls) == heartbeat.AWS_CALLS_PER_RUN
 
 
 def test_heartbeat_item_is_invisible_to_payments(aws):

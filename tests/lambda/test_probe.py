@@ -22,6 +22,7 @@ from ops import httpcheck, latch
 from ops_support import (
     HEALTHY_BODY,
     UNHEALTHY_BODY,
+    CallCounter,
     Recorder,
     SimClock,
     closed_port,
@@ -260,6 +261,19 @@ def test_failure_count_rewrite_keeps_operator_fields(moto, clock):
     doc = stored_latch(ssm)
     assert doc == {"state": "open", "since": "2026-11-26T04:00:00Z", "by": "drctl:alice", "reason": "ok",
                    "ticket": "INC-42", "consecutiveFailures": 1}
+
+
+def test_a_run_makes_at_most_its_declared_aws_calls(moto, clock):
+    """The longest path: the latch read, rewritten (a failure counted) and the metrics: the
+    count the timeout is sized for (probe.AWS_CALLS_PER_RUN, tests/lambda/test_ops_sizing.py)."""
+    with http_server(503, UNHEALTHY_BODY) as peer, http_server() as domain:
+        p, _, ssm = make_probe(probe_env(peer["url"], domain["url"], PEER_FAILURES_TO_BLOCK="3"), clock)
+        ssm.put_parameter(Name=PARAM, Type="String", Value=json.dumps(
+            {"state": "open", "since": "2026-11-26T04:00:00Z", "by": "drctl:alice", "reason": "ok"}))
+        counter = CallCounter(p.ssm, p.cloudwatch)
+        invoke()
+    assert counter.calls == ["GetParameter", "PutParameter", "PutMetricData"]
+    assert len(counter.calls) == probe.AWS_CALLS_PER_RUN
 
 
 def test_invalid_latch_counts_as_blocked_and_is_left_alone(moto, clock):

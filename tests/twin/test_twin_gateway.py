@@ -14,9 +14,16 @@ from twin.apigw import RegionalGateway
 from twin.functions import CallerTimeout, Outcome, Throttled
 from twin.model import Platform
 
-ALLOW = {"principalId": "acme", "context": {"clientId": "acme"},
-         "policyDocument": {"Version": "2012-10-17",
-                            "Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "*"}]}}
+
+def allow(client: str = "acme", usage_key: str | None = "usage-" + "a" * 64) -> dict:
+    """What lambda/authorizer.py answers for a verified client (usageIdentifierKey: its API key)."""
+    answer = {"principalId": client, "context": {"clientId": client},
+              "policyDocument": {"Version": "2012-10-17",
+                                 "Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "*"}]}}
+    return answer | ({"usageIdentifierKey": usage_key} if usage_key else {})
+
+
+ALLOW = allow()
 SIGNED = [(h, "x" * 64 if h in ("X-Signature", "X-Content-SHA256") else "abcdefghijklmnop1")
           for h in ("X-Client-Id", "X-Timestamp", "X-Nonce", "X-Content-SHA256", "X-Signature")]
 OK = Outcome({"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": '{"ok": true}'})
@@ -47,10 +54,10 @@ def platform(synth_stacks) -> Platform:
     return Platform(synth_stacks.outdir_of())
 
 
-def _gateway(platform: Platform, **answers) -> tuple[RegionalGateway, StubPool, str]:
+def _gateway(platform: Platform, clock=None, **answers) -> tuple[RegionalGateway, StubPool, str]:
     pool = StubPool(**answers)
     region = platform.regions()[0]
-    gateway = RegionalGateway(platform, pool, region)
+    gateway = RegionalGateway(platform, pool, region, **({"clock": clock} if clock else {}))
     host = next(name for name in gateway.domains if name.startswith(region))
     return gateway, pool, host
 
@@ -145,3 +152,37 @@ def test_the_authorizer_result_is_cached_for_the_jsons_ttl_only(platform):
     for _ in range(2):
         gateway.handle("POST", "/validate", [("Host", host), *SIGNED], b'{"a": 1}')
     assert [k for k, _, _ in pool.calls].count("authorizer") == (1 if declared > 0 else 3)
+
+
+# -- per-client quotas: the usage plan bound to the stage, keyed by the authorizer ----------------
+
+
+def test_an_allowed_client_without_an_api_key_is_refused_before_the_validator(platform):
+    """AWS: a method requiring a key with no matching key -> 403 (INVALID_API_KEY)."""
+    gateway, pool, host = _gateway(platform, authorizer=Outcome(allow(usage_key=None)), validator=OK)
+    status, _, body = gateway.handle("POST", "/validate", [("Host", host), *SIGNED], b'{"a": 1}')
+    assert (status, json.loads(body)["error"]["code"]) == (403, "CLIENT_NOT_PROVISIONED")
+    assert [kind for kind, _, _ in pool.calls] == ["authorizer"]
+
+
+def test_each_client_has_its_own_bucket_at_the_plans_rate_inside_the_methods(platform):
+    """One client over its plan's burst is throttled; another client still gets through."""
+    now = [0.0]
+    gateway, pool, host = _gateway(platform, clock=lambda: now[0], validator=OK,
+                                   authorizer=Outcome(allow("acme", "usage-" + "a" * 64)))
+    plan = next(platform.get(r, "throttle_settings") for r in platform.resources("aws_api_gateway_usage_plan")
+                if r.region == gateway.region)
+    plan = plan[0] if isinstance(plan, list) else plan
+    method = next(m for a in gateway.apis.values() for m in a.methods.values() if m.api_key_required)
+    assert plan["burst_limit"] < method.bucket.burst        # the client's bucket binds first
+
+    def send() -> int:
+        return gateway.handle("POST", "/validate", [("Host", host), *SIGNED], b'{"a": 1}')[0]
+
+    assert [send() for _ in range(plan["burst_limit"])] == [200] * plan["burst_limit"]
+    assert send() == 429
+    pool.answers["authorizer"] = Outcome(allow("globex", "usage-" + "b" * 64))
+    assert send() == 200
+    now[0] += 1.0                                             # one second refills acme's rate
+    pool.answers["authorizer"] = Outcome(allow("acme", "usage-" + "a" * 64))
+    assert send() == 200
