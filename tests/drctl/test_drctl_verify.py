@@ -106,37 +106,3 @@ def test_cli_verify_json(world):
                 clock=world.clock, stdout=out, stderr=io.StringIO())
     doc = json.loads(out.getvalue())
     assert code == 0 and [p["replicated"] for p in doc["probes"]] == [True, True]
-
-
-def test_a_canary_object_lock_retains_is_reported_retained_not_failed(world, gw, cfg, log):
-    """Issue 21: in an Object-Locked audit bucket (COMPLIANCE) no one can delete the canary;
-    verify says so (and its size) instead of claiming it deleted it, and exits 0."""
-    import datetime as dt
-
-    world.s3_locked_until = dt.datetime(2027, 12, 7, tzinfo=dt.UTC)
-    result = run(world, gw, cfg, log)
-    assert result.exit_code == exitcodes.OK and result.cleanup_errors == []
-    assert len(result.retained) == 2  # the source object and its replica
-    assert all("retained by Object Lock until 2027-12-07 (120 bytes)" in r for r in result.retained)
-    assert not [c for c in world.calls if c[2] == "delete_objects"]
-    assert world.items == {}  # the DynamoDB canary is still deleted
-    assert "retained: s3 " in result.to_text()
-
-
-def test_the_gateway_raises_when_s3_refuses_to_delete_a_version(moto_s3_gateway):
-    """DeleteObjects with Quiet reports refused versions in `Errors` and answers 200: the
-    gateway must not call that a deletion (issue 21: the runbook said verify deleted them)."""
-    gw, s3 = moto_s3_gateway
-    s3.create_bucket(Bucket="locked", ObjectLockEnabledForBucket=True)
-    s3.put_object_lock_configuration(Bucket="locked", ObjectLockConfiguration={
-        "ObjectLockEnabled": "Enabled",
-        "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 365}}})
-    s3.put_object(Bucket="locked", Key="drctl-canary/x.txt", Body=b"canary")
-    until, size = gw.retained_until("locked", "drctl-canary/x.txt")
-    assert size == 6 and until.year >= 2026
-    with pytest.raises(RuntimeError, match="not deleted"):
-        gw.delete_all_versions("locked", "drctl-canary/x.txt")
-    s3.create_bucket(Bucket="plain")
-    s3.put_object(Bucket="plain", Key="k", Body=b"x")
-    assert gw.retained_until("plain", "k") is None
-    assert gw.delete_all_versions("plain", "k") in (0, 1)
