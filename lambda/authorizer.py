@@ -126,6 +126,7 @@ class Authorizer:
         self.dynamodb = dynamodb if dynamodb is not None else aws.client(
             "dynamodb", settings.region, connect_timeout=0.5, read_timeout=1.0)
         self.wall_clock = wall_clock
+        self.days_left_published: float | None = None  # monotonic time of the last datum
         self.keys = KeyCache(secrets_manager_fetch(self.secretsmanager, settings.secret_id),
                              ttl_seconds=settings.keys_ttl_seconds,
                              max_stale_seconds=settings.keys_max_stale_seconds, clock=clock,
@@ -252,27 +253,22 @@ def _get_runtime() -> Authorizer:
 
 
 def reset_runtime() -> None:
-    global _runtime, _days_left_published
+    global _runtime
     _runtime = None
-    _days_left_published = None
-
-
-_days_left_published: float | None = None  # monotonic time of this instance's last datum
 
 
 def publish_days_left(auth: Authorizer, *, now: float | None = None, clock: Any = time.monotonic) -> None:
     """ClientKeyDaysLeft (contract.py), its own EMF record so no request dimension (Reason)
     joins it; at most once per DAYS_LEFT_EVERY_SECONDS. Nothing when the keys cannot be read
     (that is the authorizer's own failure, paged by its error alarms) or no key has an end."""
-    global _days_left_published
     tick = clock()
-    if _days_left_published is not None and tick - _days_left_published < DAYS_LEFT_EVERY_SECONDS:
+    if auth.days_left_published is not None and tick - auth.days_left_published < DAYS_LEFT_EVERY_SECONDS:
         return
     try:
         left = days_left(auth.keys.clients(), auth.wall_clock() if now is None else now)
     except Exception:
         return
-    _days_left_published = tick
+    auth.days_left_published = tick
     if left is None:
         return
     with single_metric(name=METRIC_CLIENT_KEY_DAYS_LEFT, unit=MetricUnit.Count, value=round(left, 2),
