@@ -324,6 +324,13 @@ CLIENT_KEY_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 CLIENT_KEY_MAX_DAYS = 365
 CLIENT_KEY_WARN_DAYS = 30
 ENV_CLIENT_KEYS_REQUIRE_EXPIRY = "CLIENT_KEYS_REQUIRE_EXPIRY"
+# The authorizer publishes (EMF, at most once a minute per instance) the days until the first
+# enabled client is left without a valid key (per client: its latest-ending key), dimension
+# {service: AUTHORIZER_SERVICE}; ALARM_CLIENT_KEY_EXPIRY pages below CLIENT_KEY_ALARM_DAYS.
+AUTHORIZER_SERVICE = "payments-authorizer"
+METRIC_CLIENT_KEY_DAYS_LEFT = "ClientKeyDaysLeft"
+ALARM_CLIENT_KEY_EXPIRY = "client-key-expiry"
+CLIENT_KEY_ALARM_DAYS = 14
 
 # -- per-client quotas (API Gateway usage plans, docs/api-protection.md) -----------------
 # The API's key source is AUTHORIZER: the authorizer answers an allowed request with

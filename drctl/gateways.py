@@ -706,15 +706,35 @@ class S3Gateway(_Gateway):
                 return False
             raise
 
+    def retained_until(self, bucket: str, key: str) -> tuple[_dt.datetime, int] | None:
+        """(retain-until date, size) while `key`'s current version is under an Object Lock
+        retention (S3 returns the lock on HEAD to a caller with s3:GetObjectRetention); None
+        when it is not, or not there. No one can delete a COMPLIANCE-locked version."""
+        try:
+            head = self._call("head_object", Bucket=bucket, Key=key)
+        except ClientError as error:
+            if error_code(error) in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        until = head.get("ObjectLockRetainUntilDate")
+        if head.get("ObjectLockMode") and isinstance(until, _dt.datetime) and until > _dt.datetime.now(_dt.UTC):
+            return until, int(head.get("ContentLength", 0))
+        return None
+
     def delete_all_versions(self, bucket: str, key: str) -> int:
-        """Deletes every version and delete marker of exactly `key`; returns how many."""
+        """Deletes every version and delete marker of exactly `key`; returns how many. A
+        version S3 refuses to delete (DeleteObjects reports it, quiet or not) raises."""
         found = self._call("list_object_versions", Bucket=bucket, Prefix=key)
         victims = [{"Key": v["Key"], "VersionId": v["VersionId"]}
                    for v in found.get("Versions", []) + found.get("DeleteMarkers", [])
                    if v["Key"] == key]
         if victims:
-            self._call("delete_objects", client=self.action_client, Bucket=bucket,
-                       Delete={"Objects": victims, "Quiet": True})
+            answer = self._call("delete_objects", client=self.action_client, Bucket=bucket,
+                                Delete={"Objects": victims, "Quiet": True})
+            refused = answer.get("Errors") or []
+            if refused:
+                raise RuntimeError(f"{len(refused)} of {len(victims)} versions not deleted: "
+                                   f"{refused[0].get('Message', '')}")
         else:  # unversioned bucket or nothing there: a plain delete is harmless
             self._call("delete_object", client=self.action_client, Bucket=bucket, Key=key)
         return len(victims)

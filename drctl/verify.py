@@ -3,7 +3,10 @@
 Writes a canary item (DynamoDB transactions table, transactionId `drctl-canary-<uuid>`) and a
 canary object (S3, `drctl-canary/<uuid>.txt`) in the source region, polls the other region
 until each is readable (bounded by --timeout), reports how long each took, and always deletes
-both canaries in both regions (try/finally: also on error or Ctrl-C).
+both canaries in both regions (try/finally: also on error or Ctrl-C), except an S3 canary
+that Object Lock retains (the audit buckets of prod-like environments: COMPLIANCE, 365 days):
+no one can delete it, so it is reported as retained (`retained`), not as a cleanup failure.
+Each is `CANARY_BODY_BYTES` bytes, in the source bucket and its replica (docs/compliance.md).
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from drctl.log import EventLog
 
 CANARY_ITEM_PREFIX = "drctl-canary-"
 CANARY_OBJECT_PREFIX = "drctl-canary/"
+# The S3 canary's size: "drctl canary <drctl-canary-uuid4> written in <region> at <iso time>\n"
+CANARY_BODY_BYTES = len("drctl canary ") + len(CANARY_ITEM_PREFIX) + 36 + len(" written in us-east-1 at ") \
+    + len("2026-01-01T00:00:00.000000+00:00\n")
 
 
 @dataclass
@@ -47,13 +53,14 @@ class VerifyResult:
     exit_code: int = exitcodes.OK
     probes: list[Probe] = field(default_factory=list)
     cleanup_errors: list[str] = field(default_factory=list)
+    retained: list[str] = field(default_factory=list)  # canaries Object Lock keeps
     error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"source_region": self.source_region, "target_region": self.target_region,
                 "canary_id": self.canary_id, "exit_code": self.exit_code,
                 "probes": [p.as_dict() for p in self.probes], "cleanup_errors": self.cleanup_errors,
-                "error": self.error}
+                "retained": self.retained, "error": self.error}
 
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), indent=2)
@@ -72,6 +79,7 @@ class VerifyResult:
             lines.append(f"  error: {self.error}")
         lines.append("  cleanup: " + ("done" if not self.cleanup_errors
                                       else "INCOMPLETE: " + "; ".join(self.cleanup_errors)))
+        lines += [f"  retained: {r}" for r in self.retained]
         return "\n".join(lines)
 
 
@@ -174,7 +182,11 @@ def _cleanup(gw: Any, log: EventLog, result: VerifyResult, table: str,
         log.warning("canary_cleanup_skipped", target=what, reason="region unreachable")
     for what, step in steps:
         try:
-            step()
+            kept = step()
+            if isinstance(kept, str):
+                result.retained.append(f"{what}: {kept}")
+                log.info("canary_retained", target=what, reason=kept)
+                continue
             log.info("canary_deleted", target=what)
         except Exception as error:
             result.cleanup_errors.append(f"{what}: {error}")
@@ -191,7 +203,12 @@ def _delete_item(gw: Any, region: str, table: str, key: dict[str, Any]) -> None:
     gw.dynamo(region).delete_item(table, key)
 
 
-def _delete_object(gw: Any, region: str, bucket: str, key: str) -> int:
+def _delete_object(gw: Any, region: str, bucket: str, key: str) -> int | str:
+    """Deletes the object's versions, or says why Object Lock keeps them (nothing to try)."""
+    lock = gw.s3(region).retained_until(bucket, key)
+    if lock is not None:
+        until, size = lock
+        return f"retained by Object Lock until {until:%Y-%m-%d} ({size} bytes)"
     return int(gw.s3(region).delete_all_versions(bucket, key))
 
 

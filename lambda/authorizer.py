@@ -45,11 +45,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from ops import aws, env, signing
-from ops.clientkeys import KeyCache, secrets_manager_fetch
+from ops.clientkeys import KeyCache, days_left, secrets_manager_fetch
 
 from contract import (
+    AUTHORIZER_SERVICE,
     ENV_CLIENT_KEYS_CACHE_SECONDS,
     ENV_CLIENT_KEYS_MAX_STALE_SECONDS,
     ENV_CLIENT_KEYS_REQUIRE_EXPIRY,
@@ -61,12 +62,14 @@ from contract import (
     ENV_NONCE_TTL_ATTRIBUTE,
     IDEMPOTENCY_KEY_ATTRIBUTE,
     IDEMPOTENCY_TTL_ATTRIBUTE,
+    METRIC_CLIENT_KEY_DAYS_LEFT,
     METRICS_NAMESPACE,
     NONCE_KEY_PREFIX,
     usage_identifier_key,
 )
 
-SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "payments-authorizer")
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", AUTHORIZER_SERVICE)
+DAYS_LEFT_EVERY_SECONDS = 60.0  # per instance: enough for an hourly alarm, few log lines
 NONCE_PREFIX = NONCE_KEY_PREFIX
 
 logger = Logger(service=SERVICE)
@@ -128,6 +131,7 @@ class Authorizer:
         self.dynamodb = dynamodb if dynamodb is not None else aws.client(
             "dynamodb", settings.region, connect_timeout=0.5, read_timeout=1.0)
         self.wall_clock = wall_clock
+        self.days_left_published: float | None = None  # monotonic time of the last datum
         self.keys = KeyCache(secrets_manager_fetch(self.secretsmanager, settings.secret_id),
                              ttl_seconds=settings.keys_ttl_seconds,
                              max_stale_seconds=settings.keys_max_stale_seconds, clock=clock,
@@ -261,10 +265,31 @@ def reset_runtime() -> None:
     _runtime = None
 
 
+def publish_days_left(auth: Authorizer, *, now: float | None = None, clock: Any = time.monotonic) -> None:
+    """ClientKeyDaysLeft (contract.py), its own EMF record so no request dimension (Reason)
+    joins it; at most once per DAYS_LEFT_EVERY_SECONDS. Nothing when the keys cannot be read
+    (that is the authorizer's own failure, paged by its error alarms) or no key has an end."""
+    tick = clock()
+    if auth.days_left_published is not None and tick - auth.days_left_published < DAYS_LEFT_EVERY_SECONDS:
+        return
+    try:
+        left = days_left(auth.keys.clients(), auth.wall_clock() if now is None else now)
+    except Exception:
+        return
+    auth.days_left_published = tick
+    if left is None:
+        return
+    with single_metric(name=METRIC_CLIENT_KEY_DAYS_LEFT, unit=MetricUnit.Count, value=round(left, 2),
+                       namespace=os.environ.get(ENV_METRICS_NAMESPACE, METRICS_NAMESPACE),
+                       default_dimensions={"service": SERVICE}):
+        pass
+
+
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: Any) -> dict[str, Any]:
     auth = _get_runtime()
+    publish_days_left(auth)
     method_arn = str(event.get("methodArn", ""))
     try:
         client_id = auth.authorize(event)

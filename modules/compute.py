@@ -59,6 +59,7 @@ from cdktf_cdktf_provider_aws.lambda_function import (
 from constructs import Construct
 
 from contract import (
+    AUTHORIZER_SERVICE,
     ENV_AUDIT_BUCKET,
     ENV_CLIENT_KEYS_REQUIRE_EXPIRY,
     ENV_CLIENT_KEYS_SECRET,
@@ -456,7 +457,7 @@ class RegionalCompute(Construct):
                 ENV_MAX_CLOCK_SKEW_SECONDS: "300",
                 "POWERTOOLS_LOG_LEVEL": "INFO",
                 ENV_METRICS_NAMESPACE: METRICS_NAMESPACE,
-                "POWERTOOLS_SERVICE_NAME": "payments-authorizer",
+                "POWERTOOLS_SERVICE_NAME": AUTHORIZER_SERVICE,
             },
             grants=[*client_keys_grant_read(region, names, key_arn=key.arn),
                     *tables.grant_nonce_write()],

@@ -17,13 +17,26 @@ Decisions a reviewer should know about:
   bumped (rotation); if it fails, the resource is tainted and the next apply re-runs it, so
   the cluster and the secret cannot stay apart. Neither value is in plan or state, and no
   `aws_secretsmanager_secret_version` exists (refreshing one is a GetSecretValue). Aurora's
-  own secret integration (`manage_master_user_password`) is not supported for global
-  database members. The secret is replicated to the DR region with the DR key, so DR
-  operators can log in when the primary region is down. The apply needs the aws CLI.
-  Its resource policy (modules/secret_policy.py, replicated with it) lets only the key
-  administrators read or write it: the applier writes the password; nothing but a person
-  through the break-glass role `payments-dr-key-admin-<env>` ever reads it (no function
-  connects to Aurora).
+  own secret integration (`manage_master_user_password`) is not supported for "DB clusters
+  that are part of an Aurora global database" (Aurora User Guide, Secrets Manager
+  integration, limitations; the provider passes it through, AWS refuses it). The secret is
+  replicated to the DR region with the DR key, so DR operators can log in when the primary
+  region is down. The apply needs the aws CLI. Its resource policy
+  (modules/secret_policy.py, replicated with it) lets only the key administrators and the
+  rotation function read or write it: the applier writes the first password; nothing but a
+  person through the break-glass role `payments-dr-key-admin-<env>` ever reads it (no
+  function connects to Aurora).
+- Rotation (`MASTER_ROTATION_DAYS`): Secrets Manager rotates the secret with AWS's own
+  single-user PostgreSQL rotation function (Serverless Application Repository,
+  `ROTATION_APPLICATION`), deployed in the primary region's private subnets with its own
+  security group (Secrets Manager endpoint and PostgreSQL only: modules/network.py). It
+  connects to the primary cluster's endpoint (`host` in the secret) and runs ALTER USER; the
+  new password reaches the DR cluster by storage replication and the DR replica of the secret
+  by Secrets Manager's replication. While the primary cluster is not the writer (after a
+  failover) rotation fails and the last password stays valid in both. The function's role is
+  CloudFormation's, named `serverlessrepo-<stack>-<logical id>-<random>` with its parts
+  truncated to 64 characters: the secret policy admits the first `ROTATION_ROLE_PREFIX_CHARS`
+  characters (they hold the environment), so only a role of that name can read the value.
 - Member clusters ignore `engine_version` (upgrades go through the global cluster, as the
   provider documents) and `replication_source_identifier`/`global_cluster_identifier`, which
   AWS rewrites on switchover and failover: a plan after a failover must not try to undo it.
@@ -46,6 +59,7 @@ from typing import TypedDict
 
 from cdktf import (
     DataResource,
+    Fn,
     ITerraformDependable,
     LocalExecProvisioner,
     TerraformResourceLifecycle,
@@ -63,6 +77,13 @@ from cdktf_cdktf_provider_aws.rds_global_cluster import RdsGlobalCluster
 from cdktf_cdktf_provider_aws.secretsmanager_secret import (
     SecretsmanagerSecret,
     SecretsmanagerSecretReplica,
+)
+from cdktf_cdktf_provider_aws.secretsmanager_secret_rotation import (
+    SecretsmanagerSecretRotation,
+    SecretsmanagerSecretRotationRotationRules,
+)
+from cdktf_cdktf_provider_aws.serverlessapplicationrepository_cloudformation_stack import (
+    ServerlessapplicationrepositoryCloudformationStack,
 )
 from constructs import Construct
 
@@ -89,11 +110,21 @@ password=$(aws secretsmanager get-random-password --region "$REGION" --password-
 printf '%s' "$password" | aws rds modify-db-cluster --region "$REGION" \\
   --db-cluster-identifier "$CLUSTER" --master-user-password file:///dev/stdin \\
   --apply-immediately > /dev/null
-printf '{"engine":"postgres","port":5432,"dbname":"%s","username":"%s","password":"%s"}' \\
-  "$DBNAME" "$USERNAME" "$password" | aws secretsmanager put-secret-value --region "$REGION" \\
+# The fields AWS's single-user rotation function reads (host: the primary cluster's endpoint).
+format='{"engine":"postgres","host":"%s","port":5432,"dbname":"%s","username":"%s",'
+format+='"password":"%s","dbClusterIdentifier":"%s"}'
+printf "$format" "$HOST" "$DBNAME" "$USERNAME" "$password" "$CLUSTER" \\
+  | aws secretsmanager put-secret-value --region "$REGION" \\
   --secret-id "$SECRET" --secret-string file:///dev/stdin > /dev/null
 echo "master password of $CLUSTER set and stored in its secret"
 """
+# AWS's single-user PostgreSQL rotation function (the Secrets Manager rotation templates); the
+# SAR stack records the version it deployed (`semantic_version`, not pinned here).
+ROTATION_APPLICATION = ("arn:aws:serverlessrepo:us-east-1:297356227824:applications/"
+                        "SecretsManagerRDSPostgreSQLRotationSingleUser")
+ROTATION_OUTPUT = "RotationLambdaARN"
+MASTER_ROTATION_DAYS = 30
+ROTATION_ROLE_PREFIX_CHARS = 25  # CloudFormation keeps about this much of the stack name
 LOG_EXPORTS = ["postgresql"]
 # Aurora Serverless v2 (AURORA_INSTANCE_CLASS=db.serverless, the dev profile's default): the
 # smallest capacity that never pauses, and a ceiling for bursts. 0.5 ACU (about 1 GiB) is
@@ -248,7 +279,8 @@ class AuroraPrimary(Construct):
         self.secret = self._master_secret(inputs, dr, dr_key)
         self.secret_policy = secret_policy(
             self, "master-secret-policy", region=inputs.region, secret=self.secret,
-            readers=(), writers=(), admins=key_admins(settings, names))
+            readers=(), writers=(), admins=key_admins(settings, names),
+            rotators=(rotation_role_pattern(names),))
         identifier = names.cluster(region.role)
         self.member = AuroraMember(
             self, "primary", settings=settings, names=names, inputs=inputs,
@@ -278,8 +310,40 @@ class AuroraPrimary(Construct):
             provisioners=[LocalExecProvisioner(
                 type="local-exec", command=SET_MASTER_PASSWORD, interpreter=["/bin/bash", "-c"],
                 environment={"REGION": region.name, "CLUSTER": self.cluster.cluster_identifier,
+                             "HOST": self.cluster.endpoint,
                              "SECRET": self.secret.arn, "DBNAME": names.database,
                              "USERNAME": names.master_username})],
+        )
+        self.rotation = self._rotation(inputs)
+
+    def _rotation(self, inputs: RegionalDatabaseInputs) -> SecretsmanagerSecretRotation:
+        """AWS's rotation function in the private subnets, and the secret's schedule."""
+        region, network = inputs.region, inputs.network
+        if "secretsmanager" not in network.interface_endpoints:
+            raise ValueError("the master secret's rotation needs the Secrets Manager interface "
+                             "endpoint (no NAT): add it to the region's interface endpoints")
+        function = rotation_stack_name(self._names)
+        application = ServerlessapplicationrepositoryCloudformationStack(
+            self, "rotation-function", provider=region.provider,
+            name=function, application_id=ROTATION_APPLICATION,
+            capabilities=["CAPABILITY_IAM", "CAPABILITY_RESOURCE_POLICY"],
+            parameters={
+                # resolved to the VPC's interface endpoint (private DNS)
+                "endpoint": f"https://secretsmanager.{region.name}.amazonaws.com",
+                "functionName": function,
+                "vpcSubnetIds": Fn.join(",", [s.id for s in network.subnets]),
+                "vpcSecurityGroupIds": network.rotation_security_group.id,
+                "kmsKeyArn": inputs.key.arn,
+            },
+        )
+        return SecretsmanagerSecretRotation(
+            self, "master-rotation", provider=region.provider,
+            secret_id=self.secret.id,
+            rotation_lambda_arn=application.outputs.lookup(ROTATION_OUTPUT),
+            rotation_rules=SecretsmanagerSecretRotationRotationRules(
+                automatically_after_days=MASTER_ROTATION_DAYS),
+            # The first rotation runs at once: the secret must hold the password and host.
+            depends_on=[self.master_password],
         )
 
     def _master_secret(self, inputs: RegionalDatabaseInputs, dr: PeerRegion, dr_key: RegionalKey,
@@ -307,6 +371,18 @@ class AuroraPrimary(Construct):
                                      else 0 if self._settings.is_dev_profile else 7),
             replica=[SecretsmanagerSecretReplica(region=dr.name, kms_key_id=dr_key.arn)],
         )
+
+
+def rotation_stack_name(names: Names) -> str:
+    """The rotation function's name and its SAR stack's (the environment first, so it
+    survives CloudFormation's truncation of the role name)."""
+    return f"{names.env}-aurora-rotation"
+
+
+def rotation_role_pattern(names: Names) -> str:
+    """The rotation function's role name as a pattern: CloudFormation's generated name starts
+    with `serverlessrepo-<stack>`, of which the first ROTATION_ROLE_PREFIX_CHARS are kept."""
+    return f"serverlessrepo-{rotation_stack_name(names)}"[:ROTATION_ROLE_PREFIX_CHARS] + "*"
 
 
 class AuroraSecondary(Construct):

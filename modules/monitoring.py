@@ -35,6 +35,7 @@ from constructs import Construct
 
 from contract import (
     ALARM_AURORA_RPO_LAG,
+    ALARM_CLIENT_KEY_EXPIRY,
     ALARM_DOMAIN_UNREACHABLE,
     ALARM_DUPCHECK_FAILED,
     ALARM_DUPCHECK_LAG,
@@ -46,9 +47,12 @@ from contract import (
     ALARM_RECONCILE_LAG,
     ALARM_S3_REPLICATION_FAILED,
     ALARM_S3_REPLICATION_LATENCY,
+    AUTHORIZER_SERVICE,
+    CLIENT_KEY_ALARM_DAYS,
     DR,
     DUPCHECK_LAG_THRESHOLD_S,
     DYNAMODB_REPLICATION_LATENCY_THRESHOLD_S,
+    METRIC_CLIENT_KEY_DAYS_LEFT,
     METRIC_DEPENDENCY_FAILURE,
     METRIC_OUTCOME_UNKNOWN,
     METRIC_RECEIPT_WRITE_FAILED,
@@ -267,6 +271,16 @@ class RegionalMonitoring(Construct):
                 # No invocations means no errors; a dead region shows in the probes.
                 missing=NOT_BREACHING,
                 description=f"More than {LAMBDA_ERRORS_THRESHOLD} {purpose} errors in 5 minutes")
+        alarms.alarm(
+            ALARM_CLIENT_KEY_EXPIRY,
+            Metric(METRICS_NAMESPACE, METRIC_CLIENT_KEY_DAYS_LEFT, {"service": AUTHORIZER_SERVICE},
+                   statistic="Minimum", period=3600, unit_label="days"),
+            threshold=CLIENT_KEY_ALARM_DAYS, comparison="LessThanThreshold",
+            # Published by the authorizer while it authorizes: an hour without requests has no
+            # data, and no client is refused in it; `drctl client-keys check` covers quiet days.
+            missing=NOT_BREACHING,
+            description=f"An enabled API client's last key ends within {CLIENT_KEY_ALARM_DAYS} days "
+                        f"in {region.name}: issue and hand over a new one (runbook section 9)")
         self._probe_alarms(alarms, region, peer, tiers.probe)
         self._outcome_alarms(alarms, region, tiers)
         self._heartbeat_alarms(alarms, region, peer, tiers.heartbeat)

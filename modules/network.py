@@ -77,17 +77,36 @@ INTERFACE_ENDPOINT_ACTIONS = {
 }
 
 
-def interface_endpoint_policy(service: str, region: Region) -> Statement:
+# What the Aurora master secret's rotation function (modules/database.py) calls through the
+# Secrets Manager endpoint, on that secret only; GetRandomPassword has no resource type.
+ROTATION_SECRET_ACTIONS = ("secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
+                           "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage")
+ROTATION_UNSCOPED_ACTIONS = ("secretsmanager:GetRandomPassword",)
+
+
+def interface_endpoint_policy(service: str, region: Region, *, rotated_secret: str | None = None,
+                              ) -> list[Statement]:
     """Data perimeter of an interface endpoint: only this account's principals, only the
     calls the functions make, and for KMS only this account's keys (another account's key
     cannot be used to wrap data on its way out), for Secrets Manager only this account's
-    secrets. X-Ray's calls have no resource type."""
+    secrets. X-Ray's calls have no resource type. `rotated_secret` (a secret name, primary
+    region): the rotation function's calls on that secret, and GetRandomPassword."""
     resources = ([region.arn("kms", "key/*")] if service == "kms"
                  else [region.arn("secretsmanager", "secret:*")] if service == "secretsmanager"
                  else ["*"])
-    return statement(f"OnlyThisAccount{service.capitalize()}Calls",
-                     INTERFACE_ENDPOINT_ACTIONS[service], resources, principal={"AWS": "*"},
-                     condition={"StringEquals": {"aws:PrincipalAccount": region.account_id}})
+    ours = {"StringEquals": {"aws:PrincipalAccount": region.account_id}}
+    statements = [statement(f"OnlyThisAccount{service.capitalize()}Calls",
+                            INTERFACE_ENDPOINT_ACTIONS[service], resources, principal={"AWS": "*"},
+                            condition=ours)]
+    if service == "secretsmanager" and rotated_secret:
+        statements += [
+            statement("TheMasterSecretsRotation", ROTATION_SECRET_ACTIONS,
+                      [region.arn("secretsmanager", f"secret:{rotated_secret}-*")],
+                      principal={"AWS": "*"}, condition=ours),
+            statement("RotationPasswords", ROTATION_UNSCOPED_ACTIONS, ["*"],
+                      principal={"AWS": "*"}, condition=ours),
+        ]
+    return statements
 
 
 class RegionalNetwork(Construct):
@@ -147,13 +166,49 @@ class RegionalNetwork(Construct):
         self._flow_logs(region, names, settings, key)
         self._endpoint_subnets = self.subnets[:interface_endpoint_zones]
         self._function_paths(region, names, interface_endpoints)
-        # Only the VPC functions' security group may open a PostgreSQL connection, not the
-        # whole VPC CIDR (issue 21). The group's description and name stay as they were:
-        # changing either would replace the group under a running cluster.
+        rotation = self._rotation_paths(region, names) if region.is_primary else []
+        # Only the VPC functions' security group (and, in the primary region, the master
+        # secret's rotation function) may open a PostgreSQL connection, not the whole VPC
+        # CIDR (issue 21). The group's description and name stay as they were: changing
+        # either would replace the group under a running cluster.
         self.db_security_group.put_ingress([SecurityGroupIngress(
             description="PostgreSQL from the VPC functions' security group only", protocol="tcp",
             from_port=POSTGRES_PORT, to_port=POSTGRES_PORT,
-            security_groups=[self.function_security_group.id])])
+            security_groups=[self.function_security_group.id, *rotation])])
+
+    def _rotation_paths(self, region: Region, names: Names) -> list[str]:
+        """The master secret's rotation function (modules/database.py): its own group, HTTPS
+        to the interface endpoints (Secrets Manager) and PostgreSQL to the database, nothing
+        else. The VPC functions keep no path to the database."""
+        p = region.provider
+        self.rotation_security_group = SecurityGroup(
+            self, "rotation-sg", provider=p, vpc_id=self.vpc.id,
+            name=names.regional("aurora-rotation", region.role),
+            description="Aurora master secret rotation: Secrets Manager endpoint and PostgreSQL only",
+        )
+        VpcSecurityGroupEgressRule(
+            self, "rotation-to-database", provider=p,
+            security_group_id=self.rotation_security_group.id,
+            description="PostgreSQL to the Aurora cluster", ip_protocol="tcp",
+            from_port=POSTGRES_PORT, to_port=POSTGRES_PORT,
+            referenced_security_group_id=self.db_security_group.id,
+        )
+        if self.interface_endpoints:
+            VpcSecurityGroupIngressRule(
+                self, "endpoints-from-rotation", provider=p,
+                security_group_id=self.endpoint_security_group.id,
+                description="HTTPS from the master secret's rotation function", ip_protocol="tcp",
+                from_port=HTTPS_PORT, to_port=HTTPS_PORT,
+                referenced_security_group_id=self.rotation_security_group.id,
+            )
+            VpcSecurityGroupEgressRule(
+                self, "rotation-to-interface-endpoints", provider=p,
+                security_group_id=self.rotation_security_group.id,
+                description="HTTPS to the interface endpoints (Secrets Manager)", ip_protocol="tcp",
+                from_port=HTTPS_PORT, to_port=HTTPS_PORT,
+                referenced_security_group_id=self.endpoint_security_group.id,
+            )
+        return [self.rotation_security_group.id]
 
     def _function_paths(self, region: Region, names: Names, interface_services: Sequence[str]) -> None:
         p = region.provider
@@ -206,7 +261,7 @@ class RegionalNetwork(Construct):
 
     def _interface_endpoints(self, region: Region, names: Names, services: Sequence[str]) -> None:
         p = region.provider
-        endpoint_sg = SecurityGroup(
+        self.endpoint_security_group = endpoint_sg = SecurityGroup(
             self, "endpoints-sg", provider=p, vpc_id=self.vpc.id,
             name=names.regional("interface-endpoints", region.role),
             description="Interface endpoints: HTTPS from the function security group only",
@@ -229,7 +284,8 @@ class RegionalNetwork(Construct):
                 self, f"{service}-interface", provider=p, vpc_id=self.vpc.id,
                 service_name=f"com.amazonaws.{region.name}.{service}",
                 vpc_endpoint_type="Interface", private_dns_enabled=True,
-                policy=policy_document([interface_endpoint_policy(service, region)]),
+                policy=policy_document(interface_endpoint_policy(
+                    service, region, rotated_secret=names.db_secret if region.is_primary else None)),
                 subnet_ids=[s.id for s in self._endpoint_subnets], security_group_ids=[endpoint_sg.id],
                 tags={"Name": names.regional(f"{service}-interface", region.role)},
             )

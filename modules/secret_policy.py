@@ -10,7 +10,11 @@ environment has no administrators (`secret_policy`).
   Principals are named by ARN (`aws:PrincipalArn`: an assumed role's session is judged by its
   role), so a deleted role can be recreated under its name by the account's IAM
   administrators. A call without a principal ARN (an AWS service) is denied too: no service
-  reads these secrets (no rotation Lambda, no RDS integration).
+  reads these secrets (Secrets Manager invokes the rotation function; the function's own role
+  reads and writes).
+- `rotators`: role-name *patterns* that may read and write the value (not manage the secret):
+  the Aurora master secret's rotation function, whose role CloudFormation names
+  (modules/database.py); an `ArnNotLike` next to the `ArnNotEquals` (both must hold to deny).
 - Three tiers: reading the value (readers and administrators); writing it (writers and
   administrators); managing the secret (its policy, deletion, replication, KMS key, tags:
   administrators only). The administrators are the key administrators (`KEY_ADMIN_ROLES`:
@@ -54,18 +58,24 @@ MANAGEMENT = (
 
 
 def secret_policy_document(region: Region, *, readers: Sequence[str], writers: Sequence[str],
-                           admins: Sequence[str]) -> str:
+                           admins: Sequence[str], rotators: Sequence[str] = ()) -> str:
     def arns(*groups: Sequence[str]) -> list[str]:
         names = dict.fromkeys(n for group in groups for n in group)
         return [region.arn("iam", f"role/{n}", region=False) for n in names]
 
+    def unless(allowed: list[str], patterns: Sequence[str]) -> dict[str, dict[str, list[str]]]:
+        condition = {"ArnNotEquals": {"aws:PrincipalArn": allowed}}
+        if patterns:
+            condition["ArnNotLike"] = {"aws:PrincipalArn": arns(patterns)}
+        return condition
+
     tiers: list[Statement] = [
         statement(sid, actions, ["*"], effect="Deny", principal={"AWS": "*"},
-                  condition={"ArnNotEquals": {"aws:PrincipalArn": allowed}})
-        for sid, actions, allowed in (
-            ("OnlyReadersReadTheValue", VALUE_READS, arns(readers, admins)),
-            ("OnlyWritersWriteTheValue", VALUE_WRITES, arns(writers, admins)),
-            ("OnlyAdministratorsManageTheSecret", MANAGEMENT, arns(admins)),
+                  condition=unless(allowed, patterns))
+        for sid, actions, allowed, patterns in (
+            ("OnlyReadersReadTheValue", VALUE_READS, arns(readers, admins), rotators),
+            ("OnlyWritersWriteTheValue", VALUE_WRITES, arns(writers, admins), rotators),
+            ("OnlyAdministratorsManageTheSecret", MANAGEMENT, arns(admins), ()),
         )
     ]
     return policy_document(tiers)
@@ -73,12 +83,13 @@ def secret_policy_document(region: Region, *, readers: Sequence[str], writers: S
 
 def secret_policy(scope: Construct, id: str, *, region: Region, secret: SecretsmanagerSecret,
                   readers: Sequence[str], writers: Sequence[str], admins: Sequence[str],
-                  ) -> SecretsmanagerSecretPolicy | None:
+                  rotators: Sequence[str] = ()) -> SecretsmanagerSecretPolicy | None:
     """The secret's policy (replicated with it), or None without administrators."""
     if not admins:
         return None
     return SecretsmanagerSecretPolicy(
         scope, id, provider=region.provider, secret_arn=secret.arn,
-        policy=secret_policy_document(region, readers=readers, writers=writers, admins=admins),
+        policy=secret_policy_document(region, readers=readers, writers=writers, admins=admins,
+                                      rotators=rotators),
         # Secrets Manager refuses a policy that would give access outside the account.
         block_public_policy=True)

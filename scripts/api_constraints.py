@@ -360,6 +360,13 @@ TABLE: dict[str, tuple[Api, ...]] = {
         "replica.region": "AddReplicaRegions[].Region", **_TAGS_LIST}),
         Api("secretsmanager", "DeleteSecret", {
             "recovery_window_in_days": "RecoveryWindowInDays"})),
+    "aws_secretsmanager_secret_rotation": (Api("secretsmanager", "RotateSecret", {
+        "rotation_rules.automatically_after_days": "RotationRules.AutomaticallyAfterDays"}),),
+    "aws_serverlessapplicationrepository_cloudformation_stack": (
+        Api("serverlessrepo", "CreateCloudFormationChangeSet", {
+            "name": "StackName", "application_id": "ApplicationId", "capabilities": "Capabilities[]",
+            "parameters.@key": "ParameterOverrides[].Name",
+            "parameters.@value": "ParameterOverrides[].Value"}),),
     "aws_secretsmanager_secret_policy": (Api("secretsmanager", "PutResourcePolicy", {
         "policy": "ResourcePolicy", "block_public_policy": "BlockPublicPolicy"}),),
     "aws_security_group": (Api("ec2", "CreateSecurityGroup", {

@@ -126,6 +126,10 @@ FREE: dict[str, str] = {
     "aws_s3_object": "one function package per region: a few MB",
     "aws_secretsmanager_secret_policy": "configuration of a priced secret",
     "aws_secretsmanager_secret_version": "priced per secret",
+    "aws_secretsmanager_secret_rotation": "configuration of a priced secret (a rotation every "
+                                          "30 days: one Lambda run, within the free tier)",
+    "aws_serverlessapplicationrepository_cloudformation_stack": (
+        "AWS's rotation function: no charge for the stack; one short Lambda run a month"),
     "terraform_data": "Terraform built-in, no AWS resource (the apply-time master password step)",
     "aws_security_group": "free",
     "aws_signer_signing_job": "AWS Signer has no charge",

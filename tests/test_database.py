@@ -88,6 +88,7 @@ def test_the_password_is_set_at_apply_whenever_cluster_or_secret_is_new(platform
     assert local["environment"] == {
         "REGION": "us-east-1", "CLUSTER": ref("aws_rds_cluster", cluster_name, "cluster_identifier"),
         "SECRET": ref("aws_secretsmanager_secret", secret_name, "arn"),
+        "HOST": ref("aws_rds_cluster", cluster_name, "endpoint"),
         "DBNAME": "payments", "USERNAME": "payments_admin"}
 
 
@@ -121,14 +122,19 @@ def test_the_apply_time_script_gives_cluster_and_secret_one_password(platform, m
     secrets = session.client("secretsmanager", endpoint_url=moto_url)
     arn = secrets.create_secret(Name="payments-dr/dev/aurora-master")["ARN"]
     assert local["environment"]["REGION"] == "us-east-1"
+    assert local["environment"]["HOST"] == ref("aws_rds_cluster", one(platform, "aws_rds_cluster", None,
+                                                                      "primary")[0], "endpoint")
+    host = "payments-primary-dev.cluster-abc.us-west-2.rds.amazonaws.com"
     variables = {**local["environment"], "CLUSTER": "payments-primary-dev", "SECRET": arn,
-                 "REGION": region}
+                 "REGION": region, "HOST": host}
     for run in range(2):  # a re-run (replacement, rotation) sets a new one, again in both
         proc = subprocess.run([*local["interpreter"], local["command"]], env={**env, **variables},
                               capture_output=True, text=True, timeout=120, check=False)
         assert proc.returncode == 0, proc.stderr
         stored = json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"])
         assert stored["username"] == "payments_admin" and stored["dbname"] == "payments"
+        # what AWS's single-user rotation function reads to connect (engine, host, port)
+        assert (stored["engine"], stored["host"], stored["port"]) == ("postgres", host, 5432)
         assert len(stored["password"]) == 40 and stored["password"].isalnum()
         cluster = rds_backends["123456789012"][region].clusters["payments-primary-dev"]
         # RDS never returns a password; moto keeps what ModifyDBCluster set in this field.
@@ -265,3 +271,49 @@ def test_qa_environment_names_the_clusters_after_it(qa_platform):
     _, secret = one(qa_platform, "aws_secretsmanager_secret", "primary", "master-secret")
     assert one(qa_platform, "aws_rds_cluster", "dr")[1]["source_region"] == "us-east-1"
     assert secret["replica"][0]["region"] == "us-west-2"
+
+
+def test_the_master_secret_is_rotated_by_aws_rotation_function_inside_the_vpc(prod_platform):
+    """CKV2_AWS_57 (issue 21): RDS-managed passwords are refused for global database members,
+    so Secrets Manager rotates the secret with AWS's single-user PostgreSQL function (SAR),
+    in the primary region's private subnets, reaching Secrets Manager through its endpoint."""
+    from modules.database import MASTER_ROTATION_DAYS, ROTATION_APPLICATION, ROTATION_OUTPUT
+
+    (secret_name, _), = [(n, s) for n, s in resources(prod_platform, "aws_secretsmanager_secret").items()
+                         if s["name"] == "payments-dr/prod/aurora-master"]
+    (rotation,) = resources(prod_platform, "aws_secretsmanager_secret_rotation").values()
+    assert rotation["secret_id"] == ref("aws_secretsmanager_secret", secret_name, "id")
+    assert rotation["rotation_rules"]["automatically_after_days"] == MASTER_ROTATION_DAYS <= 90
+    (app_name, app), = resources(prod_platform,
+                                 "aws_serverlessapplicationrepository_cloudformation_stack").items()
+    assert rotation["rotation_lambda_arn"] == (
+        f'${{aws_serverlessapplicationrepository_cloudformation_stack.{app_name}.outputs["{ROTATION_OUTPUT}"]}}')
+    assert app["application_id"] == ROTATION_APPLICATION and app["provider"] == "aws.primary"
+    assert {"CAPABILITY_IAM", "CAPABILITY_RESOURCE_POLICY"} <= set(app["capabilities"])
+    # The first rotation needs the value (password and host) the apply writes.
+    (data_name,) = resources(prod_platform, "terraform_data")
+    assert f"terraform_data.{data_name}" in rotation["depends_on"]
+    params = app["parameters"]
+    assert params["endpoint"] == "https://secretsmanager.us-east-1.amazonaws.com"
+    subnets = {ref("aws_subnet", n, "id") for n, s in resources(prod_platform, "aws_subnet").items()
+               if s["provider"] == "aws.primary"}
+    assert set(params["vpcSubnetIds"].removeprefix("${join(\",\", [").removesuffix("])}")
+               .replace("${", "").replace("}", "").split(", ")) == {r[2:-1] for r in subnets}
+    rotation_sg, _ = one(prod_platform, "aws_security_group", "primary", "rotation-sg")
+    db_sg, db = one(prod_platform, "aws_security_group", "primary", "db-sg")
+    endpoint_sg, _ = one(prod_platform, "aws_security_group", "primary", "endpoints-sg")
+    assert params["vpcSecurityGroupIds"] == ref("aws_security_group", rotation_sg, "id")
+    assert params["kmsKeyArn"].startswith("${aws_kms_key.")
+    # Its group: PostgreSQL to the database and HTTPS to the endpoints, nothing else.
+    egress = {(r["from_port"], r["referenced_security_group_id"])
+              for r in resources(prod_platform, "aws_vpc_security_group_egress_rule").values()
+              if r["security_group_id"] == ref("aws_security_group", rotation_sg, "id")}
+    assert egress == {(5432, ref("aws_security_group", db_sg, "id")),
+                      (443, ref("aws_security_group", endpoint_sg, "id"))}
+    (ingress,) = db["ingress"]
+    assert ref("aws_security_group", rotation_sg, "id") in ingress["security_groups"]
+    assert any(r["security_group_id"] == ref("aws_security_group", endpoint_sg, "id")
+               and r["referenced_security_group_id"] == ref("aws_security_group", rotation_sg, "id")
+               for r in resources(prod_platform, "aws_vpc_security_group_ingress_rule").values())
+    # The DR region has no rotation function (a replica cannot be rotated).
+    assert not [n for n in resources(prod_platform, "aws_security_group") if "dr" in n and "rotation" in n]

@@ -561,7 +561,7 @@ def test_ops_functions_metrics_are_the_ones_the_functions_publish():
                      if isinstance(v, contract.MetricSpec) and v.name == metric}
             names += [f"{k}.name" for k in specs]
             published = [call for name in names for call in re.findall(
-                rf'(?:add\({re.escape(name)}|add_metric\(name={re.escape(name)})[^\n]*', code)]
+                rf'(?:add\({re.escape(name)}|(?:add_metric|single_metric)\(name={re.escape(name)})[^\n]*', code)]
             assert published, f"{metric}: lambda/{fn}.py publishes no such metric"
             for dimension in re.findall(r"`([A-Za-z]+)`", dimensions):
                 if dimension != "service":  # EMF's own dimension (Powertools Metrics)

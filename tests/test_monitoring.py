@@ -229,3 +229,25 @@ def test_topic_outputs(platform):
     out = outputs(platform)
     for role, _ in ROLES:
         assert out[f"{role}_sns_topic"]["value"] == _topic_ref(platform, role)
+
+
+def test_client_key_expiry_pages_in_each_region_on_the_metric_the_authorizer_publishes(platform):
+    """Issue 21: `drctl client-keys check` ran only when someone ran it. The authorizer's
+    ClientKeyDaysLeft (tests/lambda/test_authorizer.py) pages below 14 days, in each region,
+    on the dimensions the authorizer function is given (its POWERTOOLS_SERVICE_NAME)."""
+    from contract import CLIENT_KEY_ALARM_DAYS, METRIC_CLIENT_KEY_DAYS_LEFT, METRICS_NAMESPACE
+
+    alarms = {a["alarm_name"]: a for a in resources(platform, "aws_cloudwatch_metric_alarm").values()}
+    services = {f["environment"]["variables"]["POWERTOOLS_SERVICE_NAME"]
+                for f in resources(platform, "aws_lambda_function").values()
+                if "authorizer" in f["function_name"]}
+    topics = {r["provider"]: r for r in resources(platform, "aws_sns_topic").values()}
+    for role in ("primary", "dr"):
+        alarm = alarms[f"payments-dev-client-key-expiry-{role}"]
+        assert (alarm["namespace"], alarm["metric_name"]) == (METRICS_NAMESPACE, METRIC_CLIENT_KEY_DAYS_LEFT)
+        assert [alarm["dimensions"]["service"]] == sorted(services)
+        assert (alarm["statistic"], alarm["period"], alarm["threshold"], alarm["comparison_operator"]) == (
+            "Minimum", 3600, CLIENT_KEY_ALARM_DAYS, "LessThanThreshold")
+        assert alarm["treat_missing_data"] == "notBreaching"
+        assert alarm["provider"] == f"aws.{role}" and alarm["alarm_actions"] == alarm["ok_actions"]
+        assert alarm["alarm_actions"][0].startswith("${aws_sns_topic.") and f"aws.{role}" in topics

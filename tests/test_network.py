@@ -31,7 +31,10 @@ def test_database_security_group_admits_postgres_from_the_function_group_only(pl
         assert sg["egress"] == []
         [rule] = sg["ingress"]
         assert (rule["from_port"], rule["to_port"], rule["protocol"]) == (5432, 5432, "tcp")
-        assert rule["security_groups"] == [ref("aws_security_group", functions, "id")]
+        # and in the primary region the master secret's rotation function (tests/test_database.py)
+        rotation = ([ref("aws_security_group", one(platform, "aws_security_group", role, "rotation-sg")[0], "id")]
+                    if role == "primary" else [])
+        assert rule["security_groups"] == [ref("aws_security_group", functions, "id"), *rotation]
         assert not rule.get("cidr_blocks") and not rule.get("ipv6_cidr_blocks")
         _, default_sg = one(platform, "aws_default_security_group", role)
         assert default_sg["ingress"] == [] and default_sg["egress"] == []
@@ -202,10 +205,13 @@ def test_interface_endpoints_are_chosen_and_reachable_only_from_the_functions(tm
     sgs = synth["resource"]["aws_security_group"]
     fn_sg = next(n for n, g in sgs.items() if "functions" in g["name"])
     ep_sg = next(n for n, g in sgs.items() if "interface-endpoints" in g["name"])
-    [ingress] = synth["resource"]["aws_vpc_security_group_ingress_rule"].values()
-    assert ingress["security_group_id"] == ref("aws_security_group", ep_sg, "id")
-    assert ingress["referenced_security_group_id"] == ref("aws_security_group", fn_sg, "id")
-    assert ingress["from_port"] == ingress["to_port"] == 443
+    rot_sg = next(n for n, g in sgs.items() if "aurora-rotation" in g["name"])
+    ingress = synth["resource"]["aws_vpc_security_group_ingress_rule"].values()
+    assert all(rule["security_group_id"] == ref("aws_security_group", ep_sg, "id")
+               and rule["from_port"] == rule["to_port"] == 443 for rule in ingress)
+    # the functions and, in the primary region, the master secret's rotation function
+    assert sorted(rule["referenced_security_group_id"] for rule in ingress) == sorted(
+        ref("aws_security_group", sg, "id") for sg in (fn_sg, rot_sg))
     RegionalNetwork(s, "none", region=regions.primary, names=names, settings=settings, key=key,
                     interface_endpoints=())
     none = json.loads(Testing.synth(s))["resource"]["aws_vpc_endpoint"]
@@ -244,6 +250,15 @@ def test_interface_endpoints_admit_only_this_accounts_principals_and_keys(prod_p
             assert decide(policy, "secretsmanager:GetSecretValue",
                           secret.replace(account, "999999999999"), ours) != "allow"
             assert decide(policy, "secretsmanager:PutSecretValue", secret, ours) != "allow"
+            # The master secret's rotation function (primary region only): its calls, on
+            # that secret only.
+            master = secret.replace("client-keys", "aurora-master")
+            primary = region == "us-east-1"
+            for action in ("secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"):
+                assert (decide(policy, action, master, ours) == "allow") == primary, action
+                assert decide(policy, action, master, theirs) != "allow"
+            assert (decide(policy, "secretsmanager:GetRandomPassword", "*", ours) == "allow") == primary
+            assert decide(policy, "secretsmanager:DeleteSecret", master, ours) != "allow"
         else:
             assert decide(policy, "xray:PutTraceSegments", "*", ours) == "allow"
             assert decide(policy, "xray:PutTraceSegments", "*", theirs) != "allow"

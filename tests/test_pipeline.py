@@ -130,6 +130,32 @@ def test_every_action_is_pinned_to_a_commit_with_its_version():
                 assert comment.startswith("v"), f"{path.name}: {action} needs '# vX.Y.Z'"
 
 
+def test_workflow_privilege_is_declared_per_job_and_no_trigger_runs_pr_code_with_secrets():
+    """CI supply chain (issue 21): no `pull_request_target`/`workflow_run` (they run with the
+    base repository's secrets and write token, the classic way to run a fork's code with
+    them); no default token permissions; each job names its own, and only a job that assumes
+    an AWS role gets an OIDC token; the one job that may write to the pull request checks out
+    nothing and runs no repository code."""
+    for path in (ROOT / ".github" / "workflows").glob("*.yml"):
+        workflow = yaml.safe_load(path.read_text())
+        triggers = workflow.get(True, workflow.get("on"))  # YAML 1.1 reads `on` as True
+        assert set(triggers) <= {"pull_request", "push", "workflow_dispatch"}, path.name
+        assert workflow.get("permissions") == {}, f"{path.name}: default token permissions"
+        for name, job in workflow["jobs"].items():
+            where = f"{path.name}:{name}"
+            permissions = job.get("permissions")
+            assert isinstance(permissions, dict), f"{where}: permissions not declared"
+            uses = [step.get("uses", "") for step in job["steps"]]
+            assumes_aws = any(u.startswith("aws-actions/configure-aws-credentials@") for u in uses)
+            assert (permissions.get("id-token") == "write") == assumes_aws, where
+            writes = {scope for scope, level in permissions.items() if level == "write"} - {"id-token"}
+            if writes:
+                assert writes == {"pull-requests"}, where
+                assert not any(u.startswith("actions/checkout@") for u in uses), where
+                assert not any("run" in step for step in job["steps"]), where
+            assert set(permissions.values()) <= {"read", "write", "none"}, where
+
+
 def test_checkouts_do_not_persist_the_token():
     workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "review.yml").read_text())
     checkouts = [step for job in workflow["jobs"].values() for step in job["steps"]

@@ -78,6 +78,37 @@ def test_nobody_but_the_administrators_reads_or_writes_the_aurora_master_secret(
     assert who(policy, "secretsmanager:DeleteResourcePolicy") == {APPLY, BREAK_GLASS}
 
 
+def cloudformation_role_name(stack: str, logical_id: str, suffix: str = "AbCdEf123456") -> str:
+    """The name CloudFormation gives a role it names itself: `<stack>-<logical id>-<random>`
+    within IAM's 64 characters (the parts cut as CloudFormation does, to fit)."""
+    room = 64 - len(suffix) - 2
+    stack_part = stack[: max(room - len(logical_id), room // 2)]
+    return f"{stack_part}-{logical_id}"[:room] + "-" + suffix
+
+
+def test_the_rotation_functions_role_reads_and_writes_the_master_secret_and_manages_nothing(prod_stacks):
+    """AWS's rotation function (modules/database.py) runs under a role CloudFormation names
+    after the SAR stack (`serverlessrepo-<stack>`): the policy admits it for the value, not
+    for the secret's policy, deletion or replication; another environment's rotator is out."""
+    from contract import Names
+    from modules.database import rotation_stack_name
+
+    policy = secret_policies(prod_stacks)["payments-dr/prod/aurora-master"]
+    logical = "SecretsManagerRDSPostgreSQLRotationSingleUserRole"
+    rotator = role(cloudformation_role_name(f"serverlessrepo-{rotation_stack_name(Names('prod'))}", logical))
+    stranger = role(cloudformation_role_name(f"serverlessrepo-{rotation_stack_name(Names('qa'))}", logical))
+    for action in ("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue",
+                   "secretsmanager:UpdateSecretVersionStage"):
+        assert secrets_manager_decides(policy, action, rotator) == "allow", action
+        assert secrets_manager_decides(policy, action, stranger) == "deny", action
+    for action in ("secretsmanager:PutResourcePolicy", "secretsmanager:DeleteSecret",
+                   "secretsmanager:RotateSecret", "secretsmanager:RemoveRegionsFromReplication"):
+        assert secrets_manager_decides(policy, action, rotator) == "deny", action
+    # The client keys are not the rotator's.
+    keys = secret_policies(prod_stacks)["payments-dr/prod/client-keys"]
+    assert secrets_manager_decides(keys, "secretsmanager:GetSecretValue", rotator) == "deny"
+
+
 def test_every_secret_of_prod_like_and_standard_synths_has_a_policy(prod_stacks, standard_stacks):
     for stacks in (prod_stacks, standard_stacks):
         policies = secret_policies(stacks)

@@ -66,6 +66,15 @@ class ClientEntry:
                      if (end is not None and now < end) or (end is None and not require_expiry))
 
 
+def days_left(clients: dict[str, ClientEntry], now: float) -> float | None:
+    """Days until the first enabled client has no key left (each client ends with its
+    latest-ending key: an old key ending during a rotation is not a lockout). Clients with a
+    key without an end never run out; None when no client has an end. Never a key."""
+    ends = [max(e for e in entry.not_after if e is not None) for entry in clients.values()
+            if not entry.disabled and entry.not_after and None not in entry.not_after]
+    return (min(ends) - now) / 86400 if ends else None
+
+
 def parse_time(text: str) -> float:
     """`2027-12-07T18:00:00Z` -> epoch seconds (UTC); ValueError otherwise."""
     return float(calendar.timegm(time.strptime(text, CLIENT_KEY_TIME_FORMAT)))

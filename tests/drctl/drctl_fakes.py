@@ -380,6 +380,11 @@ class FakeS3:
         at = self.w.objects.get((bucket, key))
         return at is not None and at <= self.w.clock.monotonic()
 
+    def retained_until(self, bucket, key):
+        self.w.call("s3", self.region, "head_object_lock")  # HEAD, read for its lock headers
+        until = getattr(self.w, "s3_locked_until", None)
+        return (until, 120) if until is not None and (bucket, key) in self.w.objects else None
+
     def delete_all_versions(self, bucket, key):
         self.w.call("s3", self.region, "delete_objects")
         return 1 if self.w.objects.pop((bucket, key), None) is not None else 0

@@ -294,3 +294,24 @@ def test_verify_from_dr_with_us_east_1_hanging_asks_it_once(platform, aws_sessio
     assert len(skipped) == 2 and all(P in e or f"-{P}" in e or "primary" in e for e in skipped), skipped
     dr = aws_session.client("dynamodb", region_name=D, endpoint_url=moto_url)
     assert dr.scan(TableName=f"payment-transactions-{ENV}")["Count"] == 0  # cleaned where it answered
+
+
+def test_the_s3_gateway_sees_object_lock_and_raises_when_s3_refuses_a_deletion(aws_session, moto_url):
+    """DeleteObjects with Quiet answers 200 and lists refused versions in `Errors`: the gateway
+    must not call that a deletion (issue 21: the runbook said verify deleted locked canaries)."""
+    gw = gateways(aws_session, moto_url).s3(P)
+    s3 = aws_session.client("s3", region_name=P, endpoint_url=moto_url)
+    s3.create_bucket(Bucket="locked", ObjectLockEnabledForBucket=True)
+    s3.put_object_lock_configuration(Bucket="locked", ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 365}}})
+    s3.put_object(Bucket="locked", Key="drctl-canary/x.txt", Body=b"canary")
+    lock = gw.retained_until("locked", "drctl-canary/x.txt")
+    assert lock is not None and lock[1] == 6
+    with pytest.raises(RuntimeError, match="not deleted"):
+        gw.delete_all_versions("locked", "drctl-canary/x.txt")
+    s3.create_bucket(Bucket="plain")
+    s3.put_object(Bucket="plain", Key="k", Body=b"x")
+    assert gw.retained_until("plain", "k") is None
+    gw.delete_all_versions("plain", "k")
+    assert "Contents" not in s3.list_objects_v2(Bucket="plain")

@@ -106,3 +106,19 @@ def test_cli_verify_json(world):
                 clock=world.clock, stdout=out, stderr=io.StringIO())
     doc = json.loads(out.getvalue())
     assert code == 0 and [p["replicated"] for p in doc["probes"]] == [True, True]
+
+
+def test_a_canary_object_lock_retains_is_reported_retained_not_failed(world, gw, cfg, log):
+    """Issue 21: in an Object-Locked audit bucket (COMPLIANCE) no one can delete the canary;
+    verify says so (and its size) instead of claiming it deleted it, and exits 0."""
+    import datetime as dt
+
+    world.s3_locked_until = dt.datetime(2027, 12, 7, tzinfo=dt.UTC)
+    result = run(world, gw, cfg, log)
+    assert result.exit_code == exitcodes.OK and result.cleanup_errors == []
+    assert len(result.retained) == 2  # the source object and its replica
+    assert all("retained by Object Lock until 2027-12-07 (120 bytes)" in r for r in result.retained)
+    assert not [c for c in world.calls if c[2] == "delete_objects"]
+    assert world.items == {}  # the DynamoDB canary is still deleted
+    assert "retained: s3 " in result.to_text()
+    assert json.loads(result.to_json())["retained"] == result.retained

@@ -270,7 +270,8 @@ def test_missing_header_is_401_and_writes_nothing(region_auth, clock, capsys, he
         call(event(headers))
     assert nonces() == 0
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    assert [doc.get("AuthorizerUnauthorized") for doc in emf] == [[1.0], [1.0]]
+    # (the first call also publishes ClientKeyDaysLeft, its own record)
+    assert [doc.get("AuthorizerUnauthorized") for doc in emf if "ClientKeyDaysLeft" not in doc] == [[1.0], [1.0]]
 
 
 def test_no_headers_at_all_is_401(region_auth, clock):
@@ -533,3 +534,30 @@ def test_validator_reads_the_client_id_the_authorizer_allowed(region_auth, clock
     assert signing.authorized_client({"authorizer": None}) is None
     assert signing.authorized_client({}) is None and signing.authorized_client(None) is None
     assert signing.authorized_client({"authorizer": {"clientId": "bad id!"}}) is None
+
+
+def test_the_authorizer_publishes_days_until_the_first_client_runs_out_of_keys(region_auth, clock, capsys):
+    """The client-key expiry alarm's metric (contract.METRIC_CLIENT_KEY_DAYS_LEFT): per enabled
+    client its latest-ending key (an old key ending mid-rotation is no lockout), the minimum
+    over clients; its own EMF record (no Reason dimension), at most once a minute, no key."""
+    from contract import METRIC_CLIENT_KEY_DAYS_LEFT
+
+    def ends(days: float) -> str:
+        return format_time(clock.now + days * 86400)
+
+    put_secret(PRIMARY, secret_doc(
+        acme={"keys": [{"key": KEY_A, "notAfter": ends(3)}, {"key": KEY_B, "notAfter": ends(40)}],
+              "disabled": False},
+        beta={"keys": [{"key": KEY_OTHER, "notAfter": ends(10)}], "disabled": False},
+        gone={"keys": [{"key": base64.b64encode(b"G" * 32).decode(), "notAfter": ends(1)}],
+              "disabled": True}))
+    region_auth()
+    call(event(signed(clock, key=KEY_OTHER, client="beta")))
+    call(event(signed(clock, key=KEY_A, client="nobody")))  # denied, and within the minute
+    out = capsys.readouterr().out
+    emf = [json.loads(line) for line in out.splitlines() if '"_aws"' in line]
+    [doc] = [d for d in emf if METRIC_CLIENT_KEY_DAYS_LEFT in d]
+    assert doc[METRIC_CLIENT_KEY_DAYS_LEFT] in (10.0, [10.0])
+    assert doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service"]]
+    assert doc["service"] == authorizer.SERVICE and "Reason" not in doc
+    assert not any(k in out for k in (KEY_A, KEY_B, KEY_OTHER))
