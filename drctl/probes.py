@@ -404,8 +404,9 @@ def s3_metrics_check(cfg: DrConfig, gw: Any, role: str, rule_id: str, clock: Clo
             unreadable.append(where)
             return None
         try:
-            return gw.metrics(where).latest(spec.namespace, spec.name, dims, statistic=spec.statistic,
-                                            minutes=60, now=clock.now())
+            point: Datapoint | None = gw.metrics(where).latest(
+                spec.namespace, spec.name, dims, statistic=spec.statistic, minutes=60, now=clock.now())
+            return point
         except Exception as error:
             # An unreachable source region is the caller's (guarded) concern: the whole row.
             if where == region or not is_unreachable(error):
