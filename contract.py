@@ -286,6 +286,19 @@ S3_REPLICATION_FAILED = MetricSpec(
     "AWS/S3", "OperationsFailedReplication", _S3_REPLICATION_DIMENSIONS, "Sum")
 S3_REPLICATION_PENDING = MetricSpec(
     "AWS/S3", "OperationsPendingReplication", _S3_REPLICATION_DIMENSIONS, "Maximum")
+# Where AWS publishes them (S3 User Guide, "Using S3 Replication metrics", column "Which Region
+# is this metric published in?"): BytesPendingReplication, ReplicationLatency and
+# OperationsPendingReplication in the DESTINATION bucket's Region, OperationsFailedReplication
+# in the SOURCE bucket's. Alarms and drctl read each one there.
+S3_METRICS_IN_DESTINATION_REGION = frozenset(
+    {"BytesPendingReplication", S3_REPLICATION_LATENCY.name, S3_REPLICATION_PENDING.name})
+
+
+def s3_metric_region(spec: MetricSpec, *, source: str, destination: str) -> str:
+    """The region whose CloudWatch holds S3 replication metric `spec` for source -> destination."""
+    return destination if spec.name in S3_METRICS_IN_DESTINATION_REGION else source
+
+
 # RPO canary (lambda/heartbeat.py): seconds, Store=dynamodb|s3, From=<peer region name>.
 CANARY_DELAY = MetricSpec(METRICS_NAMESPACE, CANARY_DELAY_METRIC, ("Store", "From"), "Maximum")
 # The probes (lambda/probe.py): 1 when the peer's GET /probe answered healthy, per Peer role;

@@ -598,7 +598,7 @@ def _s3_caught_up(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog, source: s
             # are always in flight; a fresh, young latency bounds them (contract).
             return s3_metrics_check(cfg, gw, source, rule, clock, missing_state=FAIL,
                                     max_age_s=contract.FAILBACK_EVIDENCE_MAX_AGE_S,
-                                    latency_limit_s=contract.S3_FAILBACK_LATENCY_MAX_S)
+                                    latency_limit_s=contract.S3_FAILBACK_LATENCY_MAX_S, down=down)
         checks.append(guarded("s3", f"s3 metrics {source}->{other(source)}", region, metrics, down, log))
     return checks
 

@@ -13,7 +13,7 @@ import contract
 from drctl.checks import FAIL, OK, WARN, Check, Down, guarded
 from drctl.clock import Clock
 from drctl.config import DrConfig, other
-from drctl.gateways import Datapoint, GlobalClusterState, Latch
+from drctl.gateways import Datapoint, GlobalClusterState, Latch, is_unreachable
 from drctl.log import EventLog
 
 # AWS documents AuroraGlobalDBRPOLag (milliseconds, published by each SECONDARY cluster) as
@@ -381,36 +381,58 @@ def s3_rules_check(cfg: DrConfig, gw: Any, role: str) -> tuple[Check, str | None
 
 def s3_metrics_check(cfg: DrConfig, gw: Any, role: str, rule_id: str, clock: Clock, *,
                      missing_state: str | None = None, max_age_s: float | None = None,
-                     latency_limit_s: float | None = None) -> Check:
+                     latency_limit_s: float | None = None, down: Down | None = None) -> Check:
     """Latency against `latency_limit_s` (default: the RTC threshold), failed and pending
     operations (newest datapoint of the last hour).
 
     With `missing_state` (failback: FAIL), no latency or failed-operations datapoint, or one
     older than `max_age_s`, gets that state: without them nothing shows that DR's objects reach
     the other region in bounded time and none failed. Pending operations are reported, never a
-    refusal: while the source takes writes some are always pending; the latency bounds them."""
-    region = cfg.region(role)
+    refusal: while the source takes writes some are always pending; the latency bounds them.
+
+    Latency and pending are read in the destination's region (where AWS publishes them):
+    with that region unreachable (or in `down`) they are missing, and the detail says why."""
+    region, dest_region = cfg.region(role), cfg.region(other(role))
     dims: Mapping[str, str] = contract.S3_REPLICATION_LATENCY.dims(cfg.bucket(role), cfg.bucket(other(role)), rule_id)
-    m = gw.metrics(region)
-    latency, failed, pending = (
-        m.latest(spec.namespace, spec.name, dims, statistic=spec.statistic, minutes=60, now=clock.now())
-        for spec in (contract.S3_REPLICATION_LATENCY, contract.S3_REPLICATION_FAILED,
-                     contract.S3_REPLICATION_PENDING))
+    # AWS publishes latency and pending operations in the destination bucket's Region, failed
+    # operations in the source's (contract.s3_metric_region).
+    unreadable: list[str] = []
+
+    def read(spec: contract.MetricSpec) -> Datapoint | None:
+        where = contract.s3_metric_region(spec, source=region, destination=dest_region)
+        if where != region and down is not None and where in down:
+            unreadable.append(where)
+            return None
+        try:
+            point: Datapoint | None = gw.metrics(where).latest(
+                spec.namespace, spec.name, dims, statistic=spec.statistic, minutes=60, now=clock.now())
+            return point
+        except Exception as error:
+            # An unreachable source region is the caller's (guarded) concern: the whole row.
+            if where == region or not is_unreachable(error):
+                raise
+            if down is not None:
+                down.add(where)
+            unreadable.append(where)
+            return None
+    latency, failed, pending = (read(spec) for spec in (
+        contract.S3_REPLICATION_LATENCY, contract.S3_REPLICATION_FAILED, contract.S3_REPLICATION_PENDING))
     problems, parts = [], []
     limit = cfg.s3_latency_threshold_seconds if latency_limit_s is None else latency_limit_s
     limit_name = "RTC" if latency_limit_s is None else "failback bound"
     if latency is None:
-        parts.append("latency: no data")
+        parts.append(f"latency ({dest_region}): " + ("unreachable" if unreadable else "no data"))
     else:
-        parts.append(f"latency {latency.value:.0f} s")
+        parts.append(f"latency {latency.value:.0f} s in {dest_region}")
         if latency.value > limit:
-            problems.append(f"latency {latency.value:.0f} s over {limit:.0f} s ({limit_name})")
+            problems.append(f"latency {latency.value:.0f} s over {limit:.0f} s ({limit_name}), "
+                            f"read in {dest_region}")
     if failed is None:
-        parts.append("failed ops: no data")
+        parts.append(f"failed ops ({region}): no data")
     else:
         parts.append(f"failed ops {failed.value:.0f}")
         if failed.value > 0:
-            problems.append(f"{failed.value:.0f} operations failed replication")
+            problems.append(f"{failed.value:.0f} operations failed replication, read in {region}")
     if pending is not None:
         parts.append(f"pending ops {pending.value:.0f}")
     state = FAIL if problems else (WARN if latency is None and failed is None else OK)
@@ -423,16 +445,17 @@ def s3_metrics_check(cfg: DrConfig, gw: Any, role: str, rule_id: str, clock: Clo
     if not problems and missing_state is not None:
         gaps = []
         if latency is None:
-            gaps.append("no ReplicationLatency datapoint in the last hour: no evidence that "
-                        "objects written here reach the other region")
+            gaps.append(f"no ReplicationLatency datapoint in {dest_region} (the destination's "
+                        f"Region{', unreachable' if unreadable else ''}) in the last hour: no "
+                        "evidence that objects written here reach the other region")
         elif max_age_s is not None and age is not None and age > max_age_s:
-            gaps.append(f"newest ReplicationLatency datapoint is {age:.0f} s old (over "
+            gaps.append(f"newest ReplicationLatency datapoint in {dest_region} is {age:.0f} s old (over "
                         f"{max_age_s:.0f} s): no evidence about the objects written since")
         if failed is None:
-            gaps.append("no OperationsFailedReplication datapoint in the last hour: no evidence "
-                        "that none failed")
+            gaps.append(f"no OperationsFailedReplication datapoint in {region} (the source's "
+                        "Region) in the last hour: no evidence that none failed")
         elif max_age_s is not None and failed_age is not None and failed_age > max_age_s:
-            gaps.append(f"newest OperationsFailedReplication datapoint is {failed_age:.0f} s old "
+            gaps.append(f"newest OperationsFailedReplication datapoint in {region} is {failed_age:.0f} s old "
                         f"(over {max_age_s:.0f} s): no evidence about failures since")
         if gaps:
             state = missing_state
@@ -443,4 +466,5 @@ def s3_metrics_check(cfg: DrConfig, gw: Any, role: str, rule_id: str, clock: Clo
                   "latency_limit_s": limit,
                   "failed_operations": failed.value if failed else None,
                   "failed_age_s": failed_age,
-                  "pending_operations": pending.value if pending else None})
+                  "pending_operations": pending.value if pending else None,
+                  "latency_region": dest_region, "failed_region": region})

@@ -77,6 +77,8 @@ class _RegionView:
     checks: list[Check]
     global_check: Check
     writer: str | None  # writer role as seen from this region (None: unknown)
+    s3_rule: str | None = None  # the rule to the other region: its metrics row comes later
+    s3_at: int = 0  # where that row goes in `checks`
 
 
 def region_checks(cfg: DrConfig, gw: Any, role: str, clock: Clock, log: EventLog,
@@ -105,9 +107,7 @@ def region_checks(cfg: DrConfig, gw: Any, role: str, clock: Clock, log: EventLog
         check, holder["rule"] = s3_rules_check(cfg, gw, role)
         return check
     add("s3", f"replication {role}->{other(role)}", rules)
-    rule = holder.get("rule")
-    if rule:
-        add("s3", f"s3 metrics {role}->{other(role)}", lambda: s3_metrics_check(cfg, gw, role, rule, clock))
+    s3_at = len(rows)
     add("alarms", f"{role} alarms", lambda: alarm_check(cfg, gw, role, writer))
     if other(role) == contract.PRIMARY:
         # Only the primary fails back (it is the PRIMARY record): only the region that
@@ -115,7 +115,20 @@ def region_checks(cfg: DrConfig, gw: Any, role: str, clock: Clock, log: EventLog
         add("gate", f"failback gate {other(role)}", lambda: latch_check(cfg, gw, other(role), writer))
     log.info("progress", done=f"{role} region", region=region,
              unreachable=region in down, rows=len(rows) + 1)
-    return _RegionView(rows, g_check, writer)
+    return _RegionView(rows, g_check, writer, holder.get("rule"), s3_at)
+
+
+def s3_metrics_rows(cfg: DrConfig, gw: Any, seen: dict[str, _RegionView], clock: Clock, log: EventLog,
+                    down: Down) -> None:
+    """S3 metrics of each direction, once both regions have been tried: latency and pending are
+    read in the destination's region (where AWS publishes them), so a direction's row calls
+    both regions; after the parallel region workers, `down` says which to skip."""
+    for role, view in seen.items():
+        rule = view.s3_rule
+        if rule:
+            view.checks.insert(view.s3_at, guarded(
+                "s3", f"s3 metrics {role}->{other(role)}", cfg.region(role),
+                partial(s3_metrics_check, cfg, gw, role, rule, clock, down=down), down, log))
 
 
 def route53_checks(cfg: DrConfig, gw: Any, log: EventLog, down: Down) -> list[Check]:
@@ -137,6 +150,7 @@ def collect_status(cfg: DrConfig, gw: Any, clock: Clock, log: EventLog) -> Statu
         r53 = pool.submit(route53_checks, cfg, gw, log, down)
         dns = pool.submit(guarded_dns, cfg, gw, log) if cfg.domain_name else None
         seen = {role: f.result() for role, f in views.items()}
+        s3_metrics_rows(cfg, gw, seen, clock, log, down)
         route53_rows = r53.result()
         dns_row = dns.result() if dns is not None else None
 

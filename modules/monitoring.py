@@ -255,15 +255,18 @@ class RegionalMonitoring(Construct):
                 missing=NOT_BREACHING,
                 description=f"{tiers.tables.names[table]} replication {region.name} -> "
                             f"{peer.name} above {DYNAMODB_REPLICATION_LATENCY_THRESHOLD_S:g} s")
+        # S3 publishes failed operations in the source's region and latency in the
+        # destination's (contract.s3_metric_region): this region alarms on failures of its
+        # outgoing replication and on the latency of its incoming one.
         alarms.alarm(
             ALARM_S3_REPLICATION_FAILED, tiers.audit.metric_replication_failed(), threshold=0,
             missing=NOT_BREACHING,  # no replication operations means no failed ones
             description=f"Audit objects failed to replicate {region.name} -> {peer.name}")
         alarms.alarm(
-            ALARM_S3_REPLICATION_LATENCY, tiers.audit.metric_replication_latency(),
+            ALARM_S3_REPLICATION_LATENCY, tiers.audit.metric_incoming_replication_latency(),
             threshold=S3_REPLICATION_LATENCY_THRESHOLD_S, evaluation_periods=2, datapoints=2,
             missing=NOT_BREACHING,  # nothing uploaded means nothing is late
-            description=f"Audit replication {region.name} -> {peer.name} beyond the "
+            description=f"Audit replication {peer.name} -> {region.name} beyond the "
                         f"{S3_REPLICATION_MINUTES}-minute RTC target")
         for purpose, fn in tiers.compute.functions.items():
             alarms.alarm(
@@ -441,8 +444,9 @@ class Dashboard(Construct):
         widgets = [
             widget(f"DynamoDB replication to {peer.name} (ms)",
                    [tables.metric_replication_latency(t, peer.name) for t in TABLES], 0, 0),
-            widget(f"S3 audit replication to {peer.name}",
-                   [audit.metric_replication_latency(), audit.metric_replication_failed()], 12, 0),
+            widget(f"S3 audit replication: latency from {peer.name} (s), failed to {peer.name}",
+                   [audit.metric_incoming_replication_latency(), audit.metric_replication_failed()],
+                   12, 0),
             widget("API requests and errors",
                    [api.metric_count(), api.metric_4xx(), api.metric_5xx()], 0, 6),
             widget("API latency p99 (ms)", [api.metric_latency_p99()], 12, 6),

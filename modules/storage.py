@@ -14,7 +14,7 @@ Where each piece lives:
   region's bucket is created by its own stack, so the rules are wired after both regional
   stacks, like the Route 53 records. While one region is down the rules need no change:
   S3 queues replication to an unreachable destination and retries (the replication alarms and
-  `OperationsPendingReplication` show the backlog).
+  `OperationsPendingReplication` show the backlog, in the destination's region).
 
 WORM receipts: both audit buckets are created with S3 Object Lock and a default retention
 (`OBJECT_LOCK_MODE`/`OBJECT_LOCK_DAYS`: GOVERNANCE for dev, COMPLIANCE for prod-like). S3
@@ -56,6 +56,7 @@ from contract import (
     S3_REPLICATION_LATENCY,
     S3_REPLICATION_PENDING,
     MetricSpec,
+    s3_metric_region,
 )
 from contract import S3_REPLICATION_MINUTES as REPLICATION_MINUTES
 from modules.buckets import HardenedBucket, ObjectLockRetention
@@ -73,7 +74,7 @@ PROBE_PREFIXES = (HEALTH_PREFIX, HEARTBEAT_PREFIX)
 
 class AuditBucket(Construct):
     """One region's audit bucket. Outputs: `bucket` (HardenedBucket), `name`, `rule_id`,
-    `peer_bucket_name`; `grant_receipts_write()`, `metric_replication_*()`."""
+    `peer_bucket_name`; `grant_receipts_write()`, `metric_*replication_*()`."""
 
     def __init__(self, scope: Construct, id: str, *, names: Names, region: Region,
                  peer: PeerRegion, key: RegionalKey, settings: Settings):
@@ -123,20 +124,33 @@ class AuditBucket(Construct):
                           [f"{self.bucket.bucket.arn}/{HEALTH_PREFIX}*"]),
                 *self.grant_key_via_s3("HealthProbe")]
 
-    def _replication_metric(self, spec: MetricSpec, period: int) -> Metric:
-        return Metric(spec.namespace, spec.name,
-                      spec.dims(self.name, self.peer_bucket_name, self.rule_id),
-                      statistic=spec.statistic, period=period)
+    # AWS publishes each S3 replication metric in one region only (contract.s3_metric_region):
+    # failed operations in the source's, latency and pending operations in the destination's.
+    # This region's CloudWatch therefore holds failed operations of this bucket -> the peer's
+    # and latency/pending of the peer's bucket -> this one; those are the metrics offered here.
 
-    def metric_replication_latency(self) -> Metric:
-        """Seconds the newest replicated object took, this bucket -> the peer's."""
-        return self._replication_metric(S3_REPLICATION_LATENCY, 300)
+    def _replication_metric(self, spec: MetricSpec, *, incoming: bool) -> Metric:
+        source, destination, rule_id = self.name, self.peer_bucket_name, self.rule_id
+        regions = (self.region.name, self.peer.name)
+        if incoming:
+            source, destination = destination, source
+            rule_id, regions = replication_rule_id(self.region.role), regions[::-1]
+        if s3_metric_region(spec, source=regions[0], destination=regions[1]) != self.region.name:
+            raise ValueError(f"{spec.name} of {'incoming' if incoming else 'outgoing'} "
+                             f"replication is not published in {self.region.name}")
+        return Metric(spec.namespace, spec.name, spec.dims(source, destination, rule_id),
+                      statistic=spec.statistic, period=300)
+
+    def metric_incoming_replication_latency(self) -> Metric:
+        """Most seconds this bucket is behind the peer's (peer -> here), as published here."""
+        return self._replication_metric(S3_REPLICATION_LATENCY, incoming=True)
+
+    def metric_incoming_replication_pending(self) -> Metric:
+        return self._replication_metric(S3_REPLICATION_PENDING, incoming=True)
 
     def metric_replication_failed(self) -> Metric:
-        return self._replication_metric(S3_REPLICATION_FAILED, 300)
-
-    def metric_replication_pending(self) -> Metric:
-        return self._replication_metric(S3_REPLICATION_PENDING, 300)
+        """Operations that failed to replicate this bucket -> the peer's, as published here."""
+        return self._replication_metric(S3_REPLICATION_FAILED, incoming=False)
 
 
 def replication_rule_id(destination_role: str) -> str:

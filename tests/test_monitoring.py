@@ -106,29 +106,49 @@ def test_dynamodb_replication_latency_in_each_direction_for_both_tables(platform
 
 
 def test_s3_replication_alarms_in_each_direction_use_the_routing_rule_ids(platform):
+    """Each alarm lives where AWS publishes its metric (S3 User Guide, "Using S3 Replication
+    metrics"): OperationsFailedReplication in the source bucket's region, ReplicationLatency in
+    the destination's. An alarm elsewhere sees no data and, notBreaching, never fires."""
     for role, _ in ROLES:
+        dest = OTHER[role]
+        source_ref = ref("aws_s3_bucket", one(platform, "aws_s3_bucket", role, f"storage-{role}/audit/bucket")[0],
+                         "bucket")
+        dest_ref = ref("aws_s3_bucket", one(platform, "aws_s3_bucket", dest, f"storage-{dest}/audit/bucket")[0],
+                       "bucket")
         _, source = one(platform, "aws_s3_bucket", role, f"storage-{role}/audit/bucket")
-        _, destination = one(platform, "aws_s3_bucket", OTHER[role], f"storage-{OTHER[role]}/audit/bucket")
+        _, destination = one(platform, "aws_s3_bucket", dest, f"storage-{dest}/audit/bucket")
         _, config = one(platform, "aws_s3_bucket_replication_configuration", role)
-        assert config["rule"][0]["id"] == f"all-objects-to-{OTHER[role]}"
-        # The peer's bucket by contract name, with this stack's own account id token.
-        dims = {"SourceBucket": source["bucket"], "RuleId": config["rule"][0]["id"],
-                "DestinationBucket": (f"payments-dr-audit-dev-${{data.aws_caller_identity.identity-{role}"
-                                      f".account_id}}-{REGION[OTHER[role]]}")}
-        assert destination["bucket"] == dims["DestinationBucket"].replace(
-            f"identity-{role}", f"identity-{OTHER[role]}")
+        rule_id = config["rule"][0]["id"]
+        assert rule_id == f"all-objects-to-{dest}"
+        # The peer's bucket by contract name, with the alarm's stack's own account id token.
         failed = _alarm(platform, f"payments-dev-s3-replication-failed-{role}")
-        latency = _alarm(platform, f"payments-dev-s3-replication-latency-{role}")
+        _assert_notifies_own_region(platform, failed, role)  # the source's region
+        assert failed["dimensions"] == {
+            "SourceBucket": source_ref, "RuleId": rule_id,
+            "DestinationBucket": destination["bucket"].replace(f"identity-{dest}", f"identity-{role}")}
+        latency = _alarm(platform, f"payments-dev-s3-replication-latency-{dest}")
+        _assert_notifies_own_region(platform, latency, dest)  # the destination's region
+        assert latency["dimensions"] == {
+            "SourceBucket": source["bucket"].replace(f"identity-{role}", f"identity-{dest}"),
+            "RuleId": rule_id, "DestinationBucket": dest_ref}
+        assert f"{REGION[role]} -> {REGION[dest]}" in latency["alarm_description"]
         for alarm in (failed, latency):
-            _assert_notifies_own_region(platform, alarm, role)
             assert alarm["namespace"] == "AWS/S3"
-            assert alarm["dimensions"] == {**dims, "SourceBucket": ref(
-                "aws_s3_bucket", one(platform, "aws_s3_bucket", role, f"storage-{role}/audit/bucket")[0],
-                "bucket")}
             assert alarm["treat_missing_data"] == "notBreaching"
         assert failed["metric_name"] == "OperationsFailedReplication" and failed["threshold"] == 0
         assert latency["metric_name"] == "ReplicationLatency"
         assert latency["threshold"] == 900  # the 15-minute RTC target, in seconds
+
+
+def test_s3_metric_regions_follow_aws():
+    """contract.s3_metric_region, which alarms, drctl and the twin share, says what AWS's page
+    says: latency and pending in the destination's region, failed operations in the source's."""
+    import contract
+    where = {spec.name: contract.s3_metric_region(spec, source="src", destination="dst")
+             for spec in (contract.S3_REPLICATION_LATENCY, contract.S3_REPLICATION_PENDING,
+                          contract.S3_REPLICATION_FAILED)}
+    assert where == {"ReplicationLatency": "dst", "OperationsPendingReplication": "dst",
+                     "OperationsFailedReplication": "src"}
 
 
 def test_lambda_error_alarms_per_function_per_region(platform):

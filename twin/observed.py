@@ -15,7 +15,8 @@ moto has none of these as the twin runs them, so :class:`Observed` puts them the
 * each region's S3 replication configuration is put as the JSON declares it;
 * at each :meth:`sync`, datapoints stamped with the REAL time (drctl judges their age by
   the wall clock): DynamoDB ``ReplicationLatency`` per table and receiving region and S3
-  ``ReplicationLatency`` / ``OperationsPendingReplication`` / ``OperationsFailedReplication``
+  ``ReplicationLatency`` / ``OperationsPendingReplication`` (in the destination's region) /
+  ``OperationsFailedReplication`` (in the source's)
   per rule, from the twin's replication queue (the age of its oldest pending write, else
   the configured lag); ``AuroraGlobalDBRPOLag`` of each connected secondary from the role
   model. A region under a fault publishes none (its CloudWatch is treated as gone).
@@ -27,6 +28,7 @@ import datetime as dt
 import time
 from typing import Any
 
+from contract import S3_REPLICATION_FAILED, S3_REPLICATION_LATENCY, S3_REPLICATION_PENDING, s3_metric_region
 from twin.provision import client
 
 _HEALTH: dict[str, Any] = {}  # health check id -> twin.route53.HealthCheck (GetHealthCheckStatus)
@@ -142,9 +144,14 @@ class Observed:
             dims = {"SourceBucket": source, "DestinationBucket": dest, "RuleId": rule}
             age = ages.get(("s3", source_region, dest_region), lag_s)
             pending = self._pending_count("s3", source_region, dest_region)
-            self._put(source_region, "AWS/S3", "ReplicationLatency", dims, age, now, "Seconds")
-            self._put(source_region, "AWS/S3", "OperationsPendingReplication", dims, pending, now, "Count")
-            self._put(source_region, "AWS/S3", "OperationsFailedReplication", dims, 0, now, "Count")
+            # Each in the region AWS publishes it (contract.s3_metric_region): latency and
+            # pending in the destination's, failed operations in the source's.
+            for spec, value, unit in ((S3_REPLICATION_LATENCY, age, "Seconds"),
+                                      (S3_REPLICATION_PENDING, pending, "Count"),
+                                      (S3_REPLICATION_FAILED, 0, "Count")):
+                region = s3_metric_region(spec, source=source_region, destination=dest_region)
+                if region not in faulted:
+                    self._put(region, spec.namespace, spec.name, dims, value, now, unit)
         aurora = getattr(twin, "aurora", None)
         if aurora is not None:
             for (region, cluster), lag in aurora.rpo_lag_ms().items():

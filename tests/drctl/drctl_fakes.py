@@ -13,6 +13,7 @@ from typing import ClassVar
 
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
+import contract
 from drctl.config import DrConfig
 from drctl.gateways import (
     Alarm,
@@ -87,6 +88,7 @@ class World:
     replica_status: dict = field(default_factory=lambda: {PRIMARY: "ACTIVE", DR: "ACTIVE"})
     ddb_latency_ms: dict = field(default_factory=lambda: {PRIMARY: 800.0, DR: 900.0})
     s3_rules_ok: dict = field(default_factory=lambda: {PRIMARY: True, DR: True})
+    # S3 replication metrics keyed by the SOURCE region (the direction); published where AWS does.
     s3_latency_s: dict = field(default_factory=lambda: {PRIMARY: 12.0, DR: 14.0})
     s3_failed_ops: dict = field(default_factory=lambda: {PRIMARY: 0.0, DR: 0.0})
     ddb_delay: float = 1.5   # seconds until a write is readable in the other region
@@ -242,13 +244,17 @@ class FakeMetrics:
             assert set(dimensions) == {"TableName", "ReceivingRegion"}
             assert dimensions["ReceivingRegion"] != self.region
             value = w.ddb_latency_ms.get(self.region)
-        elif metric == "ReplicationLatency":
+        elif namespace == "AWS/S3":
+            # Keyed by the source region; AWS publishes each in one region only
+            # (contract.s3_metric_region): asked anywhere else, CloudWatch has no datapoint.
             assert set(dimensions) == {"SourceBucket", "DestinationBucket", "RuleId"}
-            value = w.s3_latency_s.get(self.region)
-        elif metric == "OperationsFailedReplication":
-            value = w.s3_failed_ops.get(self.region)
-        elif metric == "OperationsPendingReplication":
-            value = w.s3_pending_ops.get(self.region)
+            by_bucket = {b: r for r, b in FakeS3.buckets.items()}
+            source, dest = by_bucket[dimensions["SourceBucket"]], by_bucket[dimensions["DestinationBucket"]]
+            spec = next(s for s in (contract.S3_REPLICATION_LATENCY, contract.S3_REPLICATION_FAILED,
+                                    contract.S3_REPLICATION_PENDING) if s.name == metric)
+            if self.region == contract.s3_metric_region(spec, source=source, destination=dest):
+                value = {"ReplicationLatency": w.s3_latency_s, "OperationsFailedReplication": w.s3_failed_ops,
+                         "OperationsPendingReplication": w.s3_pending_ops}[metric].get(source)
         elif metric == "PeerHealthy":
             assert (namespace, dimensions, statistic) == ("PaymentsDR", {"Peer": "primary"}, "Minimum")
             value = w.peer_healthy.get(self.region)

@@ -201,14 +201,14 @@ def test_s3_latency_over_the_failback_bound_refuses_though_inside_rtc(world, gw,
     world.s3_latency_s[DR] = contract.S3_FAILBACK_LATENCY_MAX_S + 1
     assert world.s3_latency_s[DR] < contract.S3_REPLICATION_LATENCY_THRESHOLD_S
     [reason] = _refused_on(failback(world, gw, cfg, log), world, "s3:s3-metrics-dr-primary")
-    assert "latency 61 s over 60 s (failback bound)" in reason, reason
+    assert "latency 61 s over 60 s (failback bound), read in us-east-1" in reason, reason
 
 
 def test_s3_failed_operations_refuse(world, gw, cfg, log):
     after_failover(world)
     world.s3_failed_ops[DR] = 2.0
     [reason] = _refused_on(failback(world, gw, cfg, log), world, "s3:s3-metrics-dr-primary")
-    assert "2 operations failed replication" in reason, reason
+    assert "2 operations failed replication, read in us-east-2" in reason, reason
 
 
 def test_missing_s3_failed_operations_datapoint_refuses(world, gw, cfg, log):
@@ -216,7 +216,7 @@ def test_missing_s3_failed_operations_datapoint_refuses(world, gw, cfg, log):
     after_failover(world)
     world.s3_failed_ops[DR] = None
     [reason] = _refused_on(failback(world, gw, cfg, log), world, "s3:s3-metrics-dr-primary")
-    assert "no OperationsFailedReplication datapoint in the last hour" in reason, reason
+    assert "no OperationsFailedReplication datapoint in us-east-2 (the source's Region)" in reason, reason
 
 
 def test_s3_pending_with_stale_latency_refuses(world, gw, cfg, log):
@@ -224,7 +224,8 @@ def test_s3_pending_with_stale_latency_refuses(world, gw, cfg, log):
     world.s3_pending_ops[DR] = 3.0
     world.metric_age_s = 6 * 60
     reasons = _refused_on(failback(world, gw, cfg, log), world, "s3:s3-metrics-dr-primary")
-    assert any("360 s old (over 300 s)" in r and "OperationsFailedReplication datapoint is 360 s old" in r
+    assert any("ReplicationLatency datapoint in us-east-1 is 360 s old (over 300 s)" in r
+               and "OperationsFailedReplication datapoint in us-east-2 is 360 s old" in r
                for r in reasons), reasons
 
 
@@ -252,7 +253,19 @@ def test_missing_s3_replication_datapoints_refuse(world, gw, cfg, log):
     after_failover(world)
     world.s3_latency_s[DR], world.s3_failed_ops[DR] = None, None
     [reason] = _refused_on(failback(world, gw, cfg, log), world, "s3:s3-metrics-dr-primary")
-    assert "no ReplicationLatency datapoint" in reason
+    assert "no ReplicationLatency datapoint in us-east-1 (the destination's Region)" in reason, reason
+
+
+def test_s3_failback_evidence_is_read_where_aws_publishes_it(world, gw, cfg, log):
+    """DR -> primary: AWS publishes ReplicationLatency in the destination's Region (the primary,
+    up at failback) and OperationsFailedReplication in the source's (DR). The fake answers only
+    there, as CloudWatch would; reading both in DR found no latency and refused every failback."""
+    after_failover(world)
+    result = failback(world, gw, cfg, log)
+    assert result.outcome == "completed", result.to_text()
+    [s3] = [c for c in result.checks if c.id == "s3:s3-metrics-dr-primary"]
+    assert s3.state == "OK" and "latency 14 s in us-east-1" in s3.detail, s3.detail
+    assert (s3.data["latency_region"], s3.data["failed_region"]) == (PRIMARY, DR)
 
 
 def test_a_13_minute_old_datapoint_is_stale_evidence_and_refuses(world, gw, cfg, log):

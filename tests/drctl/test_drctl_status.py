@@ -92,6 +92,27 @@ def test_unreachable_region_is_reported_not_a_crash(world, gw, cfg, log):
     assert len([c for c in world.calls if c[1] == DR]) == 1
 
 
+def test_s3_latency_into_a_down_region_is_unreadable_not_a_second_call(world, gw, cfg, log):
+    """primary -> DR latency is published in DR (AWS): with DR down the primary's row says so
+    and reads failed operations at home; DR is called once in all (the status row order holds)."""
+    world.unreachable = {DR}
+    report = run(world, gw, cfg, log)
+    [row] = [c for c in report.checks if c.id == "s3:s3-metrics-primary-dr"]
+    assert row.region == PRIMARY and "latency (us-east-2): unreachable" in row.detail, row.detail
+    assert "failed ops 0" in row.detail and row.data["failed_region"] == PRIMARY
+    names = [c.name for c in report.checks if c.region == PRIMARY and c.component == "s3"]
+    assert names == ["replication primary->dr", "s3 metrics primary->dr"]
+    assert len([c for c in world.calls if c[1] == DR]) == 1
+
+
+def test_s3_latency_is_read_in_the_destination_region(world, gw, cfg, log):
+    report = run(world, gw, cfg, log)
+    rows = {c.id: c for c in report.checks}
+    assert rows["s3:s3-metrics-primary-dr"].data["latency_region"] == DR
+    assert rows["s3:s3-metrics-dr-primary"].data["latency_region"] == PRIMARY
+    assert "latency 12 s in us-east-2" in rows["s3:s3-metrics-primary-dr"].detail
+
+
 def test_global_cluster_is_read_from_dr_when_primary_is_down(world, gw, cfg, log):
     world.unreachable = {PRIMARY}
     report = run(world, gw, cfg, log)
