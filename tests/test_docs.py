@@ -824,3 +824,20 @@ def test_documented_dotted_python_names_resolve(name, text):
         for attribute in parts[cut:]:
             assert hasattr(target, attribute), f"{name}: `{dotted}`: no {attribute!r}"
             target = getattr(target, attribute)
+
+
+def test_review_and_ci_names_every_setting_the_plan_job_passes():
+    """The Required/Optional lists of docs/review-and-ci.md against scripts/ci_settings.py
+    (what reaches `make synth` in CI), including the either-or paging target."""
+    if str(ROOT / "scripts") not in sys.path:
+        sys.path.insert(0, str(ROOT / "scripts"))
+    import ci_settings
+
+    text = DOCS["review-and-ci.md"]
+    start = text.index("Required in `dev` and `prod`")
+    lists = text[start:text.index('(README, "Settings")', start)]
+    for entry in ci_settings.REQUIRED:
+        assert " or ".join(f"`{v}`" for v in entry.split(" or ")) in lists, entry
+    documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", lists))
+    missing = ci_settings.SETTINGS_VARIABLES - documented - {"TFC_ORGANIZATION", "TFC_WORKSPACE"}
+    assert not missing, f"settings CI passes that review-and-ci.md does not list: {sorted(missing)}"
