@@ -800,3 +800,44 @@ def test_payment_validator_environment_table_names_what_is_set(stacks):
         for stack, _, body in _functions_by_handler(stacks, f"{handler}.lambda_handler"):
             missing = set(body["environment"]["variables"]) - documented
             assert not missing, f"{handler} in {stack} sets {sorted(missing)}, not in docs/payment-validator.md"
+
+
+@pytest.mark.parametrize("name, text", [("README.md", README), *DOCS.items()])
+def test_documented_dotted_python_names_resolve(name, text):
+    """`drctl.drill.run.run_drill`, `ops.aws.client`, `payments.core`: the longest importable
+    module prefix, then attributes; a doc naming a function where it no longer lives fails."""
+    import importlib
+
+    lambda_dir = str(ROOT / "lambda")
+    if lambda_dir not in sys.path:
+        sys.path.insert(0, lambda_dir)  # the package's root: ops/, payments/
+    for dotted in re.findall(r"`((?:drctl|ops|payments)\.[A-Za-z_][\w.]*)(?:\(\))?`", text):
+        parts = dotted.split(".")
+        for cut in range(len(parts), 0, -1):
+            try:
+                target = importlib.import_module(".".join(parts[:cut]))
+                break
+            except ModuleNotFoundError:
+                continue
+        else:
+            pytest.fail(f"{name}: `{dotted}`: no such module")
+        for attribute in parts[cut:]:
+            assert hasattr(target, attribute), f"{name}: `{dotted}`: no {attribute!r}"
+            target = getattr(target, attribute)
+
+
+def test_review_and_ci_names_every_setting_the_plan_job_passes():
+    """The Required/Optional lists of docs/review-and-ci.md against scripts/ci_settings.py
+    (what reaches `make synth` in CI), including the either-or paging target."""
+    if str(ROOT / "scripts") not in sys.path:
+        sys.path.insert(0, str(ROOT / "scripts"))
+    import ci_settings
+
+    text = DOCS["review-and-ci.md"]
+    start = text.index("Required in `dev` and `prod`")
+    lists = text[start:text.index('(README, "Settings")', start)]
+    for entry in ci_settings.REQUIRED:
+        assert " or ".join(f"`{v}`" for v in entry.split(" or ")) in lists, entry
+    documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", lists))
+    missing = ci_settings.SETTINGS_VARIABLES - documented - {"TFC_ORGANIZATION", "TFC_WORKSPACE"}
+    assert not missing, f"settings CI passes that review-and-ci.md does not list: {sorted(missing)}"
