@@ -427,7 +427,7 @@ for _role in ROLES:
             f"{_role}_aurora_endpoint": f"{_role} Aurora cluster (writer) endpoint",
             f"{_role}_aurora_reader_endpoint": f"{_role} Aurora cluster reader endpoint",
             f"{_role}_s3_bucket": f"{_role} audit bucket",
-            f"{_role}_api_endpoint": f"{_role} API stage invoke URL",
+            f"{_role}_api_endpoint": f"{_role} region's own API URL (its custom domain, https://<region>.<domain>)",
             f"{_role}_api_id": f"{_role} REST API id",
             f"{_role}_api_host": f"{_role} API hostname probed by health checks",
             f"{_role}_sns_topic": f"{_role} alarm topic ARN",

@@ -15,6 +15,8 @@ from contract import (
     CANARY_DELAY,
     CANARY_DELAY_METRIC,
     CANARY_STORES,
+    DEFAULT_REPLICATION_LAG_THRESHOLD_S,
+    DYNAMODB_REPLICATION_LATENCY_THRESHOLD_S,
     ROUTE53_METRICS_REGION,
     RPO_TARGET_S,
     other_role,
@@ -238,7 +240,9 @@ class Drill:
                 f"RPO between {lower or 0:.1f} and {upper:.1f} s: the canary's heartbeat interval "
                 f"is coarser than the {RPO_TARGET_S:g} s target, so it shows replication stayed "
                 f"within {upper:.1f} s but cannot show it stayed under {RPO_TARGET_S:g} s (the "
-                "DynamoDB replication-latency and Aurora RPO-lag alarms watch that)")
+                f"DynamoDB replication-latency alarm fires above {DYNAMODB_REPLICATION_LATENCY_THRESHOLD_S:g} s "
+                f"and Aurora's RPO-lag alarm above {DEFAULT_REPLICATION_LAG_THRESHOLD_S:g} s by default: "
+                "neither shows a sub-second RPO)")
 
     def _verdict(self) -> tuple[str, int]:
         """The canary's RPO evidence, then the strategy's pass rule; anything in `broke` fails."""
