@@ -25,8 +25,7 @@ class _Replication:
         self.paused.difference_update(names)
 
 
-def _stub_twin(outdir) -> SimpleNamespace:
-    platform = Platform(outdir)
+def _stub_twin(platform: Platform) -> SimpleNamespace:
     region_of = {str(platform.get(r, "bucket")): r.region for r in platform.resources("aws_s3_bucket")}
     rules = [(region_of[str(platform.get(res, "bucket"))], str(platform.get(res, "bucket")),
               region_of.get(dest := str(rule["destination"]["bucket"]).rsplit(":", 1)[-1], ""), dest)
@@ -42,10 +41,16 @@ def _stub_twin(outdir) -> SimpleNamespace:
         function=lambda region, name: functions.setdefault((region, name), SimpleNamespace(name=name, environment={})))
 
 
-@pytest.fixture
-def twin(synth_stacks):
+@pytest.fixture(scope="module")
+def platform(synth_stacks) -> Platform:
+    """The default synth's JSON, read once for the module (the stub below is fresh per test)."""
     synth_stacks()
-    return _stub_twin(synth_stacks.outdir_of())
+    return Platform(synth_stacks.outdir_of())
+
+
+@pytest.fixture
+def twin(platform):
+    return _stub_twin(platform)
 
 
 def test_templates_found_by_drill_and_environment_tags(twin):
