@@ -532,6 +532,26 @@ def test_backup_schedule_and_lock_are_the_declared_ones(stacks, standard_stacks)
         assert (lock["min_retention_days"], lock["max_retention_days"]) == (low, high)
 
 
+def test_documented_point_in_time_windows_are_the_declared_ones(stacks, standard_stacks):
+    """backups.md and README: Aurora's window follows BACKUP_RETENTION_DAYS (1 dev / 35 standard),
+    DynamoDB PITR keeps the same number of days in every profile (it once said both followed
+    the setting, which the JSON never did)."""
+    text = " ".join(DOCS["backups.md"].split())
+    aurora_standard, aurora_dev = map(int, re.search(
+        r"Aurora: any second of the last `BACKUP_RETENTION_DAYS` \(default (\d+); (\d+) in the dev profile",
+        text).groups())
+    dynamodb_days = int(re.search(r"DynamoDB: any second of the last (\d+) days, in every profile", text).group(1))
+    readme = " ".join(README.split())
+    assert f"DynamoDB PITR keeps {dynamodb_days} days in every profile" in readme
+    assert f"DynamoDB PITR keeps {dynamodb_days} days in both profiles" in readme
+    for synth, aurora_days in ((standard_stacks, aurora_standard), (stacks, aurora_dev)):
+        clusters = _resources(synth, "aws_rds_cluster")
+        assert clusters and {c["backup_retention_period"] for _, _, c in clusters} == {aurora_days}
+        tables = _resources(synth, "aws_dynamodb_table")
+        assert tables and {t["point_in_time_recovery"]["recovery_period_in_days"] for _, _, t in tables} \
+            == {dynamodb_days}
+
+
 @pytest.mark.parametrize("name, text", [("README.md", README), *DOCS.items()])
 def test_documented_contract_names_exist_with_their_values(name, text):
     import contract
