@@ -760,6 +760,9 @@ def test_review_and_ci_names_every_environment_limited_suppression():
     assert section
     named = set(re.findall(r"CKV2?_AWS_\d+", section[1].replace("CKV2_AWS_38/39", "CKV2_AWS_38 CKV2_AWS_39")))
     assert named == limited
+    words = {3: "three", 4: "four", 5: "five", 6: "six", 7: "seven"}
+    count = sum(1 for e in entries if "environments" in e)
+    assert f"Today {words.get(count, count)} entries are limited" in " ".join(section[1].split())
 
 
 def test_review_and_ci_plan_iam_names_every_data_source(stacks, prod_stacks):
