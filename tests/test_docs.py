@@ -552,6 +552,24 @@ def test_documented_point_in_time_windows_are_the_declared_ones(stacks, standard
             == {dynamodb_days}
 
 
+def test_twin_alarm_counts_are_the_default_synths(stacks):
+    """docs/twin.md and README count the default synth's alarms the twin evaluates on its own
+    data and those it cannot (a metric only an AWS service publishes: the twin emits none but
+    Route 53's HealthCheckStatus); the counts went stale once when alarms were added."""
+    def namespaces(alarm: dict) -> set[str]:
+        if alarm.get("namespace"):
+            return {alarm["namespace"]}
+        return {q["metric"]["namespace"] for q in alarm.get("metric_query", []) if q.get("metric")}
+
+    alarms = [body for _, _, body in _resources(stacks, "aws_cloudwatch_metric_alarm")]
+    aws_only = [a for a in alarms if any(ns.startswith("AWS/") and ns != "AWS/Route53" for ns in namespaces(a))]
+    twin = " ".join(DOCS["twin.md"].split())
+    assert f"The {len(aws_only)} alarms (default synth) on metrics only AWS services publish" in twin
+    assert f"each alarm on a metric only AWS publishes ({len(aws_only)}:" in twin
+    assert f"Route 53's: {len(alarms) - len(aws_only)} of the default synth's {len(alarms)})" in twin
+    assert f"({len(aws_only)} alarms see no data)" in " ".join(README.split())
+
+
 @pytest.mark.parametrize("name, text", [("README.md", README), *DOCS.items()])
 def test_documented_contract_names_exist_with_their_values(name, text):
     import contract
