@@ -570,6 +570,15 @@ def test_twin_alarm_counts_are_the_default_synths(stacks):
     assert f"({len(aws_only)} alarms see no data)" in " ".join(README.split())
 
 
+def test_compliance_counts_the_policy_documents_parliament_reads(stacks, prod_stacks):
+    """docs/compliance.md "parliament": the number of policy documents the locked test reads
+    (default + prod-like synth); it went stale once when the rotation function added policies."""
+    from parliament_support import policy_documents
+
+    read = len(list(policy_documents(stacks))) + len(list(policy_documents(prod_stacks)))
+    assert f"default and prod-like synths ({read}: identity, trust," in " ".join(DOCS["compliance.md"].split())
+
+
 @pytest.mark.parametrize("name, text", [("README.md", README), *DOCS.items()])
 def test_documented_contract_names_exist_with_their_values(name, text):
     import contract
