@@ -579,6 +579,32 @@ def test_compliance_counts_the_policy_documents_parliament_reads(stacks, prod_st
     assert f"default and prod-like synths ({read}: identity, trust," in " ".join(DOCS["compliance.md"].split())
 
 
+def test_readme_cost_profile_savings_are_what_the_cost_model_computes(stacks, standard_stacks):
+    """README "Cost profiles": the USD/month saved per row and the storage growth figures are
+    scripts/cost.py's for the default (dev) and standard synths (the totals: tests/test_cost.py)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import cost
+
+    dev, standard = cost.estimate(stacks), cost.estimate(standard_stacks)
+
+    def saved(category: str) -> float:
+        return sum(x.idle for x in standard.lines if x.category == category) - \
+            sum(x.idle for x in dev.lines if x.category == category)
+
+    xray_endpoints = sum(x.idle for x in standard.lines
+                         if x.category == "VPC endpoints" and "xray" in x.item.lower())
+    assert xray_endpoints > 0
+    readme = " ".join(README.split())
+    section = readme[readme.index("### Cost profiles"):readme.index("### Capacity")]
+    assert f"in both members of the global database | {saved('Aurora'):.0f} |" in section
+    assert f"without latency measurement | {saved('Route 53 health-check chain'):.0f} |" in section
+    assert f"X-Ray interface endpoints | {xray_endpoints:.0f} + USD" in section
+    assert f"out of the VPC) | {saved('VPC endpoints') - xray_endpoints:.0f} |" in section
+    growth = readme[readme.index("Not in the totals"):readme.index("### Cost profiles")]
+    assert f"about USD {dev.growth(10):.0f} more every month in the dev profile, " \
+        f"{standard.growth(10):.0f} in the standard one" in growth
+
+
 @pytest.mark.parametrize("name, text", [("README.md", README), *DOCS.items()])
 def test_documented_contract_names_exist_with_their_values(name, text):
     import contract
