@@ -605,6 +605,20 @@ def test_readme_cost_profile_savings_are_what_the_cost_model_computes(stacks, st
         f"{standard.growth(10):.0f} in the standard one" in growth
 
 
+def test_runbook_counts_the_dr_stacks_iam_resources(stacks):
+    """Runbook section 11 (and README, failover.md: "24 IAM addresses"): what an ordinary DR
+    plan cannot refresh while us-east-1 is down, counted from the default synth's DR stack."""
+    resources = stacks[contract.REGIONAL_STACKS[contract.DR]]["resource"]
+    roles, policies, attachments = (len(resources.get(t, {})) for t in (
+        "aws_iam_role", "aws_iam_role_policy", "aws_iam_role_policy_attachment"))
+    runbook = " ".join(DOCS["runbook.md"].split())
+    assert (f"The DR stack holds {roles} IAM roles, {policies} inline policies and {attachments} "
+            "managed-policy attachments") in runbook
+    total = roles + policies + attachments
+    assert f"the {total} IAM addresses" in runbook and f"its {total} IAM addresses" in " ".join(README.split())
+    assert f"its {total} IAM roles and policies" in " ".join(DOCS["failover.md"].split())
+
+
 @pytest.mark.parametrize("name, text", [("README.md", README), *DOCS.items()])
 def test_documented_contract_names_exist_with_their_values(name, text):
     import contract
