@@ -34,6 +34,10 @@ def other_role(role: str) -> str:
 # us-east-1: drctl's Route 53 calls and preflight's IAM/quota reads go there.
 GLOBAL_CONTROL_REGION = "us-east-1"
 ROUTE53_METRICS_REGION = GLOBAL_CONTROL_REGION
+# Route 53 health checks one environment creates (modules/dns.py): an HTTPS check per region,
+# the primary record's CALCULATED check and the failback gate's CLOUDWATCH_METRIC check. They
+# count against the account's MAX_HEALTH_CHECKS_BY_OWNER quota (drctl preflight).
+ROUTE53_HEALTH_CHECKS_PER_ENVIRONMENT = 4
 
 
 def aws_error_code(error: BaseException, missing: str = "Unknown") -> str:

@@ -63,7 +63,7 @@ LAMBDA_DOCUMENTED_MIN_UNRESERVED = 100
 # VALIDATOR, HEALTH): purpose -> reservation, None = LAMBDA_RESERVED_CONCURRENCY.
 RESERVING_FUNCTIONS: dict[str, int | None] = {
     "validator": None, "health": contract.LAMBDA_HEALTH_RESERVED_CONCURRENCY}
-HEALTH_CHECKS_PER_ENVIRONMENT = len(contract.ROLES)  # one Route 53 health check per region
+HEALTH_CHECKS_PER_ENVIRONMENT = contract.ROUTE53_HEALTH_CHECKS_PER_ENVIRONMENT
 AURORA_ENGINE = "aurora-postgresql"
 APIGATEWAY_PRINCIPAL = "apigateway.amazonaws.com"
 ACCESS_DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation",

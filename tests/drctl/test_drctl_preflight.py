@@ -872,3 +872,20 @@ def test_cli_against_moto_server(moto_url, monkeypatch):
         assert status[(name, P)] == "UNKNOWN", checks[(name, P)]
     assert status[("aurora-orderable", P)] == "FAIL"  # moto lists no orderable aurora-postgresql 17.7
     assert code == exitcodes.UNHEALTHY
+
+
+# -- the health-check quota counts what an environment creates ---------------------------------
+
+@pytest.mark.parametrize("fixture", ["platform", "prod_platform"])
+def test_the_health_check_count_is_what_the_synth_creates(fixture, request):
+    created = request.getfixturevalue(fixture)["resource"].get("aws_route53_health_check", {})
+    assert len(created) == contract.ROUTE53_HEALTH_CHECKS_PER_ENVIRONMENT == preflight.HEALTH_CHECKS_PER_ENVIRONMENT
+
+
+@pytest.mark.parametrize("free, status", [(3, Status.WARN), (4, Status.PASS)])
+def test_the_health_check_quota_warns_when_an_environment_would_not_fit(free, status):
+    acct = Account()
+    healthy(acct, health_checks_used=200 - free)
+    report = preflight.preflight(target(), acct, delegated)
+    quota = next(r for r in report.results if r.check == "route53-health-checks")
+    assert quota.status is status, quota.detail
