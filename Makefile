@@ -53,12 +53,13 @@ synth: setup-synth
 # Lint and types first (ruff: seconds; mypy --strict on modules/, drctl/, lambda/payments/:
 # about a minute cold, a second warm): a finding fails the suite like a failing test.
 # pytest without the `slow` tests (pytest.ini: fresh-process synths, --help runs, checkov
-# re-recording); `make test-slow` runs those, and CI (.ci/run, the workflow) runs both.
+# re-recording) on every core (pytest-xdist; tests/conftest.py synthesizes each settings profile
+# once per run for all workers); `make test-slow` runs those, and CI (.ci/run, the workflow) runs both.
 .PHONY: test-slow
 test: setup
 	$(PY) -m ruff check .
 	$(PY) -m mypy
-	$(PY) -m pytest -m "not slow and not twin"
+	$(PY) -m pytest -n auto -m "not slow and not twin"
 test-slow: setup
 	$(PY) -m pytest -m "slow and not twin"
 

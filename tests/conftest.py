@@ -59,9 +59,7 @@ def synthesize(environ: dict[str, str], outdir: Path) -> dict[str, dict]:
     app = build_app(Settings.from_env(environ), outdir=str(outdir))
     app.synth()
     _terraform_accepts(outdir, environ)
-    stacks = {}
-    for stack_dir in sorted((outdir / "stacks").iterdir()):
-        stacks[stack_dir.name] = json.loads((stack_dir / "cdk.tf.json").read_text())
+    stacks = _read_stacks(outdir)
     _aws_api_accepts(stacks, environ)
     return stacks
 
@@ -90,13 +88,44 @@ def _terraform_accepts(outdir: Path, environ: dict[str, str]) -> None:
     assert_terraform_accepts(outdir, f"settings {environ or 'default'}")
 
 
+def _read_stacks(outdir: Path) -> dict[str, dict]:
+    return {d.name: json.loads((d / "cdk.tf.json").read_text())
+            for d in sorted((outdir / "stacks").iterdir())}
+
+
+def _shared_synth(environ: dict[str, str], root: Path) -> Path:
+    """One synth per settings profile per run, also under pytest-xdist (`make test` runs two
+    workers): the first worker to need a profile synthesizes it (and its Terraform and API
+    checks) into the run's shared temporary folder under a lock; the others wait for it and
+    read the JSON. A failed synth leaves no marker, so each worker that needs it fails too."""
+    import fcntl
+    import hashlib
+
+    name = hashlib.sha256(json.dumps(sorted(environ.items())).encode()).hexdigest()[:16]
+    outdir, done = root / f"cdktf-out-{name}", root / f"cdktf-out-{name}.done"
+    with open(root / f"cdktf-out-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            if outdir.exists():
+                import shutil
+                shutil.rmtree(outdir)
+            outdir.mkdir()
+            synthesize(environ, outdir)
+            done.touch()
+    return outdir
+
+
 @pytest.fixture(scope="session")
 def synth_stacks(tmp_path_factory):
+    # pytest-xdist gives each worker its own base temp folder inside the run's; the run's is shared.
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
     def _synth(**environ: str) -> dict[str, dict]:
         key = tuple(sorted(environ.items()))
         if key not in _CACHE:
-            outdir = tmp_path_factory.mktemp("cdktf-out")
-            _CACHE[key] = {"stacks": synthesize(environ, outdir), "outdir": outdir}
+            outdir = _shared_synth(environ, root)
+            _CACHE[key] = {"stacks": _read_stacks(outdir), "outdir": outdir}
         return _CACHE[key]["stacks"]
 
     _synth.outdir_of = lambda **environ: _CACHE[tuple(sorted(environ.items()))]["outdir"]
@@ -167,12 +196,23 @@ def tuned_platform(tuned_stacks) -> dict:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def live_checkov_gate(request, synth_stacks):
-    """The live checkov gate (tests/checkov_live.py), started before the first test when its
-    test is selected: its ~10 CPU-s process runs alongside the session, on the other core."""
+def _early_checkov_gate(request, synth_stacks):
+    """A single-process run starts the live checkov gate (tests/checkov_live.py) before the
+    first test when its test is selected: its ~10 CPU-s process runs alongside the session, on
+    the other core. Under pytest-xdist every worker collects every test, so the gate starts
+    only in the worker that runs its test, when it runs (the other worker uses the other core)."""
     import checkov_live
 
-    return checkov_live.start(synth_stacks) if checkov_live.selected(request.session.items) else None
+    if os.environ.get("PYTEST_XDIST_WORKER") or not checkov_live.selected(request.session.items):
+        return None
+    return checkov_live.start(synth_stacks)
+
+
+@pytest.fixture(scope="session")
+def live_checkov_gate(_early_checkov_gate, synth_stacks):
+    import checkov_live
+
+    return _early_checkov_gate or checkov_live.start(synth_stacks)
 
 
 # -- one moto server on 127.0.0.1 for every test that needs separate processes or endpoints --
