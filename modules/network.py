@@ -194,20 +194,10 @@ class RegionalNetwork(Construct):
             referenced_security_group_id=self.db_security_group.id,
         )
         if self.interface_endpoints:
-            VpcSecurityGroupIngressRule(
-                self, "endpoints-from-rotation", provider=p,
-                security_group_id=self.endpoint_security_group.id,
-                description="HTTPS from the master secret's rotation function", ip_protocol="tcp",
-                from_port=HTTPS_PORT, to_port=HTTPS_PORT,
-                referenced_security_group_id=self.rotation_security_group.id,
-            )
-            VpcSecurityGroupEgressRule(
-                self, "rotation-to-interface-endpoints", provider=p,
-                security_group_id=self.rotation_security_group.id,
-                description="HTTPS to the interface endpoints (Secrets Manager)", ip_protocol="tcp",
-                from_port=HTTPS_PORT, to_port=HTTPS_PORT,
-                referenced_security_group_id=self.endpoint_security_group.id,
-            )
+            self._https_path(
+                region, source=self.rotation_security_group, target=self.endpoint_security_group,
+                ingress=("endpoints-from-rotation", "HTTPS from the master secret's rotation function"),
+                egress=("rotation-to-interface-endpoints", "HTTPS to the interface endpoints (Secrets Manager)"))
         return [self.rotation_security_group.id]
 
     def _function_paths(self, region: Region, names: Names, interface_services: Sequence[str]) -> None:
@@ -266,19 +256,10 @@ class RegionalNetwork(Construct):
             name=names.regional("interface-endpoints", region.role),
             description="Interface endpoints: HTTPS from the function security group only",
         )
-        VpcSecurityGroupIngressRule(
-            self, "endpoints-from-functions", provider=p, security_group_id=endpoint_sg.id,
-            description="HTTPS from the VPC functions", ip_protocol="tcp",
-            from_port=HTTPS_PORT, to_port=HTTPS_PORT,
-            referenced_security_group_id=self.function_security_group.id,
-        )
-        VpcSecurityGroupEgressRule(
-            self, "functions-to-interface-endpoints", provider=p,
-            security_group_id=self.function_security_group.id,
-            description="HTTPS to the interface endpoints", ip_protocol="tcp",
-            from_port=HTTPS_PORT, to_port=HTTPS_PORT,
-            referenced_security_group_id=endpoint_sg.id,
-        )
+        self._https_path(
+            region, source=self.function_security_group, target=endpoint_sg,
+            ingress=("endpoints-from-functions", "HTTPS from the VPC functions"),
+            egress=("functions-to-interface-endpoints", "HTTPS to the interface endpoints"))
         for service in services:
             self.interface_endpoints[service] = VpcEndpoint(
                 self, f"{service}-interface", provider=p, vpc_id=self.vpc.id,
@@ -289,6 +270,21 @@ class RegionalNetwork(Construct):
                 subnet_ids=[s.id for s in self._endpoint_subnets], security_group_ids=[endpoint_sg.id],
                 tags={"Name": names.regional(f"{service}-interface", region.role)},
             )
+
+    def _https_path(self, region: Region, *, source: SecurityGroup, target: SecurityGroup,
+                    ingress: tuple[str, str], egress: tuple[str, str]) -> None:
+        """HTTPS from one group to another needs both halves: the target's ingress rule and the
+        source's egress rule (neither group has any other rule). `ingress`/`egress`: (id, description)."""
+        VpcSecurityGroupIngressRule(
+            self, ingress[0], provider=region.provider, security_group_id=target.id,
+            description=ingress[1], ip_protocol="tcp", from_port=HTTPS_PORT, to_port=HTTPS_PORT,
+            referenced_security_group_id=source.id,
+        )
+        VpcSecurityGroupEgressRule(
+            self, egress[0], provider=region.provider, security_group_id=source.id,
+            description=egress[1], ip_protocol="tcp", from_port=HTTPS_PORT, to_port=HTTPS_PORT,
+            referenced_security_group_id=target.id,
+        )
 
     @property
     def vpc_arn(self) -> str:
