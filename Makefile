@@ -23,9 +23,9 @@ STAMP_CDKTN   := tools/cdktn/.venv/.stamp
 STAMP_AWSCLI  := tools/awscli/.venv/.stamp
 STAMP_VENDOR  := build/lambda-vendor/.vendored
 
-$(STAMP_PY): Pipfile.lock scripts/setup.sh
+$(STAMP_PY): Pipfile.lock tools/bootstrap/pip.txt scripts/setup.sh
 	./scripts/setup.sh python
-$(STAMP_PY_DEV): Pipfile.lock scripts/setup.sh
+$(STAMP_PY_DEV): Pipfile.lock tools/bootstrap/pip.txt scripts/setup.sh
 	./scripts/setup.sh python-dev
 $(STAMP_NODE): package-lock.json
 	./scripts/setup.sh node

@@ -329,6 +329,8 @@ STATUS_INDEX = "status-index"
 IDEMPOTENCY_KEY_ATTRIBUTE = "id"
 IDEMPOTENCY_TTL_ATTRIBUTE = "expiration"
 NONCE_KEY_PREFIX = "nonce#"
+# Powertools keys the validator's records `<key_prefix>#<sha256>`: its IAM admits only those.
+VALIDATOR_IDEMPOTENCY_KEY_PREFIX = "payment-validator"
 
 # -- client keys ------------------------------------------------------------------------
 # Each key in the client-keys secret (lambda/ops/clientkeys.py) carries its end of validity

@@ -50,6 +50,7 @@ from contract import (
     METRIC_RECEIPT_WRITE_FAILED,
     METRIC_UNHANDLED_ERROR,
     METRICS_NAMESPACE,
+    VALIDATOR_IDEMPOTENCY_KEY_PREFIX,
     VALIDATOR_SERVICE,
 )
 from payments import clients, core, settings
@@ -69,7 +70,7 @@ from payments.store import (
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", VALIDATOR_SERVICE)
 RETRY_AFTER_IN_PROGRESS = 1
 RETRY_AFTER_UNAVAILABLE = 2
-IDEMPOTENCY_KEY_PREFIX = "payment-validator"
+IDEMPOTENCY_KEY_PREFIX = VALIDATOR_IDEMPOTENCY_KEY_PREFIX
 #: Kept back from the Lambda's remaining time: Powertools' final UpdateItem (worst case of the
 #: write client) plus half a second to build and return the response.
 RESPONSE_SECONDS = 0.5

@@ -35,8 +35,10 @@ Decisions a reviewer should know about:
   by Secrets Manager's replication. While the primary cluster is not the writer (after a
   failover) rotation fails and the last password stays valid in both. The function's role is
   CloudFormation's, named `serverlessrepo-<stack>-<logical id>-<random>` with its parts
-  truncated to 64 characters: the secret policy admits the first `ROTATION_ROLE_PREFIX_CHARS`
-  characters (they hold the environment), so only a role of that name can read the value.
+  cut to fit 64 characters (25 of the stack name, which hold the environment, and 24 of the
+  logical id: `rotation_role_pattern`), so only a role of that name can read the value. The
+  application's version is pinned (`ROTATION_APPLICATION_VERSION`), and the secret says
+  `"ssl": true`, so the function never falls back to an unencrypted connection.
 - Member clusters ignore `engine_version` (upgrades go through the global cluster, as the
   provider documents) and `replication_source_identifier`/`global_cluster_identifier`, which
   AWS rewrites on switchover and failover: a plan after a failover must not try to undo it.
@@ -111,20 +113,39 @@ printf '%s' "$password" | aws rds modify-db-cluster --region "$REGION" \\
   --db-cluster-identifier "$CLUSTER" --master-user-password file:///dev/stdin \\
   --apply-immediately > /dev/null
 # The fields AWS's single-user rotation function reads (host: the primary cluster's endpoint).
+# ssl: true, or the function falls back to sslmode=disable when a TLS connection fails.
 format='{"engine":"postgres","host":"%s","port":5432,"dbname":"%s","username":"%s",'
-format+='"password":"%s","dbClusterIdentifier":"%s"}'
+format+='"password":"%s","dbClusterIdentifier":"%s","ssl":true}'
 printf "$format" "$HOST" "$DBNAME" "$USERNAME" "$password" "$CLUSTER" \\
   | aws secretsmanager put-secret-value --region "$REGION" \\
   --secret-id "$SECRET" --secret-string file:///dev/stdin > /dev/null
 echo "master password of $CLUSTER set and stored in its secret"
 """
-# AWS's single-user PostgreSQL rotation function (the Secrets Manager rotation templates); the
-# SAR stack records the version it deployed (`semantic_version`, not pinned here).
+# AWS's single-user PostgreSQL rotation function (the Secrets Manager rotation templates),
+# pinned: without `semantic_version` the provider deploys whatever version is newest at apply,
+# so the same plan could run different code. 1.1.671 is the version AWS CDK's
+# `SecretRotationApplication.POSTGRES_ROTATION_SINGLE_USER` deploys in the aws partition
+# (aws-cdk-lib/aws-secretsmanager/lib/secret-rotation.ts); the parameter names below are the
+# ones that construct passes to the same application (endpoint with its scheme, functionName,
+# vpcSubnetIds comma-joined, vpcSecurityGroupIds, kmsKeyArn; excludeCharacters left at the
+# function's default `:/@"'\`, all of which Aurora would refuse or a shell would mangle).
 ROTATION_APPLICATION = ("arn:aws:serverlessrepo:us-east-1:297356227824:applications/"
                         "SecretsManagerRDSPostgreSQLRotationSingleUser")
+ROTATION_APPLICATION_VERSION = "1.1.671"
+ROTATION_PARAMETERS = frozenset({"endpoint", "functionName", "vpcSubnetIds", "vpcSecurityGroupIds",
+                                 "excludeCharacters", "kmsKeyArn", "masterSecretArn",
+                                 "masterSecretKmsKeyArn"})
 ROTATION_OUTPUT = "RotationLambdaARN"
 MASTER_ROTATION_DAYS = 30
-ROTATION_ROLE_PREFIX_CHARS = 25  # CloudFormation keeps about this much of the stack name
+# CloudFormation names the function's role `<stack>-<logical id>-<13 random>` within IAM's 64
+# characters, cutting a long stack name to 25 and the logical id to 24: a role of this very
+# template, deployed by CloudFormation, is named
+# `SecretsManagerRDSPostgreS-SecretsManagerRDSPostgre-1ROSS4UUXCVRJ` (its inline policies are
+# `SecretsManagerRDSPostgreSQLRotationSingleUserRolePolicy0/1`, so the logical id is
+# `SecretsManagerRDSPostgreSQLRotationSingleUserRole`).
+ROTATION_ROLE_PREFIX_CHARS = 25
+ROTATION_ROLE_LOGICAL_ID = "SecretsManagerRDSPostgreSQLRotationSingleUserRole"
+ROTATION_ROLE_LOGICAL_CHARS = 24
 LOG_EXPORTS = ["postgresql"]
 # Aurora Serverless v2 (AURORA_INSTANCE_CLASS=db.serverless, the dev profile's default): the
 # smallest capacity that never pauses, and a ceiling for bursts. 0.5 ACU (about 1 GiB) is
@@ -326,6 +347,7 @@ class AuroraPrimary(Construct):
         application = ServerlessapplicationrepositoryCloudformationStack(
             self, "rotation-function", provider=region.provider,
             name=function, application_id=ROTATION_APPLICATION,
+            semantic_version=ROTATION_APPLICATION_VERSION,
             capabilities=["CAPABILITY_IAM", "CAPABILITY_RESOURCE_POLICY"],
             parameters={
                 # resolved to the VPC's interface endpoint (private DNS)
@@ -380,9 +402,12 @@ def rotation_stack_name(names: Names) -> str:
 
 
 def rotation_role_pattern(names: Names) -> str:
-    """The rotation function's role name as a pattern: CloudFormation's generated name starts
-    with `serverlessrepo-<stack>`, of which the first ROTATION_ROLE_PREFIX_CHARS are kept."""
-    return f"serverlessrepo-{rotation_stack_name(names)}"[:ROTATION_ROLE_PREFIX_CHARS] + "*"
+    """The rotation function's role name as a pattern: CloudFormation's generated name is the
+    SAR stack's (`serverlessrepo-<name>`) first ROTATION_ROLE_PREFIX_CHARS, the role's logical
+    id's first ROTATION_ROLE_LOGICAL_CHARS, then a random suffix."""
+    stack = f"serverlessrepo-{rotation_stack_name(names)}"  # always longer than the cut
+    return (f"{stack[:ROTATION_ROLE_PREFIX_CHARS]}-"
+            f"{ROTATION_ROLE_LOGICAL_ID[:ROTATION_ROLE_LOGICAL_CHARS]}-*")
 
 
 class AuroraSecondary(Construct):

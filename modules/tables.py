@@ -38,6 +38,7 @@ from contract import (
     IDEMPOTENCY_TTL_ATTRIBUTE,
     NONCE_KEY_PREFIX,
     STATUS_INDEX,
+    VALIDATOR_IDEMPOTENCY_KEY_PREFIX,
 )
 from modules.drills import drill_tags
 from modules.iam import Statement, statement
@@ -162,12 +163,15 @@ class TableAccess:
         ]
 
     def grant_idempotency(self) -> list[Statement]:
-        """Powertools idempotency: put/get/update/delete its records in the local replica."""
+        """Powertools idempotency: put/get/update/delete its records in the local replica,
+        under the validator's keys only (the authorizer's `nonce#` items share the table)."""
         return [
             statement(f"IdempotencyRecords{self.region.role.title()}",
                       ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem",
                        "dynamodb:DeleteItem"],
-                      [self.table_arn("idempotency")]),
+                      [self.table_arn("idempotency")],
+                      condition={"ForAllValues:StringLike": {
+                          "dynamodb:LeadingKeys": [f"{VALIDATOR_IDEMPOTENCY_KEY_PREFIX}#*"]}}),
         ]
 
     def grant_nonce_write(self) -> list[Statement]:

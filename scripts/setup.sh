@@ -18,17 +18,34 @@
 # `pipenv sync` took minutes here. pipenv remains the tool that writes the lock files
 # (`pipenv lock`). Each part writes its stamp last, so an interrupted install is redone next
 # time. Safe to re-run.
+#
+# Supply chain (issue 21; tests/test_pipeline.py): every file installed is checked against a
+# hash committed here. uv itself and the .venv's pip come from tools/bootstrap/*.txt
+# (--require-hashes); venvs are created without uv's seed packages (unpinned, unhashed);
+# npm installs package-lock.json with --ignore-scripts, so no package runs code at install
+# (the Node binary is a locked per-platform package, not the `node` package's download).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONDONTWRITEBYTECODE=1 PIP_DISABLE_PIP_VERSION_CHECK=1 UV_PYTHON_DOWNLOADS=never
-UV_VERSION=0.13.9
+UV_REQUIREMENTS=tools/bootstrap/uv.txt
+UV_VERSION=$(sed -n 's/^uv==\([^ ]*\).*/\1/p' "$UV_REQUIREMENTS")
 PYTHON=${PYTHON:-python3}
 
 uv() {
   if ! "$PYTHON" -m uv --version 2>/dev/null | grep -q "^uv $UV_VERSION\( \|$\)"; then
-    "$PYTHON" -m pip install --quiet --root-user-action=ignore "uv==$UV_VERSION"
+    "$PYTHON" -m pip install --quiet --root-user-action=ignore --require-hashes --no-deps \
+      --only-binary=:all: -r "$UV_REQUIREMENTS"
   fi
   "$PYTHON" -m uv "$@"
+}
+
+# The locked Node (package-lock.json optionalDependencies): npm installs the one package whose
+# os/cpu match this machine and links node_modules/.bin/node; none matches elsewhere.
+check_node() {
+  if ! node_modules/.bin/node -e 'process.exit(process.versions.node.split(".")[0] === "22" ? 0 : 1)'; then
+    echo "setup: no locked Node 22 for $(uname -sm) (package-lock.json has linux x64/arm64, darwin x64)" >&2
+    exit 1
+  fi
 }
 
 # sync_env <sync|install> <venv> <Pipfile.lock> [--dev]: `sync` leaves exactly the locked
@@ -38,14 +55,16 @@ uv() {
 sync_env() {
   local mode=$1 venv=$2 lock=$3 requirements
   shift 3
-  # --seed: pip in the venv too (scripts/vendor_lambda_deps.py downloads wheels with it).
-  [ -x "$venv/bin/python" ] || uv venv --quiet --seed --python "$(command -v "$PYTHON")" "$venv"
+  # No --seed: it installs the newest pip/setuptools/wheel unpinned and unhashed. The .venv
+  # gets the hash-pinned pip (scripts/vendor_lambda_deps.py downloads wheels with it).
+  [ -x "$venv/bin/python" ] || uv venv --quiet --python "$(command -v "$PYTHON")" "$venv"
   requirements=$(mktemp)
   "$PYTHON" scripts/lock_requirements.py "$lock" "$@" > "$requirements"
   if [ "$mode" = sync ]; then
     uv pip sync --quiet --require-hashes --python "$venv/bin/python" "$requirements"
   else
-    uv pip install --quiet --no-deps --require-hashes --python "$venv/bin/python" -r "$requirements"
+    uv pip install --quiet --no-deps --require-hashes --python "$venv/bin/python" -r "$requirements" \
+      -r tools/bootstrap/pip.txt
   fi
   # Bytecode for all of site-packages, written once here (pip does this at install; uv does
   # not, and `uv pip install --compile-bytecode` skips it when nothing was installed). The
@@ -65,10 +84,17 @@ part() {
       sync_env install .venv Pipfile.lock --dev
       touch .venv/.stamp-python .venv/.stamp-python-dev ;;
     node)
-      npm ci --omit=dev --no-audit --no-fund --loglevel=error
+      npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error
+      check_node
       touch node_modules/.stamp-node ;;
     cli)
-      npm ci --no-audit --no-fund --loglevel=error
+      npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+      check_node
+      # The one install script in the CLI's locked tree: node-pty's. It tests that the
+      # prebuilt binary shipped inside the (integrity-checked) package loads, and only if not
+      # downloads one (prebuild-install) or compiles it. Run the test alone: a platform
+      # without a shipped prebuild fails here instead of fetching unlocked code.
+      node_modules/.bin/node node_modules/@cdktf/node-pty-prebuilt-multiarch/scripts/check-prebuild.js
       touch node_modules/.stamp-node node_modules/.stamp-cli ;;
     checkov)
       sync_env sync tools/checkov/.venv tools/checkov/Pipfile.lock

@@ -135,6 +135,9 @@ def test_the_apply_time_script_gives_cluster_and_secret_one_password(platform, m
         assert stored["username"] == "payments_admin" and stored["dbname"] == "payments"
         # what AWS's single-user rotation function reads to connect (engine, host, port)
         assert (stored["engine"], stored["host"], stored["port"]) == ("postgres", host, 5432)
+        # A bool: the function's get_ssl_config then connects with sslmode=verify-full only;
+        # without the key it falls back to sslmode=disable when TLS fails.
+        assert stored["ssl"] is True
         assert len(stored["password"]) == 40 and stored["password"].isalnum()
         cluster = rds_backends["123456789012"][region].clusters["payments-primary-dev"]
         # RDS never returns a password; moto keeps what ModifyDBCluster set in this field.
@@ -277,7 +280,13 @@ def test_the_master_secret_is_rotated_by_aws_rotation_function_inside_the_vpc(pr
     """CKV2_AWS_57 (issue 21): RDS-managed passwords are refused for global database members,
     so Secrets Manager rotates the secret with AWS's single-user PostgreSQL function (SAR),
     in the primary region's private subnets, reaching Secrets Manager through its endpoint."""
-    from modules.database import MASTER_ROTATION_DAYS, ROTATION_APPLICATION, ROTATION_OUTPUT
+    from modules.database import (
+        MASTER_ROTATION_DAYS,
+        ROTATION_APPLICATION,
+        ROTATION_APPLICATION_VERSION,
+        ROTATION_OUTPUT,
+        ROTATION_PARAMETERS,
+    )
 
     (secret_name, _), = [(n, s) for n, s in resources(prod_platform, "aws_secretsmanager_secret").items()
                          if s["name"] == "payments-dr/prod/aurora-master"]
@@ -289,6 +298,10 @@ def test_the_master_secret_is_rotated_by_aws_rotation_function_inside_the_vpc(pr
     assert rotation["rotation_lambda_arn"] == (
         f'${{aws_serverlessapplicationrepository_cloudformation_stack.{app_name}.outputs["{ROTATION_OUTPUT}"]}}')
     assert app["application_id"] == ROTATION_APPLICATION and app["provider"] == "aws.primary"
+    # Pinned: without it the provider deploys the newest version at each apply.
+    assert app["semantic_version"] == ROTATION_APPLICATION_VERSION
+    # CloudFormation refuses a parameter its template does not declare.
+    assert set(app["parameters"]) <= ROTATION_PARAMETERS
     assert {"CAPABILITY_IAM", "CAPABILITY_RESOURCE_POLICY"} <= set(app["capabilities"])
     # The first rotation needs the value (password and host) the apply writes.
     (data_name,) = resources(prod_platform, "terraform_data")

