@@ -1,10 +1,11 @@
 """The live checkov gate of tests/test_checkov.py, started in the background.
 
-checkov over every stack of every gated environment is one process of ~10 CPU-seconds. The
-suite is mostly one busy core (a synth is Python and Node taking turns), so conftest.py
-starts the gate as soon as the session has synthesized those environments, before the first
-test; the rest of the session runs alongside it on the other core, and the test waits for
-the result and asserts on it. The gate and its assertions are the same as a foreground run.
+checkov over every stack of every gated environment is one process of ~10 CPU-seconds. In a
+single-process run (`pytest` alone) the suite is mostly one busy core, so conftest.py starts
+the gate before the first test and the rest of the session runs alongside it on the other
+core. Under pytest-xdist (`make test`: one worker per core) every worker collects every test,
+so the gate starts in the worker that runs its test, when it runs. Either way the test waits
+for the result and asserts on it; the gate and its assertions are the same as a foreground run.
 """
 
 from __future__ import annotations
