@@ -200,10 +200,12 @@ def run_load_check(twin: Any, key: str, *, rate: float, duration_s: float, sende
             response = twin.request("POST", url, headers=headers, body=body, timeout=35.0)
             status, region, error = response.status, response.region, response.gateway_error
             detail = "" if status == 200 else response.body[:300].decode(errors="replace")
+            request_id = next((v for k, v in response.headers.items() if k.lower() == "x-amzn-requestid"), "")
         except OSError as exc:
-            status, region, error, detail = 0, "", type(exc).__name__, str(exc)[:300]
+            status, region, error, detail, request_id = 0, "", type(exc).__name__, str(exc)[:300], ""
         ended = time.monotonic()
         results[index] = {"status": status, "region": region, "gatewayError": error, "detail": detail,
+                          "requestId": request_id, "sentAtS": started - begun,
                           "latencyS": ended - scheduled, "serviceS": ended - started,
                           "lateS": started - scheduled, "acceptedMs": int(time.time() * 1000)}
 
@@ -229,8 +231,10 @@ def run_load_check(twin: Any, key: str, *, rate: float, duration_s: float, sende
         time.sleep(min(reconcile_every_s, 10.0))
         reconciler.run_once()
     statuses = Counter(str(r.get("status")) for r in results)
-    gateway_errors = Counter(str(e.error_type) for e in twin.gateways[serving].access_log[log_start:]
-                             if e.error_type)
+    entries = twin.gateways[serving].access_log[log_start:]
+    gateway_errors = Counter(str(e.error_type) for e in entries if e.error_type)
+    failures = explain_failures(results, entries)
+    api_functions = function_figures(twin, serving)
     replicated = twin.replication.wait_caught_up(30)
     in_replica = {region: _records_since(twin, region, started_ms) for region in twin.ports}
     latencies = [r["latencyS"] for r in results if r.get("status")]
@@ -260,8 +264,11 @@ def run_load_check(twin: Any, key: str, *, rate: float, duration_s: float, sende
             "max": round(max(latencies) * 1000, 1) if latencies else None,
             "mean": round(statistics.fmean(latencies) * 1000, 1) if latencies else None,
         },
-        "errorSamples": sorted({f"{r.get('status')} {r.get('gatewayError') or ''} {r.get('detail')}"
-                                for r in results if r.get("status") != 200})[:5],
+        # Every non-2xx with its cause, from the twin's trace of that request (its access log
+        # entry: the gateway's response type, the function, and what Lambda reported).
+        "failures": failures,
+        "failureCauses": dict(Counter(f["causeClass"] for f in failures).most_common()),
+        "apiFunctions": api_functions,
         "maxLateS": round(max((r.get("lateS", 0.0) for r in results), default=0.0), 3),
         "reconcile": {
             "graceMinutes": GRACE_OVERRIDE_MINUTES,
@@ -278,6 +285,49 @@ def run_load_check(twin: Any, key: str, *, rate: float, duration_s: float, sende
             "regions": reconciler.summary(),
         },
     }
+
+
+def cause_class(cause: str) -> str:
+    """A cause without its figures, so equal causes count together."""
+    head, _, rest = cause.partition(": ")
+    if "throttled" in head:
+        what = "busy executions still in their init (cold starts)" if "in their init" in rest else \
+            "every busy execution running"
+        return f"{head}: {what}"
+    return head
+
+
+def explain_failures(results: list[dict[str, Any]], entries: list[Any]) -> list[dict[str, Any]]:
+    """Each non-2xx answer, joined to the gateway's trace of it through x-amzn-RequestId."""
+    by_id = {e.request_id: e for e in entries}
+    out = []
+    for r in results:
+        if r.get("status") == 200 or not r:
+            continue
+        entry = by_id.get(r.get("requestId", ""))
+        if entry is None:
+            cause = (f"no answer from the twin's HTTP server: {r.get('gatewayError')} {r.get('detail')}"
+                     if r.get("status") == 0 else "no trace of this request in the gateway's log")
+        else:
+            cause = entry.cause or f"{entry.error_type or 'the function'} answered {entry.status}"
+        out.append({"status": r.get("status"), "gatewayError": r.get("gatewayError"),
+                    "errorType": getattr(entry, "error_type", None), "function": getattr(entry, "function", None),
+                    "sentAtS": round(r.get("sentAtS", 0.0), 2), "latencyS": round(r.get("latencyS", 0.0), 3),
+                    "cause": cause, "causeClass": cause_class(cause)})
+    return out
+
+
+def function_figures(twin: Any, region: str) -> dict[str, Any]:
+    """The serving region's validator and authorizer: invocations, cold starts, throttles."""
+    out: dict[str, Any] = {}
+    for (fn_region, _), fn in twin.pool.functions.items():
+        if fn_region == region and fn.handler in ("validator.lambda_handler", AUTHORIZER_HANDLER):
+            inits = fn.init_seconds
+            out[fn.handler.split(".")[0]] = {
+                "invocations": fn.invocations, "coldStarts": fn.cold_starts, "throttles": fn.throttles,
+                "concurrency": fn.concurrency,
+                "initSeconds": {"p50": round(percentile(inits, 50), 2), "max": round(max(inits), 2)} if inits else None}
+    return out
 
 
 def _records_since(twin: Any, region: str, since_ms: int) -> int:
@@ -312,6 +362,13 @@ def render(report: dict[str, Any]) -> str:
         f"  latency p50 {latency['p50']} ms, p99 {latency['p99']} ms, max {latency['max']} ms",
         f"  statuses {report['statusCounts']}: 5xx {report['status5xx']}, 429 {report['status429']}, "
         f"connection errors {report['connectionErrors']}; gateway answers {report['gatewayResponseTypes']}",
+        *[f"  non-2xx cause: {n} x {cause}" for cause, n in report["failureCauses"].items()],
+        *[f"    {f['status']} {f['errorType'] or ''} at +{f['sentAtS']:g} s: {f['cause']}"
+          for f in report["failures"][:10]],
+        "  " + "; ".join(f"{name}: {f['invocations']} invocations, {f['coldStarts']} cold starts "
+                         f"(init p50 {(f['initSeconds'] or {}).get('p50')} s, max "
+                         f"{(f['initSeconds'] or {}).get('max')} s), {f['throttles']} throttled, "
+                         f"concurrency {f['concurrency']}" for name, f in report["apiFunctions"].items()),
         f"  reconcile (grace {report['reconcile']['graceMinutes']} min, overridden; every "
         f"{report['reconcile']['everyS']:g} s): caught up {report['reconcile']['caughtUp']} "
         f"{report['reconcile']['secondsAfterLoadUntilCaughtUp']:g} s after the load; records in each "
