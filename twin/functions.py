@@ -100,14 +100,16 @@ class Function:
     throttles: int = 0
     cold_starts: int = 0
     init_seconds: list[float] = field(default_factory=list)  # each cold start's init phase
-    # In-flight invocations: token -> [started (monotonic), init finished (monotonic) or None].
-    _inflight: dict[int, list[float | None]] = field(default_factory=dict)
+    # In-flight invocations: token -> when it was accepted; and, once its init is done (at
+    # once for a warm environment), token -> when its handler was called (monotonic).
+    _inflight: dict[int, float] = field(default_factory=dict)
+    _running: dict[int, float] = field(default_factory=dict)
     _tokens: int = 0
 
     def busy_snapshot(self, now: float) -> str:
         """What the busy executions are doing (call with `_lock` held)."""
-        starting = [now - float(s) for s, ready in self._inflight.values() if ready is None]
-        running = [now - float(ready) for _, ready in self._inflight.values() if ready is not None]
+        starting = [now - at for token, at in self._inflight.items() if token not in self._running]
+        running = [now - at for at in self._running.values()]
         parts = [f"{self._busy} of {self.concurrency} concurrent executions busy"]
         if starting:
             parts.append(f"{len(starting)} in their init (cold start, longest {max(starting):.1f} s)")
@@ -288,7 +290,9 @@ class FunctionPool:
             fn.invocations += 1
             fn._tokens += 1
             token = fn._tokens
-            fn._inflight[token] = [now, None if cold else now]
+            fn._inflight[token] = now
+            if not cold:
+                fn._running[token] = now
         started = time.monotonic()
         handed_off = False
         try:
@@ -297,7 +301,7 @@ class FunctionPool:
             request_id = str(uuid.uuid4())
             sent = time.monotonic()
             with fn._lock:
-                fn._inflight[token][1] = sent
+                fn._running[token] = sent
                 if cold:
                     fn.init_seconds.append(sent - started)
             worker.conn.send((event, {"aws_request_id": request_id, "invoked_function_arn": fn.arn,
@@ -350,6 +354,7 @@ class FunctionPool:
         with fn._lock:
             fn._busy -= 1
             fn._inflight.pop(token, None)
+            fn._running.pop(token, None)
             if worker is not None:
                 fn._idle.append(worker)
 
