@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import sys
 import threading
@@ -56,6 +57,7 @@ RECONCILE_HANDLER = "reconcile.lambda_handler"
 AUTHORIZER_HANDLER = "authorizer.lambda_handler"
 SCHEDULED_EVENT = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
 GRACE_OVERRIDE_MINUTES = 1
+WARM_PARALLEL = 4  # environments started at once before the load (each init is a process)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -158,20 +160,23 @@ class _Reconciler:
         return out
 
 
-def warm_api_functions(twin: Any, region: str, environments: int, concurrency: int) -> None:
+def warm_api_functions(twin: Any, region: str, environments: int, concurrency: int) -> float:
     """Start `environments` execution environments of `region`'s validator and authorizer, and
-    let them grow to `concurrency` (what the settings size the validator for at the peak)."""
+    let them grow to `concurrency` (what the settings size the validator for at the peak).
+    Returns the seconds it took."""
+    started = time.monotonic()
     for (fn_region, _), fn in twin.pool.functions.items():
         if fn_region == region and fn.handler in ("validator.lambda_handler", AUTHORIZER_HANDLER):
             fn.concurrency = max(fn.concurrency, concurrency, environments)
             missing = environments - len(fn._idle) - fn._busy
             if missing > 0:
-                twin.pool.warm(fn, missing)
+                twin.pool.warm(fn, missing, parallel=WARM_PARALLEL)
+    return time.monotonic() - started
 
 
 def run_load_check(twin: Any, key: str, *, rate: float, duration_s: float, senders: int = 32,
                    reconcile_every_s: float = 20.0, wait_for_reconcile_s: float = 150.0,
-                   environments: int = 6, concurrency: int | None = None) -> dict[str, Any]:
+                   environments: int | None = None, concurrency: int | None = None) -> dict[str, Any]:
     """Send `rate` payments/s for `duration_s` through the failover name; reconcile alongside.
 
     `wait_for_reconcile_s`: after the load, keep running reconcile until every region's watermark
@@ -182,8 +187,11 @@ def run_load_check(twin: Any, key: str, *, rate: float, duration_s: float, sende
     url = f"https://{name}/validate"
     if concurrency is None:
         concurrency = sized_concurrency(rate)
+    if environments is None:
+        environments = concurrency
     serving = twin.region_for(name)
-    warm_api_functions(twin, serving, environments, concurrency)
+    warm_s = warm_api_functions(twin, serving, environments, concurrency)
+    counters_before = {name: _counters(f) for name, f in _api_functions(twin, serving).items()}
     load_before = os.getloadavg()
     log_start = len(twin.gateways[serving].access_log)
     started_ms = int(time.time() * 1000)
@@ -234,7 +242,7 @@ def run_load_check(twin: Any, key: str, *, rate: float, duration_s: float, sende
     entries = twin.gateways[serving].access_log[log_start:]
     gateway_errors = Counter(str(e.error_type) for e in entries if e.error_type)
     failures = explain_failures(results, entries)
-    api_functions = function_figures(twin, serving)
+    api_functions = function_figures(twin, serving, counters_before)
     replicated = twin.replication.wait_caught_up(30)
     in_replica = {region: _records_since(twin, region, started_ms) for region in twin.ports}
     latencies = [r["latencyS"] for r in results if r.get("status")]
@@ -243,6 +251,7 @@ def run_load_check(twin: Any, key: str, *, rate: float, duration_s: float, sende
         "cpuCount": os.cpu_count(),
         "loadAverage1mBeforeAfter": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
         "apiEnvironments": environments,
+        "warmUpS": round(warm_s, 1),
         "apiConcurrency": concurrency,
         "failoverName": name,
         "regions": dict(Counter(r.get("region") for r in results)),
@@ -294,6 +303,11 @@ def cause_class(cause: str) -> str:
         what = "busy executions still in their init (cold starts)" if "in their init" in rest else \
             "every busy execution running"
         return f"{head}: {what}"
+    if head.startswith("the function answered"):
+        code = re.search(r'"code"\s*:\s*"([A-Z_]+)"', rest)  # the error contract's code (body may be cut)
+        return f"{head} {code.group(1)}" if code else head
+    if head.endswith("function error"):  # its error type: ReadTimeoutError, Sandbox.Timedout, ...
+        return f"{head}: {rest.partition(':')[0]}"
     return head
 
 
@@ -308,8 +322,12 @@ def explain_failures(results: list[dict[str, Any]], entries: list[Any]) -> list[
         if entry is None:
             cause = (f"no answer from the twin's HTTP server: {r.get('gatewayError')} {r.get('detail')}"
                      if r.get("status") == 0 else "no trace of this request in the gateway's log")
-        else:
-            cause = entry.cause or f"{entry.error_type or 'the function'} answered {entry.status}"
+        elif entry.cause:
+            cause = entry.cause
+        elif entry.error_type:
+            cause = f"{entry.error_type} answered {entry.status}"
+        else:  # the function's own 4xx: its error code says why
+            cause = f"the function answered {entry.status}: {r.get('detail', '')[:200]}"
         out.append({"status": r.get("status"), "gatewayError": r.get("gatewayError"),
                     "errorType": getattr(entry, "error_type", None), "function": getattr(entry, "function", None),
                     "sentAtS": round(r.get("sentAtS", 0.0), 2), "latencyS": round(r.get("latencyS", 0.0), 3),
@@ -317,16 +335,28 @@ def explain_failures(results: list[dict[str, Any]], entries: list[Any]) -> list[
     return out
 
 
-def function_figures(twin: Any, region: str) -> dict[str, Any]:
-    """The serving region's validator and authorizer: invocations, cold starts, throttles."""
+def _api_functions(twin: Any, region: str) -> dict[str, Any]:
+    """The serving region's validator and authorizer, by handler module."""
+    return {fn.handler.split(".")[0]: fn for (fn_region, _), fn in twin.pool.functions.items()
+            if fn_region == region and fn.handler in ("validator.lambda_handler", AUTHORIZER_HANDLER)}
+
+
+def _counters(fn: Any) -> tuple[int, int, int]:
+    return fn.invocations, fn.cold_starts, fn.throttles
+
+
+def function_figures(twin: Any, region: str, before: dict[str, tuple[int, int, int]] | None = None) -> dict[str, Any]:
+    """The serving region's validator and authorizer during the load: invocations, cold starts
+    (with the twin's measured init times) and throttles, counted from `before`."""
     out: dict[str, Any] = {}
-    for (fn_region, _), fn in twin.pool.functions.items():
-        if fn_region == region and fn.handler in ("validator.lambda_handler", AUTHORIZER_HANDLER):
-            inits = fn.init_seconds
-            out[fn.handler.split(".")[0]] = {
-                "invocations": fn.invocations, "coldStarts": fn.cold_starts, "throttles": fn.throttles,
-                "concurrency": fn.concurrency,
-                "initSeconds": {"p50": round(percentile(inits, 50), 2), "max": round(max(inits), 2)} if inits else None}
+    for name, fn in _api_functions(twin, region).items():
+        invocations, cold, throttles = (now - was for now, was in zip(
+            _counters(fn), (before or {}).get(name, (0, 0, 0)), strict=True))
+        inits = fn.init_seconds[len(fn.init_seconds) - cold:] if cold else []
+        out[name] = {"invocations": invocations, "coldStarts": cold, "throttles": throttles,
+                     "concurrency": fn.concurrency,
+                     "initSeconds": {"p50": round(percentile(inits, 50), 2), "max": round(max(inits), 2)}
+                     if inits else None}
     return out
 
 
@@ -354,7 +384,8 @@ def render(report: dict[str, Any]) -> str:
     lines = [
         f"Load check ({report['label']}; {report['cpuCount']} cores, load average "
         f"{report['loadAverage1mBeforeAfter'][0]:g} before, {report['loadAverage1mBeforeAfter'][1]:g} after; "
-        f"{report['apiEnvironments']} warm environments per API function, at most {report['apiConcurrency']})",
+        f"{report['apiEnvironments']} warm environments per API function started in {report['warmUpS']:g} s "
+        f"before the load, at most {report['apiConcurrency']})",
         f"  {report['requests']} signed payments through {report['failoverName']} "
         f"(served by {report['regions']})",
         f"  target {report['targetRatePerSecond']:g}/s, sustained {report['sustainedRatePerSecond']:g}/s "
@@ -425,6 +456,12 @@ def main(argv: list[str] | None = None) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     print(f"  written to {path}")
+    return verdict(report)
+
+
+def verdict(report: dict[str, Any]) -> int:
+    """1 on any 5xx or connection error (whatever its cause: causes are reported, never
+    excused), or a reconcile that did not catch up; else 0."""
     failed = (report["status5xx"] or report["connectionErrors"] or not report["reconcile"]["caughtUp"]
               or any(report["reconcile"]["behindWatermark"].values()))
     return 1 if failed else 0

@@ -265,9 +265,16 @@ class FunctionPool:
             raise RuntimeError(f"worker {process.args!r} did not connect (exit {process.poll()})")
         return result[0]
 
-    def warm(self, fn: Function, count: int = 1) -> None:
-        """Start `count` environments now (init phase done), so a first request is not a cold start."""
-        workers = [self.start(fn) for _ in range(count)]
+    def warm(self, fn: Function, count: int = 1, *, parallel: int = 1) -> None:
+        """Start `count` environments now (init phase done), so a first request is not a cold
+        start; `parallel` of them at a time (each init is its own process)."""
+        if parallel <= 1 or count <= 1:
+            workers = [self.start(fn) for _ in range(count)]
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=min(parallel, count)) as pool:
+                workers = list(pool.map(lambda _: self.start(fn), range(count)))
         with fn._lock:
             fn._idle.extend(workers)
 
