@@ -192,6 +192,7 @@ def run_load_check(twin: Any, key: str, *, rate: float, duration_s: float, sende
     serving = twin.region_for(name)
     warm_s = warm_api_functions(twin, serving, environments, concurrency)
     counters_before = {name: _counters(f) for name, f in _api_functions(twin, serving).items()}
+    cpu_before = cpu_by_part(twin)
     load_before = os.getloadavg()
     log_start = len(twin.gateways[serving].access_log)
     started_ms = int(time.time() * 1000)
@@ -228,6 +229,7 @@ def run_load_check(twin: Any, key: str, *, rate: float, duration_s: float, sende
                 time.sleep(delay)
             pool.submit(send, index, scheduled)
     elapsed = time.monotonic() - begun
+    cpu_during = {part: round(used - cpu_before.get(part, 0.0), 1) for part, used in cpu_by_part(twin).items()}
     reconciler.stop()
 
     accepted = [r for r in results if r.get("status") == 200]
@@ -250,6 +252,10 @@ def run_load_check(twin: Any, key: str, *, rate: float, duration_s: float, sende
         "label": "LOCAL: the twin on this machine (moto, simulated gateway and replication), not AWS",
         "cpuCount": os.cpu_count(),
         "loadAverage1mBeforeAfter": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
+        # CPU the harness itself used during the load (all on this machine's cores): demand above
+        # the cores' count means every invocation waited for CPU, whatever AWS would do.
+        "cpuSecondsDuringLoad": dict(sorted(cpu_during.items(), key=lambda kv: -kv[1])),
+        "coresDemandedDuringLoad": round(sum(cpu_during.values()) / elapsed, 2),
         "apiEnvironments": environments,
         "warmUpS": round(warm_s, 1),
         "apiConcurrency": concurrency,
@@ -341,6 +347,25 @@ def _api_functions(twin: Any, region: str) -> dict[str, Any]:
             if fn_region == region and fn.handler in ("validator.lambda_handler", AUTHORIZER_HANDLER)}
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live process (/proc; 0 once it has exited)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def cpu_by_part(twin: Any) -> dict[str, float]:
+    """CPU seconds used so far by the twin's own process (moto, the gateways, replication, the
+    sender's threads) and by each kind of function's execution environments (all regions)."""
+    out: dict[str, float] = {"twin process (moto, gateways, replication, sender)": time.process_time()}
+    for fn in twin.pool.functions.values():
+        kind = fn.handler.split(".")[0]
+        out[kind] = out.get(kind, 0.0) + sum(process_cpu_seconds(pid) for pid in fn.pids)
+    return out
+
+
 def _counters(fn: Any) -> tuple[int, int, int]:
     return fn.invocations, fn.cold_starts, fn.throttles
 
@@ -391,6 +416,8 @@ def render(report: dict[str, Any]) -> str:
         f"  target {report['targetRatePerSecond']:g}/s, sustained {report['sustainedRatePerSecond']:g}/s "
         f"over {report['durationS']:g} s (sender at most {report['maxLateS']:g} s behind schedule)",
         f"  latency p50 {latency['p50']} ms, p99 {latency['p99']} ms, max {latency['max']} ms",
+        f"  CPU during the load: {report['coresDemandedDuringLoad']:g} cores' worth of the {report['cpuCount']} "
+        f"({', '.join(f'{part} {cpu:g} s' for part, cpu in report['cpuSecondsDuringLoad'].items() if cpu)})",
         f"  statuses {report['statusCounts']}: 5xx {report['status5xx']}, 429 {report['status429']}, "
         f"connection errors {report['connectionErrors']}; gateway answers {report['gatewayResponseTypes']}",
         *[f"  non-2xx cause: {n} x {cause}" for cause, n in report["failureCauses"].items()],
@@ -438,8 +465,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reconcile-every", type=float, default=20.0, help="seconds between reconcile runs")
     parser.add_argument("--wait", type=float, default=150.0,
                         help="after the load, seconds to let reconcile catch up (0: one run)")
-    parser.add_argument("--environments", type=int, default=6,
-                        help="warm execution environments of the serving validator and authorizer")
+    parser.add_argument("--environments", type=int, default=None,
+                        help="execution environments of the serving validator and authorizer started "
+                             "before the load (default: the sized concurrency, 20 at 10/s)")
     parser.add_argument("--json", default=str(ROOT / "build" / "load-check.json"))
     args = parser.parse_args(argv)
     rate = args.rate if args.rate is not None else _default_rate()

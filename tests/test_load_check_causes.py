@@ -66,7 +66,9 @@ def test_every_non_2xx_is_explained_from_its_trace_and_counted_by_cause():
 
 def test_the_report_prints_each_cause_and_exits_1_on_any_5xx(monkeypatch, capsys, tmp_path):
     report = {"label": "LOCAL", "cpuCount": 2, "loadAverage1mBeforeAfter": [1.0, 2.0], "apiEnvironments": 20,
-              "apiConcurrency": 20, "warmUpS": 9.0, "requests": 2, "failoverName": "payments-dev.example.com",
+              "apiConcurrency": 20, "warmUpS": 9.0,
+              "cpuSecondsDuringLoad": {"validator": 1.5, "reconcile": 0.0}, "coresDemandedDuringLoad": 1.2,
+              "requests": 2, "failoverName": "payments-dev.example.com",
               "regions": {"us-east-1": 2}, "targetRatePerSecond": 10, "sustainedRatePerSecond": 10,
               "durationS": 0.2, "maxLateS": 0.0, "latencyMs": {"p50": 1, "p99": 2, "max": 2},
               "statusCounts": {"200": 1, "500": 1}, "status5xx": 1, "status429": 0, "connectionErrors": 0,
@@ -82,5 +84,6 @@ def test_the_report_prints_each_cause_and_exits_1_on_any_5xx(monkeypatch, capsys
     text = load_check.render(report)
     assert "non-2xx cause: 1 x Lambda throttled the integration" in text
     assert "500 DEFAULT_5XX at +0.1 s: " + THROTTLED_COLD in text
+    assert "CPU during the load: 1.2 cores' worth of the 2 (validator 1.5 s)" in text
     assert load_check.verdict(report) == 1
     assert load_check.verdict({**report, "status5xx": 0}) == 0

@@ -97,6 +97,7 @@ class Function:
     _busy: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     invocations: int = 0
+    pids: list[int] = field(default_factory=list)  # every execution environment's process, ever
     throttles: int = 0
     cold_starts: int = 0
     init_seconds: list[float] = field(default_factory=list)  # each cold start's init phase
@@ -247,6 +248,7 @@ class FunctionPool:
                 [sys.executable, "-I", "-S", str(_WORKER), str(self._listener.address), str(fn.code_dir), fn.handler],
                 env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 cwd=fn.code_dir, start_new_session=True)
+            fn.pids.append(process.pid)
             conn = self._accept(process)
         if not conn.poll(START_TIMEOUT_S):
             process.kill()
