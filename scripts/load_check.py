@@ -12,18 +12,26 @@ Reported (printed, and written as JSON to build/load-check.json): sustained rate
 latency p50/p99/max (from each request's scheduled send time, so a queue behind a slow answer
 counts), status counts (5xx and 429 separately), how late the sender fell behind schedule, and
 per region the reconcile runs: records checked, their rate, missing receipts, duplicates and the
-lag (window end - watermark) during and at the end.
+lag (window end - watermark) during and at the end. Every non-2xx answer is joined, through its
+x-amzn-RequestId, to the twin gateway's trace of that request and reported with its cause (the
+gateway's response type; Lambda's throttle with what the busy executions were doing; the
+function's error type, message and stack frame; or the function's own error code), counted by
+cause; and the CPU the harness itself used during the load (the twin's process, each function
+kind's environments), so a cause in this machine is told apart by evidence, never by filtering:
+any 5xx fails the check.
 
 LOCAL figures, not AWS: moto answers for DynamoDB, S3, KMS and Secrets Manager on this machine's
 shared cores, the twin's gateway stands for API Gateway (no WAF, plain HTTP), and replication is
 simulated. Two overrides, printed with the result: the reconcile functions' grace period is 1
 minute instead of 15 (RECONCILE_GRACE_MINUTES, a whole number of minutes), so the records of a
 few minutes' run become eligible during the check; and the serving region's validator and
-authorizer get `--environments` execution environments, started before the load, and may grow
-to the concurrency the settings size the validator for at that peak (20 at 10/s): the twin
-otherwise allows 4 per function, its own cap, not the platform's (without a reservation AWS
-draws on the account's unreserved concurrency), and answers 500 past it as API Gateway does
-for a throttled Lambda.
+authorizer may grow to the concurrency the settings size the validator for at that peak (20 at
+10/s): the twin otherwise allows 4 per function, its own cap, not the platform's (without a
+reservation AWS draws on the account's unreserved concurrency, which `drctl preflight` checks),
+and answers 500 past it as API Gateway does for a throttled Lambda. `--environments` of them
+(default: all of that concurrency) are started before the load, because the twin's cold start
+is a new Python process on this machine's shared cores (seconds, and it takes CPU from the
+running invocations; Lambda's does neither): docs/twin.md "Load check".
 
     python scripts/load_check.py [cdktf.out] [--rate 10] [--duration 90] [--json build/load-check.json]
 """
@@ -122,6 +130,9 @@ class _Reconciler:
                                       **({} if outcome.ok else {"error": str(outcome.payload)[:300]})})
 
     def start(self) -> None:
+        if self.every_s <= 0:  # --reconcile-every 0: no runs during the load, only after it
+            return
+
         def loop() -> None:
             while not self._stop.wait(self.every_s):
                 self.run_once()
@@ -238,7 +249,7 @@ def run_load_check(twin: Any, key: str, *, rate: float, duration_s: float, sende
     reconciler.run_once()
     while (wait_for_reconcile_s > 0 and not reconciler.caught_up(last_accepted_ms)
            and time.monotonic() - waited_from < wait_for_reconcile_s):
-        time.sleep(min(reconcile_every_s, 10.0))
+        time.sleep(min(reconcile_every_s, 10.0) if reconcile_every_s > 0 else 10.0)
         reconciler.run_once()
     statuses = Counter(str(r.get("status")) for r in results)
     entries = twin.gateways[serving].access_log[log_start:]
@@ -462,7 +473,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="payments/s (default: PEAK_PAYMENTS_PER_SECOND, else the settings' default)")
     parser.add_argument("--duration", type=float, default=90.0, help="seconds of sustained load")
     parser.add_argument("--senders", type=int, default=32, help="concurrent client connections at most")
-    parser.add_argument("--reconcile-every", type=float, default=20.0, help="seconds between reconcile runs")
+    parser.add_argument("--reconcile-every", type=float, default=20.0,
+                        help="seconds between reconcile runs during the load (0: none during it, only after)")
     parser.add_argument("--wait", type=float, default=150.0,
                         help="after the load, seconds to let reconcile catch up (0: one run)")
     parser.add_argument("--environments", type=int, default=None,
