@@ -64,6 +64,19 @@ LAMBDA_DOCUMENTED_MIN_UNRESERVED = 100
 RESERVING_FUNCTIONS: dict[str, int | None] = {
     "validator": None, "health": contract.LAMBDA_HEALTH_RESERVED_CONCURRENCY}
 HEALTH_CHECKS_PER_ENVIRONMENT = contract.ROUTE53_HEALTH_CHECKS_PER_ENVIRONMENT
+# API Gateway's account quotas per region, by Service Quotas code, with AWS's documented
+# defaults (API Gateway Developer Guide, "Amazon API Gateway quotas"). The throttle code
+# L-8A5B8E43 is the one that page links; the other codes are as published in Service Quotas
+# (not confirmable offline: a code Service Quotas does not know is reported UNKNOWN, never PASS).
+SERVICE_QUOTAS = "service-quotas"
+APIGATEWAY_QUOTA_SERVICE = "apigateway"
+APIGATEWAY_THROTTLE_RATE_QUOTA = ("L-8A5B8E43", 10_000)  # rps, account-wide per region
+APIGATEWAY_THROTTLE_BURST_QUOTA = ("L-CDF5615A", 5_000)
+APIGATEWAY_API_KEYS_QUOTA = ("L-1D180A63", 10_000)  # API keys per account per region
+APIGATEWAY_USAGE_PLANS_QUOTA = ("L-E8693075", 300)  # usage plans per account per region
+# API keys: one per client per region (drctl client-keys add); warn when fewer than this
+# share of the quota is left, so the next clients are not the ones refused.
+API_KEYS_WARN_FREE_SHARE = 0.1
 AURORA_ENGINE = "aurora-postgresql"
 APIGATEWAY_PRINCIPAL = "apigateway.amazonaws.com"
 ACCESS_DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
@@ -138,6 +151,12 @@ class Target:
 
     def state_bucket(self, account: str) -> str:
         return self.state_bucket_override or self.names.state_bucket(account, self.settings.state_region)
+
+    @property
+    def concurrency_needed(self) -> int:
+        """What the declared peak runs at once in the serving region: the validator's sized
+        concurrency, and as much again for the authorizer (called on every request, TTL 0)."""
+        return 2 * self.settings.validator_concurrency_needed
 
     def reservations(self, role: str) -> dict[str, int]:
         """Function name -> reserved concurrency the regional stack of `role` sets (empty: none)."""
@@ -317,14 +336,24 @@ def check_delegation(zone: Zone, resolver: Resolver) -> Result:
                   f"public DNS delegates {zone.name} to {', '.join(sorted(public))}, not to zone {zone.id}", fix)
 
 
-def check_lambda_concurrency(lam: Any, region: str, reservations: Mapping[str, int]) -> Result:
-    """The account's quota leaves room for what the stack reserves, plus Lambda's floor."""
+def check_lambda_concurrency(lam: Any, region: str, reservations: Mapping[str, int], needed: int = 0) -> Result:
+    """The account's quota leaves room for what the stack reserves, plus Lambda's floor; and,
+    with nothing reserved, the unreserved pool holds what the declared peak runs at once
+    (`needed`: the validator's and the authorizer's sized concurrency). Below it Lambda
+    throttles the validator at the peak and API Gateway answers 500 (DEFAULT_5XX)."""
     limits = lam.get_account_settings()["AccountLimit"]
     limit, unreserved = limits["ConcurrentExecutions"], limits["UnreservedConcurrentExecutions"]
     floor = max(contract.LAMBDA_MIN_UNRESERVED_CONCURRENCY, min(LAMBDA_DOCUMENTED_MIN_UNRESERVED, limit))
     quota_fix = (f"request a higher 'Concurrent executions' quota in {region} (Service Quotas code "
                  f"{LAMBDA_CONCURRENCY_QUOTA_CODE})")
     if not reservations:
+        if unreserved < needed:
+            return Result("lambda-concurrency", region, Status.FAIL,
+                          f"nothing reserved; {unreserved} of quota {limit} unreserved, but the declared peak "
+                          f"(PEAK_PAYMENTS_PER_SECOND) runs {needed} at once (validator and authorizer): "
+                          "Lambda would throttle the validator and API Gateway answer 500",
+                          f"{quota_fix} to at least {limit - unreserved + needed + LAMBDA_DOCUMENTED_MIN_UNRESERVED}, "
+                          "or lower PEAK_PAYMENTS_PER_SECOND")
         if limit < LAMBDA_DOCUMENTED_MIN_UNRESERVED:
             return Result("lambda-concurrency", region, Status.WARN,
                           f"nothing reserved (LAMBDA_RESERVED_CONCURRENCY=-1), but the account quota is "
@@ -554,6 +583,75 @@ def check_health_check_quota(route53: Any) -> Result:
     return Result("route53-health-checks", "", Status.PASS, f"{used} of {limit} health checks used")
 
 
+def quota_value(quotas: Any, service: str, quota: tuple[str, int]) -> tuple[float, str]:
+    """A quota's value in this account and region, and where it came from: the applied value
+    (Service Quotas answers NoSuchResourceException for a quota never changed), else AWS's
+    default as Service Quotas gives it."""
+    code, _ = quota
+    try:
+        return float(quotas.get_service_quota(ServiceCode=service, QuotaCode=code)["Quota"]["Value"]), "applied"
+    except ClientError as error:
+        if not _is(error, "NoSuchResourceException"):
+            raise
+    return float(quotas.get_aws_default_service_quota(ServiceCode=service, QuotaCode=code)["Quota"]["Value"]), \
+        "AWS default"
+
+
+def _count(client: Any, operation: str) -> int:
+    return sum(len(page.get("items", [])) for page in client.get_paginator(operation).paginate(
+        PaginationConfig={"PageSize": 500}))
+
+
+def check_apigateway_throttle_quota(quotas: Any, region: str, settings: Settings) -> Result:
+    """The account's API Gateway throttle here carries the sized POST /validate bucket
+    (peak x headroom); every API of the account in this region shares it."""
+    code = APIGATEWAY_THROTTLE_RATE_QUOTA[0]
+    rate, rate_from = quota_value(quotas, APIGATEWAY_QUOTA_SERVICE, APIGATEWAY_THROTTLE_RATE_QUOTA)
+    burst, burst_from = quota_value(quotas, APIGATEWAY_QUOTA_SERVICE, APIGATEWAY_THROTTLE_BURST_QUOTA)
+    want_rate, want_burst = settings.validate_throttle_rate, settings.validate_throttle_burst
+    detail = (f"account throttle {rate:g} rps ({rate_from}), burst {burst:g} ({burst_from}); POST /validate "
+              f"is sized at {want_rate:g} rps, burst {want_burst} (PEAK_PAYMENTS_PER_SECOND="
+              f"{settings.peak_payments_per_second:g} x headroom)")
+    if rate < want_rate or burst < want_burst:
+        return Result("apigateway-throttle-quota", region, Status.FAIL, detail + ": the account throttles first",
+                      f"request a higher API Gateway 'Throttle rate' in {region} (Service Quotas code {code}; "
+                      "AWS derives the burst from it), or lower PEAK_PAYMENTS_PER_SECOND")
+    return Result("apigateway-throttle-quota", region, Status.PASS, detail)
+
+
+def check_api_keys_quota(quotas: Any, apigw: Any, region: str) -> Result:
+    """Room for API keys: each client has one per region (drctl client-keys add/sync)."""
+    code = APIGATEWAY_API_KEYS_QUOTA[0]
+    limit, source = quota_value(quotas, APIGATEWAY_QUOTA_SERVICE, APIGATEWAY_API_KEYS_QUOTA)
+    used = _count(apigw, "get_api_keys")
+    free = int(limit) - used
+    detail = (f"{used} of {limit:g} API keys used ({source}); each client needs one per region "
+              "(drctl client-keys add)")
+    fix = f"delete unused API keys, or request a higher 'API keys' quota in {region} (Service Quotas code {code})"
+    if free <= 0:
+        return Result("apigateway-api-keys", region, Status.FAIL, detail + ": no new client can be added", fix)
+    if free < limit * API_KEYS_WARN_FREE_SHARE:
+        return Result("apigateway-api-keys", region, Status.WARN, detail + f": {free} left", fix)
+    return Result("apigateway-api-keys", region, Status.PASS, detail)
+
+
+def check_usage_plans_quota(quotas: Any, apigw: Any, region: str, role: str, target: Target) -> Result:
+    """Room for this environment's usage plan in the region (one per region: modules/api.py)."""
+    code = APIGATEWAY_USAGE_PLANS_QUOTA[0]
+    limit, source = quota_value(quotas, APIGATEWAY_QUOTA_SERVICE, APIGATEWAY_USAGE_PLANS_QUOTA)
+    names = [plan.get("name") for page in apigw.get_paginator("get_usage_plans").paginate(
+        PaginationConfig={"PageSize": 500}) for plan in page.get("items", [])]
+    ours = target.names.usage_plan(role)
+    detail = f"{len(names)} of {limit:g} usage plans used ({source})"
+    if ours in names:
+        return Result("apigateway-usage-plans", region, Status.PASS, f"{detail}, {ours} among them")
+    if len(names) + 1 > limit:
+        return Result("apigateway-usage-plans", region, Status.FAIL, f"{detail}: no room for {ours}",
+                      f"delete unused usage plans, or request a higher 'Usage plans' quota in {region} "
+                      f"(Service Quotas code {code})")
+    return Result("apigateway-usage-plans", region, Status.PASS, f"{detail}; {ours} will be created")
+
+
 def check_alarm_subscription(sns: Any, region: str, role: str, target: Target, account: str) -> Result:
     """Every ALARM_EMAIL / ALARM_HTTPS_ENDPOINTS subscription was confirmed: a pending one
     never receives an alarm."""
@@ -741,13 +839,21 @@ def _regional_checks(target: Target, clients: ClientFactory, role: str, region: 
     rds = clients("rds", region)
     return [
         *_in_region(dark, "lambda-concurrency", region, partial(
-            check_lambda_concurrency, clients("lambda", region), region, target.reservations(role))),
+            check_lambda_concurrency, clients("lambda", region), region, target.reservations(role),
+            target.concurrency_needed)),
         *_in_region(dark, "powertools-layer", region, partial(check_powertools_layer, clients("ssm", region), region)),
         *_in_region(dark, "aurora-orderable", region, partial(check_aurora_orderable, rds, region, target.settings)),
         *_in_region(dark, "aurora-global", region, partial(check_aurora_global, rds, region, target.settings)),
         *_in_region(dark, "apigateway-logging-role", region, partial(
             check_apigateway_logging_role, clients("apigateway", region),
             clients("iam", GLOBAL_CONTROL_REGION), region, target, account)),
+        *_in_region(dark, "apigateway-throttle-quota", region, partial(
+            check_apigateway_throttle_quota, clients(SERVICE_QUOTAS, region), region, target.settings)),
+        *_in_region(dark, "apigateway-api-keys", region, partial(
+            check_api_keys_quota, clients(SERVICE_QUOTAS, region), clients("apigateway", region), region)),
+        *_in_region(dark, "apigateway-usage-plans", region, partial(
+            check_usage_plans_quota, clients(SERVICE_QUOTAS, region), clients("apigateway", region), region,
+            role, target)),
         *_in_region(dark, "cloudtrail", region, partial(check_cloudtrail, partial(clients, "cloudtrail"), region)),
         *_in_region(dark, "aws-config", region, partial(check_config_recorder, clients("config", region), region)),
         *_in_region(dark, "guardduty", region, partial(check_guardduty, clients("guardduty", region), region)),

@@ -373,3 +373,11 @@ def _unexpected(exc: Exception):
 
 
 lambda_handler = build_lambda_handler(app, logger, tracer, metrics)
+
+if os.environ.get("AWS_EXECUTION_ENV", "").startswith("AWS_Lambda_"):
+    # In Lambda: settings and clients at init, as the authorizer does. Built on the first
+    # request instead, every new execution environment's first payment paid for boto3's
+    # client construction inside its write budget; on the local twin's shared cores, 20 such
+    # first requests at once ran past their 1 s read timeouts (503) and kept every execution
+    # busy (500: Lambda throttled), docs/twin.md "Load check". A bad setting fails the init.
+    init()

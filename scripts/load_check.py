@@ -12,18 +12,26 @@ Reported (printed, and written as JSON to build/load-check.json): sustained rate
 latency p50/p99/max (from each request's scheduled send time, so a queue behind a slow answer
 counts), status counts (5xx and 429 separately), how late the sender fell behind schedule, and
 per region the reconcile runs: records checked, their rate, missing receipts, duplicates and the
-lag (window end - watermark) during and at the end.
+lag (window end - watermark) during and at the end. Every non-2xx answer is joined, through its
+x-amzn-RequestId, to the twin gateway's trace of that request and reported with its cause (the
+gateway's response type; Lambda's throttle with what the busy executions were doing; the
+function's error type, message and stack frame; or the function's own error code), counted by
+cause; and the CPU the harness itself used during the load (the twin's process, each function
+kind's environments), so a cause in this machine is told apart by evidence, never by filtering:
+any 5xx fails the check.
 
 LOCAL figures, not AWS: moto answers for DynamoDB, S3, KMS and Secrets Manager on this machine's
 shared cores, the twin's gateway stands for API Gateway (no WAF, plain HTTP), and replication is
 simulated. Two overrides, printed with the result: the reconcile functions' grace period is 1
 minute instead of 15 (RECONCILE_GRACE_MINUTES, a whole number of minutes), so the records of a
 few minutes' run become eligible during the check; and the serving region's validator and
-authorizer get `--environments` execution environments, started before the load, and may grow
-to the concurrency the settings size the validator for at that peak (20 at 10/s): the twin
-otherwise allows 4 per function, its own cap, not the platform's (without a reservation AWS
-draws on the account's unreserved concurrency), and answers 500 past it as API Gateway does
-for a throttled Lambda.
+authorizer may grow to the concurrency the settings size the validator for at that peak (20 at
+10/s): the twin otherwise allows 4 per function, its own cap, not the platform's (without a
+reservation AWS draws on the account's unreserved concurrency, which `drctl preflight` checks),
+and answers 500 past it as API Gateway does for a throttled Lambda. `--environments` of them
+(default: all of that concurrency) are started before the load, because the twin's cold start
+is a new Python process on this machine's shared cores (seconds, and it takes CPU from the
+running invocations; Lambda's does neither): docs/twin.md "Load check".
 
     python scripts/load_check.py [cdktf.out] [--rate 10] [--duration 90] [--json build/load-check.json]
 """
@@ -33,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import sys
 import threading
@@ -56,6 +65,7 @@ RECONCILE_HANDLER = "reconcile.lambda_handler"
 AUTHORIZER_HANDLER = "authorizer.lambda_handler"
 SCHEDULED_EVENT = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
 GRACE_OVERRIDE_MINUTES = 1
+WARM_PARALLEL = 4  # environments started at once before the load (each init is a process)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -120,6 +130,9 @@ class _Reconciler:
                                       **({} if outcome.ok else {"error": str(outcome.payload)[:300]})})
 
     def start(self) -> None:
+        if self.every_s <= 0:  # --reconcile-every 0: no runs during the load, only after it
+            return
+
         def loop() -> None:
             while not self._stop.wait(self.every_s):
                 self.run_once()
@@ -158,20 +171,23 @@ class _Reconciler:
         return out
 
 
-def warm_api_functions(twin: Any, region: str, environments: int, concurrency: int) -> None:
+def warm_api_functions(twin: Any, region: str, environments: int, concurrency: int) -> float:
     """Start `environments` execution environments of `region`'s validator and authorizer, and
-    let them grow to `concurrency` (what the settings size the validator for at the peak)."""
+    let them grow to `concurrency` (what the settings size the validator for at the peak).
+    Returns the seconds it took."""
+    started = time.monotonic()
     for (fn_region, _), fn in twin.pool.functions.items():
         if fn_region == region and fn.handler in ("validator.lambda_handler", AUTHORIZER_HANDLER):
             fn.concurrency = max(fn.concurrency, concurrency, environments)
             missing = environments - len(fn._idle) - fn._busy
             if missing > 0:
-                twin.pool.warm(fn, missing)
+                twin.pool.warm(fn, missing, parallel=WARM_PARALLEL)
+    return time.monotonic() - started
 
 
 def run_load_check(twin: Any, key: str, *, rate: float, duration_s: float, senders: int = 32,
                    reconcile_every_s: float = 20.0, wait_for_reconcile_s: float = 150.0,
-                   environments: int = 6, concurrency: int | None = None) -> dict[str, Any]:
+                   environments: int | None = None, concurrency: int | None = None) -> dict[str, Any]:
     """Send `rate` payments/s for `duration_s` through the failover name; reconcile alongside.
 
     `wait_for_reconcile_s`: after the load, keep running reconcile until every region's watermark
@@ -182,8 +198,12 @@ def run_load_check(twin: Any, key: str, *, rate: float, duration_s: float, sende
     url = f"https://{name}/validate"
     if concurrency is None:
         concurrency = sized_concurrency(rate)
+    if environments is None:
+        environments = concurrency
     serving = twin.region_for(name)
-    warm_api_functions(twin, serving, environments, concurrency)
+    warm_s = warm_api_functions(twin, serving, environments, concurrency)
+    counters_before = {name: _counters(f) for name, f in _api_functions(twin, serving).items()}
+    cpu_before = cpu_by_part(twin)
     load_before = os.getloadavg()
     log_start = len(twin.gateways[serving].access_log)
     started_ms = int(time.time() * 1000)
@@ -200,10 +220,12 @@ def run_load_check(twin: Any, key: str, *, rate: float, duration_s: float, sende
             response = twin.request("POST", url, headers=headers, body=body, timeout=35.0)
             status, region, error = response.status, response.region, response.gateway_error
             detail = "" if status == 200 else response.body[:300].decode(errors="replace")
+            request_id = next((v for k, v in response.headers.items() if k.lower() == "x-amzn-requestid"), "")
         except OSError as exc:
-            status, region, error, detail = 0, "", type(exc).__name__, str(exc)[:300]
+            status, region, error, detail, request_id = 0, "", type(exc).__name__, str(exc)[:300], ""
         ended = time.monotonic()
         results[index] = {"status": status, "region": region, "gatewayError": error, "detail": detail,
+                          "requestId": request_id, "sentAtS": started - begun,
                           "latencyS": ended - scheduled, "serviceS": ended - started,
                           "lateS": started - scheduled, "acceptedMs": int(time.time() * 1000)}
 
@@ -218,6 +240,7 @@ def run_load_check(twin: Any, key: str, *, rate: float, duration_s: float, sende
                 time.sleep(delay)
             pool.submit(send, index, scheduled)
     elapsed = time.monotonic() - begun
+    cpu_during = {part: round(used - cpu_before.get(part, 0.0), 1) for part, used in cpu_by_part(twin).items()}
     reconciler.stop()
 
     accepted = [r for r in results if r.get("status") == 200]
@@ -226,11 +249,13 @@ def run_load_check(twin: Any, key: str, *, rate: float, duration_s: float, sende
     reconciler.run_once()
     while (wait_for_reconcile_s > 0 and not reconciler.caught_up(last_accepted_ms)
            and time.monotonic() - waited_from < wait_for_reconcile_s):
-        time.sleep(min(reconcile_every_s, 10.0))
+        time.sleep(min(reconcile_every_s, 10.0) if reconcile_every_s > 0 else 10.0)
         reconciler.run_once()
     statuses = Counter(str(r.get("status")) for r in results)
-    gateway_errors = Counter(str(e.error_type) for e in twin.gateways[serving].access_log[log_start:]
-                             if e.error_type)
+    entries = twin.gateways[serving].access_log[log_start:]
+    gateway_errors = Counter(str(e.error_type) for e in entries if e.error_type)
+    failures = explain_failures(results, entries)
+    api_functions = function_figures(twin, serving, counters_before)
     replicated = twin.replication.wait_caught_up(30)
     in_replica = {region: _records_since(twin, region, started_ms) for region in twin.ports}
     latencies = [r["latencyS"] for r in results if r.get("status")]
@@ -238,7 +263,12 @@ def run_load_check(twin: Any, key: str, *, rate: float, duration_s: float, sende
         "label": "LOCAL: the twin on this machine (moto, simulated gateway and replication), not AWS",
         "cpuCount": os.cpu_count(),
         "loadAverage1mBeforeAfter": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
+        # CPU the harness itself used during the load (all on this machine's cores): demand above
+        # the cores' count means every invocation waited for CPU, whatever AWS would do.
+        "cpuSecondsDuringLoad": dict(sorted(cpu_during.items(), key=lambda kv: -kv[1])),
+        "coresDemandedDuringLoad": round(sum(cpu_during.values()) / elapsed, 2),
         "apiEnvironments": environments,
+        "warmUpS": round(warm_s, 1),
         "apiConcurrency": concurrency,
         "failoverName": name,
         "regions": dict(Counter(r.get("region") for r in results)),
@@ -260,8 +290,11 @@ def run_load_check(twin: Any, key: str, *, rate: float, duration_s: float, sende
             "max": round(max(latencies) * 1000, 1) if latencies else None,
             "mean": round(statistics.fmean(latencies) * 1000, 1) if latencies else None,
         },
-        "errorSamples": sorted({f"{r.get('status')} {r.get('gatewayError') or ''} {r.get('detail')}"
-                                for r in results if r.get("status") != 200})[:5],
+        # Every non-2xx with its cause, from the twin's trace of that request (its access log
+        # entry: the gateway's response type, the function, and what Lambda reported).
+        "failures": failures,
+        "failureCauses": dict(Counter(f["causeClass"] for f in failures).most_common()),
+        "apiFunctions": api_functions,
         "maxLateS": round(max((r.get("lateS", 0.0) for r in results), default=0.0), 3),
         "reconcile": {
             "graceMinutes": GRACE_OVERRIDE_MINUTES,
@@ -278,6 +311,89 @@ def run_load_check(twin: Any, key: str, *, rate: float, duration_s: float, sende
             "regions": reconciler.summary(),
         },
     }
+
+
+def cause_class(cause: str) -> str:
+    """A cause without its figures, so equal causes count together."""
+    head, _, rest = cause.partition(": ")
+    if "throttled" in head:
+        what = "busy executions still in their init (cold starts)" if "in their init" in rest else \
+            "every busy execution running"
+        return f"{head}: {what}"
+    if head.startswith("the function answered"):
+        code = re.search(r'"code"\s*:\s*"([A-Z_]+)"', rest)  # the error contract's code (body may be cut)
+        return f"{head} {code.group(1)}" if code else head
+    if head.endswith("function error"):  # its error type: ReadTimeoutError, Sandbox.Timedout, ...
+        return f"{head}: {rest.partition(':')[0]}"
+    return head
+
+
+def explain_failures(results: list[dict[str, Any]], entries: list[Any]) -> list[dict[str, Any]]:
+    """Each non-2xx answer, joined to the gateway's trace of it through x-amzn-RequestId."""
+    by_id = {e.request_id: e for e in entries}
+    out = []
+    for r in results:
+        if r.get("status") == 200 or not r:
+            continue
+        entry = by_id.get(r.get("requestId", ""))
+        if entry is None:
+            cause = (f"no answer from the twin's HTTP server: {r.get('gatewayError')} {r.get('detail')}"
+                     if r.get("status") == 0 else "no trace of this request in the gateway's log")
+        elif entry.cause:
+            cause = entry.cause
+        elif entry.error_type:
+            cause = f"{entry.error_type} answered {entry.status}"
+        else:  # the function's own 4xx: its error code says why
+            cause = f"the function answered {entry.status}: {r.get('detail', '')[:200]}"
+        out.append({"status": r.get("status"), "gatewayError": r.get("gatewayError"),
+                    "errorType": getattr(entry, "error_type", None), "function": getattr(entry, "function", None),
+                    "sentAtS": round(r.get("sentAtS", 0.0), 2), "latencyS": round(r.get("latencyS", 0.0), 3),
+                    "cause": cause, "causeClass": cause_class(cause)})
+    return out
+
+
+def _api_functions(twin: Any, region: str) -> dict[str, Any]:
+    """The serving region's validator and authorizer, by handler module."""
+    return {fn.handler.split(".")[0]: fn for (fn_region, _), fn in twin.pool.functions.items()
+            if fn_region == region and fn.handler in ("validator.lambda_handler", AUTHORIZER_HANDLER)}
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live process (/proc; 0 once it has exited)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def cpu_by_part(twin: Any) -> dict[str, float]:
+    """CPU seconds used so far by the twin's own process (moto, the gateways, replication, the
+    sender's threads) and by each kind of function's execution environments (all regions)."""
+    out: dict[str, float] = {"twin process (moto, gateways, replication, sender)": time.process_time()}
+    for fn in twin.pool.functions.values():
+        kind = fn.handler.split(".")[0]
+        out[kind] = out.get(kind, 0.0) + sum(process_cpu_seconds(pid) for pid in fn.pids)
+    return out
+
+
+def _counters(fn: Any) -> tuple[int, int, int]:
+    return fn.invocations, fn.cold_starts, fn.throttles
+
+
+def function_figures(twin: Any, region: str, before: dict[str, tuple[int, int, int]] | None = None) -> dict[str, Any]:
+    """The serving region's validator and authorizer during the load: invocations, cold starts
+    (with the twin's measured init times) and throttles, counted from `before`."""
+    out: dict[str, Any] = {}
+    for name, fn in _api_functions(twin, region).items():
+        invocations, cold, throttles = (now - was for now, was in zip(
+            _counters(fn), (before or {}).get(name, (0, 0, 0)), strict=True))
+        inits = fn.init_seconds[len(fn.init_seconds) - cold:] if cold else []
+        out[name] = {"invocations": invocations, "coldStarts": cold, "throttles": throttles,
+                     "concurrency": fn.concurrency,
+                     "initSeconds": {"p50": round(percentile(inits, 50), 2), "max": round(max(inits), 2)}
+                     if inits else None}
+    return out
 
 
 def _records_since(twin: Any, region: str, since_ms: int) -> int:
@@ -304,14 +420,24 @@ def render(report: dict[str, Any]) -> str:
     lines = [
         f"Load check ({report['label']}; {report['cpuCount']} cores, load average "
         f"{report['loadAverage1mBeforeAfter'][0]:g} before, {report['loadAverage1mBeforeAfter'][1]:g} after; "
-        f"{report['apiEnvironments']} warm environments per API function, at most {report['apiConcurrency']})",
+        f"{report['apiEnvironments']} warm environments per API function started in {report['warmUpS']:g} s "
+        f"before the load, at most {report['apiConcurrency']})",
         f"  {report['requests']} signed payments through {report['failoverName']} "
         f"(served by {report['regions']})",
         f"  target {report['targetRatePerSecond']:g}/s, sustained {report['sustainedRatePerSecond']:g}/s "
         f"over {report['durationS']:g} s (sender at most {report['maxLateS']:g} s behind schedule)",
         f"  latency p50 {latency['p50']} ms, p99 {latency['p99']} ms, max {latency['max']} ms",
+        f"  CPU during the load: {report['coresDemandedDuringLoad']:g} cores' worth of the {report['cpuCount']} "
+        f"({', '.join(f'{part} {cpu:g} s' for part, cpu in report['cpuSecondsDuringLoad'].items() if cpu)})",
         f"  statuses {report['statusCounts']}: 5xx {report['status5xx']}, 429 {report['status429']}, "
         f"connection errors {report['connectionErrors']}; gateway answers {report['gatewayResponseTypes']}",
+        *[f"  non-2xx cause: {n} x {cause}" for cause, n in report["failureCauses"].items()],
+        *[f"    {f['status']} {f['errorType'] or ''} at +{f['sentAtS']:g} s: {f['cause']}"
+          for f in report["failures"][:10]],
+        "  " + "; ".join(f"{name}: {f['invocations']} invocations, {f['coldStarts']} cold starts "
+                         f"(init p50 {(f['initSeconds'] or {}).get('p50')} s, max "
+                         f"{(f['initSeconds'] or {}).get('max')} s), {f['throttles']} throttled, "
+                         f"concurrency {f['concurrency']}" for name, f in report["apiFunctions"].items()),
         f"  reconcile (grace {report['reconcile']['graceMinutes']} min, overridden; every "
         f"{report['reconcile']['everyS']:g} s): caught up {report['reconcile']['caughtUp']} "
         f"{report['reconcile']['secondsAfterLoadUntilCaughtUp']:g} s after the load; records in each "
@@ -347,11 +473,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="payments/s (default: PEAK_PAYMENTS_PER_SECOND, else the settings' default)")
     parser.add_argument("--duration", type=float, default=90.0, help="seconds of sustained load")
     parser.add_argument("--senders", type=int, default=32, help="concurrent client connections at most")
-    parser.add_argument("--reconcile-every", type=float, default=20.0, help="seconds between reconcile runs")
+    parser.add_argument("--reconcile-every", type=float, default=20.0,
+                        help="seconds between reconcile runs during the load (0: none during it, only after)")
     parser.add_argument("--wait", type=float, default=150.0,
                         help="after the load, seconds to let reconcile catch up (0: one run)")
-    parser.add_argument("--environments", type=int, default=6,
-                        help="warm execution environments of the serving validator and authorizer")
+    parser.add_argument("--environments", type=int, default=None,
+                        help="execution environments of the serving validator and authorizer started "
+                             "before the load (default: the sized concurrency, 20 at 10/s)")
     parser.add_argument("--json", default=str(ROOT / "build" / "load-check.json"))
     args = parser.parse_args(argv)
     rate = args.rate if args.rate is not None else _default_rate()
@@ -368,6 +496,12 @@ def main(argv: list[str] | None = None) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     print(f"  written to {path}")
+    return verdict(report)
+
+
+def verdict(report: dict[str, Any]) -> int:
+    """1 on any 5xx or connection error (whatever its cause: causes are reported, never
+    excused), or a reconcile that did not catch up; else 0."""
     failed = (report["status5xx"] or report["connectionErrors"] or not report["reconcile"]["caughtUp"]
               or any(report["reconcile"]["behindWatermark"].values()))
     return 1 if failed else 0

@@ -159,6 +159,10 @@ class AccessLogEntry:
     function: str | None
     at: float
     usage_key: str | None = None
+    # Why the gateway answered an error (twin-only, not an access log field): the integration's
+    # or the authorizer's failure as Lambda reported it, or the function pool's busy state.
+    cause: str | None = None
+    integration_latency_s: float | None = None
 
 
 def _quoted(value: str) -> str:
@@ -191,6 +195,16 @@ def _check_schema(schema: dict[str, Any], value: Any, where: str = "body") -> st
         if "maxLength" in schema and len(value) > int(schema["maxLength"]):
             return f"{where}: string too long"
     return None
+
+
+def _error_summary(payload: Any) -> str:
+    """Lambda's error payload in one line: type, message and the innermost stack frame."""
+    if not isinstance(payload, dict):
+        return str(payload)[:300]
+    stack = payload.get("stackTrace") or []
+    where = str(stack[-2] if len(stack) >= 2 else stack[-1]).strip().replace("\n", " | ") if stack else ""
+    summary = f"{payload.get('errorType')}: {str(payload.get('errorMessage'))[:200]}"
+    return summary + (f" at {where[:300]}" if where else "")
 
 
 def _arn_matches(pattern: str, arn: str) -> bool:
@@ -482,13 +496,19 @@ class RegionalGateway:
             event.update(body=base64.b64encode(body).decode(), isBase64Encoded=True)
         fn = self.pool.by_arn(method.function_arn)
         entry.function = fn.name
+        invoked = time.monotonic()
         try:
             outcome = self.pool.invoke(fn, event, timeout_s=method.integration_timeout_ms / 1000.0)
-        except CallerTimeout:
+        except CallerTimeout as exc:
+            entry.cause = f"integration timeout: {exc}"
             raise GatewayError("INTEGRATION_TIMEOUT", "Endpoint request timed out") from None
-        except Throttled:
+        except Throttled as exc:
+            entry.cause = f"Lambda throttled the integration (TooManyRequestsException): {exc}"
             raise GatewayError("DEFAULT_5XX", "Internal server error", 500) from None
+        finally:
+            entry.integration_latency_s = time.monotonic() - invoked
         if not outcome.ok:
+            entry.cause = f"integration function error: {_error_summary(outcome.payload)}"
             raise GatewayError("INTEGRATION_FAILURE", "Internal server error", 502)
         return self._proxy_response(outcome.payload, entry)
 
@@ -498,6 +518,8 @@ class RegionalGateway:
             raise GatewayError("API_CONFIGURATION_ERROR", "Internal server error", 502)
         status = int(result["statusCode"])
         entry.integration_status = status
+        if status >= 500:
+            entry.cause = f"the function answered {status}: {str(result.get('body') or '')[:200]}"
         out: list[tuple[str, str]] = []
         for name, value in (result.get("headers") or {}).items():
             out.append((name, str(value)))
@@ -561,13 +583,15 @@ class RegionalGateway:
             fn = self.pool.by_arn(authorizer.function_arn)
             try:
                 outcome = self.pool.invoke(fn, request)
-            except Throttled:
+            except Throttled as exc:
+                entry.cause = f"Lambda throttled the authorizer: {exc}"
                 raise GatewayError("AUTHORIZER_CONFIGURATION_ERROR", "Authorizer error") from None
             if not outcome.ok:
                 if isinstance(outcome.payload, dict) and outcome.payload.get("errorMessage") == "Unauthorized":
                     entry.authorizer_status = 401
                     raise GatewayError("UNAUTHORIZED", "Unauthorized")
                 entry.authorizer_status = 500
+                entry.cause = f"authorizer function error: {_error_summary(outcome.payload)}"
                 raise GatewayError("AUTHORIZER_CONFIGURATION_ERROR", "Authorizer error")
             result = outcome.payload
             if not isinstance(result, dict) or "policyDocument" not in result or "principalId" not in result:

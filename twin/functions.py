@@ -67,7 +67,11 @@ class CallerTimeout(TimeoutError):
 
 
 class Throttled(RuntimeError):
-    """Every execution environment is busy and the concurrency limit is reached (429)."""
+    """Every execution environment is busy and the concurrency limit is reached (429).
+
+    The message says what the busy executions were doing (the load check reports it as the
+    cause of the gateway's 500): how many were still in their init phase (a cold start) and
+    how long the oldest had been running."""
 
 
 @dataclass
@@ -93,6 +97,27 @@ class Function:
     _busy: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     invocations: int = 0
+    pids: list[int] = field(default_factory=list)  # every execution environment's process, ever
+    throttles: int = 0
+    cold_starts: int = 0
+    init_seconds: list[float] = field(default_factory=list)  # each cold start's init phase
+    # In-flight invocations: token -> when it was accepted; and, once its init is done (at
+    # once for a warm environment), token -> when its handler was called (monotonic).
+    _inflight: dict[int, float] = field(default_factory=dict)
+    _running: dict[int, float] = field(default_factory=dict)
+    _tokens: int = 0
+
+    def busy_snapshot(self, now: float) -> str:
+        """What the busy executions are doing (call with `_lock` held)."""
+        starting = [now - at for token, at in self._inflight.items() if token not in self._running]
+        running = [now - at for at in self._running.values()]
+        parts = [f"{self._busy} of {self.concurrency} concurrent executions busy"]
+        if starting:
+            parts.append(f"{len(starting)} in their init (cold start, longest {max(starting):.1f} s)")
+        if running:
+            parts.append(f"{len(running)} running (longest {max(running):.1f} s, "
+                         f"median {sorted(running)[len(running) // 2]:.1f} s)")
+        return ", ".join(parts)
 
     @property
     def arn(self) -> str:
@@ -223,6 +248,7 @@ class FunctionPool:
                 [sys.executable, "-I", "-S", str(_WORKER), str(self._listener.address), str(fn.code_dir), fn.handler],
                 env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 cwd=fn.code_dir, start_new_session=True)
+            fn.pids.append(process.pid)
             conn = self._accept(process)
         if not conn.poll(START_TIMEOUT_S):
             process.kill()
@@ -241,9 +267,16 @@ class FunctionPool:
             raise RuntimeError(f"worker {process.args!r} did not connect (exit {process.poll()})")
         return result[0]
 
-    def warm(self, fn: Function, count: int = 1) -> None:
-        """Start `count` environments now (init phase done), so a first request is not a cold start."""
-        workers = [self.start(fn) for _ in range(count)]
+    def warm(self, fn: Function, count: int = 1, *, parallel: int = 1) -> None:
+        """Start `count` environments now (init phase done), so a first request is not a cold
+        start; `parallel` of them at a time (each init is its own process)."""
+        if parallel <= 1 or count <= 1:
+            workers = [self.start(fn) for _ in range(count)]
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=min(parallel, count)) as pool:
+                workers = list(pool.map(lambda _: self.start(fn), range(count)))
         with fn._lock:
             fn._idle.extend(workers)
 
@@ -253,14 +286,22 @@ class FunctionPool:
         Gateway's integration timeout); past it :class:`CallerTimeout` is raised while the
         function runs on to its own end, as it would in AWS."""
         with fn._lock:
+            now = time.monotonic()
             if fn._idle:
                 worker, cold = fn._idle.pop(), False
             elif fn._busy >= fn.concurrency:
-                raise Throttled(f"{fn.name}: {fn.concurrency} concurrent executions busy")
+                fn.throttles += 1
+                raise Throttled(f"{fn.name}: {fn.busy_snapshot(now)}")
             else:
                 worker, cold = None, True
+                fn.cold_starts += 1
             fn._busy += 1
             fn.invocations += 1
+            fn._tokens += 1
+            token = fn._tokens
+            fn._inflight[token] = now
+            if not cold:
+                fn._running[token] = now
         started = time.monotonic()
         handed_off = False
         try:
@@ -268,13 +309,17 @@ class FunctionPool:
                 worker = self.start(fn)
             request_id = str(uuid.uuid4())
             sent = time.monotonic()
+            with fn._lock:
+                fn._running[token] = sent
+                if cold:
+                    fn.init_seconds.append(sent - started)
             worker.conn.send((event, {"aws_request_id": request_id, "invoked_function_arn": fn.arn,
                                       "remaining_ms": int(fn.timeout_s * 1000)}))
             caller_left = None if timeout_s is None else timeout_s - (sent - started)
             if (caller_left is not None and caller_left < fn.timeout_s
                     and not worker.conn.poll(max(0.0, caller_left))):
                 handed_off = True
-                threading.Thread(target=self._finish, args=(fn, worker, sent), daemon=True).start()
+                threading.Thread(target=self._finish, args=(fn, worker, sent, token), daemon=True).start()
                 raise CallerTimeout(f"{fn.name}: no answer within {timeout_s:.2f} s")
             if not worker.conn.poll(max(0.0, fn.timeout_s - (time.monotonic() - sent))):
                 self._kill(worker)
@@ -291,7 +336,7 @@ class FunctionPool:
             return Outcome(payload, None if kind == "ok" else "Unhandled", time.monotonic() - started, cold)
         finally:
             if not handed_off:
-                self._release(fn, worker)
+                self._release(fn, worker, token)
 
     @staticmethod
     def timed_out(fn: Function, request_id: str) -> dict[str, str]:
@@ -299,24 +344,26 @@ class FunctionPool:
         return {"errorType": "Sandbox.Timedout",
                 "errorMessage": f"RequestId: {request_id} Error: Task timed out after {fn.timeout_s:.2f} seconds"}
 
-    def _finish(self, fn: Function, worker: _Worker, sent: float) -> None:
+    def _finish(self, fn: Function, worker: _Worker, sent: float, token: int) -> None:
         """The caller gave up; the invocation still runs to its answer or its timeout."""
         if worker.conn.poll(max(0.0, fn.timeout_s - (time.monotonic() - sent))):
             try:
                 worker.conn.recv()
             except (EOFError, OSError):
                 self._kill(worker)
-                self._release(fn, None)
+                self._release(fn, None, token)
                 return
-            self._release(fn, worker)
+            self._release(fn, worker, token)
             return
         self._kill(worker)
-        self._release(fn, None)
+        self._release(fn, None, token)
 
     @staticmethod
-    def _release(fn: Function, worker: _Worker | None) -> None:
+    def _release(fn: Function, worker: _Worker | None, token: int) -> None:
         with fn._lock:
             fn._busy -= 1
+            fn._inflight.pop(token, None)
+            fn._running.pop(token, None)
             if worker is not None:
                 fn._idle.append(worker)
 

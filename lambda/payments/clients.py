@@ -1,8 +1,9 @@
 """boto3 clients pinned to the function's own region, with explicit time budgets.
 
-Clients are cached per ``(service, region, profile)``.  The validator creates them on
-first use (so that ``import validator`` stays cheap and moto's ``mock_aws`` can start
-first in tests); the health function creates its clients at init.  :func:`reset` drops
+Clients are cached per ``(service, region, profile)``.  In Lambda (``AWS_EXECUTION_ENV``)
+the validator, like the health function and the authorizer, creates its clients at init, so
+no request pays for them; elsewhere (tests) on first use, so that ``import validator`` stays
+cheap and moto's ``mock_aws`` can start first.  :func:`reset` drops
 the cache (tests, or a region change).
 
 Every profile has a *worst case*: attempts x (connect + read timeout) plus the backoff

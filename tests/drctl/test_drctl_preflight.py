@@ -155,10 +155,37 @@ def healthy(acct: Account, *, reserving: bool = False, zone_name: str = "acme-pa
             {"Engine": "aurora-postgresql", "EngineVersion": "17.7"})
         acct.add("apigateway", region, "get_account", {"cloudwatchRoleArn": LOG_ROLE})
         acct.add("iam", P, "get_role", role(), {"RoleName": "payments-dr-apigateway-cloudwatch"})
+        quotas_answered(acct, region)
+        acct.add("apigateway", region, "get_api_keys", {"items": [{"id": f"k{i}"} for i in range(3)]},
+                 {"limit": 500})
+        acct.add("apigateway", region, "get_usage_plans", {"items": [{"id": "p1", "name": f"other-plan-{role_}"}]},
+                 {"limit": 500})
         audited(acct, region)
     healthy_state_bucket(acct)
     acct.add("route53", P, "get_account_limit", {"Limit": {"Type": "MAX_HEALTH_CHECKS_BY_OWNER", "Value": 200},
                                                  "Count": health_checks_used}, {"Type": "MAX_HEALTH_CHECKS_BY_OWNER"})
+
+
+def quota(code: str, value: float) -> dict:
+    return {"Quota": {"ServiceCode": "apigateway", "QuotaCode": code, "Value": value}}
+
+
+def quotas_answered(acct: Account, region: str, *, applied: dict[str, float] | None = None,
+                    defaults: dict[str, float] | None = None) -> None:
+    """Service Quotas' answers for the three API Gateway checks, in their order: a code in
+    `applied` has an applied value; any other answers NoSuchResourceException (never changed)
+    and then its AWS default (`defaults`, else the documented one)."""
+    documented = {code: value for code, value in (
+        preflight.APIGATEWAY_THROTTLE_RATE_QUOTA, preflight.APIGATEWAY_THROTTLE_BURST_QUOTA,
+        preflight.APIGATEWAY_API_KEYS_QUOTA, preflight.APIGATEWAY_USAGE_PLANS_QUOTA)}
+    for code in documented:
+        params = {"ServiceCode": "apigateway", "QuotaCode": code}
+        if code in (applied or {}):
+            acct.add("service-quotas", region, "get_service_quota", quota(code, (applied or {})[code]), params)
+        else:
+            acct.error("service-quotas", region, "get_service_quota", "NoSuchResourceException", params=params)
+            acct.add("service-quotas", region, "get_aws_default_service_quota",
+                     quota(code, (defaults or {}).get(code, documented[code])), params)
 
 
 ORG_TRAIL = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/org-trail"
@@ -241,7 +268,8 @@ def test_ready_account_passes_every_check_and_exits_0():
     assert [r for r in report.results if r.status not in (Status.PASS, Status.SKIP)] == []
     checks = by_check(report)
     for region in (P, D):
-        for name in ("region", "lambda-concurrency", "powertools-layer", "aurora-orderable", "aurora-global",
+        for name in ("region", "lambda-concurrency", "apigateway-throttle-quota", "apigateway-api-keys",
+                     "apigateway-usage-plans", "powertools-layer", "aurora-orderable", "aurora-global",
                      "apigateway-logging-role", "cloudtrail", "aws-config", "guardduty"):
             assert checks[(name, region)].status is Status.PASS, name
     assert checks[("state-bucket", D)].detail.startswith(STATE_BUCKET)
@@ -269,7 +297,7 @@ def test_table_has_one_row_per_check_with_the_fix_under_failures():
     lines = table.splitlines()
     assert lines[0].split() == ["CHECK", "REGION", "STATUS", "DETAIL"]
     assert "fix:" not in table  # nothing failed
-    assert lines[-1] == "preflight: 27 PASS, 2 SKIP -> exit 0"  # 21 + trail, Config, GuardDuty x 2
+    assert lines[-1] == "preflight: 33 PASS, 2 SKIP -> exit 0"  # 21 + trail, Config, GuardDuty, 3 API quotas x 2
 
 
 def test_json_lists_every_check_with_status_detail_and_fix():
@@ -278,7 +306,7 @@ def test_json_lists_every_check_with_status_detail_and_fix():
     data = json.loads(preflight.preflight(target(), acct, delegated).to_json())
     assert data["exit_code"] == 0 and data["account"] == ACCOUNT
     assert {tuple(sorted(c)) for c in data["checks"]} == {("check", "detail", "fix", "region", "status")}
-    assert data["summary"]["PASS"] == sum(c["status"] == "PASS" for c in data["checks"]) == 27
+    assert data["summary"]["PASS"] == sum(c["status"] == "PASS" for c in data["checks"]) == 33
 
 
 # -- an account that fails each check ----------------------------------------------------------------
@@ -481,11 +509,89 @@ def test_rerun_does_not_count_the_stacks_own_reservations_twice():
     assert result.status is Status.PASS and "leaves 145 of quota 1000" in result.detail
 
 
-def test_unreserved_functions_in_a_10_quota_account_warn():
+def test_unreserved_functions_in_a_small_quota_account_warn():
+    acct = Account()
+    acct.add("lambda", P, "get_account_settings", lambda_settings(limit=50, unreserved=50))
+    result = preflight.check_lambda_concurrency(acct("lambda", P), P, {}, target().concurrency_needed)
+    assert result.status is Status.WARN and "L-B99A9384" in result.fix
+
+
+def test_a_10_quota_account_cannot_carry_the_declared_peak_unreserved():
+    """A new account's quota of 10 is below what the peak runs at once (validator 20 and
+    authorizer 20 at 10/s): Lambda would throttle the validator and API Gateway answer 500."""
+    t = target()
+    assert t.concurrency_needed == 2 * t.settings.validator_concurrency_needed == 40
     acct = Account()
     acct.add("lambda", P, "get_account_settings", lambda_settings(limit=10, unreserved=10))
-    result = preflight.check_lambda_concurrency(acct("lambda", P), P, {})
-    assert result.status is Status.WARN and "L-B99A9384" in result.fix
+    result = preflight.check_lambda_concurrency(acct("lambda", P), P, {}, t.concurrency_needed)
+    assert result.status is Status.FAIL and "runs 40 at once" in result.detail
+    assert "L-B99A9384" in result.fix and "at least 140" in result.fix
+    # A higher declared peak needs more: the check follows the setting.
+    acct.add("lambda", P, "get_account_settings", lambda_settings(limit=1000, unreserved=150))
+    high = target(PEAK_PAYMENTS_PER_SECOND="50")
+    assert preflight.check_lambda_concurrency(acct("lambda", P), P, {}, high.concurrency_needed).status is Status.FAIL
+
+
+def quota_report(acct: Account, region: str = P, **env: str) -> dict[tuple[str, str], preflight.Result]:
+    t = target(**env)
+    q, api = acct("service-quotas", region), acct("apigateway", region)
+    return by_check(preflight.Report([
+        preflight.check_apigateway_throttle_quota(q, region, t.settings),
+        preflight.check_api_keys_quota(q, api, region),
+        preflight.check_usage_plans_quota(q, api, region, "primary", t)], ACCOUNT))
+
+
+def test_api_gateway_quotas_are_read_from_service_quotas_applied_value_first():
+    acct = Account()
+    quotas_answered(acct, P, applied={"L-1D180A63": 10_000, "L-E8693075": 300})
+    acct.add("apigateway", P, "get_api_keys", {"items": [{"id": f"k{i}"} for i in range(500)], "position": "n"},
+             {"limit": 500})
+    acct.add("apigateway", P, "get_api_keys", {"items": [{"id": "last"}]}, {"limit": 500, "position": "n"})
+    acct.add("apigateway", P, "get_usage_plans", {"items": [{"id": "p", "name": "payments-dr-usage-plan-primary-dev"}]},
+             {"limit": 500})
+    checks = quota_report(acct)
+    acct.assert_all_called()
+    assert checks[("apigateway-api-keys", P)].status is Status.PASS
+    assert checks[("apigateway-api-keys", P)].detail.startswith("501 of 10000 API keys used (applied)")
+    assert checks[("apigateway-throttle-quota", P)].detail.startswith(
+        "account throttle 10000 rps (AWS default), burst 5000 (AWS default); POST /validate is sized at 20 rps")
+
+
+def test_api_keys_nearly_used_warn_and_used_up_fail_with_the_quota_code():
+    for used, limit, status in ((9_500, 10_000, Status.WARN), (10, 10, Status.FAIL)):
+        acct = Account()
+        quotas_answered(acct, P, defaults={"L-1D180A63": limit})
+        acct.add("apigateway", P, "get_api_keys", {"items": [{"id": f"k{i}"} for i in range(used)]}, {"limit": 500})
+        acct.add("apigateway", P, "get_usage_plans", {"items": []}, {"limit": 500})
+        result = quota_report(acct)[("apigateway-api-keys", P)]
+        assert result.status is status, (used, limit, result)
+        assert "L-1D180A63" in result.fix
+
+
+def test_no_room_for_the_environments_usage_plan_fails_unless_it_exists_already():
+    plans = [{"id": f"p{i}", "name": f"someone-else-{i}"} for i in range(300)]
+    acct = Account()
+    quotas_answered(acct, P)
+    acct.add("apigateway", P, "get_api_keys", {"items": []}, {"limit": 500})
+    acct.add("apigateway", P, "get_usage_plans", {"items": plans}, {"limit": 500})
+    result = quota_report(acct)[("apigateway-usage-plans", P)]
+    assert result.status is Status.FAIL and "L-E8693075" in result.fix and "300 of 300" in result.detail
+    acct = Account()
+    quotas_answered(acct, P)
+    acct.add("apigateway", P, "get_api_keys", {"items": []}, {"limit": 500})
+    ours = target().names.usage_plan("primary")
+    acct.add("apigateway", P, "get_usage_plans", {"items": [*plans[:-1], {"id": "x", "name": ours}]},
+             {"limit": 500})
+    assert quota_report(acct)[("apigateway-usage-plans", P)].status is Status.PASS  # a re-run: our own plan
+
+
+def test_an_account_throttle_below_the_sized_stage_fails():
+    acct = Account()
+    quotas_answered(acct, P, applied={"L-8A5B8E43": 100})
+    acct.add("apigateway", P, "get_api_keys", {"items": []}, {"limit": 500})
+    acct.add("apigateway", P, "get_usage_plans", {"items": []}, {"limit": 500})
+    result = quota_report(acct, PEAK_PAYMENTS_PER_SECOND="60")[("apigateway-throttle-quota", P)]
+    assert result.status is Status.FAIL and "sized at 120 rps" in result.detail and "L-8A5B8E43" in result.fix
 
 
 def test_powertools_parameter_missing_in_a_region_fails():
@@ -708,6 +814,9 @@ def test_dark_dr_region_is_unknown_asked_once_and_exits_3():
     acct.add("rds", P, "describe_db_engine_versions", {"DBEngineVersions": [{"SupportsGlobalDatabases": True}]})
     acct.add("apigateway", P, "get_account", {"cloudwatchRoleArn": LOG_ROLE})
     acct.add("iam", P, "get_role", role())
+    quotas_answered(acct, P)
+    acct.add("apigateway", P, "get_api_keys", {"items": []})
+    acct.add("apigateway", P, "get_usage_plans", {"items": []})
     audited(acct, P)
     acct.add("route53", P, "get_account_limit", {"Limit": {"Type": "MAX_HEALTH_CHECKS_BY_OWNER", "Value": 200},
                                                  "Count": 0})
@@ -716,7 +825,8 @@ def test_dark_dr_region_is_unknown_asked_once_and_exits_3():
     assert acct.dark[D] == 1  # one attempt, one timeout, then no more waiting on that region
     unknown = {r.check for r in report.results if r.status is Status.UNKNOWN}
     assert unknown == {"region", "lambda-concurrency", "powertools-layer", "aurora-orderable", "aurora-global",
-                       "apigateway-logging-role", "state-bucket", "alarm-subscription",
+                       "apigateway-logging-role", "apigateway-throttle-quota", "apigateway-api-keys",
+                       "apigateway-usage-plans", "state-bucket", "alarm-subscription",
                        "cloudtrail", "aws-config", "guardduty"}
     assert all(r.region == D for r in report.results if r.status is Status.UNKNOWN)
     region = by_check(report)[("region", D)]
@@ -736,6 +846,7 @@ def test_service_that_stops_answering_darkens_its_region_for_later_checks():
     later = [r for r in report.results if r.region == D and r.check not in ("region", "lambda-concurrency",
                                                                            "powertools-layer")]
     assert {r.check for r in later} == {"aurora-orderable", "aurora-global", "apigateway-logging-role",
+                                        "apigateway-throttle-quota", "apigateway-api-keys", "apigateway-usage-plans",
                                         "state-bucket", "alarm-subscription", "cloudtrail",
                                         "aws-config", "guardduty"}
     assert all(r.status is Status.UNKNOWN and r.detail == "not checked: us-east-2 did not answer" for r in later)
@@ -871,6 +982,10 @@ def test_cli_against_moto_server(moto_url, monkeypatch):
     for name in ("lambda-concurrency", "aurora-global"):  # not implemented by moto
         assert status[(name, P)] == "UNKNOWN", checks[(name, P)]
     assert status[("aurora-orderable", P)] == "FAIL"  # moto lists no orderable aurora-postgresql 17.7
+    # moto's Service Quotas holds no API Gateway defaults (GetAWSDefaultServiceQuota errs):
+    # the quota checks cannot be answered, so they are UNKNOWN, never PASS.
+    for name in ("apigateway-throttle-quota", "apigateway-api-keys", "apigateway-usage-plans"):
+        assert status[(name, P)] == "UNKNOWN" and "GetAWSDefaultServiceQuota" in checks[(name, P)]["detail"]
     assert code == exitcodes.UNHEALTHY
 
 

@@ -33,3 +33,39 @@ def test_one_runtime_cache_style(path):
             assert owner.name in ("init", "reset_runtime") and node.names == ["_runtime"], (path.stem, owner.name)
         if isinstance(node, ast.Name) and node.id in ("lru_cache", "cache"):
             pytest.fail(f"{path.stem}: functools cache instead of _runtime")
+
+
+INIT_PROBE = """
+import json, validator
+from payments import clients
+print(json.dumps({"runtime": validator._runtime is not None,
+                  "clients": sorted({service for service, _, _ in clients._clients})}))
+"""
+
+
+@pytest.mark.parametrize("in_lambda", [True, False], ids=["in-lambda", "elsewhere"])
+def test_the_validator_builds_its_clients_at_init_in_lambda_only(in_lambda):
+    """In Lambda the validator's first request must not pay for its clients (init does, as in
+    the authorizer): 20 new environments' first requests at once, each building boto3 clients
+    inside a 1 s read-timeout budget, were the 503s and 500s at the start of the local load
+    check. Outside Lambda (tests) the import stays cheap and builds nothing."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from lambda_support import PACKAGE_PATH
+
+    env = {k: v for k, v in os.environ.items() if k != "AWS_EXECUTION_ENV"}
+    env.update(PYTHONPATH=PACKAGE_PATH, PYTHONDONTWRITEBYTECODE="1", POWERTOOLS_TRACE_DISABLED="true",
+               AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    if in_lambda:
+        env["AWS_EXECUTION_ENV"] = "AWS_Lambda_python3.13"
+    out = subprocess.run([sys.executable, "-c", INIT_PROBE], env=env, capture_output=True, text=True,
+                         timeout=60, cwd=str(LAMBDA_DIR))
+    assert out.returncode == 0, out.stderr
+    built = json.loads(out.stdout.strip().splitlines()[-1])
+    if in_lambda:
+        assert built == {"runtime": True, "clients": ["dynamodb", "s3"]}
+    else:
+        assert built == {"runtime": False, "clients": []}

@@ -29,6 +29,12 @@ def test_the_load_check_sends_the_rate_through_the_failover_name_and_reports_eve
     assert report["sustainedRatePerSecond"] > 0 and report["durationS"] >= 4.8
     assert report["statusCounts"].get("200", 0) > 0
     assert report["status5xx"] == sum(n for s, n in report["statusCounts"].items() if s.startswith("5"))
+    # Every non-2xx has a cause from the gateway's trace; the harness's CPU is accounted.
+    non_2xx = sum(n for s, n in report["statusCounts"].items() if not s.startswith("2"))
+    assert len(report["failures"]) == non_2xx == sum(report["failureCauses"].values())
+    assert all(f["cause"] and "no trace" not in f["cause"] for f in report["failures"])
+    assert report["cpuSecondsDuringLoad"]["validator"] > 0 and report["coresDemandedDuringLoad"] > 0
+    assert report["apiFunctions"]["validator"]["invocations"] >= report["statusCounts"].get("200", 0)
     latency = report["latencyMs"]
     assert 0 < latency["p50"] <= latency["p99"] <= latency["max"]
     # Reconcile ran in both regions from its package, on its scheduled event; nothing it saw is

@@ -186,3 +186,63 @@ def test_each_client_has_its_own_bucket_at_the_plans_rate_inside_the_methods(pla
     now[0] += 1.0                                             # one second refills acme's rate
     pool.answers["authorizer"] = Outcome(allow("acme", "usage-" + "a" * 64))
     assert send() == 200
+
+
+# -- the twin's trace of each error (the load check reports it as the cause of every non-2xx) ------
+
+
+@pytest.mark.parametrize("answers, status, response_type, cause", [
+    ({"validator": Throttled("payment-validator-primary-dev: 20 of 20 concurrent executions busy, "
+                             "12 in their init (cold start, longest 1.6 s)")},
+     500, "DEFAULT_5XX", "Lambda throttled the integration (TooManyRequestsException): payment-validator-primary-dev: "
+                         "20 of 20 concurrent executions busy, 12 in their init"),
+    ({"validator": Outcome({"errorType": "KeyError", "errorMessage": "'amount'",
+                            "stackTrace": ['  File "validator.py", line 9, in handler\n', "KeyError: 'amount'\n"]},
+                           "Unhandled")},
+     502, "INTEGRATION_FAILURE", "integration function error: KeyError: 'amount' at File \"validator.py\", line 9"),
+    ({"validator": CallerTimeout("payment-validator-primary-dev: no answer within 29.00 s")},
+     504, "INTEGRATION_TIMEOUT", "integration timeout: payment-validator-primary-dev: no answer within 29.00 s"),
+    ({"authorizer": Outcome({"errorType": "ReadTimeoutError", "errorMessage": "Read timeout on endpoint URL"},
+                            "Unhandled")},
+     503, "AUTHORIZER_CONFIGURATION_ERROR", "authorizer function error: ReadTimeoutError: Read timeout"),
+    ({"authorizer": Throttled("payment-authorizer-primary-dev: 20 of 20 concurrent executions busy")},
+     503, "AUTHORIZER_CONFIGURATION_ERROR", "Lambda throttled the authorizer: payment-authorizer-primary-dev"),
+    ({"validator": Outcome({"statusCode": 503, "body": '{"error":{"code":"RECEIPT_WRITE_FAILED"}}'})},
+     503, None, 'the function answered 503: {"error":{"code":"RECEIPT_WRITE_FAILED"}}'),
+])
+def test_each_error_answer_leaves_its_cause_in_the_twins_access_log(platform, answers, status, response_type, cause):
+    gateway, _, host = _gateway(platform, **{"authorizer": Outcome(ALLOW), "validator": OK, **answers})
+    answer, headers, _ = gateway.handle("POST", "/validate", [("Host", host), *SIGNED], b'{"a": 1}')
+    entry = gateway.access_log[-1]
+    assert (answer, entry.status, entry.error_type) == (status, status, response_type)
+    assert entry.cause is not None and entry.cause.startswith(cause), entry.cause
+    assert ("x-amzn-RequestId", entry.request_id) in headers  # how a client's answer finds its trace
+
+
+def test_a_successful_answer_has_no_cause(platform):
+    gateway, _, host = _gateway(platform, authorizer=Outcome(ALLOW), validator=OK)
+    assert gateway.handle("POST", "/validate", [("Host", host), *SIGNED], b'{"a": 1}')[0] == 200
+    assert gateway.access_log[-1].cause is None and gateway.access_log[-1].integration_latency_s is not None
+
+
+def test_a_throttle_says_what_the_busy_executions_were_doing(tmp_path):
+    """The pool's Throttled names the busy executions: how many were still starting (the twin's
+    cold start is a process start on the machine's shared cores) and how long the others ran."""
+    import time
+
+    from twin.functions import Function, FunctionPool
+
+    fn = Function(name="payment-validator-primary-dev", region="us-east-1", role="", handler="validator.h",
+                  timeout_s=3.0, memory_mb=128, code_dir=tmp_path, environment={}, log_path=tmp_path / "log",
+                  concurrency=3)
+    now = time.monotonic()
+    fn._busy = 3
+    fn._inflight = {1: now - 2.0, 2: now - 1.0, 3: now - 0.5}
+    fn._running = {1: now - 1.5}  # 1 had a 0.5 s init; 2 and 3 are still in theirs
+    pool = FunctionPool.__new__(FunctionPool)  # nothing else of the pool is touched when it throttles
+    with pytest.raises(Throttled) as raised:
+        pool.invoke(fn, {})
+    message = str(raised.value)
+    assert message.startswith("payment-validator-primary-dev: 3 of 3 concurrent executions busy, "
+                              "2 in their init (cold start, longest 1.0 s), 1 running (longest 1.5 s")
+    assert (fn.throttles, fn.invocations, fn._busy) == (1, 0, 3)
