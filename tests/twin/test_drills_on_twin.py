@@ -304,6 +304,16 @@ def database(drills, replication):
         # what drctl reads (replication metrics, alarm states) published, and the replication
         # drill's pause out of the canary's 5-minute lookback
         drill.clock.sleep(330)
+        # drctl reads CloudWatch per WALL-clock minute (the twin stamps what it publishes with
+        # real time: twin/awsmetrics.py); the replication drill's backlog, published scenario
+        # minutes ago but seconds ago in real time, stays in the newest wall-clock minute (a
+        # DynamoDB Average of ~350 s measured) until the next one starts. The scenario keeps
+        # running until then (an idle real minute would be a 60 s gap to the canary, whose
+        # delays are real seconds), then one more scenario minute is published in it.
+        wall_minute = time.time() // 60
+        while time.time() // 60 == wall_minute:
+            drill.clock.sleep(10)
+        drill.clock.sleep(60)
         writers = [rehearsal.aurora.writer_region()]
         started = time.monotonic()
         result = run_drill(drill.cfg, drill.ports(), drill.clock, EventLog(),
