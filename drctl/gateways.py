@@ -58,8 +58,19 @@ class NotFound(Exception):
     """The named resource does not exist (in that region)."""
 
 
+def is_server_error(error: BaseException) -> bool:
+    """A 5xx answer left after the SDK's retries (ServiceUnavailable, InternalError, a bare 503):
+    the service in that region is not working. An outage may answer that instead of hanging or
+    refusing connections (the twin's `5xx` fault found drctl crashing or FAILing on it)."""
+    if not isinstance(error, ClientError):
+        return False
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    return int(status) >= 500
+
+
 def is_unreachable(error: BaseException) -> bool:
-    return isinstance(error, (Unreachable, *UNREACHABLE_ERRORS))
+    """No usable answer from the region: no connection, no response in time, or only 5xx."""
+    return isinstance(error, (Unreachable, *UNREACHABLE_ERRORS)) or is_server_error(error)
 
 
 def error_code(error: BaseException) -> str:
@@ -247,6 +258,10 @@ class _Gateway:
             return response
         except UNREACHABLE_ERRORS as error:
             raise Unreachable(self.region, self.service, error) from error
+        except ClientError as error:
+            if is_server_error(error):
+                raise Unreachable(self.region, self.service, error) from error
+            raise
 
 
 class AuroraGateway(_Gateway):

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from twin.alarms import AlarmEvaluator, MetricCollector, MetricStore, ScenarioClock, moto_metric_counts
 from twin.apigw import RegionalGateway
+from twin.awsmetrics import ReplicationMetrics
 from twin.functions import Function, FunctionPool, Outcome
 from twin.model import Platform
 from twin.provision import Inventory, client, provision
@@ -87,6 +88,7 @@ class Twin:
         self.route53: Route53 | None = None
         self._collector: MetricCollector | None = None
         self.schedules: Scheduler | None = None  # EventBridge schedules (twin/schedules.py), with evaluate()
+        self.aws_metrics: ReplicationMetrics | None = None  # S3/DynamoDB replication metrics, with evaluate()
         self._metrics_baseline: dict[tuple[str, str], int] = {}
         self.evaluating = False
         self.faults: dict[str, str] = {}  # region -> fault kind
@@ -134,7 +136,7 @@ class Twin:
                 for name in gateway.domains:
                     self._names.setdefault(name, region)
         self._names.update(self._failover_names())
-        self.replication = Replicator(self.endpoint, self.inventory, lag_s=self.lag_s)
+        self.replication = Replicator(self.endpoint, self.inventory, lag_s=self.lag_s, scenario_clock=self.clock.now)
         self.replication.start()
         self.timings["up"] = time.monotonic() - started
         return self
@@ -224,12 +226,14 @@ class Twin:
             self.route53 = Route53(self.platform, self.metrics, self.clock, self.alarms, self._check)
             assert self.pool is not None
             self.schedules = Scheduler(self.platform, self.pool, self.clock, before_run=self.write_hosts)
+            self.aws_metrics = ReplicationMetrics(self)
         self.evaluating = on
 
     def advance(self, seconds: float, *, step: float = 10.0) -> None:
         """Move the scenario clock by `seconds`, in steps: at each, run the scheduled functions that
-        are due, collect the metrics emitted meanwhile, evaluate alarms on minute boundaries, run
-        the health checks that are due."""
+        are due, publish the replication metrics AWS would (each minute that ended: twin/awsmetrics.py),
+        collect the metrics emitted meanwhile, evaluate alarms on minute boundaries, run the
+        health checks that are due."""
         assert self.alarms is not None and self.route53 is not None and self._collector is not None, \
             "call evaluate() first"
         remaining = seconds
@@ -238,6 +242,8 @@ class Twin:
             remaining -= step
             if self.schedules is not None:
                 self.schedules.tick()
+            if self.aws_metrics is not None:
+                self.aws_metrics.tick()
             self._collector.collect()
             self.alarms.tick()
             self.route53.tick()

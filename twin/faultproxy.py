@@ -8,7 +8,9 @@ moto unless the region it is signed for (SigV4 credential scope) is faulted:
 * ``hang``: the connection is accepted and never answered (the client's read timeout fires);
 * ``refuse``: the connection is closed without an answer (a connection error: a shared port
   cannot refuse one region only);
-* ``5xx``: HTTP 503 with an AWS error body.
+* ``5xx``: HTTP 503 with an empty body, as an overloaded front end answers: botocore reads
+  that as a generic server error (code ``503``) for every protocol, where a JSON error body
+  would be unparseable to the XML and CBOR services (S3, RDS, CloudWatch) and crash the client.
 
 Route 53's API is signed for us-east-1 (its control plane lives there), so it breaks with
 us-east-1. The twin's own calls (replication, alarms, functions) do not go through it.
@@ -81,12 +83,9 @@ class RegionFaultProxy:
             request.close_connection = True
             return
         if fault == "5xx":
-            text = b'{"__type": "ServiceUnavailable", "message": "twin: region fault 5xx"}'
             request.send_response(503)
-            request.send_header("Content-Type", "application/json")
-            request.send_header("Content-Length", str(len(text)))
+            request.send_header("Content-Length", "0")
             request.end_headers()
-            request.wfile.write(text)
             return
         conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
         try:

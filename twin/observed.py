@@ -13,13 +13,10 @@ moto has none of these as the twin runs them, so :class:`Observed` puts them the
   one checker observation, Success or Failure (moto answers Success always);
 * DescribeTable lists the global table's replicas (ACTIVE) in each region;
 * each region's S3 replication configuration is put as the JSON declares it;
-* at each :meth:`sync`, datapoints stamped with the REAL time (drctl judges their age by
-  the wall clock): DynamoDB ``ReplicationLatency`` per table and receiving region and S3
-  ``ReplicationLatency`` / ``OperationsPendingReplication`` (in the destination's region) /
-  ``OperationsFailedReplication`` (in the source's)
-  per rule, from the twin's replication queue (the age of its oldest pending write, else
-  the configured lag); ``AuroraGlobalDBRPOLag`` of each connected secondary from the role
-  model. A region under a fault publishes none (its CloudWatch is treated as gone).
+* at each :meth:`sync`, ``AuroraGlobalDBRPOLag`` of each connected secondary from the role
+  model, stamped with the REAL time (drctl judges its age by the wall clock). A region under
+  a fault publishes none (its CloudWatch is treated as gone). The DynamoDB and S3 replication
+  metrics are the twin's own (twin/awsmetrics.py, once a scenario minute while evaluating).
 """
 
 from __future__ import annotations
@@ -28,7 +25,6 @@ import datetime as dt
 import time
 from typing import Any
 
-from contract import S3_REPLICATION_FAILED, S3_REPLICATION_LATENCY, S3_REPLICATION_PENDING, s3_metric_region
 from twin.provision import client
 
 _HEALTH: dict[str, Any] = {}  # health check id -> twin.route53.HealthCheck (GetHealthCheckStatus)
@@ -125,67 +121,12 @@ class Observed:
     def metrics(self) -> None:
         twin, now = self.twin, dt.datetime.now(dt.UTC)
         faulted = set(twin.faults)
-        ages = self._pending_ages()
-        lag_s = twin.replication.lag_s if twin.replication else 0.5
-        inv = twin.inventory
-        for table, regions in inv.table_replicas.items():
-            for source in regions:
-                if source in faulted:
-                    continue
-                for dest in regions:
-                    if dest != source:
-                        age = ages.get(("dynamodb", source, dest), lag_s)
-                        self._put(source, "AWS/DynamoDB", "ReplicationLatency",
-                                  {"TableName": table, "ReceivingRegion": dest}, age * 1000, now, "Milliseconds")
-        for source_region, source, dest_region, dest in inv.bucket_replication:
-            if source_region in faulted:
-                continue
-            rule = self._rule_id(source, source_region)
-            dims = {"SourceBucket": source, "DestinationBucket": dest, "RuleId": rule}
-            age = ages.get(("s3", source_region, dest_region), lag_s)
-            pending = self._pending_count("s3", source_region, dest_region)
-            # Each in the region AWS publishes it (contract.s3_metric_region): latency and
-            # pending in the destination's, failed operations in the source's.
-            for spec, value, unit in ((S3_REPLICATION_LATENCY, age, "Seconds"),
-                                      (S3_REPLICATION_PENDING, pending, "Count"),
-                                      (S3_REPLICATION_FAILED, 0, "Count")):
-                region = s3_metric_region(spec, source=source_region, destination=dest_region)
-                if region not in faulted:
-                    self._put(region, spec.namespace, spec.name, dims, value, now, unit)
         aurora = getattr(twin, "aurora", None)
         if aurora is not None:
             for (region, cluster), lag in aurora.rpo_lag_ms().items():
                 if region not in faulted:
                     self._put(region, "AWS/RDS", "AuroraGlobalDBRPOLag", {"DBClusterIdentifier": cluster},
                               lag, now, "Milliseconds")
-
-    def _rule_id(self, bucket: str, region: str) -> str:
-        found = client("s3", region, self.endpoint).get_bucket_replication(Bucket=bucket)
-        return str(found["ReplicationConfiguration"]["Rules"][0].get("ID", ""))
-
-    def _pending(self) -> list[Any]:
-        replication = self.twin.replication
-        if replication is None:
-            return []
-        with replication._lock:
-            return list(replication._pending.values())
-
-    def _pending_ages(self) -> dict[tuple[str, str, str], float]:
-        """(kind, source region, destination region) -> age of the oldest pending write, s."""
-        replication = self.twin.replication
-        out: dict[tuple[str, str, str], float] = {}
-        if replication is None:
-            return out
-        now = replication.clock()
-        for item in self._pending():
-            source_region = item.value[0] if item.value else ""
-            key = (item.kind, source_region, item.region)
-            out[key] = max(out.get(key, 0.0), now - (item.due - replication.lag_s))
-        return out
-
-    def _pending_count(self, kind: str, source: str, dest: str) -> int:
-        return sum(1 for i in self._pending() if i.kind == kind and i.region == dest
-                   and (i.value[0] if i.value else "") == source)
 
     def _put(self, region: str, namespace: str, name: str, dims: dict[str, str], value: float,
              at: dt.datetime, unit: str) -> None:

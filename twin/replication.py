@@ -21,12 +21,17 @@ Paused, their writes wait (by key) and are copied on resume. Polling an MRSC tab
 make the copy's delay grow with the table (a full Scan per region per poll): on a loaded
 2-core machine, seconds of real time, a minute of scenario time.
 
+Latency, for the metrics AWS publishes about replication (:mod:`twin.awsmetrics`): each write
+remembers the SCENARIO time it was first seen (a later write to the same key keeps it: the
+destination has been behind since then). A write that replication held (paused) has waited the
+scenario time from then until it is applied; one that was never held took the configured lag
+(``lag_s``: real seconds, the scenario's choice). :meth:`Replicator.take_latencies` hands the
+applied writes' latencies over, :meth:`Replicator.backlog` what is still pending.
+
 What this is not: AWS's conflict resolution (two regions writing the same key between two
 polls: the twin applies both, in the order it saw them), MRSC's witness and its refusal of
-writes in a region cut off from the set, replication metrics
-(ReplicationLatency, S3 OperationsPendingReplication are not emitted), DynamoDB streams,
-S3 replica status, or Aurora (not simulated at all yet). The lag is the scenario's choice,
-not a measurement of AWS.
+writes in a region cut off from the set, DynamoDB streams, S3 replica status, or Aurora
+(twin/aurora.py). The lag is the scenario's choice, not a measurement of AWS.
 """
 
 from __future__ import annotations
@@ -51,6 +56,14 @@ class _Pending:
     region: str  # destination
     key: Any
     value: Any  # item / (body, content type, metadata) / secret string; None = delete
+    source: str = ""  # region the write was made in
+    seen_at: float = 0.0  # scenario time the write was first seen (kept when superseded)
+    held: bool = False  # replication held it (paused) at least once
+    size: int = 0  # bytes (S3 objects)
+
+
+# (kind, destination table/bucket, source region, destination region)
+LatencyKey = tuple[str, str, str, str]
 
 
 @dataclass
@@ -60,11 +73,13 @@ class Replicator:
     lag_s: float = 0.5
     interval_s: float = 0.2
     clock: Any = time.monotonic
+    scenario_clock: Any = None  # the twin's ScenarioClock.now (None: the real clock)
     paused: set[str] = field(default_factory=set)
     applied: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
     _seen: dict[tuple[str, str, str], dict[Any, Any]] = field(default_factory=dict)
     _pending: dict[tuple[str, str, str, Any], _Pending] = field(default_factory=dict)
     _keys: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    _latencies: dict[LatencyKey, float] = field(default_factory=dict)  # the largest since taken
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -76,7 +91,7 @@ class Replicator:
         if self.inventory.strong_tables:
             self.strong = StrongReplicas(
                 {t: self.inventory.table_replicas[t] for t in self.inventory.strong_tables}, self._strong_held,
-                self.applied)
+                self.applied, now=self.scenario_now, lag_s=self.lag_s, record=self.record_latency)
             self.strong.install()
         self.tick()  # the state at start is the baseline, not a write to replicate
         self._thread = threading.Thread(target=self._run, name="twin-replication", daemon=True)
@@ -120,6 +135,35 @@ class Replicator:
             time.sleep(min(self.interval_s, 0.05))
         return False
 
+    def scenario_now(self) -> float:
+        return float(self.scenario_clock() if self.scenario_clock is not None else self.clock())
+
+    def record_latency(self, key: LatencyKey, seconds: float) -> None:
+        with self._lock:
+            self._latencies[key] = max(seconds, self._latencies.get(key, 0.0))
+
+    def take_latencies(self) -> dict[LatencyKey, float]:
+        """The largest latency of the writes applied since the last call, per destination and
+        direction (and forget them)."""
+        with self._lock:
+            taken = dict(self._latencies)
+            self._latencies.clear()
+            return taken
+
+    def backlog(self) -> list[tuple[str, str, str, str, float, int]]:
+        """What is pending now: (kind, destination name, source region, destination region,
+        scenario seconds since first seen if held else the lag, bytes), one row per write."""
+        now = self.scenario_now()
+        with self._lock:
+            rows = [(p.kind, p.name, p.source, p.region,
+                     max(self.lag_s, now - p.seen_at) if p.held or self._held(p) else self.lag_s, p.size)
+                    for p in self._pending.values()]
+            if self.strong is not None:
+                rows += [("dynamodb", table, source, dest, max(self.lag_s, now - since), 0)
+                         for (table, source, _), (_, since) in self.strong.waiting.items()
+                         for dest in self.strong.regions[table] if dest != source]
+            return rows
+
     def _held(self, item: _Pending) -> bool:
         return item.kind in self.paused or item.name in self.paused
 
@@ -152,11 +196,18 @@ class Replicator:
                 self._observe("secretsmanager", secret, regions[0], self._secret(secret, regions[0]),
                               [(r, secret) for r in regions[1:]], now)
             for pkey, item in sorted(self._pending.items(), key=lambda kv: kv[1].due):
-                if self._held(item) or item.due > now:
+                if self._held(item):
+                    item.held = True
+                    continue
+                if item.due > now:
                     continue
                 self._apply(item)
                 del self._pending[pkey]
                 self.applied[item.kind] += 1
+                if item.kind != "secretsmanager":
+                    waited = self.scenario_now() - item.seen_at if item.held else 0.0
+                    self.record_latency((item.kind, item.name, item.source, item.region),
+                                        max(self.lag_s, waited))
 
     def _observe(self, kind: str, name: str, region: str, current: dict[Any, Any],
                  destinations: list[tuple[str, str]], now: float) -> None:
@@ -168,13 +219,18 @@ class Replicator:
             return
         changed = [(k, v) for k, v in current.items() if before.get(k) != v]
         changed += [(k, None) for k in before if k not in current]
+        seen_at = self.scenario_now()
         for key, fingerprint in changed:
             for dest_region, dest in destinations:
                 if self._seen.get((kind, dest_region, dest), {}).get(key) == fingerprint:
                     continue  # the destination has it already (it came from there)
+                earlier = self._pending.get((kind, dest_region, dest, key))
                 self._pending[(kind, dest_region, dest, key)] = _Pending(
                     now + self.lag_s, kind, dest, dest_region, key,
-                    None if fingerprint is None else (region, name))
+                    None if fingerprint is None else (region, name), region,
+                    earlier.seen_at if earlier is not None else seen_at,
+                    earlier.held if earlier is not None else False,
+                    fingerprint[1] if kind == "s3" and fingerprint is not None else 0)
 
     def _apply(self, item: _Pending) -> None:
         dest_seen = self._seen.setdefault((item.kind, item.region, item.name), {})
@@ -239,7 +295,7 @@ class Replicator:
         objects: dict[Any, Any] = {}
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
             for obj in page.get("Contents", []):
-                objects[obj["Key"]] = obj["ETag"]
+                objects[obj["Key"]] = (obj["ETag"], int(obj.get("Size", 0)))
         return objects
 
     def _secret(self, secret: str, region: str) -> dict[Any, Any]:
@@ -262,14 +318,18 @@ class StrongReplicas:
     methods, so a copy is not copied back."""
 
     def __init__(self, regions: dict[str, list[str]], held: Any, applied: dict[str, int],
-                 account_id: str | None = None):
+                 account_id: str | None = None, *, now: Any = time.monotonic, lag_s: float = 0.0,
+                 record: Any = None):
         from moto.core.models import DEFAULT_ACCOUNT_ID
 
         self.regions = regions  # table -> its regions
         self.held = held  # table -> paused?
         self.account_id = account_id or DEFAULT_ACCOUNT_ID
-        self.waiting: dict[tuple[str, str, Any], dict[str, Any]] = {}  # (table, source, key) -> key
+        # (table, source, key) -> (key, scenario time the first waiting write was made)
+        self.waiting: dict[tuple[str, str, Any], tuple[dict[str, Any], float]] = {}
         self.applied = applied  # the replicator's counts per kind: copies count as "dynamodb"
+        self.now, self.lag_s = now, lag_s
+        self.record = record or (lambda key, seconds: None)  # Replicator.record_latency
         self._originals: dict[str, dict[str, Any]] = {}  # region -> method name -> unwrapped
         self._lock = threading.RLock()
 
@@ -323,9 +383,11 @@ class StrongReplicas:
     def _written(self, region: str, table: str, key: dict[str, Any]) -> None:
         with self._lock:
             if self.held(table):
-                self.waiting[(table, region, json.dumps(key, sort_keys=True))] = key
+                marker = (table, region, json.dumps(key, sort_keys=True))
+                self.waiting[marker] = (key, self.waiting[marker][1] if marker in self.waiting else self.now())
                 return
             self._copy(region, table, key)
+            self._record(region, table, self.lag_s)
 
     def _copy(self, region: str, table: str, key: dict[str, Any]) -> None:
         source = self._backend(region)
@@ -344,10 +406,17 @@ class StrongReplicas:
     def flush(self) -> None:
         """Resume: copy what was written while paused (the source's current item, by key)."""
         with self._lock:
-            for (table, region, marker), key in list(self.waiting.items()):
+            for (table, region, marker), (key, since) in list(self.waiting.items()):
                 if not self.held(table):
                     del self.waiting[(table, region, marker)]
                     self._copy(region, table, key)
+                    self._record(region, table, max(self.lag_s, self.now() - since))
+
+    def _record(self, region: str, table: str, seconds: float) -> None:
+        """MRSC's copy is synchronous: the latency is the lag floor, or the time it waited."""
+        for dest in self.regions[table]:
+            if dest != region:
+                self.record(("dynamodb", table, region, dest), seconds)
 
 
 def _bytes_out(value: Any) -> Any:

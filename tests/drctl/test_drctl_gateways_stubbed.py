@@ -244,3 +244,25 @@ def test_join_reuses_an_existing_key_and_a_key_already_in_the_plan_is_not_an_err
         with pytest.raises(NotFound, match="another value"):
             gw.join("p1", name="payments-dr-dev-client-acme", value=value)
         stub.assert_no_pending_responses()
+
+
+def test_a_region_answering_only_5xx_is_unreachable_and_a_4xx_is_an_answer():
+    """An outage may answer 503 instead of hanging (the twin's `5xx` fault): after the SDK's
+    retries that is no usable answer, so checks show the region UNREACHABLE (status exit 3)
+    rather than crashing or FAILing; a 4xx is AWS saying no, and stays an error."""
+    from drctl.checks import UNREACHABLE, guarded
+    from drctl.gateways import Unreachable, is_unreachable
+
+    rds = client("rds")
+    with Stubber(rds) as stub:
+        stub.add_client_error("describe_global_clusters", service_error_code="503", http_status_code=503)
+        stub.add_client_error("describe_global_clusters", service_error_code="AccessDenied", http_status_code=403)
+        with pytest.raises(Unreachable) as down:
+            AuroraGateway(rds, "us-east-1").global_cluster("payments-global-dev")
+        with pytest.raises(ClientError) as denied:
+            AuroraGateway(rds, "us-east-1").global_cluster("payments-global-dev")
+    assert is_unreachable(down.value) and down.value.region == "us-east-1"
+    assert not is_unreachable(denied.value)
+    server = ClientError({"Error": {"Code": "InternalError"}, "ResponseMetadata": {"HTTPStatusCode": 500}}, "GetItem")
+    check = guarded("dynamodb", "replica", "us-east-1", lambda: (_ for _ in ()).throw(server))
+    assert check.state == UNREACHABLE, check

@@ -315,21 +315,30 @@ def test_the_rpo_canary_reads_the_peers_heartbeat_through_replication(twin):
 DAY_MINUTES = 5  # after the warm-up
 # What CloudWatch does with an alarm whose every period is missing (treat_missing_data).
 MISSING_DATA_STATE = {"notBreaching": OK, "breaching": ALARM, "missing": INSUFFICIENT}
-# Namespaces of the metrics the twin emits itself: the functions' own (PutMetricData, EMF),
-# and Route 53's HealthCheckStatus (twin/route53.py). Everything else under AWS/ is published
-# by AWS services the twin does not run.
+# Metrics under AWS/ the twin emits itself besides the functions' own (PutMetricData, EMF):
+# Route 53's HealthCheckStatus (twin/route53.py) and the replication metrics of S3 and DynamoDB
+# (twin/awsmetrics.py). Everything else under AWS/ is published by AWS services the twin does
+# not run.
 TWIN_EMITTED_AWS_NAMESPACES = {"AWS/Route53"}
+TWIN_EMITTED_AWS_METRICS = {("AWS/DynamoDB", "ReplicationLatency"), ("AWS/S3", "ReplicationLatency"),
+                            ("AWS/S3", "OperationsPendingReplication"), ("AWS/S3", "BytesPendingReplication"),
+                            ("AWS/S3", "OperationsFailedReplication")}
+
+
+def _metrics(alarm) -> set[tuple[str, str]]:
+    if alarm.metric is not None:
+        return {(alarm.metric[0], alarm.metric[1])}
+    return {(ns, name) for ns, name, *_ in alarm.queries.values()}
 
 
 def _namespaces(alarm) -> set[str]:
-    if alarm.metric is not None:
-        return {alarm.metric[0]}
-    return {ns for ns, *_ in alarm.queries.values()}
+    return {ns for ns, _ in _metrics(alarm)}
 
 
 def _aws_published_only(alarm) -> bool:
     """The alarm reads at least one metric that only an AWS service publishes (not the twin)."""
-    return any(ns.startswith("AWS/") and ns not in TWIN_EMITTED_AWS_NAMESPACES for ns in _namespaces(alarm))
+    return any(ns.startswith("AWS/") and ns not in TWIN_EMITTED_AWS_NAMESPACES
+               and (ns, name) not in TWIN_EMITTED_AWS_METRICS for ns, name in _metrics(alarm))
 
 
 @pytest.fixture(scope="module")
@@ -362,6 +371,11 @@ def test_no_alarm_on_the_twins_data_is_in_alarm_after_warm_up(twin, day):
     assert twin.alarms.unsupported == {}
     evaluated = [a for a in twin.alarms.alarms.values() if not _aws_published_only(a)]
     assert len(evaluated) >= 20, "the alarms on the platform's own metrics and Route 53's"
+    replication = [a for a in evaluated if _metrics(a) & TWIN_EMITTED_AWS_METRICS]
+    assert len(replication) >= 6, "the S3 and DynamoDB replication alarms read the twin's metrics"
+    assert all(v is not None for a in replication
+               for v in a.period_values(twin.metrics, twin.alarms.last_evaluation)), \
+        {a.name: a.period_values(twin.metrics, twin.alarms.last_evaluation) for a in replication}
     firing = {a.name: a.history[-1][2] for a in evaluated if a.state != OK}
     assert firing == {}, firing
     went = {n: h for n, h in day["transitions"].items() if any(state == ALARM for _, state, _ in h)}
@@ -370,8 +384,8 @@ def test_no_alarm_on_the_twins_data_is_in_alarm_after_warm_up(twin, day):
 
 
 def test_alarms_on_aws_published_metrics_are_in_their_missing_data_state(twin, day):
-    """The twin does not emit AWS/Lambda, AWS/ApiGateway, AWS/DynamoDB, AWS/S3, AWS/RDS,
-    AWS/WAFV2: these alarms see no data here, and their state is what treat_missing_data says
+    """The twin does not emit AWS/Lambda, AWS/ApiGateway, AWS/RDS, AWS/WAFV2, nor AWS/DynamoDB and
+    AWS/S3 beyond replication: these alarms see no data here, and their state is what treat_missing_data says
     (listed, not silently left out). In AWS they read real data."""
     aws_only = [a for a in twin.alarms.alarms.values() if _aws_published_only(a)]
     namespaces = set().union(*(_namespaces(a) for a in aws_only))
