@@ -931,3 +931,26 @@ def test_review_and_ci_names_every_setting_the_plan_job_passes():
     documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", lists))
     missing = ci_settings.SETTINGS_VARIABLES - documented - {"TFC_ORGANIZATION", "TFC_WORKSPACE"}
     assert not missing, f"settings CI passes that review-and-ci.md does not list: {sorted(missing)}"
+
+
+def test_readme_cost_totals_are_what_make_cost_computes(stacks, standard_stacks, prod_stacks):
+    """README "Cost": the idle and 10 payments/s totals of the three synths are scripts/cost.py's
+    (`make cost`, COST_RATE=10), not figures copied once and left behind."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import cost
+
+    readme = " ".join(README.split())
+    section = readme[readme.index("## Cost"):readme.index("### Cost profiles")]
+    for label, synth in (("default", stacks), ("standard profile", standard_stacks), ("prod-like", prod_stacks)):
+        result = cost.estimate(synth)
+        row = re.search(rf"\| [^|]*{re.escape(label)}[^|]* \| [^|]* \| \**([\d,.]+)\** \| ([\d,.]+) \|", section)
+        assert row, label
+        assert (row[1], row[2]) == (f"{result.idle():,.2f}", f"{result.at(10):,.2f}"), label
+
+
+def test_compliance_counts_the_uv_wheel_hashes_setup_checks():
+    """docs/compliance.md, CI supply chain row: the number of uv wheel hashes is the lock's."""
+    lock = (ROOT / "tools" / "bootstrap" / "uv.txt").read_text()
+    hashes = len(re.findall(r"--hash=sha256:[0-9a-f]{64}", lock))
+    assert hashes > 0
+    assert f"({hashes} wheel hashes, no sdist)" in " ".join(DOCS["compliance.md"].split())
