@@ -954,3 +954,22 @@ def test_compliance_counts_the_uv_wheel_hashes_setup_checks():
     hashes = len(re.findall(r"--hash=sha256:[0-9a-f]{64}", lock))
     assert hashes > 0
     assert f"({hashes} wheel hashes, no sdist)" in " ".join(DOCS["compliance.md"].split())
+
+
+def test_documented_preflight_quotas_are_the_ones_preflight_reads():
+    """Runbook section 10 and README "Capacity": each Service Quotas code with its AWS default,
+    the API-key WARN share, and what the declared peak runs at once (the unreserved-concurrency
+    FAIL) are drctl/preflight.py's, for the default settings."""
+    from drctl import preflight
+    from modules.settings import Settings
+
+    runbook = " ".join(DOCS["runbook.md"].split())
+    section = runbook[runbook.index("## 10. Preflight"):runbook.index("## 11.")]
+    for code, default in (preflight.APIGATEWAY_THROTTLE_RATE_QUOTA, preflight.APIGATEWAY_THROTTLE_BURST_QUOTA,
+                          preflight.APIGATEWAY_API_KEYS_QUOTA, preflight.APIGATEWAY_USAGE_PLANS_QUOTA):
+        assert re.search(rf"`{code}` \([^)]*\b{default:,}\b[^)]*\)", section), code
+    assert f"`{preflight.LAMBDA_CONCURRENCY_QUOTA_CODE}`" in section
+    assert f"fewer than {preflight.API_KEYS_WARN_FREE_SHARE:.0%} are left".replace("%", " %") in section
+    needed = preflight.Target(settings=Settings.from_env({})).concurrency_needed
+    assert f"plus as much for the authorizer: {needed} at the default peak" in section
+    assert f"(validator and authorizer: {needed} at the default peak)" in " ".join(README.split())
