@@ -999,3 +999,18 @@ def test_documented_test_names_exist(name, text):
         if not re.search(rf"^(?:async )?def {test}\(", source, re.M):
             missing.append(f"{current}::{test}")
     assert missing == [], f"{name} cites tests that do not exist"
+
+
+def test_review_and_ci_names_every_lock_dependabot_does_not_watch():
+    """docs/review-and-ci.md "Supply chain": each tools/ folder holding a lock that
+    .github/dependabot.yml does not watch is named as not watched."""
+    import yaml
+
+    watched = {u["directory"].strip("/") for u in yaml.safe_load(
+        (ROOT / ".github" / "dependabot.yml").read_text())["updates"]}
+    section = " ".join(DOCS["review-and-ci.md"].split("### Supply chain", 1)[1].split("\n### ", 1)[0].split())
+    sentence = section[section.index("are not watched") - 200:section.index("are not watched") + 120]
+    for folder in sorted(p for p in (ROOT / "tools").iterdir() if p.is_dir()):
+        if f"tools/{folder.name}" in watched or (not any(folder.glob("*.lock")) and not any(folder.glob("*.txt"))):
+            continue
+        assert f"tools/{folder.name}" in sentence, folder.name
