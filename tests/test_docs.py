@@ -969,6 +969,10 @@ def test_documented_preflight_quotas_are_the_ones_preflight_reads():
                           preflight.APIGATEWAY_API_KEYS_QUOTA, preflight.APIGATEWAY_USAGE_PLANS_QUOTA):
         assert re.search(rf"`{code}` \([^)]*\b{default:,}\b[^)]*\)", section), code
     assert f"`{preflight.LAMBDA_CONCURRENCY_QUOTA_CODE}`" in section
+    import botocore.session
+
+    quotas = botocore.session.get_session().get_service_model(preflight.SERVICE_QUOTAS)
+    assert f"`{quotas.signing_name}:GetServiceQuota`" in section  # the IAM prefix, not the client's name
     assert f"fewer than {preflight.API_KEYS_WARN_FREE_SHARE:.0%} are left".replace("%", " %") in section
     needed = preflight.Target(settings=Settings.from_env({})).concurrency_needed
     assert f"plus as much for the authorizer: {needed} at the default peak" in section
