@@ -977,6 +977,8 @@ def test_documented_preflight_quotas_are_the_ones_preflight_reads():
     needed = preflight.Target(settings=Settings.from_env({})).concurrency_needed
     assert f"plus as much for the authorizer: {needed} at the default peak" in section
     assert f"(validator and authorizer: {needed} at the default peak)" in " ".join(README.split())
+    for doc in ("new-account.md", "ops-functions.md"):
+        assert f"runs at once ({needed} at the default peak" in " ".join(DOCS[doc].split()), doc
 
 
 def test_readme_node_requirement_is_the_locked_node():
