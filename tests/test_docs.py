@@ -974,6 +974,8 @@ def test_documented_preflight_quotas_are_the_ones_preflight_reads():
     quotas = botocore.session.get_session().get_service_model(preflight.SERVICE_QUOTAS)
     assert f"`{quotas.signing_name}:GetServiceQuota`" in section  # the IAM prefix, not the client's name
     assert f"fewer than {preflight.API_KEYS_WARN_FREE_SHARE:.0%} are left".replace("%", " %") in section
+    checks = preflight.HEALTH_CHECKS_PER_ENVIRONMENT
+    assert f"WARN when fewer than {checks} are left (fine if the {checks} in use are this environment's)" in section
     needed = preflight.Target(settings=Settings.from_env({})).concurrency_needed
     assert f"plus as much for the authorizer: {needed} at the default peak" in section
     assert f"(validator and authorizer: {needed} at the default peak)" in " ".join(README.split())
