@@ -260,9 +260,23 @@ def replication(drills, failover):
     """The replication drill on the primary (25 scenario minutes of pause, as the JSON says)."""
     twin = drills.twin
     applied = dict(twin.replication.applied)
+
+    def catch_up_before_the_clock_moves_on() -> None:
+        """The twin's replicator catches up in REAL time (its polls), the drill's clock races
+        scenario time (2,700 s in ~12 s real): once FIS's pause has ended, a backlog that takes
+        a few real seconds to apply would last thousands of scenario seconds, and S3's latency
+        alarm stayed in ALARM 1,200 s after the pause in one CI run. The clock waits for it, as
+        AWS replication resuming at its own speed would (bounded: 15 s real per step)."""
+        if not twin.replication.paused and twin.replication.backlog():
+            twin.replication.wait_caught_up(15)
+
+    drills.clock.after_step.append(catch_up_before_the_clock_moves_on)
     started = time.monotonic()
-    result = run_drill(drills.cfg, drills.ports(), drills.clock, EventLog(),
-                       _options(drills, DRILL_REPLICATION, recovery_timeout=REPLICATION_RECOVERY_S))
+    try:
+        result = run_drill(drills.cfg, drills.ports(), drills.clock, EventLog(),
+                           _options(drills, DRILL_REPLICATION, recovery_timeout=REPLICATION_RECOVERY_S))
+    finally:
+        drills.clock.after_step.remove(catch_up_before_the_clock_moves_on)
     seconds = time.monotonic() - started
     experiment = list(drills.fis.experiments.values())[-1]
     caught_up = twin.replication.wait_caught_up(15)
