@@ -597,9 +597,10 @@ def quota_value(quotas: Any, service: str, quota: tuple[str, int]) -> tuple[floa
         "AWS default"
 
 
-def _count(client: Any, operation: str) -> int:
-    return sum(len(page.get("items", [])) for page in client.get_paginator(operation).paginate(
-        PaginationConfig={"PageSize": 500}))
+def _items(client: Any, operation: str) -> list[dict[str, Any]]:
+    """Every item of an API Gateway list operation (get_api_keys, get_usage_plans), all pages."""
+    return [item for page in client.get_paginator(operation).paginate(PaginationConfig={"PageSize": 500})
+            for item in page.get("items", [])]
 
 
 def check_apigateway_throttle_quota(quotas: Any, region: str, settings: Settings) -> Result:
@@ -623,7 +624,7 @@ def check_api_keys_quota(quotas: Any, apigw: Any, region: str) -> Result:
     """Room for API keys: each client has one per region (drctl client-keys add/sync)."""
     code = APIGATEWAY_API_KEYS_QUOTA[0]
     limit, source = quota_value(quotas, APIGATEWAY_QUOTA_SERVICE, APIGATEWAY_API_KEYS_QUOTA)
-    used = _count(apigw, "get_api_keys")
+    used = len(_items(apigw, "get_api_keys"))
     free = int(limit) - used
     detail = (f"{used} of {limit:g} API keys used ({source}); each client needs one per region "
               "(drctl client-keys add)")
@@ -639,8 +640,7 @@ def check_usage_plans_quota(quotas: Any, apigw: Any, region: str, role: str, tar
     """Room for this environment's usage plan in the region (one per region: modules/api.py)."""
     code = APIGATEWAY_USAGE_PLANS_QUOTA[0]
     limit, source = quota_value(quotas, APIGATEWAY_QUOTA_SERVICE, APIGATEWAY_USAGE_PLANS_QUOTA)
-    names = [plan.get("name") for page in apigw.get_paginator("get_usage_plans").paginate(
-        PaginationConfig={"PageSize": 500}) for plan in page.get("items", [])]
+    names = [plan.get("name") for plan in _items(apigw, "get_usage_plans")]
     ours = target.names.usage_plan(role)
     detail = f"{len(names)} of {limit:g} usage plans used ({source})"
     if ours in names:
