@@ -1034,3 +1034,59 @@ def test_review_and_ci_names_every_lock_dependabot_does_not_watch():
         if f"tools/{folder.name}" in watched or (not any(folder.glob("*.lock")) and not any(folder.glob("*.txt"))):
             continue
         assert f"tools/{folder.name}" in sentence, folder.name
+
+
+def test_documented_failback_evidence_limits_are_the_contracts():
+    """runbook section 7 and failover.md: `drctl failback` takes DynamoDB replication evidence
+    up to the alarm's threshold and S3's up to S3_FAILBACK_LATENCY_MAX_S (drctl/operations.py
+    reads both from the contract); failover.md once gave S3's 60 s for both."""
+    ddb, s3 = (f"{contract.DYNAMODB_REPLICATION_LATENCY_THRESHOLD_S:g} s",
+               f"{contract.S3_FAILBACK_LATENCY_MAX_S:g} s")
+    runbook = " ".join(DOCS["runbook.md"].split())
+    assert f"`ReplicationLatency` DR→primary under {ddb} for **both** tables" in runbook
+    assert f"its `ReplicationLatency` at most {s3} and no failed operation" in runbook
+    failover = " ".join(DOCS["failover.md"].split())
+    assert f"both tables (a fresh `ReplicationLatency` Average of at most the alarm's {ddb}) and S3" in failover
+    assert f"replication (a fresh `ReplicationLatency` of at most {s3} and no failed operation" in failover
+
+
+def test_documented_powertools_version_is_the_contracts():
+    """Every Powertools release the docs name is the one the package deploys
+    (contract.POWERTOOLS_VERSION, which tests/test_compute.py checks against the lock)."""
+    found = {(name, v) for name, text in [("README.md", README), *DOCS.items()]
+             for v in re.findall(r"Powertools(?: for AWS Lambda \(Python\))? \**(\d+\.\d+\.\d+)\**", text)
+             + re.findall(r"aws_lambda_powertools-(\d+\.\d+\.\d+)", text)}
+    assert found, "no Powertools version found in the docs"
+    assert {v for _, v in found} == {contract.POWERTOOLS_VERSION}, sorted(found)
+    assert "one in `contract.py` (`POWERTOOLS_VERSION`)" in " ".join(DOCS["payment-validator.md"].split())
+
+
+def test_drills_fault_durations_and_fis_cost_are_the_templates(stacks):
+    """docs/drills.md: the regional-failover fault lasts up to the template's duration, the
+    replication pause the template's, and its FIS cost is actions x minutes x the price."""
+    text = " ".join(DOCS["drills.md"].split())
+    durations: dict[str, set[int]] = {}
+    actions: dict[str, set[int]] = {}
+    for _, _, template in _resources(stacks, "aws_fis_experiment_template"):
+        drill = template["tags"]["DrDrill"]
+        minutes = {int(re.fullmatch(r"PT(\d+)M", p["value"])[1]) for a in template["action"]
+                   for p in a["parameter"] if p["key"] == "duration"}
+        durations.setdefault(drill, set()).update(minutes)
+        actions.setdefault(drill, set()).add(len(template["action"]))
+    (failover_min,), (pause_min,), (pause_actions,) = (
+        durations["regional-failover"], durations["replication"], actions["replication"])
+    assert f"cannot reach DynamoDB** for up to {failover_min} minutes" in text
+    assert f"paused for {pause_min} minutes" in text
+    assert f"for {pause_min} minutes writes keep being accepted" in text
+    price = float(re.search(r"action-minute\*\*: \$(\d+\.\d\d) in commercial regions", text)[1])
+    assert (f"{pause_actions} actions x {pause_min} min = {pause_actions * pause_min} action-minutes = "
+            f"**${pause_actions * pause_min * price:.2f}**") in text
+    assert f"at most {failover_min} min = ${failover_min * price:.2f}" in text
+
+
+def test_readme_teardown_key_deletion_window_is_the_keys(stacks):
+    """README "Tearing down": the data keys' deletion window is the one the JSON sets."""
+    documented = re.search(r"KMS keys are scheduled for deletion \((\d+)-day window\)", README)
+    assert documented, "the README's key deletion window"
+    windows = {body["deletion_window_in_days"] for _, _, body in _resources(stacks, "aws_kms_key")}
+    assert windows == {int(documented[1])}
