@@ -32,7 +32,8 @@ payment: the validator decides "first" with the claim item of (client, transacti
 strongly consistent transactions table, so the replay gets the first answer and writes
 nothing. The timestamp window bounds replays in every region.
 
-Keys or nonce table unavailable -> the function raises (API Gateway: 500); never an Allow.
+Keys or nonce table unavailable -> the function raises; API Gateway answers its
+AUTHORIZER_FAILURE response, which the stacks set to 503 AUTHENTICATION_UNAVAILABLE; never an Allow.
 """
 
 from __future__ import annotations

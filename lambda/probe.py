@@ -53,14 +53,14 @@ from contract import (
     ENV_PROBE_CONNECT_TIMEOUT_SECONDS,
     ENV_PROBE_READ_TIMEOUT_SECONDS,
     ENV_REGION_ROLE,
+    HEALTH_SEARCH_STRING,
     LATCH_FAILURES,
     METRICS_NAMESPACE,
     PEER_HEALTHY,
 )
 
 ROLES = ("primary", "dr")
-# health.py answers compact JSON with sorted keys; '"status":"unhealthy"' does not contain it.
-DEFAULT_SEARCH_STRING = '"status":"healthy"'
+DEFAULT_SEARCH_STRING = HEALTH_SEARCH_STRING  # the health function's healthy verdict (contract.py)
 AWS_CALLS_PER_RUN = 3
 AWS_WORST_CASE_SECONDS = AWS_CALLS_PER_RUN * aws.call_worst_case_seconds()
 
