@@ -120,10 +120,12 @@ class _Reconciler:
 
     def run_once(self) -> None:
         for region, name in self.functions.items():
+            started = time.monotonic()
             outcome = self.twin.invoke(region, name, SCHEDULED_EVENT)
             payload = outcome.payload if isinstance(outcome.payload, dict) else {}
             self.runs[region].append({"ok": outcome.ok, "durationS": round(outcome.duration_s, 3),
-                                      "at": time.time(), **{k: payload.get(k) for k in (
+                                      "at": time.time(), "startedMono": started,
+                                      "endedMono": time.monotonic(), **{k: payload.get(k) for k in (
                                           "recordsChecked", "missingReceipts", "receiptsRepaired",
                                           "receiptRepairFailed", "duplicateTransactions", "truncated",
                                           "lagSeconds", "checkedUntilMs")},
@@ -259,6 +261,8 @@ def run_load_check(twin: Any, key: str, *, rate: float, duration_s: float, sende
     replicated = twin.replication.wait_caught_up(30)
     in_replica = {region: _records_since(twin, region, started_ms) for region in twin.ports}
     latencies = [r["latencyS"] for r in results if r.get("status")]
+    timeline = _timeline(results, {region: [(run["startedMono"] - begun, run["endedMono"] - begun)
+                                             for run in runs] for region, runs in reconciler.runs.items()})
     return {
         "label": "LOCAL: the twin on this machine (moto, simulated gateway and replication), not AWS",
         "cpuCount": os.cpu_count(),
@@ -295,6 +299,9 @@ def run_load_check(twin: Any, key: str, *, rate: float, duration_s: float, sende
         "failures": failures,
         "failureCauses": dict(Counter(f["causeClass"] for f in failures).most_common()),
         "apiFunctions": api_functions,
+        # Per 10 s of scheduled sends: where the slow answers and the non-2xx fell, and which
+        # region's reconcile was running then (the harness's shared CPU, not AWS).
+        "timeline": timeline,
         "maxLateS": round(max((r.get("lateS", 0.0) for r in results), default=0.0), 3),
         "reconcile": {
             "graceMinutes": GRACE_OVERRIDE_MINUTES,
@@ -415,6 +422,26 @@ def _records_since(twin: Any, region: str, since_ms: int) -> int:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def _timeline(results: list[dict[str, Any]], reconcile_runs: dict[str, list[tuple[float, float]]],
+              window_s: float = 10.0) -> list[dict[str, Any]]:
+    """Latency and non-2xx per `window_s` of send time, with the reconcile runs overlapping it."""
+    windows: dict[int, list[dict[str, Any]]] = {}
+    for r in results:
+        if r.get("status") is not None:
+            windows.setdefault(int(r["sentAtS"] // window_s), []).append(r)
+    rows = []
+    for index in sorted(windows):
+        start, end = index * window_s, (index + 1) * window_s
+        lat = [r["latencyS"] for r in windows[index]]
+        rows.append({"fromS": start, "requests": len(lat),
+                     "p50Ms": round(percentile(lat, 50) * 1000), "p99Ms": round(percentile(lat, 99) * 1000),
+                     "maxMs": round(max(lat) * 1000),
+                     "non2xx": sum(1 for r in windows[index] if r["status"] != 200),
+                     "reconcileRunning": sorted(region for region, runs in reconcile_runs.items()
+                                                if any(a < end and b > start for a, b in runs))})
+    return rows
+
+
 def render(report: dict[str, Any]) -> str:
     latency = report["latencyMs"]
     lines = [
@@ -445,6 +472,9 @@ def render(report: dict[str, Any]) -> str:
         f"{report['reconcile']['replicationCaughtUpAfterwards']}); arrived behind the watermark "
         f"(unchecked) {report['reconcile']['behindWatermark']}",
     ]
+    lines.append("  per 10 s of sends (p50/p99/max ms, non-2xx, reconcile running): " + "; ".join(
+        f"+{w['fromS']:g} {w['p50Ms']}/{w['p99Ms']}/{w['maxMs']} {w['non2xx']} "
+        f"{'+'.join(w['reconcileRunning']) or '-'}" for w in report.get("timeline", [])))
     for region, r in report["reconcile"]["regions"].items():
         lines.append(f"    {region}: {r['runs']} runs ({r['failedRuns']} failed), {r['recordsChecked']} records "
                      f"checked at {r['checkRatePerSecond']}/s while running, missing receipts "

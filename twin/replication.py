@@ -301,7 +301,8 @@ class Replicator:
             value = client("secretsmanager", region, self.endpoint).get_secret_value(SecretId=secret)
         except Exception:  # no value yet (created without one): nothing to replicate
             return None
-        return value.get("SecretString")
+        found: str | None = value.get("SecretString")
+        return found
 
 
 _WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
