@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from twin import motopatch
 from twin.alarms import AlarmEvaluator, MetricCollector, MetricStore, ScenarioClock, moto_metric_counts
 from twin.apigw import RegionalGateway
 from twin.awsmetrics import ReplicationMetrics
@@ -101,6 +102,7 @@ class Twin:
 
         started = time.monotonic()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        motopatch.install()  # moto's own per-request overheads (twin/motopatch.py)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
@@ -326,3 +328,4 @@ class Twin:
 
     def region_of(self, role: str) -> str:
         return next(region for region, r in self.roles.items() if r == role)
+
