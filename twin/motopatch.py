@@ -62,7 +62,7 @@ def _partition_queries() -> None:
         return list(hash_set.values()) if self.range_key_attr else [hash_set]
 
     def partition_query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
-        index_name = args[7] if len(args) > 7 else kwargs.get("index_name")  # moto passes it 8th
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")  # moto passes it positionally
         if index_name is not None or hash_key is None:
             return query(self, hash_key, *args, **kwargs)
         _local.partition = (self, hash_key)
