@@ -13,7 +13,8 @@ blocks):
   a bucket with a replication rule (PutObject, CopyObject, multipart completion, a delete that
   leaves a delete marker: the rules replicate delete markers, not version deletes) is queued
   for the other region(s), keyed by table/bucket and key: a later write to the same key
-  supersedes a queued one.
+  supersedes a queued one and keeps its due time (the copy reads the current value; a key
+  written more often than the lag must not wait for ever).
 * **By polling** (secrets only: a handful, rarely written): every ``interval_s`` the primary
   copy's value is read and compared with the last one seen.
 * Each queued write is applied ``lag_s`` (real seconds, the scenario's choice) after it was
@@ -215,8 +216,11 @@ class Replicator:
             for dest_region, dest in destinations:
                 pkey = (kind, dest_region, dest, marker)
                 earlier = self._pending.get(pkey)
+                # a later write rides with the queued one (its copy reads the current value):
+                # re-timing it would starve a key written more often than the lag
+                due = earlier.due if earlier is not None else now + max(self.lag_s, settle_s)
                 self._pending[pkey] = _Pending(
-                    now + max(self.lag_s, settle_s), kind, dest, dest_region, key, source_region, source, seq,
+                    due, kind, dest, dest_region, key, source_region, source, seq,
                     earlier.seen_at if earlier is not None else seen_at,
                     earlier.held if earlier is not None else False, size)
 
