@@ -1090,3 +1090,30 @@ def test_readme_teardown_key_deletion_window_is_the_keys(stacks):
     assert documented, "the README's key deletion window"
     windows = {body["deletion_window_in_days"] for _, _, body in _resources(stacks, "aws_kms_key")}
     assert windows == {int(documented[1])}
+
+
+def test_readme_load_check_overrides_are_the_scripts_and_the_stacks(stacks):
+    """README "Load check": its duration, reconcile cadence, grace override and the twin's
+    function cap are what scripts/load_check.py, the Makefile, lambda/reconcile.py,
+    twin/functions.py and the JSON's reconcile schedule say."""
+    text = " ".join(README.split())
+
+    def constant(path: str, pattern: str) -> str:
+        found = re.search(pattern, (ROOT / path).read_text(), re.M)
+        assert found, f"{path}: {pattern}"
+        return found[1]
+
+    duration = constant("Makefile", r"^LOAD_DURATION \?= (\d+)$")
+    every = float(constant("scripts/load_check.py", r'"--reconcile-every", type=float, default=([\d.]+)'))
+    grace = constant("scripts/load_check.py", r"^GRACE_OVERRIDE_MINUTES = (\d+)$")
+    default_grace = constant("lambda/reconcile.py", r"^DEFAULT_GRACE_MINUTES = (\d+)$")
+    cap = constant("twin/functions.py", r"^DEFAULT_CONCURRENCY = (\d+)$")
+    assert f"(`scripts/load_check.py`, `LOAD_DURATION={duration}`)" in text
+    assert f"on its scheduled event every {every:g} s" in text
+    assert f"{every:g} s is the load check's `--reconcile-every` default" in text
+    assert f"reconcile's grace period is {grace} minute (not {default_grace})" in text
+    assert f"the twin otherwise caps every function at {cap})" in text
+    schedules = {body["schedule_expression"] for _, _, body in _resources(stacks, "aws_cloudwatch_event_rule")
+                 if "reconcile" in body["name"]}
+    assert schedules == {"rate(1 minute)"}, schedules
+    assert "(the stacks schedule it every minute:" in text
