@@ -1117,3 +1117,7 @@ def test_readme_load_check_overrides_are_the_scripts_and_the_stacks(stacks):
                  if "reconcile" in body["name"]}
     assert schedules == {"rate(1 minute)"}, schedules
     assert "(the stacks schedule it every minute:" in text
+    workers = {body["environment"]["variables"][contract.ENV_RECONCILE_WORKERS]
+               for _, _, body in _functions_by_handler(stacks, "reconcile.lambda_handler")}
+    assert len(workers) == 1, workers
+    assert f"reconcile's duplicate check makes one per record, {workers.pop()} at a time" in text
