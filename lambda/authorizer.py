@@ -305,5 +305,5 @@ def lambda_handler(event: dict, context: Any) -> dict[str, Any]:
                   usage_key=usage_identifier_key(auth.settings.secret_id, client_id))
 
 
-if os.environ.get("AWS_EXECUTION_ENV", "").startswith("AWS_Lambda_"):
+if env.in_lambda(os.environ):
     init()  # in Lambda: settings and clients at init (a bad setting fails the init)

@@ -194,5 +194,5 @@ def lambda_handler(event: dict, context: Any) -> dict[str, Any]:
     return canary.run()
 
 
-if os.environ.get("AWS_EXECUTION_ENV", "").startswith("AWS_Lambda_"):
+if env.in_lambda(os.environ):
     init()  # in Lambda: settings and clients at init (a bad setting fails the init)

@@ -257,5 +257,5 @@ def lambda_handler(event: dict, context: Any) -> dict[str, Any]:
     return probe.run(remaining)
 
 
-if os.environ.get("AWS_EXECUTION_ENV", "").startswith("AWS_Lambda_"):
+if env.in_lambda(os.environ):
     init()  # in Lambda: settings, clients and the TLS context at init (a bad setting fails the init)

@@ -39,7 +39,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.metrics import MetricUnit
-from ops import hold, signing
+from ops import env, hold, signing
 
 from contract import (
     ENV_METRICS_NAMESPACE,
@@ -374,7 +374,7 @@ def _unexpected(exc: Exception):
 
 lambda_handler = build_lambda_handler(app, logger, tracer, metrics)
 
-if os.environ.get("AWS_EXECUTION_ENV", "").startswith("AWS_Lambda_"):
+if env.in_lambda(os.environ):
     # In Lambda: settings and clients at init, as the authorizer does. Built on the first
     # request instead, every new execution environment's first payment paid for boto3's
     # client construction inside its write budget; on the local twin's shared cores, 20 such

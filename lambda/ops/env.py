@@ -9,6 +9,13 @@ class ConfigError(RuntimeError):
     """A missing or invalid environment variable (the function cannot run; fix the deployment)."""
 
 
+def in_lambda(env: Mapping[str, str]) -> bool:
+    """True in AWS Lambda's runtime (``AWS_EXECUTION_ENV`` is ``AWS_Lambda_<runtime>``): the
+    handlers build their settings and clients at init there, so a bad setting fails the init
+    and no request pays for client construction; elsewhere (tests, tools) on first use."""
+    return env.get("AWS_EXECUTION_ENV", "").startswith("AWS_Lambda_")
+
+
 def required(env: Mapping[str, str], name: str) -> str:
     value = env.get(name, "").strip()
     if not value:

@@ -69,3 +69,17 @@ def test_the_validator_builds_its_clients_at_init_in_lambda_only(in_lambda):
         assert built == {"runtime": True, "clients": ["dynamodb", "s3"]}
     else:
         assert built == {"runtime": False, "clients": []}
+
+
+def test_one_definition_of_running_in_lambda():
+    """Which handlers build at init, and how they know they are in Lambda: `ops.env.in_lambda`,
+    not a restated AWS_EXECUTION_ENV check per handler."""
+    from ops import env
+
+    restated = sorted(str(p.relative_to(LAMBDA_DIR)) for p in LAMBDA_DIR.rglob("*.py")
+                      if "AWS_Lambda_" in p.read_text() and p != LAMBDA_DIR / "ops" / "env.py")
+    assert restated == []
+    at_init = sorted(p.stem for p in HANDLERS if "if env.in_lambda(os.environ):" in p.read_text())
+    assert at_init == ["authorizer", "heartbeat", "probe", "validator"]
+    assert env.in_lambda({"AWS_EXECUTION_ENV": "AWS_Lambda_python3.13"})
+    assert not env.in_lambda({}) and not env.in_lambda({"AWS_EXECUTION_ENV": "AWS_ECS_FARGATE"})
