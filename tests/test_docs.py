@@ -1121,3 +1121,34 @@ def test_readme_load_check_overrides_are_the_scripts_and_the_stacks(stacks):
                for _, _, body in _functions_by_handler(stacks, "reconcile.lambda_handler")}
     assert len(workers) == 1, workers
     assert f"reconcile's duplicate check makes one per record, {workers.pop()} at a time" in text
+
+
+def test_twin_drill_table_figures_are_the_jsons(stacks, prod_stacks):
+    """docs/twin.md "Drills on the twin": the too-slow drill's --timeout (a third of the primary
+    check's detection time, per synth), the replication drill's pause and the alarms it raises."""
+    twin = " ".join(DOCS["twin.md"].split())
+    here, prod = map(int, re.search(r"a third of the primary check's detection time: (\d+) s here, "
+                                    r"(\d+) s on the prod-like synth", twin).groups())
+    for synth, expected in ((stacks, here), (prod_stacks, prod)):
+        checks = [b for _, _, b in _resources(synth, "aws_route53_health_check")
+                  if b.get("type") == "HTTPS_STR_MATCH" and "primary" in b["tags"]["Name"]]
+        assert [c["request_interval"] * c["failure_threshold"] / 3 for c in checks] == [expected]
+    pause = re.search(r"\| replication, primary \((PT\d+M)\) \|", twin).group(1)
+    fis = [b for s, _, b in _resources(stacks, "aws_fis_experiment_template") if s.endswith("-primary")
+           and any(a["action_id"] == "aws:dynamodb:global-table-pause-replication" for a in b["action"])]
+    assert len(fis) == 1
+    assert {p["value"] for a in fis[0]["action"] for p in a["parameter"] if p["key"] == "duration"} == {pause}
+    alarms = {b["alarm_name"]: b for _, _, b in _resources(stacks, "aws_cloudwatch_metric_alarm")}
+    ddb = re.search(r"`dynamodb-replication-latency-transactions-\{primary,dr\}` raised at \*\*\+\d+\*\* "
+                    r"\((\w+) over (\d+) s, (\d+) of (\d+) minutes\)", twin).groups()
+    for role in ("primary", "dr"):
+        a = alarms[f"payments-dev-dynamodb-replication-latency-transactions-{role}"]
+        assert (a["statistic"], a["threshold"] / 1000, a["datapoints_to_alarm"], a["evaluation_periods"],
+                a["period"]) == (ddb[0], int(ddb[1]), int(ddb[2]), int(ddb[3]), 60)
+    s3 = re.search(r"`s3-replication-latency-dr` \(primary→DR latency, read in ([a-z0-9-]+)\) raised at "
+                   r"\*\*\+\d+\*\* \(over (\d+) s in (\d+) of (\d+) (\d+)-minute periods\)", twin).groups()
+    a = alarms["payments-dev-s3-replication-latency-dr"]
+    dr = next(s for s in stacks if s.endswith("-dr"))
+    assert stacks[dr]["provider"]["aws"][0]["region"] == s3[0]
+    assert (a["threshold"], a["datapoints_to_alarm"], a["evaluation_periods"], a["period"]) \
+        == (int(s3[1]), int(s3[2]), int(s3[3]), int(s3[4]) * 60)
