@@ -1152,3 +1152,50 @@ def test_twin_drill_table_figures_are_the_jsons(stacks, prod_stacks):
     assert stacks[dr]["provider"]["aws"][0]["region"] == s3[0]
     assert (a["threshold"], a["datapoints_to_alarm"], a["evaluation_periods"], a["period"]) \
         == (int(s3[1]), int(s3[2]), int(s3[3]), int(s3[4]) * 60)
+
+
+# How docs/design.md and docs/compliance.md call each function (its `payment-<purpose>-...` name).
+FUNCTION_PROSE = {"validator": "validator", "health": "health", "authorizer": "authorizer",
+                  "probe": "probe", "heartbeat": "heartbeat", "reconcile": "reconcile",
+                  "dupcheck": "duplicate check"}
+
+
+def test_design_and_compliance_name_every_signed_and_every_vpc_function(stacks, qa_stacks):
+    """docs/design.md's signing table names every function (the QA synth adds EVENTUAL's
+    dupcheck), each signed; design.md "Private functions" and compliance.md requirement 1 name
+    exactly the functions with a VPC configuration, and the ones outside it as outside."""
+    functions = [b for synth in (stacks, qa_stacks) for _, _, b in _resources(synth, "aws_lambda_function")]
+    purposes = {re.match(r"payment-([a-z]+)-", b["function_name"])[1] for b in functions}
+    assert "dupcheck" in purposes and set(FUNCTION_PROSE) == purposes
+    assert all(b.get("code_signing_config_arn") for b in functions)
+    in_vpc = {re.match(r"payment-([a-z]+)-", b["function_name"])[1] for b in functions if b.get("vpc_config")}
+    design = " ".join(DOCS["design.md"].split())
+    row = re.search(r"\| every function \(([^)]*)\):", design)
+    assert row and set(re.findall(r"\b([a-z]+)\b(?:, |; | with|$)", row[1])) >= purposes, row
+    private = re.search(r"### Private functions \(`modules/network.py`\) (.*?) run in the three private subnets",
+                        design)
+    compliance = re.search(r"\| \*\*1\*\* network security controls \| (.*?) in private subnets",
+                           " ".join(DOCS["compliance.md"].split()))
+    for where, text in (("design.md", private), ("compliance.md", compliance)):
+        assert text, where
+        named = {p for p, prose in FUNCTION_PROSE.items() if prose in text[1]}
+        assert named == in_vpc, f"{where} names {sorted(named)} in the VPC, the JSON {sorted(in_vpc)}"
+
+
+def test_every_test_the_docs_cite_exists():
+    """`tests/<file>.py::<name>` and the `...::<name>` after it, in README.md and docs/: each names
+    a test function of that file (a renamed test leaves the evidence column pointing nowhere)."""
+    missing = []
+    for name, text in [("README.md", README), *DOCS.items()]:
+        current = None
+        for path, test, following in re.findall(r"(tests/[\w/]+\.py)(?:::(\w+))?|`\.\.\.::(\w+)", text):
+            if path:
+                current = ROOT / path
+                names = [test] if test else []
+            else:
+                names = [following]
+            for test_name in names:
+                if current is None or not current.exists() or not re.search(
+                        rf"def {re.escape(test_name)}\(", current.read_text()):
+                    missing.append(f"{name}: {current and current.relative_to(ROOT)}::{test_name}")
+    assert missing == []
