@@ -1199,3 +1199,24 @@ def test_every_test_the_docs_cite_exists():
                         rf"def {re.escape(test_name)}\(", current.read_text()):
                     missing.append(f"{name}: {current and current.relative_to(ROOT)}::{test_name}")
     assert missing == []
+
+
+def test_runbook_duplicate_window_parts_are_the_qa_synths(qa_stacks):
+    """docs/runbook.md section 12 bounds the duplicate-detection window by three parts: the
+    DynamoDB replication alarm's threshold, the stream-lag alarm (IteratorAge over N s for a
+    minute) and the batching window; each is the EVENTUAL (QA) synth's."""
+    runbook = " ".join(DOCS["runbook.md"].split())
+    mappings = [b for _, _, b in _resources(qa_stacks, "aws_lambda_event_source_mapping")]
+    assert mappings and {b["maximum_batching_window_in_seconds"] for b in mappings} == {1}
+    lag = [b for _, _, b in _resources(qa_stacks, "aws_cloudwatch_metric_alarm")
+           if b["alarm_name"].startswith(f"payments-qa-{contract.ALARM_DUPCHECK_LAG}-")]
+    assert len(lag) == 2 and all(b["metric_name"] == "IteratorAge" and b["period"] == 60
+                                 and b["evaluation_periods"] == 1 for b in lag)
+    assert {b["threshold"] for b in lag} == {contract.DUPCHECK_LAG_THRESHOLD_S * 1000}
+    ddb = {b["threshold"] for _, _, b in _resources(qa_stacks, "aws_cloudwatch_metric_alarm")
+           if "-dynamodb-replication-latency-" in b["alarm_name"]}
+    assert ddb == {contract.DYNAMODB_REPLICATION_LATENCY_THRESHOLD_S * 1000}
+    assert (f"the DynamoDB replication alarm ({contract.DYNAMODB_REPLICATION_LATENCY_THRESHOLD_S:g} s: "
+            f"the record reaching the other replica), `{contract.ALARM_DUPCHECK_LAG}` (`IteratorAge` above "
+            f"{contract.DUPCHECK_LAG_THRESHOLD_S:g} s for a minute") in runbook
+    assert "Lambda's batching window adds 1 s" in runbook
