@@ -1220,3 +1220,19 @@ def test_runbook_duplicate_window_parts_are_the_qa_synths(qa_stacks):
             f"the record reaching the other replica), `{contract.ALARM_DUPCHECK_LAG}` (`IteratorAge` above "
             f"{contract.DUPCHECK_LAG_THRESHOLD_S:g} s for a minute") in runbook
     assert "Lambda's batching window adds 1 s" in runbook
+
+
+def test_compliance_scope_names_exactly_the_fields_the_validator_accepts():
+    """docs/compliance.md's first sentence scopes PCI DSS by the body fields `POST /validate`
+    accepts (`ALLOWED_FIELDS`); a field added to the validator must be named there."""
+    import ast
+
+    source = ast.parse((ROOT / "lambda" / "payments" / "core.py").read_text())
+    fields = {target.id: ast.literal_eval(node.value) for node in source.body if isinstance(node, ast.Assign)
+              for target in node.targets if isinstance(target, ast.Name)
+              and target.id in ("REQUIRED_FIELDS", "OPTIONAL_FIELDS")}
+    assert "ALLOWED_FIELDS = frozenset(REQUIRED_FIELDS + OPTIONAL_FIELDS)" in ast.unparse(source)
+    allowed = {*fields["REQUIRED_FIELDS"], *fields["OPTIONAL_FIELDS"]}
+    scope = " ".join(DOCS["compliance.md"].split("| requirement |")[0].split())
+    sentence = re.search(r"`POST /validate` accepts exactly (.*?),? and refuses any other field", scope)
+    assert sentence and set(re.findall(r"`(\w+)`", sentence[1])) == allowed
