@@ -37,6 +37,7 @@ from twin.core import Twin
 from twin.rehearsal import Rehearsal
 
 STEP_S = 10.0
+CLOUDWATCH_BUCKET_WAIT_S = 65.0  # > moto's 60 s bucket (see the failback step)
 CLIENT_TIMEOUT_S = 2.0
 PROBE_ALARMS = ("peer-unreachable", "domain-unreachable")
 CLIENT_ID = "gameday-client"
@@ -185,6 +186,18 @@ def _run(day: GameDay, twin: Twin, rehearsal: Rehearsal, key: str) -> None:
             stuck = [(p.kind, p.name, str(p.key)[:60]) for p in twin.replication._pending.values()]
         day.notes.append(f"replication did not catch up in 30 s: {len(stuck)} pending, e.g. {stuck[:3]}")
     day.figures["caught_up_s"] = t()
+    # drctl reads the newest 60 s datapoint of moto's CloudWatch, in REAL time, and moto's
+    # buckets start at the window's first datapoint: for 60 s real after the catch-up the newest
+    # one still averages in the outage's backlog latency (hundreds of scenario seconds of it at
+    # this clock's pace). Let that pass in real time, without advancing the scenario, so the
+    # failback's figures stay scenario time (docs/twin.md "Replication metrics"). On AWS a
+    # minute is a minute. First one scenario minute, so that the catch-up's own latencies (the
+    # writes held by the outage, applied now) are published before the wait, not after it.
+    step(60)
+    time.sleep(CLOUDWATCH_BUCKET_WAIT_S)
+    day.notes.append(f"after replication caught up: one scenario minute, then the harness waited "
+                     f"{CLOUDWATCH_BUCKET_WAIT_S:g} s real (no scenario time) for moto's newest 60 s CloudWatch "
+                     "bucket to pass the outage's backlog")
     overrides: list[str] = []
     started = t()
     while t() - started < 300:
