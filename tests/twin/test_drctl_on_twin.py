@@ -143,8 +143,16 @@ def _play(twin, rehearsal, fault: str) -> dict:
         out["runs"][label] = rehearsal.drctl(*argv)
         return out["runs"][label]
 
-    # 1. a normal day
+    # 1. a normal day, once warmed up: the heartbeat's observed-delay alarms (missing data
+    # breaches, 3 of 3 minutes) need one measurement of each store first, and on the
+    # accelerated clock the first can miss a minute (replication lags in real seconds; CI
+    # 2026-12-08: the S3 one still in ALARM at +120 s). Probe alarms aside (module doc).
     rehearsal.step(120)
+    ready_by = rehearsal.now() + 300
+    while rehearsal.now() < ready_by and any(
+            state == "ALARM" and not any(p in name for p in PROBE_ALARMS)
+            for name, state in twin.alarms.states().items()):
+        rehearsal.step(STEP_S)
     for _ in range(2):
         txn = f"txn-{uuid.uuid4().hex[:12]}"
         answer = _pay(twin, name, key, txn)
