@@ -60,6 +60,10 @@ from contract import (
 from twin.provision import client
 
 PERIOD_S = 60.0  # AWS publishes these per minute
+# Real seconds to let pass after a backlog's latencies are published before drctl reads them:
+# drctl reads moto's newest 60 s bucket in real time, and moto starts its buckets at the window's
+# first datapoint (CloudWatch at the minute), so for 60 s real the newest one still holds them.
+CLOUDWATCH_BUCKET_WAIT_S = 65.0
 S3_BYTES_PENDING = MetricSpec("AWS/S3", "BytesPendingReplication", S3_REPLICATION_LATENCY.dimensions, "Maximum")
 
 

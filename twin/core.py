@@ -328,4 +328,3 @@ class Twin:
 
     def region_of(self, role: str) -> str:
         return next(region for region, r in self.roles.items() if r == role)
-

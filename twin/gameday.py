@@ -33,11 +33,11 @@ from pathlib import Path
 from typing import Any
 
 from contract import ENV_CLIENT_KEYS_SECRET, ENV_TRANSACTIONS_TABLE
+from twin.awsmetrics import CLOUDWATCH_BUCKET_WAIT_S
 from twin.core import Twin
 from twin.rehearsal import Rehearsal
 
 STEP_S = 10.0
-CLOUDWATCH_BUCKET_WAIT_S = 65.0  # > moto's 60 s bucket (see the failback step)
 CLIENT_TIMEOUT_S = 2.0
 PROBE_ALARMS = ("peer-unreachable", "domain-unreachable")
 CLIENT_ID = "gameday-client"

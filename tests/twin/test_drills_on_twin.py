@@ -313,6 +313,7 @@ def test_replication_drill_passes_on_the_replication_alarms(replication, drills)
 def database(drills, replication):
     """The database drill: drctl's planned switchover to DR and its failback, in-process against
     a rehearsal (Aurora's simulated roles, what drctl reads from AWS; twin/rehearsal.py)."""
+    from twin.awsmetrics import CLOUDWATCH_BUCKET_WAIT_S
     from twin.drills import TwinDrill
     from twin.rehearsal import Rehearsal
 
@@ -334,7 +335,7 @@ def database(drills, replication):
         # measured) until more than 60 s real have passed. The scenario keeps running meanwhile
         # (an idle real minute would be a 60 s gap to the canary, whose delays are real
         # seconds), then one more scenario minute is published.
-        while time.time() < replication_done + 65:
+        while time.time() < replication_done + CLOUDWATCH_BUCKET_WAIT_S:
             drill.clock.sleep(10)
         drill.clock.sleep(60)
         writers = [rehearsal.aurora.writer_region()]
