@@ -1236,3 +1236,38 @@ def test_compliance_scope_names_exactly_the_fields_the_validator_accepts():
     scope = " ".join(DOCS["compliance.md"].split("| requirement |")[0].split())
     sentence = re.search(r"`POST /validate` accepts exactly (.*?),? and refuses any other field", scope)
     assert sentence and set(re.findall(r"`(\w+)`", sentence[1])) == allowed
+
+
+def test_ops_functions_read_defaults_are_what_the_handlers_resolve():
+    """The environment table's "read" column for a variable left unset (a literal default) is
+    what the probe's and the authorizer's settings loaders resolve with only the required
+    variables set (the probe's search string was documented as a default it no longer had)."""
+    lambda_dir = str(ROOT / "lambda")
+    if lambda_dir not in sys.path:
+        sys.path.insert(0, lambda_dir)
+    import authorizer
+    import probe
+
+    base = {"AWS_REGION": "us-east-1", "REGION_ROLE": "primary"}
+    resolved = {
+        "probe": probe.ProbeSettings.from_env({**base, "PEER_HEALTH_URL": "https://peer/probe",
+                                               "DOMAIN_HEALTH_URL": "https://domain/probe"}),
+        "authorizer": authorizer.AuthorizerSettings.from_env({
+            **base, "CLIENT_KEYS_SECRET": "s", "CLIENT_KEYS_REQUIRE_EXPIRY": "true", "NONCE_TABLE": "t"}),
+    }
+    fields = {("probe", "HEALTH_SEARCH_STRING"): "search", ("probe", "PEER_FAILURES_TO_BLOCK"): "failures_to_block",
+              ("probe", "PROBE_BUDGET_SECONDS"): "budget_seconds",
+              ("probe", "PROBE_CONNECT_TIMEOUT_SECONDS"): "connect_timeout",
+              ("probe", "PROBE_READ_TIMEOUT_SECONDS"): "read_timeout",
+              ("authorizer", "NONCE_KEY_ATTRIBUTE"): "nonce_key_attribute",
+              ("authorizer", "NONCE_TTL_ATTRIBUTE"): "nonce_ttl_attribute",
+              ("authorizer", "MAX_CLOCK_SKEW_SECONDS"): "max_skew_seconds",
+              ("authorizer", "CLIENT_KEYS_CACHE_SECONDS"): "keys_ttl_seconds",
+              ("authorizer", "CLIENT_KEYS_MAX_STALE_SECONDS"): "keys_max_stale_seconds"}
+    rows = {(fn, variable.strip("`")): read
+            for fn, variable, read, _ in _table(DOCS["ops-functions.md"], "| function | variable | read | set |")}
+    for (fn, variable), attribute in fields.items():
+        documented = rows[(fn, variable)].split(" ")[0].strip("`")
+        actual = getattr(resolved[fn], attribute)
+        assert documented == (f"{actual:g}" if isinstance(actual, float) else str(actual)), \
+            f"docs/ops-functions.md: {fn} {variable} read {documented!r}, the handler resolves {actual!r}"
