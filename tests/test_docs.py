@@ -1271,3 +1271,17 @@ def test_ops_functions_read_defaults_are_what_the_handlers_resolve():
         actual = getattr(resolved[fn], attribute)
         assert documented == (f"{actual:g}" if isinstance(actual, float) else str(actual)), \
             f"docs/ops-functions.md: {fn} {variable} read {documented!r}, the handler resolves {actual!r}"
+
+
+def test_payment_validator_idempotency_grant_is_the_documented_leading_key(stacks):
+    """payment-validator.md's IAM table: the validator reaches the idempotency table only at
+    the documented leading key (the grant of every regional stack's validator role)."""
+    row = next(r for r in _table(DOCS["payment-validator.md"], "| Function | Actions | Resource |")
+               if r[0] == "validator" and "`dynamodb:DeleteItem`" in r[1])
+    documented = re.search(r"leading key `([^`]+)` only", row[2]).group(1)
+    for stack in contract.REGIONAL_STACKS.values():
+        policy = next(json.loads(body["policy"]) for name, body in
+                      stacks[stack]["resource"]["aws_iam_role_policy"].items() if "_validator_policy" in name)
+        keys = [s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] for s in policy["Statement"]
+                if "dynamodb:DeleteItem" in s["Action"]]
+        assert keys == [[documented]], f"{stack}: the validator's idempotency grant is {keys}"
