@@ -1285,3 +1285,23 @@ def test_payment_validator_idempotency_grant_is_the_documented_leading_key(stack
         keys = [s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] for s in policy["Statement"]
                 if "dynamodb:DeleteItem" in s["Action"]]
         assert keys == [[documented]], f"{stack}: the validator's idempotency grant is {keys}"
+
+
+def test_twin_scenario_4_variants_are_the_tests():
+    """twin.md names scenario 4's fault kinds per synth twice (the scenario, and what is not
+    built yet) and both must be tests/twin/test_drctl_on_twin.py's VARIANTS (the second said
+    "the hang only" after refuse and 5xx were added)."""
+    import ast
+
+    tree = ast.parse((ROOT / "tests" / "twin" / "test_drctl_on_twin.py").read_text())
+    variants = next(ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
+                    and any(getattr(target, "id", None) == "VARIANTS" for target in node.targets))
+    kinds = {profile: sorted(k for p, k in variants if p == profile) for profile, _ in variants}
+    text = " ".join(DOCS["twin.md"].split())
+    scenario = re.search(r"\(`VARIANTS`: the default synth with each fault kind, (.*?), and the prod-like "
+                         r"synth with (.*?);", text)
+    gaps = re.search(r"on the default synth for each fault kind \((.*?)\), on the prod-like synth for the "
+                     r"(\w+) only \(`VARIANTS`\)", text)
+    for default, prod in (scenario.groups(), (gaps.group(1), f"`{gaps.group(2)}`")):
+        assert sorted(re.findall(r"`(\w+)`", default)) == kinds["default"]
+        assert sorted(re.findall(r"`(\w+)`", prod)) == kinds["prod"]
