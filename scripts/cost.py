@@ -53,7 +53,11 @@ ASSUMPTIONS: dict[str, tuple[float, str]] = {
     "payment_log_kb": (3.0, "log lines per payment (API access + Lambda), KB"),
     "health_log_kb": (1.0, "log lines per health check, KB"),
     "probe_seconds": (3.0, "probe run time per schedule tick, s"),
-    "probe_requests": (2, "GET /probe requests per tick (the peer and the domain)"),
+    "probe_requests": (2, "GET /probe requests per tick API Gateway bills and the health function serves: the "
+                          "peer's, and the domain's signed for the region serving it"),
+    "probe_waf_requests": (3, "GET /probe requests per tick WAF inspects: the domain is asked twice, signed for "
+                              "each region; the other region's signature fails IAM authentication at the "
+                              "gateway, which API Gateway does not bill"),
     "heartbeat_seconds": (1.0, "heartbeat run time per tick, s"),
     "reconcile_seconds": (1.0, "reconcile run time per tick with nothing new to check, s (a "
                                "watermark read and write, one index query; records priced with traffic)"),
@@ -388,10 +392,10 @@ def _function(body: Json, region: str, p: Json, a: Json, stacks: Json) -> Line |
             gb = (body.get("memory_size") or 128) / 1024
             idle = runs * (p["lambda_requests_per_million"] / 1e6
                            + gb * a[seconds] * p["lambda_arm64_gb_second"])
-            if job == "probe":  # each tick calls GET /probe on the peer and on the domain
-                idle += runs * a["probe_requests"] * (
-                    p["api_gateway_rest_requests_per_million"] + p["waf_requests_per_million"]
-                    + p["lambda_requests_per_million"]) / 1e6
+            if job == "probe":  # each tick calls GET /probe on the peer and (twice) on the domain
+                idle += runs * (a["probe_requests"] * (p["api_gateway_rest_requests_per_million"]
+                                                       + p["lambda_requests_per_million"])
+                                + a["probe_waf_requests"] * p["waf_requests_per_million"]) / 1e6
             return Line("Scheduled functions", f"{job} ({region}): {runs:,.0f} runs/month",
                         idle=idle)
     return None

@@ -435,6 +435,26 @@ def test_peer_is_signed_for_its_region_and_the_domain_once_per_region(moto, cloc
     assert summary["domain"]["healthy"] is False and summary["domain"]["status"] == 403
 
 
+def test_a_run_makes_the_requests_the_cost_model_bills(moto, clock):
+    """scripts/cost.py prices a probe run at `probe_waf_requests` requests WAF inspects and
+    `probe_requests` API Gateway bills (and the health function serves): the domain's request
+    signed for the region not serving it fails IAM authentication, which API Gateway does not
+    bill. Here both the peer and the domain are the primary's (us-east-1)."""
+    from botocore.credentials import Credentials
+
+    sys.path.insert(0, str(LAMBDA_DIR.parent / "scripts"))
+    import cost
+
+    with http_server() as peer, http_server() as domain:
+        p, _, _ = make_probe(probe_env(peer["url"], domain["url"], PEER_REGION="us-east-1"), clock)
+        p.credentials = Credentials("AKIDEXAMPLE", "secret")
+        p.run()
+    sent = peer["requests"] + domain["requests"]
+    served = [r for r in sent if _scope(r).split("/")[1] == "us-east-1"]
+    assert len(sent) == cost.ASSUMPTIONS["probe_waf_requests"][0] == 3
+    assert len(served) == cost.ASSUMPTIONS["probe_requests"][0] == 2
+
+
 def test_the_domain_is_healthy_when_either_regions_signature_is_accepted(moto, clock):
     from botocore.credentials import Credentials
 
