@@ -1347,3 +1347,31 @@ def test_twin_normal_day_admitted_probe_failures_are_the_tests_and_the_jsons(sta
     admitted = re.search(r'check\["status"\] in \((\d+), (\d+)\)', source)
     assert admitted and set(admitted.groups()) == {unhealthy, timeout_status}
     assert failure_status not in admitted.groups()
+
+
+def test_runbook_failback_insufficient_data_exemptions_are_drctls(stacks):
+    """Runbook section 7: an alarm in INSUFFICIENT_DATA refuses failback unless failback ignores
+    it; the alarms the runbook names as ignored are the ones drctl's verdict ignores (the
+    bullet named only the gate alarm), and its example is one that refuses."""
+    from drctl.config import DrConfig
+    from drctl.probes import alarm_verdict
+
+    text = " ".join(DOCS["runbook.md"].split())
+    bullet = re.search(r"an alarm in `INSUFFICIENT_DATA` in either region \(for example the heartbeat's "
+                       r"`observed-replication-delay-\*`\), other than those failback ignores \(the gate alarm, "
+                       r"the DR writer's RPO-lag alarm and, while the hold is armed, `([\w-]+)`\)", text)
+    assert bullet, "runbook section 7: the INSUFFICIENT_DATA bullet"
+    cfg = DrConfig(environment_suffix="dev", primary_region="us-east-1", dr_region="us-east-2")
+    names = cfg.names
+    alarms = {a["alarm_name"] for _, _, a in _resources(stacks, "aws_cloudwatch_metric_alarm")}
+    gate = names.failback_gate_alarm(contract.PRIMARY)
+    rpo_lag = names.alarm(contract.ALARM_AURORA_RPO_LAG, contract.DR)
+    held_check = f"{names.alarm_prefix}{bullet[1]}"
+    example = next(a for a in alarms if "observed-replication-delay" in a)
+    assert {gate, rpo_lag, held_check, example} <= alarms
+
+    def verdict(name: str, held: bool) -> str:
+        return alarm_verdict(cfg, name, contract.DR, failback_to=contract.PRIMARY, held=held)[0]
+
+    assert {verdict(gate, True), verdict(rpo_lag, True), verdict(held_check, True)} == {"ignored"}
+    assert verdict(held_check, False) == "fail" and verdict(example, True) == "fail"
