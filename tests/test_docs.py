@@ -1375,3 +1375,17 @@ def test_runbook_failback_insufficient_data_exemptions_are_drctls(stacks):
 
     assert {verdict(gate, True), verdict(rpo_lag, True), verdict(held_check, True)} == {"ignored"}
     assert verdict(held_check, False) == "fail" and verdict(example, True) == "fail"
+
+
+def test_readme_foundation_certificates_are_the_jsons(stacks):
+    """README stack table: one certificate per region, each for DOMAIN_NAME and both regions'
+    own names (it read as each region's certificate holding only its own region's name)."""
+    row = next(line for line in README.splitlines() if line.startswith("| `payments-dr-foundation` |"))
+    assert "one ACM certificate per region for `DOMAIN_NAME` and both regions' `<region>.<DOMAIN_NAME>` names" in row
+    certificates = _resources({k: v for k, v in stacks.items() if k == "payments-dr-foundation"}, "aws_acm_certificate")
+    assert len(certificates) == len(contract.ROLES)
+    domain = "payments-dev.example.com"
+    regions = {"us-east-1", "us-east-2"}
+    for _, _, cert in certificates:
+        assert cert["domain_name"] == domain
+        assert set(cert["subject_alternative_names"]) == {f"{r}.{domain}" for r in regions}
