@@ -1389,3 +1389,20 @@ def test_readme_foundation_certificates_are_the_jsons(stacks):
     for _, _, cert in certificates:
         assert cert["domain_name"] == domain
         assert set(cert["subject_alternative_names"]) == {f"{r}.{domain}" for r in regions}
+
+
+def test_ops_functions_throttled_run_is_bounded_by_the_event_age(stacks):
+    """ops-functions.md, no reserved concurrency: a throttled scheduled run is retried by
+    Lambda's queue until the max event age (retries 0 is for function errors); the figures are
+    the probe's and the heartbeat's async invoke configs (it said nothing retries a throttle)."""
+    text = " ".join(DOCS["ops-functions.md"].split())
+    found = re.search(r"retries a throttled event only until the max event age \((\d+) s; retries (\d+) "
+                      r"applies to function errors\)", text)
+    assert found, "ops-functions.md: the throttled run's retry bound"
+    configs = {name: body for _, name, body in _resources(stacks, "aws_lambda_function_event_invoke_config")}
+    for purpose in ("probe", "heartbeat"):
+        ours = [body for name, body in configs.items() if f"_{purpose}-async" in name]
+        assert len(ours) == 2, purpose
+        for body in ours:
+            assert (body["maximum_event_age_in_seconds"], body["maximum_retry_attempts"]) == \
+                (int(found[1]), int(found[2])), purpose
