@@ -1305,3 +1305,104 @@ def test_twin_scenario_4_variants_are_the_tests():
     for default, prod in (scenario.groups(), (gaps.group(1), f"`{gaps.group(2)}`")):
         assert sorted(re.findall(r"`(\w+)`", default)) == kinds["default"]
         assert sorted(re.findall(r"`(\w+)`", prod)) == kinds["prod"]
+
+
+def test_twin_normal_day_admitted_probe_failures_are_the_tests_and_the_jsons(stacks):
+    """twin.md, scenario 1: the one probe run a region may fail is a real-time deadline (the
+    probe's read timeout, the health function's 503 past its dependency budget, the gateway's
+    504 past the `/probe` integration timeout); a 502, the health function killed at its own
+    timeout (the JSON's INTEGRATION_FAILURE), still fails the test. It said the 3 s function
+    timeout gave a 503/504, which the test would not have admitted."""
+    lambda_dir = str(ROOT / "lambda")
+    if lambda_dir not in sys.path:
+        sys.path.insert(0, lambda_dir)
+    import probe
+
+    from payments import health
+
+    text = " ".join(DOCS["twin.md"].split())
+    found = re.search(r"the probe's (\d+) s read timeout, the health function's (\d+) \(a dependency past "
+                      r"its ([\d.]+) s budget\) and the gateway's (\d+) \(no answer within the `/probe` "
+                      r"integration's (\d+) s timeout\).*?a (\d+) \(the health function killed at its own "
+                      r"(\d+) s timeout: the JSON's `INTEGRATION_FAILURE`\)", text)
+    assert found, "twin.md: scenario 1's admitted probe failure"
+    read_s, unhealthy, budget_s, timeout_status, integration_s, failure_status, function_s = found.groups()
+    settings = probe.ProbeSettings.from_env({"AWS_REGION": "us-east-1", "REGION_ROLE": "primary",
+                                             "PEER_HEALTH_URL": "https://peer/probe",
+                                             "DOMAIN_HEALTH_URL": "https://domain/probe"})
+    assert f"{settings.read_timeout:g}" == read_s
+    assert f"{health.DEFAULT_BUDGET_SECONDS:g}" == budget_s
+    for _, _, fn in _functions_by_handler(stacks, "probe.lambda_handler"):
+        assert "PROBE_READ_TIMEOUT_SECONDS" not in fn["environment"]["variables"]
+    for _, _, fn in _functions_by_handler(stacks, "health.lambda_handler"):
+        assert fn["timeout"] == int(function_s)
+    probe_integrations = [body for _, name, body in _resources(stacks, "aws_api_gateway_integration")
+                          if "_probe-integration" in name]
+    assert len(probe_integrations) == 2
+    assert {body["timeout_milliseconds"] for body in probe_integrations} == {int(integration_s) * 1000}
+    statuses = {body["response_type"]: body.get("status_code")
+                for _, _, body in _resources(stacks, "aws_api_gateway_gateway_response")}
+    assert (statuses["INTEGRATION_TIMEOUT"], statuses["INTEGRATION_FAILURE"]) == (timeout_status, failure_status)
+    source = (ROOT / "tests" / "twin" / "test_normal_day.py").read_text()
+    admitted = re.search(r'check\["status"\] in \((\d+), (\d+)\)', source)
+    assert admitted and set(admitted.groups()) == {unhealthy, timeout_status}
+    assert failure_status not in admitted.groups()
+
+
+def test_runbook_failback_insufficient_data_exemptions_are_drctls(stacks):
+    """Runbook section 7: an alarm in INSUFFICIENT_DATA refuses failback unless failback ignores
+    it; the alarms the runbook names as ignored are the ones drctl's verdict ignores (the
+    bullet named only the gate alarm), and its example is one that refuses."""
+    from drctl.config import DrConfig
+    from drctl.probes import alarm_verdict
+
+    text = " ".join(DOCS["runbook.md"].split())
+    bullet = re.search(r"an alarm in `INSUFFICIENT_DATA` in either region \(for example the heartbeat's "
+                       r"`observed-replication-delay-\*`\), other than those failback ignores \(the gate alarm, "
+                       r"the DR writer's RPO-lag alarm and, while the hold is armed, `([\w-]+)`\)", text)
+    assert bullet, "runbook section 7: the INSUFFICIENT_DATA bullet"
+    cfg = DrConfig(environment_suffix="dev", primary_region="us-east-1", dr_region="us-east-2")
+    names = cfg.names
+    alarms = {a["alarm_name"] for _, _, a in _resources(stacks, "aws_cloudwatch_metric_alarm")}
+    gate = names.failback_gate_alarm(contract.PRIMARY)
+    rpo_lag = names.alarm(contract.ALARM_AURORA_RPO_LAG, contract.DR)
+    held_check = f"{names.alarm_prefix}{bullet[1]}"
+    example = next(a for a in alarms if "observed-replication-delay" in a)
+    assert {gate, rpo_lag, held_check, example} <= alarms
+
+    def verdict(name: str, held: bool) -> str:
+        return alarm_verdict(cfg, name, contract.DR, failback_to=contract.PRIMARY, held=held)[0]
+
+    assert {verdict(gate, True), verdict(rpo_lag, True), verdict(held_check, True)} == {"ignored"}
+    assert verdict(held_check, False) == "fail" and verdict(example, True) == "fail"
+
+
+def test_readme_foundation_certificates_are_the_jsons(stacks):
+    """README stack table: one certificate per region, each for DOMAIN_NAME and both regions'
+    own names (it read as each region's certificate holding only its own region's name)."""
+    row = next(line for line in README.splitlines() if line.startswith("| `payments-dr-foundation` |"))
+    assert "one ACM certificate per region for `DOMAIN_NAME` and both regions' `<region>.<DOMAIN_NAME>` names" in row
+    certificates = _resources({k: v for k, v in stacks.items() if k == "payments-dr-foundation"}, "aws_acm_certificate")
+    assert len(certificates) == len(contract.ROLES)
+    domain = "payments-dev.example.com"
+    regions = {"us-east-1", "us-east-2"}
+    for _, _, cert in certificates:
+        assert cert["domain_name"] == domain
+        assert set(cert["subject_alternative_names"]) == {f"{r}.{domain}" for r in regions}
+
+
+def test_ops_functions_throttled_run_is_bounded_by_the_event_age(stacks):
+    """ops-functions.md, no reserved concurrency: a throttled scheduled run is retried by
+    Lambda's queue until the max event age (retries 0 is for function errors); the figures are
+    the probe's and the heartbeat's async invoke configs (it said nothing retries a throttle)."""
+    text = " ".join(DOCS["ops-functions.md"].split())
+    found = re.search(r"retries a throttled event only until the max event age \((\d+) s; retries (\d+) "
+                      r"applies to function errors\)", text)
+    assert found, "ops-functions.md: the throttled run's retry bound"
+    configs = {name: body for _, name, body in _resources(stacks, "aws_lambda_function_event_invoke_config")}
+    for purpose in ("probe", "heartbeat"):
+        ours = [body for name, body in configs.items() if f"_{purpose}-async" in name]
+        assert len(ours) == 2, purpose
+        for body in ours:
+            assert (body["maximum_event_age_in_seconds"], body["maximum_retry_attempts"]) == \
+                (int(found[1]), int(found[2])), purpose
