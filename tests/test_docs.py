@@ -1406,3 +1406,54 @@ def test_ops_functions_throttled_run_is_bounded_by_the_event_age(stacks):
         for body in ours:
             assert (body["maximum_event_age_in_seconds"], body["maximum_retry_attempts"]) == \
                 (int(found[1]), int(found[2])), purpose
+
+
+def test_failover_probe_row_is_what_the_probe_sends(stacks):
+    """docs/failover.md, detection table: the probe asks the peer (signed for the peer's region)
+    and the domain signed once for each region, the three requests at once (the row said "in
+    turn"). The synthesized DR probe's settings; a fake pool answers only when all three are in
+    flight together, so sequential requests would fail."""
+    import threading
+
+    from botocore.credentials import Credentials
+
+    lambda_dir = str(ROOT / "lambda")
+    if lambda_dir not in sys.path:
+        sys.path.insert(0, lambda_dir)
+    import probe
+    from ops import httpcheck
+
+    row = " ".join(DOCS["failover.md"].split())
+    assert ("the other region's `GET /probe` (SigV4 for that region) and the domain (`/probe`, signed "
+            "once for each region; the three requests at once)") in row
+    dr = contract.REGIONAL_STACKS[contract.DR]
+    ((_, _, fn),) = [r for r in _resources({dr: stacks[dr]}, "aws_lambda_function")
+                     if r[2]["handler"] == "probe.lambda_handler"]
+    settings = probe.ProbeSettings.from_env({**fn["environment"]["variables"], "AWS_REGION": "us-east-2"})
+    targets = probe.Probe(settings, ssm=object(), cloudwatch=object())._targets()
+    signed = sorted((t.url, t.sign_region) for t in targets.values())
+    assert signed == sorted([(settings.peer_url, settings.peer_region),
+                             (settings.domain_url, settings.region), (settings.domain_url, settings.peer_region)])
+    all_in_flight = threading.Barrier(len(targets), timeout=5)
+
+    class Answer:
+        status = 200
+
+        def __init__(self) -> None:
+            self.chunks = [settings.search.encode()]
+
+        def read1(self, _size: int) -> bytes:
+            return self.chunks.pop() if self.chunks else b""
+
+        def release_conn(self) -> None: ...
+
+        def close(self) -> None: ...
+
+    class Pool:
+        def request(self, *_args, **_kwargs) -> Answer:
+            all_in_flight.wait()
+            return Answer()
+
+    results = httpcheck.run_checks(Pool(), targets, settings.search, budget_seconds=10,
+                                   credentials=Credentials("AKIDEXAMPLE", "secret"))
+    assert {name: r.outcome for name, r in results.items()} == {name: "ok" for name in targets}
