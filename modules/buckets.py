@@ -91,7 +91,7 @@ class HardenedBucket(Construct):
     `object_lock` (audit buckets only; never the Terraform state bucket, whose old state
     versions must stay deletable) creates the bucket with Object Lock enabled and sets the
     default retention. Object Lock can only be set at creation in this construct: for an
-    existing bucket see the README (S3 accepts `PutObjectLockConfiguration` on an existing
+    existing bucket see docs/design.md, "Existing buckets" (S3 accepts `PutObjectLockConfiguration` on an existing
     versioned bucket, but Terraform would still plan to replace an `aws_s3_bucket` whose
     `object_lock_enabled` changed).
 

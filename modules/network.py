@@ -12,7 +12,7 @@ through gateway endpoints on the private route table (no hourly or data charge),
 the two gateway prefix lists and the interface endpoints' security group: there is no
 route, and no rule, to anything else. Other services without a gateway endpoint (KMS,
 Secrets Manager...) need an interface endpoint each (`interface_endpoints`, about USD 7.30
-per AZ per month each): see the README for which calls need which.
+per AZ per month each): docs/design.md's endpoint table says which calls need which.
 """
 
 from __future__ import annotations

@@ -255,7 +255,8 @@ class Settings:
         if environ.get("TF_STATE_LOCK_TABLE", "").strip():
             problems.append(
                 "TF_STATE_LOCK_TABLE is no longer used: state is locked with an S3 lock file "
-                "(use_lockfile, Terraform >= 1.11); unset it (README: migrating from the lock table)")
+                "(use_lockfile, Terraform >= 1.11); unset it "
+                '(docs/failover.md, "Migrating from the single-stack version")')
         number("LOG_RETENTION_DAYS", "log_retention_days", int)
         text("TFC_ORGANIZATION", "tfc_organization")
         text("TFC_WORKSPACE", "tfc_workspace")

@@ -4,6 +4,7 @@ invalid settings stop main.py before anything is written."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -155,6 +156,16 @@ def test_paging_targets_are_lists():
                            "ALARM_HTTPS_ENDPOINTS": "https://events.pagerduty.com/x/enqueue"})
     assert s.alarm_emails == ("a@x.io", "b@x.io")
     assert s.alarm_https_endpoints == ("https://events.pagerduty.com/x/enqueue",)
+
+
+def test_the_lock_table_refusal_points_at_a_section_that_exists():
+    """The message sends the operator to the migration steps: that section must be there."""
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env({"TF_STATE_LOCK_TABLE": "locks"})
+    doc, heading = re.search(r'\((docs/[a-z-]+\.md), "([^"]+)"\)', str(error.value)).groups()
+    text = (Path(__file__).resolve().parents[1] / doc).read_text()
+    assert re.search(rf"^#+ {re.escape(heading)}$", text, re.M), (doc, heading)
+    assert "lock table is no longer used" in text
 
 
 @pytest.mark.parametrize("environ, variable, allowed", [
