@@ -224,7 +224,12 @@ def _either(own: httpcheck.CheckResult, peer: httpcheck.CheckResult) -> httpchec
     for result in (own, peer):
         if result.healthy:
             return result
-    # Neither: the one that got furthest (an HTTP answer beats a network error) explains why.
+    # Neither. The signature for the region not serving the name is always refused (403), so a
+    # 403 explains nothing while the other failed otherwise (a timeout, a 503): report that one.
+    # Both 403: the serving region refused its own signature too. Otherwise the one that got
+    # furthest (an HTTP answer beats a network error).
+    if (own.status == 403) != (peer.status == 403):
+        return peer if own.status == 403 else own
     return own if own.status is not None or peer.status is None else peer
 
 

@@ -356,6 +356,11 @@ class RegionalGateway:
                     if name.lower() not in ("content-length", "connection", "transfer-encoding"):
                         self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
+                if self.close_connection:
+                    # The caller asked for `Connection: close` (the probe does): say so, as an
+                    # HTTP/1.1 server should, or its client pools the socket this server closes,
+                    # and its next request on it finds it closed (RemoteDisconnected).
+                    self.send_header("Connection", "close")
                 self.end_headers()
                 self.wfile.write(payload)
 

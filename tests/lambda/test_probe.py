@@ -467,6 +467,26 @@ def test_the_domain_is_healthy_when_either_regions_signature_is_accepted(moto, c
     assert metric(recorder, "DomainHealthy") == [1]
 
 
+@pytest.mark.parametrize(("own", "peer", "reported"), [
+    # the wrong region's signature is always refused: the serving region's failure explains
+    ((403, "http_status"), (None, "timeout"), "timeout"),
+    ((None, "timeout"), (403, "http_status"), "timeout"),
+    ((503, "http_status"), (403, "http_status"), 503),
+    # both refused: the serving region refused its own signature too
+    ((403, "http_status"), (403, "http_status"), 403),
+    # otherwise the one that got furthest: an HTTP answer beats a network error
+    ((None, "connection_error"), (503, "http_status"), 503),
+])
+def test_an_unhealthy_domain_is_reported_by_the_serving_regions_failure(own, peer, reported):
+    """The twin's CI showed a domain check that timed out reported as the other signature's 403
+    (which the wrong region always answers): operators and the normal-day test read the 403."""
+    def result(status, outcome):
+        return httpcheck.CheckResult("https://domain/probe", False, outcome, status, None, outcome)
+
+    chosen = probe._either(result(*own), result(*peer))
+    assert (chosen.status if isinstance(reported, int) else chosen.outcome) == reported
+
+
 def test_without_credentials_the_probe_reports_instead_of_crashing(moto, clock, monkeypatch):
     def no_credentials(*args, **kwargs):
         raise RuntimeError("no credentials")

@@ -246,3 +246,25 @@ def test_a_throttle_says_what_the_busy_executions_were_doing(tmp_path):
     assert message.startswith("payment-validator-primary-dev: 3 of 3 concurrent executions busy, "
                               "2 in their init (cold start, longest 1.0 s), 1 running (longest 1.5 s")
     assert (fn.throttles, fn.invocations, fn._busy) == (1, 0, 3)
+
+
+def test_a_caller_asking_to_close_is_told_so_and_its_pool_does_not_reuse_the_socket(platform):
+    """The probe sends `Connection: close` through a urllib3 pool (lambda/ops/httpcheck.py). The
+    twin's server closed the socket without saying so: the pool kept it and a later request on
+    it failed with RemoteDisconnected (the normal day on the twin, under load). As the probe
+    does: one pool, several requests to the same gateway."""
+    import urllib3
+    from ops.httpcheck import BASE_HEADERS
+
+    gateway, _, host = _gateway(platform, health=OK)
+    port = gateway.serve(0)
+    try:
+        pool = urllib3.PoolManager(maxsize=1, retries=False)
+        for _ in range(3):
+            response = pool.request("GET", f"http://127.0.0.1:{port}/health", headers={**BASE_HEADERS, "Host": host})
+            assert response.status == 200 and response.headers.get("Connection") == "close"
+            [connections] = list(pool.pools._container.values())  # one host, one connection pool
+            pooled = [c for c in list(connections.pool.queue) if c is not None]
+            assert pooled and all(c.sock is None for c in pooled), "the closed socket was kept for reuse"
+    finally:
+        gateway.stop()
