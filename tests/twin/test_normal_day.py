@@ -396,21 +396,6 @@ def test_alarms_on_aws_published_metrics_are_in_their_missing_data_state(twin, d
         assert alarm.state == MISSING_DATA_STATE[alarm.treat_missing_data], (alarm.name, alarm.treat_missing_data)
 
 
-# A check that failed on a real-time deadline: no answer within the probe's 3 s read timeout (a
-# health function running into its own 3 s timeout is seen so: the read timeout fires first), the
-# health function's 503 (a dependency past its 1.2 s budget) or the gateway's 504 (the /probe
-# integration's 4 s timeout). A 502 (the function killed, INTEGRATION_FAILURE) is not admitted. The
-# twin's deadlines are real seconds on a 2-core host running ~20 processes while the scenario
-# clock is accelerated, so one such run a day is the host's, not the platform's: CI saw one in
-# five full runs. A wiring defect (403, 404, 429, no match, a TLS or connection error) is never
-# admitted, nor a second failed run, nor an unpublished metric (docs/twin.md).
-DEADLINE_FAILURES_ADMITTED = 1
-
-
-def _deadline(check: dict) -> bool:
-    return check["outcome"] == "timeout" or (check["outcome"] == "http_status" and check["status"] in (503, 504))
-
-
 def test_the_probes_are_green_in_both_regions(twin, day):
     for region in twin.ports:
         runs = twin.schedules.runs_of("probe.lambda_handler", region)
@@ -427,19 +412,16 @@ def test_the_probes_are_green_in_both_regions(twin, day):
         probe_errors = {"wrongRegionSignature403": sum(e.error_type == "INVALID_SIGNATURE" for e in errors),
                         "others": [(e.host, e.status, e.error_type, e.cause) for e in errors
                                    if e.error_type != "INVALID_SIGNATURE"]}
+        # Every run green. (CI once saw one red: the twin's gateway closed the probe's socket
+        # without `Connection: close`, twin/apigw.py; the report below named it.)
         report = json.dumps({"region": region, "failed": failed, "gateway": probe_errors}, default=str)
-        assert len(failed) <= DEADLINE_FAILURES_ADMITTED, report
-        assert all(_deadline(check) for _, checks in failed for check in checks.values()), \
-            "not a deadline: the route, its authorization or the answer is wrong: " + report
-        if failed:
-            print("normal day: probe run failed on a real-time deadline (admitted):", report)
+        assert failed == [], report
         role = twin.roles[region]
         peer_role = "dr" if role == "primary" else "primary"
         end = twin.clock.now()
-        for metric, dims, check in (("PeerHealthy", {"Peer": peer_role}, "peer"), ("DomainHealthy", {}, "domain")):
+        for metric, dims in (("PeerHealthy", {"Peer": peer_role}), ("DomainHealthy", {})):
             values = twin.metrics.values(region, "PaymentsDR", metric, dims, day["warmed"], end)
-            assert len(values) >= DAY_MINUTES and set(values) <= {0.0, 1.0}, (metric, values)
-            assert values.count(0.0) == sum(check in checks for _, checks in failed), (metric, values, failed)
+            assert len(values) >= DAY_MINUTES and set(values) == {1.0}, (metric, values)
 
 
 def test_the_failback_gate_is_open_and_the_name_answers_the_primary(twin, day):
