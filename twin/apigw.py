@@ -346,6 +346,7 @@ class RegionalGateway:
                     self.send_header("x-amzn-ErrorType", "ServiceUnavailableException")
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
+                    self._closing()
                     self.end_headers()
                     self.wfile.write(payload)
                     return
@@ -356,13 +357,16 @@ class RegionalGateway:
                     if name.lower() not in ("content-length", "connection", "transfer-encoding"):
                         self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
-                if self.close_connection:
-                    # The caller asked for `Connection: close` (the probe does): say so, as an
-                    # HTTP/1.1 server should, or its client pools the socket this server closes,
-                    # and its next request on it finds it closed (RemoteDisconnected).
-                    self.send_header("Connection", "close")
+                self._closing()
                 self.end_headers()
                 self.wfile.write(payload)
+
+            def _closing(self) -> None:
+                """The caller asked for `Connection: close` (the probe does): say so, as an HTTP/1.1
+                server should, or its client pools the socket this server closes, and its next
+                request on it finds it closed (RemoteDisconnected)."""
+                if self.close_connection:
+                    self.send_header("Connection", "close")
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _any
 

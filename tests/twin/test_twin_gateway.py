@@ -266,5 +266,8 @@ def test_a_caller_asking_to_close_is_told_so_and_its_pool_does_not_reuse_the_soc
             [connections] = list(pool.pools._container.values())  # one host, one connection pool
             pooled = [c for c in list(connections.pool.queue) if c is not None]
             assert pooled and all(c.sock is None for c in pooled), "the closed socket was kept for reuse"
+        gateway.set_fault("5xx")  # a region answering 503 closes the same way
+        response = pool.request("GET", f"http://127.0.0.1:{port}/health", headers={**BASE_HEADERS, "Host": host})
+        assert response.status == 503 and response.headers.get("Connection") == "close"
     finally:
         gateway.stop()
