@@ -478,8 +478,9 @@ def test_the_domain_is_healthy_when_either_regions_signature_is_accepted(moto, c
     ((None, "connection_error"), (503, "http_status"), 503),
 ])
 def test_an_unhealthy_domain_is_reported_by_the_serving_regions_failure(own, peer, reported):
-    """The twin's CI showed a domain check that timed out reported as the other signature's 403
-    (which the wrong region always answers): operators and the normal-day test read the 403."""
+    """The twin's CI showed a domain check that failed (RemoteDisconnected, a connection_error)
+    reported as the other signature's 403 (which the wrong region always answers): operators
+    and the normal-day test read the 403."""
     def result(status, outcome):
         return httpcheck.CheckResult("https://domain/probe", False, outcome, status, None, outcome)
 
