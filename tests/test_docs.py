@@ -98,6 +98,13 @@ def _resources(stacks: dict[str, dict], kind: str) -> list[tuple[str, str, dict]
             for name, body in doc.get("resource", {}).get(kind, {}).items()]
 
 
+def _lambda_on_path() -> None:
+    """The Lambda package's root (ops/, payments/, the handlers) importable, as in the zip."""
+    lambda_dir = str(ROOT / "lambda")
+    if lambda_dir not in sys.path:
+        sys.path.insert(0, lambda_dir)
+
+
 def _functions_by_handler(stacks: dict[str, dict], handler: str) -> list[tuple[str, str, dict]]:
     found = [(s, n, b) for s, n, b in _resources(stacks, "aws_lambda_function") if b["handler"] == handler]
     assert len(found) == 2, f"{handler}: expected one function per regional stack, found {len(found)}"
@@ -910,9 +917,7 @@ def test_documented_dotted_python_names_resolve(name, text):
     module prefix, then attributes; a doc naming a function where it no longer lives fails."""
     import importlib
 
-    lambda_dir = str(ROOT / "lambda")
-    if lambda_dir not in sys.path:
-        sys.path.insert(0, lambda_dir)  # the package's root: ops/, payments/
+    _lambda_on_path()
     for dotted in re.findall(r"`((?:drctl|ops|payments)\.[A-Za-z_][\w.]*)(?:\(\))?`", text):
         parts = dotted.split(".")
         for cut in range(len(parts), 0, -1):
@@ -1242,9 +1247,7 @@ def test_ops_functions_read_defaults_are_what_the_handlers_resolve():
     """The environment table's "read" column for a variable left unset (a literal default) is
     what the probe's and the authorizer's settings loaders resolve with only the required
     variables set (the probe's search string was documented as a default it no longer had)."""
-    lambda_dir = str(ROOT / "lambda")
-    if lambda_dir not in sys.path:
-        sys.path.insert(0, lambda_dir)
+    _lambda_on_path()
     import authorizer
     import probe
 
@@ -1366,6 +1369,30 @@ def test_ops_functions_throttled_run_is_bounded_by_the_event_age(stacks):
                 (int(found[1]), int(found[2])), purpose
 
 
+def _synthesized_probe_settings(stacks: dict[str, dict], role: str, region: str):
+    """`role`'s probe settings as Lambda would build them from the JSON's environment."""
+    _lambda_on_path()
+    import probe
+
+    stack = contract.REGIONAL_STACKS[role]
+    ((_, _, fn),) = [r for r in _functions_by_handler(stacks, "probe.lambda_handler") if r[0] == stack]
+    return probe.ProbeSettings.from_env({**fn["environment"]["variables"], "AWS_REGION": region})
+
+
+class _FakeAnswer:
+    """What `ops.httpcheck.check_url` reads of a urllib3 response: status, read1, release, close."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        self.status, self.chunks = status, [body]
+
+    def read1(self, _size: int) -> bytes:
+        return self.chunks.pop() if self.chunks else b""
+
+    def release_conn(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
 def test_failover_probe_row_is_what_the_probe_sends(stacks):
     """docs/failover.md, detection table: the probe asks the peer (signed for the peer's region)
     and the domain signed once for each region, the three requests at once (the row said "in
@@ -1375,42 +1402,24 @@ def test_failover_probe_row_is_what_the_probe_sends(stacks):
 
     from botocore.credentials import Credentials
 
-    lambda_dir = str(ROOT / "lambda")
-    if lambda_dir not in sys.path:
-        sys.path.insert(0, lambda_dir)
+    _lambda_on_path()
     import probe
     from ops import httpcheck
 
     row = " ".join(DOCS["failover.md"].split())
     assert ("the other region's `GET /probe` (SigV4 for that region) and the domain (`/probe`, signed "
             "once for each region; the three requests at once)") in row
-    dr = contract.REGIONAL_STACKS[contract.DR]
-    ((_, _, fn),) = [r for r in _resources({dr: stacks[dr]}, "aws_lambda_function")
-                     if r[2]["handler"] == "probe.lambda_handler"]
-    settings = probe.ProbeSettings.from_env({**fn["environment"]["variables"], "AWS_REGION": "us-east-2"})
+    settings = _synthesized_probe_settings(stacks, contract.DR, "us-east-2")
     targets = probe.Probe(settings, ssm=object(), cloudwatch=object())._targets()
     signed = sorted((t.url, t.sign_region) for t in targets.values())
     assert signed == sorted([(settings.peer_url, settings.peer_region),
                              (settings.domain_url, settings.region), (settings.domain_url, settings.peer_region)])
     all_in_flight = threading.Barrier(len(targets), timeout=5)
 
-    class Answer:
-        status = 200
-
-        def __init__(self) -> None:
-            self.chunks = [settings.search.encode()]
-
-        def read1(self, _size: int) -> bytes:
-            return self.chunks.pop() if self.chunks else b""
-
-        def release_conn(self) -> None: ...
-
-        def close(self) -> None: ...
-
     class Pool:
-        def request(self, *_args, **_kwargs) -> Answer:
+        def request(self, *_args, **_kwargs) -> _FakeAnswer:
             all_in_flight.wait()
-            return Answer()
+            return _FakeAnswer(200, settings.search.encode())
 
     results = httpcheck.run_checks(Pool(), targets, settings.search, budget_seconds=10,
                                    credentials=Credentials("AKIDEXAMPLE", "secret"))
@@ -1427,9 +1436,7 @@ def test_ops_functions_domain_failure_report_is_the_probes(stacks, serving, fail
     (it reported that 403 instead of the timeout beside it until aa6708d)."""
     import urllib3.exceptions
 
-    lambda_dir = str(ROOT / "lambda")
-    if lambda_dir not in sys.path:
-        sys.path.insert(0, lambda_dir)
+    _lambda_on_path()
     import probe
     from botocore.credentials import Credentials
 
@@ -1437,32 +1444,18 @@ def test_ops_functions_domain_failure_report_is_the_probes(stacks, serving, fail
     assert ("When the domain fails both ways, the failure reported (log, `domain` in the result) is the "
             "serving region's: the other signature's 403 is expected every run and explains nothing, so "
             "a timeout or 503 beside it is reported instead; two 403s are reported as 403.") in text
-    primary = contract.REGIONAL_STACKS[contract.PRIMARY]
-    ((_, _, fn),) = [r for r in _resources({primary: stacks[primary]}, "aws_lambda_function")
-                     if r[2]["handler"] == "probe.lambda_handler"]
-    settings = probe.ProbeSettings.from_env({**fn["environment"]["variables"], "AWS_REGION": "us-east-1"})
+    settings = _synthesized_probe_settings(stacks, contract.PRIMARY, "us-east-1")
     serving_region = settings.region if serving == "own" else settings.peer_region
 
-    class Answer:
-        def __init__(self, status: int, body: bytes) -> None:
-            self.status, self.chunks = status, [body]
-
-        def read1(self, _size: int) -> bytes:
-            return self.chunks.pop() if self.chunks else b""
-
-        def release_conn(self) -> None: ...
-
-        def close(self) -> None: ...
-
     class Pool:
-        def request(self, _method: str, url: str, **kwargs) -> Answer:
+        def request(self, _method: str, url: str, **kwargs) -> _FakeAnswer:
             if url == settings.peer_url:
-                return Answer(200, settings.search.encode())
+                return _FakeAnswer(200, settings.search.encode())
             if f"/{serving_region}/execute-api/" not in kwargs["headers"]["Authorization"] or failure == 403:
-                return Answer(403, b'{"message":"Credential should be scoped to a valid region"}')
+                return _FakeAnswer(403, b'{"message":"Credential should be scoped to a valid region"}')
             if failure == "timeout":
                 raise urllib3.exceptions.ReadTimeoutError(None, url, "Read timed out.")
-            return Answer(failure, b'{"message":"Service Unavailable"}')
+            return _FakeAnswer(failure, b'{"message":"Service Unavailable"}')
 
     class CloudWatch:
         def put_metric_data(self, **_kwargs) -> None: ...

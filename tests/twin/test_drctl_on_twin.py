@@ -45,6 +45,12 @@ pytestmark = pytest.mark.twin
 
 
 PROBE_ALARMS = ("peer-unreachable", "domain-unreachable")  # the probe's metrics (see module doc)
+
+
+def _probe_alarm(name: str) -> bool:
+    return any(p in name for p in PROBE_ALARMS)
+
+
 STEP_S = 10.0
 
 
@@ -82,8 +88,8 @@ def _only_probe_alarms(rows: list[dict]) -> bool:
     """Every failed row is an alarms row whose alarms in ALARM are the probe's (module doc)."""
     return bool(rows) and all(
         r.get("component") == "alarms" and not r.get("data", {}).get("insufficient_data")
-        and r.get("data", {}).get("in_alarm") and all(any(p in a for p in PROBE_ALARMS)
-                                                      for a in r["data"]["in_alarm"]) for r in rows)
+        and r.get("data", {}).get("in_alarm") and all(_probe_alarm(a) for a in r["data"]["in_alarm"])
+        for r in rows)
 
 
 def _writer(rehearsal) -> str:
@@ -150,8 +156,7 @@ def _play(twin, rehearsal, fault: str) -> dict:
     rehearsal.step(120)
     ready_by = rehearsal.now() + 300
     while rehearsal.now() < ready_by and any(
-            state == "ALARM" and not any(p in name for p in PROBE_ALARMS)
-            for name, state in twin.alarms.states().items()):
+            state == "ALARM" and not _probe_alarm(name) for name, state in twin.alarms.states().items()):
         rehearsal.step(STEP_S)
     for _ in range(2):
         txn = f"txn-{uuid.uuid4().hex[:12]}"

@@ -263,7 +263,7 @@ def test_a_caller_asking_to_close_is_told_so_and_its_pool_does_not_reuse_the_soc
         for _ in range(3):
             response = pool.request("GET", f"http://127.0.0.1:{port}/health", headers={**BASE_HEADERS, "Host": host})
             assert response.status == 200 and response.headers.get("Connection") == "close"
-            [connections] = list(pool.pools._container.values())  # one host, one connection pool
+            connections = pool.connection_from_url(f"http://127.0.0.1:{port}")  # the pool it used
             pooled = [c for c in list(connections.pool.queue) if c is not None]
             assert pooled and all(c.sock is None for c in pooled), "the closed socket was kept for reuse"
         gateway.set_fault("5xx")  # a region answering 503 closes the same way
